@@ -1,0 +1,116 @@
+package metrics
+
+import (
+	"time"
+)
+
+// Outcome classifies the final response of one logical request.
+type Outcome uint8
+
+// The outcomes a Result can have. The zero value is OK.
+const (
+	OK             Outcome = iota // 1xx–3xx and 2xx: success
+	HTTPError                     // 4xx other than 429
+	Throttled                     // 429 from the server, or refused by a client-side limiter
+	ServerError                   // 5xx
+	TransportError                // no HTTP response: dial, TLS, reset, timeout
+	Canceled                      // the caller's context ended first
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{
+	OK:             "ok",
+	HTTPError:      "http_error",
+	Throttled:      "throttled",
+	ServerError:    "server_error",
+	TransportError: "transport_error",
+	Canceled:       "canceled",
+}
+
+// String returns the outcome's name as used in the result document:
+// "ok", "http_error", "throttled", "server_error", "transport_error", "canceled".
+func (o Outcome) String() string {
+	if o < numOutcomes {
+		return outcomeNames[o]
+	}
+	return "outcome(" + itoa(int(o)) + ")"
+}
+
+// OutcomeFor classifies an HTTP status code; a status of 0 means no response
+// (TransportError).
+func OutcomeFor(status int) Outcome {
+	switch {
+	case status == 0:
+		return TransportError
+	case status == 429:
+		return Throttled
+	case status >= 500:
+		return ServerError
+	case status >= 400:
+		return HTTPError
+	default:
+		return OK
+	}
+}
+
+// Result is one logical request (after retries), as data. Record takes a
+// pointer to it but does not retain it.
+type Result struct {
+	Op            string        // operation name, e.g. "presence.set" (defaults to Method+" "+Route)
+	Method        string        // HTTP method
+	Route         string        // route template: "/api/v2/users/{id}/presences/{source}"
+	Status        int           // final status; 0 when no response
+	Outcome       Outcome       // class of the final response
+	Start         time.Time     // actual send of the first attempt
+	Intended      time.Time     // intended send time for paced load (zero = Start)
+	Latency       time.Duration // service time of the last attempt
+	Total         time.Duration // from Intended (or Start) to completion, retries included: CO-corrected
+	RetryWait     time.Duration // time spent waiting before retries
+	Attempts      int           // attempts made, >= 1
+	BytesIn       int64         // response body bytes
+	BytesOut      int64         // request body bytes
+	RateLimit     RateLimitInfo // parsed inin-ratelimit-* headers of the final response + limit body on 429
+	ThrottledBy   string        // bucket key that throttled it (429 body limit.key or client-side scope)
+	Scope         string        // token | client-user | endpoint-user | org | client-side:<scope>
+	TokenID       string        // opaque, redacted identity of the access token (hash prefix)
+	ClientID      string        // opaque identity of the OAuth client
+	UserID        string        // opaque identity of the user ("" for client credentials)
+	CorrelationID string        // ININ-Correlation-Id
+	Connect       time.Duration // httptrace: connection setup
+	FirstByte     time.Duration // httptrace: time to first response byte
+	Err           string        // reason for failure, redacted
+}
+
+// RateLimitInfo is what a response said about rate limits: the
+// inin-ratelimit-* headers, Retry-After, and the limit object of a 429 body.
+type RateLimitInfo struct {
+	Count      int           // inin-ratelimit-count
+	Allowed    int           // inin-ratelimit-allowed
+	Reset      time.Duration // inin-ratelimit-reset (time until the window resets)
+	Key        string        // 429 body limit.key
+	Namespace  string        // 429 body limit.namespace
+	Value      int           // 429 body limit.value
+	RetryAfter time.Duration // Retry-After
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	var b [20]byte
+	i := len(b)
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}
