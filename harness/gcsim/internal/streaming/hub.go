@@ -1,13 +1,62 @@
 // Package streaming is gcsim's notification hub: Genesys Cloud notification
-// channels, their topic subscriptions, and the WebSocket each channel's
+// channels, their topic subscriptions, and the WebSocket that each channel's
 // connectUri serves.
+//
+// The model follows the platform (see GENESYS.md, "Notifications"):
+//
+//   - A channel belongs to an owner (gcsim passes an org/client/user key). An
+//     owner holds at most Config.MaxChannelsPerOwner channels (20); creating
+//     one more evicts the owner's least recently used channel, idle ones (no
+//     socket) first. "Used" means created, subscribed or connected. A
+//     connected channel that is evicted receives the event
+//     v2.system.no_longer_subscribed.{channelId} and is then closed with
+//     code 1000 and the reason "streaming: channel evicted"; afterwards its
+//     id answers 404 like any unknown channel.
+//   - A channel holds at most Config.MaxTopicsPerChannel topics (1000); a
+//     request that would exceed it changes nothing and fails with
+//     ErrTooManyTopics, whose message names the limit. Topics that are not
+//     in TopicPatterns are answered with state "Rejected" and a
+//     rejectionReason, and are not stored.
+//   - A channel lives Config.ChannelTTL (24 h) from its creation or its last
+//     subscription; an expired channel is gone (its socket, if any, is
+//     closed with 1001 "streaming: channel expired").
+//   - One connection per channel: a second connection to the same channel
+//     replaces the first, which is closed with code 1008 and the reason
+//     "streaming: replaced by a newer connection" after the events already
+//     queued for it.
+//   - Every socket gets a heartbeat, {"topicName":"channel.metadata",
+//     "eventBody":{"message":"WebSocket Heartbeat"}}, every
+//     Config.HeartbeatInterval from one shared ticker (so a socket's first
+//     heartbeat comes between 0 and one interval after it connects). A client
+//     text message {"message":"ping"} is answered with the channel.metadata
+//     event {"message":"pong"}.
+//   - SocketClosing sends v2.system.socket_closing and closes the socket
+//     with 1001 "streaming: socket closing" after Config.SocketClosingGrace.
+//   - Publish never blocks on a socket: each socket has a queue of at most
+//     Config.SendBuffer messages, drained by a writer goroutine that exists
+//     only while the queue is not empty. A message that finds the queue full
+//     is dropped, the socket is closed abruptly, and Stats.Overflows counts
+//     it. A write that takes longer than 10 s closes the socket too.
+//
+// An idle socket costs one reader goroutine, gorilla's connection with a
+// 512-byte read buffer and no write buffer of its own (writes use prepared
+// messages and a shared pool), and the kernel socket. BenchmarkIdleSockets
+// reports the bytes per socket.
 package streaming
 
 import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Defaults used when a Config field is zero.
@@ -20,6 +69,25 @@ const (
 	DefaultSocketClosingGrace  = 60 * time.Second
 )
 
+// Timing of a socket's writes and closes.
+const (
+	// writeWait bounds one write to a socket; a reader that takes longer
+	// loses its socket.
+	writeWait = 10 * time.Second
+	// closeWait bounds the wait for the client's answer to a close frame.
+	closeWait = 5 * time.Second
+	// readLimit is the largest client message the hub reads; clients only
+	// send pings.
+	readLimit = 4096
+)
+
+// Close codes and reasons the hub sends.
+const (
+	CloseEvicted   = websocket.CloseNormalClosure   // 1000, channel evicted by a newer one of its owner
+	CloseReplaced  = websocket.ClosePolicyViolation // 1008, a second connection took the channel
+	CloseGoingAway = websocket.CloseGoingAway       // 1001, socket closing, channel expired, hub closed
+)
+
 // Errors returned by Hub methods; test with errors.Is.
 var (
 	ErrChannelNotFound = errors.New("streaming: channel not found")
@@ -29,24 +97,59 @@ var (
 
 // Config configures a Hub. Zero fields take the Default values.
 type Config struct {
-	HeartbeatInterval   time.Duration // default 30s
-	MaxChannelsPerOwner int           // 20
-	MaxTopicsPerChannel int           // 1000
-	ChannelTTL          time.Duration // 24h
-	SendBuffer          int           // per socket, messages; overflow => drop + close, counted
-	SocketClosingGrace  time.Duration // 60s
+	HeartbeatInterval   time.Duration // default 30s; < 0 disables heartbeats
+	MaxChannelsPerOwner int           // default 20
+	MaxTopicsPerChannel int           // default 1000
+	ChannelTTL          time.Duration // default 24h
+	SendBuffer          int           // per socket, messages (default 256); overflow => drop + close, counted
+	SocketClosingGrace  time.Duration // default 60s; < 0 closes at once
 	Now                 func() time.Time
 }
 
-// Channel is a notification channel as POST /api/v2/notifications/channels answers it.
+func (c Config) withDefaults() Config {
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if c.MaxChannelsPerOwner <= 0 {
+		c.MaxChannelsPerOwner = DefaultMaxChannelsPerOwner
+	}
+	if c.MaxTopicsPerChannel <= 0 {
+		c.MaxTopicsPerChannel = DefaultMaxTopicsPerChannel
+	}
+	if c.ChannelTTL <= 0 {
+		c.ChannelTTL = DefaultChannelTTL
+	}
+	if c.SendBuffer <= 0 {
+		c.SendBuffer = DefaultSendBuffer
+	}
+	if c.SocketClosingGrace == 0 {
+		c.SocketClosingGrace = DefaultSocketClosingGrace
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return c
+}
+
+// Channel is a notification channel as POST /api/v2/notifications/channels
+// answers it; Owner is not part of the JSON.
 type Channel struct {
 	ID         string    `json:"id"`
 	ConnectURI string    `json:"connectUri"`
 	Expires    time.Time `json:"expires"`
 	Owner      string    `json:"-"`
+	Connected  bool      `json:"-"` // a socket is open on it
+	Topics     int       `json:"-"` // number of subscribed topics
 }
 
-// Subscription is one topic of a channel, as the subscriptions endpoints answer it.
+// Subscription states.
+const (
+	StatePermitted = "Permitted"
+	StateRejected  = "Rejected"
+)
+
+// Subscription is one topic of a channel, as the subscriptions endpoints
+// answer it inside {"entities": [...]}.
 type Subscription struct {
 	ID                 string   `json:"id"`
 	State              string   `json:"state"`
@@ -55,55 +158,667 @@ type Subscription struct {
 	SelfURI            string   `json:"selfUri,omitempty"`
 }
 
-// Stats are the hub's counters.
+// Stats are the hub's counters. Channels and Sockets are current values; the
+// rest count since NewHub.
 type Stats struct {
-	Channels, Sockets int64
+	Channels        int64 `json:"channels"`        // open channels
+	Sockets         int64 `json:"sockets"`         // open sockets
+	ChannelsCreated int64 `json:"channelsCreated"` // CreateChannel successes
+	Evicted         int64 `json:"evicted"`         // channels evicted by an owner's newer channel
+	Expired         int64 `json:"expired"`         // channels past their TTL
+	TopicsAccepted  int64 `json:"topicsAccepted"`  // topics subscribed (Permitted)
+	TopicsRejected  int64 `json:"topicsRejected"`  // topics Rejected
+	TopicLimit      int64 `json:"topicLimit"`      // Subscribe calls refused by MaxTopicsPerChannel
+	Connects        int64 `json:"connects"`        // WebSocket upgrades
+	Replaced        int64 `json:"replaced"`        // sockets closed because a newer one took their channel
+	Disconnects     int64 `json:"disconnects"`     // sockets ended, for any reason
+	Heartbeats      int64 `json:"heartbeats"`      // heartbeats queued
+	Withheld        int64 `json:"withheld"`        // heartbeats withheld by SkipHeartbeats
+	Pongs           int64 `json:"pongs"`           // answers to {"message":"ping"}
+	Published       int64 `json:"published"`       // Publish calls
+	Delivered       int64 `json:"delivered"`       // events queued to sockets by Publish
+	Overflows       int64 `json:"overflows"`       // sockets closed because their send buffer was full
+	WriteErrors     int64 `json:"writeErrors"`     // sockets closed because a write failed or timed out
+	Drops           int64 `json:"drops"`           // sockets dropped by Drop
+	SocketClosings  int64 `json:"socketClosings"`  // v2.system.socket_closing warnings sent
 }
 
-// Hub holds notification channels and their sockets. Safe for concurrent use.
+type counters struct {
+	channelsCreated, evicted, expired, topicsAccepted, topicsRejected, topicLimit,
+	connects, replaced, disconnects, heartbeats, withheld, pongs, published, delivered,
+	overflows, writeErrors, drops, socketClosings atomic.Int64
+}
+
+// Hub holds notification channels and their sockets. Its methods are safe for
+// concurrent use. A Hub runs one goroutine for heartbeats and expiry, one
+// reader goroutine per socket, and a writer goroutine per socket only while
+// that socket has messages queued; Close ends them all.
 type Hub struct {
 	cfg Config
-	mu  sync.Mutex
+	up  websocket.Upgrader
+
+	mu       sync.RWMutex
+	closed   bool
+	channels map[string]*channel
+	owners   map[string][]*channel
+	topics   map[string]map[*channel]struct{}
+	sockets  map[*socket]struct{}
+	timers   map[*time.Timer]struct{}
+	seq      uint64 // LRU clock
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+	n    counters
+
+	heartbeat, pong, closingMsg *websocket.PreparedMessage
 }
 
-// NewHub returns a Hub configured by cfg.
-func NewHub(cfg Config) *Hub { return &Hub{cfg: cfg} }
+type channel struct {
+	id, owner, uri string
+	expires        time.Time
+	used           uint64 // h.seq at last use
+	topics         []string
+	topicSet       map[string]struct{}
+	sock           *socket
+	skip           atomic.Int32 // heartbeats to withhold
+}
 
-// CreateChannel creates a channel for owner.
+// NewHub returns a running Hub configured by cfg.
+func NewHub(cfg Config) *Hub {
+	h := &Hub{
+		cfg:      cfg.withDefaults(),
+		channels: make(map[string]*channel),
+		owners:   make(map[string][]*channel),
+		topics:   make(map[string]map[*channel]struct{}),
+		sockets:  make(map[*socket]struct{}),
+		timers:   make(map[*time.Timer]struct{}),
+		stop:     make(chan struct{}),
+	}
+	h.up = websocket.Upgrader{
+		ReadBufferSize:  512,
+		WriteBufferSize: 1024,
+		WriteBufferPool: &sync.Pool{},
+		CheckOrigin:     func(*http.Request) bool { return true },
+	}
+	h.heartbeat = mustPrepare(envelope{TopicName: "channel.metadata", EventBody: message{"WebSocket Heartbeat"}})
+	h.pong = mustPrepare(envelope{TopicName: "channel.metadata", EventBody: message{"pong"}})
+	h.closingMsg = mustPrepare(envelope{TopicName: "v2.system.socket_closing", Version: "2",
+		EventBody: message{"The socket will close; open a new channel and resubscribe."}})
+	h.wg.Add(1)
+	go h.loop()
+	return h
+}
+
+// envelope is the Genesys notification envelope.
+type envelope struct {
+	TopicName string    `json:"topicName"`
+	Version   string    `json:"version,omitempty"`
+	EventBody any       `json:"eventBody"`
+	Metadata  *metadata `json:"metadata,omitempty"`
+}
+
+type metadata struct {
+	CorrelationID string `json:"CorrelationId"`
+}
+
+type message struct {
+	Message string `json:"message"`
+}
+
+func mustPrepare(e envelope) *websocket.PreparedMessage {
+	data, err := json.Marshal(e)
+	if err != nil {
+		panic(err)
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		panic(err)
+	}
+	return pm
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return "streaming-0-" + hex.EncodeToString(b[:])
+}
+
+// CreateChannel creates a channel for owner (gcsim's org/client/user key)
+// whose connectUri is wsBase + "/channels/" + id. If owner already holds
+// MaxChannelsPerOwner channels, its least recently used one is evicted first,
+// idle channels before connected ones.
 func (h *Hub) CreateChannel(owner string, wsBase string) (Channel, error) {
-	return Channel{}, nil
+	now := h.cfg.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return Channel{}, ErrClosed
+	}
+	for _, c := range slices.Clone(h.owners[owner]) {
+		if !now.Before(c.expires) {
+			h.removeLocked(c, "expired")
+		}
+	}
+	for len(h.owners[owner]) >= h.cfg.MaxChannelsPerOwner {
+		h.removeLocked(lru(h.owners[owner]), "evicted")
+	}
+	id := newID()
+	h.seq++
+	c := &channel{
+		id: id, owner: owner, uri: wsBase + "/channels/" + id,
+		expires: now.Add(h.cfg.ChannelTTL), used: h.seq,
+		topicSet: make(map[string]struct{}),
+	}
+	h.channels[id] = c
+	h.owners[owner] = append(h.owners[owner], c)
+	h.n.channelsCreated.Add(1)
+	return c.snapshot(), nil
 }
 
-// Channel returns the channel with the given id.
-func (h *Hub) Channel(id string) (Channel, bool) { return Channel{}, false }
+// lru returns the least recently used idle channel of list, or the least
+// recently used one if none is idle.
+func lru(list []*channel) *channel {
+	var idle, any *channel
+	for _, c := range list {
+		if c.sock == nil && (idle == nil || c.used < idle.used) {
+			idle = c
+		}
+		if any == nil || c.used < any.used {
+			any = c
+		}
+	}
+	if idle != nil {
+		return idle
+	}
+	return any
+}
 
-// Subscribe adds (or with replace, replaces) the channel's topics.
+func (c *channel) snapshot() Channel {
+	return Channel{ID: c.id, ConnectURI: c.uri, Expires: c.expires, Owner: c.owner,
+		Connected: c.sock != nil, Topics: len(c.topics)}
+}
+
+// removeLocked deletes c; why is "evicted" or "expired". Its socket, if any,
+// is told and closed. h.mu must be held.
+func (h *Hub) removeLocked(c *channel, why string) {
+	delete(h.channels, c.id)
+	list := h.owners[c.owner]
+	if i := slices.Index(list, c); i >= 0 {
+		list = slices.Delete(list, i, i+1)
+	}
+	if len(list) == 0 {
+		delete(h.owners, c.owner)
+	} else {
+		h.owners[c.owner] = list
+	}
+	for _, t := range c.topics {
+		h.unindexLocked(t, c)
+	}
+	c.topics, c.topicSet = nil, nil
+	s := c.sock
+	c.sock = nil
+	switch why {
+	case "evicted":
+		h.n.evicted.Add(1)
+		if s != nil {
+			s.ch = nil
+			pm := mustPrepare(envelope{TopicName: "v2.system.no_longer_subscribed." + c.id, Version: "2",
+				EventBody: message{fmt.Sprintf("channel %s evicted: its owner opened more than %d channels", c.id, h.cfg.MaxChannelsPerOwner)}})
+			s.enqueue(pm)
+			s.closeGraceful(CloseEvicted, "streaming: channel evicted")
+		}
+	default:
+		h.n.expired.Add(1)
+		if s != nil {
+			s.ch = nil
+			s.closeGraceful(CloseGoingAway, "streaming: channel expired")
+		}
+	}
+}
+
+func (h *Hub) unindexLocked(topic string, c *channel) {
+	set := h.topics[topic]
+	delete(set, c)
+	if len(set) == 0 {
+		delete(h.topics, topic)
+	}
+}
+
+// lookupLocked returns the live channel id, removing it if it has expired.
+func (h *Hub) lookupLocked(id string) *channel {
+	c := h.channels[id]
+	if c == nil {
+		return nil
+	}
+	if !h.cfg.Now().Before(c.expires) {
+		h.removeLocked(c, "expired")
+		return nil
+	}
+	return c
+}
+
+// Channel returns the channel with the given id; false if it does not exist,
+// was evicted or has expired (HEAD answers 404).
+func (h *Hub) Channel(id string) (Channel, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.lookupLocked(id)
+	if c == nil {
+		return Channel{}, false
+	}
+	return c.snapshot(), true
+}
+
+func notFound(id string) error {
+	return fmt.Errorf("%w: %q (unknown, evicted or expired; create a new channel)", ErrChannelNotFound, id)
+}
+
+// Subscribe adds topics to channel id (POST), or with replace makes them its
+// only topics (PUT), and extends the channel's life by ChannelTTL. It answers
+// the channel's subscriptions (state Permitted) followed by the topics of
+// this request that were rejected (state Rejected, with a rejectionReason).
+// Duplicates are ignored. If the result would exceed MaxTopicsPerChannel it
+// changes nothing and returns an error wrapping ErrTooManyTopics.
 func (h *Hub) Subscribe(id string, topics []string, replace bool) ([]Subscription, error) {
-	return nil, ErrChannelNotFound
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.lookupLocked(id)
+	if c == nil {
+		return nil, notFound(id)
+	}
+	var accepted []string
+	var rejected []Subscription
+	seen := make(map[string]struct{}, len(topics))
+	for _, t := range topics {
+		if _, dup := seen[t]; dup {
+			continue
+		}
+		seen[t] = struct{}{}
+		if err := ValidateTopic(t); err != nil {
+			rejected = append(rejected, Subscription{ID: t, State: StateRejected, RejectionReason: err.Error()})
+			continue
+		}
+		accepted = append(accepted, t)
+	}
+	total := len(accepted)
+	if !replace {
+		for _, t := range accepted {
+			if _, ok := c.topicSet[t]; ok {
+				total--
+			}
+		}
+		total += len(c.topics)
+	}
+	if total > h.cfg.MaxTopicsPerChannel {
+		h.n.topicLimit.Add(1)
+		return nil, fmt.Errorf("%w: channel %s would hold %d topics; the limit is %d topics per channel (MaxTopicsPerChannel): use another channel for the rest",
+			ErrTooManyTopics, id, total, h.cfg.MaxTopicsPerChannel)
+	}
+	if replace {
+		for _, t := range c.topics {
+			h.unindexLocked(t, c)
+		}
+		c.topics = nil
+		c.topicSet = make(map[string]struct{}, len(accepted))
+	}
+	for _, t := range accepted {
+		if _, ok := c.topicSet[t]; ok {
+			continue
+		}
+		c.topicSet[t] = struct{}{}
+		c.topics = append(c.topics, t)
+		set := h.topics[t]
+		if set == nil {
+			set = make(map[*channel]struct{})
+			h.topics[t] = set
+		}
+		set[c] = struct{}{}
+	}
+	h.n.topicsAccepted.Add(int64(len(accepted)))
+	h.n.topicsRejected.Add(int64(len(rejected)))
+	c.expires = h.cfg.Now().Add(h.cfg.ChannelTTL)
+	h.seq++
+	c.used = h.seq
+	for i := range rejected {
+		rejected[i].SelfURI = c.selfURI()
+	}
+	return append(c.subscriptionsLocked(), rejected...), nil
 }
 
-// Unsubscribe removes every topic of the channel.
-func (h *Hub) Unsubscribe(id string) error { return ErrChannelNotFound }
+func (c *channel) selfURI() string {
+	return "/api/v2/notifications/channels/" + c.id + "/subscriptions"
+}
 
-// Subscriptions lists the channel's topics.
-func (h *Hub) Subscriptions(id string) ([]Subscription, error) { return nil, ErrChannelNotFound }
+func (c *channel) subscriptionsLocked() []Subscription {
+	out := make([]Subscription, 0, len(c.topics))
+	for _, t := range c.topics {
+		out = append(out, Subscription{ID: t, State: StatePermitted, SelfURI: c.selfURI()})
+	}
+	return out
+}
 
-// Publish sends an event to every socket subscribed to topic and returns how many it reached.
-func (h *Hub) Publish(topic string, eventBody any, correlationID string) int { return 0 }
+// Unsubscribe removes every topic of channel id (DELETE).
+func (h *Hub) Unsubscribe(id string) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.lookupLocked(id)
+	if c == nil {
+		return notFound(id)
+	}
+	for _, t := range c.topics {
+		h.unindexLocked(t, c)
+	}
+	c.topics = nil
+	c.topicSet = make(map[string]struct{})
+	return nil
+}
 
-// ServeWS serves the WebSocket of channel id (its connectUri).
+// Subscriptions lists the topics of channel id in subscription order (GET).
+func (h *Hub) Subscriptions(id string) ([]Subscription, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	c := h.lookupLocked(id)
+	if c == nil {
+		return nil, notFound(id)
+	}
+	return c.subscriptionsLocked(), nil
+}
+
+// Publish sends an event on topic, in the Genesys envelope
+// {"topicName","version":"2","eventBody","metadata":{"CorrelationId"}}, to
+// every socket whose channel subscribes to topic, and returns how many
+// sockets it was queued to. It never blocks on a socket. An empty
+// correlationID leaves out metadata. eventBody must marshal to JSON
+// (json.RawMessage is sent as is); if it does not, Publish returns 0.
+func (h *Hub) Publish(topic string, eventBody any, correlationID string) int {
+	h.n.published.Add(1)
+	h.mu.RLock()
+	n := len(h.topics[topic])
+	h.mu.RUnlock()
+	if n == 0 {
+		return 0
+	}
+	e := envelope{TopicName: topic, Version: "2", EventBody: eventBody}
+	if correlationID != "" {
+		e.Metadata = &metadata{CorrelationID: correlationID}
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		return 0
+	}
+	pm, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+	if err != nil {
+		return 0
+	}
+	reached := 0
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return 0
+	}
+	for c := range h.topics[topic] {
+		if c.sock != nil && c.sock.enqueue(pm) {
+			reached++
+		}
+	}
+	h.n.delivered.Add(int64(reached))
+	return reached
+}
+
+// ServeWS serves the WebSocket of channel id: the handler of its connectUri
+// (GET /channels/{id}). An unknown channel gets 404 before any upgrade. A
+// connection to a channel that already has one replaces it. ServeWS returns
+// once the socket is set up; the hub serves it until the client leaves, the
+// socket is dropped or closed, or Close.
 func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id string) {
-	http.Error(w, "streaming: not implemented", http.StatusNotImplemented)
+	h.mu.Lock()
+	c := h.lookupLocked(id)
+	closed := h.closed
+	h.mu.Unlock()
+	if c == nil || closed {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		msg := notFound(id).Error()
+		if closed {
+			msg = ErrClosed.Error()
+		}
+		json.NewEncoder(w).Encode(map[string]any{"message": msg, "code": "not.found", "status": 404})
+		return
+	}
+	conn, err := h.up.Upgrade(w, r, nil)
+	if err != nil {
+		return // Upgrade answered the client
+	}
+	conn.SetReadLimit(readLimit)
+	s := &socket{h: h, conn: conn}
+	h.mu.Lock()
+	if h.closed || h.channels[id] != c {
+		h.mu.Unlock()
+		conn.WriteControl(websocket.CloseMessage,
+			websocket.FormatCloseMessage(CloseGoingAway, "streaming: channel gone"), time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
+	old := c.sock
+	if old != nil {
+		old.ch = nil
+		h.n.replaced.Add(1)
+		old.closeGraceful(CloseReplaced, "streaming: replaced by a newer connection")
+	}
+	c.sock, s.ch = s, c
+	h.seq++
+	c.used = h.seq
+	h.sockets[s] = struct{}{}
+	h.n.connects.Add(1)
+	h.wg.Add(1)
+	h.mu.Unlock()
+	go s.read()
 }
 
-// SocketClosing sends v2.system.socket_closing to channel id ("" = all), then closes after the grace.
-func (h *Hub) SocketClosing(id string) {}
+// SocketClosing sends v2.system.socket_closing to the socket of channel id
+// ("" = every socket), then closes those sockets with 1001 after
+// SocketClosingGrace. One timer serves the whole call.
+func (h *Hub) SocketClosing(id string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	var socks []*socket
+	for _, s := range h.targetsLocked(id) {
+		if s.enqueue(h.closingMsg) {
+			socks = append(socks, s)
+		}
+	}
+	h.n.socketClosings.Add(int64(len(socks)))
+	closeAll := func() {
+		for _, s := range socks {
+			s.closeGraceful(CloseGoingAway, "streaming: socket closing")
+		}
+	}
+	if h.cfg.SocketClosingGrace < 0 || len(socks) == 0 {
+		closeAll()
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(h.cfg.SocketClosingGrace, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if h.closed {
+			return
+		}
+		delete(h.timers, t)
+		closeAll()
+	})
+	h.timers[t] = struct{}{}
+}
 
-// Drop closes the socket(s) of channel id ("" = all) abruptly.
-func (h *Hub) Drop(id string) {}
+// targetsLocked returns the sockets of channel id, or all sockets for "".
+func (h *Hub) targetsLocked(id string) []*socket {
+	if id == "" {
+		out := make([]*socket, 0, len(h.sockets))
+		for s := range h.sockets {
+			if s.ch != nil {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	if c := h.channels[id]; c != nil && c.sock != nil {
+		return []*socket{c.sock}
+	}
+	return nil
+}
+
+// Drop closes the socket of channel id ("" = every socket) abruptly, without
+// a close frame: the fault "WebSocket drop". The channel stays; a client may
+// reconnect to it.
+func (h *Hub) Drop(id string) {
+	h.mu.RLock()
+	socks := h.targetsLocked(id)
+	h.mu.RUnlock()
+	for _, s := range socks {
+		h.n.drops.Add(1)
+		s.abort()
+	}
+}
+
+// SkipHeartbeats withholds the next n heartbeats of channel id ("" = every
+// channel): the fault "missed heartbeat". n <= 0 resumes them.
+func (h *Hub) SkipHeartbeats(id string, n int) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	set := func(c *channel) { c.skip.Store(int32(max(n, 0))) }
+	if id == "" {
+		for _, c := range h.channels {
+			set(c)
+		}
+		return
+	}
+	if c := h.channels[id]; c != nil {
+		set(c)
+	}
+}
 
 // Stats returns the hub's counters.
-func (h *Hub) Stats() Stats { return Stats{} }
+func (h *Hub) Stats() Stats {
+	h.mu.RLock()
+	st := Stats{Channels: int64(len(h.channels)), Sockets: int64(len(h.sockets))}
+	h.mu.RUnlock()
+	n := &h.n
+	st.ChannelsCreated = n.channelsCreated.Load()
+	st.Evicted = n.evicted.Load()
+	st.Expired = n.expired.Load()
+	st.TopicsAccepted = n.topicsAccepted.Load()
+	st.TopicsRejected = n.topicsRejected.Load()
+	st.TopicLimit = n.topicLimit.Load()
+	st.Connects = n.connects.Load()
+	st.Replaced = n.replaced.Load()
+	st.Disconnects = n.disconnects.Load()
+	st.Heartbeats = n.heartbeats.Load()
+	st.Withheld = n.withheld.Load()
+	st.Pongs = n.pongs.Load()
+	st.Published = n.published.Load()
+	st.Delivered = n.delivered.Load()
+	st.Overflows = n.overflows.Load()
+	st.WriteErrors = n.writeErrors.Load()
+	st.Drops = n.drops.Load()
+	st.SocketClosings = n.socketClosings.Load()
+	return st
+}
 
-// Close closes every socket and stops the hub.
-func (h *Hub) Close() {}
+// loop sends heartbeats and removes expired channels.
+func (h *Hub) loop() {
+	defer h.wg.Done()
+	period := h.cfg.HeartbeatInterval
+	if period <= 0 {
+		period = DefaultHeartbeatInterval
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	for {
+		select {
+		case <-h.stop:
+			return
+		case <-t.C:
+			if h.cfg.HeartbeatInterval > 0 {
+				h.beat()
+			}
+			h.sweep()
+		}
+	}
+}
+
+func (h *Hub) beat() {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.closed {
+		return
+	}
+	for s := range h.sockets {
+		c := s.ch
+		if c == nil {
+			continue
+		}
+		if k := c.skip.Load(); k > 0 {
+			c.skip.Add(-1)
+			h.n.withheld.Add(1)
+			continue
+		}
+		if s.enqueue(h.heartbeat) {
+			h.n.heartbeats.Add(1)
+		}
+	}
+}
+
+func (h *Hub) sweep() {
+	now := h.cfg.Now()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		return
+	}
+	for _, c := range h.channels {
+		if !now.Before(c.expires) {
+			h.removeLocked(c, "expired")
+		}
+	}
+}
+
+// Close closes every socket with 1001 "going away", waits at most closeWait
+// for the clients to answer, drops the rest, and stops the hub. Channels are
+// forgotten. Close is idempotent.
+func (h *Hub) Close() {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		h.wg.Wait()
+		return
+	}
+	for t := range h.timers {
+		t.Stop()
+	}
+	h.timers = nil
+	for s := range h.sockets {
+		s.closeGraceful(CloseGoingAway, "streaming: server closing")
+	}
+	h.closed = true
+	close(h.stop)
+	h.mu.Unlock()
+
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	t := time.NewTimer(closeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+		return
+	case <-t.C:
+	}
+	h.mu.RLock()
+	for s := range h.sockets {
+		s.abort()
+	}
+	h.mu.RUnlock()
+	<-done
+}

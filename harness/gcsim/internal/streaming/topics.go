@@ -1,0 +1,80 @@
+package streaming
+
+import (
+	"fmt"
+	"strings"
+)
+
+// TopicPatterns lists the topic forms the hub accepts. "{id}" stands for one
+// dot-free identifier (a user, queue or conversation id: letters, digits, '-'
+// and '_'). It is a subset of Genesys Cloud's 237 topics: the ones the
+// simulator can publish and a contact-center load touches. System topics
+// (v2.system.*) are delivered without subscribing and cannot be subscribed.
+var TopicPatterns = []string{
+	"v2.users.{id}.presence",
+	"v2.users.{id}.routingStatus",
+	"v2.users.{id}.conversations",
+	"v2.users.{id}.conversations.calls",
+	"v2.users.{id}.conversationsummary",
+	"v2.users.{id}.activity",
+	"v2.users.{id}.station",
+	"v2.routing.queues.{id}.conversations",
+	"v2.routing.queues.{id}.conversations.calls",
+	"v2.routing.queues.{id}.users",
+	"v2.analytics.queues.{id}.observations",
+	"v2.conversations.{id}",
+	"v2.conversations.{id}.transcription",
+}
+
+// ValidateTopic reports whether topic is one of TopicPatterns. The error is
+// the rejectionReason a subscription gets: it says what is wrong and how to
+// write the topic.
+func ValidateTopic(topic string) error {
+	if topic == "" {
+		return fmt.Errorf("streaming: topic %q: empty; write e.g. v2.users.{id}.presence", topic)
+	}
+	if strings.HasPrefix(topic, "v2.system.") {
+		return fmt.Errorf("streaming: topic %q: system topics are delivered without subscribing", topic)
+	}
+	if strings.ContainsAny(topic, "?&*") {
+		return fmt.Errorf("streaming: topic %q: compound and wildcard topics are not supported by the simulator; subscribe each topic separately", topic)
+	}
+	parts := strings.Split(topic, ".")
+	for _, p := range TopicPatterns {
+		pp := strings.Split(p, ".")
+		if len(pp) != len(parts) {
+			continue
+		}
+		literal, ids := true, true
+		for i := range pp {
+			if pp[i] == "{id}" {
+				ids = ids && validID(parts[i])
+			} else if pp[i] != parts[i] {
+				literal = false
+				break
+			}
+		}
+		if literal && ids {
+			return nil
+		}
+		if literal {
+			return fmt.Errorf("streaming: topic %q: bad id for %s; an id is 1 to 128 letters, digits, '-' or '_'", topic, p)
+		}
+	}
+	return fmt.Errorf("streaming: topic %q: unknown topic; the simulator knows %s", topic, strings.Join(TopicPatterns, ", "))
+}
+
+func validID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			return false
+		}
+	}
+	return true
+}
