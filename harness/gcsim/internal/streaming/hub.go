@@ -585,22 +585,16 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id string) {
 		json.NewEncoder(w).Encode(map[string]any{"message": msg, "code": "not.found", "status": 404})
 		return
 	}
-	conn, err := h.up.Upgrade(w, r, nil)
-	if err != nil {
-		return // Upgrade answered the client
-	}
-	conn.SetReadLimit(readLimit)
-	s := &socket{h: h, conn: conn}
+	// Register the socket before the upgrade answers the client, so that an
+	// event published as soon as the client sees 101 is queued, not lost.
+	s := &socket{h: h}
 	h.mu.Lock()
 	if h.closed || h.channels[id] != c {
 		h.mu.Unlock()
-		conn.WriteControl(websocket.CloseMessage,
-			websocket.FormatCloseMessage(CloseGoingAway, "streaming: channel gone"), time.Now().Add(time.Second))
-		conn.Close()
+		http.Error(w, notFound(id).Error(), http.StatusNotFound)
 		return
 	}
-	old := c.sock
-	if old != nil {
+	if old := c.sock; old != nil {
 		old.ch = nil
 		h.n.replaced.Add(1)
 		old.closeGraceful(CloseReplaced, "streaming: replaced by a newer connection")
@@ -609,9 +603,31 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id string) {
 	h.seq++
 	c.used = h.seq
 	h.sockets[s] = struct{}{}
-	h.n.connects.Add(1)
-	h.wg.Add(1)
+	h.wg.Add(1) // the reader, or the cleanup below
 	h.mu.Unlock()
+
+	conn, err := h.up.Upgrade(w, r, nil)
+	if err != nil { // Upgrade answered the client
+		s.mu.Lock()
+		s.closing = true
+		s.queue = nil
+		s.mu.Unlock()
+		s.detach()
+		h.wg.Done()
+		return
+	}
+	conn.SetReadLimit(readLimit)
+	h.n.connects.Add(1)
+	s.mu.Lock()
+	s.conn = conn
+	aborted := s.aborted
+	if len(s.queue) > 0 {
+		s.startLocked()
+	}
+	s.mu.Unlock()
+	if aborted {
+		conn.NetConn().Close()
+	}
 	go s.read()
 }
 

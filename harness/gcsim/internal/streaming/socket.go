@@ -12,11 +12,12 @@ import (
 // socket is one WebSocket of a channel. Its reader goroutine lives as long as
 // the connection; its writer goroutine (flush) only while messages are queued.
 type socket struct {
-	h    *Hub
-	conn *websocket.Conn
-	ch   *channel // the channel it serves; nil once replaced or removed. Guarded by h.mu.
+	h  *Hub
+	ch *channel // the channel it serves; nil once replaced or removed. Guarded by h.mu.
 
 	mu      sync.Mutex
+	conn    *websocket.Conn // nil until the upgrade is done
+	aborted bool            // abort was called before conn was set
 	queue   []outMsg
 	writing bool // a flush goroutine runs
 	closing bool // a close is queued or done: nothing more is queued
@@ -66,7 +67,7 @@ func (s *socket) closeGraceful(code int, text string) {
 }
 
 func (s *socket) startLocked() {
-	if !s.writing {
+	if !s.writing && s.conn != nil {
 		s.writing = true
 		s.h.wg.Add(1)
 		go s.flush()
@@ -75,7 +76,13 @@ func (s *socket) startLocked() {
 
 // abort closes the connection without a close frame; the reader ends.
 func (s *socket) abort() {
-	s.conn.NetConn().Close()
+	s.mu.Lock()
+	conn := s.conn
+	s.aborted = conn == nil
+	s.mu.Unlock()
+	if conn != nil {
+		conn.NetConn().Close()
+	}
 }
 
 // flush writes queued messages until the queue is empty, then exits.
@@ -137,7 +144,12 @@ func (s *socket) read() {
 	s.closing = true
 	s.mu.Unlock()
 	s.conn.Close()
+	s.detach()
+	s.h.n.disconnects.Add(1)
+}
 
+// detach removes s from its channel and the hub.
+func (s *socket) detach() {
 	h := s.h
 	h.mu.Lock()
 	if c := s.ch; c != nil && c.sock == s {
@@ -146,7 +158,6 @@ func (s *socket) read() {
 	s.ch = nil
 	delete(h.sockets, s)
 	h.mu.Unlock()
-	h.n.disconnects.Add(1)
 }
 
 // isPing reports whether data is {"message":"ping"}.

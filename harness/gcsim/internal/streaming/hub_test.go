@@ -1,0 +1,613 @@
+package streaming
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// pipeListener is an in-memory net.Listener of net.Pipe connections: network
+// code on it blocks durably, as testing/synctest needs.
+type pipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error   { l.once.Do(func() { close(l.done) }); return nil }
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+func (l *pipeListener) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	c, s := net.Pipe()
+	select {
+	case l.conns <- s:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "pipe" }
+
+// testEnv is a hub behind an http.Server on a pipe listener.
+type testEnv struct {
+	hub    *Hub
+	dialer websocket.Dialer
+}
+
+const wsBase = "ws://sim.test"
+
+func newTestEnv(t testing.TB, cfg Config) *testEnv {
+	t.Helper()
+	hub := NewHub(cfg)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeWS(w, r, r.PathValue("id"))
+	})
+	l := newPipeListener()
+	srv := &http.Server{Handler: mux}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(l) }()
+	t.Cleanup(func() {
+		hub.Close()
+		srv.Close()
+		<-served
+	})
+	return &testEnv{hub: hub, dialer: websocket.Dialer{NetDialContext: l.DialContext, ReadBufferSize: 512, WriteBufferSize: 512}}
+}
+
+// event is one message a test client received.
+type event struct {
+	At        time.Time
+	TopicName string          `json:"topicName"`
+	Version   string          `json:"version"`
+	EventBody json.RawMessage `json:"eventBody"`
+	Metadata  *struct {
+		CorrelationID string `json:"CorrelationId"`
+	} `json:"metadata"`
+	Raw string
+}
+
+// testClient reads a socket on its own goroutine and keeps what it got.
+type testClient struct {
+	conn *websocket.Conn
+	done chan struct{}
+
+	mu     sync.Mutex
+	events []event
+	err    error // how the read loop ended
+}
+
+func (e *testEnv) connect(t testing.TB, ch Channel) *testClient {
+	t.Helper()
+	conn, resp, err := e.dialer.Dial(ch.ConnectURI, nil)
+	if err != nil {
+		t.Fatalf("Dial(%s) = %v", ch.ConnectURI, err)
+	}
+	resp.Body.Close()
+	c := &testClient{conn: conn, done: make(chan struct{})}
+	go c.loop()
+	t.Cleanup(func() { c.close() })
+	return c
+}
+
+func (c *testClient) loop() {
+	defer close(c.done)
+	for {
+		_, data, err := c.conn.ReadMessage()
+		if err != nil {
+			c.mu.Lock()
+			c.err = err
+			c.mu.Unlock()
+			return
+		}
+		ev := event{At: time.Now(), Raw: string(data)}
+		if err := json.Unmarshal(data, &ev); err != nil {
+			ev.TopicName = "unparsable"
+		}
+		c.mu.Lock()
+		c.events = append(c.events, ev)
+		c.mu.Unlock()
+	}
+}
+
+func (c *testClient) close() {
+	c.conn.Close()
+	<-c.done
+}
+
+func (c *testClient) snapshot() ([]event, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]event(nil), c.events...), c.err
+}
+
+func (c *testClient) topics() []string {
+	evs, _ := c.snapshot()
+	var out []string
+	for _, e := range evs {
+		out = append(out, e.TopicName)
+	}
+	return out
+}
+
+func (c *testClient) send(t testing.TB, msg string) {
+	t.Helper()
+	if err := c.conn.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+		t.Fatalf("WriteMessage(%s) = %v", msg, err)
+	}
+}
+
+// closeCode returns the close code the client received, or -1 if the socket
+// ended without a close frame, or 0 if it is still open.
+func (c *testClient) closeCode() (int, string) {
+	_, err := c.snapshot()
+	if err == nil {
+		return 0, ""
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code, ce.Text
+	}
+	return -1, err.Error()
+}
+
+func mustCreate(t testing.TB, h *Hub, owner string) Channel {
+	t.Helper()
+	ch, err := h.CreateChannel(owner, wsBase)
+	if err != nil {
+		t.Fatalf("CreateChannel(%q) = %v", owner, err)
+	}
+	return ch
+}
+
+func mustSubscribe(t testing.TB, h *Hub, id string, topics ...string) {
+	t.Helper()
+	subs, err := h.Subscribe(id, topics, false)
+	if err != nil {
+		t.Fatalf("Subscribe(%v) = %v", topics, err)
+	}
+	for _, s := range subs {
+		if s.State != StatePermitted {
+			t.Fatalf("Subscribe(%v): %s is %s: %s", topics, s.ID, s.State, s.RejectionReason)
+		}
+	}
+}
+
+func TestValidateTopic(t *testing.T) {
+	tests := []struct {
+		topic   string
+		wantErr string // "" = valid
+	}{
+		{"v2.users.8a6e4a5c-1b2c-4d3e-9f00-aabbccddeeff.presence", ""},
+		{"v2.users.u1.routingStatus", ""},
+		{"v2.users.u1.conversations", ""},
+		{"v2.routing.queues.q_1.conversations", ""},
+		{"v2.routing.queues.q1.users", ""},
+		{"v2.analytics.queues.q1.observations", ""},
+		// The literal part is case-sensitive, as on the platform.
+		{"v2.users.u1.routingstatus", "unknown topic"},
+		{"", "empty"},
+		{"v2.users..presence", "bad id"},
+		{"v2.users.a b.presence", "bad id"},
+		{"v2.users.u1", "unknown topic"},
+		{"v2.users.u1.presence.extra", "unknown topic"},
+		{"v2.system.socket_closing", "system topics"},
+		{"v2.users.u1?presence&routingStatus", "compound"},
+		{"users.u1.presence", "unknown topic"},
+	}
+	for _, tt := range tests {
+		err := ValidateTopic(tt.topic)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("ValidateTopic(%q) = %v, want nil", tt.topic, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("ValidateTopic(%q) = %v, want error containing %q", tt.topic, err, tt.wantErr)
+		case err != nil && !strings.HasPrefix(err.Error(), "streaming: ") && !strings.Contains(err.Error(), tt.topic):
+			t.Errorf("ValidateTopic(%q) = %v, want prefix and topic named", tt.topic, err)
+		}
+	}
+}
+
+func TestSubscribe(t *testing.T) {
+	h := NewHub(Config{MaxTopicsPerChannel: 3})
+	defer h.Close()
+	ch := mustCreate(t, h, "org/client/user")
+
+	subs, err := h.Subscribe(ch.ID, []string{"v2.users.u1.presence", "v2.users.u1.presence", "bogus", "v2.users.u1.routingStatus"}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := stateList(subs)
+	want := "v2.users.u1.presence=Permitted v2.users.u1.routingStatus=Permitted bogus=Rejected"
+	if got != want {
+		t.Errorf("Subscribe = %s, want %s", got, want)
+	}
+	if subs[2].RejectionReason == "" || subs[2].SelfURI == "" {
+		t.Errorf("rejected subscription = %+v, want rejectionReason and selfUri", subs[2])
+	}
+
+	// Adding two more would make 4 > 3: refused, nothing changes.
+	_, err = h.Subscribe(ch.ID, []string{"v2.users.u2.presence", "v2.users.u3.presence"}, false)
+	if !errors.Is(err, ErrTooManyTopics) || !strings.Contains(err.Error(), "limit is 3 topics per channel") {
+		t.Errorf("Subscribe over the limit = %v, want ErrTooManyTopics naming the limit 3", err)
+	}
+	if subs, _ := h.Subscriptions(ch.ID); len(subs) != 2 {
+		t.Errorf("after refused Subscribe: %d subscriptions, want 2", len(subs))
+	}
+
+	// Replace: only the new topics remain.
+	subs, err = h.Subscribe(ch.ID, []string{"v2.routing.queues.q1.users"}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := stateList(subs), "v2.routing.queues.q1.users=Permitted"; got != want {
+		t.Errorf("Subscribe(replace) = %s, want %s", got, want)
+	}
+	if n := h.Publish("v2.users.u1.presence", nil, ""); n != 0 {
+		t.Errorf("Publish on a replaced topic reached %d sockets, want 0", n)
+	}
+
+	if err := h.Unsubscribe(ch.ID); err != nil {
+		t.Fatal(err)
+	}
+	if subs, _ := h.Subscriptions(ch.ID); len(subs) != 0 {
+		t.Errorf("after Unsubscribe: %v, want none", subs)
+	}
+	if got, ok := h.Channel(ch.ID); !ok || got.Topics != 0 {
+		t.Errorf("Channel = %+v, %v; want 0 topics, true", got, ok)
+	}
+
+	for name, err := range map[string]error{
+		"Subscribe":     func() error { _, err := h.Subscribe("nope", []string{"v2.users.u1.presence"}, false); return err }(),
+		"Subscriptions": func() error { _, err := h.Subscriptions("nope"); return err }(),
+		"Unsubscribe":   h.Unsubscribe("nope"),
+	} {
+		if !errors.Is(err, ErrChannelNotFound) || !strings.Contains(err.Error(), `"nope"`) {
+			t.Errorf("%s(unknown channel) = %v, want ErrChannelNotFound naming it", name, err)
+		}
+	}
+}
+
+func stateList(subs []Subscription) string {
+	var parts []string
+	for _, s := range subs {
+		parts = append(parts, s.ID+"="+s.State)
+	}
+	return strings.Join(parts, " ")
+}
+
+func TestChannelTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := NewHub(Config{})
+		defer h.Close()
+		start := time.Now()
+		ch := mustCreate(t, h, "o")
+		if want := start.Add(24 * time.Hour); !ch.Expires.Equal(want) {
+			t.Errorf("Expires = %v, want %v", ch.Expires, want)
+		}
+		if !strings.HasPrefix(ch.ConnectURI, wsBase+"/channels/") || !strings.HasSuffix(ch.ConnectURI, ch.ID) {
+			t.Errorf("ConnectURI = %q, want %s/channels/%s", ch.ConnectURI, wsBase, ch.ID)
+		}
+		time.Sleep(23 * time.Hour)
+		mustSubscribe(t, h, ch.ID, "v2.users.u1.presence") // extends to 47 h
+		time.Sleep(23 * time.Hour)
+		if got, ok := h.Channel(ch.ID); !ok || !got.Expires.Equal(start.Add(47*time.Hour)) {
+			t.Fatalf("at 46 h: Channel = %+v, %v; want alive until 47 h", got, ok)
+		}
+		time.Sleep(time.Hour)
+		if _, ok := h.Channel(ch.ID); ok {
+			t.Errorf("at 47 h: channel still exists, want expired")
+		}
+		if st := h.Stats(); st.Expired != 1 || st.Channels != 0 {
+			t.Errorf("Stats = %+v, want Expired 1, Channels 0", st)
+		}
+	})
+}
+
+func TestHeartbeatsAndPing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: 10 * time.Second})
+		start := time.Now()
+		ch := mustCreate(t, e.hub, "o")
+		c := e.connect(t, ch)
+		time.Sleep(35 * time.Second)
+		synctest.Wait()
+		evs, _ := c.snapshot()
+		if len(evs) != 3 {
+			t.Fatalf("after 35 s: %d messages %v, want 3 heartbeats", len(evs), c.topics())
+		}
+		for i, ev := range evs {
+			if want := start.Add(time.Duration(i+1) * 10 * time.Second); !ev.At.Equal(want) {
+				t.Errorf("heartbeat %d at %v, want %v", i, ev.At.Sub(start), want.Sub(start))
+			}
+			if want := `{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`; ev.Raw != want {
+				t.Errorf("heartbeat = %s, want %s", ev.Raw, want)
+			}
+		}
+
+		c.send(t, `{"message":"ping"}`)
+		c.send(t, `{"message":"hello"}`) // ignored
+		synctest.Wait()
+		evs, _ = c.snapshot()
+		if got, want := evs[len(evs)-1].Raw, `{"topicName":"channel.metadata","eventBody":{"message":"pong"}}`; len(evs) != 4 || got != want {
+			t.Errorf("after ping: %d messages, last %s; want 4, last %s", len(evs), got, want)
+		}
+
+		// Withhold the next two heartbeats of this channel.
+		e.hub.SkipHeartbeats(ch.ID, 2)
+		time.Sleep(30 * time.Second) // heartbeats due at 40, 50, 60 s
+		synctest.Wait()
+		evs, _ = c.snapshot()
+		if last := evs[len(evs)-1]; len(evs) != 5 || last.At.Sub(start) != 60*time.Second {
+			t.Errorf("with 2 withheld: %d messages, last at %v; want 5, last at 60s", len(evs), last.At.Sub(start))
+		}
+		st := e.hub.Stats()
+		if st.Heartbeats != 4 || st.Withheld != 2 || st.Pongs != 1 || st.Connects != 1 || st.Sockets != 1 {
+			t.Errorf("Stats = %+v, want Heartbeats 4, Withheld 2, Pongs 1, Connects 1, Sockets 1", st)
+		}
+	})
+}
+
+func TestPublish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1})
+		a := mustCreate(t, e.hub, "o")
+		b := mustCreate(t, e.hub, "o")
+		mustSubscribe(t, e.hub, a.ID, "v2.users.u1.presence", "v2.users.u2.presence")
+		mustSubscribe(t, e.hub, b.ID, "v2.users.u1.presence")
+		ca, cb := e.connect(t, a), e.connect(t, b)
+
+		body := map[string]any{"presenceDefinition": map[string]string{"id": "p1", "systemPresence": "Available"}}
+		if n := e.hub.Publish("v2.users.u1.presence", body, "corr-1"); n != 2 {
+			t.Errorf("Publish(u1) reached %d, want 2", n)
+		}
+		if n := e.hub.Publish("v2.users.u2.presence", json.RawMessage(`{"x":1}`), ""); n != 1 {
+			t.Errorf("Publish(u2) reached %d, want 1", n)
+		}
+		if n := e.hub.Publish("v2.users.u3.presence", body, "c"); n != 0 {
+			t.Errorf("Publish(u3) reached %d, want 0", n)
+		}
+		synctest.Wait()
+		want := `{"topicName":"v2.users.u1.presence","version":"2","eventBody":{"presenceDefinition":{"id":"p1","systemPresence":"Available"}},"metadata":{"CorrelationId":"corr-1"}}`
+		evs, _ := ca.snapshot()
+		if len(evs) != 2 || evs[0].Raw != want || evs[1].Raw != `{"topicName":"v2.users.u2.presence","version":"2","eventBody":{"x":1}}` {
+			t.Errorf("channel a got %v, want u1 then u2 events", evs)
+		}
+		evs, _ = cb.snapshot()
+		if len(evs) != 1 || evs[0].Raw != want {
+			t.Errorf("channel b got %v, want %s", evs, want)
+		}
+		if st := e.hub.Stats(); st.Published != 3 || st.Delivered != 3 {
+			t.Errorf("Stats = %+v, want Published 3, Delivered 3", st)
+		}
+	})
+}
+
+func TestOneConnectionPerChannel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1})
+		ch := mustCreate(t, e.hub, "o")
+		mustSubscribe(t, e.hub, ch.ID, "v2.users.u1.presence")
+		first := e.connect(t, ch)
+		second := e.connect(t, ch)
+		synctest.Wait()
+		if code, text := first.closeCode(); code != CloseReplaced || !strings.Contains(text, "replaced") {
+			t.Errorf("first connection closed with %d %q, want %d replaced", code, text, CloseReplaced)
+		}
+		if n := e.hub.Publish("v2.users.u1.presence", 1, "c"); n != 1 {
+			t.Errorf("Publish reached %d, want 1", n)
+		}
+		synctest.Wait()
+		if got := second.topics(); len(got) != 1 {
+			t.Errorf("second connection got %v, want the event", got)
+		}
+		if st := e.hub.Stats(); st.Replaced != 1 || st.Sockets != 1 || st.Connects != 2 {
+			t.Errorf("Stats = %+v, want Replaced 1, Sockets 1, Connects 2", st)
+		}
+	})
+}
+
+func TestEviction(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{MaxChannelsPerOwner: 3, HeartbeatInterval: -1})
+		h := e.hub
+		a, b, c := mustCreate(t, h, "o"), mustCreate(t, h, "o"), mustCreate(t, h, "o")
+		other := mustCreate(t, h, "other") // another owner: never a victim
+		ca := e.connect(t, a)              // a is connected; b is the LRU idle one
+		mustSubscribe(t, h, c.ID, "v2.users.u1.presence")
+
+		d := mustCreate(t, h, "o")
+		if _, ok := h.Channel(b.ID); ok {
+			t.Errorf("4th channel: LRU idle channel b still exists")
+		}
+		for _, ch := range []Channel{a, c, d, other} {
+			if _, ok := h.Channel(ch.ID); !ok {
+				t.Errorf("4th channel: %s evicted, want only b", ch.ID)
+			}
+		}
+		cc, cd := e.connect(t, c), e.connect(t, d)
+		// Now all of a, c, d are connected: the LRU one (a, connected first) goes.
+		mustCreate(t, h, "o")
+		synctest.Wait()
+		if _, ok := h.Channel(a.ID); ok {
+			t.Errorf("5th channel with no idle one: LRU channel a still exists")
+		}
+		if got := ca.topics(); len(got) != 1 || got[0] != "v2.system.no_longer_subscribed."+a.ID {
+			t.Errorf("evicted socket got %v, want v2.system.no_longer_subscribed.%s", got, a.ID)
+		}
+		if code, text := ca.closeCode(); code != CloseEvicted || !strings.Contains(text, "evicted") {
+			t.Errorf("evicted socket closed with %d %q, want %d evicted", code, text, CloseEvicted)
+		}
+		for _, cl := range []*testClient{cc, cd} {
+			if code, _ := cl.closeCode(); code != 0 {
+				t.Errorf("a surviving socket was closed with %d", code)
+			}
+		}
+		if st := h.Stats(); st.Evicted != 2 || st.Channels != 4 {
+			t.Errorf("Stats = %+v, want Evicted 2, Channels 4", st)
+		}
+		// The evicted channel's connectUri now answers 404.
+		_, resp, err := e.dialer.Dial(a.ConnectURI, nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+			t.Errorf("Dial(evicted) = %v, %v; want 404", resp, err)
+		}
+		if resp != nil {
+			resp.Body.Close()
+		}
+	})
+}
+
+func TestSocketClosing(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1, SocketClosingGrace: time.Minute})
+		a, b := mustCreate(t, e.hub, "o"), mustCreate(t, e.hub, "o")
+		ca, cb := e.connect(t, a), e.connect(t, b)
+		start := time.Now()
+		e.hub.SocketClosing(a.ID)
+		synctest.Wait()
+		if got := ca.topics(); len(got) != 1 || got[0] != "v2.system.socket_closing" {
+			t.Errorf("got %v, want v2.system.socket_closing", got)
+		}
+		time.Sleep(time.Minute - time.Nanosecond)
+		synctest.Wait()
+		if code, _ := ca.closeCode(); code != 0 {
+			t.Errorf("closed with %d before the grace, want open", code)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if code, text := ca.closeCode(); code != CloseGoingAway || !strings.Contains(text, "socket closing") {
+			t.Errorf("at %v: close %d %q, want %d socket closing", time.Since(start), code, text, CloseGoingAway)
+		}
+		if got := cb.topics(); len(got) != 0 {
+			t.Errorf("other channel got %v, want nothing", got)
+		}
+		e.hub.SocketClosing("")
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		if code, _ := cb.closeCode(); code != CloseGoingAway {
+			t.Errorf(`SocketClosing(""): other socket close %d, want %d`, code, CloseGoingAway)
+		}
+		if st := e.hub.Stats(); st.SocketClosings != 2 || st.Sockets != 0 || st.Channels != 2 {
+			t.Errorf("Stats = %+v, want SocketClosings 2, Sockets 0, Channels 2", st)
+		}
+	})
+}
+
+func TestSlowReaderNeverBlocksPublish(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1, SendBuffer: 4})
+		slow, fast := mustCreate(t, e.hub, "o"), mustCreate(t, e.hub, "o")
+		mustSubscribe(t, e.hub, slow.ID, "v2.users.u1.presence")
+		mustSubscribe(t, e.hub, fast.ID, "v2.users.u1.presence")
+		conn, resp, err := e.dialer.Dial(slow.ConnectURI, nil) // never read
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		cf := e.connect(t, fast)
+		// On a pipe the slow socket's writer blocks on the first message, 4
+		// more fill its queue, the 6th overflows. Publish returning at all proves it does
+		// not block (a block would be a synctest deadlock).
+		for i := range 20 {
+			e.hub.Publish("v2.users.u1.presence", i, "")
+			synctest.Wait() // the fast reader keeps up
+		}
+		synctest.Wait()
+		if got := cf.topics(); len(got) != 20 {
+			t.Errorf("fast reader got %d events, want 20", len(got))
+		}
+		if st := e.hub.Stats(); st.Overflows != 1 || st.Sockets != 1 || st.Delivered != 20+5 {
+			t.Errorf("Stats = %+v, want Overflows 1, Sockets 1, Delivered 25", st)
+		}
+		conn.Close()
+	})
+}
+
+func TestDropAndReconnect(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1})
+		ch := mustCreate(t, e.hub, "o")
+		mustSubscribe(t, e.hub, ch.ID, "v2.users.u1.presence")
+		c := e.connect(t, ch)
+		e.hub.Drop(ch.ID)
+		synctest.Wait()
+		if code, _ := c.closeCode(); code != websocket.CloseAbnormalClosure {
+			t.Errorf("dropped socket ended with close code %d, want no close frame (1006)", code)
+		}
+		c2 := e.connect(t, ch)
+		e.hub.Publish("v2.users.u1.presence", 1, "c")
+		synctest.Wait()
+		if got := c2.topics(); len(got) != 1 {
+			t.Errorf("after reconnect got %v, want the event", got)
+		}
+		if st := e.hub.Stats(); st.Drops != 1 || st.Disconnects != 1 || st.Sockets != 1 {
+			t.Errorf("Stats = %+v, want Drops 1, Disconnects 1, Sockets 1", st)
+		}
+	})
+}
+
+func TestServeWSUnknownChannel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{})
+		_, resp, err := e.dialer.Dial(wsBase+"/channels/streaming-0-nope", nil)
+		if err == nil || resp == nil || resp.StatusCode != http.StatusNotFound {
+			t.Fatalf("Dial(unknown) = %v, %v; want 404", resp, err)
+		}
+		var body struct {
+			Message string `json:"message"`
+			Status  int    `json:"status"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if body.Status != 404 || !strings.Contains(body.Message, "streaming-0-nope") {
+			t.Errorf("404 body = %+v, want status 404 and the id named", body)
+		}
+	})
+}
+
+func TestCloseClosesSockets(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{})
+		c := e.connect(t, mustCreate(t, e.hub, "o"))
+		e.hub.Close()
+		synctest.Wait()
+		if code, _ := c.closeCode(); code != CloseGoingAway {
+			t.Errorf("after Close: close code %d, want %d", code, CloseGoingAway)
+		}
+		if _, err := e.hub.CreateChannel("o", wsBase); !errors.Is(err, ErrClosed) {
+			t.Errorf("CreateChannel after Close = %v, want ErrClosed", err)
+		}
+		e.hub.Close() // idempotent
+	})
+}
