@@ -1,0 +1,194 @@
+package streaming
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// envIdleClients names the file of connectUris that TestHelperIdleClients
+// dials when the benchmark runs the test binary as its client process.
+const envIdleClients = "CXLOAD_STREAMING_IDLE_CLIENTS"
+
+// BenchmarkIdleSockets holds idle notification sockets over real loopback
+// TCP and reports the hub's memory per socket. The clients run in a child
+// process (this test binary again, as TestHelperIdleClients), so the
+// measured process holds only the server side: 10,000 sockets need about
+// 10,050 file descriptors here (the default ulimit -n of 1024 is too small;
+// Go raises the soft limit to the hard one at start-up) and as many in the
+// child. Kernel socket buffers are not in the figure.
+//
+// Each iteration connects the whole population once; run it with
+// -benchtime=1x. -short uses 1,000 sockets. Metrics:
+//
+//	B/socket     live heap + goroutine stacks per connected socket (channel excluded)
+//	stackB/socket  the goroutine stack part of B/socket
+//	B/channel    live heap per channel with one topic, before any socket
+//	goroutines/socket
+func BenchmarkIdleSockets(b *testing.B) {
+	n := 10000
+	if testing.Short() {
+		n = 1000
+	}
+	for range b.N {
+		benchIdleSockets(b, n)
+	}
+}
+
+func benchIdleSockets(b *testing.B, n int) {
+	b.Helper()
+	b.StopTimer()
+	hub := NewHub(Config{HeartbeatInterval: time.Hour})
+	defer hub.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeWS(w, r, r.PathValue("id"))
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(l) }()
+	defer func() { srv.Close(); <-served }()
+
+	base := "ws://" + l.Addr().String()
+	m0, _ := liveBytes()
+	uris := make([]string, n)
+	for i := range uris {
+		ch, err := hub.CreateChannel("owner-"+strconv.Itoa(i), base)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := hub.Subscribe(ch.ID, []string{"v2.users.user-" + strconv.Itoa(i) + ".presence"}, false); err != nil {
+			b.Fatal(err)
+		}
+		uris[i] = ch.ConnectURI
+	}
+	f, err := os.CreateTemp(b.TempDir(), "uris")
+	if err != nil {
+		b.Fatal(err)
+	}
+	f.WriteString(strings.Join(uris, "\n"))
+	f.Close()
+	uris = nil
+	m1, s1 := liveBytes()
+	g1 := runtime.NumGoroutine()
+
+	b.StartTimer()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIdleClients$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envIdleClients+"="+f.Name())
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	defer func() { stdin.Close(); cmd.Wait() }()
+	sc := bufio.NewScanner(stdout)
+	ready := false
+	for sc.Scan() {
+		line := sc.Text()
+		if line == "ready" {
+			ready = true
+			break
+		}
+		if strings.HasPrefix(line, "error:") {
+			b.Fatalf("client process: %s (check ulimit -n: %d sockets need about %d file descriptors)", line, n, n+50)
+		}
+	}
+	if !ready {
+		b.Fatalf("client process ended before it was ready: %v", sc.Err())
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for hub.Stats().Sockets < int64(n) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond) // benchmark setup, not a test of time
+	}
+	if got := hub.Stats().Sockets; got != int64(n) {
+		b.Fatalf("hub holds %d sockets, want %d", got, n)
+	}
+	b.StopTimer()
+	m2, s2 := liveBytes()
+	g2 := runtime.NumGoroutine()
+	b.ReportMetric(float64(m1-m0)/float64(n), "B/channel")
+	b.ReportMetric(float64(m2-m1)/float64(n), "B/socket")
+	b.ReportMetric(float64(s2-s1)/float64(n), "stackB/socket")
+	b.ReportMetric(float64(g2-g1)/float64(n), "goroutines/socket")
+	b.ReportMetric(float64(n), "sockets")
+}
+
+// liveBytes is the live heap plus goroutine stacks after a full GC, and the
+// stacks alone.
+func liveBytes() (total, stacks int64) {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc + ms.StackInuse), int64(ms.StackInuse)
+}
+
+// TestHelperIdleClients is BenchmarkIdleSockets' client process: it dials
+// every connectUri in the file named by CXLOAD_STREAMING_IDLE_CLIENTS, prints
+// "ready", and holds the sockets, without reading, until stdin closes.
+func TestHelperIdleClients(t *testing.T) {
+	file := os.Getenv(envIdleClients)
+	if file == "" {
+		t.Skip("run by BenchmarkIdleSockets only")
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		fmt.Printf("error: %v\n", err)
+		return
+	}
+	uris := strings.Split(string(data), "\n")
+	conns := make([]*websocket.Conn, len(uris))
+	d := websocket.Dialer{ReadBufferSize: 256, WriteBufferSize: 256, HandshakeTimeout: 10 * time.Second}
+	var next atomic.Int64
+	var failed atomic.Value
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(uris) || failed.Load() != nil {
+					return
+				}
+				c, resp, err := d.DialContext(context.Background(), uris[i], nil)
+				if err != nil {
+					failed.Store(fmt.Sprintf("dial %d of %d: %v", i+1, len(uris), err))
+					return
+				}
+				resp.Body.Close()
+				conns[i] = c
+			}
+		}()
+	}
+	wg.Wait()
+	if f := failed.Load(); f != nil {
+		fmt.Printf("error: %s\n", f)
+	} else {
+		fmt.Println("ready")
+	}
+	bufio.NewReader(os.Stdin).ReadString(0) // until the benchmark closes stdin
+	for _, c := range conns {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
