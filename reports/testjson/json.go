@@ -1,0 +1,302 @@
+package testjson
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// rawEvent is one line of `go test -json` as decoded, before output is
+// joined into lines.
+type rawEvent struct {
+	Time        time.Time
+	Action      string
+	Package     string
+	Test        string
+	Elapsed     float64
+	Output      string
+	FailedBuild string
+	ImportPath  string
+	Key         string
+	Value       string
+}
+
+var errSlowPath = errors.New("slow path")
+
+// decodeEvent decodes one JSON line into ev. It has a fast path for the flat
+// objects test2json writes (string and number values only) and falls back
+// to encoding/json for anything else, so its result is always what
+// encoding/json would give.
+func decodeEvent(line []byte, ev *rawEvent, scratch *[]byte) error {
+	*ev = rawEvent{}
+	err := decodeFast(line, ev, scratch)
+	if err == nil {
+		return nil
+	}
+	*ev = rawEvent{}
+	var std struct {
+		Time        *time.Time
+		Action      string
+		Package     string
+		Test        string
+		Elapsed     float64
+		Output      string
+		FailedBuild string
+		ImportPath  string
+		Key         string
+		Value       string
+	}
+	if err := json.Unmarshal(line, &std); err != nil {
+		return err
+	}
+	if std.Time != nil {
+		ev.Time = *std.Time
+	}
+	ev.Action, ev.Package, ev.Test = std.Action, std.Package, std.Test
+	ev.Elapsed, ev.Output, ev.FailedBuild = std.Elapsed, std.Output, std.FailedBuild
+	ev.ImportPath, ev.Key, ev.Value = std.ImportPath, std.Key, std.Value
+	return nil
+}
+
+// decodeFast parses a flat JSON object with string or number values.
+// It returns errSlowPath for anything it does not handle (nested values,
+// unknown escapes, duplicate-sensitive cases); the caller then uses
+// encoding/json, which also produces the precise error message.
+func decodeFast(b []byte, ev *rawEvent, scratch *[]byte) error {
+	i := skipWS(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return errSlowPath
+	}
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return checkEnd(b, i+1)
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return errSlowPath
+		}
+		// Keys are plain ASCII in test2json output.
+		j := i + 1
+		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+			j++
+		}
+		if j >= len(b) || b[j] != '"' {
+			return errSlowPath
+		}
+		key := b[i+1 : j]
+		i = skipWS(b, j+1)
+		if i >= len(b) || b[i] != ':' {
+			return errSlowPath
+		}
+		i = skipWS(b, i+1)
+		if i >= len(b) {
+			return errSlowPath
+		}
+		switch c := b[i]; {
+		case c == '"':
+			s, n, err := parseString(b, i, scratch)
+			if err != nil {
+				return err
+			}
+			i = n
+			if err := setString(ev, key, s); err != nil {
+				return err
+			}
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := i
+			for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || (b[j] >= '0' && b[j] <= '9')) {
+				j++
+			}
+			if string(key) != "Elapsed" {
+				if knownString(key) {
+					return errSlowPath // type mismatch: let encoding/json explain
+				}
+				i = j
+				break
+			}
+			f, err := strconv.ParseFloat(string(b[i:j]), 64)
+			if err != nil {
+				return errSlowPath
+			}
+			ev.Elapsed = f
+			i = j
+		default:
+			return errSlowPath
+		}
+		i = skipWS(b, i)
+		if i >= len(b) {
+			return errSlowPath
+		}
+		if b[i] == '}' {
+			return checkEnd(b, i+1)
+		}
+		if b[i] != ',' {
+			return errSlowPath
+		}
+		i = skipWS(b, i+1)
+	}
+}
+
+func checkEnd(b []byte, i int) error {
+	if skipWS(b, i) != len(b) {
+		return errSlowPath
+	}
+	return nil
+}
+
+func knownString(key []byte) bool {
+	switch string(key) {
+	case "Time", "Action", "Package", "Test", "Output", "FailedBuild", "ImportPath", "Key", "Value":
+		return true
+	}
+	return false
+}
+
+func setString(ev *rawEvent, key, s []byte) error {
+	switch string(key) {
+	case "Time":
+		t, err := time.Parse(time.RFC3339Nano, string(s))
+		if err != nil {
+			return errSlowPath
+		}
+		ev.Time = t
+	case "Action":
+		ev.Action = internAction(s)
+	case "Package":
+		ev.Package = string(s)
+	case "Test":
+		ev.Test = string(s)
+	case "Output":
+		ev.Output = string(s)
+	case "FailedBuild":
+		ev.FailedBuild = string(s)
+	case "ImportPath":
+		ev.ImportPath = string(s)
+	case "Key":
+		ev.Key = string(s)
+	case "Value":
+		ev.Value = string(s)
+	case "Elapsed":
+		return errSlowPath
+	}
+	return nil
+}
+
+var actions = []string{"output", "run", "pass", "fail", "skip", "pause", "cont", "start", "bench", "attr", "build-output", "build-fail"}
+
+func internAction(s []byte) string {
+	for _, a := range actions {
+		if string(s) == a {
+			return a
+		}
+	}
+	return string(s)
+}
+
+func skipWS(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// parseString parses the JSON string starting at b[i] == '"'. The returned
+// slice aliases b when there are no escapes and *scratch otherwise; it is
+// valid until the next call.
+func parseString(b []byte, i int, scratch *[]byte) ([]byte, int, error) {
+	j := i + 1
+	for j < len(b) {
+		c := b[j]
+		if c == '"' {
+			s := b[i+1 : j]
+			if !utf8.Valid(s) {
+				return nil, 0, errSlowPath
+			}
+			return s, j + 1, nil
+		}
+		if c == '\\' || c < 0x20 {
+			break
+		}
+		j++
+	}
+	out := append((*scratch)[:0], b[i+1:j]...)
+	for j < len(b) {
+		c := b[j]
+		switch {
+		case c == '"':
+			*scratch = out
+			if !utf8.Valid(out) {
+				return nil, 0, errSlowPath
+			}
+			return out, j + 1, nil
+		case c < 0x20:
+			return nil, 0, errSlowPath
+		case c == '\\':
+			if j+1 >= len(b) {
+				return nil, 0, errSlowPath
+			}
+			switch b[j+1] {
+			case '"', '\\', '/':
+				out = append(out, b[j+1])
+				j += 2
+			case 'n':
+				out = append(out, '\n')
+				j += 2
+			case 't':
+				out = append(out, '\t')
+				j += 2
+			case 'r':
+				out = append(out, '\r')
+				j += 2
+			case 'b':
+				out = append(out, '\b')
+				j += 2
+			case 'f':
+				out = append(out, '\f')
+				j += 2
+			case 'u':
+				r, ok := hex4(b, j+2)
+				if !ok {
+					return nil, 0, errSlowPath
+				}
+				j += 6
+				if utf16IsSurrogate(r) {
+					// Needs a following low surrogate; let encoding/json do it.
+					return nil, 0, errSlowPath
+				}
+				out = utf8.AppendRune(out, r)
+			default:
+				return nil, 0, errSlowPath
+			}
+		default:
+			out = append(out, c)
+			j++
+		}
+	}
+	return nil, 0, errSlowPath
+}
+
+func utf16IsSurrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }
+
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			c -= '0'
+		case c >= 'a' && c <= 'f':
+			c = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(c)
+	}
+	return r, true
+}
