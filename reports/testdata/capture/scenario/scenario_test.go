@@ -56,14 +56,14 @@ type opSpec struct {
 func doc(t testing.TB, scenario, shard string, seed uint64, ops []opSpec, limits []metrics.RateLimitObservation, ws *metrics.WebSocketStats) *metrics.Document {
 	t.Helper()
 	d := &metrics.Document{
-		Schema:   metrics.SchemaVersion,
-		Scenario: scenario,
-		Shard:    shard,
-		Labels:   map[string]string{"region": "sim"},
-		Target:   metrics.Target{Kind: "simulator"},
-		Start:    start,
-		End:      start.Add(30 * time.Second),
-		Series:   metrics.Series{IntervalMs: 1000},
+		Schema:    metrics.SchemaVersion,
+		Scenario:  scenario,
+		Shard:     shard,
+		Labels:    map[string]string{"region": "sim"},
+		Target:    metrics.Target{Kind: "simulator"},
+		Start:     start,
+		End:       start.Add(30 * time.Second),
+		Series:    metrics.Series{IntervalMs: 1000},
 		WebSocket: ws,
 	}
 	var total, throttled int
