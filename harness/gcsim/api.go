@@ -1,0 +1,797 @@
+package gcsim
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
+)
+
+// orgState is the mutable part of the organization.
+type orgState struct {
+	users []userState // by directory index
+
+	convMu    sync.Mutex
+	convs     map[string]*conversation
+	convOrder []string // oldest first, bounded by maxConversations
+	screens   map[string]string
+	active    atomic.Int64 // active screen recordings
+	callSeq   atomic.Int64
+}
+
+const maxConversations = 100_000
+
+type userState struct {
+	mu            sync.Mutex
+	presenceID    string
+	presenceMsg   string
+	presenceSince time.Time
+	routingStatus string
+	routingSince  time.Time
+}
+
+type conversation struct {
+	ID             string
+	QueueID        string
+	UserID         string
+	RecordingState string
+	Start          time.Time
+}
+
+func newOrgState(d *directory) *orgState {
+	o := &orgState{users: make([]userState, len(d.users)), convs: map[string]*conversation{}, screens: map[string]string{}}
+	offline := ""
+	for _, p := range d.presences {
+		if p.SystemPresence == "OFFLINE" {
+			offline = p.ID
+		}
+	}
+	if offline == "" && len(d.presences) > 0 {
+		offline = d.presences[0].ID
+	}
+	for i := range o.users {
+		o.users[i].presenceID = offline
+		o.users[i].routingStatus = "OFF_QUEUE"
+	}
+	return o
+}
+
+func (s *Server) selfURI(path string) string { return path }
+
+// user finds the {id} user ("me" is not a parameter here) or answers 404.
+func (s *Server) user(c *reqCtx) (*User, *userState) {
+	u := s.dir.byID[c.params[0]]
+	if u == nil {
+		s.writeError(c, http.StatusNotFound, "not.found", "The user "+c.params[0]+" was not found.",
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "user.not.found", EntityID: c.params[0]}}})
+		return nil, nil
+	}
+	return u, &s.state.users[u.index]
+}
+
+// paging reads pageSize and pageNumber like Genesys (defaults 25 and 1,
+// pageSize at most 500).
+func paging(q url.Values) (size, number int, err error) {
+	size, number = 25, 1
+	if v := q.Get("pageSize"); v != "" {
+		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > 500 {
+			return 0, 0, fmt.Errorf("pageSize %q: must be an integer from 1 to 500", v)
+		}
+	}
+	if v := q.Get("pageNumber"); v != "" {
+		if number, err = strconv.Atoi(v); err != nil || number < 1 {
+			return 0, 0, fmt.Errorf("pageNumber %q: must be an integer >= 1", v)
+		}
+	}
+	return size, number, nil
+}
+
+// listing is the SDK's paged entity listing.
+type listing[T any] struct {
+	Entities    []T    `json:"entities"`
+	PageSize    int    `json:"pageSize"`
+	PageNumber  int    `json:"pageNumber"`
+	Total       int    `json:"total"`
+	PageCount   int    `json:"pageCount"`
+	FirstURI    string `json:"firstUri"`
+	SelfURI     string `json:"selfUri"`
+	NextURI     string `json:"nextUri,omitempty"`
+	PreviousURI string `json:"previousUri,omitempty"`
+	LastURI     string `json:"lastUri"`
+}
+
+func page[T any](path string, q url.Values, all []T, size, number int) listing[T] {
+	total := len(all)
+	pages := (total + size - 1) / size
+	lo := min((number-1)*size, total)
+	hi := min(lo+size, total)
+	uri := func(n int) string {
+		v := url.Values{}
+		for k, vs := range q {
+			v[k] = vs
+		}
+		v.Set("pageSize", strconv.Itoa(size))
+		v.Set("pageNumber", strconv.Itoa(n))
+		return path + "?" + v.Encode()
+	}
+	l := listing[T]{Entities: all[lo:hi], PageSize: size, PageNumber: number, Total: total, PageCount: pages,
+		FirstURI: uri(1), SelfURI: uri(number), LastURI: uri(max(pages, 1))}
+	if number < pages {
+		l.NextURI = uri(number + 1)
+	}
+	if number > 1 {
+		l.PreviousURI = uri(number - 1)
+	}
+	if l.Entities == nil {
+		l.Entities = []T{}
+	}
+	return l
+}
+
+func (s *Server) badRequest(c *reqCtx, msg string) {
+	s.writeError(c, http.StatusBadRequest, "bad.request", msg, nil)
+}
+
+type queueJSON struct {
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	Division    idName `json:"division"`
+	MemberCount int    `json:"memberCount"`
+	SelfURI     string `json:"selfUri"`
+}
+
+type idName struct {
+	ID      string `json:"id"`
+	Name    string `json:"name,omitempty"`
+	SelfURI string `json:"selfUri,omitempty"`
+}
+
+func (s *Server) queueJSON(q *Queue) queueJSON {
+	n := len(s.dir.users) / max(len(s.dir.queues), 1)
+	return queueJSON{ID: q.ID, Name: q.Name, Division: idName{ID: "00000000-0000-4000-b000-000000000001", Name: "Home"},
+		MemberCount: n, SelfURI: "/api/v2/routing/queues/" + q.ID}
+}
+
+func (s *Server) getQueues(c *reqCtx) {
+	q := c.r.URL.Query()
+	size, number, err := paging(q)
+	if err != nil {
+		s.badRequest(c, err.Error())
+		return
+	}
+	name := strings.TrimSuffix(q.Get("name"), "*")
+	var all []queueJSON
+	for i := range s.dir.queues {
+		if name == "" || strings.HasPrefix(strings.ToLower(s.dir.queues[i].Name), strings.ToLower(name)) {
+			all = append(all, s.queueJSON(&s.dir.queues[i]))
+		}
+	}
+	s.writeJSON(c, http.StatusOK, page("/api/v2/routing/queues", q, all, size, number))
+}
+
+func (s *Server) getQueue(c *reqCtx) {
+	qu := s.dir.queueByID[c.params[0]]
+	if qu == nil {
+		s.writeError(c, http.StatusNotFound, "not.found", "The queue "+c.params[0]+" was not found.", nil)
+		return
+	}
+	s.writeJSON(c, http.StatusOK, s.queueJSON(qu))
+}
+
+type userJSON struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Email    string `json:"email"`
+	State    string `json:"state"`
+	Username string `json:"username"`
+	Version  int    `json:"version"`
+	SelfURI  string `json:"selfUri"`
+}
+
+func userJSONOf(u *User) userJSON {
+	return userJSON{ID: u.ID, Name: u.Name, Email: u.Email, State: "active", Username: u.Email, Version: 1, SelfURI: "/api/v2/users/" + u.ID}
+}
+
+func (s *Server) getUsers(c *reqCtx) {
+	q := c.r.URL.Query()
+	size, number, err := paging(q)
+	if err != nil {
+		s.badRequest(c, err.Error())
+		return
+	}
+	lo := min((number-1)*size, len(s.dir.users))
+	hi := min(lo+size, len(s.dir.users))
+	ents := make([]userJSON, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		ents = append(ents, userJSONOf(&s.dir.users[i]))
+	}
+	l := page("/api/v2/users", q, make([]userJSON, len(s.dir.users)), size, number)
+	l.Entities = ents
+	s.writeJSON(c, http.StatusOK, l)
+}
+
+func (s *Server) getUser(c *reqCtx) {
+	if u, _ := s.user(c); u != nil {
+		s.writeJSON(c, http.StatusOK, userJSONOf(u))
+	}
+}
+
+func (s *Server) getMe(c *reqCtx) { s.writeJSON(c, http.StatusOK, userJSONOf(c.tok.user)) }
+
+type presenceJSON struct {
+	ID                 string          `json:"id"`
+	Name               string          `json:"name"`
+	Source             string          `json:"source"`
+	SourceID           string          `json:"sourceId"`
+	Primary            bool            `json:"primary"`
+	Message            string          `json:"message"`
+	PresenceDefinition presenceDefJSON `json:"presenceDefinition"`
+	ModifiedDate       string          `json:"modifiedDate"`
+	SelfURI            string          `json:"selfUri"`
+}
+
+type presenceDefJSON struct {
+	ID             string `json:"id"`
+	SystemPresence string `json:"systemPresence"`
+	SelfURI        string `json:"selfUri"`
+}
+
+func (s *Server) presenceJSON(u *User, source string, st *userState) presenceJSON {
+	pd := s.dir.presByID[st.presenceID]
+	def := presenceDefJSON{ID: st.presenceID, SelfURI: "/api/v2/presencedefinitions/" + st.presenceID}
+	if pd != nil {
+		def.SystemPresence = pd.Name
+	}
+	mod := st.presenceSince
+	if mod.IsZero() {
+		mod = time.Unix(0, 0)
+	}
+	return presenceJSON{ID: source, Name: source, Source: source, SourceID: source, Primary: true, Message: st.presenceMsg,
+		PresenceDefinition: def, ModifiedDate: mod.UTC().Format("2006-01-02T15:04:05.000Z"),
+		SelfURI: "/api/v2/users/" + u.ID + "/presences/" + source}
+}
+
+func (s *Server) getPresence(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	st.mu.Lock()
+	p := s.presenceJSON(u, c.params[1], st)
+	st.mu.Unlock()
+	s.writeJSON(c, http.StatusOK, p)
+}
+
+func (s *Server) patchPresence(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	if !strings.EqualFold(c.params[1], "purecloud") {
+		s.writeError(c, http.StatusNotFound, "not.found", "The presence source "+c.params[1]+" was not found; use purecloud.", nil)
+		return
+	}
+	var body struct {
+		PresenceDefinition *struct {
+			ID string `json:"id"`
+		} `json:"presenceDefinition"`
+		Message *string `json:"message"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	if body.PresenceDefinition == nil || body.PresenceDefinition.ID == "" {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id is required",
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "missing.field", FieldName: "presenceDefinition.id"}}})
+		return
+	}
+	pd := s.dir.presByID[body.PresenceDefinition.ID]
+	if pd == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id "+body.PresenceDefinition.ID+" is not a presence definition of this organization (GET /api/v2/presencedefinitions lists them)", nil)
+		return
+	}
+	st.mu.Lock()
+	st.presenceID = pd.ID
+	if body.Message != nil {
+		st.presenceMsg = *body.Message
+	}
+	st.presenceSince = c.nowTime
+	p := s.presenceJSON(u, "PURECLOUD", st)
+	st.mu.Unlock()
+	s.writeJSON(c, http.StatusOK, p)
+	s.hub.Publish("v2.users."+u.ID+".presence", map[string]any{
+		"source":             "PURECLOUD",
+		"presenceDefinition": map[string]string{"id": pd.ID, "systemPresence": pd.Name},
+		"message":            p.Message,
+		"modifiedDate":       p.ModifiedDate,
+	}, c.corr)
+}
+
+type routingStatusJSON struct {
+	UserID    string `json:"userId"`
+	Status    string `json:"status"`
+	StartTime string `json:"startTime"`
+}
+
+var routingStatuses = []string{"OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING"}
+
+func (s *Server) getRoutingStatus(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	st.mu.Lock()
+	status, since := st.routingStatus, st.routingSince
+	st.mu.Unlock()
+	if since.IsZero() {
+		since = time.Unix(0, 0)
+	}
+	// Hand-written: this is the benchmark's hot GET.
+	b := c.buf.AvailableBuffer()
+	b = append(b, `{"userId":"`...)
+	b = append(b, u.ID...)
+	b = append(b, `","status":"`...)
+	b = append(b, status...)
+	b = append(b, `","startTime":"`...)
+	b = since.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, "\"}\n"...)
+	s.writeRaw(c, http.StatusOK, b)
+}
+
+func (s *Server) putRoutingStatus(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	var body struct {
+		Status    string `json:"status"`
+		StartTime string `json:"startTime"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	valid := false
+	for _, v := range routingStatuses {
+		valid = valid || v == body.Status
+	}
+	if !valid {
+		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("status %q: want one of %s", body.Status, strings.Join(routingStatuses, ", ")),
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "status"}}})
+		return
+	}
+	start := c.nowTime
+	if body.StartTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, body.StartTime)
+		if err != nil {
+			s.badRequest(c, fmt.Sprintf("startTime %q: want ISO-8601, e.g. 2026-01-02T15:04:05.000Z", body.StartTime))
+			return
+		}
+		start = t
+	}
+	st.mu.Lock()
+	st.routingStatus, st.routingSince = body.Status, start
+	st.mu.Unlock()
+	out := routingStatusJSON{UserID: u.ID, Status: body.Status, StartTime: start.UTC().Format("2006-01-02T15:04:05.000Z")}
+	s.writeJSON(c, http.StatusOK, out)
+	s.hub.Publish("v2.users."+u.ID+".routingStatus", map[string]any{"routingStatus": out}, c.corr)
+}
+
+func (s *Server) getPresenceDefinitions(c *reqCtx) {
+	type def struct {
+		ID             string            `json:"id"`
+		Name           string            `json:"name"`
+		LanguageLabels map[string]string `json:"languageLabels"`
+		SystemPresence string            `json:"systemPresence"`
+		Deactivated    bool              `json:"deactivated"`
+		Primary        bool              `json:"primary"`
+		SelfURI        string            `json:"selfUri"`
+	}
+	all := make([]def, len(s.dir.presences))
+	for i, p := range s.dir.presences {
+		all[i] = def{ID: p.ID, Name: p.Name, LanguageLabels: map[string]string{"en_US": p.Name}, SystemPresence: p.Name,
+			Primary: true, SelfURI: "/api/v2/presencedefinitions/" + p.ID}
+	}
+	q := c.r.URL.Query()
+	size, number, err := paging(q)
+	if err != nil {
+		s.badRequest(c, err.Error())
+		return
+	}
+	s.writeJSON(c, http.StatusOK, page(c.route.template, q, all, size, number))
+}
+
+func (s *Server) newConversationID() string {
+	n := s.state.callSeq.Add(1)
+	return fmt.Sprintf("00000000-0000-4000-c000-%012x", n)
+}
+
+func (s *Server) postCall(c *reqCtx) {
+	var body struct {
+		PhoneNumber     string   `json:"phoneNumber"`
+		CallFromQueueID string   `json:"callFromQueueId"`
+		CallQueueID     string   `json:"callQueueId"`
+		CallUserID      string   `json:"callUserId"`
+		Priority        int      `json:"priority"`
+		LanguageID      string   `json:"languageId"`
+		RoutingSkillsID []string `json:"routingSkillsIds"`
+		ConversationIDs []string `json:"conversationIds"`
+		Participants    []struct {
+			Address string `json:"address"`
+		} `json:"participants"`
+		UUIData string `json:"uuiData"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	if body.PhoneNumber == "" && body.CallQueueID == "" && body.CallUserID == "" && len(body.Participants) == 0 {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "A call needs a target: phoneNumber, callQueueId, callUserId or participants.",
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "missing.field", FieldName: "phoneNumber"}}})
+		return
+	}
+	qid := body.CallQueueID
+	if qid == "" {
+		qid = body.CallFromQueueID
+	}
+	if qid != "" && s.dir.queueByID[qid] == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "queue "+qid+" does not exist", nil)
+		return
+	}
+	agent := body.CallUserID
+	if agent != "" && s.dir.byID[agent] == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "user "+agent+" does not exist", nil)
+		return
+	}
+	if agent == "" && c.tok.user != nil {
+		agent = c.tok.user.ID
+	}
+	conv := &conversation{ID: s.newConversationID(), QueueID: qid, UserID: agent, RecordingState: "active", Start: c.nowTime}
+	s.state.addConversation(conv)
+	s.writeJSON(c, http.StatusOK, map[string]string{"id": conv.ID, "name": conv.ID, "selfUri": "/api/v2/conversations/calls/" + conv.ID})
+	s.publishConversation(conv, c.corr)
+}
+
+func (o *orgState) addConversation(conv *conversation) {
+	o.convMu.Lock()
+	defer o.convMu.Unlock()
+	o.convs[conv.ID] = conv
+	o.convOrder = append(o.convOrder, conv.ID)
+	if len(o.convOrder) > maxConversations {
+		delete(o.convs, o.convOrder[0])
+		o.convOrder = o.convOrder[1:]
+	}
+}
+
+func (s *Server) conversationEvent(conv *conversation) map[string]any {
+	parts := []map[string]any{{"id": conv.ID + "-customer", "purpose": "customer", "state": "connected"}}
+	if conv.UserID != "" {
+		parts = append(parts, map[string]any{"id": conv.ID + "-agent", "purpose": "agent", "userId": conv.UserID, "queueId": conv.QueueID, "state": "alerting"})
+	}
+	return map[string]any{"id": conv.ID, "recordingState": conv.RecordingState, "participants": parts}
+}
+
+// publishConversation publishes a conversation change to its queue's,
+// agent's and own topics.
+func (s *Server) publishConversation(conv *conversation, corr string) {
+	ev := s.conversationEvent(conv)
+	if conv.QueueID != "" {
+		s.hub.Publish("v2.routing.queues."+conv.QueueID+".conversations", ev, corr)
+	}
+	if conv.UserID != "" {
+		s.hub.Publish("v2.users."+conv.UserID+".conversations", ev, corr)
+	}
+	s.hub.Publish("v2.conversations."+conv.ID, ev, corr)
+}
+
+func (s *Server) getConversations(c *reqCtx) {
+	uid := c.tok.user.ID
+	var ents []map[string]any
+	s.state.convMu.Lock()
+	for _, id := range s.state.convOrder {
+		if conv := s.state.convs[id]; conv.UserID == uid {
+			ents = append(ents, s.conversationEvent(conv))
+		}
+	}
+	s.state.convMu.Unlock()
+	if ents == nil {
+		ents = []map[string]any{}
+	}
+	s.writeJSON(c, http.StatusOK, map[string]any{"entities": ents, "selfUri": "/api/v2/conversations"})
+}
+
+var recordingStates = []string{"active", "paused", "none"}
+
+func validRecordingState(v string) bool {
+	for _, s := range recordingStates {
+		if strings.EqualFold(s, v) {
+			return true
+		}
+	}
+	return false
+}
+
+// patchRecordingState is PATCH /api/v2/conversations/{id}/recordingstate.
+// Conversation ids the simulator did not create are accepted as existing
+// (the simulator cannot know a tenant's conversations).
+func (s *Server) patchRecordingState(c *reqCtx) {
+	var body struct {
+		RecordingState string `json:"recordingState"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	if !validRecordingState(body.RecordingState) {
+		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("recordingState %q: want one of active, paused, none", body.RecordingState),
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "recordingState"}}})
+		return
+	}
+	id := c.params[0]
+	s.state.convMu.Lock()
+	conv := s.state.convs[id]
+	if conv == nil {
+		conv = &conversation{ID: id, Start: c.nowTime}
+	}
+	conv.RecordingState = strings.ToLower(body.RecordingState)
+	cp := *conv
+	s.state.convMu.Unlock()
+	s.writeJSON(c, http.StatusAccepted, map[string]string{"recordingState": cp.RecordingState})
+	s.publishConversation(&cp, c.corr)
+}
+
+// putScreenshareRecordingState is PUT /api/v2/conversations/screenshares/{id}/recordingstate.
+func (s *Server) putScreenshareRecordingState(c *reqCtx) {
+	var body struct {
+		RecordingState string `json:"recordingState"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	if !validRecordingState(body.RecordingState) {
+		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("recordingState %q: want one of active, paused, none", body.RecordingState), nil)
+		return
+	}
+	id, state := c.params[0], strings.ToLower(body.RecordingState)
+	s.state.convMu.Lock()
+	old := s.state.screens[id]
+	s.state.screens[id] = state
+	if old == "active" && state != "active" {
+		s.state.active.Add(-1)
+	} else if old != "active" && state == "active" {
+		s.state.active.Add(1)
+	}
+	if state == "none" {
+		delete(s.state.screens, id)
+	}
+	s.state.convMu.Unlock()
+	s.writeJSON(c, http.StatusAccepted, map[string]string{"recordingState": state})
+	s.hub.Publish("v2.conversations."+id, map[string]any{"id": id, "recordingState": state}, c.corr)
+}
+
+func (s *Server) getScreenSessionDetails(c *reqCtx) {
+	s.writeJSON(c, http.StatusOK, map[string]int64{"count": s.state.active.Load()})
+}
+
+func (s *Server) postAnalyticsQuery(c *reqCtx) {
+	var body struct {
+		Interval string `json:"interval"`
+		Paging   *struct {
+			PageSize   int `json:"pageSize"`
+			PageNumber int `json:"pageNumber"`
+		} `json:"paging"`
+		Order               string `json:"order"`
+		OrderBy             string `json:"orderBy"`
+		SegmentFilters      []any  `json:"segmentFilters"`
+		ConversationFilters []any  `json:"conversationFilters"`
+		EvaluationFilters   []any  `json:"evaluationFilters"`
+		SurveyFilters       []any  `json:"surveyFilters"`
+		Aggregations        []any  `json:"aggregations"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	from, to, ok := strings.Cut(body.Interval, "/")
+	var tf, tt time.Time
+	var err1, err2 error
+	if ok {
+		tf, err1 = time.Parse(time.RFC3339Nano, from)
+		tt, err2 = time.Parse(time.RFC3339Nano, to)
+	}
+	if !ok || err1 != nil || err2 != nil || !tt.After(tf) {
+		s.writeError(c, http.StatusBadRequest, "bad.request",
+			fmt.Sprintf("interval %q: required, an ISO-8601 interval such as 2026-01-01T00:00:00.000Z/2026-01-02T00:00:00.000Z", body.Interval),
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "interval"}}})
+		return
+	}
+	size, number := 25, 1
+	if body.Paging != nil {
+		if body.Paging.PageSize > 0 {
+			size = min(body.Paging.PageSize, 100)
+		}
+		if body.Paging.PageNumber > 0 {
+			number = body.Paging.PageNumber
+		}
+	}
+	type participant struct {
+		ParticipantID string `json:"participantId"`
+		Purpose       string `json:"purpose"`
+		UserID        string `json:"userId,omitempty"`
+	}
+	type conv struct {
+		ConversationID       string        `json:"conversationId"`
+		ConversationStart    string        `json:"conversationStart"`
+		OriginatingDirection string        `json:"originatingDirection"`
+		Participants         []participant `json:"participants"`
+	}
+	var all []conv
+	s.state.convMu.Lock()
+	for _, id := range s.state.convOrder {
+		cv := s.state.convs[id]
+		if cv.Start.Before(tf) || !cv.Start.Before(tt) {
+			continue
+		}
+		ps := []participant{{ParticipantID: cv.ID + "-customer", Purpose: "customer"}}
+		if cv.UserID != "" {
+			ps = append(ps, participant{ParticipantID: cv.ID + "-agent", Purpose: "agent", UserID: cv.UserID})
+		}
+		all = append(all, conv{ConversationID: cv.ID, ConversationStart: cv.Start.UTC().Format("2006-01-02T15:04:05.000Z"),
+			OriginatingDirection: "outbound", Participants: ps})
+	}
+	s.state.convMu.Unlock()
+	lo := min((number-1)*size, len(all))
+	hi := min(lo+size, len(all))
+	out := map[string]any{"totalHits": len(all)}
+	if hi > lo {
+		out["conversations"] = all[lo:hi]
+	}
+	s.writeJSON(c, http.StatusOK, out)
+}
+
+// getTokenMe is GET /api/v2/tokens/me.
+func (s *Server) getTokenMe(c *reqCtx) {
+	t := c.tok
+	out := map[string]any{
+		"organization":      map[string]string{"id": s.profile.Org.ID, "name": s.profile.Org.Name},
+		"OAuthClient":       map[string]any{"id": t.client.ID, "name": t.client.Name, "organization": map[string]string{"id": s.profile.Org.ID}},
+		"authorizedScope":   []string{},
+		"authenticatedUser": nil,
+		"expirationDate":    time.Unix(0, t.expires).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"dateCreated":       time.Unix(0, t.issued).UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	if t.user != nil {
+		out["authenticatedUser"] = map[string]string{"id": t.user.ID, "selfUri": "/api/v2/users/" + t.user.ID}
+	}
+	s.writeJSON(c, http.StatusOK, out)
+}
+
+// deleteTokenMe is DELETE /api/v2/tokens/me: it revokes the request's token.
+func (s *Server) deleteTokenMe(c *reqCtx) {
+	c.tok.revoked.Store(true)
+	s.writeStatus(c, http.StatusNoContent)
+}
+
+// Notification channels: the REST side of the hub.
+
+func (s *Server) postChannel(c *reqCtx) {
+	ch, err := s.hub.CreateChannel(c.tok.owner(s.profile.Org.ID), s.wsURL)
+	if err != nil {
+		s.hubError(c, err)
+		return
+	}
+	s.writeJSON(c, http.StatusOK, ch)
+}
+
+func (s *Server) getChannels(c *reqCtx) {
+	s.writeJSON(c, http.StatusOK, map[string]any{"entities": []any{}})
+}
+
+// channel finds channel {id} of the caller or answers 404.
+func (s *Server) channel(c *reqCtx) bool {
+	ch, ok := s.hub.Channel(c.params[0])
+	if !ok || (ch.Owner != "" && ch.Owner != c.tok.owner(s.profile.Org.ID)) {
+		s.writeError(c, http.StatusNotFound, "not.found", "The channel "+c.params[0]+" was not found.", nil)
+		return false
+	}
+	return true
+}
+
+func (s *Server) headChannel(c *reqCtx) {
+	if _, ok := s.hub.Channel(c.params[0]); !ok {
+		s.writeStatus(c, http.StatusNotFound)
+		return
+	}
+	s.writeStatus(c, http.StatusOK)
+}
+
+func (s *Server) hubError(c *reqCtx, err error) {
+	switch {
+	case errors.Is(err, streaming.ErrChannelNotFound):
+		s.writeError(c, http.StatusNotFound, "not.found", "The channel "+c.params[0]+" was not found.", nil)
+	case errors.Is(err, streaming.ErrTooManyTopics):
+		s.writeError(c, http.StatusBadRequest, "bad.request", err.Error(), nil)
+	case errors.Is(err, streaming.ErrClosed):
+		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable", "The notification service is shutting down.", nil)
+	default:
+		s.writeError(c, http.StatusBadRequest, "bad.request", err.Error(), nil)
+	}
+}
+
+func (s *Server) writeSubscriptions(c *reqCtx, subs []streaming.Subscription, err error) {
+	if err != nil {
+		s.hubError(c, err)
+		return
+	}
+	if subs == nil {
+		subs = []streaming.Subscription{}
+	}
+	s.writeJSON(c, http.StatusOK, map[string]any{"entities": subs})
+}
+
+func (s *Server) getSubscriptions(c *reqCtx) {
+	if !s.channel(c) {
+		return
+	}
+	subs, err := s.hub.Subscriptions(c.params[0])
+	s.writeSubscriptions(c, subs, err)
+}
+
+func (s *Server) readTopics(c *reqCtx) ([]string, bool) {
+	var body []struct {
+		ID string `json:"id"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return nil, false
+	}
+	topics := make([]string, len(body))
+	for i, t := range body {
+		topics[i] = t.ID
+	}
+	return topics, true
+}
+
+func (s *Server) postSubscriptions(c *reqCtx) { s.subscribe(c, false) }
+func (s *Server) putSubscriptions(c *reqCtx)  { s.subscribe(c, true) }
+
+func (s *Server) subscribe(c *reqCtx, replace bool) {
+	if !s.channel(c) {
+		return
+	}
+	topics, ok := s.readTopics(c)
+	if !ok {
+		return
+	}
+	subs, err := s.hub.Subscribe(c.params[0], topics, replace)
+	s.writeSubscriptions(c, subs, err)
+}
+
+func (s *Server) deleteSubscriptions(c *reqCtx) {
+	if !s.channel(c) {
+		return
+	}
+	if err := s.hub.Unsubscribe(c.params[0]); err != nil {
+		s.hubError(c, err)
+		return
+	}
+	s.writeStatus(c, http.StatusNoContent)
+}
+
+// serveWS is GET /channels/{id} on the streaming host.
+func (s *Server) serveWS(c *reqCtx) {
+	s.wsMu.Lock()
+	if s.closed.Load() {
+		s.wsMu.Unlock()
+		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable", "The server is closing.", nil)
+		return
+	}
+	s.wsWG.Add(1)
+	s.wsMu.Unlock()
+	defer s.wsWG.Done()
+	c.status = http.StatusSwitchingProtocols
+	s.stats.count(c)
+	s.hub.ServeWS(c.w, c.r, c.params[0])
+}

@@ -1,0 +1,365 @@
+package gcsim
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// token is an issued access token and the buckets it counts against.
+type token struct {
+	value   string
+	client  *clientState
+	user    *User // nil for client credentials
+	grant   string
+	issued  int64 // unix ns
+	expires int64 // unix ns
+	revoked atomic.Bool
+	// buckets holds, per limit index, the bucket of each scope this token
+	// counts against (nil where the limit is not of a per-principal scope).
+	buckets []*bucket
+}
+
+func (t *token) userKey() string {
+	if t.user != nil {
+		return t.user.ID
+	}
+	return "app:" + t.client.ID
+}
+
+// owner identifies the notification-channel owner: org/client/user.
+func (t *token) owner(org string) string {
+	u := ""
+	if t.user != nil {
+		u = t.user.ID
+	}
+	return org + "/" + t.client.ID + "/" + u
+}
+
+type clientState struct {
+	Client
+	buckets []*bucket // ScopeClient limits
+	issued  atomic.Int64
+}
+
+// authState holds clients, tokens and the shared buckets.
+type authState struct {
+	s       *Server
+	clients map[string]*clientState
+	tokens  sync.Map // string -> *token
+
+	mu         sync.Mutex
+	clientUser map[string][]*bucket // client/user -> buckets (ScopeClientUser)
+	users      map[string][]*bucket // user key -> buckets (ScopeEndpointUser)
+	org        []*bucket            // ScopeOrg
+	all        []*bucket            // every bucket, for Reset
+	created    int                  // tokens created since the last sweep
+}
+
+func newAuthState(s *Server) *authState {
+	a := &authState{s: s, clients: map[string]*clientState{},
+		clientUser: map[string][]*bucket{}, users: map[string][]*bucket{}}
+	a.org = a.bucketsFor(ScopeOrg)
+	for _, c := range s.profile.Clients {
+		a.clients[c.ID] = &clientState{Client: c, buckets: a.bucketsFor(ScopeClient)}
+	}
+	return a
+}
+
+// bucketsFor returns a slice indexed by limit with a new bucket for each
+// limit of the scope. Callers hold a.mu or run before serving.
+func (a *authState) bucketsFor(scope Scope) []*bucket {
+	bs := make([]*bucket, len(a.s.rules))
+	for i, r := range a.s.rules {
+		if r.Scope == scope {
+			bs[i] = &bucket{}
+			a.all = append(a.all, bs[i])
+		}
+	}
+	return bs
+}
+
+// issue creates a token for client c and user u (nil: client credentials).
+func (a *authState) issue(c *clientState, u *User, grant string, now time.Time) *token {
+	var raw [48]byte
+	_, _ = rand.Read(raw[:])
+	t := &token{
+		value:   base64.RawURLEncoding.EncodeToString(raw[:]),
+		client:  c,
+		user:    u,
+		grant:   grant,
+		issued:  now.UnixNano(),
+		expires: now.Add(time.Duration(c.AccessTokenValiditySeconds) * time.Second).UnixNano(),
+		buckets: make([]*bucket, len(a.s.rules)),
+	}
+	a.mu.Lock()
+	cuKey := c.ID + "/"
+	if u != nil {
+		cuKey += u.ID
+	}
+	cu, ok := a.clientUser[cuKey]
+	if !ok {
+		cu = a.bucketsFor(ScopeClientUser)
+		a.clientUser[cuKey] = cu
+	}
+	eu, ok := a.users[t.userKey()]
+	if !ok {
+		eu = a.bucketsFor(ScopeEndpointUser)
+		a.users[t.userKey()] = eu
+	}
+	for i, r := range a.s.rules {
+		switch r.Scope {
+		case ScopeToken:
+			t.buckets[i] = &bucket{}
+			a.all = append(a.all, t.buckets[i])
+		case ScopeClientUser:
+			t.buckets[i] = cu[i]
+		case ScopeEndpointUser:
+			t.buckets[i] = eu[i]
+		case ScopeOrg:
+			t.buckets[i] = a.org[i]
+		case ScopeClient:
+			t.buckets[i] = c.buckets[i]
+		}
+	}
+	a.created++
+	sweep := a.created >= 4096
+	if sweep {
+		a.created = 0
+	}
+	a.mu.Unlock()
+	if sweep {
+		a.sweep(now.UnixNano())
+	}
+	a.tokens.Store(t.value, t)
+	c.issued.Add(1)
+	return t
+}
+
+// sweep forgets tokens that expired more than an hour ago (they would get
+// 401 either way) and their per-token buckets.
+func (a *authState) sweep(now int64) {
+	drop := map[*bucket]bool{}
+	a.tokens.Range(func(k, v any) bool {
+		t := v.(*token)
+		if now-t.expires > int64(time.Hour) {
+			a.tokens.Delete(k)
+			for i, r := range a.s.rules {
+				if r.Scope == ScopeToken {
+					drop[t.buckets[i]] = true
+				}
+			}
+		}
+		return true
+	})
+	if len(drop) == 0 {
+		return
+	}
+	a.mu.Lock()
+	kept := a.all[:0]
+	for _, b := range a.all {
+		if !drop[b] {
+			kept = append(kept, b)
+		}
+	}
+	a.all = kept
+	a.mu.Unlock()
+}
+
+// resetBuckets empties every rate-limit window.
+func (a *authState) resetBuckets() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, b := range a.all {
+		b.mu.Lock()
+		b.st = windowState{}
+		b.mu.Unlock()
+	}
+}
+
+// RevokeToken revokes an access token, as DELETE /api/v2/tokens/me does;
+// later requests with it get 401. It reports whether the token was known.
+func (s *Server) RevokeToken(accessToken string) bool {
+	v, ok := s.auth.tokens.Load(accessToken)
+	if ok {
+		v.(*token).revoked.Store(true)
+	}
+	return ok
+}
+
+// RevokeClientTokens revokes every token of an OAuth client and returns how many.
+func (s *Server) RevokeClientTokens(clientID string) int {
+	n := 0
+	s.auth.tokens.Range(func(_, v any) bool {
+		if t := v.(*token); t.client.ID == clientID && !t.revoked.Swap(true) {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// authFailure says why a bearer token was refused.
+type authFailure uint8
+
+const (
+	authOK authFailure = iota
+	authMissing
+	authUnknown
+	authExpired
+	authRevoked
+)
+
+// authenticate finds the request's bearer token.
+func (s *Server) authenticate(r *http.Request, now int64) (*token, authFailure) {
+	h := r.Header.Get("Authorization")
+	if len(h) < 7 || !strings.EqualFold(h[:7], "bearer ") {
+		return nil, authMissing
+	}
+	v, ok := s.auth.tokens.Load(strings.TrimSpace(h[7:]))
+	if !ok {
+		return nil, authUnknown
+	}
+	t := v.(*token)
+	if t.revoked.Load() {
+		return t, authRevoked
+	}
+	if now >= t.expires {
+		return t, authExpired
+	}
+	return t, authOK
+}
+
+// oauthError is the login host's error body.
+type oauthError struct {
+	Error            string `json:"error"`
+	Description      string `json:"description"`
+	ErrorDescription string `json:"error_description"`
+}
+
+func (s *Server) writeOAuthError(c *reqCtx, status int, code, desc string) {
+	if status == http.StatusUnauthorized {
+		c.w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
+	}
+	s.writeJSON(c, status, oauthError{Error: code, Description: desc, ErrorDescription: desc})
+}
+
+// serveToken is POST /oauth/token.
+func (s *Server) serveToken(c *reqCtx) {
+	r := c.r
+	if s.faults.tokenOutage() {
+		s.stats.faultOutage.add(1)
+		c.w.Header().Set("Retry-After", "5")
+		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable",
+			"The login service is temporarily unavailable (simulated outage).", nil)
+		return
+	}
+	id, secret, ok := r.BasicAuth()
+	if !ok {
+		// Genesys also accepts client_id/client_secret in the form body.
+		if err := s.parseTokenForm(c); err != nil {
+			return
+		}
+		id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		if id == "" {
+			s.writeOAuthError(c, http.StatusUnauthorized, "invalid_client",
+				"client authentication is required: send Authorization: Basic base64(client_id:client_secret)")
+			return
+		}
+	}
+	cl, known := s.auth.clients[id]
+	if !known || subtle.ConstantTimeCompare([]byte(cl.Secret), []byte(secret)) != 1 {
+		s.writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication failed: unknown client id or wrong secret")
+		return
+	}
+	if err := s.parseTokenForm(c); err != nil {
+		return
+	}
+	grant := r.PostForm.Get("grant_type")
+	switch {
+	case grant == "":
+		s.writeOAuthError(c, http.StatusBadRequest, "invalid_request", "missing grant_type: send grant_type=client_credentials in the form body")
+		return
+	case grant != grantClientCredential && grant != grantPassword:
+		s.writeOAuthError(c, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type "+strconv.Quote(grant)+": use client_credentials")
+		return
+	case !cl.allows(grant):
+		s.writeOAuthError(c, http.StatusBadRequest, "unauthorized_client", "this client may not use grant_type "+grant)
+		return
+	}
+	var user *User
+	if grant == grantPassword {
+		pw := s.profile.Directory.AgentPassword
+		u := s.dir.byEmail[r.PostForm.Get("username")]
+		if u == nil {
+			u = s.dir.byID[r.PostForm.Get("username")]
+		}
+		if pw == "" || u == nil || subtle.ConstantTimeCompare([]byte(pw), []byte(r.PostForm.Get("password"))) != 1 {
+			s.writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "bad username or password")
+			return
+		}
+		user = u
+	}
+	// Token creation is rate-limited per client.
+	now := c.now
+	if bs := s.clientBuckets(cl, c.route); len(bs) > 0 {
+		if !s.applyLimits(c, c.route.rules, bs, now) {
+			return
+		}
+	}
+	t := s.auth.issue(cl, user, grant, c.nowTime)
+	c.clientID = cl.ID
+	c.w.Header().Set("Cache-Control", "no-store")
+	s.writeJSON(c, http.StatusOK, struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresIn   int    `json:"expires_in"`
+	}{t.value, "bearer", cl.AccessTokenValiditySeconds})
+}
+
+func (s *Server) clientBuckets(cl *clientState, rt *route) []*bucket {
+	if len(rt.rules) == 0 {
+		return nil
+	}
+	bs := make([]*bucket, len(rt.rules))
+	for i, r := range rt.rules {
+		bs[i] = cl.buckets[r.idx]
+		if bs[i] == nil { // a non-client limit on the token route: per org
+			bs[i] = s.auth.org[r.idx]
+		}
+	}
+	return bs
+}
+
+func (s *Server) parseTokenForm(c *reqCtx) error {
+	if c.r.PostForm != nil {
+		return nil
+	}
+	ct, _, _ := mime.ParseMediaType(c.r.Header.Get("Content-Type"))
+	if ct != "application/x-www-form-urlencoded" {
+		s.writeOAuthError(c, http.StatusBadRequest, "invalid_request",
+			"the body must be application/x-www-form-urlencoded, e.g. grant_type=client_credentials")
+		c.r.PostForm = url.Values{}
+		return errBadForm
+	}
+	c.r.Body = http.MaxBytesReader(c.w, c.r.Body, 64<<10)
+	if err := c.r.ParseForm(); err != nil {
+		s.writeOAuthError(c, http.StatusBadRequest, "invalid_request", "malformed form body: "+err.Error())
+		return errBadForm
+	}
+	return nil
+}
+
+type formError struct{}
+
+func (formError) Error() string { return "gcsim: bad form" }
+
+var errBadForm error = formError{}

@@ -1,0 +1,554 @@
+package gcsim
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// A Profile describes the simulated organization: its OAuth clients, its
+// directory (agents, queues, presence definitions), its rate limits, its
+// request size limit, its notification settings and the faults active at
+// start. A Profile is read from JSON (see [ParseProfile]); unknown fields are
+// refused so that a typo never silently falls back to a default.
+//
+// The JSON schema, with the values of [DefaultProfile]:
+//
+//	{
+//	  "org": {"id": "sim-org", "name": "sim-org"},
+//	  "clients": [
+//	    {"id": "sim-client", "secret": "sim-secret", "name": "Simulator client",
+//	     "accessTokenValiditySeconds": 86399,
+//	     "grantTypes": ["client_credentials", "password"]},
+//	    {"id": "sim-client-2", "secret": "sim-secret-2", ...}
+//	  ],
+//	  "directory": {"agents": 1000, "queues": 20, "agentPassword": "sim-password",
+//	                "presenceDefinitions": ["Available", "Away", "Busy", ...]},
+//	  "requestBytesMax": 512000,
+//	  "limits": [
+//	    {"key": "token.rate.per.minute", "namespace": "platform.api",
+//	     "scope": "token", "grant": "password", "allowed": 300, "window": "60s"},
+//	    ...
+//	  ],
+//	  "notifications": {"heartbeatInterval": "30s", "maxChannelsPerOwner": 20,
+//	                    "maxTopicsPerChannel": 1000, "channelTTL": "24h",
+//	                    "sendBuffer": 256, "socketClosingGrace": "60s"},
+//	  "faults": { ...see Faults... },
+//	  "seed": 1
+//	}
+//
+// Durations are Go duration strings ("60s", "1m30s"). See [Limit] for the
+// fields of a rate limit and [Faults] for the faults.
+type Profile struct {
+	// Org is the simulated organization.
+	Org Org `json:"org"`
+	// Clients are the OAuth clients the token endpoint accepts.
+	Clients []Client `json:"clients"`
+	// Directory sizes the generated users, queues and presence definitions.
+	Directory Directory `json:"directory"`
+	// RequestBytesMax is Genesys' request.bytes.max: a larger body gets 413.
+	RequestBytesMax int64 `json:"requestBytesMax"`
+	// Limits are the rate-limit buckets, checked in order for every request.
+	Limits []Limit `json:"limits"`
+	// Notifications configures notification channels and their WebSockets.
+	Notifications Notifications `json:"notifications"`
+	// Faults are the faults active when the server starts; see [Server.SetFaults].
+	Faults Faults `json:"faults"`
+	// Seed seeds the random choices of the fault injector, so that a run
+	// with the same seed and the same requests injects the same faults.
+	Seed uint64 `json:"seed"`
+
+	// Now is the clock of token expiry and rate-limit windows (not JSON).
+	// Nil means time.Now, which is the fake clock under testing/synctest.
+	Now func() time.Time `json:"-"`
+}
+
+// Org names the simulated organization.
+type Org struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// A Client is an OAuth client the simulator accepts. Its String, GoString
+// and LogValue methods redact the secret.
+type Client struct {
+	ID     string `json:"id"`
+	Secret Secret `json:"secret"`
+	Name   string `json:"name,omitempty"`
+	// AccessTokenValiditySeconds is the token lifetime, Genesys' per-client
+	// setting: 300 to 172800 seconds (platform default 86400; the token
+	// endpoint answers expires_in 86399).
+	AccessTokenValiditySeconds int `json:"accessTokenValiditySeconds"`
+	// GrantTypes lists the grants the client may use: "client_credentials"
+	// and, as a simulator convenience for user-context tokens, "password".
+	GrantTypes []string `json:"grantTypes"`
+}
+
+// String returns the client id with the secret redacted.
+func (c Client) String() string {
+	return fmt.Sprintf("gcsim.Client{ID:%q, Secret:[REDACTED]}", c.ID)
+}
+
+// GoString is like String.
+func (c Client) GoString() string { return c.String() }
+
+// LogValue redacts the secret in structured logs.
+func (c Client) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", c.ID), slog.String("secret", "[REDACTED]"))
+}
+
+func (c Client) allows(grant string) bool {
+	for _, g := range c.GrantTypes {
+		if g == grant {
+			return true
+		}
+	}
+	return false
+}
+
+// A Secret is a string that never prints: String, GoString and LogValue
+// return [REDACTED]. It marshals to JSON as itself so that profiles
+// round-trip.
+type Secret string
+
+// String returns "[REDACTED]".
+func (Secret) String() string { return "[REDACTED]" }
+
+// GoString returns "[REDACTED]".
+func (Secret) GoString() string { return "[REDACTED]" }
+
+// LogValue returns "[REDACTED]".
+func (Secret) LogValue() slog.Value { return slog.StringValue("[REDACTED]") }
+
+// Directory sizes the generated directory. User i (0-based) has the id
+// [UserID](i), the name "Agent %04d" (i+1) and the email
+// "agent%04d@<org>.example"; queue i has [QueueID](i) and the name
+// "Queue %03d"; agents are members of queue i%Queues.
+type Directory struct {
+	Agents int `json:"agents"`
+	Queues int `json:"queues"`
+	// AgentPassword, when set, lets every agent get a user-context token with
+	// grant_type=password (a simulator convenience; Genesys discourages the
+	// password grant). Empty disables the password grant.
+	AgentPassword Secret `json:"agentPassword,omitempty"`
+	// PresenceDefinitions are the system presences, by name.
+	PresenceDefinitions []string `json:"presenceDefinitions"`
+}
+
+// Scope says which requests share a rate-limit bucket.
+type Scope string
+
+// The scopes of rate limits, as Genesys documents them.
+const (
+	// ScopeToken: one bucket per access token.
+	ScopeToken Scope = "token"
+	// ScopeClientUser: one bucket per organization × OAuth client × user; a
+	// client-credentials token has no user, so all tokens of one client share it.
+	ScopeClientUser Scope = "client-user"
+	// ScopeEndpointUser: one bucket per user (across OAuth clients) for the
+	// limit's route families; a client-credentials token counts as the user
+	// "app:<client id>".
+	ScopeEndpointUser Scope = "endpoint-user"
+	// ScopeOrg: one bucket for the organization.
+	ScopeOrg Scope = "org"
+	// ScopeClient: one bucket per OAuth client (token creation).
+	ScopeClient Scope = "client"
+)
+
+// WindowMode selects how a bucket counts.
+type WindowMode string
+
+// Window modes.
+const (
+	// Fixed windows (the default): a window opens at the bucket's first
+	// request, counts every request until it is Window old, and the next
+	// request after that opens a new window. inin-ratelimit-reset is the time
+	// left in the current window.
+	Fixed WindowMode = "fixed"
+	// Sliding windows estimate the count over the last Window as the current
+	// sub-window's count plus the previous one's weighted by how much of it
+	// still overlaps (the sliding-window-counter approximation).
+	Sliding WindowMode = "sliding"
+)
+
+// A Limit is one rate-limit bucket definition. A request is checked against
+// every enabled limit whose families contain its route family (and whose
+// grant matches its token); it is rejected with 429 if any bucket is full.
+type Limit struct {
+	// Key names the limit, as in the 429 body's limit.key and in
+	// /api/v2/organizations/limits, e.g. "token.rate.per.minute".
+	Key string `json:"key"`
+	// Namespace is the limits namespace, e.g. "platform.api".
+	Namespace string `json:"namespace"`
+	// Scope decides which requests share a bucket.
+	Scope Scope `json:"scope"`
+	// Allowed requests per window.
+	Allowed int `json:"allowed"`
+	// Window is the window length, e.g. "60s".
+	Window Duration `json:"window"`
+	// WindowMode is "fixed" (default) or "sliding".
+	WindowMode WindowMode `json:"windowMode,omitempty"`
+	// Families are route families (see [Families]) the limit applies to.
+	// Empty means every /api/v2 route; scope "client" limits with no families
+	// apply to the token endpoint.
+	Families []string `json:"families,omitempty"`
+	// Grant restricts the limit to tokens of one grant type
+	// ("client_credentials" or "password"); empty means all tokens.
+	Grant string `json:"grant,omitempty"`
+	// Hidden limits are enforced but not listed in
+	// /api/v2/organizations/limits nor reported in inin-ratelimit-* headers.
+	Hidden bool `json:"hidden,omitempty"`
+	// CountRejected makes requests rejected with 429 (by any bucket) count
+	// against this bucket too. Default false: a rejected request is not
+	// counted, so the count stays at Allowed until the window resets.
+	CountRejected bool `json:"countRejected,omitempty"`
+	// Disabled limits are neither enforced nor listed.
+	Disabled bool `json:"disabled,omitempty"`
+}
+
+// Notifications configures notification channels (see the streaming hub).
+type Notifications struct {
+	HeartbeatInterval   Duration `json:"heartbeatInterval"`
+	MaxChannelsPerOwner int      `json:"maxChannelsPerOwner"`
+	MaxTopicsPerChannel int      `json:"maxTopicsPerChannel"`
+	ChannelTTL          Duration `json:"channelTTL"`
+	// SendBuffer is the per-socket queue, in messages; a socket whose reader
+	// falls this far behind is dropped and closed (counted in Stats).
+	SendBuffer         int      `json:"sendBuffer"`
+	SocketClosingGrace Duration `json:"socketClosingGrace"`
+}
+
+// Duration is a time.Duration written in JSON as a Go duration string ("60s").
+type Duration time.Duration
+
+// MarshalText writes the duration as "1m0s".
+func (d Duration) MarshalText() ([]byte, error) { return []byte(time.Duration(d).String()), nil }
+
+// UnmarshalText reads a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("want a duration such as \"60s\" or \"1m30s\", got %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns d as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// Default limit keys (see DESIGN.md).
+const (
+	KeyToken              = "token.rate.per.minute"
+	KeyClientCredentials  = "client.credentials.token.rate.per.minute"
+	KeyOrgAppUser         = "org.app.user.rate.per.minute"
+	KeyRecordingState     = "conversations.recordingstate.rate.per.minute"
+	KeyOrg                = "org.rate.per.minute"
+	KeyTokenCreate        = "oauth.token.create.rate.per.minute"
+	KeyRequestBytesMax    = "request.bytes.max"
+	DefaultNamespace      = "platform.api"
+	DefaultTokenValidity  = 86399
+	DefaultRequestBytes   = 512000
+	DefaultAgents         = 1000
+	DefaultQueues         = 20
+	DefaultOrgID          = "sim-org"
+	DefaultClientID       = "sim-client"
+	DefaultClientSecret   = "sim-secret"
+	DefaultClientID2      = "sim-client-2"
+	DefaultClientSecret2  = "sim-secret-2"
+	DefaultAgentPassword  = "sim-password"
+	grantClientCredential = "client_credentials"
+	grantPassword         = "password"
+)
+
+// DefaultProfile returns a new profile matching Genesys' documented defaults:
+// 300 requests per token per minute (for client-credentials tokens under the
+// key client.credentials.token.rate.per.minute), 3000 per organization ×
+// client × user per minute, recording state changes at 100 per user per
+// minute, no organization-wide cap (present but disabled), 300 token
+// creations per client per minute, request.bytes.max 512000, 1000 agents,
+// 20 queues, tokens valid 86399 s, heartbeats every 30 s.
+func DefaultProfile() *Profile {
+	return &Profile{
+		Org: Org{ID: DefaultOrgID, Name: DefaultOrgID},
+		Clients: []Client{
+			{ID: DefaultClientID, Secret: DefaultClientSecret, Name: "Simulator client",
+				AccessTokenValiditySeconds: DefaultTokenValidity, GrantTypes: []string{grantClientCredential, grantPassword}},
+			{ID: DefaultClientID2, Secret: DefaultClientSecret2, Name: "Simulator client 2",
+				AccessTokenValiditySeconds: DefaultTokenValidity, GrantTypes: []string{grantClientCredential, grantPassword}},
+		},
+		Directory: Directory{
+			Agents:        DefaultAgents,
+			Queues:        DefaultQueues,
+			AgentPassword: DefaultAgentPassword,
+			PresenceDefinitions: []string{"Available", "Away", "Busy", "Offline", "On Queue",
+				"Break", "Meal", "Meeting", "Training", "Idle"},
+		},
+		RequestBytesMax: DefaultRequestBytes,
+		Limits: []Limit{
+			{Key: KeyToken, Namespace: DefaultNamespace, Scope: ScopeToken, Grant: grantPassword, Allowed: 300, Window: Duration(time.Minute)},
+			{Key: KeyClientCredentials, Namespace: DefaultNamespace, Scope: ScopeToken, Grant: grantClientCredential, Allowed: 300, Window: Duration(time.Minute)},
+			{Key: KeyOrgAppUser, Namespace: DefaultNamespace, Scope: ScopeClientUser, Allowed: 3000, Window: Duration(time.Minute)},
+			{Key: KeyRecordingState, Namespace: "conversations", Scope: ScopeEndpointUser, Allowed: 100, Window: Duration(time.Minute),
+				Families: []string{FamilyRecordingState}},
+			{Key: KeyOrg, Namespace: DefaultNamespace, Scope: ScopeOrg, Allowed: 100000, Window: Duration(time.Minute), Disabled: true},
+			{Key: KeyTokenCreate, Namespace: "oauth", Scope: ScopeClient, Allowed: 300, Window: Duration(time.Minute),
+				Families: []string{FamilyOAuth}},
+		},
+		Notifications: Notifications{
+			HeartbeatInterval:   Duration(30 * time.Second),
+			MaxChannelsPerOwner: 20,
+			MaxTopicsPerChannel: 1000,
+			ChannelTTL:          Duration(24 * time.Hour),
+			SendBuffer:          256,
+			SocketClosingGrace:  Duration(60 * time.Second),
+		},
+		Seed: 1,
+	}
+}
+
+// ParseProfile reads a JSON profile. Fields left out keep the values of
+// [DefaultProfile] (a "limits" or "clients" array, when present, replaces
+// the default array as a whole). Unknown fields, wrong types and invalid
+// values are refused with an error naming the JSON path, e.g.
+//
+//	gcsim: profile: limits[2].window: must be > 0 (e.g. "60s")
+func ParseProfile(data []byte) (*Profile, error) {
+	p := DefaultProfile()
+	if err := json.Unmarshal(data, p, json.RejectUnknownMembers(true)); err != nil {
+		return nil, profileJSONError(data, err)
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// LoadProfile reads a JSON profile from a file; errors name the file.
+func LoadProfile(path string) (*Profile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("gcsim: profile: %w", err)
+	}
+	p, err := ParseProfile(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
+}
+
+// profileJSONError turns a JSON decoding error into one naming the path
+// ("limits[2].window") and the line.
+func profileJSONError(data []byte, err error) error { return jsonError("profile", data, err) }
+
+func jsonError(what string, data []byte, err error) error {
+	var (
+		ptr    jsontext.Pointer
+		offset int64 = -1
+		cause        = err
+	)
+	var se *json.SemanticError
+	var sy *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &se):
+		ptr, offset = se.JSONPointer, se.ByteOffset
+		if se.Err != nil {
+			cause = se.Err
+		}
+		if errors.Is(se.Err, json.ErrUnknownName) {
+			return fmt.Errorf("gcsim: %s: %s (line %d): unknown field; remove it or fix its spelling (see the Profile schema in the README)",
+				what, pointerPath(ptr), lineOf(data, offset))
+		}
+		if se.Err == nil {
+			cause = fmt.Errorf("cannot put JSON %s into %v", se.JSONKind, se.GoType)
+		}
+	case errors.As(err, &sy):
+		ptr, offset = sy.JSONPointer, sy.ByteOffset
+		if sy.Err != nil {
+			cause = sy.Err
+		}
+		return fmt.Errorf("gcsim: %s: line %d: malformed JSON near %s: %v", what, lineOf(data, offset), pointerPath(ptr), cause)
+	}
+	return fmt.Errorf("gcsim: %s: %s (line %d): %v", what, pointerPath(ptr), lineOf(data, offset), cause)
+}
+
+func pointerPath(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	if b.Len() == 0 {
+		return "(top level)"
+	}
+	return b.String()
+}
+
+func lineOf(data []byte, offset int64) int {
+	if offset < 0 || offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	return 1 + strings.Count(string(data[:offset]), "\n")
+}
+
+// Validate checks the profile and returns an error naming the first bad
+// field by its JSON path and saying how to fix it.
+func (p *Profile) Validate() error {
+	bad := func(path, format string, args ...any) error {
+		return fmt.Errorf("gcsim: profile: %s: %s", path, fmt.Sprintf(format, args...))
+	}
+	if p.Org.ID == "" {
+		return bad("org.id", "must not be empty (e.g. \"sim-org\")")
+	}
+	if len(p.Clients) == 0 {
+		return bad("clients", "needs at least one OAuth client")
+	}
+	seen := map[string]bool{}
+	for i, c := range p.Clients {
+		path := fmt.Sprintf("clients[%d]", i)
+		if c.ID == "" {
+			return bad(path+".id", "must not be empty")
+		}
+		if seen[c.ID] {
+			return bad(path+".id", "duplicate client id %q", c.ID)
+		}
+		seen[c.ID] = true
+		if c.Secret == "" {
+			return bad(path+".secret", "must not be empty")
+		}
+		if v := c.AccessTokenValiditySeconds; v < 300 || v > 172800 {
+			return bad(path+".accessTokenValiditySeconds", "%d is outside Genesys' range 300..172800", v)
+		}
+		if len(c.GrantTypes) == 0 {
+			return bad(path+".grantTypes", "needs at least one of \"client_credentials\", \"password\"")
+		}
+		for j, g := range c.GrantTypes {
+			if g != grantClientCredential && g != grantPassword {
+				return bad(fmt.Sprintf("%s.grantTypes[%d]", path, j), "unknown grant %q; want \"client_credentials\" or \"password\"", g)
+			}
+		}
+	}
+	d := p.Directory
+	if d.Agents < 0 || d.Agents > 1_000_000 {
+		return bad("directory.agents", "%d must be between 0 and 1000000", d.Agents)
+	}
+	if d.Queues < 0 || d.Queues > 100_000 {
+		return bad("directory.queues", "%d must be between 0 and 100000", d.Queues)
+	}
+	if len(d.PresenceDefinitions) == 0 {
+		return bad("directory.presenceDefinitions", "needs at least one presence, e.g. [\"Available\", \"Offline\"]")
+	}
+	if p.RequestBytesMax <= 0 {
+		return bad("requestBytesMax", "must be > 0 (Genesys: 512000)")
+	}
+	keys := map[string]bool{}
+	for i, l := range p.Limits {
+		path := fmt.Sprintf("limits[%d]", i)
+		if l.Key == "" {
+			return bad(path+".key", "must not be empty (e.g. \"token.rate.per.minute\")")
+		}
+		if keys[l.Key] {
+			return bad(path+".key", "duplicate limit key %q", l.Key)
+		}
+		keys[l.Key] = true
+		if l.Namespace == "" {
+			return bad(path+".namespace", "must not be empty (e.g. \"platform.api\")")
+		}
+		switch l.Scope {
+		case ScopeToken, ScopeClientUser, ScopeEndpointUser, ScopeOrg, ScopeClient:
+		default:
+			return bad(path+".scope", "unknown scope %q; want one of token, client-user, endpoint-user, org, client", l.Scope)
+		}
+		if l.Allowed <= 0 {
+			return bad(path+".allowed", "must be > 0 (set \"disabled\": true to turn the limit off)")
+		}
+		if l.Window <= 0 {
+			return bad(path+".window", "must be > 0 (e.g. \"60s\")")
+		}
+		switch l.WindowMode {
+		case "", Fixed, Sliding:
+		default:
+			return bad(path+".windowMode", "unknown mode %q; want \"fixed\" or \"sliding\"", l.WindowMode)
+		}
+		switch l.Grant {
+		case "", grantClientCredential, grantPassword:
+		default:
+			return bad(path+".grant", "unknown grant %q; want \"\", \"client_credentials\" or \"password\"", l.Grant)
+		}
+		for j, f := range l.Families {
+			if !knownFamily(f) {
+				return bad(fmt.Sprintf("%s.families[%d]", path, j), "unknown route family %q; known: %s", f, strings.Join(Families(), ", "))
+			}
+			if (f == FamilyOAuth) != (l.Scope == ScopeClient) {
+				return bad(fmt.Sprintf("%s.families[%d]", path, j), "family %q needs scope \"client\" and scope \"client\" needs family %q", FamilyOAuth, FamilyOAuth)
+			}
+		}
+	}
+	n := p.Notifications
+	switch {
+	case n.HeartbeatInterval <= 0:
+		return bad("notifications.heartbeatInterval", "must be > 0 (Genesys: \"30s\")")
+	case n.MaxChannelsPerOwner <= 0:
+		return bad("notifications.maxChannelsPerOwner", "must be > 0 (Genesys: 20)")
+	case n.MaxTopicsPerChannel <= 0:
+		return bad("notifications.maxTopicsPerChannel", "must be > 0 (Genesys: 1000)")
+	case n.ChannelTTL <= 0:
+		return bad("notifications.channelTTL", "must be > 0 (Genesys: \"24h\")")
+	case n.SendBuffer <= 0:
+		return bad("notifications.sendBuffer", "must be > 0 (e.g. 256)")
+	case n.SocketClosingGrace < 0:
+		return bad("notifications.socketClosingGrace", "must be >= 0 (Genesys: about \"60s\")")
+	}
+	return p.Faults.validate("faults")
+}
+
+// clone returns a deep copy, so that a server never shares slices with its caller.
+func (p *Profile) clone() *Profile {
+	c := *p
+	c.Clients = append([]Client(nil), p.Clients...)
+	for i := range c.Clients {
+		c.Clients[i].GrantTypes = append([]string(nil), c.Clients[i].GrantTypes...)
+	}
+	c.Directory.PresenceDefinitions = append([]string(nil), p.Directory.PresenceDefinitions...)
+	c.Limits = append([]Limit(nil), p.Limits...)
+	for i := range c.Limits {
+		c.Limits[i].Families = append([]string(nil), c.Limits[i].Families...)
+	}
+	c.Faults = p.Faults.clone()
+	return &c
+}
+
+// MarshalJSON writes the profile in the schema ParseProfile reads
+// (secrets included: the profile is configuration, not a log).
+func (p *Profile) MarshalJSON() ([]byte, error) {
+	type plain Profile
+	return json.Marshal((*plain)(p), json.Deterministic(true))
+}
+
+// String summarizes the profile without secrets.
+func (p *Profile) String() string {
+	ids := make([]string, len(p.Clients))
+	for i, c := range p.Clients {
+		ids[i] = c.ID
+	}
+	sort.Strings(ids)
+	return fmt.Sprintf("gcsim.Profile{Org:%q, Clients:%v, Agents:%d, Queues:%d, Limits:%d}",
+		p.Org.ID, ids, p.Directory.Agents, p.Directory.Queues, len(p.Limits))
+}
+
+// GoString is like String.
+func (p *Profile) GoString() string { return p.String() }

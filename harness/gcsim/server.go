@@ -1,0 +1,263 @@
+package gcsim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
+)
+
+// A Server is a Genesys Cloud simulator listening on a loopback port (or an
+// in-memory pipe). One server plays the API host, the login host and the
+// streaming host. It is shaped like net/http/httptest.Server:
+//
+//	srv := gcsim.NewServer(nil) // default profile
+//	defer srv.Close()
+//	// POST srv.URL()+"/oauth/token", then call srv.URL()+"/api/v2/..."
+//
+// A Server is safe for concurrent use.
+type Server struct {
+	// Listener is where the server accepts connections. NewUnstartedServer
+	// sets it to a 127.0.0.1:0 listener; replace it (closing the old one),
+	// e.g. with NewPipeListener(), before Start.
+	Listener net.Listener
+	// Config is the underlying http.Server; adjust it before Start.
+	Config *http.Server
+	// RequestLog, when set before Start, gets one line per request
+	// (time, method, path, status, duration, correlation id, client);
+	// tokens and secrets are never written.
+	RequestLog io.Writer
+
+	profile *Profile
+	now     func() time.Time
+	dir     *directory
+	rules   []*limitRule
+	router  *router
+	hub     *streaming.Hub
+
+	auth   *authState
+	state  *orgState
+	faults faultState
+	stats  *statsState
+	logMu  sync.Mutex
+
+	client   *http.Client
+	url      string
+	wsURL    string
+	started  bool
+	closed   atomic.Bool
+	wsWG     sync.WaitGroup
+	wsMu     sync.Mutex
+	closeMu  sync.Mutex
+	serveErr chan error
+}
+
+// NewServer starts and returns a server using profile p (nil means
+// [DefaultProfile]) on a 127.0.0.1 port. The caller calls Close.
+func NewServer(p *Profile) *Server {
+	s := NewUnstartedServer(p)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a server that is not started yet: set
+// Listener, Config or RequestLog, then call Start. It panics if p is not
+// valid (see Profile.Validate): a bad profile in a test is a bug in the test.
+func NewUnstartedServer(p *Profile) *Server {
+	if p == nil {
+		p = DefaultProfile()
+	}
+	if err := p.Validate(); err != nil {
+		panic(err)
+	}
+	p = p.clone()
+	now := p.Now
+	if now == nil {
+		now = time.Now
+	}
+	s := &Server{profile: p, now: now}
+	s.dir = newDirectory(p)
+	for i, l := range p.Limits {
+		s.rules = append(s.rules, newRule(i, l))
+	}
+	s.router = newRouter(s.rules)
+	s.auth = newAuthState(s)
+	s.state = newOrgState(s.dir)
+	s.stats = newStatsState(s.router, s.rules)
+	s.faults.set(p.Faults, p.Seed)
+	s.Config = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.Listener = newLocalListener()
+	return s
+}
+
+func newLocalListener() net.Listener {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(fmt.Sprintf("gcsim: failed to listen on a loopback port: %v", err))
+	}
+	return l
+}
+
+// Start starts serving on s.Listener. It panics if called twice.
+func (s *Server) Start() {
+	if s.started {
+		panic("gcsim: Server.Start called twice")
+	}
+	s.started = true
+	host := s.Listener.Addr().String()
+	if _, ok := s.Listener.(*PipeListener); ok {
+		host = pipeHost
+	}
+	s.url = "http://" + host
+	s.wsURL = "ws://" + host
+	n := s.profile.Notifications
+	s.hub = streaming.NewHub(streaming.Config{
+		HeartbeatInterval:   n.HeartbeatInterval.Std(),
+		MaxChannelsPerOwner: n.MaxChannelsPerOwner,
+		MaxTopicsPerChannel: n.MaxTopicsPerChannel,
+		ChannelTTL:          n.ChannelTTL.Std(),
+		SendBuffer:          n.SendBuffer,
+		SocketClosingGrace:  n.SocketClosingGrace.Std(),
+		Now:                 s.now,
+	})
+	tr := &http.Transport{
+		DialContext:         s.DialContext,
+		MaxIdleConnsPerHost: 256,
+		IdleConnTimeout:     90 * time.Second,
+	}
+	s.client = &http.Client{Transport: tr}
+	s.serveErr = make(chan error, 1)
+	go func() { s.serveErr <- s.Config.Serve(s.Listener) }()
+}
+
+// URL returns the base URL of the API and login hosts, e.g.
+// "http://127.0.0.1:PORT" (or "http://gcsim.pipe" on a pipe listener).
+func (s *Server) URL() string { return s.url }
+
+// WSURL returns the base URL of the streaming host, e.g. "ws://127.0.0.1:PORT".
+// A channel's connectUri is WSURL()+"/channels/<id>".
+func (s *Server) WSURL() string { return s.wsURL }
+
+// Client returns an HTTP client that reaches the server (through the pipe
+// when the listener is a PipeListener). Close closes its idle connections.
+func (s *Server) Client() *http.Client { return s.client }
+
+// DialContext dials the server whatever the address: through the pipe for
+// a PipeListener, over TCP to the listener's address otherwise. Use it as
+// websocket.Dialer.NetDialContext to reach a pipe server.
+func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	if pl, ok := s.Listener.(*PipeListener); ok {
+		return pl.DialContext(ctx, network, addr)
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, "tcp", s.Listener.Addr().String())
+}
+
+// Profile returns the server's profile (a copy: changing it has no effect).
+func (s *Server) Profile() *Profile { return s.profile.clone() }
+
+// Handler returns the server's handler, to mount it in another server.
+func (s *Server) Handler() http.Handler { return s }
+
+// Close stops accepting connections, closes every notification socket,
+// waits for in-flight requests to finish and closes the Client's idle
+// connections. It is safe to call more than once.
+func (s *Server) Close() {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	if !s.started {
+		if !s.closed.Swap(true) {
+			s.Listener.Close()
+		}
+		return
+	}
+	s.wsMu.Lock()
+	already := s.closed.Swap(true)
+	s.wsMu.Unlock()
+	if already {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Config.Shutdown(ctx)
+	}()
+	s.hub.Close()
+	s.wsWG.Wait()
+	<-done
+	<-s.serveErr
+	if t, ok := s.client.Transport.(*http.Transport); ok {
+		t.CloseIdleConnections()
+	}
+}
+
+const pipeHost = "gcsim.pipe"
+
+// A PipeListener is an in-memory net.Listener whose connections are
+// net.Pipe pairs. Inside a testing/synctest bubble, network waits on a pipe
+// are durably blocking, so token expiry, rate-limit windows and heartbeats
+// can be tested with the bubble's fake clock. Server.Client and
+// Server.DialContext dial it.
+type PipeListener struct {
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
+}
+
+// NewPipeListener returns an open PipeListener.
+func NewPipeListener() *PipeListener {
+	return &PipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+// Accept waits for the next DialContext.
+func (l *PipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops the listener; pending and later dials fail.
+func (l *PipeListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr returns a placeholder address.
+func (l *PipeListener) Addr() net.Addr { return pipeAddr{} }
+
+// DialContext returns the client end of a new pipe whose server end Accept returns.
+func (l *PipeListener) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
+	c, srv := net.Pipe()
+	select {
+	case l.conns <- srv:
+		return c, nil
+	case <-l.done:
+	case <-ctx.Done():
+	}
+	c.Close()
+	srv.Close()
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	return nil, fmt.Errorf("gcsim: dial %s: %w", pipeHost, net.ErrClosed)
+}
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return pipeHost }
+
+// isAPI reports whether path is under /api/v2/.
+func isAPI(path string) bool { return strings.HasPrefix(path, "/api/v2/") }

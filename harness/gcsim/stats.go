@@ -1,0 +1,189 @@
+package gcsim
+
+import (
+	"sort"
+	"sync/atomic"
+)
+
+// counter is an atomic counter on its own cache line, so that counters
+// updated by different requests do not slow each other down.
+type counter struct {
+	n atomic.Int64
+	_ [56]byte
+}
+
+func (c *counter) add(d int64) { c.n.Add(d) }
+func (c *counter) load() int64 { return c.n.Load() }
+
+// statusSlots are the statuses counted per route; others go to the last slot.
+var statusSlots = [...]int{0, 101, 200, 201, 202, 204, 400, 401, 404, 413, 429, 500, 503}
+
+const otherSlot = len(statusSlots)
+
+func slotOf(status int) int {
+	for i, s := range statusSlots {
+		if s == status {
+			return i
+		}
+	}
+	return otherSlot
+}
+
+type statsState struct {
+	routes  []*route
+	rules   []*limitRule
+	byRoute [][otherSlot + 1]counter
+	unknown counter // 404 for unknown paths
+
+	authRejected [authRevoked + 1]counter
+
+	faultLatency, fault5xx, faultResets, faultOutage, faultDrops, faultClosing counter
+}
+
+func newStatsState(rt *router, rules []*limitRule) *statsState {
+	return &statsState{routes: rt.routes, rules: rules, byRoute: make([][otherSlot + 1]counter, len(rt.routes))}
+}
+
+// count records the response status of a request on a known route.
+func (st *statsState) count(c *reqCtx) {
+	if c.route == nil {
+		return
+	}
+	st.byRoute[c.route.idx][slotOf(c.status)].add(1)
+}
+
+func (st *statsState) reset() {
+	for i := range st.byRoute {
+		for j := range st.byRoute[i] {
+			st.byRoute[i][j].n.Store(0)
+		}
+	}
+	st.unknown.n.Store(0)
+	for i := range st.authRejected {
+		st.authRejected[i].n.Store(0)
+	}
+	for _, r := range st.rules {
+		r.admitted.n.Store(0)
+		r.rejected.n.Store(0)
+	}
+	for _, c := range []*counter{&st.faultLatency, &st.fault5xx, &st.faultResets, &st.faultOutage, &st.faultDrops, &st.faultClosing} {
+		c.n.Store(0)
+	}
+}
+
+// Stats are the server's counters since start (or the last /admin/reset).
+type Stats struct {
+	// Requests counts responses per route template and status ("other"
+	// statuses are summed under Status 0 only if none of the usual ones).
+	Requests []RouteStats `json:"requests"`
+	// UnknownPaths counts 404s for paths and methods the simulator does not serve.
+	UnknownPaths int64 `json:"unknownPaths"`
+	// Buckets counts, per limit key, requests admitted and rejected (a
+	// rejection is counted on each full bucket that caused it).
+	Buckets []BucketStats `json:"buckets"`
+	// Auth counts refused bearer tokens by reason.
+	Auth AuthStats `json:"auth"`
+	// Tokens counts tokens issued, per client id.
+	Tokens map[string]int64 `json:"tokens"`
+	// Faults counts injected faults.
+	Faults FaultStats `json:"faults"`
+	// Sockets are the notification hub's counters.
+	Sockets SocketStats `json:"sockets"`
+}
+
+// RouteStats is the count of one status on one route.
+type RouteStats struct {
+	Method string `json:"method"`
+	Route  string `json:"route"`
+	Status int    `json:"status"` // -1 = a status not in the usual set
+	Count  int64  `json:"count"`
+}
+
+// BucketStats is the admitted and rejected counts of one limit.
+type BucketStats struct {
+	Key      string `json:"key"`
+	Scope    Scope  `json:"scope"`
+	Allowed  int64  `json:"allowed"`
+	Rejected int64  `json:"rejected"`
+}
+
+// AuthStats counts bearer tokens refused with 401.
+type AuthStats struct {
+	Unknown, Expired, Revoked int64
+}
+
+// FaultStats counts injected faults.
+type FaultStats struct {
+	Latency, ServiceUnavailable, Resets, TokenOutage, SocketDrops, SocketClosingStorms int64
+}
+
+// SocketStats are the notification hub's counters.
+type SocketStats struct {
+	Channels int64 `json:"channels"`
+	Sockets  int64 `json:"sockets"`
+}
+
+// Stats returns a snapshot of the counters.
+func (s *Server) Stats() Stats {
+	st := s.stats
+	out := Stats{UnknownPaths: st.unknown.load(), Tokens: map[string]int64{}}
+	for i, r := range st.routes {
+		for j := range st.byRoute[i] {
+			n := st.byRoute[i][j].load()
+			if n == 0 {
+				continue
+			}
+			status := -1
+			if j < otherSlot {
+				status = statusSlots[j]
+			}
+			out.Requests = append(out.Requests, RouteStats{Method: r.method, Route: r.template, Status: status, Count: n})
+		}
+	}
+	sort.SliceStable(out.Requests, func(a, b int) bool {
+		x, y := out.Requests[a], out.Requests[b]
+		if x.Route != y.Route {
+			return x.Route < y.Route
+		}
+		if x.Method != y.Method {
+			return x.Method < y.Method
+		}
+		return x.Status < y.Status
+	})
+	for _, r := range st.rules {
+		out.Buckets = append(out.Buckets, BucketStats{Key: r.Key, Scope: r.Scope, Allowed: r.admitted.load(), Rejected: r.rejected.load()})
+	}
+	out.Auth = AuthStats{Unknown: st.authRejected[authUnknown].load(), Expired: st.authRejected[authExpired].load(),
+		Revoked: st.authRejected[authRevoked].load()}
+	for id, c := range s.auth.clients {
+		out.Tokens[id] = c.issued.Load()
+	}
+	out.Faults = FaultStats{Latency: st.faultLatency.load(), ServiceUnavailable: st.fault5xx.load(), Resets: st.faultResets.load(),
+		TokenOutage: st.faultOutage.load(), SocketDrops: st.faultDrops.load(), SocketClosingStorms: st.faultClosing.load()}
+	if s.hub != nil {
+		h := s.hub.Stats()
+		out.Sockets = SocketStats{Channels: h.Channels, Sockets: h.Sockets}
+	}
+	return out
+}
+
+// Count returns how many responses of status the route (method and
+// template, e.g. "GET", "/api/v2/routing/queues") got.
+func (st Stats) Count(method, route string, status int) int64 {
+	for _, r := range st.Requests {
+		if r.Method == method && r.Route == route && r.Status == status {
+			return r.Count
+		}
+	}
+	return 0
+}
+
+// Bucket returns the counters of limit key.
+func (st Stats) Bucket(key string) BucketStats {
+	for _, b := range st.Buckets {
+		if b.Key == key {
+			return b
+		}
+	}
+	return BucketStats{Key: key}
+}
