@@ -1,0 +1,171 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
+)
+
+// Open is an open-model executor: iterations start when its [Pacer] says,
+// whether or not the target keeps up. Each of its agents runs at most one
+// iteration at a time; an arrival that finds every agent busy is dropped and
+// counted (in [Stats].Dropped, and through OnDrop), never queued and never
+// delayed, so that an overloaded target shows up as drops and as latency
+// measured from each iteration's intended start.
+//
+// The scheduler uses one timer for the whole run, whatever the rate.
+// Arrivals due at the same instant (or already late) are dispatched at once.
+//
+// Set the fields, then call Run. An Open runs one Run at a time; its fields
+// must not change during a run.
+type Open struct {
+	// Pacer decides when arrivals happen. Required. To run a shard, it must
+	// be a [Schedule] (every pacer of this package is).
+	Pacer Pacer
+	// Agents is the size of the whole population (all shards); this shard
+	// runs the agents it owns, each as one worker. Required > 0.
+	Agents int
+	// Shard is this machine's part of the run; the zero Shard is the whole.
+	// It takes every n-th arrival of Pacer, its agents, and its part of
+	// MaxIterations.
+	Shard Shard
+	// MaxDuration stops arrivals after this long (0: no limit).
+	MaxDuration time.Duration
+	// MaxIterations stops after this many arrivals of the whole run, dropped
+	// ones included (0: no limit).
+	MaxIterations uint64
+	// GracefulStop bounds how long in-flight iterations may run after
+	// arrivals stop, before their context is canceled; 0 means
+	// DefaultGracefulStop, negative means cancel at once. A canceled ctx
+	// cancels in-flight iterations at once.
+	GracefulStop time.Duration
+	// OnDrop, if set, is called from the scheduler for every dropped arrival;
+	// it must not block.
+	OnDrop func(Iteration)
+
+	// Active, if not nil, holds the iterations running now (for progress lines,
+	// e.g. metrics.Recorder.Progress's
+	// activeAgents). Run adds to it and leaves it as it found it.
+	Active *atomic.Int64
+}
+
+// Run starts the agents and issues arrivals until the pacer stops,
+// MaxDuration elapses, MaxIterations arrivals were issued, or ctx is
+// canceled; then it lets in-flight iterations finish (see GracefulStop)
+// and returns when every goroutine it started has ended. The error is
+// non-nil only when the configuration is invalid.
+func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
+	if o.Pacer == nil {
+		return Stats{}, errors.New("agent: Open.Pacer is nil: set a pacer, e.g. agent.ConstantPacer{Freq: 10}")
+	}
+	if o.Agents <= 0 {
+		return Stats{}, fmt.Errorf("agent: Open.Agents = %d: want the population size, > 0", o.Agents)
+	}
+	if fn == nil {
+		return Stats{}, errors.New("agent: Open.Run: nil IterFunc")
+	}
+	if err := o.Shard.Validate(); err != nil {
+		return Stats{}, err
+	}
+	pacer := o.Pacer
+	sched, isSched := pacer.(Schedule)
+	if !o.Shard.Whole() {
+		if !isSched {
+			return Stats{}, fmt.Errorf("agent: Open.Pacer %T cannot be sharded (shard %v): it does not implement agent.Schedule", pacer, o.Shard)
+		}
+		sched = o.Shard.Pacer(sched)
+		pacer = sched
+	}
+	maxIter := o.MaxIterations
+	if maxIter > 0 {
+		maxIter = o.Shard.Split64(maxIter)
+	}
+	agents := o.Shard.Agents(o.Agents)
+
+	rs := newRunState(ctx, fn)
+	defer rs.cancelIters()
+	// An agent is busy from dispatch until its iteration returns. Only the
+	// scheduler adds to busy, so checking it and then adding is not a race;
+	// the buffer holds every agent's job, so a send never blocks.
+	jobs := make(chan Iteration, len(agents))
+	var busy atomic.Int64
+	for _, id := range agents {
+		rs.wg.Go(func() {
+			for it := range jobs {
+				it.Agent = id
+				it.Start = time.Now()
+				gaugeAdd(o.Active, 1)
+				rs.run(it)
+				gaugeAdd(o.Active, -1)
+				busy.Add(-1)
+			}
+		})
+	}
+
+	var st Stats
+	timer := stoppedTimer()
+	start := time.Now()
+	var hits uint64
+	st.Reason = func() StopReason {
+		if len(agents) == 0 {
+			return StopAgents
+		}
+		for {
+			if ctx.Err() != nil {
+				return StopCanceled
+			}
+			if maxIter > 0 && hits >= maxIter {
+				return StopIterations
+			}
+			elapsed := time.Since(start)
+			if o.MaxDuration > 0 && elapsed >= o.MaxDuration {
+				return StopDuration
+			}
+			wait, stop := pacer.Pace(elapsed, hits)
+			if stop {
+				return StopPacer
+			}
+			if wait > 0 {
+				if o.MaxDuration > 0 && elapsed+wait > o.MaxDuration {
+					wait = o.MaxDuration - elapsed
+				}
+				timer.Reset(wait)
+				select {
+				case <-ctx.Done():
+					timer.Stop()
+					return StopCanceled
+				case <-timer.C:
+				}
+				continue
+			}
+			it := Iteration{N: hits, Agent: -1}
+			if isSched {
+				if at, ok := sched.Due(hits); ok {
+					it.Intended = start.Add(at)
+				}
+			}
+			if it.Intended.IsZero() {
+				it.Intended = start.Add(elapsed)
+			}
+			hits++
+			if busy.Load() < int64(len(agents)) {
+				busy.Add(1)
+				rs.started.Add(1)
+				jobs <- it
+			} else {
+				st.Dropped++
+				if o.OnDrop != nil {
+					o.OnDrop(it)
+				}
+			}
+		}
+	}()
+	st.Issuing = time.Since(start)
+	st.Arrivals = hits
+	close(jobs)
+	rs.finish(ctx, timer, gracePeriod(o.GracefulStop))
+	rs.stats(&st, start)
+	return st, nil
+}
