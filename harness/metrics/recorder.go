@@ -1,9 +1,39 @@
 package metrics
 
 import (
-	"context"
+	"math/bits"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
+
+// Histogram geometry: 1 µs to 1 h at 3 significant figures, so any percentile
+// read from a histogram is within 0.1% of the recorded value. Values above the
+// highest trackable value are recorded as that value (and counted as such).
+const (
+	histLowest  = 1                                   // 1 µs
+	histHighest = int64(time.Hour / time.Microsecond) // 1 h in µs
+	histDigits  = 3
+)
+
+// DefaultSeriesInterval is the bucket width of Document.Series.
+const DefaultSeriesInterval = time.Second
+
+// maxSeriesLen bounds the per-interval series so that a bogus timestamp cannot
+// allocate without limit; results beyond it still count, they are just not in
+// the series.
+const maxSeriesLen = 7 * 24 * 3600
+
+// maxIDs caps the opaque identity lists kept per rate-limit bucket in a
+// document (the counts stay exact within one recorder).
+const maxIDs = 256
+
+func newHist() *hdr.Histogram { return hdr.New(histLowest, histHighest, histDigits) }
 
 // Option configures a Recorder.
 type Option func(*config)
@@ -15,56 +45,428 @@ type config struct {
 	labels   map[string]string
 	target   Target
 	interval time.Duration
+	stripes  int
+	known    map[string]KnownLimit
 }
 
-// WithNow sets the clock (default time.Now).
+// KnownLimit is a rate limit known in advance (from the simulator's profile or
+// /api/v2/organizations/limits), used to fill in the allowed count and window
+// of a bucket when responses do not say.
+type KnownLimit struct {
+	Key       string        // bucket key, e.g. "token.rate.per.minute"
+	Namespace string        // limit namespace, if known
+	Scope     string        // documented scope, e.g. "token"
+	Allowed   int           // requests allowed per window
+	Window    time.Duration // window length
+}
+
+// WithNow sets the clock (default time.Now). The recorder's start is the
+// clock's value when NewRecorder runs; series and progress are relative to it.
 func WithNow(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// WithScenario sets Document.Scenario.
+// WithScenario sets Document.Scenario (typically t.Name()).
 func WithScenario(name string) Option { return func(c *config) { c.scenario = name } }
 
 // WithShard sets Document.Shard, e.g. "1/4".
 func WithShard(shard string) Option { return func(c *config) { c.shard = shard } }
 
-// WithLabels sets Document.Labels.
-func WithLabels(labels map[string]string) Option { return func(c *config) { c.labels = labels } }
+// WithLabels sets Document.Labels. The map is copied.
+func WithLabels(labels map[string]string) Option {
+	return func(c *config) {
+		c.labels = make(map[string]string, len(labels))
+		for k, v := range labels {
+			c.labels[k] = v
+		}
+	}
+}
 
-// WithTarget sets Document.Target.
+// WithTarget sets Document.Target: kind "simulator" or "tenant", and the region.
 func WithTarget(kind, region string) Option {
 	return func(c *config) { c.target = Target{Kind: kind, Region: region} }
 }
 
-// Recorder aggregates Results. It is safe for concurrent use.
+// WithSeriesInterval sets the bucket width of Document.Series (default
+// DefaultSeriesInterval). Non-positive values are ignored.
+func WithSeriesInterval(d time.Duration) Option {
+	return func(c *config) {
+		if d > 0 {
+			c.interval = d
+		}
+	}
+}
+
+// WithStripes sets how many independently locked stripes each operation has
+// (rounded up to a power of two; default: GOMAXPROCS rounded up, 2..16).
+func WithStripes(n int) Option { return func(c *config) { c.stripes = n } }
+
+// WithKnownLimits declares rate limits known in advance; a bucket that the run
+// sees takes its allowed count and window from here when responses do not
+// carry them.
+func WithKnownLimits(limits ...KnownLimit) Option {
+	return func(c *config) {
+		if c.known == nil {
+			c.known = make(map[string]KnownLimit)
+		}
+		for _, l := range limits {
+			c.known[l.Key] = l
+		}
+	}
+}
+
+// Recorder aggregates Results into per-operation, per-outcome latency
+// histograms (service time and CO-corrected total), counters, per-interval
+// series and rate-limit observations. Snapshot turns what it holds into a
+// Document.
+//
+// A Recorder is safe for concurrent use. Record takes no global lock: each
+// operation has its own set of stripes, each with its own mutex, and a
+// recording goroutine picks a stripe from a cheap hash of the result and moves
+// on to the next stripe when that one is busy. Operations are found through a
+// copy-on-write map, so once an operation and outcome have been seen, Record
+// does not allocate.
 type Recorder struct {
-	cfg config
+	cfg   config
+	start time.Time
+	mask  uint64 // stripes-1
+	shift uint   // 64 - log2(stripes)
+
+	ops   atomic.Pointer[map[opKey]*opEntry]
+	opsMu sync.Mutex // serialises copy-on-write updates of ops
+
+	wsMu sync.Mutex
+	ws   wsAgg
+}
+
+type opKey struct{ op, method, route string }
+
+type opEntry struct {
+	name    string
+	route   string
+	stripes []stripe
+}
+
+// stripe is one independently locked part of an operation's aggregate. It is
+// padded so that neighbouring stripes do not share a cache line.
+type stripe struct {
+	mu sync.Mutex
+	stripeData
+	_ [64]byte
+}
+
+type stripeData struct {
+	outcomes  [numOutcomes]outcomeAgg
+	status429 int64
+	bytesIn   int64
+	bytesOut  int64
+	retryWait time.Duration
+	attempts  int64
+
+	// per-interval series, index = interval since recorder start
+	requests, throttled, errors, ok []int64
+
+	// header evidence (any response)
+	hdrAllowed  int
+	hdrMaxCount int
+	hdrMaxReset time.Duration
+
+	// identities seen (all results), with a one-entry cache each
+	tokens, clients, users    map[string]struct{}
+	lastTok, lastCli, lastUsr string
+
+	buckets []*bucketAgg
+}
+
+type outcomeAgg struct {
+	count   int64
+	latency *hdr.Histogram
+	total   *hdr.Histogram
+}
+
+type bucketAgg struct {
+	key, namespace, scope string
+	clientSide            bool
+	rejected              int64
+	first, last           time.Time
+	allowed               int
+	value                 int
+	maxReset              time.Duration
+	maxRetryAfter         time.Duration
+	tokens, clients       map[string]struct{}
+	users                 map[string]struct{}
+	lastTok, lastCli      string
+	lastUsr               string
 }
 
 // NewRecorder returns a Recorder whose clock starts now.
 func NewRecorder(opts ...Option) *Recorder {
 	r := &Recorder{}
+	r.cfg.interval = DefaultSeriesInterval
 	for _, o := range opts {
 		o(&r.cfg)
 	}
+	if r.cfg.now == nil {
+		r.cfg.now = time.Now
+	}
+	n := r.cfg.stripes
+	if n <= 0 {
+		n = min(max(runtime.GOMAXPROCS(0), 2), 16)
+	}
+	n = 1 << bits.Len(uint(n-1)) // round up to a power of two
+	r.mask = uint64(n - 1)
+	r.shift = uint(64 - bits.Len(uint(n-1)))
+	r.start = r.cfg.now()
+	m := make(map[opKey]*opEntry)
+	r.ops.Store(&m)
 	return r
 }
 
-// Record adds one result.
-func (r *Recorder) Record(res *Result) {}
+// Start returns the recorder's start time (Document.Start).
+func (r *Recorder) Start() time.Time { return r.start }
 
-// Snapshot returns the document so far.
-func (r *Recorder) Snapshot() *Document { return &Document{Schema: SchemaVersion} }
+func (r *Recorder) entry(res *Result) *opEntry {
+	k := opKey{op: res.Op}
+	if res.Op == "" {
+		k = opKey{method: res.Method, route: res.Route}
+	}
+	if e, ok := (*r.ops.Load())[k]; ok {
+		return e
+	}
+	return r.addEntry(k, res)
+}
 
-// Progress logs one progress line every interval until ctx ends.
-func (r *Recorder) Progress(ctx context.Context, interval time.Duration, logf func(format string, args ...any), activeAgents func() int) {
+func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
+	r.opsMu.Lock()
+	defer r.opsMu.Unlock()
+	old := *r.ops.Load()
+	if e, ok := old[k]; ok {
+		return e
+	}
+	name := k.op
+	if name == "" {
+		name = strings.TrimSpace(k.method + " " + k.route)
+		if name == "" {
+			name = "unnamed"
+		}
+	}
+	e := &opEntry{name: name, route: res.Route, stripes: make([]stripe, r.mask+1)}
+	m := make(map[opKey]*opEntry, len(old)+1)
+	for kk, v := range old {
+		m[kk] = v
+	}
+	m[k] = e
+	r.ops.Store(&m)
+	return e
+}
+
+// Record adds one result. It does not retain res. It costs well under 200 ns
+// and does not allocate once the result's operation, outcome, identities and
+// series interval have been seen.
+func (r *Recorder) Record(res *Result) {
+	e := r.entry(res)
+
+	// Pick a stripe from a cheap hash of values that differ between
+	// concurrent results; if it is busy, try the others before blocking.
+	x := (uint64(res.Start.UnixNano()) ^ uint64(res.Latency) ^ uint64(res.Total)<<7) * 0x9E3779B97F4A7C15
+	i := x >> r.shift & r.mask
+	if r.mask == 0 {
+		i = 0
+	}
+	s := &e.stripes[i]
+	if !s.mu.TryLock() {
+		locked := false
+		for j := uint64(1); j <= r.mask; j++ {
+			s = &e.stripes[(i+j)&r.mask]
+			if s.mu.TryLock() {
+				locked = true
+				break
+			}
+		}
+		if !locked {
+			s = &e.stripes[i]
+			s.mu.Lock()
+		}
+	}
+	r.recordLocked(&s.stripeData, res)
+	s.mu.Unlock()
+}
+
+func micros(d time.Duration) int64 {
+	v := int64(d / time.Microsecond)
+	if v < 0 {
+		return 0
+	}
+	if v > histHighest {
+		return histHighest
+	}
+	return v
+}
+
+func (r *Recorder) recordLocked(s *stripeData, res *Result) {
+	o := res.Outcome
+	if o >= numOutcomes {
+		o = TransportError
+	}
+	oa := &s.outcomes[o]
+	if oa.latency == nil {
+		oa.latency, oa.total = newHist(), newHist()
+	}
+	oa.count++
+	_ = oa.latency.RecordValue(micros(res.Latency))
+	total := res.Total
+	if total <= 0 {
+		total = res.Latency
+	}
+	_ = oa.total.RecordValue(micros(total))
+	if res.Status == 429 {
+		s.status429++
+	}
+	s.bytesIn += res.BytesIn
+	s.bytesOut += res.BytesOut
+	s.retryWait += res.RetryWait
+	if res.Attempts > 0 {
+		s.attempts += int64(res.Attempts)
+	} else {
+		s.attempts++
+	}
+
+	// Completion time, relative to the recorder's start.
+	var done time.Time
+	switch {
+	case !res.Intended.IsZero():
+		done = res.Intended.Add(total)
+	case !res.Start.IsZero():
+		done = res.Start.Add(total)
+	default:
+		done = r.cfg.now()
+	}
+	if idx := int64(done.Sub(r.start) / r.cfg.interval); idx < maxSeriesLen {
+		if idx < 0 {
+			idx = 0
+		}
+		s.requests = bump(s.requests, idx)
+		switch o {
+		case OK:
+			s.ok = bump(s.ok, idx)
+		case Throttled:
+			s.throttled = bump(s.throttled, idx)
+		case HTTPError, ServerError, TransportError:
+			s.errors = bump(s.errors, idx)
+		}
+	}
+
+	rl := &res.RateLimit
+	if rl.Allowed > s.hdrAllowed {
+		s.hdrAllowed = rl.Allowed
+	}
+	if rl.Count > s.hdrMaxCount {
+		s.hdrMaxCount = rl.Count
+	}
+	if rl.Reset > s.hdrMaxReset {
+		s.hdrMaxReset = rl.Reset
+	}
+
+	if res.TokenID != "" && res.TokenID != s.lastTok {
+		s.tokens = addID(s.tokens, res.TokenID)
+		s.lastTok = res.TokenID
+	}
+	if res.ClientID != "" && res.ClientID != s.lastCli {
+		s.clients = addID(s.clients, res.ClientID)
+		s.lastCli = res.ClientID
+	}
+	if res.UserID != "" && res.UserID != s.lastUsr {
+		s.users = addID(s.users, res.UserID)
+		s.lastUsr = res.UserID
+	}
+
+	if o == Throttled || res.ThrottledBy != "" {
+		r.recordBucket(s, res, done)
+	}
+}
+
+// bump adds one at index idx, growing the slice (amortised) when needed.
+func bump(s []int64, idx int64) []int64 {
+	if idx >= int64(len(s)) {
+		if idx < int64(cap(s)) {
+			s = s[:idx+1]
+		} else {
+			n := make([]int64, idx+1, max(2*cap(s), int(idx)+1, 64))
+			copy(n, s)
+			s = n
+		}
+	}
+	s[idx]++
+	return s
+}
+
+func addID(m map[string]struct{}, id string) map[string]struct{} {
+	if m == nil {
+		m = make(map[string]struct{})
+	}
+	if _, ok := m[id]; !ok {
+		m[strings.Clone(id)] = struct{}{}
+	}
+	return m
+}
+
+func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time) {
+	key := res.ThrottledBy
+	if key == "" {
+		key = res.RateLimit.Key
+	}
+	if key == "" {
+		key = "unknown"
+	}
+	clientSide := strings.HasPrefix(res.Scope, "client-side:")
+	var b *bucketAgg
+	for _, bb := range s.buckets {
+		if bb.key == key && bb.clientSide == clientSide {
+			b = bb
+			break
+		}
+	}
+	if b == nil {
+		b = &bucketAgg{key: strings.Clone(key), clientSide: clientSide}
+		s.buckets = append(s.buckets, b)
+	}
+	rl := &res.RateLimit
+	if b.namespace == "" && rl.Namespace != "" {
+		b.namespace = strings.Clone(rl.Namespace)
+	}
+	if b.scope == "" && res.Scope != "" {
+		b.scope = strings.Clone(res.Scope)
+	}
+	b.rejected++
+	if b.first.IsZero() || at.Before(b.first) {
+		b.first = at
+	}
+	if at.After(b.last) {
+		b.last = at
+	}
+	b.allowed = max(b.allowed, rl.Allowed)
+	b.value = max(b.value, rl.Value)
+	b.maxReset = max(b.maxReset, rl.Reset)
+	b.maxRetryAfter = max(b.maxRetryAfter, rl.RetryAfter)
+	if res.TokenID != "" && res.TokenID != b.lastTok {
+		b.tokens = addID(b.tokens, res.TokenID)
+		b.lastTok = res.TokenID
+	}
+	if res.ClientID != "" && res.ClientID != b.lastCli {
+		b.clients = addID(b.clients, res.ClientID)
+		b.lastCli = res.ClientID
+	}
+	if res.UserID != "" && res.UserID != b.lastUsr {
+		b.users = addID(b.users, res.UserID)
+		b.lastUsr = res.UserID
+	}
 }
 
 // WSEventKind is the kind of a notification-channel event.
 type WSEventKind uint8
 
-// Kinds of WSEvent.
+// Kinds of WebSocketEvent.
 const (
 	WSConnect   WSEventKind = iota + 1 // a socket connected
-	WSHeartbeat                        // a heartbeat arrived; Gap is the time since the previous one
+	WSHeartbeat                        // a heartbeat arrived; Gap is the time since the previous one (or since connect)
 	WSDrop                             // a socket closed unexpectedly
 	WSReconnect                        // a socket was replaced after a drop or socket_closing
 	WSEvent                            // an event arrived; PushLatency is publish-to-receive
@@ -76,8 +478,207 @@ type WebSocketEvent struct {
 	Kind        WSEventKind
 	Gap         time.Duration // WSHeartbeat
 	PushLatency time.Duration // WSEvent
-	N           int64         // WSLost (default 1)
+	N           int64         // WSLost (0 counts as 1)
 }
 
-// RecordWebSocket adds one notification-channel observation.
-func (r *Recorder) RecordWebSocket(ev WebSocketEvent) {}
+type wsAgg struct {
+	seen                                          bool
+	connects, heartbeats, drops, reconnects, lost int64
+	events                                        int64
+	maxGap                                        time.Duration
+	push                                          *hdr.Histogram
+}
+
+// RecordWebSocket adds one notification-channel observation. It takes one
+// lock shared by all notification events; they are far rarer than requests.
+func (r *Recorder) RecordWebSocket(ev WebSocketEvent) {
+	r.wsMu.Lock()
+	defer r.wsMu.Unlock()
+	w := &r.ws
+	w.seen = true
+	switch ev.Kind {
+	case WSConnect:
+		w.connects++
+	case WSHeartbeat:
+		w.heartbeats++
+		w.maxGap = max(w.maxGap, ev.Gap)
+	case WSDrop:
+		w.drops++
+	case WSReconnect:
+		w.reconnects++
+	case WSEvent:
+		w.events++
+		if w.push == nil {
+			w.push = newHist()
+		}
+		_ = w.push.RecordValue(micros(ev.PushLatency))
+	case WSLost:
+		w.lost += max(ev.N, 1)
+	}
+}
+
+// opAgg is the merged content of all stripes of one operation.
+type opAgg struct {
+	name, route string
+	stripeData
+	ids idSets
+}
+
+type idSets struct{ tokens, clients, users map[string]struct{} }
+
+func (a *idSets) add(tokens, clients, users map[string]struct{}) {
+	if a.tokens == nil {
+		a.tokens, a.clients, a.users = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
+	}
+	for k := range tokens {
+		a.tokens[k] = struct{}{}
+	}
+	for k := range clients {
+		a.clients[k] = struct{}{}
+	}
+	for k := range users {
+		a.users[k] = struct{}{}
+	}
+}
+
+func addSeries(dst, src []int64) []int64 {
+	if len(src) > len(dst) {
+		n := make([]int64, len(src))
+		copy(n, dst)
+		dst = n
+	}
+	for i, v := range src {
+		dst[i] += v
+	}
+	return dst
+}
+
+// collect merges every operation's stripes, holding one stripe lock at a time.
+func (r *Recorder) collect() []*opAgg {
+	m := *r.ops.Load()
+	aggs := make([]*opAgg, 0, len(m))
+	for _, e := range m {
+		a := &opAgg{name: e.name, route: e.route}
+		for i := range e.stripes {
+			s := &e.stripes[i]
+			s.mu.Lock()
+			d := &s.stripeData
+			for o := range d.outcomes {
+				src := &d.outcomes[o]
+				if src.latency == nil {
+					continue
+				}
+				dst := &a.outcomes[o]
+				if dst.latency == nil {
+					dst.latency, dst.total = newHist(), newHist()
+				}
+				dst.count += src.count
+				dst.latency.Merge(src.latency)
+				dst.total.Merge(src.total)
+			}
+			a.status429 += d.status429
+			a.bytesIn += d.bytesIn
+			a.bytesOut += d.bytesOut
+			a.retryWait += d.retryWait
+			a.attempts += d.attempts
+			a.requests = addSeries(a.requests, d.requests)
+			a.throttled = addSeries(a.throttled, d.throttled)
+			a.errors = addSeries(a.errors, d.errors)
+			a.ok = addSeries(a.ok, d.ok)
+			a.hdrAllowed = max(a.hdrAllowed, d.hdrAllowed)
+			a.hdrMaxCount = max(a.hdrMaxCount, d.hdrMaxCount)
+			a.hdrMaxReset = max(a.hdrMaxReset, d.hdrMaxReset)
+			a.ids.add(d.tokens, d.clients, d.users)
+			for _, b := range d.buckets {
+				a.buckets = mergeBucket(a.buckets, b)
+			}
+			s.mu.Unlock()
+		}
+		aggs = append(aggs, a)
+	}
+	// Several keys (Op set, or Method+Route) may share a name: fold them.
+	sort.Slice(aggs, func(i, j int) bool { return aggs[i].name < aggs[j].name })
+	out := aggs[:0]
+	for _, a := range aggs {
+		if n := len(out); n > 0 && out[n-1].name == a.name {
+			foldOp(out[n-1], a)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+func foldOp(dst, src *opAgg) {
+	for o := range src.outcomes {
+		s := &src.outcomes[o]
+		if s.latency == nil {
+			continue
+		}
+		d := &dst.outcomes[o]
+		if d.latency == nil {
+			d.latency, d.total = newHist(), newHist()
+		}
+		d.count += s.count
+		d.latency.Merge(s.latency)
+		d.total.Merge(s.total)
+	}
+	dst.status429 += src.status429
+	dst.bytesIn += src.bytesIn
+	dst.bytesOut += src.bytesOut
+	dst.retryWait += src.retryWait
+	dst.attempts += src.attempts
+	dst.requests = addSeries(dst.requests, src.requests)
+	dst.throttled = addSeries(dst.throttled, src.throttled)
+	dst.errors = addSeries(dst.errors, src.errors)
+	dst.ok = addSeries(dst.ok, src.ok)
+	dst.hdrAllowed = max(dst.hdrAllowed, src.hdrAllowed)
+	dst.hdrMaxCount = max(dst.hdrMaxCount, src.hdrMaxCount)
+	dst.hdrMaxReset = max(dst.hdrMaxReset, src.hdrMaxReset)
+	dst.ids.add(src.ids.tokens, src.ids.clients, src.ids.users)
+	for _, b := range src.buckets {
+		dst.buckets = mergeBucket(dst.buckets, b)
+	}
+}
+
+// mergeBucket folds b into the list (by key and source), copying what it keeps.
+func mergeBucket(list []*bucketAgg, b *bucketAgg) []*bucketAgg {
+	var d *bucketAgg
+	for _, x := range list {
+		if x.key == b.key && x.clientSide == b.clientSide {
+			d = x
+			break
+		}
+	}
+	if d == nil {
+		d = &bucketAgg{key: b.key, clientSide: b.clientSide}
+		list = append(list, d)
+	}
+	if d.namespace == "" {
+		d.namespace = b.namespace
+	}
+	if d.scope == "" {
+		d.scope = b.scope
+	}
+	d.rejected += b.rejected
+	if !b.first.IsZero() && (d.first.IsZero() || b.first.Before(d.first)) {
+		d.first = b.first
+	}
+	if b.last.After(d.last) {
+		d.last = b.last
+	}
+	d.allowed = max(d.allowed, b.allowed)
+	d.value = max(d.value, b.value)
+	d.maxReset = max(d.maxReset, b.maxReset)
+	d.maxRetryAfter = max(d.maxRetryAfter, b.maxRetryAfter)
+	for k := range b.tokens {
+		d.tokens = addID(d.tokens, k)
+	}
+	for k := range b.clients {
+		d.clients = addID(d.clients, k)
+	}
+	for k := range b.users {
+		d.users = addID(d.users, k)
+	}
+	return list
+}

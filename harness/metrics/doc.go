@@ -1,0 +1,96 @@
+// Package metrics records what a load test did and judges it: latency
+// histograms per operation and outcome, counters, per-second series, what
+// each rate limit rejected and at what scope, k6-style thresholds, and one
+// versioned JSON result document per scenario that shards merge exactly.
+//
+// # Metrics and result document
+//
+// Every request a scenario makes becomes a Result (a value, as in vegeta):
+// operation, route template, status, Outcome, service latency, the latency
+// from the intended send time (corrected for coordinated omission), retries,
+// bytes, the rate-limit headers, the bucket that throttled it and the opaque
+// identities of its token, OAuth client and user. A Recorder aggregates them:
+//
+//	rec := metrics.NewRecorder(metrics.WithScenario(t.Name()))
+//	rec.Record(&res)            // from any goroutine; < 200 ns, no allocation
+//	doc := rec.Snapshot()       // a *Document
+//	metrics.AssertThresholds(t, doc, "p99(presence.set) < 800ms", "rate(429) < 1%")
+//	metrics.Emit(t, doc)        // one line: cxload-result: {...}
+//
+// Record takes no global lock: each operation has a few stripes, each with
+// its own mutex; a goroutine picks one from a cheap hash and moves on to the
+// next when it is busy. Operations are found through a copy-on-write map.
+//
+// Latencies go into HdrHistograms from 1 µs to 1 h with 3 significant
+// figures, so every percentile (p50 to p99.99) is within 0.1% of a recorded
+// value; values above 1 h are recorded as 1 h. Each operation keeps, per
+// outcome, the service time of the last attempt ("latency") and the total
+// from the intended send time, retries and waits included ("total"). A paced
+// load that falls behind shows in "total", not in "latency".
+//
+// # Rate limits: which limit, what scope
+//
+// Every bucket that rejected a request (the 429 body's limit.key, or a
+// client-side limiter, whose Result.Scope reads "client-side:<scope>") gets a
+// RateLimitObservation: its allowed count (from inin-ratelimit-allowed or the
+// 429 body, else a KnownLimit), its window (a KnownLimit, else estimated from
+// inin-ratelimit-reset and Retry-After, see EstimateWindow), how many requests
+// it rejected, the first and last rejection, and its scope inferred from
+// evidence by InferScope: one token among many rejected means a token limit;
+// all tokens of one client, a client limit; several clients, an org limit;
+// one operation rejected while others succeeded, an endpoint limit.
+//
+// # The result document (schema cxload.result/v1)
+//
+// A Document is written into the test output as ONE line,
+// "cxload-result: " followed by compact JSON (Emit). go test -json implies
+// -v, so the line is always in the JSON stream, but test2json cuts long
+// output lines into several "output" events (of about 1 KiB): a reader must
+// join a test's consecutive output events until the newline, then pass the
+// text after the prefix to DecodeDocument. A t.Attr value is not used, since
+// values over about 1 KiB are not emitted as attr events.
+//
+// The fields (see Document and its types for every one):
+//
+//	schema      "cxload.result/v1"; DecodeDocument refuses any other
+//	scenario, shard, labels, target{kind,region}, start, end (RFC 3339)
+//	operations  [{op, route, count, outcomes{ok,throttled,...}, status429,
+//	             bytesIn, bytesOut, retryWaitMs, attempts,
+//	             latency, total, byOutcome{<outcome>{latency,total}}, rateHeaders}]
+//	rateLimits  [{key, namespace, scope, scopeReason, declaredScope, allowed,
+//	             windowSeconds, windowSource, rejected, firstRejection, lastRejection,
+//	             evidence{tokens,clients,users,tokensSeen,...,ops,opsPassing}, source}]
+//	identities  {tokens, clients, users, tokenIds, ...}   opaque ids, capped at 256
+//	series      {intervalMs, requests[], throttled[], errors[]}  by completion time
+//	websocket   {connects, heartbeats, maxHeartbeatGapMs, drops, reconnects,
+//	             events, lost, pushLatency}
+//	thresholds  [{expr, value, ok, detail}]
+//	summary     plain words: volume, peak rate, the limit, its scope, the slowest p99
+//
+// A histogram is {"encoding":"hdr-v2-base64","unit":"us","data":"..."}: an
+// HdrHistogram V2 compressed snapshot in base64, readable by every
+// HdrHistogram implementation. Document.Merge adds shards exactly: counts
+// add, histograms merge bucket by bucket, series add by index aligned on the
+// start times, rate-limit observations merge by key and source, and scopes
+// are inferred again from the merged evidence. Read percentiles with
+// doc.Op("presence.set").Latency.Percentile(99).
+//
+// # Thresholds
+//
+// ParseThreshold reads k6-like expressions: "p99(presence.set) < 800ms",
+// "rate(429) < 1%", "rate(errors, presence.set) < 0.5%",
+// "count(transport errors) == 0", "rps(presence.set) >= 100",
+// "max_heartbeat_gap < 45s" (see Threshold). Check evaluates them;
+// AssertThresholds fails a test with one paragraph per failed threshold,
+// naming the measured value and the operation. A ThresholdWatcher checks
+// periodically during the run and cancels its context at the first failure.
+//
+// # Progress
+//
+// Recorder.Progress logs a line every few seconds:
+//
+//	cxload-progress: elapsed=12s agents=100 rps=812 429s=23 errors=0 p99=45ms
+//
+// ReportBenchmark reports req/s, p50-ms, p99-ms, 429s/op and errors/op with
+// b.ReportMetric.
+package metrics

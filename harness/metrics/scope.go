@@ -1,0 +1,116 @@
+package metrics
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Scopes returned by InferScope.
+const (
+	ScopeToken        = "token"        // one token among several was rejected while the others passed
+	ScopeUser         = "user"         // several tokens of one user were rejected while other users passed
+	ScopeClient       = "client"       // several tokens, all of one OAuth client, were rejected
+	ScopeOrg          = "org"          // requests of several OAuth clients were rejected
+	ScopeEndpoint     = "endpoint"     // one operation was rejected while other operations succeeded
+	ScopeUndetermined = "undetermined" // the evidence cannot tell the scopes apart
+)
+
+// InferScope infers a rate-limit bucket's scope from who it rejected. It is a
+// pure function; the rules, first match wins:
+//
+//  1. no identities on the rejected requests: undetermined;
+//  2. rejected requests of two or more OAuth clients: org;
+//  3. one token rejected while the run used others: token;
+//  4. one operation rejected while other operations succeeded meanwhile: endpoint;
+//  5. several tokens of one user rejected while the run had other users: user;
+//  6. several tokens, all of one OAuth client, rejected: client;
+//  7. otherwise (one token in the whole run): undetermined, since a token,
+//     client or org limit would look the same.
+//
+// The reason is one sentence of evidence, for the result document.
+func InferScope(e Evidence) (scope, reason string) {
+	switch {
+	case e.Tokens == 0 && e.Clients == 0 && e.Users == 0:
+		return ScopeUndetermined, "the rejected requests carried no token, client or user identity"
+	case e.Clients >= 2:
+		return ScopeOrg, fmt.Sprintf("requests of %d OAuth clients were rejected", e.Clients)
+	case e.Tokens == 1 && e.TokensSeen > 1:
+		return ScopeToken, fmt.Sprintf("1 of %d tokens was rejected while the others passed", e.TokensSeen)
+	case len(e.Ops) == 1 && len(e.OpsPassing) > 0:
+		return ScopeEndpoint, fmt.Sprintf("only %s was rejected while %s succeeded", e.Ops[0], strings.Join(e.OpsPassing, ", "))
+	case e.Tokens > 1 && e.Users == 1 && e.UsersSeen > 1:
+		return ScopeUser, fmt.Sprintf("%d tokens of 1 user were rejected while %d other users passed", e.Tokens, e.UsersSeen-1)
+	case e.Tokens > 1 && e.Clients <= 1:
+		if e.TokensSeen > e.Tokens {
+			return ScopeClient, fmt.Sprintf("%d of %d tokens, all of one OAuth client, were rejected together", e.Tokens, e.TokensSeen)
+		}
+		return ScopeClient, fmt.Sprintf("all %d tokens, all of one OAuth client, were rejected together", e.Tokens)
+	default:
+		return ScopeUndetermined, "only one token was in use: a token, client or org limit would look the same"
+	}
+}
+
+// scopeFor is InferScope, falling back to the declared scope when the evidence
+// cannot decide.
+func scopeFor(e Evidence, declared string) (string, string) {
+	s, why := InferScope(e)
+	if s == ScopeUndetermined && declared != "" {
+		return declared, why + "; scope as declared: " + declared
+	}
+	return s, why
+}
+
+// Summarize describes a document in plain words: volume and peak rate, what
+// was throttled by which limit and scope, errors, and the slowest operation.
+func Summarize(d *Document) string {
+	all := d.All()
+	if all.Count == 0 {
+		return "no requests were recorded"
+	}
+	var b strings.Builder
+	peak := int64(0)
+	for _, v := range d.Series.Requests {
+		peak = max(peak, v)
+	}
+	iv := time.Duration(d.Series.IntervalMs) * time.Millisecond
+	fmt.Fprintf(&b, "%d requests in %s", all.Count, fmtDuration(d.Duration()))
+	if iv > 0 && peak > 0 {
+		fmt.Fprintf(&b, " (peak %s req/s)", fmtFloat(float64(peak)/iv.Seconds()))
+	}
+	thr := all.Outcome(Throttled)
+	if thr == 0 {
+		b.WriteString("; none throttled")
+	} else {
+		fmt.Fprintf(&b, "; %d throttled (%s)", thr, fmtPercent(float64(thr)/float64(all.Count)))
+	}
+	if e := all.Errors(); e > 0 {
+		fmt.Fprintf(&b, "; %d errors", e)
+	}
+	b.WriteString(".")
+	for _, rl := range d.RateLimits {
+		fmt.Fprintf(&b, " Limit %s", rl.Key)
+		if rl.Source == "client-side" {
+			b.WriteString(" (client-side)")
+		}
+		fmt.Fprintf(&b, " rejected %d", rl.Rejected)
+		if rl.Allowed > 0 && rl.WindowSeconds > 0 {
+			fmt.Fprintf(&b, ", allows %d per %ss", rl.Allowed, fmtFloat(rl.WindowSeconds))
+		} else if rl.Allowed > 0 {
+			fmt.Fprintf(&b, ", allows %d per window", rl.Allowed)
+		}
+		fmt.Fprintf(&b, "; scope %s (%s).", rl.Scope, rl.ScopeReason)
+	}
+	var slow *OpStats
+	var slowP99 time.Duration
+	for i := range d.Operations {
+		o := &d.Operations[i]
+		if p := o.Latency.Percentile(99); slow == nil || p > slowP99 {
+			slow, slowP99 = o, p
+		}
+	}
+	if slow != nil {
+		fmt.Fprintf(&b, " Slowest p99: %s %s.", slow.Op, fmtDuration(slowP99))
+	}
+	return b.String()
+}
