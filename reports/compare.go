@@ -1,0 +1,353 @@
+package reports
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"golang.org/x/perf/benchmath"
+)
+
+// Verdicts of a comparison.
+const (
+	Better    = "better"
+	Worse     = "worse"
+	NoChange  = "~"
+	Missing   = "missing" // in the baseline, not in the new run
+	NewMetric = "new"     // in the new run, not in the baseline
+)
+
+// CompareOptions configure Compare. The zero value uses the defaults.
+type CompareOptions struct {
+	// Alpha is the significance level of the Mann-Whitney U test:
+	// a benchmark changed only if p < Alpha. Default DefaultAlpha.
+	Alpha float64
+	// Confidence is the level of the confidence intervals around
+	// benchmark centers. Default 0.95.
+	Confidence float64
+	// MinEffect is the smallest change of a benchmark center, in
+	// percent, that counts as better or worse even when significant.
+	// The default 0 makes verdicts agree with benchstat's.
+	MinEffect float64
+	// Rules are the direction-independent thresholds of scenario
+	// metrics, by metric kind; nil means DefaultRules.
+	Rules map[string]Rule
+}
+
+// DefaultAlpha is the default significance level, as benchstat's.
+const DefaultAlpha = 0.05
+
+// Rule is the threshold a scenario metric must cross to count as better or
+// worse: the change must be at least Abs (in the metric's unit) and at
+// least Rel (a fraction of the old value).
+type Rule struct {
+	Rel float64 `json:"rel,omitempty"`
+	Abs float64 `json:"abs,omitempty"`
+}
+
+// DefaultRules are the thresholds of scenario metrics by kind (the metric
+// name up to the first space for "p99 <op>").
+var DefaultRules = map[string]Rule{
+	"p99":               {Rel: 0.10, Abs: 1},   // 10% and at least 1 ms
+	"throughput":        {Rel: 0.10},           // 10%
+	"429 rate":          {Abs: 1},              // one percentage point
+	"max heartbeat gap": {Rel: 0.20, Abs: 1e3}, // 20% and at least a second
+	"websocket drops":   {Abs: 1},              // any
+	"events lost":       {Abs: 1},              // any
+}
+
+func ruleFor(rules map[string]Rule, metric string) Rule {
+	if r, ok := rules[metric]; ok {
+		return r
+	}
+	kind, _, _ := strings.Cut(metric, " ")
+	if r, ok := rules[kind]; ok {
+		return r
+	}
+	return Rule{Rel: 0.10}
+}
+
+// Comparison is the result of comparing a run with a baseline.
+// Benchmarks and Metrics are sorted regressions first.
+type Comparison struct {
+	Baseline   string        `json:"baseline"` // what the baseline is, e.g. "run 2026...", "median of 5 runs"
+	BaseIDs    []string      `json:"baseIds,omitempty"`
+	NewID      string        `json:"newId,omitempty"`
+	Alpha      float64       `json:"alpha"`
+	MinEffect  float64       `json:"minEffectPct"`
+	Benchmarks []BenchDelta  `json:"benchmarks,omitempty"`
+	Metrics    []MetricDelta `json:"metrics,omitempty"`
+	Warnings   []string      `json:"warnings,omitempty"`
+}
+
+// Center is a benchmark sample's center (the median) with its confidence
+// interval and sample count.
+type Center struct {
+	Center float64 `json:"center"`
+	Lo     float64 `json:"lo"`
+	Hi     float64 `json:"hi"`
+	N      int     `json:"n"`
+}
+
+// BenchDelta compares one benchmark in one unit.
+type BenchDelta struct {
+	Package string `json:"package,omitempty"`
+	Name    string `json:"name"`
+	Unit    string `json:"unit"`
+	Old     Center `json:"old"`
+	New     Center `json:"new"`
+	// DeltaPct is the change of the center in percent; it is set even
+	// when the change is not significant.
+	DeltaPct float64 `json:"deltaPct"`
+	// Delta is benchstat's rendering: "+12.34%", "-5.00%", or "~" when
+	// the change is not significant.
+	Delta string  `json:"delta"`
+	P     float64 `json:"p"`
+	// Stat is benchstat's test summary, "p=0.002 n=6".
+	Stat    string `json:"stat"`
+	Verdict string `json:"verdict"` // better, worse, ~
+	// Note explains a "~" that is significant but under MinEffect, and
+	// carries benchmath's warnings.
+	Note string `json:"note,omitempty"`
+}
+
+// MetricDelta compares one scenario metric.
+type MetricDelta struct {
+	Scenario string  `json:"scenario"`
+	Cell     string  `json:"cell,omitempty"`
+	Metric   string  `json:"metric"`
+	Unit     string  `json:"unit"`
+	Better   string  `json:"better"` // lower or higher
+	Old      float64 `json:"old"`
+	New      float64 `json:"new"`
+	DeltaPct float64 `json:"deltaPct"` // NaN-free: 0 when old is 0
+	Rule     Rule    `json:"rule"`
+	Verdict  string  `json:"verdict"`
+}
+
+// Regressions returns the number of worse benchmarks and metrics.
+func (c *Comparison) Regressions() int {
+	n := 0
+	for _, b := range c.Benchmarks {
+		if b.Verdict == Worse {
+			n++
+		}
+	}
+	for _, m := range c.Metrics {
+		if m.Verdict == Worse {
+			n++
+		}
+	}
+	return n
+}
+
+// HigherIsBetter reports whether a larger value of a benchmark unit is an
+// improvement: rates (units ending in "/s") are; times, sizes and counts
+// per op are not.
+func HigherIsBetter(unit string) bool {
+	return strings.HasSuffix(unit, "/s")
+}
+
+// Compare compares cur with a baseline of one or more runs. With several
+// baseline runs (the median of the last N), benchmark samples are pooled and
+// each scenario metric's baseline is the median of its values.
+func Compare(base []*Run, cur *Run, opt CompareOptions) *Comparison {
+	if opt.Alpha == 0 {
+		opt.Alpha = DefaultAlpha
+	}
+	if opt.Confidence == 0 {
+		opt.Confidence = 0.95
+	}
+	if opt.Rules == nil {
+		opt.Rules = DefaultRules
+	}
+	c := &Comparison{Alpha: opt.Alpha, MinEffect: opt.MinEffect, NewID: cur.ID}
+	for _, r := range base {
+		c.BaseIDs = append(c.BaseIDs, r.ID)
+	}
+	switch len(base) {
+	case 0:
+		c.Baseline = "none"
+	case 1:
+		c.Baseline = "run " + base[0].ID
+	default:
+		c.Baseline = fmt.Sprintf("median of %d runs", len(base))
+	}
+	c.Benchmarks = compareBenchmarks(base, cur, opt)
+	var errs []error
+	c.Metrics, errs = compareMetrics(base, cur, opt)
+	for _, err := range errs {
+		c.Warnings = append(c.Warnings, err.Error())
+	}
+	return c
+}
+
+func verdictRank(v string) int {
+	switch v {
+	case Worse:
+		return 0
+	case Better:
+		return 1
+	case NoChange:
+		return 2
+	case NewMetric:
+		return 3
+	default:
+		return 4
+	}
+}
+
+func compareBenchmarks(base []*Run, cur *Run, opt CompareOptions) []BenchDelta {
+	type key struct{ pkg, name, unit string }
+	old := make(map[key][]float64)
+	var order []key
+	for _, r := range base {
+		for _, b := range r.Benchmarks {
+			k := key{b.Package, b.Name, b.Unit}
+			if _, ok := old[k]; !ok {
+				order = append(order, k)
+			}
+			old[k] = append(old[k], b.Values...)
+		}
+	}
+	thr := benchmath.DefaultThresholds
+	thr.CompareAlpha = opt.Alpha
+	var out []BenchDelta
+	seen := make(map[key]bool)
+	for _, b := range cur.Benchmarks {
+		k := key{b.Package, b.Name, b.Unit}
+		seen[k] = true
+		ov, ok := old[k]
+		if !ok {
+			s := benchmath.NewSample(slices.Clone(b.Values), &thr)
+			sum := benchmath.AssumeNothing.Summary(s, opt.Confidence)
+			out = append(out, BenchDelta{Package: b.Package, Name: b.Name, Unit: b.Unit,
+				New: Center{sum.Center, sum.Lo, sum.Hi, len(b.Values)}, Delta: "", Verdict: NewMetric})
+			continue
+		}
+		out = append(out, compareSamples(b.Package, b.Name, b.Unit, ov, b.Values, &thr, opt))
+	}
+	for _, k := range order {
+		if !seen[k] {
+			s := benchmath.NewSample(slices.Clone(old[k]), &thr)
+			sum := benchmath.AssumeNothing.Summary(s, opt.Confidence)
+			out = append(out, BenchDelta{Package: k.pkg, Name: k.name, Unit: k.unit,
+				Old: Center{sum.Center, sum.Lo, sum.Hi, len(old[k])}, Verdict: Missing})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b BenchDelta) int { return cmp.Compare(verdictRank(a.Verdict), verdictRank(b.Verdict)) })
+	return out
+}
+
+// compareSamples compares two samples as benchstat does: medians with
+// confidence intervals, Mann-Whitney U, "~" when p > alpha.
+func compareSamples(pkg, name, unit string, oldV, newV []float64, thr *benchmath.Thresholds, opt CompareOptions) BenchDelta {
+	// NewSample sorts in place: give it copies.
+	os := benchmath.NewSample(slices.Clone(oldV), thr)
+	ns := benchmath.NewSample(slices.Clone(newV), thr)
+	a := benchmath.AssumeNothing
+	osum, nsum := a.Summary(os, opt.Confidence), a.Summary(ns, opt.Confidence)
+	cmpRes := a.Compare(os, ns)
+	d := BenchDelta{
+		Package: pkg, Name: name, Unit: unit,
+		Old:   Center{osum.Center, osum.Lo, osum.Hi, len(oldV)},
+		New:   Center{nsum.Center, nsum.Lo, nsum.Hi, len(newV)},
+		Delta: cmpRes.FormatDelta(osum.Center, nsum.Center),
+		P:     cmpRes.P,
+		Stat:  cmpRes.String(),
+	}
+	if osum.Center != 0 {
+		d.DeltaPct = (nsum.Center/osum.Center - 1) * 100
+	}
+	var notes []string
+	for _, w := range cmpRes.Warnings {
+		notes = append(notes, w.Error())
+	}
+	switch {
+	case d.Delta == "~" || d.Delta == "?" || d.DeltaPct == 0:
+		d.Verdict = NoChange
+	case math.Abs(d.DeltaPct) < opt.MinEffect:
+		d.Verdict = NoChange
+		notes = append(notes, fmt.Sprintf("significant but under the minimum effect of %g%%", opt.MinEffect))
+	case (d.DeltaPct > 0) == HigherIsBetter(unit):
+		d.Verdict = Better
+	default:
+		d.Verdict = Worse
+	}
+	d.Note = strings.Join(notes, "; ")
+	return d
+}
+
+func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, []error) {
+	curM, errs := Metrics(cur)
+	vals := make(map[string][]float64)
+	meta := make(map[string]ScenarioMetric)
+	var order []string
+	for _, r := range base {
+		ms, _ := Metrics(r)
+		for _, m := range ms {
+			k := m.Key()
+			if _, ok := vals[k]; !ok {
+				order = append(order, k)
+				meta[k] = m
+			}
+			vals[k] = append(vals[k], m.Value)
+		}
+	}
+	var out []MetricDelta
+	seen := make(map[string]bool)
+	for _, m := range curM {
+		k := m.Key()
+		seen[k] = true
+		d := MetricDelta{Scenario: m.Scenario, Cell: m.Cell, Metric: m.Metric, Unit: m.Unit, Better: m.Better, New: m.Value, Rule: ruleFor(opt.Rules, m.Metric)}
+		ov, ok := vals[k]
+		if !ok {
+			d.Verdict = NewMetric
+			out = append(out, d)
+			continue
+		}
+		d.Old = median(ov)
+		if d.Old != 0 {
+			d.DeltaPct = (d.New/d.Old - 1) * 100
+		}
+		d.Verdict = metricVerdict(d.Old, d.New, m.Better, d.Rule)
+		out = append(out, d)
+	}
+	for _, k := range order {
+		if !seen[k] {
+			m := meta[k]
+			out = append(out, MetricDelta{Scenario: m.Scenario, Cell: m.Cell, Metric: m.Metric, Unit: m.Unit, Better: m.Better, Old: median(vals[k]), Rule: ruleFor(opt.Rules, m.Metric), Verdict: Missing})
+		}
+	}
+	slices.SortStableFunc(out, func(a, b MetricDelta) int { return cmp.Compare(verdictRank(a.Verdict), verdictRank(b.Verdict)) })
+	return out, errs
+}
+
+func metricVerdict(old, new float64, better string, rule Rule) string {
+	diff := new - old
+	if diff == 0 || math.Abs(diff) < rule.Abs {
+		return NoChange
+	}
+	if old != 0 && math.Abs(diff)/math.Abs(old) < rule.Rel {
+		return NoChange
+	}
+	if (diff > 0) == (better == "higher") {
+		return Better
+	}
+	return Worse
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}

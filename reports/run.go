@@ -1,0 +1,580 @@
+// Package reports turns `go test -json` output into reports: it builds a Run
+// (environment, test verdicts, benchmark samples, scenario result
+// documents), keeps runs in a History, compares a run with a baseline
+// (benchmarks with golang.org/x/perf/benchmath, scenario metrics with a
+// direction and a threshold), and renders Markdown, HTML and JSON.
+//
+// Reading is done by package reports/testjson; a Builder consumes its
+// records:
+//
+//	b := reports.NewBuilder(reports.EnvFromEnviron(os.Getenv))
+//	r := testjson.NewReader(os.Stdin, "stdin")
+//	for r.Scan() {
+//		b.Add(r.Result())
+//	}
+//	run := b.Run()
+//
+// or, for the common case, ReadRun.
+package reports
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/reports/testjson"
+)
+
+// Verdicts of tests and packages.
+const (
+	Pass = "pass"
+	Fail = "fail"
+	Skip = "skip"
+)
+
+// Run is everything one `go test -json` run (possibly several files, or
+// several shards) produced.
+type Run struct {
+	// ID identifies the run in a history. Shards of one CI run share it.
+	ID         string      `json:"id"`
+	Env        Env         `json:"env"`
+	Packages   []Package   `json:"packages,omitempty"`
+	Tests      []Test      `json:"tests,omitempty"`
+	Benchmarks []Benchmark `json:"benchmarks,omitempty"`
+	Scenarios  []Scenario  `json:"scenarios,omitempty"`
+	// Problems are input lines that could not be read (malformed JSON,
+	// malformed benchmark lines, undecodable result documents).
+	Problems []Problem `json:"problems,omitempty"`
+}
+
+// Env describes where and when a run happened.
+type Env struct {
+	Commit    string    `json:"commit,omitempty"`
+	Branch    string    `json:"branch,omitempty"`
+	GoVersion string    `json:"goVersion,omitempty"`
+	GOOS      string    `json:"goos,omitempty"`
+	GOARCH    string    `json:"goarch,omitempty"`
+	CPU       string    `json:"cpu,omitempty"`
+	Start     time.Time `json:"start,omitzero"`
+	End       time.Time `json:"end,omitzero"`
+	// Labels name the matrix cell: from CXLOAD_LABELS, CXLOAD_SHARD
+	// ("shard") and the -labels flag.
+	Labels map[string]string `json:"labels,omitempty"`
+	// URL links to the CI run, when known.
+	URL string `json:"url,omitempty"`
+}
+
+// Package is the verdict of one package.
+type Package struct {
+	Name    string  `json:"name"`
+	Verdict string  `json:"verdict"`
+	Elapsed float64 `json:"elapsed,omitempty"` // seconds
+	// FailedBuild names the package whose build failed; BuildOutput is
+	// the compiler's output.
+	FailedBuild string   `json:"failedBuild,omitempty"`
+	BuildOutput []string `json:"buildOutput,omitempty"`
+	// Output holds the package-level output of a failed package (e.g. a
+	// panic outside any test), at most MaxFailureLines lines.
+	Output []string `json:"output,omitempty"`
+}
+
+// Test is the verdict of one test, subtest or benchmark.
+type Test struct {
+	Package string            `json:"package"`
+	Name    string            `json:"name"`
+	Verdict string            `json:"verdict"`
+	Elapsed float64           `json:"elapsed,omitempty"` // seconds
+	Reason  string            `json:"reason,omitempty"`  // skip message, panic, timeout, last error line
+	Attrs   map[string]string `json:"attrs,omitempty"`
+	// Output is the tail of a failed test's output, at most
+	// MaxFailureLines lines.
+	Output []string `json:"output,omitempty"`
+}
+
+// Benchmark holds the samples of one benchmark in one unit: with
+// -count 6, six values. Units are benchfmt's tidied units: sec/op, B/s,
+// B/op, allocs/op, and custom units as reported.
+type Benchmark struct {
+	Package string    `json:"package,omitempty"`
+	Name    string    `json:"name"` // without "Benchmark", with the -GOMAXPROCS suffix
+	Unit    string    `json:"unit"`
+	Values  []float64 `json:"values"`
+}
+
+// Scenario is the result document of one scenario in one matrix cell,
+// with its shards merged.
+type Scenario struct {
+	Name    string            `json:"name"`
+	Package string            `json:"package,omitempty"`
+	Test    string            `json:"test,omitempty"`
+	Labels  map[string]string `json:"labels,omitempty"` // the document's labels: the matrix cell
+	Shards  []string          `json:"shards,omitempty"` // shards merged into Doc
+	Doc     *metrics.Document `json:"doc"`
+}
+
+// Cell returns the scenario's matrix cell as "k=v,k=v", sorted by key, or
+// "" when it has no labels.
+func (s *Scenario) Cell() string { return formatLabels(s.Labels) }
+
+// Problem is an input line that could not be used.
+type Problem struct {
+	File string `json:"file"`
+	Line int    `json:"line"`
+	Msg  string `json:"msg"`
+}
+
+func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
+
+// MaxFailureLines bounds the output kept for each failed test.
+const MaxFailureLines = 40
+
+// Failed reports whether any test or package failed.
+func (r *Run) Failed() bool {
+	for _, p := range r.Packages {
+		if p.Verdict == Fail {
+			return true
+		}
+	}
+	for _, t := range r.Tests {
+		if t.Verdict == Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// Counts returns the number of passed, failed and skipped tests.
+func (r *Run) Counts() (pass, fail, skip int) {
+	for _, t := range r.Tests {
+		switch t.Verdict {
+		case Pass:
+			pass++
+		case Fail:
+			fail++
+		case Skip:
+			skip++
+		}
+	}
+	return
+}
+
+// ReadRun reads one or more `go test -json` streams (or plain `go test
+// -bench` text) into a single Run. Syntax errors are kept in
+// Run.Problems; the error is for I/O failures only.
+func ReadRun(env Env, inputs ...NamedReader) (*Run, error) {
+	b := NewBuilder(env)
+	for _, in := range inputs {
+		r := testjson.NewReader(in.R, in.Name)
+		for r.Scan() {
+			b.Add(r.Result())
+		}
+		if err := r.Err(); err != nil {
+			return nil, fmt.Errorf("reports: %w", err)
+		}
+	}
+	return b.Run(), nil
+}
+
+// NamedReader is an input and the name used for it in positions.
+type NamedReader struct {
+	Name string
+	R    io.Reader
+}
+
+// Builder builds a Run from testjson records. It is not safe for concurrent
+// use.
+type Builder struct {
+	env      Env
+	pkgs     map[string]*Package
+	pkgOrder []string
+	pkgOut   map[string][]string
+	tests    map[testKey]*testState
+	order    []testKey
+	build    map[string][]string // build output by ImportPath
+	bench    map[benchKey]*Benchmark
+	benchOrd []benchKey
+	scen     map[string]*Scenario
+	scenOrd  []string
+	problems []Problem
+}
+
+type testKey struct{ pkg, name string }
+
+type benchKey struct{ pkg, name, unit string }
+
+type testState struct {
+	Test
+	tail    []string
+	started bool
+	done    bool
+	panic   string
+	timeout string
+}
+
+// NewBuilder returns a Builder whose Run starts from env (commit, labels and
+// so on known from outside the stream).
+func NewBuilder(env Env) *Builder {
+	return &Builder{
+		env:    env,
+		pkgs:   make(map[string]*Package),
+		pkgOut: make(map[string][]string),
+		tests:  make(map[testKey]*testState),
+		build:  make(map[string][]string),
+		bench:  make(map[benchKey]*Benchmark),
+		scen:   make(map[string]*Scenario),
+	}
+}
+
+// Add adds one record.
+func (b *Builder) Add(rec testjson.Record) {
+	switch rec := rec.(type) {
+	case *testjson.Event:
+		b.event(rec)
+	case *testjson.Line:
+		b.line(rec)
+	case *testjson.Benchmark:
+		b.benchmark(rec)
+	case *testjson.SyntaxError:
+		b.problems = append(b.problems, Problem{File: rec.FileName, Line: rec.Line, Msg: rec.Msg})
+	}
+}
+
+func (b *Builder) seeTime(t time.Time) {
+	if t.IsZero() {
+		return
+	}
+	if b.env.Start.IsZero() || t.Before(b.env.Start) {
+		b.env.Start = t
+	}
+	if t.After(b.env.End) {
+		b.env.End = t
+	}
+}
+
+func (b *Builder) pkg(name string) *Package {
+	p := b.pkgs[name]
+	if p == nil {
+		p = &Package{Name: name}
+		b.pkgs[name] = p
+		b.pkgOrder = append(b.pkgOrder, name)
+	}
+	return p
+}
+
+func (b *Builder) test(pkg, name string) *testState {
+	k := testKey{pkg, name}
+	t := b.tests[k]
+	if t == nil {
+		t = &testState{Test: Test{Package: pkg, Name: name}}
+		b.tests[k] = t
+		b.order = append(b.order, k)
+	}
+	return t
+}
+
+func (b *Builder) event(e *testjson.Event) {
+	b.seeTime(e.Time)
+	switch {
+	case e.Action == "build-fail":
+		return
+	case e.Test == "":
+		if e.Package == "" {
+			return
+		}
+		p := b.pkg(e.Package)
+		switch e.Action {
+		case Pass, Fail, Skip:
+			p.Verdict, p.Elapsed = e.Action, e.Elapsed
+			if e.FailedBuild != "" {
+				p.FailedBuild = e.FailedBuild
+				p.BuildOutput = b.build[e.FailedBuild]
+			}
+			if e.Action == Fail {
+				p.Output = b.pkgOut[e.Package]
+			}
+			delete(b.pkgOut, e.Package)
+			b.endPackage(e.Package, e.Action)
+		}
+		return
+	}
+	t := b.test(e.Package, e.Test)
+	switch e.Action {
+	case "run":
+		t.started = true
+	case "attr":
+		if t.Attrs == nil {
+			t.Attrs = make(map[string]string)
+		}
+		t.Attrs[e.Key] = e.Value
+	case Pass, Fail, Skip:
+		t.Verdict, t.Elapsed, t.done = e.Action, e.Elapsed, true
+		b.finishTest(t)
+	}
+}
+
+// endPackage gives a verdict to the tests of pkg that never got one: the
+// test binary died (panic, timeout, os.Exit) while they ran.
+func (b *Builder) endPackage(pkg, verdict string) {
+	for _, k := range b.order {
+		t := b.tests[k]
+		if k.pkg != pkg || t.done {
+			continue
+		}
+		t.done = true
+		t.Verdict = Fail
+		switch {
+		case t.timeout != "":
+			t.Reason = "timed out: " + t.timeout
+		case t.panic != "":
+			t.Reason = t.panic
+		case verdict == Fail:
+			t.Reason = "did not finish: the test binary exited while it ran"
+		default:
+			t.Reason = "did not finish"
+		}
+		b.finishTest(t)
+	}
+}
+
+var skipLine = regexp.MustCompile(`^\s+[\w.-]+\.go:\d+: (.*)$`)
+
+func (b *Builder) finishTest(t *testState) {
+	switch t.Verdict {
+	case Fail:
+		if t.Reason == "" {
+			switch {
+			case t.panic != "":
+				t.Reason = t.panic
+			default:
+				t.Reason = lastLogLine(t.tail)
+			}
+		}
+		t.Output = t.tail
+	case Skip:
+		if t.Reason == "" {
+			t.Reason = lastLogLine(t.tail)
+		}
+	}
+	t.tail = nil
+}
+
+// lastLogLine returns the last t.Log/t.Error message in tail.
+func lastLogLine(tail []string) string {
+	for i := len(tail) - 1; i >= 0; i-- {
+		if m := skipLine.FindStringSubmatch(tail[i]); m != nil {
+			return m[1]
+		}
+	}
+	return ""
+}
+
+func (b *Builder) line(l *testjson.Line) {
+	b.seeTime(l.Time)
+	if l.Build {
+		b.build[l.ImportPath] = appendTail(b.build[l.ImportPath], l.Text)
+		return
+	}
+	if l.NotJSON || l.Package == "" {
+		b.maybeDocument(l)
+		return
+	}
+	if l.Test == "" {
+		b.pkgOut[l.Package] = appendTail(b.pkgOut[l.Package], l.Text)
+		b.maybeDocument(l)
+		return
+	}
+	t := b.test(l.Package, l.Test)
+	if b.maybeDocument(l) {
+		return
+	}
+	if strings.HasPrefix(l.Text, "=== ") || strings.Contains(l.Text, metrics.ProgressPrefix) {
+		return
+	}
+	if strings.HasPrefix(l.Text, "panic: ") && t.panic == "" {
+		t.panic = l.Text
+		if strings.HasPrefix(l.Text, "panic: test timed out") {
+			t.timeout = strings.TrimPrefix(l.Text, "panic: ")
+		}
+	}
+	if !t.done {
+		t.tail = appendTail(t.tail, l.Text)
+	}
+}
+
+func appendTail(tail []string, s string) []string {
+	if len(tail) >= MaxFailureLines {
+		copy(tail, tail[1:])
+		tail = tail[:len(tail)-1]
+	}
+	return append(tail, s)
+}
+
+// resultLine matches the optional t.Log prefix ("    file_test.go:NN: ")
+// before the result marker.
+var resultLine = regexp.MustCompile(`^\s*(?:[\w.-]+\.go:\d+: )?$`)
+
+// maybeDocument handles a `cxload-result: {json}` line, reporting whether
+// it was one.
+func (b *Builder) maybeDocument(l *testjson.Line) bool {
+	i := strings.Index(l.Text, metrics.ResultPrefix)
+	if i < 0 || !resultLine.MatchString(l.Text[:i]) {
+		return false
+	}
+	data := l.Text[i+len(metrics.ResultPrefix):]
+	doc, err := metrics.DecodeDocument([]byte(data))
+	if err == nil && doc == nil {
+		err = errors.New("empty document")
+	}
+	if err != nil {
+		b.problems = append(b.problems, Problem{File: l.File, Line: l.LineNo, Msg: fmt.Sprintf("result document of %s: %v", orDash(l.Test), err)})
+		return true
+	}
+	b.addDocument(l.Package, l.Test, doc)
+	return true
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func (b *Builder) addDocument(pkg, test string, doc *metrics.Document) {
+	key := scenarioKey(doc.Scenario, doc.Labels)
+	s := b.scen[key]
+	if s == nil {
+		name := doc.Scenario
+		if name == "" {
+			name = test
+		}
+		s = &Scenario{Name: name, Package: pkg, Test: test, Labels: maps.Clone(doc.Labels), Doc: doc}
+		if doc.Shard != "" {
+			s.Shards = []string{doc.Shard}
+		}
+		b.scen[key] = s
+		b.scenOrd = append(b.scenOrd, key)
+		return
+	}
+	if err := s.Doc.Merge(doc); err != nil {
+		b.problems = append(b.problems, Problem{Msg: fmt.Sprintf("merging shard %q of %s: %v", doc.Shard, s.Name, err)})
+		return
+	}
+	if doc.Shard != "" {
+		s.Shards = append(s.Shards, doc.Shard)
+	}
+}
+
+func scenarioKey(name string, labels map[string]string) string {
+	return name + "\x00" + formatLabels(labels)
+}
+
+func formatLabels(labels map[string]string) string {
+	keys := slices.Sorted(maps.Keys(labels))
+	var sb strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(k)
+		sb.WriteByte('=')
+		sb.WriteString(labels[k])
+	}
+	return sb.String()
+}
+
+func (b *Builder) benchmark(rec *testjson.Benchmark) {
+	res := rec.Result
+	pkg := rec.Package
+	if pkg == "" {
+		pkg = res.GetConfig("pkg")
+	}
+	if b.env.GOOS == "" {
+		b.env.GOOS = res.GetConfig("goos")
+	}
+	if b.env.GOARCH == "" {
+		b.env.GOARCH = res.GetConfig("goarch")
+	}
+	if b.env.CPU == "" {
+		b.env.CPU = res.GetConfig("cpu")
+	}
+	name := strings.TrimPrefix(res.Name.String(), "Benchmark")
+	for _, v := range res.Values {
+		k := benchKey{pkg, name, v.Unit}
+		bm := b.bench[k]
+		if bm == nil {
+			bm = &Benchmark{Package: pkg, Name: name, Unit: v.Unit}
+			b.bench[k] = bm
+			b.benchOrd = append(b.benchOrd, k)
+		}
+		bm.Values = append(bm.Values, v.Value)
+	}
+}
+
+// Run returns the run built so far. Tests still running when the input
+// ended are failed ("did not finish"). The ID is set from the environment
+// if not already known.
+func (b *Builder) Run() *Run {
+	for _, name := range b.pkgOrder {
+		if b.pkgs[name].Verdict == "" {
+			b.pkgs[name].Verdict = Fail
+			b.pkgs[name].Output = append(b.pkgs[name].Output, "(the input ended before the package's verdict)")
+			b.endPackage(name, Fail)
+		}
+	}
+	for _, k := range b.order {
+		if t := b.tests[k]; !t.done {
+			b.endPackage(k.pkg, Fail)
+		}
+	}
+	r := &Run{Env: b.env, Problems: slices.Clone(b.problems)}
+	r.Env.Labels = maps.Clone(b.env.Labels)
+	for _, name := range b.pkgOrder {
+		r.Packages = append(r.Packages, *b.pkgs[name])
+	}
+	for _, k := range b.order {
+		t := b.tests[k]
+		if !t.started && t.Verdict == "" {
+			continue
+		}
+		r.Tests = append(r.Tests, t.Test)
+	}
+	for _, k := range b.benchOrd {
+		bm := *b.bench[k]
+		bm.Values = slices.Clone(bm.Values)
+		r.Benchmarks = append(r.Benchmarks, bm)
+	}
+	for _, k := range b.scenOrd {
+		r.Scenarios = append(r.Scenarios, *b.scen[k])
+	}
+	r.ID = cmp.Or(b.env.Labels[runIDLabel], DefaultRunID(r.Env))
+	delete(r.Env.Labels, runIDLabel)
+	return r
+}
+
+// runIDLabel carries an explicit run id from EnvFromEnviron to the Run.
+const runIDLabel = "\x00runid"
+
+// DefaultRunID derives a run id from the start time and commit, so that
+// reading the same capture twice gives the same id.
+func DefaultRunID(env Env) string {
+	id := "run"
+	if !env.Start.IsZero() {
+		id = env.Start.UTC().Format("20060102T150405.000Z")
+	}
+	if env.Commit != "" {
+		c := env.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		id += "-" + c
+	}
+	return id
+}

@@ -1,0 +1,251 @@
+package reports
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// decodeHist decodes a result-document histogram. An empty histogram
+// (no data) decodes to nil without error.
+func decodeHist(h metrics.Histogram) (*hdrhistogram.Histogram, error) {
+	if h.Data == "" {
+		return nil, nil
+	}
+	if h.Encoding != "" && h.Encoding != metrics.HistogramEncoding {
+		return nil, fmt.Errorf("histogram encoding %q: want %q", h.Encoding, metrics.HistogramEncoding)
+	}
+	hist, err := hdrhistogram.Decode([]byte(h.Data))
+	if err != nil {
+		return nil, fmt.Errorf("histogram: %w", err)
+	}
+	return hist, nil
+}
+
+// unitScale returns the number of microseconds in one unit of h.
+func unitScale(h metrics.Histogram) float64 {
+	switch h.Unit {
+	case "ns":
+		return 1e-3
+	case "ms":
+		return 1e3
+	case "s":
+		return 1e6
+	default: // "us" and unset
+		return 1
+	}
+}
+
+// Percentiles are the percentiles reported per operation.
+var Percentiles = []float64{50, 90, 95, 99, 99.9}
+
+// OpSummary is the headline of one operation of a scenario.
+type OpSummary struct {
+	Op        string             `json:"op"`
+	Count     int64              `json:"count"`
+	Throttled int64              `json:"throttled"`
+	Errors    int64              `json:"errors"` // outcomes other than ok and throttled
+	RPS       float64            `json:"rps"`    // count per second of the document's duration
+	Rate429   float64            `json:"rate429"`
+	LatencyMs map[string]float64 `json:"latencyMs,omitempty"` // "p50"... "max": total (CO-corrected) time
+	ServiceMs map[string]float64 `json:"serviceMs,omitempty"` // same for the service time
+}
+
+// Summary is the headline of one scenario: the numbers a report shows.
+type Summary struct {
+	Scenario  string      `json:"scenario"`
+	Cell      string      `json:"cell,omitempty"`
+	Seconds   float64     `json:"seconds"`
+	Requests  int64       `json:"requests"`
+	Throttled int64       `json:"throttled"`
+	Errors    int64       `json:"errors"`
+	RPS       float64     `json:"rps"`
+	Rate429   float64     `json:"rate429"`
+	Ops       []OpSummary `json:"ops"`
+	// WebSocket figures, when the scenario used notifications.
+	WebSocket *metrics.WebSocketStats `json:"websocket,omitempty"`
+	PushMs    map[string]float64      `json:"pushMs,omitempty"`
+	// ThresholdsFailed counts failed thresholds.
+	ThresholdsFailed int `json:"thresholdsFailed"`
+}
+
+// Summarize computes the headline of s. Percentiles come from the
+// document's histograms (after shards were merged, from the merged
+// histograms).
+func Summarize(s *Scenario) (Summary, error) {
+	d := s.Doc
+	sum := Summary{Scenario: s.Name, Cell: s.Cell(), WebSocket: d.WebSocket}
+	if !d.Start.IsZero() && d.End.After(d.Start) {
+		sum.Seconds = d.End.Sub(d.Start).Seconds()
+	}
+	for _, o := range d.Operations {
+		op := OpSummary{Op: o.Op, Count: o.Count}
+		for k, v := range o.Outcomes {
+			switch k {
+			case metrics.OK.String():
+			case metrics.Throttled.String():
+				op.Throttled += v
+			default:
+				op.Errors += v
+			}
+		}
+		if sum.Seconds > 0 {
+			op.RPS = float64(o.Count) / sum.Seconds
+		}
+		if o.Count > 0 {
+			op.Rate429 = float64(op.Throttled) / float64(o.Count)
+		}
+		var err error
+		if op.LatencyMs, err = percentilesMs(o.Total); err != nil {
+			return sum, fmt.Errorf("reports: scenario %s: operations[%s].total: %w", s.Name, o.Op, err)
+		}
+		if op.ServiceMs, err = percentilesMs(o.Latency); err != nil {
+			return sum, fmt.Errorf("reports: scenario %s: operations[%s].latency: %w", s.Name, o.Op, err)
+		}
+		sum.Requests += o.Count
+		sum.Throttled += op.Throttled
+		sum.Errors += op.Errors
+		sum.Ops = append(sum.Ops, op)
+	}
+	if sum.Seconds > 0 {
+		sum.RPS = float64(sum.Requests) / sum.Seconds
+	}
+	if sum.Requests > 0 {
+		sum.Rate429 = float64(sum.Throttled) / float64(sum.Requests)
+	}
+	if d.WebSocket != nil {
+		var err error
+		if sum.PushMs, err = percentilesMs(d.WebSocket.PushLatency); err != nil {
+			return sum, fmt.Errorf("reports: scenario %s: websocket.pushLatency: %w", s.Name, err)
+		}
+	}
+	for _, th := range d.Thresholds {
+		if !th.OK {
+			sum.ThresholdsFailed++
+		}
+	}
+	return sum, nil
+}
+
+func percentilesMs(h metrics.Histogram) (map[string]float64, error) {
+	hist, err := decodeHist(h)
+	if err != nil || hist == nil || hist.TotalCount() == 0 {
+		return nil, err
+	}
+	scale := unitScale(h) / 1e3
+	m := make(map[string]float64, len(Percentiles)+1)
+	for _, p := range Percentiles {
+		m[PercentileName(p)] = float64(hist.ValueAtPercentile(p)) * scale
+	}
+	m["max"] = float64(hist.Max()) * scale
+	return m, nil
+}
+
+// PercentileName returns "p50", "p99", "p99.9".
+func PercentileName(p float64) string {
+	return "p" + trimFloat(p)
+}
+
+func trimFloat(f float64) string {
+	return fmt.Sprintf("%g", f)
+}
+
+// percentileCurve returns (percentile, ms) points of h for a latency
+// percentile chart: 0 to 99.99 on a log scale of 1/(1-p).
+func percentileCurve(h metrics.Histogram) ([][2]float64, error) {
+	hist, err := decodeHist(h)
+	if err != nil || hist == nil || hist.TotalCount() == 0 {
+		return nil, err
+	}
+	scale := unitScale(h) / 1e3
+	var pts [][2]float64
+	for _, p := range []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99} {
+		pts = append(pts, [2]float64{p, float64(hist.ValueAtPercentile(p)) * scale})
+	}
+	pts = append(pts, [2]float64{100, float64(hist.Max()) * scale})
+	return pts, nil
+}
+
+// ScenarioMetric is one number of a scenario that comparisons and trends
+// follow.
+type ScenarioMetric struct {
+	Scenario string  `json:"scenario"`
+	Cell     string  `json:"cell,omitempty"`
+	Metric   string  `json:"metric"` // e.g. "p99 recording.set", "throughput", "429 rate"
+	Unit     string  `json:"unit"`   // "ms", "req/s", "%", "count"
+	Value    float64 `json:"value"`
+	// Better is "lower" or "higher".
+	Better string `json:"better"`
+}
+
+// Key identifies the metric across runs.
+func (m ScenarioMetric) Key() string { return m.Scenario + "\x00" + m.Cell + "\x00" + m.Metric }
+
+// Metrics returns the scenario metrics of r, in a stable order: per
+// scenario, p99 per operation, throughput, 429 rate, then WebSocket
+// heartbeat gap, drops and lost events.
+func Metrics(r *Run) ([]ScenarioMetric, []error) {
+	var out []ScenarioMetric
+	var errs []error
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		sum, err := Summarize(s)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		add := func(metric, unit, better string, v float64) {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return
+			}
+			out = append(out, ScenarioMetric{Scenario: s.Name, Cell: sum.Cell, Metric: metric, Unit: unit, Value: v, Better: better})
+		}
+		for _, op := range sum.Ops {
+			if v, ok := op.LatencyMs["p99"]; ok {
+				add("p99 "+op.Op, "ms", "lower", v)
+			}
+		}
+		add("throughput", "req/s", "higher", sum.RPS)
+		add("429 rate", "%", "lower", sum.Rate429*100)
+		if ws := sum.WebSocket; ws != nil {
+			add("max heartbeat gap", "ms", "lower", ws.MaxHeartbeatGapMs)
+			add("websocket drops", "count", "lower", float64(ws.Drops))
+			add("events lost", "count", "lower", float64(ws.Lost))
+		}
+	}
+	return out, errs
+}
+
+// sortedKeys returns the keys of a percentile map in report order.
+func percentileKeys(m map[string]float64) []string {
+	var keys []string
+	for _, p := range Percentiles {
+		if _, ok := m[PercentileName(p)]; ok {
+			keys = append(keys, PercentileName(p))
+		}
+	}
+	if _, ok := m["max"]; ok {
+		keys = append(keys, "max")
+	}
+	return keys
+}
+
+// fmtMs formats milliseconds for people: "0.42ms", "12.3ms", "1.25s".
+func fmtMs(ms float64) string {
+	d := time.Duration(ms * float64(time.Millisecond))
+	switch {
+	case ms >= 1000:
+		return fmt.Sprintf("%.3gs", d.Seconds())
+	case ms >= 100:
+		return fmt.Sprintf("%.0fms", ms)
+	default:
+		return fmt.Sprintf("%.3gms", ms)
+	}
+}
+
+var _ = slices.Sort[[]float64]
