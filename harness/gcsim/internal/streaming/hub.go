@@ -41,7 +41,17 @@
 // An idle socket costs one reader goroutine, gorilla's connection with a
 // 512-byte read buffer and no write buffer of its own (writes use prepared
 // messages and a shared pool), and the kernel socket. BenchmarkIdleSockets
-// reports the bytes per socket.
+// holds 10,000 idle sockets over loopback TCP (clients in a child process)
+// and measured about 5.3 to 6.0 KB of Go memory per socket on the 2-core
+// build machine, of which about 4 KB is the reader goroutine's stack, plus
+// about 0.9 KB per channel. File descriptors: each socket is one descriptor
+// in the server process; 10,000 sockets need ulimit -n above about 10,050
+// (the build machine allows 20,000, soft and hard; Go raises the soft limit
+// to the hard one at start-up).
+//
+// Zero Config fields take their defaults: a gcsim profile that means "close
+// at once" must pass a negative SocketClosingGrace, and "no heartbeats" a
+// negative HeartbeatInterval.
 package streaming
 
 import (
