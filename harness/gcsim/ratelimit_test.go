@@ -1,0 +1,328 @@
+package gcsim_test
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cxload/cxload/harness/gcsim"
+)
+
+const queuesPath = "/api/v2/routing/queues"
+
+func routingStatusPath(i int) string { return "/api/v2/users/" + gcsim.UserID(i) + "/routingstatus" }
+
+// TestTokenLimit drives one token past the default limit: exactly the 301st
+// request of the window is rejected, with Genesys' headers and body, and a
+// second token of the same client is not affected.
+func TestTokenLimit(t *testing.T) {
+	s := newServer(t, nil)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	for i := 1; i <= 300; i++ {
+		r := do(t, s, "GET", queuesPath, tok, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("request %d: status %d, want 200; body %s", i, r.Status, r.Body)
+		}
+		if got := r.Header.Get("inin-ratelimit-count"); got != strconv.Itoa(i) {
+			t.Fatalf("request %d: inin-ratelimit-count = %q, want %d", i, got, i)
+		}
+	}
+	r := do(t, s, "GET", queuesPath, tok, nil)
+	if r.Status != http.StatusTooManyRequests {
+		t.Fatalf("request 301: status %d, want 429; body %s", r.Status, r.Body)
+	}
+	checkHeaders := map[string]string{
+		"inin-ratelimit-count":   "300",
+		"inin-ratelimit-allowed": "300",
+		"inin-ratelimit-reset":   "60",
+		"Retry-After":            "60",
+		"Content-Type":           "application/json",
+	}
+	for h, want := range checkHeaders {
+		got := r.Header.Get(h)
+		if h == "inin-ratelimit-reset" || h == "Retry-After" {
+			// The window opened at the first request, a few ms ago: 60 or 59.
+			if n, _ := strconv.Atoi(got); n < 59 || n > 60 {
+				t.Errorf("%s = %q, want 59 or 60", h, got)
+			}
+			continue
+		}
+		if got != want {
+			t.Errorf("%s = %q, want %q", h, got, want)
+		}
+	}
+	corr := r.Header.Get("ININ-Correlation-Id")
+	if corr == "" {
+		t.Error("no ININ-Correlation-Id header")
+	}
+	body := r.json(t)
+	if body["code"] != "too.many.requests" || body["status"] != 429.0 || body["contextId"] != corr {
+		t.Errorf("429 body = %s; want code too.many.requests, status 429, contextId = correlation id", r.Body)
+	}
+	if msg, _ := body["message"].(string); msg != "Rate limit exceeded the maximum [300] requests within [60] seconds" {
+		t.Errorf("message = %q", msg)
+	}
+	lim, _ := body["limit"].(map[string]any)
+	if lim["key"] != gcsim.KeyClientCredentials || lim["namespace"] != "platform.api" || lim["value"] != 300.0 {
+		t.Errorf("limit = %v, want key %s, namespace platform.api, value 300", lim, gcsim.KeyClientCredentials)
+	}
+	for _, f := range []string{"messageWithParams", "messageParams", "details", "errors"} {
+		if _, ok := body[f]; !ok {
+			t.Errorf("429 body has no %q: %s", f, r.Body)
+		}
+	}
+
+	// A second token of the same client has its own bucket.
+	tok2 := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	r = do(t, s, "GET", queuesPath, tok2, nil)
+	if r.Status != http.StatusOK {
+		t.Fatalf("second token: status %d, want 200; body %s", r.Status, r.Body)
+	}
+	// Its nearest bucket is now the shared client-user one: 301/3000 > 1/300.
+	if c, a := r.Header.Get("inin-ratelimit-count"), r.Header.Get("inin-ratelimit-allowed"); c != "301" || a != "3000" {
+		t.Errorf("second token: count/allowed = %s/%s, want 301/3000", c, a)
+	}
+	st := s.Stats()
+	if b := st.Bucket(gcsim.KeyClientCredentials); b.Rejected != 1 {
+		t.Errorf("stats bucket %s rejected = %d, want 1", b.Key, b.Rejected)
+	}
+	if n := st.Count("GET", queuesPath, 429); n != 1 {
+		t.Errorf("stats GET %s 429 = %d, want 1", queuesPath, n)
+	}
+}
+
+// TestClientUserLimit: the tokens of one client (no user) share the
+// org × client × user bucket and together hit it at its own figure, while
+// another client is not affected.
+func TestClientUserLimit(t *testing.T) {
+	s := newServer(t, nil)
+	var toks []string
+	for i := 0; i < 11; i++ {
+		toks = append(toks, token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret))
+	}
+	n := 0
+	for _, tok := range toks {
+		for i := 0; i < 290 && n < 3000; i++ { // below each token's 300
+			n++
+			if r := do(t, s, "GET", queuesPath, tok, nil); r.Status != http.StatusOK {
+				t.Fatalf("request %d: status %d, want 200; body %s", n, r.Status, r.Body)
+			}
+		}
+	}
+	r := do(t, s, "GET", queuesPath, toks[10], nil)
+	if r.Status != http.StatusTooManyRequests {
+		t.Fatalf("request 3001: status %d, want 429", r.Status)
+	}
+	if key := r.json(t)["limit"].(map[string]any)["key"]; key != gcsim.KeyOrgAppUser {
+		t.Errorf("limit.key = %v, want %s", key, gcsim.KeyOrgAppUser)
+	}
+	if got := r.Header.Get("inin-ratelimit-allowed"); got != "3000" {
+		t.Errorf("inin-ratelimit-allowed = %q, want 3000 (the bucket that rejected)", got)
+	}
+	other := token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2)
+	if r := do(t, s, "GET", queuesPath, other, nil); r.Status != http.StatusOK {
+		t.Errorf("other client: status %d, want 200", r.Status)
+	}
+}
+
+// TestResourceLimit: a per-endpoint limit rejects at its own figure, names
+// itself in limit.key, and leaves other routes alone.
+func TestResourceLimit(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	for i := range p.Limits {
+		if p.Limits[i].Key == gcsim.KeyRecordingState {
+			p.Limits[i].Allowed = 7
+		}
+	}
+	s := newServer(t, p)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	path := "/api/v2/conversations/c-1/recordingstate"
+	for i := 1; i <= 7; i++ {
+		r := do(t, s, "PATCH", path, tok, map[string]string{"recordingState": "paused"})
+		if r.Status != http.StatusAccepted {
+			t.Fatalf("request %d: status %d, want 202; body %s", i, r.Status, r.Body)
+		}
+		if got := r.Header.Get("inin-ratelimit-allowed"); got != "7" {
+			t.Errorf("request %d: inin-ratelimit-allowed = %q, want 7 (the nearest bucket)", i, got)
+		}
+	}
+	r := do(t, s, "PATCH", path, tok, map[string]string{"recordingState": "paused"})
+	if r.Status != http.StatusTooManyRequests {
+		t.Fatalf("request 8: status %d, want 429", r.Status)
+	}
+	lim := r.json(t)["limit"].(map[string]any)
+	if lim["key"] != gcsim.KeyRecordingState || lim["value"] != 7.0 {
+		t.Errorf("limit = %v, want key %s value 7", lim, gcsim.KeyRecordingState)
+	}
+	// The screenshare route shares the family (and so the bucket).
+	if r := do(t, s, "PUT", "/api/v2/conversations/screenshares/x/recordingstate", tok, map[string]string{"recordingState": "active"}); r.Status != http.StatusTooManyRequests {
+		t.Errorf("screenshare recordingstate: status %d, want 429", r.Status)
+	}
+	if r := do(t, s, "GET", queuesPath, tok, nil); r.Status != http.StatusOK {
+		t.Errorf("other route: status %d, want 200", r.Status)
+	}
+}
+
+// TestWindowSemantics checks fixed and sliding windows, counting of
+// rejected requests and hidden limits on a fake clock.
+func TestWindowSemantics(t *testing.T) {
+	lim := func(mut func(*gcsim.Limit)) gcsim.Limit {
+		l := gcsim.Limit{Key: "test.rate", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 3, Window: gcsim.Duration(time.Minute)}
+		mut(&l)
+		return l
+	}
+	type step struct {
+		wait   time.Duration // before the request
+		status int
+		count  string // inin-ratelimit-count ("" = header absent)
+		retry  string // Retry-After on 429
+	}
+	tests := []struct {
+		name  string
+		limit gcsim.Limit
+		steps []step
+	}{
+		{"fixed window opens at first request", lim(func(*gcsim.Limit) {}), []step{
+			{0, 200, "1", ""}, {10 * time.Second, 200, "2", ""}, {0, 200, "3", ""},
+			{0, 429, "3", "50"},
+			{49 * time.Second, 429, "3", "1"},
+			{time.Second, 200, "1", ""}, // 60 s after the first request: new window
+		}},
+		{"rejected requests count when configured", lim(func(l *gcsim.Limit) { l.CountRejected = true }), []step{
+			{0, 200, "1", ""}, {0, 200, "2", ""}, {0, 200, "3", ""},
+			{0, 429, "4", "60"}, {0, 429, "5", "60"},
+			{60 * time.Second, 200, "1", ""},
+		}},
+		{"sliding window", lim(func(l *gcsim.Limit) { l.WindowMode = gcsim.Sliding }), []step{
+			{0, 200, "1", ""}, {0, 200, "2", ""}, {0, 200, "3", ""},
+			{30 * time.Second, 429, "3", "50"}, // 2 of the 3 must slide out: 60 s + 20 s after the first
+			{30 * time.Second, 429, "3", "20"}, // the previous 3 still count fully at the step start
+			{20 * time.Second, 200, "3", ""},   // a third of the step passed: 2 of the previous 3 remain, plus this one
+		}},
+		{"hidden limit: enforced, not reported", lim(func(l *gcsim.Limit) { l.Hidden = true }), []step{
+			{0, 200, "", ""}, {0, 200, "", ""}, {0, 200, "", ""}, {0, 429, "", "60"},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				s := newPipeServer(t, withLimits(tt.limit))
+				tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+				for i, st := range tt.steps {
+					time.Sleep(st.wait) // fake clock
+					r := do(t, s, "GET", queuesPath, tok, nil)
+					if r.Status != st.status {
+						t.Fatalf("step %d: status %d, want %d; body %s", i, r.Status, st.status, r.Body)
+					}
+					if got := r.Header.Get("inin-ratelimit-count"); got != st.count {
+						t.Errorf("step %d: inin-ratelimit-count = %q, want %q", i, got, st.count)
+					}
+					if got := r.Header.Get("Retry-After"); got != st.retry {
+						t.Errorf("step %d: Retry-After = %q, want %q", i, got, st.retry)
+					}
+				}
+			})
+		})
+	}
+}
+
+// TestGrantScopedLimits: password-grant tokens count against
+// token.rate.per.minute, client-credentials tokens against
+// client.credentials.token.rate.per.minute.
+func TestGrantScopedLimits(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	for i := range p.Limits {
+		switch p.Limits[i].Key {
+		case gcsim.KeyToken:
+			p.Limits[i].Allowed = 2
+		case gcsim.KeyClientCredentials:
+			p.Limits[i].Allowed = 4
+		}
+	}
+	s := newServer(t, p)
+	for _, tc := range []struct {
+		name  string
+		tok   string
+		limit int
+		key   string
+	}{
+		{"user token", userToken(t, s, 0), 2, gcsim.KeyToken},
+		{"client token", token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret), 4, gcsim.KeyClientCredentials},
+	} {
+		for i := 0; i < tc.limit; i++ {
+			if r := do(t, s, "GET", queuesPath, tc.tok, nil); r.Status != 200 {
+				t.Fatalf("%s request %d: status %d", tc.name, i+1, r.Status)
+			}
+		}
+		r := do(t, s, "GET", queuesPath, tc.tok, nil)
+		if r.Status != 429 {
+			t.Fatalf("%s request %d: status %d, want 429", tc.name, tc.limit+1, r.Status)
+		}
+		if key := r.json(t)["limit"].(map[string]any)["key"]; key != tc.key {
+			t.Errorf("%s: limit.key = %v, want %s", tc.name, key, tc.key)
+		}
+	}
+}
+
+// TestOrgLimit: the organization cap (off by default) spans clients.
+func TestOrgLimit(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	for i := range p.Limits {
+		if p.Limits[i].Key == gcsim.KeyOrg {
+			p.Limits[i].Disabled = false
+			p.Limits[i].Allowed = 5
+		}
+	}
+	s := newServer(t, p)
+	a := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	b := token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2)
+	for i := 0; i < 5; i++ {
+		tok := []string{a, b}[i%2]
+		if r := do(t, s, "GET", queuesPath, tok, nil); r.Status != 200 {
+			t.Fatalf("request %d: status %d", i+1, r.Status)
+		}
+	}
+	r := do(t, s, "GET", queuesPath, b, nil)
+	if r.Status != 429 || r.json(t)["limit"].(map[string]any)["key"] != gcsim.KeyOrg {
+		t.Fatalf("request 6: status %d body %s, want 429 naming %s", r.Status, r.Body, gcsim.KeyOrg)
+	}
+}
+
+// TestTokenCreationLimit: token creation is limited per client.
+func TestTokenCreationLimit(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	for i := range p.Limits {
+		if p.Limits[i].Key == gcsim.KeyTokenCreate {
+			p.Limits[i].Allowed = 3
+		}
+	}
+	s := newServer(t, p)
+	for i := 0; i < 3; i++ {
+		token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	}
+	r := tokenRequest(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret, map[string][]string{"grant_type": {"client_credentials"}})
+	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th token: status %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
+	}
+	if key := r.json(t)["limit"].(map[string]any)["key"]; key != gcsim.KeyTokenCreate {
+		t.Errorf("limit.key = %v, want %s", key, gcsim.KeyTokenCreate)
+	}
+	token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2) // other client unaffected
+}
+
+// TestNotFoundIsNot429: an unknown path answers 404 even when the token is
+// over its limit.
+func TestNotFoundIsNot429(t *testing.T) {
+	s := newServer(t, withLimits(gcsim.Limit{Key: "tiny", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)}))
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	do(t, s, "GET", queuesPath, tok, nil)
+	for i := 0; i < 3; i++ {
+		r := do(t, s, "POST", "/api/v2/analytics/screenrecordings/"+fmt.Sprint(i)+"/start", tok, "{}")
+		if r.Status != 404 {
+			t.Fatalf("status %d, want 404", r.Status)
+		}
+	}
+}
