@@ -561,3 +561,12 @@ func (e *redactedError) StatusCode() int { return e.status }
 func isContextErr(err error) bool {
 	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
+
+// NewToken wraps an access token obtained elsewhere (a user token, a test
+// double) as a Token for clientID, valid until expiry. Its Slot is -1, so
+// Pool.Invalidate ignores it.
+func NewToken(value, clientID string, expiry time.Time) *Token {
+	header := "Bearer " + value
+	return &Token{ID: HashID("t", value), ClientID: HashID("c", clientID), Slot: -1, Expiry: expiry,
+		header: func() string { return header }, refreshAt: expiry}
+}

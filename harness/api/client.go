@@ -1,0 +1,691 @@
+// Package api is cxload's client for the Genesys Cloud Platform API: a
+// net/http client with a tuned transport, JSON helpers, client-side rate
+// limiting per scope ([Limits]), a 429/5xx policy that honours Retry-After
+// and never loses the last response, one token refresh and retry on 401, and
+// one [metrics.Result] per request, recorded with the route template rather
+// than the concrete path.
+//
+// A Client is shared by all agents of a run; [Client.Agent] returns a view
+// that uses the token of one agent.
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// TokenSource gives the access token of an agent. *auth.Pool implements it.
+type TokenSource interface {
+	Token(ctx context.Context, agent int) (*auth.Token, error)
+	Invalidate(tok *auth.Token)
+}
+
+// Gate admits or refuses every attempt before it is sent and is told each
+// attempt's status (0: no response). The production guard implements it to
+// enforce a request budget and abort rules.
+type Gate interface {
+	Admit() error
+	Done(status int)
+}
+
+// RetryPolicy says when and how long to wait before sending a request again.
+// Zero fields take the values of DefaultRetry.
+type RetryPolicy struct {
+	// MaxAttempts bounds attempts per request, the first included; 1 means
+	// no retries. A 401 adds one attempt of its own (after a token refresh).
+	MaxAttempts int
+	// MaxRetryAfter: a 429 or 503 asking to wait longer than this is not
+	// retried; the response is returned as is. (Genesys' Go SDK: 180 s.)
+	MaxRetryAfter time.Duration
+	// Backoff is the first wait for a 5xx or transport error without
+	// Retry-After, doubled per attempt up to MaxBackoff.
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+	// Jitter adds up to this fraction of each wait (never less than asked),
+	// so that throttled agents do not come back in lockstep. Negative: none.
+	Jitter float64
+	// RetryUnsafe retries 5xx and transport errors of POST and PATCH too.
+	// By default only idempotent methods are retried after a 5xx; 429s are
+	// always retried (the server refused the request before acting on it).
+	RetryUnsafe bool
+}
+
+// DefaultRetry is the retry policy used for zero fields of Config.Retry.
+var DefaultRetry = RetryPolicy{
+	MaxAttempts:   4,
+	MaxRetryAfter: time.Minute,
+	Backoff:       500 * time.Millisecond,
+	MaxBackoff:    30 * time.Second,
+	Jitter:        0.2,
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultAttemptTimeout   = 30 * time.Second
+	DefaultMaxResponseBytes = 16 << 20
+	DefaultUserAgent        = "cxload"
+)
+
+// Config configures a Client. BaseURL is required.
+type Config struct {
+	BaseURL    string           // API base, e.g. "https://api.mypurecloud.com" or gcsim's URL()
+	Tokens     TokenSource      // nil: requests carry no Authorization header
+	Recorder   *metrics.Recorder // nil: results are only returned
+	HTTPClient *http.Client     // nil: a client on NewTransport(Agents)
+	Agents     int              // sizes the transport's connections per host
+	// Limits is the client-side limiter; nil disables client-side limiting.
+	Limits           *Limits
+	Retry            RetryPolicy
+	AttemptTimeout   time.Duration // per attempt; default DefaultAttemptTimeout
+	MaxResponseBytes int64         // default DefaultMaxResponseBytes
+	UserAgent        string        // default DefaultUserAgent
+	Gate             Gate          // nil: every attempt admitted
+	Now              func() time.Time
+	Rand             func() float64      // jitter source in [0,1)
+	Scrub            func(string) string // redacts error texts, e.g. (*auth.Pool).Scrub
+}
+
+// NewTransport returns an http.Transport sized for agents concurrent
+// agents: that many idle and total connections per host (so a burst neither
+// queues behind a small idle pool nor opens sockets without bound), HTTP/2
+// when the server offers it, and dial, TLS and idle timeouts.
+func NewTransport(agents int) *http.Transport {
+	if agents <= 0 {
+		agents = 1
+	}
+	return &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          agents + 16,
+		MaxIdleConnsPerHost:   agents,
+		MaxConnsPerHost:       agents,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+	}
+}
+
+// Client sends requests to the Platform API. It is safe for concurrent use.
+type Client struct {
+	*core
+	agent int
+}
+
+type core struct {
+	cfg      Config
+	base     string
+	hc       *http.Client
+	own      *http.Transport // closed by Close, nil if the caller gave HTTPClient
+	retry    RetryPolicy
+	randSeed atomic.Uint64
+}
+
+// New checks cfg and returns a Client for agent 0.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("api: Config.BaseURL %q: want an absolute http(s) URL such as https://api.mypurecloud.com", cfg.BaseURL)
+	}
+	c := &core{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/")}
+	if cfg.HTTPClient != nil {
+		c.hc = cfg.HTTPClient
+	} else {
+		c.own = NewTransport(cfg.Agents)
+		c.hc = &http.Client{Transport: c.own}
+	}
+	if c.cfg.AttemptTimeout <= 0 {
+		c.cfg.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.cfg.MaxResponseBytes <= 0 {
+		c.cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
+	if c.cfg.UserAgent == "" {
+		c.cfg.UserAgent = DefaultUserAgent
+	}
+	if c.cfg.Now == nil {
+		c.cfg.Now = time.Now
+	}
+	if c.cfg.Rand == nil {
+		c.cfg.Rand = rand.Float64
+	}
+	r, d := cfg.Retry, DefaultRetry
+	if r.MaxAttempts <= 0 {
+		r.MaxAttempts = d.MaxAttempts
+	}
+	if r.MaxRetryAfter <= 0 {
+		r.MaxRetryAfter = d.MaxRetryAfter
+	}
+	if r.Backoff <= 0 {
+		r.Backoff = d.Backoff
+	}
+	if r.MaxBackoff <= 0 {
+		r.MaxBackoff = d.MaxBackoff
+	}
+	if r.Jitter == 0 {
+		r.Jitter = d.Jitter
+	} else if r.Jitter < 0 {
+		r.Jitter = 0
+	}
+	c.retry = r
+	return &Client{core: c}, nil
+}
+
+// Agent returns a view of c that sends with agent i's token (see
+// auth.Policy). Views share everything else.
+func (c *Client) Agent(i int) *Client { return &Client{core: c.core, agent: i} }
+
+// Limits returns the client-side limiter, nil if there is none.
+func (c *Client) Limits() *Limits { return c.cfg.Limits }
+
+// Close closes idle connections of the transport the client created.
+func (c *Client) Close() {
+	if c.own != nil {
+		c.own.CloseIdleConnections()
+	}
+}
+
+// Request is one logical API request.
+type Request struct {
+	Op     string   // operation name for metrics; "" = Method + " " + Route
+	Method string   // default GET
+	Route  string   // template, e.g. "/api/v2/users/{id}/presences/{source}"
+	Params []string // values of the template's {parameters}, in order; path-escaped
+	Query  url.Values
+	Body   []byte // sent as is on every attempt
+	// ContentType of Body; default "application/json" when Body is set.
+	ContentType string
+	Header      http.Header // extra headers
+	// Intended is when the request should have been sent (paced load); the
+	// result's Total counts from it, so queueing is not hidden (coordinated
+	// omission). Zero: when Do was called.
+	Intended time.Time
+}
+
+// Response is the final response of a request, whole, and its Result.
+type Response struct {
+	Status int
+	Header http.Header
+	Body   []byte
+	Result metrics.Result
+}
+
+// Do sends req, waiting for client-side limits, retrying per the policy and
+// refreshing the token once on 401, records one Result and returns the last
+// response. The error is non-nil only when there is no HTTP response
+// (transport error, token failure, refused by the limiter or the gate,
+// context ended) or req is malformed; resp is then still returned, with its
+// Result, except for a malformed req, which records nothing. A 429 or 5xx is
+// not an error for Do: check resp.Status (JSON helpers return *StatusError).
+func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	method := req.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	target, err := c.url(req)
+	if err != nil {
+		return nil, err
+	}
+	called := c.cfg.Now()
+	resp := &Response{}
+	res := &resp.Result
+	*res = metrics.Result{Op: req.Op, Method: method, Route: req.Route, Intended: req.Intended, BytesOut: int64(len(req.Body))}
+	if res.Intended.IsZero() {
+		res.Intended = called
+	}
+	var (
+		failure    error
+		retried401 bool
+		tok        *auth.Token
+		id         identity
+	)
+	maxAttempts := c.retry.MaxAttempts
+	for attempt := 1; ; attempt++ {
+		if c.cfg.Tokens != nil {
+			tok, err = c.cfg.Tokens.Token(ctx, c.agent)
+			if err != nil {
+				failure = err
+				break
+			}
+			id = identity{token: tok.ID, client: tok.ClientID}
+			res.TokenID, res.ClientID = tok.ID, tok.ClientID
+		}
+		waited, err := c.cfg.Limits.wait(ctx, req.Route, id)
+		res.RetryWait += waited
+		if err != nil {
+			var rf *refusal
+			if errors.As(err, &rf) {
+				res.ThrottledBy, res.Scope = rf.key, "client-side:"+rf.scope
+			}
+			failure = err
+			break
+		}
+		if g := c.cfg.Gate; g != nil {
+			if err := g.Admit(); err != nil {
+				failure = err
+				break
+			}
+		}
+		a := c.attempt(ctx, method, target, req, tok)
+		if c.cfg.Gate != nil {
+			c.cfg.Gate.Done(a.status)
+		}
+		if attempt == 1 {
+			res.Start = a.start
+		}
+		res.Attempts = attempt
+		res.Latency, res.Connect, res.FirstByte = a.latency, a.connect, a.firstByte
+		if a.status != 0 {
+			resp.Status, resp.Header, resp.Body = a.status, a.header, a.body
+			res.Status = a.status
+			res.BytesIn = int64(len(a.body))
+		}
+		wait, again := c.assess(ctx, req, method, resp, a, attempt, maxAttempts, id)
+		failure = a.err
+		if a.status == http.StatusUnauthorized && !retried401 && tok != nil {
+			c.cfg.Tokens.Invalidate(tok)
+			retried401 = true
+			maxAttempts++
+			continue
+		}
+		if !again {
+			break
+		}
+		if wait > 0 {
+			waitStart := c.cfg.Now()
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+				res.RetryWait += wait
+			case <-ctx.Done():
+				t.Stop()
+				res.RetryWait += c.cfg.Now().Sub(waitStart)
+				failure = fmt.Errorf("api: %s %s: %w while waiting %v to retry", method, req.Route, ctx.Err(), wait)
+			}
+			if failure != nil && ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	end := c.cfg.Now()
+	res.Total = end.Sub(res.Intended)
+	if res.Start.IsZero() {
+		res.Start = end
+	}
+	switch {
+	case ctx.Err() != nil && (res.Status == 0 || failure != nil):
+		res.Outcome = metrics.Canceled
+	case res.Status != 0:
+		res.Outcome = metrics.OutcomeFor(res.Status)
+	case res.ThrottledBy != "":
+		res.Outcome = metrics.Throttled
+	case failure != nil:
+		res.Outcome = metrics.TransportError
+	}
+	if failure != nil {
+		msg := failure.Error()
+		if c.cfg.Scrub != nil {
+			msg = c.cfg.Scrub(msg)
+		}
+		res.Err = msg
+		if res.Status == 0 || ctx.Err() != nil {
+			failure = errors.New(msg)
+			if ctx.Err() != nil {
+				failure = fmt.Errorf("%s: %w", msg, ctx.Err())
+			}
+		} else {
+			failure = nil // we have a response; Do reports it, not the error
+		}
+	}
+	if r := c.cfg.Recorder; r != nil {
+		r.Record(res)
+	}
+	if res.Status == 0 || res.Outcome == metrics.Canceled {
+		return resp, failure
+	}
+	return resp, nil
+}
+
+// assess records what a response says about limits and decides whether to
+// retry and after how long.
+func (c *Client) assess(ctx context.Context, req *Request, method string, resp *Response, a *attemptResult, attempt, maxAttempts int, id identity) (time.Duration, bool) {
+	res := &resp.Result
+	now := c.cfg.Now()
+	var ra time.Duration
+	var hasRA bool
+	if a.status != 0 {
+		h := a.header
+		rl := ParseRateLimitHeaders(first(h["Inin-Ratelimit-Count"]), first(h["Inin-Ratelimit-Allowed"]), first(h["Inin-Ratelimit-Reset"]))
+		ra, hasRA = ParseRetryAfter(first(h["Retry-After"]), now)
+		res.RateLimit = metrics.RateLimitInfo{Count: rl.Count, Allowed: rl.Allowed, Reset: rl.Reset, RetryAfter: ra}
+		res.CorrelationID = first(h["Inin-Correlation-Id"])
+		obs := observation{route: req.Route, id: id, status: a.status, headers: rl, retryAfter: ra, now: now}
+		var lb LimitBody
+		if a.status == http.StatusTooManyRequests {
+			if v, ok := ParseLimitBody(a.body); ok {
+				lb = v
+				obs.body = &lb
+				res.RateLimit.Key, res.RateLimit.Namespace, res.RateLimit.Value = lb.Key, lb.Namespace, lb.Value
+				if !hasRA && lb.MsgRetry > 0 {
+					ra, hasRA = lb.MsgRetry, true
+				}
+			}
+		}
+		if key, scope := c.cfg.Limits.observeOrKey(obs); key != "" {
+			res.ThrottledBy, res.Scope = key, scope
+		}
+		if a.status == http.StatusTooManyRequests && !hasRA && rl.Reset > 0 {
+			ra, hasRA = rl.Reset, true
+		}
+	}
+	if attempt >= maxAttempts || ctx.Err() != nil {
+		return 0, false
+	}
+	retryable := false
+	switch {
+	case a.status == http.StatusTooManyRequests:
+		retryable = true
+	case a.status >= 500 && a.status != http.StatusNotImplemented:
+		retryable = c.retry.RetryUnsafe || idempotent(method)
+	case a.status == 0 && a.err != nil:
+		retryable = c.retry.RetryUnsafe || idempotent(method)
+	}
+	if !retryable {
+		return 0, false
+	}
+	var wait time.Duration
+	if hasRA {
+		if ra > c.retry.MaxRetryAfter {
+			a.err = fmt.Errorf("api: %s %s: %d asks to wait %v, more than RetryPolicy.MaxRetryAfter %v: not retried",
+				method, req.Route, a.status, ra, c.retry.MaxRetryAfter)
+			return 0, false
+		}
+		wait = ra
+	} else {
+		wait = c.retry.Backoff
+		for i := 1; i < attempt && wait < c.retry.MaxBackoff; i++ {
+			wait *= 2
+		}
+		wait = min(wait, c.retry.MaxBackoff)
+	}
+	if c.retry.Jitter > 0 {
+		wait += time.Duration(c.retry.Jitter * c.cfg.Rand() * float64(wait))
+	}
+	if dl, ok := ctx.Deadline(); ok && now.Add(wait).After(dl) {
+		a.err = fmt.Errorf("api: %s %s: %d: retrying in %v would pass the context deadline: not retried",
+			method, req.Route, a.status, wait.Round(time.Millisecond))
+		return 0, false
+	}
+	return wait, true
+}
+
+// observeOrKey is observe on a possibly nil Limits: without a limiter a 429
+// is still attributed to the bucket its body names.
+func (l *Limits) observeOrKey(o observation) (string, string) {
+	if l != nil {
+		return l.observe(o)
+	}
+	if o.status == http.StatusTooManyRequests && o.body != nil && o.body.Key != "" {
+		return o.body.Key, ScopeOfKey(o.body.Key)
+	}
+	return "", ""
+}
+
+func first(v []string) string {
+	if len(v) == 0 {
+		return ""
+	}
+	return v[0]
+}
+
+func idempotent(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodPut, http.MethodDelete, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// attemptResult is one HTTP exchange.
+type attemptResult struct {
+	start              time.Time
+	status             int
+	header             http.Header
+	body               []byte
+	latency            time.Duration
+	connect, firstByte time.Duration
+	err                error
+}
+
+// timing collects httptrace events of one attempt; hooks may run
+// concurrently and after the attempt ends, hence atomics.
+type timing struct {
+	trace                         httptrace.ClientTrace
+	start                         time.Time
+	connStart, connDone, firstRsp atomic.Int64 // ns since start
+}
+
+func newTiming(start time.Time) *timing {
+	t := &timing{start: start}
+	since := func() int64 { return int64(time.Since(t.start)) }
+	t.trace = httptrace.ClientTrace{
+		ConnectStart:         func(string, string) { t.connStart.CompareAndSwap(0, since()) },
+		ConnectDone:          func(string, string, error) { t.connDone.CompareAndSwap(0, since()) },
+		GotFirstResponseByte: func() { t.firstRsp.CompareAndSwap(0, since()) },
+	}
+	return t
+}
+
+func (c *Client) attempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) *attemptResult {
+	a := &attemptResult{}
+	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+	defer cancel()
+	a.start = c.cfg.Now()
+	tm := newTiming(time.Now())
+	actx = httptrace.WithClientTrace(actx, &tm.trace)
+	var body io.Reader
+	if req.Body != nil {
+		body = bytes.NewReader(req.Body)
+	}
+	hr, err := http.NewRequestWithContext(actx, method, target, body)
+	if err != nil {
+		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, err)
+		return a
+	}
+	for k, v := range req.Header {
+		hr.Header[k] = v
+	}
+	if tok != nil {
+		hr.Header["Authorization"] = []string{tok.AuthorizationHeader()}
+	}
+	hr.Header["Accept"] = acceptJSON
+	hr.Header["User-Agent"] = []string{c.cfg.UserAgent}
+	if req.Body != nil {
+		if req.ContentType != "" {
+			hr.Header["Content-Type"] = []string{req.ContentType}
+		} else {
+			hr.Header["Content-Type"] = acceptJSON
+		}
+	}
+	hresp, err := c.hc.Do(hr)
+	if err != nil {
+		a.latency = c.cfg.Now().Sub(a.start)
+		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, stripURL(err))
+		return a
+	}
+	a.body, err = readBody(hresp, c.cfg.MaxResponseBytes)
+	hresp.Body.Close()
+	a.latency = c.cfg.Now().Sub(a.start)
+	a.status, a.header = hresp.StatusCode, hresp.Header
+	if err != nil {
+		a.err = fmt.Errorf("api: %s %s: reading %d response: %v", method, req.Route, hresp.StatusCode, err)
+	}
+	if cs, cd := tm.connStart.Load(), tm.connDone.Load(); cd > cs && cs > 0 {
+		a.connect = time.Duration(cd - cs)
+	}
+	a.firstByte = time.Duration(tm.firstRsp.Load())
+	return a
+}
+
+var acceptJSON = []string{"application/json"}
+
+// stripURL drops the *url.Error wrapper, which repeats the URL (the route
+// template says which request it was).
+func stripURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func readBody(r *http.Response, limit int64) ([]byte, error) {
+	if r.ContentLength == 0 {
+		return nil, nil
+	}
+	if r.ContentLength > 0 && r.ContentLength <= limit {
+		b := make([]byte, r.ContentLength)
+		_, err := io.ReadFull(r.Body, b)
+		return b, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	if int64(len(b)) > limit {
+		return b[:limit], fmt.Errorf("body larger than Config.MaxResponseBytes (%d)", limit)
+	}
+	return b, err
+}
+
+// url expands req's route template with its params and query.
+func (c *Client) url(req *Request) (string, error) {
+	var b strings.Builder
+	b.Grow(len(c.base) + len(req.Route) + 32)
+	b.WriteString(c.base)
+	if err := ExpandRoute(&b, req.Route, req.Params); err != nil {
+		return "", err
+	}
+	if len(req.Query) > 0 {
+		b.WriteByte('?')
+		b.WriteString(req.Query.Encode())
+	}
+	return b.String(), nil
+}
+
+// ExpandRoute writes route with each {name} replaced by the next of params,
+// path-escaped. It fails when the counts differ or a brace is unclosed.
+func ExpandRoute(b *strings.Builder, route string, params []string) error {
+	if !strings.HasPrefix(route, "/") {
+		return fmt.Errorf("api: route %q: must start with /", route)
+	}
+	n := 0
+	for {
+		i := strings.IndexByte(route, '{')
+		if i < 0 {
+			b.WriteString(route)
+			break
+		}
+		j := strings.IndexByte(route[i:], '}')
+		if j < 0 {
+			return fmt.Errorf("api: route %q: unclosed {", route)
+		}
+		if n >= len(params) {
+			return fmt.Errorf("api: route %q: no value for %s (got %d params)", route, route[i:i+j+1], len(params))
+		}
+		b.WriteString(route[:i])
+		b.WriteString(url.PathEscape(params[n]))
+		n++
+		route = route[i+j+1:]
+	}
+	if n != len(params) {
+		return fmt.Errorf("api: route has %d parameters, got %d values", n, len(params))
+	}
+	return nil
+}
+
+// StatusError is returned by the JSON helpers for a final status outside
+// 2xx. It holds the whole response.
+type StatusError struct {
+	Response *Response
+}
+
+// Error says which request, the status, the attempts and the limit that
+// throttled it, and the start of the server's message.
+func (e *StatusError) Error() string {
+	r := &e.Response.Result
+	s := fmt.Sprintf("api: %s %s: %d %s after %d attempt(s)", r.Method, r.Route, r.Status, http.StatusText(r.Status), r.Attempts)
+	if r.ThrottledBy != "" {
+		s += fmt.Sprintf(" (limit %s, scope %s)", r.ThrottledBy, r.Scope)
+	}
+	var eb struct {
+		Message string `json:"message"`
+		Code    string `json:"code"`
+	}
+	if json.Unmarshal(e.Response.Body, &eb) == nil && (eb.Message != "" || eb.Code != "") {
+		s += ": " + truncate(strings.TrimSpace(eb.Code+" "+eb.Message), 200)
+	}
+	if r.Err != "" {
+		s += ": " + r.Err
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// GetJSON sends GET route (its {parameters} filled from params) and decodes a
+// 2xx JSON answer into out (nil: ignore the body).
+func (c *Client) GetJSON(ctx context.Context, route string, out any, params ...string) (*Response, error) {
+	return c.DoJSON(ctx, &Request{Method: http.MethodGet, Route: route, Params: params}, nil, out)
+}
+
+// SendJSON sends method route with in encoded as JSON (nil: no body) and
+// decodes a 2xx JSON answer into out (nil: ignore the body).
+func (c *Client) SendJSON(ctx context.Context, method, route string, in, out any, params ...string) (*Response, error) {
+	return c.DoJSON(ctx, &Request{Method: method, Route: route, Params: params}, in, out)
+}
+
+// DoJSON is Do with in encoded as req.Body (unless nil) and a 2xx answer
+// decoded into out (unless nil). A final status outside 2xx gives a
+// *StatusError holding the whole response.
+func (c *Client) DoJSON(ctx context.Context, req *Request, in, out any) (*Response, error) {
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return nil, fmt.Errorf("api: %s %s: encoding request body: %v", req.Method, req.Route, err)
+		}
+		req.Body = b
+	}
+	resp, err := c.Do(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		return resp, &StatusError{Response: resp}
+	}
+	if out != nil && len(resp.Body) > 0 {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			return resp, fmt.Errorf("api: %s %s: decoding %d response into %T: %v", req.Method, req.Route, resp.Status, out, err)
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,501 @@
+package api_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// handlerTransport serves requests with a handler in memory: no sockets, so
+// it works inside a synctest bubble.
+type handlerTransport struct{ h http.Handler }
+
+func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if err := r.Context().Err(); err != nil {
+		return nil, err
+	}
+	w := httptest.NewRecorder()
+	t.h.ServeHTTP(w, r)
+	return w.Result(), nil
+}
+
+// tokens is a TokenSource with one token per agent; Invalidate replaces it.
+type tokens struct {
+	mu          sync.Mutex
+	gen         map[int]int
+	invalidated atomic.Int64
+}
+
+func (s *tokens) Token(_ context.Context, agent int) (*auth.Token, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen == nil {
+		s.gen = map[int]int{}
+	}
+	return auth.NewToken(fmt.Sprintf("tok-%d-%d", agent, s.gen[agent]), "client", time.Now().Add(time.Hour)), nil
+}
+
+func (s *tokens) Invalidate(*auth.Token) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.invalidated.Add(1)
+	for k := range s.gen {
+		s.gen[k]++
+	}
+	if s.gen == nil {
+		s.gen = map[int]int{}
+	}
+	s.gen[0]++
+}
+
+func newClient(t testing.TB, h http.HandlerFunc, cfg api.Config) *api.Client {
+	t.Helper()
+	cfg.BaseURL = "http://api.invalid"
+	cfg.HTTPClient = &http.Client{Transport: handlerTransport{h}}
+	if cfg.Tokens == nil {
+		cfg.Tokens = &tokens{}
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = func() float64 { return 0 }
+	}
+	c, err := api.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func tooMany(w http.ResponseWriter, key string, allowed int, retryAfter string) {
+	w.Header().Set("Retry-After", retryAfter)
+	w.Header().Set("inin-ratelimit-count", fmt.Sprint(allowed))
+	w.Header().Set("inin-ratelimit-allowed", fmt.Sprint(allowed))
+	w.Header().Set("ININ-Correlation-Id", "corr-429")
+	w.WriteHeader(429)
+	fmt.Fprintf(w, `{"message":"Rate limit exceeded the maximum [%d] requests within [60] seconds","code":"too.many.requests","status":429,"limit":{"key":%q,"namespace":"platform.api","value":%d}}`, allowed, key, allowed)
+}
+
+// Retry-After (seconds or date) is waited for, plus jitter, and the wait is
+// recorded apart from service time.
+func TestRetryAfterHonoured(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		ra     func(now time.Time) string
+		jitter float64
+		want   time.Duration
+	}{
+		{"seconds", func(time.Time) string { return "7" }, -1, 7 * time.Second},
+		{"seconds with jitter", func(time.Time) string { return "10" }, 0.5, 12500 * time.Millisecond}, // 10s + 0.25*0.5... see Rand
+		{"http date", func(now time.Time) string { return now.Add(20 * time.Second).UTC().Format(http.TimeFormat) }, -1, 20 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var n atomic.Int64
+				var sent []time.Time
+				c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+					sent = append(sent, time.Now())
+					if n.Add(1) == 1 {
+						tooMany(w, "token.rate.per.minute", 300, tc.ra(time.Now()))
+						return
+					}
+					fmt.Fprint(w, `{"ok":true}`)
+				}, api.Config{Retry: api.RetryPolicy{Jitter: tc.jitter}, Rand: func() float64 { return 0.5 }})
+				start := time.Now()
+				resp, err := c.GetJSON(t.Context(), "/api/v2/users", nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(sent) != 2 || sent[1].Sub(sent[0]) != tc.want {
+					t.Fatalf("sent at %v, want a gap of %v", sent, tc.want)
+				}
+				r := resp.Result
+				if r.Attempts != 2 || r.RetryWait != tc.want || r.Total != time.Since(start) || r.Latency != 0 || r.Outcome != metrics.OK {
+					t.Errorf("Result = %+v; want 2 attempts, RetryWait %v, Total = elapsed, Latency 0 (fake clock)", r, tc.want)
+				}
+				if r.ThrottledBy != "token.rate.per.minute" || r.Scope != api.ScopeToken {
+					t.Errorf("ThrottledBy, Scope = %q, %q; want the token bucket", r.ThrottledBy, r.Scope)
+				}
+			})
+		})
+	}
+}
+
+// When the 5xx policy gives up, the last response comes back whole.
+func TestServerErrorGivesUpWithLastResponse(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+			i := n.Add(1)
+			w.Header().Set("X-Attempt", fmt.Sprint(i))
+			w.Header().Set("ININ-Correlation-Id", fmt.Sprintf("corr-%d", i))
+			w.WriteHeader(503)
+			fmt.Fprintf(w, `{"message":"unavailable %d","code":"service.unavailable","status":503}`, i)
+		}, api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second}})
+		start := time.Now()
+		resp, err := c.GetJSON(t.Context(), "/api/v2/users/{id}", nil, "u1")
+		var se *api.StatusError
+		if !errors.As(err, &se) || se.Response != resp {
+			t.Fatalf("err = %v, want *StatusError holding the response", err)
+		}
+		if resp.Status != 503 || resp.Header.Get("X-Attempt") != "3" || string(resp.Body) != `{"message":"unavailable 3","code":"service.unavailable","status":503}` {
+			t.Errorf("response = %d %v %s; want the 3rd 503 whole", resp.Status, resp.Header, resp.Body)
+		}
+		r := resp.Result
+		if r.Attempts != 3 || r.Outcome != metrics.ServerError || r.CorrelationID != "corr-3" || r.Route != "/api/v2/users/{id}" {
+			t.Errorf("Result = %+v", r)
+		}
+		// Backoff 1s then 2s.
+		if d := time.Since(start); d != 3*time.Second || r.RetryWait != 3*time.Second {
+			t.Errorf("took %v, RetryWait %v; want 3s", d, r.RetryWait)
+		}
+		if !strings.Contains(err.Error(), "503") || !strings.Contains(err.Error(), "after 3 attempt(s)") || !strings.Contains(err.Error(), "unavailable 3") {
+			t.Errorf("error = %q", err)
+		}
+	})
+}
+
+// Which responses are retried, and how often.
+func TestRetryDecisions(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		method   string
+		status   int
+		header   map[string]string
+		attempts int
+		err      string
+	}{
+		{"GET 503 retried", "GET", 503, nil, 4, ""},
+		{"GET 501 not retried", "GET", 501, nil, 1, ""},
+		{"POST 503 not retried", "POST", 503, nil, 1, ""},
+		{"POST 429 retried", "POST", 429, map[string]string{"Retry-After": "1"}, 4, ""},
+		{"404 not retried", "GET", 404, nil, 1, ""},
+		{"429 Retry-After over cap", "GET", 429, map[string]string{"Retry-After": "3600"}, 1, "more than RetryPolicy.MaxRetryAfter"},
+		{"429 without Retry-After uses reset", "GET", 429, map[string]string{"inin-ratelimit-reset": "2"}, 4, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var n atomic.Int64
+				c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+					n.Add(1)
+					for k, v := range tc.header {
+						w.Header().Set(k, v)
+					}
+					w.WriteHeader(tc.status)
+				}, api.Config{})
+				resp, err := c.Do(t.Context(), &api.Request{Method: tc.method, Route: "/api/v2/conversations/calls"})
+				if err != nil {
+					t.Fatalf("Do: %v", err)
+				}
+				if int(n.Load()) != tc.attempts || resp.Result.Attempts != tc.attempts {
+					t.Errorf("server saw %d, Attempts = %d; want %d", n.Load(), resp.Result.Attempts, tc.attempts)
+				}
+				if !strings.Contains(resp.Result.Err, tc.err) || (tc.err == "" && resp.Result.Err != "") {
+					t.Errorf("Result.Err = %q, want %q", resp.Result.Err, tc.err)
+				}
+			})
+		})
+	}
+}
+
+// A 401 invalidates the token and retries once with a new one.
+func TestUnauthorizedRefreshesOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		failWith int // the server answers 401 to this many requests
+		status   int
+		attempts int
+	}{
+		{"recovers", 1, 200, 2},
+		{"stays 401", 5, 401, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var n atomic.Int64
+				var auths []string
+				src := &tokens{}
+				c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+					auths = append(auths, r.Header.Get("Authorization"))
+					if n.Add(1) <= int64(tc.failWith) {
+						w.WriteHeader(401)
+						return
+					}
+				}, api.Config{Tokens: src})
+				resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if resp.Status != tc.status || resp.Result.Attempts != tc.attempts || src.invalidated.Load() != 1 {
+					t.Errorf("status %d, attempts %d, invalidations %d; want %d, %d, 1", resp.Status, resp.Result.Attempts, src.invalidated.Load(), tc.status, tc.attempts)
+				}
+				if len(auths) != 2 || auths[0] == auths[1] {
+					t.Errorf("Authorization headers %q: want two different tokens", auths)
+				}
+			})
+		})
+	}
+}
+
+// A 429 pauses only the scope it names: the throttled token waits for
+// Retry-After, another token goes on at once.
+func TestPauseOnlyThrottledScope(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		seen := map[string][]time.Time{}
+		var first atomic.Bool
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+			a := r.Header.Get("Authorization")
+			mu.Lock()
+			seen[a] = append(seen[a], time.Now())
+			mu.Unlock()
+			if strings.Contains(a, "tok-0-") && first.CompareAndSwap(false, true) {
+				tooMany(w, "token.rate.per.minute", 300, "30")
+			}
+		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300})})
+		if _, err := c.Agent(0).Do(t.Context(), &api.Request{Route: "/api/v2/users", Method: "GET",
+			Header: http.Header{"X-No-Retry": {"1"}}}); err != nil {
+			t.Fatal(err)
+		}
+		// Agent 0 retried after 30 s; during that time agent 1 was not paused,
+		// and agent 0's scope stayed paused for new requests too.
+		start := time.Now()
+		if _, err := c.Agent(1).Do(t.Context(), &api.Request{Route: "/api/v2/users"}); err != nil || time.Since(start) != 0 {
+			t.Errorf("agent 1 waited %v (err %v), want 0", time.Since(start), err)
+		}
+		a0 := seen["Bearer tok-0-0"]
+		if len(a0) != 2 || a0[1].Sub(a0[0]) != 30*time.Second {
+			t.Errorf("agent 0 sent at %v; want two requests 30s apart", a0)
+		}
+	})
+}
+
+// A second request on a paused scope waits too, even without its own 429,
+// and the wait is recorded as RetryWait; with limiting off it does not wait.
+func TestPausedScopeDelaysOtherRequests(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(fmt.Sprint("limiting=", enabled), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				var n atomic.Int64
+				c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+					if n.Add(1) == 1 {
+						tooMany(w, "token.rate.per.minute", 300, "10")
+					}
+				}, api.Config{Retry: api.RetryPolicy{MaxAttempts: 1},
+					Limits: api.NewLimits(enabled, nil, api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300})})
+				resp, _ := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+				if resp.Status != 429 || resp.Result.Outcome != metrics.Throttled {
+					t.Fatalf("first = %d", resp.Status)
+				}
+				start := time.Now()
+				resp, _ = c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+				want := 10 * time.Second
+				if !enabled {
+					want = 0
+				}
+				if d := time.Since(start); d != want || resp.Result.RetryWait != want || resp.Status != 200 {
+					t.Errorf("second waited %v, RetryWait %v, status %d; want %v", d, resp.Result.RetryWait, resp.Status, want)
+				}
+			})
+		})
+	}
+}
+
+// When the limiter needs longer than the context allows, the request is not
+// sent and the result names the client-side scope.
+func TestClientSideRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		rec := metrics.NewRecorder()
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) { n.Add(1) },
+			api.Config{Recorder: rec, Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: 20, Window: time.Minute})})
+		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+		defer cancel()
+		var refused *api.Response
+		for range 3 { // burst of 20/20 = 1, rate 19/min: the 2nd waits ~3.2s > 1s
+			resp, err := c.Do(ctx, &api.Request{Route: "/api/v2/users"})
+			if err != nil {
+				refused = resp
+				break
+			}
+		}
+		if refused == nil || n.Load() != 1 {
+			t.Fatalf("sent %d; want 1 sent and the next refused", n.Load())
+		}
+		r := refused.Result
+		if r.Outcome != metrics.Throttled || r.ThrottledBy != "token.rate.per.minute" || r.Scope != "client-side:token" || r.Attempts != 0 || r.Status != 0 {
+			t.Errorf("refused Result = %+v", r)
+		}
+	})
+}
+
+// Headers that say a bucket is fuller than the client thinks correct it: a
+// later request waits for the server's window instead of drawing a 429.
+func TestHeadersCorrectLimiter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("inin-ratelimit-count", "100")
+			w.Header().Set("inin-ratelimit-allowed", "100")
+			w.Header().Set("inin-ratelimit-reset", "42")
+		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "conversations.recordingstate.rate.per.minute", Scope: api.ScopeEndpointUser, Allowed: 100, Families: []string{"conversations.recordingstate"}})})
+		route := "/api/v2/conversations/{id}/recordingstate"
+		if _, err := c.Do(t.Context(), &api.Request{Method: "PATCH", Route: route, Params: []string{"c1"}}); err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if _, err := c.Do(t.Context(), &api.Request{Method: "PATCH", Route: route, Params: []string{"c2"}}); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 42*time.Second {
+			t.Errorf("second request waited %v, want the 42s reset", d)
+		}
+		// Another family is not affected.
+		start = time.Now()
+		if _, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"}); err != nil || time.Since(start) != 0 {
+			t.Errorf("other family waited %v", time.Since(start))
+		}
+	})
+}
+
+// An unknown limit named by a 429 body is learned with its scope and family.
+func TestLearnsLimitFrom429(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		lim := api.NewLimits(true, nil)
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1) == 1 {
+				tooMany(w, "architect.ivrs.rate.per.minute", 100, "5")
+			}
+		}, api.Config{Limits: lim})
+		resp, err := c.Do(t.Context(), &api.Request{Method: "PUT", Route: "/api/v2/architect/ivrs/{id}", Params: []string{"i1"}})
+		if err != nil || resp.Status != 200 || resp.Result.ThrottledBy != "architect.ivrs.rate.per.minute" || resp.Result.Scope != api.ScopeEndpointUser {
+			t.Fatalf("resp = %+v, %v", resp.Result, err)
+		}
+		b := lim.Buckets()
+		if len(b) != 1 || b[0].Allowed != 100 || b[0].Window != time.Minute || b[0].Source != "learned" || len(b[0].Families) != 1 || b[0].Families[0] != "architect.ivrs" {
+			t.Errorf("Buckets = %+v", b)
+		}
+	})
+}
+
+// A transport error on GET is retried; the result says what failed.
+func TestTransportErrorRetried(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		c, err := api.New(api.Config{BaseURL: "http://api.invalid", Tokens: &tokens{}, Rand: func() float64 { return 0 },
+			HTTPClient: &http.Client{Transport: rtFunc(func(r *http.Request) (*http.Response, error) {
+				n.Add(1)
+				return nil, errors.New("connection reset by peer")
+			})}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+		if err == nil || !strings.Contains(err.Error(), "connection reset") || n.Load() != 4 {
+			t.Fatalf("err = %v after %d attempts; want connection reset after 4", err, n.Load())
+		}
+		if r := resp.Result; r.Outcome != metrics.TransportError || r.Status != 0 || !strings.Contains(r.Err, "connection reset") {
+			t.Errorf("Result = %+v", r)
+		}
+	})
+}
+
+type rtFunc func(*http.Request) (*http.Response, error)
+
+func (f rtFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// A canceled context ends a retry wait; the result is Canceled and keeps
+// the last response. A wait that would pass the deadline is not started.
+func TestContextEndsRetryWait(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) { tooMany(w, "token.rate.per.minute", 300, "50") }, api.Config{})
+		ctx, cancel := context.WithCancel(t.Context())
+		time.AfterFunc(10*time.Second, cancel)
+		resp, err := c.Do(ctx, &api.Request{Route: "/api/v2/users"})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("err = %v, want canceled", err)
+		}
+		if r := resp.Result; r.Outcome != metrics.Canceled || r.Status != 429 || r.RetryWait != 10*time.Second {
+			t.Errorf("Result = %+v; want Canceled with the 429 kept and 10s waited", r)
+		}
+
+		ctx, cancel = context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		start := time.Now()
+		resp, err = c.Do(ctx, &api.Request{Route: "/api/v2/users"})
+		if err != nil || time.Since(start) != 0 {
+			t.Fatalf("err = %v after %v, want the 429 at once", err, time.Since(start))
+		}
+		if r := resp.Result; r.Outcome != metrics.Throttled || r.Attempts != 1 || !strings.Contains(r.Err, "would pass the context deadline") {
+			t.Errorf("Result = %+v", r)
+		}
+	})
+}
+
+// Intended send time makes Total include queueing before the send.
+func TestIntendedTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {}, api.Config{})
+		intended := time.Now()
+		time.Sleep(3 * time.Second) // the agent fell behind its schedule
+		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users", Intended: intended})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := resp.Result; r.Total != 3*time.Second || !r.Intended.Equal(intended) || !r.Start.Equal(intended.Add(3*time.Second)) {
+			t.Errorf("Result = %+v; want Total 3s from Intended", r)
+		}
+	})
+}
+
+// Every request becomes exactly one result in the recorder.
+func TestOneResultPerRequest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		rec := metrics.NewRecorder()
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+			if n.Add(1)%2 == 1 {
+				w.WriteHeader(503)
+			}
+		}, api.Config{Recorder: rec})
+		for i := range 10 {
+			if _, err := c.Do(t.Context(), &api.Request{Op: "users.get", Route: "/api/v2/users/{id}", Params: []string{fmt.Sprint(i)}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		doc := rec.Snapshot()
+		if doc == nil {
+			t.Skip("metrics.Recorder.Snapshot not implemented yet")
+		}
+		var count int64
+		for _, op := range doc.Operations {
+			if op.Op == "users.get" {
+				count = op.Count
+			}
+		}
+		if count != 10 {
+			t.Errorf("recorded %d results for users.get, want 10 (server saw %d attempts)", count, n.Load())
+		}
+	})
+}
+
+func TestNewErrors(t *testing.T) {
+	for _, base := range []string{"", "api.mypurecloud.com", "ftp://x", "http://"} {
+		if _, err := api.New(api.Config{BaseURL: base}); err == nil || !strings.Contains(err.Error(), "BaseURL") {
+			t.Errorf("New(BaseURL %q) = %v, want error naming BaseURL", base, err)
+		}
+	}
+}

@@ -1,0 +1,165 @@
+package api_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/api"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"5", 5 * time.Second, true},                              // delay-seconds, Genesys' form
+		{" 61 ", 61 * time.Second, true},                          // spaces trimmed
+		{"0", 0, true},                                            // retry at once
+		{"1.5", 1500 * time.Millisecond, true},                    // fractional, some proxies
+		{"-3", 0, true},                                           // negative: no wait
+		{"99999999999", 24 * time.Hour, true},                     // capped
+		{"Thu, 26 Nov 2026 23:00:30 GMT", 30 * time.Second, true}, // HTTP-date
+		{"Thursday, 26-Nov-26 23:01:00 GMT", time.Minute, true},   // RFC 850 date
+		{"Thu, 26 Nov 2026 22:00:00 GMT", 0, true},                // past date
+		{"", 0, false},                                            // absent
+		{"soon", 0, false},                                        // garbage
+		{"5s", 0, false},                                          // not a number
+		{"NaN", 0, false},                                         // not a number
+		{"1e400", 0, false},                                       // overflows float64
+		{"Thu, 26 Nov 2026 25:00:00 GMT", 0, false},               // invalid hour
+	} {
+		got, ok := api.ParseRetryAfter(tc.in, now)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("ParseRetryAfter(%q) = %v, %v; want %v, %v", tc.in, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseRateLimitHeaders(t *testing.T) {
+	for _, tc := range []struct {
+		count, allowed, reset string
+		want                  api.RateLimitHeaders
+	}{
+		{"12", "300", "48", api.RateLimitHeaders{Count: 12, Allowed: 300, Reset: 48 * time.Second, Present: true}},
+		{"", "", "", api.RateLimitHeaders{}},                                                                        // no headers
+		{"3", "0", "1", api.RateLimitHeaders{Count: 3, Reset: time.Second}},                                         // allowed 0 is not a limit
+		{"x", "180", "", api.RateLimitHeaders{Allowed: 180, Present: true}},                                         // bad count ignored
+		{"-1", "100", "-5", api.RateLimitHeaders{Allowed: 100, Present: true}},                                      // negatives ignored
+		{"1", "1e3", "0.5", api.RateLimitHeaders{Count: 1, Reset: 500 * time.Millisecond}},                          // allowed must be an integer
+		{"99999999999999", "300", "61", api.RateLimitHeaders{Allowed: 300, Reset: 61 * time.Second, Present: true}}, // absurd count ignored
+	} {
+		if got := api.ParseRateLimitHeaders(tc.count, tc.allowed, tc.reset); got != tc.want {
+			t.Errorf("ParseRateLimitHeaders(%q, %q, %q) = %+v, want %+v", tc.count, tc.allowed, tc.reset, got, tc.want)
+		}
+	}
+}
+
+func TestParseLimitBody(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		body string
+		want api.LimitBody
+		ok   bool
+	}{
+		{"gcsim 429", `{"message":"Rate limit exceeded the maximum [300] requests within [60] seconds","code":"too.many.requests","status":429,"limit":{"key":"token.rate.per.minute","namespace":"platform.api","value":300}}`,
+			api.LimitBody{Code: "too.many.requests", Message: "Rate limit exceeded the maximum [300] requests within [60] seconds", Key: "token.rate.per.minute", Namespace: "platform.api", Value: 300, MsgAllowed: 300, MsgWindow: time.Minute}, true},
+		{"retry form, no limit", `{"message":"Rate limit exceeded the maximum. Retry the request in [5] seconds","code":"too.many.requests.retry.after","status":429}`,
+			api.LimitBody{Code: "too.many.requests.retry.after", Message: "Rate limit exceeded the maximum. Retry the request in [5] seconds", MsgRetry: 5 * time.Second}, true},
+		{"value as string ignored", `{"code":"too.many.requests","limit":{"key":"k","value":"300"}}`, api.LimitBody{Code: "too.many.requests", Key: "k"}, true},
+		{"other error", `{"message":"Not found","code":"not.found","status":404}`, api.LimitBody{Code: "not.found", Message: "Not found"}, false},
+		{"not json", `<html>busy</html>`, api.LimitBody{}, false},
+		{"empty", ``, api.LimitBody{}, false},
+		{"truncated", `{"code":"too.many`, api.LimitBody{}, false},
+	} {
+		got, ok := api.ParseLimitBody([]byte(tc.body))
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("%s: ParseLimitBody = %+v, %v; want %+v, %v", tc.name, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestParseLimitMessage(t *testing.T) {
+	for _, tc := range []struct {
+		msg     string
+		allowed int
+		window  time.Duration
+		retry   time.Duration
+	}{
+		{"Rate limit exceeded the maximum [300] requests within [60] seconds", 300, time.Minute, 0},
+		{"Rate limit exceeded the maximum. Retry the request in [12] seconds", 0, 0, 12 * time.Second},
+		{"Rate limit exceeded the maximum [100] requests within [x] seconds", 0, 0, 0}, // one number only
+		{"Rate limit exceeded", 0, 0, 0},
+		{"[", 0, 0, 0},
+		{"", 0, 0, 0},
+	} {
+		a, w, r := api.ParseLimitMessage(tc.msg)
+		if a != tc.allowed || w != tc.window || r != tc.retry {
+			t.Errorf("ParseLimitMessage(%q) = %d, %v, %v; want %d, %v, %v", tc.msg, a, w, r, tc.allowed, tc.window, tc.retry)
+		}
+	}
+}
+
+func TestScopeOfKey(t *testing.T) {
+	for key, want := range map[string]string{
+		"token.rate.per.minute":                        api.ScopeToken,
+		"client.credentials.token.rate.per.minute":     api.ScopeToken,
+		"org.app.user.rate.per.minute":                 api.ScopeClientUser,
+		"org.rate.per.minute":                          api.ScopeOrg,
+		"conversations.recordingstate.rate.per.minute": api.ScopeEndpointUser,
+		"": "",
+	} {
+		if got := api.ScopeOfKey(key); got != want {
+			t.Errorf("ScopeOfKey(%q) = %q, want %q", key, got, want)
+		}
+	}
+}
+
+func TestDefaultFamily(t *testing.T) {
+	for route, want := range map[string]string{
+		"/api/v2/users/{id}/presences/{source}":                  "users.presences",
+		"/api/v2/conversations/{id}/recordingstate":              "conversations.recordingstate",
+		"/api/v2/conversations/screenshares/{id}/recordingstate": "conversations.recordingstate",
+		"/api/v2/routing/queues":                                 "routing.queues",
+		"/api/v2/routing/queues/{id}":                            "routing.queues",
+		"/api/v2/users":                                          "users",
+		"/api/v2/users/{id}":                                     "users",
+		"/api/v2/users/{id}/routingstatus":                       "users.routingstatus",
+		"/api/v2/conversations/calls":                            "conversations.calls",
+	} {
+		if got := api.DefaultFamily(route); got != want {
+			t.Errorf("DefaultFamily(%q) = %q, want %q", route, got, want)
+		}
+	}
+}
+
+func TestExpandRoute(t *testing.T) {
+	for _, tc := range []struct {
+		route   string
+		params  []string
+		want    string
+		wantErr string
+	}{
+		{"/api/v2/users/{id}/presences/{source}", []string{"u-1", "purecloud"}, "/api/v2/users/u-1/presences/purecloud", ""},
+		{"/api/v2/users/{id}", []string{"a/b c"}, "/api/v2/users/a%2Fb%20c", ""}, // escaped
+		{"/api/v2/routing/queues", nil, "/api/v2/routing/queues", ""},
+		{"/api/v2/users/{id}", nil, "", "no value for {id}"},
+		{"/api/v2/users", []string{"x"}, "", "0 parameters, got 1"},
+		{"/api/v2/users/{id", []string{"x"}, "", "unclosed {"},
+		{"api/v2/users", nil, "", "must start with /"},
+	} {
+		var b strings.Builder
+		err := api.ExpandRoute(&b, tc.route, tc.params)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("ExpandRoute(%q, %q) error = %v, want %q", tc.route, tc.params, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || b.String() != tc.want {
+			t.Errorf("ExpandRoute(%q, %q) = %q, %v; want %q", tc.route, tc.params, b.String(), err, tc.want)
+		}
+	}
+}
