@@ -84,11 +84,11 @@ const (
 
 // Config configures a Client. BaseURL is required.
 type Config struct {
-	BaseURL    string           // API base, e.g. "https://api.mypurecloud.com" or gcsim's URL()
-	Tokens     TokenSource      // nil: requests carry no Authorization header
+	BaseURL    string            // API base, e.g. "https://api.mypurecloud.com" or gcsim's URL()
+	Tokens     TokenSource       // nil: requests carry no Authorization header
 	Recorder   *metrics.Recorder // nil: results are only returned
-	HTTPClient *http.Client     // nil: a client on NewTransport(Agents)
-	Agents     int              // sizes the transport's connections per host
+	HTTPClient *http.Client      // nil: a client on NewTransport(Agents)
+	Agents     int               // sizes the transport's connections per host
 	// Limits is the client-side limiter; nil disables client-side limiting.
 	Limits           *Limits
 	Retry            RetryPolicy
