@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -242,6 +243,9 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// String formats d like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
@@ -367,8 +371,13 @@ func jsonError(what string, data []byte, err error) error {
 			return fmt.Errorf("gcsim: %s: %s (line %d): unknown field; remove it or fix its spelling (see the Profile schema in the README)",
 				what, pointerPath(ptr), lineOf(data, offset))
 		}
-		if se.Err == nil {
-			cause = fmt.Errorf("cannot put JSON %s into %v", se.JSONKind, se.GoType)
+		if want := jsonKindWanted(se.GoType); want != "" && (se.Err == nil || errors.Is(se.Err, strconv.ErrSyntax) || errors.Is(se.Err, strconv.ErrRange)) {
+			got := string(se.JSONValue)
+			if got == "" {
+				got = map[jsontext.Kind]string{'"': "a string", '[': "an array", '{': "an object", '0': "a number",
+					't': "true", 'f': "false", 'n': "null"}[se.JSONKind]
+			}
+			cause = fmt.Errorf("want %s, got %s", want, got)
 		}
 	case errors.As(err, &sy):
 		ptr, offset = sy.JSONPointer, sy.ByteOffset
@@ -378,6 +387,30 @@ func jsonError(what string, data []byte, err error) error {
 		return fmt.Errorf("gcsim: %s: line %d: malformed JSON near %s: %v", what, lineOf(data, offset), pointerPath(ptr), cause)
 	}
 	return fmt.Errorf("gcsim: %s: %s (line %d): %v", what, pointerPath(ptr), lineOf(data, offset), cause)
+}
+
+// jsonKindWanted describes the JSON a Go type takes.
+func jsonKindWanted(t reflect.Type) string {
+	if t == nil {
+		return ""
+	}
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "an integer"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a non-negative integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.Struct, reflect.Map, reflect.Pointer:
+		return "an object"
+	}
+	return ""
 }
 
 func pointerPath(p jsontext.Pointer) string {
