@@ -1,0 +1,265 @@
+package metrics_test
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// load records a deterministic mix of results into the recorders given,
+// round robin, and returns them.
+func load(t testing.TB, c *clock, recs ...*metrics.Recorder) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(7, 9))
+	ops := []string{"presence.set", "queues.list", "recording.set"}
+	for i := 0; i < 3000; i++ {
+		at := epoch.Add(time.Duration(i) * 3 * time.Millisecond)
+		lat := time.Duration(rng.IntN(900_000)+100) * time.Microsecond
+		var r *metrics.Result
+		switch {
+		case i%50 == 0:
+			r = throttled(ops[i%3], "token.rate.per.minute", "tok-"+string(rune('a'+i%7)), "cli-1", at)
+		case i%97 == 0:
+			r = result(ops[i%3], 503, at, lat)
+		default:
+			r = ok(ops[i%3], "tok-"+string(rune('a'+i%7)), "cli-1", at)
+			r.Latency, r.Total = lat, lat+time.Duration(i%5)*time.Millisecond
+		}
+		recs[i%len(recs)].Record(r)
+	}
+	c.Advance(10 * time.Second)
+}
+
+func roundTrip(t testing.TB, d *metrics.Document) *metrics.Document {
+	t.Helper()
+	b, err := d.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsRune(string(b), '\n') {
+		t.Fatalf("encoded document has a newline")
+	}
+	out, err := metrics.DecodeDocument(b)
+	if err != nil {
+		t.Fatalf("DecodeDocument(Encode(d)): %v", err)
+	}
+	return out
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	c := newClock()
+	rec := metrics.NewRecorder(metrics.WithNow(c.Now), metrics.WithScenario("TestRound"))
+	load(t, c, rec)
+	rec.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSEvent, PushLatency: time.Millisecond})
+	doc := rec.Snapshot()
+	got := roundTrip(t, doc)
+	for _, op := range doc.OpNames() {
+		a, b := doc.Op(op), got.Op(op)
+		for _, p := range []float64{50, 99, 99.99} {
+			if a.Latency.Percentile(p) != b.Latency.Percentile(p) || a.Total.Percentile(p) != b.Total.Percentile(p) {
+				t.Errorf("%s p%v changed in the round trip: %v -> %v", op, p, a.Latency.Percentile(p), b.Latency.Percentile(p))
+			}
+		}
+		if a.Count != b.Count || a.Outcomes["throttled"] != b.Outcomes["throttled"] {
+			t.Errorf("%s counts changed: %d %v -> %d %v", op, a.Count, a.Outcomes, b.Count, b.Outcomes)
+		}
+	}
+	if got.Summary != doc.Summary || got.WebSocket.PushLatency.Count() != 1 {
+		t.Errorf("summary or websocket lost in the round trip")
+	}
+	// The wire form has the documented field names.
+	b, _ := doc.Encode()
+	var raw map[string]any
+	if err := json.Unmarshal(b, &raw); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"schema", "scenario", "target", "start", "end", "operations", "rateLimits", "series", "websocket", "summary"} {
+		if _, ok := raw[k]; !ok {
+			t.Errorf("encoded document lacks %q", k)
+		}
+	}
+	op := raw["operations"].([]any)[0].(map[string]any)
+	lat := op["latency"].(map[string]any)
+	if lat["encoding"] != "hdr-v2-base64" || lat["unit"] != "us" || lat["data"] == "" {
+		t.Errorf("latency histogram = %v", lat)
+	}
+}
+
+func TestDecodeDocumentErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []string // fragments of the error
+	}{
+		{"empty", "", []string{"metrics:", "empty input"}},
+		{"not json", "cxload-result: {\"schema\":", []string{"metrics: decode document", "joined"}},
+		{"no schema", `{"scenario":"x"}`, []string{`no "schema" field`, "cxload.result/v1"}},
+		{"other version", `{"schema":"cxload.result/v2"}`, []string{`"cxload.result/v2"`, `"cxload.result/v1"`}},
+		{"bad histogram", `{"schema":"cxload.result/v1","operations":[{"op":"a","latency":{"encoding":"hdr-v2-base64","unit":"us","data":"!!"}}]}`,
+			[]string{"operations[0].latency", "base64"}},
+		{"bad encoding", `{"schema":"cxload.result/v1","operations":[{"op":"a","latency":{"encoding":"tdigest","unit":"us","data":"AAAA"}}]}`,
+			[]string{"operations[0].latency", `"tdigest"`, "hdr-v2-base64"}},
+		{"wrong type", `{"schema":"cxload.result/v1","operations":{}}`, []string{"metrics: decode document", "operations"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := metrics.DecodeDocument([]byte(tt.in))
+			if err == nil {
+				t.Fatalf("DecodeDocument(%q) = nil error", tt.in)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("DecodeDocument(%q) error = %q, want it to contain %q", tt.in, err, w)
+				}
+			}
+		})
+	}
+}
+
+// Shards merge exactly: two recorders that each saw half of the results,
+// merged after a round trip through JSON, equal one recorder that saw all.
+func TestMergeIsExact(t *testing.T) {
+	c := newClock()
+	whole := metrics.NewRecorder(metrics.WithNow(c.Now))
+	load(t, c, whole)
+
+	c2 := newClock()
+	a := metrics.NewRecorder(metrics.WithNow(c2.Now), metrics.WithShard("1/2"))
+	b := metrics.NewRecorder(metrics.WithNow(c2.Now), metrics.WithShard("2/2"))
+	load(t, c2, a, b)
+
+	merged := roundTrip(t, a.Snapshot())
+	if err := merged.Merge(roundTrip(t, b.Snapshot())); err != nil {
+		t.Fatal(err)
+	}
+	want := whole.Snapshot()
+	if merged.Shard != "1/2+2/2" {
+		t.Errorf("merged shard = %q", merged.Shard)
+	}
+	if got, w := strings.Join(merged.OpNames(), ","), strings.Join(want.OpNames(), ","); got != w {
+		t.Fatalf("ops = %s, want %s", got, w)
+	}
+	for _, op := range want.OpNames() {
+		g, w := merged.Op(op), want.Op(op)
+		gh, _ := g.Latency.Hist()
+		wh, _ := w.Latency.Hist()
+		if !gh.Equals(wh) {
+			t.Errorf("%s: merged latency histogram differs from the whole run's", op)
+		}
+		gt, _ := g.Total.Hist()
+		wt, _ := w.Total.Hist()
+		if !gt.Equals(wt) {
+			t.Errorf("%s: merged total histogram differs", op)
+		}
+		if g.Count != w.Count || g.Status429 != w.Status429 || g.BytesIn != w.BytesIn || g.Attempts != w.Attempts {
+			t.Errorf("%s: merged counts %d/%d/%d, want %d/%d/%d", op, g.Count, g.Status429, g.Attempts, w.Count, w.Status429, w.Attempts)
+		}
+		for k, v := range w.Outcomes {
+			if g.Outcomes[k] != v {
+				t.Errorf("%s: outcome %s = %d, want %d", op, k, g.Outcomes[k], v)
+			}
+		}
+		if g.ByOutcome["ok"].Latency.Percentile(99) != w.ByOutcome["ok"].Latency.Percentile(99) {
+			t.Errorf("%s: ok p99 differs", op)
+		}
+	}
+	if !equal(merged.Series.Requests, want.Series.Requests) || !equal(merged.Series.Throttled, want.Series.Throttled) || !equal(merged.Series.Errors, want.Series.Errors) {
+		t.Errorf("series differ:\n got %v\nwant %v", merged.Series, want.Series)
+	}
+	g, w := merged.RateLimit("token.rate.per.minute"), want.RateLimit("token.rate.per.minute")
+	if g.Rejected != w.Rejected || g.Evidence.Tokens != w.Evidence.Tokens || g.Scope != w.Scope || !g.FirstRejection.Equal(w.FirstRejection) || !g.LastRejection.Equal(w.LastRejection) {
+		t.Errorf("rate limit merged = %+v\nwant %+v", g, w)
+	}
+	if merged.Identities.Tokens != want.Identities.Tokens || merged.Identities.Clients != 1 {
+		t.Errorf("identities = %+v, want %+v", merged.Identities, want.Identities)
+	}
+}
+
+// Series are aligned on the start times before they are added.
+func TestMergeAlignsSeries(t *testing.T) {
+	mk := func(start time.Time, req []int64) *metrics.Document {
+		return &metrics.Document{Schema: metrics.SchemaVersion, Start: start, End: start.Add(time.Duration(len(req)) * time.Second),
+			Series: metrics.Series{IntervalMs: 1000, Requests: req, Throttled: make([]int64, len(req)), Errors: make([]int64, len(req))}}
+	}
+	tests := []struct {
+		name string
+		a, b *metrics.Document
+		want []int64
+	}{
+		{"same start", mk(epoch, []int64{1, 2}), mk(epoch, []int64{10, 20, 30}), []int64{11, 22, 30}},
+		{"other starts 2s later", mk(epoch, []int64{1, 2}), mk(epoch.Add(2*time.Second), []int64{10, 20}), []int64{1, 2, 10, 20}},
+		{"other starts 1.5s earlier", mk(epoch, []int64{1, 2}), mk(epoch.Add(-1500*time.Millisecond), []int64{10, 20}), []int64{10, 21, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tt.a.Merge(tt.b); err != nil {
+				t.Fatal(err)
+			}
+			if !equal(tt.a.Series.Requests, tt.want) {
+				t.Errorf("merged requests = %v, want %v", tt.a.Series.Requests, tt.want)
+			}
+			if len(tt.a.Series.Errors) != len(tt.want) {
+				t.Errorf("errors series has length %d, want %d", len(tt.a.Series.Errors), len(tt.want))
+			}
+		})
+	}
+}
+
+func TestMergeErrors(t *testing.T) {
+	a := &metrics.Document{Schema: metrics.SchemaVersion, Series: metrics.Series{IntervalMs: 1000}}
+	if err := a.Merge(&metrics.Document{Schema: "cxload.result/v0"}); err == nil || !strings.Contains(err.Error(), "cxload.result/v0") {
+		t.Errorf("Merge(other schema) = %v", err)
+	}
+	if err := a.Merge(&metrics.Document{Schema: metrics.SchemaVersion, Series: metrics.Series{IntervalMs: 500}}); err == nil || !strings.Contains(err.Error(), "500 ms") {
+		t.Errorf("Merge(other interval) = %v", err)
+	}
+}
+
+// Merging evidence from shards whose identities differ changes the scope:
+// each shard alone saw one token of one client; together, two clients.
+func TestMergeReinfersScope(t *testing.T) {
+	one := func(tok, cli string) *metrics.Document {
+		c := newClock()
+		r := metrics.NewRecorder(metrics.WithNow(c.Now))
+		r.Record(throttled("a", "org.rate.per.minute", tok, cli, epoch))
+		c.Advance(time.Second)
+		return roundTrip(t, r.Snapshot())
+	}
+	d := one("t1", "c1")
+	if s := d.RateLimits[0].Scope; s != metrics.ScopeUndetermined {
+		t.Fatalf("one shard: scope %q, want undetermined", s)
+	}
+	if err := d.Merge(one("t2", "c2")); err != nil {
+		t.Fatal(err)
+	}
+	rl := d.RateLimits[0]
+	if rl.Scope != metrics.ScopeOrg || rl.Evidence.Clients != 2 || rl.Evidence.Tokens != 2 || rl.Rejected != 2 {
+		t.Errorf("merged: %+v", rl)
+	}
+}
+
+func TestDocumentAccessors(t *testing.T) {
+	c := newClock()
+	rec := metrics.NewRecorder(metrics.WithNow(c.Now))
+	rec.Record(result("a", 200, epoch, 10*time.Millisecond))
+	rec.Record(result("a", 200, epoch, 30*time.Millisecond))
+	c.Advance(2 * time.Second)
+	doc := rec.Snapshot()
+	if doc.Op("missing") != nil {
+		t.Error("Op(missing) != nil")
+	}
+	a := doc.Op("a")
+	if !near(a.Latency.Mean(), 20*time.Millisecond) || !near(a.Latency.Min(), 10*time.Millisecond) || !near(a.Latency.Max(), 30*time.Millisecond) {
+		t.Errorf("mean, min, max = %v, %v, %v", a.Latency.Mean(), a.Latency.Min(), a.Latency.Max())
+	}
+	if doc.Duration() != 2*time.Second {
+		t.Errorf("Duration() = %v", doc.Duration())
+	}
+	var empty metrics.Histogram
+	if empty.Count() != 0 || empty.Percentile(99) != 0 || empty.Max() != 0 {
+		t.Error("zero Histogram is not empty")
+	}
+}

@@ -1,0 +1,159 @@
+package metrics_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+func TestInferScope(t *testing.T) {
+	tests := []struct {
+		name   string
+		e      metrics.Evidence
+		want   string
+		reason string // a fragment of the reason
+	}{
+		{"no identities", metrics.Evidence{Ops: []string{"a"}}, metrics.ScopeUndetermined, "no token"},
+		{"one token among many", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 4, ClientsSeen: 1, Ops: []string{"a"}}, metrics.ScopeToken, "1 of 4 tokens"},
+		// one token among many wins over "one op while others passed": both fit, the token is the finer evidence
+		{"one token among many, one op", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 4, Ops: []string{"a"}, OpsPassing: []string{"b"}}, metrics.ScopeToken, "1 of 4"},
+		{"all tokens of one client", metrics.Evidence{Tokens: 4, Clients: 1, TokensSeen: 4, ClientsSeen: 1, Ops: []string{"a", "b"}}, metrics.ScopeClient, "all 4 tokens"},
+		{"some tokens of one client", metrics.Evidence{Tokens: 3, Clients: 1, TokensSeen: 8, ClientsSeen: 2, Ops: []string{"a"}}, metrics.ScopeClient, "3 of 8 tokens"},
+		{"several clients", metrics.Evidence{Tokens: 4, Clients: 2, TokensSeen: 4, ClientsSeen: 2}, metrics.ScopeOrg, "2 OAuth clients"},
+		{"one op while others pass, shared token", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, ClientsSeen: 1, Ops: []string{"recording.set"}, OpsPassing: []string{"presence.set"}}, metrics.ScopeEndpoint, "only recording.set was rejected while presence.set succeeded"},
+		{"one op while others pass, many tokens", metrics.Evidence{Tokens: 5, Clients: 1, TokensSeen: 5, Ops: []string{"recording.set"}, OpsPassing: []string{"presence.set", "queues.list"}}, metrics.ScopeEndpoint, "presence.set, queues.list"},
+		{"one op, nothing else passed", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, Ops: []string{"recording.set"}}, metrics.ScopeUndetermined, "only one token"},
+		{"several tokens of one user", metrics.Evidence{Tokens: 3, Clients: 1, Users: 1, TokensSeen: 6, UsersSeen: 2, Ops: []string{"a", "b"}}, metrics.ScopeUser, "3 tokens of 1 user"},
+		{"single token run", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, ClientsSeen: 1, Ops: []string{"a", "b"}}, metrics.ScopeUndetermined, "would look the same"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, why := metrics.InferScope(tt.e)
+			if got != tt.want || !strings.Contains(why, tt.reason) {
+				t.Errorf("InferScope(%+v) = %q, %q; want %q, reason containing %q", tt.e, got, why, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+func TestEstimateWindow(t *testing.T) {
+	tests := []struct {
+		reset, retry time.Duration
+		want         float64
+		source       string
+	}{
+		{0, 0, 0, ""},
+		{61 * time.Second, 30 * time.Second, 60, "ratelimit-reset"}, // snapped to the minute
+		{59 * time.Second, 0, 60, "ratelimit-reset"},
+		{0, 45 * time.Second, 45, "retry-after"},
+		{10 * time.Second, 125 * time.Second, 125, "retry-after"}, // 5 s from a minute: not snapped
+		{3600 * time.Second, 0, 3600, "ratelimit-reset"},
+	}
+	for _, tt := range tests {
+		got, src := metrics.EstimateWindow(tt.reset, tt.retry)
+		if got != tt.want || src != tt.source {
+			t.Errorf("EstimateWindow(%v, %v) = %v, %q; want %v, %q", tt.reset, tt.retry, got, src, tt.want, tt.source)
+		}
+	}
+}
+
+// throttled builds a 429 result rejected by bucket key.
+func throttled(op, key, tok, cli string, at time.Time) *metrics.Result {
+	r := result(op, 429, at, time.Millisecond)
+	r.ThrottledBy = key
+	r.TokenID, r.ClientID = tok, cli
+	r.RateLimit = metrics.RateLimitInfo{Count: 301, Allowed: 300, Reset: 61 * time.Second, Key: key, Namespace: "platform.api", Value: 300, RetryAfter: 20 * time.Second}
+	return r
+}
+
+func ok(op, tok, cli string, at time.Time) *metrics.Result {
+	r := result(op, 200, at, time.Millisecond)
+	r.TokenID, r.ClientID = tok, cli
+	return r
+}
+
+// End to end through the recorder: the observations a run produces.
+func TestRateLimitObservations(t *testing.T) {
+	t0 := epoch
+	tests := []struct {
+		name      string
+		opts      []metrics.Option
+		results   []*metrics.Result
+		key       string
+		scope     string
+		source    string
+		allowed   int
+		window    float64
+		winSource string
+		rejected  int64
+	}{
+		{
+			name: "one hot token among four",
+			results: []*metrics.Result{
+				ok("presence.set", "t1", "c1", t0), ok("presence.set", "t2", "c1", t0), ok("presence.set", "t3", "c1", t0), ok("presence.set", "t4", "c1", t0),
+				throttled("presence.set", "token.rate.per.minute", "t1", "c1", t0.Add(time.Second)),
+				throttled("presence.set", "token.rate.per.minute", "t1", "c1", t0.Add(2*time.Second)),
+			},
+			key: "token.rate.per.minute", scope: "token", source: "server", allowed: 300, window: 60, winSource: "ratelimit-reset", rejected: 2,
+		},
+		{
+			name: "resource limit on one endpoint, shared token",
+			results: []*metrics.Result{
+				ok("presence.set", "t1", "c1", t0.Add(time.Second)),
+				throttled("recording.set", "conversations.recordingstate.rate.per.minute", "t1", "c1", t0.Add(time.Second)),
+				ok("presence.set", "t1", "c1", t0.Add(2*time.Second)),
+			},
+			key: "conversations.recordingstate.rate.per.minute", scope: "endpoint", source: "server", allowed: 300, window: 60, winSource: "ratelimit-reset", rejected: 1,
+		},
+		{
+			name: "every token of one client",
+			results: []*metrics.Result{
+				throttled("a", "org.app.user.rate.per.minute", "t1", "c1", t0), throttled("b", "org.app.user.rate.per.minute", "t2", "c1", t0),
+			},
+			key: "org.app.user.rate.per.minute", scope: "client", source: "server", allowed: 300, window: 60, winSource: "ratelimit-reset", rejected: 2,
+		},
+		{
+			name: "two clients: org, window from the known profile",
+			opts: []metrics.Option{metrics.WithKnownLimits(metrics.KnownLimit{Key: "org.rate.per.minute", Scope: "org", Allowed: 5000, Window: 30 * time.Second})},
+			results: []*metrics.Result{
+				throttled("a", "org.rate.per.minute", "t1", "c1", t0), throttled("a", "org.rate.per.minute", "t2", "c2", t0),
+			},
+			key: "org.rate.per.minute", scope: "org", source: "server", allowed: 300, window: 30, winSource: "profile", rejected: 2,
+		},
+		{
+			name: "client-side limiter, declared scope used when evidence cannot tell",
+			results: []*metrics.Result{
+				{Op: "a", Outcome: metrics.Throttled, ThrottledBy: "token", Scope: "client-side:token", TokenID: "t1", ClientID: "c1", Start: t0},
+			},
+			key: "token", scope: "client-side:token", source: "client-side", rejected: 1,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newClock()
+			rec := metrics.NewRecorder(append([]metrics.Option{metrics.WithNow(c.Now)}, tt.opts...)...)
+			for _, r := range tt.results {
+				rec.Record(r)
+			}
+			c.Advance(10 * time.Second)
+			doc := rec.Snapshot()
+			rl := doc.RateLimit(tt.key)
+			if rl == nil {
+				t.Fatalf("RateLimit(%q) = nil; observations %+v", tt.key, doc.RateLimits)
+			}
+			if rl.Scope != tt.scope || rl.Source != tt.source || rl.Allowed != tt.allowed || rl.WindowSeconds != tt.window || rl.WindowSource != tt.winSource || rl.Rejected != tt.rejected {
+				t.Errorf("observation = scope %q (%s) source %q allowed %d window %v (%s) rejected %d;\nwant scope %q source %q allowed %d window %v (%s) rejected %d",
+					rl.Scope, rl.ScopeReason, rl.Source, rl.Allowed, rl.WindowSeconds, rl.WindowSource, rl.Rejected,
+					tt.scope, tt.source, tt.allowed, tt.window, tt.winSource, tt.rejected)
+			}
+			if rl.FirstRejection.IsZero() || rl.FirstRejection.After(rl.LastRejection) {
+				t.Errorf("first, last rejection = %v, %v", rl.FirstRejection, rl.LastRejection)
+			}
+			if !strings.Contains(doc.Summary, tt.key) {
+				t.Errorf("summary does not name the limit %s: %q", tt.key, doc.Summary)
+			}
+		})
+	}
+}
