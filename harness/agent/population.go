@@ -1,0 +1,494 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cxload/cxload/harness/api"
+)
+
+// Operation names recorded for the agent helpers (metrics.Result.Op).
+const (
+	OpUsersList           = "users.list"
+	OpPresenceDefinitions = "presence.definitions"
+	OpPresenceSet         = "presence.set"
+	OpRoutingStatusSet    = "routingstatus.set"
+	OpSubscribe           = "notifications.subscribe"
+	OpCallCreate          = "call.create"
+	OpRecordingSet        = "recording.set"
+)
+
+// Routing statuses of PUT /api/v2/users/{id}/routingstatus.
+const (
+	RoutingOffQueue      = "OFF_QUEUE"
+	RoutingIdle          = "IDLE"
+	RoutingInteracting   = "INTERACTING"
+	RoutingNotResponding = "NOT_RESPONDING"
+	RoutingCommunicating = "COMMUNICATING"
+)
+
+// System presences an agent moves between.
+const (
+	PresenceOnQueue   = "On Queue"
+	PresenceAvailable = "Available"
+	PresenceOffline   = "Offline"
+)
+
+// A Channel is an agent's notification channel, as far as the population
+// needs it. harness/notify's channel client provides one; [Config.Channel]
+// opens it.
+type Channel interface {
+	// Subscribe adds topics to the channel's subscriptions.
+	Subscribe(ctx context.Context, topics ...string) error
+	// Close closes the channel's connection; it must not block for long.
+	Close() error
+}
+
+// Config configures a [Population].
+type Config struct {
+	// API is the client shared by all agents; agent k sends with
+	// API.Agent(k), whose token the client's token source picks by its
+	// policy (auth.Shared, auth.PerClient, auth.PerAgent). Required.
+	API *api.Client
+	// Users are the identities of the whole population (all shards): agent
+	// k is Users[k]. See [LoadUsers] and [ReadUsers]. Required, non-empty.
+	Users []User
+	// Shard is this machine's part; it owns agents k with k mod n = i−1.
+	Shard Shard
+	// Presences maps presence names (system presence or label, any case,
+	// spaces or underscores) to presence definition ids. Nil: read once
+	// from GET /api/v2/presencedefinitions on first use.
+	Presences map[string]string
+	// Channel opens agent a's notification channel; it is called once per
+	// agent, on its first SubscribeTopics. Nil: SubscribeTopics fails.
+	Channel func(ctx context.Context, a *Agent) (Channel, error)
+}
+
+// A Population is the agents of a run that this shard owns, each with its
+// identity, its view of the API client (hence its token) and its state.
+// It is safe for concurrent use; each [Agent] is meant to be driven by one
+// goroutine at a time (executors guarantee it: an agent runs one iteration
+// at a time).
+type Population struct {
+	cfg    Config
+	agents map[int]*Agent
+	order  []*Agent
+
+	presMu    sync.Mutex
+	presences map[string]string // normalized name → id
+}
+
+// NewPopulation checks cfg and returns the population of cfg.Shard. It
+// sends no request.
+func NewPopulation(cfg Config) (*Population, error) {
+	if cfg.API == nil {
+		return nil, errors.New("agent: Config.API is nil: give the run's *api.Client")
+	}
+	if len(cfg.Users) == 0 {
+		return nil, errors.New("agent: Config.Users is empty: load them with agent.LoadUsers or agent.ReadUsersFile")
+	}
+	if err := cfg.Shard.Validate(); err != nil {
+		return nil, err
+	}
+	seen := make(map[string]int, len(cfg.Users))
+	for k, u := range cfg.Users {
+		if u.ID == "" {
+			return nil, fmt.Errorf("agent: Config.Users[%d].ID is empty", k)
+		}
+		if j, dup := seen[u.ID]; dup {
+			return nil, fmt.Errorf("agent: Config.Users[%d] and [%d] are the same user %s: each agent needs its own", j, k, u.ID)
+		}
+		seen[u.ID] = k
+	}
+	p := &Population{cfg: cfg, agents: make(map[int]*Agent)}
+	if cfg.Presences != nil {
+		p.presences = normalizePresences(cfg.Presences)
+	}
+	for _, k := range cfg.Shard.Agents(len(cfg.Users)) {
+		a := &Agent{ID: k, User: cfg.Users[k], pop: p, api: cfg.API.Agent(k)}
+		p.agents[k] = a
+		p.order = append(p.order, a)
+	}
+	return p, nil
+}
+
+// Size is the size of the whole population (all shards).
+func (p *Population) Size() int { return len(p.cfg.Users) }
+
+// Shard is the shard whose agents p holds.
+func (p *Population) Shard() Shard { return p.cfg.Shard }
+
+// Agent returns agent k, or nil if this shard does not own it.
+func (p *Population) Agent(k int) *Agent { return p.agents[k] }
+
+// Agents returns this shard's agents in increasing id order.
+func (p *Population) Agents() []*Agent { return append([]*Agent(nil), p.order...) }
+
+// Iter adapts a function of an agent to an [IterFunc] for [Open] and
+// [Closed]: it finds the iteration's agent and primes it with the
+// iteration's intended start (see [Agent.Begin]).
+func (p *Population) Iter(fn func(ctx context.Context, a *Agent, it Iteration) error) IterFunc {
+	return func(ctx context.Context, it Iteration) error {
+		a := p.agents[it.Agent]
+		if a == nil {
+			return fmt.Errorf("agent: iteration for agent %d, which shard %v does not own", it.Agent, p.cfg.Shard)
+		}
+		a.Begin(it)
+		return fn(ctx, a, it)
+	}
+}
+
+// Count returns how many of this shard's agents have each routing status
+// ("" for agents whose status was never set), for progress lines.
+func (p *Population) Count() map[string]int {
+	out := map[string]int{}
+	for _, a := range p.order {
+		out[a.State().RoutingStatus]++
+	}
+	return out
+}
+
+// Close closes every agent's notification channel and returns the first
+// error.
+func (p *Population) Close() error {
+	var first error
+	for _, a := range p.order {
+		if err := a.closeChannel(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// PresenceID returns the presence definition id of a presence name
+// ("On Queue", "ON_QUEUE", "available"…) or id, reading the organization's
+// definitions once if Config.Presences was nil.
+func (p *Population) PresenceID(ctx context.Context, name string) (string, error) {
+	p.presMu.Lock()
+	defer p.presMu.Unlock()
+	if p.presences == nil {
+		m, err := loadPresences(ctx, p.cfg.API)
+		if err != nil {
+			return "", err
+		}
+		p.presences = m
+	}
+	if id, ok := p.presences[normalizePresence(name)]; ok {
+		return id, nil
+	}
+	for _, id := range p.presences {
+		if id == name {
+			return id, nil
+		}
+	}
+	names := make([]string, 0, len(p.presences))
+	for n := range p.presences {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return "", fmt.Errorf("agent: presence %q: not a presence of this organization (have %s)", name, strings.Join(names, ", "))
+}
+
+func normalizePresence(s string) string {
+	return strings.NewReplacer(" ", "", "_", "", "-", "").Replace(strings.ToLower(strings.TrimSpace(s)))
+}
+
+func normalizePresences(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[normalizePresence(k)] = v
+	}
+	return out
+}
+
+func loadPresences(ctx context.Context, c *api.Client) (map[string]string, error) {
+	out := map[string]string{}
+	for page := 1; ; page++ {
+		var body struct {
+			Entities []struct {
+				ID             string `json:"id"`
+				Name           string `json:"name"`
+				SystemPresence string `json:"systemPresence"`
+				LanguageLabels map[string]string
+			} `json:"entities"`
+			PageCount int `json:"pageCount"`
+		}
+		req := &api.Request{Op: OpPresenceDefinitions, Method: http.MethodGet, Route: "/api/v2/presencedefinitions",
+			Query: url.Values{"pageSize": {"100"}, "pageNumber": {fmt.Sprint(page)}}}
+		if _, err := c.DoJSON(ctx, req, nil, &body); err != nil {
+			return nil, fmt.Errorf("agent: reading presence definitions: %w", err)
+		}
+		for _, e := range body.Entities {
+			for _, n := range []string{e.SystemPresence, e.Name, e.LanguageLabels["en_US"]} {
+				if n == "" {
+					continue
+				}
+				// A system presence wins over a custom label of the same name.
+				if _, taken := out[normalizePresence(n)]; !taken || n == e.SystemPresence {
+					out[normalizePresence(n)] = e.ID
+				}
+			}
+		}
+		if len(body.Entities) == 0 || page >= body.PageCount {
+			break
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("agent: the organization has no presence definitions")
+	}
+	return out, nil
+}
+
+// State is what an agent knows about itself, from the answers to its own
+// requests.
+type State struct {
+	Presence       string    // presence definition id, "" if never set
+	PresenceName   string    // the name it was set by
+	RoutingStatus  string    // OFF_QUEUE, IDLE, …; "" if never set
+	Call           string    // conversation id of the current call, "" if none
+	RecordingState string    // of the current call: active, paused, none
+	Topics         int       // topics subscribed on its channel
+	Changed        time.Time // when the state last changed
+}
+
+// An Agent is one simulated person: an identity, the API client view that
+// carries its token, a notification channel, and its state. Its helpers
+// each send one named operation through the API client (recorded in its
+// recorder). They are not meant to be called concurrently for one agent.
+type Agent struct {
+	ID   int  // 0-based index in the whole population
+	User User // identity in the directory
+
+	pop *Population
+	api *api.Client
+
+	mu       sync.Mutex
+	state    State
+	intended time.Time
+	channel  Channel
+}
+
+// String describes a without secrets, e.g. "agent 3 (Agent 0004)".
+func (a *Agent) String() string {
+	if a.User.Name != "" {
+		return fmt.Sprintf("agent %d (%s)", a.ID, a.User.Name)
+	}
+	return fmt.Sprintf("agent %d (%s)", a.ID, a.User.ID)
+}
+
+// API returns the agent's view of the API client, for requests the helpers
+// do not cover.
+func (a *Agent) API() *api.Client { return a.api }
+
+// State returns a copy of the agent's state.
+func (a *Agent) State() State {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.state
+}
+
+// Begin primes the agent with an iteration: its next request carries
+// it.Intended as intended send time, so its latency is measured from when
+// the executor meant the iteration to start (free of coordinated omission).
+// Later requests of the iteration are measured from their own send.
+func (a *Agent) Begin(it Iteration) {
+	a.mu.Lock()
+	a.intended = it.Intended
+	a.mu.Unlock()
+}
+
+// Topics returns the agent's own topics: presence, routing status and
+// conversations.
+func (a *Agent) Topics() []string {
+	id := a.User.ID
+	return []string{"v2.users." + id + ".presence", "v2.users." + id + ".routingStatus", "v2.users." + id + ".conversations"}
+}
+
+// do sends one request with the pending intended time.
+func (a *Agent) do(ctx context.Context, req *api.Request, in, out any) error {
+	a.mu.Lock()
+	req.Intended, a.intended = a.intended, time.Time{}
+	a.mu.Unlock()
+	_, err := a.api.DoJSON(ctx, req, in, out)
+	if err != nil {
+		return fmt.Errorf("agent: %v: %w", a, err)
+	}
+	return nil
+}
+
+func (a *Agent) update(f func(s *State)) {
+	a.mu.Lock()
+	f(&a.state)
+	a.state.Changed = time.Now()
+	a.mu.Unlock()
+}
+
+// SetPresence sets the agent's presence (operation "presence.set"): PATCH
+// /api/v2/users/{id}/presences/purecloud with the definition of name, a
+// presence name such as "On Queue" or a definition id.
+func (a *Agent) SetPresence(ctx context.Context, name string) error {
+	id, err := a.pop.PresenceID(ctx, name)
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"presenceDefinition": map[string]string{"id": id}}
+	var out struct {
+		PresenceDefinition struct {
+			ID string `json:"id"`
+		} `json:"presenceDefinition"`
+	}
+	req := &api.Request{Op: OpPresenceSet, Method: http.MethodPatch, Route: "/api/v2/users/{id}/presences/{source}",
+		Params: []string{a.User.ID, "purecloud"}}
+	if err := a.do(ctx, req, body, &out); err != nil {
+		return err
+	}
+	if out.PresenceDefinition.ID != "" {
+		id = out.PresenceDefinition.ID
+	}
+	a.update(func(s *State) { s.Presence, s.PresenceName = id, name })
+	return nil
+}
+
+// SetRoutingStatus sets the agent's routing status (operation
+// "routingstatus.set"): PUT /api/v2/users/{id}/routingstatus.
+func (a *Agent) SetRoutingStatus(ctx context.Context, status string) error {
+	var out struct {
+		Status string `json:"status"`
+	}
+	req := &api.Request{Op: OpRoutingStatusSet, Method: http.MethodPut, Route: "/api/v2/users/{id}/routingstatus",
+		Params: []string{a.User.ID}}
+	if err := a.do(ctx, req, map[string]string{"status": status}, &out); err != nil {
+		return err
+	}
+	if out.Status == "" {
+		out.Status = status
+	}
+	a.update(func(s *State) { s.RoutingStatus = out.Status })
+	return nil
+}
+
+// GoOnQueue puts the agent on queue: presence "On Queue", then routing
+// status IDLE (two operations).
+func (a *Agent) GoOnQueue(ctx context.Context) error {
+	if err := a.SetPresence(ctx, PresenceOnQueue); err != nil {
+		return err
+	}
+	return a.SetRoutingStatus(ctx, RoutingIdle)
+}
+
+// GoOffQueue takes the agent off queue: routing status OFF_QUEUE, then
+// presence "Available" (two operations).
+func (a *Agent) GoOffQueue(ctx context.Context) error {
+	if err := a.SetRoutingStatus(ctx, RoutingOffQueue); err != nil {
+		return err
+	}
+	return a.SetPresence(ctx, PresenceAvailable)
+}
+
+// SubscribeTopics subscribes topics on the agent's notification channel,
+// opening it with Config.Channel on first use; with no topics it subscribes
+// the agent's own ([Agent.Topics]). The channel records its requests as
+// operation "notifications.subscribe" (or its own names).
+func (a *Agent) SubscribeTopics(ctx context.Context, topics ...string) error {
+	if len(topics) == 0 {
+		topics = a.Topics()
+	}
+	a.mu.Lock()
+	ch := a.channel
+	a.mu.Unlock()
+	if ch == nil {
+		if a.pop.cfg.Channel == nil {
+			return fmt.Errorf("agent: %v: SubscribeTopics: Config.Channel is nil: give a function that opens a notification channel (harness/notify)", a)
+		}
+		var err error
+		if ch, err = a.pop.cfg.Channel(ctx, a); err != nil {
+			return fmt.Errorf("agent: %v: opening its notification channel: %w", a, err)
+		}
+		a.mu.Lock()
+		a.channel = ch
+		a.mu.Unlock()
+	}
+	if err := ch.Subscribe(ctx, topics...); err != nil {
+		return fmt.Errorf("agent: %v: subscribing %d topics: %w", a, len(topics), err)
+	}
+	a.update(func(s *State) { s.Topics += len(topics) })
+	return nil
+}
+
+// Channel returns the agent's notification channel, nil if not open.
+func (a *Agent) Channel() Channel {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.channel
+}
+
+func (a *Agent) closeChannel() error {
+	a.mu.Lock()
+	ch := a.channel
+	a.channel = nil
+	a.mu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	return ch.Close()
+}
+
+// A Call says whom a new call goes to (POST /api/v2/conversations/calls).
+// Set one of PhoneNumber, CallQueueID or CallUserID.
+type Call struct {
+	PhoneNumber     string `json:"phoneNumber,omitempty"`
+	CallFromQueueID string `json:"callFromQueueId,omitempty"`
+	CallQueueID     string `json:"callQueueId,omitempty"`
+	CallUserID      string `json:"callUserId,omitempty"`
+}
+
+// TakeCall places a call for the agent (operation "call.create"): POST
+// /api/v2/conversations/calls, and makes it the agent's current call. A
+// zero Call calls the agent itself (callUserId = its user id), which is how
+// a test puts a conversation on an agent.
+func (a *Agent) TakeCall(ctx context.Context, call Call) (conversationID string, err error) {
+	if call == (Call{}) {
+		call.CallUserID = a.User.ID
+	}
+	var out struct {
+		ID string `json:"id"`
+	}
+	req := &api.Request{Op: OpCallCreate, Method: http.MethodPost, Route: "/api/v2/conversations/calls"}
+	if err := a.do(ctx, req, call, &out); err != nil {
+		return "", err
+	}
+	if out.ID == "" {
+		return "", fmt.Errorf("agent: %v: POST /api/v2/conversations/calls answered without a conversation id", a)
+	}
+	a.update(func(s *State) { s.Call, s.RecordingState = out.ID, "" })
+	return out.ID, nil
+}
+
+// SetRecordingState changes the recording state of the agent's current
+// call (operation "recording.set"): PATCH
+// /api/v2/conversations/{id}/recordingstate with "active", "paused" or
+// "none". It fails if the agent has no current call.
+func (a *Agent) SetRecordingState(ctx context.Context, state string) error {
+	conv := a.State().Call
+	if conv == "" {
+		return fmt.Errorf("agent: %v: SetRecordingState(%q): no current call: TakeCall first", a, state)
+	}
+	req := &api.Request{Op: OpRecordingSet, Method: http.MethodPatch, Route: "/api/v2/conversations/{id}/recordingstate",
+		Params: []string{conv}}
+	if err := a.do(ctx, req, map[string]string{"recordingState": state}, nil); err != nil {
+		return err
+	}
+	a.update(func(s *State) { s.RecordingState = state })
+	return nil
+}
+
+// EndCall forgets the agent's current call (no request: the simulator and
+// these tests do not model disconnects).
+func (a *Agent) EndCall() { a.update(func(s *State) { s.Call, s.RecordingState = "", "" }) }

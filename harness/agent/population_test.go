@@ -1,0 +1,378 @@
+package agent_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// sim is a simulator on an in-memory pipe with a token pool, an API client
+// and a recorder, for tests inside a synctest bubble.
+type sim struct {
+	srv *gcsim.Server
+	api *api.Client
+	rec *metrics.Recorder
+}
+
+func newSim(tb testing.TB, agents int, policy auth.Policy) *sim {
+	tb.Helper()
+	srv := gcsim.NewUnstartedServer(nil)
+	srv.Listener.Close()
+	srv.Listener = gcsim.NewPipeListener()
+	srv.Start()
+	pool, err := auth.NewPool(auth.Config{
+		TokenURL:   srv.URL() + "/oauth/token",
+		Clients:    []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
+		Policy:     policy,
+		Agents:     agents,
+		HTTPClient: srv.Client(),
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rec := metrics.NewRecorder()
+	c, err := api.New(api.Config{BaseURL: srv.URL(), Tokens: pool, Recorder: rec, HTTPClient: srv.Client(), Agents: agents})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		c.Close()
+		srv.Client().CloseIdleConnections()
+		srv.Close()
+	})
+	return &sim{srv: srv, api: c, rec: rec}
+}
+
+func (s *sim) population(tb testing.TB, n int, ch func(context.Context, *agent.Agent) (agent.Channel, error)) *agent.Population {
+	tb.Helper()
+	users, err := agent.LoadUsers(context.Background(), s.api, n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := agent.NewPopulation(agent.Config{API: s.api, Users: users, Channel: ch})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := p.Close(); err != nil {
+			tb.Error(err)
+		}
+	})
+	return p
+}
+
+// event is one notification as the test channel received it.
+type event struct {
+	Topic string          `json:"topicName"`
+	Body  json.RawMessage `json:"eventBody"`
+}
+
+// testChannel is a minimal notification channel on gorilla/websocket: it
+// stands in for harness/notify so the population's helpers can be tested
+// against the simulator's hub. One reader goroutine; Close waits for it.
+type testChannel struct {
+	api     *api.Client
+	id      string
+	conn    *websocket.Conn
+	done    chan struct{}
+	mu      sync.Mutex
+	events  []event
+	changed chan struct{} // signaled on every event
+}
+
+func openTestChannel(srv *gcsim.Server) func(context.Context, *agent.Agent) (agent.Channel, error) {
+	return func(ctx context.Context, a *agent.Agent) (agent.Channel, error) {
+		var ch struct {
+			ID         string `json:"id"`
+			ConnectURI string `json:"connectUri"`
+		}
+		if _, err := a.API().DoJSON(ctx, &api.Request{Op: "channel.create", Method: http.MethodPost, Route: "/api/v2/notifications/channels"}, nil, &ch); err != nil {
+			return nil, err
+		}
+		d := websocket.Dialer{NetDialContext: srv.DialContext, HandshakeTimeout: 10 * time.Second}
+		conn, _, err := d.DialContext(ctx, ch.ConnectURI, nil)
+		if err != nil {
+			return nil, err
+		}
+		tc := &testChannel{api: a.API(), id: ch.ID, conn: conn, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+		go tc.read()
+		return tc, nil
+	}
+}
+
+func (c *testChannel) read() {
+	defer close(c.done)
+	for {
+		var e event
+		if err := c.conn.ReadJSON(&e); err != nil {
+			return
+		}
+		c.mu.Lock()
+		c.events = append(c.events, e)
+		c.mu.Unlock()
+		select {
+		case c.changed <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (c *testChannel) Subscribe(ctx context.Context, topics ...string) error {
+	body := make([]map[string]string, len(topics))
+	for i, t := range topics {
+		body[i] = map[string]string{"id": t}
+	}
+	_, err := c.api.DoJSON(ctx, &api.Request{Op: agent.OpSubscribe, Method: http.MethodPost,
+		Route: "/api/v2/notifications/channels/{id}/subscriptions", Params: []string{c.id}}, body, nil)
+	return err
+}
+
+func (c *testChannel) Close() error {
+	c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+	err := c.conn.Close()
+	<-c.done
+	return err
+}
+
+// topics returns the topics of the events received so far.
+func (c *testChannel) topics() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, e := range c.events {
+		out = append(out, e.Topic)
+	}
+	return out
+}
+
+// TestGoOnQueueEvents: 20 agents subscribe to their topics and go on queue;
+// each one's presence and routing status events arrive on its own channel,
+// and nobody else's.
+func TestGoOnQueueEvents(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 20 // the simulator allows 20 channels per owner: one client-credentials token owns them all
+		s := newSim(t, n, auth.Shared)
+		p := s.population(t, n, openTestChannel(s.srv))
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for _, a := range p.Agents() {
+			wg.Go(func() {
+				if err := a.SubscribeTopics(ctx); err != nil {
+					errs <- err
+					return
+				}
+				if err := a.GoOnQueue(ctx); err != nil {
+					errs <- err
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		synctest.Wait() // every event the hub sent is read
+		for _, a := range p.Agents() {
+			st := a.State()
+			if st.RoutingStatus != agent.RoutingIdle || st.PresenceName != agent.PresenceOnQueue || st.Presence == "" || st.Topics != 3 {
+				t.Errorf("%v state %+v, want On Queue, IDLE, 3 topics", a, st)
+			}
+			got := a.Channel().(*testChannel).topics()
+			var presence, routing int
+			for _, topic := range got {
+				switch topic {
+				case "v2.users." + a.User.ID + ".presence":
+					presence++
+				case "v2.users." + a.User.ID + ".routingStatus":
+					routing++
+				default:
+					if strings.HasPrefix(topic, "v2.users.") {
+						t.Errorf("%v received %s, another agent's topic", a, topic)
+					}
+				}
+			}
+			if presence != 1 || routing != 1 {
+				t.Errorf("%v received %v, want one presence and one routingStatus event", a, got)
+			}
+		}
+		doc := s.rec.Snapshot()
+		for op, want := range map[string]int64{agent.OpPresenceSet: n, agent.OpRoutingStatusSet: n, agent.OpSubscribe: n, agent.OpUsersList: 1, agent.OpPresenceDefinitions: 1} {
+			if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(metrics.OK) != want {
+				t.Errorf("recorded %s: %+v, want %d OK", op, o, want)
+			}
+		}
+	})
+}
+
+// TestAgentCallAndRecording: take a call, change its recording state, go
+// off queue, each as a named operation, under an open executor whose
+// iterations carry their intended start to the first request.
+func TestAgentCallAndRecording(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 4
+		s := newSim(t, n, auth.PerAgent)
+		p := s.population(t, n, nil)
+		o := agent.Open{Pacer: agent.ConstantPacer{Freq: 4, Duration: 2 * time.Second}, Agents: n}
+		st, err := o.Run(t.Context(), p.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+			if _, err := a.TakeCall(ctx, agent.Call{}); err != nil {
+				return err
+			}
+			if err := a.SetRecordingState(ctx, "paused"); err != nil {
+				return err
+			}
+			a.EndCall()
+			return a.GoOffQueue(ctx)
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Started != 8 || st.Errors != 0 || st.Dropped != 0 {
+			t.Fatalf("stats %v, want 8 iterations without error or drop", st)
+		}
+		doc := s.rec.Snapshot()
+		for _, op := range []string{agent.OpCallCreate, agent.OpRecordingSet, agent.OpRoutingStatusSet, agent.OpPresenceSet} {
+			if o := doc.Op(op); o == nil || o.Count != 8 || o.Outcome(metrics.OK) != 8 {
+				t.Errorf("recorded %s: %+v, want 8 OK", op, o)
+			}
+		}
+		for _, a := range p.Agents() {
+			if st := a.State(); st.RoutingStatus != agent.RoutingOffQueue || st.PresenceName != agent.PresenceAvailable || st.Call != "" {
+				t.Errorf("%v state %+v, want OFF_QUEUE, Available, no call", a, st)
+			}
+		}
+		if err := p.Agent(0).SetRecordingState(t.Context(), "active"); err == nil || !strings.Contains(err.Error(), "no current call") {
+			t.Errorf("SetRecordingState without a call: error %v, want \"no current call\"", err)
+		}
+	})
+}
+
+// TestPopulationShards: the shards' populations partition the agents, each
+// with the identity of the directory's user of the same index.
+func TestPopulationShards(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, 10, auth.Shared)
+		users, err := agent.LoadUsers(t.Context(), s.api, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int]bool{}
+		for i := 1; i <= 3; i++ {
+			sh := agent.Shard{Index: i, Count: 3}
+			p, err := agent.NewPopulation(agent.Config{API: s.api, Users: users, Shard: sh})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Size() != 10 || len(p.Agents()) != sh.Split(10) {
+				t.Errorf("shard %v: Size %d, %d agents, want 10 and %d", sh, p.Size(), len(p.Agents()), sh.Split(10))
+			}
+			for _, a := range p.Agents() {
+				if seen[a.ID] || !sh.Owns(a.ID) || a.User.ID != gcsim.UserID(a.ID) {
+					t.Errorf("shard %v: %v (user %s): duplicate, not owned, or not the directory's user %s", sh, a, a.User.ID, gcsim.UserID(a.ID))
+				}
+				seen[a.ID] = true
+			}
+			if p.Agent(i) != nil && !sh.Owns(i) {
+				t.Errorf("shard %v returns agent %d it does not own", sh, i)
+			}
+		}
+		if len(seen) != 10 {
+			t.Errorf("shards together hold %d agents, want 10", len(seen))
+		}
+	})
+}
+
+func TestLoadUsersTooFew(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, 1, auth.Shared)
+		_, err := agent.LoadUsers(t.Context(), s.api, gcsim.DefaultAgents+1)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("has %d users, the population needs %d", gcsim.DefaultAgents, gcsim.DefaultAgents+1)) {
+			t.Errorf("LoadUsers beyond the directory: error %v", err)
+		}
+	})
+}
+
+func TestPresenceIDErrors(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, 1, auth.Shared)
+		p := s.population(t, 1, nil)
+		for _, name := range []string{"On Queue", "ON_QUEUE", "on-queue", "available"} {
+			if _, err := p.PresenceID(t.Context(), name); err != nil {
+				t.Errorf("PresenceID(%q): %v", name, err)
+			}
+		}
+		_, err := p.PresenceID(t.Context(), "Dancing")
+		if err == nil || !strings.Contains(err.Error(), `presence "Dancing"`) || !strings.Contains(err.Error(), "onqueue") {
+			t.Errorf("PresenceID(Dancing) error %v, want it to name the presence and list the known ones", err)
+		}
+		if err := p.Agent(0).SubscribeTopics(t.Context()); err == nil || !strings.Contains(err.Error(), "Config.Channel is nil") {
+			t.Errorf("SubscribeTopics without Config.Channel: error %v", err)
+		}
+	})
+}
+
+func TestReadUsers(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     []agent.User
+		wantErr  string
+	}{
+		{"lines", "# agents\nu1\n\n u2 \n", []agent.User{{ID: "u1"}, {ID: "u2"}}, ""},
+		{"JSON", ` [{"id":"u1","name":"Ann"},{"id":"u2"}]`, []agent.User{{ID: "u1", Name: "Ann"}, {ID: "u2"}}, ""},
+		{"JSON without id", `[{"id":"u1"},{"name":"Bob"}]`, nil, "users.txt: [1].id is empty"},
+		{"JSON syntax", `[{"id":}]`, nil, "want a JSON array"},
+		{"two per line", "u1\nu2 u3\n", nil, `users.txt:2: "u2 u3": want one user id per line`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := agent.ReadUsers(strings.NewReader(tt.in), "users.txt")
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("ReadUsers error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("ReadUsers = %v, %v, want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestNewPopulationErrors(t *testing.T) {
+	c, err := api.New(api.Config{BaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		cfg  agent.Config
+		want string
+	}{
+		{"no API", agent.Config{Users: []agent.User{{ID: "a"}}}, "Config.API is nil"},
+		{"no users", agent.Config{API: c}, "Config.Users is empty"},
+		{"empty id", agent.Config{API: c, Users: []agent.User{{ID: "a"}, {}}}, "Config.Users[1].ID is empty"},
+		{"duplicate", agent.Config{API: c, Users: []agent.User{{ID: "a"}, {ID: "b"}, {ID: "a"}}}, "Config.Users[0] and [2] are the same user a"},
+		{"bad shard", agent.Config{API: c, Users: []agent.User{{ID: "a"}}, Shard: agent.Shard{Index: 0, Count: 2}}, "shard 0/2"},
+	}
+	for _, tt := range tests {
+		_, err := agent.NewPopulation(tt.cfg)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
+		}
+	}
+}
