@@ -11,35 +11,18 @@ import (
 	"github.com/cxload/cxload/harness/metrics"
 )
 
-// decodeHist decodes a result-document histogram. An empty histogram
-// (no data) decodes to nil without error.
+// decodeHist decodes a result-document histogram; an empty one decodes to
+// nil.
 func decodeHist(h metrics.Histogram) (*hdrhistogram.Histogram, error) {
 	if h.Data == "" {
 		return nil, nil
 	}
-	if h.Encoding != "" && h.Encoding != metrics.HistogramEncoding {
-		return nil, fmt.Errorf("histogram encoding %q: want %q", h.Encoding, metrics.HistogramEncoding)
-	}
-	hist, err := hdrhistogram.Decode([]byte(h.Data))
-	if err != nil {
-		return nil, fmt.Errorf("histogram: %w", err)
-	}
-	return hist, nil
+	return h.Hist()
 }
 
-// unitScale returns the number of microseconds in one unit of h.
-func unitScale(h metrics.Histogram) float64 {
-	switch h.Unit {
-	case "ns":
-		return 1e-3
-	case "ms":
-		return 1e3
-	case "s":
-		return 1e6
-	default: // "us" and unset
-		return 1
-	}
-}
+// unitScale returns the number of microseconds in one unit of h
+// (metrics.HistogramUnit is the only unit the documents use).
+func unitScale(metrics.Histogram) float64 { return 1 }
 
 // Percentiles are the percentiles reported per operation.
 var Percentiles = []float64{50, 90, 95, 99, 99.9}

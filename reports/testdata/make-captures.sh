@@ -26,7 +26,7 @@ CAPTURE_VARIANT=new bench >"$out/bench-new.json"
 go run "$cap/jsontext" <"$out/bench-old.json" >"$out/bench-old.txt"
 go run "$cap/jsontext" <"$out/bench-new.json" >"$out/bench-new.txt"
 if [ -x "$benchstat" ]; then
-	(cd "$out" && "$benchstat" -format csv bench-old.txt bench-new.txt >benchstat-old-new.csv)
+	(cd "$out" && "$benchstat" -format csv bench-old.txt bench-new.txt >benchstat-old-new.csv 2>/dev/null)
 	(cd "$out" && "$benchstat" bench-old.txt bench-new.txt >benchstat-old-new.txt)
 else
 	echo "make-captures.sh: $benchstat not found; benchstat goldens not refreshed" >&2
