@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+	"strconv"
+	"time"
+)
+
+// childCmd is the hidden first argument that makes the binary run as one of
+// its own child processes: the target server or an in-process loader. The
+// parent re-executes itself (os.Executable) so that every loader, in-process
+// or not, is a separate process pinned the same way and measured by the
+// same rusage.
+const childCmd = "__peers-child"
+
+// targetBody is the target's answer: 82 bytes of JSON, the size of a small
+// Platform API entity.
+const targetBody = `{"id":"3f2c6a1e-8b7d-4c2a-9e1f-5d6b7a8c9d0e","name":"Agent 1","state":"available"}`
+
+// targetHandler answers every request with targetBody.
+func targetHandler() http.Handler {
+	body := []byte(targetBody)
+	length := strconv.Itoa(len(body))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = []string{"application/json"}
+		h["Content-Length"] = []string{length}
+		_, _ = w.Write(body)
+	})
+}
+
+// runChild runs a child: "target" serves on 127.0.0.1 until its stdin
+// closes, printing its URL as the first line of stdout; "load" runs one
+// loader and prints a loadReport as JSON.
+func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("peers: child: missing kind (target or load)")
+	}
+	switch args[0] {
+	case "target":
+		return serveTarget(ctx, stdin, stdout)
+	case "load":
+		return runLoadChild(ctx, args[1:], stdout, stderr)
+	default:
+		return fmt.Errorf("peers: child: unknown kind %q (want target or load)", args[0])
+	}
+}
+
+func serveTarget(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("peers: target: %w", err)
+	}
+	srv := &http.Server{Handler: targetHandler(), ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	if _, err := fmt.Fprintf(stdout, "http://%s/\n", ln.Addr()); err != nil {
+		srv.Close()
+		<-served
+		return fmt.Errorf("peers: target: %w", err)
+	}
+	// The parent closes our stdin to stop us; if it dies, the pipe closes too.
+	stdinClosed := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		close(stdinClosed)
+	}()
+	select {
+	case <-ctx.Done():
+	case <-stdinClosed:
+	case err := <-served:
+		return fmt.Errorf("peers: target: %w", err)
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err = srv.Shutdown(shutdownCtx)
+	<-served
+	return err
+}
+
+func runLoadChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("peers child load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	loader := fs.String("loader", "bare", "bare or cxload")
+	url := fs.String("url", "", "target URL")
+	conns := fs.Int("conns", 50, "workers and connections")
+	duration := fs.Duration("duration", 10*time.Second, "how long to send")
+	rate := fs.Float64("rate", 0, "requests per second; 0 = closed loop at full speed")
+	pprofPrefix := fs.String("pprof", "", "write <prefix>.cpu.pprof and <prefix>.allocs.pprof")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pprofPrefix != "" {
+		stopProfile, err := startProfile(*pprofPrefix)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if perr := stopProfile(); perr != nil {
+				fmt.Fprintln(stderr, perr)
+			}
+		}()
+	}
+	if *conns < 1 || *duration <= 0 || *rate < 0 || *url == "" {
+		return fmt.Errorf("peers: child load: bad arguments %q", args)
+	}
+	var (
+		rep loadReport
+		err error
+	)
+	switch *loader {
+	case "bare":
+		rep, err = runBare(ctx, *url, *conns, *duration, *rate)
+	case "cxload":
+		rep, err = runCxload(ctx, *url, *conns, *duration, *rate)
+	default:
+		err = fmt.Errorf("peers: child load: unknown loader %q (want bare or cxload)", *loader)
+	}
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(stdout).Encode(rep)
+}
+
+func runBare(ctx context.Context, url string, conns int, duration time.Duration, rate float64) (loadReport, error) {
+	client := newBareClient(conns)
+	defer client.CloseIdleConnections()
+	newSend, err := bareSend(client, url)
+	if err != nil {
+		return loadReport{}, err
+	}
+	if rate > 0 {
+		rep := pacedLoop(ctx, conns, duration, rate, newSend)
+		rep.Note = "sleep-until-due pacer, " + strconv.Itoa(conns) + " workers"
+		return rep, nil
+	}
+	return closedLoop(ctx, conns, duration, newSend), nil
+}
+
+// startProfile starts a CPU profile into prefix.cpu.pprof and records
+// every allocation; the returned func stops it and writes
+// prefix.allocs.pprof.
+func startProfile(prefix string) (stop func() error, err error) {
+	if err := os.MkdirAll(filepath.Dir(prefix), 0o755); err != nil {
+		return nil, fmt.Errorf("peers: -pprof: %w", err)
+	}
+	cpu, err := os.Create(prefix + ".cpu.pprof")
+	if err != nil {
+		return nil, fmt.Errorf("peers: -pprof: %w", err)
+	}
+	if err := pprof.StartCPUProfile(cpu); err != nil {
+		cpu.Close()
+		return nil, fmt.Errorf("peers: -pprof: %w", err)
+	}
+	return func() error {
+		pprof.StopCPUProfile()
+		if err := cpu.Close(); err != nil {
+			return fmt.Errorf("peers: -pprof: %w", err)
+		}
+		f, err := os.Create(prefix + ".allocs.pprof")
+		if err != nil {
+			return fmt.Errorf("peers: -pprof: %w", err)
+		}
+		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+			f.Close()
+			return fmt.Errorf("peers: -pprof: %w", err)
+		}
+		return f.Close()
+	}, nil
+}

@@ -1,0 +1,35 @@
+// Command peers measures cxload's HTTP client side by side with its peers on
+// this machine: a bare net/http client loop (the baseline), cxload's client
+// with recording and limiting on, vegeta and k6.
+//
+// Usage:
+//
+//	go run ./scripts/peers [-duration 10s] [-conns 50] [-rate 5000] [-only bare,cxload,vegeta,k6] [-json]
+//
+// It starts one loopback target (a Go HTTP server answering an 82-byte JSON
+// body) in a separate process pinned to CPU 1, then runs each loader in its
+// own process pinned to CPU 0, one after another, for the same duration and
+// number of connections. For every loader it reports requests per second,
+// CPU seconds per 1,000 requests (from the loader process's rusage), p50 and
+// p99 latency, peak RSS and errors, with ratios to the bare loop. Then it
+// runs paced load at a fixed rate and reports the achieved rate's error and
+// the p99 measured from each request's intended send time (corrected for
+// coordinated omission).
+//
+// vegeta and k6 are taken from PATH, or installed with `go install` into a
+// temporary GOBIN (or the directory given by -bin). A loader that cannot be
+// run is reported as "not measured: <reason>"; the others still run.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}

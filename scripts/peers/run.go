@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Defaults of the flags.
+const (
+	DefaultDuration = 10 * time.Second
+	DefaultConns    = 50
+	DefaultRate     = 5000
+)
+
+// loaders in the order they run; the first is the baseline.
+var allLoaders = []string{"bare", "cxload", "vegeta", "k6"}
+
+// pacedLoaders are the loaders of the paced part.
+var pacedLoaders = []string{"bare", "cxload", "vegeta"}
+
+// CPUs the processes are pinned to (taskset -c): loaders share one, the
+// target has the other to itself.
+const (
+	loaderCPU = 0
+	targetCPU = 1
+)
+
+type options struct {
+	duration time.Duration
+	conns    int
+	rate     float64
+	only     []string
+	json     bool
+	bin      string // where vegeta and k6 are (or are installed); "" = PATH, else a temporary directory
+	pprof    string // directory for CPU and allocation profiles of the in-process loaders
+	self     string // this executable, re-executed for children
+	taskset  string // path of taskset, "" when pinning is not possible
+	stderr   io.Writer
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == childCmd {
+		return runChild(ctx, args[1:], os.Stdin, stdout, stderr)
+	}
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := measureAll(ctx, o)
+	if err != nil {
+		return err
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rep)
+	}
+	return writeReport(stdout, rep)
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	o := &options{stderr: stderr}
+	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: go run ./scripts/peers [flags]
+
+Measures, on this machine and one after another, a bare net/http client loop
+(the baseline), cxload's client with recording and limiting on, vegeta and k6
+against one loopback target (an 82-byte JSON answer) in another process.
+Loaders are pinned to CPU 0 and the target to CPU 1 with taskset. Then paced
+load at -rate for the bare loop, cxload and vegeta.
+
+vegeta and k6 come from PATH or -bin, or are installed there with go install
+(into a temporary directory when -bin is empty).
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.DurationVar(&o.duration, "duration", DefaultDuration, "how long each loader sends")
+	fs.IntVar(&o.conns, "conns", DefaultConns, "connections (workers, VUs) of every loader")
+	fs.Float64Var(&o.rate, "rate", DefaultRate, "requests per second of the paced part; 0 skips it")
+	only := fs.String("only", strings.Join(allLoaders, ","), "comma-separated loaders to measure")
+	fs.BoolVar(&o.json, "json", false, "print the measurements as JSON instead of tables")
+	fs.StringVar(&o.bin, "bin", "", "directory holding vegeta and k6, or where to install them; empty: PATH, else a temporary directory removed at exit")
+	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU and allocation profiles of the bare and cxload loaders")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("peers: unexpected arguments %q; all options are flags (see -h)", fs.Args())
+	}
+	if o.duration <= 0 || o.duration > time.Hour {
+		return nil, fmt.Errorf("peers: -duration %v: must be > 0 and at most 1h", o.duration)
+	}
+	if o.conns < 1 || o.conns > 10000 {
+		return nil, fmt.Errorf("peers: -conns %d: must be between 1 and 10000", o.conns)
+	}
+	if o.rate < 0 || o.rate > 1e6 {
+		return nil, fmt.Errorf("peers: -rate %v: must be between 0 (skip paced load) and 1e6", o.rate)
+	}
+	for name := range strings.SplitSeq(*only, ",") {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		if !slices.Contains(allLoaders, name) {
+			return nil, fmt.Errorf("peers: -only: unknown loader %q; want a comma-separated subset of %s", name, strings.Join(allLoaders, ","))
+		}
+		if !slices.Contains(o.only, name) {
+			o.only = append(o.only, name)
+		}
+	}
+	if len(o.only) == 0 {
+		return nil, fmt.Errorf("peers: -only %q: names no loader; want a subset of %s", *only, strings.Join(allLoaders, ","))
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("peers: cannot re-execute myself: %w", err)
+	}
+	o.self = self
+	if path, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
+		o.taskset = path
+	}
+	return o, nil
+}
+
+func (o *options) selected(name string) bool { return slices.Contains(o.only, name) }
+
+// report is everything one run measured; -json prints it as is.
+type report struct {
+	Machine machine       `json:"machine"`
+	Conns   int           `json:"conns"`
+	Dur     time.Duration `json:"durationNs"`
+	Rate    float64       `json:"pacedRate,omitempty"`
+	Pinned  bool          `json:"pinned"`
+	Closed  []measurement `json:"closed"`
+	Paced   []measurement `json:"paced,omitempty"`
+}
+
+type machine struct {
+	Date string `json:"date"`
+	CPUs int    `json:"cpus"`
+	CPU  string `json:"cpu"`
+	Go   string `json:"go"`
+}
+
+func thisMachine() machine {
+	return machine{
+		Date: time.Now().UTC().Format(time.RFC3339),
+		CPUs: runtime.NumCPU(),
+		CPU:  cpuModel(),
+		Go:   runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+	}
+}
+
+// cpuModel returns the first "model name" of /proc/cpuinfo, or "unknown".
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return "unknown"
+	}
+	return parseCPUModel(data)
+}
+
+func parseCPUModel(cpuinfo []byte) string {
+	sc := bufio.NewScanner(bytes.NewReader(cpuinfo))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == "model name" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
+
+func (o *options) logf(format string, args ...any) {
+	fmt.Fprintf(o.stderr, "peers: "+format+"\n", args...)
+}
+
+// measureAll starts the target and runs every selected loader, closed
+// loop first, then paced.
+func measureAll(ctx context.Context, o *options) (*report, error) {
+	rep := &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Rate: o.rate, Pinned: o.taskset != ""}
+	if o.taskset == "" {
+		o.logf("WARNING: taskset not found or fewer than 2 CPUs; processes are NOT pinned and figures are noisier")
+	}
+	tools := map[string]string{}
+	toolErr := map[string]error{}
+	if o.selected("vegeta") || o.selected("k6") {
+		cleanup, err := o.ensureTools(ctx, tools, toolErr)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+	}
+	tgt, err := o.startTarget(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tgt.stop()
+	o.logf("target %s (pid %d) on CPU %d", tgt.url, tgt.pid, targetCPU)
+
+	work, err := os.MkdirTemp("", "cxload-peers-")
+	if err != nil {
+		return nil, fmt.Errorf("peers: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	for _, name := range allLoaders {
+		if !o.selected(name) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		o.logf("full speed: %s, %d connections, %v", name, o.conns, o.duration)
+		var m measurement
+		switch name {
+		case "bare", "cxload":
+			m = o.measureChild(ctx, name, tgt.url, 0)
+		case "vegeta", "k6":
+			if err := toolErr[name]; err != nil {
+				m = measurement{NotMeasured: err.Error()}
+			} else if name == "vegeta" {
+				m = o.measureVegeta(ctx, tools[name], work, tgt.url, 0)
+			} else {
+				m = o.measureK6(ctx, tools[name], work, tgt.url)
+			}
+		}
+		m.Loader = name
+		rep.Closed = append(rep.Closed, m)
+	}
+	if o.rate <= 0 {
+		return rep, nil
+	}
+	for _, name := range pacedLoaders {
+		if !o.selected(name) {
+			continue
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		o.logf("paced: %s at %v req/s, %d connections, %v", name, o.rate, o.conns, o.duration)
+		var m measurement
+		switch name {
+		case "bare", "cxload":
+			m = o.measureChild(ctx, name, tgt.url, o.rate)
+		case "vegeta":
+			if err := toolErr[name]; err != nil {
+				m = measurement{NotMeasured: err.Error()}
+			} else {
+				m = o.measureVegeta(ctx, tools[name], work, tgt.url, o.rate)
+			}
+		}
+		m.Loader = name
+		if m.NotMeasured == "" {
+			m.TargetRate = o.rate
+		}
+		rep.Paced = append(rep.Paced, m)
+	}
+	return rep, nil
+}
+
+func writeReport(w io.Writer, rep *report) error {
+	pin := "loaders pinned to CPU 0, target to CPU 1 (taskset)"
+	if !rep.Pinned {
+		pin = "NOT pinned (no taskset or fewer than 2 CPUs)"
+	}
+	fmt.Fprintf(w, "%s  %d CPUs (%s)  %s\n", rep.Machine.Date, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go)
+	fmt.Fprintf(w, "target: Go net/http on 127.0.0.1, %d-byte JSON answer; %s\n\n", len(targetBody), pin)
+	fmt.Fprintf(w, "Full speed: %d connections, %v each\n", rep.Conns, rep.Dur)
+	if err := writeClosedTable(w, rep.Closed); err != nil {
+		return err
+	}
+	if len(rep.Paced) == 0 {
+		return nil
+	}
+	fmt.Fprintf(w, "\nPaced: %s req/s, %d connections, %v each\n", formatInt(int64(math.Round(rep.Rate))), rep.Conns, rep.Dur)
+	return writePacedTable(w, rep.Paced)
+}
+
+// loaderTimeout bounds one loader process: its duration, plus start-up and
+// drain, plus slack for a loaded machine.
+func (o *options) loaderTimeout() time.Duration { return 2*o.duration + time.Minute }
+
+// command returns cmd pinned to cpu with taskset when possible. The
+// process is killed when ctx ends and its pipes are abandoned 5 s later.
+func (o *options) command(ctx context.Context, cpu int, name string, args ...string) *exec.Cmd {
+	var cmd *exec.Cmd
+	if o.taskset != "" {
+		cmd = exec.CommandContext(ctx, o.taskset, append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
+	} else {
+		cmd = exec.CommandContext(ctx, name, args...)
+	}
+	cmd.WaitDelay = 5 * time.Second
+	return cmd
+}
+
+// usage returns the CPU time (user+system) and peak RSS of an ended process.
+func usage(ps *os.ProcessState) (cpu time.Duration, maxRSS int64) {
+	cpu = ps.UserTime() + ps.SystemTime()
+	if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+		maxRSS = int64(ru.Maxrss) * 1024 // Linux reports KiB
+	}
+	return cpu, maxRSS
+}
+
+// failure turns a failed process into a one-line reason: the last line it
+// wrote on stderr, else the error.
+func failure(err error, stderr []byte) string {
+	if line := lastLine(stderr); line != "" {
+		return line
+	}
+	return err.Error()
+}
+
+func lastLine(b []byte) string {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// measureChild runs the bare or cxload loader in a child process.
+func (o *options) measureChild(ctx context.Context, loader, url string, rate float64) measurement {
+	ctx, cancel := context.WithTimeout(ctx, o.loaderTimeout())
+	defer cancel()
+	args := []string{childCmd, "load", "-loader", loader, "-url", url,
+		"-conns", strconv.Itoa(o.conns), "-duration", o.duration.String(),
+		"-rate", strconv.FormatFloat(rate, 'f', -1, 64)}
+	if o.pprof != "" {
+		kind := "full"
+		if rate > 0 {
+			kind = "paced"
+		}
+		args = append(args, "-pprof", fmt.Sprintf("%s/%s-%s", o.pprof, loader, kind))
+	}
+	cmd := o.command(ctx, loaderCPU, o.self, args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return measurement{NotMeasured: failure(err, stderr.Bytes())}
+	}
+	var lr loadReport
+	if err := json.Unmarshal(stdout.Bytes(), &lr); err != nil {
+		return measurement{NotMeasured: fmt.Sprintf("reading its report: %v (stdout %q)", err, stdout.String())}
+	}
+	cpu, rss := usage(cmd.ProcessState)
+	m := measurement{
+		Requests: lr.Requests, Errors: lr.Errors, Rate: lr.Rate,
+		CPU: cpu, MaxRSS: rss, P50: lr.P50, P99: lr.P99, COP99: lr.COP99, Note: lr.Note,
+	}
+	if lr.ErrSample != "" {
+		m.Note = strings.TrimPrefix(m.Note+"; first error: "+lr.ErrSample, "; ")
+	}
+	return m
+}

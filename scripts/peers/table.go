@@ -1,0 +1,208 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// measurement is what one loader achieved in one part of the run (closed
+// loop at full speed, or paced at a fixed rate).
+type measurement struct {
+	Loader      string        `json:"loader"`                // bare, cxload, vegeta, k6
+	Note        string        `json:"note,omitempty"`        // how it was driven, e.g. "ticker pacer"
+	NotMeasured string        `json:"notMeasured,omitempty"` // why there are no figures; empty when measured
+	Requests    int64         `json:"requests"`              // completed requests
+	Errors      int64         `json:"errors"`                // transport errors and non-2xx answers
+	Rate        float64       `json:"rate"`                  // achieved requests per second
+	TargetRate  float64       `json:"targetRate,omitempty"`  // paced only: requested rate
+	CPU         time.Duration `json:"cpuNs"`                 // user+system CPU of the loader process
+	P50         time.Duration `json:"p50Ns"`                 // service time: from actual send
+	P99         time.Duration `json:"p99Ns"`                 // service time: from actual send
+	COP99       time.Duration `json:"coP99Ns,omitempty"`     // paced only: from intended send
+	MaxRSS      int64         `json:"maxRSSBytes"`           // peak resident set of the loader process
+}
+
+// cpuPer1k returns CPU seconds spent per 1,000 requests, or NaN without
+// requests.
+func (m measurement) cpuPer1k() float64 {
+	if m.Requests <= 0 {
+		return math.NaN()
+	}
+	return m.CPU.Seconds() * 1000 / float64(m.Requests)
+}
+
+// rateError returns the achieved rate's error against the target in percent
+// (negative: too slow), or NaN without a target.
+func (m measurement) rateError() float64 {
+	if m.TargetRate <= 0 {
+		return math.NaN()
+	}
+	return (m.Rate - m.TargetRate) / m.TargetRate * 100
+}
+
+// ratio returns x/base, or NaN when either is unknown or base is zero.
+func ratio(x, base float64) float64 {
+	if math.IsNaN(x) || math.IsNaN(base) || base == 0 {
+		return math.NaN()
+	}
+	return x / base
+}
+
+// baseline returns the measured bare loop among ms, if any.
+func baseline(ms []measurement) (measurement, bool) {
+	for _, m := range ms {
+		if m.Loader == "bare" && m.NotMeasured == "" {
+			return m, true
+		}
+	}
+	return measurement{}, false
+}
+
+// writeClosedTable prints the full-speed table with ratios to the bare loop.
+func writeClosedTable(w io.Writer, ms []measurement) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, padName("loader", ms)+"\treq/s\t× bare\tCPU s/1k req\t× bare\tp50\tp99\tpeak RSS\terrors\t\n")
+	base, haveBase := baseline(ms)
+	for _, m := range ms {
+		name := padName(m.Loader, ms)
+		if m.NotMeasured != "" {
+			// A row without figures; the reason goes into a footnote so
+			// that it does not widen the columns.
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
+			continue
+		}
+		rateRatio, cpuRatio := math.NaN(), math.NaN()
+		if haveBase {
+			rateRatio = ratio(m.Rate, base.Rate)
+			cpuRatio = ratio(m.cpuPer1k(), base.cpuPer1k())
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
+			name, formatInt(int64(math.Round(m.Rate))), formatRatio(rateRatio),
+			formatFloat(m.cpuPer1k(), 4), formatRatio(cpuRatio),
+			formatDuration(m.P50), formatDuration(m.P99), formatBytes(m.MaxRSS), m.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeFootnotes(w, ms)
+}
+
+// writePacedTable prints the paced table: the achieved rate against the
+// target and the p99 from the actual and from the intended send time.
+func writePacedTable(w io.Writer, ms []measurement) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprint(tw, padName("loader", ms)+"\ttarget/s\tachieved/s\terror\tp99 (service)\tp99 (CO-corrected)\tCPU s/1k req\tpeak RSS\terrors\t\n")
+	for _, m := range ms {
+		name := padName(m.Loader, ms)
+		if m.NotMeasured != "" {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
+			name, formatInt(int64(math.Round(m.TargetRate))), formatFloat(m.Rate, 1),
+			formatPercent(m.rateError()), formatDuration(m.P99), formatDuration(m.COP99),
+			formatFloat(m.cpuPer1k(), 4), formatBytes(m.MaxRSS), m.Errors)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return writeFootnotes(w, ms)
+}
+
+// padName pads name with spaces to the longest loader name (and "loader"),
+// so that the first column reads left-aligned in a right-aligned table.
+func padName(name string, ms []measurement) string {
+	width := len("loader")
+	for _, m := range ms {
+		width = max(width, len(m.Loader))
+	}
+	return name + strings.Repeat(" ", width-len(name))
+}
+
+// writeFootnotes lists the notes and the reasons for rows without figures.
+func writeFootnotes(w io.Writer, ms []measurement) error {
+	for _, m := range ms {
+		var err error
+		switch {
+		case m.NotMeasured != "":
+			_, err = fmt.Fprintf(w, "  %s: not measured: %s\n", m.Loader, m.NotMeasured)
+		case m.Note != "":
+			_, err = fmt.Fprintf(w, "  %s: %s\n", m.Loader, m.Note)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// formatInt writes n with thousands separators: 30,120.
+func formatInt(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func formatFloat(x float64, prec int) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x, 'f', prec, 64)
+}
+
+func formatRatio(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64) + "×"
+}
+
+func formatPercent(x float64) string {
+	if math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x, 'f', 2, 64) + "%"
+}
+
+// formatDuration prints a latency with three significant figures in a unit
+// that suits it: 812µs, 1.23ms, 45.6ms, 1.20s.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d <= 0:
+		return "-"
+	case d < time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Microsecond), 'f', 0, 64) + "µs"
+	case d < 10*time.Millisecond:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 2, 64) + "ms"
+	case d < time.Second:
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + "ms"
+	default:
+		return strconv.FormatFloat(d.Seconds(), 'f', 2, 64) + "s"
+	}
+}
+
+// formatBytes prints a size in MiB with one decimal: 12.3 MiB.
+func formatBytes(n int64) string {
+	if n <= 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(float64(n)/(1<<20), 'f', 1, 64) + " MiB"
+}
