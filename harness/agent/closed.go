@@ -18,7 +18,8 @@ import (
 // The number of active agents may follow a Ramp (k6's ramping-vus): agent k
 // (0-based, over the whole population) is active while the ramp's value is
 // at least k+1. Ramping up starts agents 0, 1, 2, …; ramping down stops the
-// highest ones first, each after its current iteration. The run ends with
+// highest ones first, each after its current iteration (canceled if it runs
+// longer than GracefulRampDown past the agent's end). The run ends with
 // the ramp, at MaxDuration, after MaxIterations, or when ctx is canceled.
 //
 // Every agent goroutine owns one timer for its think times and its waits
@@ -51,6 +52,10 @@ type Closed struct {
 	// DefaultGracefulStop, negative means cancel at once. A canceled ctx
 	// cancels in-flight iterations at once.
 	GracefulStop time.Duration
+	// GracefulRampDown bounds how long an agent that the Ramp deactivates
+	// may go on with its current iteration before its context is canceled;
+	// 0 means DefaultGracefulStop, negative means cancel at once.
+	GracefulRampDown time.Duration
 
 	// Active, if not nil, holds the agents active now, running an
 	// iteration or thinking (for progress lines, e.g. metrics.Recorder.Progress's
@@ -104,6 +109,7 @@ func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 	for _, id := range c.Shard.Agents(c.Agents) {
 		a := closedAgent{
 			c: c, rs: rs, id: id, ramp: ramp, start: start, stop: stop,
+			rampDown: gracePeriod(c.GracefulRampDown),
 			rng: rand.New(rand.NewPCG(c.Seed, uint64(id))),
 			take: func() bool {
 				if maxIter == 0 {
@@ -163,6 +169,48 @@ type closedAgent struct {
 	rng   *rand.Rand
 	take  func() bool // reserves one iteration of the budget
 	timer *time.Timer
+
+	// The ramp-down bound: while an iteration runs inside a window that
+	// ends, cutoff cancels it rampDown after the window's end. One
+	// AfterFunc timer per agent, reset per iteration.
+	rampDown time.Duration
+	cutoff   *time.Timer
+	mu       sync.Mutex
+	cancel   context.CancelFunc // of the running iteration, nil between iterations
+	deadline time.Time          // when cutoff may cancel it
+}
+
+// runIteration runs one iteration; if the agent's window ends at winEnd
+// (not the end of the run), the iteration is canceled rampDown after it.
+func (a *closedAgent) runIteration(it Iteration, winEnd time.Duration) {
+	if winEnd == math.MaxInt64 || (a.ramp != nil && winEnd >= a.ramp.Duration()) {
+		a.rs.run(a.rs.iterCtx, it)
+		return
+	}
+	ctx, cancel := context.WithCancel(a.rs.iterCtx)
+	deadline := a.start.Add(winEnd + a.rampDown)
+	a.mu.Lock()
+	a.cancel, a.deadline = cancel, deadline
+	a.mu.Unlock()
+	d := time.Until(deadline)
+	if a.cutoff == nil {
+		a.cutoff = time.AfterFunc(d, func() {
+			a.mu.Lock()
+			// A late firing must not cancel a later iteration.
+			if a.cancel != nil && !time.Now().Before(a.deadline) {
+				a.cancel()
+			}
+			a.mu.Unlock()
+		})
+	} else {
+		a.cutoff.Reset(d)
+	}
+	a.rs.run(ctx, it)
+	a.cutoff.Stop()
+	a.mu.Lock()
+	a.cancel = nil
+	a.mu.Unlock()
+	cancel()
 }
 
 // sleepUntil waits until t or the end of the run, and reports whether the
@@ -225,7 +273,7 @@ func (a *closedAgent) loop() {
 				return
 			}
 			a.rs.started.Add(1)
-			a.rs.run(Iteration{Agent: a.id, N: n, Intended: intended, Start: time.Now()})
+			a.runIteration(Iteration{Agent: a.id, N: n, Intended: intended, Start: time.Now()}, winEnd)
 			n++
 			var pause time.Duration
 			if a.c.Think != nil {

@@ -84,12 +84,13 @@ func newRunState(ctx context.Context, fn IterFunc) *runState {
 	return rs
 }
 
-// run runs one iteration and counts it.
-func (rs *runState) run(it Iteration) {
+// run runs one iteration with ctx (rs.iterCtx or one derived from it) and
+// counts it.
+func (rs *runState) run(ctx context.Context, it Iteration) {
 	rs.inFlight.Add(1)
-	err := rs.fn(rs.iterCtx, it)
+	err := rs.fn(ctx, it)
 	rs.inFlight.Add(-1)
-	if rs.iterCtx.Err() != nil {
+	if ctx.Err() != nil {
 		rs.interrupted.Add(1)
 	} else {
 		rs.completed.Add(1)

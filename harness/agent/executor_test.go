@@ -319,6 +319,41 @@ func TestClosedCounts(t *testing.T) {
 	}
 }
 
+// TestGracefulRampDown: agents deactivated by the ramp finish their
+// iteration within GracefulRampDown, or are canceled at its end.
+func TestGracefulRampDown(t *testing.T) {
+	// Two agents active for 10s, then none for 5s.
+	ramp := &agent.Ramp{Start: 2, Stages: []agent.Stage{{10 * time.Second, 2}, {0, 0}, {5 * time.Second, 0}}}
+	tests := []struct {
+		name     string
+		rampDown time.Duration
+		service  time.Duration
+		want     agent.Stats
+	}{
+		{"finishes within the bound", 3 * time.Second, 11 * time.Second,
+			agent.Stats{Arrivals: 2, Started: 2, Completed: 2, Reason: agent.StopAgents, Issuing: 11 * time.Second, Elapsed: 11 * time.Second}},
+		{"canceled at the bound", 3 * time.Second, time.Hour,
+			agent.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: agent.StopAgents, Issuing: 13 * time.Second, Elapsed: 13 * time.Second}},
+		{"negative: canceled when the window ends", -1, time.Hour,
+			agent.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: agent.StopAgents, Issuing: 10 * time.Second, Elapsed: 10 * time.Second}},
+		{"the run's end bounds it too", time.Minute, time.Hour,
+			// The ramp ends at 15s; GracefulStop (2s) then cancels at 17s.
+			agent.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: agent.StopPacer, Issuing: 15 * time.Second, Elapsed: 17 * time.Second}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				c := agent.Closed{Agents: 2, Ramp: ramp, GracefulRampDown: tt.rampDown, GracefulStop: 2 * time.Second}
+				got, err := c.Run(t.Context(), newLog().work(tt.service))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkStats(t, got, tt.want)
+			})
+		})
+	}
+}
+
 // TestClosedRampActive samples the number of active agents along a ramp and
 // checks each agent's first start against its activation time.
 func TestClosedRampActive(t *testing.T) {

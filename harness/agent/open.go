@@ -97,7 +97,7 @@ func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 				it.Agent = id
 				it.Start = time.Now()
 				gaugeAdd(o.Active, 1)
-				rs.run(it)
+				rs.run(rs.iterCtx, it)
 				gaugeAdd(o.Active, -1)
 				busy.Add(-1)
 			}
