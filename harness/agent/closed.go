@@ -110,7 +110,7 @@ func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 		a := closedAgent{
 			c: c, rs: rs, id: id, ramp: ramp, start: start, stop: stop,
 			rampDown: gracePeriod(c.GracefulRampDown),
-			rng: rand.New(rand.NewPCG(c.Seed, uint64(id))),
+			rng:      rand.New(rand.NewPCG(c.Seed, uint64(id))),
 			take: func() bool {
 				if maxIter == 0 {
 					return true
