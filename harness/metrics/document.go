@@ -108,7 +108,8 @@ type RateLimitObservation struct {
 	Allowed        int       `json:"allowed"`                 // requests per window; 0 = unknown
 	WindowSeconds  float64   `json:"windowSeconds"`           // 0 = unknown
 	WindowSource   string    `json:"windowSource,omitempty"`  // "profile", "ratelimit-reset", "retry-after"
-	Rejected       int64     `json:"rejected"`
+	Rejected       int64     `json:"rejected"`                // requests it rejected (at least one attempt)
+	Recovered      int64     `json:"recovered"`               // of which a retry later got through
 	FirstRejection time.Time `json:"firstRejection,omitzero"`
 	LastRejection  time.Time `json:"lastRejection,omitzero"`
 	Evidence       Evidence  `json:"evidence"`
@@ -663,6 +664,7 @@ func mergeObservation(d, o *RateLimitObservation) {
 		d.WindowSeconds, d.WindowSource = o.WindowSeconds, o.WindowSource
 	}
 	d.Rejected += o.Rejected
+	d.Recovered += o.Recovered
 	if !o.FirstRejection.IsZero() && (d.FirstRejection.IsZero() || o.FirstRejection.Before(d.FirstRejection)) {
 		d.FirstRejection = o.FirstRejection
 	}
@@ -803,6 +805,7 @@ func (r *Recorder) snapshot() *Document {
 			DeclaredScope:  b.scope,
 			Allowed:        max(b.allowed, b.value),
 			Rejected:       b.rejected,
+			Recovered:      b.recovered,
 			FirstRejection: b.first,
 			LastRejection:  b.last,
 			Source:         "server",

@@ -185,7 +185,7 @@ type outcomeAgg struct {
 type bucketAgg struct {
 	key, namespace, scope string
 	clientSide            bool
-	rejected              int64
+	rejected, recovered   int64
 	first, last           time.Time
 	allowed               int
 	value                 int
@@ -303,6 +303,9 @@ func micros(d time.Duration) int64 {
 
 func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 	o := res.Outcome
+	if o == OK && res.Status >= 400 {
+		o = OutcomeFor(res.Status) // an unset Outcome with an error status
+	}
 	if o >= numOutcomes {
 		o = TransportError
 	}
@@ -379,7 +382,11 @@ func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 	}
 
 	if o == Throttled || res.ThrottledBy != "" {
-		r.recordBucket(s, res, done)
+		at := res.Start
+		if at.IsZero() {
+			at = done
+		}
+		r.recordBucket(s, res, at, o != Throttled)
 	}
 }
 
@@ -408,7 +415,7 @@ func addID(m map[string]struct{}, id string) map[string]struct{} {
 	return m
 }
 
-func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time) {
+func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time, recovered bool) {
 	key := res.ThrottledBy
 	if key == "" {
 		key = res.RateLimit.Key
@@ -436,6 +443,9 @@ func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time) {
 		b.scope = strings.Clone(res.Scope)
 	}
 	b.rejected++
+	if recovered {
+		b.recovered++
+	}
 	if b.first.IsZero() || at.Before(b.first) {
 		b.first = at
 	}
@@ -661,6 +671,7 @@ func mergeBucket(list []*bucketAgg, b *bucketAgg) []*bucketAgg {
 		d.scope = b.scope
 	}
 	d.rejected += b.rejected
+	d.recovered += b.recovered
 	if !b.first.IsZero() && (d.first.IsZero() || b.first.Before(d.first)) {
 		d.first = b.first
 	}

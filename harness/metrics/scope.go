@@ -94,6 +94,9 @@ func Summarize(d *Document) string {
 			b.WriteString(" (client-side)")
 		}
 		fmt.Fprintf(&b, " rejected %d", rl.Rejected)
+		if rl.Recovered > 0 {
+			fmt.Fprintf(&b, " (%d got through on a retry)", rl.Recovered)
+		}
 		if rl.Allowed > 0 && rl.WindowSeconds > 0 {
 			fmt.Fprintf(&b, ", allows %d per %ss", rl.Allowed, fmtFloat(rl.WindowSeconds))
 		} else if rl.Allowed > 0 {

@@ -157,3 +157,36 @@ func TestRateLimitObservations(t *testing.T) {
 		})
 	}
 }
+
+// A request rejected once and then let through on a retry counts as a
+// rejection of the bucket, and as recovered; its outcome stays ok.
+func TestRateLimitRecovered(t *testing.T) {
+	rec := metrics.NewRecorder()
+	r := throttled("a", "token.rate.per.minute", "t1", "c1", epoch)
+	rec.Record(r)
+	r.Status, r.Outcome, r.Attempts = 200, metrics.OK, 2 // ThrottledBy stays set, as the api client leaves it
+	rec.Record(r)
+	doc := rec.Snapshot()
+	rl := doc.RateLimit("token.rate.per.minute")
+	if rl.Rejected != 2 || rl.Recovered != 1 {
+		t.Errorf("rejected, recovered = %d, %d; want 2, 1", rl.Rejected, rl.Recovered)
+	}
+	if a := doc.Op("a"); a.Outcomes["ok"] != 1 || a.Outcomes["throttled"] != 1 || a.Attempts != 3 {
+		t.Errorf("outcomes = %v, attempts %d", a.Outcomes, a.Attempts)
+	}
+	if !strings.Contains(doc.Summary, "rejected 2 (1 got through on a retry)") {
+		t.Errorf("summary = %q", doc.Summary)
+	}
+}
+
+// An Outcome left at its zero value is classified from an error status.
+func TestRecordClassifiesUnsetOutcome(t *testing.T) {
+	rec := metrics.NewRecorder()
+	rec.Record(&metrics.Result{Op: "a", Status: 503})
+	rec.Record(&metrics.Result{Op: "a", Status: 429, ThrottledBy: "org.rate.per.minute"})
+	rec.Record(&metrics.Result{Op: "a", Status: 201})
+	a := rec.Snapshot().Op("a")
+	if a.Outcomes["server_error"] != 1 || a.Outcomes["throttled"] != 1 || a.Outcomes["ok"] != 1 {
+		t.Errorf("outcomes = %v", a.Outcomes)
+	}
+}
