@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// TestRunServes starts the command on a free loopback port, gets a token
+// through its banner's URL, then cancels and expects a graceful stop.
+func TestRunServes(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stderr strings.Builder
+	done := make(chan error, 1)
+	go func() {
+		err := run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, &stderr)
+		pw.CloseWithError(io.EOF)
+		done <- err
+	}()
+	sc := bufio.NewScanner(pr)
+	var banner []string
+	base := ""
+	for sc.Scan() {
+		line := sc.Text()
+		banner = append(banner, line)
+		if f := strings.Fields(line); len(f) >= 5 && f[0] == "API" {
+			base = f[4]
+		}
+		if strings.HasPrefix(line, "Serving until") {
+			break
+		}
+	}
+	text := strings.Join(banner, "\n")
+	for _, want := range []string{"ws://127.0.0.1:", "sim-client / sim-secret", "sim-client-2 / sim-secret-2", "organization:       sim-org"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("banner lacks %q:\n%s", want, text)
+		}
+	}
+	if !strings.HasPrefix(base, "http://127.0.0.1:") {
+		t.Fatalf("no base URL in banner:\n%s", text)
+	}
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"sim-client"}, "client_secret": {"sim-secret"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("token: status %d", resp.StatusCode)
+	}
+	client.CloseIdleConnections()
+	go io.Copy(io.Discard, pr) // drain the shutdown lines
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("run after cancel = %v, want nil", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("run did not return after cancel")
+	}
+}
+
+func TestRunErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte(`{"limits":[{"key":"k"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"non-loopback", []string{"-addr", "0.0.0.0:8080"}, `-addr "0.0.0.0:8080" is not a loopback address`},
+		{"all interfaces", []string{"-addr", ":8080"}, "is not a loopback address"},
+		{"no port", []string{"-addr", "127.0.0.1"}, "want host:port"},
+		{"bad profile", []string{"-profile", bad}, bad + ": gcsim: profile: limits[0].namespace"},
+		{"missing profile", []string{"-profile", filepath.Join(dir, "nope.json")}, "nope.json"},
+		{"unknown flag", []string{"-port", "1"}, "flag provided but not defined: -port"},
+		{"extra argument", []string{"serve"}, `unexpected argument "serve"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr strings.Builder
+			err := run(context.Background(), tt.args, &stdout, &stderr)
+			if err == nil {
+				t.Fatalf("run(%q) = nil, want an error", tt.args)
+			}
+			if !strings.Contains(err.Error()+stderr.String(), tt.want) {
+				t.Errorf("run(%q) = %v (stderr %q), want %q", tt.args, err, stderr.String(), tt.want)
+			}
+			if code := exitCode(err, io.Discard); code != 2 {
+				t.Errorf("exitCode = %d, want 2", code)
+			}
+		})
+	}
+	if code := exitCode(flag.ErrHelp, io.Discard); code != 0 {
+		t.Errorf("exitCode(ErrHelp) = %d, want 0", code)
+	}
+	if err := run(context.Background(), []string{"-h"}, io.Discard, io.Discard); !errors.Is(err, flag.ErrHelp) {
+		t.Errorf("run(-h) = %v, want flag.ErrHelp", err)
+	}
+}
+
+func TestPrintProfile(t *testing.T) {
+	var out strings.Builder
+	if err := run(context.Background(), []string{"-print-profile"}, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"token.rate.per.minute"`, `"requestBytesMax": 512000`, `"window": "1m0s"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("-print-profile lacks %s:\n%s", want, out.String())
+		}
+	}
+}
