@@ -31,9 +31,10 @@ type Schedule interface {
 	Due(n uint64) (at time.Duration, ok bool)
 }
 
-// pace is the Pace method of every Schedule in this package.
-func pace(s Schedule, elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	at, ok := s.Due(hits)
+// paceAt is the Pace method of every Schedule in this package, given the
+// next arrival's due time (a function of values, so that no pacer is
+// converted to an interface on the hot path).
+func paceAt(at time.Duration, ok bool, elapsed time.Duration) (time.Duration, bool) {
 	if !ok {
 		return 0, true
 	}
@@ -79,7 +80,8 @@ func (p ConstantPacer) Due(n uint64) (time.Duration, bool) {
 
 // Pace implements [Pacer].
 func (p ConstantPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	return pace(p, elapsed, hits)
+	at, ok := p.Due(hits)
+	return paceAt(at, ok, elapsed)
 }
 
 // Rate implements [Pacer]: Freq per Per, in arrivals per second, until Duration.
@@ -201,7 +203,8 @@ func (p *StagesPacer) Due(n uint64) (time.Duration, bool) {
 
 // Pace implements [Pacer].
 func (p *StagesPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	return pace(p, elapsed, hits)
+	at, ok := p.Due(hits)
+	return paceAt(at, ok, elapsed)
 }
 
 // Rate implements [Pacer]: the ramp's value, and 0 after the last stage.

@@ -166,7 +166,8 @@ func (sp shardPacer) Due(h uint64) (time.Duration, bool) {
 }
 
 func (sp shardPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
-	return pace(sp, elapsed, hits)
+	at, ok := sp.Due(hits)
+	return paceAt(at, ok, elapsed)
 }
 
 func (sp shardPacer) Rate(elapsed time.Duration) float64 {
