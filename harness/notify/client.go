@@ -1,0 +1,676 @@
+package notify
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"math/rand/v2"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// Platform limits (GENESYS.md, "Notifications").
+const (
+	// MaxTopicsPerChannel is Genesys' limit of topics on one channel.
+	MaxTopicsPerChannel = 1000
+	// MaxChannelsPerUser is Genesys' limit of channels per user or app: the
+	// 21st evicts the least recently used one, idle ones first.
+	MaxChannelsPerUser = 20
+)
+
+// Defaults of Options.
+const (
+	DefaultHeartbeatInterval = 30 * time.Second
+	DefaultPingInterval      = 60 * time.Second
+	DefaultReadLimit         = 64 << 10
+	DefaultWriteWait         = 10 * time.Second
+	DefaultCloseWait         = 2 * time.Second
+	DefaultExpectTimeout     = 60 * time.Second
+	DefaultMaxReconnects     = 10
+	// gapFactor: a heartbeat later than gapFactor intervals after the
+	// previous one ends a Gap.
+	gapFactor = 1.5
+)
+
+// DefaultBackoff is the reconnect backoff of Options.Backoff.
+var DefaultBackoff = Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 2}
+
+// Backoff is an exponential backoff with equal jitter.
+type Backoff struct {
+	Min, Max time.Duration
+	Factor   float64
+}
+
+// Delay is the wait before reconnect attempt n (0-based): d = min(Max,
+// Min·Factor^n), then d/2 + r·d/2 with r in [0, 1) from the injected random
+// source. A pure function of its inputs.
+func (b Backoff) Delay(n int, r float64) time.Duration {
+	d := float64(b.Min)
+	for range n {
+		d *= b.Factor
+		if d >= float64(b.Max) {
+			d = float64(b.Max)
+			break
+		}
+	}
+	d = min(d, float64(b.Max))
+	return time.Duration(d/2 + r*d/2)
+}
+
+// Recorder receives the client's observations; *metrics.Recorder is one.
+type Recorder interface {
+	RecordWebSocket(metrics.WebSocketEvent)
+}
+
+// Options configures a Client. BaseURL and Token are required.
+type Options struct {
+	// BaseURL is the API base, e.g. gcsim's URL() or "https://api.mypurecloud.com".
+	BaseURL string
+	// HTTPClient sends the REST calls; nil means http.DefaultClient.
+	HTTPClient *http.Client
+	// Token returns the bearer token for a REST call.
+	Token func(ctx context.Context) (string, error)
+	// Topics are subscribed on every channel the client creates, at most
+	// MaxTopicsPerChannel.
+	Topics []string
+	// Dialer opens the WebSockets; nil means 1 KiB read and write buffers, a
+	// shared write-buffer pool and a 10 s handshake timeout. Set its
+	// NetDialContext to reach an in-memory listener.
+	Dialer *websocket.Dialer
+	// HeartbeatInterval is the server's heartbeat interval (Genesys: 30 s).
+	// A heartbeat more than 1.5 intervals after the previous one is a Gap.
+	HeartbeatInterval time.Duration
+	// DeadAfter: a socket silent this long is closed and reconnected
+	// (default 3 heartbeat intervals).
+	DeadAfter time.Duration
+	// PingInterval is how often the client sends {"message":"ping"} (default
+	// 60 s; < 0 never). Expired expectations are swept at the same tick.
+	PingInterval time.Duration
+	// ReadLimit is the largest message read (default 64 KiB).
+	ReadLimit int64
+	// WriteWait bounds a write; CloseWait bounds the wait for the server's
+	// answer to a close frame.
+	WriteWait, CloseWait time.Duration
+	// ExpectTimeout: an expected event that has not arrived this long after
+	// its sentAt is lost (default 60 s).
+	ExpectTimeout time.Duration
+	// Backoff paces reconnects after a drop; MaxReconnects attempts (default
+	// 10) per drop, then the client gives up (Err says why).
+	Backoff       Backoff
+	MaxReconnects int
+	// Rand returns numbers in [0, 1) for the backoff jitter; nil means math/rand/v2.
+	Rand func() float64
+	// Now is the clock of every timestamp; nil means time.Now.
+	Now func() time.Time
+	// Collector aggregates the measurements; share one between the clients
+	// of a run. Nil means a private one.
+	Collector *Collector
+	// Recorder, if set, also receives connects, heartbeats (with gaps),
+	// drops, reconnects, matched events (with push latency) and lost events.
+	Recorder Recorder
+	// OnEvent, if set, is called on the reader goroutine for every delivered
+	// event; it must not block.
+	OnEvent func(Event)
+}
+
+var writePool sync.Pool
+
+func (o *Options) normalize() error {
+	if o.BaseURL == "" {
+		return errors.New("notify: Options.BaseURL is empty: set the API base URL, e.g. gcsim's URL()")
+	}
+	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
+	if o.Token == nil {
+		return errors.New("notify: Options.Token is nil: set a function returning a bearer token")
+	}
+	if len(o.Topics) > MaxTopicsPerChannel {
+		return fmt.Errorf("notify: Options.Topics has %d topics; Genesys allows %d per channel: split them over several clients", len(o.Topics), MaxTopicsPerChannel)
+	}
+	for i, t := range o.Topics {
+		if t == "" {
+			return fmt.Errorf("notify: Options.Topics[%d] is empty", i)
+		}
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = http.DefaultClient
+	}
+	if o.Dialer == nil {
+		o.Dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &writePool,
+			HandshakeTimeout: 10 * time.Second}
+	}
+	if o.HeartbeatInterval <= 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.DeadAfter <= 0 {
+		o.DeadAfter = 3 * o.HeartbeatInterval
+	}
+	if o.PingInterval == 0 {
+		o.PingInterval = DefaultPingInterval
+	}
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = DefaultReadLimit
+	}
+	if o.WriteWait <= 0 {
+		o.WriteWait = DefaultWriteWait
+	}
+	if o.CloseWait <= 0 {
+		o.CloseWait = DefaultCloseWait
+	}
+	if o.ExpectTimeout <= 0 {
+		o.ExpectTimeout = DefaultExpectTimeout
+	}
+	if o.Backoff == (Backoff{}) {
+		o.Backoff = DefaultBackoff
+	}
+	if o.MaxReconnects <= 0 {
+		o.MaxReconnects = DefaultMaxReconnects
+	}
+	if o.Rand == nil {
+		o.Rand = rand.Float64
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Collector == nil {
+		o.Collector = NewCollector()
+	}
+	return nil
+}
+
+// Event is one notification the client delivered.
+type Event struct {
+	TopicName     string
+	Version       string
+	EventBody     json.RawMessage
+	CorrelationID string // metadata.CorrelationId
+	Channel       string // the channel it arrived on
+	Received      time.Time
+}
+
+// envelope is the Genesys notification envelope.
+type envelope struct {
+	TopicName string          `json:"topicName"`
+	Version   string          `json:"version"`
+	EventBody json.RawMessage `json:"eventBody"`
+	Metadata  struct {
+		CorrelationID string `json:"CorrelationId"`
+	} `json:"metadata"`
+}
+
+// Client is one notification channel and its WebSocket, kept open: it
+// reconnects after a drop, switches to a new channel on
+// v2.system.socket_closing, and measures what it sees into its Collector.
+// Each connection has one reader goroutine; one more goroutine writes pings
+// and close frames and runs the reconnects. Its methods are safe for
+// concurrent use.
+type Client struct {
+	o      Options
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	topics  []string
+	channel Channel
+	expect  map[string]time.Time // "topic\x00corr" or "\x00corr" -> sentAt
+	dd      *dedupe              // during a switchover
+	err     error                // why the client stopped
+	closed  bool
+}
+
+// wsConn is one socket of a Client.
+type wsConn struct {
+	c       *Client
+	ws      *websocket.Conn
+	channel Channel
+	slot    int           // 0 or 1: which side of a switchover's dedupe
+	done    chan struct{} // the reader ended
+	closing chan struct{} // v2.system.socket_closing arrived (closed once)
+	once    sync.Once
+
+	pingSent atomic.Int64 // unix nanos of the unanswered ping, 0 if none
+	gone     atomic.Bool  // v2.system.no_longer_subscribed arrived: the channel is evicted
+	byUs     atomic.Bool  // the client closed it
+
+	// Owned by the reader until done is closed.
+	connected, lastBeat time.Time
+	err                 error
+}
+
+// Open creates a channel over REST, subscribes opts.Topics, connects its
+// WebSocket and keeps it open until Close or until ctx is done. ctx also
+// bounds Open's own requests.
+func Open(ctx context.Context, opts Options) (*Client, error) {
+	if err := opts.normalize(); err != nil {
+		return nil, err
+	}
+	c := &Client{o: opts, topics: append([]string(nil), opts.Topics...), done: make(chan struct{})}
+	ch, err := c.newChannel(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.channel = ch
+	w, err := c.dial(ctx, ch)
+	if err != nil {
+		return nil, err
+	}
+	c.ctx, c.cancel = context.WithCancel(ctx)
+	go w.read()
+	go c.run(w)
+	return c, nil
+}
+
+// ChannelID returns the id of the client's current channel.
+func (c *Client) ChannelID() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.channel.ID
+}
+
+// Stats returns a snapshot of the client's Collector (shared with other
+// clients if Options.Collector was).
+func (c *Client) Stats() Stats { return c.o.Collector.Stats() }
+
+// Err returns why the client stopped before Close (it gave up
+// reconnecting), or nil.
+func (c *Client) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Done is closed when the client has stopped: after Close, after its
+// context ended, or when it gave up reconnecting.
+func (c *Client) Done() <-chan struct{} { return c.done }
+
+// Expect registers an event the caller caused at sentAt (e.g. the start of
+// the REST call) and expects on topic ("" = any topic) with metadata
+// CorrelationId correlationID. Its arrival records the push latency; no
+// arrival within Options.ExpectTimeout, or before Close, counts as lost.
+func (c *Client) Expect(correlationID, topic string, sentAt time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expect == nil {
+		c.expect = make(map[string]time.Time)
+	}
+	c.expect[topic+"\x00"+correlationID] = sentAt
+	c.o.Collector.update(func(s *Stats) { s.Expected++ })
+}
+
+// Close closes the socket with a normal-closure frame, waits at most
+// Options.CloseWait for the server's answer, counts the expected events
+// that never came as lost, and waits for the client's goroutines.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.cancel()
+	<-c.done
+	return nil
+}
+
+func (c *Client) record(ev metrics.WebSocketEvent) {
+	if c.o.Recorder != nil {
+		c.o.Recorder.RecordWebSocket(ev)
+	}
+}
+
+// dial opens the WebSocket of ch.
+func (c *Client) dial(ctx context.Context, ch Channel) (*wsConn, error) {
+	start := c.o.Now()
+	ws, resp, err := c.o.Dialer.DialContext(ctx, ch.ConnectURI, nil)
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return nil, fmt.Errorf("%w: %s", errChannelGone, ch.ID)
+		}
+		return nil, fmt.Errorf("notify: connect channel %s: %w", ch.ID, err)
+	}
+	ws.SetReadLimit(c.o.ReadLimit)
+	now := c.o.Now()
+	w := &wsConn{c: c, ws: ws, channel: ch, done: make(chan struct{}), closing: make(chan struct{}),
+		connected: now, lastBeat: now}
+	c.o.Collector.connected(now.Sub(start))
+	c.record(metrics.WebSocketEvent{Kind: metrics.WSConnect})
+	return w, nil
+}
+
+// run is the client's writer and supervisor: pings, switchovers, reconnects
+// and the final close.
+func (c *Client) run(cur *wsConn) {
+	defer close(c.done)
+	period := c.o.PingInterval
+	if period < 0 {
+		period = c.o.ExpectTimeout / 2
+	}
+	t := time.NewTicker(period)
+	defer t.Stop()
+	closing := cur.closing
+	for cur != nil {
+		select {
+		case <-c.ctx.Done():
+			c.closeConn(cur)
+			cur = nil
+		case <-closing:
+			nw := c.switchover(cur)
+			if nw == cur {
+				closing = nil // failed: keep cur until it ends
+			} else {
+				cur, closing = nw, nw.closing
+			}
+		case <-cur.done:
+			if cur = c.recover(cur); cur != nil {
+				closing = cur.closing
+			}
+		case <-t.C:
+			if c.o.PingInterval > 0 {
+				c.ping(cur)
+			}
+			c.sweep(false)
+		}
+	}
+	c.sweep(true)
+}
+
+var pingMsg = []byte(`{"message":"ping"}`)
+
+func (c *Client) ping(w *wsConn) {
+	w.pingSent.Store(c.o.Now().UnixNano())
+	w.ws.SetWriteDeadline(time.Now().Add(c.o.WriteWait))
+	if err := w.ws.WriteMessage(websocket.TextMessage, pingMsg); err != nil {
+		w.ws.NetConn().Close() // the reader ends; run reconnects
+	}
+}
+
+// sweep counts expectations older than ExpectTimeout (all, if final) as lost.
+func (c *Client) sweep(final bool) {
+	now := c.o.Now()
+	c.mu.Lock()
+	var lost int64
+	for k, at := range c.expect {
+		if final || now.Sub(at) >= c.o.ExpectTimeout {
+			delete(c.expect, k)
+			lost++
+		}
+	}
+	c.mu.Unlock()
+	if lost > 0 {
+		c.o.Collector.update(func(s *Stats) { s.Lost += lost })
+		c.record(metrics.WebSocketEvent{Kind: metrics.WSLost, N: lost})
+	}
+}
+
+// closeConn closes w with a normal-closure frame and waits, at most
+// CloseWait, for the server's answer, then for the reader.
+func (c *Client) closeConn(w *wsConn) {
+	w.byUs.Store(true)
+	w.ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""),
+		time.Now().Add(c.o.WriteWait))
+	t := time.NewTimer(c.o.CloseWait)
+	select {
+	case <-w.done:
+	case <-t.C:
+	}
+	t.Stop()
+	w.ws.Close()
+	<-w.done
+	c.ended(w)
+}
+
+// ended records how w ended.
+func (c *Client) ended(w *wsConn) {
+	key := "error"
+	var ce *websocket.CloseError
+	switch {
+	case errors.As(w.err, &ce):
+		key = fmt.Sprintf("%d %s", ce.Code, ce.Text)
+	case w.err != nil:
+		msg := w.err.Error()
+		if i := strings.LastIndex(msg, ": "); i >= 0 {
+			msg = msg[i+2:]
+		}
+		key = "error: " + msg
+	}
+	c.o.Collector.closed(strings.TrimSpace(key))
+	// The silence since the last heartbeat is a gap if it is long enough.
+	end := c.o.Now()
+	if g := c.gap(w, end); g != nil {
+		c.o.Collector.heartbeat(false, g.Length, g)
+	}
+}
+
+// gap returns the Gap between w's last heartbeat and at, or nil.
+func (c *Client) gap(w *wsConn, at time.Time) *Gap {
+	iv := c.o.HeartbeatInterval
+	d := at.Sub(w.lastBeat)
+	if float64(d) <= gapFactor*float64(iv) {
+		return nil
+	}
+	return &Gap{Channel: w.channel.ID, From: w.lastBeat, To: at, Length: d, Missed: int((d+iv/2)/iv) - 1}
+}
+
+// switchover handles v2.system.socket_closing on old: a new channel with the
+// same topics, its socket, then the old socket's close. Events sent to both
+// are delivered once. If the new channel cannot be set up, old is kept until
+// it closes, and the drop path takes over.
+func (c *Client) switchover(old *wsConn) *wsConn {
+	start := c.o.Now()
+	c.mu.Lock()
+	c.dd = &dedupe{seen: make(map[uint64][2]int32)}
+	c.mu.Unlock()
+	ch, err := c.newChannel(c.ctx)
+	var nw *wsConn
+	if err == nil {
+		nw, err = c.dial(c.ctx, ch)
+	}
+	if err != nil {
+		c.mu.Lock()
+		c.dd = nil
+		c.mu.Unlock()
+		return old
+	}
+	nw.slot = 1 - old.slot
+	c.mu.Lock()
+	c.channel = ch
+	c.mu.Unlock()
+	go nw.read()
+	c.closeConn(old)
+	c.mu.Lock()
+	if c.dd != nil {
+		c.dd.closeOn = nw // the next heartbeat or pong on nw ends the dedupe
+	}
+	c.mu.Unlock()
+	c.o.Collector.reconnected(c.o.Now().Sub(start), true)
+	c.record(metrics.WebSocketEvent{Kind: metrics.WSReconnect})
+	if c.o.PingInterval > 0 {
+		c.ping(nw) // its pong ends the dedupe soon
+	}
+	return nw
+}
+
+// recover handles the end of a socket the client did not close: it
+// reconnects to the channel, or to a new one if the channel is gone, with
+// backoff. It returns nil when the client stops.
+func (c *Client) recover(old *wsConn) *wsConn {
+	c.ended(old)
+	if old.byUs.Load() {
+		return nil
+	}
+	dropAt := c.o.Now()
+	c.o.Collector.update(func(s *Stats) { s.Drops++ })
+	c.record(metrics.WebSocketEvent{Kind: metrics.WSDrop})
+	needNew := old.gone.Load()
+	c.mu.Lock()
+	c.dd = nil
+	c.mu.Unlock()
+	var last error
+	for n := range c.o.MaxReconnects {
+		t := time.NewTimer(c.o.Backoff.Delay(n, c.o.Rand()))
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		if needNew {
+			ch, err := c.newChannel(c.ctx)
+			if err != nil {
+				last = err
+				continue
+			}
+			c.mu.Lock()
+			c.channel = ch
+			c.mu.Unlock()
+			needNew = false
+		}
+		c.mu.Lock()
+		ch := c.channel
+		c.mu.Unlock()
+		w, err := c.dial(c.ctx, ch)
+		if errors.Is(err, errChannelGone) {
+			needNew = true
+		}
+		if err != nil {
+			last = err
+			continue
+		}
+		c.o.Collector.reconnected(c.o.Now().Sub(dropAt), false)
+		c.record(metrics.WebSocketEvent{Kind: metrics.WSReconnect})
+		go w.read()
+		return w
+	}
+	if c.ctx.Err() != nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.err = fmt.Errorf("notify: channel %s: gave up after %d reconnect attempts: %w", old.channel.ID, c.o.MaxReconnects, last)
+	c.mu.Unlock()
+	c.o.Collector.update(func(s *Stats) { s.Failures++ })
+	return nil
+}
+
+// dedupe delivers an event seen on both sockets of a switchover once: per
+// key (topic, correlation id, body), the count delivered is the larger of
+// the two sockets' counts.
+type dedupe struct {
+	seen    map[uint64][2]int32
+	closeOn *wsConn
+}
+
+var seed = maphash.MakeSeed()
+
+func (d *dedupe) first(slot int, env *envelope) bool {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(env.TopicName)
+	h.WriteByte(0)
+	h.WriteString(env.Metadata.CorrelationID)
+	h.WriteByte(0)
+	h.Write(env.EventBody)
+	k := h.Sum64()
+	n := d.seen[k]
+	n[slot]++
+	d.seen[k] = n
+	return n[slot] > n[1-slot]
+}
+
+// read is the reader goroutine of w.
+func (w *wsConn) read() {
+	defer close(w.done)
+	c := w.c
+	for {
+		w.ws.SetReadDeadline(time.Now().Add(c.o.DeadAfter))
+		_, data, err := w.ws.ReadMessage()
+		if err != nil {
+			w.err = err
+			w.ws.Close()
+			return
+		}
+		now := c.o.Now()
+		var env envelope
+		if err := json.Unmarshal(data, &env); err != nil {
+			c.o.Collector.closed("unparsable message") // counted with the closes: rare
+			continue
+		}
+		switch {
+		case env.TopicName == "channel.metadata":
+			var m struct {
+				Message string `json:"message"`
+			}
+			json.Unmarshal(env.EventBody, &m)
+			switch m.Message {
+			case "WebSocket Heartbeat":
+				g := c.gap(w, now)
+				length := now.Sub(w.lastBeat)
+				w.lastBeat = now
+				c.o.Collector.heartbeat(true, length, g)
+				c.record(metrics.WebSocketEvent{Kind: metrics.WSHeartbeat, Gap: length})
+			case "pong":
+				sent := w.pingSent.Swap(0)
+				c.o.Collector.pong(now.Sub(time.Unix(0, sent)), sent != 0)
+			}
+			c.endDedupe(w)
+		case env.TopicName == "v2.system.socket_closing":
+			c.o.Collector.update(func(s *Stats) { s.SocketClosings++ })
+			w.once.Do(func() { close(w.closing) })
+		case strings.HasPrefix(env.TopicName, "v2.system.no_longer_subscribed"):
+			c.o.Collector.update(func(s *Stats) { s.Evictions++ })
+			w.gone.Store(true)
+		case strings.HasPrefix(env.TopicName, "v2.system."):
+			// token_revoked and others: nothing to deliver.
+		default:
+			c.deliver(w, &env, now)
+		}
+	}
+}
+
+func (c *Client) endDedupe(w *wsConn) {
+	c.mu.Lock()
+	if c.dd != nil && c.dd.closeOn == w {
+		c.dd = nil
+	}
+	c.mu.Unlock()
+}
+
+// deliver counts, dedupes and matches one event.
+func (c *Client) deliver(w *wsConn, env *envelope, now time.Time) {
+	corr := env.Metadata.CorrelationID
+	c.mu.Lock()
+	if c.dd != nil && !c.dd.first(w.slot, env) {
+		c.mu.Unlock()
+		c.o.Collector.update(func(s *Stats) { s.Duplicates++ })
+		return
+	}
+	var sentAt time.Time
+	matched := false
+	if corr != "" && len(c.expect) > 0 {
+		for _, k := range [2]string{env.TopicName + "\x00" + corr, "\x00" + corr} {
+			if at, ok := c.expect[k]; ok {
+				sentAt, matched = at, true
+				delete(c.expect, k)
+				break
+			}
+		}
+	}
+	c.mu.Unlock()
+	lat := now.Sub(sentAt)
+	c.o.Collector.event(env.TopicName, matched, lat)
+	if matched {
+		c.record(metrics.WebSocketEvent{Kind: metrics.WSEvent, PushLatency: lat})
+	}
+	if c.o.OnEvent != nil {
+		c.o.OnEvent(Event{TopicName: env.TopicName, Version: env.Version, EventBody: env.EventBody,
+			CorrelationID: corr, Channel: w.channel.ID, Received: now})
+	}
+}

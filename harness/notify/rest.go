@@ -1,0 +1,163 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Channel is a notification channel as POST /api/v2/notifications/channels
+// answers it.
+type Channel struct {
+	ID         string    `json:"id"`
+	ConnectURI string    `json:"connectUri"`
+	Expires    time.Time `json:"expires"`
+}
+
+// HTTPError is a REST call of the channel API that did not answer 2xx.
+type HTTPError struct {
+	Method, Path string
+	Status       int
+	Code         string // the ErrorBody's code, e.g. "too.many.requests"
+	Message      string // the ErrorBody's message
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("notify: %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
+	if e.Code != "" {
+		msg += " (" + e.Code + ")"
+	}
+	if e.Message != "" {
+		msg += ": " + e.Message
+	}
+	return msg
+}
+
+// errChannelGone is a connectUri that answered 404: evicted or expired.
+var errChannelGone = errors.New("notify: channel gone (404): evicted by a newer channel of the same user or app, or expired")
+
+// maxBody bounds the REST answers read.
+const maxBody = 1 << 20
+
+// do sends a REST request with a bearer token and decodes a 2xx answer into
+// out. Errors never contain the token.
+func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
+	tok, err := c.o.Token(ctx)
+	if err != nil {
+		return fmt.Errorf("notify: %s %s: token: %w", method, path, err)
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return fmt.Errorf("notify: %s %s: %w", method, path, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.o.BaseURL+path, rd)
+	if err != nil {
+		return fmt.Errorf("notify: %s %s: %w", method, path, err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.o.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("notify: %s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
+	if err != nil {
+		return fmt.Errorf("notify: %s %s: reading the answer: %w", method, path, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		he := &HTTPError{Method: method, Path: path, Status: resp.StatusCode}
+		var eb struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		}
+		if json.Unmarshal(data, &eb) == nil {
+			he.Code, he.Message = eb.Code, eb.Message
+		}
+		return he
+	}
+	if out != nil {
+		if err := json.Unmarshal(data, out); err != nil {
+			return fmt.Errorf("notify: %s %s: answer is not the expected JSON: %w", method, path, err)
+		}
+	}
+	return nil
+}
+
+// createChannel is POST /api/v2/notifications/channels.
+func (c *Client) createChannel(ctx context.Context) (Channel, error) {
+	const path = "/api/v2/notifications/channels"
+	var ch Channel
+	if err := c.do(ctx, http.MethodPost, path, nil, &ch); err != nil {
+		return Channel{}, err
+	}
+	if ch.ID == "" || ch.ConnectURI == "" {
+		return Channel{}, fmt.Errorf("notify: POST %s: answer has no id or connectUri", path)
+	}
+	return ch, nil
+}
+
+// subscribe is PUT /api/v2/notifications/channels/{id}/subscriptions: the
+// topics become the channel's only ones. A rejected topic is an error that
+// names it and the server's reason.
+func (c *Client) subscribe(ctx context.Context, id string, topics []string) error {
+	path := "/api/v2/notifications/channels/" + id + "/subscriptions"
+	body := make([]topicID, len(topics))
+	for i, t := range topics {
+		body[i].ID = t
+	}
+	var out struct {
+		Entities []struct {
+			ID              string `json:"id"`
+			State           string `json:"state"`
+			RejectionReason string `json:"rejectionReason"`
+		} `json:"entities"`
+	}
+	if err := c.do(ctx, http.MethodPut, path, body, &out); err != nil {
+		return err
+	}
+	var bad []string
+	for _, e := range out.Entities {
+		if e.State != "" && !strings.EqualFold(e.State, "Permitted") {
+			bad = append(bad, fmt.Sprintf("%q %s: %s", e.ID, e.State, e.RejectionReason))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("notify: PUT %s: %d topic(s) not subscribed: %s", path, len(bad), strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+type topicID struct {
+	ID string `json:"id"`
+}
+
+// newChannel creates a channel and subscribes the client's topics.
+func (c *Client) newChannel(ctx context.Context) (Channel, error) {
+	ch, err := c.createChannel(ctx)
+	if err != nil {
+		return Channel{}, err
+	}
+	c.mu.Lock()
+	topics := c.topics
+	c.mu.Unlock()
+	if len(topics) > 0 {
+		if err := c.subscribe(ctx, ch.ID, topics); err != nil {
+			return Channel{}, err
+		}
+	}
+	return ch, nil
+}
