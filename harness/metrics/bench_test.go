@@ -80,3 +80,34 @@ func BenchmarkSnapshot(b *testing.B) {
 		_ = rec.Snapshot()
 	}
 }
+
+// ReportBenchmark reports the headline metrics a benchmark of a scenario shows.
+func TestReportBenchmark(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a benchmark")
+	}
+	res := testing.Benchmark(func(b *testing.B) {
+		c := newClock()
+		rec := metrics.NewRecorder(metrics.WithNow(c.Now))
+		for i := 0; i < b.N; i++ {
+			st := 200
+			if i%4 == 0 {
+				st = 429
+			}
+			rec.Record(result("a", st, epoch, 10*time.Millisecond))
+		}
+		c.Advance(time.Duration(b.N) * time.Millisecond) // 1000 req/s
+		metrics.ReportBenchmark(b, rec.Snapshot())
+	})
+	want := map[string]float64{"req/s": 1000, "p50-ms": 10, "p99-ms": 10, "429s/op": 0.25, "errors/op": 0}
+	for unit, w := range want {
+		got, ok := res.Extra[unit]
+		if !ok {
+			t.Errorf("no %s metric; got %v", unit, res.Extra)
+			continue
+		}
+		if d := got - w; d > 0.011*w+0.01 || d < -0.011*w-0.01 { // 429s/op rounds with b.N
+			t.Errorf("%s = %v, want %v", unit, got, w)
+		}
+	}
+}

@@ -706,12 +706,24 @@ func sortObservations(obs []RateLimitObservation) {
 // concurrently with Record; it locks one stripe at a time, so the document is
 // a consistent sum of each stripe but not one instant of the whole recorder.
 func (r *Recorder) Snapshot() *Document {
-	d := r.snapshot()
+	d := r.snapshot(true)
 	d.Summary = Summarize(d)
 	return d
 }
 
-func (r *Recorder) snapshot() *Document {
+// snapshot builds the document; with encode false the histograms hold only
+// their decoded form (enough to evaluate thresholds, cheaper by far).
+func (r *Recorder) snapshot(encode bool) *Document {
+	enc := func(h *hdr.Histogram) Histogram {
+		if !encode {
+			if h == nil {
+				h = newHist()
+			}
+			return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, h: h}
+		}
+		e, _ := encodeHist(h) // cannot fail for histograms made by newHist
+		return e
+	}
 	d := &Document{
 		Schema:     SchemaVersion,
 		Scenario:   r.cfg.scenario,
@@ -754,12 +766,9 @@ func (r *Recorder) snapshot() *Document {
 			st.Outcomes[name] = oa.count
 			lat.Merge(oa.latency)
 			tot.Merge(oa.total)
-			l, _ := encodeHist(oa.latency)
-			t, _ := encodeHist(oa.total)
-			st.ByOutcome[name] = OutcomeLatency{Latency: l, Total: t}
+			st.ByOutcome[name] = OutcomeLatency{Latency: enc(oa.latency), Total: enc(oa.total)}
 		}
-		st.Latency, _ = encodeHist(lat)
-		st.Total, _ = encodeHist(tot)
+		st.Latency, st.Total = enc(lat), enc(tot)
 		if a.hdrAllowed > 0 || a.hdrMaxCount > 0 || a.hdrMaxReset > 0 {
 			st.RateHeaders = &RateHeaders{Allowed: a.hdrAllowed, MaxCount: a.hdrMaxCount, MaxReset: a.hdrMaxReset.Seconds()}
 		}
@@ -858,7 +867,11 @@ func (r *Recorder) snapshot() *Document {
 
 	r.wsMu.Lock()
 	if w := &r.ws; w.seen {
-		push, _ := encodeHist(w.push)
+		var wp *hdr.Histogram
+		if w.push != nil {
+			wp = w.push.Clone() // w.push keeps changing after the lock is released
+		}
+		push := enc(wp)
 		d.WebSocket = &WebSocketStats{
 			Connects: w.connects, Heartbeats: w.heartbeats,
 			MaxHeartbeatGapMs: float64(w.maxGap) / float64(time.Millisecond),

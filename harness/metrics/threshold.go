@@ -510,7 +510,7 @@ func (w *ThresholdWatcher) Run(ctx context.Context) error {
 }
 
 func (w *ThresholdWatcher) check() error {
-	doc := w.Recorder.snapshot()
+	doc := w.Recorder.snapshot(false)
 	if doc.All().Count < w.MinRequests {
 		return nil
 	}
