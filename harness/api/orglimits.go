@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+)
+
+// FetchLimits reads the organization's effective limits through c:
+// GET /api/v2/organizations/limits/namespaces (paged), then
+// GET /api/v2/organizations/limits/namespaces/{namespace} for each. The
+// listing gives key, namespace and value only; scope comes from ScopeOfKey
+// and the window is DefaultWindow. Buckets whose route families are unknown
+// (resource limits) are returned with Families nil: callers that seed a
+// limiter must not apply them to every route (see MergeBuckets).
+func FetchLimits(ctx context.Context, c *Client) ([]Bucket, error) {
+	var names []string
+	for page := 1; page <= 50; page++ {
+		var listing struct {
+			Entities []struct {
+				Name string `json:"name"`
+			} `json:"entities"`
+			PageCount int `json:"pageCount"`
+		}
+		req := &Request{Op: "limits.namespaces", Route: "/api/v2/organizations/limits/namespaces",
+			Query: url.Values{"pageSize": {"100"}, "pageNumber": {fmt.Sprint(page)}}}
+		if _, err := c.DoJSON(ctx, req, nil, &listing); err != nil {
+			return nil, fmt.Errorf("api: reading limit namespaces: %w", err)
+		}
+		for _, e := range listing.Entities {
+			names = append(names, e.Name)
+		}
+		if page >= listing.PageCount {
+			break
+		}
+	}
+	var out []Bucket
+	for _, ns := range names {
+		var lst struct {
+			Entities []struct {
+				Key       string  `json:"key"`
+				Namespace string  `json:"namespace"`
+				Value     float64 `json:"value"`
+			} `json:"entities"`
+		}
+		req := &Request{Op: "limits.namespace", Route: "/api/v2/organizations/limits/namespaces/{namespace}", Params: []string{ns}}
+		if _, err := c.DoJSON(ctx, req, nil, &lst); err != nil {
+			return nil, fmt.Errorf("api: reading limits of namespace %s: %w", ns, err)
+		}
+		for _, e := range lst.Entities {
+			if e.Key == "" || e.Value <= 0 || e.Value > 1e9 {
+				continue
+			}
+			n := e.Namespace
+			if n == "" {
+				n = ns
+			}
+			out = append(out, Bucket{Key: e.Key, Namespace: n, Scope: ScopeOfKey(e.Key), Allowed: int(e.Value), Window: DefaultWindow, Source: "tenant"})
+		}
+	}
+	return out, nil
+}
+
+// DefaultBuckets are Genesys' documented request-rate limits, used to seed
+// a limiter when nothing better is known: 300 per token per minute (both
+// keys; a token is counted under one of them) and 3000 per organization ×
+// OAuth client × user per minute.
+func DefaultBuckets() []Bucket {
+	return []Bucket{
+		{Key: "client.credentials.token.rate.per.minute", Namespace: "platform.api", Scope: ScopeToken, Allowed: 300, Window: DefaultWindow, Source: "default"},
+		{Key: "org.app.user.rate.per.minute", Namespace: "platform.api", Scope: ScopeClientUser, Allowed: 3000, Window: DefaultWindow, Source: "default"},
+	}
+}
+
+// MergeBuckets returns base with the Allowed figure of every bucket whose
+// key also appears in update replaced by update's. Keys only in update are
+// not added: without route families a resource limit would throttle every
+// route (the limiter learns those from 429s instead).
+func MergeBuckets(base, update []Bucket) []Bucket {
+	out := append([]Bucket(nil), base...)
+	for i := range out {
+		for _, u := range update {
+			if u.Key == out[i].Key && u.Allowed > 0 {
+				out[i].Allowed, out[i].Source = u.Allowed, u.Source
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,442 @@
+// Package harness gives a load scenario its target: the embedded Genesys
+// Cloud simulator (gcsim) when no credentials are configured, or a real
+// tenant behind a production guard when they are. [NewTarget] reads the
+// environment, prints its choice in one line, and hands out token pools
+// ([Target.NewPool]) and API clients ([Target.NewClient]) wired to the
+// target's known rate limits.
+//
+// Configuration is by environment variables only, GENESYSCLOUD_* (the
+// ecosystem's, as used by Genesys' Terraform provider and CLI) and CXLOAD_*
+// (ours); [ResolveTarget] turns them into a [Config] and is a pure function.
+package harness
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "time/tzdata" // region time zones must resolve on machines without zoneinfo
+
+	"github.com/cxload/cxload/harness/auth"
+)
+
+// The environment variables the harness reads. README "Configuration" lists
+// them with examples.
+const (
+	EnvRegion       = "GENESYSCLOUD_REGION"             // region name or domain: real tenant
+	EnvClientID     = "GENESYSCLOUD_OAUTHCLIENT_ID"     // first OAuth client
+	EnvClientSecret = "GENESYSCLOUD_OAUTHCLIENT_SECRET" // its secret
+	// More OAuth clients: GENESYSCLOUD_OAUTHCLIENT_ID_2 / _SECRET_2 up to _9.
+	EnvClientsFile = "CXLOAD_CLIENTS_FILE" // JSON file: [{"clientId":"...","clientSecret":"..."}]
+	EnvTarget      = "CXLOAD_TARGET"       // "simulator" forces the simulator; "tenant" requires one
+	EnvProfile     = "CXLOAD_PROFILE"      // gcsim profile (JSON file) for the embedded simulator
+
+	EnvApproval           = "CXLOAD_APPROVAL"             // Genesys approval / ticket reference (tenant: required)
+	EnvAllowOutsideWindow = "CXLOAD_ALLOW_OUTSIDE_WINDOW" // 1: run outside 23:00–05:00 region time
+	EnvRequestBudget      = "CXLOAD_REQUEST_BUDGET"       // max requests (attempts) of a run (tenant: required)
+	EnvAbort429Rate       = "CXLOAD_ABORT_429_RATE"       // abort when the 429 share stays above this
+	EnvAbort5xxRate       = "CXLOAD_ABORT_5XX_RATE"       // abort when the 5xx share stays above this
+	EnvAbortAfter         = "CXLOAD_ABORT_AFTER"          // ... for this long
+	EnvTimezone           = "CXLOAD_TIMEZONE"             // IANA zone overriding the region's
+)
+
+// Defaults of the guard's abort rules.
+const (
+	DefaultAbort429Rate = 0.05             // 5 % of attempts answered 429
+	DefaultAbort5xxRate = 0.02             // 2 % of attempts answered 5xx
+	DefaultAbortAfter   = 30 * time.Second // sustained this long
+	// WindowStart and WindowEnd bound Genesys' load-test window, in the
+	// region's local time: 23:00 to 05:00.
+	WindowStart = 23
+	WindowEnd   = 5
+)
+
+// maxClients bounds the numbered GENESYSCLOUD_OAUTHCLIENT_ID_n variables.
+const maxClients = 9
+
+// Target kinds.
+const (
+	KindSimulator = "simulator"
+	KindTenant    = "tenant"
+)
+
+// Region is a Genesys Cloud region: its name, domain and the IANA time zone
+// used for the load-test window.
+type Region struct {
+	Name   string // e.g. "eu-west-1"
+	Domain string // e.g. "mypurecloud.ie"
+	Zone   string // e.g. "Europe/Dublin"
+}
+
+// Regions lists the Genesys Cloud regions (GENESYS.md). The zone is the
+// AWS region's location, which is what "the region's time zone" means in
+// Genesys' load-testing policy.
+var Regions = []Region{
+	{"us-east-1", "mypurecloud.com", "America/New_York"},
+	{"us-east-2", "use2.us-gov-pure.cloud", "America/New_York"},
+	{"us-west-2", "usw2.pure.cloud", "America/Los_Angeles"},
+	{"ca-central-1", "cac1.pure.cloud", "America/Toronto"},
+	{"sa-east-1", "sae1.pure.cloud", "America/Sao_Paulo"},
+	{"eu-west-1", "mypurecloud.ie", "Europe/Dublin"},
+	{"eu-west-2", "euw2.pure.cloud", "Europe/London"},
+	{"eu-central-1", "mypurecloud.de", "Europe/Berlin"},
+	{"eu-central-2", "euc2.pure.cloud", "Europe/Zurich"},
+	{"me-central-1", "mec1.pure.cloud", "Asia/Dubai"},
+	{"ap-south-1", "aps1.pure.cloud", "Asia/Kolkata"},
+	{"ap-southeast-1", "apse1.pure.cloud", "Asia/Singapore"},
+	{"ap-southeast-2", "mypurecloud.com.au", "Australia/Sydney"},
+	{"ap-northeast-1", "mypurecloud.jp", "Asia/Tokyo"},
+	{"ap-northeast-2", "apne2.pure.cloud", "Asia/Seoul"},
+	{"ap-northeast-3", "apne3.pure.cloud", "Asia/Tokyo"},
+	{"mx-central-1", "mxc1.pure.cloud", "America/Mexico_City"},
+}
+
+// LookupRegion finds a region by name ("eu-west-1"), domain
+// ("mypurecloud.ie"), host ("api.mypurecloud.ie", "login.mypurecloud.ie") or
+// URL ("https://api.mypurecloud.ie/"), case-insensitively.
+func LookupRegion(s string) (Region, bool) {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if u, err := url.Parse(s); err == nil && u.Host != "" {
+		s = u.Host
+	}
+	s = strings.TrimSuffix(s, "/")
+	for _, p := range []string{"api.", "login.", "apps.", "streaming."} {
+		s = strings.TrimPrefix(s, p)
+	}
+	for _, r := range Regions {
+		if s == r.Name || s == r.Domain {
+			return r, true
+		}
+	}
+	return Region{}, false
+}
+
+// Config is a resolved target configuration. String and GoString redact
+// the client secrets.
+type Config struct {
+	Kind      string // KindSimulator or KindTenant
+	Region    Region // tenant only
+	APIBase   string // tenant: "https://api.<domain>"; simulator: set when started
+	LoginBase string // tenant: "https://login.<domain>"
+	Clients   []auth.Credentials
+	Profile   string // CXLOAD_PROFILE (simulator only)
+	Guard     GuardConfig
+	// Why is one line saying which variables decided the target.
+	Why string
+}
+
+// GuardConfig is the production guard's configuration (tenant only).
+type GuardConfig struct {
+	Approval           string
+	AllowOutsideWindow bool
+	Budget             int64 // requests (attempts); 0 = none set
+	Abort429Rate       float64
+	Abort5xxRate       float64
+	AbortAfter         time.Duration
+	Location           *time.Location // the region's time zone (or CXLOAD_TIMEZONE)
+}
+
+// String describes the configuration without secrets.
+func (c Config) String() string {
+	ids := make([]string, len(c.Clients))
+	for i, cl := range c.Clients {
+		ids[i] = cl.ClientID
+	}
+	if c.Kind == KindSimulator {
+		return fmt.Sprintf("harness.Config{Kind: simulator, Profile: %q, Clients: [%s]}", c.Profile, strings.Join(ids, " "))
+	}
+	return fmt.Sprintf("harness.Config{Kind: tenant, Region: %s, API: %s, Clients: [%s], Secrets: %s, Approval: %q, Budget: %d}",
+		c.Region.Name, c.APIBase, strings.Join(ids, " "), auth.Redacted, c.Guard.Approval, c.Guard.Budget)
+}
+
+// GoString is String, so %#v shows no secret either.
+func (c Config) GoString() string { return c.String() }
+
+// ResolveTarget decides the target from the environment (getenv is usually
+// os.Getenv). It is a pure function of getenv and of the file that
+// CXLOAD_CLIENTS_FILE names. With no GENESYSCLOUD_* variable set it returns
+// the simulator; with all of them set, the tenant, whose guard settings must
+// be complete. Every problem is reported, each naming the variable, the value
+// (never a secret) and the fix.
+func ResolveTarget(getenv func(string) string) (Config, error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("harness: "+format, args...)) }
+
+	region := strings.TrimSpace(getenv(EnvRegion))
+	id := strings.TrimSpace(getenv(EnvClientID))
+	secret := getenv(EnvClientSecret)
+	file := strings.TrimSpace(getenv(EnvClientsFile))
+	force := strings.ToLower(strings.TrimSpace(getenv(EnvTarget)))
+	anyTenant := region != "" || id != "" || secret != "" || file != ""
+	for n := 2; n <= maxClients; n++ {
+		anyTenant = anyTenant || getenv(fmt.Sprintf("%s_%d", EnvClientID, n)) != "" || getenv(fmt.Sprintf("%s_%d", EnvClientSecret, n)) != ""
+	}
+
+	switch force {
+	case "", "auto", KindSimulator, KindTenant:
+	default:
+		bad("%s=%q: want simulator, tenant or auto", EnvTarget, force)
+	}
+
+	if force == KindSimulator || (!anyTenant && force != KindTenant) {
+		cfg := Config{Kind: KindSimulator, Profile: strings.TrimSpace(getenv(EnvProfile)),
+			Clients: []auth.Credentials{{ClientID: "sim-client", Secret: "sim-secret"}, {ClientID: "sim-client-2", Secret: "sim-secret-2"}}}
+		cfg.Why = "no " + EnvRegion + " set"
+		if force == KindSimulator {
+			cfg.Why = EnvTarget + "=simulator"
+		}
+		if cfg.Profile != "" {
+			if _, err := os.Stat(cfg.Profile); err != nil {
+				bad("%s=%q: %v; point it at a gcsim profile JSON file or unset it", EnvProfile, cfg.Profile, errors.Unwrap(err))
+			}
+		}
+		for _, v := range []string{EnvApproval, EnvRequestBudget, EnvAllowOutsideWindow, EnvTimezone} {
+			if getenv(v) != "" {
+				bad("%s is set but the target is the simulator (%s): set %s, %s and %s for a tenant, or unset %s",
+					v, cfg.Why, EnvRegion, EnvClientID, EnvClientSecret, v)
+			}
+		}
+		return cfg, errors.Join(errs...)
+	}
+
+	// Tenant.
+	cfg := Config{Kind: KindTenant}
+	if getenv(EnvProfile) != "" {
+		bad("%s is set but the target is a tenant: profiles configure the simulator; unset it", EnvProfile)
+	}
+	switch {
+	case region == "":
+		bad("%s is not set: set it to a region name (e.g. eu-west-1) or domain (e.g. mypurecloud.ie), or unset the other GENESYSCLOUD_* variables to use the simulator", EnvRegion)
+	default:
+		r, ok := LookupRegion(region)
+		if !ok {
+			bad("%s=%q: unknown region; use one of %s, or its domain (e.g. mypurecloud.ie)", EnvRegion, region, regionNames())
+		}
+		cfg.Region = r
+		cfg.APIBase = "https://api." + r.Domain
+		cfg.LoginBase = "https://login." + r.Domain
+	}
+	cfg.Why = EnvRegion + "=" + region
+
+	// Clients: the first from GENESYSCLOUD_OAUTHCLIENT_*, more numbered, or a file.
+	clients, cerrs := envClients(getenv, id, secret, file != "")
+	errs = append(errs, cerrs...)
+	if file != "" {
+		fc, err := readClientsFile(file)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		clients = append(clients, fc...)
+	}
+	seen := map[string]bool{}
+	for _, c := range clients {
+		if seen[c.ClientID] {
+			bad("OAuth client %q is configured twice (%s, numbered variables, %s): remove one", c.ClientID, EnvClientID, EnvClientsFile)
+		}
+		seen[c.ClientID] = true
+	}
+	cfg.Clients = clients
+
+	g, gerrs := resolveGuard(getenv, cfg.Region)
+	cfg.Guard = g
+	errs = append(errs, gerrs...)
+	return cfg, errors.Join(errs...)
+}
+
+func regionNames() string {
+	n := make([]string, len(Regions))
+	for i, r := range Regions {
+		n[i] = r.Name
+	}
+	return strings.Join(n, ", ")
+}
+
+func envClients(getenv func(string) string, id, secret string, haveFile bool) ([]auth.Credentials, []error) {
+	var out []auth.Credentials
+	var errs []error
+	switch {
+	case id == "" && secret == "" && !haveFile:
+		errs = append(errs, fmt.Errorf("harness: %s and %s are not set: set both to an OAuth client (client credentials grant), or list clients in %s",
+			EnvClientID, EnvClientSecret, EnvClientsFile))
+	case id != "" && secret == "":
+		errs = append(errs, fmt.Errorf("harness: %s is set but %s is not: set the client's secret", EnvClientID, EnvClientSecret))
+	case id == "" && secret != "":
+		errs = append(errs, fmt.Errorf("harness: %s is set but %s is not: set the client id", EnvClientSecret, EnvClientID))
+	case id != "":
+		out = append(out, auth.Credentials{ClientID: id, Secret: secret})
+	}
+	gap := 0
+	for n := 2; n <= maxClients; n++ {
+		idVar, secVar := fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n)
+		i, s := strings.TrimSpace(getenv(idVar)), getenv(secVar)
+		switch {
+		case i == "" && s == "":
+			if gap == 0 {
+				gap = n
+			}
+			continue
+		case i == "":
+			errs = append(errs, fmt.Errorf("harness: %s is set but %s is not: set the client id", secVar, idVar))
+		case s == "":
+			errs = append(errs, fmt.Errorf("harness: %s is set but %s is not: set the client's secret", idVar, secVar))
+		default:
+			out = append(out, auth.Credentials{ClientID: i, Secret: s})
+		}
+		if gap != 0 {
+			errs = append(errs, fmt.Errorf("harness: %s is set but %s_%d is not: number extra clients from 2 without gaps", idVar, EnvClientID, gap))
+			gap = -1
+		}
+	}
+	return out, errs
+}
+
+// clientsFileEntry is one element of CXLOAD_CLIENTS_FILE.
+type clientsFileEntry struct {
+	ClientID     string `json:"clientId"`
+	ClientSecret string `json:"clientSecret"`
+}
+
+func readClientsFile(path string) ([]auth.Credentials, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("harness: %s=%q: cannot read: %v; point it at a readable JSON file", EnvClientsFile, path, errors.Unwrap(err))
+	}
+	var entries []clientsFileEntry
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&entries); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return nil, fmt.Errorf("harness: %s %s:%d: invalid JSON: %v; want [{\"clientId\": \"...\", \"clientSecret\": \"...\"}]", EnvClientsFile, path, lineOf(data, se.Offset), se)
+		case errors.As(err, &te):
+			return nil, fmt.Errorf("harness: %s %s:%d: %s: want %v, got JSON %s; want [{\"clientId\": \"...\", \"clientSecret\": \"...\"}]", EnvClientsFile, path, lineOf(data, te.Offset), jsonPath(te.Field), te.Type, te.Value)
+		}
+		return nil, fmt.Errorf("harness: %s %s: %v; want [{\"clientId\": \"...\", \"clientSecret\": \"...\"}]", EnvClientsFile, path, err)
+	}
+	if len(entries) == 0 {
+		return nil, fmt.Errorf("harness: %s %s: no clients; want [{\"clientId\": \"...\", \"clientSecret\": \"...\"}]", EnvClientsFile, path)
+	}
+	var out []auth.Credentials
+	var errs []error
+	for i, e := range entries {
+		switch {
+		case strings.TrimSpace(e.ClientID) == "":
+			errs = append(errs, fmt.Errorf("harness: %s %s: [%d].clientId: missing", EnvClientsFile, path, i))
+		case e.ClientSecret == "":
+			errs = append(errs, fmt.Errorf("harness: %s %s: [%d].clientSecret: missing (client %q)", EnvClientsFile, path, i, e.ClientID))
+		default:
+			out = append(out, auth.Credentials{ClientID: strings.TrimSpace(e.ClientID), Secret: e.ClientSecret})
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+func jsonPath(field string) string {
+	if field == "" {
+		return "(top level)"
+	}
+	return field
+}
+
+func lineOf(data []byte, off int64) int {
+	if off > int64(len(data)) {
+		off = int64(len(data))
+	}
+	return strings.Count(string(data[:off]), "\n") + 1
+}
+
+func resolveGuard(getenv func(string) string, region Region) (GuardConfig, []error) {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("harness: "+format, args...)) }
+	g := GuardConfig{Abort429Rate: DefaultAbort429Rate, Abort5xxRate: DefaultAbort5xxRate, AbortAfter: DefaultAbortAfter}
+
+	g.Approval = strings.TrimSpace(getenv(EnvApproval))
+	if g.Approval == "" {
+		bad("%s is not set: a load test of a Genesys Cloud tenant needs Genesys' prior approval; set it to the approval's support ticket reference (e.g. %s=CS-123456)", EnvApproval, EnvApproval)
+	}
+	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvAllowOutsideWindow))); v {
+	case "", "0", "false", "no":
+	case "1", "true", "yes":
+		g.AllowOutsideWindow = true
+	default:
+		bad("%s=%q: want 1 (allow) or 0", EnvAllowOutsideWindow, v)
+	}
+	if v := strings.TrimSpace(getenv(EnvRequestBudget)); v == "" {
+		bad("%s is not set: set the most requests this run may make (e.g. %s=20000); they count against the organization's API allocation", EnvRequestBudget, EnvRequestBudget)
+	} else if n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64); err != nil || n <= 0 {
+		bad("%s=%q: want a positive whole number of requests, e.g. 20000", EnvRequestBudget, v)
+	} else {
+		g.Budget = n
+	}
+	for _, r := range []struct {
+		name string
+		dst  *float64
+	}{{EnvAbort429Rate, &g.Abort429Rate}, {EnvAbort5xxRate, &g.Abort5xxRate}} {
+		v := strings.TrimSpace(getenv(r.name))
+		if v == "" {
+			continue
+		}
+		f, err := parseRate(v)
+		if err != nil {
+			bad("%s=%q: %v", r.name, v, err)
+			continue
+		}
+		*r.dst = f
+	}
+	if v := strings.TrimSpace(getenv(EnvAbortAfter)); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			bad("%s=%q: want a positive Go duration such as 30s or 2m", EnvAbortAfter, v)
+		} else {
+			g.AbortAfter = d
+		}
+	}
+	zone := region.Zone
+	if v := strings.TrimSpace(getenv(EnvTimezone)); v != "" {
+		zone = v
+	}
+	if zone != "" {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			bad("%s=%q: unknown IANA time zone; want e.g. Europe/Dublin", EnvTimezone, zone)
+		}
+		g.Location = loc
+	}
+	return g, errs
+}
+
+// parseRate reads a share: "0.05", "5%".
+func parseRate(v string) (float64, error) {
+	pct := strings.HasSuffix(v, "%")
+	f, err := strconv.ParseFloat(strings.TrimSuffix(v, "%"), 64)
+	if err != nil {
+		return 0, errors.New("want a share such as 0.05 or 5%")
+	}
+	if pct {
+		f /= 100
+	}
+	if f < 0 || f > 1 || f != f {
+		return 0, errors.New("want a share between 0 and 1 (or 0% and 100%)")
+	}
+	return f, nil
+}
+
+// Variables returns the names of every environment variable the harness
+// reads, sorted (for documentation and for tests that clear them).
+func Variables() []string {
+	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvApproval,
+		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone}
+	for n := 2; n <= maxClients; n++ {
+		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
+	}
+	sort.Strings(v)
+	return v
+}

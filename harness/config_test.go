@@ -1,0 +1,195 @@
+package harness_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/cxload/cxload/harness"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// env returns a getenv over a map.
+func env(kv map[string]string) func(string) string {
+	return func(k string) string { return kv[k] }
+}
+
+// tenantEnv is a complete tenant configuration; cases change or delete keys.
+func tenantEnv(changes map[string]string) map[string]string {
+	m := map[string]string{
+		"GENESYSCLOUD_REGION":             "eu-west-1",
+		"GENESYSCLOUD_OAUTHCLIENT_ID":     "client-a",
+		"GENESYSCLOUD_OAUTHCLIENT_SECRET": "secret-a-XYZ",
+		"CXLOAD_APPROVAL":                 "CS-123456",
+		"CXLOAD_REQUEST_BUDGET":           "20000",
+	}
+	for k, v := range changes {
+		if v == "<unset>" {
+			delete(m, k)
+		} else {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestResolveTarget(t *testing.T) {
+	clients := writeFile(t, "clients.json", `[{"clientId":"file-1","clientSecret":"fs-1-XYZ"},{"clientId":"file-2","clientSecret":"fs-2-XYZ"}]`)
+	badJSON := writeFile(t, "bad.json", "[\n{\"clientId\": \"x\",\n \"clientSecret\": 3}]")
+	missing := writeFile(t, "missing.json", `[{"clientId":"x"}]`)
+	profile := writeFile(t, "profile.json", `{}`)
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		kind    string
+		api     string
+		clients []string
+		errs    []string // substrings every one of which the error must contain
+	}{
+		// Nothing set: the simulator with its two clients.
+		{name: "empty", env: map[string]string{}, kind: "simulator", clients: []string{"sim-client", "sim-client-2"}},
+		{name: "simulator profile", env: map[string]string{"CXLOAD_PROFILE": profile}, kind: "simulator", clients: []string{"sim-client", "sim-client-2"}},
+		{name: "profile missing", env: map[string]string{"CXLOAD_PROFILE": "/nope.json"}, errs: []string{`CXLOAD_PROFILE="/nope.json"`, "no such file"}},
+		// Forcing the simulator ignores ecosystem credentials (e.g. set for Terraform).
+		{name: "forced simulator", env: tenantEnv(map[string]string{"CXLOAD_TARGET": "simulator", "CXLOAD_APPROVAL": "<unset>", "CXLOAD_REQUEST_BUDGET": "<unset>"}), kind: "simulator"},
+		{name: "bad CXLOAD_TARGET", env: map[string]string{"CXLOAD_TARGET": "prod"}, errs: []string{`CXLOAD_TARGET="prod"`, "simulator, tenant or auto"}},
+		{name: "tenant knob on simulator", env: map[string]string{"CXLOAD_APPROVAL": "CS-1"}, errs: []string{"CXLOAD_APPROVAL is set but the target is the simulator"}},
+		// A complete tenant, by region name, domain or URL.
+		{name: "tenant", env: tenantEnv(nil), kind: "tenant", api: "https://api.mypurecloud.ie", clients: []string{"client-a"}},
+		{name: "tenant by domain", env: tenantEnv(map[string]string{"GENESYSCLOUD_REGION": "mypurecloud.de"}), kind: "tenant", api: "https://api.mypurecloud.de"},
+		{name: "tenant by url", env: tenantEnv(map[string]string{"GENESYSCLOUD_REGION": "https://API.usw2.pure.cloud/"}), kind: "tenant", api: "https://api.usw2.pure.cloud"},
+		{name: "tenant by login host", env: tenantEnv(map[string]string{"GENESYSCLOUD_REGION": "login.mypurecloud.com.au"}), kind: "tenant", api: "https://api.mypurecloud.com.au"},
+		// Several clients.
+		{name: "numbered clients", env: tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID_2": "client-b", "GENESYSCLOUD_OAUTHCLIENT_SECRET_2": "secret-b-XYZ"}),
+			kind: "tenant", clients: []string{"client-a", "client-b"}},
+		{name: "clients file", env: tenantEnv(map[string]string{"CXLOAD_CLIENTS_FILE": clients}), kind: "tenant", clients: []string{"client-a", "file-1", "file-2"}},
+		{name: "clients file only", env: tenantEnv(map[string]string{"CXLOAD_CLIENTS_FILE": clients, "GENESYSCLOUD_OAUTHCLIENT_ID": "<unset>", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "<unset>"}),
+			kind: "tenant", clients: []string{"file-1", "file-2"}},
+		// Half-set and broken configurations.
+		{name: "region only", env: map[string]string{"GENESYSCLOUD_REGION": "eu-west-1"},
+			errs: []string{"GENESYSCLOUD_OAUTHCLIENT_ID and GENESYSCLOUD_OAUTHCLIENT_SECRET are not set", "CXLOAD_APPROVAL is not set", "CXLOAD_REQUEST_BUDGET is not set"}},
+		{name: "id only", env: map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"},
+			errs: []string{"GENESYSCLOUD_REGION is not set", "GENESYSCLOUD_OAUTHCLIENT_ID is set but GENESYSCLOUD_OAUTHCLIENT_SECRET is not"}},
+		{name: "secret only", env: tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "<unset>"}), errs: []string{"GENESYSCLOUD_OAUTHCLIENT_SECRET is set but GENESYSCLOUD_OAUTHCLIENT_ID is not"}},
+		{name: "numbered only", env: map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID_2": "b"}, errs: []string{"GENESYSCLOUD_REGION is not set", "GENESYSCLOUD_OAUTHCLIENT_SECRET_2 is not"}},
+		{name: "numbered gap", env: tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID_3": "c", "GENESYSCLOUD_OAUTHCLIENT_SECRET_3": "s"}),
+			errs: []string{"GENESYSCLOUD_OAUTHCLIENT_ID_3 is set but GENESYSCLOUD_OAUTHCLIENT_ID_2 is not"}},
+		{name: "unknown region", env: tenantEnv(map[string]string{"GENESYSCLOUD_REGION": "mars-1"}), errs: []string{`GENESYSCLOUD_REGION="mars-1": unknown region`, "eu-west-1"}},
+		{name: "duplicate client", env: tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID_2": "client-a", "GENESYSCLOUD_OAUTHCLIENT_SECRET_2": "s"}), errs: []string{`"client-a" is configured twice`}},
+		{name: "unreadable file", env: tenantEnv(map[string]string{"CXLOAD_CLIENTS_FILE": "/nope/clients.json"}), errs: []string{`CXLOAD_CLIENTS_FILE="/nope/clients.json": cannot read`}},
+		{name: "file bad type", env: tenantEnv(map[string]string{"CXLOAD_CLIENTS_FILE": badJSON}), errs: []string{badJSON + ":3:", "clientSecret", "want string"}},
+		{name: "file missing secret", env: tenantEnv(map[string]string{"CXLOAD_CLIENTS_FILE": missing}), errs: []string{"[0].clientSecret: missing"}},
+		{name: "profile on tenant", env: tenantEnv(map[string]string{"CXLOAD_PROFILE": profile}), errs: []string{"CXLOAD_PROFILE is set but the target is a tenant"}},
+		// Guard knobs.
+		{name: "no approval", env: tenantEnv(map[string]string{"CXLOAD_APPROVAL": "<unset>"}), errs: []string{"CXLOAD_APPROVAL is not set", "ticket"}},
+		{name: "no budget", env: tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": "<unset>"}), errs: []string{"CXLOAD_REQUEST_BUDGET is not set"}},
+		{name: "bad budget", env: tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": "lots"}), errs: []string{`CXLOAD_REQUEST_BUDGET="lots": want a positive whole number`}},
+		{name: "zero budget", env: tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": "0"}), errs: []string{`CXLOAD_REQUEST_BUDGET="0"`}},
+		{name: "bad window flag", env: tenantEnv(map[string]string{"CXLOAD_ALLOW_OUTSIDE_WINDOW": "maybe"}), errs: []string{`CXLOAD_ALLOW_OUTSIDE_WINDOW="maybe": want 1`}},
+		{name: "bad 429 rate", env: tenantEnv(map[string]string{"CXLOAD_ABORT_429_RATE": "150%"}), errs: []string{`CXLOAD_ABORT_429_RATE="150%": want a share between 0 and 1`}},
+		{name: "bad 5xx rate", env: tenantEnv(map[string]string{"CXLOAD_ABORT_5XX_RATE": "x"}), errs: []string{`CXLOAD_ABORT_5XX_RATE="x": want a share such as 0.05`}},
+		{name: "bad abort after", env: tenantEnv(map[string]string{"CXLOAD_ABORT_AFTER": "30"}), errs: []string{`CXLOAD_ABORT_AFTER="30": want a positive Go duration`}},
+		{name: "bad timezone", env: tenantEnv(map[string]string{"CXLOAD_TIMEZONE": "Mars/Olympus"}), errs: []string{`CXLOAD_TIMEZONE="Mars/Olympus": unknown IANA time zone`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := harness.ResolveTarget(env(tc.env))
+			if len(tc.errs) > 0 {
+				if err == nil {
+					t.Fatalf("ResolveTarget = %v, nil; want an error with %q", cfg, tc.errs)
+				}
+				for _, want := range tc.errs {
+					if !strings.Contains(err.Error(), want) {
+						t.Errorf("error lacks %q:\n%v", want, err)
+					}
+				}
+				for _, s := range []string{"secret-a-XYZ", "fs-1-XYZ", "secret-b-XYZ"} {
+					if strings.Contains(err.Error(), s) {
+						t.Errorf("error leaks a secret:\n%v", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("ResolveTarget: %v", err)
+			}
+			if cfg.Kind != tc.kind || (tc.api != "" && cfg.APIBase != tc.api) {
+				t.Errorf("Kind, APIBase = %s, %s; want %s, %s", cfg.Kind, cfg.APIBase, tc.kind, tc.api)
+			}
+			if tc.clients != nil {
+				var ids []string
+				for _, c := range cfg.Clients {
+					ids = append(ids, c.ClientID)
+				}
+				if strings.Join(ids, ",") != strings.Join(tc.clients, ",") {
+					t.Errorf("clients = %v, want %v", ids, tc.clients)
+				}
+			}
+			if cfg.Kind == "tenant" && (cfg.LoginBase != strings.Replace(cfg.APIBase, "://api.", "://login.", 1) || cfg.Guard.Location == nil) {
+				t.Errorf("LoginBase %q, Location %v", cfg.LoginBase, cfg.Guard.Location)
+			}
+			if s := cfg.String() + cfg.GoString(); strings.Contains(s, "XYZ") {
+				t.Errorf("String leaks a secret: %s", s)
+			}
+		})
+	}
+}
+
+func TestGuardDefaultsAndOverrides(t *testing.T) {
+	cfg, err := harness.ResolveTarget(env(tenantEnv(map[string]string{"CXLOAD_ABORT_429_RATE": "10%", "CXLOAD_ABORT_5XX_RATE": "0.01",
+		"CXLOAD_ABORT_AFTER": "1m", "CXLOAD_ALLOW_OUTSIDE_WINDOW": "1", "CXLOAD_TIMEZONE": "Asia/Tokyo"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := cfg.Guard
+	if g.Approval != "CS-123456" || g.Budget != 20000 || g.Abort429Rate != 0.1 || g.Abort5xxRate != 0.01 || g.AbortAfter != time.Minute || !g.AllowOutsideWindow || g.Location.String() != "Asia/Tokyo" {
+		t.Errorf("Guard = %+v", g)
+	}
+	cfg, _ = harness.ResolveTarget(env(tenantEnv(nil)))
+	if g := cfg.Guard; g.Abort429Rate != harness.DefaultAbort429Rate || g.Abort5xxRate != harness.DefaultAbort5xxRate || g.AbortAfter != harness.DefaultAbortAfter || g.Location.String() != "Europe/Dublin" {
+		t.Errorf("defaults = %+v", g)
+	}
+}
+
+// Every region resolves by name and by domain, and has a loadable zone.
+func TestRegions(t *testing.T) {
+	for _, r := range harness.Regions {
+		for _, s := range []string{r.Name, r.Domain, "api." + r.Domain, "https://login." + r.Domain} {
+			if got, ok := harness.LookupRegion(s); !ok || got != r {
+				t.Errorf("LookupRegion(%q) = %v, %v", s, got, ok)
+			}
+		}
+		if _, err := time.LoadLocation(r.Zone); err != nil {
+			t.Errorf("%s: zone %q: %v", r.Name, r.Zone, err)
+		}
+	}
+}
+
+func TestVariablesDocumented(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skip("README not found")
+	}
+	for _, v := range harness.Variables() {
+		if strings.Contains(v, "_2") || strings.Contains(v, "_3") || strings.Contains(v, "_4") || strings.Contains(v, "_5") ||
+			strings.Contains(v, "_6") || strings.Contains(v, "_7") || strings.Contains(v, "_8") || strings.Contains(v, "_9") {
+			continue // documented as a pattern, _n
+		}
+		if !strings.Contains(string(readme), v) {
+			t.Errorf("README does not document %s", v)
+		}
+	}
+}

@@ -1,0 +1,216 @@
+package harness
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Plan is what a run intends to do, printed before it starts and checked
+// against the request budget.
+type Plan struct {
+	Agents   int
+	Rate     float64       // target requests per second, all agents together
+	Duration time.Duration // planned length
+	// Requests is the estimated total; zero means Rate × Duration.
+	Requests int64
+}
+
+// Estimate returns Requests, or Rate × Duration when Requests is zero.
+func (p Plan) Estimate() int64 {
+	if p.Requests > 0 {
+		return p.Requests
+	}
+	return int64(p.Rate*p.Duration.Seconds() + 0.5)
+}
+
+// String is the one-line plan the guard prints.
+func (p Plan) String() string {
+	return fmt.Sprintf("plan: %d agents, target %.1f req/s for %v, about %d requests", p.Agents, p.Rate, p.Duration, p.Estimate())
+}
+
+// ErrStopped is wrapped by the errors of a stopped guard; the message says why.
+var ErrStopped = errors.New("harness: guard stopped the run")
+
+// Guard is the production guard of a tenant run: it refuses to start
+// without approval, outside the load-test window or over budget, admits each
+// request attempt against the budget, and stops the run when 429s or 5xx
+// stay above their thresholds for AbortAfter. Once stopped, Admit refuses
+// every attempt and Context is canceled with the verdict as its cause.
+//
+// A Guard implements api.Gate. It is safe for concurrent use.
+type Guard struct {
+	cfg    GuardConfig
+	now    func() time.Time
+	logf   func(format string, args ...any)
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+
+	used    atomic.Int64
+	stopped atomic.Pointer[string]
+
+	mu            sync.Mutex
+	binStart      time.Time // start of the current 1 s bin
+	n, n429, n5xx int64     // attempts in the current bin
+	above429      time.Time // since when the 429 share has been above its threshold
+	above5xx      time.Time
+}
+
+// minBinSamples: a second with fewer attempts says too little to judge.
+const minBinSamples = 5
+
+// NewGuard returns a guard for cfg. now is the clock (nil: time.Now); logf
+// receives the plan and the verdict (nil: discard).
+func NewGuard(cfg GuardConfig, now func() time.Time, logf func(format string, args ...any)) *Guard {
+	if now == nil {
+		now = time.Now
+	}
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	if cfg.AbortAfter <= 0 {
+		cfg.AbortAfter = DefaultAbortAfter
+	}
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Guard{cfg: cfg, now: now, logf: logf, ctx: ctx, cancel: cancel}
+}
+
+// Check refuses a run without approval or budget, or outside the load-test
+// window (23:00–05:00 in the region's zone) unless AllowOutsideWindow.
+func (g *Guard) Check() error {
+	var errs []error
+	if g.cfg.Approval == "" {
+		errs = append(errs, fmt.Errorf("harness: guard: no approval reference: set %s to the Genesys ticket that approved this load test", EnvApproval))
+	}
+	if g.cfg.Budget <= 0 {
+		errs = append(errs, fmt.Errorf("harness: guard: no request budget: set %s", EnvRequestBudget))
+	}
+	if err := InWindow(g.now(), g.cfg.Location); err != nil && !g.cfg.AllowOutsideWindow {
+		errs = append(errs, fmt.Errorf("%w; wait for the window or set %s=1 if Genesys approved another time", err, EnvAllowOutsideWindow))
+	}
+	return errors.Join(errs...)
+}
+
+// InWindow reports nil if now, in loc, lies in Genesys' load-test window
+// [23:00, 05:00), else an error with the local time and when the window opens.
+func InWindow(now time.Time, loc *time.Location) error {
+	if loc == nil {
+		loc = time.UTC
+	}
+	l := now.In(loc)
+	h := l.Hour()
+	if h >= WindowStart || h < WindowEnd {
+		return nil
+	}
+	open := time.Date(l.Year(), l.Month(), l.Day(), WindowStart, 0, 0, 0, loc)
+	return fmt.Errorf("harness: guard: it is %s in %s, outside the load-test window %02d:00–%02d:00 (opens in %v)",
+		l.Format("15:04"), loc, WindowStart, WindowEnd, open.Sub(l).Round(time.Minute))
+}
+
+// Start checks the plan against the budget and prints it. It returns an
+// error if the estimate exceeds the budget or Check fails.
+func (g *Guard) Start(p Plan) error {
+	g.logf("cxload guard: approval %s; budget %d requests; abort if 429 > %.1f%% or 5xx > %.1f%% for %v; %s",
+		g.cfg.Approval, g.cfg.Budget, 100*g.cfg.Abort429Rate, 100*g.cfg.Abort5xxRate, g.cfg.AbortAfter, p)
+	if err := g.Check(); err != nil {
+		return err
+	}
+	if est := p.Estimate(); est > g.cfg.Budget {
+		return fmt.Errorf("harness: guard: the plan needs about %d requests, over the budget of %d (%s): lower the rate or duration, or raise the budget",
+			est, g.cfg.Budget, EnvRequestBudget)
+	}
+	return nil
+}
+
+// Admit counts one attempt against the budget. It refuses (wrapping
+// ErrStopped) once the guard has stopped or the budget is spent.
+func (g *Guard) Admit() error {
+	if v := g.stopped.Load(); v != nil {
+		return fmt.Errorf("%w: %s", ErrStopped, *v)
+	}
+	if n := g.used.Add(1); n > g.cfg.Budget {
+		g.stop(fmt.Sprintf("request budget spent: %d requests of %d (%s)", g.cfg.Budget, g.cfg.Budget, EnvRequestBudget))
+		v := g.stopped.Load()
+		return fmt.Errorf("%w: %s", ErrStopped, *v)
+	}
+	return nil
+}
+
+// Done records the status of an admitted attempt (0: no response) and
+// stops the run when the 429 or 5xx share of every full second has stayed
+// above its threshold for AbortAfter.
+func (g *Guard) Done(status int) {
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.binStart.IsZero() {
+		g.binStart = now.Truncate(time.Second)
+	}
+	if now.Sub(g.binStart) >= time.Second {
+		// Judge the second that ended; seconds without attempts in between
+		// say nothing and are skipped.
+		g.closeBin()
+		g.binStart = now.Truncate(time.Second)
+	}
+	g.n++
+	switch {
+	case status == 429:
+		g.n429++
+	case status >= 500:
+		g.n5xx++
+	}
+}
+
+// closeBin judges the bin that just ended; g.mu held.
+func (g *Guard) closeBin() {
+	end := g.binStart.Add(time.Second)
+	if g.n >= minBinSamples {
+		g.judge(&g.above429, float64(g.n429)/float64(g.n), g.cfg.Abort429Rate, "429 Too Many Requests", EnvAbort429Rate, end)
+		g.judge(&g.above5xx, float64(g.n5xx)/float64(g.n), g.cfg.Abort5xxRate, "5xx server errors", EnvAbort5xxRate, end)
+	}
+	g.n, g.n429, g.n5xx = 0, 0, 0
+}
+
+func (g *Guard) judge(since *time.Time, share, threshold float64, what, knob string, end time.Time) {
+	if share <= threshold {
+		*since = time.Time{}
+		return
+	}
+	if since.IsZero() {
+		*since = end.Add(-time.Second)
+	}
+	if d := end.Sub(*since); d >= g.cfg.AbortAfter {
+		g.stop(fmt.Sprintf("aborted: %s above %.1f%% of requests for %v (last second: %.1f%%): the platform is pushing back (thresholds: %s, %s)",
+			what, 100*threshold, d, 100*share, knob, EnvAbortAfter))
+	}
+}
+
+func (g *Guard) stop(verdict string) {
+	if g.stopped.CompareAndSwap(nil, &verdict) {
+		g.logf("cxload guard: STOP: %s", verdict)
+		g.cancel(fmt.Errorf("%w: %s", ErrStopped, verdict))
+	}
+}
+
+// Stop stops the run with verdict (e.g. from a threshold check).
+func (g *Guard) Stop(verdict string) { g.stop(verdict) }
+
+// Context is canceled, with the verdict as its cause, when the guard stops.
+func (g *Guard) Context() context.Context { return g.ctx }
+
+// Verdict returns why the guard stopped the run, "" while it runs.
+func (g *Guard) Verdict() string {
+	if v := g.stopped.Load(); v != nil {
+		return *v
+	}
+	return ""
+}
+
+// Used returns the attempts admitted so far.
+func (g *Guard) Used() int64 { return min(g.used.Load(), g.cfg.Budget) }
+
+// Close releases the guard's context.
+func (g *Guard) Close() { g.cancel(context.Canceled) }

@@ -1,0 +1,163 @@
+package harness_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness"
+)
+
+func mustZone(t testing.TB, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
+}
+
+func TestInWindow(t *testing.T) {
+	dublin := mustZone(t, "Europe/Dublin")
+	tokyo := mustZone(t, "Asia/Tokyo")
+	for _, tc := range []struct {
+		utc  string
+		loc  *time.Location
+		open bool
+	}{
+		{"2026-11-26T23:00:00Z", dublin, true},  // 23:00 Dublin (UTC+0 in winter): opens
+		{"2026-11-26T22:59:00Z", dublin, false}, // a minute early
+		{"2026-11-27T04:59:00Z", dublin, true},  // last minute
+		{"2026-11-27T05:00:00Z", dublin, false}, // closed at 05:00
+		{"2026-07-01T22:30:00Z", dublin, true},  // 23:30 Dublin summer time (UTC+1)
+		{"2026-07-01T04:30:00Z", dublin, false}, // 05:30 Dublin summer time
+		{"2026-11-26T15:00:00Z", tokyo, true},   // 00:00 Tokyo
+		{"2026-11-26T12:00:00Z", tokyo, false},  // 21:00 Tokyo
+	} {
+		now, _ := time.Parse(time.RFC3339, tc.utc)
+		err := harness.InWindow(now, tc.loc)
+		if (err == nil) != tc.open {
+			t.Errorf("InWindow(%s, %s) = %v, want open=%v", tc.utc, tc.loc, err, tc.open)
+		}
+		if err != nil && !strings.Contains(err.Error(), tc.loc.String()) {
+			t.Errorf("error %q does not name the zone", err)
+		}
+	}
+}
+
+// fakeClock is an injected clock.
+type fakeClock struct{ t time.Time }
+
+func (c *fakeClock) now() time.Time      { return c.t }
+func (c *fakeClock) add(d time.Duration) { c.t = c.t.Add(d) }
+func night(t testing.TB) *fakeClock {
+	return &fakeClock{t: time.Date(2026, 11, 26, 23, 30, 0, 0, mustZone(t, "Europe/Dublin"))}
+}
+func guardConfig(t testing.TB) harness.GuardConfig {
+	return harness.GuardConfig{Approval: "CS-1", Budget: 1000, Abort429Rate: 0.05, Abort5xxRate: 0.02, AbortAfter: 10 * time.Second, Location: mustZone(t, "Europe/Dublin")}
+}
+
+func TestGuardCheck(t *testing.T) {
+	day := &fakeClock{t: time.Date(2026, 11, 26, 14, 0, 0, 0, time.UTC)}
+	for _, tc := range []struct {
+		name  string
+		cfg   func(*harness.GuardConfig)
+		clock *fakeClock
+		want  string
+	}{
+		{"ok at night", func(*harness.GuardConfig) {}, night(t), ""},
+		{"no approval", func(g *harness.GuardConfig) { g.Approval = "" }, night(t), "CXLOAD_APPROVAL"},
+		{"no budget", func(g *harness.GuardConfig) { g.Budget = 0 }, night(t), "CXLOAD_REQUEST_BUDGET"},
+		{"daytime", func(*harness.GuardConfig) {}, day, "outside the load-test window"},
+		{"daytime allowed", func(g *harness.GuardConfig) { g.AllowOutsideWindow = true }, day, ""},
+	} {
+		cfg := guardConfig(t)
+		tc.cfg(&cfg)
+		err := harness.NewGuard(cfg, tc.clock.now, nil).Check()
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Errorf("%s: Check = %v, want %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestGuardStartPlan(t *testing.T) {
+	var logs []string
+	logf := func(f string, a ...any) { logs = append(logs, f) }
+	g := harness.NewGuard(guardConfig(t), night(t).now, logf)
+	defer g.Close()
+	err := g.Start(harness.Plan{Agents: 10, Rate: 5, Duration: time.Hour})
+	if err == nil || !strings.Contains(err.Error(), "about 18000 requests, over the budget of 1000") {
+		t.Errorf("Start over budget = %v", err)
+	}
+	if err := g.Start(harness.Plan{Agents: 10, Rate: 5, Duration: 3 * time.Minute}); err != nil {
+		t.Errorf("Start within budget = %v", err)
+	}
+	if len(logs) != 2 {
+		t.Errorf("plan printed %d times, want 2", len(logs))
+	}
+}
+
+func TestGuardBudget(t *testing.T) {
+	cfg := guardConfig(t)
+	cfg.Budget = 3
+	g := harness.NewGuard(cfg, night(t).now, nil)
+	defer g.Close()
+	for i := range 3 {
+		if err := g.Admit(); err != nil {
+			t.Fatalf("Admit %d = %v", i, err)
+		}
+	}
+	err := g.Admit()
+	if !errors.Is(err, harness.ErrStopped) || !strings.Contains(err.Error(), "request budget spent: 3 requests of 3") {
+		t.Errorf("4th Admit = %v", err)
+	}
+	if g.Verdict() == "" || g.Context().Err() == nil || g.Used() != 3 {
+		t.Errorf("Verdict %q, ctx %v, used %d", g.Verdict(), g.Context().Err(), g.Used())
+	}
+}
+
+// The guard aborts only when the share stays above the threshold for AbortAfter.
+func TestGuardAbortRules(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		pattern func(sec int) (n, bad int) // attempts and bad ones per second
+		status  int
+		stopAt  int // second at which the verdict appears; -1 never
+		want    string
+	}{
+		{"429 sustained", func(int) (int, int) { return 20, 5 }, 429, 10, "429 Too Many Requests above 5.0%"},
+		{"5xx sustained", func(int) (int, int) { return 20, 1 }, 503, 10, "5xx server errors above 2.0%"},
+		{"429 below threshold", func(int) (int, int) { return 100, 5 }, 429, -1, ""},
+		{"429 intermittent", func(s int) (int, int) { return 20, 5 * (s % 2) }, 429, -1, ""},
+		{"too few samples", func(int) (int, int) { return 4, 4 }, 429, -1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := night(t)
+			g := harness.NewGuard(guardConfig(t), clk.now, nil)
+			defer g.Close()
+			stopped := -1
+			for sec := 0; sec < 30 && stopped < 0; sec++ {
+				n, bad := tc.pattern(sec)
+				for i := range n {
+					clk.t = night(t).t.Add(time.Duration(sec)*time.Second + time.Duration(i)*time.Second/time.Duration(n))
+					st := 200
+					if i < bad {
+						st = tc.status
+					}
+					g.Done(st)
+					if g.Verdict() != "" {
+						stopped = sec
+						break
+					}
+				}
+			}
+			if stopped != tc.stopAt || !strings.Contains(g.Verdict(), tc.want) {
+				t.Errorf("stopped at second %d with %q; want %d, %q", stopped, g.Verdict(), tc.stopAt, tc.want)
+			}
+			if tc.stopAt >= 0 && !errors.Is(g.Admit(), harness.ErrStopped) {
+				t.Errorf("Admit after stop did not refuse")
+			}
+		})
+	}
+}
