@@ -41,14 +41,18 @@ const (
 	PresenceOffline   = "Offline"
 )
 
-// A Channel is an agent's notification channel, as far as the population
-// needs it. harness/notify's channel client provides one; [Config.Channel]
-// opens it.
+// A Channel is an agent's open notification channel, as far as the
+// population needs it: harness/notify's *notify.Client is one (see
+// [NotifyChannels]).
 type Channel interface {
-	// Subscribe adds topics to the channel's subscriptions.
-	Subscribe(ctx context.Context, topics ...string) error
-	// Close closes the channel's connection; it must not block for long.
+	// Close closes the channel's connection and waits for its goroutines.
 	Close() error
+}
+
+// A Subscriber is a [Channel] that can add topics after it was opened.
+type Subscriber interface {
+	Channel
+	Subscribe(ctx context.Context, topics ...string) error
 }
 
 // Config configures a [Population].
@@ -66,9 +70,11 @@ type Config struct {
 	// spaces or underscores) to presence definition ids. Nil: read once
 	// from GET /api/v2/presencedefinitions on first use.
 	Presences map[string]string
-	// Channel opens agent a's notification channel; it is called once per
-	// agent, on its first SubscribeTopics. Nil: SubscribeTopics fails.
-	Channel func(ctx context.Context, a *Agent) (Channel, error)
+	// Channel opens agent a's notification channel subscribed to topics;
+	// it is called once per agent, on its first SubscribeTopics. Its ctx
+	// lives until Population.Close (not just the calling iteration), so the
+	// channel may keep it. Nil: SubscribeTopics fails.
+	Channel func(ctx context.Context, a *Agent, topics []string) (Channel, error)
 }
 
 // A Population is the agents of a run that this shard owns, each with its
@@ -80,6 +86,9 @@ type Population struct {
 	cfg    Config
 	agents map[int]*Agent
 	order  []*Agent
+
+	life      context.Context // handed to Config.Channel; canceled by Close
+	endOfLife context.CancelFunc
 
 	presMu    sync.Mutex
 	presences map[string]string // normalized name → id
@@ -108,6 +117,7 @@ func NewPopulation(cfg Config) (*Population, error) {
 		seen[u.ID] = k
 	}
 	p := &Population{cfg: cfg, agents: make(map[int]*Agent)}
+	p.life, p.endOfLife = context.WithCancel(context.Background())
 	if cfg.Presences != nil {
 		p.presences = normalizePresences(cfg.Presences)
 	}
@@ -158,6 +168,7 @@ func (p *Population) Count() map[string]int {
 // Close closes every agent's notification channel and returns the first
 // error.
 func (p *Population) Close() error {
+	defer p.endOfLife()
 	var first error
 	for _, a := range p.order {
 		if err := a.closeChannel(); err != nil && first == nil {
@@ -392,10 +403,12 @@ func (a *Agent) GoOffQueue(ctx context.Context) error {
 	return a.SetPresence(ctx, PresenceAvailable)
 }
 
-// SubscribeTopics subscribes topics on the agent's notification channel,
-// opening it with Config.Channel on first use; with no topics it subscribes
-// the agent's own ([Agent.Topics]). The channel records its requests as
-// operation "notifications.subscribe" (or its own names).
+// SubscribeTopics subscribes topics (by default the agent's own,
+// [Agent.Topics]) on the agent's notification channel. The first call opens
+// the channel with Config.Channel, subscribed to topics; later calls add
+// topics if the channel is a [Subscriber], and fail otherwise. The channel
+// records its own requests and measurements (harness/notify: connects,
+// heartbeats, events, push latency).
 func (a *Agent) SubscribeTopics(ctx context.Context, topics ...string) error {
 	if len(topics) == 0 {
 		topics = a.Topics()
@@ -405,18 +418,26 @@ func (a *Agent) SubscribeTopics(ctx context.Context, topics ...string) error {
 	a.mu.Unlock()
 	if ch == nil {
 		if a.pop.cfg.Channel == nil {
-			return fmt.Errorf("agent: %v: SubscribeTopics: Config.Channel is nil: give a function that opens a notification channel (harness/notify)", a)
+			return fmt.Errorf("agent: %v: SubscribeTopics: Config.Channel is nil: give a function that opens a notification channel, e.g. agent.NotifyChannels", a)
 		}
-		var err error
-		if ch, err = a.pop.cfg.Channel(ctx, a); err != nil {
-			return fmt.Errorf("agent: %v: opening its notification channel: %w", a, err)
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("agent: %v: SubscribeTopics: %w", a, err)
+		}
+		ch, err := a.pop.cfg.Channel(a.pop.life, a, topics)
+		if err != nil {
+			return fmt.Errorf("agent: %v: opening its notification channel with %d topics: %w", a, len(topics), err)
 		}
 		a.mu.Lock()
 		a.channel = ch
 		a.mu.Unlock()
-	}
-	if err := ch.Subscribe(ctx, topics...); err != nil {
-		return fmt.Errorf("agent: %v: subscribing %d topics: %w", a, len(topics), err)
+	} else {
+		sub, ok := ch.(Subscriber)
+		if !ok {
+			return fmt.Errorf("agent: %v: its channel (%T) cannot add topics once open: subscribe them all in the first SubscribeTopics", a, ch)
+		}
+		if err := sub.Subscribe(ctx, topics...); err != nil {
+			return fmt.Errorf("agent: %v: subscribing %d topics: %w", a, len(topics), err)
+		}
 	}
 	a.update(func(s *State) { s.Topics += len(topics) })
 	return nil

@@ -57,7 +57,7 @@ func newSim(tb testing.TB, agents int, policy auth.Policy) *sim {
 	return &sim{srv: srv, api: c, rec: rec}
 }
 
-func (s *sim) population(tb testing.TB, n int, ch func(context.Context, *agent.Agent) (agent.Channel, error)) *agent.Population {
+func (s *sim) population(tb testing.TB, n int, ch func(context.Context, *agent.Agent, []string) (agent.Channel, error)) *agent.Population {
 	tb.Helper()
 	users, err := agent.LoadUsers(context.Background(), s.api, n)
 	if err != nil {
@@ -94,8 +94,8 @@ type testChannel struct {
 	changed chan struct{} // signaled on every event
 }
 
-func openTestChannel(srv *gcsim.Server) func(context.Context, *agent.Agent) (agent.Channel, error) {
-	return func(ctx context.Context, a *agent.Agent) (agent.Channel, error) {
+func openTestChannel(srv *gcsim.Server) func(context.Context, *agent.Agent, []string) (agent.Channel, error) {
+	return func(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
 		var ch struct {
 			ID         string `json:"id"`
 			ConnectURI string `json:"connectUri"`
@@ -110,6 +110,10 @@ func openTestChannel(srv *gcsim.Server) func(context.Context, *agent.Agent) (age
 		}
 		tc := &testChannel{api: a.API(), id: ch.ID, conn: conn, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 		go tc.read()
+		if err := tc.Subscribe(ctx, topics...); err != nil {
+			tc.Close()
+			return nil, err
+		}
 		return tc, nil
 	}
 }
@@ -374,5 +378,47 @@ func TestNewPopulationErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: error %v, want %q", tt.name, err, tt.want)
 		}
+	}
+}
+
+// closeOnly is a Channel that cannot add topics once open.
+type closeOnly struct {
+	topics []string
+	closed int
+}
+
+func (c *closeOnly) Close() error { c.closed++; return nil }
+
+func TestSubscribeTopicsOpensOnce(t *testing.T) {
+	c, err := api.New(api.Config{BaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened []*closeOnly
+	p, err := agent.NewPopulation(agent.Config{API: c, Users: []agent.User{{ID: "u1"}},
+		Channel: func(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
+			ch := &closeOnly{topics: topics}
+			opened = append(opened, ch)
+			return ch, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.Agent(0)
+	if err := a.SubscribeTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(opened) != 1 || fmt.Sprint(opened[0].topics) != fmt.Sprint(a.Topics()) {
+		t.Fatalf("opened %d channels with %v, want one with the agent's own topics %v", len(opened), opened[0].topics, a.Topics())
+	}
+	err = a.SubscribeTopics(t.Context(), "v2.routing.queues.q1.conversations")
+	if err == nil || !strings.Contains(err.Error(), "cannot add topics once open") {
+		t.Errorf("second SubscribeTopics on a close-only channel: error %v", err)
+	}
+	if len(opened) != 1 || a.State().Topics != 3 {
+		t.Errorf("after the refused call: %d channels, %d topics, want 1 and 3", len(opened), a.State().Topics)
+	}
+	if err := p.Close(); err != nil || opened[0].closed != 1 || a.Channel() != nil {
+		t.Errorf("Close: %v, channel closed %d times, agent channel %v", err, opened[0].closed, a.Channel())
 	}
 }
