@@ -36,6 +36,9 @@ type Faults struct {
 	// socket when the faults are set, and closes them after
 	// notifications.socketClosingGrace (a maintenance storm). Not remembered.
 	SocketClosing bool `json:"socketClosing,omitempty"`
+	// SkipHeartbeats, an action, withholds the next N heartbeats of every
+	// channel (a "missed heartbeat" fault). Not remembered.
+	SkipHeartbeats int `json:"skipHeartbeats,omitempty"`
 }
 
 // FaultSpec is the faults of one route family.
@@ -73,6 +76,9 @@ func (f Faults) clone() Faults {
 }
 
 func (f Faults) validate(path string) error {
+	if f.SkipHeartbeats < 0 {
+		return fmt.Errorf("gcsim: profile: %s.skipHeartbeats: %d must be >= 0", path, f.SkipHeartbeats)
+	}
 	keys := make([]string, 0, len(f.Families))
 	for k := range f.Families {
 		keys = append(keys, k)
@@ -124,7 +130,7 @@ type faultState struct {
 
 func (fs *faultState) set(f Faults, seed uint64) {
 	f = f.clone()
-	f.DropSockets, f.SocketClosing = false, false
+	f.DropSockets, f.SocketClosing, f.SkipHeartbeats = false, false, 0
 	fs.mu.Lock()
 	if fs.rng == nil {
 		fs.rng = rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -180,6 +186,9 @@ func (s *Server) SetFaults(f Faults) {
 	if f.SocketClosing {
 		s.stats.faultClosing.add(1)
 		s.hub.SocketClosing("")
+	}
+	if f.SkipHeartbeats > 0 {
+		s.hub.SkipHeartbeats("", f.SkipHeartbeats)
 	}
 }
 

@@ -124,7 +124,7 @@ func (s *Server) Start() {
 		MaxTopicsPerChannel: n.MaxTopicsPerChannel,
 		ChannelTTL:          n.ChannelTTL.Std(),
 		SendBuffer:          n.SendBuffer,
-		SocketClosingGrace:  n.SocketClosingGrace.Std(),
+		SocketClosingGrace:  closingGrace(n.SocketClosingGrace.Std()),
 		Now:                 s.now,
 	})
 	tr := &http.Transport{
@@ -198,6 +198,15 @@ func (s *Server) Close() {
 	if t, ok := s.client.Transport.(*http.Transport); ok {
 		t.CloseIdleConnections()
 	}
+}
+
+// closingGrace maps the profile's grace to the hub's: 0 means "close at
+// once", which the hub spells as a negative duration.
+func closingGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 const pipeHost = "gcsim.pipe"

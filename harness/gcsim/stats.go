@@ -3,6 +3,8 @@ package gcsim
 import (
 	"sort"
 	"sync/atomic"
+
+	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
 )
 
 // counter is an atomic counter on its own cache line, so that counters
@@ -73,8 +75,8 @@ func (st *statsState) reset() {
 
 // Stats are the server's counters since start (or the last /admin/reset).
 type Stats struct {
-	// Requests counts responses per route template and status ("other"
-	// statuses are summed under Status 0 only if none of the usual ones).
+	// Requests counts responses per route template and status. Status 0
+	// counts connections reset by a fault, -1 statuses outside the usual set.
 	Requests []RouteStats `json:"requests"`
 	// UnknownPaths counts 404s for paths and methods the simulator does not serve.
 	UnknownPaths int64 `json:"unknownPaths"`
@@ -95,7 +97,7 @@ type Stats struct {
 type RouteStats struct {
 	Method string `json:"method"`
 	Route  string `json:"route"`
-	Status int    `json:"status"` // -1 = a status not in the usual set
+	Status int    `json:"status"` // 0 = reset by a fault, -1 = another status
 	Count  int64  `json:"count"`
 }
 
@@ -117,11 +119,10 @@ type FaultStats struct {
 	Latency, ServiceUnavailable, Resets, TokenOutage, SocketDrops, SocketClosingStorms int64
 }
 
-// SocketStats are the notification hub's counters.
-type SocketStats struct {
-	Channels int64 `json:"channels"`
-	Sockets  int64 `json:"sockets"`
-}
+// SocketStats are the notification hub's counters: channels and sockets
+// open now; connects, heartbeats, pongs, events published and delivered,
+// overflows of slow readers, drops, socket_closing warnings since start.
+type SocketStats = streaming.Stats
 
 // Stats returns a snapshot of the counters.
 func (s *Server) Stats() Stats {
@@ -161,8 +162,7 @@ func (s *Server) Stats() Stats {
 	out.Faults = FaultStats{Latency: st.faultLatency.load(), ServiceUnavailable: st.fault5xx.load(), Resets: st.faultResets.load(),
 		TokenOutage: st.faultOutage.load(), SocketDrops: st.faultDrops.load(), SocketClosingStorms: st.faultClosing.load()}
 	if s.hub != nil {
-		h := s.hub.Stats()
-		out.Sockets = SocketStats{Channels: h.Channels, Sockets: h.Sockets}
+		out.Sockets = s.hub.Stats()
 	}
 	return out
 }

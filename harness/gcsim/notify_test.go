@@ -1,0 +1,224 @@
+package gcsim_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/cxload/cxload/harness/gcsim"
+)
+
+// event is a notification as the socket delivers it.
+type event struct {
+	TopicName string          `json:"topicName"`
+	EventBody json.RawMessage `json:"eventBody"`
+	Metadata  struct {
+		CorrelationID string `json:"CorrelationId"`
+	} `json:"metadata"`
+}
+
+// openChannel creates a channel, subscribes topics and connects its socket.
+func openChannel(tb testing.TB, s *gcsim.Server, tok string, topics ...string) (id string, ws *websocket.Conn) {
+	tb.Helper()
+	r := do(tb, s, "POST", "/api/v2/notifications/channels", tok, nil)
+	if r.Status != 200 {
+		tb.Fatalf("POST channels: %d %s", r.Status, r.Body)
+	}
+	ch := r.json(tb)
+	id, uri := ch["id"].(string), ch["connectUri"].(string)
+	if !strings.HasPrefix(uri, s.WSURL()+"/channels/") || ch["expires"] == nil {
+		tb.Fatalf("channel = %s, want connectUri under %s and expires", r.Body, s.WSURL())
+	}
+	var subs []map[string]string
+	for _, t := range topics {
+		subs = append(subs, map[string]string{"id": t})
+	}
+	if r := do(tb, s, "POST", "/api/v2/notifications/channels/"+id+"/subscriptions", tok, subs); r.Status != 200 {
+		tb.Fatalf("subscribe: %d %s", r.Status, r.Body)
+	}
+	d := websocket.Dialer{NetDialContext: s.DialContext, HandshakeTimeout: 10 * time.Second}
+	ws, resp, err := d.DialContext(context.Background(), uri, nil)
+	if err != nil {
+		tb.Fatalf("dial %s: %v", uri, err)
+	}
+	resp.Body.Close()
+	tb.Cleanup(func() { ws.Close() })
+	return id, ws
+}
+
+// next reads events until one that is not a heartbeat.
+func next(tb testing.TB, ws *websocket.Conn) event {
+	tb.Helper()
+	for {
+		ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var e event
+		if err := ws.ReadJSON(&e); err != nil {
+			tb.Fatalf("reading the socket: %v", err)
+		}
+		if e.TopicName == "channel.metadata" && strings.Contains(string(e.EventBody), "Heartbeat") {
+			continue
+		}
+		return e
+	}
+}
+
+// TestNotifications: REST state changes reach subscribed sockets in the
+// Genesys envelope with the request's correlation id.
+func TestNotifications(t *testing.T) {
+	s := newServer(t, nil)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	u, q := gcsim.UserID(3), gcsim.QueueID(1)
+	id, ws := openChannel(t, s, tok, "v2.users."+u+".presence", "v2.users."+u+".routingStatus",
+		"v2.routing.queues."+q+".conversations", "v2.users."+u+".conversations")
+
+	if r := do(t, s, "HEAD", "/api/v2/notifications/channels/"+id, tok, nil); r.Status != 200 {
+		t.Errorf("HEAD channel: %d", r.Status)
+	}
+	if r := do(t, s, "HEAD", "/api/v2/notifications/channels/nope", tok, nil); r.Status != 404 {
+		t.Errorf("HEAD unknown channel: %d", r.Status)
+	}
+	if r := do(t, s, "GET", "/api/v2/notifications/channels/"+id+"/subscriptions", tok, nil); len(r.json(t)["entities"].([]any)) != 4 {
+		t.Errorf("GET subscriptions = %s, want 4 entities", r.Body)
+	}
+
+	ws.WriteMessage(websocket.TextMessage, []byte(`{"message":"ping"}`))
+	if e := next(t, ws); e.TopicName != "channel.metadata" || !strings.Contains(string(e.EventBody), "pong") {
+		t.Errorf("answer to ping = %+v", e)
+	}
+
+	send := func(method, path string, body any) string {
+		req, _ := http.NewRequest(method, s.URL()+path, strings.NewReader(mustJSON(t, body)))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		req.Header.Set("Content-Type", "application/json")
+		r := send(t, s, req)
+		if r.Status >= 300 {
+			t.Fatalf("%s %s: %d %s", method, path, r.Status, r.Body)
+		}
+		return r.Header.Get("ININ-Correlation-Id")
+	}
+	avail := s.PresenceDefinitions()[0].ID
+	corr := send("PATCH", "/api/v2/users/"+u+"/presences/purecloud", map[string]any{"presenceDefinition": map[string]string{"id": avail}})
+	if e := next(t, ws); e.TopicName != "v2.users."+u+".presence" || e.Metadata.CorrelationID != corr || !strings.Contains(string(e.EventBody), avail) {
+		t.Errorf("presence event = %+v, want topic v2.users.%s.presence, CorrelationId %s", e, u, corr)
+	}
+	corr = send("PUT", "/api/v2/users/"+u+"/routingstatus", map[string]string{"status": "IDLE"})
+	if e := next(t, ws); e.TopicName != "v2.users."+u+".routingStatus" || e.Metadata.CorrelationID != corr || !strings.Contains(string(e.EventBody), "IDLE") {
+		t.Errorf("routing status event = %+v", e)
+	}
+	corr = send("POST", "/api/v2/conversations/calls", map[string]string{"phoneNumber": "+15550100", "callQueueId": q, "callUserId": u})
+	seen := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		e := next(t, ws)
+		if e.Metadata.CorrelationID != corr {
+			t.Errorf("call event %s: CorrelationId %q, want %q", e.TopicName, e.Metadata.CorrelationID, corr)
+		}
+		seen[e.TopicName] = true
+	}
+	if !seen["v2.routing.queues."+q+".conversations"] || !seen["v2.users."+u+".conversations"] {
+		t.Errorf("call events on %v, want the queue's and the agent's topics", seen)
+	}
+
+	// DELETE subscriptions stops events.
+	if r := do(t, s, "DELETE", "/api/v2/notifications/channels/"+id+"/subscriptions", tok, nil); r.Status != 204 {
+		t.Errorf("DELETE subscriptions: %d", r.Status)
+	}
+	if st := s.Stats().Sockets; st.Sockets != 1 || st.Pongs != 1 || st.Delivered < 4 {
+		t.Errorf("Stats().Sockets = %+v", st)
+	}
+}
+
+func mustJSON(tb testing.TB, v any) string {
+	tb.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestChannelErrors: channels of another owner are 404, bad topics are
+// rejected with a reason, a bad body is 400.
+func TestChannelErrors(t *testing.T) {
+	s := newServer(t, nil)
+	a := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	b := token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2)
+	id := do(t, s, "POST", "/api/v2/notifications/channels", a, nil).json(t)["id"].(string)
+	path := "/api/v2/notifications/channels/" + id + "/subscriptions"
+	if r := do(t, s, "GET", path, b, nil); r.Status != 404 {
+		t.Errorf("other client's channel: %d, want 404", r.Status)
+	}
+	r := do(t, s, "PUT", path, a, `[{"id":"v2.nonsense"}]`)
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"Rejected"`) || !strings.Contains(string(r.Body), "rejectionReason") {
+		t.Errorf("bad topic: %d %s, want 200 with a Rejected entity", r.Status, r.Body)
+	}
+	if r := do(t, s, "POST", path, a, `{"id":"v2.users.x.presence"}`); r.Status != 400 {
+		t.Errorf("object instead of array: %d %s, want 400", r.Status, r.Body)
+	}
+	if r := do(t, s, "GET", "/api/v2/notifications/channels/nope/subscriptions", a, nil); r.Status != 404 {
+		t.Errorf("unknown channel: %d, want 404", r.Status)
+	}
+}
+
+// TestSocketFaults: socket_closing storms and drops, from Go and admin.
+func TestSocketFaults(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := gcsim.DefaultProfile()
+		p.Notifications.SocketClosingGrace = gcsim.Duration(10 * time.Second)
+		s := newPipeServer(t, p)
+		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+		_, ws := openChannel(t, s, tok)
+		s.SetFaults(gcsim.Faults{SocketClosing: true})
+		if e := next(t, ws); e.TopicName != "v2.system.socket_closing" {
+			t.Fatalf("after SocketClosing: %+v", e)
+		}
+		start := time.Now()
+		ws.SetReadDeadline(start.Add(time.Minute))
+		_, _, err := ws.ReadMessage()
+		if !websocket.IsCloseError(err, websocket.CloseGoingAway) || time.Since(start) != 10*time.Second {
+			t.Errorf("close after %v with %v, want 1001 after the 10 s grace", time.Since(start), err)
+		}
+		_, ws2 := openChannel(t, s, tok)
+		if r := do(t, s, "PUT", "/admin/faults", "", `{"dropSockets":true}`); r.Status != 200 {
+			t.Fatalf("PUT /admin/faults dropSockets: %d %s", r.Status, r.Body)
+		}
+		if _, _, err := ws2.ReadMessage(); err == nil || websocket.IsCloseError(err, websocket.CloseGoingAway, websocket.CloseNormalClosure) {
+			t.Errorf("dropped socket: %v, want an abrupt end (no close frame)", err)
+		}
+		if f := s.Faults(); f.DropSockets || f.SocketClosing {
+			t.Errorf("actions remembered: %+v", f)
+		}
+		if st := s.Stats(); st.Faults.SocketDrops != 1 || st.Faults.SocketClosingStorms != 1 || st.Sockets.Drops != 1 {
+			t.Errorf("stats faults %+v sockets %+v", st.Faults, st.Sockets)
+		}
+	})
+}
+
+// TestHeartbeat: heartbeats arrive every profile interval, on the fake clock.
+func TestHeartbeat(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := gcsim.DefaultProfile()
+		p.Notifications.HeartbeatInterval = gcsim.Duration(5 * time.Second)
+		s := newPipeServer(t, p)
+		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+		_, ws := openChannel(t, s, tok)
+		var at []time.Time
+		for len(at) < 3 {
+			var e event
+			if err := ws.ReadJSON(&e); err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(e.EventBody), "WebSocket Heartbeat") {
+				at = append(at, time.Now())
+			}
+		}
+		if d := at[2].Sub(at[1]); d != 5*time.Second {
+			t.Errorf("heartbeat gap %v, want 5s", d)
+		}
+	})
+}
