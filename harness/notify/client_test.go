@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
 )
 
 func TestBackoffDelay(t *testing.T) {
@@ -327,6 +328,8 @@ func TestDroppedSocketReconnects(t *testing.T) {
 		s := newSim(t, notifyProfile(30*time.Second, time.Minute))
 		o := simOptions(t, s, presenceTopic(0))
 		o.PingInterval = -1
+		rec := metrics.NewRecorder()
+		o.Recorder = rec
 		c := mustOpen(t, o)
 		first := c.ChannelID()
 		s.SetFaults(gcsim.Faults{DropSockets: true})
@@ -348,6 +351,10 @@ func TestDroppedSocketReconnects(t *testing.T) {
 		synctest.Wait()
 		if st := c.Stats(); st.Matched != 1 {
 			t.Errorf("event after reconnect: Matched %d, want 1", st.Matched)
+		}
+		ws := rec.Snapshot().WebSocket
+		if ws == nil || ws.Connects != 2 || ws.Drops != 1 || ws.Reconnects != 1 || ws.Events != 1 || ws.PushLatency.Count() != 1 {
+			t.Errorf("Recorder's websocket part = %+v, want 2 connects, 1 drop, 1 reconnect, 1 event with latency", ws)
 		}
 	})
 }
