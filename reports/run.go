@@ -211,11 +211,12 @@ type benchKey struct{ pkg, name, unit string }
 
 type testState struct {
 	Test
-	tail    []string
-	started bool
-	done    bool
-	panic   string
-	timeout string
+	tail     []string
+	panicked []string // the panic and the stack after it: its head matters
+	started  bool
+	done     bool
+	panic    string
+	timeout  string
 }
 
 // NewBuilder returns a Builder whose Run starts from env (commit, labels and
@@ -357,12 +358,16 @@ func (b *Builder) finishTest(t *testState) {
 			}
 		}
 		t.Output = t.tail
+		if len(t.panicked) > 0 {
+			// Some context before the panic, then its head.
+			t.Output = append(tail(t.tail, MaxFailureLines/4), t.panicked...)
+		}
 	case Skip:
 		if t.Reason == "" {
 			t.Reason = lastLogLine(t.tail)
 		}
 	}
-	t.tail = nil
+	t.tail, t.panicked = nil, nil
 }
 
 // lastLogLine returns the last t.Log/t.Error message in tail.
@@ -403,7 +408,13 @@ func (b *Builder) line(l *testjson.Line) {
 			t.timeout = strings.TrimPrefix(l.Text, "panic: ")
 		}
 	}
-	if !t.done {
+	switch {
+	case t.done:
+	case t.panic != "":
+		if len(t.panicked) < MaxFailureLines {
+			t.panicked = append(t.panicked, l.Text)
+		}
+	default:
 		t.tail = appendTail(t.tail, l.Text)
 	}
 }

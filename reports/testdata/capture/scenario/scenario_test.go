@@ -35,8 +35,13 @@ type opSpec struct {
 	windowSec int
 }
 
+// clock is the fake time of one recorder; record advances it.
+type clock struct{ now time.Time }
+
+func (c *clock) Now() time.Time { return c.now }
+
 // record feeds rec with spec's requests spread over 30 s of fake time.
-func record(rec *metrics.Recorder, rng *rand.Rand, o opSpec) {
+func record(rec *metrics.Recorder, clk *clock, rng *rand.Rand, o opSpec) {
 	for i := 0; i < o.count; i++ {
 		at := start.Add(time.Duration(i) * 30 * time.Second / time.Duration(o.count))
 		lat := time.Duration(o.medianMs * (0.6 + rng.ExpFloat64()*0.5) * float64(time.Millisecond))
@@ -55,22 +60,24 @@ func record(rec *metrics.Recorder, rng *rand.Rand, o opSpec) {
 			res.RateLimit.Key, res.RateLimit.Value = o.limitKey, o.allowed
 			res.RateLimit.RetryAfter = 20 * time.Second
 		}
+		clk.now = at.Add(res.Total)
 		rec.Record(&res)
 	}
+	clk.now = start.Add(30 * time.Second)
 }
 
-func newRecorder(scenario, shard string) *metrics.Recorder {
-	now := start.Add(30 * time.Second)
+func newRecorder(scenario, shard string) (*metrics.Recorder, *clock) {
+	clk := &clock{now: start}
 	opts := []metrics.Option{
 		metrics.WithScenario(scenario),
 		metrics.WithLabels(map[string]string{"region": "sim"}),
 		metrics.WithTarget("simulator", ""),
-		metrics.WithNow(func() time.Time { return now }),
+		metrics.WithNow(clk.Now),
 	}
 	if shard != "" {
 		opts = append(opts, metrics.WithShard(shard))
 	}
-	return metrics.NewRecorder(opts...)
+	return metrics.NewRecorder(opts...), clk
 }
 
 func finish(t *testing.T, rec *metrics.Recorder, exprs ...string) {
@@ -121,14 +128,14 @@ func TestRecordingBurst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(11, 7))
-			rec := newRecorder("TestRecordingBurst/"+tc.name, "")
+			rec, clk := newRecorder("TestRecordingBurst/"+tc.name, "")
 			for i := 1; i <= 3; i++ {
 				t.Logf("%s%s: %d/3 intervals, %d requests", metrics.ProgressPrefix, tc.name, i, i*300)
 			}
-			record(rec, rng, opSpec{op: "recording.set", route: "/api/v2/conversations/{id}/recordingstate",
+			record(rec, clk, rng, opSpec{op: "recording.set", route: "/api/v2/conversations/{id}/recordingstate",
 				count: 900, limit: worse(tc.limit, 0.8), medianMs: slower(42), tokens: tc.tokens,
 				limitKey: "token.rate.per.minute", scope: tc.scope, allowed: 300, windowSec: 60})
-			record(rec, rng, opSpec{op: "presence.set", route: "/api/v2/users/{id}/presences/{source}",
+			record(rec, clk, rng, opSpec{op: "presence.set", route: "/api/v2/users/{id}/presences/{source}",
 				count: worse(600, 0.8), medianMs: slower(18), tokens: tc.tokens, allowed: 3000})
 			finish(t, rec, "p99(recording.set) < 800ms", "rate(429) < 30%")
 		})
@@ -142,10 +149,10 @@ func TestAgentsSharded(t *testing.T) {
 		t.Run(fmt.Sprintf("shard-%d", shard), func(t *testing.T) {
 			t.Parallel()
 			rng := rand.New(rand.NewPCG(uint64(shard), 9))
-			rec := newRecorder("TestAgentsSharded", fmt.Sprintf("%d/2", shard))
-			record(rec, rng, opSpec{op: "presence.set", route: "/api/v2/users/{id}/presences/{source}",
+			rec, clk := newRecorder("TestAgentsSharded", fmt.Sprintf("%d/2", shard))
+			record(rec, clk, rng, opSpec{op: "presence.set", route: "/api/v2/users/{id}/presences/{source}",
 				count: worse(1200, 0.8), medianMs: slower(15) * float64(shard), tokens: 25, allowed: 3000})
-			record(rec, rng, opSpec{op: "notifications.subscribe", route: "/api/v2/notifications/channels/{id}/subscriptions",
+			record(rec, clk, rng, opSpec{op: "notifications.subscribe", route: "/api/v2/notifications/channels/{id}/subscriptions",
 				count: 50, limit: 45, medianMs: slower(30), tokens: 25,
 				limitKey: "org.app.user.rate.per.minute", scope: "client-user", allowed: 3000, windowSec: 60})
 			for i := 0; i < 25; i++ {

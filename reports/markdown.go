@@ -1,0 +1,542 @@
+package reports
+
+import (
+	"bytes"
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/perf/benchmath"
+	"golang.org/x/perf/benchunit"
+)
+
+// MarkdownLimit is the most bytes Markdown writes: GitHub refuses a step
+// summary over 1 MiB, so the report stays well under it and says what it
+// left out.
+const MarkdownLimit = 1000 << 10
+
+// Report is what the renderers show: a run, optionally the comparison with
+// its baseline, and the history for trends (oldest first, the run last).
+type Report struct {
+	Run        *Run
+	Comparison *Comparison
+	History    []*Run
+	// Title overrides the report's title.
+	Title string
+
+	summaries []Summary
+	sumErrs   []error
+}
+
+// NewReport prepares a report. history may be nil; if it does not end
+// with run, run is added for the trends.
+func NewReport(run *Run, cmp *Comparison, history []*Run) *Report {
+	r := &Report{Run: run, Comparison: cmp, History: slices.Clone(history)}
+	if n := len(r.History); n == 0 || r.History[n-1].ID != run.ID {
+		r.History = append(r.History, run)
+	}
+	for i := range run.Scenarios {
+		s, err := Summarize(&run.Scenarios[i])
+		if err != nil {
+			r.sumErrs = append(r.sumErrs, err)
+		}
+		r.summaries = append(r.summaries, s)
+	}
+	return r
+}
+
+// Summaries returns the headline of each scenario of the run.
+func (r *Report) Summaries() []Summary { return r.summaries }
+
+// Headline returns the one-line verdict: "✅ 12 passed" or "❌ 2 failed ...".
+func (r *Report) Headline() string {
+	pass, fail, skip := r.Run.Counts()
+	var parts []string
+	buildFail := 0
+	for _, p := range r.Run.Packages {
+		if p.FailedBuild != "" {
+			buildFail++
+		}
+	}
+	if fail > 0 {
+		parts = append(parts, fmt.Sprintf("%d failed", fail))
+	}
+	if buildFail > 0 {
+		parts = append(parts, fmt.Sprintf("%d build failed", buildFail))
+	}
+	parts = append(parts, fmt.Sprintf("%d passed", pass))
+	if skip > 0 {
+		parts = append(parts, fmt.Sprintf("%d skipped", skip))
+	}
+	if r.Comparison != nil {
+		if n := r.Comparison.Regressions(); n > 0 {
+			parts = append(parts, fmt.Sprintf("%d regressions", n))
+		}
+	}
+	mark := "✅"
+	if r.Run.Failed() {
+		mark = "❌"
+	} else if r.Comparison != nil && r.Comparison.Regressions() > 0 {
+		mark = "⚠️"
+	}
+	return mark + " " + strings.Join(parts, ", ")
+}
+
+// limitWriter keeps at most limit bytes, cut at a line boundary.
+type limitWriter struct {
+	buf     bytes.Buffer
+	limit   int
+	dropped int
+}
+
+func (w *limitWriter) printf(format string, args ...any) {
+	if w.dropped > 0 {
+		w.dropped += len(fmt.Sprintf(format, args...))
+		return
+	}
+	s := fmt.Sprintf(format, args...)
+	if w.buf.Len()+len(s) > w.limit {
+		w.dropped += len(s)
+		return
+	}
+	w.buf.WriteString(s)
+}
+
+// Markdown writes the report as GitHub-flavored Markdown, for terminals and
+// $GITHUB_STEP_SUMMARY: the verdict, failures, regressions (first), each
+// scenario's headline metrics and rate limits per matrix cell, benchmarks,
+// and unreadable input. Output is cut to stay under MarkdownLimit, with a
+// note saying so.
+func (r *Report) Markdown(w io.Writer) error {
+	lw := &limitWriter{limit: MarkdownLimit - 512}
+	r.markdown(lw)
+	if lw.dropped > 0 {
+		fmt.Fprintf(&lw.buf, "\n> **Report truncated**: %d more bytes did not fit the %d KiB limit of a step summary; see the HTML or JSON report for everything.\n", lw.dropped, MarkdownLimit>>10)
+	}
+	_, err := w.Write(lw.buf.Bytes())
+	return err
+}
+
+func (r *Report) markdown(w *limitWriter) {
+	run := r.Run
+	title := cmp.Or(r.Title, "cxload report")
+	w.printf("# %s: %s\n\n", title, r.Headline())
+	w.printf("%s\n\n", envLine(run))
+
+	// Failures first.
+	var failed []Test
+	for _, t := range run.Tests {
+		if t.Verdict == Fail {
+			failed = append(failed, t)
+		}
+	}
+	var builds []Package
+	for _, p := range run.Packages {
+		if p.FailedBuild != "" {
+			builds = append(builds, p)
+		}
+	}
+	if len(failed)+len(builds) > 0 {
+		w.printf("## Failures\n\n")
+		for _, p := range builds {
+			w.printf("- **build failed**: `%s`\n", p.FailedBuild)
+			if len(p.BuildOutput) > 0 {
+				w.printf("  ```\n%s\n  ```\n", indent(tail(p.BuildOutput, 20), "  "))
+			}
+		}
+		for _, t := range failed {
+			w.printf("- **%s** (`%s`): %s\n", mdEscape(t.Name), shortPkg(t.Package), mdEscape(cmp.Or(t.Reason, "failed")))
+			if len(t.Output) > 0 {
+				w.printf("  <details><summary>output</summary>\n\n  ```\n%s\n  ```\n  </details>\n", indent(t.Output, "  "))
+			}
+		}
+		w.printf("\n")
+	}
+
+	if c := r.Comparison; c != nil {
+		r.markdownComparison(w, c)
+	}
+
+	if len(run.Scenarios) > 0 {
+		w.printf("## Scenarios\n\n")
+		for i := range run.Scenarios {
+			r.markdownScenario(w, &run.Scenarios[i], r.summaries[i])
+		}
+	}
+
+	if len(run.Benchmarks) > 0 && r.Comparison == nil {
+		w.printf("## Benchmarks\n\n")
+		w.printf("| benchmark | unit | median | ± | n |\n|---|---|--:|--:|--:|\n")
+		for _, b := range run.Benchmarks {
+			s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(b.Values), &benchmath.DefaultThresholds), 0.95)
+			w.printf("| %s | %s | %s | %s | %d |\n", mdEscape(b.Name), b.Unit, fmtUnit(s.Center, b.Unit), s.PctRangeString(), len(b.Values))
+		}
+		w.printf("\n")
+	}
+
+	var skipped []Test
+	for _, t := range run.Tests {
+		if t.Verdict == Skip {
+			skipped = append(skipped, t)
+		}
+	}
+	if len(skipped) > 0 {
+		w.printf("<details><summary>%d skipped</summary>\n\n", len(skipped))
+		for _, t := range skipped {
+			w.printf("- %s: %s\n", mdEscape(t.Name), mdEscape(t.Reason))
+		}
+		w.printf("\n</details>\n\n")
+	}
+
+	if len(run.Problems)+len(r.sumErrs) > 0 {
+		w.printf("## Unreadable input\n\n")
+		for _, p := range run.Problems {
+			w.printf("- `%s`\n", mdEscape(p.String()))
+		}
+		for _, err := range r.sumErrs {
+			w.printf("- %s\n", mdEscape(err.Error()))
+		}
+		w.printf("\n")
+	}
+}
+
+func envLine(run *Run) string {
+	var parts []string
+	parts = append(parts, "run `"+run.ID+"`")
+	if run.Env.Commit != "" {
+		c := run.Env.Commit
+		if len(c) > 12 {
+			c = c[:12]
+		}
+		s := "commit `" + c + "`"
+		if run.Env.Branch != "" {
+			s += " on `" + run.Env.Branch + "`"
+		}
+		parts = append(parts, s)
+	}
+	if run.Env.GoVersion != "" || run.Env.GOOS != "" {
+		parts = append(parts, strings.TrimSpace(run.Env.GoVersion+" "+strings.Trim(run.Env.GOOS+"/"+run.Env.GOARCH, "/")))
+	}
+	if run.Env.CPU != "" {
+		parts = append(parts, run.Env.CPU)
+	}
+	if !run.Env.Start.IsZero() {
+		s := run.Env.Start.UTC().Format("2006-01-02 15:04 UTC")
+		if run.Env.End.After(run.Env.Start) {
+			s += " (" + run.Env.End.Sub(run.Env.Start).Round(100*time.Millisecond).String() + ")"
+		}
+		parts = append(parts, s)
+	}
+	if l := formatLabels(run.Env.Labels); l != "" {
+		parts = append(parts, "labels "+l)
+	}
+	if run.Env.URL != "" {
+		parts = append(parts, "[CI run]("+run.Env.URL+")")
+	}
+	return strings.Join(parts, " · ")
+}
+
+func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
+	nb := map[string]int{}
+	for _, b := range c.Benchmarks {
+		nb[b.Verdict]++
+	}
+	for _, m := range c.Metrics {
+		nb[m.Verdict]++
+	}
+	w.printf("## Compared with %s\n\n", c.Baseline)
+	w.printf("%d worse, %d better, %d unchanged (benchmarks: Mann-Whitney U, α=%g", nb[Worse], nb[Better], nb[NoChange], c.Alpha)
+	if c.MinEffect > 0 {
+		w.printf(", minimum effect %g%%", c.MinEffect)
+	}
+	w.printf("; scenario metrics: thresholds per metric).\n\n")
+	changed := func(v string) bool { return v == Worse || v == Better }
+	var rows int
+	for _, m := range c.Metrics {
+		if changed(m.Verdict) {
+			rows++
+		}
+	}
+	if rows > 0 {
+		w.printf("| scenario | metric | old | new | delta | verdict |\n|---|---|--:|--:|--:|---|\n")
+		for _, m := range c.Metrics {
+			if !changed(m.Verdict) {
+				continue
+			}
+			w.printf("| %s | %s | %s | %s | %s | %s |\n", mdEscape(scenarioTitle(m.Scenario, m.Cell)), mdEscape(m.Metric),
+				fmtMetric(m.Old, m.Unit), fmtMetric(m.New, m.Unit), fmtPct(m.DeltaPct), verdictMark(m.Verdict))
+		}
+		w.printf("\n")
+	}
+	rows = 0
+	for _, b := range c.Benchmarks {
+		if changed(b.Verdict) {
+			rows++
+		}
+	}
+	if rows > 0 {
+		w.printf("| benchmark | unit | old | new | delta | p, n | verdict |\n|---|---|--:|--:|--:|---|---|\n")
+		for _, b := range c.Benchmarks {
+			if !changed(b.Verdict) {
+				continue
+			}
+			w.printf("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(b.Name), b.Unit, fmtUnit(b.Old.Center, b.Unit), fmtUnit(b.New.Center, b.Unit), b.Delta, b.Stat, verdictMark(b.Verdict))
+		}
+		w.printf("\n")
+	}
+	var same []string
+	for _, b := range c.Benchmarks {
+		if b.Verdict == NoChange {
+			same = append(same, fmt.Sprintf("%s %s %s → %s (%s)", b.Name, b.Unit, fmtUnit(b.Old.Center, b.Unit), fmtUnit(b.New.Center, b.Unit), b.Stat))
+		}
+	}
+	for _, m := range c.Metrics {
+		if m.Verdict == NoChange {
+			same = append(same, fmt.Sprintf("%s %s %s → %s", scenarioTitle(m.Scenario, m.Cell), m.Metric, fmtMetric(m.Old, m.Unit), fmtMetric(m.New, m.Unit)))
+		}
+	}
+	if len(same) > 0 {
+		w.printf("<details><summary>%d unchanged (~)</summary>\n\n", len(same))
+		for _, s := range same {
+			w.printf("- %s\n", mdEscape(s))
+		}
+		w.printf("\n</details>\n\n")
+	}
+	for _, warn := range c.Warnings {
+		w.printf("> %s\n", mdEscape(warn))
+	}
+}
+
+func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
+	d := s.Doc
+	w.printf("### %s\n\n", mdEscape(scenarioTitle(s.Name, s.Cell())))
+	var facts []string
+	facts = append(facts, fmt.Sprintf("%d requests in %s", sum.Requests, time.Duration(sum.Seconds*float64(time.Second)).Round(time.Second/10)))
+	facts = append(facts, fmt.Sprintf("%.1f req/s", sum.RPS))
+	facts = append(facts, fmt.Sprintf("429s: %d (%.1f%%)", sum.Throttled, sum.Rate429*100))
+	facts = append(facts, fmt.Sprintf("errors: %d", sum.Errors))
+	if d.Target.Kind != "" {
+		facts = append(facts, "target "+strings.TrimSpace(d.Target.Kind+" "+d.Target.Region))
+	}
+	if len(s.Shards) > 0 {
+		facts = append(facts, fmt.Sprintf("%d shards merged", len(s.Shards)))
+	}
+	w.printf("%s\n\n", strings.Join(facts, " · "))
+	if d.Summary != "" {
+		w.printf("> %s\n\n", mdEscape(d.Summary))
+	}
+	if len(sum.Ops) > 0 {
+		w.printf("| operation | count | req/s | 429 | errors | p50 | p90 | p99 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, op := range sum.Ops {
+			w.printf("| %s | %d | %.1f | %d | %d | %s | %s | %s | %s |\n", mdEscape(op.Op), op.Count, op.RPS, op.Throttled, op.Errors,
+				msOrDash(op.LatencyMs, "p50"), msOrDash(op.LatencyMs, "p90"), msOrDash(op.LatencyMs, "p99"), msOrDash(op.LatencyMs, "max"))
+		}
+		w.printf("\n")
+	}
+	if len(d.RateLimits) > 0 {
+		w.printf("Rate limits observed:\n\n| limit | scope | allowed | rejected | first rejection | source |\n|---|---|--:|--:|---|---|\n")
+		for _, rl := range d.RateLimits {
+			first := ""
+			if !rl.FirstRejection.IsZero() && !d.Start.IsZero() {
+				first = "+" + rl.FirstRejection.Sub(d.Start).Round(100*time.Millisecond).String()
+			}
+			scope := rl.Scope
+			if rl.ScopeReason != "" {
+				scope += " (" + rl.ScopeReason + ")"
+			}
+			w.printf("| `%s` | %s | %s | %d | %s | %s |\n", rl.Key, mdEscape(scope), perWindow(rl.Allowed, rl.WindowSeconds), rl.Rejected, first, rl.Source)
+		}
+		w.printf("\n")
+	}
+	if ws := d.WebSocket; ws != nil {
+		w.printf("WebSocket: %d connects, %d heartbeats, max heartbeat gap %s, %d drops, %d reconnects, %d events, %d lost",
+			ws.Connects, ws.Heartbeats, fmtMs(ws.MaxHeartbeatGapMs), ws.Drops, ws.Reconnects, ws.Events, ws.Lost)
+		if v, ok := sum.PushMs["p99"]; ok {
+			w.printf(", push p99 %s", fmtMs(v))
+		}
+		w.printf("\n\n")
+	}
+	if len(d.Thresholds) > 0 {
+		for _, th := range d.Thresholds {
+			mark := "✅"
+			if !th.OK {
+				mark = "❌"
+			}
+			w.printf("- %s `%s`: %s", mark, th.Expr, mdEscape(th.Value))
+			if th.Detail != "" && !th.OK {
+				w.printf(" — %s", mdEscape(th.Detail))
+			}
+			w.printf("\n")
+		}
+		w.printf("\n")
+	}
+}
+
+func perWindow(allowed int, window float64) string {
+	if allowed == 0 {
+		return "?"
+	}
+	if window <= 0 {
+		return fmt.Sprint(allowed)
+	}
+	return fmt.Sprintf("%d / %gs", allowed, window)
+}
+
+func scenarioTitle(name, cell string) string {
+	if cell == "" {
+		return name
+	}
+	return name + " [" + cell + "]"
+}
+
+func msOrDash(m map[string]float64, k string) string {
+	if v, ok := m[k]; ok {
+		return fmtMs(v)
+	}
+	return "–"
+}
+
+func verdictMark(v string) string {
+	switch v {
+	case Worse:
+		return "❌ worse"
+	case Better:
+		return "✅ better"
+	}
+	return v
+}
+
+func fmtPct(p float64) string {
+	if math.IsNaN(p) || math.IsInf(p, 0) {
+		return "?"
+	}
+	return fmt.Sprintf("%+.1f%%", p)
+}
+
+func fmtMetric(v float64, unit string) string {
+	switch unit {
+	case "ms":
+		return fmtMs(v)
+	case "%":
+		return fmt.Sprintf("%.1f%%", v)
+	case "req/s":
+		return fmt.Sprintf("%.1f/s", v)
+	case "count":
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g %s", v, unit)
+}
+
+// fmtUnit formats a benchmark value as benchstat does ("158.2n", "1.2Ki").
+func fmtUnit(v float64, unit string) string {
+	return benchunit.Scale(v, benchunit.ClassOf(unit))
+}
+
+func shortPkg(p string) string {
+	if i := strings.LastIndex(p, "/"); i >= 0 {
+		return p[i+1:]
+	}
+	return p
+}
+
+func tail(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[len(lines)-n:]
+	}
+	return lines
+}
+
+func indent(lines []string, prefix string) string {
+	var sb strings.Builder
+	for i, l := range lines {
+		if i > 0 {
+			sb.WriteByte('\n')
+		}
+		sb.WriteString(prefix)
+		sb.WriteString(strings.ReplaceAll(l, "```", "'''"))
+	}
+	return sb.String()
+}
+
+// mdEscape keeps table cells and list items intact.
+func mdEscape(s string) string {
+	r := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
+	return r.Replace(s)
+}
+
+// CompareText writes c as a benchstat-like text table, regressions first.
+func (c *Comparison) Text(w io.Writer) error {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "baseline: %s; new: run %s; alpha=%g", c.Baseline, c.NewID, c.Alpha)
+	if c.MinEffect > 0 {
+		fmt.Fprintf(&b, "; min effect %g%%", c.MinEffect)
+	}
+	b.WriteString("\n\n")
+	if len(c.Benchmarks) > 0 {
+		rows := [][]string{{"benchmark", "unit", "old", "new", "delta", "p, n", "verdict"}}
+		for _, d := range c.Benchmarks {
+			old, nw := "–", "–"
+			if d.Old.N > 0 {
+				old = fmtUnit(d.Old.Center, d.Unit) + " ±" + pctRange(d.Old)
+			}
+			if d.New.N > 0 {
+				nw = fmtUnit(d.New.Center, d.Unit) + " ±" + pctRange(d.New)
+			}
+			rows = append(rows, []string{d.Name, d.Unit, old, nw, d.Delta, d.Stat, d.Verdict})
+		}
+		writeTable(&b, rows)
+		b.WriteString("\n")
+	}
+	if len(c.Metrics) > 0 {
+		rows := [][]string{{"scenario", "metric", "old", "new", "delta", "better", "verdict"}}
+		for _, m := range c.Metrics {
+			old, nw := "–", "–"
+			if m.Verdict != NewMetric {
+				old = fmtMetric(m.Old, m.Unit)
+			}
+			if m.Verdict != Missing {
+				nw = fmtMetric(m.New, m.Unit)
+			}
+			rows = append(rows, []string{scenarioTitle(m.Scenario, m.Cell), m.Metric, old, nw, fmtPct(m.DeltaPct), m.Better, m.Verdict})
+		}
+		writeTable(&b, rows)
+	}
+	for _, warn := range c.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", warn)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+func pctRange(c Center) string {
+	if c.Center == 0 || math.IsInf(c.Lo, 0) || math.IsInf(c.Hi, 0) {
+		return "∞"
+	}
+	d := max(c.Center-c.Lo, c.Hi-c.Center)
+	return fmt.Sprintf("%.0f%%", d/math.Abs(c.Center)*100)
+}
+
+func writeTable(b *bytes.Buffer, rows [][]string) {
+	widths := make([]int, len(rows[0]))
+	for _, r := range rows {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, r := range rows {
+		for i, c := range r {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))))
+			}
+		}
+		b.WriteByte('\n')
+	}
+}

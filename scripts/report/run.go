@@ -1,0 +1,461 @@
+package main
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"runtime"
+	"strings"
+
+	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/reports"
+	"github.com/cxload/cxload/reports/testjson"
+)
+
+// usageError is a bad command line: exit status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// failure is a run that went wrong (failed tests, regressions): exit
+// status 1, with the reason.
+type failure struct{ msg string }
+
+func (e *failure) Error() string { return e.msg }
+
+func exitCode(err error, stderr io.Writer) int {
+	var ue *usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "report: %v\n(run with -h for help)\n", err)
+		return 2
+	default:
+		fmt.Fprintf(stderr, "report: %v\n", err)
+		return 1
+	}
+}
+
+const usageMain = `Usage:
+  go test -json ./... | go run ./scripts/report [flags]
+  go run ./scripts/report [flags] FILE...
+  go run ./scripts/report compare [-format text|json] OLD NEW
+
+Reads go test -json output (or plain go test -bench text) from the FILEs, or
+from standard input when there are none or FILE is "-", and prints a Markdown
+report to standard output. All FILEs are one run (for example the shards of a
+CI matrix). While reading standard input it shows progress on standard error.
+When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it too.
+
+Environment: CXLOAD_LABELS (k=v,...), CXLOAD_SHARD, CXLOAD_RUN_ID,
+CXLOAD_COMMIT, CXLOAD_BRANCH; on GitHub Actions GITHUB_SHA, GITHUB_REF_NAME,
+GITHUB_RUN_ID are used.
+
+Exit status: 0 all is well; 1 failed tests (see -fail-on) or unreadable input;
+2 bad command line.
+
+Flags:
+`
+
+const usageCompare = `Usage:
+  go run ./scripts/report compare [flags] OLD NEW
+
+Compares two runs, benchstat-style: benchmarks with the Mann-Whitney U test
+(verdict "~" when not significant), scenario metrics (p99 per operation,
+throughput, 429 rate, heartbeat gaps, drops) with thresholds. Regressions
+first. OLD and NEW are captures (go test -json files or plain go test -bench
+text) or run ids in the -history.
+
+Flags:
+`
+
+type options struct {
+	html, jsonPath, history, baseline, failOn, labels string
+	alpha, minEffect                                 float64
+	prune                                            int
+	progress                                         bool
+	title                                            string
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "compare" {
+		return runCompare(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.html, "html", "", "write a self-contained HTML report (charts, trends) to `PATH`")
+	fs.StringVar(&o.jsonPath, "json", "", "write the run, scenario headlines and comparison as JSON to `PATH`")
+	fs.StringVar(&o.history, "history", "", "append the run to the history at `PATH` (a .jsonl file, or a directory),\nand use it for the baseline and the HTML trends")
+	fs.StringVar(&o.baseline, "baseline", "prev", "compare with `BASE`: prev (the previous run in -history), a run id,\nmedian:N (the last N runs), or none")
+	fs.StringVar(&o.failOn, "fail-on", "tests", "exit 1 on `WHAT`: tests (failed tests or builds), regressions (those and\nregressions against the baseline), none (only unreadable input)")
+	fs.StringVar(&o.labels, "labels", "", "matrix labels of this run, `k=v,k=v`, added to CXLOAD_LABELS")
+	fs.Float64Var(&o.alpha, "alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
+	fs.Float64Var(&o.minEffect, "min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
+	fs.IntVar(&o.prune, "prune", 0, "after appending, keep only the newest `N` runs in -history (0 keeps all)")
+	fs.BoolVar(&o.progress, "progress", true, "show progress on standard error while reading standard input")
+	fs.StringVar(&o.title, "title", "", "title of the report (default \"cxload report\")")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageMain)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	switch o.failOn {
+	case "tests", "regressions", "none":
+	default:
+		return &usageError{fmt.Sprintf("-fail-on %q: want tests, regressions or none", o.failOn)}
+	}
+	if o.prune < 0 {
+		return &usageError{fmt.Sprintf("-prune %d: want N >= 0", o.prune)}
+	}
+
+	env, err := environment(ctx, o.labels)
+	if err != nil {
+		return err
+	}
+	cur, err := readRun(ctx, env, fs.Args(), stdin, stderr, o.progress)
+	if err != nil {
+		return err
+	}
+
+	var history []*reports.Run
+	var cmpRes *reports.Comparison
+	if o.history != "" {
+		h, err := reports.OpenHistory(o.history)
+		if err != nil {
+			return err
+		}
+		past, probs, err := h.Runs()
+		if err != nil {
+			return err
+		}
+		for _, p := range probs {
+			fmt.Fprintf(stderr, "report: history: %s\n", p)
+		}
+		if o.baseline != "none" {
+			base, err := reports.Baseline(past, cur, o.baseline)
+			if err != nil {
+				return &usageError{err.Error()}
+			}
+			if len(base) > 0 {
+				cmpRes = reports.Compare(base, cur, reports.CompareOptions{Alpha: o.alpha, MinEffect: o.minEffect})
+			}
+		}
+		if err := h.Append(cur); err != nil {
+			return err
+		}
+		if o.prune > 0 {
+			if _, err := h.Prune(o.prune); err != nil {
+				return err
+			}
+		}
+		// Reload: this run may be one shard of a run already in the
+		// history, and the trends show the merged run.
+		if history, _, err = h.Runs(); err != nil {
+			return err
+		}
+		for i, r := range history {
+			if r.ID == cur.ID {
+				cur = r
+				history = append(history[:i:i], history[i+1:]...)
+				history = append(history, cur)
+				break
+			}
+		}
+	} else if o.baseline != "prev" && o.baseline != "none" {
+		return &usageError{"-baseline needs -history"}
+	}
+
+	rep := reports.NewReport(cur, cmpRes, history)
+	rep.Title = o.title
+	var md bytes.Buffer
+	if err := rep.Markdown(&md); err != nil {
+		return err
+	}
+	if _, err := stdout.Write(md.Bytes()); err != nil {
+		return err
+	}
+	if p := os.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
+		if err := appendFile(p, md.Bytes()); err != nil {
+			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+		}
+	}
+	if o.html != "" {
+		var b bytes.Buffer
+		if err := rep.HTML(&b); err != nil {
+			return err
+		}
+		if err := reports.WriteFileAtomic(o.html, b.Bytes()); err != nil {
+			return err
+		}
+	}
+	if o.jsonPath != "" {
+		var b bytes.Buffer
+		if err := rep.JSON(&b); err != nil {
+			return err
+		}
+		if err := reports.WriteFileAtomic(o.jsonPath, b.Bytes()); err != nil {
+			return err
+		}
+	}
+	if len(cur.Problems) > 0 {
+		fmt.Fprintf(stderr, "report: %d input lines could not be read; the first: %s\n", len(cur.Problems), cur.Problems[0])
+	}
+	return verdict(rep, o.failOn)
+}
+
+func verdict(rep *reports.Report, failOn string) error {
+	if failOn == "none" {
+		return nil
+	}
+	if rep.Run.Failed() {
+		_, fail, _ := rep.Run.Counts()
+		n := 0
+		for _, p := range rep.Run.Packages {
+			if p.FailedBuild != "" {
+				n++
+			}
+		}
+		return &failure{fmt.Sprintf("%d tests failed, %d builds failed", fail, n)}
+	}
+	if failOn == "regressions" && rep.Comparison != nil {
+		if n := rep.Comparison.Regressions(); n > 0 {
+			return &failure{fmt.Sprintf("%d regressions against %s", n, rep.Comparison.Baseline)}
+		}
+	}
+	return nil
+}
+
+func appendFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// environment returns what is known about the run from outside the stream.
+func environment(ctx context.Context, labels string) (reports.Env, error) {
+	env, err := reports.EnvFromEnviron(os.Getenv)
+	if err != nil {
+		return env, &usageError{err.Error()}
+	}
+	extra, err := reports.ParseLabels(labels)
+	if err != nil {
+		return env, &usageError{"-labels: " + err.Error()}
+	}
+	if len(extra) > 0 && env.Labels == nil {
+		env.Labels = make(map[string]string)
+	}
+	for k, v := range extra {
+		env.Labels[k] = v
+	}
+	env.GoVersion = cmp.Or(env.GoVersion, runtime.Version())
+	if env.Commit == "" {
+		env.Commit = git(ctx, "rev-parse", "HEAD")
+	}
+	if env.Branch == "" && env.Commit != "" {
+		if b := git(ctx, "rev-parse", "--abbrev-ref", "HEAD"); b != "HEAD" {
+			env.Branch = b
+		}
+	}
+	return env, nil
+}
+
+// git returns the output of a git command, or "" if it fails (no git, not
+// a repository).
+func git(ctx context.Context, args ...string) string {
+	out, err := exec.CommandContext(ctx, "git", args...).Output()
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// readRun reads the inputs into one run, showing progress while reading
+// standard input.
+func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Reader, stderr io.Writer, progress bool) (*reports.Run, error) {
+	if len(files) == 0 {
+		files = []string{"-"}
+	}
+	b := reports.NewBuilder(env)
+	for _, name := range files {
+		var in io.Reader
+		show := false
+		if name == "-" {
+			in, show, name = stdin, progress, "stdin"
+		} else {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, err
+			}
+			defer f.Close()
+			in = f
+		}
+		r := testjson.NewReader(in, name)
+		p := &progressPrinter{w: stderr}
+		for r.Scan() {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			rec := r.Result()
+			if show {
+				p.show(rec)
+			}
+			b.Add(rec)
+		}
+		if err := r.Err(); err != nil {
+			return nil, err
+		}
+		if show {
+			p.done()
+		}
+	}
+	return b.Run(), nil
+}
+
+// progressPrinter shows tests starting and finishing and the scenarios'
+// progress lines.
+type progressPrinter struct {
+	w                  io.Writer
+	pass, fail, skip   int
+	printedSomethingOK bool
+}
+
+func (p *progressPrinter) show(rec testjson.Record) {
+	switch rec := rec.(type) {
+	case *testjson.Event:
+		top := rec.Test != "" && !strings.Contains(rec.Test, "/")
+		switch {
+		case rec.Test == "" && (rec.Action == "pass" || rec.Action == "fail" || rec.Action == "skip"):
+			word := map[string]string{"pass": "ok  ", "fail": "FAIL", "skip": "skip"}[rec.Action]
+			fmt.Fprintf(p.w, "%s %s (%.1fs)\n", word, rec.Package, rec.Elapsed)
+		case rec.Action == "run" && top:
+			fmt.Fprintf(p.w, "▶ %s\n", rec.Test)
+		case rec.Action == "pass" && rec.Test != "":
+			p.pass++
+			if top {
+				fmt.Fprintf(p.w, "✔ %s (%.1fs)\n", rec.Test, rec.Elapsed)
+			}
+		case rec.Action == "fail" && rec.Test != "":
+			p.fail++
+			fmt.Fprintf(p.w, "✘ %s (%.1fs)\n", rec.Test, rec.Elapsed)
+		case rec.Action == "skip" && rec.Test != "":
+			p.skip++
+			if top {
+				fmt.Fprintf(p.w, "– %s skipped\n", rec.Test)
+			}
+		}
+	case *testjson.Line:
+		if rec.Build {
+			fmt.Fprintf(p.w, "  %s\n", rec.Text)
+			return
+		}
+		if i := strings.Index(rec.Text, metrics.ProgressPrefix); i >= 0 {
+			fmt.Fprintf(p.w, "  %s: %s\n", rec.Test, rec.Text[i+len(metrics.ProgressPrefix):])
+		}
+	case *testjson.SyntaxError:
+		fmt.Fprintf(p.w, "  unreadable: %s\n", rec)
+	}
+}
+
+func (p *progressPrinter) done() {
+	fmt.Fprintf(p.w, "%d passed, %d failed, %d skipped\n", p.pass, p.fail, p.skip)
+}
+
+func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report compare", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "text", "output `format`: text (a table) or json")
+	history := fs.String("history", "", "history at `PATH` in which OLD and NEW may be run ids")
+	alpha := fs.Float64("alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
+	minEffect := fs.Float64("min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
+	failOn := fs.String("fail-on", "none", "exit 1 on `WHAT`: regressions or none")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageCompare)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if *format != "text" && *format != "json" {
+		return &usageError{fmt.Sprintf("compare -format %q: want text or json", *format)}
+	}
+	if *failOn != "none" && *failOn != "regressions" {
+		return &usageError{fmt.Sprintf("compare -fail-on %q: want regressions or none", *failOn)}
+	}
+	if fs.NArg() != 2 {
+		return &usageError{fmt.Sprintf("compare wants two arguments, OLD and NEW; got %d", fs.NArg())}
+	}
+	var past []*reports.Run
+	if *history != "" {
+		h, err := reports.OpenHistory(*history)
+		if err != nil {
+			return err
+		}
+		if past, _, err = h.Runs(); err != nil {
+			return err
+		}
+	}
+	load := func(arg string) (*reports.Run, error) {
+		for _, r := range past {
+			if r.ID == arg {
+				return r, nil
+			}
+		}
+		f, err := os.Open(arg)
+		if err != nil {
+			if *history != "" {
+				return nil, fmt.Errorf("%s: neither a file nor a run id in %s", arg, *history)
+			}
+			return nil, err
+		}
+		defer f.Close()
+		r, err := reports.ReadRun(reports.Env{}, reports.NamedReader{Name: arg, R: f})
+		if err != nil {
+			return nil, err
+		}
+		r.ID = arg
+		return r, nil
+	}
+	oldRun, err := load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	newRun, err := load(fs.Arg(1))
+	if err != nil {
+		return err
+	}
+	c := reports.Compare([]*reports.Run{oldRun}, newRun, reports.CompareOptions{Alpha: *alpha, MinEffect: *minEffect})
+	if *format == "json" {
+		err = c.JSON(stdout)
+	} else {
+		err = c.Text(stdout)
+	}
+	if err != nil {
+		return err
+	}
+	if *failOn == "regressions" && c.Regressions() > 0 {
+		return &failure{fmt.Sprintf("%d regressions", c.Regressions())}
+	}
+	return nil
+}
