@@ -58,7 +58,7 @@
 //	             bytesIn, bytesOut, retryWaitMs, attempts,
 //	             latency, total, byOutcome{<outcome>{latency,total}}, rateHeaders}]
 //	rateLimits  [{key, namespace, scope, scopeReason, declaredScope, allowed,
-//	             windowSeconds, windowSource, rejected, firstRejection, lastRejection,
+//	             windowSeconds, windowSource, rejected, recovered, firstRejection, lastRejection,
 //	             evidence{tokens,clients,users,tokensSeen,...,ops,opsPassing}, source}]
 //	identities  {tokens, clients, users, tokenIds, ...}   opaque ids, capped at 256
 //	series      {intervalMs, requests[], throttled[], errors[]}  by completion time

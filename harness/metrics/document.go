@@ -266,7 +266,10 @@ func (h Histogram) Mean() time.Duration {
 }
 
 // merge adds other into h and re-encodes h.
-func (h *Histogram) merge(other *Histogram) error {
+func (h *Histogram) merge(other *Histogram) error { return h.mergeEnc(other, true) }
+
+// mergeEnc adds other into h; without encode, h keeps only the decoded form.
+func (h *Histogram) mergeEnc(other *Histogram, encode bool) error {
 	a, err := h.Hist()
 	if err != nil {
 		return err
@@ -278,6 +281,10 @@ func (h *Histogram) merge(other *Histogram) error {
 	m := a.Clone()
 	if dropped := m.Merge(b); dropped > 0 {
 		return fmt.Errorf("metrics: merge histograms: %d values out of range", dropped)
+	}
+	if !encode {
+		*h = Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, h: m}
+		return nil
 	}
 	e, err := encodeHist(m)
 	if err != nil {
@@ -308,12 +315,14 @@ func (d *Document) OpNames() []string {
 	return names
 }
 
-// All returns the statistics of all operations together, named "*".
+// All returns the statistics of all operations together, named "*". Its
+// histograms are not encoded (their Data is empty): read them through their
+// methods (Percentile, Hist, ...).
 func (d *Document) All() *OpStats {
 	all := &OpStats{Op: "*", Outcomes: map[string]int64{}}
 	for i := range d.Operations {
 		// errors cannot happen for documents that decoded; ignore them here
-		_ = all.add(&d.Operations[i])
+		_ = all.add(&d.Operations[i], false)
 	}
 	return all
 }
@@ -347,7 +356,7 @@ func (s *OpStats) Errors() int64 {
 	return s.Outcome(HTTPError) + s.Outcome(ServerError) + s.Outcome(TransportError)
 }
 
-func (s *OpStats) add(o *OpStats) error {
+func (s *OpStats) add(o *OpStats, encode bool) error {
 	s.Count += o.Count
 	if s.Outcomes == nil {
 		s.Outcomes = map[string]int64{}
@@ -360,10 +369,10 @@ func (s *OpStats) add(o *OpStats) error {
 	s.BytesOut += o.BytesOut
 	s.RetryWaitMs += o.RetryWaitMs
 	s.Attempts += o.Attempts
-	if err := s.Latency.merge(&o.Latency); err != nil {
+	if err := s.Latency.mergeEnc(&o.Latency, encode); err != nil {
 		return fmt.Errorf("operation %q latency: %w", o.Op, err)
 	}
-	if err := s.Total.merge(&o.Total); err != nil {
+	if err := s.Total.mergeEnc(&o.Total, encode); err != nil {
 		return fmt.Errorf("operation %q total: %w", o.Op, err)
 	}
 	for k, v := range o.ByOutcome {
@@ -371,10 +380,10 @@ func (s *OpStats) add(o *OpStats) error {
 			s.ByOutcome = map[string]OutcomeLatency{}
 		}
 		cur := s.ByOutcome[k]
-		if err := cur.Latency.merge(&v.Latency); err != nil {
+		if err := cur.Latency.mergeEnc(&v.Latency, encode); err != nil {
 			return fmt.Errorf("operation %q outcome %s latency: %w", o.Op, k, err)
 		}
-		if err := cur.Total.merge(&v.Total); err != nil {
+		if err := cur.Total.mergeEnc(&v.Total, encode); err != nil {
 			return fmt.Errorf("operation %q outcome %s total: %w", o.Op, k, err)
 		}
 		s.ByOutcome[k] = cur
@@ -404,7 +413,7 @@ func (d *Document) Encode() ([]byte, error) {
 // schema version, and checks that every histogram decodes.
 func DecodeDocument(data []byte) (*Document, error) {
 	data = bytes.TrimSpace(data)
-	if i := bytes.Index(data, []byte(ResultPrefix)); i >= 0 {
+	if i := bytes.Index(data, []byte(ResultPrefix)); i >= 0 && !bytes.HasPrefix(data, []byte("{")) {
 		data = bytes.TrimSpace(data[i+len(ResultPrefix):])
 	}
 	if len(data) == 0 {
@@ -549,7 +558,7 @@ func (d *Document) Merge(other *Document) error {
 			d.Operations = append(d.Operations, OpStats{Op: o.Op, Route: o.Route, Outcomes: map[string]int64{}})
 			cur = &d.Operations[len(d.Operations)-1]
 		}
-		if err := cur.add(o); err != nil {
+		if err := cur.add(o, true); err != nil {
 			return fmt.Errorf("metrics: merge: %w", err)
 		}
 	}

@@ -263,3 +263,22 @@ func TestDocumentAccessors(t *testing.T) {
 		t.Error("zero Histogram is not empty")
 	}
 }
+
+// The prefix is stripped from a test-output line, but not looked for inside
+// a bare document.
+func TestDecodeDocumentPrefix(t *testing.T) {
+	doc := &metrics.Document{Schema: metrics.SchemaVersion, Summary: "says cxload-result: inside"}
+	b, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{string(b), "    x_test.go:12: " + metrics.ResultPrefix + string(b) + "\n"} {
+		got, err := metrics.DecodeDocument([]byte(in))
+		if err != nil {
+			t.Fatalf("DecodeDocument(%.40q...) = %v", in, err)
+		}
+		if got.Summary != doc.Summary {
+			t.Errorf("summary = %q", got.Summary)
+		}
+	}
+}

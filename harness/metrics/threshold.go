@@ -49,12 +49,12 @@ type Threshold struct {
 	isDur   bool
 }
 
-// ThresholdError is the error a ThresholdWatcher cancels its context with, and
-// what ParseThreshold never returns.
+// ThresholdError is the error a ThresholdWatcher cancels its context with.
 type ThresholdError struct {
 	Result ThresholdResult
 }
 
+// Error returns the failed threshold's detail paragraph.
 func (e *ThresholdError) Error() string { return "metrics: " + e.Result.Detail }
 
 var whatNames = map[string]string{

@@ -9,7 +9,7 @@ type Outcome uint8
 
 // The outcomes a Result can have. The zero value is OK.
 const (
-	OK             Outcome = iota // 1xx–3xx and 2xx: success
+	OK             Outcome = iota // a status below 400
 	HTTPError                     // 4xx other than 429
 	Throttled                     // 429 from the server, or refused by a client-side limiter
 	ServerError                   // 5xx
