@@ -78,10 +78,10 @@ Flags:
 
 type options struct {
 	html, jsonPath, history, baseline, failOn, labels string
-	alpha, minEffect                                 float64
-	prune                                            int
-	progress                                         bool
-	title                                            string
+	alpha, minEffect                                  float64
+	prune                                             int
+	progress                                          bool
+	title                                             string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
