@@ -218,6 +218,10 @@ type Client struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
+	// chMu serializes topic changes (Subscribe) with channel changes
+	// (switchover, recovery), so that a new channel has every topic.
+	chMu sync.Mutex
+
 	mu      sync.Mutex
 	topics  []string
 	channel Channel
@@ -304,6 +308,52 @@ func (c *Client) Expect(correlationID, topic string, sentAt time.Time) {
 	}
 	c.expect[topic+"\x00"+correlationID] = sentAt
 	c.o.Collector.update(func(s *Stats) { s.Expected++ })
+}
+
+// Subscribe adds topics to the client's channel (POST
+// .../subscriptions); they are also subscribed on every later channel of a
+// switchover or recovery. The channel's total stays within
+// MaxTopicsPerChannel. A rejected topic is an error naming it and the
+// server's reason, and is not kept.
+func (c *Client) Subscribe(ctx context.Context, topics ...string) error {
+	c.chMu.Lock()
+	defer c.chMu.Unlock()
+	c.mu.Lock()
+	have := make(map[string]bool, len(c.topics))
+	for _, t := range c.topics {
+		have[t] = true
+	}
+	var add []string
+	for i, t := range topics {
+		if t == "" {
+			c.mu.Unlock()
+			return fmt.Errorf("notify: Subscribe: topics[%d] is empty", i)
+		}
+		if !have[t] {
+			have[t] = true
+			add = append(add, t)
+		}
+	}
+	total, id := len(c.topics)+len(add), c.channel.ID
+	c.mu.Unlock()
+	if len(add) == 0 {
+		return nil
+	}
+	if total > MaxTopicsPerChannel {
+		return fmt.Errorf("notify: Subscribe: channel %s would hold %d topics; Genesys allows %d per channel: open another client for the rest", id, total, MaxTopicsPerChannel)
+	}
+	rejected, err := c.postTopics(ctx, id, add)
+	if err != nil && rejected == nil {
+		return err
+	}
+	c.mu.Lock()
+	for _, t := range add {
+		if !rejected[t] {
+			c.topics = append(c.topics, t)
+		}
+	}
+	c.mu.Unlock()
+	return err
 }
 
 // Close closes the socket with a normal-closure frame, waits at most
@@ -469,12 +519,14 @@ func (c *Client) switchover(old *wsConn) *wsConn {
 	c.mu.Lock()
 	c.dd = &dedupe{seen: make(map[uint64][2]int32)}
 	c.mu.Unlock()
+	c.chMu.Lock()
 	ch, err := c.newChannel(c.ctx)
 	var nw *wsConn
 	if err == nil {
 		nw, err = c.dial(c.ctx, ch)
 	}
 	if err != nil {
+		c.chMu.Unlock()
 		c.mu.Lock()
 		c.dd = nil
 		c.mu.Unlock()
@@ -484,6 +536,7 @@ func (c *Client) switchover(old *wsConn) *wsConn {
 	c.mu.Lock()
 	c.channel = ch
 	c.mu.Unlock()
+	c.chMu.Unlock()
 	go nw.read()
 	c.closeConn(old)
 	c.mu.Lock()
@@ -524,14 +577,17 @@ func (c *Client) recover(old *wsConn) *wsConn {
 		case <-t.C:
 		}
 		if needNew {
+			c.chMu.Lock()
 			ch, err := c.newChannel(c.ctx)
 			if err != nil {
+				c.chMu.Unlock()
 				last = err
 				continue
 			}
 			c.mu.Lock()
 			c.channel = ch
 			c.mu.Unlock()
+			c.chMu.Unlock()
 			needNew = false
 		}
 		c.mu.Lock()

@@ -411,3 +411,56 @@ func near(got, want time.Duration) bool {
 	d := got - want
 	return d >= -want/1000 && d <= want/1000
 }
+
+func TestWithheldHeartbeatOnGcsim(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, notifyProfile(30*time.Second, time.Minute))
+		start := time.Now() // the hub's heartbeat ticker starts with the server
+		o := simOptions(t, s, presenceTopic(0))
+		o.PingInterval = -1
+		c := mustOpen(t, o)
+		time.Sleep(35 * time.Second)                 // heartbeat at 30 s
+		s.SetFaults(gcsim.Faults{SkipHeartbeats: 1}) // the one at 60 s is withheld
+		time.Sleep(60 * time.Second)                 // heartbeat at 90 s
+		synctest.Wait()
+		st := c.Stats()
+		want := Gap{Channel: c.ChannelID(), From: start.Add(30 * time.Second), To: start.Add(90 * time.Second), Length: time.Minute, Missed: 1}
+		if st.Heartbeats != 2 || len(st.Gaps) != 1 || st.Gaps[0] != want || st.MaxHeartbeatGap != time.Minute {
+			t.Errorf("Heartbeats %d, Gaps %+v, MaxHeartbeatGap %v; want 2, [%+v], 1m", st.Heartbeats, st.Gaps, st.MaxHeartbeatGap, want)
+		}
+	})
+}
+
+func TestSubscribeAddsTopics(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, notifyProfile(30*time.Second, time.Minute))
+		o := simOptions(t, s, presenceTopic(0))
+		o.PingInterval = -1
+		c := mustOpen(t, o)
+		if err := c.Subscribe(context.Background(), presenceTopic(1), presenceTopic(0)); err != nil {
+			t.Fatalf("Subscribe = %v", err)
+		}
+		err := c.Subscribe(context.Background(), presenceTopic(2), "v2.users.x.bogus")
+		if err == nil || !strings.Contains(err.Error(), `"v2.users.x.bogus" Rejected`) {
+			t.Errorf("Subscribe(rejected) = %v, want the topic named", err)
+		}
+		many := make([]string, MaxTopicsPerChannel)
+		for i := range many {
+			many[i] = fmt.Sprintf("v2.routing.queues.q%d.users", i)
+		}
+		if err := c.Subscribe(context.Background(), many...); err == nil || !strings.Contains(err.Error(), "allows 1000 per channel") {
+			t.Errorf("Subscribe(1000 more) = %v, want the limit named", err)
+		}
+		// After a switchover the added topics are on the new channel too.
+		s.SetFaults(gcsim.Faults{SocketClosing: true})
+		synctest.Wait()
+		for i := range 3 {
+			c.Expect(fmt.Sprint("c", i), presenceTopic(i), time.Now())
+			setPresence(t, s, o, i, fmt.Sprint("c", i))
+		}
+		synctest.Wait()
+		if st := c.Stats(); st.Switchovers != 1 || st.Matched != 3 {
+			t.Errorf("after switchover: Switchovers %d, Matched %d; want 1, 3 (topics 0, 1, 2)", st.Switchovers, st.Matched)
+		}
+	})
+}

@@ -114,6 +114,17 @@ func (c *Client) createChannel(ctx context.Context) (Channel, error) {
 // topics become the channel's only ones. A rejected topic is an error that
 // names it and the server's reason.
 func (c *Client) subscribe(ctx context.Context, id string, topics []string) error {
+	_, err := c.subscriptions(ctx, http.MethodPut, id, topics)
+	return err
+}
+
+// postTopics is POST /api/v2/notifications/channels/{id}/subscriptions: the
+// topics are added to the channel's. It returns the rejected ones.
+func (c *Client) postTopics(ctx context.Context, id string, topics []string) (rejected map[string]bool, err error) {
+	return c.subscriptions(ctx, http.MethodPost, id, topics)
+}
+
+func (c *Client) subscriptions(ctx context.Context, method, id string, topics []string) (map[string]bool, error) {
 	path := "/api/v2/notifications/channels/" + id + "/subscriptions"
 	body := make([]topicID, len(topics))
 	for i, t := range topics {
@@ -126,19 +137,21 @@ func (c *Client) subscribe(ctx context.Context, id string, topics []string) erro
 			RejectionReason string `json:"rejectionReason"`
 		} `json:"entities"`
 	}
-	if err := c.do(ctx, http.MethodPut, path, body, &out); err != nil {
-		return err
+	if err := c.do(ctx, method, path, body, &out); err != nil {
+		return nil, err
 	}
 	var bad []string
+	rejected := map[string]bool{}
 	for _, e := range out.Entities {
 		if e.State != "" && !strings.EqualFold(e.State, "Permitted") {
 			bad = append(bad, fmt.Sprintf("%q %s: %s", e.ID, e.State, e.RejectionReason))
+			rejected[e.ID] = true
 		}
 	}
 	if len(bad) > 0 {
-		return fmt.Errorf("notify: PUT %s: %d topic(s) not subscribed: %s", path, len(bad), strings.Join(bad, "; "))
+		return rejected, fmt.Errorf("notify: %s %s: %d topic(s) not subscribed: %s", method, path, len(bad), strings.Join(bad, "; "))
 	}
-	return nil
+	return nil, nil
 }
 
 type topicID struct {
