@@ -73,7 +73,7 @@ func ExampleParseThreshold() {
 	// Output:
 	// ok: p99(presence.set) < 800ms
 	// ok: rate(errors, presence.set) < 0.5%
-	// metrics: threshold "p99(presence.set) < 8OOms": column 21: "8OOms" is not a duration: want e.g. 800ms, 1.5s or 250us (forms: p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2s, avg(op) < 50ms, max(op) < 5s, rate(429) < 1%, rate(errors, op) < 0.5%, count(transport errors) == 0, count(requests, op) >= 1000, rps(op) >= 100, max_heartbeat_gap < 45s, ws_lost == 0, ws_drops <= 2)
+	// metrics: threshold "p99(presence.set) < 8OOms": column 21: "8OOms" is not a duration: want e.g. 800ms, 1.5s or 250us (forms: p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2s, avg(op) < 50ms, max(op) < 5s, rate(429) < 1%, rate(errors, op) < 0.5%, count(transport errors) == 0, count(requests, op) >= 1000, rps(op) >= 100, rejected(token.rate.per.minute) == 0, max_heartbeat_gap < 45s, ws_lost == 0)
 }
 
 // Shards of a run merge exactly, after a round trip through the test output.

@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -150,6 +151,10 @@ func TestRateLimitObservations(t *testing.T) {
 			}
 			if rl.FirstRejection.IsZero() || rl.FirstRejection.After(rl.LastRejection) {
 				t.Errorf("first, last rejection = %v, %v", rl.FirstRejection, rl.LastRejection)
+			}
+			th := metrics.MustParseThreshold("rejected(" + tt.key + ", " + tt.source + ") == " + strconv.FormatInt(tt.rejected, 10))
+			if r := th.Eval(doc); !r.OK {
+				t.Errorf("%s", r.Detail)
 			}
 			if !strings.Contains(doc.Summary, tt.key) {
 				t.Errorf("summary does not name the limit %s: %q", tt.key, doc.Summary)

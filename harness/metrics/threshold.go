@@ -14,7 +14,7 @@ import (
 // ThresholdForms lists the accepted threshold forms; parse errors quote it.
 const ThresholdForms = `p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2s, avg(op) < 50ms, max(op) < 5s, ` +
 	`rate(429) < 1%, rate(errors, op) < 0.5%, count(transport errors) == 0, count(requests, op) >= 1000, ` +
-	`rps(op) >= 100, max_heartbeat_gap < 45s, ws_lost == 0, ws_drops <= 2`
+	`rps(op) >= 100, rejected(token.rate.per.minute) == 0, max_heartbeat_gap < 45s, ws_lost == 0`
 
 // Threshold is a parsed threshold expression, like k6's thresholds, to check
 // against a Document. Build one with ParseThreshold or MustParseThreshold.
@@ -28,6 +28,7 @@ const ThresholdForms = `p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2
 //	rate(what[, op])     fraction of op's requests that were what, e.g. 1% or 0.01
 //	count(what[, op])    number of op's requests that were what
 //	rps(op)              completed requests per second over the run
+//	rejected(key[, src]) requests rejected by rate-limit bucket key (src: server or client-side)
 //	max_heartbeat_gap    largest gap between notification heartbeats (a duration)
 //	ws_lost, ws_drops, ws_reconnects, ws_events   notification counters
 //
@@ -164,13 +165,15 @@ func ParseThreshold(expr string) (Threshold, error) {
 		th.kind = name
 	case name == "rps":
 		th.kind = "rps"
+	case name == "rejected":
+		th.kind = "rejected"
 	case name == "max_heartbeat_gap" || name == "ws_lost" || name == "ws_drops" || name == "ws_reconnects" || name == "ws_events":
 		th.kind, th.what = "ws", name
 		if args != nil {
 			return fail(argsAt, "%s takes no arguments", name)
 		}
 	default:
-		return fail(lhsStart, "unknown metric %q: want pN, avg, min, max, rate, count, rps, max_heartbeat_gap or ws_*", name)
+		return fail(lhsStart, "unknown metric %q: want pN, avg, min, max, rate, count, rps, rejected, max_heartbeat_gap or ws_*", name)
 	}
 
 	// Arguments.
@@ -202,6 +205,20 @@ func ParseThreshold(expr string) (Threshold, error) {
 		th.what = w
 		if len(args) == 2 {
 			th.op = args[1]
+		}
+	case "rejected":
+		if len(args) == 0 || len(args) > 2 || args[0] == "" {
+			return fail(argsAt, "rejected takes (bucket key) or (bucket key, server|client-side), e.g. rejected(token.rate.per.minute)")
+		}
+		th.what = args[0]
+		if len(args) == 2 {
+			th.outcome = normWord(args[1])
+			if th.outcome == "client_side" {
+				th.outcome = "client-side"
+			}
+			if th.outcome != "server" && th.outcome != "client-side" {
+				return fail(argsAt, "rejected(%s): source %q is neither server nor client-side", strings.Join(args, ", "), args[1])
+			}
 		}
 	case "rps":
 		if len(args) > 1 {
@@ -257,7 +274,7 @@ func ParseThreshold(expr string) (Threshold, error) {
 			}
 			th.value = f
 		}
-	case "count":
+	case "count", "rejected":
 		n, err := strconv.ParseInt(raw, 10, 64)
 		if err != nil {
 			return fail(valAt, "%q is not a whole number", raw)
@@ -333,6 +350,24 @@ func (th Threshold) Eval(doc *Document) ThresholdResult {
 		res.OK = compare(v, th.cmp, th.value)
 		res.Value = th.format(v)
 		res.Detail = fmt.Sprintf("threshold %s: measured %s (%d heartbeats, %d events, %d connects)", th.Expr, res.Value, w.Heartbeats, w.Events, w.Connects)
+		return res
+	}
+	if th.kind == "rejected" {
+		var n int64
+		var keys []string
+		for _, rl := range doc.RateLimits {
+			keys = append(keys, rl.Key+" ("+rl.Source+")")
+			if rl.Key == th.what && (th.outcome == "" || th.outcome == rl.Source) {
+				n += rl.Rejected
+			}
+		}
+		res.OK = compare(float64(n), th.cmp, th.value)
+		res.Value = strconv.FormatInt(n, 10)
+		seen := "no bucket rejected anything"
+		if len(keys) > 0 {
+			seen = "buckets that rejected: " + strings.Join(keys, ", ")
+		}
+		res.Detail = fmt.Sprintf("threshold %s: measured %s (requests rejected by bucket %s; %s)", th.Expr, res.Value, th.what, seen)
 		return res
 	}
 

@@ -70,6 +70,8 @@ func TestThresholdEval(t *testing.T) {
 		{"rps(*) > 100", true, "110", ""},
 		{"max_heartbeat_gap < 45s", true, "31s", "1 heartbeats"},
 		{"ws_lost == 0", true, "0", ""},
+		{"rejected(token.rate.per.minute) == 0", true, "0", "buckets that rejected: unknown (server)"}, // 429s without a limit key
+		{"rejected(unknown) == 20", true, "20", ""},
 		{"p99(nope) < 1s", false, "n/a", `operation "nope" has no requests (operations in the run: presence.set, queues.list)`},
 		{"p99(queues.list, throttled) < 1s", false, "n/a", "no latency values"},
 	}
@@ -112,6 +114,8 @@ func TestParseThresholdErrors(t *testing.T) {
 		{"max_heartbeat_gap(x) < 1s", []string{"takes no arguments"}},
 		{"p99(op < 1s", []string{"no comparison"}},
 		{" < 1s", []string{"no metric"}},
+		{"rejected() == 0", []string{"rejected takes (bucket key)"}},
+		{"rejected(k, elsewhere) == 0", []string{`source "elsewhere"`}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
