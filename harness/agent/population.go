@@ -2,8 +2,10 @@ package agent
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"sort"
@@ -55,6 +57,16 @@ type Subscriber interface {
 	Subscribe(ctx context.Context, topics ...string) error
 }
 
+// An Expecter is a [Channel] that measures push latency: Expect registers
+// an event the agent is about to cause (matched by the correlation id in the
+// event's metadata, on topic), Forget withdraws it when the request failed
+// and no event will come.
+type Expecter interface {
+	Channel
+	Expect(correlationID, topic string, sentAt time.Time)
+	Forget(correlationID, topic string)
+}
+
 // Config configures a [Population].
 type Config struct {
 	// API is the client shared by all agents; agent k sends with
@@ -75,6 +87,13 @@ type Config struct {
 	// lives until Population.Close (not just the calling iteration), so the
 	// channel may keep it. Nil: SubscribeTopics fails.
 	Channel func(ctx context.Context, a *Agent, topics []string) (Channel, error)
+	// PushLatency makes the helpers send their own ININ-Correlation-Id and,
+	// when the agent's channel is an [Expecter] subscribed to the topic the
+	// request changes, expect the event there, so the channel measures the
+	// push latency from the request to the event. The simulator echoes a
+	// client's correlation id into the event; whether a tenant does is
+	// unconfirmed (GENESYS.md).
+	PushLatency bool
 }
 
 // A Population is the agents of a run that this shard owns, each with its
@@ -280,10 +299,12 @@ type Agent struct {
 	pop *Population
 	api *api.Client
 
-	mu       sync.Mutex
-	state    State
-	intended time.Time
-	channel  Channel
+	mu         sync.Mutex
+	state      State
+	intended   time.Time
+	channel    Channel
+	subscribed map[string]bool
+	callToSelf bool // the current call was placed to the agent itself
 }
 
 // String describes a without secrets, e.g. "agent 3 (Agent 0004)".
@@ -322,16 +343,42 @@ func (a *Agent) Topics() []string {
 	return []string{"v2.users." + id + ".presence", "v2.users." + id + ".routingStatus", "v2.users." + id + ".conversations"}
 }
 
-// do sends one request with the pending intended time.
-func (a *Agent) do(ctx context.Context, req *api.Request, in, out any) error {
+// do sends one request with the pending intended time. If topic is not
+// empty and push latency is on, the event the request causes on topic is
+// expected on the agent's channel.
+func (a *Agent) do(ctx context.Context, req *api.Request, in, out any, topic string) error {
 	a.mu.Lock()
 	req.Intended, a.intended = a.intended, time.Time{}
+	var exp Expecter
+	if topic != "" && a.pop.cfg.PushLatency && a.subscribed[topic] {
+		exp, _ = a.channel.(Expecter)
+	}
 	a.mu.Unlock()
+	var corr string
+	if exp != nil {
+		corr = newCorrelationID()
+		req.Header = http.Header{"Inin-Correlation-Id": {corr}}
+		// Before the request: the event may arrive before the answer.
+		exp.Expect(corr, topic, time.Now())
+	}
 	_, err := a.api.DoJSON(ctx, req, in, out)
 	if err != nil {
+		if exp != nil {
+			exp.Forget(corr, topic)
+		}
 		return fmt.Errorf("agent: %v: %w", a, err)
 	}
 	return nil
+}
+
+// newCorrelationID returns a random UUID-shaped correlation id.
+func newCorrelationID() string {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], rand.Uint64())
+	binary.LittleEndian.PutUint64(b[8:], rand.Uint64())
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func (a *Agent) update(f func(s *State)) {
@@ -357,7 +404,7 @@ func (a *Agent) SetPresence(ctx context.Context, name string) error {
 	}
 	req := &api.Request{Op: OpPresenceSet, Method: http.MethodPatch, Route: "/api/v2/users/{id}/presences/{source}",
 		Params: []string{a.User.ID, "purecloud"}}
-	if err := a.do(ctx, req, body, &out); err != nil {
+	if err := a.do(ctx, req, body, &out, "v2.users."+a.User.ID+".presence"); err != nil {
 		return err
 	}
 	if out.PresenceDefinition.ID != "" {
@@ -375,7 +422,7 @@ func (a *Agent) SetRoutingStatus(ctx context.Context, status string) error {
 	}
 	req := &api.Request{Op: OpRoutingStatusSet, Method: http.MethodPut, Route: "/api/v2/users/{id}/routingstatus",
 		Params: []string{a.User.ID}}
-	if err := a.do(ctx, req, map[string]string{"status": status}, &out); err != nil {
+	if err := a.do(ctx, req, map[string]string{"status": status}, &out, "v2.users."+a.User.ID+".routingStatus"); err != nil {
 		return err
 	}
 	if out.Status == "" {
@@ -439,6 +486,14 @@ func (a *Agent) SubscribeTopics(ctx context.Context, topics ...string) error {
 			return fmt.Errorf("agent: %v: subscribing %d topics: %w", a, len(topics), err)
 		}
 	}
+	a.mu.Lock()
+	if a.subscribed == nil {
+		a.subscribed = make(map[string]bool, len(topics))
+	}
+	for _, t := range topics {
+		a.subscribed[t] = true
+	}
+	a.mu.Unlock()
 	a.update(func(s *State) { s.Topics += len(topics) })
 	return nil
 }
@@ -478,17 +533,24 @@ func (a *Agent) TakeCall(ctx context.Context, call Call) (conversationID string,
 	if call == (Call{}) {
 		call.CallUserID = a.User.ID
 	}
+	var topic string // the agent hears of the call if it is the callee
+	if call.CallUserID == a.User.ID {
+		topic = "v2.users." + a.User.ID + ".conversations"
+	}
 	var out struct {
 		ID string `json:"id"`
 	}
 	req := &api.Request{Op: OpCallCreate, Method: http.MethodPost, Route: "/api/v2/conversations/calls"}
-	if err := a.do(ctx, req, call, &out); err != nil {
+	if err := a.do(ctx, req, call, &out, topic); err != nil {
 		return "", err
 	}
 	if out.ID == "" {
 		return "", fmt.Errorf("agent: %v: POST /api/v2/conversations/calls answered without a conversation id", a)
 	}
 	a.update(func(s *State) { s.Call, s.RecordingState = out.ID, "" })
+	a.mu.Lock()
+	a.callToSelf = topic != ""
+	a.mu.Unlock()
 	return out.ID, nil
 }
 
@@ -497,13 +559,19 @@ func (a *Agent) TakeCall(ctx context.Context, call Call) (conversationID string,
 // /api/v2/conversations/{id}/recordingstate with "active", "paused" or
 // "none". It fails if the agent has no current call.
 func (a *Agent) SetRecordingState(ctx context.Context, state string) error {
-	conv := a.State().Call
+	a.mu.Lock()
+	conv, toSelf := a.state.Call, a.callToSelf
+	a.mu.Unlock()
 	if conv == "" {
 		return fmt.Errorf("agent: %v: SetRecordingState(%q): no current call: TakeCall first", a, state)
 	}
 	req := &api.Request{Op: OpRecordingSet, Method: http.MethodPatch, Route: "/api/v2/conversations/{id}/recordingstate",
 		Params: []string{conv}}
-	if err := a.do(ctx, req, map[string]string{"recordingState": state}, nil); err != nil {
+	var topic string // the agent hears of it if it is a participant
+	if toSelf {
+		topic = "v2.users." + a.User.ID + ".conversations"
+	}
+	if err := a.do(ctx, req, map[string]string{"recordingState": state}, nil, topic); err != nil {
 		return err
 	}
 	a.update(func(s *State) { s.RecordingState = state })
@@ -512,4 +580,9 @@ func (a *Agent) SetRecordingState(ctx context.Context, state string) error {
 
 // EndCall forgets the agent's current call (no request: the simulator and
 // these tests do not model disconnects).
-func (a *Agent) EndCall() { a.update(func(s *State) { s.Call, s.RecordingState = "", "" }) }
+func (a *Agent) EndCall() {
+	a.update(func(s *State) { s.Call, s.RecordingState = "", "" })
+	a.mu.Lock()
+	a.callToSelf = false
+	a.mu.Unlock()
+}

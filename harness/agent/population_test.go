@@ -59,11 +59,18 @@ func newSim(tb testing.TB, agents int, policy auth.Policy) *sim {
 
 func (s *sim) population(tb testing.TB, n int, ch func(context.Context, *agent.Agent, []string) (agent.Channel, error)) *agent.Population {
 	tb.Helper()
+	return s.populationWith(tb, n, agent.Config{Channel: ch})
+}
+
+// populationWith loads n users into cfg and returns its population.
+func (s *sim) populationWith(tb testing.TB, n int, cfg agent.Config) *agent.Population {
+	tb.Helper()
 	users, err := agent.LoadUsers(context.Background(), s.api, n)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	p, err := agent.NewPopulation(agent.Config{API: s.api, Users: users, Channel: ch})
+	cfg.API, cfg.Users = s.api, users
+	p, err := agent.NewPopulation(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -77,8 +84,11 @@ func (s *sim) population(tb testing.TB, n int, ch func(context.Context, *agent.A
 
 // event is one notification as the test channel received it.
 type event struct {
-	Topic string          `json:"topicName"`
-	Body  json.RawMessage `json:"eventBody"`
+	Topic    string          `json:"topicName"`
+	Body     json.RawMessage `json:"eventBody"`
+	Metadata struct {
+		CorrelationID string `json:"CorrelationId"`
+	} `json:"metadata"`
 }
 
 // testChannel is a minimal notification channel on gorilla/websocket: it
@@ -91,7 +101,31 @@ type testChannel struct {
 	done    chan struct{}
 	mu      sync.Mutex
 	events  []event
-	changed chan struct{} // signaled on every event
+	changed chan struct{}   // signaled on every event
+	expect  map[string]bool // "topic corr" → pending
+	matched int
+}
+
+func (c *testChannel) Expect(corr, topic string, _ time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expect == nil {
+		c.expect = map[string]bool{}
+	}
+	c.expect[topic+" "+corr] = true
+}
+
+func (c *testChannel) Forget(corr, topic string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.expect, topic+" "+corr)
+}
+
+// expectations returns how many expected events arrived and how many are pending.
+func (c *testChannel) expectations() (matched, pending int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.matched, len(c.expect)
 }
 
 func openTestChannel(srv *gcsim.Server) func(context.Context, *agent.Agent, []string) (agent.Channel, error) {
@@ -127,6 +161,10 @@ func (c *testChannel) read() {
 		}
 		c.mu.Lock()
 		c.events = append(c.events, e)
+		if k := e.Topic + " " + e.Metadata.CorrelationID; c.expect[k] {
+			delete(c.expect, k)
+			c.matched++
+		}
 		c.mu.Unlock()
 		select {
 		case c.changed <- struct{}{}:
@@ -170,7 +208,7 @@ func TestGoOnQueueEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 20 // the simulator allows 20 channels per owner: one client-credentials token owns them all
 		s := newSim(t, n, auth.Shared)
-		p := s.population(t, n, openTestChannel(s.srv))
+		p := s.populationWith(t, n, agent.Config{Channel: openTestChannel(s.srv), PushLatency: true})
 		ctx := t.Context()
 		var wg sync.WaitGroup
 		errs := make(chan error, n)
@@ -213,9 +251,28 @@ func TestGoOnQueueEvents(t *testing.T) {
 			if presence != 1 || routing != 1 {
 				t.Errorf("%v received %v, want one presence and one routingStatus event", a, got)
 			}
+			// Push latency: both events were expected by the correlation id the
+			// agent sent, and both arrived.
+			if matched, pending := a.Channel().(*testChannel).expectations(); matched != 2 || pending != 0 {
+				t.Errorf("%v: %d expected events matched, %d pending, want 2 and 0", a, matched, pending)
+			}
+		}
+		// A refused request withdraws its expectation: no event is lost.
+		a0 := p.Agent(0)
+		if err := a0.SetRoutingStatus(ctx, "DANCING"); err == nil || !strings.Contains(err.Error(), "400") {
+			t.Errorf("SetRoutingStatus(DANCING): error %v, want a 400", err)
+		}
+		if matched, pending := a0.Channel().(*testChannel).expectations(); matched != 2 || pending != 0 {
+			t.Errorf("after a refused request: %d matched, %d pending, want 2 and 0", matched, pending)
 		}
 		doc := s.rec.Snapshot()
-		for op, want := range map[string]int64{agent.OpPresenceSet: n, agent.OpRoutingStatusSet: n, agent.OpSubscribe: n, agent.OpUsersList: 1, agent.OpPresenceDefinitions: 1} {
+		for op, want := range map[string]int64{agent.OpPresenceSet: n, agent.OpRoutingStatusSet: n + 1, agent.OpSubscribe: n, agent.OpUsersList: 1, agent.OpPresenceDefinitions: 1} {
+			if op == agent.OpRoutingStatusSet {
+				if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(metrics.OK) != n || o.Outcome(metrics.HTTPError) != 1 {
+					t.Errorf("recorded %s: %+v, want %d OK and one HTTP error", op, o, n)
+				}
+				continue
+			}
 			if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(metrics.OK) != want {
 				t.Errorf("recorded %s: %+v, want %d OK", op, o, want)
 			}
