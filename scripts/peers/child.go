@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"time"
@@ -115,9 +116,11 @@ func runLoadChild(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("peers: child load: bad arguments %q", args)
 	}
 	var (
-		rep loadReport
-		err error
+		rep      loadReport
+		err      error
+		ms0, ms1 runtime.MemStats
 	)
+	runtime.ReadMemStats(&ms0)
 	switch *loader {
 	case "bare":
 		rep, err = runBare(ctx, *url, *conns, *duration, *rate)
@@ -128,6 +131,11 @@ func runLoadChild(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if err != nil {
 		return err
+	}
+	runtime.ReadMemStats(&ms1)
+	if rep.Requests > 0 {
+		rep.AllocsPerReq = float64(ms1.Mallocs-ms0.Mallocs) / float64(rep.Requests)
+		rep.BytesPerReq = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(rep.Requests)
 	}
 	return json.NewEncoder(stdout).Encode(rep)
 }

@@ -29,6 +29,10 @@ type loadReport struct {
 	P99       time.Duration `json:"p99Ns"`
 	COP99     time.Duration `json:"coP99Ns,omitempty"` // paced only
 	Note      string        `json:"note,omitempty"`
+	// Heap allocations per request in the whole process (setup included),
+	// from runtime.MemStats; in-process loaders only.
+	AllocsPerReq float64 `json:"allocsPerReq,omitempty"`
+	BytesPerReq  float64 `json:"bytesPerReq,omitempty"`
 }
 
 // Histogram range: 1µs to 60s with 3 significant figures, in microseconds.

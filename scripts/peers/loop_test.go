@@ -95,7 +95,7 @@ func TestRunBareSmoke(t *testing.T) {
 		t.Skip("starts child processes for 2 s; skipped with -short")
 	}
 	var stdout, stderr bytes.Buffer
-	args := []string{"-only", "bare", "-duration", "1s", "-conns", "4", "-rate", "200", "-json"}
+	args := []string{"-only", "bare", "-duration", "1s", "-conns", "4", "-rate", "200", "-runs", "1", "-json"}
 	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
 		t.Fatalf("run %q: %v\nstderr:\n%s", args, err, stderr.String())
 	}
@@ -115,5 +115,37 @@ func TestRunBareSmoke(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "peers: target http://127.0.0.1:") {
 		t.Errorf("stderr does not name the target: %s", stderr.String())
+	}
+}
+
+func TestCxload(t *testing.T) {
+	tests := []struct {
+		name string
+		rate float64
+		want int64 // exact request count; 0 = any > 0
+	}{
+		// Full speed: any count, but the recorder must agree with the loop.
+		{name: "closed"},
+		// 200 ms at 500/s through agent.Open: 100 arrivals, run or dropped.
+		{name: "paced", rate: 500, want: 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(targetHandler())
+			defer srv.Close()
+			r, err := runCxload(context.Background(), srv.URL, 4, 200*time.Millisecond, tt.rate)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Requests == 0 || (tt.want > 0 && r.Requests != tt.want) {
+				t.Errorf("requests = %d, want %d (0: any > 0)", r.Requests, tt.want)
+			}
+			if tt.rate == 0 && r.Errors != 0 {
+				t.Errorf("errors = %d (%s), want 0", r.Errors, r.ErrSample)
+			}
+			if tt.rate > 0 && r.COP99 < r.P99 {
+				t.Errorf("CO-corrected p99 %v < service p99 %v", r.COP99, r.P99)
+			}
+		})
 	}
 }

@@ -111,9 +111,9 @@ func TestFormat(t *testing.T) {
 func sampleReport() *report {
 	return &report{
 		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64"},
-		Conns:   50, Dur: 10 * time.Second, Rate: 5000, Pinned: true,
+		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true,
 		Closed: []measurement{
-			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20},
+			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001},
 			{Loader: "cxload", NotMeasured: "harness/api not built yet"},
 			{Loader: "vegeta", Requests: 200000, Rate: 20000, CPU: 6 * time.Second, P50: 2 * time.Millisecond, P99: 12 * time.Millisecond, MaxRSS: 30 << 20, Errors: 3, Note: "-rate=0"},
 			{Loader: "k6", Requests: 90000, Rate: 9000, CPU: 9 * time.Second, P50: 5 * time.Millisecond, P99: 25 * time.Millisecond, MaxRSS: 120 << 20},
@@ -324,6 +324,7 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-duration", "0s"}, wantErr: "-duration 0s"},
 		{args: []string{"-conns", "0"}, wantErr: "-conns 0"},
 		{args: []string{"-rate", "-1"}, wantErr: "-rate -1"},
+		{args: []string{"-runs", "0"}, wantErr: "-runs 0"},
 		{args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {
@@ -375,5 +376,31 @@ func TestInstallFailure(t *testing.T) {
 	}
 	if !strings.Contains(stderr.String(), "installing: GOBIN=") {
 		t.Errorf("no install line printed: %q", stderr.String())
+	}
+}
+
+func TestPickMedian(t *testing.T) {
+	byRate := func(m measurement) float64 { return m.Rate }
+	tests := []struct {
+		name     string
+		runs     []measurement
+		wantRate float64
+		wantRuns int
+		wantNote string // substring
+		wantNM   string // NotMeasured
+	}{
+		{name: "odd", runs: []measurement{{Rate: 3}, {Rate: 1}, {Rate: 2}}, wantRate: 2, wantRuns: 3},
+		// An even count takes the lower middle: the conservative figure.
+		{name: "even", runs: []measurement{{Rate: 4}, {Rate: 1}, {Rate: 3}, {Rate: 2}}, wantRate: 2, wantRuns: 4},
+		{name: "one failed", runs: []measurement{{Rate: 5}, {NotMeasured: "boom"}, {Rate: 7}}, wantRate: 5, wantRuns: 2, wantNote: "1 run(s) failed: boom"},
+		{name: "all failed", runs: []measurement{{NotMeasured: "a"}, {NotMeasured: "b"}}, wantNM: "b"},
+		{name: "none", runs: nil, wantNM: "no run"},
+	}
+	for _, tt := range tests {
+		m := pickMedian(tt.runs, byRate)
+		if m.NotMeasured != tt.wantNM || m.Rate != tt.wantRate || m.Runs != tt.wantRuns || !strings.Contains(m.Note, tt.wantNote) {
+			t.Errorf("%s: pickMedian = rate %v runs %d note %q notMeasured %q; want %v %d %q %q",
+				tt.name, m.Rate, m.Runs, m.Note, m.NotMeasured, tt.wantRate, tt.wantRuns, tt.wantNote, tt.wantNM)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -26,6 +27,7 @@ const (
 	DefaultDuration = 10 * time.Second
 	DefaultConns    = 50
 	DefaultRate     = 5000
+	DefaultRuns     = 3
 )
 
 // loaders in the order they run; the first is the baseline.
@@ -44,6 +46,7 @@ const (
 type options struct {
 	duration time.Duration
 	conns    int
+	runs     int
 	rate     float64
 	only     []string
 	json     bool
@@ -101,6 +104,7 @@ flags:
 	}
 	fs.DurationVar(&o.duration, "duration", DefaultDuration, "how long each loader sends")
 	fs.IntVar(&o.conns, "conns", DefaultConns, "connections (workers, VUs) of every loader")
+	fs.IntVar(&o.runs, "runs", DefaultRuns, "runs of every loader, interleaved; the table shows the median run")
 	fs.Float64Var(&o.rate, "rate", DefaultRate, "requests per second of the paced part; 0 skips it")
 	only := fs.String("only", strings.Join(allLoaders, ","), "comma-separated loaders to measure")
 	fs.BoolVar(&o.json, "json", false, "print the measurements as JSON instead of tables")
@@ -117,6 +121,9 @@ flags:
 	}
 	if o.conns < 1 || o.conns > 10000 {
 		return nil, fmt.Errorf("peers: -conns %d: must be between 1 and 10000", o.conns)
+	}
+	if o.runs < 1 || o.runs > 100 {
+		return nil, fmt.Errorf("peers: -runs %d: must be between 1 and 100", o.runs)
 	}
 	if o.rate < 0 || o.rate > 1e6 {
 		return nil, fmt.Errorf("peers: -rate %v: must be between 0 (skip paced load) and 1e6", o.rate)
@@ -154,6 +161,7 @@ type report struct {
 	Machine machine       `json:"machine"`
 	Conns   int           `json:"conns"`
 	Dur     time.Duration `json:"durationNs"`
+	Runs    int           `json:"runs"`
 	Rate    float64       `json:"pacedRate,omitempty"`
 	Pinned  bool          `json:"pinned"`
 	Closed  []measurement `json:"closed"`
@@ -203,7 +211,7 @@ func (o *options) logf(format string, args ...any) {
 // measureAll starts the target and runs every selected loader, closed
 // loop first, then paced.
 func measureAll(ctx context.Context, o *options) (*report, error) {
-	rep := &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Rate: o.rate, Pinned: o.taskset != ""}
+	rep := &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != ""}
 	if o.taskset == "" {
 		o.logf("WARNING: taskset not found or fewer than 2 CPUs; processes are NOT pinned and figures are noisier")
 	}
@@ -229,59 +237,95 @@ func measureAll(ctx context.Context, o *options) (*report, error) {
 	}
 	defer os.RemoveAll(work)
 
-	for _, name := range allLoaders {
-		if !o.selected(name) {
-			continue
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		o.logf("full speed: %s, %d connections, %v", name, o.conns, o.duration)
+	measure := func(name string, rate float64) measurement {
 		var m measurement
-		switch name {
-		case "bare", "cxload":
-			m = o.measureChild(ctx, name, tgt.url, 0)
-		case "vegeta", "k6":
-			if err := toolErr[name]; err != nil {
-				m = measurement{NotMeasured: err.Error()}
-			} else if name == "vegeta" {
-				m = o.measureVegeta(ctx, tools[name], work, tgt.url, 0)
-			} else {
-				m = o.measureK6(ctx, tools[name], work, tgt.url)
-			}
+		switch {
+		case name == "bare" || name == "cxload":
+			m = o.measureChild(ctx, name, tgt.url, rate)
+		case toolErr[name] != nil:
+			m = measurement{NotMeasured: toolErr[name].Error()}
+		case name == "vegeta":
+			m = o.measureVegeta(ctx, tools[name], work, tgt.url, rate)
+		case name == "k6":
+			m = o.measureK6(ctx, tools[name], work, tgt.url)
 		}
 		m.Loader = name
-		rep.Closed = append(rep.Closed, m)
+		if rate > 0 && m.NotMeasured == "" {
+			m.TargetRate = rate
+		}
+		return m
+	}
+	// Rounds interleave the loaders, so that a slow spell of a shared
+	// machine hits every loader rather than one.
+	closed := map[string][]measurement{}
+	for round := 1; round <= o.runs; round++ {
+		for _, name := range allLoaders {
+			if !o.selected(name) {
+				continue
+			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			o.logf("full speed, run %d/%d: %s, %d connections, %v", round, o.runs, name, o.conns, o.duration)
+			closed[name] = append(closed[name], measure(name, 0))
+		}
+	}
+	for _, name := range allLoaders {
+		if o.selected(name) {
+			rep.Closed = append(rep.Closed, pickMedian(closed[name], func(m measurement) float64 { return m.Rate }))
+		}
 	}
 	if o.rate <= 0 {
 		return rep, nil
 	}
-	for _, name := range pacedLoaders {
-		if !o.selected(name) {
-			continue
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		o.logf("paced: %s at %v req/s, %d connections, %v", name, o.rate, o.conns, o.duration)
-		var m measurement
-		switch name {
-		case "bare", "cxload":
-			m = o.measureChild(ctx, name, tgt.url, o.rate)
-		case "vegeta":
-			if err := toolErr[name]; err != nil {
-				m = measurement{NotMeasured: err.Error()}
-			} else {
-				m = o.measureVegeta(ctx, tools[name], work, tgt.url, o.rate)
+	paced := map[string][]measurement{}
+	for round := 1; round <= o.runs; round++ {
+		for _, name := range pacedLoaders {
+			if !o.selected(name) {
+				continue
 			}
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			o.logf("paced, run %d/%d: %s at %v req/s, %d connections, %v", round, o.runs, name, o.rate, o.conns, o.duration)
+			paced[name] = append(paced[name], measure(name, o.rate))
 		}
-		m.Loader = name
-		if m.NotMeasured == "" {
-			m.TargetRate = o.rate
+	}
+	for _, name := range pacedLoaders {
+		if o.selected(name) {
+			rep.Paced = append(rep.Paced, pickMedian(paced[name], func(m measurement) float64 { return float64(m.COP99) }))
 		}
-		rep.Paced = append(rep.Paced, m)
 	}
 	return rep, nil
+}
+
+// pickMedian returns the run whose key is the median (the lower one of an
+// even count) among the measured runs, with Runs set to their number and
+// the reasons of failed runs added to its note. Without a measured run it
+// returns the last run.
+func pickMedian(runs []measurement, key func(measurement) float64) measurement {
+	var ok []measurement
+	var failed []string
+	for _, m := range runs {
+		if m.NotMeasured == "" {
+			ok = append(ok, m)
+		} else {
+			failed = append(failed, m.NotMeasured)
+		}
+	}
+	if len(ok) == 0 {
+		if len(runs) == 0 {
+			return measurement{NotMeasured: "no run"}
+		}
+		return runs[len(runs)-1]
+	}
+	slices.SortStableFunc(ok, func(a, b measurement) int { return cmp.Compare(key(a), key(b)) })
+	m := ok[(len(ok)-1)/2]
+	m.Runs = len(ok)
+	if len(failed) > 0 {
+		m.Note = strings.TrimPrefix(fmt.Sprintf("%s; %d run(s) failed: %s", m.Note, len(failed), failed[0]), "; ")
+	}
+	return m
 }
 
 func writeReport(w io.Writer, rep *report) error {
@@ -291,14 +335,14 @@ func writeReport(w io.Writer, rep *report) error {
 	}
 	fmt.Fprintf(w, "%s  %d CPUs (%s)  %s\n", rep.Machine.Date, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go)
 	fmt.Fprintf(w, "target: Go net/http on 127.0.0.1, %d-byte JSON answer; %s\n\n", len(targetBody), pin)
-	fmt.Fprintf(w, "Full speed: %d connections, %v each\n", rep.Conns, rep.Dur)
+	fmt.Fprintf(w, "Full speed: %d connections, %v per run, median of %d interleaved run(s) by req/s\n", rep.Conns, rep.Dur, rep.Runs)
 	if err := writeClosedTable(w, rep.Closed); err != nil {
 		return err
 	}
 	if len(rep.Paced) == 0 {
 		return nil
 	}
-	fmt.Fprintf(w, "\nPaced: %s req/s, %d connections, %v each\n", formatInt(int64(math.Round(rep.Rate))), rep.Conns, rep.Dur)
+	fmt.Fprintf(w, "\nPaced: %s req/s, %d connections, %v per run, median of %d interleaved run(s) by CO-corrected p99\n", formatInt(int64(math.Round(rep.Rate))), rep.Conns, rep.Dur, rep.Runs)
 	return writePacedTable(w, rep.Paced)
 }
 
@@ -370,6 +414,7 @@ func (o *options) measureChild(ctx context.Context, loader, url string, rate flo
 	m := measurement{
 		Requests: lr.Requests, Errors: lr.Errors, Rate: lr.Rate,
 		CPU: cpu, MaxRSS: rss, P50: lr.P50, P99: lr.P99, COP99: lr.COP99, Note: lr.Note,
+		AllocsPerReq: lr.AllocsPerReq, BytesPerReq: lr.BytesPerReq,
 	}
 	if lr.ErrSample != "" {
 		m.Note = strings.TrimPrefix(m.Note+"; first error: "+lr.ErrSample, "; ")

@@ -25,6 +25,10 @@ type measurement struct {
 	P99         time.Duration `json:"p99Ns"`                 // service time: from actual send
 	COP99       time.Duration `json:"coP99Ns,omitempty"`     // paced only: from intended send
 	MaxRSS      int64         `json:"maxRSSBytes"`           // peak resident set of the loader process
+	// In-process loaders only: heap allocations per request.
+	AllocsPerReq float64 `json:"allocsPerReq,omitempty"`
+	BytesPerReq  float64 `json:"bytesPerReq,omitempty"`
+	Runs         int     `json:"runs,omitempty"` // measured runs; the figures are those of the median run by rate
 }
 
 // cpuPer1k returns CPU seconds spent per 1,000 requests, or NaN without
@@ -131,8 +135,12 @@ func writeFootnotes(w io.Writer, ms []measurement) error {
 		switch {
 		case m.NotMeasured != "":
 			_, err = fmt.Fprintf(w, "  %s: not measured: %s\n", m.Loader, m.NotMeasured)
-		case m.Note != "":
-			_, err = fmt.Fprintf(w, "  %s: %s\n", m.Loader, m.Note)
+		case m.Note != "" || m.AllocsPerReq > 0:
+			note := m.Note
+			if m.AllocsPerReq > 0 {
+				note = strings.TrimPrefix(fmt.Sprintf("%s; %.1f allocs, %.0f B per request", note, m.AllocsPerReq, m.BytesPerReq), "; ")
+			}
+			_, err = fmt.Fprintf(w, "  %s: %s\n", m.Loader, note)
 		}
 		if err != nil {
 			return err

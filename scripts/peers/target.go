@@ -24,7 +24,7 @@ type targetProc struct {
 // the URL it prints.
 func (o *options) startTarget(ctx context.Context) (*targetProc, error) {
 	// The target outlives every loader; bound it by all of them.
-	timeout := time.Duration(len(allLoaders)*2+1) * o.loaderTimeout()
+	timeout := time.Duration(o.runs*(len(allLoaders)+len(pacedLoaders))+1) * o.loaderTimeout()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
 	cmd := o.command(ctx, targetCPU, o.self, childCmd, "target")
 	stdin, err := cmd.StdinPipe()
