@@ -185,10 +185,20 @@ func (s *Server) applyLimits(c *reqCtx, rules []*limitRule, bs []*bucket, now in
 	return false
 }
 
+// setLimitHeaders sets the three inin-ratelimit-* headers with two
+// allocations: one string holding the three numbers, one backing array for
+// the three header value slices.
 func setLimitHeaders(h http.Header, count, allowed, reset int64) {
-	h[hdrCount] = []string{strconv.FormatInt(count, 10)}
-	h[hdrAllowed] = []string{strconv.FormatInt(allowed, 10)}
-	h[hdrReset] = []string{strconv.FormatInt(ceilSeconds(reset), 10)}
+	var buf [64]byte
+	b := strconv.AppendInt(buf[:0], count, 10)
+	i := len(b)
+	b = strconv.AppendInt(b, allowed, 10)
+	j := len(b)
+	b = strconv.AppendInt(b, ceilSeconds(reset), 10)
+	all := string(b)
+	vals := make([]string, 3)
+	vals[0], vals[1], vals[2] = all[:i], all[i:j], all[j:]
+	h[hdrCount], h[hdrAllowed], h[hdrReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 }
 
 func ceilSeconds(ns int64) int64 {
@@ -273,7 +283,13 @@ var jsonCT = []string{"application/json"}
 func (s *Server) writeRaw(c *reqCtx, status int, body []byte) {
 	h := c.w.Header()
 	h[hdrContentType] = jsonCT
-	h["Content-Length"] = []string{strconv.Itoa(len(body))}
+	if c.r.Method != http.MethodHead {
+		// Small bodies: net/http sets Content-Length itself when the
+		// handler writes less than its buffer and returns.
+		if len(body) > 2048 {
+			h["Content-Length"] = []string{strconv.Itoa(len(body))}
+		}
+	}
 	c.w.WriteHeader(status)
 	c.status = status
 	if c.r.Method != http.MethodHead {
