@@ -18,6 +18,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/notify"
 )
 
 // sim is a simulator on an in-memory pipe with a token pool, an API client
@@ -29,6 +30,12 @@ type sim struct {
 }
 
 func newSim(tb testing.TB, agents int, policy auth.Policy) *sim {
+	tb.Helper()
+	s, _ := newSimPool(tb, agents, policy)
+	return s
+}
+
+func newSimPool(tb testing.TB, agents int, policy auth.Policy) (*sim, *auth.Pool) {
 	tb.Helper()
 	srv := gcsim.NewUnstartedServer(nil)
 	srv.Listener.Close()
@@ -54,7 +61,7 @@ func newSim(tb testing.TB, agents int, policy auth.Policy) *sim {
 		srv.Client().CloseIdleConnections()
 		srv.Close()
 	})
-	return &sim{srv: srv, api: c, rec: rec}
+	return &sim{srv: srv, api: c, rec: rec}, pool
 }
 
 func (s *sim) population(tb testing.TB, n int, ch func(context.Context, *agent.Agent, []string) (agent.Channel, error)) *agent.Population {
@@ -478,4 +485,58 @@ func TestSubscribeTopicsOpensOnce(t *testing.T) {
 	if err := p.Close(); err != nil || opened[0].closed != 1 || a.Channel() != nil {
 		t.Errorf("Close: %v, channel closed %d times, agent channel %v", err, opened[0].closed, a.Channel())
 	}
+}
+
+// TestNotifyChannels: 20 agents open their channels with harness/notify
+// and go on queue; every agent's presence and routing status events arrive,
+// and nobody's channel is evicted.
+func TestNotifyChannels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 20
+		s, pool := newSimPool(t, n, auth.Shared)
+		col := notify.NewCollector()
+		opts := notify.Options{
+			BaseURL:    s.srv.URL(),
+			HTTPClient: s.srv.Client(),
+			Dialer:     &websocket.Dialer{NetDialContext: s.srv.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024},
+			Collector:  col,
+			Recorder:   s.rec,
+		}
+		p := s.populationWith(t, n, agent.Config{Channel: agent.NotifyChannels(opts, pool), PushLatency: true})
+		ctx := t.Context()
+		var wg sync.WaitGroup
+		errs := make(chan error, n)
+		for _, a := range p.Agents() {
+			wg.Go(func() {
+				if err := a.SubscribeTopics(ctx); err != nil {
+					errs <- err
+					return
+				}
+				errs <- a.GoOnQueue(ctx)
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		synctest.Wait()
+		st := col.Stats()
+		for _, a := range p.Agents() {
+			for _, topic := range a.Topics()[:2] {
+				if got := st.EventsPerTopic[topic]; got != 1 {
+					t.Errorf("%v: %d events on %s, want 1", a, got, topic)
+				}
+			}
+		}
+		if st.Connects != n || st.Evictions != 0 || st.Drops != 0 {
+			t.Errorf("notify stats: %d connects, %d evictions, %d drops, want %d, 0, 0", st.Connects, st.Evictions, st.Drops, n)
+		}
+		// A later SubscribeTopics adds topics on the open channel.
+		if err := p.Agent(0).SubscribeTopics(ctx, "v2.routing.queues."+gcsim.QueueID(0)+".conversations"); err != nil {
+			t.Errorf("adding a topic: %v", err)
+		}
+	})
 }
