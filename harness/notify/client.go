@@ -228,7 +228,6 @@ type Client struct {
 	expect  map[string]time.Time // "topic\x00corr" or "\x00corr" -> sentAt
 	dd      *dedupe              // during a switchover
 	err     error                // why the client stopped
-	closed  bool
 }
 
 // wsConn is one socket of a Client.
@@ -360,9 +359,6 @@ func (c *Client) Subscribe(ctx context.Context, topics ...string) error {
 // Options.CloseWait for the server's answer, counts the expected events
 // that never came as lost, and waits for the client's goroutines.
 func (c *Client) Close() error {
-	c.mu.Lock()
-	c.closed = true
-	c.mu.Unlock()
 	c.cancel()
 	<-c.done
 	return nil
@@ -515,10 +511,7 @@ func (c *Client) gap(w *wsConn, at time.Time) *Gap {
 // are delivered once. If the new channel cannot be set up, old is kept until
 // it closes, and the drop path takes over.
 func (c *Client) switchover(old *wsConn) *wsConn {
-	start := c.o.Now()
-	c.mu.Lock()
-	c.dd = &dedupe{seen: make(map[uint64][2]int32)}
-	c.mu.Unlock()
+	start := c.o.Now() // the reader has started the dedupe
 	c.chMu.Lock()
 	ch, err := c.newChannel(c.ctx)
 	var nw *wsConn
@@ -656,7 +649,7 @@ func (w *wsConn) read() {
 		now := c.o.Now()
 		var env envelope
 		if err := json.Unmarshal(data, &env); err != nil {
-			c.o.Collector.closed("unparsable message") // counted with the closes: rare
+			c.o.Collector.update(func(s *Stats) { s.Unparsable++ })
 			continue
 		}
 		switch {
@@ -679,6 +672,13 @@ func (w *wsConn) read() {
 			c.endDedupe(w)
 		case env.TopicName == "v2.system.socket_closing":
 			c.o.Collector.update(func(s *Stats) { s.SocketClosings++ })
+			// Dedupe from here on, before reading on: everything after
+			// this on w may also come on the new channel.
+			c.mu.Lock()
+			if c.dd == nil || c.dd.closeOn != nil { // none, or a finished switchover's
+				c.dd = &dedupe{seen: make(map[uint64][2]int32)}
+			}
+			c.mu.Unlock()
 			w.once.Do(func() { close(w.closing) })
 		case strings.HasPrefix(env.TopicName, "v2.system.no_longer_subscribed"):
 			c.o.Collector.update(func(s *Stats) { s.Evictions++ })

@@ -133,20 +133,51 @@ func TestHeartbeatsAtInterval(t *testing.T) {
 	})
 }
 
-// fakeStreaming is a minimal channel server that sends heartbeats at the
-// given offsets from each connect: gcsim cannot withhold one.
-func fakeStreaming(t testing.TB, offsets ...time.Duration) Options {
+// step is one message a fake channel sends, at an offset from its connect.
+type step struct {
+	at  time.Duration
+	msg string
+}
+
+const fakeHeartbeat = `{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`
+
+func heartbeats(offsets ...time.Duration) []step {
+	var out []step
+	for _, o := range offsets {
+		out = append(out, step{o, fakeHeartbeat})
+	}
+	return out
+}
+
+func fakeEvent(corr string) string {
+	return `{"topicName":"v2.users.u1.presence","version":"2","eventBody":{"id":"` + corr + `"},"metadata":{"CorrelationId":"` + corr + `"}}`
+}
+
+// fakeStreaming is a minimal channel server for what gcsim cannot script:
+// POST creates channels c1, c2, ... in turn, and a socket of channel ci
+// sends scripts[i-1] (replayed on every connect).
+func fakeStreaming(t testing.TB, scripts ...[]step) Options {
 	t.Helper()
 	l := gcsim.NewPipeListener()
 	mux := http.NewServeMux()
+	var created atomic.Int64
 	mux.HandleFunc("POST /api/v2/notifications/channels", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `{"id":"c1","connectUri":"ws://fake/channels/c1"}`)
+		n := created.Add(1)
+		if n > 1 {
+			time.Sleep(time.Second) // a later channel takes 1 s: the old socket's messages arrive first
+		}
+		fmt.Fprintf(w, `{"id":"c%d","connectUri":"ws://fake/channels/c%d"}`, n, n)
 	})
-	mux.HandleFunc("PUT /api/v2/notifications/channels/c1/subscriptions", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("PUT /api/v2/notifications/channels/{id}/subscriptions", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"entities":[]}`)
 	})
 	up := websocket.Upgrader{}
-	mux.HandleFunc("GET /channels/c1", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
+		var i int
+		if _, err := fmt.Sscanf(r.PathValue("id"), "c%d", &i); err != nil || i < 1 || i > len(scripts) {
+			http.NotFound(w, r)
+			return
+		}
 		ws, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -158,13 +189,13 @@ func fakeStreaming(t testing.TB, offsets ...time.Duration) Options {
 		go func() {
 			defer wg.Done()
 			start := time.Now()
-			for _, off := range offsets {
+			for _, st := range scripts[i-1] {
 				select {
 				case <-done:
 					return
-				case <-time.After(time.Until(start.Add(off))):
+				case <-time.After(time.Until(start.Add(st.at))):
 				}
-				ws.WriteMessage(websocket.TextMessage, []byte(`{"topicName":"channel.metadata","eventBody":{"message":"WebSocket Heartbeat"}}`))
+				ws.WriteMessage(websocket.TextMessage, []byte(st.msg))
 			}
 		}()
 		for {
@@ -180,18 +211,43 @@ func fakeStreaming(t testing.TB, offsets ...time.Duration) Options {
 	go func() { defer close(served); srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close(); <-served })
 	return Options{
-		BaseURL:    "http://fake",
-		HTTPClient: &http.Client{Transport: &http.Transport{DialContext: l.DialContext}},
-		Token:      func(context.Context) (string, error) { return "t", nil },
-		Dialer:     &websocket.Dialer{NetDialContext: l.DialContext},
-		Rand:       func() float64 { return 0 },
+		BaseURL:      "http://fake",
+		HTTPClient:   &http.Client{Transport: &http.Transport{DialContext: l.DialContext}},
+		Token:        func(context.Context) (string, error) { return "t", nil },
+		Dialer:       &websocket.Dialer{NetDialContext: l.DialContext},
+		Rand:         func() float64 { return 0 },
+		PingInterval: -1,
 	}
+}
+
+func TestSwitchoverDeliversOverlapOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := fakeStreaming(t,
+			// c1: warns, then still delivers e1 and e2 before the client closes it.
+			[]step{{time.Second, `{"topicName":"v2.system.socket_closing","eventBody":{}}`},
+				{time.Second, fakeEvent("e1")}, {time.Second, fakeEvent("e2")}, {time.Second, "not json"}},
+			// c2: delivers e2 again (sent to both channels) and e3, then a heartbeat.
+			[]step{{0, fakeEvent("e2")}, {0, fakeEvent("e3")}, {30 * time.Second, fakeHeartbeat}},
+		)
+		c := mustOpen(t, o)
+		for _, e := range []string{"e1", "e2", "e3"} {
+			c.Expect(e, "", time.Now())
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st := c.Stats()
+		if st.Events != 3 || st.Duplicates != 1 || st.Matched != 3 || st.Lost != 0 {
+			t.Errorf("Events %d, Duplicates %d, Matched %d, Lost %d; want 3, 1, 3, 0", st.Events, st.Duplicates, st.Matched, st.Lost)
+		}
+		if st.Switchovers != 1 || st.Drops != 0 || c.ChannelID() != "c2" || st.Unparsable != 1 {
+			t.Errorf("Switchovers %d, Drops %d, channel %s, Unparsable %d; want 1, 0, c2, 1", st.Switchovers, st.Drops, c.ChannelID(), st.Unparsable)
+		}
+	})
 }
 
 func TestWithheldHeartbeatIsGap(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		o := fakeStreaming(t, 30*time.Second, 60*time.Second, 120*time.Second, 150*time.Second) // the one at 90 s is withheld
-		o.PingInterval = -1
+		o := fakeStreaming(t, heartbeats(30*time.Second, 60*time.Second, 120*time.Second, 150*time.Second)) // the one at 90 s is withheld
 		start := time.Now()
 		c := mustOpen(t, o)
 		time.Sleep(155 * time.Second)

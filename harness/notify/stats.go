@@ -65,6 +65,7 @@ type Stats struct {
 	Lost             int64            // expected events that did not arrive within the expect timeout, or before Close
 	Pongs            int64            // answers to the client's pings
 	Failures         int64            // clients that gave up reconnecting
+	Unparsable       int64            // messages that were not a JSON envelope
 	Closes           map[string]int64 // how sockets ended: "1000 reason", "1006 ...", "error: i/o timeout"
 	EventsPerTopic   map[string]int64
 
