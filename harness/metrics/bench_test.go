@@ -43,9 +43,31 @@ func BenchmarkRecord(b *testing.B) {
 		rec.Record(&rs[i]) // warm up: ops, histograms, id sets
 	}
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	for i := 0; b.Loop(); i++ {
 		rec.Record(&rs[i&4095])
+	}
+	cpu.report()
+}
+
+type cpuMeter struct {
+	b     *testing.B
+	start time.Duration
+	ok    bool
+}
+
+// startCPU resets the timer and starts measuring CPU time; report adds
+// cpu-ns/op, the process CPU time per operation (all goroutines together).
+func startCPU(b *testing.B) cpuMeter {
+	b.ResetTimer()
+	t, ok := cpuTime()
+	return cpuMeter{b: b, start: t, ok: ok}
+}
+
+func (m cpuMeter) report() {
+	m.b.StopTimer()
+	if t, ok := cpuTime(); ok && m.ok && m.b.N > 0 {
+		m.b.ReportMetric(float64(t-m.start)/float64(m.b.N), "cpu-ns/op")
 	}
 }
 
@@ -58,7 +80,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 	}
 	var seed atomic.Int64
 	b.ReportAllocs()
-	b.ResetTimer()
+	cpu := startCPU(b)
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(seed.Add(1) * 1021)
 		for pb.Next() {
@@ -66,6 +88,7 @@ func BenchmarkRecordParallel(b *testing.B) {
 			i++
 		}
 	})
+	cpu.report()
 }
 
 // BenchmarkSnapshot is the cost of turning a recorder into a document.

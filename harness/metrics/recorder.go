@@ -95,8 +95,11 @@ func WithSeriesInterval(d time.Duration) Option {
 	}
 }
 
-// WithStripes sets how many independently locked stripes each operation has
-// (rounded up to a power of two; default: GOMAXPROCS rounded up, 2..16).
+// WithStripes sets the most independently locked stripes an operation may
+// use (rounded up to a power of two; default: GOMAXPROCS rounded up, 2..16).
+// An operation starts with one stripe and doubles them when recording
+// goroutines find all of them busy. Each (operation, outcome) costs about
+// 380 KB of histograms per stripe in use.
 func WithStripes(n int) Option { return func(c *config) { c.stripes = n } }
 
 // WithKnownLimits declares rate limits known in advance; a bucket that the run
@@ -119,16 +122,18 @@ func WithKnownLimits(limits ...KnownLimit) Option {
 // Document.
 //
 // A Recorder is safe for concurrent use. Record takes no global lock: each
-// operation has its own set of stripes, each with its own mutex, and a
-// recording goroutine picks a stripe from a cheap hash of the result and moves
-// on to the next stripe when that one is busy. Operations are found through a
-// copy-on-write map, so once an operation and outcome have been seen, Record
-// does not allocate.
+// operation has its own stripes, each with its own mutex; a recording
+// goroutine picks a stripe from a cheap hash of the result, moves on to the
+// next when that one is busy, and activates more stripes (see WithStripes)
+// when all are. Operations are found through a copy-on-write map, so once an
+// operation and outcome have been seen, Record does not allocate.
+//
+// Memory: each (operation, outcome, stripe in use) holds two histograms of
+// about 190 KB each.
 type Recorder struct {
-	cfg   config
-	start time.Time
-	mask  uint64 // stripes-1
-	shift uint   // 64 - log2(stripes)
+	cfg     config
+	start   time.Time
+	stripes int // most stripes per operation, a power of two
 
 	ops   atomic.Pointer[map[opKey]*opEntry]
 	opsMu sync.Mutex // serialises copy-on-write updates of ops
@@ -142,6 +147,7 @@ type opKey struct{ op, method, route string }
 type opEntry struct {
 	name    string
 	route   string
+	active  atomic.Uint64 // stripes in use: a power of two, doubled under contention
 	stripes []stripe
 }
 
@@ -212,8 +218,7 @@ func NewRecorder(opts ...Option) *Recorder {
 		n = min(max(runtime.GOMAXPROCS(0), 2), 16)
 	}
 	n = 1 << bits.Len(uint(n-1)) // round up to a power of two
-	r.mask = uint64(n - 1)
-	r.shift = uint(64 - bits.Len(uint(n-1)))
+	r.stripes = n
 	r.start = r.cfg.now()
 	m := make(map[opKey]*opEntry)
 	r.ops.Store(&m)
@@ -248,7 +253,8 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 			name = "unnamed"
 		}
 	}
-	e := &opEntry{name: name, route: res.Route, stripes: make([]stripe, r.mask+1)}
+	e := &opEntry{name: name, route: res.Route, stripes: make([]stripe, r.stripes)}
+	e.active.Store(1)
 	m := make(map[opKey]*opEntry, len(old)+1)
 	for kk, v := range old {
 		m[kk] = v
@@ -264,30 +270,36 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 func (r *Recorder) Record(res *Result) {
 	e := r.entry(res)
 
-	// Pick a stripe from a cheap hash of values that differ between
-	// concurrent results; if it is busy, try the others before blocking.
-	x := (uint64(res.Start.UnixNano()) ^ uint64(res.Latency) ^ uint64(res.Total)<<7) * 0x9E3779B97F4A7C15
-	i := x >> r.shift & r.mask
-	if r.mask == 0 {
-		i = 0
-	}
+	// Pick one of the active stripes from a cheap hash of values that differ
+	// between concurrent results; if it is busy, try the other active ones;
+	// if all are busy, activate more (up to the maximum) before blocking. An
+	// operation recorded without contention keeps one stripe, and its memory.
+	n := e.active.Load()
+	i := (uint64(res.Start.UnixNano()) ^ uint64(res.Latency) ^ uint64(res.Total)<<7) * 0x9E3779B97F4A7C15 >> 40 & (n - 1)
 	s := &e.stripes[i]
 	if !s.mu.TryLock() {
-		locked := false
-		for j := uint64(1); j <= r.mask; j++ {
-			s = &e.stripes[(i+j)&r.mask]
-			if s.mu.TryLock() {
-				locked = true
-				break
-			}
-		}
-		if !locked {
-			s = &e.stripes[i]
-			s.mu.Lock()
-		}
+		s = e.lockSlow(i, n)
 	}
 	r.recordLocked(&s.stripeData, res)
 	s.mu.Unlock()
+}
+
+// lockSlow finds and locks a stripe when stripe i of the n active ones is busy.
+func (e *opEntry) lockSlow(i, n uint64) *stripe {
+	for j := uint64(1); j < n; j++ {
+		if s := &e.stripes[(i+j)&(n-1)]; s.mu.TryLock() {
+			return s
+		}
+	}
+	if 2*n <= uint64(len(e.stripes)) {
+		e.active.CompareAndSwap(n, 2*n)
+		if s := &e.stripes[i+n]; s.mu.TryLock() {
+			return s
+		}
+	}
+	s := &e.stripes[i]
+	s.mu.Lock()
+	return s
 }
 
 func micros(d time.Duration) int64 {
