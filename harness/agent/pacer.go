@@ -159,6 +159,19 @@ func (p *StagesPacer) Arrivals() uint64 {
 // area is a whole number A issue exactly A arrivals.
 func arrivalEpsilon(total float64) float64 { return 1e-9 * math.Max(1, total) }
 
+// Expected is the area under the rate from 0 to elapsed: how many arrivals
+// are due by then (fractional). A progress line can compare it with the
+// arrivals issued.
+func (p *StagesPacer) Expected(elapsed time.Duration) float64 {
+	if p == nil || len(p.cum) == 0 || elapsed <= 0 {
+		return 0
+	}
+	if d := p.ramp.Duration(); elapsed > d {
+		elapsed = d
+	}
+	return p.ramp.integral(elapsed, p.cum)
+}
+
 // Due implements [Schedule].
 func (p *StagesPacer) Due(n uint64) (time.Duration, bool) {
 	if p == nil || len(p.ramp.Stages) == 0 {

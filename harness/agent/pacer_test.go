@@ -237,6 +237,32 @@ func TestStagesPacerDueMatchesPace(t *testing.T) {
 	}
 }
 
+func TestStagesPacerExpected(t *testing.T) {
+	p := mustStages(t, 0,
+		agent.Stage{Duration: 10 * time.Second, Target: 50},
+		agent.Stage{Duration: 30 * time.Second, Target: 50},
+		agent.Stage{Duration: 5 * time.Second, Target: 0},
+	)
+	at := simulate(t, p, 10_000)
+	tests := []struct {
+		elapsed time.Duration
+		want    float64
+	}{
+		{0, 0}, {5 * time.Second, 62.5}, {10 * time.Second, 250}, {25 * time.Second, 1000},
+		{40 * time.Second, 1750}, {45 * time.Second, 1875}, {time.Hour, 1875},
+	}
+	for _, tt := range tests {
+		got := p.Expected(tt.elapsed)
+		if math.Abs(got-tt.want) > 1e-9 {
+			t.Errorf("Expected(%v) = %v, want %v", tt.elapsed, got, tt.want)
+		}
+		// The arrivals issued before elapsed are the expected count, rounded up.
+		if n := countIn(at, 0, tt.elapsed); tt.elapsed < time.Hour && n != int(math.Ceil(tt.want-1e-9)) {
+			t.Errorf("%d arrivals before %v, want ⌈%v⌉", n, tt.elapsed, tt.want)
+		}
+	}
+}
+
 func TestNewStagesPacerErrors(t *testing.T) {
 	tests := []struct {
 		name   string
