@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -609,5 +610,91 @@ func TestCloseClosesSockets(t *testing.T) {
 			t.Errorf("CreateChannel after Close = %v, want ErrClosed", err)
 		}
 		e.hub.Close() // idempotent
+	})
+}
+
+func TestDefaultTopicLimit(t *testing.T) {
+	h := NewHub(Config{})
+	defer h.Close()
+	ch := mustCreate(t, h, "o")
+	topics := make([]string, DefaultMaxTopicsPerChannel)
+	for i := range topics {
+		topics[i] = "v2.users.u" + strconv.Itoa(i) + ".presence"
+	}
+	if subs, err := h.Subscribe(ch.ID, topics, false); err != nil || len(subs) != 1000 {
+		t.Fatalf("Subscribe(1000 topics) = %d subscriptions, %v; want 1000, nil", len(subs), err)
+	}
+	_, err := h.Subscribe(ch.ID, []string{"v2.users.extra.presence"}, false)
+	if !errors.Is(err, ErrTooManyTopics) || !strings.Contains(err.Error(), "1001 topics; the limit is 1000") {
+		t.Errorf("Subscribe(1001st) = %v, want ErrTooManyTopics naming 1001 and the limit 1000", err)
+	}
+	// Replacing with 1000 others is fine: the count is after the replace.
+	for i := range topics {
+		topics[i] = "v2.routing.queues.q" + strconv.Itoa(i) + ".users"
+	}
+	if _, err := h.Subscribe(ch.ID, topics, true); err != nil {
+		t.Errorf("Subscribe(replace with 1000) = %v", err)
+	}
+}
+
+func TestExpiryClosesSocket(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: time.Hour, ChannelTTL: 2 * time.Hour})
+		ch := mustCreate(t, e.hub, "o")
+		c := e.connect(t, ch)
+		time.Sleep(2*time.Hour + time.Second) // the sweep at 2 h removes it
+		synctest.Wait()
+		if code, text := c.closeCode(); code != CloseGoingAway || !strings.Contains(text, "expired") {
+			t.Errorf("expired channel's socket: close %d %q, want %d expired", code, text, CloseGoingAway)
+		}
+		if st := e.hub.Stats(); st.Expired != 1 || st.Channels != 0 || st.Sockets != 0 {
+			t.Errorf("Stats = %+v, want Expired 1, no channels or sockets", st)
+		}
+	})
+}
+
+// TestConcurrentChurn publishes while sockets connect, drop, get replaced
+// and channels get evicted, for the race detector and synctest's deadlock
+// detection; the counters must stay consistent.
+func TestConcurrentChurn(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{MaxChannelsPerOwner: 4, SendBuffer: 8, HeartbeatInterval: time.Second, SocketClosingGrace: -1})
+		h := e.hub
+		var wg sync.WaitGroup
+		for w := range 3 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range 200 {
+					h.Publish("v2.users.u"+strconv.Itoa(i%3)+".presence", i, "c")
+					if i%50 == w {
+						time.Sleep(time.Second)
+					}
+				}
+			}()
+		}
+		for k := range 12 {
+			ch := mustCreate(t, h, "o")
+			mustSubscribe(t, h, ch.ID, "v2.users.u0.presence", "v2.users.u1.presence", "v2.users.u2.presence")
+			e.connect(t, ch)
+			switch k % 4 {
+			case 1:
+				h.Drop(ch.ID)
+			case 2:
+				e.connect(t, ch) // replaces
+			case 3:
+				h.SocketClosing("")
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		wg.Wait()
+		synctest.Wait()
+		st := h.Stats()
+		if st.Published != 600 || st.Channels != 4 || st.Evicted != 8 || st.Connects != 15 {
+			t.Errorf("Stats = %+v, want Published 600, Channels 4, Evicted 8, Connects 15", st)
+		}
+		if st.Disconnects+st.Sockets != st.Connects {
+			t.Errorf("Disconnects %d + Sockets %d != Connects %d", st.Disconnects, st.Sockets, st.Connects)
+		}
 	})
 }
