@@ -192,3 +192,69 @@ func TestHelperIdleClients(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkPublishFanout publishes events to a topic that 100 sockets
+// subscribe, over loopback TCP with in-process gorilla clients draining
+// them, and measures until every socket has every event. deliveries/s is
+// messages written to sockets per second.
+func BenchmarkPublishFanout(b *testing.B) {
+	const subscribers = 100
+	hub := NewHub(Config{HeartbeatInterval: time.Hour, SendBuffer: 1 << 20})
+	defer hub.Close()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeWS(w, r, r.PathValue("id"))
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(l) }()
+	defer func() { srv.Close(); <-served }()
+
+	var received atomic.Int64
+	var readers sync.WaitGroup
+	var conns []*websocket.Conn
+	for i := range subscribers {
+		ch, _ := hub.CreateChannel("o"+strconv.Itoa(i), "ws://"+l.Addr().String())
+		hub.Subscribe(ch.ID, []string{"v2.routing.queues.q1.conversations"}, false)
+		c, resp, err := websocket.DefaultDialer.Dial(ch.ConnectURI, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		resp.Body.Close()
+		conns = append(conns, c)
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+				received.Add(1)
+			}
+		}()
+	}
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+		readers.Wait()
+	}()
+	for hub.Stats().Sockets < subscribers {
+		time.Sleep(time.Millisecond)
+	}
+	body := map[string]any{"id": "conv-1", "participants": []any{map[string]string{"purpose": "agent"}}}
+	b.ResetTimer()
+	for range b.N {
+		hub.Publish("v2.routing.queues.q1.conversations", body, "corr")
+	}
+	want := int64(b.N) * subscribers
+	for received.Load() < want {
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(want)/b.Elapsed().Seconds(), "deliveries/s")
+}
