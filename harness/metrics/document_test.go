@@ -3,6 +3,7 @@ package metrics_test
 import (
 	"encoding/json"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -280,5 +281,100 @@ func TestDecodeDocumentPrefix(t *testing.T) {
 		if got.Summary != doc.Summary {
 			t.Errorf("summary = %q", got.Summary)
 		}
+	}
+}
+
+func TestMergeWebSocketAndHeader(t *testing.T) {
+	mk := func(shard string, gap time.Duration, push ...time.Duration) *metrics.Document {
+		r := metrics.NewRecorder(metrics.WithShard(shard), metrics.WithScenario("TestWS"), metrics.WithTarget("simulator", ""),
+			metrics.WithLabels(map[string]string{"shard": shard}))
+		r.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSConnect})
+		r.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSHeartbeat, Gap: gap})
+		for _, p := range push {
+			r.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSEvent, PushLatency: p})
+		}
+		return roundTrip(t, r.Snapshot())
+	}
+	d := &metrics.Document{} // merging into an empty document
+	if err := d.Merge(mk("1/2", 31*time.Second, time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	d.Thresholds = []metrics.ThresholdResult{{Expr: "x", OK: true}}
+	if err := d.Merge(mk("2/2", 44*time.Second, 3*time.Millisecond, 9*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	w := d.WebSocket
+	if w.Connects != 2 || w.Heartbeats != 2 || w.MaxHeartbeatGapMs != 44000 || w.Events != 3 || w.PushLatency.Count() != 3 {
+		t.Errorf("merged websocket = %+v", w)
+	}
+	if !near(w.PushLatency.Max(), 9*time.Millisecond) {
+		t.Errorf("push max = %v", w.PushLatency.Max())
+	}
+	if d.Schema != metrics.SchemaVersion || d.Scenario != "TestWS" || d.Shard != "1/2+2/2" || d.Target.Kind != "simulator" || d.Labels["shard"] != "1/2" {
+		t.Errorf("header = %q %q %q %+v %v", d.Schema, d.Scenario, d.Shard, d.Target, d.Labels)
+	}
+	if d.Thresholds != nil {
+		t.Errorf("thresholds survived a merge: %v", d.Thresholds)
+	}
+	if d.Summary != "no requests were recorded" {
+		t.Errorf("summary = %q", d.Summary)
+	}
+}
+
+// Identity lists are capped; shards with more identities add their counts.
+func TestMergeCappedIdentities(t *testing.T) {
+	mk := func(prefix string, n int) *metrics.Document {
+		r := metrics.NewRecorder()
+		for i := 0; i < n; i++ {
+			r.Record(throttled("a", "token.rate.per.minute", prefix+strconv.Itoa(i), "c1", epoch))
+		}
+		return roundTrip(t, r.Snapshot())
+	}
+	d := mk("x", 300)
+	if d.Identities.Tokens != 300 || len(d.Identities.TokenIDs) != 256 {
+		t.Fatalf("identities = %d with %d ids; want 300 with 256", d.Identities.Tokens, len(d.Identities.TokenIDs))
+	}
+	if err := d.Merge(mk("y", 300)); err != nil {
+		t.Fatal(err)
+	}
+	if d.Identities.Tokens != 600 || d.Identities.Clients != 1 {
+		t.Errorf("merged tokens, clients = %d, %d; want 600, 1", d.Identities.Tokens, d.Identities.Clients)
+	}
+	if rl := d.RateLimits[0]; rl.Evidence.Tokens != 600 || rl.Evidence.TokensSeen != 600 || rl.Rejected != 600 {
+		t.Errorf("evidence = %+v", rl.Evidence)
+	}
+}
+
+// Results named by Op and by Method+Route fold into one operation when the
+// names agree.
+func TestSameNameFolds(t *testing.T) {
+	rec := metrics.NewRecorder()
+	rec.Record(&metrics.Result{Op: "GET /api/v2/x", Status: 200, Latency: time.Millisecond})
+	rec.Record(&metrics.Result{Method: "GET", Route: "/api/v2/x", Status: 429, ThrottledBy: "k", TokenID: "t"})
+	doc := rec.Snapshot()
+	if len(doc.Operations) != 1 {
+		t.Fatalf("operations = %v, want one", doc.OpNames())
+	}
+	if op := doc.Operations[0]; op.Count != 2 || op.Outcomes["throttled"] != 1 || op.Latency.Count() != 2 {
+		t.Errorf("folded op = count %d, outcomes %v", op.Count, op.Outcomes)
+	}
+	if rl := doc.RateLimit("k"); rl == nil || rl.Rejected != 1 {
+		t.Errorf("rate limit = %+v", rl)
+	}
+}
+
+func TestSeriesInterval(t *testing.T) {
+	c := newClock()
+	rec := metrics.NewRecorder(metrics.WithNow(c.Now), metrics.WithSeriesInterval(500*time.Millisecond))
+	if !rec.Start().Equal(epoch) {
+		t.Errorf("Start() = %v", rec.Start())
+	}
+	for _, ms := range []int{0, 100, 600, 1700} {
+		rec.Record(result("a", 200, epoch.Add(time.Duration(ms)*time.Millisecond), 0))
+	}
+	c.Advance(2 * time.Second)
+	s := rec.Snapshot().Series
+	if s.IntervalMs != 500 || !equal(s.Requests, []int64{2, 1, 0, 1}) {
+		t.Errorf("series = %d ms %v; want 500 ms [2 1 0 1]", s.IntervalMs, s.Requests)
 	}
 }
