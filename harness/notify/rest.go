@@ -28,6 +28,8 @@ type HTTPError struct {
 	Message      string // the ErrorBody's message
 }
 
+// Error describes the call, the status and the ErrorBody code and message;
+// it never contains the token.
 func (e *HTTPError) Error() string {
 	msg := fmt.Sprintf("notify: %s %s: %d %s", e.Method, e.Path, e.Status, http.StatusText(e.Status))
 	if e.Code != "" {
