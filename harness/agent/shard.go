@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cxload/cxload/harness/api"
 )
 
 // ShardEnv is the environment variable that selects this machine's shard,
@@ -138,6 +140,25 @@ func (s Shard) Split64(total uint64) uint64 {
 func (s Shard) SplitRate(rate float64) float64 {
 	_, n := s.norm()
 	return rate / float64(n)
+}
+
+// Buckets returns this shard's part of the client-side rate limits bs, for
+// api.NewLimits: the Allowed figure of every bucket whose scope the n
+// machines share (client-user, endpoint-user and org: they use the same
+// OAuth clients and users) is split with [Shard.Split], so the machines
+// together stay within the organization's limits. Token-scope buckets are
+// kept whole: each machine gets its own tokens. Note that a part of 0 (a
+// limit smaller than n) is treated by api.Limits as 1 per window.
+func (s Shard) Buckets(bs []api.Bucket) []api.Bucket {
+	out := make([]api.Bucket, len(bs))
+	for i, b := range bs {
+		b.Families = append([]string(nil), b.Families...)
+		if b.Scope != api.ScopeToken {
+			b.Allowed = s.Split(b.Allowed)
+		}
+		out[i] = b
+	}
+	return out
 }
 
 // Pacer returns the pacer of this shard's part of p: arrival h of the

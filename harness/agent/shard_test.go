@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
 )
 
 func TestParseShard(t *testing.T) {
@@ -163,5 +164,32 @@ func TestShardPacerRate(t *testing.T) {
 	}
 	if got := (agent.Shard{Index: 1, Count: 3}).SplitRate(300); got != 100 {
 		t.Errorf("SplitRate(300) for 1/3 = %v, want 100", got)
+	}
+}
+
+func TestShardBuckets(t *testing.T) {
+	bs := []api.Bucket{
+		{Key: "client.credentials.token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300},
+		{Key: "org.app.user.rate.per.minute", Scope: api.ScopeClientUser, Allowed: 3000},
+		{Key: "conversations.recordingstate.rate.per.minute", Scope: api.ScopeEndpointUser, Allowed: 100, Families: []string{"recordingstate"}},
+		{Key: "org.rate.per.minute", Scope: api.ScopeOrg, Allowed: 7},
+	}
+	sum := make([]int, len(bs))
+	for _, s := range shards(3) {
+		part := s.Buckets(bs)
+		for i, b := range part {
+			sum[i] += b.Allowed
+			if b.Key != bs[i].Key || b.Scope != bs[i].Scope || !slices.Equal(b.Families, bs[i].Families) {
+				t.Errorf("shard %v bucket %d = %+v, want %+v but for Allowed", s, i, b, bs[i])
+			}
+		}
+		if part[0].Allowed != 300 {
+			t.Errorf("shard %v: token bucket Allowed = %d, want 300 (each machine has its own tokens)", s, part[0].Allowed)
+		}
+	}
+	for i, b := range bs[1:] {
+		if sum[i+1] != b.Allowed {
+			t.Errorf("%s: shards' parts sum to %d, want %d", b.Key, sum[i+1], b.Allowed)
+		}
 	}
 }
