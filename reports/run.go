@@ -335,6 +335,10 @@ func (b *Builder) endPackage(pkg, verdict string) {
 			t.Reason = "timed out: " + t.timeout
 		case t.panic != "":
 			t.Reason = t.panic
+		case strings.HasPrefix(k.name, "Benchmark"):
+			// test2json reports no verdict for benchmarks that ran
+			// to completion: their result lines are the verdict.
+			t.Verdict = Pass
 		case verdict == Fail:
 			t.Reason = "did not finish: the test binary exited while it ran"
 		default:
