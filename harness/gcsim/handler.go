@@ -367,7 +367,10 @@ func newCorrelationID() string {
 			b[i] = '-'
 			continue
 		case 14:
-			b[i] = '4'
+			b[i] = '4' // version 4 (random)
+			continue
+		case 19:
+			b[i] = "89ab"[lo>>62] // RFC 4122 variant
 			continue
 		}
 		var nib uint64
