@@ -520,3 +520,27 @@ func TestSubscribeAddsTopics(t *testing.T) {
 		}
 	})
 }
+
+func TestGivesUpAfterMaxReconnects(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, notifyProfile(30*time.Second, time.Minute))
+		o := simOptions(t, s, presenceTopic(0))
+		o.PingInterval = -1
+		o.MaxReconnects = 3
+		c := mustOpen(t, o)
+		s.Close() // the server goes away for good
+		select {
+		case <-c.Done():
+		case <-time.After(time.Minute):
+			t.Fatal("client still running a minute after the server closed")
+		}
+		st := c.Stats()
+		err := c.Err()
+		if err == nil || !strings.Contains(err.Error(), "gave up after 3 reconnect attempts") || st.Failures != 1 || st.Drops != 1 || st.Reconnects != 0 {
+			t.Errorf("Err = %v, Failures %d, Drops %d, Reconnects %d; want gave up after 3, 1, 1, 0", err, st.Failures, st.Drops, st.Reconnects)
+		}
+		if st.Closes["1001 streaming: server closing"] != 1 {
+			t.Errorf("Closes = %v, want the server's 1001", st.Closes)
+		}
+	})
+}
