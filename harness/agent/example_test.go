@@ -113,8 +113,8 @@ func ExamplePopulation() {
 	srv := gcsim.NewServer(nil)
 	defer srv.Close()
 	pool, err := auth.NewPool(auth.Config{
-		TokenURL:   srv.URL() + "/oauth/token",
-		Clients:    []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
+		TokenURL:    srv.URL() + "/oauth/token",
+		Clients:     []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
 		Policy:      auth.PerAgent, // one token per agent
 		Agents:      3,
 		HTTPClient:  srv.Client(),
