@@ -19,8 +19,14 @@ import (
 const SchemaVersion = "cxload.result/v1"
 
 // HistogramEncoding is the encoding of Histogram.Data: an HdrHistogram V2
-// compressed snapshot, base64 (standard alphabet, padded).
+// compressed snapshot, base64 (standard alphabet, padded), as in HdrHistogram
+// log files: it starts with "HISTF". It is what hdrhistogram-go's
+// Histogram.Encode(V2CompressedEncodingCookieBase) returns and Decode reads;
+// do not base64 it again.
 const HistogramEncoding = "hdr-v2-base64"
+
+// doubleEncoded starts a histogram encoded twice: base64 of "HISTFA".
+const doubleEncoded = "SElTVEZB"
 
 // HistogramUnit is the unit of the values in a Histogram: microseconds.
 const HistogramUnit = "us"
@@ -178,11 +184,11 @@ func encodeHist(h *hdr.Histogram) (Histogram, error) {
 	if h == nil {
 		h = newHist()
 	}
-	b, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
+	b, err := h.Encode(hdr.V2CompressedEncodingCookieBase) // already base64: "HISTF..."
 	if err != nil {
 		return Histogram{}, fmt.Errorf("metrics: encode histogram: %w", err)
 	}
-	return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, Data: base64.StdEncoding.EncodeToString(b), h: h}, nil
+	return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, Data: string(b), h: h}, nil
 }
 
 // Hist returns the decoded histogram (values in microseconds). An empty Data
@@ -200,13 +206,16 @@ func (h Histogram) Hist() (*hdr.Histogram, error) {
 	if h.Unit != "" && h.Unit != HistogramUnit {
 		return nil, fmt.Errorf("metrics: histogram unit %q is not supported (want %q)", h.Unit, HistogramUnit)
 	}
-	raw, err := base64.StdEncoding.DecodeString(h.Data)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: histogram data is not base64: %w", err)
+	data := []byte(h.Data)
+	if strings.HasPrefix(h.Data, doubleEncoded) {
+		// base64 of base64: tolerated, since early writers produced it
+		if raw, err := base64.StdEncoding.DecodeString(h.Data); err == nil {
+			data = raw
+		}
 	}
-	d, err := hdr.Decode(raw)
+	d, err := hdr.Decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("metrics: histogram data is not an HdrHistogram V2 compressed snapshot: %w", err)
+		return nil, fmt.Errorf("metrics: histogram data is not an HdrHistogram V2 compressed snapshot in base64 (\"HISTF...\"): %w", err)
 	}
 	return d, nil
 }

@@ -1,7 +1,9 @@
 package metrics_test
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"github.com/HdrHistogram/hdrhistogram-go"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -376,5 +378,25 @@ func TestSeriesInterval(t *testing.T) {
 	s := rec.Snapshot().Series
 	if s.IntervalMs != 500 || !equal(s.Requests, []int64{2, 1, 0, 1}) {
 		t.Errorf("series = %d ms %v; want 500 ms [2 1 0 1]", s.IntervalMs, s.Requests)
+	}
+}
+
+// Histogram data is the standard base64 HdrHistogram V2 compressed form
+// ("HISTF..."), readable by any HdrHistogram; data that was base64-encoded a
+// second time is still read.
+func TestHistogramWireForm(t *testing.T) {
+	rec := metrics.NewRecorder()
+	rec.Record(&metrics.Result{Op: "a", Status: 200, Latency: 5 * time.Millisecond})
+	h := rec.Snapshot().Op("a").Latency
+	if !strings.HasPrefix(h.Data, "HISTF") {
+		t.Fatalf("Data = %.20q..., want the base64 V2 compressed form starting HISTF", h.Data)
+	}
+	hd, err := hdrhistogram.Decode([]byte(h.Data))
+	if err != nil || hd.TotalCount() != 1 {
+		t.Fatalf("hdrhistogram.Decode(Data) = %v, %v", hd, err)
+	}
+	twice := metrics.Histogram{Encoding: metrics.HistogramEncoding, Unit: metrics.HistogramUnit, Data: base64.StdEncoding.EncodeToString([]byte(h.Data))}
+	if twice.Count() != 1 || !near(twice.Percentile(50), 5*time.Millisecond) {
+		t.Errorf("double-encoded histogram: count %d, p50 %v", twice.Count(), twice.Percentile(50))
 	}
 }
