@@ -88,11 +88,11 @@ func ExampleShard() {
 	// agent: shard "4/3": index 4 out of range: want "i/n" with 1 ≤ i ≤ n (here 1 ≤ i ≤ 3)
 }
 
-// An open model: 20 arrivals per second for one second, on 4 agents. The
+// An open model: 200 arrivals per second for 100 ms, on 4 agents. The
 // IterFunc would send requests, with metrics.Result.Intended = it.Intended.
 func ExampleOpen() {
 	o := agent.Open{
-		Pacer:  agent.ConstantPacer{Freq: 20, Duration: time.Second},
+		Pacer:  agent.ConstantPacer{Freq: 200, Duration: 100 * time.Millisecond},
 		Agents: 4,
 	}
 	st, err := o.Run(context.Background(), func(ctx context.Context, it agent.Iteration) error {
