@@ -115,11 +115,13 @@ func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 				if maxIter == 0 {
 					return true
 				}
-				if reserved.Add(1) <= maxIter {
-					return true
+				n := reserved.Add(1)
+				if n >= maxIter {
+					// The last one is taken: the run ends now, not when an
+					// agent comes back from its think time to find none.
+					doneOnce.Do(func() { close(itersDone) })
 				}
-				doneOnce.Do(func() { close(itersDone) })
-				return false
+				return n <= maxIter
 			},
 		}
 		rs.wg.Go(a.loop)

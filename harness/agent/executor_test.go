@@ -288,6 +288,13 @@ func TestClosedCounts(t *testing.T) {
 			want:    agent.Stats{Arrivals: 10, Started: 10, Completed: 10, Reason: agent.StopIterations, Issuing: 2 * time.Second, Elapsed: 3 * time.Second},
 		},
 		{
+			name: "max iterations ends the run when the last one starts",
+			// Not an hour later, when the agent would come back from thinking.
+			closed:  agent.Closed{Agents: 1, MaxIterations: 1, Think: agent.ConstantThink(time.Hour)},
+			service: time.Second,
+			want:    agent.Stats{Arrivals: 1, Started: 1, Completed: 1, Reason: agent.StopIterations, Issuing: 0, Elapsed: time.Second},
+		},
+		{
 			name: "ramp up, hold, down",
 			// Agent k is active from k+1 s to 29−k s and starts an iteration
 			// every 0.5 s: 56−4k iterations; 380 for k = 0…9. All are inactive
