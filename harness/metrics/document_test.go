@@ -3,12 +3,13 @@ package metrics_test
 import (
 	"encoding/base64"
 	"encoding/json"
-	"github.com/HdrHistogram/hdrhistogram-go"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cxload/cxload/harness/metrics"
 )

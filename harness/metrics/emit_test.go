@@ -107,7 +107,7 @@ func TestProgress(t *testing.T) {
 		logf := func(format string, args ...any) {
 			mu.Lock()
 			defer mu.Unlock()
-			lines = append(lines, strings.TrimSpace(fmtSprintf(format, args...)))
+			lines = append(lines, strings.TrimSpace(fmt.Sprintf(format, args...)))
 		}
 		agents := 100
 		var wg sync.WaitGroup
@@ -145,7 +145,7 @@ func TestProgressNilAgents(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 12*time.Second)
 		defer cancel()
 		var lines []string
-		rec.Progress(ctx, 0, func(f string, a ...any) { lines = append(lines, fmtSprintf(f, a...)) }, nil)
+		rec.Progress(ctx, 0, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }, nil)
 		// default interval 5s: two lines in 12s
 		if len(lines) != 2 || !strings.Contains(lines[0], "agents=- rps=0") || !strings.Contains(lines[0], "p99=0s") {
 			t.Errorf("lines = %q", lines)
@@ -153,4 +153,3 @@ func TestProgressNilAgents(t *testing.T) {
 	})
 }
 
-var fmtSprintf = fmt.Sprintf
