@@ -152,4 +152,3 @@ func TestProgressNilAgents(t *testing.T) {
 		}
 	})
 }
-
