@@ -99,6 +99,7 @@ func TestFormat(t *testing.T) {
 		{formatRatio(0.654), "0.65×"},
 		{formatRatio(math.NaN()), "-"},
 		{formatPercent(-0.123), "-0.12%"},
+		{formatPercent(-0.001), "0.00%"},
 	}
 	for i, tt := range tests {
 		if tt.got != tt.want {
@@ -110,7 +111,7 @@ func TestFormat(t *testing.T) {
 // sampleReport is a fixed report for the golden tables.
 func sampleReport() *report {
 	return &report{
-		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64"},
+		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "0.50 0.40 0.30", LoadAfter: "1.10 0.60 0.35"},
 		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true,
 		Closed: []measurement{
 			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001},

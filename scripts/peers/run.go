@@ -173,15 +173,33 @@ type machine struct {
 	CPUs int    `json:"cpus"`
 	CPU  string `json:"cpu"`
 	Go   string `json:"go"`
+	// Load averages (1, 5, 15 min) from /proc/loadavg before and after the
+	// run: above the number of CPUs, other processes competed for them.
+	LoadBefore string `json:"loadBefore,omitempty"`
+	LoadAfter  string `json:"loadAfter,omitempty"`
 }
 
 func thisMachine() machine {
 	return machine{
-		Date: time.Now().UTC().Format(time.RFC3339),
-		CPUs: runtime.NumCPU(),
-		CPU:  cpuModel(),
-		Go:   runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		Date:       time.Now().UTC().Format(time.RFC3339),
+		CPUs:       runtime.NumCPU(),
+		CPU:        cpuModel(),
+		Go:         runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
+		LoadBefore: loadAvg(),
 	}
+}
+
+// loadAvg returns the three load averages of /proc/loadavg, or "".
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // cpuModel returns the first "model name" of /proc/cpuinfo, or "unknown".
@@ -210,8 +228,9 @@ func (o *options) logf(format string, args ...any) {
 
 // measureAll starts the target and runs every selected loader, closed
 // loop first, then paced.
-func measureAll(ctx context.Context, o *options) (*report, error) {
-	rep := &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != ""}
+func measureAll(ctx context.Context, o *options) (rep *report, err error) {
+	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != ""}
+	defer func() { rep.Machine.LoadAfter = loadAvg() }()
 	if o.taskset == "" {
 		o.logf("WARNING: taskset not found or fewer than 2 CPUs; processes are NOT pinned and figures are noisier")
 	}
@@ -334,6 +353,9 @@ func writeReport(w io.Writer, rep *report) error {
 		pin = "NOT pinned (no taskset or fewer than 2 CPUs)"
 	}
 	fmt.Fprintf(w, "%s  %d CPUs (%s)  %s\n", rep.Machine.Date, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go)
+	if m := rep.Machine; m.LoadBefore != "" {
+		fmt.Fprintf(w, "load average before: %s, after: %s\n", m.LoadBefore, m.LoadAfter)
+	}
 	fmt.Fprintf(w, "target: Go net/http on 127.0.0.1, %d-byte JSON answer; %s\n\n", len(targetBody), pin)
 	fmt.Fprintf(w, "Full speed: %d connections, %v per run, median of %d interleaved run(s) by req/s\n", rep.Conns, rep.Dur, rep.Runs)
 	if err := writeClosedTable(w, rep.Closed); err != nil {

@@ -187,6 +187,9 @@ func formatPercent(x float64) string {
 	if math.IsNaN(x) {
 		return "-"
 	}
+	if math.Abs(x) < 0.005 {
+		x = 0 // no "-0.00%"
+	}
 	return strconv.FormatFloat(x, 'f', 2, 64) + "%"
 }
 
