@@ -268,7 +268,7 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 				continue
 			}
 			w.printf("| %s | %s | %s | %s | %s | %s |\n", mdEscape(scenarioTitle(m.Scenario, m.Cell)), mdEscape(m.Metric),
-				fmtMetric(m.Old, m.Unit), fmtMetric(m.New, m.Unit), fmtPct(m.DeltaPct), verdictMark(m.Verdict))
+				fmtMetric(m.Old, m.Unit), fmtMetric(m.New, m.Unit), m.DeltaString(), verdictMark(m.Verdict))
 		}
 		w.printf("\n")
 	}
@@ -410,6 +410,18 @@ func verdictMark(v string) string {
 	return v
 }
 
+// DeltaString is the change in percent, or "from 0" when the old value
+// is 0 (no percentage exists).
+func (m MetricDelta) DeltaString() string {
+	switch {
+	case m.Verdict == NewMetric || m.Verdict == Missing:
+		return ""
+	case m.Old == 0 && m.New != 0:
+		return "from 0"
+	}
+	return fmtPct(m.DeltaPct)
+}
+
 func fmtPct(p float64) string {
 	if math.IsNaN(p) || math.IsInf(p, 0) {
 		return "?"
@@ -501,7 +513,7 @@ func (c *Comparison) Text(w io.Writer) error {
 			if m.Verdict != Missing {
 				nw = fmtMetric(m.New, m.Unit)
 			}
-			rows = append(rows, []string{scenarioTitle(m.Scenario, m.Cell), m.Metric, old, nw, fmtPct(m.DeltaPct), m.Better, m.Verdict})
+			rows = append(rows, []string{scenarioTitle(m.Scenario, m.Cell), m.Metric, old, nw, m.DeltaString(), m.Better, m.Verdict})
 		}
 		writeTable(&b, rows)
 	}

@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testdata = "../../reports/testdata/"
+
+// cleanEnv makes the environment of a test run predictable: no GitHub
+// variables, no git lookups (the commit is given).
+func cleanEnv(t *testing.T) {
+	t.Helper()
+	for _, k := range []string{"GITHUB_SHA", "GITHUB_REF_NAME", "GITHUB_HEAD_REF", "GITHUB_RUN_ID", "GITHUB_RUN_ATTEMPT",
+		"GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_STEP_SUMMARY", "CXLOAD_LABELS", "CXLOAD_SHARD", "CXLOAD_RUN_ID"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("CXLOAD_COMMIT", "0123456789abcdef")
+	t.Setenv("CXLOAD_BRANCH", "test")
+}
+
+type result struct {
+	err            error
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, stdin string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	var codeBuf bytes.Buffer
+	code := exitCode(err, &codeBuf)
+	return result{err, code, out.String(), errb.String() + codeBuf.String()}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func TestRunExitCodes(t *testing.T) {
+	cleanEnv(t)
+	for _, tc := range []struct {
+		name     string
+		args     []string
+		stdin    string
+		code     int
+		stdout   []string // substrings
+		stderr   []string
+		noStdout bool
+	}{
+		{
+			// A passing run from a pipe: Markdown on stdout, progress on stderr.
+			name: "pipe passes", stdin: readFile(t, testdata+"scenario-old.json"), code: 0,
+			stdout: []string{"# cxload report: ✅ 7 passed, 1 skipped", "### TestAgentsSharded [region=sim]", "`token.rate.per.minute`"},
+			stderr: []string{"▶ TestRecordingBurst", "✔ TestRecordingBurst", "TestRecordingBurst/shared-token: shared-token: 1/3 intervals", "– TestSkipped skipped", "ok   github.com/cxload/cxload/reports/testdata/capture/scenario"},
+		},
+		{
+			// Failed tests and builds: exit 1, and the reason.
+			name: "failures", args: []string{testdata + "failures.json"}, code: 1,
+			stdout: []string{"## Failures", "**TestPanics**", "build failed"},
+			stderr: []string{"report: 3 tests failed, 1 builds failed", "could not be read; the first: " + testdata + "failures.json:83"},
+		},
+		{
+			// -fail-on none reports but exits 0.
+			name: "fail-on none", args: []string{"-fail-on", "none", testdata + "failures.json"}, code: 0,
+			stdout: []string{"## Failures"},
+		},
+		{
+			// No progress when reading files.
+			name: "files no progress", args: []string{testdata + "bench-old.json"}, code: 0,
+			stdout: []string{"## Benchmarks", "| Hash/size=64-2 | sec/op |"},
+		},
+		{name: "bad fail-on", args: []string{"-fail-on", "sometimes"}, code: 2, stderr: []string{`-fail-on "sometimes": want tests, regressions or none`}, noStdout: true},
+		{name: "bad labels", args: []string{"-labels", "x"}, code: 2, stderr: []string{`-labels: label 1 "x": want key=value`}, noStdout: true},
+		{name: "baseline without history", args: []string{"-baseline", "median:3"}, code: 2, stderr: []string{"-baseline needs -history"}, noStdout: true},
+		{name: "missing file", args: []string{"nope.json"}, code: 1, stderr: []string{"nope.json"}, noStdout: true},
+		{name: "compare arity", args: []string{"compare", "a"}, code: 2, stderr: []string{"compare wants two arguments, OLD and NEW; got 1"}},
+		{name: "compare format", args: []string{"compare", "-format", "xml", "a", "b"}, code: 2, stderr: []string{`-format "xml"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, tc.stdin, tc.args...)
+			assert.Equal(t, tc.code, r.code, "exit code; err=%v stderr=%s", r.err, r.stderr)
+			for _, s := range tc.stdout {
+				assert.Contains(t, r.stdout, s)
+			}
+			for _, s := range tc.stderr {
+				assert.Contains(t, r.stderr, s)
+			}
+			if tc.noStdout {
+				assert.Empty(t, r.stdout)
+			}
+		})
+	}
+}
+
+// TestHelp: -h explains every flag and exits 0.
+func TestHelp(t *testing.T) {
+	r := runCmd(t, "", "-h")
+	assert.True(t, errors.Is(r.err, flag.ErrHelp))
+	assert.Equal(t, 0, r.code)
+	for _, f := range []string{"-html", "-json", "-history", "-baseline", "-fail-on", "-labels", "-alpha", "-min-effect", "-prune", "compare"} {
+		assert.Contains(t, r.stderr, f)
+	}
+	r = runCmd(t, "", "compare", "-h")
+	assert.Equal(t, 0, r.code)
+	assert.Contains(t, r.stderr, "-format")
+}
+
+// TestHistoryFlow: two runs appended to a history; the second is compared
+// with the first and, with -fail-on regressions, fails.
+func TestHistoryFlow(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	hist := filepath.Join(dir, "history.jsonl")
+	html := filepath.Join(dir, "r.html")
+	js := filepath.Join(dir, "r.json")
+	summary := filepath.Join(dir, "summary.md")
+
+	r := runCmd(t, "", "-history", hist, testdata+"scenario-old.json", testdata+"bench-old.json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.NotContains(t, r.stdout, "Compared with", "no baseline for the first run")
+
+	t.Setenv("GITHUB_STEP_SUMMARY", summary)
+	r = runCmd(t, "", "-history", hist, "-fail-on", "regressions", "-html", html, "-json", js,
+		testdata+"scenario-new.json", testdata+"bench-new.json")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "regressions against run ")
+	assert.Contains(t, r.stdout, "## Compared with run ")
+	assert.Equal(t, r.stdout, readFile(t, summary), "the step summary gets the same Markdown")
+	assert.Contains(t, readFile(t, html), "<svg")
+	var rep struct {
+		Verdict    string `json:"verdict"`
+		Comparison struct {
+			Benchmarks []struct{ Verdict string } `json:"benchmarks"`
+		} `json:"comparison"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(readFile(t, js)), &rep))
+	assert.Equal(t, "regressed", rep.Verdict)
+	assert.NotEmpty(t, rep.Comparison.Benchmarks)
+
+	// The history has both runs; compare can name them by id.
+	lines := strings.Split(strings.TrimSpace(readFile(t, hist)), "\n")
+	require.Len(t, lines, 2)
+	var ids []string
+	for _, l := range lines {
+		var run struct{ ID string }
+		require.NoError(t, json.Unmarshal([]byte(l), &run))
+		ids = append(ids, run.ID)
+	}
+	r = runCmd(t, "", "compare", "-history", hist, "-format", "json", ids[0], ids[1])
+	require.Equal(t, 0, r.code, r.stderr)
+	var c struct {
+		Benchmarks []map[string]any `json:"benchmarks"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &c))
+	require.NotEmpty(t, c.Benchmarks)
+	for _, k := range []string{"name", "unit", "old", "new", "deltaPct", "p", "verdict"} {
+		assert.Contains(t, c.Benchmarks[0], k)
+	}
+	assert.Equal(t, "worse", c.Benchmarks[0]["verdict"], "regressions first")
+
+	// Appending the same capture again does not duplicate the run.
+	r = runCmd(t, "", "-history", hist, "-fail-on", "none", testdata+"scenario-new.json", testdata+"bench-new.json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Len(t, strings.Split(strings.TrimSpace(readFile(t, hist)), "\n"), 2)
+}
+
+// TestCompareCaptures: compare reads captures directly, JSON and plain text.
+func TestCompareCaptures(t *testing.T) {
+	r := runCmd(t, "", "compare", testdata+"bench-old.txt", testdata+"bench-new.json")
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "benchmark")
+	assert.Contains(t, r.stdout, "p=0.002 n=6")
+	r = runCmd(t, "", "compare", "-fail-on", "regressions", testdata+"bench-old.json", testdata+"bench-new.json")
+	assert.Equal(t, 1, r.code)
+}
