@@ -108,7 +108,7 @@ type Identities struct {
 type RateLimitObservation struct {
 	Key            string    `json:"key"`
 	Namespace      string    `json:"namespace,omitempty"`
-	Scope          string    `json:"scope"`                   // inferred from evidence (see InferScope)
+	Scope          string    `json:"scope"`                   // inferred from evidence (see InferScope); a client-side limiter's own scope
 	ScopeReason    string    `json:"scopeReason,omitempty"`   // why InferScope chose it
 	DeclaredScope  string    `json:"declaredScope,omitempty"` // as stated by the client (Result.Scope)
 	Allowed        int       `json:"allowed"`                 // requests per window; 0 = unknown
@@ -593,7 +593,7 @@ func (d *Document) Merge(other *Document) error {
 		rl.Evidence.TokensSeen = d.Identities.Tokens
 		rl.Evidence.ClientsSeen = d.Identities.Clients
 		rl.Evidence.UsersSeen = d.Identities.Users
-		rl.Scope, rl.ScopeReason = scopeFor(rl.Evidence, rl.DeclaredScope)
+		rl.Scope, rl.ScopeReason = scopeFor(rl.Source, rl.Evidence, rl.DeclaredScope)
 	}
 	sortObservations(d.RateLimits)
 
@@ -878,7 +878,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 				}
 			}
 		}
-		obs.Scope, obs.ScopeReason = scopeFor(obs.Evidence, obs.DeclaredScope)
+		obs.Scope, obs.ScopeReason = scopeFor(obs.Source, obs.Evidence, obs.DeclaredScope)
 		d.RateLimits = append(d.RateLimits, obs)
 	}
 	sortObservations(d.RateLimits)

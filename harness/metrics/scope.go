@@ -51,9 +51,13 @@ func InferScope(e Evidence) (scope, reason string) {
 	}
 }
 
-// scopeFor is InferScope, falling back to the declared scope when the evidence
-// cannot decide.
-func scopeFor(e Evidence, declared string) (string, string) {
+// scopeFor is the scope an observation reports: for a client-side limiter,
+// the scope it was configured with; otherwise InferScope, falling back to the
+// declared scope when the evidence cannot decide.
+func scopeFor(source string, e Evidence, declared string) (string, string) {
+	if source == "client-side" && declared != "" {
+		return strings.TrimPrefix(declared, "client-side:"), "the client-side limiter's own scope"
+	}
 	s, why := InferScope(e)
 	if s == ScopeUndetermined && declared != "" {
 		return declared, why + "; scope as declared: " + declared

@@ -124,11 +124,11 @@ func TestRateLimitObservations(t *testing.T) {
 			key: "org.rate.per.minute", scope: "org", source: "server", allowed: 300, window: 30, winSource: "profile", rejected: 2,
 		},
 		{
-			name: "client-side limiter, declared scope used when evidence cannot tell",
+			name: "client-side limiter: its own scope",
 			results: []*metrics.Result{
 				{Op: "a", Outcome: metrics.Throttled, ThrottledBy: "token", Scope: "client-side:token", TokenID: "t1", ClientID: "c1", Start: t0},
 			},
-			key: "token", scope: "client-side:token", source: "client-side", rejected: 1,
+			key: "token", scope: "token", source: "client-side", rejected: 1,
 		},
 	}
 	for _, tt := range tests {
