@@ -555,3 +555,29 @@ func TestIterationErrorsCounted(t *testing.T) {
 		}
 	})
 }
+
+// paceOnlyOf hides a Schedule's Due: the executor must pace it by Pace alone.
+type paceOnlyOf struct{ p agent.Pacer }
+
+func (w paceOnlyOf) Pace(e time.Duration, h uint64) (time.Duration, bool) { return w.p.Pace(e, h) }
+func (w paceOnlyOf) Rate(e time.Duration) float64                         { return w.p.Rate(e) }
+
+// TestOpenPacerWithoutDue: a pacer that is not a Schedule gives the same
+// arrivals at the same intended times.
+func TestOpenPacerWithoutDue(t *testing.T) {
+	p := mustStages(t, 2, agent.Stage{Duration: 5 * time.Second, Target: 20})
+	var runs [2][]time.Duration
+	for i, pacer := range []agent.Pacer{p, paceOnlyOf{p}} {
+		synctest.Test(t, func(t *testing.T) {
+			l := newLog()
+			o := agent.Open{Pacer: pacer, Agents: 2}
+			if _, err := o.Run(t.Context(), l.work(10*time.Millisecond)); err != nil {
+				t.Fatal(err)
+			}
+			runs[i] = l.offsets()
+		})
+	}
+	if len(runs[0]) != 55 || !slices.Equal(runs[0], runs[1]) {
+		t.Errorf("Schedule: %d arrivals; Pacer only: %d; same times: %v; want 55 and the same", len(runs[0]), len(runs[1]), slices.Equal(runs[0], runs[1]))
+	}
+}

@@ -123,7 +123,18 @@ func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 			if o.MaxDuration > 0 && elapsed >= o.MaxDuration {
 				return StopDuration
 			}
-			wait, stop := pacer.Pace(elapsed, hits)
+			var (
+				wait, due time.Duration
+				stop      bool
+			)
+			if isSched { // one computation of the due time, not two
+				var ok bool
+				due, ok = sched.Due(hits)
+				stop, wait = !ok, max(due-elapsed, 0)
+			} else {
+				wait, stop = pacer.Pace(elapsed, hits)
+				due = elapsed
+			}
 			if stop {
 				return StopPacer
 			}
@@ -140,15 +151,9 @@ func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 				}
 				continue
 			}
-			it := Iteration{N: hits, Agent: -1}
-			if isSched {
-				if at, ok := sched.Due(hits); ok {
-					it.Intended = start.Add(at)
-				}
-			}
-			if it.Intended.IsZero() {
-				it.Intended = start.Add(elapsed)
-			}
+			// Intended: the pacer's due time, which may be earlier than now
+			// when the scheduler runs late.
+			it := Iteration{N: hits, Agent: -1, Intended: start.Add(due)}
 			hits++
 			if busy.Load() < int64(len(agents)) {
 				busy.Add(1)
