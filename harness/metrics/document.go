@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"sort"
@@ -410,11 +411,13 @@ func (s *OpStats) add(o *OpStats, encode bool) error {
 
 // Encode returns the compact, single-line JSON of d.
 func (d *Document) Encode() ([]byte, error) {
-	b, err := json.Marshal(d)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // keep "p99(x) < 800ms" readable in the test output
+	if err := enc.Encode(d); err != nil {
 		return nil, fmt.Errorf("metrics: encode document: %w", err)
 	}
-	return b, nil
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // DecodeDocument parses a result document. It accepts the text after the
@@ -746,7 +749,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 		Schema:     SchemaVersion,
 		Scenario:   r.cfg.scenario,
 		Shard:      r.cfg.shard,
-		Labels:     r.cfg.labels,
+		Labels:     maps.Clone(r.cfg.labels),
 		Target:     r.cfg.target,
 		Start:      r.start,
 		End:        r.cfg.now(),

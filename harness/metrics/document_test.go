@@ -401,3 +401,14 @@ func TestHistogramWireForm(t *testing.T) {
 		t.Errorf("double-encoded histogram: count %d, p50 %v", twice.Count(), twice.Percentile(50))
 	}
 }
+
+func TestEncodeKeepsComparisonsReadable(t *testing.T) {
+	doc := &metrics.Document{Schema: metrics.SchemaVersion, Thresholds: []metrics.ThresholdResult{{Expr: "p99(a) < 800ms", Value: "1ms", OK: true}}}
+	b, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"expr":"p99(a) < 800ms"`) || strings.HasSuffix(string(b), "\n") {
+		t.Errorf("Encode = %s", b)
+	}
+}
