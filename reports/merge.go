@@ -146,6 +146,10 @@ func mergeRun(shards []*Run) (*Run, error) {
 		}
 		m.Problems = append(m.Problems, r.Problems...)
 	}
+	// The merged documents give new percentiles: compute them again.
+	var merr []error
+	m.Metrics, merr = scenarioMetrics(m)
+	errs = append(errs, merr...)
 	if len(errs) > 0 {
 		return m, fmt.Errorf("reports: %v", errs)
 	}

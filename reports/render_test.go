@@ -122,3 +122,10 @@ func TestHTMLSelfContained(t *testing.T) {
 	}
 	assert.Contains(t, s, "<svg")
 }
+
+func mustRead(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return b
+}

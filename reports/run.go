@@ -49,6 +49,9 @@ type Run struct {
 	Tests      []Test      `json:"tests,omitempty"`
 	Benchmarks []Benchmark `json:"benchmarks,omitempty"`
 	Scenarios  []Scenario  `json:"scenarios,omitempty"`
+	// Metrics are the scenario metrics (see Metrics), computed from the
+	// scenarios' documents when the run is built.
+	Metrics []ScenarioMetric `json:"metrics,omitempty"`
 	// Problems are input lines that could not be read (malformed JSON,
 	// malformed benchmark lines, undecodable result documents).
 	Problems []Problem `json:"problems,omitempty"`
@@ -568,6 +571,11 @@ func (b *Builder) Run() *Run {
 	}
 	for _, k := range b.scenOrd {
 		r.Scenarios = append(r.Scenarios, *b.scen[k])
+	}
+	var errs []error
+	r.Metrics, errs = scenarioMetrics(r)
+	for _, err := range errs {
+		r.Problems = append(r.Problems, Problem{Msg: err.Error()})
 	}
 	r.ID = cmp.Or(b.env.Labels[runIDLabel], DefaultRunID(r.Env))
 	delete(r.Env.Labels, runIDLabel)

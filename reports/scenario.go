@@ -171,8 +171,17 @@ func (m ScenarioMetric) Key() string { return m.Scenario + "\x00" + m.Cell + "\x
 
 // Metrics returns the scenario metrics of r, in a stable order: per
 // scenario, p99 per operation, throughput, 429 rate, then WebSocket
-// heartbeat gap, drops and lost events.
+// heartbeat gap, drops and lost events. They are computed once, when the
+// run is built or its shards merged, and kept in Run.Metrics, so that
+// trends over a long history do not decode every histogram again.
 func Metrics(r *Run) ([]ScenarioMetric, []error) {
+	if r.Metrics != nil || len(r.Scenarios) == 0 {
+		return r.Metrics, nil
+	}
+	return scenarioMetrics(r)
+}
+
+func scenarioMetrics(r *Run) ([]ScenarioMetric, []error) {
 	var out []ScenarioMetric
 	var errs []error
 	for i := range r.Scenarios {
