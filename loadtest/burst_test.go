@@ -1,0 +1,313 @@
+//go:build load
+
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// burstConfig is the load of TestRecordingBurst, from the knobs.
+type burstConfig struct {
+	Agents      int           // population (all shards)
+	Concurrency int           // agents active after the ramp
+	Ramp        time.Duration // 0 → Concurrency
+	Think       time.Duration // constant, between toggles
+	Storm       time.Duration // phase (a)
+	Phase       time.Duration // phases (b) and (c)
+	Rate        float64       // requested rate for the sized pool of (c)
+}
+
+func burstFromKnobs(k knobs) burstConfig {
+	c := burstConfig{
+		Agents:      pick(k.Agents, 500, 200),
+		Concurrency: pick(k.Concurrency, 100, 50),
+		Ramp:        pick(k.Ramp, 5*time.Second, time.Second),
+		Think:       pick(k.Think, 500*time.Millisecond, 250*time.Millisecond),
+		Storm:       pick(k.Duration, 10*time.Second, 2*time.Second),
+		Phase:       pick(k.Duration, 20*time.Second, 4*time.Second),
+		Rate:        pick(k.Rate, 10.0, 10.0),
+	}
+	if k.RampSet {
+		c.Ramp = k.Ramp
+	}
+	if k.ThinkSet {
+		c.Think = k.Think
+	}
+	c.Concurrency = min(c.Concurrency, c.Agents)
+	return c
+}
+
+// burstFinding is what phase (a) found: the limit behind the 429 storm.
+type burstFinding struct {
+	Key, Namespace string
+	Scope          string   // as the limit declares it (profile, or the key's documented scope)
+	Families       []string // route families it covers (simulator)
+	Allowed        int
+	Window         time.Duration // the real window (before any -short scaling)
+	Inferred       string        // scope inferred from who was rejected
+	Reason         string
+	Rejected       int64
+	Requests       int64
+}
+
+// burstResult is one phase's outcome, for the scenario summary.
+type burstResult struct {
+	Doc       *metrics.Document
+	OK        int64
+	Throttled int64
+	Rate      float64 // ok per second over the phase
+}
+
+// TestRecordingBurst answers: why does a burst of recording-state changes
+// get 429s at once, which limit is it, and how fast can this load go?
+// 500 agents ramp to 100 concurrent in seconds, each toggling the recording
+// state of its call as a JMeter plan does, three ways: (a) one shared token
+// without client-side limiting (the 429 storm), (b) the same load through the
+// rate-aware client, (c) a token pool sized for CXLOAD_RATE, up to the next
+// limit in line.
+func TestRecordingBurst(t *testing.T) {
+	runRecordingBurst(t, rigOptions{}, nil)
+}
+
+// runRecordingBurst runs the scenario; found, if not nil, receives phase
+// (a)'s finding (tests of the scenario check it).
+func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding) {
+	k := loadKnobs(t)
+	cfg := burstFromKnobs(k)
+	if testing.Short() && o.scale == 0 {
+		o.scale = 10
+	}
+	r := newRig(t, o)
+	rec := r.recorder(t)
+
+	// Setup: the agents' identities and one call per agent that will be
+	// active (on this shard), placed with tokens of their own so that the
+	// setup does not spend the phases' token budgets.
+	perPhase := int64(float64(cfg.Concurrency) * (cfg.Storm + 2*cfg.Phase).Seconds() / max(cfg.Think.Seconds(), 0.05))
+	r.start(plan(cfg.Agents, float64(cfg.Concurrency)/max(cfg.Think.Seconds(), 0.05), cfg.Storm+2*cfg.Phase,
+		int64(cfg.Agents/100+1+cfg.Concurrency+1)+perPhase))
+	clients := r.clients()
+	setupPool := r.pool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, cfg.Concurrency/(250*len(clients))+1)})
+	setup := r.client(api.Config{Tokens: setupPool, Recorder: rec, Agents: 8, Limits: r.limits(false)})
+	ctx := r.ctx
+	users, err := agent.LoadUsers(ctx, setup, cfg.Agents)
+	if err != nil {
+		t.Fatalf("loading %d agents: %v", cfg.Agents, err)
+	}
+	var active []int
+	for k := range cfg.Concurrency {
+		if r.k.Shard.Owns(k) {
+			active = append(active, k)
+		}
+	}
+	calls, err := createCalls(ctx, setup, users, active)
+	if err != nil {
+		t.Fatalf("setup: %v", err)
+	}
+	logf(t, "setup: %d agents, %d calls placed for the agents this shard runs (%v)", len(users), len(calls), r.k.Shard)
+
+	// The endpoint that does not exist: hit it once, show the 404.
+	screen := screenRecordingStart(t, ctx, setup)
+
+	var a, b, c burstResult
+	var finding burstFinding
+	var stormWait time.Duration
+	t.Run("shared-token", func(t *testing.T) {
+		rr := r.withT(t)
+		pool := rr.pool(auth.Config{Policy: auth.Shared})
+		a = runBurstPhase(t, rr, cfg, cfg.Storm, pool, rr.limits(false), api.RetryPolicy{MaxAttempts: 1}, calls)
+		f, ok := topFinding(a.Doc)
+		if ok {
+			finding = rr.describeFinding(f, a.Doc)
+			stormWait = time.Duration(f.WindowSeconds * float64(time.Second))
+		}
+		summary := []string{fmt.Sprintf("One shared token, no client-side limiting, %d agents ramping to %d in %v, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
+			cfg.Agents, cfg.Concurrency, cfg.Ramp, cfg.Think, a.Doc.All().Count, a.Throttled, 100*float64(a.Throttled)/math.Max(1, float64(a.Doc.All().Count)))}
+		if ok {
+			summary = append(summary, finding.sentence())
+		} else {
+			summary = append(summary, "No request was answered 429: this load stays within the target's limits.")
+		}
+		finish(t, a.Doc, summary,
+			"count(429, recording.set) > 0",
+			"count(errors) == 0")
+		if !ok {
+			t.Errorf("phase (a) reproduced no 429 storm: %d recording-state requests in %v were all accepted; raise %s or %s, or lower %s",
+				a.Doc.All().Count, cfg.Storm, EnvConcurrency, EnvDuration, EnvThink)
+		}
+	})
+	if found != nil {
+		*found = finding
+	}
+
+	buckets := r.rawBuckets()
+	single := capacityOf(r.splitBuckets(r.realBuckets()), gcsim.FamilyRecordingState, 1, 1)
+	r.reset(stormWait)
+	t.Run("rate-aware", func(t *testing.T) {
+		rr := r.withT(t)
+		pool := rr.pool(auth.Config{Policy: auth.Shared})
+		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls)
+		summary := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token, client-side limits %s): %d accepted, %d answered 429; %s over %v.",
+			bucketList(buckets), b.OK, b.Throttled, rr.measured(b.Rate), b.Doc.Duration().Round(time.Second)),
+			fmt.Sprintf("The limits allow %s with one token of one OAuth client, set by %s (%s).", rateWords(single.Rate), single.Bottleneck.Key, perWindow(single.Bottleneck))}
+		finish(t, b.Doc, summary,
+			"count(429) == 0",
+			"count(errors) == 0",
+			"count(ok, recording.set) >= 1")
+	})
+
+	sized := sizePool(r.splitBuckets(r.realBuckets()), gcsim.FamilyRecordingState, r.k.Shard.SplitRate(cfg.Rate), len(clients))
+	r.reset(stormWait)
+	t.Run("token-pool", func(t *testing.T) {
+		rr := r.withT(t)
+		pool := rr.pool(auth.Config{Policy: auth.PerClient, Clients: clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
+		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls)
+		summary := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
+			rateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
+			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s.",
+				sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, rateWords(sized.Reach.Rate))}
+		th := []string{"count(429) == 0", "count(errors) == 0", "count(ok, recording.set) >= 1"}
+		finish(t, c.Doc, summary, th...)
+	})
+
+	// The scenario's answer, in plain words.
+	var sum []string
+	if finding.Key != "" {
+		sum = append(sum, fmt.Sprintf("The 429 storm comes from %s: it allows %d requests per %s, %s.",
+			finding.Key, finding.Allowed, secs(finding.Window), scopeWords(finding.Scope, finding.Families)))
+	}
+	if note := r.scaleNote(); note != "" {
+		sum = append(sum, note)
+	}
+	sum = append(sum, fmt.Sprintf("The largest rate this load can reach on %s is %s with %d OAuth client(s) (one shared token: %s); it is set by %s.",
+		r.where(), rateWords(capacityOf(r.realBuckets(), gcsim.FamilyRecordingState, math.MaxInt32, len(clients)).Rate), len(clients),
+		rateWords(capacityOf(r.realBuckets(), gcsim.FamilyRecordingState, 1, 1).Rate), sized.Reach.Bottleneck.Key))
+	if sized.NeedClients > 0 {
+		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", rateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
+	}
+	sum = append(sum, "What to change: "+advice(sized.Reach.Bottleneck, len(clients))+".")
+	sum = append(sum, screen)
+	doc := rec.Snapshot()
+	finish(t, doc, sum, "count(429, call.create) == 0")
+}
+
+// runBurstPhase runs the closed load (ramp to the concurrency, hold) with
+// the given pool and limiter, each iteration toggling the agent's recording
+// state, and returns what it recorded.
+func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, pool *auth.Pool, lim *api.Limits, retry api.RetryPolicy, calls map[int]string) burstResult {
+	rec := r.recorder(t)
+	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: cfg.Concurrency, Limits: lim, Retry: retry})
+	var active atomic.Int64
+	closed := agent.Closed{
+		Agents:       cfg.Agents,
+		Ramp:         &agent.Ramp{Stages: []agent.Stage{{Duration: cfg.Ramp, Target: float64(cfg.Concurrency)}, {Duration: hold, Target: float64(cfg.Concurrency)}}},
+		Think:        agent.ConstantThink(cfg.Think),
+		Seed:         r.k.Seed,
+		Shard:        r.k.Shard,
+		GracefulStop: time.Second,
+		Active:       &active,
+	}
+	stop := progress(t, rec, func() int { return int(active.Load()) })
+	st, err := closed.Run(r.ctx, func(ctx context.Context, it agent.Iteration) error {
+		conv, ok := calls[it.Agent]
+		if !ok {
+			return fmt.Errorf("agent %d has no call", it.Agent)
+		}
+		_, err := c.Agent(it.Agent).Do(ctx, recordingToggle(conv, it.N, it.Intended))
+		return err
+	})
+	stop()
+	if err != nil {
+		t.Fatalf("running the load: %v", err)
+	}
+	logf(t, "executor: %v", st)
+	doc := rec.Snapshot()
+	op := doc.Op(opRecordingSet)
+	res := burstResult{Doc: doc}
+	if op != nil {
+		res.OK = op.Outcome(metrics.OK)
+		res.Throttled = op.Status429
+	}
+	if d := doc.Duration(); d > 0 {
+		res.Rate = float64(res.OK) / d.Seconds()
+	}
+	return res
+}
+
+// describeFinding turns the observation behind the storm into a finding,
+// with the limit's definition from the profile when the target is the
+// simulator.
+func (r *rig) describeFinding(f metrics.RateLimitObservation, doc *metrics.Document) burstFinding {
+	bf := burstFinding{Key: f.Key, Namespace: f.Namespace, Allowed: f.Allowed, Inferred: f.Scope, Reason: f.ScopeReason,
+		Rejected: f.Rejected, Requests: doc.All().Count, Scope: api.ScopeOfKey(f.Key),
+		Window: time.Duration(f.WindowSeconds * float64(time.Second))}
+	if l, ok := profileLimit(r.real, f.Key); ok {
+		bf.Scope, bf.Families, bf.Allowed, bf.Window, bf.Namespace = string(l.Scope), l.Families, l.Allowed, l.Window.Std(), l.Namespace
+	} else if r.scale > 1 {
+		bf.Window = time.Duration(float64(bf.Window) * r.scale)
+	}
+	return bf
+}
+
+// sentence says which limit caused the storm, with its evidence.
+func (f burstFinding) sentence() string {
+	return fmt.Sprintf("The limit that caused it: bucket %s (namespace %s), %d allowed per %s, scope %s; it rejected %d of %d requests; from the evidence the scope looks like %q (%s).",
+		f.Key, f.Namespace, f.Allowed, secs(f.Window), f.Scope, f.Rejected, f.Requests, f.Inferred, f.Reason)
+}
+
+// measured says how many requests per second were accepted, converted to
+// the real windows when the simulator's were shortened.
+func (r *rig) measured(rate float64) string {
+	if r.scale <= 1 {
+		return fmt.Sprintf("%.2f accepted per second", rate)
+	}
+	return fmt.Sprintf("%.2f accepted per second with windows ÷%g, i.e. %.2f per second at the real windows", rate, r.scale, rate/r.scale)
+}
+
+// bucketList names buckets with their figures.
+func bucketList(bs []api.Bucket) string {
+	s := ""
+	for i, b := range bs {
+		if i > 0 {
+			s += ", "
+		}
+		s += b.Key + " " + perWindow(b)
+	}
+	return s
+}
+
+// screenRecordingStart sends POST /api/v2/analytics/screenrecordings/{id}/start
+// once: it does not exist on Genesys Cloud (nor on the simulator), so the
+// answer is 404, not 429. It returns the sentence for the summary.
+func screenRecordingStart(t *testing.T, ctx context.Context, c *api.Client) string {
+	t.Helper()
+	req := &api.Request{Op: opScreenStart, Method: http.MethodPost, Route: routeScreenStart,
+		Params: []string{"00000000-0000-4000-8000-000000000001"}, Body: []byte("{}")}
+	resp, err := c.Do(ctx, req)
+	if err != nil {
+		t.Fatalf("POST %s: %v", routeScreenStart, err)
+	}
+	var eb struct {
+		Code, Message string
+	}
+	_ = json.Unmarshal(resp.Body, &eb)
+	if resp.Status != http.StatusNotFound {
+		t.Errorf("POST %s answered %d (%s), want 404: this endpoint does not exist on Genesys Cloud; the target is not behaving like the platform",
+			routeScreenStart, resp.Status, eb.Code)
+	}
+	return fmt.Sprintf("Note: POST /api/v2/analytics/screenrecordings/{id}/start does not exist (this target answered %d %s %q, not 429). Recording is controlled by PATCH /api/v2/conversations/{id}/recordingstate (used here) and PUT /api/v2/conversations/screenshares/{id}/recordingstate; GET /api/v2/recordings/screensessions/details counts active screen recordings.",
+		resp.Status, http.StatusText(resp.Status), eb.Code)
+}

@@ -1,0 +1,355 @@
+//go:build load
+
+package loadtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness"
+	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// Operation names of the requests the scenarios send themselves (the agent
+// helpers name theirs, e.g. agent.OpPresenceSet).
+const (
+	opRecordingSet   = agent.OpRecordingSet // PATCH /api/v2/conversations/{id}/recordingstate
+	opScreenStart    = "screenrecordings.start"
+	opQueuesList     = "queues.list"
+	opDetailsQuery   = "analytics.details.query"
+	opChannelCreate  = "channel.create"
+	opChannelSub     = "channel.subscribe"
+	routeRecording   = "/api/v2/conversations/{id}/recordingstate"
+	routeScreenStart = "/api/v2/analytics/screenrecordings/{recordingId}/start"
+	routeQueues      = "/api/v2/routing/queues"
+	routeDetails     = "/api/v2/analytics/conversations/details/query"
+	routeCalls       = "/api/v2/conversations/calls"
+	routeChannels    = "/api/v2/notifications/channels"
+	routeChannelSubs = "/api/v2/notifications/channels/{id}/subscriptions"
+)
+
+// parallel runs f(i) for i in [0, n) on at most workers goroutines and
+// returns the first error.
+func parallel(ctx context.Context, n, workers int, f func(ctx context.Context, i int) error) error {
+	var (
+		mu    sync.Mutex
+		first error
+		next  int
+		wg    sync.WaitGroup
+	)
+	for range min(workers, n) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				i := next
+				next++
+				stop := first != nil || i >= n || ctx.Err() != nil
+				mu.Unlock()
+				if stop {
+					return
+				}
+				if err := f(ctx, i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// createCalls places one call to each of the given agents (callUserId) and
+// returns the conversation ids by agent id.
+func createCalls(ctx context.Context, c *api.Client, users []agent.User, ids []int) (map[int]string, error) {
+	out := make(map[int]string, len(ids))
+	var mu sync.Mutex
+	err := parallel(ctx, len(ids), 8, func(ctx context.Context, i int) error {
+		k := ids[i]
+		var body struct {
+			ID string `json:"id"`
+		}
+		req := &api.Request{Op: agent.OpCallCreate, Method: http.MethodPost, Route: routeCalls}
+		if _, err := c.Agent(k).DoJSON(ctx, req, map[string]string{"callUserId": users[k].ID}, &body); err != nil {
+			return fmt.Errorf("placing a call to agent %d: %w", k, err)
+		}
+		mu.Lock()
+		out[k] = body.ID
+		mu.Unlock()
+		return nil
+	})
+	return out, err
+}
+
+// recordingToggle returns the request that sets the recording state of conv:
+// paused on even iterations, active on odd ones (calls start active).
+func recordingToggle(conv string, n uint64, intended time.Time) *api.Request {
+	state := "paused"
+	if n%2 == 1 {
+		state = "active"
+	}
+	body, _ := json.Marshal(map[string]string{"recordingState": state})
+	return &api.Request{Op: opRecordingSet, Method: http.MethodPatch, Route: routeRecording, Params: []string{conv},
+		Body: body, Intended: intended}
+}
+
+// capacity is what a pool of tokens over clients can send to a route family
+// under the known limits: the rate, and the limit that sets it.
+type capacity struct {
+	Rate       float64    // requests per second
+	Bottleneck api.Bucket // the limit that binds; zero if none applies
+	Instances  int        // how many buckets of it the pool has (tokens, clients or 1)
+}
+
+// capacityOf computes the sustained rate a pool of tokens spread over
+// clients (client credentials: each client is one "user") can send to
+// family: for each applicable limit, its instances × allowed / window; the
+// smallest wins.
+func capacityOf(buckets []api.Bucket, family string, tokens, clients int) capacity {
+	best := capacity{Rate: math.Inf(1)}
+	for _, b := range buckets {
+		if len(b.Families) > 0 && !contains(b.Families, family) || b.Allowed <= 0 {
+			continue
+		}
+		inst := 1
+		switch b.Scope {
+		case api.ScopeToken:
+			inst = tokens
+		case api.ScopeClientUser, api.ScopeEndpointUser:
+			inst = clients
+		}
+		r := float64(inst) * float64(b.Allowed) / b.Window.Seconds()
+		if r < best.Rate {
+			best = capacity{Rate: r, Bottleneck: b, Instances: inst}
+		}
+	}
+	return best
+}
+
+// poolPlan is a token pool sized for a requested rate.
+type poolPlan struct {
+	Rate            float64 // requested, requests per second
+	Clients         int     // OAuth clients to use
+	TokensPerClient int
+	Reach           capacity // what the pool can reach (≤ Rate when a limit binds)
+	// Needed says how many clients the rate would need if client-scoped
+	// limits bind (0 when the available clients suffice).
+	NeedClients int
+}
+
+// Tokens is the pool's size.
+func (p poolPlan) Tokens() int { return p.Clients * p.TokensPerClient }
+
+// sizePool sizes a token pool for rate requests per second to family: enough
+// tokens for every token-scoped limit, enough clients (up to the available
+// ones) for every client- or user-scoped limit. The harness has no sizing
+// helper of its own (see the report).
+func sizePool(buckets []api.Bucket, family string, rate float64, available int) poolPlan {
+	p := poolPlan{Rate: rate, Clients: 1, TokensPerClient: 1}
+	tokens := 1
+	for _, b := range buckets {
+		if len(b.Families) > 0 && !contains(b.Families, family) || b.Allowed <= 0 {
+			continue
+		}
+		per := float64(b.Allowed) / b.Window.Seconds()
+		need := int(math.Ceil(rate/per - 1e-9))
+		switch b.Scope {
+		case api.ScopeToken:
+			tokens = max(tokens, need)
+		case api.ScopeClientUser, api.ScopeEndpointUser:
+			if need > available {
+				p.NeedClients = max(p.NeedClients, need)
+			}
+			p.Clients = max(p.Clients, min(need, available))
+		}
+	}
+	p.Clients = max(1, min(p.Clients, available))
+	p.TokensPerClient = max(1, (tokens+p.Clients-1)/p.Clients)
+	p.Reach = capacityOf(buckets, family, p.Tokens(), p.Clients)
+	if p.Reach.Rate > rate {
+		p.Reach.Rate = rate
+	}
+	return p
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// profileLimit returns the limit of p named key, if any.
+func profileLimit(p *gcsim.Profile, key string) (gcsim.Limit, bool) {
+	if p == nil {
+		return gcsim.Limit{}, false
+	}
+	for _, l := range p.Limits {
+		if l.Key == key {
+			return l, true
+		}
+	}
+	return gcsim.Limit{}, false
+}
+
+// scopeWords explains a limit scope in plain words.
+func scopeWords(scope string, families []string) string {
+	switch scope {
+	case api.ScopeToken:
+		return "per access token: every token has its own budget"
+	case api.ScopeClientUser:
+		return "per organization × OAuth client × user: a client-credentials token has no user, so all tokens of one OAuth client share it"
+	case api.ScopeEndpointUser:
+		f := "its endpoints"
+		if len(families) > 0 {
+			f = "the route famil" + map[bool]string{true: "y", false: "ies"}[len(families) == 1] + " " + strings.Join(families, ", ")
+		}
+		return "per user and endpoint (" + f + "), across OAuth clients: a client-credentials token counts as its OAuth client's user, so more tokens of one client do not help"
+	case api.ScopeOrg:
+		return "per organization: every client, token and user shares it"
+	}
+	return "scope unknown"
+}
+
+// advice says what to change to go past a limit of this scope.
+func advice(b api.Bucket, clients int) string {
+	switch b.Scope {
+	case api.ScopeToken:
+		return "spread the load over more tokens (a token pool, per-client or per-agent) and pace each below " + perWindow(b)
+	case api.ScopeClientUser:
+		return fmt.Sprintf("spread the load over more OAuth clients (this target has %d) or send with the agents' own user tokens, and pace each client below %s", clients, perWindow(b))
+	case api.ScopeEndpointUser:
+		return fmt.Sprintf("more tokens do not help: send with the agents' own user tokens (each user gets %s) or spread over more OAuth clients (this target has %d), and pace below it; or ask Genesys to raise %s", perWindow(b), clients, b.Key)
+	case api.ScopeOrg:
+		return "this is the organization's ceiling: pace below it, or ask Genesys (support case) to raise " + b.Key
+	}
+	return "pace below " + perWindow(b)
+}
+
+// perWindow formats a bucket's figure: "100 per 60s".
+func perWindow(b api.Bucket) string {
+	return fmt.Sprintf("%d per %s", b.Allowed, secs(b.Window))
+}
+
+// secs formats a window in seconds when it is whole seconds: "60s", "1.5s".
+func secs(d time.Duration) string {
+	if d%time.Millisecond == 0 {
+		return strconvFloat(d.Seconds()) + "s"
+	}
+	return d.String()
+}
+
+func strconvFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// rateWords formats a rate in requests per second and per minute.
+func rateWords(r float64) string {
+	if math.IsInf(r, 1) {
+		return "no known limit"
+	}
+	return fmt.Sprintf("%.2f req/s (%.0f per minute)", r, r*60)
+}
+
+// realBuckets returns the target's known limits with their real windows
+// (before a -short window scaling), unsplit.
+func (r *rig) realBuckets() []api.Bucket {
+	bs := r.rawBuckets()
+	if r.scale <= 1 || r.real == nil {
+		return bs
+	}
+	for i := range bs {
+		if l, ok := profileLimit(r.real, bs[i].Key); ok {
+			bs[i].Window = l.Window.Std()
+		}
+	}
+	return bs
+}
+
+// scaleNote says how the simulator's windows were shortened, "" if not.
+func (r *rig) scaleNote() string {
+	if r.scale <= 1 {
+		return ""
+	}
+	return fmt.Sprintf("To fit -short, the simulator ran with every rate-limit window divided by %g (e.g. 60s → %v), same allowed counts; rates below are for the profile's real windows.",
+		r.scale, time.Duration(float64(time.Minute)/r.scale).Round(time.Millisecond))
+}
+
+// reset empties the simulator's rate-limit windows between phases; on a
+// tenant it waits until the windows the previous phase filled have passed.
+func (r *rig) reset(wait time.Duration) {
+	r.t.Helper()
+	switch {
+	case r.tg != nil && r.tg.Sim != nil:
+		r.tg.Sim.Reset()
+	case r.ext != "":
+		resp, err := r.hc.Post(r.ext+"/admin/reset", "application/json", nil)
+		if err != nil {
+			r.t.Fatalf("loadtest: POST %s/admin/reset: %v", r.ext, err)
+		}
+		resp.Body.Close()
+	default:
+		if wait > 0 {
+			logf(r.t, "waiting %v for the tenant's rate-limit windows to pass", wait)
+			select {
+			case <-time.After(wait):
+			case <-r.ctx.Done():
+			}
+		}
+	}
+}
+
+// withT returns a copy of r reporting to t (a subtest).
+func (r *rig) withT(t testing.TB) *rig {
+	c := *r
+	c.t = t
+	return &c
+}
+
+// topFinding returns the server-side limit that rejected the most requests.
+func topFinding(doc *metrics.Document) (metrics.RateLimitObservation, bool) {
+	var best metrics.RateLimitObservation
+	found := false
+	for _, rl := range doc.RateLimits {
+		if rl.Source != "server" {
+			continue
+		}
+		if !found || rl.Rejected > best.Rejected {
+			best, found = rl, true
+		}
+	}
+	return best, found
+}
+
+// sortedKeys returns m's keys sorted.
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// plan is a harness.Plan with the estimate filled in.
+func plan(agents int, rate float64, d time.Duration, requests int64) harness.Plan {
+	return harness.Plan{Agents: agents, Rate: rate, Duration: d, Requests: requests}
+}
