@@ -152,7 +152,9 @@ func runBare(ctx context.Context, url string, conns int, duration time.Duration,
 		rep.Note = "sleep-until-due pacer, " + strconv.Itoa(conns) + " workers"
 		return rep, nil
 	}
-	return closedLoop(ctx, conns, duration, newSend), nil
+	rep := closedLoop(ctx, conns, duration, newSend)
+	rep.Note = "net/http, a new request per call (as client.Get), " + strconv.Itoa(conns) + " workers"
+	return rep, nil
 }
 
 // startProfile starts a CPU profile into prefix.cpu.pprof and records

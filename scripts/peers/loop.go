@@ -223,15 +223,19 @@ func newBareClient(conns int) *http.Client {
 	}}
 }
 
-// bareSend returns a sendFunc for the bare loop: one reused GET request,
-// the body read to the end and closed so the connection is reused.
+// bareSend returns a sendFunc for the bare loop: what client.Get(url) does
+// (a new request per call), the body read to the end and closed so that the
+// connection is reused.
 func bareSend(client *http.Client, url string) (func() sendFunc, error) {
 	if _, err := http.NewRequest(http.MethodGet, url, nil); err != nil {
 		return nil, fmt.Errorf("peers: target URL %q: %w", url, err)
 	}
 	return func() sendFunc {
-		req, _ := http.NewRequest(http.MethodGet, url, nil)
 		return func() error {
+			req, err := http.NewRequestWithContext(context.Background(), http.MethodGet, url, nil)
+			if err != nil {
+				return err
+			}
 			resp, err := client.Do(req)
 			if err != nil {
 				return err

@@ -111,7 +111,7 @@ func TestFormat(t *testing.T) {
 // sampleReport is a fixed report for the golden tables.
 func sampleReport() *report {
 	return &report{
-		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "0.50 0.40 0.30", LoadAfter: "1.10 0.60 0.35"},
+		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "1.50 0.40 0.30", LoadAfter: "2.10 0.60 0.35"},
 		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true,
 		Closed: []measurement{
 			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001},
@@ -402,6 +402,24 @@ func TestPickMedian(t *testing.T) {
 		if m.NotMeasured != tt.wantNM || m.Rate != tt.wantRate || m.Runs != tt.wantRuns || !strings.Contains(m.Note, tt.wantNote) {
 			t.Errorf("%s: pickMedian = rate %v runs %d note %q notMeasured %q; want %v %d %q %q",
 				tt.name, m.Rate, m.Runs, m.Note, m.NotMeasured, tt.wantRate, tt.wantRuns, tt.wantNote, tt.wantNM)
+		}
+	}
+}
+
+func TestBusy(t *testing.T) {
+	tests := []struct {
+		loads string
+		want  bool
+	}{
+		{"0.50 2.00 3.00", false}, // only the 1-minute figure counts
+		{"1.00 0.10 0.10", true},
+		{"10.78 8.02 4.24", true},
+		{"", false},
+		{"x", false},
+	}
+	for _, tt := range tests {
+		if got := busy(tt.loads); got != tt.want {
+			t.Errorf("busy(%q) = %v, want %v", tt.loads, got, tt.want)
 		}
 	}
 }

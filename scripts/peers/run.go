@@ -189,6 +189,20 @@ func thisMachine() machine {
 	}
 }
 
+// busyLoad is the 1-minute load average from which the machine counts as
+// busy before a run: a whole CPU's worth of other work.
+const busyLoad = 1.0
+
+// busy reports whether the first load average in loads is at least busyLoad.
+func busy(loads string) bool {
+	f := strings.Fields(loads)
+	if len(f) == 0 {
+		return false
+	}
+	x, err := strconv.ParseFloat(f[0], 64)
+	return err == nil && x >= busyLoad
+}
+
 // loadAvg returns the three load averages of /proc/loadavg, or "".
 func loadAvg() string {
 	data, err := os.ReadFile("/proc/loadavg")
@@ -355,6 +369,10 @@ func writeReport(w io.Writer, rep *report) error {
 	fmt.Fprintf(w, "%s  %d CPUs (%s)  %s\n", rep.Machine.Date, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go)
 	if m := rep.Machine; m.LoadBefore != "" {
 		fmt.Fprintf(w, "load average before: %s, after: %s\n", m.LoadBefore, m.LoadAfter)
+		if busy(m.LoadBefore) {
+			fmt.Fprintln(w, "WARNING: the machine was busy before the run: other processes competed for the pinned CPUs, so req/s")
+			fmt.Fprintln(w, "and latencies are low and noisy; CPU s/1k req (from each loader's own rusage) is the steadier comparison.")
+		}
 	}
 	fmt.Fprintf(w, "target: Go net/http on 127.0.0.1, %d-byte JSON answer; %s\n\n", len(targetBody), pin)
 	fmt.Fprintf(w, "Full speed: %d connections, %v per run, median of %d interleaved run(s) by req/s\n", rep.Conns, rep.Dur, rep.Runs)
