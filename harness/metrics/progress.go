@@ -23,7 +23,7 @@ type ProgressStats struct {
 func (r *Recorder) ProgressStats() ProgressStats {
 	p := ProgressStats{Elapsed: r.cfg.now().Sub(r.start)}
 	h := newHist()
-	for _, e := range *r.ops.Load() {
+	for _, e := range r.entries() {
 		for i := range e.stripes {
 			s := &e.stripes[i]
 			s.mu.Lock()

@@ -47,6 +47,27 @@ type config struct {
 	interval time.Duration
 	stripes  int
 	known    map[string]KnownLimit
+	maxOps   int
+}
+
+// DefaultMaxOperations is how many distinct operations a Recorder keeps apart
+// by default; see WithMaxOperations.
+const DefaultMaxOperations = 100
+
+// OtherOp is the operation that collects results beyond the most operations
+// a Recorder keeps apart.
+const OtherOp = "(other)"
+
+// WithMaxOperations sets how many distinct operations the recorder keeps
+// apart (default DefaultMaxOperations); results of further operations are
+// recorded under OtherOp. It bounds memory when a caller names operations by
+// concrete paths ("/api/v2/users/8f3e...") instead of route templates.
+func WithMaxOperations(n int) Option {
+	return func(c *config) {
+		if n > 0 {
+			c.maxOps = n
+		}
+	}
 }
 
 // KnownLimit is a rate limit known in advance (from the simulator's profile or
@@ -136,7 +157,8 @@ type Recorder struct {
 	stripes int // most stripes per operation, a power of two
 
 	ops   atomic.Pointer[map[opKey]*opEntry]
-	opsMu sync.Mutex // serialises copy-on-write updates of ops
+	opsMu sync.Mutex              // serialises copy-on-write updates of ops
+	other atomic.Pointer[opEntry] // OtherOp, once there are too many operations
 
 	wsMu sync.Mutex
 	ws   wsAgg
@@ -207,6 +229,7 @@ type bucketAgg struct {
 func NewRecorder(opts ...Option) *Recorder {
 	r := &Recorder{}
 	r.cfg.interval = DefaultSeriesInterval
+	r.cfg.maxOps = DefaultMaxOperations
 	for _, o := range opts {
 		o(&r.cfg)
 	}
@@ -225,6 +248,19 @@ func NewRecorder(opts ...Option) *Recorder {
 	return r
 }
 
+// entries returns every operation's entry, OtherOp's included.
+func (r *Recorder) entries() []*opEntry {
+	m := *r.ops.Load()
+	es := make([]*opEntry, 0, len(m)+1)
+	for _, e := range m {
+		es = append(es, e)
+	}
+	if e := r.other.Load(); e != nil {
+		es = append(es, e)
+	}
+	return es
+}
+
 // Start returns the recorder's start time (Document.Start).
 func (r *Recorder) Start() time.Time { return r.start }
 
@@ -236,6 +272,9 @@ func (r *Recorder) entry(res *Result) *opEntry {
 	if e, ok := (*r.ops.Load())[k]; ok {
 		return e
 	}
+	if e := r.other.Load(); e != nil {
+		return e
+	}
 	return r.addEntry(k, res)
 }
 
@@ -244,6 +283,12 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 	defer r.opsMu.Unlock()
 	old := *r.ops.Load()
 	if e, ok := old[k]; ok {
+		return e
+	}
+	if len(old) >= r.cfg.maxOps {
+		e := &opEntry{name: OtherOp, stripes: make([]stripe, r.stripes)}
+		e.active.Store(1)
+		r.other.Store(e)
 		return e
 	}
 	name := k.op
@@ -577,9 +622,9 @@ func addSeries(dst, src []int64) []int64 {
 
 // collect merges every operation's stripes, holding one stripe lock at a time.
 func (r *Recorder) collect() []*opAgg {
-	m := *r.ops.Load()
-	aggs := make([]*opAgg, 0, len(m))
-	for _, e := range m {
+	es := r.entries()
+	aggs := make([]*opAgg, 0, len(es))
+	for _, e := range es {
 		a := &opAgg{name: e.name, route: e.route}
 		for i := range e.stripes {
 			s := &e.stripes[i]

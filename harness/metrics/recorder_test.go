@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -318,5 +319,27 @@ func TestRecordWebSocket(t *testing.T) {
 	}
 	if got := w.PushLatency.Percentile(100); !near(got, 7*time.Millisecond) {
 		t.Errorf("push p100 = %v, want 7ms", got)
+	}
+}
+
+// Operations beyond the most a recorder keeps apart go to OtherOp, and the
+// summary says why.
+func TestMaxOperations(t *testing.T) {
+	rec := metrics.NewRecorder(metrics.WithMaxOperations(2))
+	for _, path := range []string{"/u/1", "/u/2", "/u/3", "/u/4", "/u/1"} {
+		rec.Record(&metrics.Result{Method: "GET", Route: path, Status: 200, Latency: time.Millisecond})
+	}
+	doc := rec.Snapshot()
+	if got := strings.Join(doc.OpNames(), ","); got != "(other),GET /u/1,GET /u/2" {
+		t.Errorf("ops = %s", got)
+	}
+	if o := doc.Op(metrics.OtherOp); o == nil || o.Count != 2 {
+		t.Errorf("other = %+v", o)
+	}
+	if !strings.Contains(doc.Summary, "2 results were recorded as operation (other)") {
+		t.Errorf("summary = %q", doc.Summary)
+	}
+	if p := rec.ProgressStats(); p.Requests != 5 {
+		t.Errorf("progress requests = %d, want 5", p.Requests)
 	}
 }

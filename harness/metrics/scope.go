@@ -108,6 +108,9 @@ func Summarize(d *Document) string {
 		}
 		fmt.Fprintf(&b, "; scope %s (%s).", rl.Scope, rl.ScopeReason)
 	}
+	if o := d.Op(OtherOp); o != nil {
+		fmt.Fprintf(&b, " %d results were recorded as operation %s: the run had more distinct operations than the recorder keeps apart (name operations by route template, or raise WithMaxOperations).", o.Count, OtherOp)
+	}
 	var slow *OpStats
 	var slowP99 time.Duration
 	for i := range d.Operations {
