@@ -18,7 +18,7 @@ benchstat=${BENCHSTAT:-$HOME/go/bin/benchstat}
 # Benchmarks with -count 6, twice: the second with CAPTURE_VARIANT=new, in
 # which some benchmarks get slower, some faster, one stays the same.
 bench() {
-	go test -json -count 6 -run '^$' -bench . -benchtime 20000x -benchmem "$cap/bench"
+	go test -json -count 6 -run '^$' -bench . -benchtime 100000x -benchmem "$cap/bench"
 }
 CAPTURE_VARIANT= bench >"$out/bench-old.json"
 CAPTURE_VARIANT=new bench >"$out/bench-new.json"
