@@ -3,6 +3,7 @@ package agent_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -381,7 +382,7 @@ func TestClosedRampActive(t *testing.T) {
 		want := map[time.Duration]int{250 * time.Millisecond: 0, 3250 * time.Millisecond: 3, 9250 * time.Millisecond: 9,
 			15250 * time.Millisecond: 10, 21250 * time.Millisecond: 8, 28250 * time.Millisecond: 1}
 		var at time.Duration
-		for _, s := range slices.Sorted(mapsKeys(want)) {
+		for _, s := range slices.Sorted(maps.Keys(want)) {
 			time.Sleep(s - at)
 			at = s
 			synctest.Wait()
@@ -402,16 +403,6 @@ func TestClosedRampActive(t *testing.T) {
 			}
 		}
 	})
-}
-
-func mapsKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
-	return func(yield func(K) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
 }
 
 // TestShardedExecutors: shards 1/4 … 4/4 of a run, each run on its own,

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
@@ -42,11 +45,12 @@ func newSimPool(tb testing.TB, agents int, policy auth.Policy) (*sim, *auth.Pool
 	srv.Listener = gcsim.NewPipeListener()
 	srv.Start()
 	pool, err := auth.NewPool(auth.Config{
-		TokenURL:   srv.URL() + "/oauth/token",
-		Clients:    []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
-		Policy:     policy,
-		Agents:     agents,
-		HTTPClient: srv.Client(),
+		TokenURL:    srv.URL() + "/oauth/token",
+		Clients:     []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
+		Policy:      policy,
+		Agents:      agents,
+		HTTPClient:  srv.Client(),
+		CreateLimit: rate.Inf, // the simulator allows 300 token creations per minute
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -539,4 +543,91 @@ func TestNotifyChannels(t *testing.T) {
 			t.Errorf("adding a topic: %v", err)
 		}
 	})
+}
+
+// routeCount returns how many requests the simulator answered on method
+// route with status.
+func routeCount(s *gcsim.Server, method, route string, status int) int64 {
+	for _, r := range s.Stats().Requests {
+		if r.Method == method && r.Route == route && r.Status == status {
+			return r.Count
+		}
+	}
+	return 0
+}
+
+// TestShardsOnSimulator is the acceptance test on gcsim: shards 1/4 … 4/4,
+// each run on its own, together send the simulator exactly the requests of
+// one unsharded run: the same number, for the same agents.
+func TestShardsOnSimulator(t *testing.T) {
+	const agents = 12
+	type runFunc func(ctx context.Context, sh agent.Shard, fn agent.IterFunc) (agent.Stats, error)
+	models := map[string]runFunc{
+		"open stages": func(ctx context.Context, sh agent.Shard, fn agent.IterFunc) (agent.Stats, error) {
+			p, err := agent.NewStagesPacer(0, []agent.Stage{{Duration: 4 * time.Second, Target: 30}, {Duration: 4 * time.Second, Target: 30}, {Duration: 2 * time.Second, Target: 0}})
+			if err != nil {
+				return agent.Stats{}, err
+			}
+			o := agent.Open{Pacer: p, Agents: agents, Shard: sh}
+			return o.Run(ctx, fn)
+		},
+		"closed ramp": func(ctx context.Context, sh agent.Shard, fn agent.IterFunc) (agent.Stats, error) {
+			c := agent.Closed{Agents: agents, Shard: sh, Think: agent.ConstantThink(700 * time.Millisecond),
+				Ramp: &agent.Ramp{Stages: []agent.Stage{{Duration: 6 * time.Second, Target: agents}, {Duration: 4 * time.Second, Target: 0}}}}
+			return c.Run(ctx, fn)
+		},
+	}
+	for name, run := range models {
+		t.Run(name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				// One token per agent: the two runs' 420 requests in a minute
+				// would exceed one token's 300 per minute.
+				s := newSim(t, agents, auth.PerAgent)
+				users, err := agent.LoadUsers(t.Context(), s.api, agents)
+				if err != nil {
+					t.Fatal(err)
+				}
+				// one runs the shards given and returns the requests the simulator
+				// answered and the iterations per user.
+				one := func(shs ...agent.Shard) (int64, map[string]int) {
+					before := routeCount(s.srv, http.MethodPut, "/api/v2/users/{id}/routingstatus", http.StatusOK)
+					var mu sync.Mutex
+					perUser := map[string]int{}
+					for _, sh := range shs {
+						p, err := agent.NewPopulation(agent.Config{API: s.api, Users: users, Shard: sh})
+						if err != nil {
+							t.Fatal(err)
+						}
+						st, err := run(t.Context(), sh, p.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+							mu.Lock()
+							perUser[a.User.ID]++
+							mu.Unlock()
+							return a.SetRoutingStatus(ctx, agent.RoutingIdle)
+						}))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if st.Errors != 0 || st.Dropped != 0 {
+							t.Fatalf("shard %v: %v, want no errors or drops", sh, st)
+						}
+					}
+					return routeCount(s.srv, http.MethodPut, "/api/v2/users/{id}/routingstatus", http.StatusOK) - before, perUser
+				}
+				wholeN, wholeUsers := one(agent.Shard{})
+				shardsN, shardsUsers := one(shards(4)...)
+				if wholeN == 0 || shardsN != wholeN {
+					t.Errorf("simulator answered %d requests to shards 1/4…4/4, %d to one run", shardsN, wholeN)
+				}
+				// A closed agent's iterations depend only on the ramp and its
+				// think time: the counts per user are the same. An open arrival
+				// goes to whichever agent is idle: the set of users is the same.
+				if name == "closed ramp" && fmt.Sprint(shardsUsers) != fmt.Sprint(wholeUsers) {
+					t.Errorf("per user, shards: %v\none run: %v", shardsUsers, wholeUsers)
+				}
+				if got, want := slices.Sorted(maps.Keys(shardsUsers)), slices.Sorted(maps.Keys(wholeUsers)); !slices.Equal(got, want) {
+					t.Errorf("users, shards: %v\none run: %v", got, want)
+				}
+			})
+		})
+	}
 }
