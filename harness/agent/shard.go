@@ -178,6 +178,7 @@ type shardPacer struct {
 	i, n uint64
 }
 
+// Due is the due time of the parent's arrival h·n + i.
 func (sp shardPacer) Due(h uint64) (time.Duration, bool) {
 	g := h*sp.n + sp.i
 	if g/sp.n != h { // overflow
@@ -186,15 +187,18 @@ func (sp shardPacer) Due(h uint64) (time.Duration, bool) {
 	return sp.p.Due(g)
 }
 
+// Pace implements Pacer.
 func (sp shardPacer) Pace(elapsed time.Duration, hits uint64) (time.Duration, bool) {
 	at, ok := sp.Due(hits)
 	return paceAt(at, ok, elapsed)
 }
 
+// Rate is the parent's rate over n.
 func (sp shardPacer) Rate(elapsed time.Duration) float64 {
 	return sp.p.Rate(elapsed) / float64(sp.n)
 }
 
+// String describes the shard and its parent.
 func (sp shardPacer) String() string {
 	return fmt.Sprintf("shard %d/%d of %v", sp.i+1, sp.n, sp.p)
 }
