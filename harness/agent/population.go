@@ -22,7 +22,7 @@ const (
 	OpPresenceDefinitions = "presence.definitions"
 	OpPresenceSet         = "presence.set"
 	OpRoutingStatusSet    = "routingstatus.set"
-	OpSubscribe           = "notifications.subscribe"
+	OpSubscribe           = "notifications.subscribe" // for a Channel that subscribes through the API client; notify measures its own
 	OpCallCreate          = "call.create"
 	OpRecordingSet        = "recording.set"
 )
