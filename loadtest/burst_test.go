@@ -79,12 +79,13 @@ type burstResult struct {
 // rate-aware client, (c) a token pool sized for CXLOAD_RATE, up to the next
 // limit in line.
 func TestRecordingBurst(t *testing.T) {
-	runRecordingBurst(t, rigOptions{}, nil)
+	runRecordingBurst(t, rigOptions{}, nil, false)
 }
 
 // runRecordingBurst runs the scenario; found, if not nil, receives phase
-// (a)'s finding (tests of the scenario check it).
-func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding) {
+// (a)'s finding, and stormOnly stops after phase (a) (tests of the
+// scenario use both).
+func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnly bool) {
 	k := loadKnobs(t)
 	cfg := burstFromKnobs(k)
 	if testing.Short() && o.scale == 0 {
@@ -100,7 +101,8 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding) {
 	r.start(plan(cfg.Agents, float64(cfg.Concurrency)/max(cfg.Think.Seconds(), 0.05), cfg.Storm+2*cfg.Phase,
 		int64(cfg.Agents/100+1+cfg.Concurrency+1)+perPhase))
 	clients := r.clients()
-	setupPool := r.pool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, cfg.Concurrency/(250*len(clients))+1)})
+	// At most 20 calls per setup token: far below any token limit.
+	setupPool := r.pool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, (cfg.Concurrency+20*len(clients)-1)/(20*len(clients)))})
 	setup := r.client(api.Config{Tokens: setupPool, Recorder: rec, Agents: 8, Limits: r.limits(false)})
 	ctx := r.ctx
 	users, err := agent.LoadUsers(ctx, setup, cfg.Agents)
@@ -151,6 +153,9 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding) {
 	})
 	if found != nil {
 		*found = finding
+	}
+	if stormOnly {
+		return
 	}
 
 	buckets := r.rawBuckets()

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -227,23 +226,17 @@ func checkSimURL(v string) error {
 	return nil
 }
 
-var (
-	knobsOnce sync.Once
-	knobsVal  knobs
-	knobsErr  error
-)
-
-// loadKnobs parses the environment once per process and fails t with every
+// loadKnobs parses the environment and fails t with every
 // problem if a knob is malformed. It also opens the run stamp, so that go
 // test never caches a load run (see TestMain).
 func loadKnobs(t testing.TB) knobs {
 	t.Helper()
 	touchRun()
-	knobsOnce.Do(func() { knobsVal, knobsErr = parseKnobs(os.Getenv) })
-	if knobsErr != nil {
-		t.Fatalf("%v", knobsErr)
+	k, err := parseKnobs(os.Getenv)
+	if err != nil {
+		t.Fatalf("%v", err)
 	}
-	return knobsVal
+	return k
 }
 
 // pick returns v if set (non-zero), else def, or defShort under -short.
