@@ -578,4 +578,3 @@ func writeProfile(path string, p *gcsim.Profile) error {
 	out.WriteByte('\n')
 	return os.WriteFile(path, out.Bytes(), 0o644)
 }
-
