@@ -532,6 +532,10 @@ func (d *Document) Merge(other *Document) error {
 			shiftSelf = int(-off / iv)
 		}
 	}
+	if shiftOther+len(other.Series.Requests) > maxSeriesLen || shiftSelf+len(d.Series.Requests) > maxSeriesLen {
+		return fmt.Errorf("metrics: merge: the documents start %v apart: their series (%d ms intervals) cannot be aligned within %d intervals; merge shards of one run",
+			other.Start.Sub(d.Start), d.Series.IntervalMs, maxSeriesLen)
+	}
 	if !other.Start.IsZero() && other.Start.Before(d.Start) {
 		d.Start = other.Start
 	}

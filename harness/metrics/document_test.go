@@ -220,6 +220,11 @@ func TestMergeErrors(t *testing.T) {
 	if err := a.Merge(&metrics.Document{Schema: metrics.SchemaVersion, Series: metrics.Series{IntervalMs: 500}}); err == nil || !strings.Contains(err.Error(), "500 ms") {
 		t.Errorf("Merge(other interval) = %v", err)
 	}
+	b := &metrics.Document{Schema: metrics.SchemaVersion, Start: epoch, Series: metrics.Series{IntervalMs: 1000, Requests: []int64{1}}}
+	far := &metrics.Document{Schema: metrics.SchemaVersion, Start: epoch.AddDate(1, 0, 0), Series: metrics.Series{IntervalMs: 1000, Requests: []int64{1}}}
+	if err := b.Merge(far); err == nil || !strings.Contains(err.Error(), "cannot be aligned") {
+		t.Errorf("Merge(a year later) = %v", err)
+	}
 }
 
 // Merging evidence from shards whose identities differ changes the scope:
