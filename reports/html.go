@@ -156,8 +156,12 @@ func scenarioHTML(i int, s *Scenario, sum Summary) scenarioView {
 		fmt.Sprintf("%.1f req/s", sum.RPS),
 		fmt.Sprintf("%d throttled (%.1f%%)", sum.Throttled, sum.Rate429*100),
 		fmt.Sprintf("%d errors", sum.Errors),
-		time.Duration(sum.Seconds * float64(time.Second)).Round(time.Second / 10).String(),
 	}
+	if sum.Canceled > 0 {
+		sv.Facts = append(sv.Facts, fmt.Sprintf("%d canceled at the end", sum.Canceled))
+	}
+	sv.Facts = append(sv.Facts,
+		time.Duration(sum.Seconds*float64(time.Second)).Round(time.Second/10).String())
 	if len(s.Shards) > 0 {
 		sv.Facts = append(sv.Facts, fmt.Sprintf("%d shards merged", len(s.Shards)))
 	}

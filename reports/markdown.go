@@ -319,6 +319,9 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 	facts = append(facts, fmt.Sprintf("%.1f req/s", sum.RPS))
 	facts = append(facts, fmt.Sprintf("429s: %d (%.1f%%)", sum.Throttled, sum.Rate429*100))
 	facts = append(facts, fmt.Sprintf("errors: %d", sum.Errors))
+	if sum.Canceled > 0 {
+		facts = append(facts, fmt.Sprintf("canceled at the end: %d", sum.Canceled))
+	}
 	if d.Target.Kind != "" {
 		facts = append(facts, "target "+strings.TrimSpace(d.Target.Kind+" "+d.Target.Region))
 	}

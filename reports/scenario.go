@@ -32,8 +32,9 @@ type OpSummary struct {
 	Op        string             `json:"op"`
 	Count     int64              `json:"count"`
 	Throttled int64              `json:"throttled"`
-	Errors    int64              `json:"errors"` // outcomes other than ok and throttled
-	RPS       float64            `json:"rps"`    // count per second of the document's duration
+	Errors    int64              `json:"errors"`   // HTTP errors other than 429, 5xx, transport errors
+	Canceled  int64              `json:"canceled"` // requests cut short by the end of the run
+	RPS       float64            `json:"rps"`      // count per second of the document's duration
 	Rate429   float64            `json:"rate429"`
 	LatencyMs map[string]float64 `json:"latencyMs,omitempty"` // "p50"... "max": total (CO-corrected) time
 	ServiceMs map[string]float64 `json:"serviceMs,omitempty"` // same for the service time
@@ -47,6 +48,7 @@ type Summary struct {
 	Requests  int64       `json:"requests"`
 	Throttled int64       `json:"throttled"`
 	Errors    int64       `json:"errors"`
+	Canceled  int64       `json:"canceled"`
 	RPS       float64     `json:"rps"`
 	Rate429   float64     `json:"rate429"`
 	Ops       []OpSummary `json:"ops"`
@@ -68,15 +70,9 @@ func Summarize(s *Scenario) (Summary, error) {
 	}
 	for _, o := range d.Operations {
 		op := OpSummary{Op: o.Op, Count: o.Count}
-		for k, v := range o.Outcomes {
-			switch k {
-			case metrics.OK.String():
-			case metrics.Throttled.String():
-				op.Throttled += v
-			default:
-				op.Errors += v
-			}
-		}
+		op.Throttled = o.Outcome(metrics.Throttled)
+		op.Errors = o.Errors()
+		op.Canceled = o.Outcome(metrics.Canceled)
 		if sum.Seconds > 0 {
 			op.RPS = float64(o.Count) / sum.Seconds
 		}
@@ -93,6 +89,7 @@ func Summarize(s *Scenario) (Summary, error) {
 		sum.Requests += o.Count
 		sum.Throttled += op.Throttled
 		sum.Errors += op.Errors
+		sum.Canceled += op.Canceled
 		sum.Ops = append(sum.Ops, op)
 	}
 	if sum.Seconds > 0 {
