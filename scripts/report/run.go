@@ -95,7 +95,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.jsonPath, "json", "", "write the run, scenario headlines and comparison as JSON to `PATH`")
 	fs.StringVar(&o.history, "history", "", "append the run to the history at `PATH` (a .jsonl file, or a directory),\nand use it for the baseline and the HTML trends")
 	fs.StringVar(&o.baseline, "baseline", "prev", "compare with `BASE`: prev (the previous run in -history), a run id,\nmedian:N (the last N runs), or none")
-	fs.StringVar(&o.failOn, "fail-on", "tests", "exit 1 on `WHAT`: tests (failed tests or builds), regressions (those and\nregressions against the baseline), none (only unreadable input)")
+	fs.StringVar(&o.failOn, "fail-on", "tests", "exit 1 on `WHAT`: tests (failed tests or builds), regressions (those and\nregressions against the baseline), none (exit 0 unless the input cannot be read at all)")
 	fs.StringVar(&o.labels, "labels", "", "matrix labels of this run, `k=v,k=v`, added to CXLOAD_LABELS")
 	fs.Float64Var(&o.alpha, "alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
 	fs.Float64Var(&o.minEffect, "min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
