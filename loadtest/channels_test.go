@@ -1,0 +1,139 @@
+//go:build load
+
+package loadtest
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/notify"
+)
+
+// channelTweak makes the simulator fit a notification run in seconds: the
+// heartbeat interval and the socket_closing grace shortened, and every
+// agent able to hold its own channel. On Genesys Cloud each agent would use
+// its own user token (20 channels per user); the scenarios use
+// client-credentials tokens, whose 20 channels per OAuth client the
+// simulator raises instead.
+func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
+	return func(p *gcsim.Profile) {
+		p.Notifications.HeartbeatInterval = gcsim.Duration(hb)
+		p.Notifications.SocketClosingGrace = gcsim.Duration(grace)
+		p.Notifications.MaxChannelsPerOwner = max(p.Notifications.MaxChannelsPerOwner, agents+20)
+	}
+}
+
+// heartbeat returns the heartbeat interval the target uses.
+func (r *rig) heartbeat() time.Duration {
+	if r.prof != nil {
+		return r.prof.Notifications.HeartbeatInterval.Std()
+	}
+	return notify.DefaultHeartbeatInterval
+}
+
+// apiBase is the API base URL of the target.
+func (r *rig) apiBase() string {
+	if r.tg != nil {
+		return r.tg.APIBase()
+	}
+	return r.ext
+}
+
+// expecting adapts a notify.Client to agent.Expecter. notify has no way to
+// withdraw an expectation, so Forget only counts: an event expected for a
+// request that then failed is later counted lost by notify, and the
+// scenario subtracts the forgotten ones (see forgotten).
+type expecting struct {
+	*notify.Client
+	forgotten *atomic.Int64
+}
+
+func (e expecting) Forget(correlationID, topic string) { e.forgotten.Add(1) }
+
+// channels opens notification channels for a population's agents: one
+// notify.Client per agent with its own topics, sharing a collector and the
+// scenario's recorder.
+type channels struct {
+	r         *rig
+	pool      *auth.Pool
+	col       *notify.Collector
+	rec       *metrics.Recorder
+	hb        time.Duration
+	forgotten atomic.Int64
+	agents    int
+}
+
+func newChannels(r *rig, pool *auth.Pool, rec *metrics.Recorder, agents int) *channels {
+	return &channels{r: r, pool: pool, col: notify.NewCollector(), rec: rec, hb: r.heartbeat(), agents: agents}
+}
+
+// open is an agent.Config.Channel.
+func (c *channels) open(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
+	id := a.ID
+	hc := c.r.httpClient(4)
+	cl, err := notify.Open(ctx, notify.Options{
+		BaseURL:    c.r.apiBase(),
+		HTTPClient: hc,
+		Token: func(ctx context.Context) (string, error) {
+			tok, err := c.pool.Token(ctx, id)
+			if err != nil {
+				return "", err
+			}
+			return tok.Value(), nil
+		},
+		Topics:            topics,
+		HeartbeatInterval: c.hb,
+		PingInterval:      2 * c.hb,
+		ExpectTimeout:     max(10*time.Second, 4*c.hb),
+		Collector:         c.col,
+		Recorder:          c.rec,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return expecting{Client: cl, forgotten: &c.forgotten}, nil
+}
+
+// openAll opens the channel of every agent of the population (8 at a time).
+func openAll(ctx context.Context, pop *agent.Population) error {
+	as := pop.Agents()
+	return parallel(ctx, len(as), 8, func(ctx context.Context, i int) error {
+		return as[i].SubscribeTopics(ctx)
+	})
+}
+
+// settled waits until every expected event has arrived or been counted
+// lost (or timeout), and reports whether it did.
+func (c *channels) settled(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		s := c.col.Stats()
+		if s.Matched+s.Lost+c.forgotten.Load() >= s.Expected {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// reconnected waits until the collector has seen want more reconnects than
+// base (or timeout).
+func (c *channels) reconnected(base, want int64, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for {
+		if c.col.Stats().Reconnects-base >= want {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,159 @@
+//go:build load
+
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/gcsim"
+)
+
+// TestNotificationStability answers: do N agents' notification channels
+// stay up, with what heartbeat gaps, drops, reconnects and push latency?
+// Every agent holds a channel subscribed to its own topics while presence
+// changes (CXLOAD_RATE per second) cause events on them; each event is
+// matched to its request by correlation id. On the simulator, a
+// socket_closing storm a third of the way in (every client must switch to a
+// new channel while events keep flowing) and an abrupt drop of every socket
+// at two thirds (every client must reconnect) may not lose a single event.
+func TestNotificationStability(t *testing.T) {
+	k := loadKnobs(t)
+	agents := pick(k.Agents, 50, 20)
+	dur := pick(k.Duration, 30*time.Second, 8*time.Second)
+	rateR := pick(k.Rate, 20.0, 10.0)
+	hb := pick(time.Duration(0), 5*time.Second, time.Second)
+	r := newRig(t, rigOptions{tweak: channelTweak(hb, hb, agents)})
+	hb = r.heartbeat()
+	sim := !r.tenant()
+	rec := r.recorder(t)
+
+	shardRate := r.k.Shard.SplitRate(rateR)
+	owned := len(r.k.Shard.Agents(agents))
+	sized := sizePool(r.splitBuckets(r.rawBuckets()), gcsim.FamilyPresence, shardRate, len(r.clients()))
+	// Opening a channel costs two requests (create, subscribe) per agent.
+	perClient := max(sized.TokensPerClient, (2*owned/200+sized.Clients)/sized.Clients)
+	r.start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(3*agents)+10))
+	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
+	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
+	ctx := r.ctx
+	users, err := agent.LoadUsers(ctx, c, agents)
+	if err != nil {
+		t.Fatalf("loading %d agents: %v", agents, err)
+	}
+	chans := newChannels(r, pool, rec, agents)
+	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pop.Close()
+	if err := openAll(ctx, pop); err != nil {
+		t.Fatalf("opening the agents' channels: %v", err)
+	}
+	logf(t, "%d channels open (heartbeat every %v); events at %.1f/s for %v", owned, hb, shardRate, dur)
+
+	var paused atomic.Bool
+	var inflight, skipped atomic.Int64
+	var active atomic.Int64
+	open := agent.Open{Pacer: agent.ConstantPacer{Freq: rateR, Per: time.Second, Duration: dur}, Agents: agents, Shard: r.k.Shard,
+		GracefulStop: 5 * time.Second, Active: &active}
+	faults := make(chan string, 4)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if sim {
+		go func() {
+			defer close(faults)
+			select {
+			case <-time.After(dur / 3):
+			case <-runCtx.Done():
+				return
+			}
+			// socket_closing with events flowing: the switchover must lose nothing.
+			base := chans.col.Stats().Reconnects
+			r.setFaults(gcsim.Faults{SocketClosing: true})
+			ok := chans.reconnected(base, int64(owned), 10*hb+5*time.Second)
+			faults <- fmt.Sprintf("socket_closing sent to every socket at %v; every client switched to a new channel: %v", (dur / 3).Round(time.Second), ok)
+			select {
+			case <-time.After(dur / 3):
+			case <-runCtx.Done():
+				return
+			}
+			// An abrupt drop: events published while a socket is down are
+			// lost on Genesys Cloud too, so requests pause around it.
+			paused.Store(true)
+			for inflight.Load() > 0 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			chans.settled(5 * time.Second)
+			base = chans.col.Stats().Reconnects
+			r.setFaults(gcsim.Faults{DropSockets: true})
+			ok = chans.reconnected(base, int64(owned), 10*hb+5*time.Second)
+			paused.Store(false)
+			faults <- fmt.Sprintf("every socket dropped abruptly at %v; every client reconnected: %v (requests paused meanwhile)", (2 * dur / 3).Round(time.Second), ok)
+		}()
+	} else {
+		close(faults)
+	}
+	stop := progress(t, rec, func() int { return owned })
+	st, err := open.Run(runCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+		if paused.Load() {
+			skipped.Add(1)
+			return nil
+		}
+		inflight.Add(1)
+		defer inflight.Add(-1)
+		next := "Away"
+		if a.State().PresenceName == "Away" {
+			next = agent.PresenceAvailable
+		}
+		return a.SetPresence(ctx, next)
+	}))
+	stop()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	var faultLines []string
+	for f := range faults {
+		faultLines = append(faultLines, f)
+	}
+	if !chans.settled(max(10*time.Second, 4*hb)) {
+		logf(t, "some expected events were still outstanding after the run; they count as lost")
+	}
+	if err := pop.Close(); err != nil {
+		t.Errorf("closing the channels: %v", err)
+	}
+	logf(t, "executor: %v; %d arrivals skipped while requests were paused around the drop", st, skipped.Load())
+
+	doc := rec.Snapshot()
+	ns := chans.col.Stats()
+	forgotten := chans.forgotten.Load()
+	summary := []string{fmt.Sprintf("%d agents held notification channels for %v on %s (heartbeat every %v%s); %d presence changes caused events.",
+		owned, dur, r.where(), hb, map[bool]string{true: ", shortened on the simulator from Genesys' 30s", false: ""}[sim && hb < 30*time.Second],
+		ns.Expected)}
+	summary = append(summary, faultLines...)
+	summary = append(summary, fmt.Sprintf("Heartbeats %d, longest gap %v (%d gaps over 1.5 intervals, %d heartbeats missed); drops %d; reconnects %d (of which %d switchovers on socket_closing); evictions %d.",
+		ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), len(ns.Gaps), ns.MissedHeartbeats, ns.Drops, ns.Reconnects, ns.Switchovers, ns.Evictions))
+	summary = append(summary, fmt.Sprintf("Events: %d expected, %d arrived, %d lost (%d of them for requests that failed), %d duplicates removed during switchovers; push latency p50 %v, p99 %v, max %v.",
+		ns.Expected, ns.Matched, ns.Lost, forgotten, ns.Duplicates, ns.PushLatency.P50, ns.PushLatency.P99, ns.PushLatency.Max))
+	if len(ns.Closes) > 0 {
+		summary = append(summary, fmt.Sprintf("How sockets ended: %v.", ns.Closes))
+	}
+	th := []string{
+		fmt.Sprintf("ws_lost <= %d", forgotten),
+		fmt.Sprintf("max_heartbeat_gap < %v", 3*hb+time.Second),
+		"count(errors) == 0",
+		fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate),
+		fmt.Sprintf("ws_events >= %d", ns.Matched),
+	}
+	if sim {
+		th = append(th, fmt.Sprintf("ws_reconnects >= %d", 2*owned), fmt.Sprintf("ws_drops >= %d", owned))
+	}
+	finish(t, doc, summary, th...)
+}
