@@ -55,11 +55,12 @@
 //	schema      "cxload.result/v1"; DecodeDocument refuses any other
 //	scenario, shard, labels, target{kind,region}, start, end (RFC 3339)
 //	operations  [{op, route, count, outcomes{ok,throttled,...}, status429,
-//	             bytesIn, bytesOut, retryWaitMs, attempts,
+//	             bytesIn, bytesOut, connections, retryWaitMs, attempts,
 //	             latency, total, byOutcome{<outcome>{latency,total}}, rateHeaders}]
 //	rateLimits  [{key, namespace, scope, scopeReason, declaredScope, allowed,
 //	             windowSeconds, windowSource, rejected, recovered, firstRejection, lastRejection,
-//	             evidence{tokens,clients,users,tokensSeen,...,ops,opsPassing}, source}]
+//	             evidence{tokens,clients,users,tokensSeen,...,ops,opsPassing}, source,
+//	             sampleCorrelationIds}]
 //	identities  {tokens, clients, users, tokenIds, ...}   opaque ids, capped at 256
 //	series      {intervalMs, requests[], throttled[], errors[]}  by completion time
 //	websocket   {connects, heartbeats, maxHeartbeatGapMs, drops, reconnects,

@@ -70,6 +70,7 @@ type OpStats struct {
 	Status429   int64                     `json:"status429"`
 	BytesIn     int64                     `json:"bytesIn"`
 	BytesOut    int64                     `json:"bytesOut"`
+	Connections int64                     `json:"connections"` // requests that opened a new connection (Result.Connect > 0)
 	RetryWaitMs float64                   `json:"retryWaitMs"`
 	Attempts    int64                     `json:"attempts"`
 	Latency     Histogram                 `json:"latency"` // service time of the last attempt, all outcomes
@@ -120,7 +121,8 @@ type RateLimitObservation struct {
 	FirstRejection time.Time `json:"firstRejection,omitzero"`
 	LastRejection  time.Time `json:"lastRejection,omitzero"`
 	Evidence       Evidence  `json:"evidence"`
-	Source         string    `json:"source"` // "server" or "client-side"
+	Source         string    `json:"source"`                         // "server" or "client-side"
+	Samples        []string  `json:"sampleCorrelationIds,omitempty"` // correlation ids of the first rejections, for a support case
 }
 
 // Evidence is what the run saw about who shared a throttling bucket; it is the
@@ -377,6 +379,7 @@ func (s *OpStats) add(o *OpStats, encode bool) error {
 	s.Status429 += o.Status429
 	s.BytesIn += o.BytesIn
 	s.BytesOut += o.BytesOut
+	s.Connections += o.Connections
 	s.RetryWaitMs += o.RetryWaitMs
 	s.Attempts += o.Attempts
 	if err := s.Latency.mergeEnc(&o.Latency, encode); err != nil {
@@ -690,6 +693,11 @@ func mergeObservation(d, o *RateLimitObservation) {
 	}
 	d.Rejected += o.Rejected
 	d.Recovered += o.Recovered
+	for _, c := range o.Samples {
+		if len(d.Samples) < maxSamples && !slices.Contains(d.Samples, c) {
+			d.Samples = append(d.Samples, c)
+		}
+	}
 	if !o.FirstRejection.IsZero() && (d.FirstRejection.IsZero() || o.FirstRejection.Before(d.FirstRejection)) {
 		d.FirstRejection = o.FirstRejection
 	}
@@ -776,6 +784,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 			Status429:   a.status429,
 			BytesIn:     a.bytesIn,
 			BytesOut:    a.bytesOut,
+			Connections: a.newConns,
 			RetryWaitMs: float64(a.retryWait) / float64(time.Millisecond),
 			Attempts:    a.attempts,
 			ByOutcome:   map[string]OutcomeLatency{},
@@ -840,6 +849,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 			Allowed:        max(b.allowed, b.value),
 			Rejected:       b.rejected,
 			Recovered:      b.recovered,
+			Samples:        slices.Clone(b.samples),
 			FirstRejection: b.first,
 			LastRejection:  b.last,
 			Source:         "server",

@@ -186,6 +186,7 @@ type stripeData struct {
 	status429 int64
 	bytesIn   int64
 	bytesOut  int64
+	newConns  int64
 	retryWait time.Duration
 	attempts  int64
 
@@ -223,7 +224,11 @@ type bucketAgg struct {
 	users                 map[string]struct{}
 	lastTok, lastCli      string
 	lastUsr               string
+	samples               []string // first correlation ids of rejected requests
 }
+
+// maxSamples is how many correlation ids of rejected requests a bucket keeps.
+const maxSamples = 3
 
 // NewRecorder returns a Recorder whose clock starts now.
 func NewRecorder(opts ...Option) *Recorder {
@@ -382,6 +387,9 @@ func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 	}
 	s.bytesIn += res.BytesIn
 	s.bytesOut += res.BytesOut
+	if res.Connect > 0 {
+		s.newConns++
+	}
 	s.retryWait += res.RetryWait
 	if res.Attempts > 0 {
 		s.attempts += int64(res.Attempts)
@@ -500,6 +508,9 @@ func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time, recove
 		b.scope = strings.Clone(res.Scope)
 	}
 	b.rejected++
+	if res.CorrelationID != "" && len(b.samples) < maxSamples {
+		b.samples = append(b.samples, strings.Clone(res.CorrelationID))
+	}
 	if recovered {
 		b.recovered++
 	}
@@ -646,6 +657,7 @@ func (r *Recorder) collect() []*opAgg {
 			a.status429 += d.status429
 			a.bytesIn += d.bytesIn
 			a.bytesOut += d.bytesOut
+			a.newConns += d.newConns
 			a.retryWait += d.retryWait
 			a.attempts += d.attempts
 			a.requests = addSeries(a.requests, d.requests)
@@ -693,6 +705,7 @@ func foldOp(dst, src *opAgg) {
 	dst.status429 += src.status429
 	dst.bytesIn += src.bytesIn
 	dst.bytesOut += src.bytesOut
+	dst.newConns += src.newConns
 	dst.retryWait += src.retryWait
 	dst.attempts += src.attempts
 	dst.requests = addSeries(dst.requests, src.requests)
@@ -729,6 +742,11 @@ func mergeBucket(list []*bucketAgg, b *bucketAgg) []*bucketAgg {
 	}
 	d.rejected += b.rejected
 	d.recovered += b.recovered
+	for _, c := range b.samples {
+		if len(d.samples) < maxSamples {
+			d.samples = append(d.samples, c)
+		}
+	}
 	if !b.first.IsZero() && (d.first.IsZero() || b.first.Before(d.first)) {
 		d.first = b.first
 	}

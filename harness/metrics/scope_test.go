@@ -195,3 +195,30 @@ func TestRecordClassifiesUnsetOutcome(t *testing.T) {
 		t.Errorf("outcomes = %v", a.Outcomes)
 	}
 }
+
+// A bucket keeps the correlation ids of its first rejections (for a support
+// case), and they survive a merge without duplicates.
+func TestRateLimitSamples(t *testing.T) {
+	rec := metrics.NewRecorder()
+	for i := 0; i < 5; i++ {
+		r := throttled("a", "token.rate.per.minute", "t1", "c1", epoch)
+		r.CorrelationID = "corr-" + strconv.Itoa(i)
+		r.Connect = time.Millisecond
+		rec.Record(r)
+	}
+	doc := rec.Snapshot()
+	rl := doc.RateLimit("token.rate.per.minute")
+	if got := strings.Join(rl.Samples, ","); got != "corr-0,corr-1,corr-2" {
+		t.Errorf("samples = %s", got)
+	}
+	if c := doc.Op("a").Connections; c != 5 {
+		t.Errorf("connections = %d, want 5", c)
+	}
+	other := &metrics.Document{Schema: metrics.SchemaVersion, RateLimits: []metrics.RateLimitObservation{{Key: "token.rate.per.minute", Source: "server", Samples: []string{"corr-1", "corr-9"}}}}
+	if err := doc.Merge(other); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(doc.RateLimit("token.rate.per.minute").Samples, ","); got != "corr-0,corr-1,corr-2" {
+		t.Errorf("merged samples = %s", got)
+	}
+}
