@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +25,10 @@ type orgState struct {
 	screens   map[string]string
 	active    atomic.Int64 // active screen recordings
 	callSeq   atomic.Int64
+
+	chanMu    sync.Mutex
+	chanToken map[string]*token // channel id -> token that created it
+	chanSeq   int
 }
 
 const maxConversations = 100_000
@@ -46,7 +51,8 @@ type conversation struct {
 }
 
 func newOrgState(d *directory) *orgState {
-	o := &orgState{users: make([]userState, len(d.users)), convs: map[string]*conversation{}, screens: map[string]string{}}
+	o := &orgState{users: make([]userState, len(d.users)), convs: map[string]*conversation{}, screens: map[string]string{},
+		chanToken: map[string]*token{}}
 	offline := ""
 	for _, p := range d.presences {
 		if p.SystemPresence == "OFFLINE" {
@@ -683,11 +689,47 @@ func (s *Server) postChannel(c *reqCtx) {
 		s.hubError(c, err)
 		return
 	}
+	s.state.chanMu.Lock()
+	s.state.chanToken[ch.ID] = c.tok
+	if s.state.chanSeq++; s.state.chanSeq%1024 == 0 { // forget evicted and expired channels
+		for id := range s.state.chanToken {
+			if _, ok := s.hub.Channel(id); !ok {
+				delete(s.state.chanToken, id)
+			}
+		}
+	}
+	s.state.chanMu.Unlock()
 	s.writeJSON(c, http.StatusOK, ch)
 }
 
+// getChannels is GET /api/v2/notifications/channels: the channels created
+// with the caller's token, or with ?includechannels=oauthclient those of
+// its OAuth client and user.
 func (s *Server) getChannels(c *reqCtx) {
-	s.writeJSON(c, http.StatusOK, map[string]any{"entities": []any{}})
+	var include string
+	switch v := strings.ToLower(c.r.URL.Query().Get("includechannels")); v {
+	case "", "token", "oauthclient":
+		include = v
+	default:
+		s.badRequest(c, fmt.Sprintf("includechannels %q: want token or oauthclient", v))
+		return
+	}
+	owner := c.tok.owner(s.profile.Org.ID)
+	ents := []streaming.Channel{}
+	s.state.chanMu.Lock()
+	for id, t := range s.state.chanToken {
+		ch, ok := s.hub.Channel(id)
+		if !ok {
+			delete(s.state.chanToken, id) // evicted or expired
+			continue
+		}
+		if t == c.tok || (include == "oauthclient" && ch.Owner == owner) {
+			ents = append(ents, ch)
+		}
+	}
+	s.state.chanMu.Unlock()
+	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
+	s.writeJSON(c, http.StatusOK, map[string]any{"entities": ents})
 }
 
 // channel finds channel {id} of the caller or answers 404.

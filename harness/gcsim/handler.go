@@ -176,12 +176,17 @@ func (s *Server) applyLimits(c *reqCtx, rules []*limitRule, bs []*bucket, now in
 	h[hdrRetryAfter] = []string{strconv.FormatInt(retry, 10)}
 	l := reject.limit
 	win := ceilSeconds(l.spec.length)
-	msg := fmt.Sprintf("Rate limit exceeded the maximum [%d] requests within [%d] seconds", l.Allowed, win)
-	s.writeError(c, http.StatusTooManyRequests, "too.many.requests", msg, &errorExtra{
+	x := &errorExtra{
 		withParams: "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds",
 		params:     map[string]string{"limit": strconv.Itoa(l.Allowed), "window": strconv.FormatInt(win, 10), "retryAfter": strconv.FormatInt(retry, 10)},
 		limit:      &limitBody{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
-	})
+	}
+	code, msg := "too.many.requests", fmt.Sprintf("Rate limit exceeded the maximum [%d] requests within [%d] seconds", l.Allowed, win)
+	if s.profile.RateLimitMessage == "retryAfter" {
+		code, msg = "too.many.requests.retry.after", fmt.Sprintf("Rate limit exceeded the maximum. Retry the request in [%d] seconds", retry)
+		x.withParams = "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"
+	}
+	s.writeError(c, http.StatusTooManyRequests, code, msg, x)
 	return false
 }
 

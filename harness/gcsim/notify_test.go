@@ -222,3 +222,38 @@ func TestHeartbeat(t *testing.T) {
 		}
 	})
 }
+
+// TestListChannels: GET channels lists the caller token's channels, or
+// with includechannels=oauthclient those of its client.
+func TestListChannels(t *testing.T) {
+	s := newServer(t, nil)
+	a1 := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	a2 := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	b := token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2)
+	for _, tok := range []string{a1, a1, a2, b} {
+		do(t, s, "POST", "/api/v2/notifications/channels", tok, nil)
+	}
+	count := func(tok, query string) int {
+		r := do(t, s, "GET", "/api/v2/notifications/channels"+query, tok, nil)
+		if r.Status != 200 {
+			t.Fatalf("GET channels%s: %d %s", query, r.Status, r.Body)
+		}
+		return len(r.json(t)["entities"].([]any))
+	}
+	for _, tc := range []struct {
+		name, tok, query string
+		want             int
+	}{
+		{"token a1", a1, "", 2},
+		{"token a2", a2, "?includechannels=token", 1},
+		{"client of a2", a2, "?includechannels=oauthclient", 3},
+		{"other client", b, "?includechannels=oauthclient", 1},
+	} {
+		if got := count(tc.tok, tc.query); got != tc.want {
+			t.Errorf("%s: %d channels, want %d", tc.name, got, tc.want)
+		}
+	}
+	if r := do(t, s, "GET", "/api/v2/notifications/channels?includechannels=all", a1, nil); r.Status != 400 {
+		t.Errorf("bad includechannels: %d, want 400", r.Status)
+	}
+}

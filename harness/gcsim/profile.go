@@ -59,6 +59,12 @@ type Profile struct {
 	RequestBytesMax int64 `json:"requestBytesMax"`
 	// Limits are the rate-limit buckets, checked in order for every request.
 	Limits []Limit `json:"limits"`
+	// RateLimitMessage picks the 429 message form Genesys has used:
+	// "window" (default): code too.many.requests, "Rate limit exceeded the
+	// maximum [300] requests within [60] seconds"; "retryAfter": code
+	// too.many.requests.retry.after, "Rate limit exceeded the maximum. Retry
+	// the request in [54] seconds".
+	RateLimitMessage string `json:"rateLimitMessage,omitempty"`
 	// Notifications configures notification channels and their WebSockets.
 	Notifications Notifications `json:"notifications"`
 	// Faults are the faults active when the server starts; see [Server.SetFaults].
@@ -487,6 +493,11 @@ func (p *Profile) Validate() error {
 	}
 	if p.RequestBytesMax <= 0 {
 		return bad("requestBytesMax", "must be > 0 (Genesys: 512000)")
+	}
+	switch p.RateLimitMessage {
+	case "", "window", "retryAfter":
+	default:
+		return bad("rateLimitMessage", "unknown form %q; want \"window\" or \"retryAfter\"", p.RateLimitMessage)
 	}
 	keys := map[string]bool{}
 	for i, l := range p.Limits {

@@ -74,6 +74,7 @@ func TestParseProfile(t *testing.T) {
 		{"no clients", `{"clients":[]}`, "clients: needs at least one OAuth client"},
 		{"bad fault rate", `{"faults":{"families":{"*":{"errorRate":2}}}}`, `faults.families["*"].errorRate: 2 must be between 0 and 1`},
 		{"bad fault family", `{"faults":{"families":{"nope":{"errorRate":0.5}}}}`, `faults.families["nope"]: unknown route family`},
+		{"bad 429 form", `{"rateLimitMessage":"short"}`, `rateLimitMessage: unknown form "short"`},
 		{"zero heartbeat", `{"notifications":{"heartbeatInterval":"0s"}}`, "notifications.heartbeatInterval: must be > 0"},
 	}
 	for _, tt := range tests {

@@ -338,3 +338,23 @@ func TestNotFoundIsNot429(t *testing.T) {
 		}
 	}
 }
+
+// TestRateLimitMessageForms: the profile picks the 429 message form.
+func TestRateLimitMessageForms(t *testing.T) {
+	for _, tc := range []struct{ form, code, msg string }{
+		{"", "too.many.requests", "Rate limit exceeded the maximum [1] requests within [60] seconds"},
+		{"retryAfter", "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [60] seconds"},
+	} {
+		p := withLimits(gcsim.Limit{Key: "one", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)})
+		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+		p.Now = func() time.Time { return now }
+		p.RateLimitMessage = tc.form
+		s := newServer(t, p)
+		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+		do(t, s, "GET", queuesPath, tok, nil)
+		m := do(t, s, "GET", queuesPath, tok, nil).json(t)
+		if m["code"] != tc.code || m["message"] != tc.msg {
+			t.Errorf("form %q: code %v message %v, want %s %q", tc.form, m["code"], m["message"], tc.code, tc.msg)
+		}
+	}
+}
