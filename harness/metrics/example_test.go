@@ -109,3 +109,25 @@ func ExampleInferScope() {
 	// Output:
 	// token: 1 of 8 tokens was rejected while the others passed
 }
+
+// A reader of go test output joins a test's output pieces until the newline,
+// then decodes what follows the prefix.
+func ExampleDecodeDocument() {
+	rec := metrics.NewRecorder(metrics.WithScenario("TestQueues"))
+	rec.Record(&metrics.Result{Op: "queues.list", Status: 200, Latency: 12 * time.Millisecond})
+	b, _ := rec.Snapshot().Encode()
+	line := "    queues_test.go:40: " + metrics.ResultPrefix + string(b) + "\n" // as t.Log writes it
+
+	doc, err := metrics.DecodeDocument([]byte(line))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(doc.Scenario, doc.Op("queues.list").Count, doc.Op("queues.list").Latency.Percentile(99).Round(time.Millisecond))
+
+	_, err = metrics.DecodeDocument([]byte(`{"schema":"cxload.result/v2"}`))
+	fmt.Println(err)
+	// Output:
+	// TestQueues 1 12ms
+	// metrics: decode document: schema "cxload.result/v2" is not supported: this reader understands "cxload.result/v1"
+}
