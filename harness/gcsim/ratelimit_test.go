@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -356,5 +357,64 @@ func TestRateLimitMessageForms(t *testing.T) {
 		if m["code"] != tc.code || m["message"] != tc.msg {
 			t.Errorf("form %q: code %v message %v, want %s %q", tc.form, m["code"], m["message"], tc.code, tc.msg)
 		}
+	}
+}
+
+// TestClientUserLimitTwoUserTokens: two user tokens of one client and one
+// user (per-token limit raised to 2000) together hit the 3000 bucket at
+// exactly its figure; the same user through another client is not affected.
+func TestClientUserLimitTwoUserTokens(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	for i := range p.Limits {
+		if p.Limits[i].Key == gcsim.KeyToken {
+			p.Limits[i].Allowed = 2000
+		}
+	}
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p.Now = func() time.Time { return now }
+	s := newServer(t, p)
+	toks := []string{userToken(t, s, 0), userToken(t, s, 0)}
+	for n := 1; n <= 3000; n++ {
+		if code := direct(s, "GET", queuesPath, toks[n%2]); code != http.StatusOK {
+			t.Fatalf("request %d: status %d, want 200", n, code)
+		}
+	}
+	r := do(t, s, "GET", queuesPath, toks[0], nil)
+	if r.Status != http.StatusTooManyRequests || r.json(t)["limit"].(map[string]any)["key"] != gcsim.KeyOrgAppUser {
+		t.Fatalf("request 3001: %d %s, want 429 naming %s", r.Status, r.Body, gcsim.KeyOrgAppUser)
+	}
+	// Agent 1 has its own client-user bucket.
+	if code := direct(s, "GET", queuesPath, userToken(t, s, 1)); code != http.StatusOK {
+		t.Errorf("another user: status %d, want 200", code)
+	}
+}
+
+// TestConcurrentRequestsOneToken: concurrent requests on one token are
+// admitted exactly up to the limit.
+func TestConcurrentRequestsOneToken(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p.Now = func() time.Time { return now }
+	s := newServer(t, p)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	var wg sync.WaitGroup
+	codes := make(chan int, 400)
+	for g := 0; g < 20; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 20; i++ {
+				codes <- direct(s, "GET", queuesPath, tok)
+			}
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[int]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[200] != 300 || count[429] != 100 {
+		t.Errorf("statuses %v, want 300 x 200 and 100 x 429", count)
 	}
 }
