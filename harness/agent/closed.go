@@ -22,9 +22,9 @@ import (
 // longer than GracefulRampDown past the agent's end). The run ends with
 // the ramp, at MaxDuration, after MaxIterations, or when ctx is canceled.
 //
-// Every agent goroutine owns one timer for its think times and its waits
-// for activation, reset rather than reallocated; the executor has one more
-// for its end and graceful stop.
+// The executor has one timer for all the agents' think times, activation
+// waits and ramp-down bounds (a heap of wake-ups, see waker), and one for
+// its end and graceful stop, whatever the number of agents.
 //
 // Set the fields, then call Run. A Closed runs one Run at a time; its
 // fields must not change during a run.
@@ -106,9 +106,11 @@ func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 		doneOnce  sync.Once
 	)
 	start := time.Now()
+	wk := newWaker(stoppedTimer())
 	for _, id := range c.Shard.Agents(c.Agents) {
-		a := closedAgent{
+		a := &closedAgent{
 			c: c, rs: rs, id: id, ramp: ramp, start: start, stop: stop,
+			waker: wk, wake: make(chan struct{}, 1),
 			rampDown: gracePeriod(c.GracefulRampDown),
 			rng:      rand.New(rand.NewPCG(c.Seed, uint64(id))),
 			take: func() bool {
@@ -128,6 +130,8 @@ func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 	}
 	agentsDone := make(chan struct{})
 	go func() { rs.wg.Wait(); close(agentsDone) }()
+	wakerDone := make(chan struct{})
+	go func() { wk.run(agentsDone); close(wakerDone) }()
 
 	timer := stoppedTimer()
 	var endC <-chan time.Time
@@ -155,6 +159,7 @@ func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 	st.Issuing = time.Since(start)
 	rs.finish(ctx, timer, gracePeriod(c.GracefulStop))
 	<-agentsDone
+	<-wakerDone
 	rs.stats(&st, start)
 	st.Arrivals = st.Started
 	return st, nil
@@ -170,16 +175,38 @@ type closedAgent struct {
 	stop  <-chan struct{}
 	rng   *rand.Rand
 	take  func() bool // reserves one iteration of the budget
-	timer *time.Timer
+
+	// Sleeping: the agent registers a wake-up with the run's waker and
+	// waits on wake; sleepSeq tells a current wake-up from a stale one.
+	waker    *waker
+	wake     chan struct{}
+	sleepSeq atomic.Uint64
 
 	// The ramp-down bound: while an iteration runs inside a window that
-	// ends, cutoff cancels it rampDown after the window's end. One
-	// AfterFunc timer per agent, reset per iteration.
+	// ends, a waker entry cancels it rampDown after the window's end.
 	rampDown time.Duration
-	cutoff   *time.Timer
 	mu       sync.Mutex
 	cancel   context.CancelFunc // of the running iteration, nil between iterations
-	deadline time.Time          // when cutoff may cancel it
+	iterSeq  uint64             // numbers the iterations that have a bound
+}
+
+// fire is called by the waker, with its lock held, when e is due.
+func (a *closedAgent) fire(e wakeEntry) {
+	switch e.kind {
+	case wakeSleep:
+		if a.sleepSeq.Load() == e.seq {
+			select {
+			case a.wake <- struct{}{}:
+			default:
+			}
+		}
+	case wakeCutoff:
+		a.mu.Lock()
+		if a.cancel != nil && a.iterSeq == e.seq {
+			a.cancel()
+		}
+		a.mu.Unlock()
+	}
 }
 
 // runIteration runs one iteration; if the agent's window ends at winEnd
@@ -190,25 +217,13 @@ func (a *closedAgent) runIteration(it Iteration, winEnd time.Duration) {
 		return
 	}
 	ctx, cancel := context.WithCancel(a.rs.iterCtx)
-	deadline := a.start.Add(winEnd + a.rampDown)
 	a.mu.Lock()
-	a.cancel, a.deadline = cancel, deadline
+	a.iterSeq++
+	seq := a.iterSeq
+	a.cancel = cancel
 	a.mu.Unlock()
-	d := time.Until(deadline)
-	if a.cutoff == nil {
-		a.cutoff = time.AfterFunc(d, func() {
-			a.mu.Lock()
-			// A late firing must not cancel a later iteration.
-			if a.cancel != nil && !time.Now().Before(a.deadline) {
-				a.cancel()
-			}
-			a.mu.Unlock()
-		})
-	} else {
-		a.cutoff.Reset(d)
-	}
+	a.waker.add(wakeEntry{at: a.start.Add(winEnd + a.rampDown), a: a, seq: seq, kind: wakeCutoff})
 	a.rs.run(ctx, it)
-	a.cutoff.Stop()
 	a.mu.Lock()
 	a.cancel = nil
 	a.mu.Unlock()
@@ -218,8 +233,7 @@ func (a *closedAgent) runIteration(it Iteration, winEnd time.Duration) {
 // sleepUntil waits until t or the end of the run, and reports whether the
 // run goes on.
 func (a *closedAgent) sleepUntil(t time.Time) bool {
-	d := time.Until(t)
-	if d <= 0 {
+	if !time.Now().Before(t) {
 		select {
 		case <-a.stop:
 			return false
@@ -227,16 +241,12 @@ func (a *closedAgent) sleepUntil(t time.Time) bool {
 			return true
 		}
 	}
-	if a.timer == nil {
-		a.timer = time.NewTimer(d)
-	} else {
-		a.timer.Reset(d)
-	}
+	seq := a.sleepSeq.Add(1)
+	a.waker.add(wakeEntry{at: t, a: a, seq: seq, kind: wakeSleep})
 	select {
 	case <-a.stop:
-		a.timer.Stop()
 		return false
-	case <-a.timer.C:
+	case <-a.wake:
 		return true
 	}
 }
