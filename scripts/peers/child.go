@@ -133,9 +133,9 @@ func runLoadChild(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	runtime.ReadMemStats(&ms1)
-	if rep.Requests > 0 {
-		rep.AllocsPerReq = float64(ms1.Mallocs-ms0.Mallocs) / float64(rep.Requests)
-		rep.BytesPerReq = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(rep.Requests)
+	if sent := rep.Requests - rep.Dropped; sent > 0 {
+		rep.AllocsPerReq = float64(ms1.Mallocs-ms0.Mallocs) / float64(sent)
+		rep.BytesPerReq = float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(sent)
 	}
 	return json.NewEncoder(stdout).Encode(rep)
 }

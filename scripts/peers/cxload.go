@@ -144,6 +144,7 @@ func cxloadPaced(ctx context.Context, c *api.Client, rec *metrics.Recorder, conn
 	if err := checkRecorded(rec, rep.Requests); err != nil {
 		return loadReport{}, err
 	}
+	rep.Dropped = int64(st.Dropped)
 	rep.Requests += int64(st.Dropped)
 	rep.Errors += int64(st.Dropped)
 	rep.Note = fmt.Sprintf("harness/agent Open executor, ConstantPacer, %d agents; %d arrivals, %d dropped (all agents busy)", conns, st.Arrivals, st.Dropped)

@@ -29,6 +29,7 @@ type loadReport struct {
 	P99       time.Duration `json:"p99Ns"`
 	COP99     time.Duration `json:"coP99Ns,omitempty"` // paced only
 	Note      string        `json:"note,omitempty"`
+	Dropped   int64         `json:"dropped,omitempty"` // paced: arrivals never sent (counted in Requests and Errors)
 	// Heap allocations per request in the whole process (setup included),
 	// from runtime.MemStats; in-process loaders only.
 	AllocsPerReq float64 `json:"allocsPerReq,omitempty"`

@@ -121,7 +121,8 @@ func sampleReport() *report {
 		},
 		Paced: []measurement{
 			{Loader: "bare", Requests: 50000, Rate: 4999.5, TargetRate: 5000, CPU: 2 * time.Second, P99: 900 * time.Microsecond, COP99: 1100 * time.Microsecond, MaxRSS: 20 << 20},
-			{Loader: "vegeta", Requests: 50000, Rate: 4950, TargetRate: 5000, CPU: 3 * time.Second, P99: 1 * time.Millisecond, COP99: 30 * time.Millisecond, MaxRSS: 25 << 20},
+			{Loader: "cxload", Requests: 50000, Dropped: 20, Errors: 20, Rate: 4990, TargetRate: 5000, CPU: 2 * time.Second, P99: 1 * time.Millisecond, COP99: 2 * time.Millisecond, MaxRSS: 22 << 20},
+			{Loader: "vegeta", Requests: 49500, Rate: 4950, TargetRate: 5000, CPU: 3 * time.Second, P99: 1 * time.Millisecond, COP99: 30 * time.Millisecond, MaxRSS: 25 << 20},
 		},
 	}
 }

@@ -383,7 +383,7 @@ func writeReport(w io.Writer, rep *report) error {
 		return nil
 	}
 	fmt.Fprintf(w, "\nPaced: %s req/s, %d connections, %v per run, median of %d interleaved run(s) by CO-corrected p99\n", formatInt(int64(math.Round(rep.Rate))), rep.Conns, rep.Dur, rep.Runs)
-	return writePacedTable(w, rep.Paced)
+	return writePacedTable(w, rep.Paced, rep.Dur)
 }
 
 // loaderTimeout bounds one loader process: its duration, plus start-up and
@@ -454,7 +454,7 @@ func (o *options) measureChild(ctx context.Context, loader, url string, rate flo
 	m := measurement{
 		Requests: lr.Requests, Errors: lr.Errors, Rate: lr.Rate,
 		CPU: cpu, MaxRSS: rss, P50: lr.P50, P99: lr.P99, COP99: lr.COP99, Note: lr.Note,
-		AllocsPerReq: lr.AllocsPerReq, BytesPerReq: lr.BytesPerReq,
+		AllocsPerReq: lr.AllocsPerReq, BytesPerReq: lr.BytesPerReq, Dropped: lr.Dropped,
 	}
 	if lr.ErrSample != "" {
 		m.Note = strings.TrimPrefix(m.Note+"; first error: "+lr.ErrSample, "; ")

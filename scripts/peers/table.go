@@ -28,7 +28,8 @@ type measurement struct {
 	// In-process loaders only: heap allocations per request.
 	AllocsPerReq float64 `json:"allocsPerReq,omitempty"`
 	BytesPerReq  float64 `json:"bytesPerReq,omitempty"`
-	Runs         int     `json:"runs,omitempty"` // measured runs; the figures are those of the median run by rate
+	Dropped      int64   `json:"dropped,omitempty"` // paced: arrivals never sent (in Requests and Errors)
+	Runs         int     `json:"runs,omitempty"`    // measured runs; the figures are those of the median run by rate
 }
 
 // cpuPer1k returns CPU seconds spent per 1,000 requests, or NaN without
@@ -96,19 +97,22 @@ func writeClosedTable(w io.Writer, ms []measurement) error {
 	return writeFootnotes(w, ms)
 }
 
-// writePacedTable prints the paced table: the achieved rate against the
-// target and the p99 from the actual and from the intended send time.
-func writePacedTable(w io.Writer, ms []measurement) error {
+// writePacedTable prints the paced table: the requests sent of those due
+// in d, the achieved rate against the target and the p99 from the actual
+// and from the intended send time.
+func writePacedTable(w io.Writer, ms []measurement, d time.Duration) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, padName("loader", ms)+"\ttarget/s\tachieved/s\terror\tp99 (service)\tp99 (CO-corrected)\tCPU s/1k req\tpeak RSS\terrors\t\n")
+	fmt.Fprint(tw, padName("loader", ms)+"\ttarget/s\tsent\tachieved/s\terror\tp99 (service)\tp99 (CO-corrected)\tCPU s/1k req\tpeak RSS\terrors\t\n")
 	for _, m := range ms {
 		name := padName(m.Loader, ms)
 		if m.NotMeasured != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
-			name, formatInt(int64(math.Round(m.TargetRate))), formatFloat(m.Rate, 1),
+		due := int64(math.Round(m.TargetRate * d.Seconds()))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
+			name, formatInt(int64(math.Round(m.TargetRate))),
+			formatInt(m.Requests-m.Dropped)+" of "+formatInt(due), formatFloat(m.Rate, 1),
 			formatPercent(m.rateError()), formatDuration(m.P99), formatDuration(m.COP99),
 			formatFloat(m.cpuPer1k(), 4), formatBytes(m.MaxRSS), m.Errors)
 	}
