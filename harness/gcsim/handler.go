@@ -179,7 +179,7 @@ func (s *Server) applyLimits(c *reqCtx, rules []*limitRule, bs []*bucket, now in
 	x := &errorExtra{
 		withParams: "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds",
 		params:     map[string]string{"limit": strconv.Itoa(l.Allowed), "window": strconv.FormatInt(win, 10), "retryAfter": strconv.FormatInt(retry, 10)},
-		limit:      &limitBody{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
+		limit:      &ErrorLimit{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
 	}
 	code, msg := "too.many.requests", fmt.Sprintf("Rate limit exceeded the maximum [%d] requests within [%d] seconds", l.Allowed, win)
 	if s.profile.RateLimitMessage == "retryAfter" {
@@ -225,7 +225,9 @@ type ErrorBody struct {
 	ContextID         string            `json:"contextId"`
 	Details           []ErrorDetail     `json:"details"`
 	Errors            []ErrorBody       `json:"errors"`
-	Limit             *limitBody        `json:"limit,omitempty"`
+	EntityID          string            `json:"entityId,omitempty"`
+	EntityName        string            `json:"entityName,omitempty"`
+	Limit             *ErrorLimit       `json:"limit,omitempty"`
 }
 
 // ErrorDetail is one entry of ErrorBody.Details.
@@ -236,7 +238,8 @@ type ErrorDetail struct {
 	EntityName string `json:"entityName,omitempty"`
 }
 
-type limitBody struct {
+// ErrorLimit is ErrorBody.Limit: the bucket that refused a 429.
+type ErrorLimit struct {
 	Key       string `json:"key"`
 	Namespace string `json:"namespace"`
 	Value     int    `json:"value"`
@@ -245,7 +248,7 @@ type limitBody struct {
 type errorExtra struct {
 	withParams string
 	params     map[string]string
-	limit      *limitBody
+	limit      *ErrorLimit
 	details    []ErrorDetail
 }
 
