@@ -289,7 +289,7 @@ func (r *rig) scaleNote() string {
 	if r.scale <= 1 {
 		return ""
 	}
-	return fmt.Sprintf("To fit -short, the simulator ran with every rate-limit window divided by %g (e.g. 60s → %v), same allowed counts; rates below are for the profile's real windows.",
+	return fmt.Sprintf("To fit -short, the simulator ran with every rate-limit window divided by %g (e.g. 60s → %v), same allowed counts; the limits and rates quoted here are for the profile's real windows.",
 		r.scale, time.Duration(float64(time.Minute)/r.scale).Round(time.Millisecond))
 }
 
