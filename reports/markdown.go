@@ -483,7 +483,7 @@ func mdEscape(s string) string {
 	return r.Replace(s)
 }
 
-// CompareText writes c as a benchstat-like text table, regressions first.
+// Text writes c as a benchstat-like text table, regressions first.
 func (c *Comparison) Text(w io.Writer) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "baseline: %s; new: run %s; alpha=%g", c.Baseline, c.NewID, c.Alpha)

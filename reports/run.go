@@ -133,6 +133,7 @@ type Problem struct {
 	Msg  string `json:"msg"`
 }
 
+// String formats the problem as "file:line: message".
 func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
 
 // MaxFailureLines bounds the output kept for each failed test.

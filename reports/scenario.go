@@ -3,7 +3,6 @@ package reports
 import (
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
@@ -210,20 +209,6 @@ func scenarioMetrics(r *Run) ([]ScenarioMetric, []error) {
 	return out, errs
 }
 
-// sortedKeys returns the keys of a percentile map in report order.
-func percentileKeys(m map[string]float64) []string {
-	var keys []string
-	for _, p := range Percentiles {
-		if _, ok := m[PercentileName(p)]; ok {
-			keys = append(keys, PercentileName(p))
-		}
-	}
-	if _, ok := m["max"]; ok {
-		keys = append(keys, "max")
-	}
-	return keys
-}
-
 // fmtMs formats milliseconds for people: "0.42ms", "12.3ms", "1.25s".
 func fmtMs(ms float64) string {
 	d := time.Duration(ms * float64(time.Millisecond))
@@ -236,5 +221,3 @@ func fmtMs(ms float64) string {
 		return fmt.Sprintf("%.3gms", ms)
 	}
 }
-
-var _ = slices.Sort[[]float64]

@@ -116,6 +116,7 @@ type SyntaxError struct {
 // Pos implements Record.
 func (e *SyntaxError) Pos() (string, int) { return e.FileName, e.Line }
 
+// Error formats the error as "file:line: message".
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("%s:%d: %s", e.FileName, e.Line, e.Msg)
 }
@@ -417,7 +418,7 @@ func (r *Reader) benchLine(pkg, text string) {
 			return
 		}
 		// Skip the bare name line test -v prints when a benchmark starts.
-		if strings.IndexAny(text, " \t") < 0 {
+		if !strings.ContainsAny(text, " \t") {
 			return
 		}
 	} else if c < 'a' || c > 'z' || strings.IndexByte(text, ':') < 0 {

@@ -333,9 +333,8 @@ func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Read
 // progressPrinter shows tests starting and finishing and the scenarios'
 // progress lines.
 type progressPrinter struct {
-	w                  io.Writer
-	pass, fail, skip   int
-	printedSomethingOK bool
+	w                io.Writer
+	pass, fail, skip int
 }
 
 func (p *progressPrinter) show(rec testjson.Record) {
