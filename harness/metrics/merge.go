@@ -1,0 +1,244 @@
+package metrics
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+)
+
+// Merge adds other into d exactly: counts add, histograms merge, series add by
+// index aligned on start time (other's series is shifted by the whole number
+// of intervals between the two starts), identities and rate-limit
+// observations merge by key and source, and scopes are inferred again from the
+// merged evidence. Start becomes the earlier start and End the later end.
+// Threshold results are dropped (they no longer describe the document): check
+// again after merging. The series intervals must be equal.
+func (d *Document) Merge(other *Document) error {
+	if other == nil {
+		return nil
+	}
+	if other.Schema != "" && other.Schema != SchemaVersion {
+		return fmt.Errorf("metrics: merge: schema %q is not supported: want %q", other.Schema, SchemaVersion)
+	}
+	if d.Schema == "" {
+		d.Schema = SchemaVersion
+	}
+	if d.Series.IntervalMs == 0 {
+		d.Series.IntervalMs = other.Series.IntervalMs
+	}
+	if other.Series.IntervalMs != 0 && other.Series.IntervalMs != d.Series.IntervalMs {
+		return fmt.Errorf("metrics: merge: series intervals differ (%d ms and %d ms)", d.Series.IntervalMs, other.Series.IntervalMs)
+	}
+	// Start alignment.
+	if d.Start.IsZero() {
+		d.Start = other.Start
+	}
+	iv := time.Duration(d.Series.IntervalMs) * time.Millisecond
+	shiftOther, shiftSelf := 0, 0
+	if iv > 0 && !other.Start.IsZero() {
+		if off := other.Start.Sub(d.Start); off >= 0 {
+			shiftOther = int(off / iv)
+		} else {
+			shiftSelf = int(-off / iv)
+		}
+	}
+	if shiftOther+len(other.Series.Requests) > maxSeriesLen || shiftSelf+len(d.Series.Requests) > maxSeriesLen {
+		return fmt.Errorf("metrics: merge: the documents start %v apart: their series (%d ms intervals) cannot be aligned within %d intervals; merge shards of one run",
+			other.Start.Sub(d.Start), d.Series.IntervalMs, maxSeriesLen)
+	}
+	if !other.Start.IsZero() && other.Start.Before(d.Start) {
+		d.Start = other.Start
+	}
+	if other.End.After(d.End) {
+		d.End = other.End
+	}
+	d.Series.Requests = shiftAdd(shiftAdd(nil, d.Series.Requests, shiftSelf), other.Series.Requests, shiftOther)
+	d.Series.Throttled = shiftAdd(shiftAdd(nil, d.Series.Throttled, shiftSelf), other.Series.Throttled, shiftOther)
+	d.Series.Errors = shiftAdd(shiftAdd(nil, d.Series.Errors, shiftSelf), other.Series.Errors, shiftOther)
+
+	if d.Scenario == "" {
+		d.Scenario = other.Scenario
+	}
+	switch {
+	case d.Shard == "":
+		d.Shard = other.Shard
+	case other.Shard != "" && other.Shard != d.Shard:
+		d.Shard += "+" + other.Shard
+	}
+	for k, v := range other.Labels {
+		if d.Labels == nil {
+			d.Labels = map[string]string{}
+		}
+		if _, ok := d.Labels[k]; !ok {
+			d.Labels[k] = v
+		}
+	}
+	if d.Target == (Target{}) {
+		d.Target = other.Target
+	}
+
+	for i := range other.Operations {
+		o := &other.Operations[i]
+		cur := d.Op(o.Op)
+		if cur == nil {
+			d.Operations = append(d.Operations, OpStats{Op: o.Op, Route: o.Route, Outcomes: map[string]int64{}})
+			cur = &d.Operations[len(d.Operations)-1]
+		}
+		if err := cur.add(o, true); err != nil {
+			return fmt.Errorf("metrics: merge: %w", err)
+		}
+	}
+	sort.Slice(d.Operations, func(i, j int) bool { return d.Operations[i].Op < d.Operations[j].Op })
+
+	d.Identities = mergeIdentities(d.Identities, other.Identities)
+
+	for _, o := range other.RateLimits {
+		var cur *RateLimitObservation
+		for i := range d.RateLimits {
+			if d.RateLimits[i].Key == o.Key && d.RateLimits[i].Source == o.Source {
+				cur = &d.RateLimits[i]
+			}
+		}
+		if cur == nil {
+			d.RateLimits = append(d.RateLimits, RateLimitObservation{Key: o.Key, Source: o.Source})
+			cur = &d.RateLimits[len(d.RateLimits)-1]
+		}
+		mergeObservation(cur, &o)
+	}
+	for i := range d.RateLimits {
+		rl := &d.RateLimits[i]
+		rl.Evidence.TokensSeen = d.Identities.Tokens
+		rl.Evidence.ClientsSeen = d.Identities.Clients
+		rl.Evidence.UsersSeen = d.Identities.Users
+		rl.Scope, rl.ScopeReason = scopeFor(rl.Source, rl.Evidence, rl.DeclaredScope)
+	}
+	sortObservations(d.RateLimits)
+
+	if other.WebSocket != nil {
+		if d.WebSocket == nil {
+			d.WebSocket = &WebSocketStats{}
+		}
+		w, o := d.WebSocket, other.WebSocket
+		w.Connects += o.Connects
+		w.Heartbeats += o.Heartbeats
+		w.MaxHeartbeatGapMs = max(w.MaxHeartbeatGapMs, o.MaxHeartbeatGapMs)
+		w.Drops += o.Drops
+		w.Reconnects += o.Reconnects
+		w.Events += o.Events
+		w.Lost += o.Lost
+		if err := w.PushLatency.merge(&o.PushLatency); err != nil {
+			return fmt.Errorf("metrics: merge: websocket.pushLatency: %w", err)
+		}
+	}
+	d.Thresholds = nil
+	d.Summary = Summarize(d)
+	return nil
+}
+
+// shiftAdd adds src, shifted right by shift, into dst.
+func shiftAdd(dst, src []int64, shift int) []int64 {
+	if n := len(src) + shift; len(src) > 0 && n > len(dst) {
+		dst = append(dst, make([]int64, n-len(dst))...)
+	}
+	for i, v := range src {
+		dst[i+shift] += v
+	}
+	return dst
+}
+
+func mergeIDs(a []string, an int, b []string, bn int) ([]string, int) {
+	complete := len(a) == an && len(b) == bn
+	set := map[string]struct{}{}
+	for _, x := range a {
+		set[x] = struct{}{}
+	}
+	for _, x := range b {
+		set[x] = struct{}{}
+	}
+	ids := sortedKeys(set)
+	n := len(ids)
+	if !complete {
+		// The lists were capped: the exact union is unknown. Shards of one
+		// run normally use disjoint identities, so add the counts (but never
+		// report fewer than the ids in hand).
+		n = max(an+bn-overlap(a, b), n)
+	}
+	if len(ids) > maxIDs {
+		ids = ids[:maxIDs]
+	}
+	return ids, n
+}
+
+func overlap(a, b []string) int {
+	n := 0
+	for _, x := range a {
+		if slices.Contains(b, x) {
+			n++
+		}
+	}
+	return n
+}
+
+func mergeIdentities(a, b Identities) Identities {
+	var out Identities
+	out.TokenIDs, out.Tokens = mergeIDs(a.TokenIDs, a.Tokens, b.TokenIDs, b.Tokens)
+	out.ClientIDs, out.Clients = mergeIDs(a.ClientIDs, a.Clients, b.ClientIDs, b.Clients)
+	out.UserIDs, out.Users = mergeIDs(a.UserIDs, a.Users, b.UserIDs, b.Users)
+	return out
+}
+
+func mergeObservation(d, o *RateLimitObservation) {
+	if d.Namespace == "" {
+		d.Namespace = o.Namespace
+	}
+	if d.DeclaredScope == "" {
+		d.DeclaredScope = o.DeclaredScope
+	}
+	d.Allowed = max(d.Allowed, o.Allowed)
+	if o.WindowSeconds > d.WindowSeconds || (d.WindowSource != "profile" && o.WindowSource == "profile") {
+		d.WindowSeconds, d.WindowSource = o.WindowSeconds, o.WindowSource
+	}
+	d.Rejected += o.Rejected
+	d.Recovered += o.Recovered
+	for _, c := range o.Samples {
+		if len(d.Samples) < maxSamples && !slices.Contains(d.Samples, c) {
+			d.Samples = append(d.Samples, c)
+		}
+	}
+	if !o.FirstRejection.IsZero() && (d.FirstRejection.IsZero() || o.FirstRejection.Before(d.FirstRejection)) {
+		d.FirstRejection = o.FirstRejection
+	}
+	if o.LastRejection.After(d.LastRejection) {
+		d.LastRejection = o.LastRejection
+	}
+	e, oe := &d.Evidence, &o.Evidence
+	e.TokenIDs, e.Tokens = mergeIDs(e.TokenIDs, e.Tokens, oe.TokenIDs, oe.Tokens)
+	e.ClientIDs, e.Clients = mergeIDs(e.ClientIDs, e.Clients, oe.ClientIDs, oe.Clients)
+	e.UserIDs, e.Users = mergeIDs(e.UserIDs, e.Users, oe.UserIDs, oe.Users)
+	e.Ops = unionSorted(e.Ops, oe.Ops)
+	e.OpsPassing = unionSorted(e.OpsPassing, oe.OpsPassing)
+	e.OpsPassing = slices.DeleteFunc(e.OpsPassing, func(s string) bool { return slices.Contains(e.Ops, s) })
+}
+
+func unionSorted(a, b []string) []string {
+	out := slices.Concat(a, b)
+	sort.Strings(out)
+	out = slices.Compact(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+func sortObservations(obs []RateLimitObservation) {
+	sort.SliceStable(obs, func(i, j int) bool {
+		if obs[i].Rejected != obs[j].Rejected {
+			return obs[i].Rejected > obs[j].Rejected
+		}
+		if obs[i].Key != obs[j].Key {
+			return obs[i].Key < obs[j].Key
+		}
+		return obs[i].Source < obs[j].Source
+	})
+}

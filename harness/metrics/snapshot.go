@@ -1,0 +1,233 @@
+package metrics
+
+import (
+	"maps"
+	"math"
+	"slices"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+)
+
+// Snapshot returns a Document of everything recorded so far. It may run
+// concurrently with Record; it locks one stripe at a time, so the document is
+// a consistent sum of each stripe but not one instant of the whole recorder.
+func (r *Recorder) Snapshot() *Document {
+	d := r.snapshot(true)
+	d.Summary = Summarize(d)
+	return d
+}
+
+// snapshot builds the document; with encode false the histograms hold only
+// their decoded form (enough to evaluate thresholds, cheaper by far).
+func (r *Recorder) snapshot(encode bool) *Document {
+	enc := func(h *hdr.Histogram) Histogram {
+		if !encode {
+			if h == nil {
+				h = newHist()
+			}
+			return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, h: h}
+		}
+		e, _ := encodeHist(h) // cannot fail for histograms made by newHist
+		return e
+	}
+	d := &Document{
+		Schema:     SchemaVersion,
+		Scenario:   r.cfg.scenario,
+		Shard:      r.cfg.shard,
+		Labels:     maps.Clone(r.cfg.labels),
+		Target:     r.cfg.target,
+		Start:      r.start,
+		End:        r.cfg.now(),
+		Operations: []OpStats{},
+		RateLimits: []RateLimitObservation{},
+		Series:     Series{IntervalMs: r.cfg.interval.Milliseconds()},
+	}
+	aggs := r.collect()
+	var ids idSets
+	type bucketOps struct {
+		b   *bucketAgg
+		ops []string
+	}
+	var buckets []*bucketOps
+	for _, a := range aggs {
+		st := OpStats{
+			Op:          a.name,
+			Route:       a.route,
+			Outcomes:    map[string]int64{},
+			Status429:   a.status429,
+			BytesIn:     a.bytesIn,
+			BytesOut:    a.bytesOut,
+			Connections: a.newConns,
+			RetryWaitMs: float64(a.retryWait) / float64(time.Millisecond),
+			Attempts:    a.attempts,
+			ByOutcome:   map[string]OutcomeLatency{},
+		}
+		lat, tot := newHist(), newHist()
+		for o := range a.outcomes {
+			oa := &a.outcomes[o]
+			if oa.latency == nil {
+				continue
+			}
+			name := Outcome(o).String()
+			st.Count += oa.count
+			st.Outcomes[name] = oa.count
+			lat.Merge(oa.latency)
+			tot.Merge(oa.total)
+			st.ByOutcome[name] = OutcomeLatency{Latency: enc(oa.latency), Total: enc(oa.total)}
+		}
+		st.Latency, st.Total = enc(lat), enc(tot)
+		if a.hdrAllowed > 0 || a.hdrMaxCount > 0 || a.hdrMaxReset > 0 {
+			st.RateHeaders = &RateHeaders{Allowed: a.hdrAllowed, MaxCount: a.hdrMaxCount, MaxReset: a.hdrMaxReset.Seconds()}
+		}
+		d.Operations = append(d.Operations, st)
+		d.Series.Requests = addSeries(d.Series.Requests, a.requests)
+		d.Series.Throttled = addSeries(d.Series.Throttled, a.throttled)
+		d.Series.Errors = addSeries(d.Series.Errors, a.errors)
+		ids.add(a.ids.tokens, a.ids.clients, a.ids.users)
+		for _, b := range a.buckets {
+			var bo *bucketOps
+			for _, x := range buckets {
+				if x.b.key == b.key && x.b.clientSide == b.clientSide {
+					bo = x
+				}
+			}
+			if bo == nil {
+				bo = &bucketOps{b: &bucketAgg{key: b.key, clientSide: b.clientSide}}
+				buckets = append(buckets, bo)
+			}
+			mergeBucket([]*bucketAgg{bo.b}, b)
+			bo.ops = append(bo.ops, a.name)
+		}
+	}
+	// Pad the series to the same length, covering the whole run.
+	n := max(len(d.Series.Requests), len(d.Series.Throttled), len(d.Series.Errors))
+	if el := d.End.Sub(d.Start); el > 0 {
+		n = max(n, min(int((el+r.cfg.interval-1)/r.cfg.interval), maxSeriesLen))
+	}
+	d.Series.Requests = pad(d.Series.Requests, n)
+	d.Series.Throttled = pad(d.Series.Throttled, n)
+	d.Series.Errors = pad(d.Series.Errors, n)
+
+	d.Identities = Identities{
+		Tokens: len(ids.tokens), Clients: len(ids.clients), Users: len(ids.users),
+		TokenIDs: capIDs(ids.tokens), ClientIDs: capIDs(ids.clients), UserIDs: capIDs(ids.users),
+	}
+
+	for _, bo := range buckets {
+		b := bo.b
+		obs := RateLimitObservation{
+			Key:            b.key,
+			Namespace:      b.namespace,
+			DeclaredScope:  b.scope,
+			Allowed:        max(b.allowed, b.value),
+			Rejected:       b.rejected,
+			Recovered:      b.recovered,
+			Samples:        slices.Clone(b.samples),
+			FirstRejection: b.first,
+			LastRejection:  b.last,
+			Source:         "server",
+		}
+		if b.clientSide {
+			obs.Source = "client-side"
+		}
+		if k, ok := r.cfg.known[b.key]; ok {
+			if obs.Allowed == 0 {
+				obs.Allowed = k.Allowed
+			}
+			if k.Window > 0 {
+				obs.WindowSeconds, obs.WindowSource = k.Window.Seconds(), "profile"
+			}
+			if obs.Namespace == "" {
+				obs.Namespace = k.Namespace
+			}
+			if obs.DeclaredScope == "" {
+				obs.DeclaredScope = k.Scope
+			}
+		}
+		if obs.WindowSeconds == 0 {
+			obs.WindowSeconds, obs.WindowSource = EstimateWindow(b.maxReset, b.maxRetryAfter)
+		}
+		ops := unionSorted(nil, bo.ops)
+		obs.Evidence = Evidence{
+			Tokens: len(b.tokens), Clients: len(b.clients), Users: len(b.users),
+			TokensSeen: d.Identities.Tokens, ClientsSeen: d.Identities.Clients, UsersSeen: d.Identities.Users,
+			Ops:      ops,
+			TokenIDs: capIDs(b.tokens), ClientIDs: capIDs(b.clients), UserIDs: capIDs(b.users),
+		}
+		// Which other operations succeeded while this bucket rejected?
+		lo := int(b.first.Sub(r.start) / r.cfg.interval)
+		hi := int(b.last.Sub(r.start) / r.cfg.interval)
+		for _, a := range aggs {
+			if slices.Contains(ops, a.name) {
+				continue
+			}
+			for i := max(lo, 0); i <= hi && i < len(a.ok); i++ {
+				if a.ok[i] > 0 {
+					obs.Evidence.OpsPassing = append(obs.Evidence.OpsPassing, a.name)
+					break
+				}
+			}
+		}
+		obs.Scope, obs.ScopeReason = scopeFor(obs.Source, obs.Evidence, obs.DeclaredScope)
+		d.RateLimits = append(d.RateLimits, obs)
+	}
+	sortObservations(d.RateLimits)
+
+	r.wsMu.Lock()
+	if w := &r.ws; w.seen {
+		var wp *hdr.Histogram
+		if w.push != nil {
+			wp = w.push.Clone() // w.push keeps changing after the lock is released
+		}
+		push := enc(wp)
+		d.WebSocket = &WebSocketStats{
+			Connects: w.connects, Heartbeats: w.heartbeats,
+			MaxHeartbeatGapMs: float64(w.maxGap) / float64(time.Millisecond),
+			Drops:             w.drops, Reconnects: w.reconnects, Events: w.events, Lost: w.lost,
+			PushLatency: push,
+		}
+	}
+	r.wsMu.Unlock()
+	return d
+}
+
+func pad(s []int64, n int) []int64 {
+	if len(s) < n {
+		s = append(s, make([]int64, n-len(s))...)
+	}
+	if s == nil {
+		s = []int64{}
+	}
+	return s
+}
+
+func capIDs(m map[string]struct{}) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	ids := sortedKeys(m)
+	if len(ids) > maxIDs {
+		ids = ids[:maxIDs]
+	}
+	return ids
+}
+
+// EstimateWindow estimates a bucket's window from the largest
+// inin-ratelimit-reset and Retry-After the run saw: the larger of the two,
+// snapped to a whole minute when within 2 s of one (a 60 s window reports a
+// reset of up to 61 s). It returns 0 and "" when there is no evidence.
+func EstimateWindow(maxReset, maxRetryAfter time.Duration) (seconds float64, source string) {
+	switch {
+	case maxReset <= 0 && maxRetryAfter <= 0:
+		return 0, ""
+	case maxReset >= maxRetryAfter:
+		seconds, source = maxReset.Seconds(), "ratelimit-reset"
+	default:
+		seconds, source = maxRetryAfter.Seconds(), "retry-after"
+	}
+	if m := math.Round(seconds/60) * 60; m > 0 && math.Abs(seconds-m) <= 2 {
+		seconds = m
+	}
+	return seconds, source
+}
