@@ -27,7 +27,8 @@ const ThresholdForms = `p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2
 //	avg(op[, mods]), min(...), max(...)   likewise
 //	rate(what[, op])     fraction of op's requests that were what, e.g. 1% or 0.01
 //	count(what[, op])    number of op's requests that were what
-//	rps(op)              completed requests per second over the run
+//	rps(op)              requests per second over the document's Start..End (End = when
+//	                     Snapshot ran: take the snapshot when the load ends)
 //	rejected(key[, src]) requests rejected by rate-limit bucket key (src: server or client-side)
 //	max_heartbeat_gap    largest gap between notification heartbeats (a duration)
 //	ws_lost, ws_drops, ws_reconnects, ws_events   notification counters
