@@ -33,6 +33,9 @@ type orgState struct {
 
 const maxConversations = 100_000
 
+// isoMillis is Genesys' date format.
+const isoMillis = "2006-01-02T15:04:05.000Z"
+
 type userState struct {
 	mu            sync.Mutex
 	presenceID    string
@@ -40,6 +43,8 @@ type userState struct {
 	presenceSince time.Time
 	routingStatus string
 	routingSince  time.Time
+	// routingSinceText is routingSince formatted once, for the hot GET.
+	routingSinceText string
 }
 
 type conversation struct {
@@ -65,6 +70,7 @@ func newOrgState(d *directory) *orgState {
 	for i := range o.users {
 		o.users[i].presenceID = offline
 		o.users[i].routingStatus = "OFF_QUEUE"
+		o.users[i].routingSinceText = time.Unix(0, 0).UTC().Format(isoMillis)
 	}
 	return o
 }
@@ -334,11 +340,8 @@ func (s *Server) getRoutingStatus(c *reqCtx) {
 		return
 	}
 	st.mu.Lock()
-	status, since := st.routingStatus, st.routingSince
+	status, since := st.routingStatus, st.routingSinceText
 	st.mu.Unlock()
-	if since.IsZero() {
-		since = time.Unix(0, 0)
-	}
 	// Hand-written: this is the benchmark's hot GET.
 	b := c.buf.AvailableBuffer()
 	b = append(b, `{"userId":"`...)
@@ -346,7 +349,7 @@ func (s *Server) getRoutingStatus(c *reqCtx) {
 	b = append(b, `","status":"`...)
 	b = append(b, status...)
 	b = append(b, `","startTime":"`...)
-	b = since.UTC().AppendFormat(b, "2006-01-02T15:04:05.000Z")
+	b = append(b, since...)
 	b = append(b, "\"}\n"...)
 	s.writeRaw(c, http.StatusOK, b)
 }
@@ -382,9 +385,9 @@ func (s *Server) putRoutingStatus(c *reqCtx) {
 		start = t
 	}
 	st.mu.Lock()
-	st.routingStatus, st.routingSince = body.Status, start
+	out := routingStatusJSON{UserID: u.ID, Status: body.Status, StartTime: start.UTC().Format(isoMillis)}
+	st.routingStatus, st.routingSince, st.routingSinceText = body.Status, start, out.StartTime
 	st.mu.Unlock()
-	out := routingStatusJSON{UserID: u.ID, Status: body.Status, StartTime: start.UTC().Format("2006-01-02T15:04:05.000Z")}
 	s.writeJSON(c, http.StatusOK, out)
 	s.hub.Publish("v2.users."+u.ID+".routingStatus", map[string]any{"routingStatus": out}, c.corr)
 }

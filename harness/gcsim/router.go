@@ -115,10 +115,26 @@ func routeTable() []*route {
 }
 
 // node is a path-segment trie node; "{...}" segments match any one segment.
+// Children are a short slice, searched linearly: for the few children a
+// node has this is faster than hashing the segment.
 type node struct {
-	lit   map[string]*node
+	lit   []edge
 	param *node
 	by    map[string]*route // method -> route
+}
+
+type edge struct {
+	seg  string
+	next *node
+}
+
+func (n *node) child(seg string) *node {
+	for i := range n.lit {
+		if n.lit[i].seg == seg {
+			return n.lit[i].next
+		}
+	}
+	return nil
 }
 
 // router matches a method and path to a route without regular expressions
@@ -147,13 +163,12 @@ func newRouter(rules []*limitRule) *router {
 				n = n.param
 				continue
 			}
-			if n.lit == nil {
-				n.lit = map[string]*node{}
+			c := n.child(seg)
+			if c == nil {
+				c = &node{}
+				n.lit = append(n.lit, edge{seg, c})
 			}
-			if n.lit[seg] == nil {
-				n.lit[seg] = &node{}
-			}
-			n = n.lit[seg]
+			n = c
 		}
 		if n.by == nil {
 			n.by = map[string]*route{}
@@ -199,7 +214,7 @@ func (rt *router) lookup(n *node, rest string, params *[maxParams]string, np int
 	if seg == "" {
 		return nil
 	}
-	if c, ok := n.lit[seg]; ok {
+	if c := n.child(seg); c != nil {
 		if !more {
 			if c.by != nil {
 				return c
