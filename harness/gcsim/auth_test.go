@@ -180,6 +180,9 @@ func TestUserContext(t *testing.T) {
 		if r.Status != 400 || !strings.Contains(r.json(t)["message"].(string), "requires a user context") {
 			t.Errorf("GET %s with client credentials: %d %s, want 400 requires a user context", path, r.Status, r.Body)
 		}
+		if r.Header.Get("inin-ratelimit-allowed") == "" {
+			t.Errorf("GET %s with client credentials: no inin-ratelimit-* headers on the 400", path)
+		}
 		if r := do(t, s, "GET", path, ut, nil); r.Status != 200 {
 			t.Errorf("GET %s with a user token: %d %s", path, r.Status, r.Body)
 		}

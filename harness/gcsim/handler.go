@@ -101,11 +101,6 @@ func (s *Server) serve(c *reqCtx) {
 	}
 	c.tok = t
 	c.clientID = t.client.ID
-	if rt.userContext && t.user == nil {
-		s.writeError(c, http.StatusBadRequest, "bad.request",
-			"This request requires a user context. Client credentials cannot be used for requests to this resource.", nil)
-		return
-	}
 	if n := len(rt.rules); n > 0 {
 		bs := c.buckets[:0]
 		rules := rt.rules
@@ -127,6 +122,13 @@ func (s *Server) serve(c *reqCtx) {
 		if !s.applyLimits(c, ms, bs, c.now) {
 			return
 		}
+	}
+	// A client-credentials token on a user-context endpoint is refused after
+	// it has counted: the request did reach the API.
+	if rt.userContext && t.user == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request",
+			"This request requires a user context. Client credentials cannot be used for requests to this resource.", nil)
+		return
 	}
 	if cl := c.r.ContentLength; cl > s.profile.RequestBytesMax {
 		s.writeTooLarge(c)
