@@ -1,7 +1,6 @@
 package notify
 
 import (
-	"encoding/base64"
 	"maps"
 	"sort"
 	"sync"
@@ -96,7 +95,7 @@ func (s Stats) WebSocket() metrics.WebSocketStats {
 	}
 	if b, err := h.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
 		ws.PushLatency = metrics.Histogram{Encoding: metrics.HistogramEncoding, Unit: metrics.HistogramUnit,
-			Data: base64.StdEncoding.EncodeToString(b)}
+			Data: string(b)} // Encode already returns base64 ("HISTF...")
 	}
 	return ws
 }
