@@ -43,7 +43,7 @@ func TestErrorRateFault(t *testing.T) {
 			}
 		}
 		r := do(t, s, "GET", "/admin/stats", "", nil)
-		if !strings.Contains(string(r.Body), `"ServiceUnavailable":`) {
+		if !strings.Contains(string(r.Body), `"serviceUnavailable":`) {
 			t.Errorf("stats lack fault counters: %s", r.Body)
 		}
 		return got

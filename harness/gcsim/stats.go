@@ -111,12 +111,19 @@ type BucketStats struct {
 
 // AuthStats counts bearer tokens refused with 401.
 type AuthStats struct {
-	Unknown, Expired, Revoked int64
+	Unknown int64 `json:"unknown"`
+	Expired int64 `json:"expired"`
+	Revoked int64 `json:"revoked"`
 }
 
 // FaultStats counts injected faults.
 type FaultStats struct {
-	Latency, ServiceUnavailable, Resets, TokenOutage, SocketDrops, SocketClosingStorms int64
+	Latency             int64 `json:"latency"`             // requests delayed
+	ServiceUnavailable  int64 `json:"serviceUnavailable"`  // 503s injected
+	Resets              int64 `json:"resets"`              // connections reset
+	TokenOutage         int64 `json:"tokenOutage"`         // token requests refused by the outage
+	SocketDrops         int64 `json:"socketDrops"`         // DropSockets actions
+	SocketClosingStorms int64 `json:"socketClosingStorms"` // SocketClosing actions
 }
 
 // SocketStats are the notification hub's counters: channels and sockets
