@@ -1,7 +1,9 @@
 package gcsim_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"reflect"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -160,5 +162,33 @@ func TestAdminFaults(t *testing.T) {
 	do(t, s, "PUT", "/admin/faults", "", `{}`)
 	if r := do(t, s, "GET", queuesPath, tok, nil); r.Status != 200 {
 		t.Errorf("after clearing: %d, want 200", r.Status)
+	}
+}
+
+// TestAdminFaultsRoundTrip: Faults marshaled with encoding/json (as
+// clients do) are accepted by PUT /admin/faults and read back equal.
+func TestAdminFaultsRoundTrip(t *testing.T) {
+	s := newServer(t, nil)
+	f := gcsim.Faults{
+		Families: map[string]gcsim.FaultSpec{
+			"*": {Latency: gcsim.Latency{Distribution: "exponential", Min: gcsim.Duration(time.Millisecond),
+				Mean: gcsim.Duration(5 * time.Millisecond), Max: gcsim.Duration(time.Second)}},
+			gcsim.FamilyRecordingState: {ErrorRate: 0.25, RetryAfter: gcsim.Duration(3 * time.Second), ResetRate: 0.01},
+		},
+		TokenOutage: true,
+	}
+	data, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := do(t, s, "PUT", "/admin/faults", "", string(data)); r.Status != 200 {
+		t.Fatalf("PUT %s: %d %s", data, r.Status, r.Body)
+	}
+	var back gcsim.Faults
+	if err := json.Unmarshal(do(t, s, "GET", "/admin/faults", "", nil).Body, &back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(back, f) || !reflect.DeepEqual(s.Faults(), f) {
+		t.Errorf("GET /admin/faults = %+v, Faults() = %+v, want %+v", back, s.Faults(), f)
 	}
 }
