@@ -2,6 +2,7 @@ package agent_test
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -12,17 +13,22 @@ import (
 func noop(context.Context, agent.Iteration) error { return nil }
 
 // BenchmarkOpenDispatch measures the open executor's cost per arrival: the
-// pacer, the busy check, the hand-off to an agent and the accounting. The
-// rate is so high that every arrival is due at once.
+// pacer, finding an idle agent, the hand-off and the accounting. The rate is
+// so high that every arrival is due at once, so most find every agent busy
+// (the worst case of the idle search).
 func BenchmarkOpenDispatch(b *testing.B) {
-	b.ReportAllocs()
-	o := agent.Open{Pacer: agent.ConstantPacer{Freq: 1e12}, Agents: 64, MaxIterations: uint64(b.N)}
-	b.ResetTimer()
-	st, err := o.Run(context.Background(), noop)
-	if err != nil {
-		b.Fatal(err)
+	for _, agents := range []int{64, 10_000} {
+		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
+			b.ReportAllocs()
+			o := agent.Open{Pacer: agent.ConstantPacer{Freq: 1e12}, Agents: agents, MaxIterations: uint64(b.N)}
+			b.ResetTimer()
+			st, err := o.Run(context.Background(), noop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
+		})
 	}
-	b.ReportMetric(float64(st.Dropped)/float64(b.N), "dropped/op")
 }
 
 // BenchmarkClosedIteration measures the closed executor's cost per

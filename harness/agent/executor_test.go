@@ -572,3 +572,35 @@ func TestOpenPacerWithoutDue(t *testing.T) {
 		t.Errorf("Schedule: %d arrivals; Pacer only: %d; same times: %v; want 55 and the same", len(runs[0]), len(runs[1]), slices.Equal(runs[0], runs[1]))
 	}
 }
+
+// TestOpenRoundRobin: arrivals go round the agents in order, skipping the
+// busy ones.
+func TestOpenRoundRobin(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLog()
+		// 10/s on 3 agents; arrival 2 keeps agent 2 busy from 200 to 550ms.
+		o := agent.Open{Pacer: agent.ConstantPacer{Freq: 10, Duration: time.Second}, Agents: 3}
+		_, err := o.Run(t.Context(), func(ctx context.Context, it agent.Iteration) error {
+			l.add(it)
+			d := 10 * time.Millisecond
+			if it.N == 2 {
+				d = 350 * time.Millisecond
+			}
+			time.Sleep(d)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := make([]int, 10)
+		for _, it := range l.its {
+			got[it.N] = it.Agent
+		}
+		// Arrival 5 (500ms) would be agent 2's: busy, so agent 0; then on in
+		// order from there.
+		want := []int{0, 1, 2, 0, 1, 0, 1, 2, 0, 1}
+		if !slices.Equal(got, want) {
+			t.Errorf("agents by arrival %v, want %v", got, want)
+		}
+	})
+}

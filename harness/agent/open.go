@@ -13,7 +13,9 @@ import (
 // iteration at a time; an arrival that finds every agent busy is dropped and
 // counted (in [Stats].Dropped, and through OnDrop), never queued and never
 // delayed, so that an overloaded target shows up as drops and as latency
-// measured from each iteration's intended start.
+// measured from each iteration's intended start. Arrivals go round the
+// agents in order, skipping busy ones, so the load spreads over all of
+// them and a run is reproducible.
 //
 // The scheduler uses one timer for the whole run, whatever the rate.
 // Arrivals due at the same instant (or already late) are dispatched at once.
@@ -86,20 +88,22 @@ func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 
 	rs := newRunState(ctx, fn)
 	defer rs.cancelIters()
-	// An agent is busy from dispatch until its iteration returns. Only the
-	// scheduler adds to busy, so checking it and then adding is not a race;
-	// the buffer holds every agent's job, so a send never blocks.
-	jobs := make(chan Iteration, len(agents))
-	var busy atomic.Int64
-	for _, id := range agents {
+	// Each agent has its own hand-off channel and a busy bit, set by the
+	// scheduler at dispatch and cleared by the agent when its iteration
+	// returns. Arrivals go round the idle agents in order (see idleSet).
+	idle := newIdleSet(len(agents))
+	jobs := make([]chan Iteration, len(agents))
+	for w, id := range agents {
+		ch := make(chan Iteration, 1)
+		jobs[w] = ch
 		rs.wg.Go(func() {
-			for it := range jobs {
+			for it := range ch {
 				it.Agent = id
 				it.Start = time.Now()
 				gaugeAdd(o.Active, 1)
 				rs.run(rs.iterCtx, it)
 				gaugeAdd(o.Active, -1)
-				busy.Add(-1)
+				idle.release(w)
 			}
 		})
 	}
@@ -155,10 +159,9 @@ func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 			// when the scheduler runs late.
 			it := Iteration{N: hits, Agent: -1, Intended: start.Add(due)}
 			hits++
-			if busy.Load() < int64(len(agents)) {
-				busy.Add(1)
+			if w := idle.acquire(); w >= 0 {
 				rs.started.Add(1)
-				jobs <- it
+				jobs[w] <- it
 			} else {
 				st.Dropped++
 				if o.OnDrop != nil {
@@ -169,7 +172,9 @@ func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 	}()
 	st.Issuing = time.Since(start)
 	st.Arrivals = hits
-	close(jobs)
+	for _, ch := range jobs {
+		close(ch)
+	}
 	rs.finish(ctx, timer, gracePeriod(o.GracefulStop))
 	rs.stats(&st, start)
 	return st, nil
