@@ -94,7 +94,6 @@ func benchOp(b *testing.B, op func(ctx context.Context, a *agent.Agent, i int) e
 	}
 }
 
-
 // BenchmarkQueueList: GET /api/v2/routing/queues (25 per page).
 func BenchmarkQueueList(b *testing.B) {
 	q := url.Values{"pageSize": {"25"}, "pageNumber": {"1"}}

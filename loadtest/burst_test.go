@@ -79,6 +79,7 @@ type burstResult struct {
 // rate-aware client, (c) a token pool sized for CXLOAD_RATE, up to the next
 // limit in line.
 func TestRecordingBurst(t *testing.T) {
+	shortParallel(t)
 	runRecordingBurst(t, rigOptions{}, nil, false)
 }
 

@@ -140,6 +140,7 @@ type rejection struct {
 // that it recovered the profile exactly; on a tenant it writes its findings
 // as a gcsim profile (CXLOAD_PROFILE_OUT).
 func TestRateLimitDiscovery(t *testing.T) {
+	shortParallel(t)
 	runDiscovery(t, rigOptions{}, true)
 }
 

@@ -5,7 +5,6 @@ package loadtest
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,10 +14,12 @@ import (
 
 // stampPath is a file every scenario opens and TestMain rewrites after the
 // tests ran. go test caches a result only if the files a test opened are
-// unchanged and not younger than 2 s when the test binary exits; this one
-// is always brand new then, so a load run is never "(cached)", even without
-// -count=1.
-var stampPath = filepath.Join(os.TempDir(), "cxload-loadtest.stamp")
+// unchanged, and it checks only files inside the module, refusing to cache
+// at all when one is younger than 2 s at the end of the run. This one is
+// rewritten as the test binary exits, so a load run is never "(cached)",
+// even without -count=1. It lives in the package directory (the tests' working
+// directory) and is ignored by git (.gitignore).
+const stampPath = ".cxload-run-stamp"
 
 // touchRun opens the stamp, so that go test records it as an input.
 func touchRun() {
@@ -45,4 +46,13 @@ func TestMain(m *testing.M) {
 		}
 	}
 	os.Exit(code)
+}
+
+// shortParallel runs the scenarios side by side under -short (the CI
+// smoke run), each on its own simulator; a full run keeps them one after
+// the other, so that they do not share the machine while measuring.
+func shortParallel(t *testing.T) {
+	if testing.Short() {
+		t.Parallel()
+	}
 }

@@ -24,6 +24,7 @@ import (
 // new channel while events keep flowing) and an abrupt drop of every socket
 // at two thirds (every client must reconnect) may not lose a single event.
 func TestNotificationStability(t *testing.T) {
+	shortParallel(t)
 	k := loadKnobs(t)
 	agents := pick(k.Agents, 50, 20)
 	dur := pick(k.Duration, 30*time.Second, 8*time.Second)

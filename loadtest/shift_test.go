@@ -146,6 +146,7 @@ func (s *shift) details(ctx context.Context, a *agent.Agent) error {
 // CXLOAD_ITERATIONS makes every agent do exactly that many iterations (the
 // counts then do not depend on timing or sharding: scripts/matrix.sh uses it).
 func TestAgentShift(t *testing.T) {
+	shortParallel(t)
 	k := loadKnobs(t)
 	agents := pick(k.Agents, 40, 12)
 	dur := pick(k.Duration, 45*time.Second, 10*time.Second)
