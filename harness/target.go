@@ -171,7 +171,7 @@ func (tg *Target) Start(p Plan) {
 func (tg *Target) transport(agents int) *http.Transport {
 	tr := api.NewTransport(agents)
 	if tg.Sim != nil {
-		tr.DialContext = tg.Sim.DialContext
+		tr.DialContext = api.TimedDial(tg.Sim.DialContext)
 		tr.Proxy = nil
 	}
 	return tr

@@ -23,6 +23,7 @@ import (
 	"net/http/httptrace"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,7 +80,6 @@ var DefaultRetry = RetryPolicy{
 const (
 	DefaultAttemptTimeout   = 30 * time.Second
 	DefaultMaxResponseBytes = 16 << 20
-	DefaultUserAgent        = "cxload"
 )
 
 // Config configures a Client. BaseURL is required.
@@ -90,12 +90,16 @@ type Config struct {
 	HTTPClient *http.Client      // nil: a client on NewTransport(Agents)
 	Agents     int               // sizes the transport's connections per host
 	// Limits is the client-side limiter; nil disables client-side limiting.
-	Limits           *Limits
-	Retry            RetryPolicy
-	AttemptTimeout   time.Duration // per attempt; default DefaultAttemptTimeout
-	MaxResponseBytes int64         // default DefaultMaxResponseBytes
-	UserAgent        string        // default DefaultUserAgent
-	Gate             Gate          // nil: every attempt admitted
+	Limits *Limits
+	Retry  RetryPolicy
+	// AttemptTimeout bounds each attempt (default DefaultAttemptTimeout). If
+	// the transport is an *http.Transport whose ResponseHeaderTimeout is set
+	// and not longer, that bounds the wait for the response instead, and no
+	// per-attempt context is made.
+	AttemptTimeout   time.Duration
+	MaxResponseBytes int64  // default DefaultMaxResponseBytes
+	UserAgent        string // "" = Go's default
+	Gate             Gate   // nil: every attempt admitted
 	Now              func() time.Time
 	Rand             func() float64      // jitter source in [0,1)
 	Scrub            func(string) string // redacts error texts, e.g. (*auth.Pool).Scrub
@@ -104,14 +108,17 @@ type Config struct {
 // NewTransport returns an http.Transport sized for agents concurrent
 // agents: that many idle and total connections per host (so a burst neither
 // queues behind a small idle pool nor opens sockets without bound), HTTP/2
-// when the server offers it, and dial, TLS and idle timeouts.
+// when the server offers it, dial, TLS, idle and response-header timeouts
+// (the latter DefaultAttemptTimeout), and dials timed for Result.Connect
+// (see TimedDial; keep it when replacing DialContext).
 func NewTransport(agents int) *http.Transport {
 	if agents <= 0 {
 		agents = 1
 	}
 	return &http.Transport{
 		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           TimedDial((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
+		ResponseHeaderTimeout: DefaultAttemptTimeout,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          agents + 16,
 		MaxIdleConnsPerHost:   agents,
@@ -130,12 +137,14 @@ type Client struct {
 }
 
 type core struct {
-	cfg      Config
-	base     string
-	hc       *http.Client
-	own      *http.Transport // closed by Close, nil if the caller gave HTTPClient
-	retry    RetryPolicy
-	randSeed atomic.Uint64
+	cfg        Config
+	base       string
+	rt         http.RoundTripper // HTTPClient's transport, used directly
+	own        *http.Transport   // closed by Close, nil if the caller gave HTTPClient
+	retry      RetryPolicy
+	userAgent  []string
+	attemptCtx bool // bound each attempt with a context (the transport does not)
+	realClock  bool // Config.Now was nil: time.Now, whose readings can be shared
 }
 
 // New checks cfg and returns a Client for agent 0.
@@ -146,22 +155,32 @@ func New(cfg Config) (*Client, error) {
 	}
 	c := &core{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/")}
 	if cfg.HTTPClient != nil {
-		c.hc = cfg.HTTPClient
+		c.rt = cfg.HTTPClient.Transport
+		if c.rt == nil {
+			c.rt = http.DefaultTransport
+		}
 	} else {
 		c.own = NewTransport(cfg.Agents)
-		c.hc = &http.Client{Transport: c.own}
+		c.rt = c.own
 	}
-	if c.cfg.AttemptTimeout <= 0 {
+	if c.cfg.AttemptTimeout == 0 {
 		c.cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if c.cfg.MaxResponseBytes <= 0 {
 		c.cfg.MaxResponseBytes = DefaultMaxResponseBytes
 	}
-	if c.cfg.UserAgent == "" {
-		c.cfg.UserAgent = DefaultUserAgent
+	if c.cfg.UserAgent != "" {
+		c.userAgent = []string{c.cfg.UserAgent}
+	}
+	// A transport with ResponseHeaderTimeout bounds the wait for a response
+	// itself; a context per attempt would cost a timer and allocations.
+	c.attemptCtx = c.cfg.AttemptTimeout > 0
+	if tr, ok := c.rt.(*http.Transport); ok && tr.ResponseHeaderTimeout > 0 && tr.ResponseHeaderTimeout <= c.cfg.AttemptTimeout {
+		c.attemptCtx = false
 	}
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
+		c.realClock = true
 	}
 	if c.cfg.Rand == nil {
 		c.cfg.Rand = rand.Float64
@@ -251,25 +270,34 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		res.Intended = called
 	}
 	var (
-		failure    error
-		retried401 bool
-		tok        *auth.Token
-		id         identity
+		failure     error
+		retried401  bool
+		lastEnd     time.Time
+		waitedAfter bool // time passed since lastEnd (a wait, a refused retry)
+		tok         *auth.Token
+		id          identity
 	)
 	maxAttempts := c.retry.MaxAttempts
 	for attempt := 1; ; attempt++ {
 		if c.cfg.Tokens != nil {
 			tok, err = c.cfg.Tokens.Token(ctx, c.agent)
 			if err != nil {
-				failure = err
+				failure, waitedAfter = err, true
 				break
 			}
 			id = identity{token: tok.ID, client: tok.ClientID}
 			res.TokenID, res.ClientID = tok.ID, tok.ClientID
 		}
-		waited, err := c.cfg.Limits.wait(ctx, req.Route, id)
+		// The first attempt reuses the call's clock reading: a limiter
+		// asked at a slightly earlier time only errs on the safe side.
+		lnow := called
+		if attempt > 1 || !c.realClock {
+			lnow = time.Now()
+		}
+		waited, err := c.cfg.Limits.wait(ctx, lnow, req.Route, id)
 		res.RetryWait += waited
 		if err != nil {
+			waitedAfter = true
 			var rf *refusal
 			if errors.As(err, &rf) {
 				res.ThrottledBy, res.Scope = rf.key, "client-side:"+rf.scope
@@ -279,11 +307,12 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if g := c.cfg.Gate; g != nil {
 			if err := g.Admit(); err != nil {
-				failure = err
+				failure, waitedAfter = err, true
 				break
 			}
 		}
 		a := c.attempt(ctx, method, target, req, tok)
+		lastEnd, waitedAfter = a.end, false
 		if c.cfg.Gate != nil {
 			c.cfg.Gate.Done(a.status)
 		}
@@ -297,7 +326,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			res.Status = a.status
 			res.BytesIn = int64(len(a.body))
 		}
-		wait, again := c.assess(ctx, req, method, resp, a, attempt, maxAttempts, id)
+		wait, again := c.assess(ctx, req, method, resp, &a, attempt, maxAttempts, id)
 		failure = a.err
 		if a.status == http.StatusUnauthorized && !retried401 && tok != nil {
 			c.cfg.Tokens.Invalidate(tok)
@@ -309,6 +338,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			break
 		}
 		if wait > 0 {
+			waitedAfter = true
 			waitStart := c.cfg.Now()
 			t := time.NewTimer(wait)
 			select {
@@ -324,7 +354,10 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			}
 		}
 	}
-	end := c.cfg.Now()
+	end := lastEnd
+	if end.IsZero() || waitedAfter {
+		end = c.cfg.Now()
+	}
 	res.Total = end.Sub(res.Intended)
 	if res.Start.IsZero() {
 		res.Start = end
@@ -367,7 +400,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 // retry and after how long.
 func (c *Client) assess(ctx context.Context, req *Request, method string, resp *Response, a *attemptResult, attempt, maxAttempts int, id identity) (time.Duration, bool) {
 	res := &resp.Result
-	now := c.cfg.Now()
+	now := a.end
 	var ra time.Duration
 	var hasRA bool
 	if a.status != 0 {
@@ -465,7 +498,7 @@ func idempotent(method string) bool {
 
 // attemptResult is one HTTP exchange.
 type attemptResult struct {
-	start              time.Time
+	start, end         time.Time
 	status             int
 	header             http.Header
 	body               []byte
@@ -474,38 +507,82 @@ type attemptResult struct {
 	err                error
 }
 
-// timing collects httptrace events of one attempt; hooks may run
-// concurrently and after the attempt ends, hence atomics.
+// timing collects the httptrace events of one attempt. Its trace's hooks
+// are built once per pooled timing and only touch atomics: a hook firing
+// late (httptrace allows it) cannot race, and GotConn and
+// GotFirstResponseByte both fire before the round trip returns.
 type timing struct {
-	trace                         httptrace.ClientTrace
-	start                         time.Time
-	connStart, connDone, firstRsp atomic.Int64 // ns since start
+	trace    httptrace.ClientTrace
+	start    int64        // unix ns of the attempt's start
+	connect  atomic.Int64 // dial time of a new connection (see TimedDial), ns
+	firstRsp atomic.Int64 // unix ns of the first response byte
 }
 
-func newTiming(start time.Time) *timing {
-	t := &timing{start: start}
-	since := func() int64 { return int64(time.Since(t.start)) }
+var timingPool = sync.Pool{New: func() any {
+	t := &timing{}
 	t.trace = httptrace.ClientTrace{
-		ConnectStart:         func(string, string) { t.connStart.CompareAndSwap(0, since()) },
-		ConnectDone:          func(string, string, error) { t.connDone.CompareAndSwap(0, since()) },
-		GotFirstResponseByte: func() { t.firstRsp.CompareAndSwap(0, since()) },
+		GotConn: func(info httptrace.GotConnInfo) {
+			if !info.Reused {
+				t.connect.Store(int64(dialTime(info.Conn)))
+			}
+		},
+		GotFirstResponseByte: func() { t.firstRsp.Store(time.Now().UnixNano()) },
 	}
 	return t
+}}
+
+// TimedDial wraps a DialContext function so that the connections it makes
+// remember how long the dial took; Result.Connect reports it for the request
+// that opened the connection. NewTransport uses it.
+func TimedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		start := time.Now()
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &timedConn{Conn: c, dial: time.Since(start)}, nil
+	}
 }
 
-func (c *Client) attempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) *attemptResult {
-	a := &attemptResult{}
-	actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-	defer cancel()
+type timedConn struct {
+	net.Conn
+	dial time.Duration
+}
+
+func dialTime(c net.Conn) time.Duration {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	if tc, ok := c.(*timedConn); ok {
+		return tc.dial
+	}
+	return 0
+}
+
+func (c *Client) attempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) (a attemptResult) {
+	if c.attemptCtx {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.cfg.AttemptTimeout)
+		defer cancel()
+	}
 	a.start = c.cfg.Now()
-	tm := newTiming(time.Now())
-	actx = httptrace.WithClientTrace(actx, &tm.trace)
+	tm := timingPool.Get().(*timing)
+	tm.connect.Store(0)
+	tm.firstRsp.Store(0)
+	if c.realClock {
+		tm.start = a.start.UnixNano() // one clock read less on the hot path
+	} else {
+		tm.start = time.Now().UnixNano()
+	}
+	ctx = httptrace.WithClientTrace(ctx, &tm.trace)
 	var body io.Reader
 	if req.Body != nil {
 		body = bytes.NewReader(req.Body)
 	}
-	hr, err := http.NewRequestWithContext(actx, method, target, body)
+	hr, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
+		timingPool.Put(tm)
 		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, err)
 		return a
 	}
@@ -513,10 +590,11 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 		hr.Header[k] = v
 	}
 	if tok != nil {
-		hr.Header["Authorization"] = []string{tok.AuthorizationHeader()}
+		hr.Header["Authorization"] = tok.AuthorizationValues()
 	}
-	hr.Header["Accept"] = acceptJSON
-	hr.Header["User-Agent"] = []string{c.cfg.UserAgent}
+	if c.userAgent != nil {
+		hr.Header["User-Agent"] = c.userAgent
+	}
 	if req.Body != nil {
 		if req.ContentType != "" {
 			hr.Header["Content-Type"] = []string{req.ContentType}
@@ -524,23 +602,26 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 			hr.Header["Content-Type"] = acceptJSON
 		}
 	}
-	hresp, err := c.hc.Do(hr)
+	hresp, err := c.rt.RoundTrip(hr)
 	if err != nil {
-		a.latency = c.cfg.Now().Sub(a.start)
+		a.end = c.cfg.Now()
+		a.latency = a.end.Sub(a.start)
 		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, stripURL(err))
-		return a
+	} else {
+		a.body, err = readBody(hresp, c.cfg.MaxResponseBytes)
+		hresp.Body.Close()
+		a.end = c.cfg.Now()
+		a.latency = a.end.Sub(a.start)
+		a.status, a.header = hresp.StatusCode, hresp.Header
+		if err != nil {
+			a.err = fmt.Errorf("api: %s %s: reading %d response: %v", method, req.Route, hresp.StatusCode, err)
+		}
 	}
-	a.body, err = readBody(hresp, c.cfg.MaxResponseBytes)
-	hresp.Body.Close()
-	a.latency = c.cfg.Now().Sub(a.start)
-	a.status, a.header = hresp.StatusCode, hresp.Header
-	if err != nil {
-		a.err = fmt.Errorf("api: %s %s: reading %d response: %v", method, req.Route, hresp.StatusCode, err)
+	a.connect = time.Duration(tm.connect.Load())
+	if fb := tm.firstRsp.Load(); fb > 0 {
+		a.firstByte = time.Duration(fb - tm.start)
 	}
-	if cs, cd := tm.connStart.Load(), tm.connDone.Load(); cd > cs && cs > 0 {
-		a.connect = time.Duration(cd - cs)
-	}
-	a.firstByte = time.Duration(tm.firstRsp.Load())
+	timingPool.Put(tm)
 	return a
 }
 

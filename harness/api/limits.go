@@ -230,10 +230,11 @@ func (r *refusal) Error() string {
 }
 
 // wait blocks until every bucket applicable to route has room for one
-// request of id and no scope is paused. It returns the time waited. When
-// ctx's deadline comes before that, it waits for nothing, gives the tokens
-// back and returns a *refusal naming the bucket; when ctx ends, ctx's error.
-func (l *Limits) wait(ctx context.Context, route string, id identity) (time.Duration, error) {
+// request of id and no scope is paused, as of now. It returns the time
+// waited. When ctx's deadline comes before that, it waits for nothing, gives
+// back the reserved tokens (not those of buckets that had one at once) and
+// returns a *refusal naming the bucket; when ctx ends, ctx's error.
+func (l *Limits) wait(ctx context.Context, now time.Time, route string, id identity) (time.Duration, error) {
 	if !l.Enabled() {
 		return 0, nil
 	}
@@ -241,22 +242,24 @@ func (l *Limits) wait(ctx context.Context, route string, id identity) (time.Dura
 	if len(idx) == 0 {
 		return 0, nil
 	}
+	nowNs := now.UnixNano()
 	var resv [8]*rate.Reservation
-	now := time.Now()
+	n := 0
 	var longest time.Duration
 	worst := -1
-	n := 0
 	for _, i := range idx {
-		if n == len(resv) {
-			break
-		}
 		in := l.instance(l.keyFor(i, route, id))
-		r := in.lim.ReserveN(now, 1)
-		resv[n] = r
-		n++
-		d := r.DelayFrom(now)
-		if p := time.Duration(in.paused.Load() - now.UnixNano()); p > d {
-			d = p
+		d := time.Duration(in.paused.Load() - nowNs)
+		if d <= 0 && in.lim.AllowN(now, 1) {
+			continue // a token now and no pause: the common case, no allocation
+		}
+		if n < len(resv) {
+			r := in.lim.ReserveN(now, 1)
+			resv[n] = r
+			n++
+			if rd := r.DelayFrom(now); rd > d {
+				d = rd
+			}
 		}
 		if d > longest {
 			longest, worst = d, i
@@ -265,13 +268,10 @@ func (l *Limits) wait(ctx context.Context, route string, id identity) (time.Dura
 	if longest <= 0 {
 		return 0, nil
 	}
-	cancel := func() {
+	if dl, ok := ctx.Deadline(); ok && now.Add(longest).After(dl) {
 		for _, r := range resv[:n] {
 			r.CancelAt(now)
 		}
-	}
-	if dl, ok := ctx.Deadline(); ok && now.Add(longest).After(dl) {
-		cancel()
 		l.mu.RLock()
 		b := l.buckets[worst]
 		l.mu.RUnlock()
@@ -283,7 +283,9 @@ func (l *Limits) wait(ctx context.Context, route string, id identity) (time.Dura
 	case <-t.C:
 		return longest, nil
 	case <-ctx.Done():
-		cancel()
+		for _, r := range resv[:n] {
+			r.CancelAt(now)
+		}
 		return time.Since(now), ctx.Err()
 	}
 }
@@ -340,6 +342,12 @@ func (l *Limits) observe(o observation) (key, scope string) {
 		return key, scope
 	}
 	if !o.headers.Present {
+		return "", ""
+	}
+	// A limiter holds at most Allowed/20 tokens (its burst): when the server
+	// says more than that remain, there is nothing to correct. This keeps
+	// the common response off the limiter's locks.
+	if o.status != 429 && o.headers.Allowed-o.headers.Count > o.headers.Allowed/20+1 {
 		return "", ""
 	}
 	// Headers describe the bucket nearest its limit: find it by its figure.

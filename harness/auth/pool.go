@@ -129,11 +129,17 @@ type Token struct {
 	Expiry   time.Time
 
 	header    func() string // a func, so fmt prints an address, never the value
+	values    func() []string
 	refreshAt time.Time
 }
 
 // AuthorizationHeader returns the Authorization header value, "Bearer ...".
 func (t *Token) AuthorizationHeader() string { return t.header() }
+
+// AuthorizationValues returns the Authorization header as a one-element
+// slice shared by every caller, to set http.Header without allocating.
+// Callers must not modify it.
+func (t *Token) AuthorizationValues() []string { return t.values() }
 
 // Value returns the access token itself. Avoid it; prefer AuthorizationHeader.
 func (t *Token) Value() string { return strings.TrimPrefix(t.header(), "Bearer ") }
@@ -459,7 +465,9 @@ func (p *Pool) fetch(ctx context.Context, s *slot) (*Token, error) {
 		ahead = life / 2
 	}
 	header := "Bearer " + ot.AccessToken
+	values := []string{header}
 	return &Token{
+		values:    func() []string { return values },
 		ID:        HashID("t", ot.AccessToken),
 		ClientID:  cid,
 		Slot:      s.index,
@@ -567,6 +575,7 @@ func isContextErr(err error) bool {
 // Pool.Invalidate ignores it.
 func NewToken(value, clientID string, expiry time.Time) *Token {
 	header := "Bearer " + value
+	values := []string{header}
 	return &Token{ID: HashID("t", value), ClientID: HashID("c", clientID), Slot: -1, Expiry: expiry,
-		header: func() string { return header }, refreshAt: expiry}
+		header: func() string { return header }, values: func() []string { return values }, refreshAt: expiry}
 }
