@@ -536,6 +536,15 @@ func TestNotifyChannels(t *testing.T) {
 		if st.Connects != n || st.Evictions != 0 || st.Drops != 0 {
 			t.Errorf("notify stats: %d connects, %d evictions, %d drops, want %d, 0, 0", st.Connects, st.Evictions, st.Drops, n)
 		}
+		// Push latency needs Expect and Forget on the channel; notify's client
+		// has Expect only so far. Once it has both, every event is matched.
+		if _, ok := p.Agent(0).Channel().(agent.Expecter); ok {
+			if st.Matched != 2*n || st.Lost != 0 {
+				t.Errorf("push latency: %d events matched, %d lost, want %d and 0", st.Matched, st.Lost, 2*n)
+			}
+		} else if st.Expected != 0 {
+			t.Errorf("%d events expected on a channel that cannot forget them, want 0", st.Expected)
+		}
 		// A later SubscribeTopics adds topics on the open channel.
 		if err := p.Agent(0).SubscribeTopics(ctx, "v2.routing.queues."+gcsim.QueueID(0)+".conversations"); err != nil {
 			t.Errorf("adding a topic: %v", err)
