@@ -343,6 +343,8 @@ func (s *Server) getRoutingStatus(c *reqCtx) {
 	status, since := st.routingStatus, st.routingSinceText
 	st.mu.Unlock()
 	// Hand-written: this is the benchmark's hot GET.
+	c.buf.Reset()
+	c.buf.Grow(256) // keeps the pooled buffer's capacity: no allocation below
 	b := c.buf.AvailableBuffer()
 	b = append(b, `{"userId":"`...)
 	b = append(b, u.ID...)

@@ -173,3 +173,29 @@ func reportRate(b *testing.B, start time.Time, cpu0 time.Duration) {
 		b.ReportMetric(float64(b.N)/(cpu1-cpu0).Seconds(), "req/cpu-s")
 	}
 }
+
+// BenchmarkHandler429 measures the refusal path: a token far over its
+// limit, every request answered 429 with headers and an ErrorBody.
+func BenchmarkHandler429(b *testing.B) {
+	p := gcsim.DefaultProfile()
+	for i := range p.Limits {
+		if p.Limits[i].Key == gcsim.KeyClientCredentials {
+			p.Limits[i].Allowed = 1
+		}
+	}
+	s := newServer(b, p)
+	tok := token(b, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	h := s.Handler()
+	req, _ := http.NewRequest("GET", s.URL()+routingStatusPath(0), nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	h.ServeHTTP(&discardWriter{h: http.Header{}}, req)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		w := &discardWriter{h: http.Header{}}
+		r := req.Clone(req.Context())
+		for pb.Next() {
+			clear(w.h)
+			h.ServeHTTP(w, r)
+		}
+	})
+}

@@ -65,7 +65,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.RequestLog != nil {
 		s.logRequest(c)
 	}
-	*c = reqCtx{buf: c.buf}
+	buf := c.buf
+	if buf.Cap() > 64<<10 {
+		buf = bytes.Buffer{} // do not pin a large listing's buffer in the pool
+	}
+	*c = reqCtx{buf: buf}
 	c.buf.Reset()
 	ctxPool.Put(c)
 }
@@ -178,18 +182,64 @@ func (s *Server) applyLimits(c *reqCtx, rules []*limitRule, bs []*bucket, now in
 	h[hdrRetryAfter] = []string{strconv.FormatInt(retry, 10)}
 	l := reject.limit
 	win := ceilSeconds(l.spec.length)
-	x := &errorExtra{
-		withParams: "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds",
-		params:     map[string]string{"limit": strconv.Itoa(l.Allowed), "window": strconv.FormatInt(win, 10), "retryAfter": strconv.FormatInt(retry, 10)},
-		limit:      &ErrorLimit{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
-	}
-	code, msg := "too.many.requests", fmt.Sprintf("Rate limit exceeded the maximum [%d] requests within [%d] seconds", l.Allowed, win)
-	if s.profile.RateLimitMessage == "retryAfter" {
-		code, msg = "too.many.requests.retry.after", fmt.Sprintf("Rate limit exceeded the maximum. Retry the request in [%d] seconds", retry)
-		x.withParams = "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"
-	}
-	s.writeError(c, http.StatusTooManyRequests, code, msg, x)
+	s.write429(c, l, win, retry)
 	return false
+}
+
+// write429 writes the 429 ErrorBody by hand: throttled load makes this a
+// hot path. It produces exactly what writeError would (a test checks).
+func (s *Server) write429(c *reqCtx, l *limitRule, win, retry int64) {
+	code, msg, withParams := "too.many.requests", "Rate limit exceeded the maximum [", "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds"
+	retryForm := s.profile.RateLimitMessage == "retryAfter"
+	if retryForm {
+		code, msg, withParams = "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [", "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"
+	}
+	c.buf.Reset()
+	c.buf.Grow(1024) // keeps the pooled buffer's capacity: no allocation below
+	b := c.buf.AvailableBuffer()
+	b = append(b, `{"message":"`...)
+	b = append(b, msg...)
+	if retryForm {
+		b = strconv.AppendInt(b, retry, 10)
+	} else {
+		b = strconv.AppendInt(b, int64(l.Allowed), 10)
+		b = append(b, "] requests within ["...)
+		b = strconv.AppendInt(b, win, 10)
+	}
+	b = append(b, `] seconds","code":"`...)
+	b = append(b, code...)
+	b = append(b, `","status":429,"messageWithParams":"`...)
+	b = append(b, withParams...)
+	b = append(b, `","messageParams":{"limit":"`...)
+	b = strconv.AppendInt(b, int64(l.Allowed), 10)
+	b = append(b, `","retryAfter":"`...)
+	b = strconv.AppendInt(b, retry, 10)
+	b = append(b, `","window":"`...)
+	b = strconv.AppendInt(b, win, 10)
+	b = append(b, `"},"contextId":`...)
+	b = appendJSONString(b, c.corr)
+	b = append(b, `,"details":[],"errors":[],"limit":{"key":`...)
+	b = appendJSONString(b, l.Key)
+	b = append(b, `,"namespace":`...)
+	b = appendJSONString(b, l.Namespace)
+	b = append(b, `,"value":`...)
+	b = strconv.AppendInt(b, int64(l.Allowed), 10)
+	b = append(b, "}}\n"...)
+	s.writeRaw(c, http.StatusTooManyRequests, b)
+}
+
+// appendJSONString appends s as a JSON string, as encoding/json without
+// HTML escaping writes it.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			q, _ := json.Marshal(s) // rare: let encoding/json escape it
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // setLimitHeaders sets the three inin-ratelimit-* headers with two

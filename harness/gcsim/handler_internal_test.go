@@ -1,0 +1,49 @@
+package gcsim
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"testing"
+	"time"
+)
+
+// TestWrite429MatchesErrorBody: the hand-written 429 body is byte for byte
+// what encoding/json makes of the ErrorBody.
+func TestWrite429MatchesErrorBody(t *testing.T) {
+	for _, form := range []string{"", "window", "retryAfter"} {
+		for _, key := range []string{"token.rate.per.minute", `odd "key" \ é`} { // the second takes the escaping path
+			p := DefaultProfile()
+			p.RateLimitMessage = form
+			s := NewUnstartedServer(p)
+			s.Listener.Close()
+			l := newRule(0, Limit{Key: key, Namespace: "platform.api", Scope: ScopeToken, Allowed: 300, Window: Duration(time.Minute)})
+			var win, retry int64 = 60, 42
+			ctx := func() *reqCtx {
+				return &reqCtx{w: httptest.NewRecorder(), r: httptest.NewRequest("GET", "/x", nil), corr: "corr-1"}
+			}
+			fast := ctx()
+			s.write429(fast, l, win, retry)
+
+			slow := ctx()
+			code, msg := "too.many.requests", "Rate limit exceeded the maximum [300] requests within [60] seconds"
+			with := "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds"
+			if form == "retryAfter" {
+				code, msg = "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [42] seconds"
+				with = "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"
+			}
+			s.writeError(slow, http.StatusTooManyRequests, code, msg, &errorExtra{
+				withParams: with,
+				params:     map[string]string{"limit": "300", "window": strconv.FormatInt(win, 10), "retryAfter": strconv.FormatInt(retry, 10)},
+				limit:      &ErrorLimit{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
+			})
+			got, want := fast.w.(*httptest.ResponseRecorder).Body.String(), slow.w.(*httptest.ResponseRecorder).Body.String()
+			if got != want {
+				t.Errorf("form %q:\n got %s\nwant %s", form, got, want)
+			}
+			if code := fast.w.(*httptest.ResponseRecorder).Code; code != 429 {
+				t.Errorf("status %d", code)
+			}
+		}
+	}
+}
