@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -327,6 +328,7 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-conns", "0"}, wantErr: "-conns 0"},
 		{args: []string{"-rate", "-1"}, wantErr: "-rate -1"},
 		{args: []string{"-runs", "0"}, wantErr: "-runs 0"},
+		{args: []string{"-nice", "-21"}, wantErr: "-nice -21"},
 		{args: []string{"extra"}, wantErr: "unexpected arguments"},
 	}
 	for _, tt := range tests {
@@ -421,6 +423,24 @@ func TestBusy(t *testing.T) {
 	for _, tt := range tests {
 		if got := busy(tt.loads); got != tt.want {
 			t.Errorf("busy(%q) = %v, want %v", tt.loads, got, tt.want)
+		}
+	}
+}
+
+func TestCommand(t *testing.T) {
+	tests := []struct {
+		o    options
+		want []string
+	}{
+		{options{}, []string{"/bin/prog", "a"}},
+		{options{taskset: "/usr/bin/taskset"}, []string{"/usr/bin/taskset", "-c", "1", "/bin/prog", "a"}},
+		{options{taskset: "/usr/bin/taskset", nice: -10, nicePath: "/usr/bin/nice"},
+			[]string{"/usr/bin/nice", "-n", "-10", "/usr/bin/taskset", "-c", "1", "/bin/prog", "a"}},
+	}
+	for _, tt := range tests {
+		cmd := tt.o.command(context.Background(), 1, "/bin/prog", "a")
+		if !slices.Equal(cmd.Args, tt.want) {
+			t.Errorf("command with taskset %q nice %d = %q, want %q", tt.o.taskset, tt.o.nice, cmd.Args, tt.want)
 		}
 	}
 }

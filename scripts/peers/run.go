@@ -54,6 +54,8 @@ type options struct {
 	pprof    string // directory for CPU and allocation profiles of the in-process loaders
 	self     string // this executable, re-executed for children
 	taskset  string // path of taskset, "" when pinning is not possible
+	nice     int    // niceness of the target and loaders; 0 = unchanged
+	nicePath string
 	stderr   io.Writer
 }
 
@@ -109,6 +111,7 @@ flags:
 	only := fs.String("only", strings.Join(allLoaders, ","), "comma-separated loaders to measure")
 	fs.BoolVar(&o.json, "json", false, "print the measurements as JSON instead of tables")
 	fs.StringVar(&o.bin, "bin", "", "directory holding vegeta and k6, or where to install them; empty: PATH, else a temporary directory removed at exit")
+	fs.IntVar(&o.nice, "nice", 0, "run the target and loaders with this niceness (nice -n); negative values (root only) give them priority over other work on a shared machine")
 	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU and allocation profiles of the bare and cxload loaders")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -143,6 +146,16 @@ flags:
 	if len(o.only) == 0 {
 		return nil, fmt.Errorf("peers: -only %q: names no loader; want a subset of %s", *only, strings.Join(allLoaders, ","))
 	}
+	if o.nice < -20 || o.nice > 19 {
+		return nil, fmt.Errorf("peers: -nice %d: must be between -20 and 19", o.nice)
+	}
+	if o.nice != 0 {
+		path, err := exec.LookPath("nice")
+		if err != nil {
+			return nil, fmt.Errorf("peers: -nice %d: the nice command is not on PATH", o.nice)
+		}
+		o.nicePath = path
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return nil, fmt.Errorf("peers: cannot re-execute myself: %w", err)
@@ -164,6 +177,7 @@ type report struct {
 	Runs    int           `json:"runs"`
 	Rate    float64       `json:"pacedRate,omitempty"`
 	Pinned  bool          `json:"pinned"`
+	Nice    int           `json:"nice,omitempty"`
 	Closed  []measurement `json:"closed"`
 	Paced   []measurement `json:"paced,omitempty"`
 }
@@ -243,7 +257,7 @@ func (o *options) logf(format string, args ...any) {
 // measureAll starts the target and runs every selected loader, closed
 // loop first, then paced.
 func measureAll(ctx context.Context, o *options) (rep *report, err error) {
-	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != ""}
+	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != "", Nice: o.nice}
 	defer func() { rep.Machine.LoadAfter = loadAvg() }()
 	if o.taskset == "" {
 		o.logf("WARNING: taskset not found or fewer than 2 CPUs; processes are NOT pinned and figures are noisier")
@@ -366,6 +380,9 @@ func writeReport(w io.Writer, rep *report) error {
 	if !rep.Pinned {
 		pin = "NOT pinned (no taskset or fewer than 2 CPUs)"
 	}
+	if rep.Nice != 0 {
+		pin += fmt.Sprintf("; niceness %d", rep.Nice)
+	}
 	fmt.Fprintf(w, "%s  %d CPUs (%s)  %s\n", rep.Machine.Date, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go)
 	if m := rep.Machine; m.LoadBefore != "" {
 		fmt.Fprintf(w, "load average before: %s, after: %s\n", m.LoadBefore, m.LoadAfter)
@@ -393,12 +410,16 @@ func (o *options) loaderTimeout() time.Duration { return 2*o.duration + time.Min
 // command returns cmd pinned to cpu with taskset when possible. The
 // process is killed when ctx ends and its pipes are abandoned 5 s later.
 func (o *options) command(ctx context.Context, cpu int, name string, args ...string) *exec.Cmd {
-	var cmd *exec.Cmd
+	argv := append([]string{name}, args...)
 	if o.taskset != "" {
-		cmd = exec.CommandContext(ctx, o.taskset, append([]string{"-c", strconv.Itoa(cpu), name}, args...)...)
-	} else {
-		cmd = exec.CommandContext(ctx, name, args...)
+		argv = append([]string{o.taskset, "-c", strconv.Itoa(cpu)}, argv...)
 	}
+	if o.nice != 0 {
+		// nice execs taskset, which execs the program: one process, whose
+		// rusage is the program's.
+		argv = append([]string{o.nicePath, "-n", strconv.Itoa(o.nice)}, argv...)
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }
