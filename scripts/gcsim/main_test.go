@@ -28,7 +28,7 @@ func TestRunServes(t *testing.T) {
 	var stderr strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		err := run(ctx, []string{"-addr", "127.0.0.1:0"}, pw, &stderr)
+		err := run(ctx, []string{"-addr", "127.0.0.1:0", "-log"}, pw, &stderr)
 		pw.CloseWithError(io.EOF)
 		done <- err
 	}()
@@ -70,6 +70,10 @@ func TestRunServes(t *testing.T) {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("run after cancel = %v, want nil", err)
+		}
+		// run has returned: the request log is complete.
+		if log := stderr.String(); !strings.Contains(log, `POST /oauth/token route="/oauth/token" status=200`) || strings.Contains(log, "sim-secret") {
+			t.Errorf("-log output = %q, want the token request and no secret", log)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("run did not return after cancel")
