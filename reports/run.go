@@ -219,6 +219,8 @@ type testState struct {
 	panicked []string // the panic and the stack after it: its head matters
 	started  bool
 	done     bool
+	runs     int // run events: -count N runs a test N times
+	fails    int
 	panic    string
 	timeout  string
 }
@@ -312,14 +314,26 @@ func (b *Builder) event(e *testjson.Event) {
 	t := b.test(e.Package, e.Test)
 	switch e.Action {
 	case "run":
-		t.started = true
+		// With -count N a test runs N times: a new run starts a
+		// new verdict, but a failure of an earlier run is kept.
+		t.started, t.done = true, false
+		t.runs++
 	case "attr":
 		if t.Attrs == nil {
 			t.Attrs = make(map[string]string)
 		}
 		t.Attrs[e.Key] = e.Value
 	case Pass, Fail, Skip:
-		t.Verdict, t.Elapsed, t.done = e.Action, e.Elapsed, true
+		t.done = true
+		if e.Action == Fail {
+			t.fails++
+		}
+		if t.Verdict == Fail && e.Action != Fail {
+			// An earlier run failed: the test stays failed.
+			t.tail, t.panicked = nil, nil
+			return
+		}
+		t.Verdict, t.Elapsed = e.Action, e.Elapsed
 		b.finishTest(t)
 	}
 }
@@ -347,6 +361,9 @@ func (b *Builder) endPackage(pkg, verdict string) {
 			t.Reason = "did not finish: the test binary exited while it ran"
 		default:
 			t.Reason = "did not finish"
+		}
+		if t.Verdict == Fail {
+			t.fails++
 		}
 		b.finishTest(t)
 	}
@@ -563,7 +580,11 @@ func (b *Builder) Run() *Run {
 		if !t.started && t.Verdict == "" {
 			continue
 		}
-		r.Tests = append(r.Tests, t.Test)
+		test := t.Test
+		if t.fails > 0 && t.fails < t.runs {
+			test.Reason = strings.TrimSpace(fmt.Sprintf("%s (failed %d of %d runs)", test.Reason, t.fails, t.runs))
+		}
+		r.Tests = append(r.Tests, test)
 	}
 	for _, k := range b.benchOrd {
 		bm := *b.bench[k]

@@ -1,6 +1,7 @@
 package testjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"strconv"
@@ -79,13 +80,17 @@ func decodeFast(b []byte, ev *rawEvent, scratch *[]byte) error {
 		}
 		// Keys are plain ASCII in test2json output.
 		j := i + 1
-		for j < len(b) && b[j] != '"' && b[j] != '\\' {
+		for j < len(b) && b[j] != '"' && b[j] != '\\' && b[j] >= 0x20 && b[j] < 0x7f {
 			j++
 		}
 		if j >= len(b) || b[j] != '"' {
 			return errSlowPath
 		}
 		key := b[i+1 : j]
+		if !knownString(key) && string(key) != "Elapsed" && foldsToKnown(key) {
+			// encoding/json matches field names case-insensitively.
+			return errSlowPath
+		}
 		i = skipWS(b, j+1)
 		if i >= len(b) || b[i] != ':' {
 			return errSlowPath
@@ -105,9 +110,9 @@ func decodeFast(b []byte, ev *rawEvent, scratch *[]byte) error {
 				return err
 			}
 		case c == '-' || (c >= '0' && c <= '9'):
-			j := i
-			for j < len(b) && (b[j] == '-' || b[j] == '+' || b[j] == '.' || b[j] == 'e' || b[j] == 'E' || (b[j] >= '0' && b[j] <= '9')) {
-				j++
+			j := scanNumber(b, i)
+			if j < 0 {
+				return errSlowPath
 			}
 			if string(key) != "Elapsed" {
 				if knownString(key) {
@@ -144,6 +149,17 @@ func checkEnd(b []byte, i int) error {
 		return errSlowPath
 	}
 	return nil
+}
+
+var knownKeys = []string{"Time", "Action", "Package", "Test", "Output", "FailedBuild", "ImportPath", "Key", "Value", "Elapsed"}
+
+func foldsToKnown(key []byte) bool {
+	for _, k := range knownKeys {
+		if bytes.EqualFold(key, []byte(k)) {
+			return true
+		}
+	}
+	return false
 }
 
 func knownString(key []byte) bool {
@@ -299,4 +315,46 @@ func hex4(b []byte, i int) (rune, bool) {
 		r = r<<4 | rune(c)
 	}
 	return r, true
+}
+
+// scanNumber returns the end of the JSON number at b[i:], or -1 if there
+// is none: -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(b []byte, i int) int {
+	digits := func(i int) int {
+		j := i
+		for j < len(b) && b[j] >= '0' && b[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(b) && b[i] == '0':
+		i++
+	case i < len(b) && b[i] >= '1' && b[i] <= '9':
+		i = digits(i)
+	default:
+		return -1
+	}
+	if i < len(b) && b[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return -1
+		}
+		i = j
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return -1
+		}
+		i = j
+	}
+	return i
 }

@@ -1,0 +1,144 @@
+package reports_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/reports"
+)
+
+// ev formats one go test -json event.
+func ev(action, test string, extra ...string) string {
+	m := map[string]any{"Action": action, "Package": "p"}
+	if test != "" {
+		m["Test"] = test
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		m[extra[i]] = extra[i+1]
+	}
+	b, _ := json.Marshal(m)
+	return string(b) + "\n"
+}
+
+func out(test, text string) string { return ev("output", test, "Output", text) }
+
+func docLine(t testing.TB, scenario, shard string) string {
+	t.Helper()
+	rec := metrics.NewRecorder(metrics.WithScenario(scenario), metrics.WithShard(shard))
+	rec.Record(&metrics.Result{Op: "op", Status: 200, Latency: 1000, Total: 1000, Attempts: 1})
+	data, err := rec.Snapshot().Encode()
+	require.NoError(t, err)
+	return string(data)
+}
+
+func buildRun(t testing.TB, input string) *reports.Run {
+	t.Helper()
+	run, err := reports.ReadRun(reports.Env{}, reports.NamedReader{Name: "in.json", R: strings.NewReader(input)})
+	require.NoError(t, err)
+	return run
+}
+
+func verdicts(run *reports.Run) string {
+	var s []string
+	for _, t := range run.Tests {
+		v := t.Name + "=" + t.Verdict
+		if t.Reason != "" {
+			v += " (" + t.Reason + ")"
+		}
+		s = append(s, v)
+	}
+	return strings.Join(s, "; ")
+}
+
+func TestBuilderVerdicts(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		input string
+		want  string
+	}{
+		{
+			// -count 2: a failure in one run is not hidden by a pass in the next.
+			name: "flaky under -count",
+			input: ev("run", "TestF") + out("TestF", "    f_test.go:3: boom\n") + ev("fail", "TestF") +
+				ev("run", "TestF") + ev("pass", "TestF") + ev("fail", ""),
+			want: "TestF=fail (boom (failed 1 of 2 runs))",
+		},
+		{
+			// Benchmarks get no verdict event from test2json.
+			name:  "benchmark without verdict",
+			input: ev("run", "BenchmarkX") + out("", "BenchmarkX-2 \t 10 \t 5 ns/op\n") + ev("pass", ""),
+			want:  "BenchmarkX=pass",
+		},
+		{
+			// The input ends while a test runs (the writer was killed).
+			name:  "cut short",
+			input: ev("run", "TestLong") + out("TestLong", "working\n"),
+			want:  "TestLong=fail (did not finish: the test binary exited while it ran)",
+		},
+		{
+			// A panic fails the running test, with the panic as reason.
+			name:  "panic",
+			input: ev("run", "TestP") + out("TestP", "panic: oh no\n") + out("TestP", "goroutine 1 [running]:\n") + ev("fail", ""),
+			want:  "TestP=fail (panic: oh no)",
+		},
+		{
+			// A skip keeps its message.
+			name:  "skip",
+			input: ev("run", "TestS") + out("TestS", "    s_test.go:9: needs a tenant\n") + ev("skip", "TestS") + ev("pass", ""),
+			want:  "TestS=skip (needs a tenant)",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, verdicts(buildRun(t, tc.input)))
+		})
+	}
+}
+
+func TestBuilderDocuments(t *testing.T) {
+	doc := docLine(t, "TestS", "")
+	for _, tc := range []struct {
+		name      string
+		input     string
+		scenarios int
+		problem   string
+	}{
+		// The t.Log prefix before the marker, and the line cut in pieces.
+		{"logged and split", ev("run", "TestS") + out("TestS", "    s_test.go:42: "+metrics.ResultPrefix+doc[:100]) + out("TestS", doc[100:]+"\n") + ev("pass", "TestS"), 1, ""},
+		// Plain -v output (not JSON) carries documents too.
+		{"plain text", "    s_test.go:42: " + metrics.ResultPrefix + doc + "\n", 1, ""},
+		// A broken document is a problem with file and line; reading goes on.
+		{"broken", ev("run", "TestS") + out("TestS", metrics.ResultPrefix+"{\"schema\":\"cxload.result/v1\",\n") + ev("pass", "TestS"), 0, "in.json:2: result document of TestS: metrics: decode document"},
+		// The marker inside other text is not a document.
+		{"not a marker", out("TestS", "we print cxload-result: lines\n"), 0, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			run := buildRun(t, tc.input)
+			assert.Len(t, run.Scenarios, tc.scenarios)
+			if tc.problem == "" {
+				assert.Empty(t, run.Problems)
+				return
+			}
+			require.Len(t, run.Problems, 1)
+			assert.Contains(t, run.Problems[0].String(), tc.problem)
+		})
+	}
+}
+
+// TestBuilderMergesShardsInRun: documents of one scenario and cell from
+// several shards in one stream merge; another cell stays apart.
+func TestBuilderMergesShardsInRun(t *testing.T) {
+	var in strings.Builder
+	for i := 1; i <= 3; i++ {
+		in.WriteString(out("TestS", metrics.ResultPrefix+docLine(t, "TestS", fmt.Sprintf("%d/3", i))+"\n"))
+	}
+	run := buildRun(t, in.String())
+	require.Len(t, run.Scenarios, 1)
+	assert.Equal(t, []string{"1/3", "2/3", "3/3"}, run.Scenarios[0].Shards)
+	assert.Equal(t, int64(3), run.Scenarios[0].Doc.Operations[0].Count)
+}

@@ -1,0 +1,64 @@
+package testjson
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// FuzzDecodeEvent checks that the fast decoder gives exactly what
+// encoding/json gives, and never accepts what encoding/json rejects.
+func FuzzDecodeEvent(f *testing.F) {
+	for _, s := range []string{
+		`{"Time":"2026-11-26T16:48:17.942003737Z","Action":"output","Package":"p","Test":"T","Output":"a\tb\n"}`,
+		`{"Action":"pass","Package":"p","Elapsed":0.016}`,
+		`{"ImportPath":"p [p.test]","Action":"build-fail"}`,
+		`{"Action":"attr","Package":"p","Test":"T","Key":"k","Value":"v"}`,
+		`{"Action":"output","Output":"\u00e9\ud83d\ude00 \"q\" \\ \/"}`,
+		`{"Action":"fail","Package":"p","Elapsed":0,"FailedBuild":"p [p.test]"}`,
+		`{"Action":"output","Output":"x","Extra":[1,2]}`,
+		`{"Action":"output","Output":"x",}`,
+		`{"Elapsed":"1"}`,
+		` { "Action" : "run" } `,
+		`{"Action":"run","Action":"pass"}`,
+		`{"action":"run"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var fast rawEvent
+		var scratch []byte
+		fastErr := decodeFast(data, &fast, &scratch)
+		var std struct {
+			Time        *time.Time
+			Action      string
+			Package     string
+			Test        string
+			Elapsed     float64
+			Output      string
+			FailedBuild string
+			ImportPath  string
+			Key         string
+			Value       string
+		}
+		stdErr := json.Unmarshal(data, &std)
+		if fastErr != nil {
+			return // the slow path (encoding/json) decides
+		}
+		if stdErr != nil {
+			t.Fatalf("fast path accepted %q, encoding/json: %v", data, stdErr)
+		}
+		var tm time.Time
+		if std.Time != nil {
+			tm = *std.Time
+		}
+		want := rawEvent{tm, std.Action, std.Package, std.Test, std.Elapsed, std.Output, std.FailedBuild, std.ImportPath, std.Key, std.Value}
+		if !fast.Time.Equal(want.Time) {
+			t.Fatalf("%q: time %v, want %v", data, fast.Time, want.Time)
+		}
+		fast.Time, want.Time = time.Time{}, time.Time{}
+		if fast != want {
+			t.Fatalf("%q:\nfast %+v\nwant %+v", data, fast, want)
+		}
+	})
+}
