@@ -309,6 +309,19 @@ func (c *Client) Expect(correlationID, topic string, sentAt time.Time) {
 	c.o.Collector.update(func(s *Stats) { s.Expected++ })
 }
 
+// Forget withdraws an expectation registered with Expect, for a request
+// that failed and so will cause no event. An unknown pair is a no-op.
+func (c *Client) Forget(correlationID, topic string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := topic + "\x00" + correlationID
+	if _, ok := c.expect[key]; !ok {
+		return
+	}
+	delete(c.expect, key)
+	c.o.Collector.update(func(s *Stats) { s.Expected-- })
+}
+
 // Subscribe adds topics to the client's channel (POST
 // .../subscriptions); they are also subscribed on every later channel of a
 // switchover or recovery. The channel's total stays within
