@@ -33,7 +33,7 @@ type rig struct {
 
 // rigConfig configures newRig; zero fields get test defaults.
 type rigConfig struct {
-	profile func(p *gcsim.Profile)             // adjusts the default profile
+	profile func(p *gcsim.Profile)               // adjusts the default profile
 	wrap    func(next http.Handler) http.Handler // wraps gcsim's handler (faults gcsim lacks)
 	api     api.Config                           // Tokens, Recorder, HTTPClient, BaseURL are set by the rig
 	auth    auth.Config                          // TokenURL, Clients, HTTPClient are set by the rig
