@@ -1,8 +1,10 @@
 package gcsim
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"sort"
@@ -838,7 +840,47 @@ func (s *Server) serveWS(c *reqCtx) {
 	s.wsWG.Add(1)
 	s.wsMu.Unlock()
 	defer s.wsWG.Done()
-	c.status = http.StatusSwitchingProtocols
+	w := &wsWriter{ResponseWriter: c.w}
+	s.hub.ServeWS(w, c.r, c.params[0])
+	c.status = w.status
+	if w.hijacked {
+		c.status = http.StatusSwitchingProtocols
+	}
 	s.stats.count(c)
-	s.hub.ServeWS(c.w, c.r, c.params[0])
 }
+
+// wsWriter records what the hub answered: an upgrade (hijack) or a status.
+type wsWriter struct {
+	http.ResponseWriter
+	status   int
+	hijacked bool
+}
+
+func (w *wsWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *wsWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *wsWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("gcsim: the response writer cannot be hijacked")
+	}
+	conn, rw, err := hj.Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return conn, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *wsWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

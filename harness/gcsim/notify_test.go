@@ -131,6 +131,9 @@ func TestNotifications(t *testing.T) {
 	if st := s.Stats().Sockets; st.Sockets != 1 || st.Pongs != 1 || st.Delivered < 4 {
 		t.Errorf("Stats().Sockets = %+v", st)
 	}
+	if n := s.Stats().Count("GET", "/channels/{id}", 101); n != 1 {
+		t.Errorf("stats GET /channels/{id} 101 = %d, want 1", n)
+	}
 }
 
 func mustJSON(tb testing.TB, v any) string {
@@ -162,6 +165,22 @@ func TestChannelErrors(t *testing.T) {
 	}
 	if r := do(t, s, "GET", "/api/v2/notifications/channels/nope/subscriptions", a, nil); r.Status != 404 {
 		t.Errorf("unknown channel: %d, want 404", r.Status)
+	}
+	// A socket to an unknown channel is refused before the upgrade.
+	d := websocket.Dialer{NetDialContext: s.DialContext}
+	ws, resp, err := d.Dial(s.WSURL()+"/channels/nope", nil)
+	if err == nil {
+		ws.Close()
+		t.Fatal("dial to an unknown channel succeeded")
+	}
+	if resp == nil || resp.StatusCode != 404 {
+		t.Errorf("dial to an unknown channel: %v %v, want 404", resp, err)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+	if n := s.Stats().Count("GET", "/channels/{id}", 404); n != 1 {
+		t.Errorf("stats GET /channels/{id} 404 = %d, want 1", n)
 	}
 }
 
