@@ -62,8 +62,10 @@ type Guard struct {
 // minBinSamples: a second with fewer attempts says too little to judge.
 const minBinSamples = 5
 
-// NewGuard returns a guard for cfg. now is the clock (nil: time.Now); logf
-// receives the plan and the verdict (nil: discard).
+// NewGuard returns a guard for cfg; zero abort thresholds and AbortAfter
+// take their defaults (DefaultAbort429Rate, DefaultAbort5xxRate,
+// DefaultAbortAfter). now is the clock (nil: time.Now); logf receives the
+// plan and the verdict (nil: discard).
 func NewGuard(cfg GuardConfig, now func() time.Time, logf func(format string, args ...any)) *Guard {
 	if now == nil {
 		now = time.Now
@@ -73,6 +75,12 @@ func NewGuard(cfg GuardConfig, now func() time.Time, logf func(format string, ar
 	}
 	if cfg.AbortAfter <= 0 {
 		cfg.AbortAfter = DefaultAbortAfter
+	}
+	if cfg.Abort429Rate <= 0 {
+		cfg.Abort429Rate = DefaultAbort429Rate
+	}
+	if cfg.Abort5xxRate <= 0 {
+		cfg.Abort5xxRate = DefaultAbort5xxRate
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	return &Guard{cfg: cfg, now: now, logf: logf, ctx: ctx, cancel: cancel}
