@@ -27,8 +27,7 @@ func FuzzDecodeEvent(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fast rawEvent
-		var scratch []byte
-		fastErr := decodeFast(data, &fast, &scratch)
+		fastErr := decodeFast(data, &fast, &decoder{})
 		var std struct {
 			Time        *time.Time
 			Action      string

@@ -144,9 +144,9 @@ type Reader struct {
 	qPos int
 	cur  Record
 
-	ev      rawEvent
-	scratch []byte
-	long    []byte
+	ev   rawEvent
+	dec  decoder
+	long []byte
 
 	// pending holds the unterminated output of each (package, test).
 	pending map[streamKey]*pendingLine
@@ -269,7 +269,7 @@ func (r *Reader) handleLine(line []byte) {
 		r.benchLine("", text)
 		return
 	}
-	if err := decodeEvent(line, &r.ev, &r.scratch); err != nil {
+	if err := decodeEvent(line, &r.ev, &r.dec); err != nil {
 		r.syntaxError("malformed go test -json event: %v", cleanJSONError(err))
 		return
 	}
