@@ -77,8 +77,6 @@ func newOrgState(d *directory) *orgState {
 	return o
 }
 
-func (s *Server) selfURI(path string) string { return path }
-
 // user finds the {id} user ("me" is not a parameter here) or answers 404.
 func (s *Server) user(c *reqCtx) (*User, *userState) {
 	u := s.dir.byID[c.params[0]]

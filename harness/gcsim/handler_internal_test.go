@@ -47,3 +47,31 @@ func TestWrite429MatchesErrorBody(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenSweep: tokens expired over an hour ago are forgotten with their
+// per-token buckets; live tokens and shared buckets stay.
+func TestTokenSweep(t *testing.T) {
+	s := NewUnstartedServer(nil)
+	s.Listener.Close()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	cl := s.auth.clients[DefaultClientID]
+	old := s.auth.issue(cl, nil, grantClientCredential, t0)
+	fresh := s.auth.issue(cl, nil, grantClientCredential, t0.Add(30*time.Hour))
+	before := len(s.auth.all)
+	s.auth.sweep(t0.Add(30 * time.Hour).UnixNano()) // old expired at 24 h: 6 h ago
+	if _, ok := s.auth.tokens.Load(old.value); ok {
+		t.Error("expired token kept")
+	}
+	if _, ok := s.auth.tokens.Load(fresh.value); !ok {
+		t.Error("live token dropped")
+	}
+	perToken := 0
+	for _, r := range s.rules {
+		if r.Scope == ScopeToken {
+			perToken++
+		}
+	}
+	if got := len(s.auth.all); got != before-perToken {
+		t.Errorf("buckets after sweep = %d, want %d", got, before-perToken)
+	}
+}

@@ -276,3 +276,22 @@ func TestListChannels(t *testing.T) {
 		t.Errorf("bad includechannels: %d, want 400", r.Status)
 	}
 }
+
+// TestTopicLimit: a subscription beyond maxTopicsPerChannel is a 400 that
+// names the limit and changes nothing.
+func TestTopicLimit(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	p.Notifications.MaxTopicsPerChannel = 2
+	s := newServer(t, p)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	id := do(t, s, "POST", "/api/v2/notifications/channels", tok, nil).json(t)["id"].(string)
+	path := "/api/v2/notifications/channels/" + id + "/subscriptions"
+	topics := []map[string]string{{"id": "v2.users.a.presence"}, {"id": "v2.users.b.presence"}, {"id": "v2.users.c.presence"}}
+	r := do(t, s, "POST", path, tok, topics)
+	if r.Status != 400 || r.json(t)["code"] != "bad.request" {
+		t.Fatalf("3 topics on a 2-topic channel: %d %s, want 400", r.Status, r.Body)
+	}
+	if r := do(t, s, "GET", path, tok, nil); len(r.json(t)["entities"].([]any)) != 0 {
+		t.Errorf("after the refused subscription: %s, want no topics", r.Body)
+	}
+}

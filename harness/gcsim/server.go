@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -267,6 +266,3 @@ type pipeAddr struct{}
 
 func (pipeAddr) Network() string { return "pipe" }
 func (pipeAddr) String() string  { return pipeHost }
-
-// isAPI reports whether path is under /api/v2/.
-func isAPI(path string) bool { return strings.HasPrefix(path, "/api/v2/") }
