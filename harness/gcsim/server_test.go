@@ -1,7 +1,10 @@
 package gcsim_test
 
 import (
+	"net/http"
 	"testing"
+	"testing/synctest"
+	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
 )
@@ -47,4 +50,37 @@ func TestProfileIsACopy(t *testing.T) {
 	if got := s.Profile().Limits[0].Allowed; got != 300 {
 		t.Errorf("Profile().Limits[0].Allowed = %d, want 300", got)
 	}
+}
+
+// TestCloseWaitsForInFlight: Close lets a request in flight (held 5 s by a
+// latency fault, on the fake clock) finish with its answer.
+func TestCloseWaitsForInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newPipeServer(t, nil)
+		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+		s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{
+			gcsim.FamilyQueues: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(5 * time.Second)}}}})
+		status := make(chan int, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", s.URL()+queuesPath, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := s.Client().Do(req)
+			if err != nil {
+				status <- -1
+				return
+			}
+			resp.Body.Close()
+			status <- resp.StatusCode
+		}()
+		synctest.Wait() // the request is inside the handler, sleeping
+		start := time.Now()
+		s.Close()
+		// http.Server.Shutdown polls for idle connections every few hundred ms.
+		if d := time.Since(start); d < 5*time.Second || d > 6*time.Second {
+			t.Errorf("Close returned after %v, want 5s to 6s (the in-flight request's 5 s latency)", d)
+		}
+		if got := <-status; got != 200 {
+			t.Errorf("in-flight request: status %d, want 200", got)
+		}
+	})
 }
