@@ -11,7 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/reports"
@@ -47,6 +50,7 @@ const usageMain = `Usage:
   go test -json ./... | go run ./scripts/report [flags]
   go run ./scripts/report [flags] FILE...
   go run ./scripts/report compare [-format text|json] OLD NEW
+  go run ./scripts/report history [-prune N] [-merge SRC] PATH
 
 Reads go test -json output (or plain go test -bench text) from the FILEs, or
 from standard input when there are none or FILE is "-", and prints a Markdown
@@ -88,6 +92,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) > 0 && args[0] == "compare" {
 		return runCompare(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "history" {
+		return runHistory(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("report", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var o options
@@ -128,6 +135,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	cur, err := readRun(ctx, env, fs.Args(), stdin, stderr, o.progress)
 	if err != nil {
 		return err
+	}
+	if cur.Env.Start.IsZero() {
+		// Plain text has no times: date the run now, so that two text
+		// runs of one commit do not share an id.
+		defaultID := reports.DefaultRunID(cur.Env)
+		cur.Env.Start = time.Now().UTC()
+		if cur.ID == defaultID {
+			cur.ID = reports.DefaultRunID(cur.Env)
+		}
 	}
 
 	var history []*reports.Run
@@ -455,6 +471,98 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	if *failOn == "regressions" && c.Regressions() > 0 {
 		return &failure{fmt.Sprintf("%d regressions", c.Regressions())}
+	}
+	return nil
+}
+
+const usageHistory = `Usage:
+  go run ./scripts/report history [flags] PATH
+
+Lists the runs of the history at PATH (a .jsonl file or a directory), oldest
+first, with their ids (for -baseline and compare). -merge adds the runs of
+another history; -prune keeps the newest N. Lines that cannot be read are
+reported with file:line and kept.
+
+Flags:
+`
+
+// multiFlag is a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func runHistory(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report history", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	prune := fs.Int("prune", 0, "keep only the newest `N` runs (0 keeps all)")
+	var merge multiFlag
+	fs.Var(&merge, "merge", "add the runs of the history at `SRC` (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHistory)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err.Error()}
+	}
+	if fs.NArg() != 1 {
+		return &usageError{fmt.Sprintf("history wants one argument, the history's PATH; got %d", fs.NArg())}
+	}
+	if *prune < 0 {
+		return &usageError{fmt.Sprintf("history -prune %d: want N >= 0", *prune)}
+	}
+	h, err := reports.OpenHistory(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	for _, src := range merge {
+		other, err := reports.OpenHistory(src)
+		if err != nil {
+			return err
+		}
+		if err := h.MergeFrom(other); err != nil {
+			return err
+		}
+	}
+	if *prune > 0 {
+		n, err := h.Prune(*prune)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "pruned %d runs\n", n)
+	}
+	runs, probs, err := h.Runs()
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "id\tstart\tcommit\tbranch\tlabels\ttests\tscenarios\tbenchmarks")
+	for _, r := range runs {
+		pass, fail, skip := r.Counts()
+		commit := r.Env.Commit
+		if len(commit) > 12 {
+			commit = commit[:12]
+		}
+		start := ""
+		if !r.Env.Start.IsZero() {
+			start = r.Env.Start.UTC().Format("2006-01-02 15:04")
+		}
+		labels := make([]string, 0, len(r.Env.Labels))
+		for k, v := range r.Env.Labels {
+			labels = append(labels, k+"="+v)
+		}
+		slices.Sort(labels)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d pass, %d fail, %d skip\t%d\t%d\n", r.ID, start, commit, r.Env.Branch,
+			strings.Join(labels, ","), pass, fail, skip, len(r.Scenarios), len(r.Benchmarks))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, p := range probs {
+		fmt.Fprintf(stderr, "report: history: %s\n", p)
 	}
 	return nil
 }
