@@ -379,9 +379,11 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		res.Err = msg
 		if res.Status == 0 || ctx.Err() != nil {
-			failure = errors.New(msg)
-			if ctx.Err() != nil {
-				failure = fmt.Errorf("%s: %w", msg, ctx.Err())
+			if msg != failure.Error() {
+				failure = errors.New(msg) // scrubbed: the chain held a secret
+			}
+			if ctx.Err() != nil && !errors.Is(failure, ctx.Err()) {
+				failure = fmt.Errorf("%w (%w)", failure, ctx.Err())
 			}
 		} else {
 			failure = nil // we have a response; Do reports it, not the error

@@ -1,0 +1,196 @@
+package harness_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/cxload/cxload/harness"
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
+)
+
+// CXLOAD_PROFILE loads a profile for the embedded simulator; a broken one
+// fails with the variable and the JSON path.
+func TestNewTargetProfileVariable(t *testing.T) {
+	good := writeFile(t, "p.json", `{"limits":[{"key":"client.credentials.token.rate.per.minute","namespace":"platform.api","scope":"token","allowed":50,"window":"10s"}]}`)
+	bad := writeFile(t, "bad.json", `{"limits":[{"key":"x","namespace":"n","scope":"token","allowed":0,"window":"60s"}]}`)
+
+	var buckets []api.Bucket
+	out, fatal := capture(t, func(tb testing.TB) {
+		tg := harness.NewTarget(tb, harness.WithGetenv(env(map[string]string{"CXLOAD_PROFILE": good})))
+		buckets = tg.Buckets()
+	})
+	if fatal || len(buckets) != 1 || buckets[0].Allowed != 50 || buckets[0].Window != 10*time.Second || !strings.Contains(out, "profile "+good) {
+		t.Errorf("fatal=%v buckets=%+v\n%s", fatal, buckets, out)
+	}
+	out, fatal = capture(t, func(tb testing.TB) {
+		harness.NewTarget(tb, harness.WithGetenv(env(map[string]string{"CXLOAD_PROFILE": bad})))
+	})
+	if !fatal || !strings.Contains(out, "CXLOAD_PROFILE=") || !strings.Contains(out, "limits[0].allowed") {
+		t.Errorf("bad profile: fatal=%v\n%s", fatal, out)
+	}
+}
+
+// The seeded buckets are the profile's visible request limits for
+// client-credentials tokens: not hidden ones, not password-grant ones, not
+// token creation.
+func TestTargetBuckets(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	p.Limits = append(p.Limits, gcsim.Limit{Key: "hidden.rate.per.minute", Namespace: "x", Scope: gcsim.ScopeEndpointUser,
+		Allowed: 5, Window: gcsim.Duration(time.Minute), Families: []string{gcsim.FamilyQueues}, Hidden: true})
+	var keys []string
+	capture(t, func(tb testing.TB) {
+		tg := harness.NewTarget(tb, harness.WithGetenv(noEnv), harness.WithProfile(p))
+		for _, b := range tg.Buckets() {
+			keys = append(keys, b.Key+"/"+b.Scope)
+		}
+	})
+	want := "client.credentials.token.rate.per.minute/token org.app.user.rate.per.minute/client-user conversations.recordingstate.rate.per.minute/endpoint-user"
+	if strings.Join(keys, " ") != want {
+		t.Errorf("Buckets = %v\nwant %s", keys, want)
+	}
+}
+
+func TestFamily(t *testing.T) {
+	for route, want := range map[string]string{
+		"/api/v2/conversations/screenshares/{id}/recordingstate": gcsim.FamilyRecordingState,
+		"/api/v2/notifications/channels/{id}/subscriptions":      gcsim.FamilyNotifications,
+		"/api/v2/users/{id}/presences/{source}":                  gcsim.FamilyPresence,
+		"/api/v2/users/me":                                       gcsim.FamilyUsers,
+		"/api/v2/routing/queues":                                 gcsim.FamilyQueues,
+		"/api/v2/architect/ivrs/{id}":                            "architect.ivrs",
+	} {
+		if got := harness.Family(route); got != want {
+			t.Errorf("Family(%q) = %q, want %q", route, got, want)
+		}
+	}
+}
+
+// A hidden resource limit is not known in advance: its first 429 is
+// attributed to it from the body, the limiter learns it, and later requests
+// wait instead of drawing more 429s.
+func TestAcceptanceHiddenLimitLearned(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := gcsim.DefaultProfile()
+		p.Limits = append(p.Limits, gcsim.Limit{Key: "routing.queues.rate.per.minute", Namespace: "routing", Scope: gcsim.ScopeEndpointUser,
+			Allowed: 20, Window: gcsim.Duration(time.Minute), Families: []string{gcsim.FamilyQueues}, Hidden: true})
+		tg := simulator(t, p)
+		lim := tg.NewLimits(true)
+		c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Limits: lim, Retry: api.RetryPolicy{MaxAttempts: 1}})
+		var n429 int
+		for i := range 60 {
+			resp, err := c.Do(t.Context(), queues(i))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Status == 429 {
+				n429++
+				if resp.Result.ThrottledBy != "routing.queues.rate.per.minute" || resp.Result.Scope != api.ScopeEndpointUser {
+					t.Errorf("429 attributed to %q/%q", resp.Result.ThrottledBy, resp.Result.Scope)
+				}
+			}
+		}
+		if n429 != 1 {
+			t.Errorf("429s = %d, want 1 (then learned)", n429)
+		}
+		var learned *api.Bucket
+		for _, b := range lim.Buckets() {
+			if b.Key == "routing.queues.rate.per.minute" {
+				learned = &b
+			}
+		}
+		if learned == nil || learned.Allowed != 20 || learned.Window != time.Minute || learned.Source != "learned" || learned.Families[0] != gcsim.FamilyQueues {
+			t.Errorf("learned bucket = %+v", learned)
+		}
+	})
+}
+
+// The guard as the client's Gate against the simulator: the budget stops
+// the run with a verdict, and so does a sustained 429 storm.
+func TestGuardStopsRun(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		budget  int64
+		limits  bool
+		verdict string
+	}{
+		{"budget", 50, true, "request budget spent: 50 requests of 50"},
+		{"429 storm", 100000, false, "aborted: 429 Too Many Requests above 5.0% of requests for 10s"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tg := simulator(t, nil)
+				var logs []string
+				var mu sync.Mutex
+				g := harness.NewGuard(harness.GuardConfig{Approval: "CS-1", Budget: tc.budget, AbortAfter: 10 * time.Second, AllowOutsideWindow: true},
+					nil, func(f string, a ...any) { mu.Lock(); logs = append(logs, f); mu.Unlock() })
+				defer g.Close()
+				c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Gate: g, Limits: tg.NewLimits(tc.limits),
+					Retry: api.RetryPolicy{MaxAttempts: 1}})
+				var sent, refused int
+				var lastErr error
+				for i := 0; i < 5000 && g.Context().Err() == nil; i++ {
+					resp, err := c.Do(g.Context(), queues(i))
+					if err != nil {
+						refused++
+						lastErr = err
+						if resp.Result.Err == "" {
+							t.Errorf("refused result has no Err")
+						}
+						break
+					}
+					sent++
+					time.Sleep(50 * time.Millisecond) // 20 req/s: 300/min is hit after 15 s
+				}
+				if !strings.Contains(g.Verdict(), tc.verdict) {
+					t.Errorf("verdict = %q, want %q", g.Verdict(), tc.verdict)
+				}
+				if g.Context().Err() == nil || !errors.Is(context.Cause(g.Context()), harness.ErrStopped) {
+					t.Errorf("guard context not canceled with ErrStopped")
+				}
+				if tc.name == "budget" && (sent != 50 || refused != 1 || !errors.Is(lastErr, harness.ErrStopped)) {
+					t.Errorf("sent %d, refused %d (%v); want 50 sent, then refused", sent, refused, lastErr)
+				}
+			})
+		})
+	}
+}
+
+// Token creation is paced to the profile's token-creation limit: a pool of
+// 400 per-agent tokens never draws a 429 from the token endpoint.
+func TestAcceptanceTokenCreationPaced(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := gcsim.DefaultProfile()
+		p.Clients = p.Clients[:1]
+		tg := simulator(t, p)
+		pool := tg.NewPool(auth.Config{Policy: auth.PerAgent, Agents: 400})
+		start := time.Now()
+		var wg sync.WaitGroup
+		for a := range 400 {
+			wg.Go(func() {
+				if _, err := pool.Token(t.Context(), a); err != nil {
+					t.Errorf("agent %d: %v", a, err)
+				}
+			})
+		}
+		wg.Wait()
+		st := tg.Sim.Stats()
+		for _, b := range st.Buckets {
+			if b.Key == gcsim.KeyTokenCreate && b.Rejected != 0 {
+				t.Errorf("token endpoint rejected %d creations", b.Rejected)
+			}
+		}
+		if st.Tokens[gcsim.DefaultClientID] != 400 || time.Since(start) < time.Minute {
+			t.Errorf("created %d tokens in %v; want 400 paced over more than a minute", st.Tokens[gcsim.DefaultClientID], time.Since(start))
+		}
+	})
+}
+
+var _ = metrics.OK
