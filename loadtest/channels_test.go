@@ -19,12 +19,13 @@ import (
 // agent able to hold its own channel. On Genesys Cloud each agent would use
 // its own user token (20 channels per user); the scenarios use
 // client-credentials tokens, whose 20 channels per OAuth client the
-// simulator raises instead.
+// simulator raises instead (two per agent: a socket_closing switchover holds
+// the old channel and the new one for a moment).
 func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
 	return func(p *gcsim.Profile) {
 		p.Notifications.HeartbeatInterval = gcsim.Duration(hb)
 		p.Notifications.SocketClosingGrace = gcsim.Duration(grace)
-		p.Notifications.MaxChannelsPerOwner = max(p.Notifications.MaxChannelsPerOwner, agents+20)
+		p.Notifications.MaxChannelsPerOwner = max(p.Notifications.MaxChannelsPerOwner, 2*agents+20)
 	}
 }
 
@@ -123,12 +124,17 @@ func (c *channels) settled(timeout time.Duration) bool {
 	}
 }
 
-// reconnected waits until the collector has seen want more reconnects than
-// base (or timeout).
-func (c *channels) reconnected(base, want int64, timeout time.Duration) bool {
+// reconnected waits until the collector has seen want more reconnects
+// (switchovers, if switchovers) than base (or timeout).
+func (c *channels) reconnected(base, want int64, switchovers bool, timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
-		if c.col.Stats().Reconnects-base >= want {
+		s := c.col.Stats()
+		n := s.Reconnects
+		if switchovers {
+			n = s.Switchovers
+		}
+		if n-base >= want {
 			return true
 		}
 		if time.Now().After(deadline) {

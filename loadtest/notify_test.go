@@ -65,6 +65,7 @@ func TestNotificationStability(t *testing.T) {
 	open := agent.Open{Pacer: agent.ConstantPacer{Freq: rateR, Per: time.Second, Duration: dur}, Agents: agents, Shard: r.k.Shard,
 		GracefulStop: 5 * time.Second, Active: &active}
 	faults := make(chan string, 4)
+	var switchedOK, reconnectedOK atomic.Bool
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if sim {
@@ -76,10 +77,11 @@ func TestNotificationStability(t *testing.T) {
 				return
 			}
 			// socket_closing with events flowing: the switchover must lose nothing.
-			base := chans.col.Stats().Reconnects
+			base := chans.col.Stats().Switchovers
 			r.setFaults(gcsim.Faults{SocketClosing: true})
-			ok := chans.reconnected(base, int64(owned), 10*hb+5*time.Second)
-			faults <- fmt.Sprintf("socket_closing sent to every socket at %v; every client switched to a new channel: %v", (dur / 3).Round(time.Second), ok)
+			ok := chans.reconnected(base, int64(owned), true, 10*hb+5*time.Second)
+			switchedOK.Store(ok)
+			faults <- fmt.Sprintf("socket_closing sent to every socket at %v; every client switched to a new channel before the old one closed: %v", (dur / 3).Round(time.Second), ok)
 			select {
 			case <-time.After(dur / 3):
 			case <-runCtx.Done():
@@ -94,7 +96,8 @@ func TestNotificationStability(t *testing.T) {
 			chans.settled(5 * time.Second)
 			base = chans.col.Stats().Reconnects
 			r.setFaults(gcsim.Faults{DropSockets: true})
-			ok = chans.reconnected(base, int64(owned), 10*hb+5*time.Second)
+			ok = chans.reconnected(base, int64(owned), false, 10*hb+5*time.Second)
+			reconnectedOK.Store(ok)
 			paused.Store(false)
 			faults <- fmt.Sprintf("every socket dropped abruptly at %v; every client reconnected: %v (requests paused meanwhile)", (2 * dur / 3).Round(time.Second), ok)
 		}()
@@ -157,4 +160,10 @@ func TestNotificationStability(t *testing.T) {
 		th = append(th, fmt.Sprintf("ws_reconnects >= %d", 2*owned), fmt.Sprintf("ws_drops >= %d", owned))
 	}
 	finish(t, doc, summary, th...)
+	if sim && !switchedOK.Load() {
+		t.Errorf("socket_closing: not every client switched to a new channel within the grace of %v: %d switchovers for %d channels (the others were dropped and reconnected)", hb, ns.Switchovers, owned)
+	}
+	if sim && !reconnectedOK.Load() {
+		t.Errorf("drop: not every client reconnected within %v after every socket was dropped (%d reconnects in all)", 10*hb+5*time.Second, ns.Reconnects)
+	}
 }

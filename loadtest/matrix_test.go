@@ -1,0 +1,287 @@
+//go:build load
+
+package loadtest
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	hdr "github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/reports"
+)
+
+// EnvMatrixDir names the directory scripts/matrix.sh fills; TestMatrixCompare
+// checks it and is skipped without it.
+const EnvMatrixDir = "CXLOAD_MATRIX_DIR"
+
+// TestMatrixCompare is scripts/matrix.sh's verdict. In CXLOAD_MATRIX_DIR it
+// finds the shards' go test -json legs (legs/), the report scripts/report
+// merged from them as the CI merge job does (merged.json), a single-process
+// run of the same load (single/ and single.json), and the simulator's
+// counters after each (single-stats.json, shards-stats.json). It checks:
+//
+//   - counts: every operation's requests and outcomes in the merged report
+//     equal the single-process run's exactly;
+//   - percentiles: the merged report's p50/p90/p99/max of every operation
+//     equal, within the histograms' precision (3 significant digits), those
+//     of the shards' own histograms merged here independently of
+//     scripts/report (the two runs differ in timing, so their percentiles
+//     are shown side by side, not compared);
+//   - budget: the simulator rejected nothing during the sharded run (no
+//     bucket of any limit overflowed, no 429), and it saw the same requests
+//     per route and status as during the single-process run.
+func TestMatrixCompare(t *testing.T) {
+	dir := os.Getenv(EnvMatrixDir)
+	if dir == "" {
+		t.Skipf("%s is not set: scripts/matrix.sh runs this check", EnvMatrixDir)
+	}
+	touchRun()
+	single := reportScenarios(t, filepath.Join(dir, "single.json"))
+	merged := reportScenarios(t, filepath.Join(dir, "merged.json"))
+	legs, err := filepath.Glob(filepath.Join(dir, "legs", "*.json"))
+	if err != nil || len(legs) == 0 {
+		t.Fatalf("no shard legs in %s/legs: %v", dir, err)
+	}
+	shardDocs := map[string][]*metrics.Document{}
+	for _, leg := range legs {
+		for name, docs := range legDocuments(t, leg) {
+			shardDocs[name] = append(shardDocs[name], docs...)
+		}
+	}
+	if len(merged) == 0 {
+		t.Fatalf("merged.json has no scenario documents")
+	}
+	for _, name := range sortedKeys(merged) {
+		m, s := merged[name], single[name]
+		if s == nil {
+			t.Errorf("scenario %s is in the merged report but not in the single-process run", name)
+			continue
+		}
+		logf(t, "%s: merged %d shard(s) %v; %d requests merged, %d single-process", name, len(shardDocs[name]), m.Shards, m.Doc.All().Count, s.Doc.All().Count)
+		compareCounts(t, name, m.Doc, s.Doc)
+		comparePercentiles(t, name, m.Doc, shardDocs[name], s.Doc)
+	}
+	checkBudget(t, filepath.Join(dir, "single-stats.json"), filepath.Join(dir, "shards-stats.json"))
+}
+
+func reportScenarios(t *testing.T, path string) map[string]*reports.Scenario {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading the report: %v", err)
+	}
+	var rep struct {
+		Schema string       `json:"schema"`
+		Run    *reports.Run `json:"run"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Run == nil {
+		t.Fatalf("%s: not a scripts/report -json output: %v", path, err)
+	}
+	out := map[string]*reports.Scenario{}
+	for i := range rep.Run.Scenarios {
+		s := &rep.Run.Scenarios[i]
+		out[s.Name] = s
+	}
+	return out
+}
+
+// legDocuments reads the result documents of a go test -json file, joining
+// the output events of each test until the newline (test2json may split a
+// long line), without the reports package.
+func legDocuments(t *testing.T, path string) map[string][]*metrics.Document {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]*metrics.Document{}
+	pending := map[string]*strings.Builder{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	for sc.Scan() {
+		var ev struct {
+			Action, Test, Output string
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Action != "output" {
+			continue
+		}
+		b := pending[ev.Test]
+		if b == nil {
+			b = &strings.Builder{}
+			pending[ev.Test] = b
+		}
+		b.WriteString(ev.Output)
+		if !strings.HasSuffix(ev.Output, "\n") {
+			continue
+		}
+		line := b.String()
+		b.Reset()
+		i := strings.Index(line, metrics.ResultPrefix)
+		if i < 0 {
+			continue
+		}
+		doc, err := metrics.DecodeDocument([]byte(strings.TrimSpace(line[i+len(metrics.ResultPrefix):])))
+		if err != nil {
+			t.Errorf("%s: result document of %s: %v", path, ev.Test, err)
+			continue
+		}
+		out[doc.Scenario] = append(out[doc.Scenario], doc)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
+func compareCounts(t *testing.T, name string, m, s *metrics.Document) {
+	t.Helper()
+	ops := map[string]bool{}
+	for _, o := range m.OpNames() {
+		ops[o] = true
+	}
+	for _, o := range s.OpNames() {
+		ops[o] = true
+	}
+	for _, op := range sortedKeys(ops) {
+		mo, so := m.Op(op), s.Op(op)
+		switch {
+		case mo == nil:
+			t.Errorf("%s: operation %s: %d requests in the single-process run, none in the merged shards", name, op, so.Count)
+			continue
+		case so == nil:
+			t.Errorf("%s: operation %s: %d requests in the merged shards, none in the single-process run", name, op, mo.Count)
+			continue
+		}
+		if mo.Count != so.Count || fmt.Sprint(mo.Outcomes) != fmt.Sprint(so.Outcomes) || mo.Status429 != so.Status429 {
+			t.Errorf("%s: operation %s: merged shards %d requests %v (429s %d), single process %d requests %v (429s %d): counts must be equal",
+				name, op, mo.Count, mo.Outcomes, mo.Status429, so.Count, so.Outcomes, so.Status429)
+		} else {
+			logf(t, "  %-26s count %6d = %6d  outcomes %v", op, mo.Count, so.Count, mo.Outcomes)
+		}
+	}
+}
+
+// comparePercentiles checks the merged report against the shards'
+// histograms merged here, op by op, within HdrHistogram's precision.
+func comparePercentiles(t *testing.T, name string, m *metrics.Document, shards []*metrics.Document, s *metrics.Document) {
+	t.Helper()
+	if len(shards) == 0 {
+		t.Errorf("%s: no shard documents in the legs", name)
+		return
+	}
+	for _, op := range m.OpNames() {
+		var own *hdr.Histogram
+		for _, d := range shards {
+			o := d.Op(op)
+			if o == nil {
+				continue
+			}
+			h, err := o.Latency.Hist()
+			if err != nil {
+				t.Fatalf("%s: %s: decoding a shard's histogram: %v", name, op, err)
+			}
+			if own == nil {
+				own = h
+			} else {
+				own.Merge(h)
+			}
+		}
+		if own == nil {
+			t.Errorf("%s: operation %s is in the merged report but in no shard", name, op)
+			continue
+		}
+		mo := m.Op(op)
+		if mo.Latency.Count() != own.TotalCount() {
+			t.Errorf("%s: %s: the merged histogram holds %d values, the shards %d", name, op, mo.Latency.Count(), own.TotalCount())
+		}
+		var line []string
+		for _, p := range []float64{50, 90, 99, 100} {
+			got := mo.Latency.Percentile(p)
+			want := time.Duration(own.ValueAtPercentile(p)) * time.Microsecond
+			if !withinPrecision(got, want) {
+				t.Errorf("%s: %s: p%g of the merged report is %v, the shards' merged histograms say %v (beyond 3 significant digits)", name, op, p, got, want)
+			}
+			single := time.Duration(0)
+			if so := s.Op(op); so != nil {
+				single = so.Latency.Percentile(p)
+			}
+			line = append(line, fmt.Sprintf("p%g %v (shards %v, single process %v)", p, got, want, single))
+		}
+		logf(t, "  %-26s %s", op, strings.Join(line, "; "))
+	}
+}
+
+// withinPrecision: HdrHistogram with 3 significant digits keeps values
+// within 0.1% (and the unit, 1 µs).
+func withinPrecision(a, b time.Duration) bool {
+	d := math.Abs(float64(a - b))
+	return d <= math.Max(float64(time.Microsecond), 0.001*math.Max(float64(a), float64(b)))
+}
+
+// checkBudget proves with the simulator's counters that the sharded run
+// stayed within every limit and made the same requests as one process.
+func checkBudget(t *testing.T, singlePath, shardsPath string) {
+	t.Helper()
+	read := func(p string) gcsim.Stats {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatalf("reading the simulator's counters: %v", err)
+		}
+		var st gcsim.Stats
+		if err := json.Unmarshal(data, &st); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		return st
+	}
+	single, shards := read(singlePath), read(shardsPath)
+	for _, b := range shards.Buckets {
+		logf(t, "  simulator bucket %-45s admitted %6d, rejected %d", b.Key, b.Allowed, b.Rejected)
+		if b.Rejected != 0 {
+			t.Errorf("the shards together exceeded limit %s: the simulator rejected %d requests (admitted %d)", b.Key, b.Rejected, b.Allowed)
+		}
+	}
+	counts := func(st gcsim.Stats) map[string]int64 {
+		m := map[string]int64{}
+		for _, r := range st.Requests {
+			if r.Route == "/oauth/token" {
+				continue // each shard gets its own tokens
+			}
+			if r.Status == 429 {
+				t.Errorf("the simulator answered %d requests of %s %s with 429", r.Count, r.Method, r.Route)
+			}
+			m[fmt.Sprintf("%s %s %d", r.Method, r.Route, r.Status)] += r.Count
+		}
+		return m
+	}
+	sc, mc := counts(single), counts(shards)
+	keys := map[string]bool{}
+	for k := range sc {
+		keys[k] = true
+	}
+	for k := range mc {
+		keys[k] = true
+	}
+	var ks []string
+	for k := range keys {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	for _, k := range ks {
+		if sc[k] != mc[k] {
+			t.Errorf("the simulator saw %s %d times during the single-process run and %d times during the sharded run", k, sc[k], mc[k])
+		}
+	}
+	logf(t, "  simulator: %d route/status counts equal between the runs; tokens issued: single %v, shards %v", len(ks), single.Tokens, shards.Tokens)
+}
