@@ -499,3 +499,37 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// Learning buckets while many agents send must not race (run with -race).
+func TestConcurrentLearning(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int64
+		lim := api.NewLimits(true, nil)
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
+			i := n.Add(1)
+			switch {
+			case i%7 == 0:
+				tooMany(w, fmt.Sprintf("family%d.rate.per.minute", i%5), 100, "1")
+			default:
+				w.Header().Set("inin-ratelimit-count", "299")
+				w.Header().Set("inin-ratelimit-allowed", "300")
+				w.Header().Set("inin-ratelimit-reset", "1")
+			}
+		}, api.Config{Limits: lim, Retry: api.RetryPolicy{MaxAttempts: 2}})
+		var wg sync.WaitGroup
+		for a := range 8 {
+			wg.Go(func() {
+				for i := range 30 {
+					route := fmt.Sprintf("/api/v2/fam%d/{id}", (a+i)%5)
+					if _, err := c.Agent(a).Do(t.Context(), &api.Request{Route: route, Params: []string{"x"}}); err != nil {
+						t.Error(err)
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if len(lim.Buckets()) == 0 {
+			t.Errorf("nothing learned")
+		}
+	})
+}

@@ -55,7 +55,7 @@ type Limits struct {
 	mu      sync.RWMutex
 	buckets []*Bucket
 	byKey   map[string]int
-	routes  map[string][]int // route template -> applicable buckets
+	routes  map[string][]ref // route template -> applicable buckets
 	insts   map[instKey]*instance
 }
 
@@ -83,7 +83,7 @@ func NewLimits(enabled bool, family func(route string) string, buckets ...Bucket
 		family = DefaultFamily
 	}
 	l := &Limits{enabled: enabled, family: family, byKey: map[string]int{},
-		routes: map[string][]int{}, insts: map[instKey]*instance{}}
+		routes: map[string][]ref{}, insts: map[instKey]*instance{}}
 	for _, b := range buckets {
 		l.add(b)
 	}
@@ -162,44 +162,58 @@ func limiterFor(b Bucket) (rate.Limit, int) {
 	return rate.Limit(float64(b.Allowed-burst) / b.Window.Seconds()), burst
 }
 
-// applicable returns the indexes of the buckets that apply to route.
-func (l *Limits) applicable(route string) []int {
+// ref is a bucket as the hot path needs it: its index and its scope, which
+// never changes once the bucket is added.
+type ref struct {
+	i     int
+	scope string
+}
+
+// applicable returns the buckets that apply to route.
+func (l *Limits) applicable(route string) []ref {
 	l.mu.RLock()
-	idx, ok := l.routes[route]
+	refs, ok := l.routes[route]
 	l.mu.RUnlock()
 	if ok {
-		return idx
+		return refs
 	}
 	fam := l.family(route)
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	idx = []int{}
+	refs = []ref{}
 	for i, b := range l.buckets {
 		if len(b.Families) == 0 || contains(b.Families, fam) {
-			idx = append(idx, i)
+			refs = append(refs, ref{i: i, scope: b.Scope})
 		}
 	}
-	l.routes[route] = idx
-	return idx
+	l.routes[route] = refs
+	return refs
 }
 
-func (l *Limits) keyFor(i int, route string, id identity) instKey {
-	switch l.buckets[i].Scope {
+// ref returns bucket i's ref.
+func (l *Limits) ref(i int) ref {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return ref{i: i, scope: l.buckets[i].Scope}
+}
+
+func keyFor(r ref, id identity) instKey {
+	switch r.scope {
 	case ScopeToken:
-		return instKey{bucket: i, id: id.token}
+		return instKey{bucket: r.i, id: id.token}
 	case ScopeClientUser:
 		if id.user != "" {
-			return instKey{bucket: i, id: id.client, family: id.user}
+			return instKey{bucket: r.i, id: id.client, family: id.user}
 		}
-		return instKey{bucket: i, id: id.client}
+		return instKey{bucket: r.i, id: id.client}
 	case ScopeEndpointUser:
 		u := id.user
 		if u == "" {
 			u = id.client // client credentials: the app is the user
 		}
-		return instKey{bucket: i, id: u}
+		return instKey{bucket: r.i, id: u}
 	}
-	return instKey{bucket: i}
+	return instKey{bucket: r.i}
 }
 
 func (l *Limits) instance(k instKey) *instance {
@@ -238,8 +252,8 @@ func (l *Limits) wait(ctx context.Context, now time.Time, route string, id ident
 	if !l.Enabled() {
 		return 0, nil
 	}
-	idx := l.applicable(route)
-	if len(idx) == 0 {
+	refs := l.applicable(route)
+	if len(refs) == 0 {
 		return 0, nil
 	}
 	nowNs := now.UnixNano()
@@ -247,8 +261,8 @@ func (l *Limits) wait(ctx context.Context, now time.Time, route string, id ident
 	n := 0
 	var longest time.Duration
 	worst := -1
-	for _, i := range idx {
-		in := l.instance(l.keyFor(i, route, id))
+	for _, r := range refs {
+		in := l.instance(keyFor(r, id))
 		d := time.Duration(in.paused.Load() - nowNs)
 		if d <= 0 && in.lim.AllowN(now, 1) {
 			continue // a token now and no pause: the common case, no allocation
@@ -262,7 +276,7 @@ func (l *Limits) wait(ctx context.Context, now time.Time, route string, id ident
 			}
 		}
 		if d > longest {
-			longest, worst = d, i
+			longest, worst = d, r.i
 		}
 	}
 	if longest <= 0 {
@@ -336,7 +350,7 @@ func (l *Limits) observe(o observation) (key, scope string) {
 			scope = l.buckets[i].Scope
 			l.mu.RUnlock()
 			pause := firstPositiveDur(o.retryAfter, o.body.MsgRetry, o.headers.Reset, time.Second)
-			in := l.instance(l.keyFor(i, o.route, o.id))
+			in := l.instance(keyFor(l.ref(i), o.id))
 			setMax(&in.paused, o.now.Add(pause).UnixNano())
 		}
 		return key, scope
@@ -351,12 +365,12 @@ func (l *Limits) observe(o observation) (key, scope string) {
 		return "", ""
 	}
 	// Headers describe the bucket nearest its limit: find it by its figure.
-	idx := l.applicable(o.route)
+	refs := l.applicable(o.route)
 	match := -1
 	l.mu.RLock()
-	for _, i := range idx {
-		if l.buckets[i].Allowed == o.headers.Allowed {
-			match = i
+	for _, r := range refs {
+		if l.buckets[r.i].Allowed == o.headers.Allowed {
+			match = r.i
 			break
 		}
 	}
@@ -371,7 +385,7 @@ func (l *Limits) observe(o observation) (key, scope string) {
 			return "", ""
 		}
 	}
-	in := l.instance(l.keyFor(match, o.route, o.id))
+	in := l.instance(keyFor(l.ref(match), o.id))
 	remaining := float64(o.headers.Allowed - o.headers.Count)
 	if remaining <= 0 && o.headers.Reset > 0 {
 		setMax(&in.paused, o.now.Add(o.headers.Reset).UnixNano())
