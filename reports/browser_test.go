@@ -149,7 +149,7 @@ func TestHTMLInBrowser(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var charts []chartBox
 			var pageW, docW float64
-			problems := browse(t, file, tc.width, filepath.Join(dir, "report-"+tc.name+".png"), func(ctx context.Context) error {
+			problems := browse(t, file, tc.width, filepath.Join(dir, "report-"+tc.name+".jpg"), func(ctx context.Context) error {
 				var err error
 				if charts, err = chromedp.Run(ctx, chromedp.Evaluate[[]chartBox](`[...document.querySelectorAll("figure")].map(f => {
 					const s = f.querySelector("svg"); const r = s.getBoundingClientRect();

@@ -42,7 +42,7 @@ type htmlView struct {
 	Failed     []Test
 	Builds     []Package
 	Comparison *Comparison
-	Regressed  []any
+	MetricRows []metricRow
 	Scenarios  []scenarioView
 	Benchmarks []benchRow
 	BenchTrend []*chart
@@ -74,6 +74,14 @@ type thresholdView struct {
 type limitView struct {
 	Key, Scope, Allowed, First, Source string
 	Rejected                           int64
+}
+
+// metricRow is a scenario metric of the comparison; Group is set on the
+// first row of a run of rows of one scenario and cell, which the table
+// shows as a heading row (narrow screens cannot fit a scenario column).
+type metricRow struct {
+	Group string
+	MetricDelta
 }
 
 type benchRow struct {
@@ -116,6 +124,16 @@ func (r *Report) htmlView() *htmlView {
 	v.Env = strings.Split(strings.NewReplacer("`", "").Replace(envLine(run)), " · ")
 	if run.Env.URL != "" && len(v.Env) > 0 {
 		v.Env = v.Env[:len(v.Env)-1] // the link is shown separately
+	}
+	if r.Comparison != nil {
+		prev := "\x00"
+		for _, m := range r.Comparison.Metrics {
+			row := metricRow{MetricDelta: m}
+			if g := scenarioTitle(m.Scenario, m.Cell); g != prev {
+				row.Group, prev = g, g
+			}
+			v.MetricRows = append(v.MetricRows, row)
+		}
 	}
 	for _, t := range run.Tests {
 		switch t.Verdict {
