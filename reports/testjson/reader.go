@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -381,27 +382,42 @@ func (r *Reader) flushBuild(importPath string) {
 // benchmark line split across a test and its package (as test2json does for
 // -count samples after the first) is not cut.
 func (r *Reader) flushPackage(pkg string) {
+	var tests []string
 	for key := range r.pending {
 		if key.pkg == pkg && key.test != "" {
-			r.flushStream(key)
+			tests = append(tests, key.test)
 		}
+	}
+	slices.Sort(tests) // records in a stable order
+	for _, test := range tests {
+		r.flushStream(streamKey{pkg, test})
 	}
 	r.flushStream(streamKey{pkg, ""})
 }
 
 func (r *Reader) flushAll() {
-	pkgs := make(map[string]bool)
+	var builds, pkgs []string
 	for key := range r.pending {
 		if key.pkg == "\x00build" {
-			r.flushBuild(key.test)
-			continue
+			builds = append(builds, key.test)
+		} else if !slices.Contains(pkgs, key.pkg) {
+			pkgs = append(pkgs, key.pkg)
 		}
-		pkgs[key.pkg] = true
 	}
-	for pkg := range pkgs {
+	slices.Sort(builds)
+	slices.Sort(pkgs)
+	for _, b := range builds {
+		r.flushBuild(b)
+	}
+	for _, pkg := range pkgs {
 		r.flushPackage(pkg)
 	}
+	pkgs = pkgs[:0]
 	for pkg := range r.bench {
+		pkgs = append(pkgs, pkg)
+	}
+	slices.Sort(pkgs)
+	for _, pkg := range pkgs {
 		r.parseBench(pkg)
 	}
 }

@@ -171,6 +171,17 @@ func TestReader(t *testing.T) {
 			},
 		},
 		{
+			// At the end of input, partial lines of several tests and
+			// packages come out in a stable order.
+			name: "partial lines at EOF",
+			input: `{"Action":"output","Package":"q","Test":"B","Output":"qb"}
+{"Action":"output","Package":"p","Test":"B","Output":"pb"}
+{"Action":"output","Package":"p","Test":"A","Output":"pa"}
+{"Action":"output","Package":"p","Output":"p-"}
+`,
+			want: []string{`f:4 line p|A| "pa"`, `f:4 line p|B| "pb"`, `f:4 line p|| "p-"`, `f:4 line q|B| "qb"`},
+		},
+		{
 			// Input without a final newline.
 			name:  "no final newline",
 			input: `{"Action":"output","Package":"p","Test":"A","Output":"x\n"}`,
@@ -213,6 +224,16 @@ func TestCaptures(t *testing.T) {
 			assert.Equal(t, string(want), got)
 		})
 	}
+}
+
+// TestVeryLongLines: lines longer than the read buffer, JSON or not.
+func TestVeryLongLines(t *testing.T) {
+	long := strings.Repeat("z", 300<<10)
+	input := long + "\n" + `{"Action":"output","Package":"p","Test":"A","Output":"` + long + `\n"}` + "\n"
+	got := read(t, input, "f")
+	require.Len(t, got, 2)
+	assert.Equal(t, fmt.Sprintf("f:1 text || %q", long), got[0])
+	assert.Equal(t, fmt.Sprintf("f:2 line p|A| %q", long), got[1])
 }
 
 // TestLongLinesJoined checks on the real capture that the > 4 KiB line,

@@ -315,6 +315,9 @@ func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Read
 		var in io.Reader
 		show := false
 		if name == "-" {
+			if isTerminal(stdin) {
+				return nil, &usageError{"no input: pipe go test -json output in (go test -json ./... | go run ./scripts/report) or name FILEs"}
+			}
 			in, show, name = stdin, progress, "stdin"
 		} else {
 			f, err := os.Open(name)
@@ -565,4 +568,19 @@ func runHistory(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "report: history: %s\n", p)
 	}
 	return nil
+}
+
+// isTerminal reports whether r is a terminal, where nobody is piping input.
+func isTerminal(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	if err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		return false
+	}
+	// /dev/null is a character device too, and reads as empty input.
+	null, err := os.Stat(os.DevNull)
+	return err != nil || !os.SameFile(fi, null)
 }
