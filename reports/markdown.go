@@ -54,6 +54,9 @@ func (r *Report) Summaries() []Summary { return r.summaries }
 
 // Headline returns the one-line verdict: "✅ 12 passed" or "❌ 2 failed ...".
 func (r *Report) Headline() string {
+	if r.Run.Empty() {
+		return "⚠️ no test results in the input"
+	}
 	pass, fail, skip := r.Run.Counts()
 	var parts []string
 	buildFail := 0

@@ -154,6 +154,13 @@ func (r *Run) Failed() bool {
 	return false
 }
 
+// Empty reports whether the run has no packages, tests, benchmarks or
+// scenarios: the input held no test results (an empty file, or go test
+// failed before it started).
+func (r *Run) Empty() bool {
+	return len(r.Packages) == 0 && len(r.Tests) == 0 && len(r.Benchmarks) == 0 && len(r.Scenarios) == 0
+}
+
 // Counts returns the number of passed, failed and skipped tests.
 func (r *Run) Counts() (pass, fail, skip int) {
 	for _, t := range r.Tests {

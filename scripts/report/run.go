@@ -236,6 +236,9 @@ func verdict(rep *reports.Report, failOn string) error {
 	if failOn == "none" {
 		return nil
 	}
+	if rep.Run.Empty() {
+		return &failure{"the input has no test results: was it go test -json output?"}
+	}
 	if rep.Run.Failed() {
 		_, fail, _ := rep.Run.Counts()
 		n := 0

@@ -87,6 +87,11 @@ func TestRunExitCodes(t *testing.T) {
 			name: "files no progress", args: []string{testdata + "bench-old.json"}, code: 0,
 			stdout: []string{"## Benchmarks", "| Hash/size=64-2 | sec/op |"},
 		},
+		{
+			// Empty input is not a pass.
+			name: "empty input", stdin: "", code: 1,
+			stdout: []string{"no test results in the input"}, stderr: []string{"the input has no test results"},
+		},
 		{name: "bad fail-on", args: []string{"-fail-on", "sometimes"}, code: 2, stderr: []string{`-fail-on "sometimes": want tests, regressions or none`}, noStdout: true},
 		{name: "bad labels", args: []string{"-labels", "x"}, code: 2, stderr: []string{`-labels: label 1 "x": want key=value`}, noStdout: true},
 		{name: "baseline without history", args: []string{"-baseline", "median:3"}, code: 2, stderr: []string{"-baseline needs -history"}, noStdout: true},
