@@ -689,7 +689,13 @@ func (s *Server) deleteTokenMe(c *reqCtx) {
 // Notification channels: the REST side of the hub.
 
 func (s *Server) postChannel(c *reqCtx) {
-	ch, err := s.hub.CreateChannel(c.tok.owner(s.profile.Org.ID), s.wsURL)
+	// The connectUri uses the host the client called, so it is right behind
+	// a port forward or when the handler is mounted elsewhere.
+	wsBase := s.wsURL
+	if c.r.Host != "" {
+		wsBase = "ws://" + c.r.Host
+	}
+	ch, err := s.hub.CreateChannel(c.tok.owner(s.profile.Org.ID), wsBase)
 	if err != nil {
 		s.hubError(c, err)
 		return

@@ -176,9 +176,6 @@ func (s *Server) SetFaults(f Faults) {
 		panic(err)
 	}
 	s.faults.set(f, s.profile.Seed)
-	if s.hub == nil {
-		return
-	}
 	if f.DropSockets {
 		s.stats.faultDrops.add(1)
 		s.hub.Drop("")

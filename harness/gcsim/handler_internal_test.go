@@ -16,7 +16,7 @@ func TestWrite429MatchesErrorBody(t *testing.T) {
 			p := DefaultProfile()
 			p.RateLimitMessage = form
 			s := NewUnstartedServer(p)
-			s.Listener.Close()
+			defer s.Close()
 			l := newRule(0, Limit{Key: key, Namespace: "platform.api", Scope: ScopeToken, Allowed: 300, Window: Duration(time.Minute)})
 			var win, retry int64 = 60, 42
 			ctx := func() *reqCtx {
@@ -52,7 +52,7 @@ func TestWrite429MatchesErrorBody(t *testing.T) {
 // per-token buckets; live tokens and shared buckets stay.
 func TestTokenSweep(t *testing.T) {
 	s := NewUnstartedServer(nil)
-	s.Listener.Close()
+	defer s.Close()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	cl := s.auth.clients[DefaultClientID]
 	old := s.auth.issue(cl, nil, grantClientCredential, t0)

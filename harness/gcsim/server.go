@@ -91,6 +91,16 @@ func NewUnstartedServer(p *Profile) *Server {
 	s.state = newOrgState(s.dir)
 	s.stats = newStatsState(s.router, s.rules)
 	s.faults.set(p.Faults, p.Seed)
+	n := p.Notifications
+	s.hub = streaming.NewHub(streaming.Config{
+		HeartbeatInterval:   n.HeartbeatInterval.Std(),
+		MaxChannelsPerOwner: n.MaxChannelsPerOwner,
+		MaxTopicsPerChannel: n.MaxTopicsPerChannel,
+		ChannelTTL:          n.ChannelTTL.Std(),
+		SendBuffer:          n.SendBuffer,
+		SocketClosingGrace:  closingGrace(n.SocketClosingGrace.Std()),
+		Now:                 s.now,
+	})
 	s.Config = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
 	s.Listener = newLocalListener()
 	return s
@@ -116,16 +126,6 @@ func (s *Server) Start() {
 	}
 	s.url = "http://" + host
 	s.wsURL = "ws://" + host
-	n := s.profile.Notifications
-	s.hub = streaming.NewHub(streaming.Config{
-		HeartbeatInterval:   n.HeartbeatInterval.Std(),
-		MaxChannelsPerOwner: n.MaxChannelsPerOwner,
-		MaxTopicsPerChannel: n.MaxTopicsPerChannel,
-		ChannelTTL:          n.ChannelTTL.Std(),
-		SendBuffer:          n.SendBuffer,
-		SocketClosingGrace:  closingGrace(n.SocketClosingGrace.Std()),
-		Now:                 s.now,
-	})
 	tr := &http.Transport{
 		DialContext:         s.DialContext,
 		MaxIdleConnsPerHost: 256,
@@ -145,7 +145,8 @@ func (s *Server) URL() string { return s.url }
 func (s *Server) WSURL() string { return s.wsURL }
 
 // Client returns an HTTP client that reaches the server (through the pipe
-// when the listener is a PipeListener). Close closes its idle connections.
+// when the listener is a PipeListener), or nil before Start. Close closes
+// its idle connections.
 func (s *Server) Client() *http.Client { return s.client }
 
 // DialContext dials the server whatever the address: through the pipe for
@@ -162,7 +163,8 @@ func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Con
 // Profile returns the server's profile (a copy: changing it has no effect).
 func (s *Server) Profile() *Profile { return s.profile.clone() }
 
-// Handler returns the server's handler, to mount it in another server.
+// Handler returns the server's handler, to mount it in another server (it
+// works without Start; Close still stops its notification hub).
 func (s *Server) Handler() http.Handler { return s }
 
 // Close stops accepting connections, closes every notification socket,
@@ -174,6 +176,7 @@ func (s *Server) Close() {
 	if !s.started {
 		if !s.closed.Swap(true) {
 			s.Listener.Close()
+			s.hub.Close()
 		}
 		return
 	}

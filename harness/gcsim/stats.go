@@ -168,9 +168,7 @@ func (s *Server) Stats() Stats {
 	}
 	out.Faults = FaultStats{Latency: st.faultLatency.load(), ServiceUnavailable: st.fault5xx.load(), Resets: st.faultResets.load(),
 		TokenOutage: st.faultOutage.load(), SocketDrops: st.faultDrops.load(), SocketClosingStorms: st.faultClosing.load()}
-	if s.hub != nil {
-		out.Sockets = s.hub.Stats()
-	}
+	out.Sockets = s.hub.Stats()
 	return out
 }
 
