@@ -107,6 +107,11 @@ pattern="^(${scenario})\$"
 reset_sim() { curl -fsS -X POST "$url/admin/reset" >/dev/null; }
 stats() { curl -fsS "$url/admin/stats" >"$1"; }
 
+# Build the test binary once before the runs (go test then reuses it), so
+# that every process runs the same code even if the tree changes meanwhile.
+echo "matrix.sh: building the load tests"
+go test -tags load -count=1 -run '^$' ./loadtest >/dev/null
+
 echo "matrix.sh: single-process run"
 reset_sim
 status=0
