@@ -31,6 +31,7 @@ type Target struct {
 	now     func() time.Time
 	profile *gcsim.Profile
 	started bool
+	dial    *gcsim.Server // where connections go: Sim, or a tenant's stand-in
 }
 
 // Option configures NewTarget.
@@ -41,6 +42,7 @@ type options struct {
 	now     func() time.Time
 	profile *gcsim.Profile
 	pipe    bool
+	standIn *gcsim.Server
 }
 
 // WithGetenv replaces os.Getenv (tests of the configuration use it).
@@ -55,6 +57,12 @@ func WithProfile(p *gcsim.Profile) Option { return func(o *options) { o.profile 
 // WithPipe serves the embedded simulator over in-memory pipes instead of a
 // loopback port, so a scenario can run inside a testing/synctest bubble.
 func WithPipe() Option { return func(o *options) { o.pipe = true } }
+
+// WithTenantStandIn makes a tenant configuration talk to sim instead of the
+// region's hosts: the guard, the plan, the budget and the limits API all
+// work as for a tenant, and no real host is reached. Tests of the guarded
+// path use it.
+func WithTenantStandIn(sim *gcsim.Server) Option { return func(o *options) { o.standIn = sim } }
 
 // NewTarget resolves the target from the environment (see ResolveTarget),
 // prints the choice in one line and returns it. The simulator is started
@@ -77,6 +85,11 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 		t.Cleanup(tg.Guard.Close)
 		if err := tg.Guard.Check(); err != nil {
 			t.Fatalf("cxload target: tenant %s refused:\n%v", cfg.Region.Name, err)
+		}
+		if o.standIn != nil {
+			cfg.APIBase, cfg.LoginBase = o.standIn.URL(), o.standIn.URL()
+			cfg.Why += ", stand-in simulator"
+			tg.Config, tg.dial = cfg, o.standIn
 		}
 		t.Logf("cxload target: tenant %s (%s), %d OAuth client(s), approval %s, budget %d requests, window %02d:00–%02d:00 %s (%s)",
 			cfg.Region.Name, cfg.APIBase, len(cfg.Clients), cfg.Guard.Approval, cfg.Guard.Budget, WindowStart, WindowEnd, cfg.Guard.Location, cfg.Why)
@@ -112,7 +125,7 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 	}
 	sim.Start()
 	t.Cleanup(sim.Close)
-	tg.Sim = sim
+	tg.Sim, tg.dial = sim, sim
 	cfg.APIBase, cfg.LoginBase = sim.URL(), sim.URL()
 	tg.Config = cfg
 	ids := make([]string, len(cfg.Clients))
@@ -170,8 +183,8 @@ func (tg *Target) Start(p Plan) {
 // (through the simulator's pipe when it uses one).
 func (tg *Target) transport(agents int) *http.Transport {
 	tr := api.NewTransport(agents)
-	if tg.Sim != nil {
-		tr.DialContext = api.TimedDial(tg.Sim.DialContext)
+	if tg.dial != nil {
+		tr.DialContext = api.TimedDial(tg.dial.DialContext)
 		tr.Proxy = nil
 	}
 	return tr

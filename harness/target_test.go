@@ -194,3 +194,58 @@ func TestAcceptanceTokenCreationPaced(t *testing.T) {
 }
 
 var _ = metrics.OK
+
+// The whole guarded path of a tenant, with the simulator standing in for
+// the region's hosts: plan printed and checked, limits read from the
+// organization's limits API, every attempt counted, the run stopped when
+// the budget is spent.
+func TestTenantGuardedRun(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := gcsim.NewUnstartedServer(nil)
+		sim.Listener.Close()
+		sim.Listener = gcsim.NewPipeListener()
+		sim.Start()
+		defer sim.Close()
+		e := tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "sim-client", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "sim-secret",
+			"CXLOAD_REQUEST_BUDGET": "40"})
+		// synctest's clock starts at midnight UTC: inside Dublin's window.
+		out, fatal := capture(t, func(tb testing.TB) {
+			tg := harness.NewTarget(tb, harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim))
+			tg.Start(harness.Plan{Agents: 2, Rate: 1, Duration: 30 * time.Second})
+			pool := tg.NewPool(auth.Config{})
+			c := tg.NewClient(api.Config{Tokens: pool})
+			var sources []string
+			for _, b := range c.Limits().Buckets() {
+				sources = append(sources, b.Key+"="+b.Source)
+			}
+			tb.Logf("buckets: %s", strings.Join(sources, " "))
+			ctx := tg.Context()
+			for i := 0; ctx.Err() == nil && i < 100; i++ {
+				if _, err := c.Do(ctx, queues(i)); err != nil {
+					tb.Logf("stopped: %v", err)
+					break
+				}
+			}
+			tb.Logf("verdict: %s; used %d", tg.Guard.Verdict(), tg.Guard.Used())
+			tg.Start(harness.Plan{Agents: 2, Rate: 10, Duration: time.Minute}) // over budget: refused
+		})
+		for _, want := range []string{
+			"cxload target: tenant eu-west-1 (http://gcsim.pipe)",
+			"plan: 2 agents, target 1.0 req/s for 30s, about 30 requests",
+			"client.credentials.token.rate.per.minute=tenant", // read from the limits API
+			"verdict: request budget spent: 40 requests of 40 (CXLOAD_REQUEST_BUDGET); used 40",
+			"cxload guard refused to start:",
+			"about 600 requests, over the budget of 40",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q", want)
+			}
+		}
+		if !fatal || t.Failed() {
+			t.Logf("fatal=%v output:\n%s", fatal, out)
+		}
+		if strings.Contains(out, "sim-secret") {
+			t.Errorf("output leaks the secret")
+		}
+	})
+}
