@@ -288,13 +288,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			id = identity{token: tok.ID, client: tok.ClientID}
 			res.TokenID, res.ClientID = tok.ID, tok.ClientID
 		}
-		// The first attempt reuses the call's clock reading: a limiter
-		// asked at a slightly earlier time only errs on the safe side.
-		lnow := called
-		if attempt > 1 || !c.realClock {
-			lnow = time.Now()
-		}
-		waited, err := c.cfg.Limits.wait(ctx, lnow, req.Route, id)
+		waited, err := c.cfg.Limits.wait(ctx, req.Route, id)
 		res.RetryWait += waited
 		if err != nil {
 			waitedAfter = true

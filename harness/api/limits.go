@@ -244,11 +244,11 @@ func (r *refusal) Error() string {
 }
 
 // wait blocks until every bucket applicable to route has room for one
-// request of id and no scope is paused, as of now. It returns the time
+// request of id and no scope is paused. It returns the time
 // waited. When ctx's deadline comes before that, it waits for nothing, gives
 // back the reserved tokens (not those of buckets that had one at once) and
 // returns a *refusal naming the bucket; when ctx ends, ctx's error.
-func (l *Limits) wait(ctx context.Context, now time.Time, route string, id identity) (time.Duration, error) {
+func (l *Limits) wait(ctx context.Context, route string, id identity) (time.Duration, error) {
 	if !l.Enabled() {
 		return 0, nil
 	}
@@ -256,6 +256,9 @@ func (l *Limits) wait(ctx context.Context, now time.Time, route string, id ident
 	if len(refs) == 0 {
 		return 0, nil
 	}
+	// A fresh reading (not the caller's): a limiter asked about a time long
+	// before its last reservation would grant extra tokens.
+	now := time.Now()
 	nowNs := now.UnixNano()
 	var resv [8]*rate.Reservation
 	n := 0
