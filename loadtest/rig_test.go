@@ -248,12 +248,11 @@ func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket {
 	if r.k.Shard.Whole() {
 		return bs
 	}
-	out := make([]api.Bucket, len(bs))
-	for i, b := range bs {
-		out[i] = b
-		if b.Scope != api.ScopeToken {
-			out[i].Allowed = max(1, r.k.Shard.Split(b.Allowed))
-		}
+	out := r.k.Shard.Buckets(bs)
+	for i := range out {
+		// A shard's part of a small bucket may round to 0, which the
+		// limiter would take as "no limit": keep at least one request.
+		out[i].Allowed = max(1, out[i].Allowed)
 	}
 	return out
 }

@@ -1,0 +1,138 @@
+//go:build load
+
+package loadtest
+
+import (
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/gcsim"
+)
+
+func TestParseKnobs(t *testing.T) {
+	touchRun()
+	tests := []struct {
+		name    string
+		env     map[string]string
+		check   func(t *testing.T, k knobs)
+		wantErr []string // substrings, each naming the variable
+	}{
+		{name: "unset: defaults", env: nil, check: func(t *testing.T, k knobs) {
+			if k.Agents != 0 || k.Seed != 1 || k.Max429Rate != 0.01 || !k.Shard.Whole() || k.RampSet {
+				t.Errorf("defaults: %+v", k)
+			}
+		}},
+		{name: "all set", env: map[string]string{EnvAgents: "1_000", EnvConcurrency: "100", EnvDuration: "2m", EnvRamp: "0s",
+			EnvThink: "250ms", EnvRate: "12.5", EnvIterations: "6", EnvSeed: "42", EnvP99: "800ms", EnvMax429Rate: "0.5%",
+			EnvProbeMax: "300", EnvSimURL: "http://127.0.0.1:8080/", EnvTimeScale: "10", EnvLabels: "region=sim,shard=2/4", EnvShard: "2/4"},
+			check: func(t *testing.T, k knobs) {
+				if k.Agents != 1000 || k.Concurrency != 100 || k.Duration != 2*time.Minute || k.Ramp != 0 || !k.RampSet ||
+					k.Think != 250*time.Millisecond || !k.ThinkSet || k.Rate != 12.5 || k.Iterations != 6 || k.Seed != 42 ||
+					k.P99 != 800*time.Millisecond || math.Abs(k.Max429Rate-0.005) > 1e-12 || k.ProbeMax != 300 ||
+					k.SimURL != "http://127.0.0.1:8080" || k.TimeScale != 10 || k.Shard != (agent.Shard{Index: 2, Count: 4}) {
+					t.Errorf("parsed %+v", k)
+				}
+				if len(k.Labels) != 1 || k.Labels["region"] != "sim" {
+					t.Errorf("labels %v: want region=sim only (the shard label is dropped so that shards merge)", k.Labels)
+				}
+			}},
+		{name: "every problem at once", env: map[string]string{EnvAgents: "0", EnvDuration: "-1s", EnvRamp: "soon", EnvRate: "0",
+			EnvMax429Rate: "150%", EnvSimURL: "https://api.mypurecloud.com", EnvTimeScale: "0.5", EnvShard: "5/4", EnvSeed: "-3"},
+			wantErr: []string{`CXLOAD_AGENTS="0": want a whole number ≥ 1`, `CXLOAD_DURATION="-1s": want a Go duration > 0`,
+				`CXLOAD_RAMP="soon"`, `CXLOAD_RATE="0": want a number > 0`, `CXLOAD_MAX_429_RATE="150%"`,
+				`CXLOAD_SIM_URL="https://api.mypurecloud.com"`, `CXLOAD_TIME_SCALE="0.5": want a number ≥ 1`, `CXLOAD_SHARD="5/4"`,
+				`CXLOAD_SEED="-3"`}},
+		{name: "external simulator must be loopback", env: map[string]string{EnvSimURL: "http://10.0.0.7:8080"},
+			wantErr: []string{`CXLOAD_SIM_URL="http://10.0.0.7:8080": host "10.0.0.7" is not loopback`}},
+		{name: "malformed labels", env: map[string]string{EnvLabels: "region"},
+			wantErr: []string{`CXLOAD_LABELS="region"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := parseKnobs(func(v string) string { return tt.env[v] })
+			if len(tt.wantErr) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				tt.check(t, k)
+				return
+			}
+			if err == nil {
+				t.Fatalf("no error; want one naming %v", tt.wantErr)
+			}
+			for _, w := range tt.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error does not contain %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestSizePool(t *testing.T) {
+	touchRun()
+	def := []api.Bucket{
+		{Key: gcsim.KeyClientCredentials, Scope: api.ScopeToken, Allowed: 300, Window: time.Minute},
+		{Key: gcsim.KeyOrgAppUser, Scope: api.ScopeClientUser, Allowed: 3000, Window: time.Minute},
+		{Key: gcsim.KeyRecordingState, Scope: api.ScopeEndpointUser, Allowed: 100, Window: time.Minute, Families: []string{gcsim.FamilyRecordingState}},
+	}
+	tests := []struct {
+		name        string
+		family      string
+		rate        float64
+		clients     int
+		wantClients int
+		wantTokens  int
+		wantReach   float64
+		wantKey     string
+		wantNeed    int
+	}{
+		{"presence 20/s: 4 tokens, one client", gcsim.FamilyPresence, 20, 2, 1, 4, 20, gcsim.KeyClientCredentials, 0},
+		{"presence 60/s: two clients for the client-user limit", gcsim.FamilyPresence, 60, 2, 2, 12, 60, gcsim.KeyClientCredentials, 0},
+		{"recording 10/s: limited by the endpoint limit per client", gcsim.FamilyRecordingState, 10, 2, 2, 2, 200.0 / 60, gcsim.KeyRecordingState, 6},
+		{"recording 1/s: one client suffices", gcsim.FamilyRecordingState, 1, 2, 1, 1, 1, gcsim.KeyRecordingState, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := sizePool(def, tt.family, tt.rate, tt.clients)
+			if p.Clients != tt.wantClients || p.Tokens() != tt.wantTokens || math.Abs(p.Reach.Rate-tt.wantReach) > 1e-9 ||
+				p.Reach.Bottleneck.Key != tt.wantKey || p.NeedClients != tt.wantNeed {
+				t.Errorf("sizePool = %d clients × %d tokens, reach %.3f/s by %s, need %d clients; want %d clients, %d tokens, %.3f/s by %s, need %d",
+					p.Clients, p.Tokens(), p.Reach.Rate, p.Reach.Bottleneck.Key, p.NeedClients, tt.wantClients, tt.wantTokens, tt.wantReach, tt.wantKey, tt.wantNeed)
+			}
+		})
+	}
+}
+
+// The README's scenarios section documents every knob.
+func TestREADMEListsKnobs(t *testing.T) {
+	touchRun()
+	data, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Skipf("README not found: %v", err)
+	}
+	readme := string(data)
+	i := strings.Index(readme, "## Load scenarios")
+	if i < 0 {
+		t.Fatalf("README has no \"## Load scenarios\" section")
+	}
+	sec := readme[i:]
+	if j := strings.Index(sec[3:], "\n## "); j >= 0 {
+		sec = sec[:j+3]
+	}
+	for _, name := range knobNames() {
+		if !strings.Contains(sec, "`"+name+"`") {
+			t.Errorf("README \"Load scenarios\" does not document %s", name)
+		}
+	}
+	for _, cmd := range []string{"go test -tags load -count=1 ./loadtest", "go test -tags load -short -count=1 ./loadtest", "scripts/matrix.sh"} {
+		if !strings.Contains(sec, cmd) {
+			t.Errorf("README \"Load scenarios\" does not show %q", cmd)
+		}
+	}
+}
