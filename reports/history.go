@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -245,6 +246,82 @@ func (h *History) Prune(keep int) (int, error) {
 		return out, nil
 	})
 	return removed, err
+}
+
+// Compact keeps the result documents (with their histograms) of the newest
+// keepFull runs only. Older runs have their shards merged and their
+// documents dropped: their tests, benchmarks and scenario metrics (p99 per
+// operation, throughput, 429 rate, WebSocket figures), which is what
+// trends and comparisons use, remain. A history kept in git stays small.
+// It returns the number of runs compacted.
+func (h *History) Compact(keepFull int) (int, error) {
+	if keepFull < 0 {
+		return 0, fmt.Errorf("reports: history: compact: keep=%d: must be >= 0", keepFull)
+	}
+	compacted := 0
+	err := h.update(func(ents []entry) ([]entry, error) {
+		byID := make(map[string][]*Run)
+		var ids []string
+		for _, e := range ents {
+			if e.run == nil {
+				continue
+			}
+			if _, ok := byID[e.run.ID]; !ok {
+				ids = append(ids, e.run.ID)
+			}
+			byID[e.run.ID] = append(byID[e.run.ID], e.run)
+		}
+		slices.SortStableFunc(ids, func(a, b string) int {
+			return byID[a][0].Env.Start.Compare(byID[b][0].Env.Start)
+		})
+		if len(ids) <= keepFull {
+			return ents, nil
+		}
+		old := make(map[string]*Run)
+		for _, id := range ids[:len(ids)-keepFull] {
+			shards := byID[id]
+			if len(shards) == 1 && shards[0].Compacted {
+				continue
+			}
+			m, err := mergeRun(shards)
+			if err != nil {
+				return nil, err
+			}
+			c := *m
+			c.Metrics, _ = Metrics(m)
+			c.Scenarios = nil
+			for _, s := range m.Scenarios {
+				s.Doc = nil
+				c.Scenarios = append(c.Scenarios, s)
+			}
+			if c.Metrics == nil {
+				c.Metrics = []ScenarioMetric{}
+			}
+			c.Compacted = true
+			c.Env.Labels = maps.Clone(c.Env.Labels)
+			delete(c.Env.Labels, ShardLabel)
+			old[id] = &c
+			compacted++
+		}
+		out := ents[:0:0]
+		done := make(map[string]bool)
+		for _, e := range ents {
+			if e.run == nil {
+				out = append(out, e)
+				continue
+			}
+			c, ok := old[e.run.ID]
+			switch {
+			case !ok:
+				out = append(out, e)
+			case !done[e.run.ID]:
+				done[e.run.ID] = true
+				out = append(out, entry{run: c})
+			}
+		}
+		return out, nil
+	})
+	return compacted, err
 }
 
 // MergeFrom adds the entries of other to h (for example, the history of

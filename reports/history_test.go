@@ -272,3 +272,66 @@ func TestEnvFromEnviron(t *testing.T) {
 	_, err = reports.EnvFromEnviron(func(k string) string { return vars[k] })
 	assert.ErrorContains(t, err, "CXLOAD_LABELS")
 }
+
+// TestHistoryCompact: old runs lose their documents but keep what trends
+// and comparisons use; their shards are merged first, exactly.
+func TestHistoryCompact(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "h.jsonl")
+	h, err := reports.OpenHistory(path)
+	require.NoError(t, err)
+	mk := func(id string, day int, shard string, files ...string) *reports.Run {
+		r := readCapture(t, files...)
+		r.ID = id
+		r.Env.Start = t0.Add(time.Duration(day) * 24 * time.Hour)
+		if shard != "" {
+			r.Env.Labels = map[string]string{reports.ShardLabel: shard}
+		}
+		return r
+	}
+	require.NoError(t, h.Append(
+		mk("a", 1, "1/2", "scenario-old.json", "bench-old.json"),
+		mk("a", 1, "2/2", "scenario-old.json"),
+		mk("b", 2, "", "scenario-new.json", "bench-new.json"),
+		mk("c", 3, "", "scenario-old.json", "bench-old.json"),
+	))
+	before, _, err := h.Runs()
+	require.NoError(t, err)
+	sizeBefore := fileSize(t, path)
+
+	n, err := h.Compact(1)
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	assert.Less(t, fileSize(t, path), sizeBefore/2, "compaction drops the histograms")
+	n, err = h.Compact(1)
+	require.NoError(t, err)
+	assert.Equal(t, 0, n, "compacting again changes nothing")
+
+	after, probs, err := h.Runs()
+	require.NoError(t, err)
+	assert.Empty(t, probs)
+	require.Equal(t, []string{"a", "b", "c"}, ids(after))
+	for i := range after {
+		wantM, _ := reports.Metrics(before[i])
+		gotM, _ := reports.Metrics(after[i])
+		assert.Equal(t, wantM, gotM, "run %s keeps its metrics", after[i].ID)
+		assert.Equal(t, before[i].Benchmarks, after[i].Benchmarks)
+		assert.Equal(t, i < 2, after[i].Compacted)
+	}
+	assert.Nil(t, after[0].Scenarios[0].Doc)
+	assert.NotNil(t, after[2].Scenarios[0].Doc, "the newest run keeps its documents")
+
+	// A compacted run still works as a baseline and in trends.
+	c := reports.Compare(after[1:2], after[2], reports.CompareOptions{})
+	assert.NotEmpty(t, c.Metrics)
+	assert.Empty(t, c.Warnings)
+	var buf strings.Builder
+	require.NoError(t, reports.NewReport(after[2], c, after).HTML(&buf))
+	assert.Contains(t, buf.String(), "Scenario trends over 3 runs")
+}
+
+func fileSize(t testing.TB, path string) int64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	require.NoError(t, err)
+	return fi.Size()
+}

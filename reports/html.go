@@ -149,7 +149,9 @@ func (r *Report) htmlView() *htmlView {
 		}
 	}
 	for i := range run.Scenarios {
-		v.Scenarios = append(v.Scenarios, scenarioHTML(i, &run.Scenarios[i], r.summaries[i]))
+		if run.Scenarios[i].Doc != nil {
+			v.Scenarios = append(v.Scenarios, scenarioHTML(i, &run.Scenarios[i], r.summaries[i]))
+		}
 	}
 	for _, b := range run.Benchmarks {
 		s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(b.Values), &benchmath.DefaultThresholds), 0.95)

@@ -167,6 +167,9 @@ func (r *Report) markdown(w *limitWriter) {
 	if len(run.Scenarios) > 0 {
 		w.printf("## Scenarios\n\n")
 		for i := range run.Scenarios {
+			if run.Scenarios[i].Doc == nil {
+				continue // compacted: only its metrics remain
+			}
 			r.markdownScenario(w, &run.Scenarios[i], r.summaries[i])
 		}
 	}

@@ -67,6 +67,11 @@ func mergeRun(shards []*Run) (*Run, error) {
 	if len(shards) == 1 {
 		return shards[0], nil
 	}
+	for _, r := range shards {
+		if r.Compacted {
+			return shards[0], fmt.Errorf("reports: run %s: a shard arrived after the run was compacted; it cannot be merged exactly and is left out", r.ID)
+		}
+	}
 	first := shards[0]
 	m := &Run{ID: first.ID, Env: first.Env}
 	m.Env.Labels = maps.Clone(first.Env.Labels)

@@ -52,6 +52,9 @@ type Run struct {
 	// Metrics are the scenario metrics (see Metrics), computed from the
 	// scenarios' documents when the run is built.
 	Metrics []ScenarioMetric `json:"metrics,omitempty"`
+	// Compacted is set on history entries whose result documents were
+	// dropped to keep the history small (History.Compact).
+	Compacted bool `json:"compacted,omitempty"`
 	// Problems are input lines that could not be read (malformed JSON,
 	// malformed benchmark lines, undecodable result documents).
 	Problems []Problem `json:"problems,omitempty"`
@@ -119,7 +122,9 @@ type Scenario struct {
 	Test    string            `json:"test,omitempty"`
 	Labels  map[string]string `json:"labels,omitempty"` // the document's labels: the matrix cell
 	Shards  []string          `json:"shards,omitempty"` // shards merged into Doc
-	Doc     *metrics.Document `json:"doc"`
+	// Doc is the merged result document; nil in a compacted history entry
+	// (see History.Compact), where only Run.Metrics remain.
+	Doc *metrics.Document `json:"doc"`
 }
 
 // Cell returns the scenario's matrix cell as "k=v,k=v", sorted by key, or

@@ -63,6 +63,9 @@ type Summary struct {
 // histograms).
 func Summarize(s *Scenario) (Summary, error) {
 	d := s.Doc
+	if d == nil {
+		return Summary{Scenario: s.Name, Cell: s.Cell()}, fmt.Errorf("reports: scenario %s: no result document (a compacted history entry)", s.Name)
+	}
 	sum := Summary{Scenario: s.Name, Cell: s.Cell(), WebSocket: d.WebSocket}
 	if !d.Start.IsZero() && d.End.After(d.Start) {
 		sum.Seconds = d.End.Sub(d.Start).Seconds()
@@ -171,7 +174,7 @@ func (m ScenarioMetric) Key() string { return m.Scenario + "\x00" + m.Cell + "\x
 // run is built or its shards merged, and kept in Run.Metrics, so that
 // trends over a long history do not decode every histogram again.
 func Metrics(r *Run) ([]ScenarioMetric, []error) {
-	if r.Metrics != nil || len(r.Scenarios) == 0 {
+	if r.Metrics != nil || r.Compacted || len(r.Scenarios) == 0 {
 		return r.Metrics, nil
 	}
 	return scenarioMetrics(r)

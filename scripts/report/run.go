@@ -50,7 +50,7 @@ const usageMain = `Usage:
   go test -json ./... | go run ./scripts/report [flags]
   go run ./scripts/report [flags] FILE...
   go run ./scripts/report compare [-format text|json] OLD NEW
-  go run ./scripts/report history [-prune N] [-merge SRC] PATH
+  go run ./scripts/report history [-prune N] [-compact N] [-merge SRC] PATH
 
 Reads go test -json output (or plain go test -bench text) from the FILEs, or
 from standard input when there are none or FILE is "-", and prints a Markdown
@@ -486,7 +486,8 @@ const usageHistory = `Usage:
 
 Lists the runs of the history at PATH (a .jsonl file or a directory), oldest
 first, with their ids (for -baseline and compare). -merge adds the runs of
-another history; -prune keeps the newest N. Lines that cannot be read are
+another history; -prune keeps the newest N; -compact N drops the result
+documents of all but the newest N runs (trends and comparisons keep working). Lines that cannot be read are
 reported with file:line and kept.
 
 Flags:
@@ -502,6 +503,7 @@ func runHistory(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("report history", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	prune := fs.Int("prune", 0, "keep only the newest `N` runs (0 keeps all)")
+	compact := fs.Int("compact", -1, "keep the result documents (histograms) of the newest `N` runs only;\nolder runs keep their tests, benchmarks and scenario metrics")
 	var merge multiFlag
 	fs.Var(&merge, "merge", "add the runs of the history at `SRC` (repeatable)")
 	fs.Usage = func() {
@@ -539,6 +541,13 @@ func runHistory(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		fmt.Fprintf(stderr, "pruned %d runs\n", n)
+	}
+	if *compact >= 0 {
+		n, err := h.Compact(*compact)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "compacted %d runs\n", n)
 	}
 	runs, probs, err := h.Runs()
 	if err != nil {

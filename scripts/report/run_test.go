@@ -196,3 +196,33 @@ func TestCompareCaptures(t *testing.T) {
 	r = runCmd(t, "", "compare", "-fail-on", "regressions", testdata+"bench-old.json", testdata+"bench-new.json")
 	assert.Equal(t, 1, r.code)
 }
+
+func TestHistoryCommand(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	a, b := filepath.Join(dir, "a.jsonl"), filepath.Join(dir, "b")+"/"
+	require.Equal(t, 0, runCmd(t, "", "-history", a, testdata+"scenario-old.json").code)
+	require.Equal(t, 0, runCmd(t, "", "-history", b, testdata+"bench-old.json").code)
+	// A plain-text run has no times: it is dated now, with its own id.
+	require.Equal(t, 0, runCmd(t, "", "-history", b, testdata+"bench-new.txt").code)
+	require.Equal(t, 0, runCmd(t, "", "-history", b, testdata+"bench-old.txt").code)
+
+	r := runCmd(t, "", "history", "-merge", b, a)
+	require.Equal(t, 0, r.code, r.stderr)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	require.Len(t, lines, 5, r.stdout) // header and 4 runs
+	assert.Contains(t, lines[0], "id")
+	assert.Contains(t, r.stdout, "7 pass, 0 fail, 1 skip")
+
+	r = runCmd(t, "", "history", "-compact", "1", a)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "compacted 3 runs")
+
+	r = runCmd(t, "", "history", "-prune", "2", a)
+	require.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stderr, "pruned 2 runs")
+	assert.Len(t, strings.Split(strings.TrimSpace(r.stdout), "\n"), 3)
+
+	assert.Equal(t, 2, runCmd(t, "", "history").code)
+	assert.Equal(t, 2, runCmd(t, "", "history", "-prune", "-1", a).code)
+}
