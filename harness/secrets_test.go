@@ -24,9 +24,6 @@ const envSecretScenario = "CXLOAD_TEST_SECRET_SCENARIO"
 // errors, results, the result document) and searches it for the client
 // secrets and for every access token the scenario used.
 func TestNoSecretInOutput(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs a child test process")
-	}
 	tokFile := filepath.Join(t.TempDir(), "tokens")
 	cmd := exec.CommandContext(t.Context(), os.Args[0], "-test.run=^TestSecretScenario$", "-test.v", "-test.count=1")
 	cmd.Env = append(cleanEnv(), envSecretScenario+"="+tokFile)

@@ -191,8 +191,9 @@ func (tg *Target) transport(agents int) *http.Transport {
 }
 
 // NewPool returns a token pool for the target's OAuth clients. Zero fields
-// of cfg are filled in: TokenURL, Clients, HTTPClient and, on the
-// simulator, CreateLimit from the profile's token-creation limit.
+// of cfg are filled in: TokenURL, Clients, HTTPClient, OnRefresh (failed
+// token requests are logged with t.Logf, redacted) and, on the simulator,
+// CreateLimit from the profile's token-creation limit.
 func (tg *Target) NewPool(cfg auth.Config) *auth.Pool {
 	tg.t.Helper()
 	if cfg.TokenURL == "" {
@@ -210,6 +211,14 @@ func (tg *Target) NewPool(cfg auth.Config) *auth.Pool {
 		for _, l := range tg.profile.Limits {
 			if l.Scope == gcsim.ScopeClient && !l.Disabled && l.Allowed > 1 {
 				cfg.CreateLimit = rate.Limit(float64(l.Allowed-1) / l.Window.Std().Seconds())
+			}
+		}
+	}
+	if cfg.OnRefresh == nil {
+		t := tg.t
+		cfg.OnRefresh = func(e auth.RefreshEvent) {
+			if e.Err != nil {
+				t.Logf("cxload auth: token %d (client %s), attempt %d failed: %v", e.Slot, e.ClientID, e.Attempt, e.Err)
 			}
 		}
 	}
