@@ -152,11 +152,27 @@ func (s *Server) badRequest(c *reqCtx, msg string) {
 }
 
 type queueJSON struct {
-	ID          string `json:"id"`
-	Name        string `json:"name"`
-	Division    idName `json:"division"`
-	MemberCount int    `json:"memberCount"`
-	SelfURI     string `json:"selfUri"`
+	ID                    string      `json:"id"`
+	Name                  string      `json:"name"`
+	Division              idName      `json:"division"`
+	Description           string      `json:"description"`
+	DateCreated           string      `json:"dateCreated"`
+	DateModified          string      `json:"dateModified"`
+	ModifiedBy            string      `json:"modifiedBy"`
+	CreatedBy             string      `json:"createdBy"`
+	MemberCount           int         `json:"memberCount"`
+	UserMemberCount       int         `json:"userMemberCount"`
+	JoinedMemberCount     int         `json:"joinedMemberCount"`
+	ACWSettings           acwSettings `json:"acwSettings"`
+	SkillEvaluationMethod string      `json:"skillEvaluationMethod"`
+	AutoAnswerOnly        bool        `json:"autoAnswerOnly"`
+	EnableTranscription   bool        `json:"enableTranscription"`
+	SelfURI               string      `json:"selfUri"`
+}
+
+type acwSettings struct {
+	WrapupPrompt string `json:"wrapupPrompt"`
+	TimeoutMs    int    `json:"timeoutMs"`
 }
 
 type idName struct {
@@ -165,10 +181,30 @@ type idName struct {
 	SelfURI string `json:"selfUri,omitempty"`
 }
 
+// homeDivision is the organization's default division.
+var homeDivision = idName{ID: "00000000-0000-4000-b000-000000000001", Name: "Home", SelfURI: "/api/v2/authorization/divisions/00000000-0000-4000-b000-000000000001"}
+
+// created is the simulated creation date of directory objects.
+const created = "2024-01-01T00:00:00.000Z"
+
 func (s *Server) queueJSON(q *Queue) queueJSON {
-	n := len(s.dir.users) / max(len(s.dir.queues), 1)
-	return queueJSON{ID: q.ID, Name: q.Name, Division: idName{ID: "00000000-0000-4000-b000-000000000001", Name: "Home"},
-		MemberCount: n, SelfURI: "/api/v2/routing/queues/" + q.ID}
+	// Agent i is a member of queue i % queues.
+	nq, na := max(len(s.dir.queues), 1), len(s.dir.users)
+	idx := 0
+	for i := range s.dir.queues {
+		if &s.dir.queues[i] == q {
+			idx = i
+		}
+	}
+	n := na / nq
+	if idx < na%nq {
+		n++
+	}
+	return queueJSON{ID: q.ID, Name: q.Name, Division: homeDivision, Description: "Simulated queue",
+		DateCreated: created, DateModified: created, ModifiedBy: "gcsim", CreatedBy: "gcsim",
+		MemberCount: n, UserMemberCount: n, JoinedMemberCount: n,
+		ACWSettings: acwSettings{WrapupPrompt: "OPTIONAL", TimeoutMs: 30000}, SkillEvaluationMethod: "ALL",
+		SelfURI: "/api/v2/routing/queues/" + q.ID}
 }
 
 func (s *Server) getQueues(c *reqCtx) {
@@ -198,17 +234,22 @@ func (s *Server) getQueue(c *reqCtx) {
 }
 
 type userJSON struct {
-	ID       string `json:"id"`
-	Name     string `json:"name"`
-	Email    string `json:"email"`
-	State    string `json:"state"`
-	Username string `json:"username"`
-	Version  int    `json:"version"`
-	SelfURI  string `json:"selfUri"`
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Division      idName `json:"division"`
+	Email         string `json:"email"`
+	State         string `json:"state"`
+	Title         string `json:"title"`
+	Department    string `json:"department"`
+	Username      string `json:"username"`
+	Version       int    `json:"version"`
+	AcdAutoAnswer bool   `json:"acdAutoAnswer"`
+	SelfURI       string `json:"selfUri"`
 }
 
 func userJSONOf(u *User) userJSON {
-	return userJSON{ID: u.ID, Name: u.Name, Email: u.Email, State: "active", Username: u.Email, Version: 1, SelfURI: "/api/v2/users/" + u.ID}
+	return userJSON{ID: u.ID, Name: u.Name, Division: homeDivision, Email: u.Email, State: "active",
+		Title: "Agent", Department: "Contact Center", Username: u.Email, Version: 1, SelfURI: "/api/v2/users/" + u.ID}
 }
 
 func (s *Server) getUsers(c *reqCtx) {

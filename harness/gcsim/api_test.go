@@ -78,6 +78,10 @@ func TestEndpoints(t *testing.T) {
 	if r := do(t, s, "GET", "/api/v2/routing/queues?pageSize=5&pageNumber=2", tok, nil); r.json(t)["total"] != 20.0 || r.json(t)["pageCount"] != 4.0 {
 		t.Errorf("queues page = %s, want total 20, pageCount 4", r.Body)
 	}
+	// Members: agent i is in queue i%20, so every queue of 1000 agents has 50.
+	if r := do(t, s, "GET", "/api/v2/routing/queues/"+q0, tok, nil); r.json(t)["memberCount"] != 50.0 {
+		t.Errorf("queue 0 = %s, want memberCount 50", r.Body)
+	}
 }
 
 func TestErrors(t *testing.T) {
@@ -264,6 +268,13 @@ func TestDirectory(t *testing.T) {
 	}
 	if us[6].ID != gcsim.UserID(6) || us[6].Name != "Agent 0007" || us[6].Email != "agent0007@sim-org.example" || us[6].QueueID != qs[0].ID {
 		t.Errorf("user 6 = %+v", us[6])
+	}
+	// 7 agents over 3 queues: 3, 2, 2 members.
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	for i, want := range []float64{3, 2, 2} {
+		if r := do(t, s, "GET", "/api/v2/routing/queues/"+qs[i].ID, tok, nil); r.json(t)["memberCount"] != want {
+			t.Errorf("queue %d memberCount = %v, want %v", i, r.json(t)["memberCount"], want)
+		}
 	}
 	names := fmt.Sprint(s.PresenceDefinitions())
 	for _, want := range []string{"Available", "Away", "Busy", "Offline", "On Queue"} {
