@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -147,5 +149,71 @@ func TestCxload(t *testing.T) {
 				t.Errorf("CO-corrected p99 %v < service p99 %v", r.COP99, r.P99)
 			}
 		})
+	}
+}
+
+// writeFakeTool writes an executable shell script into dir.
+func writeFakeTool(tb testing.TB, dir, name, script string) {
+	tb.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"+script), 0o755); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// TestRunFakePeers runs the vegeta and k6 parts end to end with stand-ins
+// that log their arguments and answer with the committed samples: the
+// plumbing (flags, files, parsing, table) without installing anything.
+func TestRunFakePeers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts child processes; skipped with -short")
+	}
+	testdata, err := filepath.Abs("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := t.TempDir()
+	argsLog := filepath.Join(bin, "args.log")
+	writeFakeTool(t, bin, "vegeta", `echo "vegeta $*" >> `+argsLog+`
+case "$1" in
+attack) for a in "$@"; do case "$a" in -output=*) : > "${a#-output=}";; esac; done ;;
+report) cat `+filepath.Join(testdata, "vegeta-report.json")+` ;;
+encode) cat `+filepath.Join(testdata, "vegeta-paced.jsonl")+` ;;
+esac
+`)
+	writeFakeTool(t, bin, "k6", `echo "k6 $*" >> `+argsLog+`
+for a in "$@"; do case "$a" in --summary-export=*) cp `+filepath.Join(testdata, "k6-summary.json")+` "${a#--summary-export=}";; esac; done
+`)
+	var stdout, stderr bytes.Buffer
+	args := []string{"-only", "vegeta,k6", "-duration", "1s", "-conns", "4", "-rate", "40", "-runs", "1", "-bin", bin}
+	if err := run(context.Background(), args, &stdout, &stderr); err != nil {
+		t.Fatalf("run %q: %v\nstderr:\n%s", args, err, stderr.String())
+	}
+	out := stdout.String()
+	for line := range strings.Lines(out) {
+		if f := strings.Fields(line); len(f) > 0 && (f[0] == "bare" || f[0] == "cxload") {
+			t.Errorf("unselected loader in the output: %q", line)
+		}
+	}
+	for _, want := range []string{
+		"19,046",   // the sample report's rate
+		"14,966",   // the sample summary's rate
+		"20 of 40", // paced: the 20 hits of the sample, of 40 due
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	logged, err := os.ReadFile(argsLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"vegeta attack -targets=", "-rate=0 -duration=1s -workers=4 -max-workers=4 -max-connections=4",
+		"-rate=40/1s", "-laddr=127.0.0.1", "vegeta report -type=json", "vegeta encode -to=json",
+		"k6 run --quiet --no-color --no-usage-report --address= --summary-export=",
+	} {
+		if !strings.Contains(string(logged), want) {
+			t.Errorf("the tools were not called with %q; calls:\n%s", want, logged)
+		}
 	}
 }
