@@ -190,14 +190,8 @@ const created = "2024-01-01T00:00:00.000Z"
 func (s *Server) queueJSON(q *Queue) queueJSON {
 	// Agent i is a member of queue i % queues.
 	nq, na := max(len(s.dir.queues), 1), len(s.dir.users)
-	idx := 0
-	for i := range s.dir.queues {
-		if &s.dir.queues[i] == q {
-			idx = i
-		}
-	}
 	n := na / nq
-	if idx < na%nq {
+	if q.index < na%nq {
 		n++
 	}
 	return queueJSON{ID: q.ID, Name: q.Name, Division: homeDivision, Description: "Simulated queue",
@@ -214,14 +208,22 @@ func (s *Server) getQueues(c *reqCtx) {
 		s.badRequest(c, err.Error())
 		return
 	}
-	name := strings.TrimSuffix(q.Get("name"), "*")
-	var all []queueJSON
+	name := strings.ToLower(strings.TrimSuffix(q.Get("name"), "*"))
+	var match []*Queue
 	for i := range s.dir.queues {
-		if name == "" || strings.HasPrefix(strings.ToLower(s.dir.queues[i].Name), strings.ToLower(name)) {
-			all = append(all, s.queueJSON(&s.dir.queues[i]))
+		if name == "" || strings.HasPrefix(strings.ToLower(s.dir.queues[i].Name), name) {
+			match = append(match, &s.dir.queues[i])
 		}
 	}
-	s.writeJSON(c, http.StatusOK, page("/api/v2/routing/queues", q, all, size, number))
+	// Build JSON for the requested page only.
+	l := page("/api/v2/routing/queues", q, match, size, number)
+	out := listing[queueJSON]{PageSize: l.PageSize, PageNumber: l.PageNumber, Total: l.Total, PageCount: l.PageCount,
+		FirstURI: l.FirstURI, SelfURI: l.SelfURI, NextURI: l.NextURI, PreviousURI: l.PreviousURI, LastURI: l.LastURI,
+		Entities: make([]queueJSON, len(l.Entities))}
+	for i, qu := range l.Entities {
+		out.Entities[i] = s.queueJSON(qu)
+	}
+	s.writeJSON(c, http.StatusOK, out)
 }
 
 func (s *Server) getQueue(c *reqCtx) {
@@ -265,9 +267,11 @@ func (s *Server) getUsers(c *reqCtx) {
 	for i := lo; i < hi; i++ {
 		ents = append(ents, userJSONOf(&s.dir.users[i]))
 	}
-	l := page("/api/v2/users", q, make([]userJSON, len(s.dir.users)), size, number)
-	l.Entities = ents
-	s.writeJSON(c, http.StatusOK, l)
+	// Paging fields from a slice of empty structs: no per-user allocation.
+	l := page("/api/v2/users", q, make([]struct{}, len(s.dir.users)), size, number)
+	s.writeJSON(c, http.StatusOK, listing[userJSON]{Entities: ents, PageSize: l.PageSize, PageNumber: l.PageNumber,
+		Total: l.Total, PageCount: l.PageCount, FirstURI: l.FirstURI, SelfURI: l.SelfURI, NextURI: l.NextURI,
+		PreviousURI: l.PreviousURI, LastURI: l.LastURI})
 }
 
 func (s *Server) getUser(c *reqCtx) {

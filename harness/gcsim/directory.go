@@ -26,8 +26,9 @@ type User struct {
 
 // A Queue is a simulated routing queue.
 type Queue struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	index int
 }
 
 // A PresenceDefinition is a system presence (Available, Away, ...).
@@ -58,7 +59,7 @@ func newDirectory(p *Profile) *directory {
 		presByID:  map[string]*PresenceDefinition{},
 	}
 	for i := range d.queues {
-		d.queues[i] = Queue{ID: QueueID(i), Name: fmt.Sprintf("Queue %03d", i+1)}
+		d.queues[i] = Queue{ID: QueueID(i), Name: fmt.Sprintf("Queue %03d", i+1), index: i}
 		d.queueByID[d.queues[i].ID] = &d.queues[i]
 	}
 	for i := range d.users {

@@ -68,8 +68,11 @@ func checkProfileError(t *testing.T, data []byte, err error) {
 	if !ok {
 		t.Fatalf("error %q does not start with \"gcsim: profile: \"\ninput: %q", msg, data)
 	}
+	// The place is a JSON path (which may itself be odd: a field named ":"),
+	// a line, or both: "limits[2].window: ...", "org (line 1): ...",
+	// "line 2: malformed JSON near ...".
 	where, what, ok := strings.Cut(rest, ": ")
-	if !ok || strings.TrimSpace(where) == "" || strings.TrimSpace(what) == "" {
+	if !ok || strings.TrimSpace(what) == "" || (strings.TrimSpace(where) == "" && !strings.Contains(rest, "(line ")) {
 		t.Fatalf("error %q does not say where, then what\ninput: %q", msg, data)
 	}
 }
