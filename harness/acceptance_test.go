@@ -24,8 +24,16 @@ func noEnv(string) string { return "" }
 // capture recovers, so tests can check refusals.
 type captureTB struct {
 	testing.TB
-	mu  sync.Mutex
-	out strings.Builder
+	mu       sync.Mutex
+	out      strings.Builder
+	cleanups []func()
+}
+
+// Cleanup collects f; capture runs the functions when f returns.
+func (c *captureTB) Cleanup(f func()) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.cleanups = append(c.cleanups, f)
 }
 
 type fatalPanic struct{}
@@ -42,20 +50,24 @@ func (c *captureTB) Fatalf(f string, a ...any) {
 	panic(fatalPanic{})
 }
 func (c *captureTB) Fatal(a ...any) { c.Fatalf("%s", fmt.Sprint(a...)) }
-func (c *captureTB) Errorf(f string, a ...any) {
-	c.Logf("ERROR: "+f, a...)
-	c.TB.Errorf(f, a...)
-}
+func (c *captureTB) Errorf(f string, a ...any) { c.Logf("ERROR: "+f, a...) }
+func (c *captureTB) Error(a ...any)            { c.Errorf("%s", fmt.Sprint(a...)) }
 func (c *captureTB) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.out.String()
 }
 
-// capture runs f with a captureTB and reports its output and whether it
-// called Fatal.
+// capture runs f with a captureTB, then the cleanups f registered, and
+// reports the output (errors prefixed "ERROR: ") and whether f called Fatal.
 func capture(t testing.TB, f func(tb testing.TB)) (out string, fatal bool) {
 	c := &captureTB{TB: t}
+	defer func() {
+		for i := len(c.cleanups) - 1; i >= 0; i-- {
+			c.cleanups[i]()
+		}
+		out = c.String()
+	}()
 	func() {
 		defer func() {
 			if r := recover(); r != nil {
@@ -92,7 +104,7 @@ func TestNewTargetSimulator(t *testing.T) {
 		}
 		status = resp.Status
 	})
-	if fatal || status != 200 {
+	if fatal || status != 200 || strings.Contains(out, "ERROR:") {
 		t.Fatalf("fatal=%v status=%d\n%s", fatal, status, out)
 	}
 	if lines := strings.Count(out, "cxload target:"); lines != 1 || !strings.Contains(out, "cxload target: simulator at http://127.0.0.1:") ||
@@ -138,6 +150,9 @@ func TestNewTargetTenantGuard(t *testing.T) {
 			}
 			if strings.Contains(out, "secret-a-XYZ") {
 				t.Errorf("output leaks the secret:\n%s", out)
+			}
+			if strings.Contains(out, "ERROR:") {
+				t.Errorf("unexpected error:\n%s", out)
 			}
 		})
 	}

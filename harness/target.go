@@ -68,7 +68,8 @@ func WithTenantStandIn(sim *gcsim.Server) Option { return func(o *options) { o.s
 // prints the choice in one line and returns it. The simulator is started
 // now and closed by t.Cleanup. A broken or half-set configuration, or a
 // tenant outside its load-test window, fails the test with t.Fatal naming
-// the variable and the fix.
+// the variable and the fix. On a tenant, a run the guard stopped fails the
+// test at cleanup with the guard's verdict.
 func NewTarget(t testing.TB, opts ...Option) *Target {
 	t.Helper()
 	o := options{getenv: os.Getenv, now: time.Now}
@@ -82,7 +83,12 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 	tg := &Target{Config: cfg, t: t, now: o.now}
 	if cfg.Kind == KindTenant {
 		tg.Guard = NewGuard(cfg.Guard, o.now, t.Logf)
-		t.Cleanup(tg.Guard.Close)
+		t.Cleanup(func() {
+			if v := tg.Guard.Verdict(); v != "" {
+				t.Errorf("cxload guard stopped the run: %s", v)
+			}
+			tg.Guard.Close()
+		})
 		if err := tg.Guard.Check(); err != nil {
 			t.Fatalf("cxload target: tenant %s refused:\n%v", cfg.Region.Name, err)
 		}

@@ -236,6 +236,7 @@ func TestTenantGuardedRun(t *testing.T) {
 			"verdict: request budget spent: 40 requests of 40 (CXLOAD_REQUEST_BUDGET); used 40",
 			"cxload guard refused to start:",
 			"about 600 requests, over the budget of 40",
+			"ERROR: cxload guard stopped the run: request budget spent",
 		} {
 			if !strings.Contains(out, want) {
 				t.Errorf("output lacks %q", want)
