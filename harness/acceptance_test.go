@@ -49,7 +49,7 @@ func (c *captureTB) Fatalf(f string, a ...any) {
 	c.Logf("FATAL: "+f, a...)
 	panic(fatalPanic{})
 }
-func (c *captureTB) Fatal(a ...any) { c.Fatalf("%s", fmt.Sprint(a...)) }
+func (c *captureTB) Fatal(a ...any)            { c.Fatalf("%s", fmt.Sprint(a...)) }
 func (c *captureTB) Errorf(f string, a ...any) { c.Logf("ERROR: "+f, a...) }
 func (c *captureTB) Error(a ...any)            { c.Errorf("%s", fmt.Sprint(a...)) }
 func (c *captureTB) String() string {
