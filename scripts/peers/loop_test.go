@@ -217,3 +217,18 @@ for a in "$@"; do case "$a" in --summary-export=*) cp `+filepath.Join(testdata, 
 		}
 	}
 }
+
+// TestRunCanceled checks that an interrupted run stops its children and
+// reports the interruption (and does not panic on the way out).
+func TestRunCanceled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process; skipped with -short")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var stdout, stderr bytes.Buffer
+	err := run(ctx, []string{"-only", "bare", "-duration", "1s", "-runs", "1"}, &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Errorf("run with a canceled context = %v, want an error saying it was interrupted", err)
+	}
+}

@@ -258,7 +258,11 @@ func (o *options) logf(format string, args ...any) {
 // loop first, then paced.
 func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != "", Nice: o.nice}
-	defer func() { rep.Machine.LoadAfter = loadAvg() }()
+	defer func() {
+		if rep != nil {
+			rep.Machine.LoadAfter = loadAvg()
+		}
+	}()
 	if o.taskset == "" {
 		o.logf("WARNING: taskset not found or fewer than 2 CPUs; processes are NOT pinned and figures are noisier")
 	}
@@ -311,7 +315,7 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 				continue
 			}
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, fmt.Errorf("peers: interrupted: %w", ctx.Err())
 			}
 			o.logf("full speed, run %d/%d: %s, %d connections, %v", round, o.runs, name, o.conns, o.duration)
 			closed[name] = append(closed[name], measure(name, 0))
@@ -332,7 +336,7 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 				continue
 			}
 			if ctx.Err() != nil {
-				return nil, ctx.Err()
+				return nil, fmt.Errorf("peers: interrupted: %w", ctx.Err())
 			}
 			o.logf("paced, run %d/%d: %s at %v req/s, %d connections, %v", round, o.runs, name, o.rate, o.conns, o.duration)
 			paced[name] = append(paced[name], measure(name, o.rate))
