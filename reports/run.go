@@ -496,27 +496,32 @@ func orDash(s string) string {
 }
 
 func (b *Builder) addDocument(pkg, test string, doc *metrics.Document) {
-	key := scenarioKey(doc.Scenario, doc.Labels)
+	// A "shard" label (CI matrices often put the shard among the labels)
+	// names a part of the cell, not a cell: shards of a cell merge.
+	labels := maps.Clone(doc.Labels)
+	shard := cmp.Or(doc.Shard, labels[ShardLabel])
+	delete(labels, ShardLabel)
+	key := scenarioKey(doc.Scenario, labels)
 	s := b.scen[key]
 	if s == nil {
 		name := doc.Scenario
 		if name == "" {
 			name = test
 		}
-		s = &Scenario{Name: name, Package: pkg, Test: test, Labels: maps.Clone(doc.Labels), Doc: doc}
-		if doc.Shard != "" {
-			s.Shards = []string{doc.Shard}
+		s = &Scenario{Name: name, Package: pkg, Test: test, Labels: labels, Doc: doc}
+		if shard != "" {
+			s.Shards = []string{shard}
 		}
 		b.scen[key] = s
 		b.scenOrd = append(b.scenOrd, key)
 		return
 	}
 	if err := s.Doc.Merge(doc); err != nil {
-		b.problems = append(b.problems, Problem{Msg: fmt.Sprintf("merging shard %q of %s: %v", doc.Shard, s.Name, err)})
+		b.problems = append(b.problems, Problem{Msg: fmt.Sprintf("merging shard %q of %s: %v", shard, s.Name, err)})
 		return
 	}
-	if doc.Shard != "" {
-		s.Shards = append(s.Shards, doc.Shard)
+	if shard != "" {
+		s.Shards = append(s.Shards, shard)
 	}
 }
 

@@ -28,9 +28,17 @@ func ev(action, test string, extra ...string) string {
 
 func out(test, text string) string { return ev("output", test, "Output", text) }
 
-func docLine(t testing.TB, scenario, shard string) string {
+func docLine(t testing.TB, scenario, shard string, labels ...string) string {
 	t.Helper()
-	rec := metrics.NewRecorder(metrics.WithScenario(scenario), metrics.WithShard(shard))
+	opts := []metrics.Option{metrics.WithScenario(scenario), metrics.WithShard(shard)}
+	if len(labels) > 0 {
+		l := map[string]string{}
+		for i := 0; i+1 < len(labels); i += 2 {
+			l[labels[i]] = labels[i+1]
+		}
+		opts = append(opts, metrics.WithLabels(l))
+	}
+	rec := metrics.NewRecorder(opts...)
 	rec.Record(&metrics.Result{Op: "op", Status: 200, Latency: 1000, Total: 1000, Attempts: 1})
 	data, err := rec.Snapshot().Encode()
 	require.NoError(t, err)
@@ -141,4 +149,20 @@ func TestBuilderMergesShardsInRun(t *testing.T) {
 	require.Len(t, run.Scenarios, 1)
 	assert.Equal(t, []string{"1/3", "2/3", "3/3"}, run.Scenarios[0].Shards)
 	assert.Equal(t, int64(3), run.Scenarios[0].Doc.Operations[0].Count)
+}
+
+// TestBuilderShardLabel: a CI matrix that puts the shard among the labels
+// (CXLOAD_LABELS=...,shard=1/2) still gets one cell per scenario and region;
+// another region is another cell.
+func TestBuilderShardLabel(t *testing.T) {
+	var in strings.Builder
+	for _, l := range [][]string{{"shard", "1/2", "region", "a"}, {"shard", "2/2", "region", "a"}, {"shard", "1/1", "region", "b"}} {
+		in.WriteString(out("TestS", metrics.ResultPrefix+docLine(t, "TestS", "", l...)+"\n"))
+	}
+	run := buildRun(t, in.String())
+	require.Len(t, run.Scenarios, 2)
+	assert.Equal(t, "region=a", run.Scenarios[0].Cell())
+	assert.Equal(t, []string{"1/2", "2/2"}, run.Scenarios[0].Shards)
+	assert.Equal(t, int64(2), run.Scenarios[0].Doc.Operations[0].Count)
+	assert.Equal(t, "region=b", run.Scenarios[1].Cell())
 }

@@ -4,9 +4,9 @@
 //	go run ./scripts/report [flags] FILE...
 //	go run ./scripts/report compare [-format text|json] OLD NEW
 //
-// It prints a Markdown summary to stdout (and appends it to
-// $GITHUB_STEP_SUMMARY when set), shows live progress on stderr while
-// reading standard input, and can write a self-contained HTML report, a
+// It prints a Markdown summary to stdout (and to -summary PATH, such as
+// $GITHUB_STEP_SUMMARY), shows live progress on stderr while reading
+// standard input, and can write a self-contained HTML report, a
 // JSON report, and append the run to a history for trends and comparisons.
 // Run it with -h for the flags.
 //

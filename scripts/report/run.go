@@ -56,7 +56,7 @@ Reads go test -json output (or plain go test -bench text) from the FILEs, or
 from standard input when there are none or FILE is "-", and prints a Markdown
 report to standard output. All FILEs are one run (for example the shards of a
 CI matrix). While reading standard input it shows progress on standard error.
-When $GITHUB_STEP_SUMMARY is set, the Markdown is appended to it too.
+The Markdown stays under 1 MiB, the limit of a GitHub step summary.
 
 Environment: CXLOAD_LABELS (k=v,...), CXLOAD_SHARD, CXLOAD_RUN_ID,
 CXLOAD_COMMIT, CXLOAD_BRANCH; on GitHub Actions GITHUB_SHA, GITHUB_REF_NAME,
@@ -85,7 +85,7 @@ type options struct {
 	alpha, minEffect                                  float64
 	prune                                             int
 	progress                                          bool
-	title                                             string
+	title, summary                                    string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -108,6 +108,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.Float64Var(&o.minEffect, "min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
 	fs.IntVar(&o.prune, "prune", 0, "after appending, keep only the newest `N` runs in -history (0 keeps all)")
 	fs.BoolVar(&o.progress, "progress", true, "show progress on standard error while reading standard input")
+	fs.StringVar(&o.summary, "summary", "", "also append the Markdown to `PATH`, e.g. -summary \"$GITHUB_STEP_SUMMARY\"")
 	fs.StringVar(&o.title, "title", "", "title of the report (default \"cxload report\")")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageMain)
@@ -203,9 +204,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if _, err := stdout.Write(md.Bytes()); err != nil {
 		return err
 	}
-	if p := os.Getenv("GITHUB_STEP_SUMMARY"); p != "" {
-		if err := appendFile(p, md.Bytes()); err != nil {
-			return fmt.Errorf("GITHUB_STEP_SUMMARY: %w", err)
+	if o.summary != "" {
+		if err := appendFile(o.summary, md.Bytes()); err != nil {
+			return fmt.Errorf("-summary: %w", err)
 		}
 	}
 	if o.html != "" {

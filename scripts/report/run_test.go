@@ -120,7 +120,7 @@ func TestHelp(t *testing.T) {
 	r := runCmd(t, "", "-h")
 	assert.True(t, errors.Is(r.err, flag.ErrHelp))
 	assert.Equal(t, 0, r.code)
-	for _, f := range []string{"-html", "-json", "-history", "-baseline", "-fail-on", "-labels", "-alpha", "-min-effect", "-prune", "compare"} {
+	for _, f := range []string{"-html", "-json", "-history", "-baseline", "-fail-on", "-labels", "-alpha", "-min-effect", "-prune", "-summary", "compare", "history"} {
 		assert.Contains(t, r.stderr, f)
 	}
 	r = runCmd(t, "", "compare", "-h")
@@ -142,9 +142,13 @@ func TestHistoryFlow(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	assert.NotContains(t, r.stdout, "Compared with", "no baseline for the first run")
 
-	t.Setenv("GITHUB_STEP_SUMMARY", summary)
-	r = runCmd(t, "", "-history", hist, "-fail-on", "regressions", "-html", html, "-json", js,
+	// GITHUB_STEP_SUMMARY alone is not written (workflows redirect
+	// stdout to it); -summary appends there.
+	other := filepath.Join(dir, "other.md")
+	t.Setenv("GITHUB_STEP_SUMMARY", other)
+	r = runCmd(t, "", "-history", hist, "-fail-on", "regressions", "-html", html, "-json", js, "-summary", summary,
 		testdata+"scenario-new.json", testdata+"bench-new.json")
+	assert.NoFileExists(t, other)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "regressions against run ")
 	assert.Contains(t, r.stdout, "## Compared with run ")
