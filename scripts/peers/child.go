@@ -157,9 +157,9 @@ func runBare(ctx context.Context, url string, conns int, duration time.Duration,
 	return rep, nil
 }
 
-// startProfile starts a CPU profile into prefix.cpu.pprof and records
-// every allocation; the returned func stops it and writes
-// prefix.allocs.pprof.
+// startProfile starts a CPU profile into prefix.cpu.pprof and samples
+// mutex contention; the returned func stops it and writes
+// prefix.allocs.pprof and prefix.mutex.pprof.
 func startProfile(prefix string) (stop func() error, err error) {
 	if err := os.MkdirAll(filepath.Dir(prefix), 0o755); err != nil {
 		return nil, fmt.Errorf("peers: -pprof: %w", err)
@@ -172,19 +172,25 @@ func startProfile(prefix string) (stop func() error, err error) {
 		cpu.Close()
 		return nil, fmt.Errorf("peers: -pprof: %w", err)
 	}
+	runtime.SetMutexProfileFraction(10)
 	return func() error {
 		pprof.StopCPUProfile()
 		if err := cpu.Close(); err != nil {
 			return fmt.Errorf("peers: -pprof: %w", err)
 		}
-		f, err := os.Create(prefix + ".allocs.pprof")
-		if err != nil {
-			return fmt.Errorf("peers: -pprof: %w", err)
+		for _, name := range []string{"allocs", "mutex"} {
+			f, err := os.Create(prefix + "." + name + ".pprof")
+			if err != nil {
+				return fmt.Errorf("peers: -pprof: %w", err)
+			}
+			if err := pprof.Lookup(name).WriteTo(f, 0); err != nil {
+				f.Close()
+				return fmt.Errorf("peers: -pprof: %w", err)
+			}
+			if err := f.Close(); err != nil {
+				return fmt.Errorf("peers: -pprof: %w", err)
+			}
 		}
-		if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
-			f.Close()
-			return fmt.Errorf("peers: -pprof: %w", err)
-		}
-		return f.Close()
+		return nil
 	}, nil
 }

@@ -232,3 +232,19 @@ func TestRunCanceled(t *testing.T) {
 		t.Errorf("run with a canceled context = %v, want an error saying it was interrupted", err)
 	}
 }
+
+func TestStartProfile(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "sub", "cxload-full")
+	stop, err := startProfile(prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{".cpu.pprof", ".allocs.pprof", ".mutex.pprof"} {
+		if fi, err := os.Stat(prefix + suffix); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v (size %v), want a profile", prefix+suffix, err, fi)
+		}
+	}
+}

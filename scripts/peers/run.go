@@ -112,7 +112,7 @@ flags:
 	fs.BoolVar(&o.json, "json", false, "print the measurements as JSON instead of tables")
 	fs.StringVar(&o.bin, "bin", "", "directory holding vegeta and k6, or where to install them; empty: PATH, else a temporary directory removed at exit")
 	fs.IntVar(&o.nice, "nice", 0, "run the target and loaders with this niceness (nice -n); negative values (root only) give them priority over other work on a shared machine")
-	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU and allocation profiles of the bare and cxload loaders")
+	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU, allocation and mutex profiles of the bare and cxload loaders")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
