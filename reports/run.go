@@ -310,13 +310,18 @@ func (b *Builder) event(e *testjson.Event) {
 		p := b.pkg(e.Package)
 		switch e.Action {
 		case Pass, Fail, Skip:
-			p.Verdict, p.Elapsed = e.Action, e.Elapsed
+			// The same package may end several times (several files,
+			// e.g. the shards of a matrix): a failure stays.
+			if p.Verdict != Fail {
+				p.Verdict = e.Action
+			}
+			p.Elapsed += e.Elapsed
 			if e.FailedBuild != "" {
 				p.FailedBuild = e.FailedBuild
 				p.BuildOutput = b.build[e.FailedBuild]
 			}
 			if e.Action == Fail {
-				p.Output = b.pkgOut[e.Package]
+				p.Output = append(p.Output, b.pkgOut[e.Package]...)
 			}
 			delete(b.pkgOut, e.Package)
 			b.endPackage(e.Package, e.Action)
@@ -599,7 +604,12 @@ func (b *Builder) Run() *Run {
 		}
 		test := t.Test
 		if t.fails > 0 && t.fails < t.runs {
-			test.Reason = strings.TrimSpace(fmt.Sprintf("%s (failed %d of %d runs)", test.Reason, t.fails, t.runs))
+			n := fmt.Sprintf("failed %d of %d runs", t.fails, t.runs)
+			if test.Reason == "" {
+				test.Reason = n
+			} else {
+				test.Reason += " (" + n + ")"
+			}
 		}
 		r.Tests = append(r.Tests, test)
 	}

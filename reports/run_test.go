@@ -78,6 +78,13 @@ func TestBuilderVerdicts(t *testing.T) {
 			want: "TestF=fail (boom (failed 1 of 2 runs))",
 		},
 		{
+			// Two shards of one package: the failure of the first stays.
+			name: "package in two shards",
+			input: ev("run", "TestA") + ev("fail", "TestA") + ev("fail", "") +
+				ev("run", "TestA") + ev("pass", "TestA") + ev("pass", ""),
+			want: "TestA=fail (failed 1 of 2 runs)",
+		},
+		{
 			// Benchmarks get no verdict event from test2json.
 			name:  "benchmark without verdict",
 			input: ev("run", "BenchmarkX") + out("", "BenchmarkX-2 \t 10 \t 5 ns/op\n") + ev("pass", ""),
@@ -103,7 +110,9 @@ func TestBuilderVerdicts(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, verdicts(buildRun(t, tc.input)))
+			run := buildRun(t, tc.input)
+			assert.Equal(t, tc.want, verdicts(run))
+			assert.Equal(t, strings.Contains(tc.want, "=fail"), run.Failed())
 		})
 	}
 }
