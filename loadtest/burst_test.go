@@ -68,6 +68,7 @@ type burstResult struct {
 	Doc       *metrics.Document
 	OK        int64
 	Throttled int64
+	Waiting   int64 // still waiting for the client-side limiter at the end (canceled)
 	Rate      float64 // ok per second over the phase
 }
 
@@ -168,7 +169,8 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls)
 		summary := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token, client-side limits %s): %d accepted, %d answered 429; %s over %v.",
 			bucketList(buckets), b.OK, b.Throttled, rr.measured(b.Rate), b.Doc.Duration().Round(time.Second)),
-			fmt.Sprintf("The limits allow %s with one token of one OAuth client, set by %s (%s).", rateWords(single.Rate), single.Bottleneck.Key, perWindow(single.Bottleneck))}
+			fmt.Sprintf("The limits allow %s with one token of one OAuth client, set by %s (%s); %d requests were still waiting for the client-side limiter when the phase ended.",
+				rateWords(single.Rate), single.Bottleneck.Key, perWindow(single.Bottleneck), b.Waiting)}
 		finish(t, b.Doc, summary,
 			"count(429) == 0",
 			"count(errors) == 0",
@@ -183,8 +185,8 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls)
 		summary := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
 			rateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
-			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s.",
-				sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, rateWords(sized.Reach.Rate))}
+			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s; %d requests were still waiting for it when the phase ended.",
+				sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, rateWords(sized.Reach.Rate), c.Waiting)}
 		th := []string{"count(429) == 0", "count(errors) == 0", "count(ok, recording.set) >= 1"}
 		finish(t, c.Doc, summary, th...)
 	})
@@ -246,6 +248,7 @@ func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, po
 	if op != nil {
 		res.OK = op.Outcome(metrics.OK)
 		res.Throttled = op.Status429
+		res.Waiting = op.Outcome(metrics.Canceled)
 	}
 	if d := doc.Duration(); d > 0 {
 		res.Rate = float64(res.OK) / d.Seconds()
