@@ -251,8 +251,11 @@ type Response struct {
 // response. The error is non-nil only when there is no HTTP response
 // (transport error, token failure, refused by the limiter or the gate,
 // context ended) or req is malformed; resp is then still returned, with its
-// Result, except for a malformed req, which records nothing. A 429 or 5xx is
-// not an error for Do: check resp.Status (JSON helpers return *StatusError).
+// Result, except for a malformed req, which records nothing. A request the
+// Gate refused (or whose context ended) has Outcome Canceled and returns the
+// Gate's (or context's) error even if an earlier attempt got a response. A
+// 429 or 5xx is not an error for Do: check resp.Status (JSON helpers return
+// *StatusError).
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	method := req.Method
 	if method == "" {
@@ -274,6 +277,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		retried401  bool
 		lastEnd     time.Time
 		waitedAfter bool // time passed since lastEnd (a wait, a refused retry)
+		refused     bool // the gate refused an attempt: the run is stopping
 		tok         *auth.Token
 		id          identity
 	)
@@ -301,7 +305,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		if g := c.cfg.Gate; g != nil {
 			if err := g.Admit(); err != nil {
-				failure, waitedAfter = err, true
+				failure, waitedAfter, refused = err, true, true
 				break
 			}
 		}
@@ -357,7 +361,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		res.Start = end
 	}
 	switch {
-	case ctx.Err() != nil && (res.Status == 0 || failure != nil):
+	case (ctx.Err() != nil || refused) && (res.Status == 0 || failure != nil):
 		res.Outcome = metrics.Canceled
 	case res.Status != 0:
 		res.Outcome = metrics.OutcomeFor(res.Status)
@@ -372,7 +376,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			msg = c.cfg.Scrub(msg)
 		}
 		res.Err = msg
-		if res.Status == 0 || ctx.Err() != nil {
+		if res.Status == 0 || ctx.Err() != nil || refused {
 			if msg != failure.Error() {
 				failure = errors.New(msg) // scrubbed: the chain held a secret
 			}

@@ -533,3 +533,37 @@ func TestConcurrentLearning(t *testing.T) {
 		}
 	})
 }
+
+// gate admits n attempts, then refuses.
+type gate struct {
+	n    atomic.Int64
+	done atomic.Int64
+}
+
+var errStop = errors.New("stop: budget spent")
+
+func (g *gate) Admit() error {
+	if g.n.Add(-1) < 0 {
+		return errStop
+	}
+	return nil
+}
+func (g *gate) Done(int) { g.done.Add(1) }
+
+// A refused attempt ends the request as Canceled with the gate's error, even
+// when an earlier attempt got a response.
+func TestGateRefusal(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		g := &gate{}
+		g.n.Store(1)
+		c := newClient(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, api.Config{Gate: g})
+		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+		if !errors.Is(err, errStop) || resp.Result.Outcome != metrics.Canceled || resp.Status != 503 || resp.Result.Attempts != 1 || g.done.Load() != 1 {
+			t.Errorf("Do = %v, %+v; want the gate's error, Canceled, the 503 kept", err, resp.Result)
+		}
+		resp, err = c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+		if !errors.Is(err, errStop) || resp.Result.Outcome != metrics.Canceled || resp.Result.Attempts != 0 || !strings.Contains(resp.Result.Err, "budget spent") {
+			t.Errorf("Do = %v, %+v", err, resp.Result)
+		}
+	})
+}
