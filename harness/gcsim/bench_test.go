@@ -32,7 +32,7 @@ func BenchmarkAuthenticatedGET(b *testing.B) {
 	s := newServer(b, highLimits())
 	tok := token(b, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 	url := s.URL() + routingStatusPath(0)
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64, DisableCompression: true}}
 	defer client.CloseIdleConnections()
 	b.SetParallelism(8)
 	b.ReportAllocs()
