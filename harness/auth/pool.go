@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -395,12 +396,19 @@ func (p *Pool) Invalidate(tok *Token) {
 	p.slots[tok.Slot].cur.CompareAndSwap(tok, nil)
 }
 
-// refresh makes up to attempts token requests with backoff between them.
+// refresh makes up to attempts token requests with backoff between them,
+// waiting longer when the endpoint's Retry-After asks for it (up to
+// MaxBackoff).
 func (p *Pool) refresh(ctx context.Context, s *slot, attempts int) (*Token, error) {
 	var last error
 	for a := 1; a <= attempts; a++ {
 		if a > 1 {
-			t := time.NewTimer(p.backoff(a - 1))
+			wait := p.backoff(a - 1)
+			var re *redactedError
+			if errors.As(last, &re) && re.retryAfter > wait && re.retryAfter <= p.cfg.MaxBackoff {
+				wait = re.retryAfter // the token endpoint asked for longer (429, 503)
+			}
+			t := time.NewTimer(wait)
 			select {
 			case <-t.C:
 			case <-ctx.Done():
@@ -523,7 +531,13 @@ func (p *Pool) redactErr(s *slot, cid string, ctx context.Context, err error) er
 		if desc != "" {
 			msg += ": " + truncate(desc, 200)
 		}
-		return &redactedError{msg: p.scrub.Scrub(msg), status: statusCode(re)}
+		e := &redactedError{msg: p.scrub.Scrub(msg), status: statusCode(re)}
+		if re.Response != nil {
+			if v, err := strconv.Atoi(strings.TrimSpace(re.Response.Header.Get("Retry-After"))); err == nil && v > 0 {
+				e.retryAfter = time.Duration(v) * time.Second
+			}
+		}
+		return e
 	}
 	// Transport errors name the URL and the cause; no secret is sent in the
 	// URL, but scrub anyway and drop anything after a "Response:" dump.
@@ -557,8 +571,9 @@ func truncate(s string, n int) string {
 
 // redactedError is a token-endpoint failure with secrets and bodies removed.
 type redactedError struct {
-	msg    string
-	status int
+	msg        string
+	status     int
+	retryAfter time.Duration // the endpoint's Retry-After, if any
 }
 
 func (e *redactedError) Error() string { return e.msg }

@@ -26,10 +26,11 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 // fakeLogin is an in-memory OAuth token endpoint: no sockets, so it works
 // inside a synctest bubble. fail(n) decides whether the n-th request fails.
 type fakeLogin struct {
-	expiresIn int
-	fail      func(n int64) bool
-	requests  atomic.Int64
-	perClient sync.Map // client id -> *atomic.Int64
+	expiresIn  int
+	retryAfter string // when set, failures are 429 with this Retry-After
+	fail       func(n int64) bool
+	requests   atomic.Int64
+	perClient  sync.Map // client id -> *atomic.Int64
 }
 
 const failBody = `{"error":"invalid_client","description":"bad secret sim-secret","debug":"tok-LEAK"}`
@@ -51,6 +52,12 @@ func (f *fakeLogin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if f.fail != nil && f.fail(n) {
+		if f.retryAfter != "" {
+			w.Header().Set("Retry-After", f.retryAfter)
+			w.WriteHeader(429)
+			fmt.Fprint(w, `{"error":"too_many_requests","description":"slow down"}`)
+			return
+		}
 		w.WriteHeader(401)
 		fmt.Fprint(w, failBody)
 		return
@@ -404,6 +411,22 @@ func TestRedaction(t *testing.T) {
 		}
 		if !strings.Contains(out, auth.Redacted) || !strings.Contains(out, tok.ID) {
 			t.Errorf("output lacks %s or token id:\n%s", auth.Redacted, out)
+		}
+	})
+}
+
+// A 429 from the token endpoint is retried after its Retry-After when that
+// is longer than the backoff.
+func TestTokenEndpointRetryAfter(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeLogin{fail: func(n int64) bool { return n == 1 }, retryAfter: "7"}
+		p := newPool(t, f, auth.Config{Backoff: time.Second, Rand: func() float64 { return 0 }})
+		start := time.Now()
+		if _, err := p.Token(t.Context(), 0); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 7*time.Second {
+			t.Errorf("second attempt after %v, want the 7s Retry-After", d)
 		}
 	})
 }
