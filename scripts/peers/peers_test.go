@@ -113,7 +113,7 @@ func TestFormat(t *testing.T) {
 func sampleReport() *report {
 	return &report{
 		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "1.50 0.40 0.30", LoadAfter: "2.10 0.60 0.35"},
-		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true,
+		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true, CPUs: [2]int{0, 1},
 		Closed: []measurement{
 			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001},
 			{Loader: "cxload", NotMeasured: "harness/api not built yet"},
@@ -441,6 +441,26 @@ func TestCommand(t *testing.T) {
 		cmd := tt.o.command(context.Background(), 1, "/bin/prog", "a")
 		if !slices.Equal(cmd.Args, tt.want) {
 			t.Errorf("command with taskset %q nice %d = %q, want %q", tt.o.taskset, tt.o.nice, cmd.Args, tt.want)
+		}
+	}
+}
+
+func TestParseCPUList(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []int
+	}{
+		{"0-1", []int{0, 1}},
+		{"2,3", []int{2, 3}},
+		{"0-2,8,10-11", []int{0, 1, 2, 8, 10, 11}},
+		{"5", []int{5}},
+		{"", nil},
+		{"1-0", nil},
+		{"a-b", nil},
+	}
+	for _, tt := range tests {
+		if got := parseCPUList(tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("parseCPUList(%q) = %v, want %v", tt.in, got, tt.want)
 		}
 	}
 }

@@ -36,12 +36,9 @@ var allLoaders = []string{"bare", "cxload", "vegeta", "k6"}
 // pacedLoaders are the loaders of the paced part.
 var pacedLoaders = []string{"bare", "cxload", "vegeta"}
 
-// CPUs the processes are pinned to (taskset -c): loaders share one, the
-// target has the other to itself.
-const (
-	loaderCPU = 0
-	targetCPU = 1
-)
+// The processes are pinned with taskset -c to the first two CPUs this
+// process may run on (0 and 1 on a whole machine): every loader to the
+// first, the target to the second.
 
 type options struct {
 	duration time.Duration
@@ -54,6 +51,7 @@ type options struct {
 	pprof    string // directory for CPU and allocation profiles of the in-process loaders
 	self     string // this executable, re-executed for children
 	taskset  string // path of taskset, "" when pinning is not possible
+	cpus     [2]int // loader CPU, target CPU (with taskset)
 	nice     int    // niceness of the target and loaders; 0 = unchanged
 	nicePath string
 	stderr   io.Writer
@@ -161,8 +159,11 @@ flags:
 		return nil, fmt.Errorf("peers: cannot re-execute myself: %w", err)
 	}
 	o.self = self
-	if path, err := exec.LookPath("taskset"); err == nil && runtime.NumCPU() >= 2 {
-		o.taskset = path
+	if path, err := exec.LookPath("taskset"); err == nil {
+		if cpus := allowedCPUs(); len(cpus) >= 2 {
+			o.taskset = path
+			o.cpus = [2]int{cpus[0], cpus[1]}
+		}
 	}
 	return o, nil
 }
@@ -177,6 +178,7 @@ type report struct {
 	Runs    int           `json:"runs"`
 	Rate    float64       `json:"pacedRate,omitempty"`
 	Pinned  bool          `json:"pinned"`
+	CPUs    [2]int        `json:"cpus"` // loader CPU, target CPU, when pinned
 	Nice    int           `json:"nice,omitempty"`
 	Closed  []measurement `json:"closed"`
 	Paced   []measurement `json:"paced,omitempty"`
@@ -215,6 +217,44 @@ func busy(loads string) bool {
 	}
 	x, err := strconv.ParseFloat(f[0], 64)
 	return err == nil && x >= busyLoad
+}
+
+// allowedCPUs returns the CPUs this process may run on, from the
+// Cpus_allowed_list of /proc/self/status, or nil.
+func allowedCPUs() []int {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return nil
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "Cpus_allowed_list:"); ok {
+			return parseCPUList(strings.TrimSpace(v))
+		}
+	}
+	return nil
+}
+
+// parseCPUList parses a Linux CPU list such as "0-3,8,10-11", or returns
+// nil when it is malformed.
+func parseCPUList(s string) []int {
+	var cpus []int
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a {
+				return nil
+			}
+		}
+		for c := a; c <= b && len(cpus) < 4096; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus
 }
 
 // loadAvg returns the three load averages of /proc/loadavg, or "".
@@ -257,7 +297,7 @@ func (o *options) logf(format string, args ...any) {
 // measureAll starts the target and runs every selected loader, closed
 // loop first, then paced.
 func measureAll(ctx context.Context, o *options) (rep *report, err error) {
-	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != "", Nice: o.nice}
+	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != "", CPUs: o.cpus, Nice: o.nice}
 	defer func() {
 		if rep != nil {
 			rep.Machine.LoadAfter = loadAvg()
@@ -280,7 +320,11 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 		return nil, err
 	}
 	defer tgt.stop()
-	o.logf("target %s (pid %d) on CPU %d", tgt.url, tgt.pid, targetCPU)
+	if o.taskset != "" {
+		o.logf("target %s (pid %d) on CPU %d; loaders on CPU %d", tgt.url, tgt.pid, o.cpus[1], o.cpus[0])
+	} else {
+		o.logf("target %s (pid %d), not pinned", tgt.url, tgt.pid)
+	}
 
 	work, err := os.MkdirTemp("", "cxload-peers-")
 	if err != nil {
@@ -380,7 +424,7 @@ func pickMedian(runs []measurement, key func(measurement) float64) measurement {
 }
 
 func writeReport(w io.Writer, rep *report) error {
-	pin := "loaders pinned to CPU 0, target to CPU 1 (taskset)"
+	pin := fmt.Sprintf("loaders pinned to CPU %d, target to CPU %d (taskset)", rep.CPUs[0], rep.CPUs[1])
 	if !rep.Pinned {
 		pin = "NOT pinned (no taskset or fewer than 2 CPUs)"
 	}
@@ -465,7 +509,7 @@ func (o *options) measureChild(ctx context.Context, loader, url string, rate flo
 		}
 		args = append(args, "-pprof", fmt.Sprintf("%s/%s-%s", o.pprof, loader, kind))
 	}
-	cmd := o.command(ctx, loaderCPU, o.self, args...)
+	cmd := o.command(ctx, o.cpus[0], o.self, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -20,13 +20,13 @@ type targetProc struct {
 	done  chan error
 }
 
-// startTarget starts the target child pinned to targetCPU and waits for
+// startTarget starts the target child pinned to its CPU and waits for
 // the URL it prints.
 func (o *options) startTarget(ctx context.Context) (*targetProc, error) {
 	// The target outlives every loader; bound it by all of them.
 	timeout := time.Duration(o.runs*(len(allLoaders)+len(pacedLoaders))+1) * o.loaderTimeout()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	cmd := o.command(ctx, targetCPU, o.self, childCmd, "target")
+	cmd := o.command(ctx, o.cpus[1], o.self, childCmd, "target")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		cancel()

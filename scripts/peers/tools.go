@@ -127,7 +127,7 @@ func (o *options) measureVegeta(ctx context.Context, vegeta, work, url string, r
 	if rate > 0 {
 		rateArg = strconv.FormatFloat(rate, 'f', -1, 64) + "/1s"
 	}
-	attack := o.command(ctx, loaderCPU, vegeta, "attack",
+	attack := o.command(ctx, o.cpus[0], vegeta, "attack",
 		"-targets="+targets, "-rate="+rateArg, "-duration="+o.duration.String(),
 		"-workers="+conns, "-max-workers="+conns, "-max-connections="+conns,
 		"-keepalive=true", "-http2=false", "-max-body=0", "-laddr=127.0.0.1",
@@ -343,7 +343,7 @@ func (o *options) measureK6(ctx context.Context, k6, work, url string) measureme
 		return measurement{NotMeasured: err.Error()}
 	}
 	summary := filepath.Join(work, "k6-summary.json")
-	cmd := o.command(ctx, loaderCPU, k6, "run", "--quiet", "--no-color", "--no-usage-report",
+	cmd := o.command(ctx, o.cpus[0], k6, "run", "--quiet", "--no-color", "--no-usage-report",
 		"--address=", "--summary-export="+summary, script)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
