@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
@@ -278,12 +279,16 @@ func TestAgentShift(t *testing.T) {
 		if op == "users.list" || op == agent.OpPresenceDefinitions {
 			continue
 		}
-		summary = append(summary, fmt.Sprintf("%s: %d, p50 %v, p99 %v (service time), waited %v in all on client-side limits.",
-			op, o.Count, o.Latency.Percentile(50), o.Latency.Percentile(99), time.Duration(o.RetryWaitMs*float64(time.Millisecond)).Round(time.Millisecond)))
+		line := fmt.Sprintf("%s: %d, p50 %v, p99 %v (service time)", op, o.Count, o.Latency.Percentile(50), o.Latency.Percentile(99))
+		if wait := time.Duration(o.RetryWaitMs * float64(time.Millisecond)).Round(time.Millisecond); wait > 0 {
+			capa := capacityOf(r.splitBuckets(r.realBuckets()), harness.Family(o.Route), sized.Tokens(), sized.Clients)
+			line += fmt.Sprintf("; waited %v in all on client-side limits: %s allows this pool %s", wait, capa.Bottleneck.Key, rateWords(capa.Rate))
+		}
+		summary = append(summary, line+".")
 		th = append(th, fmt.Sprintf("p99(%s) < %v", op, p99))
 	}
-	summary = append(summary, fmt.Sprintf("Notifications: %d channels, heartbeats %d, longest gap %v, drops %d, reconnects %d; events %d expected, %d arrived, %d lost; push latency p50 %v, p99 %v.",
-		owned, ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.Drops, ns.Reconnects, ns.Expected, ns.Matched, ns.Lost, ns.PushLatency.P50, ns.PushLatency.P99))
+	summary = append(summary, fmt.Sprintf("Notifications: %d channels, heartbeats %d, longest gap %v, drops %d, reconnects %d; events %d expected, %d arrived, %d lost (%d for requests canceled at the end of the shift); push latency p50 %v, p99 %v (measured from before the client-side limiter: waits count).",
+		owned, ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.Drops, ns.Reconnects, ns.Expected, ns.Matched, ns.Lost, chans.forgotten.Load(), ns.PushLatency.P50, ns.PushLatency.P99))
 	if r.scaleNote() != "" {
 		summary = append(summary, r.scaleNote())
 	}
