@@ -51,6 +51,7 @@ type Guard struct {
 
 	used    atomic.Int64
 	stopped atomic.Pointer[string]
+	closes  atomic.Int64 // unix ns when the load-test window closes; 0 = not checked
 
 	mu            sync.Mutex
 	binStart      time.Time // start of the current 1 s bin
@@ -96,10 +97,27 @@ func (g *Guard) Check() error {
 	if g.cfg.Budget <= 0 {
 		errs = append(errs, fmt.Errorf("harness: guard: no request budget: set %s", EnvRequestBudget))
 	}
-	if err := InWindow(g.now(), g.cfg.Location); err != nil && !g.cfg.AllowOutsideWindow {
+	now := g.now()
+	if err := InWindow(now, g.cfg.Location); err != nil && !g.cfg.AllowOutsideWindow {
 		errs = append(errs, fmt.Errorf("%w; wait for the window or set %s=1 if Genesys approved another time", err, EnvAllowOutsideWindow))
+	} else if !g.cfg.AllowOutsideWindow {
+		g.closes.Store(WindowCloses(now, g.cfg.Location).UnixNano())
 	}
 	return errors.Join(errs...)
+}
+
+// WindowCloses returns when the load-test window that contains now closes
+// (05:00 local time in loc); now must be inside the window.
+func WindowCloses(now time.Time, loc *time.Location) time.Time {
+	if loc == nil {
+		loc = time.UTC
+	}
+	l := now.In(loc)
+	end := time.Date(l.Year(), l.Month(), l.Day(), WindowEnd, 0, 0, 0, loc)
+	if l.Hour() >= WindowEnd {
+		end = time.Date(l.Year(), l.Month(), l.Day()+1, WindowEnd, 0, 0, 0, loc)
+	}
+	return end
 }
 
 // InWindow reports nil if now, in loc, lies in Genesys' load-test window
@@ -134,10 +152,16 @@ func (g *Guard) Start(p Plan) error {
 }
 
 // Admit counts one attempt against the budget. It refuses (wrapping
-// ErrStopped) once the guard has stopped or the budget is spent.
+// ErrStopped) once the guard has stopped, the budget is spent, or (after a
+// Check inside the window, unless AllowOutsideWindow) the load-test window
+// has closed.
 func (g *Guard) Admit() error {
 	if v := g.stopped.Load(); v != nil {
 		return fmt.Errorf("%w: %s", ErrStopped, *v)
+	}
+	if c := g.closes.Load(); c != 0 && g.now().UnixNano() >= c {
+		g.stop(fmt.Sprintf("the load-test window closed at %02d:00 %s (%s=1 allows running outside it)", WindowEnd, g.cfg.Location, EnvAllowOutsideWindow))
+		return fmt.Errorf("%w: %s", ErrStopped, *g.stopped.Load())
 	}
 	if n := g.used.Add(1); n > g.cfg.Budget {
 		g.stop(fmt.Sprintf("request budget spent: %d requests of %d (%s)", g.cfg.Budget, g.cfg.Budget, EnvRequestBudget))

@@ -161,3 +161,36 @@ func TestGuardAbortRules(t *testing.T) {
 		})
 	}
 }
+
+// A run that reaches 05:00 region time is stopped.
+func TestGuardWindowCloses(t *testing.T) {
+	clk := night(t) // 23:30 Dublin
+	g := harness.NewGuard(guardConfig(t), clk.now, nil)
+	defer g.Close()
+	if err := g.Check(); err != nil {
+		t.Fatal(err)
+	}
+	clk.add(5*time.Hour + 29*time.Minute) // 04:59
+	if err := g.Admit(); err != nil {
+		t.Fatalf("Admit at 04:59 = %v", err)
+	}
+	clk.add(time.Minute) // 05:00
+	err := g.Admit()
+	if !errors.Is(err, harness.ErrStopped) || !strings.Contains(err.Error(), "window closed at 05:00 Europe/Dublin") {
+		t.Errorf("Admit at 05:00 = %v", err)
+	}
+}
+
+func TestWindowCloses(t *testing.T) {
+	dublin := mustZone(t, "Europe/Dublin")
+	for _, tc := range []struct{ now, want string }{
+		{"2026-11-26T23:30:00Z", "2026-11-27T05:00:00Z"},
+		{"2026-11-27T02:00:00Z", "2026-11-27T05:00:00Z"},
+		{"2026-03-28T23:30:00Z", "2026-03-29T04:00:00Z"}, // clocks go forward that night: 05:00 IST = 04:00 UTC
+	} {
+		now, _ := time.Parse(time.RFC3339, tc.now)
+		if got := harness.WindowCloses(now, dublin).UTC().Format(time.RFC3339); got != tc.want {
+			t.Errorf("WindowCloses(%s) = %s, want %s", tc.now, got, tc.want)
+		}
+	}
+}
