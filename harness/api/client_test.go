@@ -567,3 +567,32 @@ func TestGateRefusal(t *testing.T) {
 		}
 	})
 }
+
+// Over a real loopback connection, the request that opens the connection
+// reports its dial time, later ones on the same connection report none,
+// and every one reports the time to first byte.
+func TestTraceTimings(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }))
+	defer srv.Close()
+	c, err := api.New(api.Config{BaseURL: srv.URL, Agents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got []metrics.Result
+	for range 3 {
+		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, resp.Result)
+	}
+	if got[0].Connect <= 0 || got[1].Connect != 0 || got[2].Connect != 0 {
+		t.Errorf("Connect = %v, %v, %v; want >0 then 0 (connection reused)", got[0].Connect, got[1].Connect, got[2].Connect)
+	}
+	for i, r := range got {
+		if r.FirstByte <= 0 || r.FirstByte > r.Latency {
+			t.Errorf("request %d: FirstByte %v, Latency %v", i, r.FirstByte, r.Latency)
+		}
+	}
+}
