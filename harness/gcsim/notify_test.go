@@ -202,6 +202,8 @@ func TestSocketFaults(t *testing.T) {
 		if !websocket.IsCloseError(err, websocket.CloseGoingAway) || time.Since(start) != 10*time.Second {
 			t.Errorf("close after %v with %v, want 1001 after the 10 s grace", time.Since(start), err)
 		}
+		ws.Close()
+		synctest.Wait() // the hub has forgotten the closed socket
 		_, ws2 := openChannel(t, s, tok)
 		if r := do(t, s, "PUT", "/admin/faults", "", `{"dropSockets":true}`); r.Status != 200 {
 			t.Fatalf("PUT /admin/faults dropSockets: %d %s", r.Status, r.Body)
