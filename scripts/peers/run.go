@@ -92,7 +92,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 Measures, on this machine and one after another, a bare net/http client loop
 (the baseline), cxload's client with recording and limiting on, vegeta and k6
 against one loopback target (an 82-byte JSON answer) in another process.
-Loaders are pinned to CPU 0 and the target to CPU 1 with taskset. Then paced
+Loaders are pinned to one CPU and the target to another with taskset. Then paced
 load at -rate for the bare loop, cxload and vegeta.
 
 vegeta and k6 come from PATH or -bin, or are installed there with go install
