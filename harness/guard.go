@@ -60,8 +60,12 @@ type Guard struct {
 	above5xx      time.Time
 }
 
-// minBinSamples: a second with fewer attempts says too little to judge.
-const minBinSamples = 5
+// minBinSamples: a second with fewer attempts says too little to judge, so
+// the bin grows (up to maxBin) until it has this many.
+const (
+	minBinSamples = 5
+	maxBin        = 10 * time.Second
+)
 
 // NewGuard returns a guard for cfg; zero abort thresholds and AbortAfter
 // take their defaults (DefaultAbort429Rate, DefaultAbort5xxRate,
@@ -172,8 +176,9 @@ func (g *Guard) Admit() error {
 }
 
 // Done records the status of an admitted attempt (0: no response) and
-// stops the run when the 429 or 5xx share of every full second has stayed
-// above its threshold for AbortAfter.
+// stops the run when the 429 or 5xx share has stayed above its threshold
+// for AbortAfter, judged per second (or per longer span, up to 10 s, when a
+// second holds fewer than 5 attempts).
 func (g *Guard) Done(status int) {
 	now := g.now()
 	g.mu.Lock()
@@ -181,11 +186,16 @@ func (g *Guard) Done(status int) {
 	if g.binStart.IsZero() {
 		g.binStart = now.Truncate(time.Second)
 	}
-	if now.Sub(g.binStart) >= time.Second {
-		// Judge the second that ended; seconds without attempts in between
-		// say nothing and are skipped.
-		g.closeBin()
-		g.binStart = now.Truncate(time.Second)
+	// A bin is judged once it spans at least a second and holds enough
+	// attempts to say something, or once it spans maxBin whatever it holds:
+	// a slow run that only gets 429s is stopped too.
+	if span := now.Sub(g.binStart); span >= time.Second && (g.n >= minBinSamples || span >= maxBin) {
+		end := now.Truncate(time.Second)
+		if g.n > 0 {
+			g.judge(&g.above429, float64(g.n429)/float64(g.n), g.cfg.Abort429Rate, "429 Too Many Requests", EnvAbort429Rate, end)
+			g.judge(&g.above5xx, float64(g.n5xx)/float64(g.n), g.cfg.Abort5xxRate, "5xx server errors", EnvAbort5xxRate, end)
+		}
+		g.binStart, g.n, g.n429, g.n5xx = end, 0, 0, 0
 	}
 	g.n++
 	switch {
@@ -196,27 +206,20 @@ func (g *Guard) Done(status int) {
 	}
 }
 
-// closeBin judges the bin that just ended; g.mu held.
-func (g *Guard) closeBin() {
-	end := g.binStart.Add(time.Second)
-	if g.n >= minBinSamples {
-		g.judge(&g.above429, float64(g.n429)/float64(g.n), g.cfg.Abort429Rate, "429 Too Many Requests", EnvAbort429Rate, end)
-		g.judge(&g.above5xx, float64(g.n5xx)/float64(g.n), g.cfg.Abort5xxRate, "5xx server errors", EnvAbort5xxRate, end)
-	}
-	g.n, g.n429, g.n5xx = 0, 0, 0
-}
-
+// judge updates since (when the share went above threshold) with the bin
+// [g.binStart, end) and stops the run once it has stayed above for
+// AbortAfter; g.mu held.
 func (g *Guard) judge(since *time.Time, share, threshold float64, what, knob string, end time.Time) {
 	if share <= threshold {
 		*since = time.Time{}
 		return
 	}
 	if since.IsZero() {
-		*since = end.Add(-time.Second)
+		*since = g.binStart
 	}
 	if d := end.Sub(*since); d >= g.cfg.AbortAfter {
-		g.stop(fmt.Sprintf("aborted: %s above %.1f%% of requests for %v (last second: %.1f%%): the platform is pushing back (thresholds: %s, %s)",
-			what, 100*threshold, d, 100*share, knob, EnvAbortAfter))
+		g.stop(fmt.Sprintf("aborted: %s above %.1f%% of requests for %v (last %v: %.1f%%): the platform is pushing back (thresholds: %s, %s)",
+			what, 100*threshold, d, end.Sub(g.binStart), 100*share, knob, EnvAbortAfter))
 	}
 }
 

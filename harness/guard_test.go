@@ -130,7 +130,8 @@ func TestGuardAbortRules(t *testing.T) {
 		{"5xx sustained", func(int) (int, int) { return 20, 1 }, 503, 10, "5xx server errors above 2.0%"},
 		{"429 below threshold", func(int) (int, int) { return 100, 5 }, 429, -1, ""},
 		{"429 intermittent", func(s int) (int, int) { return 20, 5 * (s % 2) }, 429, -1, ""},
-		{"too few samples", func(int) (int, int) { return 4, 4 }, 429, -1, ""},
+		{"slow run judged over longer spans", func(int) (int, int) { return 1, 1 }, 429, 10, "429 Too Many Requests above 5.0%"},
+		{"slow run, some 429s", func(s int) (int, int) { return 1, btoi(s%30 == 0) }, 429, -1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := night(t)
@@ -193,4 +194,11 @@ func TestWindowCloses(t *testing.T) {
 			t.Errorf("WindowCloses(%s) = %s, want %s", tc.now, got, tc.want)
 		}
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
