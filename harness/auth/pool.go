@@ -309,10 +309,11 @@ func (p *Pool) Scrub(text string) string { return p.scrub.Scrub(text) }
 
 // SlotFor returns the index of the token agent uses.
 func (p *Pool) SlotFor(agent int) int {
-	if agent < 0 {
-		agent = -agent
+	i := agent % len(p.slots)
+	if i < 0 {
+		i += len(p.slots)
 	}
-	return agent % len(p.slots)
+	return i
 }
 
 // Token returns a valid token for agent (any int; see Policy for the mapping).

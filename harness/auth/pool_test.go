@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -345,6 +346,8 @@ func TestSlotFor(t *testing.T) {
 		{auth.Config{Policy: auth.PerClient}, 7, 2, 1},
 		{auth.Config{Policy: auth.PerClient, TokensPerClient: 4}, 7, 8, 7},
 		{auth.Config{Policy: auth.PerAgent, Agents: 5}, 7, 5, 2},
+		{auth.Config{Policy: auth.PerAgent, Agents: 5}, -7, 5, 3},           // negative ids wrap
+		{auth.Config{Policy: auth.PerAgent, Agents: 5}, math.MinInt, 5, 2}, // no overflow
 	} {
 		p := newPool(t, &fakeLogin{}, tc.cfg)
 		if p.Size() != tc.size || p.SlotFor(tc.agent) != tc.slot {
@@ -427,6 +430,27 @@ func TestTokenEndpointRetryAfter(t *testing.T) {
 		}
 		if d := time.Since(start); d != 7*time.Second {
 			t.Errorf("second attempt after %v, want the 7s Retry-After", d)
+		}
+	})
+}
+
+// BenchmarkPoolToken is the hot path: a valid token, no lock.
+func BenchmarkPoolToken(b *testing.B) {
+	p := newPool(b, &fakeLogin{}, auth.Config{Policy: auth.PerAgent, Agents: 64})
+	ctx := context.Background()
+	for a := range 64 {
+		if _, err := p.Token(ctx, a); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		a := 0
+		for pb.Next() {
+			if _, err := p.Token(ctx, a); err != nil {
+				b.Fatal(err)
+			}
+			a++
 		}
 	})
 }
