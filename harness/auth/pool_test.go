@@ -346,7 +346,7 @@ func TestSlotFor(t *testing.T) {
 		{auth.Config{Policy: auth.PerClient}, 7, 2, 1},
 		{auth.Config{Policy: auth.PerClient, TokensPerClient: 4}, 7, 8, 7},
 		{auth.Config{Policy: auth.PerAgent, Agents: 5}, 7, 5, 2},
-		{auth.Config{Policy: auth.PerAgent, Agents: 5}, -7, 5, 3},           // negative ids wrap
+		{auth.Config{Policy: auth.PerAgent, Agents: 5}, -7, 5, 3},          // negative ids wrap
 		{auth.Config{Policy: auth.PerAgent, Agents: 5}, math.MinInt, 5, 2}, // no overflow
 	} {
 		p := newPool(t, &fakeLogin{}, tc.cfg)
