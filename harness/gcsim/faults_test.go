@@ -147,7 +147,7 @@ func TestAdminFaults(t *testing.T) {
 	}
 	for _, bad := range []struct{ body, want string }{
 		{`{"families":{"routing.queues":{"errorRate":1.5}}}`, "errorRate: 1.5 must be between 0 and 1"},
-		{`{"families":{"routing.queues":{"eror":1}}}`, "families.routing.queues.eror (line 1): unknown field"},
+		{`{"families":{"routing.queues":{"eror":1}}}`, `families["routing.queues"].eror (line 1): unknown field`},
 		{`{"families":{"*":{"latency":{"distribution":"gamma"}}}}`, `unknown "gamma"`},
 	} {
 		r := do(t, s, "PUT", "/admin/faults", "", bad.body)

@@ -332,6 +332,9 @@ func DefaultProfile() *Profile {
 //
 //	gcsim: profile: limits[2].window: must be > 0 (e.g. "60s")
 func ParseProfile(data []byte) (*Profile, error) {
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return nil, errors.New("gcsim: profile: (top level): empty; write {} to use the defaults")
+	}
 	p := DefaultProfile()
 	if err := json.Unmarshal(data, p, json.RejectUnknownMembers(true)); err != nil {
 		return nil, profileJSONError(data, err)
@@ -419,11 +422,17 @@ func jsonKindWanted(t reflect.Type) string {
 	return ""
 }
 
+// pointerPath writes a JSON pointer as a path: limits[2].window, and
+// faults.families["routing.queues"] for names that are not identifiers.
 func pointerPath(p jsontext.Pointer) string {
 	var b strings.Builder
 	for tok := range p.Tokens() {
 		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
 			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if !isIdent(tok) {
+			b.WriteString("[" + strconv.Quote(tok) + "]")
 			continue
 		}
 		if b.Len() > 0 {
@@ -435,6 +444,19 @@ func pointerPath(p jsontext.Pointer) string {
 		return "(top level)"
 	}
 	return b.String()
+}
+
+func isIdent(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 func lineOf(data []byte, offset int64) int {

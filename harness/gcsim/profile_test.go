@@ -75,6 +75,8 @@ func TestParseProfile(t *testing.T) {
 		{"bad fault rate", `{"faults":{"families":{"*":{"errorRate":2}}}}`, `faults.families["*"].errorRate: 2 must be between 0 and 1`},
 		{"bad fault family", `{"faults":{"families":{"nope":{"errorRate":0.5}}}}`, `faults.families["nope"]: unknown route family`},
 		{"bad 429 form", `{"rateLimitMessage":"short"}`, `rateLimitMessage: unknown form "short"`},
+		{"empty", "  \n", "gcsim: profile: (top level): empty; write {} to use the defaults"},
+		{"odd field name", `{"faults":{"families":{"routing.queues":{"eror":1}}}}`, `faults.families["routing.queues"].eror (line 1): unknown field`},
 		{"zero heartbeat", `{"notifications":{"heartbeatInterval":"0s"}}`, "notifications.heartbeatInterval: must be > 0"},
 	}
 	for _, tt := range tests {
