@@ -35,10 +35,7 @@ func TestNoSecretInOutput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secrets := []string{"sim-secret", "wrong-secret-XYZ", "tenant-secret-XYZ"}
-	for _, tok := range strings.Fields(string(raw)) {
-		secrets = append(secrets, tok)
-	}
+	secrets := append([]string{"sim-secret", "wrong-secret-XYZ", "tenant-secret-XYZ"}, strings.Fields(string(raw))...)
 	if len(secrets) < 5 {
 		t.Fatalf("the scenario reported only %d tokens", len(secrets)-3)
 	}
