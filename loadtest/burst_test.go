@@ -68,7 +68,7 @@ type burstResult struct {
 	Doc       *metrics.Document
 	OK        int64
 	Throttled int64
-	Waiting   int64 // still waiting for the client-side limiter at the end (canceled)
+	Waiting   int64   // still waiting for the client-side limiter at the end (canceled)
 	Rate      float64 // ok per second over the phase
 }
 

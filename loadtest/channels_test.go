@@ -5,6 +5,7 @@ package loadtest
 import (
 	"context"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/cxload/cxload/harness/agent"
@@ -89,10 +90,13 @@ func (c *channels) open(ctx context.Context, a *agent.Agent, topics []string) (a
 		},
 		Topics:            topics,
 		HeartbeatInterval: c.hb,
-		PingInterval:      2 * c.hb,
-		ExpectTimeout:     max(10*time.Second, 4*c.hb),
-		Collector:         c.col,
-		Recorder:          c.rec,
+		// Short simulator heartbeats (1 s) would declare a socket dead after
+		// 3 s of silence, which a loaded CI machine can produce: 10 s at least.
+		DeadAfter:     max(3*c.hb, 10*time.Second),
+		PingInterval:  2 * c.hb,
+		ExpectTimeout: max(10*time.Second, 4*c.hb),
+		Collector:     c.col,
+		Recorder:      c.rec,
 	})
 	if err != nil {
 		return nil, err
@@ -142,4 +146,14 @@ func (c *channels) reconnected(base, want int64, switchovers bool, timeout time.
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// gapLimit is the threshold on the longest heartbeat gap: three intervals
+// and a second; under -short, where the simulator beats every second on a
+// machine shared by the other scenarios, five intervals and two seconds.
+func gapLimit(hb time.Duration) time.Duration {
+	if testing.Short() {
+		return 5*hb + 2*time.Second
+	}
+	return 3*hb + time.Second
 }

@@ -154,7 +154,7 @@ func TestNotificationStability(t *testing.T) {
 	}
 	th := []string{
 		fmt.Sprintf("ws_lost <= %d", forgotten),
-		fmt.Sprintf("max_heartbeat_gap < %v", 3*hb+time.Second),
+		fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(hb)),
 		"count(errors) == 0",
 		fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate),
 		fmt.Sprintf("ws_events >= %d", ns.Matched),

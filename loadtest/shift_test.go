@@ -298,6 +298,6 @@ func TestAgentShift(t *testing.T) {
 		"rate(errors) < 1%",
 		fmt.Sprintf("ws_lost <= %d", chans.forgotten.Load()),
 		"ws_drops == 0",
-		fmt.Sprintf("max_heartbeat_gap < %v", 3*r.heartbeat()+time.Second))
+		fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(r.heartbeat())))
 	finish(t, doc, summary, th...)
 }
