@@ -157,7 +157,9 @@ func (r *Report) htmlView() *htmlView {
 		s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(b.Values), &benchmath.DefaultThresholds), 0.95)
 		v.Benchmarks = append(v.Benchmarks, benchRow{b.Name, b.Unit, fmtUnit(s.Center, b.Unit), s.PctRangeString(), len(b.Values)})
 	}
-	v.BenchTrend, v.TrendNote = benchTrends(r.History)
+	if len(r.History) >= 2 {
+		v.BenchTrend, v.TrendNote = benchTrends(r.History)
+	}
 	v.ScenTrend = scenarioTrends(r.History)
 	for _, p := range run.Problems {
 		v.Problems = append(v.Problems, p.String())
