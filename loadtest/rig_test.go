@@ -368,22 +368,7 @@ func (g guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// simStats returns the simulator's counters (false on a tenant).
-func (r *rig) simStats() (gcsim.Stats, bool) {
-	switch {
-	case r.tg != nil && r.tg.Sim != nil:
-		return r.tg.Sim.Stats(), true
-	case r.ext != "":
-		st, err := r.adminStats()
-		if err != nil {
-			r.t.Errorf("loadtest: reading %s/admin/stats: %v", r.ext, err)
-			return gcsim.Stats{}, false
-		}
-		return st, true
-	}
-	return gcsim.Stats{}, false
-}
-
+// adminStats reads an external simulator's counters (GET /admin/stats).
 func (r *rig) adminStats() (gcsim.Stats, error) {
 	var st gcsim.Stats
 	resp, err := r.hc.Get(r.ext + "/admin/stats")

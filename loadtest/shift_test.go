@@ -48,8 +48,6 @@ type shiftAgent struct {
 
 // shift runs the activities of the shift.
 type shift struct {
-	c     *api.Client
-	queue string
 	mu    sync.Mutex
 	state map[int]*shiftAgent
 	seed  uint64
@@ -195,7 +193,7 @@ func TestAgentShift(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pop.Close()
-	sh := &shift{c: c, state: map[int]*shiftAgent{}, seed: r.k.Seed}
+	sh := &shift{state: map[int]*shiftAgent{}, seed: r.k.Seed}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
