@@ -44,6 +44,7 @@ const (
 	EnvAbort5xxRate       = "CXLOAD_ABORT_5XX_RATE"       // abort when the 5xx share stays above this
 	EnvAbortAfter         = "CXLOAD_ABORT_AFTER"          // ... for this long
 	EnvTimezone           = "CXLOAD_TIMEZONE"             // IANA zone overriding the region's
+	EnvShard              = "CXLOAD_SHARD"                // i/n: this machine's shard; splits the request budget
 )
 
 // Defaults of the guard's abort rules.
@@ -135,11 +136,16 @@ type Config struct {
 type GuardConfig struct {
 	Approval           string
 	AllowOutsideWindow bool
-	Budget             int64 // requests (attempts); 0 = none set
-	Abort429Rate       float64
-	Abort5xxRate       float64
-	AbortAfter         time.Duration
-	Location           *time.Location // the region's time zone (or CXLOAD_TIMEZONE)
+	Budget             int64 // this shard's requests (attempts); 0 = none set
+	// BudgetTotal is CXLOAD_REQUEST_BUDGET as set: the budget of the whole
+	// run. With CXLOAD_SHARD=i/n each shard takes its part (ShardBudget),
+	// so n machines together never exceed it.
+	BudgetTotal  int64
+	Shard        string // CXLOAD_SHARD as read ("" = unsharded)
+	Abort429Rate float64
+	Abort5xxRate float64
+	AbortAfter   time.Duration
+	Location     *time.Location // the region's time zone (or CXLOAD_TIMEZONE)
 }
 
 // String describes the configuration without secrets.
@@ -374,7 +380,20 @@ func resolveGuard(getenv func(string) string, region Region) (GuardConfig, []err
 	} else if n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64); err != nil || n <= 0 {
 		bad("%s=%q: want a positive whole number of requests, e.g. 20000", EnvRequestBudget, v)
 	} else {
+		g.BudgetTotal = n
 		g.Budget = n
+		if sh := strings.TrimSpace(getenv(EnvShard)); sh != "" {
+			i, cnt, err := parseShard(sh)
+			if err != nil {
+				bad("%s=%q: %v", EnvShard, sh, err)
+			} else {
+				g.Shard = sh
+				g.Budget = ShardBudget(n, i, cnt)
+				if g.Budget == 0 {
+					bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, cnt, sh)
+				}
+			}
+		}
 	}
 	for _, r := range []struct {
 		name string
@@ -433,10 +452,37 @@ func parseRate(v string) (float64, error) {
 // reads, sorted (for documentation and for tests that clear them).
 func Variables() []string {
 	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvApproval,
-		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone}
+		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
 	}
 	sort.Strings(v)
 	return v
+}
+
+// ShardBudget is shard i's part (1-based) of a budget split over n shards:
+// total/n, plus one for the first total%n shards, so the parts add up to
+// total exactly.
+func ShardBudget(total int64, i, n int) int64 {
+	part := total / int64(n)
+	if int64(i) <= total%int64(n) {
+		part++
+	}
+	return part
+}
+
+// parseShard reads "i/n" with 1 ≤ i ≤ n. harness/agent has the full Shard
+// type; this copy keeps the guard free of an import cycle.
+func parseShard(s string) (i, n int, err error) {
+	a, b, ok := strings.Cut(s, "/")
+	if ok {
+		i, err = strconv.Atoi(strings.TrimSpace(a))
+		if err == nil {
+			n, err = strconv.Atoi(strings.TrimSpace(b))
+		}
+	}
+	if !ok || err != nil || n < 1 || i < 1 || i > n {
+		return 0, 0, fmt.Errorf("want i/n with 1 ≤ i ≤ n, e.g. 2/4")
+	}
+	return i, n, nil
 }

@@ -1,8 +1,10 @@
 package harness_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -181,7 +183,7 @@ func TestRegions(t *testing.T) {
 func TestVariablesDocumented(t *testing.T) {
 	readme, err := os.ReadFile("../README.md")
 	if err != nil {
-		t.Skip("README not found")
+		t.Fatalf("reading the README to check the variables are documented: %v", err)
 	}
 	for _, v := range harness.Variables() {
 		if strings.Contains(v, "_2") || strings.Contains(v, "_3") || strings.Contains(v, "_4") || strings.Contains(v, "_5") ||
@@ -190,6 +192,45 @@ func TestVariablesDocumented(t *testing.T) {
 		}
 		if !strings.Contains(string(readme), v) {
 			t.Errorf("README does not document %s", v)
+		}
+	}
+}
+
+// The request budget is the whole run's: each shard takes its part, so the
+// shards together never exceed it.
+func TestShardBudgetSplit(t *testing.T) {
+	for _, tc := range []struct {
+		total int64
+		n     int
+	}{{20000, 4}, {10, 3}, {7, 7}, {1, 1}, {100001, 16}} {
+		var sum int64
+		for i := 1; i <= tc.n; i++ {
+			cfg, err := harness.ResolveTarget(env(tenantEnv(map[string]string{
+				"CXLOAD_REQUEST_BUDGET": strconv.FormatInt(tc.total, 10),
+				"CXLOAD_SHARD":          fmt.Sprintf("%d/%d", i, tc.n)})))
+			if err != nil {
+				t.Fatalf("budget %d shard %d/%d: %v", tc.total, i, tc.n, err)
+			}
+			if cfg.Guard.BudgetTotal != tc.total {
+				t.Errorf("BudgetTotal = %d, want %d", cfg.Guard.BudgetTotal, tc.total)
+			}
+			if lo, hi := tc.total/int64(tc.n), tc.total/int64(tc.n)+1; cfg.Guard.Budget < lo || cfg.Guard.Budget > hi {
+				t.Errorf("shard %d/%d of %d: Budget = %d, want %d or %d", i, tc.n, tc.total, cfg.Guard.Budget, lo, hi)
+			}
+			sum += cfg.Guard.Budget
+		}
+		if sum != tc.total {
+			t.Errorf("budget %d over %d shards: parts add up to %d", tc.total, tc.n, sum)
+		}
+	}
+	for _, tc := range []struct{ budget, shard, want string }{
+		{"20000", "5/4", `CXLOAD_SHARD="5/4"`},
+		{"20000", "x", "want i/n"},
+		{"3", "4/4", "leaves shard 4/4 no request"},
+	} {
+		_, err := harness.ResolveTarget(env(tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": tc.budget, "CXLOAD_SHARD": tc.shard})))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("budget %s shard %s: err = %v, want it to mention %q", tc.budget, tc.shard, err, tc.want)
 		}
 	}
 }
