@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"golang.org/x/perf/benchmath"
@@ -350,4 +351,39 @@ func median(v []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// ParseRule parses a scenario-metric threshold "KIND=RULE" as given on the
+// command line: KIND is a metric kind of DefaultRules ("p99", "throughput",
+// "429 rate", "max heartbeat gap", "websocket drops", "events lost") and
+// RULE a relative change "10%", an absolute change in the metric's unit
+// "2", or both "10%+2" (both must be crossed).
+func ParseRule(s string) (kind string, r Rule, err error) {
+	kind, spec, ok := strings.Cut(s, "=")
+	kind = strings.TrimSpace(kind)
+	if !ok || kind == "" || strings.TrimSpace(spec) == "" {
+		return "", r, fmt.Errorf("reports: threshold %q: want KIND=RULE, e.g. p99=5%% or \"websocket drops=1\" or p99=5%%+2", s)
+	}
+	if _, known := DefaultRules[kind]; !known {
+		kinds := make([]string, 0, len(DefaultRules))
+		for k := range DefaultRules {
+			kinds = append(kinds, fmt.Sprintf("%q", k))
+		}
+		slices.Sort(kinds)
+		return "", r, fmt.Errorf("reports: threshold %q: unknown metric kind %q; known: %s", s, kind, strings.Join(kinds, ", "))
+	}
+	for _, part := range strings.Split(spec, "+") {
+		part = strings.TrimSpace(part)
+		rel := strings.HasSuffix(part, "%")
+		v, perr := strconv.ParseFloat(strings.TrimSuffix(part, "%"), 64)
+		if perr != nil || v < 0 || math.IsInf(v, 0) || math.IsNaN(v) {
+			return "", r, fmt.Errorf("reports: threshold %q: %q is not a percentage (5%%) or a number >= 0", s, part)
+		}
+		if rel {
+			r.Rel = v / 100
+		} else {
+			r.Abs = v
+		}
+	}
+	return kind, r, nil
 }

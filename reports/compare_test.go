@@ -159,3 +159,65 @@ func TestCompareOptions(t *testing.T) {
 		})
 	}
 }
+
+func TestParseRule(t *testing.T) {
+	for _, tc := range []struct {
+		in      string
+		kind    string
+		rule    reports.Rule
+		wantErr string
+	}{
+		{"p99=5%", "p99", reports.Rule{Rel: 0.05}, ""},
+		{"websocket drops=3", "websocket drops", reports.Rule{Abs: 3}, ""},
+		{"p99=5%+2", "p99", reports.Rule{Rel: 0.05, Abs: 2}, ""},
+		{" 429 rate = 0.5 ", "429 rate", reports.Rule{Abs: 0.5}, ""},
+		{"p99", "", reports.Rule{}, "want KIND=RULE"},
+		{"p95=5%", "", reports.Rule{}, `unknown metric kind "p95"; known: "429 rate", "events lost"`},
+		{"p99=fast", "", reports.Rule{}, `"fast" is not a percentage`},
+		{"p99=-1", "", reports.Rule{}, `"-1" is not a percentage`},
+	} {
+		kind, rule, err := reports.ParseRule(tc.in)
+		if tc.wantErr != "" {
+			assert.ErrorContains(t, err, tc.wantErr, tc.in)
+			continue
+		}
+		require.NoError(t, err, tc.in)
+		assert.Equal(t, tc.kind, kind, tc.in)
+		assert.Equal(t, tc.rule, rule, tc.in)
+	}
+}
+
+// TestCompareRules: a looser p99 threshold turns the p99 regressions of
+// the captures (+36% to +50%) into "~", and nothing else.
+func TestCompareRules(t *testing.T) {
+	old := readCapture(t, "scenario-old.json")
+	cur := readCapture(t, "scenario-new.json")
+	rules := map[string]reports.Rule{}
+	for k, v := range reports.DefaultRules {
+		rules[k] = v
+	}
+	rules["p99"] = reports.Rule{Rel: 0.60}
+	strict := reports.Compare([]*reports.Run{old}, cur, reports.CompareOptions{})
+	loose := reports.Compare([]*reports.Run{old}, cur, reports.CompareOptions{Rules: rules})
+	byKey := func(c *reports.Comparison) map[string]string {
+		m := map[string]string{}
+		for _, d := range c.Metrics {
+			m[d.Scenario+" "+d.Metric] = d.Verdict
+		}
+		return m
+	}
+	s, l := byKey(strict), byKey(loose)
+	require.Equal(t, len(s), len(l))
+	changed := 0
+	for k, v := range s {
+		if strings.Contains(k, " p99 ") {
+			assert.Equal(t, reports.NoChange, l[k], k)
+			if v != l[k] {
+				changed++
+			}
+			continue
+		}
+		assert.Equal(t, v, l[k], k)
+	}
+	assert.Positive(t, changed)
+}

@@ -83,6 +83,7 @@ Flags:
 type options struct {
 	html, jsonPath, history, baseline, failOn, labels string
 	alpha, minEffect                                  float64
+	thresholds                                        ruleFlag
 	prune                                             int
 	progress                                          bool
 	title, summary                                    string
@@ -106,6 +107,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.labels, "labels", "", "matrix labels of this run, `k=v,k=v`, added to CXLOAD_LABELS")
 	fs.Float64Var(&o.alpha, "alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
 	fs.Float64Var(&o.minEffect, "min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
+	fs.Var(&o.thresholds, "threshold", thresholdUsage)
 	fs.IntVar(&o.prune, "prune", 0, "after appending, keep only the newest `N` runs in -history (0 keeps all)")
 	fs.BoolVar(&o.progress, "progress", true, "show progress on standard error while reading standard input")
 	fs.StringVar(&o.summary, "summary", "", "also append the Markdown to `PATH`, e.g. -summary \"$GITHUB_STEP_SUMMARY\"")
@@ -167,7 +169,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 				return &usageError{err.Error()}
 			}
 			if len(base) > 0 {
-				cmpRes = reports.Compare(base, cur, reports.CompareOptions{Alpha: o.alpha, MinEffect: o.minEffect})
+				cmpRes = reports.Compare(base, cur, reports.CompareOptions{Alpha: o.alpha, MinEffect: o.minEffect, Rules: o.thresholds.rules()})
 			}
 		}
 		if err := h.Append(cur); err != nil {
@@ -408,6 +410,8 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	history := fs.String("history", "", "history at `PATH` in which OLD and NEW may be run ids")
 	alpha := fs.Float64("alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
 	minEffect := fs.Float64("min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
+	var thresholds ruleFlag
+	fs.Var(&thresholds, "threshold", thresholdUsage)
 	failOn := fs.String("fail-on", "none", "exit 1 on `WHAT`: regressions or none")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usageCompare)
@@ -467,7 +471,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	c := reports.Compare([]*reports.Run{oldRun}, newRun, reports.CompareOptions{Alpha: *alpha, MinEffect: *minEffect})
+	c := reports.Compare([]*reports.Run{oldRun}, newRun, reports.CompareOptions{Alpha: *alpha, MinEffect: *minEffect, Rules: thresholds.rules()})
 	if *format == "json" {
 		err = c.JSON(stdout)
 	} else {
@@ -596,4 +600,41 @@ func isTerminal(r io.Reader) bool {
 	// /dev/null is a character device too, and reads as empty input.
 	null, err := os.Stat(os.DevNull)
 	return err != nil || !os.SameFile(fi, null)
+}
+
+const thresholdUsage = "scenario-metric threshold `KIND=RULE` (repeatable): KIND is p99, throughput, \"429 rate\",\n" +
+	"\"max heartbeat gap\", \"websocket drops\" or \"events lost\"; RULE a relative change 5%,\n" +
+	"an absolute one in the metric's unit (ms, req/s, points, count) 2, or both 5%+2"
+
+// ruleFlag collects -threshold flags over the default rules.
+type ruleFlag map[string]reports.Rule
+
+func (f *ruleFlag) String() string { return fmt.Sprint(map[string]reports.Rule(*f)) }
+
+func (f *ruleFlag) Set(v string) error {
+	kind, r, err := reports.ParseRule(v)
+	if err != nil {
+		return err
+	}
+	if *f == nil {
+		*f = make(ruleFlag)
+	}
+	(*f)[kind] = r
+	return nil
+}
+
+// rules returns the default rules with the flags' changes, or nil for the
+// defaults.
+func (f ruleFlag) rules() map[string]reports.Rule {
+	if len(f) == 0 {
+		return nil
+	}
+	m := make(map[string]reports.Rule, len(reports.DefaultRules))
+	for k, v := range reports.DefaultRules {
+		m[k] = v
+	}
+	for k, v := range f {
+		m[k] = v
+	}
+	return m
 }

@@ -230,3 +230,24 @@ func TestHistoryCommand(t *testing.T) {
 	assert.Equal(t, 2, runCmd(t, "", "history").code)
 	assert.Equal(t, 2, runCmd(t, "", "history", "-prune", "-1", a).code)
 }
+
+func TestThresholdFlag(t *testing.T) {
+	r := runCmd(t, "", "compare", "-format", "json", "-threshold", "p99=60%", "-threshold", "429 rate=50",
+		testdata+"scenario-old.json", testdata+"scenario-new.json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var c struct {
+		Metrics []struct {
+			Metric  string `json:"metric"`
+			Verdict string `json:"verdict"`
+		} `json:"metrics"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &c))
+	for _, m := range c.Metrics {
+		if strings.HasPrefix(m.Metric, "p99 ") || m.Metric == "429 rate" {
+			assert.Equal(t, "~", m.Verdict, m.Metric)
+		}
+	}
+	r = runCmd(t, "", "compare", "-threshold", "p95=1%", "a", "b")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, `unknown metric kind "p95"`)
+}
