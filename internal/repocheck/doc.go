@@ -1,0 +1,4 @@
+// Package repocheck holds tests that keep the repository's documents and
+// automation in step: the README's commands are the ones CI and the
+// workflows run. It has no code of its own.
+package repocheck
