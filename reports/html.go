@@ -43,6 +43,7 @@ type htmlView struct {
 	Builds     []Package
 	Comparison *Comparison
 	MetricRows []metricRow
+	Overview   []overviewRow
 	Scenarios  []scenarioView
 	Benchmarks []benchRow
 	BenchTrend []*chart
@@ -147,6 +148,9 @@ func (r *Report) htmlView() *htmlView {
 		if p.FailedBuild != "" {
 			v.Builds = append(v.Builds, p)
 		}
+	}
+	if rows := r.overview(); len(rows) > 1 {
+		v.Overview = rows
 	}
 	for i := range run.Scenarios {
 		if run.Scenarios[i].Doc != nil {

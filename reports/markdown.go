@@ -166,6 +166,13 @@ func (r *Report) markdown(w *limitWriter) {
 
 	if len(run.Scenarios) > 0 {
 		w.printf("## Scenarios\n\n")
+		if rows := r.overview(); len(rows) > 1 {
+			w.printf("| scenario | cell | requests | req/s | 429 | errors | slowest p99 | thresholds |\n|---|---|--:|--:|--:|--:|---|---|\n")
+			for _, o := range rows {
+				w.printf("| %s | %s | %d | %.1f | %.1f%% | %d | %s | %s |\n", mdEscape(o.Name), mdEscape(o.Cell), o.Requests, o.RPS, o.Rate429*100, o.Errors, mdEscape(o.SlowestP99), o.Thresholds)
+			}
+			w.printf("\n")
+		}
 		for i := range run.Scenarios {
 			if run.Scenarios[i].Doc == nil {
 				continue // compacted: only its metrics remain
@@ -560,4 +567,45 @@ func writeTable(b *bytes.Buffer, rows [][]string) {
 		}
 		b.WriteByte('\n')
 	}
+}
+
+// overviewRow is one line of the scenario overview.
+type overviewRow struct {
+	Name, Cell       string
+	Requests, Errors int64
+	RPS, Rate429     float64
+	SlowestP99       string // "op 123ms"
+	Thresholds       string // "✅ 3/3" or "❌ 1 of 3 failed"
+	Failed           bool
+}
+
+// overview returns one row per scenario and cell with its headline numbers.
+func (r *Report) overview() []overviewRow {
+	var rows []overviewRow
+	for i, s := range r.Run.Scenarios {
+		if s.Doc == nil {
+			continue
+		}
+		sum := r.summaries[i]
+		o := overviewRow{Name: s.Name, Cell: sum.Cell, Requests: sum.Requests, Errors: sum.Errors, RPS: sum.RPS, Rate429: sum.Rate429}
+		worst, worstOp := -1.0, ""
+		for _, op := range sum.Ops {
+			if v, ok := op.LatencyMs["p99"]; ok && v > worst {
+				worst, worstOp = v, op.Op
+			}
+		}
+		if worst >= 0 {
+			o.SlowestP99 = worstOp + " " + fmtMs(worst)
+		}
+		if n := len(s.Doc.Thresholds); n > 0 {
+			if sum.ThresholdsFailed > 0 {
+				o.Thresholds = fmt.Sprintf("❌ %d of %d failed", sum.ThresholdsFailed, n)
+				o.Failed = true
+			} else {
+				o.Thresholds = fmt.Sprintf("✅ %d passed", n)
+			}
+		}
+		rows = append(rows, o)
+	}
+	return rows
 }
