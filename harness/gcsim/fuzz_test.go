@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
 )
@@ -37,6 +38,9 @@ func FuzzParseProfile(f *testing.F) {
 		if len(data) > 1<<16 {
 			return // a large directory makes a slow test, not a finding
 		}
+		// A parse this slow is a finding: crash the worker so the fuzzer keeps the input.
+		wd := time.AfterFunc(10*time.Second, func() { panic(fmt.Sprintf("gcsim: ParseProfile took over 10s on %q", data)) })
+		defer wd.Stop()
 		p, err := gcsim.ParseProfile(data)
 		if err != nil {
 			checkProfileError(t, data, err)
