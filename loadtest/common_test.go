@@ -353,3 +353,6 @@ func sortedKeys[V any](m map[string]V) []string {
 func plan(agents int, rate float64, d time.Duration, requests int64) harness.Plan {
 	return harness.Plan{Agents: agents, Rate: rate, Duration: d, Requests: requests}
 }
+
+// ceilDiv is ⌈a/b⌉ for positive b.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }

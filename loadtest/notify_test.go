@@ -41,8 +41,13 @@ func TestNotificationStability(t *testing.T) {
 	shardRate := r.k.Shard.SplitRate(rateR)
 	owned := len(r.k.Shard.Agents(agents))
 	sized := sizePool(r.splitBuckets(r.rawBuckets()), gcsim.FamilyPresence, shardRate, len(r.clients()))
-	// Opening a channel costs two requests (create, subscribe) per agent.
-	perClient := max(sized.TokensPerClient, (2*owned/200+sized.Clients)/sized.Clients)
+	// A channel costs two requests (create, subscribe) per agent when it
+	// opens, two more at a socket_closing switchover, two more if a drop
+	// loses it: about six per agent in a minute, which the notification
+	// client sends without client-side limiting. Spread them over every
+	// OAuth client, 250 per token (Genesys: 300 per token per minute).
+	sized.Clients = len(r.clients())
+	perClient := max(sized.TokensPerClient, ceilDiv(6*owned, 250*sized.Clients))
 	r.start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(3*agents)+10))
 	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
 	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})

@@ -174,7 +174,7 @@ func TestAgentShift(t *testing.T) {
 	sized := sizePool(r.splitBuckets(r.rawBuckets()), gcsim.FamilyPresence, r.k.Shard.SplitRate(offered), len(r.clients()))
 	sized.Clients = len(r.clients())
 	sized.TokensPerClient = max(1, (sized.Tokens()+sized.Clients-1)/sized.Clients)
-	perClient := max(sized.TokensPerClient, (2*owned/200+sized.Clients)/sized.Clients)
+	perClient := max(sized.TokensPerClient, ceilDiv(2*owned, 250*sized.Clients)) // channel create + subscribe
 	est := int64(offered*dur.Seconds()) + int64(6*agents)
 	if k.Iterations > 0 {
 		est = int64(agents*(k.Iterations+4)) + 10
