@@ -27,6 +27,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/reports/testjson"
@@ -454,19 +455,34 @@ func (b *Builder) line(l *testjson.Line) {
 	case t.done:
 	case t.panic != "":
 		if len(t.panicked) < MaxFailureLines {
-			t.panicked = append(t.panicked, l.Text)
+			t.panicked = append(t.panicked, clip(l.Text))
 		}
 	default:
 		t.tail = appendTail(t.tail, l.Text)
 	}
 }
 
+// MaxLineKeep bounds each kept line of failure output, in bytes.
+const MaxLineKeep = 2000
+
 func appendTail(tail []string, s string) []string {
 	if len(tail) >= MaxFailureLines {
 		copy(tail, tail[1:])
 		tail = tail[:len(tail)-1]
 	}
-	return append(tail, s)
+	return append(tail, clip(s))
+}
+
+// clip shortens s to MaxLineKeep bytes (at a rune boundary), saying so.
+func clip(s string) string {
+	if len(s) <= MaxLineKeep {
+		return s
+	}
+	cut := MaxLineKeep
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d more bytes)", s[:cut], len(s)-cut)
 }
 
 // resultLine matches the optional t.Log prefix ("    file_test.go:NN: ")

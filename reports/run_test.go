@@ -103,6 +103,12 @@ func TestBuilderVerdicts(t *testing.T) {
 			want:  "TestP=fail (panic: oh no)",
 		},
 		{
+			// Kept output lines are bounded.
+			name:  "long failure line",
+			input: ev("run", "TestL") + out("TestL", "    l_test.go:1: "+strings.Repeat("é", 3000)+"\n") + ev("fail", "TestL") + ev("fail", ""),
+			want:  "TestL=fail (" + strings.Repeat("é", 991) + "… (4018 more bytes))",
+		},
+		{
 			// A skip keeps its message.
 			name:  "skip",
 			input: ev("run", "TestS") + out("TestS", "    s_test.go:9: needs a tenant\n") + ev("skip", "TestS") + ev("pass", ""),
