@@ -3,8 +3,12 @@
 package loadtest
 
 import (
+	"encoding/json"
+	"errors"
 	"math"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +16,7 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
 )
 
 func TestParseKnobs(t *testing.T) {
@@ -135,4 +140,77 @@ func TestREADMEListsKnobs(t *testing.T) {
 			t.Errorf("README \"Load scenarios\" does not show %q", cmd)
 		}
 	}
+}
+
+// legDocuments joins output events that test2json split, as readers must.
+func TestLegDocumentsJoinsSplitLines(t *testing.T) {
+	touchRun()
+	rec := newTestRecorder()
+	doc := rec.Snapshot()
+	doc.Scenario = "TestX"
+	data, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := "    x_test.go:1: " + "cxload-result: " + string(data) + "\n"
+	var b strings.Builder
+	for i := 0; i < len(line); i += 100 { // test2json cuts long lines
+		end := min(i+100, len(line))
+		ev, _ := json.Marshal(map[string]string{"Action": "output", "Test": "TestX", "Output": line[i:end]})
+		b.Write(ev)
+		b.WriteByte('\n')
+	}
+	path := filepath.Join(t.TempDir(), "leg.json")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got := legDocuments(t, path)
+	if len(got["TestX"]) != 1 || got["TestX"][0].Scenario != "TestX" {
+		t.Errorf("legDocuments = %v, want one document of TestX", got)
+	}
+}
+
+// guardTransport admits every attempt through the gate and reports its
+// status; a refused attempt never reaches the network.
+func TestGuardTransport(t *testing.T) {
+	touchRun()
+	g := &countingGate{budget: 2}
+	rt := guardTransport{base: roundTripFunc(func(*http.Request) (*http.Response, error) {
+		return &http.Response{StatusCode: 429, Body: http.NoBody}, nil
+	}), gate: g}
+	for i := range 3 {
+		req, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1:1/x", nil)
+		resp, err := rt.RoundTrip(req)
+		if i < 2 && (err != nil || resp.StatusCode != 429) {
+			t.Errorf("attempt %d: %v, %v; want the base transport's 429", i+1, resp, err)
+		}
+		if i == 2 && err == nil {
+			t.Errorf("attempt 3 over a budget of 2 was sent")
+		}
+	}
+	if g.done != 2 || g.last != 429 {
+		t.Errorf("gate told %d statuses (last %d), want 2 (429)", g.done, g.last)
+	}
+}
+
+type countingGate struct{ budget, admitted, done, last int }
+
+func (g *countingGate) Admit() error {
+	if g.admitted >= g.budget {
+		return errors.New("budget spent")
+	}
+	g.admitted++
+	return nil
+}
+func (g *countingGate) Done(status int) { g.done++; g.last = status }
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+func newTestRecorder() *metrics.Recorder {
+	rec := metrics.NewRecorder(metrics.WithScenario("TestX"))
+	rec.Record(&metrics.Result{Op: "queues.list", Method: "GET", Route: routeQueues, Status: 200, Outcome: metrics.OK,
+		Start: time.Now(), Latency: time.Millisecond, Total: time.Millisecond, Attempts: 1})
+	return rec
 }

@@ -268,6 +268,10 @@ func TestAgentShift(t *testing.T) {
 	summary := []string{fmt.Sprintf("A shift of %d agents on %s: ramp %v, %s, think time exponential with mean %v; pool of %d token(s) over %d OAuth client(s) sized for about %.1f req/s.",
 		owned, r.where(), ramp, map[bool]string{true: fmt.Sprintf("%d iterations per agent", k.Iterations), false: fmt.Sprintf("hold %v", dur)}[k.Iterations > 0],
 		think, sized.TokensPerClient*sized.Clients, sized.Clients, r.k.Shard.SplitRate(offered))}
+	if reach := capacityOf(r.splitBuckets(r.realBuckets()), gcsim.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
+		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
+			r.k.Shard.SplitRate(offered), rateWords(reach.Rate), reach.Bottleneck.Key, perWindow(reach.Bottleneck), advice(reach.Bottleneck, len(r.clients()))))
+	}
 	all := doc.All()
 	summary = append(summary, fmt.Sprintf("%d requests, %d answered 429 (%.2f%%), %d errors; %d calls taken.", all.Count, all.Status429,
 		100*float64(all.Status429)/float64(max(all.Count, 1)), all.Errors(), calls))
