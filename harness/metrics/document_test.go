@@ -307,7 +307,7 @@ func TestMergeWebSocketAndHeader(t *testing.T) {
 	if err := d.Merge(mk("1/2", 31*time.Second, time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	d.Thresholds = []metrics.ThresholdResult{{Expr: "x", OK: true}}
+	d.Thresholds = []metrics.ThresholdResult{{Expr: "x", OK: true}, {Expr: "ws_events <= 1", OK: true}}
 	if err := d.Merge(mk("2/2", 44*time.Second, 3*time.Millisecond, 9*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -321,8 +321,10 @@ func TestMergeWebSocketAndHeader(t *testing.T) {
 	if d.Schema != metrics.SchemaVersion || d.Scenario != "TestWS" || d.Shard != "1/2+2/2" || d.Target.Kind != "simulator" || d.Labels["shard"] != "1/2" {
 		t.Errorf("header = %q %q %q %+v %v", d.Schema, d.Scenario, d.Shard, d.Target, d.Labels)
 	}
-	if d.Thresholds != nil {
-		t.Errorf("thresholds survived a merge: %v", d.Thresholds)
+	// Thresholds are judged again on the merged run: "x" does not parse
+	// and fails; ws_events <= 1 held on the first shard but not on the whole.
+	if len(d.Thresholds) != 2 || d.Thresholds[0].OK || d.Thresholds[1].OK || d.Thresholds[1].Value != "3" {
+		t.Errorf("merged thresholds = %+v, want x failed (unparsable) and ws_events <= 1 failed at 3", d.Thresholds)
 	}
 	if d.Summary != "no requests were recorded" {
 		t.Errorf("summary = %q", d.Summary)

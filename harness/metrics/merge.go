@@ -131,7 +131,7 @@ func (d *Document) Merge(other *Document) error {
 			return fmt.Errorf("metrics: merge: websocket.pushLatency: %w", err)
 		}
 	}
-	d.Thresholds = nil
+	d.Thresholds = remergeThresholds(d, d.Thresholds, other.Thresholds)
 	d.Summary = Summarize(d)
 	return nil
 }
@@ -241,4 +241,28 @@ func sortObservations(obs []RateLimitObservation) {
 		}
 		return obs[i].Source < obs[j].Source
 	})
+}
+
+// remergeThresholds re-evaluates on the merged document every threshold
+// either side was checked against: a shard's verdict says nothing of the
+// whole run, but the merged counts and histograms answer the same question
+// exactly. An expression that does not parse is kept as it was, failed.
+func remergeThresholds(d *Document, a, b []ThresholdResult) []ThresholdResult {
+	var out []ThresholdResult
+	seen := make(map[string]bool)
+	for _, r := range append(append([]ThresholdResult(nil), a...), b...) {
+		if seen[r.Expr] {
+			continue
+		}
+		seen[r.Expr] = true
+		th, err := ParseThreshold(r.Expr)
+		if err != nil {
+			r.OK = false
+			r.Detail = err.Error()
+			out = append(out, r)
+			continue
+		}
+		out = append(out, th.Eval(d))
+	}
+	return out
 }
