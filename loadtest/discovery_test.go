@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -73,6 +74,7 @@ type foundLimit struct {
 	Hidden         bool   // not listed by the organization's limits API
 	Triggered      bool   // reached by experiment (else: declared only)
 	Evidence       []string
+	filled         []string // families whose fresh token filled this (visible) bucket first
 }
 
 // discovery is the state of one discovery run.
@@ -105,10 +107,20 @@ func (d *discovery) send(ctx context.Context, slot int, p probe) (*api.Response,
 		return resp, err
 	}
 	if resp.Status != http.StatusTooManyRequests && (resp.Status < 200 || resp.Status > 299) {
-		return resp, fmt.Errorf("probe of %s: %s %s answered %d: %s", p.Family, resp.Result.Method, resp.Result.Route, resp.Status, truncateBody(resp.Body))
+		return resp, &probeError{family: p.Family, status: resp.Status,
+			msg: fmt.Sprintf("probe of %s: %s %s answered %d: %s", p.Family, resp.Result.Method, resp.Result.Route, resp.Status, truncateBody(resp.Body))}
 	}
 	return resp, nil
 }
+
+// probeError is a probe answered with a status other than 2xx or 429.
+type probeError struct {
+	family string
+	status int
+	msg    string
+}
+
+func (e *probeError) Error() string { return e.msg }
 
 func truncateBody(b []byte) string {
 	s := strings.TrimSpace(string(b))
@@ -206,7 +218,7 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*foundLimit
 				visibleFull[rj.body.Value] = rj.body.Key
 			}
 		} else if full != "" {
-			d.addFamily(full, p.Family, fmt.Sprintf("%s: its fresh token filled the visible bucket (headers count = allowed) before any other limit", p.Family))
+			d.addFamily(full, p.Family)
 		}
 	}
 	// Declared limits that no experiment reached.
@@ -265,6 +277,12 @@ func (d *discovery) exhaust(ctx context.Context, ci int, p probe, visibleFull ma
 	ok := 0
 	for n := 0; n < d.probeMax; n++ {
 		resp, err := d.send(ctx, slot, p)
+		var pe *probeError
+		if n == 0 && errors.As(err, &pe) && pe.status >= 400 && pe.status < 500 {
+			// E.g. a tenant's OAuth client without the permission: say so, go on.
+			d.skipped = append(d.skipped, fmt.Sprintf("%s (its probe was answered %d: %s)", p.Family, pe.status, truncateBody(resp.Body)))
+			return nil, "", nil
+		}
 		if err != nil {
 			return nil, "", err
 		}
@@ -296,7 +314,7 @@ func (d *discovery) exhaust(ctx context.Context, ci int, p probe, visibleFull ma
 	return nil, "", nil
 }
 
-func (d *discovery) addFamily(key, family, evidence string) {
+func (d *discovery) addFamily(key, family string) {
 	l := d.limits[key]
 	if l == nil {
 		return
@@ -305,7 +323,7 @@ func (d *discovery) addFamily(key, family, evidence string) {
 		l.Families = append(l.Families, family)
 		sort.Strings(l.Families)
 	}
-	l.Evidence = append(l.Evidence, evidence)
+	l.filled = append(l.filled, family)
 }
 
 // settle establishes the limit behind one 429: figure and window from the
@@ -444,8 +462,12 @@ func (d *discovery) summary() []string {
 		if l.Hidden {
 			hidden = " HIDDEN (not in the limits API nor in the headers)"
 		}
+		ev := l.Evidence
+		if len(l.filled) > 0 {
+			ev = append(ev, fmt.Sprintf("%s: their fresh tokens filled this visible bucket (headers count = allowed) before any other limit", strings.Join(l.filled, ", ")))
+		}
 		out = append(out, fmt.Sprintf("Limit %s%s: %d per %s (window from %s), scope %s, on %s; %s. Evidence: %s.",
-			key, hidden, l.Allowed, secs(l.Window), l.WindowSource, l.Scope, fams, state, strings.Join(l.Evidence, "; ")))
+			key, hidden, l.Allowed, secs(l.Window), l.WindowSource, l.Scope, fams, state, strings.Join(ev, "; ")))
 	}
 	if len(d.skipped) > 0 {
 		out = append(out, "Not established: "+strings.Join(d.skipped, ", ")+" (on a tenant, families whose requests have side effects are not probed).")
