@@ -87,10 +87,13 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	k := loadKnobs(t)
 	r := &rig{t: t, k: k, scale: 1}
 	cfg, err := harness.ResolveTarget(os.Getenv)
-	if err == nil && cfg.Kind == harness.KindTenant && k.SimURL != "" {
+	if err != nil {
+		t.Fatalf("cxload target: configuration refused:\n%v", err)
+	}
+	if cfg.Kind == harness.KindTenant && k.SimURL != "" {
 		t.Fatalf("loadtest: %s is set but the target is a tenant (%s): unset one of them", EnvSimURL, cfg.Why)
 	}
-	if err == nil && cfg.Kind == harness.KindTenant {
+	if cfg.Kind == harness.KindTenant {
 		r.tg = harness.NewTarget(quietTB{t})
 		r.ctx = r.tg.Context()
 		return r
