@@ -124,6 +124,17 @@ func TestRateLimitObservations(t *testing.T) {
 			key: "org.rate.per.minute", scope: "org", source: "server", allowed: 300, window: 30, winSource: "profile", rejected: 2,
 		},
 		{
+			// The headers describe the visible client-user bucket (3000);
+			// the 429 body names the hidden bucket that rejected (40).
+			name: "hidden limit: the body's figure, not the headers'",
+			results: func() []*metrics.Result {
+				r := throttled("presence.set", "users.presences.rate.per.minute", "t1", "c1", t0)
+				r.RateLimit.Allowed, r.RateLimit.Count, r.RateLimit.Value = 3000, 41, 40
+				return []*metrics.Result{r}
+			}(),
+			key: "users.presences.rate.per.minute", scope: "undetermined", source: "server", allowed: 40, window: 60, winSource: "ratelimit-reset", rejected: 1,
+		},
+		{
 			name: "client-side limiter: its own scope",
 			results: []*metrics.Result{
 				{Op: "a", Outcome: metrics.Throttled, ThrottledBy: "token", Scope: "client-side:token", TokenID: "t1", ClientID: "c1", Start: t0},

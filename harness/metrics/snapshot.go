@@ -120,7 +120,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 			Key:            b.key,
 			Namespace:      b.namespace,
 			DeclaredScope:  b.scope,
-			Allowed:        max(b.allowed, b.value),
+			Allowed:        allowedOf(b.value, b.allowed),
 			Rejected:       b.rejected,
 			Recovered:      b.recovered,
 			Samples:        slices.Clone(b.samples),
@@ -230,4 +230,15 @@ func EstimateWindow(maxReset, maxRetryAfter time.Duration) (seconds float64, sou
 		seconds = m
 	}
 	return seconds, source
+}
+
+// allowedOf is a bucket's allowance: the 429 body's limit.value names the
+// bucket that rejected the request, while the inin-ratelimit-* headers
+// describe whichever bucket is nearest its limit, which may be another one
+// (or none, for a hidden limit). The body wins whenever it says anything.
+func allowedOf(bodyValue, headerAllowed int) int {
+	if bodyValue > 0 {
+		return bodyValue
+	}
+	return headerAllowed
 }
