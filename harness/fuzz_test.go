@@ -22,7 +22,7 @@ var clientSecretRE = regexp.MustCompile(`"clientSecret"\s*:\s*"([^"]*)"`)
 func FuzzResolveTarget(f *testing.F) {
 	type seed struct {
 		region, id, secret, target, approval, budget, window, abort429, abortAfter, tz string
-		file                                                                         []byte
+		file                                                                           []byte
 	}
 	for _, s := range []seed{
 		{},
