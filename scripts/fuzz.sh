@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Fuzz every parser of outside input for a bounded time each.
+#
+#   scripts/fuzz.sh                 # 10s per target (CI)
+#   FUZZTIME=5m scripts/fuzz.sh     # longer, locally
+#   scripts/fuzz.sh FuzzParseProfile FuzzReader   # only these targets
+#
+# The seed corpora (f.Add and testdata/fuzz/<Target>/) also run in a plain
+# `go test ./...`. A failure leaves the failing input in
+# <package>/testdata/fuzz/<Target>/: commit it with the fix, it becomes a seed.
+# -fuzzminimizetime is short: minimizing a large "interesting" input can
+# otherwise stall a worker for a minute per input while the clock runs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+FUZZTIME="${FUZZTIME:-10s}"
+PARALLEL="${FUZZ_PARALLEL:-2}"
+
+# Every fuzz target of the module ("./pkg FuzzName"), found in the test
+# files so that a new target is fuzzed without editing this script. Today:
+# harness/api       FuzzParseRetryAfter FuzzParseRateLimitHeaders FuzzParseLimitBody
+#                   FuzzExpandRoute FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
+#                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage
+# harness/gcsim     FuzzParseProfile
+# harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)
+# harness/agent     FuzzParseShard FuzzParseStages FuzzReadUsers
+# harness/metrics   FuzzParseThreshold FuzzDecodeDocument
+# reports           FuzzHistoryFile FuzzParseLabels
+# reports/testjson  FuzzReader FuzzReaderOutput FuzzBenchmarkLine FuzzDecodeEvent
+mapfile -t TARGETS < <(
+	git ls-files '*_test.go' | xargs grep -l '^func Fuzz' | while read -r f; do
+		grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed "s|^func |./$(dirname "$f") |"
+	done | sort -u
+)
+
+echo "fuzz: ${#TARGETS[@]} targets, ${FUZZTIME} each"
+want=("$@")
+failed=()
+for t in "${TARGETS[@]}"; do
+	read -r pkg name <<<"$t"
+	if ((${#want[@]} > 0)) && [[ ! " ${want[*]} " =~ " ${name} " ]]; then
+		continue
+	fi
+	echo "== fuzz ${name} (${pkg}, ${FUZZTIME})"
+	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME}" -fuzzminimizetime 2s -parallel "${PARALLEL}" "${pkg}"; then
+		failed+=("${pkg} ${name}")
+	fi
+done
+if ((${#failed[@]} > 0)); then
+	echo "fuzz: FAILED: ${failed[*]} (failing inputs are in <package>/testdata/fuzz/<Target>/)" >&2
+	exit 1
+fi
+echo "fuzz: all targets passed"
