@@ -98,6 +98,8 @@ func TestFormat(t *testing.T) {
 		{formatBytes(0), "-"},
 		{formatBytes(12 << 20), "12.0 MiB"},
 		{formatRatio(0.654), "0.65×"},
+		{formatBusy(0.974), "97%"},
+		{formatBusy(0), "-"},
 		{formatRatio(math.NaN()), "-"},
 		{formatPercent(-0.123), "-0.12%"},
 		{formatPercent(-0.001), "0.00%"},
@@ -115,7 +117,7 @@ func sampleReport() *report {
 		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "1.50 0.40 0.30", LoadAfter: "2.10 0.60 0.35"},
 		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true, CPUs: [2]int{0, 1},
 		Closed: []measurement{
-			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001},
+			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001, TargetBusy: 0.874, LoaderBusy: 0.5},
 			{Loader: "cxload", NotMeasured: "harness/api not built yet"},
 			{Loader: "vegeta", Requests: 200000, Rate: 20000, CPU: 6 * time.Second, P50: 2 * time.Millisecond, P99: 12 * time.Millisecond, MaxRSS: 30 << 20, Errors: 3, Note: "-rate=0"},
 			{Loader: "k6", Requests: 90000, Rate: 9000, CPU: 9 * time.Second, P50: 5 * time.Millisecond, P99: 25 * time.Millisecond, MaxRSS: 120 << 20},
@@ -462,5 +464,23 @@ func TestParseCPUList(t *testing.T) {
 		if got := parseCPUList(tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("parseCPUList(%q) = %v, want %v", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestParseProcStatCPU(t *testing.T) {
+	// A real line of /proc/<pid>/stat, with a command name holding a space
+	// and a parenthesis: utime 1234 and stime 56 ticks of 10 ms.
+	line := "4242 (peers (test) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 1234 56 0 0 20 0 5 0 100 1000000 2000 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n"
+	got, err := parseProcStatCPU([]byte(line))
+	if want := 12900 * time.Millisecond; err != nil || got != want {
+		t.Errorf("parseProcStatCPU = %v, %v; want %v", got, err, want)
+	}
+	for _, bad := range []string{"", "1 (x) S 1 2", "1 (x) S 1 2 3 4 5 6 7 8 9 a b c d"} {
+		if _, err := parseProcStatCPU([]byte(bad)); err == nil {
+			t.Errorf("parseProcStatCPU(%q) = nil error, want one", bad)
+		}
+	}
+	if d, err := procCPU(os.Getpid()); err != nil || d < 0 {
+		t.Errorf("procCPU(self) = %v, %v; want a CPU time", d, err)
 	}
 }

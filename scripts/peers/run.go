@@ -219,6 +219,38 @@ func busy(loads string) bool {
 	return err == nil && x >= busyLoad
 }
 
+// procCPU returns the user+system CPU time of process pid so far, from
+// /proc/<pid>/stat (in clock ticks of 10 ms, the Linux USER_HZ).
+func procCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStatCPU(data)
+}
+
+// parseProcStatCPU reads utime and stime, fields 14 and 15 of a
+// /proc/<pid>/stat line; the command name (field 2) may hold spaces and
+// parentheses, so fields are counted after its closing parenthesis.
+func parseProcStatCPU(stat []byte) (time.Duration, error) {
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("peers: /proc stat %q: no command name", s)
+	}
+	f := strings.Fields(s[i+1:]) // f[0] is field 3 (state)
+	if len(f) < 13 {
+		return 0, fmt.Errorf("peers: /proc stat %q: too few fields", s)
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("peers: /proc stat %q: utime/stime are not numbers", s)
+	}
+	const tick = 10 * time.Millisecond // USER_HZ = 100 on Linux
+	return time.Duration(utime+stime) * tick, nil
+}
+
 // allowedCPUs returns the CPUs this process may run on, from the
 // Cpus_allowed_list of /proc/self/status, or nil.
 func allowedCPUs() []int {
@@ -334,6 +366,7 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 
 	measure := func(name string, rate float64) measurement {
 		var m measurement
+		before, beforeErr := procCPU(tgt.pid)
 		switch {
 		case name == "bare" || name == "cxload":
 			m = o.measureChild(ctx, name, tgt.url, rate)
@@ -347,6 +380,15 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 		m.Loader = name
 		if rate > 0 && m.NotMeasured == "" {
 			m.TargetRate = rate
+		}
+		// The target is idle between loaders, so its CPU time across one
+		// loader's run is what that loader's requests cost it.
+		if m.NotMeasured == "" {
+			m.LoaderBusy = m.CPU.Seconds() / o.duration.Seconds()
+		}
+		if after, err := procCPU(tgt.pid); err == nil && beforeErr == nil && m.NotMeasured == "" {
+			m.TargetCPU = after - before
+			m.TargetBusy = m.TargetCPU.Seconds() / o.duration.Seconds()
 		}
 		return m
 	}

@@ -29,7 +29,15 @@ type measurement struct {
 	AllocsPerReq float64 `json:"allocsPerReq,omitempty"`
 	BytesPerReq  float64 `json:"bytesPerReq,omitempty"`
 	Dropped      int64   `json:"dropped,omitempty"` // paced: arrivals never sent (in Requests and Errors)
-	Runs         int     `json:"runs,omitempty"`    // measured runs; the figures are those of the median run by rate
+	// The target's CPU time during this loader's run, and that over the
+	// run's duration: near 1 (100% of its CPU), the target, not the
+	// loader, set the pace.
+	TargetCPU  time.Duration `json:"targetCPUNs,omitempty"`
+	TargetBusy float64       `json:"targetBusy,omitempty"`
+	// The loader's CPU over the run's duration: near 1, the loader used
+	// all of its CPU.
+	LoaderBusy float64 `json:"loaderBusy,omitempty"`
+	Runs       int     `json:"runs,omitempty"` // measured runs; the figures are those of the median run by rate
 }
 
 // cpuPer1k returns CPU seconds spent per 1,000 requests, or NaN without
@@ -71,14 +79,14 @@ func baseline(ms []measurement) (measurement, bool) {
 // writeClosedTable prints the full-speed table with ratios to the bare loop.
 func writeClosedTable(w io.Writer, ms []measurement) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, padName("loader", ms)+"\treq/s\t× bare\tCPU s/1k req\t× bare\tp50\tp99\tpeak RSS\terrors\t\n")
+	fmt.Fprint(tw, padName("loader", ms)+"\treq/s\t× bare\tCPU s/1k req\t× bare\tp50\tp99\tpeak RSS\terrors\tloader CPU\ttarget CPU\t\n")
 	base, haveBase := baseline(ms)
 	for _, m := range ms {
 		name := padName(m.Loader, ms)
 		if m.NotMeasured != "" {
 			// A row without figures; the reason goes into a footnote so
 			// that it does not widen the columns.
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
 			continue
 		}
 		rateRatio, cpuRatio := math.NaN(), math.NaN()
@@ -86,10 +94,11 @@ func writeClosedTable(w io.Writer, ms []measurement) error {
 			rateRatio = ratio(m.Rate, base.Rate)
 			cpuRatio = ratio(m.cpuPer1k(), base.cpuPer1k())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n",
 			name, formatInt(int64(math.Round(m.Rate))), formatRatio(rateRatio),
 			formatFloat(m.cpuPer1k(), 4), formatRatio(cpuRatio),
-			formatDuration(m.P50), formatDuration(m.P99), formatBytes(m.MaxRSS), m.Errors)
+			formatDuration(m.P50), formatDuration(m.P99), formatBytes(m.MaxRSS), m.Errors,
+			formatBusy(m.LoaderBusy), formatBusy(m.TargetBusy))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -195,6 +204,14 @@ func formatPercent(x float64) string {
 		x = 0 // no "-0.00%"
 	}
 	return strconv.FormatFloat(x, 'f', 2, 64) + "%"
+}
+
+// formatBusy prints a share of one CPU as a percentage: 97%.
+func formatBusy(x float64) string {
+	if x <= 0 || math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x*100, 'f', 0, 64) + "%"
 }
 
 // formatDuration prints a latency with three significant figures in a unit
