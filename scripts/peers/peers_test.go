@@ -117,7 +117,7 @@ func sampleReport() *report {
 		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "1.50 0.40 0.30", LoadAfter: "2.10 0.60 0.35"},
 		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true, CPUs: [2]int{0, 1},
 		Closed: []measurement{
-			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001, TargetBusy: 0.874, LoaderBusy: 0.5},
+			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001, TargetBusy: 0.874, LoaderBusy: 0.5, Others: 0.061},
 			{Loader: "cxload", NotMeasured: "harness/api not built yet"},
 			{Loader: "vegeta", Requests: 200000, Rate: 20000, CPU: 6 * time.Second, P50: 2 * time.Millisecond, P99: 12 * time.Millisecond, MaxRSS: 30 << 20, Errors: 3, Note: "-rate=0"},
 			{Loader: "k6", Requests: 90000, Rate: 9000, CPU: 9 * time.Second, P50: 5 * time.Millisecond, P99: 25 * time.Millisecond, MaxRSS: 120 << 20},
@@ -482,5 +482,29 @@ func TestParseProcStatCPU(t *testing.T) {
 	}
 	if d, err := procCPU(os.Getpid()); err != nil || d < 0 {
 		t.Errorf("procCPU(self) = %v, %v; want a CPU time", d, err)
+	}
+}
+
+func TestParseCPUBusy(t *testing.T) {
+	stat := "cpu  433729 1172 91306 193699 1400 0 12852 716 0 0\n" +
+		"cpu0 219064 568 43464 96612 683 0 6761 362 0 0\n" +
+		"cpu1 214664 603 47841 97087 716 0 6091 354 0 0\n" +
+		"intr 34554684 0 0\n"
+	got, err := parseCPUBusy([]byte(stat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Busy = user + nice + system + irq + softirq + steal; idle and iowait are not.
+	want := map[int]time.Duration{
+		0: (219064 + 568 + 43464 + 0 + 6761 + 362) * 10 * time.Millisecond,
+		1: (214664 + 603 + 47841 + 0 + 6091 + 354) * 10 * time.Millisecond,
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("parseCPUBusy = %v, want %v", got, want)
+	}
+	for _, bad := range []string{"", "intr 1 2 3\n", "cpu0 1 2 x 4 5 6 7 8\n"} {
+		if _, err := parseCPUBusy([]byte(bad)); err == nil {
+			t.Errorf("parseCPUBusy(%q) = nil error, want one", bad)
+		}
 	}
 }

@@ -51,6 +51,7 @@ type options struct {
 	pprof    string // directory for CPU and allocation profiles of the in-process loaders
 	self     string // this executable, re-executed for children
 	taskset  string // path of taskset, "" when pinning is not possible
+	target   int    // pid of the target process, once started
 	cpus     [2]int // loader CPU, target CPU (with taskset)
 	nice     int    // niceness of the target and loaders; 0 = unchanged
 	nicePath string
@@ -205,6 +206,10 @@ func thisMachine() machine {
 	}
 }
 
+// disturbed is the share of a CPU that other processes may take on the
+// pinned CPUs during a run before the output warns.
+const disturbed = 0.05
+
 // busyLoad is the 1-minute load average from which the machine counts as
 // busy before a run: a whole CPU's worth of other work.
 const busyLoad = 1.0
@@ -352,6 +357,7 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 		return nil, err
 	}
 	defer tgt.stop()
+	o.target = tgt.pid
 	if o.taskset != "" {
 		o.logf("target %s (pid %d) on CPU %d; loaders on CPU %d", tgt.url, tgt.pid, o.cpus[1], o.cpus[0])
 	} else {
@@ -366,7 +372,6 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 
 	measure := func(name string, rate float64) measurement {
 		var m measurement
-		before, beforeErr := procCPU(tgt.pid)
 		switch {
 		case name == "bare" || name == "cxload":
 			m = o.measureChild(ctx, name, tgt.url, rate)
@@ -380,15 +385,6 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 		m.Loader = name
 		if rate > 0 && m.NotMeasured == "" {
 			m.TargetRate = rate
-		}
-		// The target is idle between loaders, so its CPU time across one
-		// loader's run is what that loader's requests cost it.
-		if m.NotMeasured == "" {
-			m.LoaderBusy = m.CPU.Seconds() / o.duration.Seconds()
-		}
-		if after, err := procCPU(tgt.pid); err == nil && beforeErr == nil && m.NotMeasured == "" {
-			m.TargetCPU = after - before
-			m.TargetBusy = m.TargetCPU.Seconds() / o.duration.Seconds()
 		}
 		return m
 	}
@@ -476,10 +472,14 @@ func writeReport(w io.Writer, rep *report) error {
 	fmt.Fprintf(w, "%s  %d CPUs (%s)  %s\n", rep.Machine.Date, rep.Machine.CPUs, rep.Machine.CPU, rep.Machine.Go)
 	if m := rep.Machine; m.LoadBefore != "" {
 		fmt.Fprintf(w, "load average before: %s, after: %s\n", m.LoadBefore, m.LoadAfter)
-		if busy(m.LoadBefore) {
-			fmt.Fprintln(w, "WARNING: the machine was busy before the run: other processes competed for the pinned CPUs, so req/s")
-			fmt.Fprintln(w, "and latencies are low and noisy; CPU s/1k req (from each loader's own rusage) is the steadier comparison.")
-		}
+	}
+	switch others := max(maxOthers(rep.Closed), maxOthers(rep.Paced)); {
+	case others >= disturbed:
+		fmt.Fprintf(w, "WARNING: other processes took up to %s of a CPU on the pinned CPUs during a run (column others), so req/s\n", formatShare(others))
+		fmt.Fprintln(w, "and latencies are low and noisy; CPU s/1k req (from each loader's own rusage) is the steadier comparison.")
+	case others < 0 && busy(rep.Machine.LoadBefore):
+		fmt.Fprintln(w, "WARNING: the machine was busy before the run (load average), so req/s and latencies may be low and noisy;")
+		fmt.Fprintln(w, "CPU s/1k req (from each loader's own rusage) is the steadier comparison.")
 	}
 	fmt.Fprintf(w, "target: Go net/http on 127.0.0.1, %d-byte JSON answer; %s\n\n", len(targetBody), pin)
 	fmt.Fprintf(w, "Full speed: %d connections, %v per run, median of %d interleaved run(s) by req/s\n", rep.Conns, rep.Dur, rep.Runs)
@@ -523,6 +523,79 @@ func usage(ps *os.ProcessState) (cpu time.Duration, maxRSS int64) {
 	return cpu, maxRSS
 }
 
+// runLoader runs a loader process and puts into m its CPU time and peak
+// RSS, the target's CPU time meanwhile (the target is idle between
+// loaders, so that is what this loader's requests cost it), the share of
+// their CPUs each used, and the CPU time other processes took on those two
+// CPUs meanwhile (from /proc/stat: the CPUs' busy time minus the loader's
+// and the target's), which says how much the figures were disturbed.
+func (o *options) runLoader(cmd *exec.Cmd, m *measurement) error {
+	tgt0, tgtErr0 := procCPU(o.target)
+	cpus0, cpusErr0 := cpuBusy()
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		return err
+	}
+	wall := time.Since(start)
+	tgt1, tgtErr1 := procCPU(o.target)
+	cpus1, cpusErr1 := cpuBusy()
+	m.CPU, m.MaxRSS = usage(cmd.ProcessState)
+	m.Others = -1
+	m.LoaderBusy = m.CPU.Seconds() / wall.Seconds()
+	if tgtErr0 == nil && tgtErr1 == nil {
+		m.TargetCPU = tgt1 - tgt0
+		m.TargetBusy = m.TargetCPU.Seconds() / wall.Seconds()
+	}
+	if o.taskset != "" && cpusErr0 == nil && cpusErr1 == nil && tgtErr0 == nil && tgtErr1 == nil {
+		l, t := o.cpus[0], o.cpus[1]
+		others := max(cpus1[l]-cpus0[l]-m.CPU, 0) + max(cpus1[t]-cpus0[t]-m.TargetCPU, 0)
+		m.Others = others.Seconds() / wall.Seconds()
+	}
+	return nil
+}
+
+// cpuBusy returns the busy time of each CPU so far (all but idle and
+// iowait, steal included), from /proc/stat.
+func cpuBusy() (map[int]time.Duration, error) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return nil, err
+	}
+	return parseCPUBusy(data)
+}
+
+// parseCPUBusy reads the "cpuN user nice system idle iowait irq softirq
+// steal ..." lines of /proc/stat, in ticks of 10 ms.
+func parseCPUBusy(stat []byte) (map[int]time.Duration, error) {
+	const tick = 10 * time.Millisecond // USER_HZ = 100 on Linux
+	busy := map[int]time.Duration{}
+	for line := range strings.Lines(string(stat)) {
+		f := strings.Fields(line)
+		if len(f) < 9 || !strings.HasPrefix(f[0], "cpu") || f[0] == "cpu" {
+			continue
+		}
+		n, err := strconv.Atoi(f[0][3:])
+		if err != nil {
+			continue
+		}
+		var total int64
+		for i, v := range f[1:9] {
+			x, err := strconv.ParseInt(v, 10, 64)
+			if err != nil {
+				return nil, fmt.Errorf("peers: /proc/stat: %s: field %d %q is not a number", f[0], i+1, v)
+			}
+			if i != 3 && i != 4 { // idle, iowait
+				total += x
+			}
+		}
+		busy[n] = time.Duration(total) * tick
+	}
+	if len(busy) == 0 {
+		return nil, errors.New("peers: /proc/stat: no cpuN lines")
+	}
+	return busy, nil
+}
+
 // failure turns a failed process into a one-line reason: the last line it
 // wrote on stderr, else the error.
 func failure(err error, stderr []byte) string {
@@ -554,19 +627,17 @@ func (o *options) measureChild(ctx context.Context, loader, url string, rate flo
 	cmd := o.command(ctx, o.cpus[0], o.self, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	var m measurement
+	if err := o.runLoader(cmd, &m); err != nil {
 		return measurement{NotMeasured: failure(err, stderr.Bytes())}
 	}
 	var lr loadReport
 	if err := json.Unmarshal(stdout.Bytes(), &lr); err != nil {
 		return measurement{NotMeasured: fmt.Sprintf("reading its report: %v (stdout %q)", err, stdout.String())}
 	}
-	cpu, rss := usage(cmd.ProcessState)
-	m := measurement{
-		Requests: lr.Requests, Errors: lr.Errors, Rate: lr.Rate,
-		CPU: cpu, MaxRSS: rss, P50: lr.P50, P99: lr.P99, COP99: lr.COP99, Note: lr.Note,
-		AllocsPerReq: lr.AllocsPerReq, BytesPerReq: lr.BytesPerReq, Dropped: lr.Dropped,
-	}
+	m.Requests, m.Errors, m.Rate, m.Dropped = lr.Requests, lr.Errors, lr.Rate, lr.Dropped
+	m.P50, m.P99, m.COP99, m.Note = lr.P50, lr.P99, lr.COP99, lr.Note
+	m.AllocsPerReq, m.BytesPerReq = lr.AllocsPerReq, lr.BytesPerReq
 	if lr.ErrSample != "" {
 		m.Note = strings.TrimPrefix(m.Note+"; first error: "+lr.ErrSample, "; ")
 	}

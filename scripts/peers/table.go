@@ -37,7 +37,11 @@ type measurement struct {
 	// The loader's CPU over the run's duration: near 1, the loader used
 	// all of its CPU.
 	LoaderBusy float64 `json:"loaderBusy,omitempty"`
-	Runs       int     `json:"runs,omitempty"` // measured runs; the figures are those of the median run by rate
+	// CPU time other processes took on the loader's and the target's CPUs
+	// during the run, over its duration: above a few percent, the figures
+	// were disturbed. -1: unknown (not pinned).
+	Others float64 `json:"others"`
+	Runs   int     `json:"runs,omitempty"` // measured runs; the figures are those of the median run by rate
 }
 
 // cpuPer1k returns CPU seconds spent per 1,000 requests, or NaN without
@@ -79,14 +83,14 @@ func baseline(ms []measurement) (measurement, bool) {
 // writeClosedTable prints the full-speed table with ratios to the bare loop.
 func writeClosedTable(w io.Writer, ms []measurement) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, padName("loader", ms)+"\treq/s\t× bare\tCPU s/1k req\t× bare\tp50\tp99\tpeak RSS\terrors\tloader CPU\ttarget CPU\t\n")
+	fmt.Fprint(tw, padName("loader", ms)+"\treq/s\t× bare\tCPU s/1k req\t× bare\tp50\tp99\tpeak RSS\terrors\tloader CPU\ttarget CPU\tothers\t\n")
 	base, haveBase := baseline(ms)
 	for _, m := range ms {
 		name := padName(m.Loader, ms)
 		if m.NotMeasured != "" {
 			// A row without figures; the reason goes into a footnote so
 			// that it does not widen the columns.
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
 			continue
 		}
 		rateRatio, cpuRatio := math.NaN(), math.NaN()
@@ -94,11 +98,11 @@ func writeClosedTable(w io.Writer, ms []measurement) error {
 			rateRatio = ratio(m.Rate, base.Rate)
 			cpuRatio = ratio(m.cpuPer1k(), base.cpuPer1k())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n",
 			name, formatInt(int64(math.Round(m.Rate))), formatRatio(rateRatio),
 			formatFloat(m.cpuPer1k(), 4), formatRatio(cpuRatio),
 			formatDuration(m.P50), formatDuration(m.P99), formatBytes(m.MaxRSS), m.Errors,
-			formatBusy(m.LoaderBusy), formatBusy(m.TargetBusy))
+			formatBusy(m.LoaderBusy), formatBusy(m.TargetBusy), formatShare(m.Others))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -111,19 +115,19 @@ func writeClosedTable(w io.Writer, ms []measurement) error {
 // and from the intended send time.
 func writePacedTable(w io.Writer, ms []measurement, d time.Duration) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprint(tw, padName("loader", ms)+"\ttarget/s\tsent\tachieved/s\terror\tp99 (service)\tp99 (CO-corrected)\tCPU s/1k req\tpeak RSS\terrors\t\n")
+	fmt.Fprint(tw, padName("loader", ms)+"\ttarget/s\tsent\tachieved/s\terror\tp99 (service)\tp99 (CO-corrected)\tCPU s/1k req\tpeak RSS\terrors\tothers\t\n")
 	for _, m := range ms {
 		name := padName(m.Loader, ms)
 		if m.NotMeasured != "" {
-			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\t-\t-\t-\t-\t-\t\n", name)
 			continue
 		}
 		due := int64(math.Round(m.TargetRate * d.Seconds()))
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t\n",
 			name, formatInt(int64(math.Round(m.TargetRate))),
 			formatInt(m.Requests-m.Dropped)+" of "+formatInt(due), formatFloat(m.Rate, 1),
 			formatPercent(m.rateError()), formatDuration(m.P99), formatDuration(m.COP99),
-			formatFloat(m.cpuPer1k(), 4), formatBytes(m.MaxRSS), m.Errors)
+			formatFloat(m.cpuPer1k(), 4), formatBytes(m.MaxRSS), m.Errors, formatShare(m.Others))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -139,6 +143,17 @@ func padName(name string, ms []measurement) string {
 		width = max(width, len(m.Loader))
 	}
 	return name + strings.Repeat(" ", width-len(name))
+}
+
+// maxOthers returns the largest Others of ms (-1 if none is known).
+func maxOthers(ms []measurement) float64 {
+	x := -1.0
+	for _, m := range ms {
+		if m.NotMeasured == "" {
+			x = max(x, m.Others)
+		}
+	}
+	return x
 }
 
 // writeFootnotes lists the notes and the reasons for rows without figures.
@@ -209,6 +224,15 @@ func formatPercent(x float64) string {
 // formatBusy prints a share of one CPU as a percentage: 97%.
 func formatBusy(x float64) string {
 	if x <= 0 || math.IsNaN(x) {
+		return "-"
+	}
+	return strconv.FormatFloat(x*100, 'f', 0, 64) + "%"
+}
+
+// formatShare is formatBusy where 0 is a value (0%) and a negative one is
+// unknown.
+func formatShare(x float64) string {
+	if x < 0 || math.IsNaN(x) {
 		return "-"
 	}
 	return strconv.FormatFloat(x*100, 'f', 0, 64) + "%"

@@ -134,11 +134,10 @@ func (o *options) measureVegeta(ctx context.Context, vegeta, work, url string, r
 		"-output="+results)
 	var stderr bytes.Buffer
 	attack.Stderr = &stderr
-	if err := attack.Run(); err != nil {
+	var m measurement
+	if err := o.runLoader(attack, &m); err != nil {
 		return measurement{NotMeasured: "vegeta attack: " + failure(err, stderr.Bytes())}
 	}
-	cpu, rss := usage(attack.ProcessState)
-	m := measurement{CPU: cpu, MaxRSS: rss}
 
 	if rate > 0 {
 		enc := exec.CommandContext(ctx, vegeta, "encode", "-to=json", results)
@@ -349,10 +348,10 @@ func (o *options) measureK6(ctx context.Context, k6, work, url string) measureme
 	cmd.Env = append(os.Environ(), "K6_NO_USAGE_REPORT=true")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	var m measurement
+	if err := o.runLoader(cmd, &m); err != nil {
 		return measurement{NotMeasured: "k6 run: " + failure(err, out.Bytes())}
 	}
-	cpu, rss := usage(cmd.ProcessState)
 	data, err := os.ReadFile(summary)
 	if err != nil {
 		return measurement{NotMeasured: "k6 summary: " + err.Error()}
@@ -361,11 +360,9 @@ func (o *options) measureK6(ctx context.Context, k6, work, url string) measureme
 	if err != nil {
 		return measurement{NotMeasured: err.Error()}
 	}
-	return measurement{
-		Requests: ks.Requests, Errors: ks.Errors, Rate: ks.Rate, P50: ks.P50, P99: ks.P99,
-		CPU: cpu, MaxRSS: rss,
-		Note: fmt.Sprintf("constant-vus, %d VUs, discardResponseBodies", o.conns),
-	}
+	m.Requests, m.Errors, m.Rate, m.P50, m.P99 = ks.Requests, ks.Errors, ks.Rate, ks.P50, ks.P99
+	m.Note = fmt.Sprintf("constant-vus, %d VUs, discardResponseBodies", o.conns)
+	return m
 }
 
 // k6Summary is the part of k6's --summary-export that is read.
