@@ -588,12 +588,11 @@ func mib(b uint64) float64 { return float64(b) / (1 << 20) }
 
 // series is one measured quantity and how much it may grow.
 type series struct {
-	name    string
-	unit    string
-	value   func(sample) float64
-	rel     float64 // tolerated growth over the fitted span, relative to the mean
-	abs     float64 // ... and in absolute units (the larger applies)
-	display func(float64) string
+	name  string
+	unit  string
+	value func(sample) float64
+	rel   float64 // tolerated growth over the fitted span, relative to the mean
+	abs   float64 // ... and in absolute units (the larger applies)
 }
 
 type verdictResult struct {
