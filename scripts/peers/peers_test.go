@@ -119,7 +119,7 @@ func sampleReport() *report {
 		Closed: []measurement{
 			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001, TargetBusy: 0.874, LoaderBusy: 0.5, Others: 0.061},
 			{Loader: "cxload", NotMeasured: "harness/api not built yet"},
-			{Loader: "vegeta", Requests: 200000, Rate: 20000, CPU: 6 * time.Second, P50: 2 * time.Millisecond, P99: 12 * time.Millisecond, MaxRSS: 30 << 20, Errors: 3, Note: "-rate=0"},
+			{Loader: "vegeta", Requests: 200000, Rate: 20000, CPU: 6 * time.Second, P50: 2 * time.Millisecond, P99: 12 * time.Millisecond, MaxRSS: 30 << 20, Errors: 3, Note: "-rate=0", Runs: 3, Spread: "19,000 req/s, 20,000 req/s, 21,500 req/s"},
 			{Loader: "k6", Requests: 90000, Rate: 9000, CPU: 9 * time.Second, P50: 5 * time.Millisecond, P99: 25 * time.Millisecond, MaxRSS: 120 << 20},
 		},
 		Paced: []measurement{
@@ -388,14 +388,15 @@ func TestInstallFailure(t *testing.T) {
 func TestPickMedian(t *testing.T) {
 	byRate := func(m measurement) float64 { return m.Rate }
 	tests := []struct {
-		name     string
-		runs     []measurement
-		wantRate float64
-		wantRuns int
-		wantNote string // substring
-		wantNM   string // NotMeasured
+		name       string
+		runs       []measurement
+		wantRate   float64
+		wantRuns   int
+		wantNote   string // substring
+		wantNM     string // NotMeasured
+		wantSpread string
 	}{
-		{name: "odd", runs: []measurement{{Rate: 3}, {Rate: 1}, {Rate: 2}}, wantRate: 2, wantRuns: 3},
+		{name: "odd", runs: []measurement{{Rate: 3}, {Rate: 1}, {Rate: 2}}, wantRate: 2, wantRuns: 3, wantSpread: "1, 2, 3"},
 		// An even count takes the lower middle: the conservative figure.
 		{name: "even", runs: []measurement{{Rate: 4}, {Rate: 1}, {Rate: 3}, {Rate: 2}}, wantRate: 2, wantRuns: 4},
 		{name: "one failed", runs: []measurement{{Rate: 5}, {NotMeasured: "boom"}, {Rate: 7}}, wantRate: 5, wantRuns: 2, wantNote: "1 run(s) failed: boom"},
@@ -403,7 +404,10 @@ func TestPickMedian(t *testing.T) {
 		{name: "none", runs: nil, wantNM: "no run"},
 	}
 	for _, tt := range tests {
-		m := pickMedian(tt.runs, byRate)
+		m := pickMedian(tt.runs, byRate, func(x float64) string { return formatFloat(x, 0) })
+		if tt.wantSpread != "" && m.Spread != tt.wantSpread {
+			t.Errorf("%s: spread = %q, want %q", tt.name, m.Spread, tt.wantSpread)
+		}
 		if m.NotMeasured != tt.wantNM || m.Rate != tt.wantRate || m.Runs != tt.wantRuns || !strings.Contains(m.Note, tt.wantNote) {
 			t.Errorf("%s: pickMedian = rate %v runs %d note %q notMeasured %q; want %v %d %q %q",
 				tt.name, m.Rate, m.Runs, m.Note, m.NotMeasured, tt.wantRate, tt.wantRuns, tt.wantNote, tt.wantNM)

@@ -405,7 +405,8 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 	}
 	for _, name := range allLoaders {
 		if o.selected(name) {
-			rep.Closed = append(rep.Closed, pickMedian(closed[name], func(m measurement) float64 { return m.Rate }))
+			rep.Closed = append(rep.Closed, pickMedian(closed[name], func(m measurement) float64 { return m.Rate },
+				func(x float64) string { return formatInt(int64(math.Round(x))) + " req/s" }))
 		}
 	}
 	if o.rate <= 0 {
@@ -426,17 +427,19 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 	}
 	for _, name := range pacedLoaders {
 		if o.selected(name) {
-			rep.Paced = append(rep.Paced, pickMedian(paced[name], func(m measurement) float64 { return float64(m.COP99) }))
+			rep.Paced = append(rep.Paced, pickMedian(paced[name], func(m measurement) float64 { return float64(m.COP99) },
+				func(x float64) string { return formatDuration(time.Duration(x)) }))
 		}
 	}
 	return rep, nil
 }
 
 // pickMedian returns the run whose key is the median (the lower one of an
-// even count) among the measured runs, with Runs set to their number and
-// the reasons of failed runs added to its note. Without a measured run it
+// even count) among the measured runs, with Runs set to their number,
+// Spread to their keys in order (format prints one) and the reasons of
+// failed runs added to its note. Without a measured run it
 // returns the last run.
-func pickMedian(runs []measurement, key func(measurement) float64) measurement {
+func pickMedian(runs []measurement, key func(measurement) float64, format func(float64) string) measurement {
 	var ok []measurement
 	var failed []string
 	for _, m := range runs {
@@ -455,6 +458,13 @@ func pickMedian(runs []measurement, key func(measurement) float64) measurement {
 	slices.SortStableFunc(ok, func(a, b measurement) int { return cmp.Compare(key(a), key(b)) })
 	m := ok[(len(ok)-1)/2]
 	m.Runs = len(ok)
+	if len(ok) > 1 {
+		vals := make([]string, len(ok))
+		for i, r := range ok {
+			vals[i] = format(key(r))
+		}
+		m.Spread = strings.Join(vals, ", ")
+	}
 	if len(failed) > 0 {
 		m.Note = strings.TrimPrefix(fmt.Sprintf("%s; %d run(s) failed: %s", m.Note, len(failed), failed[0]), "; ")
 	}
