@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"os"
 	"sort"
@@ -163,6 +164,10 @@ func (c Config) String() string {
 
 // GoString is String, so %#v shows no secret either.
 func (c Config) GoString() string { return c.String() }
+
+// LogValue implements slog.LogValuer with String, so that slog's JSON
+// handler does not marshal the credentials.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // ResolveTarget decides the target from the environment (getenv is usually
 // os.Getenv). It is a pure function of getenv and of the file that

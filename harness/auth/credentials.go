@@ -12,6 +12,7 @@ package auth
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"strings"
 )
@@ -39,6 +40,16 @@ func (c Credentials) GoString() string {
 // LogValue implements slog.LogValuer without the secret.
 func (c Credentials) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("client_id", c.ClientID), slog.String("secret", Redacted))
+}
+
+// MarshalJSON writes the credentials without the secret, so that a value
+// reaching encoding/json (a JSON log handler, a result dump) cannot leak it.
+// Clients files are read, never written, by cxload.
+func (c Credentials) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ClientID string `json:"clientId"`
+		Secret   string `json:"clientSecret"`
+	}{c.ClientID, Redacted})
 }
 
 func quote(s string) string { return `"` + strings.ReplaceAll(s, `"`, `\"`) + `"` }

@@ -618,3 +618,7 @@ func (p *Profile) String() string {
 
 // GoString is like String.
 func (p *Profile) GoString() string { return p.String() }
+
+// LogValue implements slog.LogValuer with String: without it slog's JSON
+// handler would use MarshalJSON, which writes the secrets.
+func (p *Profile) LogValue() slog.Value { return slog.StringValue(p.String()) }

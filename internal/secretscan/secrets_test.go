@@ -224,58 +224,16 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 		names[p.name] = true
 	}
 	leaks := scan(parts, needles)
-	var known []string
-	seen := map[int]bool{}
 	for _, l := range leaks {
-		if i, ok := knownLeak(l); ok {
-			seen[i] = true
-			known = append(known, l)
-			continue
-		}
 		t.Error(l)
-	}
-	for i, k := range knownLeaks {
-		if !seen[i] {
-			t.Logf("known leak no longer seen, remove it from knownLeaks: %s ... %s (%s)", k.artifact, k.way, k.owner)
-		}
 	}
 	var list []string
 	for n := range names {
 		list = append(list, n)
 	}
 	sort.Strings(list)
-	t.Logf("scanned %d bytes in %d artifacts (%d kinds: %s) for %d secrets and %d tokens: %d leaks, %d of them known",
-		total, len(parts), len(list), strings.Join(list, ", "), 4, len(tokens), len(leaks), len(known))
-	if len(known) > 0 && !t.Failed() {
-		var why []string
-		for i, k := range knownLeaks {
-			if seen[i] {
-				why = append(why, fmt.Sprintf("%s %s (%s: %s)", k.artifact, k.way, k.owner, k.fix))
-			}
-		}
-		t.Skipf("known leaks, to be fixed by their owners (%d findings):\n%s\n%s", len(known), strings.Join(why, "\n"), strings.Join(known, "\n"))
-	}
-}
-
-// knownLeaks are leaks found by this test and reported to their owners;
-// they are reported as a skip (with the findings) rather than failing CI,
-// and the test says when one no longer happens. Any other leak fails it.
-var knownLeaks = []struct{ artifact, way, owner, fix string }{
-	{"gcsim.Profile", "via slog JSON", "harness/gcsim",
-		"Profile has String and GoString but no LogValue, so slog's JSON handler falls back to Profile.MarshalJSON, which writes the client secrets and the agents' password (by design, for profile files): add LogValue returning the redacted String"},
-	{"harness.Config (", "via slog JSON", "harness (and auth)",
-		"Config has no LogValue, so slog's JSON handler json.Marshals it, and auth.Credentials, whose Secret field is exported, has LogValue but no MarshalJSON: add Config.LogValue, and a redacting Credentials.MarshalJSON"},
-}
-
-// knownLeak reports whether a leak message matches a known leak.
-func knownLeak(msg string) (int, bool) {
-	name, _, _ := strings.Cut(msg, " contains ")
-	for i, k := range knownLeaks {
-		if strings.HasPrefix(name, k.artifact) && strings.HasSuffix(name, k.way) {
-			return i, true
-		}
-	}
-	return 0, false
+	t.Logf("scanned %d bytes in %d artifacts (%d kinds: %s) for %d secrets and %d tokens: %d leaks",
+		total, len(parts), len(list), strings.Join(list, ", "), 4, len(tokens), len(leaks))
 }
 
 // scan returns one message per artifact and needle found in it; the
