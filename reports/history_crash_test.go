@@ -99,6 +99,13 @@ func startWriter(t *testing.T, path, prefix string) *writer {
 	return w
 }
 
+// count returns how many appends the writer acknowledged so far.
+func (w *writer) count() int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.acked)
+}
+
 // waitAcked waits until the writer acknowledged n appends (or 30 s).
 func (w *writer) waitAcked(t *testing.T, n int) {
 	t.Helper()
@@ -178,11 +185,11 @@ func TestHistoryKilledWriter(t *testing.T) {
 				inFlight[fmt.Sprintf("victim%d-%d", k, len(got))] = true
 				checkHistory(t, path, acked, inFlight, survivor)
 			}
-			survivor.waitAcked(t, len(survivor.acked)+2) // it went on after the kills
+			survivor.waitAcked(t, survivor.count()+2) // it goes on after the kills
 			for _, id := range survivor.kill(t) {
 				acked[id] = true
 			}
-			inFlight[fmt.Sprintf("steady-%d", len(survivor.acked))] = true
+			inFlight[fmt.Sprintf("steady-%d", survivor.count())] = true
 			checkHistory(t, path, acked, inFlight, nil)
 
 			// The lock is free: a new writer appends.
