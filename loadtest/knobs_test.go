@@ -213,6 +213,9 @@ func checkSimURL(v string) error {
 	if !ok {
 		return errors.New("want http://127.0.0.1:PORT (the URL gcsim prints)")
 	}
+	if strings.Contains(rest, "@") { // userinfo: "http://localhost:80@example.com/" dials example.com
+		return errors.New("want http://127.0.0.1:PORT without an @ (what precedes an @ is user info, not the host)")
+	}
 	host := rest
 	if i := strings.IndexAny(host, "/"); i >= 0 {
 		host = host[:i]
