@@ -27,9 +27,13 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # harness/metrics   FuzzParseThreshold FuzzDecodeDocument
 # reports           FuzzHistoryFile FuzzParseLabels
 # reports/testjson  FuzzReader FuzzReaderOutput FuzzBenchmarkLine FuzzDecodeEvent
+# loadtest          FuzzParseKnobs (-tags load: the CXLOAD_* scenario knobs)
+# A target in a file with a //go:build constraint (loadtest: "load") is
+# fuzzed with that tag.
 mapfile -t TARGETS < <(
 	git ls-files '*_test.go' | xargs grep -l '^func Fuzz' | while read -r f; do
-		grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed "s|^func |./$(dirname "$f") |"
+		tags=$(sed -n 's|^//go:build \([a-z]*\)$|\1|p' "$f" | head -1)
+		grep -o '^func Fuzz[A-Za-z0-9_]*' "$f" | sed "s|^func |./$(dirname "$f") |; s|\$| ${tags}|"
 	done | sort -u
 )
 
@@ -37,12 +41,12 @@ echo "fuzz: ${#TARGETS[@]} targets, ${FUZZTIME} each"
 want=("$@")
 failed=()
 for t in "${TARGETS[@]}"; do
-	read -r pkg name <<<"$t"
+	read -r pkg name tags <<<"$t"
 	if ((${#want[@]} > 0)) && [[ ! " ${want[*]} " =~ " ${name} " ]]; then
 		continue
 	fi
-	echo "== fuzz ${name} (${pkg}, ${FUZZTIME})"
-	if ! go test -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME}" -fuzzminimizetime 2s -parallel "${PARALLEL}" "${pkg}"; then
+	echo "== fuzz ${name} (${pkg}${tags:+, -tags ${tags}}, ${FUZZTIME})"
+	if ! go test ${tags:+-tags "${tags}"} -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME}" -fuzzminimizetime 2s -parallel "${PARALLEL}" "${pkg}"; then
 		failed+=("${pkg} ${name}")
 	fi
 done
