@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net"
+	"net/url"
 	"os"
 	"sort"
 	"strconv"
@@ -209,22 +211,22 @@ func parseShare(v string) (float64, error) {
 // checkSimURL accepts only loopback http URLs: the simulator has
 // well-known credentials and this is never a real Genesys host.
 func checkSimURL(v string) error {
-	rest, ok := strings.CutPrefix(v, "http://")
-	if !ok {
-		return errors.New("want http://127.0.0.1:PORT (the URL gcsim prints)")
+	const want = "want http://127.0.0.1:PORT (the URL gcsim prints)"
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.Opaque != "" {
+		return errors.New(want)
 	}
-	if strings.Contains(rest, "@") { // userinfo: "http://localhost:80@example.com/" dials example.com
+	if u.User != nil { // "http://localhost:80@example.com/" would dial example.com
 		return errors.New("want http://127.0.0.1:PORT without an @ (what precedes an @ is user info, not the host)")
 	}
-	host := rest
-	if i := strings.IndexAny(host, "/"); i >= 0 {
-		host = host[:i]
-	}
-	if h, _, ok := strings.Cut(host, ":"); ok {
-		host = h
-	}
-	if host != "127.0.0.1" && host != "localhost" && host != "[::1]" {
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
 		return fmt.Errorf("host %q is not loopback: the external simulator must run on this machine (http://127.0.0.1:PORT)", host)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: %s", p, want)
+		}
 	}
 	return nil
 }
