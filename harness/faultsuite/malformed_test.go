@@ -1,8 +1,10 @@
 package faultsuite
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -22,7 +24,8 @@ import (
 type corrupter struct {
 	next http.Handler
 	mu   sync.Mutex
-	n    map[string]int // requests seen per "METHOD path-prefix" kind
+	n    map[string]int  // requests seen per kind
+	seen map[string]bool // presence requests seen (path and body)
 	// corrupted answers, per kind
 	truncated, bad429, badToken int
 }
@@ -39,6 +42,18 @@ func (c *corrupter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		c.next.ServeHTTP(w, r)
 		return
+	}
+	// A logical presence request is its path and body (distinct per request
+	// in the test): its first attempt gets the garbage 429, its retry not.
+	first := false
+	if kind == "presence" {
+		b, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(b))
+		key := r.URL.Path + " " + string(b)
+		c.mu.Lock()
+		first = !c.seen[key]
+		c.seen[key] = true
+		c.mu.Unlock()
 	}
 	rec := httptest.NewRecorder()
 	c.next.ServeHTTP(rec, r)
@@ -60,7 +75,7 @@ func (c *corrupter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		c.truncated++
 		c.mu.Unlock()
 		body = body[:len(body)/2]
-	case kind == "presence" && n%3 == 1:
+	case kind == "presence" && first:
 		// A 429 whose body and Retry-After are garbage.
 		c.mu.Lock()
 		c.bad429++
@@ -79,12 +94,13 @@ func (c *corrupter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestMalformedAnswers: truncated JSON from the token endpoint and the API,
 // and 429s with a garbage body and Retry-After. The pool retries the bad
 // token answer; a truncated 200 gives the caller an error naming the
-// request and the type; the bad 429s are retried after the backoff. Every
+// request and the type; each presence change's first answer is a garbage
+// 429, retried (after the window reset the real headers announce). Every
 // request is accounted for once and nothing panics.
 func TestMalformedAnswers(t *testing.T) {
 	var gap string
 	synctest.Test(t, func(t *testing.T) {
-		c := &corrupter{n: map[string]int{}}
+		c := &corrupter{n: map[string]int{}, seen: map[string]bool{}}
 		r := newRig(t, rigConfig{
 			wrap: func(next http.Handler) http.Handler { c.next = next; return c },
 			auth: auth.Config{Policy: auth.Shared, TokensPerClient: 1, MaxAttempts: 3, Backoff: time.Second, Rand: func() float64 { return 0.5 }},
