@@ -164,26 +164,41 @@ func TestHistoryKilledWriter(t *testing.T) {
 					survivor.kill(t)
 				}
 			}()
+			victims := 0
+			kill := func(name string, min int) (interrupted bool) {
+				victim := startWriter(t, path, name)
+				victim.waitAcked(t, min)
+				before := len(tempFiles(path))
+				waitWriting(path, 5*time.Second)
+				got := victim.kill(t)
+				victims++
+				for _, id := range got {
+					acked[id] = true
+				}
+				inFlight[fmt.Sprintf("%s-%d", name, len(got))] = true
+				checkHistory(t, path, acked, inFlight, survivor)
+				return len(tempFiles(path)) > before // its temporary file stayed: killed inside a write
+			}
 			for k := range kills {
 				if k == kills/2 {
 					// From now on another writer appends at the same time.
 					survivor = startWriter(t, path, "steady")
 				}
-				victim := startWriter(t, path, fmt.Sprintf("victim%d", k))
-				// Let it append a few, then kill it inside a write: alone,
-				// surely inside its own; with the survivor, inside one of
-				// the two writers' writes.
-				victim.waitAcked(t, 3+k)
-				writing := waitWriting(path, 5*time.Second)
-				got := victim.kill(t)
-				if survivor == nil && !writing {
-					t.Errorf("kill %d: the writer never started a write in 5s", k)
+				if survivor != nil {
+					kill(fmt.Sprintf("victim%d", k), 3+k) // inside one of the two writers' writes, or between
+					continue
 				}
-				for _, id := range got {
-					acked[id] = true
+				// Alone, the writer is killed while its temporary file exists;
+				// a small write may still finish first, so retry with a new
+				// writer until a kill lands inside one (a temporary file stays).
+				for try := 0; ; try++ {
+					if kill(fmt.Sprintf("victim%d.%d", k, try), 3+k) {
+						break
+					}
+					if try == 20 {
+						t.Fatalf("kill %d: 20 writers killed, none inside a write", k)
+					}
 				}
-				inFlight[fmt.Sprintf("victim%d-%d", k, len(got))] = true
-				checkHistory(t, path, acked, inFlight, survivor)
 			}
 			survivor.waitAcked(t, survivor.count()+2) // it goes on after the kills
 			for _, id := range survivor.kill(t) {
@@ -210,11 +225,8 @@ func TestHistoryKilledWriter(t *testing.T) {
 			acked["after"] = true
 			checkHistory(t, path, acked, inFlight, nil)
 			// Each temporary file left behind is a write a kill interrupted.
-			if n := len(tempFiles(path)); n < kills/2 {
-				t.Errorf("%d temporary files left: fewer than the %d kills of a lone writer inside a write", n, kills/2)
-			}
 			t.Logf("%s: %d runs acknowledged, %d writers killed, %d writes interrupted (temporary files left)",
-				mode, len(acked), kills+1, len(tempFiles(path)))
+				mode, len(acked), victims+1, len(tempFiles(path)))
 		})
 	}
 }
