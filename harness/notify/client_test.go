@@ -134,6 +134,9 @@ func TestHeartbeatsAtInterval(t *testing.T) {
 }
 
 // step is one message a fake channel sends, at an offset from its connect.
+// step is a message a fake socket sends at offset at from its connect; a
+// negative at sends it after the client's close frame, before the close
+// answer (RFC 6455 allows data frames until the server's own Close).
 type step struct {
 	at  time.Duration
 	msg string
@@ -183,6 +186,7 @@ func fakeStreaming(t testing.TB, scripts ...[]step) Options {
 			return
 		}
 		defer ws.Close()
+		ws.SetCloseHandler(func(int, string) error { return nil }) // answered below
 		done := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(1)
@@ -190,6 +194,9 @@ func fakeStreaming(t testing.TB, scripts ...[]step) Options {
 			defer wg.Done()
 			start := time.Now()
 			for _, st := range scripts[i-1] {
+				if st.at < 0 {
+					continue
+				}
 				select {
 				case <-done:
 					return
@@ -198,13 +205,20 @@ func fakeStreaming(t testing.TB, scripts ...[]step) Options {
 				ws.WriteMessage(websocket.TextMessage, []byte(st.msg))
 			}
 		}()
-		for {
-			if _, _, err := ws.ReadMessage(); err != nil {
-				break
-			}
+		for err == nil {
+			_, _, err = ws.ReadMessage()
 		}
 		close(done)
 		wg.Wait()
+		var ce *websocket.CloseError
+		if errors.As(err, &ce) {
+			for _, st := range scripts[i-1] {
+				if st.at < 0 {
+					ws.WriteMessage(websocket.TextMessage, []byte(st.msg))
+				}
+			}
+			ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, ""), time.Now().Add(time.Second))
+		}
 	})
 	srv := &http.Server{Handler: mux}
 	served := make(chan struct{})
@@ -241,6 +255,36 @@ func TestSwitchoverDeliversOverlapOnce(t *testing.T) {
 		}
 		if st.Switchovers != 1 || st.Drops != 0 || c.ChannelID() != "c2" || st.Unparsable != 1 {
 			t.Errorf("Switchovers %d, Drops %d, channel %s, Unparsable %d; want 1, 0, c2, 1", st.Switchovers, st.Drops, c.ChannelID(), st.Unparsable)
+		}
+	})
+}
+
+// TestSwitchoverReadsOldSocketToItsClose: events the server sends on the
+// old socket after the client's close frame, before its close answer, are
+// delivered: the client reads the old socket until the close handshake
+// completes.
+func TestSwitchoverReadsOldSocketToItsClose(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		o := fakeStreaming(t,
+			// c1: warns; e1 and e2 were queued for it only, and come after
+			// the client's close frame.
+			[]step{{time.Second, `{"topicName":"v2.system.socket_closing","eventBody":{}}`},
+				{-1, fakeEvent("e1")}, {-1, fakeEvent("e2")}},
+			[]step{{30 * time.Second, fakeHeartbeat}},
+		)
+		c := mustOpen(t, o)
+		for _, e := range []string{"e1", "e2"} {
+			c.Expect(e, "", time.Now())
+		}
+		time.Sleep(time.Minute)
+		synctest.Wait()
+		st := c.Stats()
+		if st.Events != 2 || st.Matched != 2 || st.Lost != 0 || st.Duplicates != 0 {
+			t.Errorf("Events %d, Matched %d, Lost %d, Duplicates %d; want 2, 2, 0, 0", st.Events, st.Matched, st.Lost, st.Duplicates)
+		}
+		if st.Switchovers != 1 || st.Drops != 0 || c.ChannelID() != "c2" || st.Closes["1000"] != 1 {
+			t.Errorf("Switchovers %d, Drops %d, channel %s, Closes %v; want 1, 0, c2, the old socket's handshake answered with 1000",
+				st.Switchovers, st.Drops, c.ChannelID(), st.Closes)
 		}
 	})
 }

@@ -70,8 +70,11 @@
 // # socket_closing and drops
 //
 // On v2.system.socket_closing the client creates a new channel, subscribes
-// the same topics, connects, and only then closes the old socket. Events
-// that arrive on both sockets in the overlap are delivered once: per key
+// the same topics, connects, and only then closes the old socket: it sends
+// a close frame and keeps reading the old socket until the server's close
+// answer (at most Options.CloseWait), delivering what the server still sends
+// on it, such as events published after the new channel was subscribed but
+// before its socket connected. Events that arrive on both sockets in the overlap are delivered once: per key
 // (topic, correlation id, body) the client delivers as many as the larger of
 // the two sockets' counts, so a genuine repeat is not lost. The dedupe ends
 // at the first heartbeat or pong on the new socket after the old one closed

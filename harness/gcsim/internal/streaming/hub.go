@@ -32,6 +32,12 @@
 //     event {"message":"pong"}.
 //   - SocketClosing sends v2.system.socket_closing and closes the socket
 //     with 1001 "streaming: socket closing" after Config.SocketClosingGrace.
+//   - A client's close frame is answered (with the client's code) after the
+//     messages already queued for the socket, as RFC 6455 allows, so a
+//     client that leaves an old socket during a switchover still gets every
+//     event queued for it. Nothing more is queued once the close frame has
+//     arrived, and the drain is bounded: a client that stops reading loses
+//     the socket 10 s after its close frame.
 //   - Publish never blocks on a socket: each socket has a queue of at most
 //     Config.SendBuffer messages, drained by a writer goroutine that exists
 //     only while the queue is not empty. A message that finds the queue full

@@ -698,3 +698,107 @@ func TestConcurrentChurn(t *testing.T) {
 		}
 	})
 }
+
+// TestClientCloseFlushesQueue: a client's close frame is answered after the
+// events already queued for its socket, which the client still reads (RFC
+// 6455, 5.5.1). On a pipe the writer blocks on the first event until the
+// client reads, so the close frame always arrives with the events queued.
+func TestClientCloseFlushesQueue(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		queued int
+		code   int // the client's close code; the answer echoes it
+	}{
+		{"nothing queued", 0, websocket.CloseNormalClosure},
+		{"one queued", 1, websocket.CloseNormalClosure},
+		{"many queued", 20, websocket.CloseGoingAway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				e := newTestEnv(t, Config{HeartbeatInterval: -1, SendBuffer: 32})
+				ch := mustCreate(t, e.hub, "o")
+				mustSubscribe(t, e.hub, ch.ID, "v2.users.u1.presence")
+				conn, resp, err := e.dialer.Dial(ch.ConnectURI, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				defer conn.Close()
+				for i := range tc.queued {
+					if n := e.hub.Publish("v2.users.u1.presence", i, strconv.Itoa(i)); n != 1 {
+						t.Fatalf("Publish %d reached %d sockets, want 1", i, n)
+					}
+				}
+				synctest.Wait()
+				if err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tc.code, "bye"), time.Now().Add(time.Second)); err != nil {
+					t.Fatalf("client close frame: %v", err)
+				}
+				synctest.Wait()
+				if n := e.hub.Publish("v2.users.u1.presence", -1, "late"); n != 0 {
+					t.Errorf("Publish after the client's close frame reached %d sockets, want 0", n)
+				}
+				var got []string
+				for {
+					_, data, err := conn.ReadMessage()
+					if err != nil {
+						var ce *websocket.CloseError
+						if !errors.As(err, &ce) || ce.Code != tc.code {
+							t.Errorf("after %d events: %v, want a close frame with code %d", len(got), err, tc.code)
+						}
+						break
+					}
+					var ev event
+					json.Unmarshal(data, &ev)
+					got = append(got, ev.Metadata.CorrelationID)
+				}
+				if len(got) != tc.queued {
+					t.Errorf("got %d events before the close answer, want the %d queued: %v", len(got), tc.queued, got)
+				}
+				for i, c := range got {
+					if c != strconv.Itoa(i) {
+						t.Errorf("event %d has correlation id %q, want %d (in order)", i, c, i)
+					}
+				}
+				synctest.Wait()
+				if st := e.hub.Stats(); st.Sockets != 0 || st.Disconnects != 1 || st.WriteErrors != 0 {
+					t.Errorf("Stats = %+v, want Sockets 0, Disconnects 1, WriteErrors 0", st)
+				}
+			})
+		})
+	}
+}
+
+// TestClientCloseDrainIsBounded: a client that sends a close frame and then
+// reads nothing loses its socket within writeWait; the hub does not wait on
+// it longer.
+func TestClientCloseDrainIsBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1})
+		ch := mustCreate(t, e.hub, "o")
+		mustSubscribe(t, e.hub, ch.ID, "v2.users.u1.presence")
+		conn, resp, err := e.dialer.Dial(ch.ConnectURI, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		defer conn.Close()
+		for i := range 5 {
+			e.hub.Publish("v2.users.u1.presence", i, "")
+		}
+		synctest.Wait()
+		start := time.Now()
+		if err := conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second)); err != nil {
+			t.Fatalf("client close frame: %v", err)
+		}
+		time.Sleep(writeWait - time.Nanosecond)
+		synctest.Wait()
+		if st := e.hub.Stats(); st.Sockets != 1 {
+			t.Errorf("%v after the close frame: %d sockets, want 1 (still draining)", time.Since(start), st.Sockets)
+		}
+		time.Sleep(time.Nanosecond)
+		synctest.Wait()
+		if st := e.hub.Stats(); st.Sockets != 0 || st.Disconnects != 1 {
+			t.Errorf("%v after the close frame: Stats = %+v, want the socket gone", time.Since(start), st)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package streaming
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
@@ -21,6 +22,9 @@ type socket struct {
 	queue   []outMsg
 	writing bool // a flush goroutine runs
 	closing bool // a close is queued or done: nothing more is queued
+	// drained, if set, is closed when the flush goroutine exits: the reader
+	// waits on it to answer a client's close frame after the queued messages.
+	drained chan struct{}
 }
 
 // outMsg is a queued message; a nil pm is a close frame.
@@ -85,6 +89,16 @@ func (s *socket) abort() {
 	}
 }
 
+// stopWritingLocked marks the flush goroutine gone and wakes a reader
+// waiting for it. s.mu must be held.
+func (s *socket) stopWritingLocked() {
+	s.writing = false
+	if s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+}
+
 // flush writes queued messages until the queue is empty, then exits.
 func (s *socket) flush() {
 	defer s.h.wg.Done()
@@ -92,7 +106,7 @@ func (s *socket) flush() {
 		s.mu.Lock()
 		if len(s.queue) == 0 {
 			s.queue = nil
-			s.writing = false
+			s.stopWritingLocked()
 			s.mu.Unlock()
 			return
 		}
@@ -114,7 +128,7 @@ func (s *socket) flush() {
 			already := s.closing
 			s.closing = true
 			s.queue = nil
-			s.writing = false
+			s.stopWritingLocked()
 			s.mu.Unlock()
 			if !already {
 				s.h.n.writeErrors.Add(1)
@@ -129,16 +143,29 @@ var pingMsg = []byte(`"ping"`)
 
 // read serves the client's messages until the connection ends, then detaches
 // the socket from its channel.
+//
+// A close frame from the client is answered after the messages already
+// queued for the socket (RFC 6455, 5.5.1: an endpoint may send data frames
+// after receiving a Close, until it sends its own): a client that closes an
+// old socket during a switchover still gets the events the hub queued for
+// it. Nothing more is queued once the close frame has arrived, and the whole
+// drain, close answer included, is bounded by writeWait.
 func (s *socket) read() {
 	defer s.h.wg.Done()
+	s.conn.SetCloseHandler(func(int, string) error { return nil }) // answered below
+	var err error
 	for {
-		_, data, err := s.conn.ReadMessage()
-		if err != nil {
+		var data []byte
+		if _, data, err = s.conn.ReadMessage(); err != nil {
 			break
 		}
 		if isPing(data) && s.enqueue(s.h.pong) {
 			s.h.n.pongs.Add(1)
 		}
+	}
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		s.drain(ce.Code)
 	}
 	s.mu.Lock()
 	s.closing = true
@@ -146,6 +173,36 @@ func (s *socket) read() {
 	s.conn.Close()
 	s.detach()
 	s.h.n.disconnects.Add(1)
+}
+
+// drain answers the client's close frame, whose status code was code: it
+// queues the answer after the messages already queued (unless a close of the
+// hub's own is queued or sent) and waits, at most writeWait, until the writer
+// has written them all or failed.
+func (s *socket) drain(code int) {
+	s.mu.Lock()
+	if !s.closing {
+		s.closing = true
+		// Echo the client's code; a close frame without one (1005) is
+		// answered without one too (FormatCloseMessage).
+		s.queue = append(s.queue, outMsg{code: code})
+		s.startLocked()
+	}
+	if !s.writing {
+		s.mu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	s.drained = done
+	s.mu.Unlock()
+	t := time.NewTimer(writeWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		s.abort() // the pending write fails; the writer exits
+		<-done
+	}
 }
 
 // detach removes s from its channel and the hub.
