@@ -40,6 +40,15 @@ type TokenSource interface {
 // Gate admits or refuses every attempt before it is sent and is told each
 // attempt's status (0: no response). The production guard implements it to
 // enforce a request budget and abort rules.
+//
+// net/http's Transport may send an attempt again by itself, on a fresh
+// connection, when the reused keep-alive connection it was written on fails
+// (for idempotent or replayable requests). Those re-sends reach the server
+// but are not seen before they happen, so the client charges the Gate for
+// them after the fact: one Admit and one Done(0) each (they got no
+// response). Admit's error is then ignored, since the attempt is already
+// sent; the Gate still counts it, so its request budget stays true, and a
+// Gate that has stopped refuses the next attempts.
 type Gate interface {
 	Admit() error
 	Done(status int)
@@ -48,8 +57,10 @@ type Gate interface {
 // RetryPolicy says when and how long to wait before sending a request again.
 // Zero fields take the values of DefaultRetry.
 type RetryPolicy struct {
-	// MaxAttempts bounds attempts per request, the first included; 1 means
-	// no retries. A 401 adds one attempt of its own (after a token refresh).
+	// MaxAttempts bounds the attempts the client makes per request, the
+	// first included; 1 means no retries. A 401 adds one attempt of its own
+	// (after a token refresh). Re-sends that net/http's Transport makes by
+	// itself (see Gate) are counted in Result.Attempts, not against this.
 	MaxAttempts int
 	// MaxRetryAfter: a 429 or 503 asking to wait longer than this is not
 	// retried; the response is returned as is. (Genesys' Go SDK: 180 s.)
@@ -311,13 +322,19 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		}
 		a := c.attempt(ctx, method, target, req, tok)
 		lastEnd, waitedAfter = a.end, false
-		if c.cfg.Gate != nil {
-			c.cfg.Gate.Done(a.status)
+		if g := c.cfg.Gate; g != nil {
+			// Re-sends by the Transport were admitted by nobody: charge
+			// them now (see Gate); they failed without a response.
+			for range a.resent {
+				_ = g.Admit()
+				g.Done(0)
+			}
+			g.Done(a.status)
 		}
 		if attempt == 1 {
 			res.Start = a.start
 		}
-		res.Attempts = attempt
+		res.Attempts += 1 + a.resent
 		res.Latency, res.Connect, res.FirstByte = a.latency, a.connect, a.firstByte
 		if a.status != 0 {
 			resp.Status, resp.Header, resp.Body = a.status, a.header, a.body
@@ -505,31 +522,66 @@ type attemptResult struct {
 	latency            time.Duration
 	connect, firstByte time.Duration
 	err                error
+	// resent counts the times the Transport wrote the request again, on
+	// another connection, after the one it was written on failed: wire
+	// attempts beyond the first.
+	resent int
 }
 
 // timing collects the httptrace events of one attempt. Its trace's hooks
 // are built once per pooled timing and only touch atomics: a hook firing
-// late (httptrace allows it) cannot race, and GotConn and
-// GotFirstResponseByte both fire before the round trip returns.
+// late (httptrace allows it) cannot race. GotConn and GotFirstResponseByte
+// fire before the round trip returns; WroteRequest may fire after it (a
+// response can come before the write ends), so a timing with a write still
+// outstanding is not put back in the pool (see done).
 type timing struct {
 	trace    httptrace.ClientTrace
 	start    int64        // unix ns of the attempt's start
 	connect  atomic.Int64 // dial time of a new connection (see TimedDial), ns
 	firstRsp atomic.Int64 // unix ns of the first response byte
+	conns    atomic.Int32 // GotConn events: tries of the Transport that got a connection
+	writes   atomic.Int32 // WroteRequest events, failed writes included
+	sent     atomic.Int32 // WroteRequest events without error: requests written whole
 }
 
 var timingPool = sync.Pool{New: func() any {
 	t := &timing{}
 	t.trace = httptrace.ClientTrace{
 		GotConn: func(info httptrace.GotConnInfo) {
+			t.conns.Add(1)
 			if !info.Reused {
 				t.connect.Store(int64(dialTime(info.Conn)))
 			}
+		},
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				t.sent.Add(1)
+			}
+			t.writes.Add(1)
 		},
 		GotFirstResponseByte: func() { t.firstRsp.Store(time.Now().UnixNano()) },
 	}
 	return t
 }}
+
+func (t *timing) reset() {
+	t.connect.Store(0)
+	t.firstRsp.Store(0)
+	t.conns.Store(0)
+	t.writes.Store(0)
+	t.sent.Store(0)
+}
+
+// done returns t to the pool unless a WroteRequest may still fire for the
+// round trip just ended (a connection was got but not every write has
+// reported): a late hook must not count for another request's attempt.
+// That costs an allocation, only then.
+func (t *timing) done() {
+	if t.writes.Load() < t.conns.Load() {
+		return
+	}
+	timingPool.Put(t)
+}
 
 // TimedDial wraps a DialContext function so that the connections it makes
 // remember how long the dial took; Result.Connect reports it for the request
@@ -568,8 +620,7 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 	}
 	a.start = c.cfg.Now()
 	tm := timingPool.Get().(*timing)
-	tm.connect.Store(0)
-	tm.firstRsp.Store(0)
+	tm.reset()
 	if c.realClock {
 		tm.start = a.start.UnixNano() // one clock read less on the hot path
 	} else {
@@ -582,7 +633,7 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 	}
 	hr, err := http.NewRequestWithContext(ctx, method, target, body)
 	if err != nil {
-		timingPool.Put(tm)
+		tm.done()
 		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, err)
 		return a
 	}
@@ -621,7 +672,12 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 	if fb := tm.firstRsp.Load(); fb > 0 {
 		a.firstByte = time.Duration(fb - tm.start)
 	}
-	timingPool.Put(tm)
+	// Each request written whole beyond the first is a re-send of the
+	// Transport's own (see Gate); the server may have acted on each.
+	if n := int(tm.sent.Load()); n > 1 {
+		a.resent = n - 1
+	}
+	tm.done()
 	return a
 }
 

@@ -596,3 +596,87 @@ func TestTraceTimings(t *testing.T) {
 		}
 	}
 }
+
+// countingGate admits everything and records what it is told.
+type countingGate struct {
+	mu       sync.Mutex
+	admits   int
+	statuses []int
+}
+
+func (g *countingGate) Admit() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.admits++
+	return nil
+}
+
+func (g *countingGate) Done(status int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.statuses = append(g.statuses, status)
+}
+
+// When a reused keep-alive connection fails after the request was written,
+// net/http's Transport re-sends a replayable request on a fresh connection
+// by itself. Result.Attempts, the recorder and the Gate count every request
+// the server received, not only the attempts the client made; a
+// non-replayable request is not re-sent and counts one.
+func TestTransportResendsCounted(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		method       string
+		wantAttempts int   // Result.Attempts == requests the server got on /reset
+		wantStatuses []int // what the Gate was told, in order
+		wantOutcome  metrics.Outcome
+	}{
+		{name: "GET is re-sent on a fresh connection", method: http.MethodGet, wantAttempts: 2, wantStatuses: []int{0, 200}, wantOutcome: metrics.OK},
+		{name: "POST is not re-sent", method: http.MethodPost, wantAttempts: 1, wantStatuses: []int{0}, wantOutcome: metrics.TransportError},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var resets, served atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/reset" {
+					served.Add(1)
+					if resets.Add(1) == 1 { // the first one, on the warm connection
+						conn, _, err := w.(http.Hijacker).Hijack()
+						if err != nil {
+							t.Errorf("Hijack: %v", err)
+							return
+						}
+						conn.Close()
+						return
+					}
+				}
+				fmt.Fprint(w, `{}`)
+			}))
+			defer srv.Close()
+			g := &countingGate{}
+			rec := metrics.NewRecorder()
+			c, err := api.New(api.Config{BaseURL: srv.URL, Agents: 1, Gate: g, Recorder: rec, Retry: api.RetryPolicy{MaxAttempts: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if _, err := c.Do(t.Context(), &api.Request{Op: "warm", Route: "/warm"}); err != nil {
+				t.Fatal(err)
+			}
+			resp, _ := c.Do(t.Context(), &api.Request{Op: "reset", Method: tc.method, Route: "/reset"})
+			if got := resp.Result.Attempts; got != tc.wantAttempts || int64(got) != served.Load() {
+				t.Errorf("Result.Attempts = %d, server received %d; want %d", got, served.Load(), tc.wantAttempts)
+			}
+			if resp.Result.Outcome != tc.wantOutcome {
+				t.Errorf("Outcome = %v (%+v), want %v", resp.Result.Outcome, resp.Result, tc.wantOutcome)
+			}
+			if got := rec.Snapshot().Op("reset").Attempts; got != served.Load() {
+				t.Errorf("document counts %d attempts, the server received %d", got, served.Load())
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			// One admit and Done(200) for the warm-up, then the request's.
+			if wantAdmits := 1 + tc.wantAttempts; g.admits != wantAdmits || fmt.Sprint(g.statuses[1:]) != fmt.Sprint(tc.wantStatuses) {
+				t.Errorf("Gate: %d admits, statuses %v after the warm-up; want %d admits, %v", g.admits, g.statuses[1:], wantAdmits, tc.wantStatuses)
+			}
+		})
+	}
+}
