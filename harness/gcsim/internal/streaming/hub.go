@@ -633,6 +633,7 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id string) {
 		return
 	}
 	conn.SetReadLimit(readLimit)
+	conn.SetCloseHandler(ignoreClose) // read answers after the queued messages
 	h.n.connects.Add(1)
 	s.mu.Lock()
 	s.conn = conn

@@ -152,17 +152,27 @@ var pingMsg = []byte(`"ping"`)
 // drain, close answer included, is bounded by writeWait.
 func (s *socket) read() {
 	defer s.h.wg.Done()
-	s.conn.SetCloseHandler(func(int, string) error { return nil }) // answered below
-	var err error
 	for {
-		var data []byte
-		if _, data, err = s.conn.ReadMessage(); err != nil {
-			break
+		_, data, err := s.conn.ReadMessage()
+		if err != nil {
+			s.end(err)
+			return
 		}
 		if isPing(data) && s.enqueue(s.h.pong) {
 			s.h.n.pongs.Add(1)
 		}
 	}
+}
+
+// ignoreClose is the socket's close handler: read answers a client's close
+// frame itself, after the queued messages (gorilla's default handler would
+// answer at once).
+func ignoreClose(int, string) error { return nil }
+
+// end closes the connection that read ended with err, first draining the
+// queue if err is the client's close frame, and detaches the socket. It is
+// apart from read to keep read's frame, on every idle socket's stack, small.
+func (s *socket) end(err error) {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		s.drain(ce.Code)
