@@ -48,7 +48,10 @@ type TokenSource interface {
 // them after the fact: one Admit and one Done(0) each (they got no
 // response). Admit's error is then ignored, since the attempt is already
 // sent; the Gate still counts it, so its request budget stays true, and a
-// Gate that has stopped refuses the next attempts.
+// Gate that has stopped refuses the next attempts. Conversely an admitted
+// attempt that reached no server (the dial failed, the context ended first)
+// stays counted by the Gate, though not in Result.Attempts: the budget errs
+// on the safe side.
 type Gate interface {
 	Admit() error
 	Done(status int)
@@ -59,8 +62,9 @@ type Gate interface {
 type RetryPolicy struct {
 	// MaxAttempts bounds the attempts the client makes per request, the
 	// first included; 1 means no retries. A 401 adds one attempt of its own
-	// (after a token refresh). Re-sends that net/http's Transport makes by
-	// itself (see Gate) are counted in Result.Attempts, not against this.
+	// (after a token refresh). Result.Attempts counts what reached the
+	// server instead: re-sends that net/http's Transport makes by itself
+	// (see Gate) are counted there, not against this bound.
 	MaxAttempts int
 	// MaxRetryAfter: a 429 or 503 asking to wait longer than this is not
 	// retried; the response is returned as is. (Genesys' Go SDK: 180 s.)
@@ -155,6 +159,7 @@ type core struct {
 	retry      RetryPolicy
 	userAgent  []string
 	attemptCtx bool // bound each attempt with a context (the transport does not)
+	traced     bool // rt is an *http.Transport: its httptrace events count wire attempts
 	realClock  bool // Config.Now was nil: time.Now, whose readings can be shared
 }
 
@@ -186,9 +191,11 @@ func New(cfg Config) (*Client, error) {
 	// A transport with ResponseHeaderTimeout bounds the wait for a response
 	// itself; a context per attempt would cost a timer and allocations.
 	c.attemptCtx = c.cfg.AttemptTimeout > 0
-	if tr, ok := c.rt.(*http.Transport); ok && tr.ResponseHeaderTimeout > 0 && tr.ResponseHeaderTimeout <= c.cfg.AttemptTimeout {
+	tr, ok := c.rt.(*http.Transport)
+	if ok && tr.ResponseHeaderTimeout > 0 && tr.ResponseHeaderTimeout <= c.cfg.AttemptTimeout {
 		c.attemptCtx = false
 	}
+	c.traced = ok
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 		c.realClock = true
@@ -334,7 +341,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		if attempt == 1 {
 			res.Start = a.start
 		}
-		res.Attempts += 1 + a.resent
+		res.Attempts += a.sent
 		res.Latency, res.Connect, res.FirstByte = a.latency, a.connect, a.firstByte
 		if a.status != 0 {
 			resp.Status, resp.Header, resp.Body = a.status, a.header, a.body
@@ -522,10 +529,10 @@ type attemptResult struct {
 	latency            time.Duration
 	connect, firstByte time.Duration
 	err                error
-	// resent counts the times the Transport wrote the request again, on
-	// another connection, after the one it was written on failed: wire
-	// attempts beyond the first.
-	resent int
+	// sent counts the requests of this attempt that reached the server
+	// (see wireCount); resent those of them the Transport sent again, on
+	// another connection, after the one it had sent on failed.
+	sent, resent int
 }
 
 // timing collects the httptrace events of one attempt. Its trace's hooks
@@ -541,21 +548,42 @@ type timing struct {
 	firstRsp atomic.Int64 // unix ns of the first response byte
 	conns    atomic.Int32 // GotConn events: tries of the Transport that got a connection
 	writes   atomic.Int32 // WroteRequest events, failed writes included
-	sent     atomic.Int32 // WroteRequest events without error: requests written whole
+	wrote    atomic.Bool  // the current try's WroteRequest reported no error
+	cur      atomic.Pointer[timedConn]
+	curBase  atomic.Int64 // cur's bytes written when the current try got it
+	resent   atomic.Int32 // earlier tries that reached the wire
+}
+
+// gotConn starts a try of the Transport. If an earlier try of the same
+// round trip exists, the Transport is re-sending: the earlier try counts as
+// sent to the server if its request was written without error and (for a
+// connection made by TimedDial, which counts the bytes flushed to it) bytes
+// left for the wire; a write that only filled the Transport's buffer and
+// failed to flush (the server had closed the connection) did not.
+func (t *timing) gotConn(info httptrace.GotConnInfo) {
+	if t.conns.Add(1) > 1 && t.wrote.Load() {
+		if prev := t.cur.Load(); prev == nil || prev.written.Load() > t.curBase.Load() {
+			t.resent.Add(1)
+		}
+	}
+	t.wrote.Store(false)
+	tc := timedOf(info.Conn)
+	t.cur.Store(tc)
+	if tc != nil {
+		t.curBase.Store(tc.written.Load())
+	}
+	if !info.Reused {
+		t.connect.Store(int64(dialTime(info.Conn)))
+	}
 }
 
 var timingPool = sync.Pool{New: func() any {
 	t := &timing{}
 	t.trace = httptrace.ClientTrace{
-		GotConn: func(info httptrace.GotConnInfo) {
-			t.conns.Add(1)
-			if !info.Reused {
-				t.connect.Store(int64(dialTime(info.Conn)))
-			}
-		},
+		GotConn: t.gotConn,
 		WroteRequest: func(info httptrace.WroteRequestInfo) {
 			if info.Err == nil {
-				t.sent.Add(1)
+				t.wrote.Store(true)
 			}
 			t.writes.Add(1)
 		},
@@ -569,7 +597,10 @@ func (t *timing) reset() {
 	t.firstRsp.Store(0)
 	t.conns.Store(0)
 	t.writes.Store(0)
-	t.sent.Store(0)
+	t.wrote.Store(false)
+	t.cur.Store(nil)
+	t.curBase.Store(0)
+	t.resent.Store(0)
 }
 
 // done returns t to the pool unless a WroteRequest may still fire for the
@@ -581,6 +612,30 @@ func (t *timing) done() {
 		return
 	}
 	timingPool.Put(t)
+}
+
+// wireCount says how many requests of one attempt reached the server, and
+// how many of them the Transport re-sent on its own (see Gate): earlier
+// tries that reached the wire, plus the last one if it got a response or
+// was written (and, on a TimedDial connection, flushed). An attempt that
+// failed before that (dial error, context ended while waiting for a
+// connection, a write to a connection the server had closed) reached no
+// server and counts 0. Only an *http.Transport reports its tries through
+// httptrace; with any other RoundTripper each attempt counts 1.
+func (c *Client) wireCount(t *timing, status int) (sent, resent int) {
+	if !c.traced {
+		return 1, 0
+	}
+	resent = int(t.resent.Load())
+	sent = resent
+	if status != 0 {
+		sent++
+	} else if t.conns.Load() > 0 && t.wrote.Load() {
+		if cur := t.cur.Load(); cur == nil || cur.written.Load() > t.curBase.Load() {
+			sent++
+		}
+	}
+	return sent, resent
 }
 
 // TimedDial wraps a DialContext function so that the connections it makes
@@ -599,14 +654,27 @@ func TimedDial(dial func(ctx context.Context, network, addr string) (net.Conn, e
 
 type timedConn struct {
 	net.Conn
-	dial time.Duration
+	dial    time.Duration
+	written atomic.Int64 // bytes written to the connection
 }
 
-func dialTime(c net.Conn) time.Duration {
+func (c *timedConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	c.written.Add(int64(n))
+	return n, err
+}
+
+// timedOf returns the timedConn under c (possibly TLS), or nil.
+func timedOf(c net.Conn) *timedConn {
 	if tc, ok := c.(*tls.Conn); ok {
 		c = tc.NetConn()
 	}
-	if tc, ok := c.(*timedConn); ok {
+	tc, _ := c.(*timedConn)
+	return tc
+}
+
+func dialTime(c net.Conn) time.Duration {
+	if tc := timedOf(c); tc != nil {
 		return tc.dial
 	}
 	return 0
@@ -672,11 +740,7 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 	if fb := tm.firstRsp.Load(); fb > 0 {
 		a.firstByte = time.Duration(fb - tm.start)
 	}
-	// Each request written whole beyond the first is a re-send of the
-	// Transport's own (see Gate); the server may have acted on each.
-	if n := int(tm.sent.Load()); n > 1 {
-		a.resent = n - 1
-	}
+	a.sent, a.resent = c.wireCount(tm, a.status)
 	tm.done()
 	return a
 }

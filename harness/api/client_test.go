@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -678,5 +679,32 @@ func TestTransportResendsCounted(t *testing.T) {
 				t.Errorf("Gate: %d admits, statuses %v after the warm-up; want %d admits, %v", g.admits, g.statuses[1:], wantAdmits, tc.wantStatuses)
 			}
 		})
+	}
+}
+
+// An attempt that reached no server (here: the dial is refused) counts no
+// attempt in the Result, though the Gate admitted it (its budget errs on
+// the safe side).
+func TestRefusedDialCountsNoAttempt(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	g := &countingGate{}
+	c, err := api.New(api.Config{BaseURL: "http://" + addr, Agents: 1, Gate: g, Retry: api.RetryPolicy{MaxAttempts: 2, Backoff: time.Millisecond, Jitter: -1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
+	if err == nil || resp.Result.Outcome != metrics.TransportError || resp.Result.Attempts != 0 || resp.Result.Err == "" {
+		t.Errorf("Do = %v, %+v; want a transport error, 0 attempts sent, a reason", err, resp.Result)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.admits != 2 || fmt.Sprint(g.statuses) != "[0 0]" {
+		t.Errorf("Gate: %d admits, statuses %v; want 2 admitted, told [0 0]", g.admits, g.statuses)
 	}
 }
