@@ -275,6 +275,14 @@ type Response struct {
 // 429 or 5xx is not an error for Do: check resp.Status (JSON helpers return
 // *StatusError).
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	return c.do(ctx, req, nil)
+}
+
+// do is Do that, when out is not nil, decodes a final 2xx JSON body into out
+// before the Result is recorded: a body that cannot be decoded makes the
+// request a failure (Outcome ServerError, the status kept, Err the decoding
+// error) in the Result and the document alike, and do returns that error.
+func (c *Client) do(ctx context.Context, req *Request, out any) (*Response, error) {
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
@@ -394,6 +402,20 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 	case failure != nil:
 		res.Outcome = metrics.TransportError
 	}
+	// An answer the caller cannot use is not ok: the server (or something
+	// on the way) sent a 2xx whose body is not the JSON asked for.
+	var decodeErr error
+	if out != nil && res.Outcome == metrics.OK && res.Status >= 200 && res.Status <= 299 && len(resp.Body) > 0 {
+		if err := json.Unmarshal(resp.Body, out); err != nil {
+			res.Outcome = metrics.ServerError
+			msg := fmt.Sprintf("api: %s %s: decoding %d response into %T: %v", method, req.Route, res.Status, out, err)
+			if failure != nil { // e.g. the body was cut: say so too
+				msg += " (" + failure.Error() + ")"
+			}
+			failure = errors.New(msg)
+			decodeErr = failure
+		}
+	}
 	if failure != nil {
 		msg := failure.Error()
 		if c.cfg.Scrub != nil {
@@ -409,12 +431,15 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 			}
 		} else {
 			failure = nil // we have a response; Do reports it, not the error
+			if decodeErr != nil {
+				failure = errors.New(msg) // the caller has no usable answer
+			}
 		}
 	}
 	if r := c.cfg.Recorder; r != nil {
 		r.Record(res)
 	}
-	if res.Status == 0 || res.Outcome == metrics.Canceled {
+	if res.Status == 0 || res.Outcome == metrics.Canceled || decodeErr != nil {
 		return resp, failure
 	}
 	return resp, nil
@@ -867,7 +892,10 @@ func (c *Client) SendJSON(ctx context.Context, method, route string, in, out any
 
 // DoJSON is Do with in encoded as req.Body (unless nil) and a 2xx answer
 // decoded into out (unless nil). A final status outside 2xx gives a
-// *StatusError holding the whole response.
+// *StatusError holding the whole response. A 2xx whose body cannot be
+// decoded into out is a failed request: DoJSON returns the decoding error
+// (naming the request and out's type), and resp.Result, as recorded, has
+// Outcome metrics.ServerError, the 2xx status and that error as Err.
 func (c *Client) DoJSON(ctx context.Context, req *Request, in, out any) (*Response, error) {
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -876,17 +904,12 @@ func (c *Client) DoJSON(ctx context.Context, req *Request, in, out any) (*Respon
 		}
 		req.Body = b
 	}
-	resp, err := c.Do(ctx, req)
+	resp, err := c.do(ctx, req, out)
 	if err != nil {
-		return resp, err
+		return resp, err // no response, or a 2xx that could not be decoded
 	}
 	if resp.Status < 200 || resp.Status > 299 {
 		return resp, &StatusError{Response: resp}
-	}
-	if out != nil && len(resp.Body) > 0 {
-		if err := json.Unmarshal(resp.Body, out); err != nil {
-			return resp, fmt.Errorf("api: %s %s: decoding %d response into %T: %v", req.Method, req.Route, resp.Status, out, err)
-		}
 	}
 	return resp, nil
 }

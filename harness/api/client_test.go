@@ -682,6 +682,52 @@ func TestTransportResendsCounted(t *testing.T) {
 	}
 }
 
+// A 2xx whose body DoJSON cannot decode is a failed request in the Result
+// the caller gets and in the document alike: Outcome ServerError, the
+// status kept, the decoding error as Err and as DoJSON's error.
+func TestDoJSONUndecodableIsFailure(t *testing.T) {
+	type user struct{ ID, Name string }
+	for _, tc := range []struct {
+		name    string
+		body    string
+		out     any
+		wantErr string // "" = success
+	}{
+		{name: "valid", body: `{"id":"u-1","name":"Agent"}`, out: &user{}},
+		{name: "no out", body: `{"id":`, out: nil},
+		{name: "empty body", body: ``, out: &user{}},
+		{name: "truncated", body: `{"id":"u-1","na`, out: &user{}, wantErr: "decoding 200 response into *api_test.user: unexpected end of JSON input"},
+		{name: "wrong type", body: `{"id":42}`, out: &user{}, wantErr: "decoding 200 response into *api_test.user: json: cannot unmarshal number"},
+		{name: "not JSON", body: `<html>`, out: &user{}, wantErr: "decoding 200 response into *api_test.user: invalid character '<'"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := metrics.NewRecorder()
+			c := newClient(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, tc.body) }, api.Config{Recorder: rec})
+			resp, err := c.DoJSON(t.Context(), &api.Request{Op: "users.get", Method: http.MethodGet, Route: "/api/v2/users/{id}", Params: []string{"u-1"}}, nil, tc.out)
+			if resp == nil {
+				t.Fatalf("DoJSON returned no response (err %v)", err)
+			}
+			res := resp.Result
+			op := rec.Snapshot().Op("users.get")
+			if tc.wantErr == "" {
+				if err != nil || res.Outcome != metrics.OK || res.Err != "" || op.Outcome(metrics.OK) != 1 {
+					t.Errorf("DoJSON = %v, outcome %v, Err %q, document %v; want success", err, res.Outcome, res.Err, op.Outcomes)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "api: GET /api/v2/users/{id}: "+tc.wantErr) {
+				t.Errorf("DoJSON error = %v; want one naming the request and containing %q", err, tc.wantErr)
+			}
+			if res.Outcome != metrics.ServerError || res.Status != 200 || err == nil || res.Err != err.Error() {
+				t.Errorf("Result: outcome %v, status %d, Err %q; want server_error, 200, the error DoJSON returned", res.Outcome, res.Status, res.Err)
+			}
+			if op.Count != 1 || op.Outcome(metrics.ServerError) != 1 || op.Errors() != 1 {
+				t.Errorf("document: count %d, outcomes %v, errors %d; want 1 server_error", op.Count, op.Outcomes, op.Errors())
+			}
+		})
+	}
+}
+
 // An attempt that reached no server (here: the dial is refused) counts no
 // attempt in the Result, though the Gate admitted it (its budget errs on
 // the safe side).

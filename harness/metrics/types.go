@@ -12,7 +12,7 @@ const (
 	OK             Outcome = iota // a status below 400
 	HTTPError                     // 4xx other than 429
 	Throttled                     // 429 from the server, or refused by a client-side limiter
-	ServerError                   // 5xx
+	ServerError                   // 5xx, or a 2xx whose body the caller could not decode (api.Client.DoJSON): no usable answer
 	TransportError                // no HTTP response: dial, TLS, reset, timeout
 	Canceled                      // the caller's context ended first
 	numOutcomes
