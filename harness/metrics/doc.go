@@ -57,6 +57,8 @@
 //	operations  [{op, route, count, outcomes{ok,throttled,...}, status429,
 //	             bytesIn, bytesOut, connections, retryWaitMs, attempts,
 //	             latency, total, byOutcome{<outcome>{latency,total}}, rateHeaders}]
+//	             (attempts: sent to the server, retries included; a request
+//	             refused before sending counts in count but adds no attempt)
 //	rateLimits  [{key, namespace, scope, scopeReason, declaredScope, allowed,
 //	             windowSeconds, windowSource, rejected, recovered, firstRejection, lastRejection,
 //	             evidence{tokens,clients,users,tokensSeen,...,ops,opsPassing}, source,

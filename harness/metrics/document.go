@@ -69,9 +69,9 @@ type OpStats struct {
 	BytesOut    int64                     `json:"bytesOut"`
 	Connections int64                     `json:"connections"` // requests that opened a new connection (Result.Connect > 0)
 	RetryWaitMs float64                   `json:"retryWaitMs"`
-	Attempts    int64                     `json:"attempts"`
-	Latency     Histogram                 `json:"latency"` // service time of the last attempt, all outcomes
-	Total       Histogram                 `json:"total"`   // CO-corrected: from intended send, retries included
+	Attempts    int64                     `json:"attempts"` // attempts sent to the server (sum of Result.Attempts): requests refused before sending add none
+	Latency     Histogram                 `json:"latency"`  // service time of the last attempt, all outcomes
+	Total       Histogram                 `json:"total"`    // CO-corrected: from intended send, retries included
 	ByOutcome   map[string]OutcomeLatency `json:"byOutcome,omitempty"`
 	RateHeaders *RateHeaders              `json:"rateHeaders,omitempty"`
 }

@@ -391,10 +391,8 @@ func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 		s.newConns++
 	}
 	s.retryWait += res.RetryWait
-	if res.Attempts > 0 {
+	if res.Attempts > 0 { // 0: nothing reached the server (refused before sending)
 		s.attempts += int64(res.Attempts)
-	} else {
-		s.attempts++
 	}
 
 	// Completion time, relative to the recorder's start.

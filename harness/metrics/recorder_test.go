@@ -343,3 +343,36 @@ func TestMaxOperations(t *testing.T) {
 		t.Errorf("progress requests = %d, want 5", p.Requests)
 	}
 }
+
+// The document's attempts are the attempts sent to the server: a request
+// refused before sending (Attempts 0) counts as a request, not an attempt.
+func TestAttemptsAreSent(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		attempts     []int // Result.Attempts of each recorded request
+		wantAttempts int64
+	}{
+		{name: "one each", attempts: []int{1, 1, 1}, wantAttempts: 3},
+		{name: "retried", attempts: []int{3, 1}, wantAttempts: 4},
+		{name: "refused before sending", attempts: []int{0}, wantAttempts: 0},
+		{name: "mixed", attempts: []int{0, 2, 0, 1}, wantAttempts: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClock()
+			rec := metrics.NewRecorder(metrics.WithNow(c.Now))
+			for _, n := range tc.attempts {
+				res := result("a", 200, epoch, time.Millisecond)
+				res.Attempts = n
+				if n == 0 {
+					res.Status, res.Outcome, res.Err = 0, metrics.Throttled, "refused by the client-side limiter"
+				}
+				rec.Record(res)
+			}
+			a := rec.Snapshot().Op("a")
+			if a.Count != int64(len(tc.attempts)) || a.Attempts != tc.wantAttempts {
+				t.Errorf("Results with attempts %v: document count %d, attempts %d; want %d, %d",
+					tc.attempts, a.Count, a.Attempts, len(tc.attempts), tc.wantAttempts)
+			}
+		})
+	}
+}

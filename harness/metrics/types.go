@@ -66,7 +66,7 @@ type Result struct {
 	Latency       time.Duration // service time of the last attempt
 	Total         time.Duration // from Intended (or Start) to completion, retries included: CO-corrected
 	RetryWait     time.Duration // time spent waiting before retries
-	Attempts      int           // attempts made, >= 1
+	Attempts      int           // attempts sent to the server, retries and re-sends included; 0 if none was (refused or failed before sending)
 	BytesIn       int64         // response body bytes
 	BytesOut      int64         // request body bytes
 	RateLimit     RateLimitInfo // parsed inin-ratelimit-* headers of the final response + limit body on 429
