@@ -187,8 +187,9 @@ func routeStatus(st gcsim.Stats, method, route string, status int) int64 {
 // It returns the document.
 //
 // With hiddenRetries, gcsim may have answered more attempts than the document
-// counts: net/http's Transport silently re-sends an idempotent request whose
-// reused connection was reset (see TestResetRetriesAreCounted).
+// counts. api.Client now counts the re-sends net/http's Transport makes by
+// itself when a reused connection is reset (see TestResetRetriesAreCounted),
+// so an *http.Transport needs no such slack.
 func checkAccounted(t testing.TB, r *rig, l *load, method, route string, hiddenRetries bool) *metrics.Document {
 	t.Helper()
 	doc := r.rec.Snapshot()
