@@ -70,7 +70,7 @@ func TestOpenModelUnderFaults(t *testing.T) {
 			t.Errorf("stats %v: want some arrivals dropped (agents busy with slow answers) and some iterations cut by the graceful stop", st)
 		}
 		l := &load{issued: int64(st.Started), results: results, elapsed: elapsed}
-		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute, true)
+		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute)
 		op := doc.Op("queues.list")
 		if got := op.Outcome(metrics.Canceled); got != int64(st.Interrupted) {
 			t.Errorf("document: %d canceled, executor: %d interrupted", got, st.Interrupted)

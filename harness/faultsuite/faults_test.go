@@ -186,7 +186,7 @@ func TestRequestFaults(t *testing.T) {
 				<-done
 				synctest.Wait() // handlers of abandoned attempts finish and are counted
 				checkDeadline(t, l, tc.deadline)
-				doc := checkAccounted(t, r, l, tc.method, tc.route, false)
+				doc := checkAccounted(t, r, l, tc.method, tc.route)
 				tc.check(t, r, l, doc)
 				if t.Failed() {
 					t.Logf("document summary: %s", doc.Summary)
@@ -218,7 +218,7 @@ func TestResetRetriesAreCounted(t *testing.T) {
 			t.Errorf("result: outcome %v, %d attempts, reason %q; want transport_error, the %d attempts gcsim answered, a reason",
 				res.Outcome, res.Attempts, res.Err, answered)
 		}
-		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute, false)
+		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute)
 		if attempts := doc.Op("queues.list").Attempts; attempts != answered {
 			t.Errorf("gcsim answered %d attempts, the document counts %d", answered, attempts)
 		}

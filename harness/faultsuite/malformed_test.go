@@ -166,7 +166,7 @@ func TestMalformedAnswers(t *testing.T) {
 		if retried429 != int64(c.bad429) {
 			t.Errorf("%d garbage 429s, %d retries", c.bad429, retried429)
 		}
-		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute, false)
+		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute)
 		if got := routeCount(r.sim.Stats(), http.MethodPatch, "/api/v2/users/{id}/presences/{source}"); got != doc.Op("presence.set").Attempts {
 			t.Errorf("gcsim answered %d presence requests, the document counts %d attempts", got, doc.Op("presence.set").Attempts)
 		}

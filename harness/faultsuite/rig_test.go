@@ -185,12 +185,10 @@ func routeStatus(st gcsim.Stats, method, route string, status int) int64 {
 // its caller saw, failures carry a reason, the document's attempts equal the
 // requests gcsim answered on the route, and the document round-trips.
 // It returns the document.
-//
-// With hiddenRetries, gcsim may have answered more attempts than the document
-// counts. api.Client now counts the re-sends net/http's Transport makes by
-// itself when a reused connection is reset (see TestResetRetriesAreCounted),
-// so an *http.Transport needs no such slack.
-func checkAccounted(t testing.TB, r *rig, l *load, method, route string, hiddenRetries bool) *metrics.Document {
+// The attempts must match exactly: api.Client counts the re-sends
+// net/http's Transport makes by itself when a reused connection is reset
+// (see TestResetRetriesAreCounted).
+func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *metrics.Document {
 	t.Helper()
 	doc := r.rec.Snapshot()
 	if int64(len(l.results)) != l.issued {
@@ -243,7 +241,7 @@ func checkAccounted(t testing.TB, r *rig, l *load, method, route string, hiddenR
 	if attempts != recorded {
 		t.Errorf("document counts %d attempts, the results %d", attempts, recorded)
 	}
-	if got := routeCount(r.sim.Stats(), method, route); got != wire && !(hiddenRetries && got > wire) {
+	if got := routeCount(r.sim.Stats(), method, route); got != wire {
 		t.Errorf("gcsim answered %d requests on %s %s, the results count %d attempts sent", got, method, route, wire)
 	}
 	data, err := doc.Encode()

@@ -87,7 +87,7 @@ func TestTokenOutageDuringRefresh(t *testing.T) {
 			merged.results = append(merged.results, l.results...)
 			merged.errs = append(merged.errs, l.errs...)
 		}
-		doc := checkAccounted(t, r, merged, http.MethodGet, queuesRoute, false)
+		doc := checkAccounted(t, r, merged, http.MethodGet, queuesRoute)
 		st := r.sim.Stats()
 		ps := r.pool.Stats()
 		if tok := routeCount(st, http.MethodPost, "/oauth/token"); tok != ps.Created+ps.Failures {

@@ -180,7 +180,7 @@ func TestNotificationFaults(t *testing.T) {
 					t.Errorf("%d expected events (want %d): %d matched + %d lost; every expected event must be delivered or counted lost",
 						st.Expected, 2*rounds*agents, st.Matched, st.Lost)
 				}
-				doc := checkAccounted(t, r, all, http.MethodPatch, "/api/v2/users/{id}/presences/{source}", false)
+				doc := checkAccounted(t, r, all, http.MethodPatch, "/api/v2/users/{id}/presences/{source}")
 				if doc.Op("presence.set").Outcome(metrics.OK) != all.issued {
 					t.Errorf("presence changes: %v; want all ok", doc.Op("presence.set").Outcomes)
 				}
