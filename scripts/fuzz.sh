@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz every parser of outside input for a bounded time each.
 #
-#   scripts/fuzz.sh                 # 10s per target (CI)
+#   scripts/fuzz.sh                 # 10s per target
+#   FUZZTIME=40000x scripts/fuzz.sh # 40,000 inputs per target (CI: a count has no deadline, see .ci/run)
 #   FUZZTIME=5m scripts/fuzz.sh     # longer, locally
 #   scripts/fuzz.sh FuzzParseProfile FuzzReader   # only these targets
 #
@@ -42,6 +43,7 @@ want=("$@")
 failed=()
 for t in "${TARGETS[@]}"; do
 	read -r pkg name tags <<<"$t"
+	# shellcheck disable=SC2076 # a literal match of the name in the list is meant
 	if ((${#want[@]} > 0)) && [[ ! " ${want[*]} " =~ " ${name} " ]]; then
 		continue
 	fi
