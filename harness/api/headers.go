@@ -70,8 +70,12 @@ func ParseRateLimitHeaders(count, allowed, reset string) RateLimitHeaders {
 		h.Allowed = n
 		h.Present = true
 	}
-	if f, err := strconv.ParseFloat(strings.TrimSpace(reset), 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
-		h.Reset = clampSeconds(f)
+	// An absent header is the common case; ParseFloat would allocate a
+	// *NumError for it on every response.
+	if reset = strings.TrimSpace(reset); reset != "" {
+		if f, err := strconv.ParseFloat(reset, 64); err == nil && !math.IsNaN(f) && !math.IsInf(f, 0) {
+			h.Reset = clampSeconds(f)
+		}
 	}
 	return h
 }

@@ -163,3 +163,21 @@ func TestExpandRoute(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRateLimitHeadersAllocs checks that parsing, absent headers
+// included (the common case off Genesys), does not allocate per response.
+func TestParseRateLimitHeadersAllocs(t *testing.T) {
+	tests := []struct{ name, count, allowed, reset string }{
+		{"all present", "3", "300", "42"},
+		{"reset absent", "3", "300", ""},
+		{"all absent", "", "", ""},
+		{"reset blank", "3", "300", "  "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if n := testing.AllocsPerRun(100, func() { api.ParseRateLimitHeaders(tt.count, tt.allowed, tt.reset) }); n != 0 {
+				t.Errorf("ParseRateLimitHeaders(%q, %q, %q): %v allocs per call, want 0", tt.count, tt.allowed, tt.reset, n)
+			}
+		})
+	}
+}
