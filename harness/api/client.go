@@ -459,11 +459,13 @@ func (c *Client) assess(ctx context.Context, req *Request, method string, resp *
 		res.RateLimit = metrics.RateLimitInfo{Count: rl.Count, Allowed: rl.Allowed, Reset: rl.Reset, RetryAfter: ra}
 		res.CorrelationID = first(h["Inin-Correlation-Id"])
 		obs := observation{route: req.Route, id: id, status: a.status, headers: rl, retryAfter: ra, now: now}
-		var lb LimitBody
 		if a.status == http.StatusTooManyRequests {
+			// Allocated here only: obs.body escapes, and a LimitBody
+			// declared for every response would be moved to the heap.
 			if v, ok := ParseLimitBody(a.body); ok {
-				lb = v
-				obs.body = &lb
+				lb := new(LimitBody)
+				*lb = v
+				obs.body = lb
 				res.RateLimit.Key, res.RateLimit.Namespace, res.RateLimit.Value = lb.Key, lb.Namespace, lb.Value
 				if !hasRA && lb.MsgRetry > 0 {
 					ra, hasRA = lb.MsgRetry, true
