@@ -126,6 +126,13 @@ type Config struct {
 // when the server offers it, dial, TLS, idle and response-header timeouts
 // (the latter DefaultAttemptTimeout), and dials timed for Result.Connect
 // (see TimedDial; keep it when replacing DialContext).
+//
+// Compression is off: with it on, net/http adds "Accept-Encoding: gzip" to
+// every request and wraps every gzip answer in a decompressing reader, costs
+// paid per request for Platform API JSON answers that are mostly a few
+// hundred bytes. A load test measures the API, not gzip; set
+// DisableCompression false on the returned Transport to test compressed
+// answers.
 func NewTransport(agents int) *http.Transport {
 	if agents <= 0 {
 		agents = 1
@@ -135,6 +142,7 @@ func NewTransport(agents int) *http.Transport {
 		DialContext:           TimedDial((&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext),
 		ResponseHeaderTimeout: DefaultAttemptTimeout,
 		ForceAttemptHTTP2:     true,
+		DisableCompression:    true,
 		MaxIdleConns:          agents + 16,
 		MaxIdleConnsPerHost:   agents,
 		MaxConnsPerHost:       agents,
