@@ -754,3 +754,25 @@ func TestRefusedDialCountsNoAttempt(t *testing.T) {
 		t.Errorf("Gate: %d admits, statuses %v; want 2 admitted, told [0 0]", g.admits, g.statuses)
 	}
 }
+
+// A client on NewTransport asks for no compression: net/http would
+// otherwise add Accept-Encoding: gzip to every request (and allocate for it).
+func TestNewTransportNoAcceptEncoding(t *testing.T) {
+	var got atomic.Value
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got.Store(r.Header.Values("Accept-Encoding"))
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	c, err := api.New(api.Config{BaseURL: srv.URL, Agents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"}); err != nil {
+		t.Fatal(err)
+	}
+	if ae, _ := got.Load().([]string); len(ae) != 0 {
+		t.Errorf("request carried Accept-Encoding %q; want none (NewTransport disables compression)", ae)
+	}
+}
