@@ -639,36 +639,8 @@ func (r *Recorder) collect() []*opAgg {
 			s := &e.stripes[i]
 			s.mu.Lock()
 			d := &s.stripeData
-			for o := range d.outcomes {
-				src := &d.outcomes[o]
-				if src.latency == nil {
-					continue
-				}
-				dst := &a.outcomes[o]
-				if dst.latency == nil {
-					dst.latency, dst.total = newHist(), newHist()
-				}
-				dst.count += src.count
-				dst.latency.Merge(src.latency)
-				dst.total.Merge(src.total)
-			}
-			a.status429 += d.status429
-			a.bytesIn += d.bytesIn
-			a.bytesOut += d.bytesOut
-			a.newConns += d.newConns
-			a.retryWait += d.retryWait
-			a.attempts += d.attempts
-			a.requests = addSeries(a.requests, d.requests)
-			a.throttled = addSeries(a.throttled, d.throttled)
-			a.errors = addSeries(a.errors, d.errors)
-			a.ok = addSeries(a.ok, d.ok)
-			a.hdrAllowed = max(a.hdrAllowed, d.hdrAllowed)
-			a.hdrMaxCount = max(a.hdrMaxCount, d.hdrMaxCount)
-			a.hdrMaxReset = max(a.hdrMaxReset, d.hdrMaxReset)
+			a.stripeData.merge(d)
 			a.ids.add(d.tokens, d.clients, d.users)
-			for _, b := range d.buckets {
-				a.buckets = mergeBucket(a.buckets, b)
-			}
 			s.mu.Unlock()
 		}
 		aggs = append(aggs, a)
@@ -687,35 +659,41 @@ func (r *Recorder) collect() []*opAgg {
 }
 
 func foldOp(dst, src *opAgg) {
+	dst.stripeData.merge(&src.stripeData)
+	dst.ids.add(src.ids.tokens, src.ids.clients, src.ids.users)
+}
+
+// merge adds src's outcomes, counters, series, header evidence and buckets
+// into d. Identities are kept apart (a stripe's maps, an opAgg's idSets).
+func (d *stripeData) merge(src *stripeData) {
 	for o := range src.outcomes {
-		s := &src.outcomes[o]
-		if s.latency == nil {
+		so := &src.outcomes[o]
+		if so.latency == nil {
 			continue
 		}
-		d := &dst.outcomes[o]
-		if d.latency == nil {
-			d.latency, d.total = newHist(), newHist()
+		do := &d.outcomes[o]
+		if do.latency == nil {
+			do.latency, do.total = newHist(), newHist()
 		}
-		d.count += s.count
-		d.latency.Merge(s.latency)
-		d.total.Merge(s.total)
+		do.count += so.count
+		do.latency.Merge(so.latency)
+		do.total.Merge(so.total)
 	}
-	dst.status429 += src.status429
-	dst.bytesIn += src.bytesIn
-	dst.bytesOut += src.bytesOut
-	dst.newConns += src.newConns
-	dst.retryWait += src.retryWait
-	dst.attempts += src.attempts
-	dst.requests = addSeries(dst.requests, src.requests)
-	dst.throttled = addSeries(dst.throttled, src.throttled)
-	dst.errors = addSeries(dst.errors, src.errors)
-	dst.ok = addSeries(dst.ok, src.ok)
-	dst.hdrAllowed = max(dst.hdrAllowed, src.hdrAllowed)
-	dst.hdrMaxCount = max(dst.hdrMaxCount, src.hdrMaxCount)
-	dst.hdrMaxReset = max(dst.hdrMaxReset, src.hdrMaxReset)
-	dst.ids.add(src.ids.tokens, src.ids.clients, src.ids.users)
+	d.status429 += src.status429
+	d.bytesIn += src.bytesIn
+	d.bytesOut += src.bytesOut
+	d.newConns += src.newConns
+	d.retryWait += src.retryWait
+	d.attempts += src.attempts
+	d.requests = addSeries(d.requests, src.requests)
+	d.throttled = addSeries(d.throttled, src.throttled)
+	d.errors = addSeries(d.errors, src.errors)
+	d.ok = addSeries(d.ok, src.ok)
+	d.hdrAllowed = max(d.hdrAllowed, src.hdrAllowed)
+	d.hdrMaxCount = max(d.hdrMaxCount, src.hdrMaxCount)
+	d.hdrMaxReset = max(d.hdrMaxReset, src.hdrMaxReset)
 	for _, b := range src.buckets {
-		dst.buckets = mergeBucket(dst.buckets, b)
+		d.buckets = mergeBucket(d.buckets, b)
 	}
 }
 
