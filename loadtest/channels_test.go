@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
@@ -156,4 +157,23 @@ func gapLimit(hb time.Duration) time.Duration {
 		return 5*hb + 2*time.Second
 	}
 	return 3*hb + time.Second
+}
+
+// population loads agents users of the target's directory and builds the
+// population of this shard's owned agents, each with a notification channel
+// (push latency measured), sending through one client on pool. The caller
+// closes the population.
+func (r *rig) population(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int) (*agent.Population, *channels) {
+	t.Helper()
+	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
+	users, err := agent.LoadUsers(r.ctx, c, agents)
+	if err != nil {
+		t.Fatalf("loading %d agents: %v", agents, err)
+	}
+	chans := newChannels(r, pool, rec, agents)
+	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pop, chans
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/agent"
-	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 )
@@ -50,17 +49,8 @@ func TestNotificationStability(t *testing.T) {
 	perClient := max(sized.TokensPerClient, ceilDiv(6*owned, 250*sized.Clients))
 	r.start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(3*agents)+10))
 	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
 	ctx := r.ctx
-	users, err := agent.LoadUsers(ctx, c, agents)
-	if err != nil {
-		t.Fatalf("loading %d agents: %v", agents, err)
-	}
-	chans := newChannels(r, pool, rec, agents)
-	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pop, chans := r.population(t, pool, rec, agents, owned)
 	defer pop.Close()
 	if err := openAll(ctx, pop); err != nil {
 		t.Fatalf("opening the agents' channels: %v", err)

@@ -181,17 +181,8 @@ func TestAgentShift(t *testing.T) {
 	}
 	r.start(plan(agents, offered, dur, est))
 	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
 	ctx := r.ctx
-	users, err := agent.LoadUsers(ctx, c, agents)
-	if err != nil {
-		t.Fatalf("loading %d agents: %v", agents, err)
-	}
-	chans := newChannels(r, pool, rec, agents)
-	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pop, chans := r.population(t, pool, rec, agents, owned)
 	defer pop.Close()
 	sh := &shift{state: map[int]*shiftAgent{}, seed: r.k.Seed}
 
