@@ -573,11 +573,10 @@ func (h *Hub) Publish(topic string, eventBody any, correlationID string) int {
 		return 0
 	}
 	for c := range h.topics[topic] {
-		if c.sock != nil && c.sock.enqueue(pm) {
+		if c.sock != nil && c.sock.enqueueCounted(pm, &h.n.delivered) {
 			reached++
 		}
 	}
-	h.n.delivered.Add(int64(reached))
 	return reached
 }
 
@@ -798,9 +797,7 @@ func (h *Hub) beat() {
 			h.n.withheld.Add(1)
 			continue
 		}
-		if s.enqueue(h.heartbeat) {
-			h.n.heartbeats.Add(1)
-		}
+		s.enqueueCounted(h.heartbeat, &h.n.heartbeats)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -37,7 +38,12 @@ type outMsg struct {
 // enqueue queues pm without blocking and reports whether it did. A full
 // queue drops pm and closes the socket abruptly. The caller holds h.mu (read
 // or write) or runs on the socket's reader, so the hub is not closed under it.
-func (s *socket) enqueue(pm *websocket.PreparedMessage) bool {
+func (s *socket) enqueue(pm *websocket.PreparedMessage) bool { return s.enqueueCounted(pm, nil) }
+
+// enqueueCounted is enqueue that also adds 1 to counter when the message is
+// queued, before the writer can send it: a client that has read the message
+// then always sees it counted in Stats.
+func (s *socket) enqueueCounted(pm *websocket.PreparedMessage, counter *atomic.Int64) bool {
 	s.mu.Lock()
 	if s.closing {
 		s.mu.Unlock()
@@ -52,6 +58,9 @@ func (s *socket) enqueue(pm *websocket.PreparedMessage) bool {
 		return false
 	}
 	s.queue = append(s.queue, outMsg{pm: pm})
+	if counter != nil {
+		counter.Add(1)
+	}
 	s.startLocked()
 	s.mu.Unlock()
 	return true
@@ -158,8 +167,8 @@ func (s *socket) read() {
 			s.end(err)
 			return
 		}
-		if isPing(data) && s.enqueue(s.h.pong) {
-			s.h.n.pongs.Add(1)
+		if isPing(data) {
+			s.enqueueCounted(s.h.pong, &s.h.n.pongs)
 		}
 	}
 }
