@@ -13,7 +13,9 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -49,7 +51,11 @@ func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch args[0] {
 	case "target":
-		return serveTarget(ctx, stdin, stdout)
+		kind := targetRaw
+		if len(args) > 1 {
+			kind = args[1]
+		}
+		return serveTarget(ctx, kind, stdin, stdout)
 	case "load":
 		return runLoadChild(ctx, args[1:], stdout, stderr)
 	default:
@@ -57,16 +63,35 @@ func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 }
 
-func serveTarget(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
+// serveTarget serves the target of kind (targetRaw or targetNetHTTP) on
+// 127.0.0.1, prints its URL on stdout, and shuts down when stdin closes
+// or ctx ends.
+func serveTarget(ctx context.Context, kind string, stdin io.Reader, stdout io.Writer) error {
+	if !slices.Contains(targetKinds, kind) {
+		return fmt.Errorf("peers: child target: unknown kind %q (want %s)", kind, strings.Join(targetKinds, " or "))
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("peers: target: %w", err)
 	}
-	srv := &http.Server{Handler: targetHandler(), ReadHeaderTimeout: 10 * time.Second}
+	var (
+		serve    func() error
+		shutdown func(context.Context) error
+		closeNow func() error
+	)
+	if kind == targetNetHTTP {
+		srv := &http.Server{Handler: targetHandler(), ReadHeaderTimeout: 10 * time.Second}
+		serve = func() error { return srv.Serve(ln) }
+		shutdown, closeNow = srv.Shutdown, srv.Close
+	} else {
+		raw := newRawServer(ln)
+		serve, closeNow = raw.Serve, raw.Close
+		shutdown = func(context.Context) error { return raw.Close() }
+	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- serve() }()
 	if _, err := fmt.Fprintf(stdout, "http://%s/\n", ln.Addr()); err != nil {
-		srv.Close()
+		closeNow()
 		<-served
 		return fmt.Errorf("peers: target: %w", err)
 	}
@@ -80,11 +105,12 @@ func serveTarget(ctx context.Context, stdin io.Reader, stdout io.Writer) error {
 	case <-ctx.Done():
 	case <-stdinClosed:
 	case err := <-served:
-		return fmt.Errorf("peers: target: %w", err)
+		closeNow()
+		return fmt.Errorf("peers: target stopped serving: %v", err)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err = srv.Shutdown(shutdownCtx)
+	err = shutdown(shutdownCtx)
 	<-served
 	return err
 }

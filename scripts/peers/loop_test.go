@@ -105,6 +105,9 @@ func TestRunBareSmoke(t *testing.T) {
 	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
 		t.Fatalf("-json output: %v\n%s", err, stdout.String())
 	}
+	if rep.Target != targetRaw {
+		t.Errorf("target = %q, want the default %q", rep.Target, targetRaw)
+	}
 	if len(rep.Closed) != 1 || len(rep.Paced) != 1 {
 		t.Fatalf("closed %d rows, paced %d rows; want 1 and 1", len(rep.Closed), len(rep.Paced))
 	}

@@ -115,6 +115,7 @@ func TestFormat(t *testing.T) {
 func sampleReport() *report {
 	return &report{
 		Machine: machine{Date: "2026-11-26T17:00:00Z", CPUs: 2, CPU: "Intel(R) Xeon(R) Processor", Go: "go1.26.8 linux/amd64", LoadBefore: "1.50 0.40 0.30", LoadAfter: "2.10 0.60 0.35"},
+		Target:  targetRaw,
 		Conns:   50, Dur: 10 * time.Second, Runs: 3, Rate: 5000, Pinned: true, CPUs: [2]int{0, 1},
 		Closed: []measurement{
 			{Loader: "bare", Requests: 300000, Rate: 30000, CPU: 5 * time.Second, P50: 1500 * time.Microsecond, P99: 4 * time.Millisecond, MaxRSS: 20 << 20, AllocsPerReq: 25.04, BytesPerReq: 3001, TargetBusy: 0.874, LoaderBusy: 0.5, Others: 0.061},
@@ -332,6 +333,9 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-runs", "0"}, wantErr: "-runs 0"},
 		{args: []string{"-nice", "-21"}, wantErr: "-nice -21"},
 		{args: []string{"extra"}, wantErr: "unexpected arguments"},
+		{args: []string{"-target", "nethttp"}},
+		{args: []string{"-target", "raw"}},
+		{args: []string{"-target", "nginx"}, wantErr: `-target "nginx": want raw or nethttp`},
 	}
 	for _, tt := range tests {
 		o, err := parseFlags(tt.args, new(bytes.Buffer))

@@ -54,6 +54,9 @@ type options struct {
 	nice     int    // niceness of the target and loaders; 0 = unchanged
 	nicePath string
 	stderr   io.Writer
+	// targetKind is what answers: targetRaw (a minimal HTTP/1.1
+	// responder) or targetNetHTTP (a net/http server).
+	targetKind string
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -90,7 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 
 Measures, on this machine and one after another, a bare net/http client loop
 (the baseline), cxload's client with recording and limiting on, vegeta and k6
-against one loopback target (an 82-byte JSON answer) in another process.
+against one loopback target (an 82-byte JSON answer; -target) in another process.
 Loaders are pinned to one CPU and the target to another with taskset. Then paced
 load at -rate for the bare loop, cxload and vegeta.
 
@@ -108,6 +111,7 @@ flags:
 	only := fs.String("only", strings.Join(allLoaders, ","), "comma-separated loaders to measure")
 	fs.BoolVar(&o.json, "json", false, "print the measurements as JSON instead of tables")
 	fs.StringVar(&o.bin, "bin", "", "directory holding vegeta and k6, or where to install them; empty: PATH, else a temporary directory removed at exit")
+	fs.StringVar(&o.targetKind, "target", targetRaw, "the target server: raw (a minimal HTTP/1.1 responder on net.Conn, cheap enough not to be the bottleneck) or nethttp (a Go net/http server)")
 	fs.IntVar(&o.nice, "nice", 0, "run the target and loaders with this niceness (nice -n); negative values (root only) give them priority over other work on a shared machine")
 	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU, allocation and mutex profiles of the bare and cxload loaders")
 	if err := fs.Parse(args); err != nil {
@@ -143,6 +147,9 @@ flags:
 	if len(o.only) == 0 {
 		return nil, fmt.Errorf("peers: -only %q: names no loader; want a subset of %s", *only, strings.Join(allLoaders, ","))
 	}
+	if !slices.Contains(targetKinds, o.targetKind) {
+		return nil, fmt.Errorf("peers: -target %q: want %s", o.targetKind, strings.Join(targetKinds, " or "))
+	}
 	if o.nice < -20 || o.nice > 19 {
 		return nil, fmt.Errorf("peers: -nice %d: must be between -20 and 19", o.nice)
 	}
@@ -172,6 +179,7 @@ func (o *options) selected(name string) bool { return slices.Contains(o.only, na
 // report is everything one run measured; -json prints it as is.
 type report struct {
 	Machine machine       `json:"machine"`
+	Target  string        `json:"target"` // what answered: raw or nethttp
 	Conns   int           `json:"conns"`
 	Dur     time.Duration `json:"durationNs"`
 	Runs    int           `json:"runs"`
@@ -190,7 +198,7 @@ func (o *options) logf(format string, args ...any) {
 // measureAll starts the target and runs every selected loader, closed
 // loop first, then paced.
 func measureAll(ctx context.Context, o *options) (rep *report, err error) {
-	rep = &report{Machine: thisMachine(), Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != "", CPUs: o.cpus, Nice: o.nice}
+	rep = &report{Machine: thisMachine(), Target: o.targetKind, Conns: o.conns, Dur: o.duration, Runs: o.runs, Rate: o.rate, Pinned: o.taskset != "", CPUs: o.cpus, Nice: o.nice}
 	defer func() {
 		if rep != nil {
 			rep.Machine.LoadAfter = loadAvg()
@@ -347,7 +355,7 @@ func writeReport(w io.Writer, rep *report) error {
 		fmt.Fprintln(w, "WARNING: the machine was busy before the run (load average), so req/s and latencies may be low and noisy;")
 		fmt.Fprintln(w, "CPU s/1k req (from each loader's own rusage) is the steadier comparison.")
 	}
-	fmt.Fprintf(w, "target: Go net/http on 127.0.0.1, %d-byte JSON answer; %s\n\n", len(targetBody), pin)
+	fmt.Fprintf(w, "target: %s on 127.0.0.1, %d-byte JSON answer; %s\n\n", targetDescription(rep.Target), len(targetBody), pin)
 	fmt.Fprintf(w, "Full speed: %d connections, %v per run, median of %d interleaved run(s) by req/s\n", rep.Conns, rep.Dur, rep.Runs)
 	if err := writeClosedTable(w, rep.Closed); err != nil {
 		return err

@@ -26,7 +26,7 @@ func (o *options) startTarget(ctx context.Context) (*targetProc, error) {
 	// The target outlives every loader; bound it by all of them.
 	timeout := time.Duration(o.runs*(len(allLoaders)+len(pacedLoaders))+1) * o.loaderTimeout()
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
-	cmd := o.command(ctx, o.cpus[1], o.self, childCmd, "target")
+	cmd := o.command(ctx, o.cpus[1], o.self, childCmd, "target", o.targetKind)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		cancel()
