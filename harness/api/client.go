@@ -99,11 +99,32 @@ const (
 
 // Config configures a Client. BaseURL is required.
 type Config struct {
-	BaseURL    string            // API base, e.g. "https://api.mypurecloud.com" or gcsim's URL()
-	Tokens     TokenSource       // nil: requests carry no Authorization header
-	Recorder   *metrics.Recorder // nil: results are only returned
-	HTTPClient *http.Client      // nil: a client on NewTransport(Agents)
-	Agents     int               // sizes the transport's connections per host
+	BaseURL  string            // API base, e.g. "https://api.mypurecloud.com" or gcsim's URL()
+	Tokens   TokenSource       // nil: requests carry no Authorization header
+	Recorder *metrics.Recorder // nil: results are only returned
+	// Agents sizes the connections to the API host: at most this many are
+	// open at once (default 1), on the wire and on NewTransport alike.
+	Agents int
+	// HTTPClient, when set, sends every attempt through its Transport (used
+	// directly: its Timeout, redirects and cookies are not) instead of the
+	// Client's own HTTP/1.1 connections, the wire. Tests use it to serve
+	// requests in memory.
+	HTTPClient *http.Client
+	// NetHTTP sends through a net/http Transport (NewTransport: HTTP/2 when
+	// the server offers it, proxies from the environment) instead of the
+	// wire. The wire is cxload's own HTTP/1.1 client: one connection per
+	// agent, the request written and the answer read (by net/http's parser)
+	// on the goroutine that calls Do, which costs less CPU per request than
+	// net/http's Transport (see README, Performance). A proxy set in the
+	// environment for BaseURL (HTTPS_PROXY, ...) implies NetHTTP, since
+	// the wire dials the host itself.
+	NetHTTP bool
+	// Dial makes the connections (default: net.Dialer, 10 s timeout);
+	// with NetHTTP it becomes the Transport's DialContext, proxies off.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// TLSConfig for an https BaseURL (default: TLS 1.2 or later, the
+	// system's roots). The wire offers only http/1.1 in ALPN.
+	TLSConfig *tls.Config
 	// Limits is the client-side limiter; nil disables client-side limiting.
 	Limits *Limits
 	Retry  RetryPolicy
@@ -162,6 +183,7 @@ type Client struct {
 type core struct {
 	cfg        Config
 	base       string
+	wire       *wire             // the Client's own connections; nil: rt
 	rt         http.RoundTripper // HTTPClient's transport, used directly
 	own        *http.Transport   // closed by Close, nil if the caller gave HTTPClient
 	retry      RetryPolicy
@@ -178,14 +200,27 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("api: Config.BaseURL %q: want an absolute http(s) URL such as https://api.mypurecloud.com", cfg.BaseURL)
 	}
 	c := &core{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/")}
-	if cfg.HTTPClient != nil {
+	switch {
+	case cfg.HTTPClient != nil:
 		c.rt = cfg.HTTPClient.Transport
 		if c.rt == nil {
 			c.rt = http.DefaultTransport
 		}
-	} else {
+	case cfg.NetHTTP || (cfg.Dial == nil && proxied(u)):
 		c.own = NewTransport(cfg.Agents)
+		if cfg.Dial != nil {
+			c.own.DialContext, c.own.Proxy = TimedDial(cfg.Dial), nil
+		}
+		if cfg.TLSConfig != nil {
+			c.own.TLSClientConfig = cfg.TLSConfig
+		}
 		c.rt = c.own
+	default:
+		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return nil, fmt.Errorf("api: Config.BaseURL %q: want scheme, host and path only (no user, query or fragment)", cfg.BaseURL)
+		}
+		c.wire = newWire(u.Scheme, u.Host, u.Port(), "", cfg.Agents, cfg.TLSConfig, cfg.Dial)
+		c.base = strings.TrimRight(u.EscapedPath(), "/") // request targets are paths
 	}
 	if c.cfg.AttemptTimeout == 0 {
 		c.cfg.AttemptTimeout = DefaultAttemptTimeout
@@ -204,6 +239,9 @@ func New(cfg Config) (*Client, error) {
 		c.attemptCtx = false
 	}
 	c.traced = ok
+	if c.wire != nil {
+		c.attemptCtx = false // the wire bounds each attempt with the connection's deadline
+	}
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 		c.realClock = true
@@ -240,11 +278,22 @@ func (c *Client) Agent(i int) *Client { return &Client{core: c.core, agent: i} }
 // Limits returns the client-side limiter, nil if there is none.
 func (c *Client) Limits() *Limits { return c.cfg.Limits }
 
-// Close closes idle connections of the transport the client created.
+// Close closes the idle connections the client made (the wire's, or
+// NewTransport's); a request sent after Close opens new ones.
 func (c *Client) Close() {
 	if c.own != nil {
 		c.own.CloseIdleConnections()
 	}
+	if c.wire != nil {
+		c.wire.closeIdle()
+	}
+}
+
+// proxied reports whether the environment routes u through a proxy
+// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; never for loopback).
+func proxied(u *url.URL) bool {
+	p, err := http.ProxyFromEnvironment(&http.Request{URL: u})
+	return err != nil || p != nil
 }
 
 // Request is one logical API request.
@@ -298,6 +347,14 @@ func (c *Client) do(ctx context.Context, req *Request, out any) (*Response, erro
 	target, err := c.url(req)
 	if err != nil {
 		return nil, err
+	}
+	if c.wire != nil { // net/http checks these itself
+		if !validHeaderName(method) {
+			return nil, fmt.Errorf("api: Request.Method %q is not a valid HTTP method token", method)
+		}
+		if err := checkHeader(req.Header); err != nil {
+			return nil, fmt.Errorf("api: %s %s: %w", method, req.Route, err)
+		}
 	}
 	called := c.cfg.Now()
 	resp := &Response{}
@@ -716,6 +773,9 @@ func dialTime(c net.Conn) time.Duration {
 }
 
 func (c *Client) attempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) (a attemptResult) {
+	if c.wire != nil {
+		return c.wireAttempt(ctx, method, target, req, tok)
+	}
 	if c.attemptCtx {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.AttemptTimeout)
@@ -782,6 +842,30 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 
 var acceptJSON = []string{"application/json"}
 
+// wireAttempt is attempt on the wire; target is the request target (path
+// and query).
+func (c *Client) wireAttempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) (a attemptResult) {
+	a.start = c.cfg.Now()
+	now := a.start
+	if !c.realClock {
+		now = time.Now() // deadlines and firstByte are on the real clock
+	}
+	r := wireRequest{method: method, target: target, header: req.Header, ua: c.cfg.UserAgent, ctype: req.ContentType, body: req.Body}
+	if r.ua == "" && req.Header != nil {
+		r.ua = req.Header.Get("User-Agent")
+	}
+	if tok != nil {
+		r.auth = tok.AuthorizationValues()
+	}
+	c.wire.roundTrip(ctx, &r, c.cfg.AttemptTimeout, c.cfg.MaxResponseBytes, now, now.UnixNano(), &a)
+	a.end = c.cfg.Now()
+	a.latency = a.end.Sub(a.start)
+	if a.err != nil {
+		a.err = fmt.Errorf("api: %s %s: %w", method, req.Route, a.err)
+	}
+	return a
+}
+
 // stripURL drops the *url.Error wrapper, which repeats the URL (the route
 // template says which request it was).
 func stripURL(err error) error {
@@ -793,7 +877,7 @@ func stripURL(err error) error {
 }
 
 func readBody(r *http.Response, limit int64) ([]byte, error) {
-	if r.ContentLength == 0 {
+	if r.ContentLength == 0 || r.Body == http.NoBody { // NoBody: HEAD, 204, 304
 		return nil, nil
 	}
 	if r.ContentLength > 0 && r.ContentLength <= limit {
