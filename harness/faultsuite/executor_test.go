@@ -22,6 +22,10 @@ import (
 // ends by MaxDuration + GracefulStop; and the document's attempts match
 // gcsim's answers (resets aside: net/http may re-send those unseen).
 func TestOpenModelUnderFaults(t *testing.T) {
+	eachTransport(t, func(t *testing.T, netHTTP bool) { testOpenModelUnderFaults(t, netHTTP) })
+}
+
+func testOpenModelUnderFaults(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
 			agents   = 40
@@ -33,7 +37,7 @@ func TestOpenModelUnderFaults(t *testing.T) {
 				Latency:   gcsim.Latency{Distribution: "uniform", Min: 0, Max: gcsim.Duration(3 * time.Second)},
 				ErrorRate: 0.2, RetryAfter: gcsim.Duration(2 * time.Second), ResetRate: 0.1,
 			}),
-			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1}, Agents: agents},
+			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1}, Agents: agents, NetHTTP: netHTTP},
 		})
 		r.warm(t, agents)
 		var (

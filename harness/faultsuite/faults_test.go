@@ -134,7 +134,7 @@ func TestRequestFaults(t *testing.T) {
 			check: func(t *testing.T, r *rig, l *load, doc *metrics.Document) {
 				for _, res := range l.results {
 					if res.Outcome != metrics.TransportError || res.Attempts != 2 || res.Latency != 5*time.Second ||
-						res.Total != 11*time.Second || !strings.Contains(res.Err, "deadline exceeded") {
+						res.Total != 11*time.Second || !(strings.Contains(res.Err, "deadline exceeded") || strings.Contains(res.Err, "AttemptTimeout (5s)")) {
 						t.Errorf("result %+v; want 2 attempts of 5s + 1s backoff, a transport error naming the deadline", res)
 					}
 				}
@@ -173,39 +173,50 @@ func TestRequestFaults(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			synctest.Test(t, func(t *testing.T) {
-				r := newRig(t, rigConfig{profile: tc.profile, api: api.Config{Retry: tc.retry, AttemptTimeout: tc.timeout, Agents: tc.agents}})
-				r.warm(t, tc.agents)
-				done := make(chan struct{})
-				if tc.during != nil {
-					go func() { defer close(done); tc.during(r) }()
-				} else {
-					close(done)
-				}
-				l := r.run(t, tc.agents, tc.per, tc.deadline, tc.req)
-				<-done
-				synctest.Wait() // handlers of abandoned attempts finish and are counted
-				checkDeadline(t, l, tc.deadline)
-				doc := checkAccounted(t, r, l, tc.method, tc.route)
-				tc.check(t, r, l, doc)
-				if t.Failed() {
-					t.Logf("document summary: %s", doc.Summary)
-				}
+			eachTransport(t, func(t *testing.T, netHTTP bool) {
+				synctest.Test(t, func(t *testing.T) {
+					r := newRig(t, rigConfig{profile: tc.profile, api: api.Config{Retry: tc.retry, AttemptTimeout: tc.timeout, Agents: tc.agents, NetHTTP: netHTTP}})
+					r.warm(t, tc.agents)
+					done := make(chan struct{})
+					if tc.during != nil {
+						go func() { defer close(done); tc.during(r) }()
+					} else {
+						close(done)
+					}
+					l := r.run(t, tc.agents, tc.per, tc.deadline, tc.req)
+					<-done
+					synctest.Wait() // handlers of abandoned attempts finish and are counted
+					checkDeadline(t, l, tc.deadline)
+					doc := checkAccounted(t, r, l, tc.method, tc.route)
+					tc.check(t, r, l, doc)
+					if t.Failed() {
+						t.Logf("document summary: %s", doc.Summary)
+					}
+				})
 			})
 		})
 	}
 }
 
 // TestResetRetriesAreCounted: an idempotent request whose reused keep-alive
-// connection is reset is sent again by net/http's Transport itself, below
-// api.Client, on a fresh connection (reset too, and not re-sent: it is
-// fresh). gcsim answers two attempts; Result.Attempts, the document and
+// connection is reset is sent again by the transport itself (net/http's, or
+// the wire), below the retry policy, on a fresh connection (reset too, and
+// not re-sent: it is fresh). gcsim answers two attempts; Result.Attempts, the document and
 // api.Gate (the production guard's request budget) must count two as well.
 func TestResetRetriesAreCounted(t *testing.T) {
+	eachTransport(t, func(t *testing.T, netHTTP bool) { testResetRetriesAreCounted(t, netHTTP) })
+}
+
+func testResetRetriesAreCounted(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &countGate{}
-		r := newRig(t, rigConfig{api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 1}, Gate: g}})
-		r.warm(t, 1) // the token request leaves a keep-alive connection to reuse
+		r := newRig(t, rigConfig{api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 1}, Gate: g, NetHTTP: netHTTP}})
+		r.warm(t, 1)
+		// One request on another route leaves a keep-alive connection to reuse.
+		warm, err := r.api.Do(t.Context(), &api.Request{Op: "users.me", Route: "/api/v2/users/me"})
+		if err != nil || warm.Status == 0 { // any answer leaves the connection open (users/me wants a user: 4xx)
+			t.Fatalf("warming the connection: %v", err)
+		}
 		r.sim.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {ResetRate: 1}}})
 		l := r.run(t, 1, 1, time.Minute, getQueues)
 		synctest.Wait()
@@ -218,12 +229,14 @@ func TestResetRetriesAreCounted(t *testing.T) {
 			t.Errorf("result: outcome %v, %d attempts, reason %q; want transport_error, the %d attempts gcsim answered, a reason",
 				res.Outcome, res.Attempts, res.Err, answered)
 		}
+		l.issued++
+		l.results = append(l.results, warm.Result)
 		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute)
 		if attempts := doc.Op("queues.list").Attempts; attempts != answered {
 			t.Errorf("gcsim answered %d attempts, the document counts %d", answered, attempts)
 		}
-		if admits, dones := g.admits.Load(), g.dones.Load(); admits != answered || dones != answered {
-			t.Errorf("gcsim answered %d attempts, the Gate admitted %d and was told of %d", answered, admits, dones)
+		if admits, dones := g.admits.Load(), g.dones.Load(); admits != answered+1 || dones != answered+1 {
+			t.Errorf("gcsim answered %d attempts and the warming request, the Gate admitted %d and was told of %d", answered, admits, dones)
 		}
 	})
 }

@@ -21,6 +21,18 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// eachTransport runs f for both ways api.Client sends: its own HTTP/1.1
+// connections (the wire, the default) and net/http's Transport
+// (api.Config.NetHTTP). Both must survive the same faults.
+func eachTransport(t *testing.T, f func(t *testing.T, netHTTP bool)) {
+	for _, tr := range []struct {
+		name    string
+		netHTTP bool
+	}{{"wire", false}, {"nethttp", true}} {
+		t.Run(tr.name, func(t *testing.T) { f(t, tr.netHTTP) })
+	}
+}
+
 // rig is the harness wired to a pipe-served gcsim, for use inside a
 // testing/synctest bubble.
 type rig struct {
@@ -35,7 +47,7 @@ type rig struct {
 type rigConfig struct {
 	profile func(p *gcsim.Profile)               // adjusts the default profile
 	wrap    func(next http.Handler) http.Handler // wraps gcsim's handler (faults gcsim lacks)
-	api     api.Config                           // Tokens, Recorder, HTTPClient, BaseURL are set by the rig
+	api     api.Config                           // Tokens, Recorder, Dial, BaseURL are set by the rig; NetHTTP picks the transport
 	auth    auth.Config                          // TokenURL, Clients, HTTPClient are set by the rig
 }
 
@@ -79,7 +91,7 @@ func newRig(t testing.TB, cfg rigConfig) *rig {
 	}
 	rec := metrics.NewRecorder(metrics.WithScenario(t.Name()), metrics.WithTarget("simulator", ""))
 	c := cfg.api
-	c.BaseURL, c.Tokens, c.Recorder, c.HTTPClient, c.Scrub = sim.URL(), pool, rec, hc, pool.Scrub
+	c.BaseURL, c.Tokens, c.Recorder, c.Dial, c.Scrub = sim.URL(), pool, rec, sim.DialContext, pool.Scrub
 	if c.Rand == nil {
 		c.Rand = func() float64 { return 0.5 }
 	}
@@ -87,6 +99,7 @@ func newRig(t testing.TB, cfg rigConfig) *rig {
 	if err != nil {
 		t.Fatalf("api.New: %v", err)
 	}
+	t.Cleanup(client.Close)
 	return &rig{sim: sim, hc: hc, pool: pool, rec: rec, api: client}
 }
 

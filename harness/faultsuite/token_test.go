@@ -21,6 +21,10 @@ import (
 // request of the three phases is in the document once, and gcsim's token
 // endpoint count equals the pool's successes and failures.
 func TestTokenOutageDuringRefresh(t *testing.T) {
+	eachTransport(t, func(t *testing.T, netHTTP bool) { testTokenOutageDuringRefresh(t, netHTTP) })
+}
+
+func testTokenOutageDuringRefresh(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		const agents = 4
 		r := newRig(t, rigConfig{
