@@ -277,7 +277,8 @@ func (tg *Target) NewRecorder(opts ...metrics.Option) *metrics.Recorder {
 }
 
 // NewClient returns an API client for the target. Zero fields of cfg are
-// filled in: BaseURL; HTTPClient (a transport sized to cfg.Agents); Limits
+// filled in: BaseURL; Dial (to the simulator's listener, unless HTTPClient
+// is set: the client's own connections, at most cfg.Agents); Limits
 // (seeded from the target; pass tg.NewLimits(false) to switch client-side
 // limiting off); Scrub (the pool's, when Tokens is an *auth.Pool). On a
 // tenant the guard is always the Gate, Start must have been called, and the
@@ -287,10 +288,8 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 	if cfg.BaseURL == "" {
 		cfg.BaseURL = tg.APIBase()
 	}
-	if cfg.HTTPClient == nil {
-		tr := tg.transport(cfg.Agents)
-		tg.t.Cleanup(tr.CloseIdleConnections)
-		cfg.HTTPClient = &http.Client{Transport: tr}
+	if cfg.HTTPClient == nil && cfg.Dial == nil && tg.dial != nil {
+		cfg.Dial = tg.dial.DialContext // the simulator's listener (a pipe under synctest)
 	}
 	if p, ok := cfg.Tokens.(*auth.Pool); ok && cfg.Scrub == nil {
 		cfg.Scrub = p.Scrub
@@ -309,6 +308,7 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 	if err != nil {
 		tg.t.Fatalf("cxload target: %v", err)
 	}
+	tg.t.Cleanup(c.Close)
 	if tg.Guard != nil && seed {
 		ctx, cancel := context.WithTimeout(tg.t.Context(), time.Minute)
 		defer cancel()
@@ -319,6 +319,7 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 			if c, err = api.New(cfg); err != nil {
 				tg.t.Fatalf("cxload target: %v", err)
 			}
+			tg.t.Cleanup(c.Close)
 		}
 	}
 	return c

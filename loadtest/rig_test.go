@@ -284,19 +284,14 @@ func (r *rig) client(cfg api.Config) *api.Client {
 	if cfg.Limits == nil {
 		cfg.Limits = r.limits(true)
 	}
-	if cfg.HTTPClient == nil {
-		tr := api.NewTransport(cfg.Agents)
-		tr.Proxy = nil
-		r.t.Cleanup(tr.CloseIdleConnections)
-		cfg.HTTPClient = &http.Client{Transport: tr}
-	}
 	if p, ok := cfg.Tokens.(*auth.Pool); ok && cfg.Scrub == nil {
 		cfg.Scrub = p.Scrub
 	}
-	c, err := api.New(cfg)
+	c, err := api.New(cfg) // the client's own connections to the simulator (loopback: never proxied)
 	if err != nil {
 		r.t.Fatalf("loadtest: %v", err)
 	}
+	r.t.Cleanup(c.Close)
 	return c
 }
 
