@@ -21,7 +21,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # files so that a new target is fuzzed without editing this script. Today:
 # harness/api       FuzzParseRetryAfter FuzzParseRateLimitHeaders FuzzParseLimitBody
 #                   FuzzExpandRoute FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
-#                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage
+#                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage FuzzWireRequest
 # harness/gcsim     FuzzParseProfile
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)
 # harness/agent     FuzzParseShard FuzzParseStages FuzzReadUsers

@@ -470,3 +470,50 @@ func TestWireRefusesBadHeaders(t *testing.T) {
 		t.Errorf("%d operations recorded; want none", n)
 	}
 }
+
+// FuzzWireRequest: whatever a scenario puts in a path parameter, a query
+// value or a header value, the wire either refuses the request before
+// sending it (a header that would break the request head) or net/http's
+// server reads back exactly what was asked for; it never sends a request
+// the server cannot parse.
+func FuzzWireRequest(f *testing.F) {
+	for _, s := range [][3]string{{"u-1", "presence", "v"}, {"a b/c?d#e", "x&y=z", " padded "}, {"%2F", "é", "a\r\nX-Evil: 1"},
+		{"", "", ""}, {"..", "+", "\x00"}, {"{id}", "%", "\t"}} {
+		f.Add(s[0], s[1], s[2])
+	}
+	type got struct{ param, query, header string }
+	seenCh := make(chan got, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		param, _ := strings.CutPrefix(r.URL.Path, "/api/v2/users/")
+		seenCh <- got{param, r.URL.Query().Get("q"), r.Header.Get("X-Fuzz")}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	c, err := api.New(api.Config{BaseURL: srv.URL, Retry: api.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer c.Close()
+	f.Fuzz(func(t *testing.T, param, query, header string) {
+		if param == "" {
+			return // an empty segment is a different route
+		}
+		req := &api.Request{Route: "/api/v2/users/{id}", Params: []string{param}, Query: url.Values{"q": {query}},
+			Header: http.Header{"X-Fuzz": {header}}}
+		resp, err := c.Do(context.Background(), req)
+		badHeader := strings.ContainsFunc(header, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f })
+		if badHeader {
+			if err == nil || !strings.Contains(err.Error(), "X-Fuzz") {
+				t.Fatalf("header %q: err = %v; want a refusal naming X-Fuzz", header, err)
+			}
+			return
+		}
+		if err != nil || resp.Status != 200 {
+			t.Fatalf("param %q query %q header %q: %v (status %d)", param, query, header, err, resp.Status)
+		}
+		s := <-seenCh
+		if want := strings.Trim(header, " \t"); s.param != param || s.query != query || s.header != want {
+			t.Fatalf("sent param %q query %q header %q; server read %q %q %q", param, query, want, s.param, s.query, s.header)
+		}
+	})
+}
