@@ -1,5 +1,5 @@
-// Package api is cxload's client for the Genesys Cloud Platform API: a
-// net/http client with a tuned transport, JSON helpers, client-side rate
+// Package api is cxload's client for the Genesys Cloud Platform API: its
+// own HTTP/1.1 connections (or net/http's Transport), JSON helpers, client-side rate
 // limiting per scope ([Limits]), a 429/5xx policy that honours Retry-After
 // and never loses the last response, one token refresh and retry on 401, and
 // one [metrics.Result] per request, recorded with the route template rather
@@ -128,7 +128,8 @@ type Config struct {
 	// Limits is the client-side limiter; nil disables client-side limiting.
 	Limits *Limits
 	Retry  RetryPolicy
-	// AttemptTimeout bounds each attempt (default DefaultAttemptTimeout). If
+	// AttemptTimeout bounds each attempt (default DefaultAttemptTimeout). On
+	// the wire it is the connection's deadline for the whole exchange. If
 	// the transport is an *http.Transport whose ResponseHeaderTimeout is set
 	// and not longer, that bounds the wait for the response instead, and no
 	// per-attempt context is made.

@@ -76,8 +76,8 @@ type Result struct {
 	ClientID      string        // opaque identity of the OAuth client
 	UserID        string        // opaque identity of the user ("" for client credentials)
 	CorrelationID string        // ININ-Correlation-Id
-	Connect       time.Duration // httptrace: connection setup
-	FirstByte     time.Duration // httptrace: time to first response byte
+	Connect       time.Duration // setup of the connection the last attempt opened (dial; TLS too on the api wire); 0 if reused
+	FirstByte     time.Duration // from the last attempt's start to the first byte of its answer
 	Err           string        // reason for failure, redacted
 }
 
