@@ -44,7 +44,9 @@ func targetHandler() http.Handler {
 
 // runChild runs a child: "target" serves on 127.0.0.1 until its stdin
 // closes, printing its URL as the first line of stdout; "load" runs one
-// loader and prints a loadReport as JSON.
+// loader and prints a loadReport as JSON; "gcsim" serves the simulator
+// like "target"; "population" runs a population against it and prints a
+// popLoad as JSON.
 func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return errors.New("peers: child: missing kind (target or load)")
@@ -58,8 +60,12 @@ func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return serveTarget(ctx, kind, stdin, stdout)
 	case "load":
 		return runLoadChild(ctx, args[1:], stdout, stderr)
+	case "gcsim":
+		return serveSim(ctx, args[1:], stdin, stdout, stderr)
+	case "population":
+		return runPopulationChild(ctx, args[1:], stdout, stderr)
 	default:
-		return fmt.Errorf("peers: child: unknown kind %q (want target or load)", args[0])
+		return fmt.Errorf("peers: child: unknown kind %q (want target, load, gcsim or population)", args[0])
 	}
 }
 

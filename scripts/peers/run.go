@@ -57,6 +57,9 @@ type options struct {
 	// targetKind is what answers: targetRaw (a minimal HTTP/1.1
 	// responder) or targetNetHTTP (a net/http server).
 	targetKind string
+	// population, when its Agents > 0, replaces the loaders with a
+	// population run against the simulator (-population).
+	population popConfig
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -81,6 +84,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(rep)
 	}
+	if rep.Population != nil {
+		return writePopulation(stdout, rep)
+	}
 	return writeReport(stdout, rep)
 }
 
@@ -96,6 +102,11 @@ Measures, on this machine and one after another, a bare net/http client loop
 against one loopback target (an 82-byte JSON answer; -target) in another process.
 Loaders are pinned to one CPU and the target to another with taskset. Then paced
 load at -rate for the bare loop, cxload and vegeta.
+
+With -population N it measures instead N agents of harness/agent, each holding a
+notification channel and changing its presence every -population-period, against
+harness/gcsim in another process (the loader pinned to one CPU, the simulator to
+the other): errors, channels, events, heartbeats, memory and CPU.
 
 vegeta and k6 come from PATH or -bin, or are installed there with go install
 (into a temporary directory when -bin is empty).
@@ -114,6 +125,10 @@ flags:
 	fs.StringVar(&o.targetKind, "target", targetRaw, "the target server: raw (a minimal HTTP/1.1 responder on net.Conn, cheap enough not to be the bottleneck) or nethttp (a Go net/http server)")
 	fs.IntVar(&o.nice, "nice", 0, "run the target and loaders with this niceness (nice -n); negative values (root only) give them priority over other work on a shared machine")
 	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU, allocation and mutex profiles of the bare and cxload loaders")
+	fs.IntVar(&o.population.Agents, "population", 0, "instead of the loaders: run this many agents, each with a notification channel and a request every -population-period, against harness/gcsim in another process, and report errors, memory and CPU (0: off)")
+	fs.DurationVar(&o.population.Duration, "population-duration", DefaultPopulationDuration, "-population: how long the agents send, once every channel is open")
+	fs.DurationVar(&o.population.Period, "population-period", DefaultPopulationPeriod, "-population: each agent changes its presence this often")
+	fs.DurationVar(&o.population.Heartbeat, "population-heartbeat", DefaultPopulationHeartbeat, "-population: the simulator's heartbeat interval")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -146,6 +161,11 @@ flags:
 	}
 	if len(o.only) == 0 {
 		return nil, fmt.Errorf("peers: -only %q: names no loader; want a subset of %s", *only, strings.Join(allLoaders, ","))
+	}
+	if o.population.Agents != 0 {
+		if err := o.population.validate("-population-"); err != nil {
+			return nil, err
+		}
 	}
 	if !slices.Contains(targetKinds, o.targetKind) {
 		return nil, fmt.Errorf("peers: -target %q: want %s", o.targetKind, strings.Join(targetKinds, " or "))
@@ -187,8 +207,11 @@ type report struct {
 	Pinned  bool          `json:"pinned"`
 	CPUs    [2]int        `json:"cpus"` // loader CPU, target CPU, when pinned
 	Nice    int           `json:"nice,omitempty"`
-	Closed  []measurement `json:"closed"`
+	Closed  []measurement `json:"closed,omitempty"`
 	Paced   []measurement `json:"paced,omitempty"`
+	// Population is a -population run (then Closed and Paced are empty,
+	// and Target is "gcsim").
+	Population *popResult `json:"population,omitempty"`
 }
 
 func (o *options) logf(format string, args ...any) {
@@ -206,6 +229,13 @@ func measureAll(ctx context.Context, o *options) (rep *report, err error) {
 	}()
 	if o.taskset == "" {
 		o.logf("WARNING: taskset not found or fewer than 2 CPUs; processes are NOT pinned and figures are noisier")
+	}
+	if o.population.Agents > 0 {
+		rep.Target, rep.Conns, rep.Dur, rep.Runs, rep.Rate = "gcsim", 0, o.population.Duration, 1, 0
+		if rep.Population, err = measurePopulation(ctx, o); err != nil {
+			return nil, err
+		}
+		return rep, nil
 	}
 	tools := map[string]string{}
 	toolErr := map[string]error{}
