@@ -240,6 +240,10 @@ var (
 // sent, resent and err (end and latency are the caller's). t0 is the
 // attempt's start in Unix ns, for firstByte.
 func (w *wire) roundTrip(ctx context.Context, r *wireRequest, timeout time.Duration, limit int64, now time.Time, t0 int64, a *attemptResult) {
+	if err := ctx.Err(); err != nil {
+		a.err = err
+		return
+	}
 	for try := 0; ; try++ {
 		c, err := w.get(ctx, now)
 		if err != nil {
@@ -411,8 +415,9 @@ func checkHeader(h http.Header) error {
 			return fmt.Errorf("Request.Header: name %q is not a valid HTTP token (letters, digits and !#$%%&'*+-.^_`|~ only)", k)
 		}
 		for _, v := range vs {
-			if !validHeaderValue(v) {
-				return fmt.Errorf("Request.Header %s: value %q holds a control character (CR, LF, NUL...): remove it", k, v)
+			if i := invalidHeaderByte(v); i >= 0 {
+				// The value itself is not shown: it may be a credential.
+				return fmt.Errorf("Request.Header %s: value holds control byte %#02x at offset %d (CR, LF, NUL... would break the request): remove it", k, v[i], i)
 			}
 		}
 	}
@@ -455,14 +460,14 @@ func validHeaderName(k string) bool {
 	return true
 }
 
-// validHeaderValue reports whether v has no CR, LF, NUL or other control
-// byte but tab.
-func validHeaderValue(v string) bool {
+// invalidHeaderByte returns the offset of the first CR, LF, NUL or other
+// control byte but tab in v, or -1.
+func invalidHeaderByte(v string) int {
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		if (c < ' ' && c != '\t') || c == 0x7f {
-			return false
+			return i
 		}
 	}
-	return true
+	return -1
 }
