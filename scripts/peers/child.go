@@ -42,8 +42,9 @@ func targetHandler() http.Handler {
 	})
 }
 
-// runChild runs a child: "target" serves on 127.0.0.1 until its stdin
-// closes, printing its URL as the first line of stdout; "load" runs one
+// runChild runs a child: "target <kind> [pprof prefix]" serves on
+// 127.0.0.1 until its stdin closes, printing its URL as the first line of
+// stdout; "load" runs one
 // loader and prints a loadReport as JSON; "gcsim" serves the simulator
 // like "target"; "population" runs a population against it and prints a
 // popLoad as JSON.
@@ -53,9 +54,23 @@ func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 	switch args[0] {
 	case "target":
-		kind := targetRaw
+		kind, pprofPrefix := targetRaw, ""
 		if len(args) > 1 {
 			kind = args[1]
+		}
+		if len(args) > 2 {
+			pprofPrefix = args[2]
+		}
+		if pprofPrefix != "" {
+			stopProfile, err := startProfile(pprofPrefix)
+			if err != nil {
+				return err
+			}
+			defer func() {
+				if perr := stopProfile(); perr != nil {
+					fmt.Fprintln(stderr, perr)
+				}
+			}()
 		}
 		return serveTarget(ctx, kind, stdin, stdout)
 	case "load":

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/http/httptrace"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -510,5 +512,24 @@ func TestServeTarget(t *testing.T) {
 	}
 	if err := serveTarget(context.Background(), "nginx", strings.NewReader(""), io.Discard); err == nil || !strings.Contains(err.Error(), `unknown kind "nginx"`) {
 		t.Errorf("serveTarget(nginx) = %v, want an error naming the kind", err)
+	}
+}
+
+// TestTargetChildProfile runs the target child with a profile prefix (as
+// -pprof passes it) and a stdin that is already closed: it serves, stops
+// at once and leaves its profiles.
+func TestTargetChildProfile(t *testing.T) {
+	prefix := filepath.Join(t.TempDir(), "target-raw")
+	var stdout bytes.Buffer
+	if err := runChild(context.Background(), []string{"target", targetRaw, prefix}, strings.NewReader(""), &stdout, io.Discard); err != nil {
+		t.Fatalf("target child: %v", err)
+	}
+	if !strings.HasPrefix(stdout.String(), "http://127.0.0.1:") {
+		t.Errorf("target child printed %q, want its URL", stdout.String())
+	}
+	for _, suffix := range []string{".cpu.pprof", ".allocs.pprof", ".mutex.pprof"} {
+		if fi, err := os.Stat(prefix + suffix); err != nil || fi.Size() == 0 {
+			t.Errorf("%s: %v, want a profile", prefix+suffix, err)
+		}
 	}
 }

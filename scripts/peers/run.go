@@ -124,7 +124,7 @@ flags:
 	fs.StringVar(&o.bin, "bin", "", "directory holding vegeta and k6, or where to install them; empty: PATH, else a temporary directory removed at exit")
 	fs.StringVar(&o.targetKind, "target", targetRaw, "the target server: raw (a minimal HTTP/1.1 responder on net.Conn, cheap enough not to be the bottleneck) or nethttp (a Go net/http server)")
 	fs.IntVar(&o.nice, "nice", 0, "run the target and loaders with this niceness (nice -n); negative values (root only) give them priority over other work on a shared machine")
-	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU, allocation and mutex profiles of the bare and cxload loaders")
+	fs.StringVar(&o.pprof, "pprof", "", "directory for CPU, allocation and mutex profiles of the bare and cxload loaders, and of the target over the whole run")
 	fs.IntVar(&o.population.Agents, "population", 0, "instead of the loaders: run this many agents, each with a notification channel and a request every -population-period, against harness/gcsim in another process, and report errors, memory and CPU (0: off)")
 	fs.DurationVar(&o.population.Duration, "population-duration", DefaultPopulationDuration, "-population: how long the agents send, once every channel is open")
 	fs.DurationVar(&o.population.Period, "population-period", DefaultPopulationPeriod, "-population: each agent changes its presence this often")

@@ -29,7 +29,11 @@ type targetProc struct {
 func (o *options) startTarget(ctx context.Context) (*targetProc, error) {
 	// The target outlives every loader; bound it by all of them.
 	timeout := time.Duration(o.runs*(len(allLoaders)+len(pacedLoaders))+1) * o.loaderTimeout()
-	return o.startServer(ctx, timeout, "the target", childCmd, "target", o.targetKind)
+	args := []string{childCmd, "target", o.targetKind}
+	if o.pprof != "" {
+		args = append(args, o.pprof+"/target-"+o.targetKind)
+	}
+	return o.startServer(ctx, timeout, "the target", args...)
 }
 
 // startServer starts a server child (args after the executable) pinned to
