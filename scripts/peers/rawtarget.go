@@ -70,7 +70,12 @@ var (
 	errURITooLong           = &httpError{http.StatusRequestURITooLong, "request line longer than the read buffer"}
 	errLineTooLong          = &httpError{http.StatusRequestHeaderFieldsTooLarge, "header line longer than the read buffer"}
 	errHeadTooLarge         = &httpError{http.StatusRequestHeaderFieldsTooLarge, "request head larger than the limit"}
-	errTransferEncoding     = &httpError{http.StatusNotImplemented, "Transfer-Encoding request bodies are not supported"}
+	errTransferCoding       = &httpError{http.StatusNotImplemented, "a transfer coding other than chunked"}
+	errManyTransferEncoding = &httpError{http.StatusBadRequest, "more than one Transfer-Encoding"}
+	errTEAndLength          = &httpError{http.StatusBadRequest, "both Transfer-Encoding and Content-Length"}
+	errTEInHTTP10           = &httpError{http.StatusBadRequest, "Transfer-Encoding in an HTTP/1.0 request"}
+	errBadChunk             = &httpError{http.StatusBadRequest, "malformed chunked body"}
+	errTrailerTooLarge      = &httpError{http.StatusBadRequest, "chunked trailer larger than the limit"}
 	errVersion              = &httpError{http.StatusHTTPVersionNotSupported, "HTTP major version other than 1"}
 )
 
@@ -81,7 +86,8 @@ type reqHead struct {
 	head          bool  // method HEAD: no body in the answer
 	contentLength int64 // -1: none
 	hosts         int
-	te            bool // a Transfer-Encoding field
+	te            int  // Transfer-Encoding fields
+	chunked       bool // Transfer-Encoding: chunked (the only coding served)
 	close         bool // Connection: close
 	keepAlive     bool // Connection: keep-alive (HTTP/1.0)
 	expect100     bool // Expect: 100-continue
@@ -160,8 +166,16 @@ func readHead(br *bufio.Reader, h *reqHead) error {
 	switch {
 	case h.minor >= 1 && h.hosts == 0:
 		return errNoHost
-	case h.te:
-		return errTransferEncoding
+	case h.te > 1:
+		return errManyTransferEncoding
+	case h.te == 1 && h.minor == 0:
+		// RFC 9112 §6.1: Transfer-Encoding in HTTP/1.0 is faulty framing.
+		return errTEInHTTP10
+	case h.te == 1 && h.contentLength >= 0:
+		// RFC 9112 §6.3: a request smuggling attempt, refused.
+		return errTEAndLength
+	case h.te == 1 && !h.chunked:
+		return errTransferCoding
 	}
 	return nil
 }
@@ -246,7 +260,8 @@ func parseField(line []byte, h *reqHead) error {
 		}
 	case len("transfer-encoding"):
 		if bytes.EqualFold(name, []byte("transfer-encoding")) {
-			h.te = true
+			h.te++
+			h.chunked = bytes.EqualFold(value, []byte("chunked"))
 		}
 	}
 	return nil
@@ -373,26 +388,131 @@ func serveOne(br *bufio.Reader, bw *bufio.Writer, h *reqHead, date *rawDate) (ke
 		}
 		return false, err
 	}
-	if n := h.contentLength; n > 0 {
+	if h.contentLength > 0 || h.chunked {
+		// An HTTP/1.0 client's Expect is ignored (RFC 9110 §10.1.1).
 		if h.expect100 && h.minor >= 1 && br.Buffered() == 0 {
 			bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 			if err := bw.Flush(); err != nil {
 				return false, err
 			}
 		}
-		for n > 0 {
-			d, err := br.Discard(int(min(n, 1<<30)))
-			n -= int64(d)
-			if err != nil {
-				if err == io.EOF {
-					err = io.ErrUnexpectedEOF
-				}
-				return false, err
+		var err error
+		if h.chunked {
+			err = discardChunked(br)
+		} else {
+			err = discard(br, h.contentLength)
+		}
+		if err != nil {
+			if e, ok := err.(*httpError); ok {
+				writeRefusal(bw, e, date.get())
 			}
+			return false, err
 		}
 	}
 	writeAnswer(bw, h, date.get())
 	return h.keep(), nil
+}
+
+// discard reads and drops n bytes of body.
+func discard(br *bufio.Reader, n int64) error {
+	for n > 0 {
+		d, err := br.Discard(int(min(n, 1<<30)))
+		n -= int64(d)
+		if err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// discardChunked reads and drops a chunked body (RFC 9112 §7.1): chunks
+// of "size[;ext] CRLF data CRLF", the last of size 0, then trailer fields
+// up to a blank line. A size line or trailer field must fit the read
+// buffer, the whole trailer rawHeadMax.
+func discardChunked(br *bufio.Reader) error {
+	var lc reqHead // counts the bytes of a line, or of the trailer
+	// bad turns a refusal of readLine (too long, bare CR) into errBadChunk.
+	bad := func(err error) error {
+		if _, ok := err.(*httpError); ok {
+			return errBadChunk
+		}
+		return err
+	}
+	for {
+		lc.size = 0
+		line, err := readLine(br, &lc, false)
+		if err != nil {
+			return bad(err)
+		}
+		n, ok := parseChunkSize(line)
+		if !ok {
+			return errBadChunk
+		}
+		if n == 0 {
+			break
+		}
+		if err := discard(br, n); err != nil {
+			return err
+		}
+		lc.size = 0
+		if line, err = readLine(br, &lc, false); err != nil {
+			return bad(err)
+		}
+		if len(line) != 0 {
+			return errBadChunk // data longer than its size
+		}
+	}
+	lc.size = 0
+	for {
+		line, err := readLine(br, &lc, false)
+		switch {
+		case err == errHeadTooLarge || err == errLineTooLong:
+			return errTrailerTooLarge
+		case err != nil:
+			return bad(err)
+		case len(line) == 0:
+			return nil
+		case line[0] == ' ' || line[0] == '\t' || bytes.IndexByte(line, ':') <= 0:
+			return errBadChunk
+		}
+	}
+}
+
+// parseChunkSize parses a chunk-size line: 1 to 15 hex digits, then
+// nothing, or optional white space and ";" extensions (ignored).
+func parseChunkSize(line []byte) (int64, bool) {
+	var n int64
+	i := 0
+	for ; i < len(line); i++ {
+		d, ok := hexDigit(line[i])
+		if !ok {
+			break
+		}
+		if i == 15 {
+			return 0, false // beyond 2^60 bytes: not a size anyone sends
+		}
+		n = n<<4 | int64(d)
+	}
+	if i == 0 {
+		return 0, false
+	}
+	rest := trimOWS(line[i:])
+	return n, len(rest) == 0 || rest[0] == ';'
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 // rawServer serves the raw target on a listener: one goroutine per
