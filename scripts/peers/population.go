@@ -202,8 +202,9 @@ type popOp struct {
 
 // popMem is the loader's memory and goroutines at one moment, after a GC.
 type popMem struct {
-	Heap       uint64 `json:"heapBytes"` // live heap (HeapAlloc after a GC)
-	RSS        uint64 `json:"rssBytes"`  // VmRSS
+	Heap       uint64 `json:"heapBytes"`  // live heap (HeapAlloc after a GC)
+	Stacks     uint64 `json:"stackBytes"` // goroutine stacks (StackInuse)
+	RSS        uint64 `json:"rssBytes"`   // VmRSS
 	Goroutines int    `json:"goroutines"`
 }
 
@@ -211,7 +212,7 @@ func memNow() popMem {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return popMem{Heap: ms.HeapAlloc, RSS: rssOf("self"), Goroutines: runtime.NumGoroutine()}
+	return popMem{Heap: ms.HeapAlloc, Stacks: ms.StackInuse, RSS: rssOf("self"), Goroutines: runtime.NumGoroutine()}
 }
 
 // popLoad is what the population child measures and prints as JSON.
@@ -654,10 +655,11 @@ func writePopulation(w io.Writer, rep *report) error {
 		return err
 	}
 	fmt.Fprintf(w, "  CPU over the loader's %v life (opening the channels included); others on the two CPUs: %s\n", r.Wall.Round(time.Second), formatShare(r.Others))
-	fmt.Fprintf(w, "  loader per agent, channels open and idle (after a GC, less the process before the agents): heap %s, RSS %s, %.2f goroutines\n",
-		perAgent(l.Before.Heap, l.Open.Heap), perAgent(l.Before.RSS, l.Open.RSS), float64(l.Open.Goroutines-l.Before.Goroutines)/n)
-	fmt.Fprintf(w, "  loader per agent, after the load: heap %s, RSS %s, %.2f goroutines; during the load at most %.2f goroutines per agent; after closing %d goroutines (%d before the agents)\n",
-		perAgent(l.Before.Heap, l.End.Heap), perAgent(l.Before.RSS, l.End.RSS), float64(l.End.Goroutines-l.Before.Goroutines)/n,
+	fmt.Fprintf(w, "  loader per agent, channels open and idle (after a GC, less the process before the agents): heap + stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
+		perAgent(l.Before.Heap+l.Before.Stacks, l.Open.Heap+l.Open.Stacks), perAgent(l.Before.Heap, l.Open.Heap), perAgent(l.Before.Stacks, l.Open.Stacks),
+		perAgent(l.Before.RSS, l.Open.RSS), float64(l.Open.Goroutines-l.Before.Goroutines)/n)
+	fmt.Fprintf(w, "  loader per agent, after the load: heap + stacks %s, RSS %s, %.2f goroutines; during the load at most %.2f goroutines per agent; after closing %d goroutines (%d before the agents)\n",
+		perAgent(l.Before.Heap+l.Before.Stacks, l.End.Heap+l.End.Stacks), perAgent(l.Before.RSS, l.End.RSS), float64(l.End.Goroutines-l.Before.Goroutines)/n,
 		float64(l.PeakGoroutines-l.Before.Goroutines)/n, l.AfterClose, l.Before.Goroutines)
 	return nil
 }
