@@ -4,10 +4,13 @@
 //
 // Usage:
 //
-//	go run ./scripts/peers [-duration 10s] [-conns 50] [-rate 5000] [-only bare,cxload,vegeta,k6] [-json]
+//	go run ./scripts/peers [-duration 10s] [-conns 50] [-rate 5000] [-only bare,cxload,vegeta,k6] [-target raw|nethttp] [-json]
+//	go run ./scripts/peers -population 10000 [-population-duration 60s] [-population-period 10s] [-population-heartbeat 10s] [-json]
 //
-// It starts one loopback target (a Go HTTP server answering an 82-byte JSON
-// body) in a separate process pinned to CPU 1, then runs each loader in its
+// It starts one loopback target (by default a minimal HTTP/1.1 responder
+// on net.Conn, cheap enough not to be the bottleneck; -target nethttp: a
+// Go net/http server; either answers an 82-byte JSON body) in a separate
+// process pinned to CPU 1, then runs each loader in its
 // own process pinned to CPU 0, one after another, for the same duration and
 // number of connections. For every loader it reports requests per second,
 // CPU seconds per 1,000 requests (from the loader process's rusage), p50 and
@@ -19,6 +22,15 @@
 // vegeta and k6 are taken from PATH, or installed with `go install` into a
 // temporary GOBIN (or the directory given by -bin). A loader that cannot be
 // run is reported as "not measured: <reason>"; the others still run.
+//
+// With -population N it runs instead N agents of harness/agent against
+// harness/gcsim in a child process pinned to CPU 1, from a child process
+// pinned to CPU 0: each agent holds a notification channel subscribed to
+// its presence and routing status topics and changes its presence every
+// -population-period for -population-duration. It reports the agents and
+// channels up, API requests by outcome, notification events, heartbeat
+// gaps, drops and reconnects, and each process's CPU and memory (per agent
+// for the loader); any error is counted.
 package main
 
 import (

@@ -82,12 +82,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if o.json {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		err = enc.Encode(rep)
+	} else if rep.Population != nil {
+		err = writePopulation(stdout, rep)
+	} else {
+		err = writeReport(stdout, rep)
 	}
-	if rep.Population != nil {
-		return writePopulation(stdout, rep)
+	if err == nil && rep.Population != nil && rep.Population.Errors > 0 {
+		// The goal is a population without an error: exit 1 otherwise.
+		err = fmt.Errorf("peers: -population %d: %d errors (see the output)", rep.Population.Config.Agents, rep.Population.Errors)
 	}
-	return writeReport(stdout, rep)
+	return err
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
