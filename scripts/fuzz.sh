@@ -23,6 +23,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 #                   FuzzExpandRoute FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
 #                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage FuzzWireRequest
 # harness/gcsim     FuzzParseProfile
+# scripts/peers     FuzzServe (the raw target)
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)
 # harness/agent     FuzzParseShard FuzzParseStages FuzzReadUsers
 # harness/metrics   FuzzParseThreshold FuzzDecodeDocument
