@@ -7,7 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strings"
@@ -368,17 +367,7 @@ func (g guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // adminStats reads an external simulator's counters (GET /admin/stats).
 func (r *rig) adminStats() (gcsim.Stats, error) {
-	var st gcsim.Stats
-	resp, err := r.hc.Get(r.ext + "/admin/stats")
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return st, json.Unmarshal(body, &st)
+	return gcsim.FetchStats(r.ctx, r.hc, r.ext)
 }
 
 // setFaults switches the simulator's faults (and performs their actions).

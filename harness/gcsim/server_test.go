@@ -2,6 +2,8 @@ package gcsim_test
 
 import (
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -83,4 +85,37 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 			t.Errorf("in-flight request: status %d, want 200", got)
 		}
 	})
+}
+
+// FetchStats reads the same counters as Stats, over HTTP, and says what is
+// wrong with a URL that is not a simulator.
+func TestFetchStats(t *testing.T) {
+	s := gcsim.NewServer(nil)
+	defer s.Close()
+	hc := s.Client()
+	for range 3 {
+		resp, err := hc.Get(s.URL() + "/api/v2/users/me")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	got, err := gcsim.FetchStats(t.Context(), hc, s.URL()+"/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := func(st gcsim.Stats) (n int64) {
+		for _, r := range st.Requests {
+			n += r.Count
+		}
+		return n
+	}
+	if g, w := sum(got), sum(s.Stats()); g != w || g < 3 {
+		t.Errorf("FetchStats counts %d requests, Stats %d; want the same, at least 3", g, w)
+	}
+	other := httptest.NewServer(http.NotFoundHandler())
+	defer other.Close()
+	if _, err := gcsim.FetchStats(t.Context(), nil, other.URL); err == nil || !strings.Contains(err.Error(), "status 404") {
+		t.Errorf("FetchStats of a non-simulator: err = %v; want one naming status 404", err)
+	}
 }

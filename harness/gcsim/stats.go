@@ -1,8 +1,15 @@
 package gcsim
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"sort"
+	"strings"
 	"sync/atomic"
+
+	json "github.com/go-json-experiment/json"
 
 	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
 )
@@ -191,4 +198,35 @@ func (st Stats) Bucket(key string) BucketStats {
 		}
 	}
 	return BucketStats{Key: key}
+}
+
+// FetchStats reads the counters of a simulator running in another process
+// (go run ./scripts/gcsim) from its GET /admin/stats; baseURL is its URL,
+// hc nil means http.DefaultClient. In the same process, call Stats.
+func FetchStats(ctx context.Context, hc *http.Client, baseURL string) (Stats, error) {
+	var st Stats
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	url := strings.TrimRight(baseURL, "/") + "/admin/stats"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return st, fmt.Errorf("gcsim: stats: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return st, fmt.Errorf("gcsim: GET %s: %w", url, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
+	if err != nil {
+		return st, fmt.Errorf("gcsim: GET %s: reading the answer: %w", url, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return st, fmt.Errorf("gcsim: GET %s: status %d (is this a gcsim server?)", url, resp.StatusCode)
+	}
+	if err := json.Unmarshal(body, &st); err != nil {
+		return st, fmt.Errorf("gcsim: GET %s: decoding the counters: %w", url, err)
+	}
+	return st, nil
 }

@@ -471,17 +471,8 @@ func openChannels(ctx context.Context, pop *agent.Population, par int) (int, err
 // simSockets reads the simulator's open sockets and channels from GET
 // /admin/stats (-1, -1 when it does not answer).
 func simSockets(ctx context.Context, hc *http.Client, url string) (sockets, channels int64) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/admin/stats", nil)
+	st, err := gcsim.FetchStats(ctx, hc, url)
 	if err != nil {
-		return -1, -1
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return -1, -1
-	}
-	defer resp.Body.Close()
-	var st gcsim.Stats
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
 		return -1, -1
 	}
 	return st.Sockets.Sockets, st.Sockets.Channels

@@ -29,7 +29,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -678,17 +677,8 @@ func linearFit(xs, ys []float64) (slope, mean float64) {
 // simSockets reads the simulator's open sockets and channels from
 // GET /admin/stats (-1, -1 when it does not answer).
 func (s *sim) simSockets(ctx context.Context, hc *http.Client) (sockets, channels int64) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/admin/stats", nil)
+	st, err := gcsim.FetchStats(ctx, hc, s.url)
 	if err != nil {
-		return -1, -1
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return -1, -1
-	}
-	defer resp.Body.Close()
-	var st gcsim.Stats
-	if resp.StatusCode != http.StatusOK || json.NewDecoder(resp.Body).Decode(&st) != nil {
 		return -1, -1
 	}
 	return st.Sockets.Sockets, st.Sockets.Channels
