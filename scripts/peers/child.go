@@ -116,15 +116,9 @@ func serveTarget(ctx context.Context, kind string, stdin io.Reader, stdout io.Wr
 		<-served
 		return fmt.Errorf("peers: target: %w", err)
 	}
-	// The parent closes our stdin to stop us; if it dies, the pipe closes too.
-	stdinClosed := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, stdin)
-		close(stdinClosed)
-	}()
 	select {
 	case <-ctx.Done():
-	case <-stdinClosed:
+	case <-stdinClosed(stdin):
 	case err := <-served:
 		closeNow()
 		return fmt.Errorf("peers: target stopped serving: %v", err)
@@ -134,6 +128,18 @@ func serveTarget(ctx context.Context, kind string, stdin io.Reader, stdout io.Wr
 	err = shutdown(shutdownCtx)
 	<-served
 	return err
+}
+
+// stdinClosed is closed when stdin reaches its end: a child's parent
+// closes the child's stdin to stop it, and if the parent dies the pipe
+// closes too.
+func stdinClosed(stdin io.Reader) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(io.Discard, stdin)
+		close(done)
+	}()
+	return done
 }
 
 func runLoadChild(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -179,14 +179,9 @@ func serveSim(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if _, err := fmt.Fprintln(stdout, s.URL()); err != nil {
 		return fmt.Errorf("peers: simulator: %w", err)
 	}
-	stdinClosed := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, stdin)
-		close(stdinClosed)
-	}()
 	select {
 	case <-ctx.Done():
-	case <-stdinClosed:
+	case <-stdinClosed(stdin):
 	}
 	return nil
 }
