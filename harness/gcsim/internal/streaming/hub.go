@@ -26,8 +26,11 @@
 //     queued for it.
 //   - Every socket gets a heartbeat, {"topicName":"channel.metadata",
 //     "eventBody":{"message":"WebSocket Heartbeat"}}, every
-//     Config.HeartbeatInterval from one shared ticker (so a socket's first
-//     heartbeat comes between 0 and one interval after it connects). A client
+//     Config.HeartbeatInterval, so a socket's first heartbeat comes between
+//     0 and one interval after it connects. The sockets are spread over
+//     heartbeatSlots phases of the interval by the order they connected in,
+//     so that 10,000 sockets do not all get theirs in the same instant
+//     (which would delay every event sent then). A client
 //     text message {"message":"ping"} is answered with the channel.metadata
 //     event {"message":"pong"}.
 //   - SocketClosing sends v2.system.socket_closing and closes the socket
@@ -227,6 +230,7 @@ type Hub struct {
 	n    counters
 
 	heartbeat, pong, closingMsg *websocket.PreparedMessage
+	nsock                       uint64 // sockets registered so far, for their heartbeat slots; guarded by mu
 }
 
 type channel struct {
@@ -617,6 +621,8 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id string) {
 	c.sock, s.ch = s, c
 	h.seq++
 	c.used = h.seq
+	s.slot = int(h.nsock % heartbeatSlots) // the first socket's heartbeats come on the interval's multiples
+	h.nsock++
 	h.sockets[s] = struct{}{}
 	h.wg.Add(1) // the reader, or the cleanup below
 	h.mu.Unlock()
@@ -759,29 +765,39 @@ func (h *Hub) Stats() Stats {
 	return st
 }
 
-// loop sends heartbeats and removes expired channels.
+// heartbeatSlots is how many phases of the heartbeat interval the sockets
+// are spread over: every interval/heartbeatSlots one slot's sockets get
+// their heartbeat.
+const heartbeatSlots = 10
+
+// loop sends heartbeats, a slot at a time, and removes expired channels
+// once per interval.
 func (h *Hub) loop() {
 	defer h.wg.Done()
 	period := h.cfg.HeartbeatInterval
 	if period <= 0 {
 		period = DefaultHeartbeatInterval
 	}
-	t := time.NewTicker(period)
+	t := time.NewTicker(period / heartbeatSlots)
 	defer t.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-h.stop:
 			return
 		case <-t.C:
+			slot := tick % heartbeatSlots
 			if h.cfg.HeartbeatInterval > 0 {
-				h.beat()
+				h.beat(slot)
 			}
-			h.sweep()
+			if slot == 0 {
+				h.sweep()
+			}
 		}
 	}
 }
 
-func (h *Hub) beat() {
+// beat queues a heartbeat for the sockets of slot.
+func (h *Hub) beat(slot int) {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	if h.closed {
@@ -789,7 +805,7 @@ func (h *Hub) beat() {
 	}
 	for s := range h.sockets {
 		c := s.ch
-		if c == nil {
+		if c == nil || s.slot != slot {
 			continue
 		}
 		if k := c.skip.Load(); k > 0 {

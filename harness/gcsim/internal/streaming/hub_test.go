@@ -380,6 +380,43 @@ func TestHeartbeatsAndPing(t *testing.T) {
 	})
 }
 
+// Heartbeats are spread over the interval: of 20 sockets connected at once,
+// each slot's two get theirs every interval/heartbeatSlots, in turn, and
+// every socket gets exactly one per interval.
+func TestHeartbeatsSpread(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const interval = 10 * time.Second
+		e := newTestEnv(t, Config{HeartbeatInterval: interval})
+		start := time.Now()
+		var clients []*testClient
+		for range 2 * heartbeatSlots {
+			clients = append(clients, e.connect(t, mustCreate(t, e.hub, "o")))
+		}
+		step := interval / heartbeatSlots
+		for k := 1; k <= 2*heartbeatSlots; k++ {
+			time.Sleep(step)
+			synctest.Wait()
+			got := 0
+			for _, c := range clients {
+				evs, _ := c.snapshot()
+				for _, ev := range evs {
+					if ev.At.Equal(start.Add(time.Duration(k) * step)) {
+						got++
+					}
+				}
+			}
+			if got != 2 {
+				t.Errorf("at %v: %d sockets got a heartbeat; want 2 (one slot of %d)", time.Duration(k)*step, got, heartbeatSlots)
+			}
+		}
+		for i, c := range clients {
+			if evs, _ := c.snapshot(); len(evs) != 2 {
+				t.Errorf("socket %d: %d heartbeats in two intervals; want 2", i, len(evs))
+			}
+		}
+	})
+}
+
 func TestPublish(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		e := newTestEnv(t, Config{HeartbeatInterval: -1})

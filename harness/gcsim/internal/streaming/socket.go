@@ -14,8 +14,9 @@ import (
 // socket is one WebSocket of a channel. Its reader goroutine lives as long as
 // the connection; its writer goroutine (flush) only while messages are queued.
 type socket struct {
-	h  *Hub
-	ch *channel // the channel it serves; nil once replaced or removed. Guarded by h.mu.
+	h    *Hub
+	ch   *channel // the channel it serves; nil once replaced or removed. Guarded by h.mu.
+	slot int      // its heartbeat slot (see heartbeatSlots); set before it is registered
 
 	mu      sync.Mutex
 	conn    *websocket.Conn // nil until the upgrade is done
