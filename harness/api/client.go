@@ -220,7 +220,7 @@ func New(cfg Config) (*Client, error) {
 		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 			return nil, fmt.Errorf("api: Config.BaseURL %q: want scheme, host and path only (no user, query or fragment)", cfg.BaseURL)
 		}
-		c.wire = newWire(u.Scheme, u.Host, u.Port(), "", cfg.Agents, cfg.TLSConfig, cfg.Dial)
+		c.wire = newWire(u.Scheme, u.Host, u.Port(), cfg.Agents, cfg.TLSConfig, cfg.Dial)
 		c.base = strings.TrimRight(u.EscapedPath(), "/") // request targets are paths
 	}
 	if c.cfg.AttemptTimeout == 0 {
@@ -858,7 +858,7 @@ func (c *Client) wireAttempt(ctx context.Context, method, target string, req *Re
 	if tok != nil {
 		r.auth = tok.AuthorizationValues()
 	}
-	c.wire.roundTrip(ctx, &r, c.cfg.AttemptTimeout, c.cfg.MaxResponseBytes, now, now.UnixNano(), &a)
+	c.wire.roundTrip(ctx, &r, c.cfg.AttemptTimeout, c.cfg.MaxResponseBytes, now, &a)
 	a.end = c.cfg.Now()
 	a.latency = a.end.Sub(a.start)
 	if a.err != nil {

@@ -46,11 +46,10 @@ const wireBigBody = 32 << 10
 
 // wire is the connections to one host.
 type wire struct {
-	addr   string      // host:port to dial
-	host   string      // Host header
-	prefix string      // escaped path of the base URL, no trailing slash
-	tls    *tls.Config // nil: plain http
-	dial   func(ctx context.Context, network, addr string) (net.Conn, error)
+	addr string      // host:port to dial
+	host string      // Host header
+	tls  *tls.Config // nil: plain http
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 
 	slots chan struct{} // one per connection open or being dialled
 	idle  chan *wconn   // idle connections, at most cap(slots)
@@ -71,7 +70,7 @@ type wconn struct {
 	stop     func() // interrupts a blocked read or write: sets a past deadline
 }
 
-func newWire(scheme, host, port, prefix string, conns int, tlsCfg *tls.Config, dial func(context.Context, string, string) (net.Conn, error)) *wire {
+func newWire(scheme, host, port string, conns int, tlsCfg *tls.Config, dial func(context.Context, string, string) (net.Conn, error)) *wire {
 	if conns <= 0 {
 		conns = 1
 	}
@@ -84,7 +83,6 @@ func newWire(scheme, host, port, prefix string, conns int, tlsCfg *tls.Config, d
 	w := &wire{
 		addr:       net.JoinHostPort(hostOnly(host), port),
 		host:       host,
-		prefix:     prefix,
 		dial:       dial,
 		slots:      make(chan struct{}, conns),
 		idle:       make(chan *wconn, conns),
@@ -221,7 +219,7 @@ func (w *wire) closeIdle() {
 // wireRequest is what one attempt sends.
 type wireRequest struct {
 	method string
-	target string // request target: escaped path and query, prefix included
+	target string // request target: the base URL's path, the route's and the query, escaped
 	header http.Header
 	auth   []string // Authorization values
 	ua     string   // "" = Go's default, as net/http
@@ -237,9 +235,9 @@ var (
 )
 
 // roundTrip sends r and fills a's status, header, body, connect, firstByte,
-// sent, resent and err (end and latency are the caller's). t0 is the
-// attempt's start in Unix ns, for firstByte.
-func (w *wire) roundTrip(ctx context.Context, r *wireRequest, timeout time.Duration, limit int64, now time.Time, t0 int64, a *attemptResult) {
+// sent, resent and err (end and latency are the caller's). now is the
+// attempt's start on the real clock, for deadlines and firstByte.
+func (w *wire) roundTrip(ctx context.Context, r *wireRequest, timeout time.Duration, limit int64, now time.Time, a *attemptResult) {
 	if err := ctx.Err(); err != nil {
 		a.err = err
 		return
@@ -254,7 +252,7 @@ func (w *wire) roundTrip(ctx context.Context, r *wireRequest, timeout time.Durat
 			a.connect = c.setup
 		}
 		reused := c.used
-		written, gotByte, keep, err := w.exchange(ctx, c, r, timeout, limit, now, t0, a)
+		written, gotByte, keep, err := w.exchange(ctx, c, r, timeout, limit, now, a)
 		if keep {
 			w.put(c, time.Now())
 		} else {
@@ -276,7 +274,7 @@ func (w *wire) roundTrip(ctx context.Context, r *wireRequest, timeout time.Durat
 			}
 			continue
 		}
-		if reached || gotByte {
+		if reached { // an answer byte implies the request was written
 			a.sent++
 		}
 		a.err = err
@@ -286,7 +284,7 @@ func (w *wire) roundTrip(ctx context.Context, r *wireRequest, timeout time.Durat
 
 // exchange writes r on c and reads the answer. keep says whether c can
 // carry another request.
-func (w *wire) exchange(ctx context.Context, c *wconn, r *wireRequest, timeout time.Duration, limit int64, now time.Time, t0 int64, a *attemptResult) (written int, gotByte, keep bool, err error) {
+func (w *wire) exchange(ctx context.Context, c *wconn, r *wireRequest, timeout time.Duration, limit int64, now time.Time, a *attemptResult) (written int, gotByte, keep bool, err error) {
 	var dl time.Time // none
 	if timeout > 0 {
 		dl = now.Add(timeout)
@@ -327,7 +325,7 @@ func (w *wire) exchange(ctx context.Context, c *wconn, r *wireRequest, timeout t
 		return written, false, false, timeoutErr(err, timeout)
 	}
 	gotByte = true
-	a.firstByte = time.Duration(time.Now().UnixNano() - t0)
+	a.firstByte = time.Since(now)
 	mreq := otherRequest
 	if r.method == http.MethodHead {
 		mreq = headRequest
