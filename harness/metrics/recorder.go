@@ -198,11 +198,51 @@ type stripeData struct {
 	hdrMaxCount int
 	hdrMaxReset time.Duration
 
-	// identities seen (all results), with a one-entry cache each
-	tokens, clients, users    map[string]struct{}
-	lastTok, lastCli, lastUsr string
+	ids identities // seen in all results
 
 	buckets []*bucketAgg
+}
+
+// identities are the distinct token, client and user IDs seen, with a
+// one-entry cache per kind: a run of results of one agent costs a string
+// comparison each, no map lookup.
+type identities struct {
+	tokens, clients, users    map[string]struct{}
+	lastTok, lastCli, lastUsr string
+}
+
+// record adds res's identities.
+func (s *identities) record(res *Result) {
+	if res.TokenID != "" && res.TokenID != s.lastTok {
+		s.tokens = addID(s.tokens, res.TokenID)
+		s.lastTok = res.TokenID
+	}
+	if res.ClientID != "" && res.ClientID != s.lastCli {
+		s.clients = addID(s.clients, res.ClientID)
+		s.lastCli = res.ClientID
+	}
+	if res.UserID != "" && res.UserID != s.lastUsr {
+		s.users = addID(s.users, res.UserID)
+		s.lastUsr = res.UserID
+	}
+}
+
+// merge adds src's identities (their strings are already the recorder's
+// own copies).
+func (s *identities) merge(src *identities) {
+	s.tokens = addKeys(s.tokens, src.tokens)
+	s.clients = addKeys(s.clients, src.clients)
+	s.users = addKeys(s.users, src.users)
+}
+
+func addKeys(dst, src map[string]struct{}) map[string]struct{} {
+	if dst == nil && len(src) > 0 {
+		dst = make(map[string]struct{}, len(src))
+	}
+	for k := range src {
+		dst[k] = struct{}{}
+	}
+	return dst
 }
 
 type outcomeAgg struct {
@@ -220,10 +260,7 @@ type bucketAgg struct {
 	value                 int
 	maxReset              time.Duration
 	maxRetryAfter         time.Duration
-	tokens, clients       map[string]struct{}
-	users                 map[string]struct{}
-	lastTok, lastCli      string
-	lastUsr               string
+	ids                   identities
 	samples               []string // first correlation ids of rejected requests
 }
 
@@ -431,18 +468,7 @@ func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 		s.hdrMaxReset = rl.Reset
 	}
 
-	if res.TokenID != "" && res.TokenID != s.lastTok {
-		s.tokens = addID(s.tokens, res.TokenID)
-		s.lastTok = res.TokenID
-	}
-	if res.ClientID != "" && res.ClientID != s.lastCli {
-		s.clients = addID(s.clients, res.ClientID)
-		s.lastCli = res.ClientID
-	}
-	if res.UserID != "" && res.UserID != s.lastUsr {
-		s.users = addID(s.users, res.UserID)
-		s.lastUsr = res.UserID
-	}
+	s.ids.record(res)
 
 	if o == Throttled || res.ThrottledBy != "" {
 		at := res.Start
@@ -522,18 +548,7 @@ func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time, recove
 	b.value = max(b.value, rl.Value)
 	b.maxReset = max(b.maxReset, rl.Reset)
 	b.maxRetryAfter = max(b.maxRetryAfter, rl.RetryAfter)
-	if res.TokenID != "" && res.TokenID != b.lastTok {
-		b.tokens = addID(b.tokens, res.TokenID)
-		b.lastTok = res.TokenID
-	}
-	if res.ClientID != "" && res.ClientID != b.lastCli {
-		b.clients = addID(b.clients, res.ClientID)
-		b.lastCli = res.ClientID
-	}
-	if res.UserID != "" && res.UserID != b.lastUsr {
-		b.users = addID(b.users, res.UserID)
-		b.lastUsr = res.UserID
-	}
+	b.ids.record(res)
 }
 
 // WSEventKind is the kind of a notification-channel event.
@@ -597,24 +612,6 @@ func (r *Recorder) RecordWebSocket(ev WebSocketEvent) {
 type opAgg struct {
 	name, route string
 	stripeData
-	ids idSets
-}
-
-type idSets struct{ tokens, clients, users map[string]struct{} }
-
-func (a *idSets) add(tokens, clients, users map[string]struct{}) {
-	if a.tokens == nil {
-		a.tokens, a.clients, a.users = map[string]struct{}{}, map[string]struct{}{}, map[string]struct{}{}
-	}
-	for k := range tokens {
-		a.tokens[k] = struct{}{}
-	}
-	for k := range clients {
-		a.clients[k] = struct{}{}
-	}
-	for k := range users {
-		a.users[k] = struct{}{}
-	}
 }
 
 func addSeries(dst, src []int64) []int64 {
@@ -640,7 +637,6 @@ func (r *Recorder) collect() []*opAgg {
 			s.mu.Lock()
 			d := &s.stripeData
 			a.stripeData.merge(d)
-			a.ids.add(d.tokens, d.clients, d.users)
 			s.mu.Unlock()
 		}
 		aggs = append(aggs, a)
@@ -660,7 +656,6 @@ func (r *Recorder) collect() []*opAgg {
 
 func foldOp(dst, src *opAgg) {
 	dst.stripeData.merge(&src.stripeData)
-	dst.ids.add(src.ids.tokens, src.ids.clients, src.ids.users)
 }
 
 // merge adds src's outcomes, counters, series, header evidence and buckets
@@ -692,6 +687,7 @@ func (d *stripeData) merge(src *stripeData) {
 	d.hdrAllowed = max(d.hdrAllowed, src.hdrAllowed)
 	d.hdrMaxCount = max(d.hdrMaxCount, src.hdrMaxCount)
 	d.hdrMaxReset = max(d.hdrMaxReset, src.hdrMaxReset)
+	d.ids.merge(&src.ids)
 	for _, b := range src.buckets {
 		d.buckets = mergeBucket(d.buckets, b)
 	}
@@ -733,14 +729,6 @@ func mergeBucket(list []*bucketAgg, b *bucketAgg) []*bucketAgg {
 	d.value = max(d.value, b.value)
 	d.maxReset = max(d.maxReset, b.maxReset)
 	d.maxRetryAfter = max(d.maxRetryAfter, b.maxRetryAfter)
-	for k := range b.tokens {
-		d.tokens = addID(d.tokens, k)
-	}
-	for k := range b.clients {
-		d.clients = addID(d.clients, k)
-	}
-	for k := range b.users {
-		d.users = addID(d.users, k)
-	}
+	d.ids.merge(&b.ids)
 	return list
 }

@@ -44,7 +44,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 		Series:     Series{IntervalMs: r.cfg.interval.Milliseconds()},
 	}
 	aggs := r.collect()
-	var ids idSets
+	var ids identities
 	type bucketOps struct {
 		b   *bucketAgg
 		ops []string
@@ -84,7 +84,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 		d.Series.Requests = addSeries(d.Series.Requests, a.requests)
 		d.Series.Throttled = addSeries(d.Series.Throttled, a.throttled)
 		d.Series.Errors = addSeries(d.Series.Errors, a.errors)
-		ids.add(a.ids.tokens, a.ids.clients, a.ids.users)
+		ids.merge(&a.ids)
 		for _, b := range a.buckets {
 			var bo *bucketOps
 			for _, x := range buckets {
@@ -150,10 +150,10 @@ func (r *Recorder) snapshot(encode bool) *Document {
 		}
 		ops := unionSorted(nil, bo.ops)
 		obs.Evidence = Evidence{
-			Tokens: len(b.tokens), Clients: len(b.clients), Users: len(b.users),
+			Tokens: len(b.ids.tokens), Clients: len(b.ids.clients), Users: len(b.ids.users),
 			TokensSeen: d.Identities.Tokens, ClientsSeen: d.Identities.Clients, UsersSeen: d.Identities.Users,
 			Ops:      ops,
-			TokenIDs: capIDs(b.tokens), ClientIDs: capIDs(b.clients), UserIDs: capIDs(b.users),
+			TokenIDs: capIDs(b.ids.tokens), ClientIDs: capIDs(b.ids.clients), UserIDs: capIDs(b.ids.users),
 		}
 		// Which other operations succeeded while this bucket rejected?
 		lo := int(b.first.Sub(r.start) / r.cfg.interval)
