@@ -59,6 +59,12 @@ func decodeEvent(line []byte, ev *rawEvent, d *decoder) error {
 	if err == nil {
 		return nil
 	}
+	return decodeStd(line, ev)
+}
+
+// decodeStd decodes line with encoding/json: decodeEvent's slow path, and
+// the reference its fast path is fuzzed against.
+func decodeStd(line []byte, ev *rawEvent) error {
 	*ev = rawEvent{}
 	var std struct {
 		Time        *time.Time
