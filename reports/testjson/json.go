@@ -287,25 +287,12 @@ func parseString(b []byte, i int, scratch *[]byte) ([]byte, int, error) {
 			if j+1 >= len(b) {
 				return nil, 0, errSlowPath
 			}
+			if e := unescape[b[j+1]]; e != 0 {
+				out = append(out, e)
+				j += 2
+				continue
+			}
 			switch b[j+1] {
-			case '"', '\\', '/':
-				out = append(out, b[j+1])
-				j += 2
-			case 'n':
-				out = append(out, '\n')
-				j += 2
-			case 't':
-				out = append(out, '\t')
-				j += 2
-			case 'r':
-				out = append(out, '\r')
-				j += 2
-			case 'b':
-				out = append(out, '\b')
-				j += 2
-			case 'f':
-				out = append(out, '\f')
-				j += 2
 			case 'u':
 				r, ok := hex4(b, j+2)
 				if !ok {
@@ -337,6 +324,10 @@ var strSpecial = func() (t [256]uint8) {
 	t['"'], t['\\'] = 1, 1
 	return t
 }()
+
+// unescape maps the letter after a backslash in a JSON string to the byte
+// it stands for (0: not a one-byte escape).
+var unescape = [256]byte{'"': '"', '\\': '\\', '/': '/', 'n': '\n', 't': '\t', 'r': '\r', 'b': '\b', 'f': '\f'}
 
 func utf16IsSurrogate(r rune) bool { return r >= 0xd800 && r < 0xe000 }
 
