@@ -53,20 +53,10 @@ func benchIdleSockets(b *testing.B, n int) {
 	b.StopTimer()
 	hub := NewHub(Config{HeartbeatInterval: time.Hour})
 	defer hub.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
-		hub.ServeWS(w, r, r.PathValue("id"))
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	served := make(chan struct{})
-	go func() { defer close(served); srv.Serve(l) }()
-	defer func() { srv.Close(); <-served }()
+	addr, stop := serveHub(b, hub)
+	defer stop()
 
-	base := "ws://" + l.Addr().String()
+	base := "ws://" + addr
 	m0, _ := liveBytes()
 	uris := make([]string, n)
 	for i := range uris {
@@ -133,6 +123,24 @@ func benchIdleSockets(b *testing.B, n int) {
 
 // liveBytes is the live heap plus goroutine stacks after a full GC, and the
 // stacks alone.
+// serveHub serves hub's sockets at GET /channels/{id} on 127.0.0.1 TCP and
+// returns the address and a func that stops the server.
+func serveHub(b *testing.B, hub *Hub) (addr string, stop func()) {
+	b.Helper()
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
+		hub.ServeWS(w, r, r.PathValue("id"))
+	})
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	srv := &http.Server{Handler: mux}
+	served := make(chan struct{})
+	go func() { defer close(served); srv.Serve(l) }()
+	return l.Addr().String(), func() { srv.Close(); <-served }
+}
+
 func liveBytes() (total, stacks int64) {
 	runtime.GC()
 	runtime.GC()
@@ -201,24 +209,14 @@ func BenchmarkPublishFanout(b *testing.B) {
 	const subscribers = 100
 	hub := NewHub(Config{HeartbeatInterval: time.Hour, SendBuffer: 1 << 20})
 	defer hub.Close()
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /channels/{id}", func(w http.ResponseWriter, r *http.Request) {
-		hub.ServeWS(w, r, r.PathValue("id"))
-	})
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: mux}
-	served := make(chan struct{})
-	go func() { defer close(served); srv.Serve(l) }()
-	defer func() { srv.Close(); <-served }()
+	addr, stop := serveHub(b, hub)
+	defer stop()
 
 	var received atomic.Int64
 	var readers sync.WaitGroup
 	var conns []*websocket.Conn
 	for i := range subscribers {
-		ch, _ := hub.CreateChannel("o"+strconv.Itoa(i), "ws://"+l.Addr().String())
+		ch, _ := hub.CreateChannel("o"+strconv.Itoa(i), "ws://"+addr)
 		hub.Subscribe(ch.ID, []string{"v2.routing.queues.q1.conversations"}, false)
 		c, resp, err := websocket.DefaultDialer.Dial(ch.ConnectURI, nil)
 		if err != nil {
