@@ -3,15 +3,12 @@
 package api_test
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,6 +16,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/internal/helperproc"
 )
 
 // The client-overhead benchmarks hit a loopback server running in a child
@@ -68,39 +66,9 @@ func TestBenchServer(t *testing.T) {
 // benchServer starts the child server and returns its base URL.
 func benchServer(b *testing.B) string {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestBenchServer$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envBenchServer+"=1")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		stdin.Close()
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-	})
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if addr, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-			go func() { _, _ = io.Copy(io.Discard, stdout) }()
-			return "http://" + addr
-		}
-	}
-	b.Fatalf("bench server did not start: %v", sc.Err())
-	return ""
+	addr, stop := helperproc.Start(b, "TestBenchServer", envBenchServer+"=1", "ADDR ", "")
+	b.Cleanup(stop)
+	return "http://" + addr
 }
 
 func cpuTime() time.Duration {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -15,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/internal/helperproc"
 )
 
 // envSim makes the test binary run TestHelperSim: gcsim for the benchmark.
@@ -44,26 +44,8 @@ func BenchmarkIdleClients(b *testing.B) {
 
 func benchIdleClients(b *testing.B, n int) {
 	b.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperSim$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envSim+"=1")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	var url string
-	for sc.Scan() {
-		if u, ok := strings.CutPrefix(sc.Text(), "url "); ok {
-			url = u
-			break
-		}
-	}
-	if url == "" {
-		b.Fatalf("gcsim child printed no URL: %v", sc.Err())
-	}
+	url, stop := helperproc.Start(b, "TestHelperSim", envSim+"=1", "url ", "")
+	defer stop()
 
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	defer hc.CloseIdleConnections()
@@ -77,7 +59,7 @@ func benchIdleClients(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 	defer warm.Close()
-	m0, s0 := liveBytes()
+	m0, s0 := helperproc.LiveBytes()
 	g0 := runtime.NumGoroutine()
 
 	b.StartTimer()
@@ -116,7 +98,7 @@ func benchIdleClients(b *testing.B, n int) {
 		b.Fatal(f)
 	}
 	hc.CloseIdleConnections()
-	m1, s1 := liveBytes()
+	m1, s1 := helperproc.LiveBytes()
 	g1 := runtime.NumGoroutine()
 	b.ReportMetric(float64(m1-m0)/float64(n), "B/client")
 	b.ReportMetric(float64(s1-s0)/float64(n), "stackB/client")
@@ -149,13 +131,6 @@ func benchToken(b *testing.B, hc *http.Client, url string) func(context.Context)
 
 // liveBytes is the live heap plus goroutine stacks after a full GC, and the
 // stacks alone.
-func liveBytes() (total, stacks int64) {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc + ms.StackInuse), int64(ms.StackInuse)
-}
 
 // TestHelperSim is BenchmarkIdleClients' gcsim process: it serves on
 // 127.0.0.1 with channel and rate limits raised, prints "url <URL>", and

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/cxload/cxload/internal/helperproc"
 )
 
 // envIdleClients names the file of connectUris that TestHelperIdleClients
@@ -57,7 +58,7 @@ func benchIdleSockets(b *testing.B, n int) {
 	defer stop()
 
 	base := "ws://" + addr
-	m0, _ := liveBytes()
+	m0, _ := helperproc.LiveBytes()
 	uris := make([]string, n)
 	for i := range uris {
 		ch, err := hub.CreateChannel("owner-"+strconv.Itoa(i), base)
@@ -76,34 +77,13 @@ func benchIdleSockets(b *testing.B, n int) {
 	f.WriteString(strings.Join(uris, "\n"))
 	f.Close()
 	uris = nil
-	m1, s1 := liveBytes()
+	m1, s1 := helperproc.LiveBytes()
 	g1 := runtime.NumGoroutine()
 
 	b.StartTimer()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperIdleClients$", "-test.count=1")
-	cmd.Env = append(os.Environ(), envIdleClients+"="+f.Name())
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer func() { stdin.Close(); cmd.Wait() }()
-	sc := bufio.NewScanner(stdout)
-	ready := false
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "ready" {
-			ready = true
-			break
-		}
-		if strings.HasPrefix(line, "error:") {
-			b.Fatalf("client process: %s (check ulimit -n: %d sockets need about %d file descriptors)", line, n, n+50)
-		}
-	}
-	if !ready {
-		b.Fatalf("client process ended before it was ready: %v", sc.Err())
-	}
+	_, stopClients := helperproc.Start(b, "TestHelperIdleClients", envIdleClients+"="+f.Name(), "ready",
+		fmt.Sprintf("(check ulimit -n: %d sockets need about %d file descriptors)", n, n+50))
+	defer stopClients()
 	deadline := time.Now().Add(30 * time.Second)
 	for hub.Stats().Sockets < int64(n) && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // benchmark setup, not a test of time
@@ -112,7 +92,7 @@ func benchIdleSockets(b *testing.B, n int) {
 		b.Fatalf("hub holds %d sockets, want %d", got, n)
 	}
 	b.StopTimer()
-	m2, s2 := liveBytes()
+	m2, s2 := helperproc.LiveBytes()
 	g2 := runtime.NumGoroutine()
 	b.ReportMetric(float64(m1-m0)/float64(n), "B/channel")
 	b.ReportMetric(float64(m2-m1)/float64(n), "B/socket")
@@ -139,14 +119,6 @@ func serveHub(b *testing.B, hub *Hub) (addr string, stop func()) {
 	served := make(chan struct{})
 	go func() { defer close(served); srv.Serve(l) }()
 	return l.Addr().String(), func() { srv.Close(); <-served }
-}
-
-func liveBytes() (total, stacks int64) {
-	runtime.GC()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	return int64(ms.HeapAlloc + ms.StackInuse), int64(ms.StackInuse)
 }
 
 // TestHelperIdleClients is BenchmarkIdleSockets' client process: it dials
