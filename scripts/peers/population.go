@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"os"
 	"runtime"
@@ -167,14 +166,7 @@ func serveSim(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if _, err := raiseNoFile(uint64(c.Agents) + popFDSlack); err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("peers: simulator: %w", err)
-	}
-	s := gcsim.NewUnstartedServer(popProfile(c))
-	s.Listener.Close()
-	s.Listener = ln
-	s.Start()
+	s := gcsim.NewServer(popProfile(c)) // on 127.0.0.1, a free port
 	defer s.Close()
 	if _, err := fmt.Fprintln(stdout, s.URL()); err != nil {
 		return fmt.Errorf("peers: simulator: %w", err)

@@ -34,7 +34,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -177,14 +176,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 // serveSim is the child: the simulator on 127.0.0.1, until stdin closes or a
 // signal arrives. It prints "url <base>" once it listens.
 func serveSim(ctx context.Context, o options, stdout io.Writer) error {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("soak: simulator: %w", err)
-	}
-	s := gcsim.NewUnstartedServer(soakProfile(o))
-	s.Listener.Close()
-	s.Listener = ln
-	s.Start()
+	s := gcsim.NewServer(soakProfile(o)) // on 127.0.0.1, a free port
 	defer s.Close()
 	fmt.Fprintf(stdout, "url %s\n", s.URL())
 	stdinClosed := make(chan struct{})
