@@ -45,7 +45,8 @@ func clampSeconds(f float64) time.Duration {
 	if f >= maxHeaderWait.Seconds() {
 		return maxHeaderWait
 	}
-	return time.Duration(f * float64(time.Second))
+	// Rounded, not truncated: 7.94 s is 7939999999.999999 ns as a float.
+	return time.Duration(math.Round(f * float64(time.Second)))
 }
 
 // RateLimitHeaders is what the inin-ratelimit-* headers of one response said

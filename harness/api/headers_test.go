@@ -19,6 +19,7 @@ func TestParseRetryAfter(t *testing.T) {
 		{" 61 ", 61 * time.Second, true},                          // spaces trimmed
 		{"0", 0, true},                                            // retry at once
 		{"1.5", 1500 * time.Millisecond, true},                    // fractional, some proxies
+		{"7.9399999999999995", 7940 * time.Millisecond, true},     // rounded to the ns, not truncated
 		{"-3", 0, true},                                           // negative: no wait
 		{"99999999999", 24 * time.Hour, true},                     // capped
 		{"Thu, 26 Nov 2026 23:00:30 GMT", 30 * time.Second, true}, // HTTP-date
@@ -49,6 +50,7 @@ func TestParseRateLimitHeaders(t *testing.T) {
 		{"x", "180", "", api.RateLimitHeaders{Allowed: 180, Present: true}},                                         // bad count ignored
 		{"-1", "100", "-5", api.RateLimitHeaders{Allowed: 100, Present: true}},                                      // negatives ignored
 		{"1", "1e3", "0.5", api.RateLimitHeaders{Count: 1, Reset: 500 * time.Millisecond}},                          // allowed must be an integer
+		{"0", "0", "7.9399999999999995", api.RateLimitHeaders{Reset: 7940 * time.Millisecond}},                      // (7.94 s).Seconds(): rounded to 7.94 s, not truncated
 		{"99999999999999", "300", "61", api.RateLimitHeaders{Allowed: 300, Reset: 61 * time.Second, Present: true}}, // absurd count ignored
 	} {
 		if got := api.ParseRateLimitHeaders(tc.count, tc.allowed, tc.reset); got != tc.want {
