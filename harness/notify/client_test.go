@@ -133,7 +133,6 @@ func TestHeartbeatsAtInterval(t *testing.T) {
 	})
 }
 
-// step is one message a fake channel sends, at an offset from its connect.
 // step is a message a fake socket sends at offset at from its connect; a
 // negative at sends it after the client's close frame, before the close
 // answer (RFC 6455 allows data frames until the server's own Close).
