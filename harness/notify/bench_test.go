@@ -129,9 +129,6 @@ func benchToken(b *testing.B, hc *http.Client, url string) func(context.Context)
 	return func(context.Context) (string, error) { return body.AccessToken, nil }
 }
 
-// liveBytes is the live heap plus goroutine stacks after a full GC, and the
-// stacks alone.
-
 // TestHelperSim is BenchmarkIdleClients' gcsim process: it serves on
 // 127.0.0.1 with channel and rate limits raised, prints "url <URL>", and
 // serves until stdin closes.

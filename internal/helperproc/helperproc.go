@@ -15,7 +15,7 @@
 //		io.Copy(io.Discard, os.Stdin)
 //	}
 //
-//	addr, stop := helperproc.Start(b, "TestHelperServer", "MY_HELPER=1", "addr ")
+//	addr, stop := helperproc.Start(b, "TestHelperServer", "MY_HELPER=1", "addr ", "")
 //	defer stop()
 package helperproc
 

@@ -101,8 +101,6 @@ func benchIdleSockets(b *testing.B, n int) {
 	b.ReportMetric(float64(n), "sockets")
 }
 
-// liveBytes is the live heap plus goroutine stacks after a full GC, and the
-// stacks alone.
 // serveHub serves hub's sockets at GET /channels/{id} on 127.0.0.1 TCP and
 // returns the address and a func that stops the server.
 func serveHub(b *testing.B, hub *Hub) (addr string, stop func()) {
