@@ -130,7 +130,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		r.hc = &http.Client{Timeout: 10 * time.Second}
 		t.Cleanup(r.hc.CloseIdleConnections)
 		r.ctx = t.Context()
-		if _, err := r.adminStats(); err != nil {
+		if _, err := gcsim.FetchStats(r.ctx, r.hc, r.ext); err != nil {
 			t.Fatalf("loadtest: %s=%s: the simulator does not answer GET /admin/stats: %v; start it with go run ./scripts/gcsim -addr 127.0.0.1:PORT", EnvSimURL, r.ext, err)
 		}
 		logf(t, "cxload target: external simulator at %s (%s), profile %s", r.ext, EnvSimURL, profileSource())
@@ -363,11 +363,6 @@ func (g guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	g.gate.Done(resp.StatusCode)
 	return resp, nil
-}
-
-// adminStats reads an external simulator's counters (GET /admin/stats).
-func (r *rig) adminStats() (gcsim.Stats, error) {
-	return gcsim.FetchStats(r.ctx, r.hc, r.ext)
 }
 
 // setFaults switches the simulator's faults (and performs their actions).
