@@ -654,10 +654,8 @@ type timing struct {
 // left for the wire; a write that only filled the Transport's buffer and
 // failed to flush (the server had closed the connection) did not.
 func (t *timing) gotConn(info httptrace.GotConnInfo) {
-	if t.conns.Add(1) > 1 && t.wrote.Load() {
-		if prev := t.cur.Load(); prev == nil || prev.written.Load() > t.curBase.Load() {
-			t.resent.Add(1)
-		}
+	if t.conns.Add(1) > 1 && t.tryReached() {
+		t.resent.Add(1)
 	}
 	t.wrote.Store(false)
 	tc := timedOf(info.Conn)
@@ -668,6 +666,17 @@ func (t *timing) gotConn(info httptrace.GotConnInfo) {
 	if !info.Reused {
 		t.connect.Store(int64(dialTime(info.Conn)))
 	}
+}
+
+// tryReached reports whether the current try's request reached the wire:
+// WroteRequest reported no error and, on a connection made by TimedDial,
+// bytes were flushed to it since the try got it.
+func (t *timing) tryReached() bool {
+	if !t.wrote.Load() {
+		return false
+	}
+	cur := t.cur.Load()
+	return cur == nil || cur.written.Load() > t.curBase.Load()
 }
 
 var timingPool = sync.Pool{New: func() any {
@@ -723,10 +732,8 @@ func (c *Client) wireCount(t *timing, status int) (sent, resent int) {
 	sent = resent
 	if status != 0 {
 		sent++
-	} else if t.conns.Load() > 0 && t.wrote.Load() {
-		if cur := t.cur.Load(); cur == nil || cur.written.Load() > t.curBase.Load() {
-			sent++
-		}
+	} else if t.conns.Load() > 0 && t.tryReached() {
+		sent++
 	}
 	return sent, resent
 }
