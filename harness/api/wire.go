@@ -294,13 +294,13 @@ func (w *wire) exchange(ctx context.Context, c *wconn, r *wireRequest, timeout t
 		stop := context.AfterFunc(ctx, c.stop)
 		defer func() {
 			if !stop() {
-				// The context ended during the exchange: the deadline is
-				// in the past, the connection unusable, and the error
-				// the context's.
+				// The context ended during the exchange (c.stop ran,
+				// so ctx.Err() is set): the deadline is in the past,
+				// the connection unusable, and the error the context's.
 				keep = false
-				if err == nil && ctx.Err() != nil {
+				if err == nil {
 					err = ctx.Err()
-				} else if err != nil && ctx.Err() != nil {
+				} else {
 					err = fmt.Errorf("%w (%v)", ctx.Err(), err)
 				}
 			}
