@@ -35,7 +35,7 @@ func (c *connCounter) state(_ net.Conn, s http.ConnState) {
 
 // wireServer starts a loopback server for h and a Client on the wire (no
 // HTTPClient) for it.
-func wireServer(t *testing.T, h http.HandlerFunc, cfg api.Config) (*api.Client, *connCounter) {
+func wireServer(t testing.TB, h http.HandlerFunc, cfg api.Config) (*api.Client, *connCounter) {
 	t.Helper()
 	var cc connCounter
 	srv := httptest.NewUnstartedServer(h)
@@ -267,7 +267,7 @@ func TestWireServerClosesConnection(t *testing.T) {
 	})
 	t.Run("body until the end of the connection", func(t *testing.T) {
 		addr := rawServer(t, func(c net.Conn, br *bufio.Reader) bool {
-			readHead(t, br)
+			readHead(br)
 			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"until\":\"eof\"}")
 			return false
 		})
@@ -287,7 +287,7 @@ func TestWireServerClosesConnection(t *testing.T) {
 
 // rawServer accepts connections on loopback and runs serve for each
 // until it returns false; it returns the address.
-func rawServer(t *testing.T, serve func(c net.Conn, br *bufio.Reader) (again bool)) string {
+func rawServer(t testing.TB, serve func(c net.Conn, br *bufio.Reader) (again bool)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -313,7 +313,7 @@ func rawServer(t *testing.T, serve func(c net.Conn, br *bufio.Reader) (again boo
 }
 
 // readHead reads one request head (requests here have no body).
-func readHead(t *testing.T, br *bufio.Reader) string {
+func readHead(br *bufio.Reader) string {
 	var b strings.Builder
 	for {
 		line, err := br.ReadString('\n')
