@@ -22,7 +22,7 @@ import (
 // ends by MaxDuration + GracefulStop; and the document's attempts match
 // gcsim's answers (resets aside: net/http may re-send those unseen).
 func TestOpenModelUnderFaults(t *testing.T) {
-	eachTransport(t, func(t *testing.T, netHTTP bool) { testOpenModelUnderFaults(t, netHTTP) })
+	eachTransport(t, testOpenModelUnderFaults)
 }
 
 func testOpenModelUnderFaults(t *testing.T, netHTTP bool) {

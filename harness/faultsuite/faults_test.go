@@ -204,7 +204,7 @@ func TestRequestFaults(t *testing.T) {
 // not re-sent: it is fresh). gcsim answers two attempts; Result.Attempts, the document and
 // api.Gate (the production guard's request budget) must count two as well.
 func TestResetRetriesAreCounted(t *testing.T) {
-	eachTransport(t, func(t *testing.T, netHTTP bool) { testResetRetriesAreCounted(t, netHTTP) })
+	eachTransport(t, testResetRetriesAreCounted)
 }
 
 func testResetRetriesAreCounted(t *testing.T, netHTTP bool) {

@@ -100,7 +100,7 @@ func (c *corrupter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (server_error, its status and the decoding error kept) in the caller's
 // Result and the document alike, and nothing panics.
 func TestMalformedAnswers(t *testing.T) {
-	eachTransport(t, func(t *testing.T, netHTTP bool) { testMalformedAnswers(t, netHTTP) })
+	eachTransport(t, testMalformedAnswers)
 }
 
 func testMalformedAnswers(t *testing.T, netHTTP bool) {

@@ -21,7 +21,7 @@ import (
 // request of the three phases is in the document once, and gcsim's token
 // endpoint count equals the pool's successes and failures.
 func TestTokenOutageDuringRefresh(t *testing.T) {
-	eachTransport(t, func(t *testing.T, netHTTP bool) { testTokenOutageDuringRefresh(t, netHTTP) })
+	eachTransport(t, testTokenOutageDuringRefresh)
 }
 
 func testTokenOutageDuringRefresh(t *testing.T, netHTTP bool) {
