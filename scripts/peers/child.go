@@ -61,17 +61,11 @@ func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if len(args) > 2 {
 			pprofPrefix = args[2]
 		}
-		if pprofPrefix != "" {
-			stopProfile, err := startProfile(pprofPrefix)
-			if err != nil {
-				return err
-			}
-			defer func() {
-				if perr := stopProfile(); perr != nil {
-					fmt.Fprintln(stderr, perr)
-				}
-			}()
+		stopProfile, err := profileChild(pprofPrefix, stderr)
+		if err != nil {
+			return err
 		}
+		defer stopProfile()
 		return serveTarget(ctx, kind, stdin, stdout)
 	case "load":
 		return runLoadChild(ctx, args[1:], stdout, stderr)
@@ -154,23 +148,16 @@ func runLoadChild(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *pprofPrefix != "" {
-		stopProfile, err := startProfile(*pprofPrefix)
-		if err != nil {
-			return err
-		}
-		defer func() {
-			if perr := stopProfile(); perr != nil {
-				fmt.Fprintln(stderr, perr)
-			}
-		}()
+	stopProfile, err := profileChild(*pprofPrefix, stderr)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 	if *conns < 1 || *duration <= 0 || *rate < 0 || *url == "" {
 		return fmt.Errorf("peers: child load: bad arguments %q", args)
 	}
 	var (
 		rep      loadReport
-		err      error
 		ms0, ms1 runtime.MemStats
 	)
 	runtime.ReadMemStats(&ms0)
@@ -208,6 +195,24 @@ func runBare(ctx context.Context, url string, conns int, duration time.Duration,
 	rep := closedLoop(ctx, conns, duration, newSend)
 	rep.Note = "net/http, a new request per call (as client.Get), " + strconv.Itoa(conns) + " workers"
 	return rep, nil
+}
+
+// profileChild starts a child's profiles into prefix (see startProfile),
+// or nothing when prefix is empty; the returned func stops them and
+// prints on stderr a failure to write them.
+func profileChild(prefix string, stderr io.Writer) (stop func(), err error) {
+	if prefix == "" {
+		return func() {}, nil
+	}
+	stopProfile, err := startProfile(prefix)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := stopProfile(); err != nil {
+			fmt.Fprintln(stderr, err)
+		}
+	}, nil
 }
 
 // startProfile starts a CPU profile into prefix.cpu.pprof and samples
