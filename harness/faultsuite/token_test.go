@@ -36,7 +36,7 @@ func testTokenOutageDuringRefresh(t *testing.T, netHTTP bool) {
 			auth: auth.Config{Policy: auth.PerClient, TokensPerClient: 2, RefreshMargin: 2 * time.Minute,
 				RefreshJitter: -1, MaxAttempts: 3, Backoff: time.Second, MaxBackoff: 2 * time.Second,
 				Rand: func() float64 { return 0.5 }},
-			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 2, Jitter: -1}, Agents: agents},
+			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 2, Jitter: -1}, Agents: agents, NetHTTP: netHTTP},
 		})
 		r.warm(t, agents)
 		created0 := r.pool.Stats().Created
