@@ -590,11 +590,10 @@ func writePopulation(w io.Writer, rep *report) error {
 	}
 	row("agents started", "%s of %s (every channel open in %v)", formatInt(int64(l.Started)), formatInt(int64(c.Agents)), l.OpenTime.Round(10*time.Millisecond))
 	row("channels open at the end", "%s (the simulator holds %s sockets, %s channels)", formatInt(int64(l.ChannelsOpen)), formatCount(l.SimSockets), formatCount(l.SimChannels))
-	var reqs, ok int64
+	var reqs int64
 	var ops []string
 	for _, op := range l.Ops {
 		reqs += op.Count
-		ok += op.Outcomes["ok"]
 		ops = append(ops, fmt.Sprintf("%s %s (p50 %s, p99 %s)", op.Op, formatInt(op.Count), formatDuration(op.P50), formatDuration(op.P99)))
 	}
 	row("API requests", "%s: %s", formatInt(reqs), formatOutcomes(l.Ops))
