@@ -635,8 +635,7 @@ func (r *Recorder) collect() []*opAgg {
 		for i := range e.stripes {
 			s := &e.stripes[i]
 			s.mu.Lock()
-			d := &s.stripeData
-			a.stripeData.merge(d)
+			a.merge(&s.stripeData)
 			s.mu.Unlock()
 		}
 		aggs = append(aggs, a)
@@ -646,7 +645,7 @@ func (r *Recorder) collect() []*opAgg {
 	out := aggs[:0]
 	for _, a := range aggs {
 		if n := len(out); n > 0 && out[n-1].name == a.name {
-			foldOp(out[n-1], a)
+			out[n-1].merge(&a.stripeData)
 			continue
 		}
 		out = append(out, a)
@@ -654,12 +653,8 @@ func (r *Recorder) collect() []*opAgg {
 	return out
 }
 
-func foldOp(dst, src *opAgg) {
-	dst.stripeData.merge(&src.stripeData)
-}
-
-// merge adds src's outcomes, counters, series, header evidence and buckets
-// into d. Identities are kept apart (a stripe's maps, an opAgg's idSets).
+// merge adds src's outcomes, counters, series, header evidence,
+// identities and buckets into d.
 func (d *stripeData) merge(src *stripeData) {
 	for o := range src.outcomes {
 		so := &src.outcomes[o]
