@@ -649,26 +649,22 @@ func formatOutcomes(ops []popOp) string {
 			sum[k] += v
 		}
 	}
-	if len(sum) == 0 {
-		return "none"
-	}
-	names := slices.Sorted(maps.Keys(sum))
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = k + " " + formatInt(sum[k])
-	}
-	return strings.Join(parts, ", ")
+	return joinCounts(sum, func(k string) string { return k })
 }
 
-// formatCloses lists how sockets ended: `"1000 " 10,000`.
-func formatCloses(m map[string]int64) string {
+// formatCloses lists how sockets ended: `"1000" 10,000`.
+func formatCloses(m map[string]int64) string { return joinCounts(m, strconv.Quote) }
+
+// joinCounts lists m's counts in the order of their keys, each key as
+// name gives it: "ok 60,101, server_error 1"; "none" when m is empty.
+func joinCounts(m map[string]int64, name func(string) string) string {
 	if len(m) == 0 {
 		return "none"
 	}
-	names := slices.Sorted(maps.Keys(m))
-	parts := make([]string, len(names))
-	for i, k := range names {
-		parts[i] = strconv.Quote(k) + " " + formatInt(m[k])
+	keys := slices.Sorted(maps.Keys(m))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = name(k) + " " + formatInt(m[k])
 	}
 	return strings.Join(parts, ", ")
 }
