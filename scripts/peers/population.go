@@ -89,16 +89,13 @@ func parsePopConfig(name string, args []string, stderr io.Writer, more func(*fla
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("peers: %s: unexpected arguments %q", name, fs.Args())
 	}
-	return c, c.validate("-")
+	return c, c.validate("-agents", "-")
 }
 
-// validate checks c; prefix is put before the names of the flags in
-// errors ("-population-" for the command's flags).
-func (c popConfig) validate(prefix string) error {
-	agentsFlag := strings.TrimSuffix(prefix, "-")
-	if prefix == "-" {
-		agentsFlag = "-agents"
-	}
+// validate checks c; errors name the flags as agentsFlag and prefix
+// followed by the field's name ("-population" and "-population-" for the
+// command's flags, "-agents" and "-" for a child's).
+func (c popConfig) validate(agentsFlag, prefix string) error {
 	var bad []string
 	if c.Agents < 1 || c.Agents > 100_000 {
 		bad = append(bad, fmt.Sprintf("%s %d: want 1..100000 agents", agentsFlag, c.Agents))

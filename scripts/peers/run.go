@@ -168,7 +168,7 @@ flags:
 		return nil, fmt.Errorf("peers: -only %q: names no loader; want a subset of %s", *only, strings.Join(allLoaders, ","))
 	}
 	if o.population.Agents != 0 {
-		if err := o.population.validate("-population-"); err != nil {
+		if err := o.population.validate("-population", "-population-"); err != nil {
 			return nil, err
 		}
 	}
