@@ -39,6 +39,22 @@ func startRaw(tb testing.TB) string {
 	return ln.Addr().String()
 }
 
+// dialRaw connects to the raw target at addr until cleanup. Its deadline
+// is a bound, not a timing assertion: a broken target fails the test
+// instead of hanging it.
+func dialRaw(tb testing.TB, addr string) net.Conn {
+	tb.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		tb.Fatal(err)
+	}
+	return c
+}
+
 // checkAnswer fails unless resp is the target's 200 answer (read to the
 // end): the headers of targetHandler's answer and, unless for HEAD, its body.
 func checkAnswer(tb testing.TB, resp *http.Response, head bool) {
@@ -250,16 +266,7 @@ func TestRawTargetExchanges(t *testing.T) {
 	addr := startRaw(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := net.Dial("tcp", addr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			// A bound, not a timing assertion: a broken target fails
-			// the test instead of hanging it.
-			if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-				t.Fatal(err)
-			}
+			c := dialRaw(t, addr)
 			if _, err := io.WriteString(c, tt.input); err != nil {
 				t.Fatal(err)
 			}
@@ -318,15 +325,7 @@ func cmpOr(a, b string) string {
 // TestRawExpectContinue sends a head with Expect: 100-continue, waits for
 // the interim 100 answer, then sends the body.
 func TestRawExpectContinue(t *testing.T) {
-	addr := startRaw(t)
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
+	c := dialRaw(t, startRaw(t))
 	if _, err := io.WriteString(c, "PUT / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -354,11 +353,7 @@ func TestRawCloseWithOpenConnections(t *testing.T) {
 	go func() { served <- s.Serve() }()
 	var conns []net.Conn
 	for _, input := range []string{"", "GET / HTTP/1.1\r\nHo", "GET / HTTP/1.1\r\nHost: t\r\n\r\n"} {
-		c, err := net.Dial("tcp", ln.Addr().String())
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
+		c := dialRaw(t, ln.Addr().String())
 		if _, err := io.WriteString(c, input); err != nil {
 			t.Fatal(err)
 		}
@@ -366,9 +361,6 @@ func TestRawCloseWithOpenConnections(t *testing.T) {
 	}
 	// The last connection's answer proves the server accepted them all
 	// before Close.
-	if err := conns[2].SetDeadline(time.Now().Add(10 * time.Second)); err != nil {
-		t.Fatal(err)
-	}
 	readAnswer(t, bufio.NewReader(conns[2]), 0, answer{method: "GET", status: 200})
 	if err := s.Close(); err != nil {
 		t.Errorf("Close = %v", err)
