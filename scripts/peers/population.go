@@ -14,7 +14,6 @@ import (
 	"io"
 	"maps"
 	"net/http"
-	"os"
 	"runtime"
 	"slices"
 	"strconv"
@@ -460,28 +459,6 @@ func simSockets(ctx context.Context, hc *http.Client, url string) (sockets, chan
 		return -1, -1
 	}
 	return st.Sockets.Sockets, st.Sockets.Channels
-}
-
-// rssOf reads VmRSS (or another field, see procStatusBytes) of
-// /proc/<pid>/status in bytes; 0 where there is none.
-func rssOf(pid string) uint64 { return procStatusBytes(pid, "VmRSS:") }
-
-// procStatusBytes reads a kB field ("VmRSS:", "VmHWM:") of
-// /proc/<pid>/status in bytes; 0 where there is none.
-func procStatusBytes(pid, field string) uint64 {
-	data, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			if f := strings.Fields(v); len(f) > 0 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
 
 // popResult is a population run as -json prints it: the child's
