@@ -88,28 +88,6 @@ func parseProcStatCPU(stat []byte) (time.Duration, error) {
 	return time.Duration(utime+stime) * tick, nil
 }
 
-// rssOf reads VmRSS of /proc/<pid>/status ("self" for this process) in
-// bytes; 0 where there is none.
-func rssOf(pid string) uint64 { return procStatusBytes(pid, "VmRSS:") }
-
-// procStatusBytes reads a kB field ("VmRSS:", "VmHWM:") of
-// /proc/<pid>/status in bytes; 0 where there is none.
-func procStatusBytes(pid, field string) uint64 {
-	data, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			if f := strings.Fields(v); len(f) > 0 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
-}
-
 // allowedCPUs returns the CPUs this process may run on, from the
 // Cpus_allowed_list of /proc/self/status, or nil.
 func allowedCPUs() []int {

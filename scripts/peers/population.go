@@ -32,6 +32,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/internal/procfs"
 )
 
 // Defaults of the population flags.
@@ -195,7 +196,7 @@ func memNow() popMem {
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	return popMem{Heap: ms.HeapAlloc, Stacks: ms.StackInuse, RSS: rssOf("self"), Goroutines: runtime.NumGoroutine()}
+	return popMem{Heap: ms.HeapAlloc, Stacks: ms.StackInuse, RSS: procfs.RSS("self"), Goroutines: runtime.NumGoroutine()}
 }
 
 // popLoad is what the population child measures and prints as JSON.
@@ -381,7 +382,7 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 	}
 	load.SimSockets, load.SimChannels = simSockets(ctx, hc, url)
 	load.End = memNow()
-	load.PeakRSS = procStatusBytes("self", "VmHWM:")
+	load.PeakRSS = procfs.StatusBytes("self", "VmHWM:")
 
 	closed = true
 	if err := pop.Close(); err != nil {
@@ -527,7 +528,7 @@ func measurePopulation(ctx context.Context, o *options) (*popResult, error) {
 	}
 	res := &popResult{Config: c, Wall: time.Since(start), LoaderCPU: m.CPU, LoaderMaxRSS: m.MaxRSS, LoaderBusy: m.LoaderBusy,
 		SimCPU: m.TargetCPU, SimBusy: m.TargetBusy, Others: m.Others}
-	res.SimRSS = rssOf(strconv.Itoa(sim.pid))
+	res.SimRSS = procfs.RSS(strconv.Itoa(sim.pid))
 	if err := json.Unmarshal(stdout.Bytes(), &res.Load); err != nil || res.Load == nil {
 		return nil, fmt.Errorf("peers: reading the population child's report: %v (stdout %q)", err, stdout.String())
 	}

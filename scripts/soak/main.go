@@ -54,6 +54,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/internal/procfs"
 )
 
 func main() {
@@ -297,7 +298,7 @@ func takeSample(ctx context.Context, at time.Duration, s *sim, hc *http.Client, 
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	sm := sample{at: at, goroutines: runtime.NumGoroutine(), heapInuse: ms.HeapInuse, heapLive: ms.HeapAlloc,
-		rss: rssOf("self"), simRSS: rssOf(strconv.Itoa(simPID)), ws: countsOf(col.Stats()), simSockets: sockets}
+		rss: procfs.RSS("self"), simRSS: procfs.RSS(strconv.Itoa(simPID)), ws: countsOf(col.Stats()), simSockets: sockets}
 	doc := rec.Snapshot()
 	for _, op := range doc.Operations {
 		sm.requests += op.Count
@@ -308,24 +309,6 @@ func takeSample(ctx context.Context, at time.Duration, s *sim, hc *http.Client, 
 		}
 	}
 	return sm
-}
-
-// rssOf reads VmRSS of /proc/<pid>/status in bytes (0 where there is no /proc).
-func rssOf(pid string) uint64 {
-	data, err := os.ReadFile("/proc/" + pid + "/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			f := strings.Fields(v)
-			if len(f) > 0 {
-				kb, _ := strconv.ParseUint(f[0], 10, 64)
-				return kb << 10
-			}
-		}
-	}
-	return 0
 }
 
 func soak(ctx context.Context, o options, stdout io.Writer) error {
