@@ -44,13 +44,12 @@ func targetHandler() http.Handler {
 
 // runChild runs a child: "target <kind> [pprof prefix]" serves on
 // 127.0.0.1 until its stdin closes, printing its URL as the first line of
-// stdout; "load" runs one
-// loader and prints a loadReport as JSON; "gcsim" serves the simulator
-// like "target"; "population" runs a population against it and prints a
-// popLoad as JSON.
+// stdout; "load" runs one loader and prints a loadReport as JSON; "gcsim"
+// serves the simulator like "target"; "population" runs a population
+// against it and prints a popLoad as JSON.
 func runChild(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("peers: child: missing kind (target or load)")
+		return errors.New("peers: child: missing kind (want target, load, gcsim or population)")
 	}
 	switch args[0] {
 	case "target":

@@ -120,6 +120,7 @@ func TestPopulationChildArgs(t *testing.T) {
 		{args: []string{"gcsim", "-agents", "5", "extra"}, wantErr: `unexpected arguments ["extra"]`},
 		{args: []string{"gcsim", "-agents", "5", "-period", "1ms"}, wantErr: "-period 1ms"},
 		{args: []string{"nothing"}, wantErr: `unknown kind "nothing"`},
+		{args: nil, wantErr: "missing kind (want target, load, gcsim or population)"},
 	}
 	for _, tt := range tests {
 		err := runChild(context.Background(), tt.args, strings.NewReader(""), io.Discard, io.Discard)
