@@ -2,12 +2,18 @@ package reports_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
+	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/reports"
+	"github.com/cxload/cxload/reports/testjson"
 )
 
 // history1000 returns 1,000 runs made from the real captures, each with its
@@ -88,6 +94,81 @@ func BenchmarkReadRun(b *testing.B) {
 		}
 		if _, err := reports.ReadRun(reports.Env{}, in...); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// scenarioStream returns a `go test -json` stream of about size bytes
+// holding n scenario result documents: the documents of the scenario
+// capture (as metrics.Emit writes them, cut into 1 KiB output events as
+// test2json does), each test in its own matrix cell, with progress lines
+// between them as the load scenarios print.
+func scenarioStream(tb testing.TB, size, n int) []byte {
+	tb.Helper()
+	var docs []string
+	r := testjson.NewReader(bytes.NewReader(mustRead(tb, "testdata/scenario-old.json")), "scenario-old.json")
+	for r.Scan() {
+		if l, ok := r.Result().(*testjson.Line); ok && strings.Contains(l.Text, metrics.ResultPrefix) {
+			docs = append(docs, l.Text)
+		}
+	}
+	require.NoError(tb, r.Err())
+	require.NotEmpty(tb, docs)
+	const pkg = "github.com/cxload/cxload/loadtest"
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var buf bytes.Buffer
+	event := func(action, test, output string) {
+		at = at.Add(time.Millisecond)
+		e := map[string]any{"Time": at, "Action": action, "Package": pkg}
+		if test != "" {
+			e["Test"] = test
+		}
+		if action == "output" {
+			e["Output"] = output
+		}
+		if action == "pass" {
+			e["Elapsed"] = 0.5
+		}
+		b, err := json.Marshal(e)
+		require.NoError(tb, err)
+		buf.Write(b)
+		buf.WriteByte('\n')
+	}
+	event("start", "", "")
+	per := size / n
+	for i := range n {
+		test := fmt.Sprintf("TestMatrix/cell-%04d", i)
+		begin := buf.Len()
+		event("run", test, "")
+		event("output", test, "=== RUN   "+test+"\n")
+		doc := strings.Replace(docs[i%len(docs)], `"labels":{"region":"sim"`, fmt.Sprintf(`"labels":{"region":"sim","cell":"%04d"`, i), 1) + "\n"
+		for j := 0; buf.Len()-begin < per-len(doc)*5/4-200; j++ {
+			event("output", test, fmt.Sprintf("    scenario_test.go:133: %sinterval %d, %d requests\n", metrics.ProgressPrefix, j, j*300))
+		}
+		for len(doc) > 0 {
+			k := min(len(doc), 1024)
+			event("output", test, doc[:k])
+			doc = doc[k:]
+		}
+		event("output", test, "--- PASS: "+test+" (0.50s)\n")
+		event("pass", test, "")
+	}
+	event("pass", "", "")
+	return buf.Bytes()
+}
+
+// BenchmarkReadRunScenarios reads a 50 MB stream of 2,628 scenario result
+// documents, in MB/s of input.
+func BenchmarkReadRunScenarios(b *testing.B) {
+	data := scenarioStream(b, 50<<20, 2628)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		run, err := reports.ReadRun(reports.Env{}, reports.NamedReader{Name: "stream", R: bytes.NewReader(data)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(run.Problems) > 0 || len(run.Scenarios) < 2628*3/4 {
+			b.Fatalf("%d scenarios, problems %v", len(run.Scenarios), run.Problems)
 		}
 	}
 }
