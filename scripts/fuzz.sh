@@ -23,7 +23,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 #                   FuzzExpandRoute FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
 #                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage FuzzWireRequest
 # harness/gcsim     FuzzParseProfile
-# scripts/peers     FuzzServe (the raw target)
+# scripts/lab/peers FuzzServe (the raw target; the lab's own module)
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)
 # harness/agent     FuzzParseShard FuzzParseStages FuzzReadUsers
 # harness/metrics   FuzzParseThreshold FuzzDecodeDocument
@@ -49,7 +49,14 @@ for t in "${TARGETS[@]}"; do
 		continue
 	fi
 	echo "== fuzz ${name} (${pkg}${tags:+, -tags ${tags}}, ${FUZZTIME})"
-	if ! go test ${tags:+-tags "${tags}"} -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME}" -fuzzminimizetime 2s -parallel "${PARALLEL}" "${pkg}"; then
+	# A package of the lab module (scripts/lab, a module of its own) is
+	# fuzzed from inside that module.
+	dir=.
+	if [[ ${pkg} == ./scripts/lab/* ]]; then
+		dir=scripts/lab
+		pkg="./${pkg#./scripts/lab/}"
+	fi
+	if ! (cd "${dir}" && go test ${tags:+-tags "${tags}"} -run '^$' -fuzz "^${name}\$" -fuzztime "${FUZZTIME}" -fuzzminimizetime 2s -parallel "${PARALLEL}" "${pkg}"); then
 		failed+=("${pkg} ${name}")
 	fi
 done

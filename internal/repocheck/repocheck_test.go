@@ -59,7 +59,8 @@ func TestReadmeLeadsWithTheTwoCommands(t *testing.T) {
 // actionlint on both workflows.
 func TestCIRunsTheReadmeCommands(t *testing.T) {
 	ci := read(t, ".ci/run")
-	for _, want := range []string{testCommand, loadShort, "go vet ./...", "go vet -tags load ./...", "actionlint .github/workflows/*.yml"} {
+	for _, want := range []string{testCommand, loadShort, "go vet ./...", "go vet -tags load ./...", "actionlint .github/workflows/*.yml",
+		"(cd scripts/lab && go test -race ./...)"} {
 		if !strings.Contains(ci, want) {
 			t.Errorf(".ci/run does not run %q", want)
 		}

@@ -4,8 +4,8 @@
 //
 // Usage:
 //
-//	go run ./scripts/peers [-duration 10s] [-conns 50] [-rate 5000] [-only bare,cxload,vegeta,k6] [-target raw|nethttp] [-json]
-//	go run ./scripts/peers -population 10000 [-population-duration 60s] [-population-period 10s] [-population-heartbeat 10s] [-json]
+//	go run ./peers [-duration 10s] [-conns 50] [-rate 5000] [-only bare,cxload,vegeta,k6] [-target raw|nethttp] [-json]
+//	go run ./peers -population 10000 [-population-duration 60s] [-population-period 10s] [-population-heartbeat 10s] [-json]
 //
 // It starts one loopback target (by default a minimal HTTP/1.1 responder
 // on net.Conn, cheap enough not to be the bottleneck; -target nethttp: a

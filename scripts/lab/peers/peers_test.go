@@ -355,7 +355,7 @@ func TestHelp(t *testing.T) {
 	if err := run(context.Background(), []string{"-h"}, &stdout, &stderr); err != nil {
 		t.Fatalf("run -h = %v, want nil", err)
 	}
-	if !strings.Contains(stderr.String(), "usage: go run ./scripts/peers") || !strings.Contains(stderr.String(), "-duration") {
+	if !strings.Contains(stderr.String(), "usage: go run ./peers") || !strings.Contains(stderr.String(), "-duration") {
 		t.Errorf("run -h printed %q, want the usage and the flags", stderr.String())
 	}
 }

@@ -32,7 +32,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
-	"github.com/cxload/cxload/internal/procfs"
+	"github.com/cxload/cxload/scripts/lab/internal/procfs"
 )
 
 // Defaults of the population flags.

@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("peers", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: go run ./scripts/peers [flags]
+		fmt.Fprint(stderr, `usage: go run ./peers [flags]
 
 Measures, on this machine and one after another, a bare net/http client loop
 (the baseline), cxload's client with recording and limiting on, vegeta and k6

@@ -2,7 +2,7 @@
 // against gcsim for a long time, under light REST load, and checks that the
 // harness's memory and goroutine counts stay flat:
 //
-//	go run ./scripts/soak -agents 2000 -duration 10m
+//	go run ./soak -agents 2000 -duration 10m
 //
 // It starts the simulator as a separate process (this program re-executed
 // with -serve-sim, the equivalent of `go run ./scripts/gcsim` with a soak
@@ -54,7 +54,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
-	"github.com/cxload/cxload/internal/procfs"
+	"github.com/cxload/cxload/scripts/lab/internal/procfs"
 )
 
 func main() {

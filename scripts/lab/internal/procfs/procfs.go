@@ -1,6 +1,6 @@
 // Package procfs reads the memory figures of a process from Linux's
 // /proc/<pid>/status, for the scripts that report a loader's or a
-// simulator's memory (scripts/peers, scripts/soak).
+// simulator's memory (the lab's peers and soak).
 package procfs
 
 import (

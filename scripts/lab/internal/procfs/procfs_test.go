@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/cxload/cxload/internal/procfs"
+	"github.com/cxload/cxload/scripts/lab/internal/procfs"
 )
 
 func TestStatusBytes(t *testing.T) {
