@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -13,6 +12,8 @@ import (
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/cxload/cxload/internal/safefile"
 )
 
 // A Profile describes the simulated organization: its OAuth clients, its
@@ -345,11 +346,18 @@ func ParseProfile(data []byte) (*Profile, error) {
 	return p, nil
 }
 
-// LoadProfile reads a JSON profile from a file; errors name the file.
+// MaxProfileSize bounds a profile file: the default profile is a few KiB
+// and a profile of thousands of limits and clients stays under 1 MiB, so
+// 16 MiB is never reached by a real profile but refuses a wrong path (a log,
+// a device) before it fills the memory.
+const MaxProfileSize = 16 << 20
+
+// LoadProfile reads a JSON profile from a regular file of at most
+// [MaxProfileSize]; errors name the file.
 func LoadProfile(path string) (*Profile, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, MaxProfileSize)
 	if err != nil {
-		return nil, fmt.Errorf("gcsim: profile: %w", err)
+		return nil, fmt.Errorf("gcsim: profile: %w; want a gcsim profile: a JSON file", err)
 	}
 	p, err := ParseProfile(data)
 	if err != nil {

@@ -62,7 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if custom {
 		var err error
 		if p, err = gcsim.LoadProfile(*profile); err != nil {
-			return err
+			return fmt.Errorf("-profile: %w", err)
 		}
 	}
 	if *printProfile {
