@@ -374,6 +374,7 @@ func (r *rig) setFaults(f gcsim.Faults) {
 	case r.ext != "":
 		data, _ := json.Marshal(f)
 		req, _ := http.NewRequest(http.MethodPut, r.ext+"/admin/faults", bytes.NewReader(data))
+		req.Header.Set("Content-Type", "application/json")
 		resp, err := r.hc.Do(req)
 		if err != nil {
 			r.t.Fatalf("loadtest: PUT %s/admin/faults: %v", r.ext, err)

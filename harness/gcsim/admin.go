@@ -1,10 +1,16 @@
 package gcsim
 
 import (
+	"bytes"
 	"fmt"
 	"io"
+	"mime"
+	"net"
 	"net/http"
+	"net/netip"
+	"net/url"
 	"sort"
+	"strings"
 
 	json "github.com/go-json-experiment/json"
 )
@@ -128,6 +134,10 @@ func (s *Server) getLimitDocs(c *reqCtx) {
 	s.writeJSON(c, http.StatusOK, map[string]any{"entities": out})
 }
 
+// adminBodyMax is the largest admin request body. A faults or revoke
+// document is a few hundred bytes; the limit only stops a runaway client.
+const adminBodyMax = 1 << 20
+
 // serveAdmin serves the admin paths, outside /api/v2 and without auth or limits:
 //
 //	GET  /admin/stats          Stats as JSON
@@ -135,9 +145,24 @@ func (s *Server) getLimitDocs(c *reqCtx) {
 //	PUT  /admin/faults         replace the Faults (POST works too)
 //	POST /admin/reset          empty every rate-limit window and zero the counters
 //	POST /admin/revoke         {"token": "..."} or {"clientId": "..."}: revoke tokens
+//
+// A web page must not reach them: a request with a foreign Origin, or whose
+// Host is not a loopback name (a DNS-rebound name), is refused with 403, and
+// a body must be declared application/json, which a page cannot send to
+// another origin without the browser asking first.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	c := &reqCtx{s: s, w: w, r: r, corr: newCorrelationID()}
 	w.Header()[hdrCorrelation] = []string{c.corr}
+	if msg := adminRefusal(r); msg != "" {
+		s.writeError(c, http.StatusForbidden, "forbidden", msg, nil)
+		return
+	}
+	if r.ContentLength != 0 && !isJSONType(r.Header.Get(hdrContentType)) {
+		s.writeError(c, http.StatusUnsupportedMediaType, "unsupported.media.type", fmt.Sprintf(
+			"gcsim: admin: a body with Content-Type %q; send JSON with Content-Type: application/json "+
+				"(curl: -H 'Content-Type: application/json', or --json)", r.Header.Get(hdrContentType)), nil)
+		return
+	}
 	switch {
 	case r.URL.Path == "/admin/stats" && r.Method == http.MethodGet:
 		s.writeJSON(c, http.StatusOK, s.Stats())
@@ -179,11 +204,73 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// readAdmin decodes a strict JSON body (unknown fields refused, with paths).
+// adminRefusal returns why r may not use the admin API, or "" if it may.
+// Its Host must be a loopback name, which no web page can point at another
+// address, unless r came over an in-memory pipe, which only the process
+// itself can dial. An Origin, which browsers send, must be the server's own.
+func adminRefusal(r *http.Request) string {
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); !ok || la.Network() != "pipe" {
+		if !loopbackHost(r.Host) {
+			return fmt.Sprintf("gcsim: admin: refused Host %q: the admin API answers only to a loopback name "+
+				"(localhost, 127.0.0.1, [::1]); call it as http://127.0.0.1:PORT/admin/...", r.Host)
+		}
+	}
+	origin, ok := r.Header["Origin"]
+	if !ok {
+		return ""
+	}
+	if len(origin) == 1 {
+		if u, err := url.Parse(origin[0]); err == nil && (u.Scheme == "http" || u.Scheme == "https") &&
+			u.Path == "" && strings.EqualFold(u.Host, r.Host) {
+			return ""
+		}
+	}
+	return fmt.Sprintf("gcsim: admin: refused a request from Origin %q: a web page of another origin may not "+
+		"use the admin API; send the request without an Origin header (curl, a test, a script)", strings.Join(origin, ", "))
+}
+
+// loopbackHost reports whether host (a Host header, with or without a port)
+// names the loopback interface: localhost, 127.0.0.0/8 or ::1.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	} else {
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	}
+	if strings.EqualFold(strings.TrimSuffix(host, "."), "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Zone() == "" && ip.Unmap().IsLoopback()
+}
+
+// isJSONType reports whether a Content-Type is application/json, with any
+// parameters (charset=utf-8).
+func isJSONType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// readAdmin decodes a strict JSON object body (unknown fields refused, with
+// paths). On failure it answers 400 or 413 and returns false.
 func (s *Server) readAdmin(c *reqCtx, v any) bool {
-	data, err := io.ReadAll(io.LimitReader(c.r.Body, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(c.r.Body, adminBodyMax+1))
 	if err != nil {
 		s.badRequest(c, "gcsim: admin: reading the body: "+err.Error())
+		return false
+	}
+	if len(data) > adminBodyMax {
+		s.writeError(c, http.StatusRequestEntityTooLarge, "request.entity.too.large",
+			"gcsim: admin: the body is larger than the admin API's limit of 1 MiB; send one JSON object", nil)
+		return false
+	}
+	trimmed := bytes.TrimLeft(data, " \t\r\n")
+	if len(trimmed) == 0 {
+		s.badRequest(c, "gcsim: admin: the body is empty; send a JSON object (PUT /admin/faults with {} clears all faults)")
+		return false
+	}
+	if got := jsonKindName(trimmed[0]); got != "" {
+		s.badRequest(c, "gcsim: admin: want a JSON object, got "+got+" (PUT /admin/faults with {} clears all faults)")
 		return false
 	}
 	if err := json.Unmarshal(data, v, json.RejectUnknownMembers(true)); err != nil {
@@ -191,6 +278,24 @@ func (s *Server) readAdmin(c *reqCtx, v any) bool {
 		return false
 	}
 	return true
+}
+
+// jsonKindName names the JSON value that starts with b, or returns "" for
+// an object or for what is not JSON (left to the decoder to report).
+func jsonKindName(b byte) string {
+	switch {
+	case b == 'n':
+		return "null"
+	case b == '"':
+		return "a string"
+	case b == '[':
+		return "an array"
+	case b == 't' || b == 'f':
+		return "true or false"
+	case b == '-' || '0' <= b && b <= '9':
+		return "a number"
+	}
+	return ""
 }
 
 // Reset empties every rate-limit window and zeroes the counters. Tokens,
