@@ -43,6 +43,7 @@ type options struct {
 	profile *gcsim.Profile
 	pipe    bool
 	standIn *gcsim.Server
+	agents  int
 }
 
 // WithGetenv replaces os.Getenv (tests of the configuration use it).
@@ -53,6 +54,14 @@ func WithNow(now func() time.Time) Option { return func(o *options) { o.now = no
 
 // WithProfile makes the embedded simulator use p (it wins over CXLOAD_PROFILE).
 func WithProfile(p *gcsim.Profile) Option { return func(o *options) { o.profile = p } }
+
+// WithAgents says how many agents the scenario needs from the embedded
+// simulator's directory. The default profile grows to hold them (it has
+// gcsim.DefaultAgents users otherwise); a profile from CXLOAD_PROFILE or
+// WithProfile that holds fewer fails the test, naming directory.agents and
+// the value needed. A tenant's directory is what it is: the option does
+// nothing there.
+func WithAgents(n int) Option { return func(o *options) { o.agents = n } }
 
 // WithPipe serves the embedded simulator over in-memory pipes instead of a
 // loopback port, so a scenario can run inside a testing/synctest bubble.
@@ -115,8 +124,12 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 	}
 	if p == nil {
 		p = gcsim.DefaultProfile()
+		p.Directory.Agents = max(p.Directory.Agents, o.agents)
 	}
 	if err := p.Validate(); err != nil {
+		t.Fatalf("cxload target: simulator %s: %v", src, err)
+	}
+	if err := p.Directory.CheckAgents(o.agents); err != nil {
 		t.Fatalf("cxload target: simulator %s: %v", src, err)
 	}
 	cfg.Clients = nil

@@ -38,6 +38,32 @@ func TestNewTargetProfileVariable(t *testing.T) {
 	}
 }
 
+// WithAgents grows the default profile's directory to the agents asked
+// for; a profile too small for them fails, naming the field and the value.
+func TestNewTargetWithAgents(t *testing.T) {
+	n := gcsim.DefaultAgents + 1000
+	var users int
+	out, fatal := capture(t, func(tb testing.TB) {
+		users = len(harness.NewTarget(tb, harness.WithGetenv(noEnv), harness.WithAgents(n)).Sim.Users())
+	})
+	if fatal || users != n {
+		t.Errorf("default profile, WithAgents(%d): fatal=%v, %d users\n%s", n, fatal, users, out)
+	}
+	small := writeFile(t, "small.json", `{"directory":{"agents":30}}`)
+	out, fatal = capture(t, func(tb testing.TB) {
+		harness.NewTarget(tb, harness.WithGetenv(env(map[string]string{"CXLOAD_PROFILE": small})), harness.WithAgents(40))
+	})
+	if want := `directory.agents is 30, fewer than the 40 agents the run needs: set "directory": {"agents": 40}`; !fatal || !strings.Contains(out, want) || !strings.Contains(out, small) {
+		t.Errorf("profile with 30 agents, WithAgents(40): fatal=%v, want the message to name %s and contain %s\n%s", fatal, small, want, out)
+	}
+	out, fatal = capture(t, func(tb testing.TB) {
+		harness.NewTarget(tb, harness.WithGetenv(env(map[string]string{"CXLOAD_PROFILE": small})), harness.WithAgents(30))
+	})
+	if fatal {
+		t.Errorf("profile with 30 agents, WithAgents(30): fatal\n%s", out)
+	}
+}
+
 // The seeded buckets are the profile's visible request limits for
 // client-credentials tokens: not hidden ones, not password-grant ones, not
 // token creation.

@@ -97,14 +97,20 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		r.ctx = r.tg.Context()
 		return r
 	}
+	// The simulator's directory must hold CXLOAD_AGENTS users: the default
+	// profile grows to them, a given profile must already hold them.
 	base := o.profile
 	if base == nil {
 		if path := os.Getenv(harness.EnvProfile); path != "" {
 			if base, err = gcsim.LoadProfile(path); err != nil {
 				t.Fatalf("loadtest: %s=%q: %v", harness.EnvProfile, path, err)
 			}
+			if err := base.Directory.CheckAgents(k.Agents); err != nil && k.SimURL == "" {
+				t.Fatalf("loadtest: %s=%q with %s=%d: %v", harness.EnvProfile, path, EnvAgents, k.Agents, err)
+			}
 		} else {
 			base = gcsim.DefaultProfile()
+			base.Directory.Agents = max(base.Directory.Agents, k.Agents)
 		}
 	}
 	if o.tweak != nil && k.SimURL == "" {

@@ -38,6 +38,16 @@ type PresenceDefinition struct {
 	SystemPresence string `json:"systemPresence"`
 }
 
+// CheckAgents returns nil if the directory holds at least n agents, or an
+// error naming the profile field to set and the value it needs.
+func (d Directory) CheckAgents(n int) error {
+	if n <= d.Agents {
+		return nil
+	}
+	return fmt.Errorf("gcsim: profile: directory.agents is %d, fewer than the %d agents the run needs: set \"directory\": {\"agents\": %d} (or more) in the profile, or run fewer agents",
+		d.Agents, n, n)
+}
+
 // directory is the generated, read-only part of the organization.
 type directory struct {
 	users     []User
