@@ -455,9 +455,24 @@ func (s *Server) logRequest(c *reqCtx) {
 		cl = "-"
 	}
 	line := fmt.Sprintf("%s %s %s route=%q status=%d dur=%s corr=%s client=%s\n",
-		c.nowTime.UTC().Format(time.RFC3339Nano), c.r.Method, c.r.URL.Path, tmpl, c.status,
-		s.now().Sub(c.nowTime), c.corr, cl)
+		c.nowTime.UTC().Format(time.RFC3339Nano), logValue(c.r.Method), logValue(c.r.URL.Path), tmpl, c.status,
+		s.now().Sub(c.nowTime), logValue(c.corr), logValue(cl))
 	s.logMu.Lock()
 	_, _ = io.WriteString(s.RequestLog, line)
 	s.logMu.Unlock()
+}
+
+// logValue returns a client-supplied value for the request log: bare when
+// it is printable ASCII without spaces, quotes or backslashes, else quoted
+// with Go escapes, so that a client cannot forge a line or a field.
+func logValue(v string) string {
+	for i := 0; i < len(v); i++ {
+		if b := v[i]; b <= ' ' || b >= 0x7f || b == '"' || b == '\\' {
+			return strconv.QuoteToASCII(v)
+		}
+	}
+	if v == "" {
+		return `""`
+	}
+	return v
 }

@@ -31,7 +31,8 @@ type Server struct {
 	Config *http.Server
 	// RequestLog, when set before Start, gets one line per request
 	// (time, method, path, status, duration, correlation id, client);
-	// tokens and secrets are never written.
+	// tokens and secrets are never written. A value the client chose is
+	// quoted, with escapes, when it holds a space, quote or control byte.
 	RequestLog io.Writer
 
 	profile *Profile
