@@ -98,3 +98,22 @@ func TestLoadWorkflowMatchesReadme(t *testing.T) {
 		t.Errorf("README does not document scripts/matrix.sh")
 	}
 }
+
+// The README's own-scenario example is the body of a test that runs: the
+// lines between "// README begin" and "// README end" of
+// harness/scenario_example_test.go appear in the README's Go block as they are.
+func TestReadmeScenarioExampleRuns(t *testing.T) {
+	src := read(t, "harness/scenario_example_test.go")
+	m := regexp.MustCompile(`(?s)// README begin\n(.*?)\n\s*// README end`).FindStringSubmatch(src)
+	if m == nil {
+		t.Fatal("harness/scenario_example_test.go has no README begin/end markers")
+	}
+	readme := read(t, "README.md")
+	blocks := regexp.MustCompile("(?s)```go\n(.*?)```").FindAllStringSubmatch(readme, -1)
+	for _, b := range blocks {
+		if strings.Contains(b[1], m[1]) {
+			return
+		}
+	}
+	t.Errorf("README has no Go block containing the example scenario's body:\n%s", m[1])
+}
