@@ -1,0 +1,243 @@
+package gcsim
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
+)
+
+// Route families tokens, notifications and streaming: the caller's token, notification
+// channels and their subscriptions, and the channel WebSocket.
+
+// getTokenMe is GET /api/v2/tokens/me.
+func (s *Server) getTokenMe(c *reqCtx) {
+	t := c.tok
+	out := map[string]any{
+		"organization":      map[string]string{"id": s.profile.Org.ID, "name": s.profile.Org.Name},
+		"OAuthClient":       map[string]any{"id": t.client.ID, "name": t.client.Name, "organization": map[string]string{"id": s.profile.Org.ID}},
+		"authorizedScope":   []string{},
+		"authenticatedUser": nil,
+		"expirationDate":    time.Unix(0, t.expires).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"dateCreated":       time.Unix(0, t.issued).UTC().Format("2006-01-02T15:04:05.000Z"),
+	}
+	if t.user != nil {
+		out["authenticatedUser"] = map[string]string{"id": t.user.ID, "selfUri": "/api/v2/users/" + t.user.ID}
+	}
+	s.writeJSON(c, http.StatusOK, out)
+}
+
+// deleteTokenMe is DELETE /api/v2/tokens/me: it revokes the request's token.
+func (s *Server) deleteTokenMe(c *reqCtx) {
+	c.tok.revoked.Store(true)
+	s.writeStatus(c, http.StatusNoContent)
+}
+
+// Notification channels: the REST side of the hub.
+
+func (s *Server) postChannel(c *reqCtx) {
+	// The connectUri uses the host the client called, so it is right behind
+	// a port forward or when the handler is mounted elsewhere.
+	wsBase := s.wsURL
+	if c.r.Host != "" {
+		wsBase = "ws://" + c.r.Host
+	}
+	ch, err := s.hub.CreateChannel(c.tok.owner(s.profile.Org.ID), wsBase)
+	if err != nil {
+		s.hubError(c, err)
+		return
+	}
+	s.state.chanMu.Lock()
+	s.state.chanToken[ch.ID] = c.tok
+	if s.state.chanSeq++; s.state.chanSeq%1024 == 0 { // forget evicted and expired channels
+		for id := range s.state.chanToken {
+			if _, ok := s.hub.Channel(id); !ok {
+				delete(s.state.chanToken, id)
+			}
+		}
+	}
+	s.state.chanMu.Unlock()
+	s.writeJSON(c, http.StatusOK, ch)
+}
+
+// getChannels is GET /api/v2/notifications/channels: the channels created
+// with the caller's token, or with ?includechannels=oauthclient those of
+// its OAuth client and user.
+func (s *Server) getChannels(c *reqCtx) {
+	var include string
+	switch v := strings.ToLower(c.r.URL.Query().Get("includechannels")); v {
+	case "", "token", "oauthclient":
+		include = v
+	default:
+		s.badRequest(c, fmt.Sprintf("includechannels %q: want token or oauthclient", v))
+		return
+	}
+	owner := c.tok.owner(s.profile.Org.ID)
+	ents := []streaming.Channel{}
+	s.state.chanMu.Lock()
+	for id, t := range s.state.chanToken {
+		ch, ok := s.hub.Channel(id)
+		if !ok {
+			delete(s.state.chanToken, id) // evicted or expired
+			continue
+		}
+		if t == c.tok || (include == "oauthclient" && ch.Owner == owner) {
+			ents = append(ents, ch)
+		}
+	}
+	s.state.chanMu.Unlock()
+	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
+	s.writeJSON(c, http.StatusOK, map[string]any{"entities": ents})
+}
+
+// channel finds channel {id} of the caller or answers 404.
+func (s *Server) channel(c *reqCtx) bool {
+	ch, ok := s.hub.Channel(c.params[0])
+	if !ok || (ch.Owner != "" && ch.Owner != c.tok.owner(s.profile.Org.ID)) {
+		s.writeError(c, http.StatusNotFound, "not.found", "The channel "+c.params[0]+" was not found.", nil)
+		return false
+	}
+	return true
+}
+
+func (s *Server) headChannel(c *reqCtx) {
+	if _, ok := s.hub.Channel(c.params[0]); !ok {
+		s.writeStatus(c, http.StatusNotFound)
+		return
+	}
+	s.writeStatus(c, http.StatusOK)
+}
+
+func (s *Server) hubError(c *reqCtx, err error) {
+	switch {
+	case errors.Is(err, streaming.ErrChannelNotFound):
+		s.writeError(c, http.StatusNotFound, "not.found", "The channel "+c.params[0]+" was not found.", nil)
+	case errors.Is(err, streaming.ErrTooManyTopics):
+		s.writeError(c, http.StatusBadRequest, "bad.request", err.Error(), nil)
+	case errors.Is(err, streaming.ErrClosed):
+		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable", "The notification service is shutting down.", nil)
+	default:
+		s.writeError(c, http.StatusBadRequest, "bad.request", err.Error(), nil)
+	}
+}
+
+func (s *Server) writeSubscriptions(c *reqCtx, subs []streaming.Subscription, err error) {
+	if err != nil {
+		s.hubError(c, err)
+		return
+	}
+	if subs == nil {
+		subs = []streaming.Subscription{}
+	}
+	s.writeJSON(c, http.StatusOK, map[string]any{"entities": subs})
+}
+
+func (s *Server) getSubscriptions(c *reqCtx) {
+	if !s.channel(c) {
+		return
+	}
+	subs, err := s.hub.Subscriptions(c.params[0])
+	s.writeSubscriptions(c, subs, err)
+}
+
+func (s *Server) readTopics(c *reqCtx) ([]string, bool) {
+	var body []struct {
+		ID string `json:"id"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return nil, false
+	}
+	topics := make([]string, len(body))
+	for i, t := range body {
+		topics[i] = t.ID
+	}
+	return topics, true
+}
+
+func (s *Server) postSubscriptions(c *reqCtx) { s.subscribe(c, false) }
+func (s *Server) putSubscriptions(c *reqCtx)  { s.subscribe(c, true) }
+
+func (s *Server) subscribe(c *reqCtx, replace bool) {
+	if !s.channel(c) {
+		return
+	}
+	topics, ok := s.readTopics(c)
+	if !ok {
+		return
+	}
+	subs, err := s.hub.Subscribe(c.params[0], topics, replace)
+	s.writeSubscriptions(c, subs, err)
+}
+
+func (s *Server) deleteSubscriptions(c *reqCtx) {
+	if !s.channel(c) {
+		return
+	}
+	if err := s.hub.Unsubscribe(c.params[0]); err != nil {
+		s.hubError(c, err)
+		return
+	}
+	s.writeStatus(c, http.StatusNoContent)
+}
+
+// serveWS is GET /channels/{id} on the streaming host.
+func (s *Server) serveWS(c *reqCtx) {
+	s.wsMu.Lock()
+	if s.closed.Load() {
+		s.wsMu.Unlock()
+		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable", "The server is closing.", nil)
+		return
+	}
+	s.wsWG.Add(1)
+	s.wsMu.Unlock()
+	defer s.wsWG.Done()
+	w := &wsWriter{ResponseWriter: c.w}
+	s.hub.ServeWS(w, c.r, c.params[0])
+	c.status = w.status
+	if w.hijacked {
+		c.status = http.StatusSwitchingProtocols
+	}
+	s.stats.count(c)
+}
+
+// wsWriter records what the hub answered: an upgrade (hijack) or a status.
+type wsWriter struct {
+	http.ResponseWriter
+	status   int
+	hijacked bool
+}
+
+func (w *wsWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *wsWriter) Write(p []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(p)
+}
+
+func (w *wsWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	hj, ok := w.ResponseWriter.(http.Hijacker)
+	if !ok {
+		return nil, nil, errors.New("gcsim: the response writer cannot be hijacked")
+	}
+	conn, rw, err := hj.Hijack()
+	if err == nil {
+		w.hijacked = true
+	}
+	return conn, rw, err
+}
+
+// Unwrap lets http.ResponseController reach the server's writer.
+func (w *wsWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

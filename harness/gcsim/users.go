@@ -1,0 +1,239 @@
+package gcsim
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Route families users, users.presences, users.routingstatus and
+// presencedefinitions: the directory and each user's presence and routing status.
+
+type userJSON struct {
+	ID            string `json:"id"`
+	Name          string `json:"name"`
+	Division      idName `json:"division"`
+	Email         string `json:"email"`
+	State         string `json:"state"`
+	Title         string `json:"title"`
+	Department    string `json:"department"`
+	Username      string `json:"username"`
+	Version       int    `json:"version"`
+	AcdAutoAnswer bool   `json:"acdAutoAnswer"`
+	SelfURI       string `json:"selfUri"`
+}
+
+func userJSONOf(u *User) userJSON {
+	return userJSON{ID: u.ID, Name: u.Name, Division: homeDivision, Email: u.Email, State: "active",
+		Title: "Agent", Department: "Contact Center", Username: u.Email, Version: 1, SelfURI: "/api/v2/users/" + u.ID}
+}
+
+func (s *Server) getUsers(c *reqCtx) {
+	q := c.r.URL.Query()
+	size, number, err := paging(q)
+	if err != nil {
+		s.badRequest(c, err.Error())
+		return
+	}
+	lo := min((number-1)*size, len(s.dir.users))
+	hi := min(lo+size, len(s.dir.users))
+	ents := make([]userJSON, 0, hi-lo)
+	for i := lo; i < hi; i++ {
+		ents = append(ents, userJSONOf(&s.dir.users[i]))
+	}
+	// Paging fields from a slice of empty structs: no per-user allocation.
+	l := page("/api/v2/users", q, make([]struct{}, len(s.dir.users)), size, number)
+	s.writeJSON(c, http.StatusOK, listing[userJSON]{Entities: ents, PageSize: l.PageSize, PageNumber: l.PageNumber,
+		Total: l.Total, PageCount: l.PageCount, FirstURI: l.FirstURI, SelfURI: l.SelfURI, NextURI: l.NextURI,
+		PreviousURI: l.PreviousURI, LastURI: l.LastURI})
+}
+
+func (s *Server) getUser(c *reqCtx) {
+	if u, _ := s.user(c); u != nil {
+		s.writeJSON(c, http.StatusOK, userJSONOf(u))
+	}
+}
+
+func (s *Server) getMe(c *reqCtx) { s.writeJSON(c, http.StatusOK, userJSONOf(c.tok.user)) }
+
+type presenceJSON struct {
+	ID                 string          `json:"id"`
+	Name               string          `json:"name"`
+	Source             string          `json:"source"`
+	SourceID           string          `json:"sourceId"`
+	Primary            bool            `json:"primary"`
+	Message            string          `json:"message"`
+	PresenceDefinition presenceDefJSON `json:"presenceDefinition"`
+	ModifiedDate       string          `json:"modifiedDate"`
+	SelfURI            string          `json:"selfUri"`
+}
+
+type presenceDefJSON struct {
+	ID             string `json:"id"`
+	SystemPresence string `json:"systemPresence"`
+	SelfURI        string `json:"selfUri"`
+}
+
+func (s *Server) presenceJSON(u *User, source string, st *userState) presenceJSON {
+	pd := s.dir.presByID[st.presenceID]
+	def := presenceDefJSON{ID: st.presenceID, SelfURI: "/api/v2/presencedefinitions/" + st.presenceID}
+	if pd != nil {
+		def.SystemPresence = pd.Name
+	}
+	mod := st.presenceSince
+	if mod.IsZero() {
+		mod = time.Unix(0, 0)
+	}
+	return presenceJSON{ID: source, Name: source, Source: source, SourceID: source, Primary: true, Message: st.presenceMsg,
+		PresenceDefinition: def, ModifiedDate: mod.UTC().Format("2006-01-02T15:04:05.000Z"),
+		SelfURI: "/api/v2/users/" + u.ID + "/presences/" + source}
+}
+
+func (s *Server) getPresence(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	st.mu.Lock()
+	p := s.presenceJSON(u, c.params[1], st)
+	st.mu.Unlock()
+	s.writeJSON(c, http.StatusOK, p)
+}
+
+func (s *Server) patchPresence(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	if !strings.EqualFold(c.params[1], "purecloud") {
+		s.writeError(c, http.StatusNotFound, "not.found", "The presence source "+c.params[1]+" was not found; use purecloud.", nil)
+		return
+	}
+	var body struct {
+		PresenceDefinition *struct {
+			ID string `json:"id"`
+		} `json:"presenceDefinition"`
+		Message *string `json:"message"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	if body.PresenceDefinition == nil || body.PresenceDefinition.ID == "" {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id is required",
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "missing.field", FieldName: "presenceDefinition.id"}}})
+		return
+	}
+	pd := s.dir.presByID[body.PresenceDefinition.ID]
+	if pd == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id "+body.PresenceDefinition.ID+" is not a presence definition of this organization (GET /api/v2/presencedefinitions lists them)", nil)
+		return
+	}
+	st.mu.Lock()
+	st.presenceID = pd.ID
+	if body.Message != nil {
+		st.presenceMsg = *body.Message
+	}
+	st.presenceSince = c.nowTime
+	p := s.presenceJSON(u, "PURECLOUD", st)
+	st.mu.Unlock()
+	s.writeJSON(c, http.StatusOK, p)
+	s.hub.Publish("v2.users."+u.ID+".presence", map[string]any{
+		"source":             "PURECLOUD",
+		"presenceDefinition": map[string]string{"id": pd.ID, "systemPresence": pd.Name},
+		"message":            p.Message,
+		"modifiedDate":       p.ModifiedDate,
+	}, c.corr)
+}
+
+type routingStatusJSON struct {
+	UserID    string `json:"userId"`
+	Status    string `json:"status"`
+	StartTime string `json:"startTime"`
+}
+
+var routingStatuses = []string{"OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING"}
+
+func (s *Server) getRoutingStatus(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	st.mu.Lock()
+	status, since := st.routingStatus, st.routingSinceText
+	st.mu.Unlock()
+	// Hand-written: this is the benchmark's hot GET.
+	c.buf.Reset()
+	c.buf.Grow(256) // keeps the pooled buffer's capacity: no allocation below
+	b := c.buf.AvailableBuffer()
+	b = append(b, `{"userId":"`...)
+	b = append(b, u.ID...)
+	b = append(b, `","status":"`...)
+	b = append(b, status...)
+	b = append(b, `","startTime":"`...)
+	b = append(b, since...)
+	b = append(b, "\"}\n"...)
+	s.writeRaw(c, http.StatusOK, b)
+}
+
+func (s *Server) putRoutingStatus(c *reqCtx) {
+	u, st := s.user(c)
+	if u == nil {
+		return
+	}
+	var body struct {
+		Status    string `json:"status"`
+		StartTime string `json:"startTime"`
+	}
+	if !s.readJSON(c, &body, false) {
+		return
+	}
+	valid := false
+	for _, v := range routingStatuses {
+		valid = valid || v == body.Status
+	}
+	if !valid {
+		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("status %q: want one of %s", body.Status, strings.Join(routingStatuses, ", ")),
+			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "status"}}})
+		return
+	}
+	start := c.nowTime
+	if body.StartTime != "" {
+		t, err := time.Parse(time.RFC3339Nano, body.StartTime)
+		if err != nil {
+			s.badRequest(c, fmt.Sprintf("startTime %q: want ISO-8601, e.g. 2026-01-02T15:04:05.000Z", body.StartTime))
+			return
+		}
+		start = t
+	}
+	st.mu.Lock()
+	out := routingStatusJSON{UserID: u.ID, Status: body.Status, StartTime: start.UTC().Format(isoMillis)}
+	st.routingStatus, st.routingSince, st.routingSinceText = body.Status, start, out.StartTime
+	st.mu.Unlock()
+	s.writeJSON(c, http.StatusOK, out)
+	s.hub.Publish("v2.users."+u.ID+".routingStatus", map[string]any{"routingStatus": out}, c.corr)
+}
+
+func (s *Server) getPresenceDefinitions(c *reqCtx) {
+	type def struct {
+		ID             string            `json:"id"`
+		Name           string            `json:"name"`
+		LanguageLabels map[string]string `json:"languageLabels"`
+		SystemPresence string            `json:"systemPresence"`
+		Deactivated    bool              `json:"deactivated"`
+		Primary        bool              `json:"primary"`
+		SelfURI        string            `json:"selfUri"`
+	}
+	all := make([]def, len(s.dir.presences))
+	for i, p := range s.dir.presences {
+		all[i] = def{ID: p.ID, Name: p.Name, LanguageLabels: map[string]string{"en_US": p.Name}, SystemPresence: p.Name,
+			Primary: true, SelfURI: "/api/v2/presencedefinitions/" + p.ID}
+	}
+	q := c.r.URL.Query()
+	size, number, err := paging(q)
+	if err != nil {
+		s.badRequest(c, err.Error())
+		return
+	}
+	s.writeJSON(c, http.StatusOK, page(c.route.template, q, all, size, number))
+}
