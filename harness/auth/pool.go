@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -521,8 +522,8 @@ func (p *Pool) redactErr(s *slot, cid string, ctx context.Context, err error) er
 				Message     string `json:"message"`
 			}
 			if json.Unmarshal(re.Body, &body) == nil {
-				code = cmp(code, body.Error)
-				desc = cmp(cmp(desc, body.Description), body.Message)
+				code = cmp.Or(code, body.Error)
+				desc = cmp.Or(desc, body.Description, body.Message)
 			}
 		}
 		msg := prefix + ": " + status
@@ -554,13 +555,6 @@ func statusCode(re *oauth2.RetrieveError) int {
 		return re.Response.StatusCode
 	}
 	return 0
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func truncate(s string, n int) string {

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strconv"
 	"time"
 )
 
@@ -33,7 +34,7 @@ func (o Outcome) String() string {
 	if o < numOutcomes {
 		return outcomeNames[o]
 	}
-	return "outcome(" + itoa(int(o)) + ")"
+	return "outcome(" + strconv.Itoa(int(o)) + ")"
 }
 
 // OutcomeFor classifies an HTTP status code; a status of 0 means no response
@@ -91,26 +92,4 @@ type RateLimitInfo struct {
 	Namespace  string        // 429 body limit.namespace
 	Value      int           // 429 body limit.value
 	RetryAfter time.Duration // Retry-After
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	neg := n < 0
-	if neg {
-		n = -n
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }
