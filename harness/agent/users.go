@@ -2,17 +2,18 @@ package agent
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strconv"
 	"strings"
 
 	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/internal/safefile"
 )
 
 // A User is the identity of an agent in the target's directory.
@@ -32,7 +33,8 @@ func LoadUsers(ctx context.Context, c *api.Client, n int) ([]User, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	users := make([]User, 0, n)
+	// n may be far more than the directory holds: allocate as users come.
+	users := make([]User, 0, min(n, usersPageSize))
 	for page := 1; len(users) < n; page++ {
 		var body struct {
 			Entities  []User `json:"entities"`
@@ -103,14 +105,19 @@ func ReadUsers(r io.Reader, name string) ([]User, error) {
 	return users, nil
 }
 
-// ReadUsersFile is [ReadUsers] on the file at path.
+// MaxUsersFileSize bounds a users file: 100,000 users with UUID ids and
+// names take about 10 MiB, so a real file stays under it while a wrong path
+// (a log, a device) is refused before it fills the memory.
+const MaxUsersFileSize = 16 << 20
+
+// ReadUsersFile is [ReadUsers] on the regular file at path, of at most
+// [MaxUsersFileSize].
 func ReadUsersFile(path string) ([]User, error) {
-	f, err := os.Open(path)
+	data, err := safefile.Read(path, MaxUsersFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("agent: users: %w", err)
+		return nil, fmt.Errorf("agent: users: %w; want a users file (a JSON array or one id per line)", err)
 	}
-	defer f.Close()
-	return ReadUsers(f, path)
+	return ReadUsers(bytes.NewReader(data), path)
 }
 
 func peekNonSpace(br *bufio.Reader) (byte, error) {
