@@ -207,6 +207,13 @@ func (s *Server) injectFaults(c *reqCtx) bool {
 	}
 	if d := s.faults.latency(spec.Latency); d > 0 {
 		s.stats.faultLatency.add(1)
+		// The server's deadlines count from the request; the latency is
+		// the simulator's own delay, not the client's. Without a deadline
+		// to move (a Handler mounted elsewhere), the errors do not matter.
+		rc := http.NewResponseController(c.w)
+		now := time.Now()
+		_ = rc.SetReadDeadline(now.Add(d + readTimeout))
+		_ = rc.SetWriteDeadline(now.Add(d + writeTimeout))
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:

@@ -37,6 +37,7 @@ func TestRequestLogEscapes(t *testing.T) {
 		}
 	}
 	do(t, s, "GET", queuesPath, tok, nil)
+	s.Close() // a line is written after its answer: wait for the handlers
 	lines := strings.Split(strings.TrimSuffix(buf.String(), "\n"), "\n")
 	if len(lines) != 5 {
 		t.Fatalf("log has %d lines, want 5 (token, 3 odd paths, queues):\n%s", len(lines), buf.String())

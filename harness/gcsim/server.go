@@ -27,7 +27,8 @@ type Server struct {
 	// sets it to a 127.0.0.1:0 listener; replace it (closing the old one),
 	// e.g. with NewPipeListener(), before Start.
 	Listener net.Listener
-	// Config is the underlying http.Server; adjust it before Start.
+	// Config is the underlying http.Server, with timeouts for slow, stalled
+	// and idle clients; adjust it before Start.
 	Config *http.Server
 	// RequestLog, when set before Start, gets one line per request
 	// (time, method, path, status, duration, correlation id, client);
@@ -102,10 +103,36 @@ func NewUnstartedServer(p *Profile) *Server {
 		SocketClosingGrace:  closingGrace(n.SocketClosingGrace.Std()),
 		Now:                 s.now,
 	})
-	s.Config = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.Config = &http.Server{
+		Handler:           s,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+	}
 	s.Listener = newLocalListener()
 	return s
 }
+
+// The server's timeouts bound what a stalled or hostile client can hold: a
+// connection and its handler. Its clients are on the same machine, so an
+// honest request takes milliseconds. A notification socket is not bound by
+// them: it is hijacked, and the upgrade clears the deadlines they set.
+const (
+	// readHeaderTimeout bounds reading a request's headers.
+	readHeaderTimeout = 10 * time.Second
+	// readTimeout bounds reading a whole request, body included (the
+	// largest, request.bytes.max, crosses loopback in milliseconds).
+	readTimeout = 30 * time.Second
+	// writeTimeout bounds a request from its headers to the end of its
+	// answer; an injected latency fault extends it by the latency.
+	writeTimeout = 30 * time.Second
+	// idleTimeout closes a kept-alive connection with no request. It is
+	// longer than the 90 s after which net/http clients (k6, vegeta, Go)
+	// drop an idle connection themselves: when the server closes first, a
+	// request the client sends at that moment fails.
+	idleTimeout = 2 * time.Minute
+)
 
 func newLocalListener() net.Listener {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
