@@ -57,7 +57,8 @@ func ExampleHistory() {
 	defer os.RemoveAll(dir)
 	h, _ := reports.OpenHistory(dir + "/history.jsonl")
 	for _, id := range []string{"a", "b", "a"} { // "a" twice: deduplicated
-		if err := h.Append(&reports.Run{ID: id}); err != nil {
+		run := &reports.Run{ID: id, Tests: []reports.Test{{Name: "TestA", Verdict: reports.Pass}}}
+		if err := h.Append(run); err != nil {
 			fmt.Println(err)
 		}
 	}

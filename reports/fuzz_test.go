@@ -16,8 +16,9 @@ import (
 // FuzzHistoryFile: any bytes in a JSON-lines history load without error or
 // panic; every non-blank line is either a run (with an ID) or a problem
 // naming the file, its line and what is wrong; and appending a run to such a
-// history keeps every run (one per run ID and shard), keeps the malformed
-// lines (as problems), and adds the new run.
+// history keeps every run (one per run ID and labels), keeps the malformed
+// lines (as problems), and adds the new run. A file none of whose lines is a
+// run is not a history: one problem, and Append leaves it alone.
 func FuzzHistoryFile(f *testing.F) {
 	for _, s := range []string{
 		`{"id":"r1","env":{"commit":"c1","start":"2026-11-01T00:00:00Z"}}` + "\n" +
@@ -50,6 +51,19 @@ func FuzzHistoryFile(f *testing.F) {
 				lines++
 			}
 		}
+		if len(runs) == 0 && len(probs) > 0 {
+			if len(probs) != 1 || !strings.Contains(probs[0].Msg, "not a history") {
+				t.Fatalf("a file without runs gave problems %v, want one saying it is not a history\ninput: %q", probs, data)
+			}
+			err := h.Append(&reports.Run{ID: "fuzz-added", Tests: []reports.Test{{Name: "TestA", Verdict: reports.Pass}}})
+			if err == nil || !strings.Contains(err.Error(), "not a history") {
+				t.Fatalf("Append to a file without runs: %v, want an error saying it is not a history\ninput: %q", err, data)
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(after, data) {
+				t.Fatalf("Append changed a file that is not a history\ninput: %q", data)
+			}
+			return
+		}
 		if len(runs)+len(probs) != lines {
 			t.Fatalf("%d non-blank lines gave %d runs and %d problems\ninput: %q", lines, len(runs), len(probs), data)
 		}
@@ -70,7 +84,7 @@ func FuzzHistoryFile(f *testing.F) {
 			keys[key(r)] = true
 		}
 
-		added := &reports.Run{ID: "fuzz-added"}
+		added := &reports.Run{ID: "fuzz-added", Tests: []reports.Test{{Name: "TestA", Verdict: reports.Pass}}}
 		if err := h.Append(added); err != nil {
 			t.Fatalf("Append to a loaded history: %v\ninput: %q", err, data)
 		}
@@ -95,7 +109,9 @@ func FuzzHistoryFile(f *testing.F) {
 	})
 }
 
-func key(r *reports.Run) string { return r.ID + "@" + r.Env.Labels[reports.ShardLabel] }
+func key(r *reports.Run) string {
+	return r.ID + "@" + fmt.Sprint(r.Env.Labels) // fmt sorts map keys
+}
 
 // FuzzParseLabels: any CXLOAD_LABELS value parses without panicking; an
 // error names the item; parsed labels written back as "k=v,k=v" parse to

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,18 +17,27 @@ import (
 )
 
 // History is a record of runs, kept either as a JSON-lines file (one run per
-// line) or as a directory with one JSON file per run. Both can live in git
+// line) or as a directory with one JSON file per entry. Both can live in git
 // or in a CI artifact.
+//
+// A history never rewrites or removes a file it did not write. A directory
+// history owns only its run files, named cxload-run-*.json and marked with
+// "schema": HistorySchema; other files in the directory are left alone (Load
+// names them in one problem). A file history refuses to write over an
+// existing file none of whose lines is a run.
 //
 // Writes are atomic: the new content goes to a temporary file in the same
 // directory, is synced, then renamed over the old one, so a crash mid-write
 // leaves the old history intact. A lock file (path + ".lock", or ".lock"
 // inside a directory) serializes writers, so two concurrent appends do not
-// lose each other's runs.
+// lose each other's runs; the writer holding it also removes the temporary
+// files that killed writers left behind.
 //
-// Each entry is one run or one shard of a run: entries with the same run ID
-// and the same shard label replace each other (the newest wins); entries
-// with the same ID and different shards are merged by Runs.
+// Each entry is one run, or one shard of one matrix cell of a run: entries
+// with the same run ID and the same labels (shard and cell) replace each
+// other (the newest wins); entries with the same ID and different labels
+// are merged by Runs. A run without results (see Run.HasResults) is never
+// appended.
 type History struct {
 	path string
 	dir  bool
@@ -57,13 +67,43 @@ func OpenHistory(path string) (*History, error) {
 // Path returns the history's path.
 func (h *History) Path() string { return h.path }
 
-// entry is one stored run and, for malformed lines, its raw bytes.
-type entry struct {
-	run *Run
-	raw []byte // a line that did not decode; kept verbatim on rewrite
+// HistorySchema marks the run files of a directory history.
+const HistorySchema = "cxload.history/v1"
+
+// runFilePrefix starts the names of a directory history's run files.
+const runFilePrefix = "cxload-run-"
+
+// runFile is the content of a directory history's run file: the run, with
+// the marker that says the history wrote it.
+type runFile struct {
+	Schema string `json:"schema"`
+	*Run
 }
 
-func entryKey(r *Run) string { return r.ID + "\x00" + r.Env.Labels[ShardLabel] }
+// entry is one stored run and, for malformed lines, its raw bytes.
+type entry struct {
+	run  *Run
+	raw  []byte // a line that did not decode; kept verbatim on rewrite
+	file string // the run file it was read from, in a directory history
+}
+
+// HasResults reports whether the run holds any test, benchmark or scenario
+// result. A run without (empty or unreadable input, a failed build) is never
+// appended to a history nor chosen as a baseline: a comparison with it would
+// find nothing to compare and so hide every regression.
+func (r *Run) HasResults() bool {
+	return len(r.Tests) > 0 || len(r.Benchmarks) > 0 || len(r.Scenarios) > 0 || len(r.Metrics) > 0
+}
+
+// entryKey identifies an entry: the run ID and all its labels, which name
+// the shard and the matrix cell.
+func entryKey(r *Run) string {
+	if len(r.Env.Labels) == 0 {
+		return r.ID
+	}
+	labels, _ := json.Marshal(r.Env.Labels) // keys sorted: one cell, one key
+	return r.ID + "\x00" + string(labels)
+}
 
 // Load returns the entries of the history in stored order, and the lines or
 // files it could not read as problems (file:line and what is wrong). A
@@ -93,7 +133,24 @@ func (h *History) load() ([]entry, []Problem, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("reports: history: %w", err)
 	}
-	return decodeLines(h.path, data)
+	ents, probs, err := decodeLines(h.path, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(probs) > 0 && !hasRun(ents) {
+		// Not a history at all (a capture, package.json): one problem,
+		// not one per line.
+		return ents, []Problem{{File: h.path, Line: probs[0].Line, Msg: fmt.Sprintf(
+			"not a history: none of its %d lines is a run (the first: %s); the file is left alone", len(probs), probs[0].Msg)}}, nil
+	}
+	for i := range probs {
+		probs[i].Msg += " (the line is kept as is; fix or delete it)"
+	}
+	return ents, probs, nil
+}
+
+func hasRun(ents []entry) bool {
+	return slices.ContainsFunc(ents, func(e entry) bool { return e.run != nil })
 }
 
 func decodeLines(name string, data []byte) ([]entry, []Problem, error) {
@@ -110,7 +167,7 @@ func decodeLines(name string, data []byte) ([]entry, []Problem, error) {
 		}
 		r, err := decodeRun(line)
 		if err != nil {
-			probs = append(probs, Problem{File: name, Line: n, Msg: err.Error() + " (the line is kept as is; fix or delete it)"})
+			probs = append(probs, Problem{File: name, Line: n, Msg: err.Error()})
 			ents = append(ents, entry{raw: slices.Clone(line)})
 			continue
 		}
@@ -124,13 +181,8 @@ func decodeLines(name string, data []byte) ([]entry, []Problem, error) {
 
 func decodeRun(data []byte) (*Run, error) {
 	var r Run
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&r); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, fmt.Errorf("malformed run: %v at byte %d", err, se.Offset)
-		}
-		return nil, fmt.Errorf("malformed run: %v", err)
+	if err := decodeJSON(data, &r); err != nil {
+		return nil, err
 	}
 	if r.ID == "" {
 		return nil, errors.New("run has no id")
@@ -138,39 +190,96 @@ func decodeRun(data []byte) (*Run, error) {
 	return &r, nil
 }
 
+func decodeJSON(data []byte, v any) error {
+	if err := json.NewDecoder(bytes.NewReader(data)).Decode(v); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return fmt.Errorf("malformed run: %v at byte %d", err, se.Offset)
+		}
+		return fmt.Errorf("malformed run: %v", err)
+	}
+	return nil
+}
+
+// isRunFile reports whether name is a run file of a directory history.
+func isRunFile(name string) bool {
+	return strings.HasPrefix(name, runFilePrefix) && strings.HasSuffix(name, ".json")
+}
+
+// decodeRunFile decodes a directory history's run file, which must carry
+// the marker.
+func decodeRunFile(data []byte) (*Run, error) {
+	f := runFile{Run: new(Run)}
+	if err := decodeJSON(data, &f); err != nil {
+		return nil, err
+	}
+	if f.Schema != HistorySchema {
+		return nil, fmt.Errorf("not a run file of a history: it lacks \"schema\": %q", HistorySchema)
+	}
+	if f.Run.ID == "" {
+		return nil, errors.New("run has no id")
+	}
+	return f.Run, nil
+}
+
+// loadDir reads the run files of a directory history, oldest run first.
+// Other JSON files are named in one problem and otherwise ignored.
 func (h *History) loadDir() ([]entry, []Problem, error) {
-	names, err := filepath.Glob(filepath.Join(h.path, "*.json"))
+	des, err := os.ReadDir(h.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, nil
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("reports: history: %w", err)
 	}
 	var ents []entry
 	var probs []Problem
-	for _, name := range names {
-		data, err := os.ReadFile(name)
+	var foreign []string
+	for _, de := range des {
+		name := de.Name()
+		if !isRunFile(name) || !de.Type().IsRegular() {
+			if !strings.HasPrefix(name, ".") && (strings.HasSuffix(name, ".json") || strings.HasSuffix(name, ".jsonl")) {
+				foreign = append(foreign, name)
+			}
+			continue
+		}
+		path := filepath.Join(h.path, name)
+		data, err := os.ReadFile(path)
 		if errors.Is(err, fs.ErrNotExist) {
 			continue // pruned meanwhile
 		}
 		if err != nil {
 			return nil, nil, fmt.Errorf("reports: history: %w", err)
 		}
-		e, p, err := decodeLines(name, data)
+		r, err := decodeRunFile(data)
 		if err != nil {
-			return nil, nil, err
+			probs = append(probs, Problem{File: path, Line: 1, Msg: err.Error() + " (the file is kept as is; fix or delete it)"})
+			continue
 		}
-		for _, x := range e {
-			if x.run != nil {
-				ents = append(ents, x)
-			}
+		ents = append(ents, entry{run: r, file: path})
+	}
+	if len(foreign) > 0 {
+		list := strings.Join(foreign[:min(len(foreign), 5)], ", ")
+		if len(foreign) > 5 {
+			list += fmt.Sprintf(" and %d more", len(foreign)-5)
 		}
-		probs = append(probs, p...)
+		probs = append(probs, Problem{File: h.path, Msg: fmt.Sprintf(
+			"%d JSON files are not runs of this history and are left alone: %s (a directory history reads and writes only its own %s*.json files)",
+			len(foreign), list, runFilePrefix)})
 	}
 	slices.SortStableFunc(ents, func(a, b entry) int { return a.run.Env.Start.Compare(b.run.Env.Start) })
 	return ents, probs, nil
 }
 
-// Append adds runs to the history. An entry with the same run ID and shard
-// as an added run is replaced.
+// Append adds runs to the history. An entry with the same run ID and labels
+// (shard and cell) as an added run is replaced. A run without results (see
+// Run.HasResults) is refused, and then nothing is appended.
 func (h *History) Append(runs ...*Run) error {
+	for _, r := range runs {
+		if r != nil && !r.HasResults() {
+			return fmt.Errorf("reports: history %s: run %s has no test results (no tests, benchmarks or scenarios); it is not appended, so that it never becomes a baseline", h.path, r.ID)
+		}
+	}
 	return h.update(func(ents []entry) ([]entry, error) {
 		return dedupe(append(ents, runEntries(runs)...)), nil
 	})
@@ -186,8 +295,8 @@ func runEntries(runs []*Run) []entry {
 	return ents
 }
 
-// dedupe keeps the last entry of each (run ID, shard), at the position of the
-// last one.
+// dedupe keeps the last entry of each key (run ID and labels), at the
+// position of the last one.
 func dedupe(ents []entry) []entry {
 	last := make(map[string]int)
 	for i, e := range ents {
@@ -325,12 +434,14 @@ func (h *History) Compact(keepFull int) (int, error) {
 }
 
 // MergeFrom adds the entries of other to h (for example, the history of
-// another branch or CI artifact), deduplicated like Append.
+// another branch or CI artifact), deduplicated like Append. Entries without
+// results are left out.
 func (h *History) MergeFrom(other *History) error {
 	runs, _, err := other.Load()
 	if err != nil {
 		return err
 	}
+	runs = slices.DeleteFunc(runs, func(r *Run) bool { return !r.HasResults() })
 	return h.Append(runs...)
 }
 
@@ -351,16 +462,20 @@ func (h *History) update(fn func([]entry) ([]entry, error)) error {
 		return fmt.Errorf("reports: history: lock %s: %w", lockPath, err)
 	}
 	defer unlock()
-	ents, _, err := h.load()
+	h.removeStaleTemps()
+	loaded, _, err := h.load()
 	if err != nil {
 		return err
 	}
-	ents, err = fn(ents)
+	if !h.dir && len(loaded) > 0 && !hasRun(loaded) {
+		return fmt.Errorf("reports: history %s: not a history (none of its lines is a run); it is left alone: give the path of a history or of a new file", h.path)
+	}
+	ents, err := fn(slices.Clone(loaded))
 	if err != nil {
 		return err
 	}
 	if h.dir {
-		return h.writeDir(ents)
+		return h.writeDir(loaded, ents)
 	}
 	var buf bytes.Buffer
 	for _, e := range ents {
@@ -379,48 +494,96 @@ func (h *History) update(fn func([]entry) ([]entry, error)) error {
 	return writeFileAtomic(h.path, buf.Bytes())
 }
 
-// runFileName returns the file of an entry in a directory history.
-func runFileName(r *Run) string {
-	name := r.ID
-	if s := r.Env.Labels[ShardLabel]; s != "" {
-		name += "~shard-" + s
+// removeStaleTemps removes the temporary files of writes to this history
+// that never finished (their writer was killed). It runs under the lock,
+// when no writer of this history is writing, so every such file is stale.
+// Only names writeFileAtomic gives are touched.
+func (h *History) removeStaleTemps() {
+	dir, isTemp := filepath.Dir(h.path), func(name string) bool {
+		return isTempOf(name, filepath.Base(h.path))
 	}
+	if h.dir {
+		dir, isTemp = h.path, func(name string) bool {
+			i := strings.LastIndex(name, ".tmp-")
+			return i > 0 && isRunFile(name[1:i]) && isTempOf(name, name[1:i])
+		}
+	}
+	des, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, de := range des {
+		if de.Type().IsRegular() && isTemp(de.Name()) {
+			os.Remove(filepath.Join(dir, de.Name())) // best effort: the next writer tries again
+		}
+	}
+}
+
+// isTempOf reports whether name is a temporary file writeFileAtomic made
+// for the file base: "." + base + ".tmp-" and CreateTemp's random digits.
+func isTempOf(name, base string) bool {
+	digits, ok := strings.CutPrefix(name, "."+base+".tmp-")
+	return ok && digits != "" && strings.Trim(digits, "0123456789") == ""
+}
+
+// runFileName returns the file of an entry in a directory history: the
+// prefix, the run ID made safe for file names, and a hash of the entry's
+// key, so that entries with different keys never share a file.
+func runFileName(r *Run) string {
 	var sb strings.Builder
-	for _, c := range name {
+	sb.WriteString(runFilePrefix)
+	for i, c := range r.ID {
+		if i >= 64 {
+			break
+		}
 		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_', c == '~':
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '.', c == '_':
 			sb.WriteRune(c)
 		default:
 			sb.WriteByte('_')
 		}
 	}
-	return sb.String() + ".json"
+	sum := sha256.Sum256([]byte(entryKey(r)))
+	fmt.Fprintf(&sb, "-%x.json", sum[:8])
+	return sb.String()
 }
 
-func (h *History) writeDir(ents []entry) error {
+// writeDir writes the entries of a directory history, one run file each,
+// and removes the run files loaded that no entry keeps. It writes over no
+// file it did not load as a run file.
+func (h *History) writeDir(loaded, ents []entry) error {
+	owned := make(map[string]bool)
+	for _, e := range loaded {
+		if e.file != "" {
+			owned[e.file] = true
+		}
+	}
 	keep := make(map[string]bool)
 	for _, e := range ents {
 		if e.run == nil {
 			continue
 		}
-		name := runFileName(e.run)
-		keep[name] = true
-		data, err := json.Marshal(e.run)
+		path := filepath.Join(h.path, runFileName(e.run))
+		keep[path] = true
+		data, err := json.Marshal(runFile{Schema: HistorySchema, Run: e.run})
 		if err != nil {
 			return fmt.Errorf("reports: history: run %s: %w", e.run.ID, err)
 		}
-		path := filepath.Join(h.path, name)
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, append(data, '\n')) {
+		data = append(data, '\n')
+		if !owned[path] {
+			if _, err := os.Lstat(path); err == nil {
+				return fmt.Errorf("reports: history: %s exists but is not a run file of this history; it is left alone: move it away", path)
+			}
+		} else if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 			continue
 		}
-		if err := writeFileAtomic(path, append(data, '\n')); err != nil {
+		if err := writeFileAtomic(path, data); err != nil {
 			return err
 		}
 	}
-	names, _ := filepath.Glob(filepath.Join(h.path, "*.json"))
-	for _, name := range names {
-		if !keep[filepath.Base(name)] {
-			if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for path := range owned {
+		if !keep[path] {
+			if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("reports: history: %w", err)
 			}
 		}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -203,7 +204,10 @@ func TestHistoryMergeFrom(t *testing.T) {
 }
 
 func TestBaseline(t *testing.T) {
-	hist := []*reports.Run{mkRun("a", 1, ""), mkRun("b", 2, ""), mkRun("c", 3, ""), mkRun("d", 4, "")}
+	// e has no results (empty input appended by an older version): it is
+	// skipped, so prev is c.
+	empty := &reports.Run{ID: "e", Env: reports.Env{Start: t0.Add(3*24*time.Hour + time.Hour)}}
+	hist := []*reports.Run{mkRun("a", 1, ""), mkRun("b", 2, ""), mkRun("c", 3, ""), empty, mkRun("d", 4, "")}
 	cur := mkRun("d", 4, "")
 	for _, tc := range []struct {
 		spec    string
@@ -218,6 +222,7 @@ func TestBaseline(t *testing.T) {
 		{"median:0", nil, "median:N with N >= 1"},
 		{"median:x", nil, "median:N"},
 		{"nope", nil, `no run with that id`},
+		{"e", nil, `the run has no test results`}, // never a baseline, even by id
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
 			got, err := reports.Baseline(hist, cur, tc.spec)
@@ -334,4 +339,149 @@ func fileSize(t testing.TB, path string) int64 {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	return fi.Size()
+}
+
+// TestHistoryDirLeavesOtherFiles: a directory history reads and writes only
+// its own run files. Pointed at a project folder, appending, pruning and
+// compacting leave every other file as it was, and Load names them in one
+// problem.
+func TestHistoryDirLeavesOtherFiles(t *testing.T) {
+	dir := t.TempDir()
+	others := map[string]string{
+		"package.json":  "{\n  \"name\": \"x\"\n}\n",
+		"tsconfig.json": "{}\n",
+		"capture.json":  `{"Action":"start","Package":"p"}` + "\n",
+		"README.md":     "# notes\n",
+		// Named like a run file, but without the marker: not written by
+		// the history, so never rewritten or removed by it.
+		"cxload-run-foreign.json": `{"id":"foreign","tests":[{"name":"TestA","verdict":"pass"}]}` + "\n",
+	}
+	for name, data := range others {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644))
+	}
+	h, err := reports.OpenHistory(dir)
+	require.NoError(t, err)
+	require.NoError(t, h.Append(mkRun("a", 1, "")))
+	require.NoError(t, h.Append(mkRun("b", 2, ""), mkRun("c", 3, "")))
+	_, err = h.Prune(2)
+	require.NoError(t, err)
+	_, err = h.Compact(0)
+	require.NoError(t, err)
+
+	for name, data := range others {
+		assert.Equal(t, data, readFileT(t, filepath.Join(dir, name)), "%s changed", name)
+	}
+	runs, probs, err := h.Load()
+	require.NoError(t, err)
+	assert.Equal(t, []string{"b", "c"}, ids(runs))
+	require.Len(t, probs, 2, "one problem for the foreign JSON files, one for the unmarked run file: %v", probs)
+	var msgs []string
+	for _, p := range probs {
+		msgs = append(msgs, p.String())
+	}
+	all := strings.Join(msgs, "\n")
+	assert.Contains(t, all, "3 JSON files are not runs of this history and are left alone: capture.json, package.json, tsconfig.json")
+	assert.Contains(t, all, "cxload-run-foreign.json:1: not a run file of a history")
+}
+
+// TestHistoryFileNotAHistory: a file history refuses to write over a file
+// none of whose lines is a run (a capture given as -history by mistake),
+// and says so in one problem, not one per line.
+func TestHistoryFileNotAHistory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "capture.json")
+	capture := strings.Repeat(`{"Action":"output","Package":"p","Output":"ok\n"}`+"\n", 50)
+	require.NoError(t, os.WriteFile(path, []byte(capture), 0o644))
+	h, err := reports.OpenHistory(path)
+	require.NoError(t, err)
+	_, probs, err := h.Load()
+	require.NoError(t, err)
+	require.Len(t, probs, 1)
+	assert.Contains(t, probs[0].Msg, "not a history: none of its 50 lines is a run")
+	err = h.Append(mkRun("a", 1, ""))
+	assert.ErrorContains(t, err, path+": not a history")
+	assert.Equal(t, capture, readFileT(t, path))
+}
+
+// TestHistoryRefusesRunsWithoutResults: a run with no tests, benchmarks or
+// scenarios (empty or garbage input) is never appended.
+func TestHistoryRefusesRunsWithoutResults(t *testing.T) {
+	for mode, path := range historyPaths(t) {
+		t.Run(mode, func(t *testing.T) {
+			h, err := reports.OpenHistory(path)
+			require.NoError(t, err)
+			require.NoError(t, h.Append(mkRun("a", 1, "")))
+			empty := &reports.Run{ID: "empty", Env: reports.Env{Start: t0.Add(48 * time.Hour)}}
+			err = h.Append(mkRun("b", 2, ""), empty)
+			assert.ErrorContains(t, err, "run empty has no test results")
+			runs, _, err := h.Load()
+			require.NoError(t, err)
+			assert.Equal(t, []string{"a"}, ids(runs), "nothing of a refused Append is written")
+		})
+	}
+}
+
+// TestHistoryCellsKeptApart: two matrix cells of one run, with the same
+// shard label, are two entries, merged by Runs.
+func TestHistoryCellsKeptApart(t *testing.T) {
+	for mode, path := range historyPaths(t) {
+		t.Run(mode, func(t *testing.T) {
+			h, err := reports.OpenHistory(path)
+			require.NoError(t, err)
+			cell := func(scenario string) *reports.Run {
+				r := mkRun("r", 1, "1/2")
+				r.Env.Labels["scenario"] = scenario
+				r.Tests[0].Name = "Test" + scenario
+				return r
+			}
+			require.NoError(t, h.Append(cell("A")))
+			require.NoError(t, h.Append(cell("B")))
+			require.NoError(t, h.Append(cell("B"))) // the same cell again replaces it
+			runs, _, err := h.Load()
+			require.NoError(t, err)
+			assert.Len(t, runs, 2)
+			merged, _, err := h.Runs()
+			require.NoError(t, err)
+			require.Len(t, merged, 1)
+			var tests []string
+			for _, tt := range merged[0].Tests {
+				tests = append(tests, tt.Name)
+			}
+			assert.ElementsMatch(t, []string{"TestA", "TestB"}, tests)
+		})
+	}
+}
+
+// TestHistoryRemovesStaleTemps: the temporary files that killed writers
+// left next to the history are removed by the next writer; other files,
+// even similar ones, stay.
+func TestHistoryRemovesStaleTemps(t *testing.T) {
+	for mode, path := range historyPaths(t) {
+		t.Run(mode, func(t *testing.T) {
+			h, err := reports.OpenHistory(path)
+			require.NoError(t, err)
+			require.NoError(t, h.Append(mkRun("a", 1, "")))
+			dir, stale := filepath.Dir(filepath.Clean(path)), []string{".history.jsonl.tmp-123456"}
+			if mode == "dir" {
+				dir, stale = filepath.Clean(path), []string{".cxload-run-a-0011223344556677.json.tmp-42"}
+			}
+			kept := []string{".history.jsonl.tmp-x1", ".other.json.tmp-123", "notes.tmp-1", ".cxload-run-a.json.tmp-", "r.html"}
+			for _, name := range append(slices.Clone(stale), kept...) {
+				require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte("partial"), 0o644))
+			}
+			require.NoError(t, h.Append(mkRun("b", 2, "")))
+			for _, name := range stale {
+				assert.NoFileExists(t, filepath.Join(dir, name))
+			}
+			for _, name := range kept {
+				assert.FileExists(t, filepath.Join(dir, name))
+			}
+		})
+	}
+}
+
+func readFileT(t testing.TB, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	return string(b)
 }

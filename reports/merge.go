@@ -183,9 +183,14 @@ func cloneDoc(d *metrics.Document) (*metrics.Document, error) {
 //	"prev" or ""   the newest run before cur (other than cur itself)
 //	"median:N"     the N newest runs before cur (compared by median; see Compare)
 //	anything else  the run with that ID
+//
+// Runs without results (see Run.HasResults) are never a baseline.
 func Baseline(history []*Run, cur *Run, spec string) ([]*Run, error) {
 	var before []*Run
 	for _, r := range history {
+		if !r.HasResults() {
+			continue
+		}
 		if cur != nil && r.ID == cur.ID {
 			continue
 		}
@@ -211,6 +216,9 @@ func Baseline(history []*Run, cur *Run, spec string) ([]*Run, error) {
 		return before, nil
 	default:
 		for _, r := range history {
+			if r.ID == spec && !r.HasResults() {
+				return nil, fmt.Errorf("reports: baseline %q: the run has no test results, so it cannot be a baseline (use prev, median:N or another run id)", spec)
+			}
 			if r.ID == spec {
 				return []*Run{r}, nil
 			}
