@@ -521,28 +521,47 @@ func (c *Client) gap(w *wsConn, at time.Time) *Gap {
 
 // switchover handles v2.system.socket_closing on old: a new channel with the
 // same topics, its socket, then the old socket's close. Events sent to both
-// are delivered once. If the new channel cannot be set up, old is kept until
-// it closes, and the drop path takes over.
+// are delivered once. When many sockets get socket_closing at once, their
+// clients' channel requests meet the rate limits together: a refused
+// attempt (429 or 5xx) is tried again after the larger of its Retry-After
+// and Backoff.Delay, up to MaxReconnects attempts, while old keeps
+// delivering. If the new channel cannot be set up, old is kept until it
+// closes, and the drop path takes over.
 func (c *Client) switchover(old *wsConn) *wsConn {
 	start := c.o.Now() // the reader has started the dedupe
-	c.chMu.Lock()
-	ch, err := c.newChannel(c.ctx)
 	var nw *wsConn
-	if err == nil {
-		nw, err = c.dial(c.ctx, ch)
-	}
-	if err != nil {
+	for n := 0; ; n++ {
+		c.chMu.Lock()
+		ch, err := c.newChannel(c.ctx)
+		if err == nil {
+			nw, err = c.dial(c.ctx, ch)
+		}
+		if err == nil {
+			nw.slot = 1 - old.slot
+			c.mu.Lock()
+			c.channel = ch
+			c.mu.Unlock()
+			c.chMu.Unlock()
+			break
+		}
 		c.chMu.Unlock()
-		c.mu.Lock()
-		c.dd = nil
-		c.mu.Unlock()
-		return old
+		wait, retry := c.retryDelay(err, n)
+		if retry {
+			t := time.NewTimer(wait)
+			select {
+			case <-c.ctx.Done():
+				retry = false
+			case <-t.C:
+			}
+			t.Stop()
+		}
+		if !retry {
+			c.mu.Lock()
+			c.dd = nil
+			c.mu.Unlock()
+			return old
+		}
 	}
-	nw.slot = 1 - old.slot
-	c.mu.Lock()
-	c.channel = ch
-	c.mu.Unlock()
-	c.chMu.Unlock()
 	go nw.read()
 	c.closeConn(old)
 	c.mu.Lock()
@@ -556,6 +575,18 @@ func (c *Client) switchover(old *wsConn) *wsConn {
 		c.ping(nw) // its pong ends the dedupe soon
 	}
 	return nw
+}
+
+// retryDelay says whether attempt n (0-based) of a switchover, which failed
+// with err, is tried again, and after how long: only refusals the server
+// expects to lift (429, 5xx), the larger of Retry-After and Backoff.Delay.
+func (c *Client) retryDelay(err error, n int) (time.Duration, bool) {
+	var he *HTTPError
+	if n+1 >= c.o.MaxReconnects || c.ctx.Err() != nil || !errors.As(err, &he) ||
+		he.Status != http.StatusTooManyRequests && he.Status < 500 {
+		return 0, false
+	}
+	return max(he.RetryAfter, c.o.Backoff.Delay(n, c.o.Rand())), true
 }
 
 // recover handles the end of a socket the client did not close: it

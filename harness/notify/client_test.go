@@ -422,6 +422,52 @@ func TestSocketClosingSwitchoverLosesNothing(t *testing.T) {
 	})
 }
 
+// A switchover whose channel requests are refused with 429, as when every
+// client of a socket_closing storm asks at once, waits for Retry-After and
+// tries again within the grace: the client still switches channels before
+// the old socket closes, and nothing counts as a drop.
+func TestSocketClosingSwitchoverRetries429(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newSim(t, func(p *gcsim.Profile) {
+			notifyProfile(30*time.Second, time.Minute)(p)
+			// Opening uses both requests of the window; the switchover's
+			// first attempt is refused until the window ends, 10 s after
+			// the first request.
+			p.Limits = append(p.Limits, gcsim.Limit{Key: "notifications.test.rate", Namespace: "notifications", Scope: gcsim.ScopeToken,
+				Allowed: 2, Window: gcsim.Duration(10 * time.Second), Families: []string{gcsim.FamilyNotifications}})
+		})
+		o := simOptions(t, s, presenceTopic(0))
+		o.PingInterval = -1
+		c := mustOpen(t, o)
+		first := c.ChannelID()
+		time.Sleep(time.Second)
+		s.SetFaults(gcsim.Faults{SocketClosing: true})
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+
+		st := c.Stats()
+		if st.Switchovers != 1 || st.Drops != 0 || st.Reconnects != 1 {
+			t.Errorf("Switchovers %d, Drops %d, Reconnects %d; want 1, 0, 1 (the switchover retried after the 429)", st.Switchovers, st.Drops, st.Reconnects)
+		}
+		if c.ChannelID() == first {
+			t.Errorf("channel %s kept after socket_closing, want a new one", first)
+		}
+		if st.Closes["1000"] != 1 || len(st.Closes) != 1 {
+			t.Errorf("Closes = %v, want only the old socket, closed normally by the client before the grace ended", st.Closes)
+		}
+		// The window ends 10 s after opening: the switchover waited for it.
+		if st.RecoverTime.Max < 8*time.Second || st.RecoverTime.Max > 11*time.Second {
+			t.Errorf("switchover took %v, want about 9 s (Retry-After)", st.RecoverTime.Max)
+		}
+		c.Expect("after", "", time.Now())
+		setPresence(t, s, o, 0, "after")
+		synctest.Wait()
+		if st := c.Stats(); st.Matched != 1 {
+			t.Errorf("event after the switchover: Matched %d, want 1", st.Matched)
+		}
+	})
+}
+
 func TestDroppedSocketReconnects(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSim(t, notifyProfile(30*time.Second, time.Minute))

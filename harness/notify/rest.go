@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,6 +27,8 @@ type HTTPError struct {
 	Status       int
 	Code         string // the ErrorBody's code, e.g. "too.many.requests"
 	Message      string // the ErrorBody's message
+	// RetryAfter is the answer's Retry-After (whole seconds), 0 if none.
+	RetryAfter time.Duration
 }
 
 // Error describes the call, the status and the ErrorBody code and message;
@@ -82,6 +85,9 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode/100 != 2 {
 		he := &HTTPError{Method: method, Path: path, Status: resp.StatusCode}
+		if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs > 0 {
+			he.RetryAfter = time.Duration(secs) * time.Second
+		}
 		var eb struct {
 			Code    string `json:"code"`
 			Message string `json:"message"`
