@@ -78,7 +78,10 @@
 // (topic, correlation id, body) the client delivers as many as the larger of
 // the two sockets' counts, so a genuine repeat is not lost. The dedupe ends
 // at the first heartbeat or pong on the new socket after the old one closed
-// (the server's queue is FIFO, so anything sent before has arrived). The
+// (the server's queue is FIFO, so anything sent before has arrived). A
+// channel request the server refuses (429, 5xx), as when every client of a
+// socket_closing storm asks at once, is tried again after the larger of
+// Retry-After and Backoff.Delay, while the old socket keeps delivering. The
 // switchover counts as a reconnect, not a drop.
 //
 // Any other end of a socket (an abrupt drop, a close the client did not ask
