@@ -55,7 +55,10 @@ const usageMain = `Usage:
 Reads go test -json output (or plain go test -bench text) from the FILEs, or
 from standard input when there are none or FILE is "-", and prints a Markdown
 report to standard output. All FILEs are one run (for example the shards of a
-CI matrix). While reading standard input it shows progress on standard error.
+CI matrix); inputs that repeat each other (a file given twice, one shard of a
+scenario's cell in two files) are refused. A run without test results is
+not added to the -history. While reading standard input it shows progress on
+standard error.
 The Markdown stays under 1 MiB, the limit of a GitHub step summary.
 
 Environment: CXLOAD_LABELS (k=v,...), CXLOAD_SHARD, CXLOAD_RUN_ID,
@@ -163,35 +166,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		for _, p := range probs {
 			fmt.Fprintf(stderr, "report: history: %s\n", p)
 		}
-		if o.baseline != "none" {
-			base, err := reports.Baseline(past, cur, o.baseline)
-			if err != nil {
-				return &usageError{err.Error()}
-			}
-			if len(base) > 0 {
-				cmpRes = reports.Compare(base, cur, reports.CompareOptions{Alpha: o.alpha, MinEffect: o.minEffect, Rules: o.thresholds.rules()})
-			}
-		}
-		if err := h.Append(cur); err != nil {
-			return err
-		}
-		if o.prune > 0 {
-			if _, err := h.Prune(o.prune); err != nil {
+		if !cur.HasResults() {
+			// Kept out of the history: as a baseline it would hide every
+			// regression of the next run.
+			fmt.Fprintf(stderr, "report: the run is not added to the history %s: it has no test results\n", o.history)
+			history = past
+		} else {
+			if history, cmpRes, err = appendRun(h, past, cur, o); err != nil {
 				return err
 			}
-		}
-		// Reload: this run may be one shard of a run already in the
-		// history, and the trends show the merged run.
-		if history, _, err = h.Runs(); err != nil {
-			return err
-		}
-		for i, r := range history {
-			if r.ID == cur.ID {
-				cur = r
-				history = append(history[:i:i], history[i+1:]...)
-				history = append(history, cur)
-				break
-			}
+			cur = history[len(history)-1]
 		}
 	} else if o.baseline != "prev" && o.baseline != "none" {
 		return &usageError{"-baseline needs -history"}
@@ -233,6 +217,44 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintf(stderr, "report: %d input lines could not be read; the first: %s\n", len(cur.Problems), cur.Problems[0])
 	}
 	return verdict(rep, o.failOn)
+}
+
+// appendRun compares cur with its baseline in past, appends it to the
+// history h and returns the history with cur (merged with the other shards
+// and cells of its run) last.
+func appendRun(h *reports.History, past []*reports.Run, cur *reports.Run, o options) ([]*reports.Run, *reports.Comparison, error) {
+	var cmpRes *reports.Comparison
+	if o.baseline != "none" {
+		base, err := reports.Baseline(past, cur, o.baseline)
+		if err != nil {
+			return nil, nil, &usageError{err.Error()}
+		}
+		if len(base) > 0 {
+			cmpRes = reports.Compare(base, cur, reports.CompareOptions{Alpha: o.alpha, MinEffect: o.minEffect, Rules: o.thresholds.rules()})
+		}
+	}
+	if err := h.Append(cur); err != nil {
+		return nil, nil, err
+	}
+	if o.prune > 0 {
+		if _, err := h.Prune(o.prune); err != nil {
+			return nil, nil, err
+		}
+	}
+	// Reload: this run may be one shard of a run already in the history,
+	// and the trends show the merged run.
+	history, _, err := h.Runs()
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, r := range history {
+		if r.ID == cur.ID {
+			cur = r
+			history = append(history[:i:i], history[i+1:]...)
+			break
+		}
+	}
+	return append(history, cur), cmpRes, nil
 }
 
 func verdict(rep *reports.Report, failOn string) error {
@@ -311,12 +333,14 @@ func git(ctx context.Context, args ...string) string {
 }
 
 // readRun reads the inputs into one run, showing progress while reading
-// standard input.
+// standard input. Inputs that repeat each other (the same content, or the
+// same shard of a scenario's cell twice) are refused: their counts would add.
 func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Reader, stderr io.Writer, progress bool) (*reports.Run, error) {
 	if len(files) == 0 {
 		files = []string{"-"}
 	}
 	b := reports.NewBuilder(env)
+	var inputs reports.InputSet
 	for _, name := range files {
 		var in io.Reader
 		show := false
@@ -333,7 +357,7 @@ func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Read
 			defer f.Close()
 			in = f
 		}
-		r := testjson.NewReader(in, name)
+		r := testjson.NewReader(inputs.Reader(name, in), name)
 		p := &progressPrinter{w: stderr}
 		for r.Scan() {
 			if err := ctx.Err(); err != nil {
@@ -343,16 +367,30 @@ func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Read
 			if show {
 				p.show(rec)
 			}
+			if err := inputs.Add(rec); err != nil {
+				return nil, duplicateInput(b, err)
+			}
 			b.Add(rec)
 		}
 		if err := r.Err(); err != nil {
 			return nil, err
+		}
+		if err := inputs.Done(); err != nil {
+			return nil, duplicateInput(b, err)
 		}
 		if show {
 			p.done()
 		}
 	}
 	return b.Run(), nil
+}
+
+// duplicateInput names the run in the error of a repeated input.
+func duplicateInput(b *reports.Builder, err error) error {
+	if id := b.Run().ID; id != reports.DefaultRunID(reports.Env{}) {
+		return fmt.Errorf("run %s: %w; nothing was written", id, err)
+	}
+	return fmt.Errorf("%w; nothing was written", err)
 }
 
 // progressPrinter shows tests starting and finishing and the scenarios'
@@ -445,6 +483,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	load := func(arg string) (*reports.Run, error) {
 		for _, r := range past {
 			if r.ID == arg {
+				if !r.HasResults() {
+					return nil, fmt.Errorf("compare: run %s in %s has no test results: nothing to compare", arg, *history)
+				}
 				return r, nil
 			}
 		}
@@ -458,6 +499,9 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		defer f.Close()
 		r, err := reports.ReadRun(reports.Env{}, reports.NamedReader{Name: arg, R: f})
 		if err != nil {
+			return nil, err
+		}
+		if err := checkCapture(arg, r); err != nil {
 			return nil, err
 		}
 		r.ID = arg
@@ -486,11 +530,33 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	return nil
 }
 
+// truncatedMark is what the Builder puts in the output of a package whose
+// verdict the input lacks.
+const truncatedMark = "the input ended before the package's verdict"
+
+// checkCapture returns why the capture named name cannot be compared: it
+// has no results (empty, or not go test output), lines that could not be
+// read, or it ends before a package's verdict (truncated).
+func checkCapture(name string, r *reports.Run) error {
+	switch {
+	case len(r.Problems) > 0:
+		return fmt.Errorf("compare: %s: unreadable lines: %d (the first: %s): is the capture truncated or corrupt?", name, len(r.Problems), r.Problems[0])
+	case !r.HasResults():
+		return fmt.Errorf("compare: %s: no test results: want go test -json output or go test -bench text", name)
+	}
+	for _, p := range r.Packages {
+		if slices.ContainsFunc(p.Output, func(l string) bool { return strings.Contains(l, truncatedMark) }) {
+			return fmt.Errorf("compare: %s: the capture ends before the verdict of package %s: is it truncated?", name, p.Name)
+		}
+	}
+	return nil
+}
+
 const usageHistory = `Usage:
   go run ./scripts/report history [flags] PATH
 
-Lists the runs of the history at PATH (a .jsonl file or a directory), oldest
-first, with their ids (for -baseline and compare). -merge adds the runs of
+Lists the runs of the history at PATH (a .jsonl file, or a directory of
+cxload-run-*.json files; other files there are left alone), oldest first, with their ids (for -baseline and compare). -merge adds the runs of
 another history; -prune keeps the newest N; -compact N drops the result
 documents of all but the newest N runs (trends and comparisons keep working). Lines that cannot be read are
 reported with file:line and kept.

@@ -251,3 +251,109 @@ func TestThresholdFlag(t *testing.T) {
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, `unknown metric kind "p95"`)
 }
+
+// TestHistoryDirInProjectFolder: -history naming a project folder leaves
+// its files (and the capture just read) alone, and warns once.
+func TestHistoryDirInProjectFolder(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	files := map[string]string{
+		"package.json":  "{\n  \"name\": \"x\"\n}\n",
+		"tsconfig.json": "{}\n",
+		"capture.json":  readFile(t, testdata+"scenario-old.json"),
+	}
+	for name, data := range files {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644))
+	}
+	for range 2 {
+		r := runCmd(t, "", "-history", dir, filepath.Join(dir, "capture.json"))
+		require.Equal(t, 0, r.code, r.stderr)
+		assert.Equal(t, 1, strings.Count(r.stderr, "left alone"), r.stderr)
+	}
+	for name, data := range files {
+		assert.Equal(t, data, readFile(t, filepath.Join(dir, name)), "%s changed", name)
+	}
+}
+
+// TestBadInputIsNotABaseline: empty or garbage input fails and is not
+// appended, so the next run is still compared with the last real one.
+func TestBadInputIsNotABaseline(t *testing.T) {
+	cleanEnv(t)
+	hist := filepath.Join(t.TempDir(), "history.jsonl")
+	r := runCmd(t, "", "-history", hist, testdata+"scenario-old.json", testdata+"bench-old.json")
+	require.Equal(t, 0, r.code, r.stderr)
+	before := readFile(t, hist)
+	for _, stdin := range []string{"", "garbage, not go test output\n"} {
+		r = runCmd(t, stdin, "-history", hist)
+		assert.Equal(t, 1, r.code)
+		assert.Contains(t, r.stderr, "not added to the history")
+		assert.Equal(t, before, readFile(t, hist))
+	}
+	r = runCmd(t, "", "-history", hist, "-fail-on", "regressions", testdata+"scenario-new.json", testdata+"bench-new.json")
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "regressions against run ")
+}
+
+// TestDuplicateInputs: an input given twice, or one shard of a cell in two
+// inputs, is refused by name before anything is written.
+func TestDuplicateInputs(t *testing.T) {
+	cleanEnv(t)
+	t.Setenv("CXLOAD_RUN_ID", "42-1")
+	dir := t.TempDir()
+	var shard []string
+	for _, l := range strings.SplitAfter(readFile(t, testdata+"scenario-old.json"), "\n") {
+		if strings.Contains(l, `"Test":"TestAgentsSharded/shard-1"`) {
+			shard = append(shard, l)
+		}
+	}
+	require.NotEmpty(t, shard)
+	leg := filepath.Join(dir, "leg-1of2.json")
+	require.NoError(t, os.WriteFile(leg, []byte(strings.Join(shard, "")), 0o644))
+	hist := filepath.Join(dir, "history.jsonl")
+	for _, tc := range []struct {
+		name  string
+		files []string
+		want  []string
+	}{
+		{"same file twice", []string{testdata + "bench-old.json", testdata + "bench-old.json"},
+			[]string{"run 42-1: " + testdata + "bench-old.json has the same content as " + testdata + "bench-old.json"}},
+		{"one shard twice", []string{testdata + "scenario-old.json", leg},
+			[]string{"run 42-1: " + testdata + "scenario-old.json and " + leg + " both hold the results of scenario TestAgentsSharded [region=sim] shard 1/2"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := runCmd(t, "", append([]string{"-history", hist}, tc.files...)...)
+			assert.Equal(t, 1, r.code)
+			for _, s := range tc.want {
+				assert.Contains(t, r.stderr, s)
+			}
+			assert.NoFileExists(t, hist)
+		})
+	}
+}
+
+// TestCompareUnreadableInput: compare fails, naming the file and what is
+// wrong, on input it cannot read.
+func TestCompareUnreadableInput(t *testing.T) {
+	dir := t.TempDir()
+	capture := readFile(t, testdata+"bench-new.json")
+	lines := strings.SplitAfter(capture, "\n")
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"empty", "", "no test results"},
+		{"garbage", "hello world\x00\x01\n", "no test results"},
+		{"cut mid-line", capture[:len(capture)/2], "unreadable lines: "},
+		// Cut before PASS, ok and the package's verdict.
+		{"cut at a line end", strings.Join(lines[:len(lines)-4], ""), "the capture ends before the verdict of package"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-")+".json")
+			require.NoError(t, os.WriteFile(path, []byte(tc.data), 0o644))
+			for _, args := range [][]string{{testdata + "bench-old.json", path}, {path, testdata + "bench-old.json"}} {
+				r := runCmd(t, "", append([]string{"compare"}, args...)...)
+				assert.Equal(t, 1, r.code, r.stdout)
+				assert.Contains(t, r.stderr, "compare: "+path+": "+tc.want)
+			}
+		})
+	}
+}
