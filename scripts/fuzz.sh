@@ -21,7 +21,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # files so that a new target is fuzzed without editing this script. Today:
 # harness/api       FuzzParseRetryAfter FuzzParseRateLimitHeaders FuzzParseLimitBody
 #                   FuzzExpandRoute FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
-#                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage FuzzWireRequest
+#                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage
 # harness/gcsim     FuzzParseProfile
 # scripts/lab/peers FuzzServe (the raw target; the lab's own module)
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)

@@ -117,7 +117,7 @@ type clientLoop struct {
 	req api.Request
 }
 
-func newClientLoop(b *testing.B, base string, netHTTP bool) *clientLoop {
+func newClientLoop(b *testing.B, base string) *clientLoop {
 	pool, err := auth.NewPool(auth.Config{TokenURL: base + "/oauth/token", Clients: []auth.Credentials{{ClientID: "bench", Secret: "bench-secret"}}})
 	if err != nil {
 		b.Fatal(err)
@@ -125,7 +125,7 @@ func newClientLoop(b *testing.B, base string, netHTTP bool) *clientLoop {
 	lim := api.NewLimits(true, nil,
 		api.Bucket{Key: "client.credentials.token.rate.per.minute", Scope: api.ScopeToken, Allowed: 1e9, Window: time.Minute},
 		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: api.ScopeClientUser, Allowed: 1e9, Window: time.Minute})
-	c, err := api.New(api.Config{BaseURL: base, Tokens: pool, Recorder: metrics.NewRecorder(), Agents: 4, Limits: lim, NetHTTP: netHTTP})
+	c, err := api.New(api.Config{BaseURL: base, Tokens: pool, Recorder: metrics.NewRecorder(), Agents: 4, Limits: lim})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -153,26 +153,17 @@ func BenchmarkBareNetHTTP(b *testing.B) {
 	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
-// BenchmarkClient is the client on its own connections (wire, the
-// default) and on net/http's Transport (nethttp, Config.NetHTTP).
+// BenchmarkClient is BenchmarkBareNetHTTP's request through api.Client.
 func BenchmarkClient(b *testing.B) {
-	base := benchServer(b)
-	for _, v := range []struct {
-		name    string
-		netHTTP bool
-	}{{"wire", false}, {"nethttp", true}} {
-		b.Run(v.name, func(b *testing.B) {
-			l := newClientLoop(b, base, v.netHTTP)
-			l.do(b)
-			b.ReportAllocs()
-			cpu := cpuTime()
-			b.ResetTimer()
-			for b.Loop() {
-				l.do(b)
-			}
-			b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
-		})
+	l := newClientLoop(b, benchServer(b))
+	l.do(b) // warm the connection
+	b.ReportAllocs()
+	cpu := cpuTime()
+	b.ResetTimer()
+	for b.Loop() {
+		l.do(b)
 	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkClientOverhead runs the bare loop and the client loop against the
@@ -181,7 +172,7 @@ func BenchmarkClient(b *testing.B) {
 // their CPU per request and the ratio.
 func BenchmarkClientOverhead(b *testing.B) {
 	base := benchServer(b)
-	bare, client := newBare(base), newClientLoop(b, base, false)
+	bare, client := newBare(base), newClientLoop(b, base)
 	bare.do(b)
 	client.do(b)
 	const round = 100

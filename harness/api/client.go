@@ -1,5 +1,5 @@
-// Package api is cxload's client for the Genesys Cloud Platform API: its
-// own HTTP/1.1 connections (or net/http's Transport), JSON helpers, client-side rate
+// Package api is cxload's client for the Genesys Cloud Platform API: net/http's
+// Transport (HTTP/2 when the server offers it), JSON helpers, client-side rate
 // limiting per scope ([Limits]), a 429/5xx policy that honours Retry-After
 // and never loses the last response, one token refresh and retry on 401, and
 // one [metrics.Result] per request, recorded with the route template rather
@@ -102,34 +102,25 @@ type Config struct {
 	BaseURL  string            // API base, e.g. "https://api.mypurecloud.com" or gcsim's URL()
 	Tokens   TokenSource       // nil: requests carry no Authorization header
 	Recorder *metrics.Recorder // nil: results are only returned
-	// Agents sizes the connections to the API host: at most this many are
-	// open at once (default 1), on the wire and on NewTransport alike.
+	// Agents sizes the connections to the API host (see NewTransport): at
+	// most this many are open at once (default 1).
 	Agents int
 	// HTTPClient, when set, sends every attempt through its Transport (used
-	// directly: its Timeout, redirects and cookies are not) instead of the
-	// Client's own HTTP/1.1 connections, the wire. Tests use it to serve
-	// requests in memory.
+	// directly: its Timeout, redirects and cookies are not; Dial and
+	// TLSConfig are ignored) instead of the Client's own NewTransport.
+	// Tests use it to serve requests in memory.
 	HTTPClient *http.Client
-	// NetHTTP sends through a net/http Transport (NewTransport: HTTP/2 when
-	// the server offers it, proxies from the environment) instead of the
-	// wire. The wire is cxload's own HTTP/1.1 client: one connection per
-	// agent, the request written and the answer read (by net/http's parser)
-	// on the goroutine that calls Do, which costs less CPU per request than
-	// net/http's Transport (see README, Performance). A proxy set in the
-	// environment for BaseURL (HTTPS_PROXY, ...) implies NetHTTP, since
-	// the wire dials the host itself.
-	NetHTTP bool
-	// Dial makes the connections (default: net.Dialer, 10 s timeout);
-	// with NetHTTP it becomes the Transport's DialContext, proxies off.
+	// Dial makes the connections (default: NewTransport's dialer, proxies
+	// from the environment); set, it becomes the Transport's DialContext
+	// and no proxy is used.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// TLSConfig for an https BaseURL (default: TLS 1.2 or later, the
-	// system's roots). The wire offers only http/1.1 in ALPN.
+	// system's roots). A copy is used: ALPN offers h2 and http/1.1.
 	TLSConfig *tls.Config
 	// Limits is the client-side limiter; nil disables client-side limiting.
 	Limits *Limits
 	Retry  RetryPolicy
-	// AttemptTimeout bounds each attempt (default DefaultAttemptTimeout). On
-	// the wire it is the connection's deadline for the whole exchange. If
+	// AttemptTimeout bounds each attempt (default DefaultAttemptTimeout). If
 	// the transport is an *http.Transport whose ResponseHeaderTimeout is set
 	// and not longer, that bounds the wait for the response instead, and no
 	// per-attempt context is made.
@@ -184,13 +175,12 @@ type Client struct {
 type core struct {
 	cfg        Config
 	base       string
-	wire       *wire             // the Client's own connections; nil: rt
-	rt         http.RoundTripper // HTTPClient's transport, used directly
+	rt         http.RoundTripper // own, or HTTPClient's transport, used directly
 	own        *http.Transport   // closed by Close, nil if the caller gave HTTPClient
 	retry      RetryPolicy
 	userAgent  []string
 	attemptCtx bool // bound each attempt with a context (the transport does not)
-	traced     bool // rt is an *http.Transport: its httptrace events count wire attempts
+	traced     bool // rt is an *http.Transport: its httptrace events count the requests sent
 	realClock  bool // Config.Now was nil: time.Now, whose readings can be shared
 }
 
@@ -200,28 +190,26 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("api: Config.BaseURL %q: want an absolute http(s) URL such as https://api.mypurecloud.com", cfg.BaseURL)
 	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return nil, fmt.Errorf("api: Config.BaseURL %q: want scheme, host and path only (no user, query or fragment)", u.Redacted())
+	}
 	c := &core{cfg: cfg, base: strings.TrimRight(cfg.BaseURL, "/")}
-	switch {
-	case cfg.HTTPClient != nil:
+	if cfg.HTTPClient != nil {
 		c.rt = cfg.HTTPClient.Transport
 		if c.rt == nil {
 			c.rt = http.DefaultTransport
 		}
-	case cfg.NetHTTP || (cfg.Dial == nil && proxied(u)):
+	} else {
 		c.own = NewTransport(cfg.Agents)
 		if cfg.Dial != nil {
 			c.own.DialContext, c.own.Proxy = TimedDial(cfg.Dial), nil
 		}
 		if cfg.TLSConfig != nil {
-			c.own.TLSClientConfig = cfg.TLSConfig
+			// The Transport adds h2 to the config's NextProtos: not to
+			// the caller's.
+			c.own.TLSClientConfig = cfg.TLSConfig.Clone()
 		}
 		c.rt = c.own
-	default:
-		if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return nil, fmt.Errorf("api: Config.BaseURL %q: want scheme, host and path only (no user, query or fragment)", cfg.BaseURL)
-		}
-		c.wire = newWire(u.Scheme, u.Host, u.Port(), cfg.Agents, cfg.TLSConfig, cfg.Dial)
-		c.base = strings.TrimRight(u.EscapedPath(), "/") // request targets are paths
 	}
 	if c.cfg.AttemptTimeout == 0 {
 		c.cfg.AttemptTimeout = DefaultAttemptTimeout
@@ -240,9 +228,6 @@ func New(cfg Config) (*Client, error) {
 		c.attemptCtx = false
 	}
 	c.traced = ok
-	if c.wire != nil {
-		c.attemptCtx = false // the wire bounds each attempt with the connection's deadline
-	}
 	if c.cfg.Now == nil {
 		c.cfg.Now = time.Now
 		c.realClock = true
@@ -279,22 +264,12 @@ func (c *Client) Agent(i int) *Client { return &Client{core: c.core, agent: i} }
 // Limits returns the client-side limiter, nil if there is none.
 func (c *Client) Limits() *Limits { return c.cfg.Limits }
 
-// Close closes the idle connections the client made (the wire's, or
-// NewTransport's); a request sent after Close opens new ones.
+// Close closes the idle connections of the client's own Transport; a
+// request sent after Close opens new ones.
 func (c *Client) Close() {
 	if c.own != nil {
 		c.own.CloseIdleConnections()
 	}
-	if c.wire != nil {
-		c.wire.closeIdle()
-	}
-}
-
-// proxied reports whether the environment routes u through a proxy
-// (HTTP_PROXY, HTTPS_PROXY, NO_PROXY; never for loopback).
-func proxied(u *url.URL) bool {
-	p, err := http.ProxyFromEnvironment(&http.Request{URL: u})
-	return err != nil || p != nil
 }
 
 // Request is one logical API request.
@@ -349,13 +324,13 @@ func (c *Client) do(ctx context.Context, req *Request, out any) (*Response, erro
 	if err != nil {
 		return nil, err
 	}
-	if c.wire != nil { // net/http checks these itself
-		if !validHeaderName(method) {
-			return nil, fmt.Errorf("api: Request.Method %q is not a valid HTTP method token", method)
-		}
-		if err := checkHeader(req.Header); err != nil {
-			return nil, fmt.Errorf("api: %s %s: %w", method, req.Route, err)
-		}
+	// net/http would refuse these too, but per attempt: each retried,
+	// admitted by the Gate and recorded as a transport error.
+	if !validHeaderName(method) {
+		return nil, fmt.Errorf("api: Request.Method %q is not a valid HTTP method token", method)
+	}
+	if err := checkHeader(req.Header); err != nil {
+		return nil, fmt.Errorf("api: %s %s: %w", method, req.Route, err)
 	}
 	called := c.cfg.Now()
 	resp := &Response{}
@@ -623,7 +598,7 @@ type attemptResult struct {
 	connect, firstByte time.Duration
 	err                error
 	// sent counts the requests of this attempt that reached the server
-	// (see wireCount); resent those of them the Transport sent again, on
+	// (see sentCount); resent those of them the Transport sent again, on
 	// another connection, after the one it had sent on failed.
 	sent, resent int
 }
@@ -644,14 +619,14 @@ type timing struct {
 	wrote    atomic.Bool  // the current try's WroteRequest reported no error
 	cur      atomic.Pointer[timedConn]
 	curBase  atomic.Int64 // cur's bytes written when the current try got it
-	resent   atomic.Int32 // earlier tries that reached the wire
+	resent   atomic.Int32 // earlier tries that reached the network
 }
 
 // gotConn starts a try of the Transport. If an earlier try of the same
 // round trip exists, the Transport is re-sending: the earlier try counts as
 // sent to the server if its request was written without error and (for a
 // connection made by TimedDial, which counts the bytes flushed to it) bytes
-// left for the wire; a write that only filled the Transport's buffer and
+// left for the network; a write that only filled the Transport's buffer and
 // failed to flush (the server had closed the connection) did not.
 func (t *timing) gotConn(info httptrace.GotConnInfo) {
 	if t.conns.Add(1) > 1 && t.tryReached() {
@@ -668,7 +643,7 @@ func (t *timing) gotConn(info httptrace.GotConnInfo) {
 	}
 }
 
-// tryReached reports whether the current try's request reached the wire:
+// tryReached reports whether the current try's request reached the network:
 // WroteRequest reported no error and, on a connection made by TimedDial,
 // bytes were flushed to it since the try got it.
 func (t *timing) tryReached() bool {
@@ -716,15 +691,15 @@ func (t *timing) done() {
 	timingPool.Put(t)
 }
 
-// wireCount says how many requests of one attempt reached the server, and
+// sentCount says how many requests of one attempt reached the server, and
 // how many of them the Transport re-sent on its own (see Gate): earlier
-// tries that reached the wire, plus the last one if it got a response or
+// tries that reached the network, plus the last one if it got a response or
 // was written (and, on a TimedDial connection, flushed). An attempt that
 // failed before that (dial error, context ended while waiting for a
 // connection, a write to a connection the server had closed) reached no
 // server and counts 0. Only an *http.Transport reports its tries through
 // httptrace; with any other RoundTripper each attempt counts 1.
-func (c *Client) wireCount(t *timing, status int) (sent, resent int) {
+func (c *Client) sentCount(t *timing, status int) (sent, resent int) {
 	if !c.traced {
 		return 1, 0
 	}
@@ -781,9 +756,7 @@ func dialTime(c net.Conn) time.Duration {
 }
 
 func (c *Client) attempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) (a attemptResult) {
-	if c.wire != nil {
-		return c.wireAttempt(ctx, method, target, req, tok)
-	}
+	parent := ctx
 	if c.attemptCtx {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.cfg.AttemptTimeout)
@@ -828,7 +801,7 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 	if err != nil {
 		a.end = c.cfg.Now()
 		a.latency = a.end.Sub(a.start)
-		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, stripURL(err))
+		a.err = fmt.Errorf("api: %s %s: %v", method, req.Route, c.timeoutErr(parent, ctx, stripURL(err)))
 	} else {
 		a.body, err = readBody(hresp, c.cfg.MaxResponseBytes)
 		hresp.Body.Close()
@@ -836,42 +809,28 @@ func (c *Client) attempt(ctx context.Context, method, target string, req *Reques
 		a.latency = a.end.Sub(a.start)
 		a.status, a.header = hresp.StatusCode, hresp.Header
 		if err != nil {
-			a.err = fmt.Errorf("api: %s %s: reading %d response: %v", method, req.Route, hresp.StatusCode, err)
+			a.err = fmt.Errorf("api: %s %s: reading %d response: %v", method, req.Route, hresp.StatusCode, c.timeoutErr(parent, ctx, err))
 		}
 	}
 	a.connect = time.Duration(tm.connect.Load())
 	if fb := tm.firstRsp.Load(); fb > 0 {
 		a.firstByte = time.Duration(fb - tm.start)
 	}
-	a.sent, a.resent = c.wireCount(tm, a.status)
+	a.sent, a.resent = c.sentCount(tm, a.status)
 	tm.done()
 	return a
 }
 
 var acceptJSON = []string{"application/json"}
 
-// wireAttempt is attempt on the wire; target is the request target (path
-// and query).
-func (c *Client) wireAttempt(ctx context.Context, method, target string, req *Request, tok *auth.Token) (a attemptResult) {
-	a.start = c.cfg.Now()
-	now := a.start
-	if !c.realClock {
-		now = time.Now() // deadlines and firstByte are on the real clock
+// timeoutErr names Config.AttemptTimeout when it is what ended the attempt:
+// actx, the attempt's context, passed its deadline while parent, the
+// caller's, had not ended.
+func (c *Client) timeoutErr(parent, actx context.Context, err error) error {
+	if parent.Err() == nil && errors.Is(actx.Err(), context.DeadlineExceeded) {
+		return fmt.Errorf("no answer within Config.AttemptTimeout (%v): %w", c.cfg.AttemptTimeout, err)
 	}
-	r := wireRequest{method: method, target: target, header: req.Header, ua: c.cfg.UserAgent, ctype: req.ContentType, body: req.Body}
-	if r.ua == "" && req.Header != nil {
-		r.ua = req.Header.Get("User-Agent")
-	}
-	if tok != nil {
-		r.auth = tok.AuthorizationValues()
-	}
-	c.wire.roundTrip(ctx, &r, c.cfg.AttemptTimeout, c.cfg.MaxResponseBytes, now, &a)
-	a.end = c.cfg.Now()
-	a.latency = a.end.Sub(a.start)
-	if a.err != nil {
-		a.err = fmt.Errorf("api: %s %s: %w", method, req.Route, a.err)
-	}
-	return a
+	return err
 }
 
 // stripURL drops the *url.Error wrapper, which repeats the URL (the route
@@ -898,6 +857,52 @@ func readBody(r *http.Response, limit int64) ([]byte, error) {
 		return b[:limit], fmt.Errorf("body larger than Config.MaxResponseBytes (%d)", limit)
 	}
 	return b, err
+}
+
+// checkHeader refuses header names and values net/http would not send.
+func checkHeader(h http.Header) error {
+	for k, vs := range h {
+		if !validHeaderName(k) {
+			return fmt.Errorf("Request.Header: name %q is not a valid HTTP token (letters, digits and !#$%%&'*+-.^_`|~ only)", k)
+		}
+		for _, v := range vs {
+			if i := invalidHeaderByte(v); i >= 0 {
+				// The value itself is not shown: it may be a credential.
+				return fmt.Errorf("Request.Header %s: value holds control byte %#02x at offset %d (CR, LF, NUL... would break the request): remove it", k, v[i], i)
+			}
+		}
+	}
+	return nil
+}
+
+// validHeaderName reports whether k is an RFC 9110 token.
+func validHeaderName(k string) bool {
+	if k == "" {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		c := k[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case c == '!' || c == '#' || c == '$' || c == '%' || c == '&' || c == '\'' || c == '*' ||
+			c == '+' || c == '-' || c == '.' || c == '^' || c == '_' || c == '`' || c == '|' || c == '~':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// invalidHeaderByte returns the offset of the first CR, LF, NUL or other
+// control byte but tab in v, or -1.
+func invalidHeaderByte(v string) int {
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if (c < ' ' && c != '\t') || c == 0x7f {
+			return i
+		}
+	}
+	return -1
 }
 
 // url expands req's route template with its params and query.

@@ -19,8 +19,7 @@ import (
 const envProxyChild = "CXLOAD_TEST_PROXY_CHILD_BASEURL"
 
 // A proxy in the environment (HTTP_PROXY, ...) takes the request to a
-// remote host: the wire dials hosts itself, so the client switches to
-// net/http's Transport, which sends it to the proxy in absolute form. A
+// remote host: the Transport sends it to the proxy in absolute form. A
 // loopback BaseURL is never proxied (as net/http decides) and goes
 // straight to its server.
 //

@@ -33,9 +33,9 @@ func (c *connCounter) state(_ net.Conn, s http.ConnState) {
 	}
 }
 
-// wireServer starts a loopback server for h and a Client on the wire (no
-// HTTPClient) for it.
-func wireServer(t testing.TB, h http.HandlerFunc, cfg api.Config) (*api.Client, *connCounter) {
+// loopServer starts a loopback server for h and a Client on its own
+// Transport (no HTTPClient) for it.
+func loopServer(t testing.TB, h http.HandlerFunc, cfg api.Config) (*api.Client, *connCounter) {
 	t.Helper()
 	var cc connCounter
 	srv := httptest.NewUnstartedServer(h)
@@ -66,15 +66,15 @@ type seen struct {
 	contentLength                int64
 }
 
-// The wire writes what net/http's server reads back as the request asked
+// The client sends what net/http's server reads back as the request asked
 // for, and reads every kind of answer net/http can send, on one kept-alive
 // connection.
-func TestWireRequestsAndAnswers(t *testing.T) {
+func TestRequestsAndAnswers(t *testing.T) {
 	var (
 		mu   sync.Mutex
 		last seen
 	)
-	c, conns := wireServer(t, func(w http.ResponseWriter, r *http.Request) {
+	c, conns := loopServer(t, func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		mu.Lock()
 		last = seen{r.Method, r.URL.EscapedPath(), r.URL.RawQuery, r.Host, r.Header.Clone(), string(b), r.ContentLength}
@@ -192,29 +192,10 @@ func TestWireRequestsAndAnswers(t *testing.T) {
 	}
 }
 
-// Connect is the setup of a new connection, for the request that opened it
-// only; FirstByte comes before the end of the attempt.
-func TestWireTimings(t *testing.T) {
-	c, _ := wireServer(t, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }, api.Config{})
-	for i := range 3 {
-		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/x"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := resp.Result
-		if (i == 0) != (r.Connect > 0) {
-			t.Errorf("request %d: Connect %v; want > 0 only for the first (it opened the connection)", i, r.Connect)
-		}
-		if r.FirstByte <= 0 || r.FirstByte > r.Latency {
-			t.Errorf("request %d: FirstByte %v, Latency %v; want 0 < FirstByte <= Latency", i, r.FirstByte, r.Latency)
-		}
-	}
-}
-
 // At most Config.Agents connections are open, however many goroutines send.
-func TestWireConnectionLimit(t *testing.T) {
+func TestConnectionLimit(t *testing.T) {
 	var inFlight, peak atomic.Int64
-	c, conns := wireServer(t, func(w http.ResponseWriter, r *http.Request) {
+	c, conns := loopServer(t, func(w http.ResponseWriter, r *http.Request) {
 		n := inFlight.Add(1)
 		for {
 			p := peak.Load()
@@ -249,9 +230,9 @@ func TestWireConnectionLimit(t *testing.T) {
 // A server that closes the connection after its answer (Connection: close,
 // or a body delimited by the end of the connection) gets a new connection
 // for the next request.
-func TestWireServerClosesConnection(t *testing.T) {
+func TestServerClosesConnection(t *testing.T) {
 	t.Run("Connection: close", func(t *testing.T) {
-		c, conns := wireServer(t, func(w http.ResponseWriter, r *http.Request) {
+		c, conns := loopServer(t, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Connection", "close")
 			fmt.Fprint(w, `{"ok":true}`)
 		}, api.Config{})
@@ -326,10 +307,10 @@ func readHead(br *bufio.Reader) string {
 
 // The context ending while the server has not answered ends the attempt at
 // once; the connection is not reused.
-func TestWireContextEndsAttempt(t *testing.T) {
+func TestContextEndsAttempt(t *testing.T) {
 	got, release := make(chan struct{}), make(chan struct{})
 	var calls atomic.Int64
-	c, conns := wireServer(t, func(w http.ResponseWriter, r *http.Request) {
+	c, conns := loopServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if calls.Add(1) == 1 {
 			close(got)
 			<-release
@@ -355,9 +336,9 @@ func TestWireContextEndsAttempt(t *testing.T) {
 	}
 }
 
-// Config.AttemptTimeout bounds an attempt on the wire, on the real clock
-// of the connection (here the bubble's), and the error names it.
-func TestWireAttemptTimeout(t *testing.T) {
+// Config.AttemptTimeout bounds an attempt, on the clock of the caller's
+// context (here the bubble's), and the error names it.
+func TestAttemptTimeout(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ln := gcsim.NewPipeListener()
 		srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -387,8 +368,8 @@ func TestWireAttemptTimeout(t *testing.T) {
 
 // A body over Config.MaxResponseBytes is cut and reported; the connection,
 // left mid-body, is not reused.
-func TestWireMaxResponseBytes(t *testing.T) {
-	c, conns := wireServer(t, func(w http.ResponseWriter, r *http.Request) {
+func TestMaxResponseBytes(t *testing.T) {
+	c, conns := loopServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/big" {
 			w.Write([]byte(strings.Repeat("b", 2048)))
 			return
@@ -407,11 +388,12 @@ func TestWireMaxResponseBytes(t *testing.T) {
 	}
 }
 
-// https on the wire: Config.TLSConfig's roots, Connect counts the handshake.
-func TestWireTLS(t *testing.T) {
+// https: Config.TLSConfig's roots are used, and Connect is reported for the
+// request that opened the connection only.
+func TestTLS(t *testing.T) {
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.TLS == nil || r.ProtoMajor != 1 {
-			http.Error(w, "want HTTP/1.1 over TLS", 400)
+		if r.TLS == nil {
+			http.Error(w, "want TLS", 400)
 			return
 		}
 		fmt.Fprint(w, `{"tls":true}`)
@@ -445,10 +427,10 @@ func TestWireTLS(t *testing.T) {
 
 // A header that would break the request head is refused before anything is
 // sent or recorded, and so is a method that is not a token.
-func TestWireRefusesBadHeaders(t *testing.T) {
+func TestRefusesBadHeaders(t *testing.T) {
 	var calls atomic.Int64
 	rec := metrics.NewRecorder()
-	c, _ := wireServer(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }, api.Config{Recorder: rec})
+	c, _ := loopServer(t, func(w http.ResponseWriter, r *http.Request) { calls.Add(1) }, api.Config{Recorder: rec})
 	for _, tc := range []struct {
 		req  api.Request
 		want string
@@ -475,49 +457,156 @@ func TestWireRefusesBadHeaders(t *testing.T) {
 	}
 }
 
-// FuzzWireRequest: whatever a scenario puts in a path parameter, a query
-// value or a header value, the wire either refuses the request before
-// sending it (a header that would break the request head) or net/http's
-// server reads back exactly what was asked for; it never sends a request
-// the server cannot parse.
-func FuzzWireRequest(f *testing.F) {
-	for _, s := range [][3]string{{"u-1", "presence", "v"}, {"a b/c?d#e", "x&y=z", " padded "}, {"%2F", "é", "a\r\nX-Evil: 1"},
-		{"", "", ""}, {"..", "+", "\x00"}, {"{id}", "%", "\t"}} {
-		f.Add(s[0], s[1], s[2])
+// closeSignalConn tells closed when the client closes it.
+type closeSignalConn struct {
+	net.Conn
+	once   sync.Once
+	closed chan<- struct{}
+}
+
+func (c *closeSignalConn) Close() error {
+	c.once.Do(func() { c.closed <- struct{}{} })
+	return c.Conn.Close()
+}
+
+// waitFor fails t unless ch delivers within a bound (a failure bound, not
+// a pause: the event is expected within milliseconds).
+func waitFor(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: not within 10s", what)
 	}
-	type got struct{ param, query, header string }
-	seenCh := make(chan got, 1)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		param, _ := strings.CutPrefix(r.URL.Path, "/api/v2/users/")
-		seenCh <- got{param, r.URL.Query().Get("q"), r.Header.Get("X-Fuzz")}
-		fmt.Fprint(w, `{}`)
+}
+
+// A connection the server closes when its idle timeout runs out is noticed
+// by the client (it closes its end) and not reused: a POST, which the
+// client never sends twice, sent after that succeeds on a new connection,
+// over TCP, TLS and HTTP/2 alike, and counts one attempt in its Result, in
+// the recorder and at the Gate.
+func TestPostAfterServerClosedIdleConnection(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		tls, http2 bool
+	}{
+		{name: "tcp"},
+		{name: "tls", tls: true},
+		{name: "http2", tls: true, http2: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var posts atomic.Int64
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Method == http.MethodPost {
+					posts.Add(1)
+				}
+				fmt.Fprintf(w, `{"proto":%q}`, r.Proto)
+			}))
+			srv.Config.IdleTimeout = 50 * time.Millisecond
+			var conns connCounter
+			serverClosed := make(chan struct{}, 4)
+			srv.Config.ConnState = func(c net.Conn, s http.ConnState) {
+				conns.state(c, s)
+				if s == http.StateClosed {
+					serverClosed <- struct{}{}
+				}
+			}
+			var tlsCfg *tls.Config
+			if tc.tls {
+				srv.EnableHTTP2 = tc.http2
+				srv.StartTLS()
+				roots := x509.NewCertPool()
+				roots.AddCert(srv.Certificate())
+				tlsCfg = &tls.Config{RootCAs: roots}
+			} else {
+				srv.Start()
+			}
+			t.Cleanup(srv.Close)
+			clientClosed := make(chan struct{}, 4)
+			dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err != nil {
+					return nil, err
+				}
+				return &closeSignalConn{Conn: c, closed: clientClosed}, nil
+			}
+			g := &countingGate{}
+			rec := metrics.NewRecorder()
+			c, err := api.New(api.Config{BaseURL: srv.URL, Tokens: &tokens{}, Recorder: rec, Gate: g, Dial: dial, TLSConfig: tlsCfg,
+				Retry: api.RetryPolicy{MaxAttempts: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(c.Close)
+
+			if resp, err := c.Do(t.Context(), &api.Request{Op: "first", Route: "/api/v2/users/me"}); err != nil || resp.Status != 200 {
+				t.Fatalf("first request: %v", err)
+			}
+			waitFor(t, serverClosed, "the server closing the idle connection")
+			waitFor(t, clientClosed, "the client closing its end of the connection the server closed")
+
+			resp, err := c.Do(t.Context(), &api.Request{Op: "post", Method: http.MethodPost, Route: "/api/v2/conversations", Body: []byte(`{}`)})
+			if err != nil || resp.Status != 200 {
+				t.Fatalf("POST after the idle close: %v (status %d); want 200", err, resp.Status)
+			}
+			wantProto := "HTTP/1.1"
+			if tc.http2 {
+				wantProto = "HTTP/2.0"
+			}
+			if want := fmt.Sprintf(`{"proto":%q}`, wantProto); string(resp.Body) != want {
+				t.Errorf("body %s; want %s", resp.Body, want)
+			}
+			if r := resp.Result; r.Attempts != 1 || r.Outcome != metrics.OK || r.Connect <= 0 {
+				t.Errorf("Result: %d attempts, outcome %v, Connect %v; want 1, ok, > 0 (a new connection)", r.Attempts, r.Outcome, r.Connect)
+			}
+			if n := posts.Load(); n != 1 {
+				t.Errorf("the server got %d POSTs; want 1", n)
+			}
+			if n := conns.n.Load(); n != 2 {
+				t.Errorf("the server accepted %d connections; want 2", n)
+			}
+			if op := rec.Snapshot().Op("post"); op.Count != 1 || op.Attempts != 1 || op.Outcome(metrics.OK) != 1 {
+				t.Errorf("document: %d requests, %d attempts, outcomes %v; want 1 ok in 1 attempt", op.Count, op.Attempts, op.Outcomes)
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if g.admits != 2 || fmt.Sprint(g.statuses) != "[200 200]" {
+				t.Errorf("Gate: %d admits, statuses %v; want 2, [200 200]", g.admits, g.statuses)
+			}
+		})
+	}
+}
+
+// The client's own Transport speaks HTTP/2 to a server that offers it,
+// with Config.TLSConfig's roots, and leaves that config as it was given.
+func TestHTTP2(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `{"proto":%q}`, r.Proto)
 	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
 	defer srv.Close()
-	c, err := api.New(api.Config{BaseURL: srv.URL, Retry: api.RetryPolicy{MaxAttempts: 1}})
+	roots := x509.NewCertPool()
+	roots.AddCert(srv.Certificate())
+	tlsCfg := &tls.Config{RootCAs: roots}
+	c, err := api.New(api.Config{BaseURL: srv.URL, TLSConfig: tlsCfg, Agents: 2})
 	if err != nil {
-		f.Fatal(err)
+		t.Fatal(err)
 	}
 	defer c.Close()
-	f.Fuzz(func(t *testing.T, param, query, header string) {
-		if param == "" {
-			return // an empty segment is a different route
+	for i := range 2 {
+		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users/me"})
+		if err != nil {
+			t.Fatal(err)
 		}
-		req := &api.Request{Route: "/api/v2/users/{id}", Params: []string{param}, Query: url.Values{"q": {query}},
-			Header: http.Header{"X-Fuzz": {header}}}
-		resp, err := c.Do(context.Background(), req)
-		badHeader := strings.IndexFunc(header, func(r rune) bool { return r < ' ' && r != '\t' || r == 0x7f }) >= 0
-		if badHeader {
-			if err == nil || !strings.Contains(err.Error(), "X-Fuzz") {
-				t.Fatalf("header %q: err = %v; want a refusal naming X-Fuzz", header, err)
-			}
-			return
+		if string(resp.Body) != `{"proto":"HTTP/2.0"}` {
+			t.Fatalf("request %d: body %s; want HTTP/2.0", i, resp.Body)
 		}
-		if err != nil || resp.Status != 200 {
-			t.Fatalf("param %q query %q header %q: %v (status %d)", param, query, header, err, resp.Status)
+		if r := resp.Result; r.Attempts != 1 || (i == 0) != (r.Connect > 0) || r.FirstByte <= 0 {
+			t.Errorf("request %d: %d attempts, Connect %v, FirstByte %v; want 1, Connect > 0 for the first only, FirstByte > 0", i, r.Attempts, r.Connect, r.FirstByte)
 		}
-		s := <-seenCh
-		if want := strings.Trim(header, " \t"); s.param != param || s.query != query || s.header != want {
-			t.Fatalf("sent param %q query %q header %q; server read %q %q %q", param, query, want, s.param, s.query, s.header)
-		}
-	})
+	}
+	if tlsCfg.NextProtos != nil {
+		t.Errorf("Config.TLSConfig.NextProtos = %q after use; want it left nil (the client uses a copy)", tlsCfg.NextProtos)
+	}
 }

@@ -22,10 +22,6 @@ import (
 // ends by MaxDuration + GracefulStop; and the document's attempts match
 // gcsim's answers (resets aside: net/http may re-send those unseen).
 func TestOpenModelUnderFaults(t *testing.T) {
-	eachTransport(t, testOpenModelUnderFaults)
-}
-
-func testOpenModelUnderFaults(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		const (
 			agents   = 40
@@ -37,7 +33,7 @@ func testOpenModelUnderFaults(t *testing.T, netHTTP bool) {
 				Latency:   gcsim.Latency{Distribution: "uniform", Min: 0, Max: gcsim.Duration(3 * time.Second)},
 				ErrorRate: 0.2, RetryAfter: gcsim.Duration(2 * time.Second), ResetRate: 0.1,
 			}),
-			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1}, Agents: agents, NetHTTP: netHTTP},
+			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1}, Agents: agents},
 		})
 		r.warm(t, agents)
 		var (

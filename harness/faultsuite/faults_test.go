@@ -173,44 +173,38 @@ func TestRequestFaults(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			eachTransport(t, func(t *testing.T, netHTTP bool) {
-				synctest.Test(t, func(t *testing.T) {
-					r := newRig(t, rigConfig{profile: tc.profile, api: api.Config{Retry: tc.retry, AttemptTimeout: tc.timeout, Agents: tc.agents, NetHTTP: netHTTP}})
-					r.warm(t, tc.agents)
-					done := make(chan struct{})
-					if tc.during != nil {
-						go func() { defer close(done); tc.during(r) }()
-					} else {
-						close(done)
-					}
-					l := r.run(t, tc.agents, tc.per, tc.deadline, tc.req)
-					<-done
-					synctest.Wait() // handlers of abandoned attempts finish and are counted
-					checkDeadline(t, l, tc.deadline)
-					doc := checkAccounted(t, r, l, tc.method, tc.route)
-					tc.check(t, r, l, doc)
-					if t.Failed() {
-						t.Logf("document summary: %s", doc.Summary)
-					}
-				})
+			synctest.Test(t, func(t *testing.T) {
+				r := newRig(t, rigConfig{profile: tc.profile, api: api.Config{Retry: tc.retry, AttemptTimeout: tc.timeout, Agents: tc.agents}})
+				r.warm(t, tc.agents)
+				done := make(chan struct{})
+				if tc.during != nil {
+					go func() { defer close(done); tc.during(r) }()
+				} else {
+					close(done)
+				}
+				l := r.run(t, tc.agents, tc.per, tc.deadline, tc.req)
+				<-done
+				synctest.Wait() // handlers of abandoned attempts finish and are counted
+				checkDeadline(t, l, tc.deadline)
+				doc := checkAccounted(t, r, l, tc.method, tc.route)
+				tc.check(t, r, l, doc)
+				if t.Failed() {
+					t.Logf("document summary: %s", doc.Summary)
+				}
 			})
 		})
 	}
 }
 
 // TestResetRetriesAreCounted: an idempotent request whose reused keep-alive
-// connection is reset is sent again by the transport itself (net/http's, or
-// the wire), below the retry policy, on a fresh connection (reset too, and
-// not re-sent: it is fresh). gcsim answers two attempts; Result.Attempts, the document and
+// connection is reset is sent again by net/http's Transport itself, below
+// the retry policy, on a fresh connection (reset too, and not re-sent: it
+// is fresh). gcsim answers two attempts; Result.Attempts, the document and
 // api.Gate (the production guard's request budget) must count two as well.
 func TestResetRetriesAreCounted(t *testing.T) {
-	eachTransport(t, testResetRetriesAreCounted)
-}
-
-func testResetRetriesAreCounted(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		g := &countGate{}
-		r := newRig(t, rigConfig{api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 1}, Gate: g, NetHTTP: netHTTP}})
+		r := newRig(t, rigConfig{api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 1}, Gate: g}})
 		r.warm(t, 1)
 		// One request on another route leaves a keep-alive connection to reuse.
 		warm, err := r.api.Do(t.Context(), &api.Request{Op: "users.me", Route: "/api/v2/users/me"})

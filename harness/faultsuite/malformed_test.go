@@ -100,16 +100,12 @@ func (c *corrupter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // (server_error, its status and the decoding error kept) in the caller's
 // Result and the document alike, and nothing panics.
 func TestMalformedAnswers(t *testing.T) {
-	eachTransport(t, testMalformedAnswers)
-}
-
-func testMalformedAnswers(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		c := &corrupter{n: map[string]int{}, seen: map[string]bool{}}
 		r := newRig(t, rigConfig{
 			wrap: func(next http.Handler) http.Handler { c.next = next; return c },
 			auth: auth.Config{Policy: auth.Shared, TokensPerClient: 1, MaxAttempts: 3, Backoff: time.Second, Rand: func() float64 { return 0.5 }},
-			api:  api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1, RetryUnsafe: true}, Agents: 4, NetHTTP: netHTTP},
+			api:  api.Config{Retry: api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1, RetryUnsafe: true}, Agents: 4},
 		})
 		type queues struct {
 			Entities []struct{ ID, Name string }

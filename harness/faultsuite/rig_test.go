@@ -21,18 +21,6 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// eachTransport runs f for both ways api.Client sends: its own HTTP/1.1
-// connections (the wire, the default) and net/http's Transport
-// (api.Config.NetHTTP). Both must survive the same faults.
-func eachTransport(t *testing.T, f func(t *testing.T, netHTTP bool)) {
-	for _, tr := range []struct {
-		name    string
-		netHTTP bool
-	}{{"wire", false}, {"nethttp", true}} {
-		t.Run(tr.name, func(t *testing.T) { f(t, tr.netHTTP) })
-	}
-}
-
 // rig is the harness wired to a pipe-served gcsim, for use inside a
 // testing/synctest bubble.
 type rig struct {
@@ -47,7 +35,7 @@ type rig struct {
 type rigConfig struct {
 	profile func(p *gcsim.Profile)               // adjusts the default profile
 	wrap    func(next http.Handler) http.Handler // wraps gcsim's handler (faults gcsim lacks)
-	api     api.Config                           // Tokens, Recorder, Dial, BaseURL are set by the rig; NetHTTP picks the transport
+	api     api.Config                           // Tokens, Recorder, Dial, BaseURL are set by the rig
 	auth    auth.Config                          // TokenURL, Clients, HTTPClient are set by the rig
 }
 
@@ -223,14 +211,14 @@ func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *metric
 		t.Errorf("document counts %d requests, the loop issued %d", count, l.issued)
 	}
 	seen := map[string]int64{}
-	// wire counts the attempts sent on the route; recorded all attempts
+	// onRoute counts the attempts sent on the route; recorded all attempts
 	// sent, which the document sums (a request refused before sending,
 	// e.g. for want of a token, has Attempts 0 and adds none).
-	var wire, recorded int64
+	var onRoute, recorded int64
 	for i, res := range l.results {
 		seen[res.Outcome.String()]++
 		if res.Method == method && res.Route == route {
-			wire += int64(res.Attempts)
+			onRoute += int64(res.Attempts)
 		}
 		recorded += int64(res.Attempts)
 		if res.Outcome != metrics.OK && res.Err == "" && res.Status == 0 {
@@ -254,8 +242,8 @@ func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *metric
 	if attempts != recorded {
 		t.Errorf("document counts %d attempts, the results %d", attempts, recorded)
 	}
-	if got := routeCount(r.sim.Stats(), method, route); got != wire {
-		t.Errorf("gcsim answered %d requests on %s %s, the results count %d attempts sent", got, method, route, wire)
+	if got := routeCount(r.sim.Stats(), method, route); got != onRoute {
+		t.Errorf("gcsim answered %d requests on %s %s, the results count %d attempts sent", got, method, route, onRoute)
 	}
 	data, err := doc.Encode()
 	if err != nil {

@@ -21,10 +21,6 @@ import (
 // request of the three phases is in the document once, and gcsim's token
 // endpoint count equals the pool's successes and failures.
 func TestTokenOutageDuringRefresh(t *testing.T) {
-	eachTransport(t, testTokenOutageDuringRefresh)
-}
-
-func testTokenOutageDuringRefresh(t *testing.T, netHTTP bool) {
 	synctest.Test(t, func(t *testing.T) {
 		const agents = 4
 		r := newRig(t, rigConfig{
@@ -36,7 +32,7 @@ func testTokenOutageDuringRefresh(t *testing.T, netHTTP bool) {
 			auth: auth.Config{Policy: auth.PerClient, TokensPerClient: 2, RefreshMargin: 2 * time.Minute,
 				RefreshJitter: -1, MaxAttempts: 3, Backoff: time.Second, MaxBackoff: 2 * time.Second,
 				Rand: func() float64 { return 0.5 }},
-			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 2, Jitter: -1}, Agents: agents, NetHTTP: netHTTP},
+			api: api.Config{Retry: api.RetryPolicy{MaxAttempts: 2, Jitter: -1}, Agents: agents},
 		})
 		r.warm(t, agents)
 		created0 := r.pool.Stats().Created
