@@ -195,10 +195,24 @@ func (s *Server) Profile() *Profile { return s.profile.clone() }
 // works without Start; Close still stops its notification hub).
 func (s *Server) Handler() http.Handler { return s }
 
+// closeWait is how long Close waits for in-flight requests before it cuts them.
+const closeWait = 30 * time.Second
+
 // Close stops accepting connections, closes every notification socket,
-// waits for in-flight requests to finish and closes the Client's idle
-// connections. It is safe to call more than once.
+// waits for in-flight requests to finish (at most 30 s, then cuts them) and
+// closes the Client's idle connections. It is safe to call more than once.
 func (s *Server) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeWait)
+	defer cancel()
+	_ = s.Shutdown(ctx)
+}
+
+// Shutdown is Close with a bound chosen by the caller: it waits for
+// in-flight requests and for notification sockets to close gracefully
+// until ctx is done, then closes the remaining connections and returns
+// ctx.Err(). It returns nil if nothing had to be cut, or if the server was
+// already closed.
+func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
 	if !s.started {
@@ -206,28 +220,42 @@ func (s *Server) Close() {
 			s.Listener.Close()
 			s.hub.Close()
 		}
-		return
+		return nil
 	}
 	s.wsMu.Lock()
 	already := s.closed.Swap(true)
 	s.wsMu.Unlock()
 	if already {
-		return
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	done := make(chan struct{})
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- s.Config.Shutdown(ctx) }()
+	hubDone := make(chan struct{})
 	go func() {
-		defer close(done)
-		_ = s.Config.Shutdown(ctx)
+		defer close(hubDone)
+		s.hub.Close()
+		s.wsWG.Wait()
 	}()
-	s.hub.Close()
-	s.wsWG.Wait()
-	<-done
+	cut := false
+	select {
+	case <-hubDone:
+	case <-ctx.Done():
+		cut = true
+		s.hub.Drop("") // sockets that did not answer the close frame
+		<-hubDone
+	}
+	if err := <-httpDone; err != nil {
+		cut = true
+		_ = s.Config.Close() // requests still in flight
+	}
 	<-s.serveErr
 	if t, ok := s.client.Transport.(*http.Transport); ok {
 		t.CloseIdleConnections()
 	}
+	if cut {
+		return ctx.Err()
+	}
+	return nil
 }
 
 // closingGrace maps the profile's grace to the hub's: 0 means "close at

@@ -1,6 +1,8 @@
 package gcsim_test
 
 import (
+	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -118,4 +120,53 @@ func TestFetchStats(t *testing.T) {
 	if _, err := gcsim.FetchStats(t.Context(), nil, other.URL); err == nil || !strings.Contains(err.Error(), "status 404") {
 		t.Errorf("FetchStats of a non-simulator: err = %v; want one naming status 404", err)
 	}
+}
+
+// TestShutdownBounded: Shutdown waits for an in-flight request and a
+// socket whose client does not answer the close frame only until its
+// context ends, then cuts them and says so; with nothing open it returns
+// nil at once.
+func TestShutdownBounded(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newPipeServer(t, nil)
+		tok := userToken(t, s, 0)
+		_, ws := openChannel(t, s, tok) // never read: the close frame waits
+		_ = ws
+		s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{
+			gcsim.FamilyQueues: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Minute)}}}})
+		answered := make(chan error, 1)
+		go func() {
+			req, _ := http.NewRequest("GET", s.URL()+queuesPath, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := s.Client().Do(req)
+			if err == nil {
+				resp.Body.Close()
+			}
+			answered <- err
+		}()
+		synctest.Wait()
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		start := time.Now()
+		if err := s.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Shutdown = %v, want context.DeadlineExceeded (something was cut)", err)
+		}
+		if d := time.Since(start); d != 2*time.Second {
+			t.Errorf("Shutdown returned after %v, want 2s (its context)", d)
+		}
+		if err := <-answered; err == nil {
+			t.Error("the request held a minute was answered; want it cut")
+		}
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("second Shutdown = %v, want nil", err)
+		}
+	})
+	synctest.Test(t, func(t *testing.T) {
+		s := newPipeServer(t, nil)
+		token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret) // a kept-alive idle connection
+		start := time.Now()
+		if err := s.Shutdown(t.Context()); err != nil || time.Since(start) > time.Second {
+			t.Errorf("Shutdown with nothing in flight = %v after %v, want nil at once", err, time.Since(start))
+		}
+	})
 }

@@ -4,9 +4,10 @@
 //	go run ./scripts/gcsim -addr 127.0.0.1:8080 [-profile FILE] [-log]
 //
 // It prints its API/login base URL, its WebSocket base and the credentials
-// it accepts, serves until SIGINT or SIGTERM, then closes gracefully
-// (in-flight requests finish, sockets are closed). It listens only on
-// loopback addresses unless -allow-non-loopback is given.
+// it accepts, serves until SIGINT or SIGTERM, then stops: in-flight
+// requests get 5 s to finish and sockets are closed; a second signal stops
+// it at once. It listens only on loopback addresses unless
+// -allow-non-loopback is given.
 package main
 
 import (
@@ -22,6 +23,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
 )
@@ -91,15 +93,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *logRequests {
 		s.RequestLog = stderr
 	}
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
 	s.Start()
 	printBanner(stdout, s, p, custom)
-	<-ctx.Done()
-	fmt.Fprintln(stdout, "gcsim: shutting down: waiting for in-flight requests, closing sockets")
-	s.Close()
-	fmt.Fprintln(stdout, "gcsim: stopped")
+	serve(ctx, sigs, s, stopGrace, stdout)
 	return nil
+}
+
+// stopGrace is how long in-flight requests and sockets get to finish once
+// a stop is asked; then their connections are cut. Long enough for any
+// request without an injected latency, short enough not to keep a user
+// waiting at Ctrl-C.
+const stopGrace = 5 * time.Second
+
+// serve waits until ctx is done or a signal arrives, then stops s: it waits
+// at most grace for in-flight requests, and not at all after a second signal.
+func serve(ctx context.Context, sigs <-chan os.Signal, s *gcsim.Server, grace time.Duration, stdout io.Writer) {
+	select {
+	case <-ctx.Done():
+	case <-sigs:
+	}
+	fmt.Fprintf(stdout, "gcsim: shutting down: in-flight requests have %v to finish (signal again to stop at once)\n", grace)
+	stop, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-stop.Done():
+		}
+	}()
+	if err := s.Shutdown(stop); err != nil {
+		fmt.Fprintln(stdout, "gcsim: stopped; requests and sockets still open were cut")
+		return
+	}
+	fmt.Fprintln(stdout, "gcsim: stopped")
 }
 
 // checkLoopback refuses listen addresses reachable from other machines.

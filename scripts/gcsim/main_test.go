@@ -12,9 +12,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cxload/cxload/harness/gcsim"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -131,5 +134,72 @@ func TestPrintProfile(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("-print-profile lacks %s:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestServeStops: a stop asked by a signal (or the end of ctx) waits for an
+// in-flight request only for the grace period, and a second signal stops at
+// once. The server is on a pipe, in a synctest bubble: minutes pass at once.
+func TestServeStops(t *testing.T) {
+	const grace = 5 * time.Second
+	tests := []struct {
+		name   string
+		stop   func(cancel context.CancelFunc, sigs chan<- os.Signal)
+		second bool          // send a second signal a second after the first
+		want   time.Duration // how long the stop takes
+	}{
+		{"signal", func(_ context.CancelFunc, sigs chan<- os.Signal) { sigs <- os.Interrupt }, false, grace},
+		{"context", func(cancel context.CancelFunc, _ chan<- os.Signal) { cancel() }, false, grace},
+		{"second signal", func(_ context.CancelFunc, sigs chan<- os.Signal) { sigs <- os.Interrupt }, true, time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := gcsim.DefaultProfile()
+				p.Faults.Families = map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {
+					Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Minute)}}}
+				s := gcsim.NewUnstartedServer(p)
+				s.Listener.Close()
+				s.Listener = gcsim.NewPipeListener()
+				s.Start()
+				defer s.Close()
+				// One request in flight, held a minute by the latency fault.
+				inFlight := make(chan error, 1)
+				go func() {
+					resp, err := s.Client().Get(s.URL() + "/api/v2/routing/queues")
+					if err == nil {
+						resp.Body.Close()
+					}
+					inFlight <- err
+				}()
+				synctest.Wait()
+
+				ctx, cancel := context.WithCancel(context.Background())
+				defer cancel()
+				sigs := make(chan os.Signal, 2)
+				var out strings.Builder
+				done := make(chan struct{})
+				start := time.Now()
+				go func() {
+					serve(ctx, sigs, s, grace, &out)
+					close(done)
+				}()
+				tt.stop(cancel, sigs)
+				if tt.second {
+					time.Sleep(time.Second)
+					sigs <- os.Interrupt
+				}
+				<-done
+				if d := time.Since(start); d != tt.want {
+					t.Errorf("serve stopped %v after the stop was asked, want %v", d, tt.want)
+				}
+				if err := <-inFlight; err == nil {
+					t.Errorf("the request held a minute was answered; want its connection cut by the stop")
+				}
+				if !strings.Contains(out.String(), "gcsim: stopped") {
+					t.Errorf("serve printed %q, want it to say it stopped", out.String())
+				}
+			})
+		})
 	}
 }
