@@ -31,12 +31,41 @@ func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
 	}
 }
 
+// switchoversPerSecond is the pace of socket_closing switchovers the
+// scenarios plan for on the simulator. The simulator warns every socket at
+// once, and each client then makes two REST calls, a WebSocket handshake and
+// a close, all served on the same machine as the clients: the grace
+// (Genesys: about a minute, shortened to a heartbeat for runs of seconds)
+// must leave that many clients the time, or the old sockets close under
+// clients still switching and the events sent meanwhile are lost.
+const switchoversPerSecond = 250
+
+// switchTime is how long agents clients take to switch channels at
+// switchoversPerSecond.
+func switchTime(agents int) time.Duration {
+	return time.Duration(agents) * time.Second / switchoversPerSecond
+}
+
+// closingGrace is the simulator's socket_closing grace for agents clients:
+// a heartbeat, or their switchTime if longer.
+func closingGrace(hb time.Duration, agents int) time.Duration {
+	return max(hb, switchTime(agents))
+}
+
 // heartbeat returns the heartbeat interval the target uses.
 func (r *rig) heartbeat() time.Duration {
 	if r.prof != nil {
 		return r.prof.Notifications.HeartbeatInterval.Std()
 	}
 	return notify.DefaultHeartbeatInterval
+}
+
+// closingGrace returns the simulator's socket_closing grace.
+func (r *rig) closingGrace() time.Duration {
+	if r.prof != nil {
+		return r.prof.Notifications.SocketClosingGrace.Std()
+	}
+	return 0
 }
 
 // apiBase is the API base URL of the target.

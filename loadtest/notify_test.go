@@ -5,11 +5,13 @@ package loadtest
 import (
 	"context"
 	"fmt"
+	"math"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 )
@@ -32,23 +34,49 @@ func TestNotificationStability(t *testing.T) {
 	if k.SimURL != "" && !k.Shard.Whole() {
 		t.Skipf("%s with %s=%v: the faults of one shard would hit every shard's sockets of the shared simulator; run this scenario unsharded there", EnvSimURL, EnvShard, k.Shard)
 	}
-	r := newRig(t, rigOptions{tweak: channelTweak(hb, hb, agents)})
+	owned := len(k.Shard.Agents(agents))
+	shardRate := k.Shard.SplitRate(rateR)
+	// The pool is sized for the presence changes and the channels' own
+	// requests, which the notification client sends without client-side
+	// limiting: two per agent (create, subscribe) when a channel opens, two
+	// more at the socket_closing switchover, two more if the drop loses the
+	// channel. They come in bursts within one minute, so against limits
+	// counted per minute they weigh as channelRequests·owned per minute.
+	// Client-scoped limits (Genesys: 3000 per OAuth client per minute, all
+	// of its tokens together) need enough OAuth clients: the simulator's
+	// default profile gets them.
+	const channelRequests = 6
+	offered := shardRate + float64(channelRequests*owned)/time.Minute.Seconds()
+	size := func(bs []api.Bucket, available int) poolPlan {
+		return sizePool(bs, gcsim.FamilyNotifications, offered, available)
+	}
+	r := newRig(t, rigOptions{tweak: channelTweak(hb, closingGrace(hb, owned), agents), clients: func(bs []api.Bucket) (int, string) {
+		p := size(bs, math.MaxInt)
+		return p.Clients, fmt.Sprintf("%d agents' channels (about %d requests each) and %.1f presence changes per second need %s", owned, channelRequests, shardRate, rateWords(offered))
+	}})
 	hb = r.heartbeat()
+	grace := r.closingGrace()
 	sim := !r.tenant()
+	// On the simulator each third of the run must hold every client's
+	// switchover (or reconnect) and a heartbeat.
+	if need := 3*switchTime(owned) + hb; sim && k.Duration == 0 {
+		dur = max(dur, need)
+	} else if sim && dur < need {
+		t.Fatalf("loadtest: %s=%v is too short for the socket_closing and drop faults of %d agents on the simulator: each third of the run must hold %d switchovers at %d per second; set %s=%v or more, or run fewer agents",
+			EnvDuration, dur, owned, owned, switchoversPerSecond, EnvDuration, need.Round(time.Second))
+	}
 	rec := r.recorder(t)
 
-	shardRate := r.k.Shard.SplitRate(rateR)
-	owned := len(r.k.Shard.Agents(agents))
-	sized := sizePool(r.splitBuckets(r.rawBuckets()), gcsim.FamilyPresence, shardRate, len(r.clients()))
-	// A channel costs two requests (create, subscribe) per agent when it
-	// opens, two more at a socket_closing switchover, two more if a drop
-	// loses it: about six per agent in a minute, which the notification
-	// client sends without client-side limiting. Spread them over every
-	// OAuth client, 250 per token (Genesys: 300 per token per minute).
-	sized.Clients = len(r.clients())
-	perClient := max(sized.TokensPerClient, ceilDiv(6*owned, 250*sized.Clients))
-	r.start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(3*agents)+10))
-	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
+	sized := size(r.splitBuckets(r.rawBuckets()), len(r.clients()))
+	tokens := sized.Tokens()
+	sized.Clients = len(r.clients()) // spread over every OAuth client
+	sized.TokensPerClient = max(1, ceilDiv(tokens, sized.Clients))
+	if sized.NeedClients > 0 {
+		logf(t, "the agents' channels and presence changes need %s; this pool reaches %s, set by %s (%s): %s",
+			rateWords(offered), rateWords(sized.Reach.Rate), sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), advice(sized.Reach.Bottleneck, len(r.clients())))
+	}
+	r.start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(channelRequests*agents)+10))
+	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: sized.TokensPerClient})
 	ctx := r.ctx
 	pop, chans := r.population(t, pool, rec, agents, owned)
 	defer pop.Close()
@@ -76,10 +104,11 @@ func TestNotificationStability(t *testing.T) {
 			}
 			// socket_closing with events flowing: the switchover must lose nothing.
 			base := chans.col.Stats().Switchovers
+			sent := time.Now()
 			r.setFaults(gcsim.Faults{SocketClosing: true})
-			ok := chans.reconnected(base, int64(owned), true, 10*hb+5*time.Second)
+			ok := chans.reconnected(base, int64(owned), true, max(10*hb, grace)+5*time.Second)
 			switchedOK.Store(ok)
-			faults <- fmt.Sprintf("socket_closing sent to every socket at %v; every client switched to a new channel before the old one closed: %v", (dur / 3).Round(time.Second), ok)
+			faults <- fmt.Sprintf("socket_closing sent to every socket at %v; every client switched to a new channel before the old one closed: %v (in %v)", (dur / 3).Round(time.Second), ok, time.Since(sent).Round(time.Millisecond))
 			select {
 			case <-time.After(dur / 3):
 			case <-runCtx.Done():
@@ -159,7 +188,10 @@ func TestNotificationStability(t *testing.T) {
 	}
 	finish(t, doc, summary, th...)
 	if sim && !switchedOK.Load() {
-		t.Errorf("socket_closing: not every client switched to a new channel within the grace of %v: %d switchovers for %d channels (the others were dropped and reconnected)", hb, ns.Switchovers, owned)
+		t.Errorf("socket_closing: not every client switched to a new channel within the grace of %v: %d switchovers for %d channels (the others were dropped and reconnected)", grace, ns.Switchovers, owned)
+	}
+	if late := ns.Closes["1001 streaming: socket closing"]; sim && late > 0 {
+		t.Errorf("socket_closing: %d of %d old sockets were closed by the simulator at the end of the grace of %v, before their client had switched and closed them", late, owned, grace)
 	}
 	if sim && !reconnectedOK.Load() {
 		t.Errorf("drop: not every client reconnected within %v after every socket was dropped (%d reconnects in all)", 10*hb+5*time.Second, ns.Reconnects)

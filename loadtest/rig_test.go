@@ -60,6 +60,10 @@ type rigOptions struct {
 	scale float64
 	// profile replaces the base profile (tests of the scenarios).
 	profile *gcsim.Profile
+	// clients, if set, says how many OAuth clients the scenario needs under
+	// the given limits (this shard's part), and why. The default profile
+	// gets that many; a given profile with fewer fails the test.
+	clients func(bs []api.Bucket) (n int, why string)
 }
 
 // rig is what a scenario runs against: a harness.Target (embedded
@@ -100,6 +104,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	// The simulator's directory must hold CXLOAD_AGENTS users: the default
 	// profile grows to them, a given profile must already hold them.
 	base := o.profile
+	defaulted := false
 	if base == nil {
 		if path := os.Getenv(harness.EnvProfile); path != "" {
 			if base, err = gcsim.LoadProfile(path); err != nil {
@@ -111,10 +116,29 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		} else {
 			base = gcsim.DefaultProfile()
 			base.Directory.Agents = max(base.Directory.Agents, k.Agents)
+			defaulted = true
 		}
 	}
 	if o.tweak != nil && k.SimURL == "" {
 		o.tweak(base)
+	}
+	if o.clients != nil && k.SimURL == "" {
+		bs := profileBuckets(base)
+		if !k.Shard.Whole() {
+			bs = k.Shard.Buckets(bs)
+		}
+		switch n, why := o.clients(bs); {
+		case n <= len(base.Clients):
+		case defaulted:
+			for i := len(base.Clients); i < n; i++ {
+				c := base.Clients[0]
+				c.ID, c.Secret, c.Name = fmt.Sprintf("sim-client-%d", i+1), gcsim.Secret(fmt.Sprintf("sim-secret-%d", i+1)), fmt.Sprintf("Simulator client %d", i+1)
+				base.Clients = append(base.Clients, c)
+			}
+		default:
+			t.Fatalf("loadtest: the simulator's profile has %d OAuth client(s) in \"clients\", the scenario needs %d: %s; add %d client(s) to the profile, or run fewer agents",
+				len(base.Clients), n, why, n-len(base.Clients))
+		}
 	}
 	r.real = cloneProfile(t, base)
 	r.scale = max(o.scale, 1)
@@ -237,8 +261,13 @@ func (r *rig) rawBuckets() []api.Bucket {
 	if r.tg != nil {
 		return r.tg.Buckets()
 	}
+	return profileBuckets(r.prof)
+}
+
+// profileBuckets returns the request limits of p known in advance.
+func profileBuckets(p *gcsim.Profile) []api.Bucket {
 	var out []api.Bucket
-	for _, l := range r.prof.Limits {
+	for _, l := range p.Limits {
 		if l.Disabled || l.Hidden || l.Scope == gcsim.ScopeClient || l.Grant == "password" {
 			continue
 		}
