@@ -101,9 +101,9 @@ func BenchmarkReadRun(b *testing.B) {
 // scenarioStream returns a `go test -json` stream of about size bytes
 // holding n scenario result documents: the documents of the scenario
 // capture (as metrics.Emit writes them, cut into 1 KiB output events as
-// test2json does), each test in its own matrix cell, with progress lines
-// between them as the load scenarios print.
-func scenarioStream(tb testing.TB, size, n int) []byte {
+// test2json does), each round of them in its own matrix cell, with progress
+// lines before them as the load scenarios print.
+func scenarioStream(tb testing.TB, size, n int, shards bool) []byte {
 	tb.Helper()
 	var docs []string
 	r := testjson.NewReader(bytes.NewReader(mustRead(tb, "testdata/scenario-old.json")), "scenario-old.json")
@@ -141,7 +141,11 @@ func scenarioStream(tb testing.TB, size, n int) []byte {
 		begin := buf.Len()
 		event("run", test, "")
 		event("output", test, "=== RUN   "+test+"\n")
-		doc := strings.Replace(docs[i%len(docs)], `"labels":{"region":"sim"`, fmt.Sprintf(`"labels":{"region":"sim","cell":"%04d"`, i), 1) + "\n"
+		cell := i
+		if shards {
+			cell = i / len(docs) // the captured shards of a cell merge
+		}
+		doc := strings.Replace(docs[i%len(docs)], `"labels":{"region":"sim"`, fmt.Sprintf(`"labels":{"region":"sim","cell":"%04d"`, cell), 1) + "\n"
 		for j := 0; buf.Len()-begin < per-len(doc)*5/4-200; j++ {
 			event("output", test, fmt.Sprintf("    scenario_test.go:133: %sinterval %d, %d requests\n", metrics.ProgressPrefix, j, j*300))
 		}
@@ -158,17 +162,25 @@ func scenarioStream(tb testing.TB, size, n int) []byte {
 }
 
 // BenchmarkReadRunScenarios reads a 50 MB stream of 2,628 scenario result
-// documents, in MB/s of input.
+// documents, in MB/s of input: each in its own matrix cell, or with the
+// captured shards of a cell merged.
 func BenchmarkReadRunScenarios(b *testing.B) {
-	data := scenarioStream(b, 50<<20, 2628)
-	b.SetBytes(int64(len(data)))
-	for b.Loop() {
-		run, err := reports.ReadRun(reports.Env{}, reports.NamedReader{Name: "stream", R: bytes.NewReader(data)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		if len(run.Problems) > 0 || len(run.Scenarios) < 2628*3/4 {
-			b.Fatalf("%d scenarios, problems %v", len(run.Scenarios), run.Problems)
-		}
+	for _, bc := range []struct {
+		name   string
+		shards bool
+	}{{"cells", false}, {"shards", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			data := scenarioStream(b, 50<<20, 2628, bc.shards)
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				run, err := reports.ReadRun(reports.Env{}, reports.NamedReader{Name: "stream", R: bytes.NewReader(data)})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(run.Problems) > 0 || len(run.Scenarios) < 2628/2 {
+					b.Fatalf("%d scenarios, problems %v", len(run.Scenarios), run.Problems)
+				}
+			}
+		})
 	}
 }

@@ -10,13 +10,13 @@ import (
 	"github.com/cxload/cxload/harness/metrics"
 )
 
-// decodeHist decodes a result-document histogram; an empty one decodes to
-// nil.
-func decodeHist(h metrics.Histogram) (*hdrhistogram.Histogram, error) {
+// decodeHist decodes a result-document histogram in the sparse form, which
+// is all percentiles need; an empty one decodes to nil.
+func decodeHist(h metrics.Histogram) (*hdrhistogram.PackedHistogram, error) {
 	if h.Data == "" {
 		return nil, nil
 	}
-	return h.Hist()
+	return h.Packed()
 }
 
 // unitScale returns the number of microseconds in one unit of h

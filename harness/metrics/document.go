@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -169,15 +170,16 @@ type ThresholdResult struct {
 
 // Histogram is a latency distribution in microseconds, HdrHistogram V2
 // compressed and base64 encoded, so that histograms from several shards
-// merge exactly. Histograms made by Snapshot and DecodeDocument keep the
-// decoded form; otherwise every read decodes Data. Reads are safe from
-// several goroutines.
+// merge exactly. Histograms made by Snapshot keep the dense decoded form and
+// those made by DecodeDocument the sparse one; otherwise every read decodes
+// Data. Reads are safe from several goroutines.
 type Histogram struct {
 	Encoding string `json:"encoding"` // HistogramEncoding
 	Unit     string `json:"unit"`     // HistogramUnit
 	Data     string `json:"data"`
 
-	h *hdr.Histogram // decoded Data, or nil
+	h *hdr.Histogram       // decoded Data, or nil
+	p *hdr.PackedHistogram // decoded Data in sparse form, or nil
 }
 
 func encodeHist(h *hdr.Histogram) (Histogram, error) {
@@ -193,6 +195,8 @@ func encodeHist(h *hdr.Histogram) (Histogram, error) {
 
 // Hist returns the decoded histogram (values in microseconds). An empty Data
 // decodes to an empty histogram. The result is shared with h: do not modify it.
+// Hist allocates the histogram's whole range; Packed is cheaper for reading
+// counts and percentiles.
 func (h Histogram) Hist() (*hdr.Histogram, error) {
 	if h.h != nil {
 		return h.h, nil
@@ -200,6 +204,63 @@ func (h Histogram) Hist() (*hdr.Histogram, error) {
 	if h.Data == "" {
 		return newHist(), nil
 	}
+	data, err := h.data()
+	if err != nil {
+		return nil, err
+	}
+	d, err := hdr.Decode(data)
+	if err != nil {
+		return nil, badData(err)
+	}
+	return d, nil
+}
+
+// Packed returns the decoded histogram in sparse form (values in
+// microseconds): its size is that of the populated buckets, not of the
+// histogram's range, so reading counts, percentiles and the maximum of many
+// documents stays cheap. An empty Data decodes to an empty histogram. The
+// result is shared with h: do not modify it.
+func (h Histogram) Packed() (*hdr.PackedHistogram, error) {
+	switch {
+	case h.p != nil:
+		return h.p, nil
+	case h.h != nil:
+		p := hdr.NewPacked(h.h.LowestTrackableValue(), h.h.HighestTrackableValue(), int(h.h.SignificantFigures()))
+		if dropped := p.MergeFrom(h.h); dropped > 0 {
+			return nil, fmt.Errorf("metrics: histogram: %d values out of range", dropped)
+		}
+		return p, nil
+	case h.Data == "":
+		return hdr.NewPacked(histLowest, histHighest, histDigits), nil
+	}
+	data, err := h.data()
+	if err != nil {
+		return nil, err
+	}
+	p, err := hdr.DecodePacked(data)
+	if err != nil {
+		return nil, badData(err)
+	}
+	// A dense histogram cannot hold a total past MaxInt64 (Hist rejects
+	// such data); the sparse one saturates it.
+	var total int64
+	p.ForEachBucket(func(_, c int64) bool {
+		if c > math.MaxInt64-total {
+			err = badData(errors.New("bucket counts sum past MaxInt64"))
+			return false
+		}
+		total += c
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// data checks the encoding and unit of a non-empty h and returns the bytes
+// to decode.
+func (h Histogram) data() ([]byte, error) {
 	if h.Encoding != "" && h.Encoding != HistogramEncoding {
 		return nil, fmt.Errorf("metrics: histogram encoding %q is not supported (want %q)", h.Encoding, HistogramEncoding)
 	}
@@ -213,29 +274,47 @@ func (h Histogram) Hist() (*hdr.Histogram, error) {
 			data = raw
 		}
 	}
-	d, err := hdr.Decode(data)
-	if err != nil {
-		return nil, fmt.Errorf("metrics: histogram data is not an HdrHistogram V2 compressed snapshot in base64 (\"HISTF...\"): %w", err)
-	}
-	return d, nil
+	return data, nil
 }
 
-// decode caches the decoded form of Data in h.
+func badData(err error) error {
+	return fmt.Errorf("metrics: histogram data is not an HdrHistogram V2 compressed snapshot in base64 (\"HISTF...\"): %w", err)
+}
+
+// decode caches the sparse decoded form of Data in h.
 func (h *Histogram) decode() error {
-	d, err := h.Hist()
+	if h.h != nil || h.p != nil {
+		return nil
+	}
+	p, err := h.Packed()
 	if err != nil {
 		return err
 	}
-	h.h = d
+	h.p = p
 	return nil
 }
 
-func (h Histogram) hist() *hdr.Histogram {
-	d, err := h.Hist()
+// reader is what Count, Percentile and the other reads need of a decoded
+// histogram, dense or sparse.
+type reader interface {
+	TotalCount() int64
+	ValueAtPercentile(float64) int64
+	Max() int64
+	Min() int64
+	Mean() float64
+}
+
+// hist returns the decoded form h keeps, or decodes the sparse one; an
+// undecodable h reads as empty.
+func (h Histogram) hist() reader {
+	if h.h != nil {
+		return h.h
+	}
+	p, err := h.Packed()
 	if err != nil {
 		return newHist()
 	}
-	return d
+	return p
 }
 
 // Count returns the number of recorded values (0 if Data cannot be decoded).
@@ -278,17 +357,24 @@ func (h Histogram) Mean() time.Duration {
 func (h *Histogram) merge(other *Histogram) error { return h.mergeEnc(other, true) }
 
 // mergeEnc adds other into h; without encode, h keeps only the decoded form.
-func (h *Histogram) mergeEnc(other *Histogram, encode bool) error {
-	a, err := h.Hist()
-	if err != nil {
+func (h *Histogram) mergeEnc(other *Histogram, encode bool) (err error) {
+	m := h.h
+	if m != nil {
+		m = m.Clone()
+	} else if m, err = h.Hist(); err != nil { // a new histogram: no clone needed
 		return err
 	}
-	b, err := other.Hist()
-	if err != nil {
-		return err
+	var dropped int64
+	if other.h != nil {
+		dropped = m.Merge(other.h)
+	} else {
+		b, err := other.Packed()
+		if err != nil {
+			return err
+		}
+		dropped = b.MergeInto(m)
 	}
-	m := a.Clone()
-	if dropped := m.Merge(b); dropped > 0 {
+	if dropped > 0 {
 		return fmt.Errorf("metrics: merge histograms: %d values out of range", dropped)
 	}
 	if !encode {
@@ -431,27 +517,26 @@ func DecodeDocument(data []byte) (*Document, error) {
 	if len(data) == 0 {
 		return nil, errors.New("metrics: decode document: empty input: want the JSON after " + strings.TrimSpace(ResultPrefix))
 	}
-	var probe struct {
-		Schema *string `json:"schema"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, fmt.Errorf("metrics: decode document: %w (a document split by go test -json must be joined first)", err)
-	}
-	if probe.Schema == nil {
-		return nil, fmt.Errorf("metrics: decode document: no \"schema\" field: want %q", SchemaVersion)
-	}
-	if *probe.Schema != SchemaVersion {
-		return nil, fmt.Errorf("metrics: decode document: schema %q is not supported: this reader understands %q", *probe.Schema, SchemaVersion)
-	}
 	var d Document
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&d); err != nil {
-		return nil, fmt.Errorf("metrics: decode document: %w", err)
-	}
-	if err := d.forEachHist(func(path string, h *Histogram) error {
-		if err := h.decode(); err != nil {
-			return fmt.Errorf("metrics: decode document: %s: %w", path, err)
+	if err := json.Unmarshal(data, &d); err != nil || d.Schema != SchemaVersion {
+		d, err = decodeDocumentSlow(data)
+		if err != nil {
+			return nil, err
 		}
+	}
+	// An operation whose requests had one outcome has the same histograms
+	// as that outcome: each distinct histogram is decoded once.
+	decoded := make(map[Histogram]*hdr.PackedHistogram)
+	if err := d.forEachHist(func(path func() string, h *Histogram) error {
+		key := Histogram{Encoding: h.Encoding, Unit: h.Unit, Data: h.Data}
+		if p, ok := decoded[key]; ok {
+			h.p = p
+			return nil
+		}
+		if err := h.decode(); err != nil {
+			return fmt.Errorf("metrics: decode document: %s: %w", path(), err)
+		}
+		decoded[key] = h.p
 		return nil
 	}); err != nil {
 		return nil, err
@@ -459,28 +544,52 @@ func DecodeDocument(data []byte) (*Document, error) {
 	return &d, nil
 }
 
-func (d *Document) forEachHist(f func(path string, h *Histogram) error) error {
+// decodeDocumentSlow decodes a document that json.Unmarshal did not take
+// as is, with the error that says what is wrong with it: not JSON, no
+// schema, another schema, or a field of the wrong type.
+func decodeDocumentSlow(data []byte) (Document, error) {
+	var probe struct {
+		Schema *string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return Document{}, fmt.Errorf("metrics: decode document: %w (a document split by go test -json must be joined first)", err)
+	}
+	if probe.Schema == nil {
+		return Document{}, fmt.Errorf("metrics: decode document: no \"schema\" field: want %q", SchemaVersion)
+	}
+	if *probe.Schema != SchemaVersion {
+		return Document{}, fmt.Errorf("metrics: decode document: schema %q is not supported: this reader understands %q", *probe.Schema, SchemaVersion)
+	}
+	var d Document
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&d); err != nil {
+		return Document{}, fmt.Errorf("metrics: decode document: %w", err)
+	}
+	return d, nil
+}
+
+func (d *Document) forEachHist(f func(path func() string, h *Histogram) error) error {
 	for i := range d.Operations {
 		o := &d.Operations[i]
-		if err := f(fmt.Sprintf("operations[%d].latency", i), &o.Latency); err != nil {
+		if err := f(func() string { return fmt.Sprintf("operations[%d].latency", i) }, &o.Latency); err != nil {
 			return err
 		}
-		if err := f(fmt.Sprintf("operations[%d].total", i), &o.Total); err != nil {
+		if err := f(func() string { return fmt.Sprintf("operations[%d].total", i) }, &o.Total); err != nil {
 			return err
 		}
 		for _, k := range sortedKeys(o.ByOutcome) {
 			v := o.ByOutcome[k]
-			if err := f(fmt.Sprintf("operations[%d].byOutcome.%s.latency", i, k), &v.Latency); err != nil {
+			if err := f(func() string { return fmt.Sprintf("operations[%d].byOutcome.%s.latency", i, k) }, &v.Latency); err != nil {
 				return err
 			}
-			if err := f(fmt.Sprintf("operations[%d].byOutcome.%s.total", i, k), &v.Total); err != nil {
+			if err := f(func() string { return fmt.Sprintf("operations[%d].byOutcome.%s.total", i, k) }, &v.Total); err != nil {
 				return err
 			}
 			o.ByOutcome[k] = v
 		}
 	}
 	if d.WebSocket != nil {
-		if err := f("websocket.pushLatency", &d.WebSocket.PushLatency); err != nil {
+		if err := f(func() string { return "websocket.pushLatency" }, &d.WebSocket.PushLatency); err != nil {
 			return err
 		}
 	}
