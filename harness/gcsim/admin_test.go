@@ -180,3 +180,17 @@ func TestAdminBodies(t *testing.T) {
 		t.Errorf("POST /admin/reset without a body: %d %s, want 204", r.Status, r.Body)
 	}
 }
+
+// TestAdminOverPipe: on the in-memory pipe, which only the process itself
+// can dial, the Host is whatever the client sends (gcsim.pipe) and is
+// accepted; a foreign Origin is still refused.
+func TestAdminOverPipe(t *testing.T) {
+	s := newPipeServer(t, nil)
+	if r := adminRequest(t, s, "PUT", "/admin/faults", queuesFault, nil); r.Status != http.StatusOK {
+		t.Errorf("PUT /admin/faults over the pipe (Host %s) = %d %s, want 200", strings.TrimPrefix(s.URL(), "http://"), r.Status, r.Body)
+	}
+	r := adminRequest(t, s, "POST", "/admin/reset", "", func(req *http.Request) { req.Header.Set("Origin", "http://evil.example") })
+	if r.Status != http.StatusForbidden {
+		t.Errorf("POST /admin/reset over the pipe with a foreign Origin = %d, want 403", r.Status)
+	}
+}
