@@ -16,7 +16,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/url"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +24,8 @@ import (
 	_ "time/tzdata" // region time zones must resolve on machines without zoneinfo
 
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/internal/safefile"
 )
 
 // The environment variables the harness reads. README "Configuration" lists
@@ -61,6 +62,40 @@ const (
 
 // maxClients bounds the numbered GENESYSCLOUD_OAUTHCLIENT_ID_n variables.
 const maxClients = 9
+
+// The bounds of a run. A knob over one (CXLOAD_AGENTS, CXLOAD_RATE, any
+// duration, CXLOAD_REQUEST_BUDGET, CXLOAD_SHARD) is refused before anything
+// is allocated or sent: a slip such as 1e9 must fail at once instead of
+// exhausting the machine or the organization. Each is far above a real run;
+// a run that truly needs more raises the constant here.
+const (
+	// MaxAgents bounds the agents of a run (all shards): ten times the
+	// 10,000 agents the simulator is built to run, and above the agents of
+	// any one Genesys Cloud organization a load test targets. Each agent
+	// costs memory (its user, session, notification channel) before the
+	// first request.
+	MaxAgents = 100_000
+	// MaxRate bounds a requested rate, in requests per second over all
+	// shards: far beyond an organization's API allocation (Genesys limits
+	// are hundreds of requests per minute per token or client), so only a
+	// slip reaches it.
+	MaxRate = 1_000_000
+	// MaxDuration bounds every duration (a load phase, a ramp, a think
+	// time, a threshold, CXLOAD_ABORT_AFTER): the load-test window lasts six
+	// hours; 24 h leaves room for an approved soak run outside it.
+	MaxDuration = 24 * time.Hour
+	// MaxRequestBudget bounds CXLOAD_REQUEST_BUDGET: what a run at MaxRate
+	// for MaxDuration could make (8.64×10¹⁰), which keeps the guard's counts
+	// far from int64's range.
+	MaxRequestBudget = MaxRate * int64(MaxDuration/time.Second)
+	// MaxShards bounds n in CXLOAD_SHARD=i/n: 1,000 machines, each with at
+	// least MaxAgents/1000 = 100 agents at the largest population.
+	MaxShards = 1_000
+	// MaxClientsFileSize bounds CXLOAD_CLIENTS_FILE: a client is under
+	// 200 bytes of JSON, so 1 MiB holds thousands, far more than any
+	// organization configures.
+	MaxClientsFileSize = 1 << 20
+)
 
 // Target kinds.
 const (
@@ -203,8 +238,8 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 			cfg.Why = EnvTarget + "=simulator"
 		}
 		if cfg.Profile != "" {
-			if _, err := os.Stat(cfg.Profile); err != nil {
-				bad("%s=%q: %v; point it at a gcsim profile JSON file or unset it", EnvProfile, cfg.Profile, errors.Unwrap(err))
+			if err := safefile.Check(cfg.Profile, gcsim.MaxProfileSize); err != nil {
+				bad("%s=%q: %v; point it at a gcsim profile JSON file (at most %s) or unset it", EnvProfile, cfg.Profile, errors.Unwrap(err), safefile.Size(gcsim.MaxProfileSize))
 			}
 		}
 		for _, v := range []string{EnvApproval, EnvRequestBudget, EnvAllowOutsideWindow, EnvTimezone} {
@@ -314,9 +349,9 @@ type clientsFileEntry struct {
 }
 
 func readClientsFile(path string) ([]auth.Credentials, error) {
-	data, err := os.ReadFile(path)
+	data, err := safefile.Read(path, MaxClientsFileSize)
 	if err != nil {
-		return nil, fmt.Errorf("harness: %s=%q: cannot read: %v; point it at a readable JSON file", EnvClientsFile, path, errors.Unwrap(err))
+		return nil, fmt.Errorf("harness: %s=%q: cannot read: %v; point it at a regular JSON file of at most %s", EnvClientsFile, path, errors.Unwrap(err), safefile.Size(MaxClientsFileSize))
 	}
 	var entries []clientsFileEntry
 	dec := json.NewDecoder(strings.NewReader(string(data)))
@@ -382,8 +417,10 @@ func resolveGuard(getenv func(string) string, region Region) (GuardConfig, []err
 	}
 	if v := strings.TrimSpace(getenv(EnvRequestBudget)); v == "" {
 		bad("%s is not set: set the most requests this run may make (e.g. %s=20000); they count against the organization's API allocation", EnvRequestBudget, EnvRequestBudget)
-	} else if n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64); err != nil || n <= 0 {
+	} else if n, err := strconv.ParseInt(strings.ReplaceAll(v, "_", ""), 10, 64); err != nil && (!errors.Is(err, strconv.ErrRange) || n < 0) || err == nil && n <= 0 {
 		bad("%s=%q: want a positive whole number of requests, e.g. 20000", EnvRequestBudget, v)
+	} else if err != nil || n > MaxRequestBudget {
+		bad("%s=%q: over the bound of %d requests (harness.MaxRequestBudget, MaxRate for MaxDuration); set the most requests this run may really make", EnvRequestBudget, v, int64(MaxRequestBudget))
 	} else {
 		g.BudgetTotal = n
 		g.Budget = n
@@ -417,9 +454,12 @@ func resolveGuard(getenv func(string) string, region Region) (GuardConfig, []err
 	}
 	if v := strings.TrimSpace(getenv(EnvAbortAfter)); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d <= 0 {
-			bad("%s=%q: want a positive Go duration such as 30s or 2m", EnvAbortAfter, v)
-		} else {
+		switch {
+		case err != nil || d <= 0:
+			bad("%s=%q: want a positive Go duration of at most %v (harness.MaxDuration), such as 30s or 2m", EnvAbortAfter, v, MaxDuration)
+		case d > MaxDuration:
+			bad("%s=%q: over %v (harness.MaxDuration), longer than any run may last; want e.g. 30s or 2m", EnvAbortAfter, v, MaxDuration)
+		default:
 			g.AbortAfter = d
 		}
 	}
@@ -486,8 +526,8 @@ func parseShard(s string) (i, n int, err error) {
 			n, err = strconv.Atoi(strings.TrimSpace(b))
 		}
 	}
-	if !ok || err != nil || n < 1 || i < 1 || i > n {
-		return 0, 0, fmt.Errorf("want i/n with 1 ≤ i ≤ n, e.g. 2/4")
+	if !ok || err != nil || n < 1 || i < 1 || i > n || n > MaxShards {
+		return 0, 0, fmt.Errorf("want i/n with 1 ≤ i ≤ n ≤ %d (harness.MaxShards), e.g. 2/4", MaxShards)
 	}
 	return i, n, nil
 }

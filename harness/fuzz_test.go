@@ -2,11 +2,14 @@ package harness_test
 
 import (
 	"fmt"
+	"math"
+	"math/big"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cxload/cxload/harness"
 )
@@ -79,6 +82,9 @@ func FuzzResolveTarget(f *testing.F) {
 				if len(cfg.Clients) == 0 || !strings.HasPrefix(cfg.APIBase, "https://api.") || cfg.Guard.Approval == "" || cfg.Guard.Budget <= 0 {
 					t.Fatalf("tenant configuration without clients, API base, approval or budget: %v", cfg)
 				}
+				if g := cfg.Guard; g.BudgetTotal > harness.MaxRequestBudget || g.AbortAfter <= 0 || g.AbortAfter > harness.MaxDuration {
+					t.Fatalf("accepted a guard over its bounds: budget %d, abort after %v", g.BudgetTotal, g.AbortAfter)
+				}
 			default:
 				t.Fatalf("Kind %q", cfg.Kind)
 			}
@@ -97,6 +103,84 @@ func FuzzResolveTarget(f *testing.F) {
 			if strings.Contains(shown.String(), s) {
 				t.Fatalf("secret %q shows in the configuration or its errors:\n%s", s, shown.String())
 			}
+		}
+	})
+}
+
+// FuzzPlanEstimate: a plan's estimate is never negative, whatever the plan
+// (NaN, infinite or huge rates, any duration); it never decreases when the
+// rate, the duration or the agents grow; and it is never less than its
+// term: Requests when set, else Rate × Duration (exact, in big.Float,
+// saturated at math.MaxInt64, within float64 rounding).
+func FuzzPlanEstimate(f *testing.F) {
+	for _, s := range []struct {
+		agents        int
+		rate          float64
+		dur, requests int64
+		dRate         float64
+		dDur          int64
+		dAgents       int
+	}{
+		{10, 5, int64(time.Hour), 0, 1, int64(time.Minute), 1},
+		{10, 1e300, int64(time.Hour), 0, 0, 0, 0},
+		{1, math.Inf(1), 1, 0, 0, 0, 0},
+		{1, math.NaN(), int64(time.Second), 0, math.NaN(), 0, 0},
+		{-1, -5, -int64(time.Hour), -3, -1, math.MinInt64, math.MinInt},
+		{1, math.MaxFloat64, math.MaxInt64, 0, math.MaxFloat64, math.MaxInt64, math.MaxInt},
+		{1, 1e9, int64(24 * time.Hour), 0, 0, 0, 0},
+		{5, 0.5, int64(time.Second), 7, 1e300, 1, 1},
+		{1, 9.223372036854775e18, int64(time.Second), 0, 1, 0, 0},
+	} {
+		f.Add(s.agents, s.rate, s.dur, s.requests, s.dRate, s.dDur, s.dAgents)
+	}
+	f.Fuzz(func(t *testing.T, agents int, rate float64, dur, requests int64, dRate float64, dDur int64, dAgents int) {
+		p := harness.Plan{Agents: agents, Rate: rate, Duration: time.Duration(dur), Requests: requests}
+		est := p.Estimate()
+		if est < 0 {
+			t.Fatalf("%+v: Estimate = %d, want ≥ 0", p, est)
+		}
+		// The term.
+		if requests > 0 {
+			if est != requests {
+				t.Fatalf("%+v: Estimate = %d, want Requests %d", p, est, requests)
+			}
+		} else if rate > 0 && dur > 0 {
+			exact := new(big.Float).SetPrec(256).SetFloat64(rate)
+			exact.Mul(exact, new(big.Float).SetInt64(dur))
+			exact.Quo(exact, big.NewFloat(1e9))
+			want := new(big.Float).SetInt64(math.MaxInt64)
+			if exact.Cmp(want) < 0 {
+				want = exact
+			}
+			// float64 rounding: a relative error of a few ulps, and ±1 for rounding to a whole request
+			low, _ := want.Float64()
+			if float64(est) < low*(1-1e-12)-1 {
+				t.Fatalf("%+v: Estimate = %d, less than Rate × Duration = %s", p, est, exact.Text('g', 20))
+			}
+		} else if est != 0 {
+			t.Fatalf("%+v: Estimate = %d, want 0 (no requests, rate or duration)", p, est)
+		}
+		// Monotone: more rate, duration or agents never estimate fewer requests.
+		q := p
+		if r := rate + math.Abs(dRate); r >= rate {
+			q.Rate = r
+		}
+		if dDur < 0 {
+			dDur = -dDur
+		}
+		if d := dur + dDur; dDur >= 0 && d >= dur {
+			q.Duration = time.Duration(d)
+		} else {
+			q.Duration = math.MaxInt64
+		}
+		if dAgents < 0 {
+			dAgents = -dAgents
+		}
+		if a := agents + dAgents; dAgents >= 0 && a >= agents {
+			q.Agents = a
+		}
+		if got := q.Estimate(); got < est && !math.IsNaN(rate) {
+			t.Fatalf("Estimate(%+v) = %d < Estimate(%+v) = %d: more load, fewer requests", q, got, p, est)
 		}
 	})
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,17 +20,60 @@ type Plan struct {
 	Requests int64
 }
 
-// Estimate returns Requests, or Rate × Duration when Requests is zero.
+// Estimate returns Requests, or Rate × Duration (rounded) when Requests is
+// not positive. The product saturates at math.MaxInt64 instead of
+// overflowing, and a negative or NaN rate or a negative duration counts as
+// zero, so an absurd plan estimates huge, never negative.
 func (p Plan) Estimate() int64 {
 	if p.Requests > 0 {
 		return p.Requests
 	}
-	return int64(p.Rate*p.Duration.Seconds() + 0.5)
+	return RequestsAt(p.Rate, p.Duration)
+}
+
+// RequestsAt is rate requests per second for d, rounded to the nearest
+// request, saturated to [0, math.MaxInt64]: NaN, negative rates and
+// negative durations give 0, a product beyond int64 gives math.MaxInt64.
+func RequestsAt(rate float64, d time.Duration) int64 {
+	if !(rate > 0) || d <= 0 { // !(rate > 0): NaN too
+		return 0
+	}
+	n := rate * d.Seconds()
+	if n >= math.MaxInt64 { // float64(math.MaxInt64) is 2⁶³: converting it would overflow
+		return math.MaxInt64
+	}
+	return int64(n + 0.5)
+}
+
+// check refuses a plan no run can mean: a negative or non-finite number,
+// or one over the bounds of a run (MaxAgents, MaxRate, MaxDuration).
+func (p Plan) check() error {
+	var errs []error
+	if p.Agents < 0 || p.Agents > MaxAgents {
+		errs = append(errs, fmt.Errorf("%d agents: want 0 to %d (harness.MaxAgents)", p.Agents, MaxAgents))
+	}
+	if !(p.Rate >= 0 && p.Rate <= MaxRate) {
+		errs = append(errs, fmt.Errorf("rate %g req/s: want 0 to %d (harness.MaxRate)", p.Rate, MaxRate))
+	}
+	if p.Duration < 0 || p.Duration > MaxDuration {
+		errs = append(errs, fmt.Errorf("duration %v: want 0 to %v (harness.MaxDuration)", p.Duration, MaxDuration))
+	}
+	if p.Requests < 0 {
+		errs = append(errs, fmt.Errorf("%d requests: want 0 (Rate × Duration) or more", p.Requests))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("harness: guard: refusing the plan: %w", errors.Join(errs...))
+	}
+	return nil
 }
 
 // String is the one-line plan the guard prints.
 func (p Plan) String() string {
-	return fmt.Sprintf("plan: %d agents, target %.1f req/s for %v, about %d requests", p.Agents, p.Rate, p.Duration, p.Estimate())
+	rate := fmt.Sprintf("%.1f", p.Rate)
+	if !(math.Abs(p.Rate) < 1e9) { // an absurd rate (refused by Start) in 7 characters, not 300
+		rate = fmt.Sprintf("%g", p.Rate)
+	}
+	return fmt.Sprintf("plan: %d agents, target %s req/s for %v, about %d requests", p.Agents, rate, p.Duration, p.Estimate())
 }
 
 // ErrStopped is wrapped by the errors of a stopped guard; the message says why.
@@ -146,6 +190,9 @@ func (g *Guard) Start(p Plan) error {
 	g.logf("cxload guard: approval %s; budget %d requests; abort if 429 > %.1f%% or 5xx > %.1f%% for %v; %s",
 		g.cfg.Approval, g.cfg.Budget, 100*g.cfg.Abort429Rate, 100*g.cfg.Abort5xxRate, g.cfg.AbortAfter, p)
 	if err := g.Check(); err != nil {
+		return err
+	}
+	if err := p.check(); err != nil {
 		return err
 	}
 	if est := p.Estimate(); est > g.cfg.Budget {

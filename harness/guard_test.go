@@ -2,6 +2,7 @@ package harness_test
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,61 @@ func TestGuardStartPlan(t *testing.T) {
 	}
 	if len(logs) != 2 {
 		t.Errorf("plan printed %d times, want 2", len(logs))
+	}
+}
+
+func TestPlanEstimate(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    harness.Plan
+		want int64
+	}{
+		{"rate × duration", harness.Plan{Rate: 5, Duration: time.Hour}, 18000},
+		{"rounded to the nearest request", harness.Plan{Rate: 0.5, Duration: 3 * time.Second}, 2},
+		{"requests win", harness.Plan{Rate: 1e300, Duration: time.Hour, Requests: 7}, 7},
+		{"negative requests: rate × duration", harness.Plan{Rate: 1, Duration: 10 * time.Second, Requests: -1}, 10},
+		// beyond int64 the estimate saturates; it used to wrap to −9.2×10¹⁸
+		{"1e300 req/s saturates", harness.Plan{Rate: 1e300, Duration: time.Hour}, math.MaxInt64},
+		{"just past int64 saturates", harness.Plan{Rate: 1e10, Duration: 1e9 * time.Second}, math.MaxInt64},
+		{"infinite rate saturates", harness.Plan{Rate: math.Inf(1), Duration: time.Nanosecond}, math.MaxInt64},
+		{"largest plan", harness.Plan{Rate: math.MaxFloat64, Duration: math.MaxInt64}, math.MaxInt64},
+		// nonsense counts as no request, never as a negative or positive count
+		{"NaN rate", harness.Plan{Rate: math.NaN(), Duration: time.Hour}, 0},
+		{"infinite rate, no time", harness.Plan{Rate: math.Inf(1)}, 0},
+		{"negative rate", harness.Plan{Rate: -5, Duration: time.Hour}, 0},
+		{"negative rate and duration", harness.Plan{Rate: -5, Duration: -time.Hour}, 0},
+	} {
+		if got := tc.p.Estimate(); got != tc.want {
+			t.Errorf("%s: %+v.Estimate() = %d, want %d", tc.name, tc.p, got, tc.want)
+		}
+	}
+}
+
+// Start refuses a plan over the bounds of a run or with a nonsense number
+// before a single request: a tenant run never reaches the token endpoint.
+func TestGuardStartRefusesAbsurdPlans(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		p    harness.Plan
+		want string
+	}{
+		{"rate 1e300", harness.Plan{Agents: 10, Rate: 1e300, Duration: time.Hour}, "harness.MaxRate"},
+		{"NaN rate", harness.Plan{Agents: 10, Rate: math.NaN(), Duration: time.Hour}, "rate NaN"},
+		{"infinite rate", harness.Plan{Agents: 10, Rate: math.Inf(1), Duration: time.Hour}, "harness.MaxRate"},
+		{"negative rate", harness.Plan{Agents: 10, Rate: -1, Duration: time.Hour}, "rate -1"},
+		{"agents over the bound", harness.Plan{Agents: harness.MaxAgents + 1, Rate: 1, Duration: time.Second}, "harness.MaxAgents"},
+		{"negative agents", harness.Plan{Agents: -1, Rate: 1, Duration: time.Second}, "-1 agents"},
+		{"duration over the bound", harness.Plan{Agents: 1, Rate: 1e-9, Duration: harness.MaxDuration + 1}, "harness.MaxDuration"},
+		{"negative requests", harness.Plan{Agents: 1, Requests: -1}, "-1 requests"},
+		// within every bound but over the budget of 1000
+		{"the largest plan", harness.Plan{Agents: harness.MaxAgents, Rate: harness.MaxRate, Duration: harness.MaxDuration},
+			"about 86400000000 requests, over the budget of 1000"},
+	} {
+		g := harness.NewGuard(guardConfig(t), night(t).now, nil)
+		if err := g.Start(tc.p); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Start(%+v) = %v, want an error naming %q", tc.name, tc.p, err, tc.want)
+		}
+		g.Close()
 	}
 }
 
