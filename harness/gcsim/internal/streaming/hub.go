@@ -35,6 +35,8 @@
 //     event {"message":"pong"}.
 //   - SocketClosing sends v2.system.socket_closing and closes the socket
 //     with 1001 "streaming: socket closing" after Config.SocketClosingGrace.
+//     Sent to every socket, the warnings are spread over the first half of
+//     the grace, each socket closing a full grace after its own.
 //   - A client's close frame is answered (with the client's code) after the
 //     messages already queued for the socket, as RFC 6455 allows, so a
 //     client that leaves an old socket during a switchover still gets every
@@ -653,40 +655,76 @@ func (h *Hub) ServeWS(w http.ResponseWriter, r *http.Request, id string) {
 	go s.read()
 }
 
-// SocketClosing sends v2.system.socket_closing to the socket of channel id
-// ("" = every socket), then closes those sockets with 1001 after
-// SocketClosingGrace. One timer serves the whole call.
+// closingBatches is how many steps SocketClosing("") spreads its warnings
+// over.
+const closingBatches = 20
+
+// SocketClosing sends v2.system.socket_closing to the socket of channel id,
+// then closes it with 1001 after SocketClosingGrace. With id "" every socket
+// is warned, but not in one instant: the warnings are spread over the first
+// half of the grace, in closingBatches steps, and each socket still closes a
+// full grace after its own warning. Each warned client switches to a new
+// channel (two REST calls and a handshake); thousands of them in the same
+// instant would be a load the simulator, which shares its machine with the
+// clients, cannot serve within a grace shortened for a test.
 func (h *Hub) SocketClosing(id string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.closed {
 		return
 	}
-	var socks []*socket
-	for _, s := range h.targetsLocked(id) {
+	socks := h.targetsLocked(id)
+	grace := h.cfg.SocketClosingGrace
+	if grace < 0 || len(socks) <= 1 {
+		h.warnLocked(socks, grace)
+		return
+	}
+	n := len(socks)
+	batches := min(n, closingBatches)
+	for b := range batches {
+		batch := socks[b*n/batches : (b+1)*n/batches]
+		if b == 0 {
+			h.warnLocked(batch, grace)
+			continue
+		}
+		h.afterLocked(time.Duration(b)*(grace/2)/time.Duration(batches), func() { h.warnLocked(batch, grace) })
+	}
+}
+
+// warnLocked sends v2.system.socket_closing to socks and closes them with
+// 1001 after grace (at once if grace < 0). h.mu must be held.
+func (h *Hub) warnLocked(socks []*socket, grace time.Duration) {
+	var warned []*socket
+	for _, s := range socks {
 		if s.enqueue(h.closingMsg) {
-			socks = append(socks, s)
+			warned = append(warned, s)
 		}
 	}
-	h.n.socketClosings.Add(int64(len(socks)))
+	h.n.socketClosings.Add(int64(len(warned)))
 	closeAll := func() {
-		for _, s := range socks {
+		for _, s := range warned {
 			s.closeGraceful(CloseGoingAway, "streaming: socket closing")
 		}
 	}
-	if h.cfg.SocketClosingGrace < 0 || len(socks) == 0 {
+	if grace < 0 || len(warned) == 0 {
 		closeAll()
 		return
 	}
+	h.afterLocked(grace, closeAll)
+}
+
+// afterLocked runs f with h.mu held after d, unless the hub has closed by
+// then. h.mu must be held.
+func (h *Hub) afterLocked(d time.Duration, f func()) {
 	var t *time.Timer
-	t = time.AfterFunc(h.cfg.SocketClosingGrace, func() {
+	t = time.AfterFunc(d, func() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		if h.closed {
 			return
 		}
 		delete(h.timers, t)
-		closeAll()
+		f()
 	})
 	h.timers[t] = struct{}{}
 }

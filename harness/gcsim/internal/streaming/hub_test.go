@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -558,6 +560,62 @@ func TestSocketClosing(t *testing.T) {
 		}
 		if st := e.hub.Stats(); st.SocketClosings != 2 || st.Sockets != 0 || st.Channels != 2 {
 			t.Errorf("Stats = %+v, want SocketClosings 2, Sockets 0, Channels 2", st)
+		}
+	})
+}
+
+// SocketClosing("") spreads its warnings over the first half of the grace
+// and closes each socket a full grace after its own warning, so that the
+// clients' switchovers do not all come in one instant.
+func TestSocketClosingEverySocketSpread(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n, grace = 40, 40 * time.Second
+		e := newTestEnv(t, Config{HeartbeatInterval: -1, SocketClosingGrace: grace})
+		clients := make([]*testClient, n)
+		for i := range clients {
+			clients[i] = e.connect(t, mustCreate(t, e.hub, fmt.Sprint("owner-", i)))
+		}
+		start := time.Now()
+		e.hub.SocketClosing("")
+		warned := make([]time.Duration, n) // when each got its warning, -1 before
+		closed := make([]time.Duration, n)
+		for i := range n {
+			warned[i], closed[i] = -1, -1
+		}
+		for at := time.Duration(0); at <= 2*grace; at += 100 * time.Millisecond {
+			synctest.Wait()
+			for i, c := range clients {
+				if warned[i] < 0 && slices.Contains(c.topics(), "v2.system.socket_closing") {
+					warned[i] = time.Since(start)
+				}
+				if code, _ := c.closeCode(); closed[i] < 0 && code != 0 {
+					closed[i] = time.Since(start)
+				}
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if first := slices.Min(warned); first != 0 {
+			t.Errorf("first warning at %v, want at once", first)
+		}
+		atOnce := 0
+		for _, w := range warned {
+			if w == 0 {
+				atOnce++
+			}
+		}
+		if atOnce > n/closingBatches+1 {
+			t.Errorf("%d of %d sockets warned at once, want the warnings spread in %d steps", atOnce, n, closingBatches)
+		}
+		if last := slices.Max(warned); last < grace/4 || last > grace/2 {
+			t.Errorf("last warning at %v, want within the first half of the grace (%v), spread over it", last, grace/2)
+		}
+		for i := range n {
+			if d := closed[i] - warned[i]; warned[i] < 0 || d < grace || d > grace+200*time.Millisecond {
+				t.Errorf("socket %d: warned at %v, closed at %v; want closed a grace (%v) after its warning", i, warned[i], closed[i], grace)
+			}
+		}
+		if st := e.hub.Stats(); st.SocketClosings != n {
+			t.Errorf("SocketClosings = %d, want %d", st.SocketClosings, n)
 		}
 	})
 }
