@@ -32,12 +32,14 @@ func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
 }
 
 // switchoversPerSecond is the pace of socket_closing switchovers the
-// scenarios plan for on the simulator. The simulator warns every socket at
-// once, and each client then makes two REST calls, a WebSocket handshake and
-// a close, all served on the same machine as the clients: the grace
-// (Genesys: about a minute, shortened to a heartbeat for runs of seconds)
-// must leave that many clients the time, or the old sockets close under
-// clients still switching and the events sent meanwhile are lost.
+// scenarios plan for on the simulator. Each warned client makes two REST
+// calls, a WebSocket handshake and a close, all served on the machine that
+// runs the clients. The simulator spreads its warnings over the first half
+// of the grace (Genesys: about a minute, shortened to a heartbeat for runs
+// of seconds), and each client has a full grace after its own: a grace of
+// agents/switchoversPerSecond keeps both within what one machine serves,
+// where one heartbeat for thousands of clients would close old sockets
+// under clients still switching and lose the events sent meanwhile.
 const switchoversPerSecond = 250
 
 // switchTime is how long agents clients take to switch channels at
