@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/cxload/cxload/harness"
 )
 
 // FuzzParseKnobs: any CXLOAD_* scenario knobs parse without panicking; each
@@ -21,6 +23,10 @@ func FuzzParseKnobs(f *testing.F) {
 		{"1_000", "0s", "0.5", "0.01", "http://localhost:9999/", "2/4", "region=sim,shard=2/4"},
 		{"", "", "", "", "http://[::1]:8080", "", ""},
 		{"x", "1h", "1e9", "-0", "http://10.0.0.1:80", "1/1", "a=1,a=2"},
+		// bounds: huge, infinite, overflowing
+		{"1_000_000_000", "25h", "1e300", "1", "", "1/1001", ""},
+		{"100000", "24h", "1000000", "1", "", "1000/1000", ""},
+		{"99999999999999999999", "1e300h", "+Inf", "1", "", "", ""},
 		{"1", "1m", "1", "1", "http://127.0.0.1.example.com:80", "1/1", ""},
 		// all of 127.0.0.0/8 is loopback, as is IPv4-mapped ::ffff:127.0.0.1.
 		{"1", "1m", "1", "1", "http://127.0.1.0", "1/1", ""},
@@ -47,6 +53,10 @@ func FuzzParseKnobs(f *testing.F) {
 		}
 		if k.Agents < 0 || k.Duration < 0 || k.Ramp < 0 || k.Rate < 0 || (k.TimeScale != 0 && k.TimeScale < 1) || k.Max429Rate < 0 || k.Max429Rate > 1 {
 			t.Fatalf("accepted out-of-range knobs: %+v", k)
+		}
+		if k.Agents > harness.MaxAgents || k.Duration > harness.MaxDuration || k.Ramp > harness.MaxDuration || k.Rate > harness.MaxRate ||
+			k.TimeScale > MaxTimeScale || k.Shard.Count > harness.MaxShards {
+			t.Fatalf("accepted knobs over their bounds: %+v", k)
 		}
 		if k.SimURL != "" {
 			u, err := url.Parse(k.SimURL)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
@@ -48,10 +49,52 @@ func TestParseKnobs(t *testing.T) {
 			}},
 		{name: "every problem at once", env: map[string]string{EnvAgents: "0", EnvDuration: "-1s", EnvRamp: "soon", EnvRate: "0",
 			EnvMax429Rate: "150%", EnvSimURL: "https://api.mypurecloud.com", EnvTimeScale: "0.5", EnvShard: "5/4", EnvSeed: "-3"},
-			wantErr: []string{`CXLOAD_AGENTS="0": want a whole number ≥ 1`, `CXLOAD_DURATION="-1s": want a Go duration > 0`,
-				`CXLOAD_RAMP="soon"`, `CXLOAD_RATE="0": want a number > 0`, `CXLOAD_MAX_429_RATE="150%"`,
-				`CXLOAD_SIM_URL="https://api.mypurecloud.com"`, `CXLOAD_TIME_SCALE="0.5": want a number ≥ 1`, `CXLOAD_SHARD="5/4"`,
+			wantErr: []string{`CXLOAD_AGENTS="0": want a whole number from 1 to 100000`, `CXLOAD_DURATION="-1s": want a Go duration > 0`,
+				`CXLOAD_RAMP="soon"`, `CXLOAD_RATE="0": want a number > 0, at most 1000000`, `CXLOAD_MAX_429_RATE="150%"`,
+				`CXLOAD_SIM_URL="https://api.mypurecloud.com"`, `CXLOAD_TIME_SCALE="0.5": want a number from 1 to 1000`, `CXLOAD_SHARD="5/4"`,
 				`CXLOAD_SEED="-3"`}},
+		// Every knob at its bound is taken.
+		{name: "at the bounds", env: map[string]string{EnvAgents: "100_000", EnvConcurrency: "100000", EnvDuration: "24h", EnvRamp: "24h",
+			EnvThink: "24h", EnvRate: "1e6", EnvIterations: "1000000", EnvP99: "24h", EnvProbeMax: "1000000", EnvTimeScale: "1000",
+			EnvShard: "1000/1000", EnvSeed: "18446744073709551615"},
+			check: func(t *testing.T, k knobs) {
+				if k.Agents != harness.MaxAgents || k.Concurrency != harness.MaxAgents || k.Duration != harness.MaxDuration ||
+					k.Ramp != harness.MaxDuration || k.Think != harness.MaxDuration || k.Rate != harness.MaxRate ||
+					k.Iterations != MaxIterations || k.P99 != harness.MaxDuration || k.ProbeMax != MaxProbeMax ||
+					k.TimeScale != MaxTimeScale || k.Shard.Count != harness.MaxShards || k.Seed != math.MaxUint64 {
+					t.Errorf("parsed %+v", k)
+				}
+			}},
+		// Over a bound: refused before a scenario allocates or sends, naming the bound and how to go beyond it.
+		{name: "agents 1e9", env: map[string]string{EnvAgents: "1_000_000_000"},
+			wantErr: []string{`CXLOAD_AGENTS="1_000_000_000": over the bound of 100000 agents (harness.MaxAgents); a larger population needs harness.MaxAgents raised`}},
+		{name: "agents over int", env: map[string]string{EnvAgents: "99999999999999999999"},
+			wantErr: []string{`CXLOAD_AGENTS="99999999999999999999": over the bound of 100000 agents`}},
+		{name: "agents in float notation", env: map[string]string{EnvAgents: "1e9"},
+			wantErr: []string{`CXLOAD_AGENTS="1e9": want a whole number from 1 to 100000`}},
+		{name: "negative agents", env: map[string]string{EnvAgents: "-99999999999999999999"},
+			wantErr: []string{`CXLOAD_AGENTS="-99999999999999999999": want a whole number from 1 to 100000`}},
+		{name: "concurrency over the bound", env: map[string]string{EnvConcurrency: "100001"},
+			wantErr: []string{`CXLOAD_CONCURRENCY="100001": over the bound of 100000 agents`}},
+		{name: "rate 1e300", env: map[string]string{EnvRate: "1e300"},
+			wantErr: []string{`CXLOAD_RATE="1e300": over the bound of 1000000 requests per second (harness.MaxRate); that is beyond any organization's API allocation`}},
+		{name: "rate 1e9", env: map[string]string{EnvRate: "1e9"}, wantErr: []string{`CXLOAD_RATE="1e9": over the bound of 1000000`}},
+		{name: "rate beyond float64", env: map[string]string{EnvRate: "1e400"}, wantErr: []string{`CXLOAD_RATE="1e400": over the bound`}},
+		{name: "rate Inf", env: map[string]string{EnvRate: "+Inf"}, wantErr: []string{`CXLOAD_RATE="+Inf": over the bound`}},
+		{name: "rate NaN", env: map[string]string{EnvRate: "NaN"}, wantErr: []string{`CXLOAD_RATE="NaN": want a number > 0, at most 1000000`}},
+		{name: "rate -Inf", env: map[string]string{EnvRate: "-Inf"}, wantErr: []string{`CXLOAD_RATE="-Inf": want a number > 0`}},
+		{name: "rate negative", env: map[string]string{EnvRate: "-1"}, wantErr: []string{`CXLOAD_RATE="-1": want a number > 0`}},
+		{name: "rate underflow", env: map[string]string{EnvRate: "1e-400"}, wantErr: []string{`CXLOAD_RATE="1e-400": want a number > 0`}},
+		{name: "durations over the bound", env: map[string]string{EnvDuration: "25h", EnvRamp: "24h0m0.001s", EnvThink: "1000h", EnvP99: "48h"},
+			wantErr: []string{`CXLOAD_DURATION="25h": over the bound of 24h0m0s (harness.MaxDuration); split a longer soak`,
+				`CXLOAD_RAMP="24h0m0.001s": over the bound`, `CXLOAD_THINK="1000h": over the bound`, `CXLOAD_P99="48h": over the bound`}},
+		{name: "duration over int64", env: map[string]string{EnvDuration: "1e300h"},
+			wantErr: []string{`CXLOAD_DURATION="1e300h": want a Go duration > 0 such as 30s or 2m, at most 24h0m0s`}},
+		{name: "iterations over the bound", env: map[string]string{EnvIterations: "1000001"},
+			wantErr: []string{`CXLOAD_ITERATIONS="1000001": over the bound of 1000000 iterations per agent (loadtest.MaxIterations)`}},
+		{name: "probe max over the bound", env: map[string]string{EnvProbeMax: "1e9"}, wantErr: []string{`CXLOAD_PROBE_MAX="1e9": want a whole number from 1 to 1000000`}},
+		{name: "time scale over the bound", env: map[string]string{EnvTimeScale: "1e300"}, wantErr: []string{`CXLOAD_TIME_SCALE="1e300": over the bound of 1000 (loadtest.MaxTimeScale)`}},
+		{name: "shards over the bound", env: map[string]string{EnvShard: "1/1001"}, wantErr: []string{`CXLOAD_SHARD="1/1001": over the bound of 1000 shards (harness.MaxShards)`}},
 		{name: "external simulator must be loopback", env: map[string]string{EnvSimURL: "http://10.0.0.7:8080"},
 			wantErr: []string{`CXLOAD_SIM_URL="http://10.0.0.7:8080": host "10.0.0.7" is not loopback`}},
 		{name: "malformed labels", env: map[string]string{EnvLabels: "region"},
