@@ -25,6 +25,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # harness/gcsim     FuzzParseProfile
 # scripts/lab/peers FuzzServe (the raw target; the lab's own module)
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)
+#                   FuzzPlanEstimate (the guard's request estimate: never negative, monotone)
 # harness/agent     FuzzParseShard FuzzParseStages FuzzReadUsers
 # harness/metrics   FuzzParseThreshold FuzzDecodeDocument
 # reports           FuzzHistoryFile FuzzParseLabels
