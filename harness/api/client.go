@@ -612,7 +612,7 @@ type attemptResult struct {
 type timing struct {
 	trace    httptrace.ClientTrace
 	start    int64        // unix ns of the attempt's start
-	connect  atomic.Int64 // dial time of a new connection (see TimedDial), ns
+	connect  atomic.Int64 // setup time of a new connection (see TimedDial), ns
 	firstRsp atomic.Int64 // unix ns of the first response byte
 	conns    atomic.Int32 // GotConn events: tries of the Transport that got a connection
 	writes   atomic.Int32 // WroteRequest events, failed writes included
@@ -639,7 +639,7 @@ func (t *timing) gotConn(info httptrace.GotConnInfo) {
 		t.curBase.Store(tc.written.Load())
 	}
 	if !info.Reused {
-		t.connect.Store(int64(dialTime(info.Conn)))
+		t.connect.Store(int64(setupTime(info.Conn)))
 	}
 }
 
@@ -714,8 +714,9 @@ func (c *Client) sentCount(t *timing, status int) (sent, resent int) {
 }
 
 // TimedDial wraps a DialContext function so that the connections it makes
-// remember how long the dial took; Result.Connect reports it for the request
-// that opened the connection. NewTransport uses it.
+// remember how long their setup took: the dial and what they carried before
+// their first request (the TLS handshake). Result.Connect reports it for the
+// request that opened the connection. NewTransport uses it.
 func TimedDial(dial func(ctx context.Context, network, addr string) (net.Conn, error)) func(ctx context.Context, network, addr string) (net.Conn, error) {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
 		start := time.Now()
@@ -723,20 +724,44 @@ func TimedDial(dial func(ctx context.Context, network, addr string) (net.Conn, e
 		if err != nil {
 			return nil, err
 		}
-		return &timedConn{Conn: c, dial: time.Since(start)}, nil
+		return &timedConn{Conn: c, start: start, dial: time.Since(start)}, nil
 	}
 }
 
 type timedConn struct {
 	net.Conn
-	dial    time.Duration
-	written atomic.Int64 // bytes written to the connection
+	start    time.Time
+	dial     time.Duration
+	setupEnd atomic.Int64 // unix ns of the last read or write before the first request, 0: none
+	used     atomic.Bool  // a request got the connection: its setup is over
+	written  atomic.Int64 // bytes written to the connection
+}
+
+func (c *timedConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 && !c.used.Load() {
+		c.setupEnd.Store(time.Now().UnixNano())
+	}
+	return n, err
 }
 
 func (c *timedConn) Write(p []byte) (int, error) {
 	n, err := c.Conn.Write(p)
 	c.written.Add(int64(n))
+	if n > 0 && !c.used.Load() {
+		c.setupEnd.Store(time.Now().UnixNano())
+	}
 	return n, err
+}
+
+// setup ends c's setup (its first request got it) and returns how long it
+// took: from the dial's start to the last byte the setup exchanged.
+func (c *timedConn) setup() time.Duration {
+	c.used.Store(true)
+	if end := c.setupEnd.Load(); end > 0 {
+		return max(c.dial, time.Duration(end-c.start.UnixNano()))
+	}
+	return c.dial
 }
 
 // timedOf returns the timedConn under c (possibly TLS), or nil.
@@ -748,9 +773,9 @@ func timedOf(c net.Conn) *timedConn {
 	return tc
 }
 
-func dialTime(c net.Conn) time.Duration {
+func setupTime(c net.Conn) time.Duration {
 	if tc := timedOf(c); tc != nil {
-		return tc.dial
+		return tc.setup()
 	}
 	return 0
 }

@@ -610,3 +610,38 @@ func TestHTTP2(t *testing.T) {
 		t.Errorf("Config.TLSConfig.NextProtos = %q after use; want it left nil (the client uses a copy)", tlsCfg.NextProtos)
 	}
 }
+
+// Result.Connect is the whole setup of a new connection: the dial and, for
+// https, the TLS handshake (here the server takes 2 s of the bubble's clock
+// to answer the ClientHello), for the request that opened it only.
+func TestConnectCountsTLSHandshake(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const handshake = 2 * time.Second
+		ln := gcsim.NewPipeListener()
+		srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) }))
+		srv.Listener.Close()
+		srv.Listener = ln
+		srv.TLS = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			time.Sleep(handshake)
+			return nil, nil
+		}}
+		srv.StartTLS()
+		defer srv.Close()
+		roots := x509.NewCertPool()
+		roots.AddCert(srv.Certificate())
+		c, err := api.New(api.Config{BaseURL: "https://127.0.0.1", Dial: ln.DialContext, TLSConfig: &tls.Config{RootCAs: roots}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		for i, want := range []time.Duration{handshake, 0} {
+			resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users/me"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Result.Connect; got != want {
+				t.Errorf("request %d: Connect %v; want %v", i, got, want)
+			}
+		}
+	})
+}
