@@ -15,9 +15,11 @@ import (
 )
 
 // writeTestProfile writes p to a file in t's temp dir and points
-// CXLOAD_PROFILE at it, as a user would.
+// CXLOAD_PROFILE at it, as a user would; its directory holds CXLOAD_AGENTS
+// agents, as a user's would for that run.
 func writeTestProfile(t *testing.T, p *gcsim.Profile) string {
 	t.Helper()
+	p.Directory.Agents = max(p.Directory.Agents, loadKnobs(t).Agents)
 	path := filepath.Join(t.TempDir(), "profile.json")
 	if err := writeProfile(path, p); err != nil {
 		t.Fatal(err)
