@@ -21,14 +21,11 @@ var ErrTooLarge = errors.New("file too large")
 
 // Read returns the contents of the regular file at path (symbolic links
 // followed), at most limit bytes. It looks at the path before opening it:
-// opening a FIFO would block until a writer comes. Errors name the file and,
-// for a file over limit, the limit.
+// opening a FIFO would block until a writer comes. Errors are
+// *fs.PathError, so they name the file; one for a file over limit names
+// the limit.
 func Read(path string, limit int64) ([]byte, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return nil, err // *fs.PathError: names the file
-	}
-	if err := check(path, fi, limit); err != nil {
+	if err := Check(path, limit); err != nil {
 		return nil, err
 	}
 	// O_NONBLOCK (where there is one): should the path have become a FIFO
@@ -38,7 +35,8 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return nil, err
 	}
 	if err := check(path, fi, limit); err != nil {
@@ -49,17 +47,27 @@ func Read(path string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit { // it grew since Stat
-		return nil, fmt.Errorf("%s: %w: over the limit of %s", path, ErrTooLarge, Size(limit))
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: over the limit of %s", ErrTooLarge, Size(limit))}
 	}
 	return data, nil
 }
 
+// Check reports, without opening the file, why Read(path, limit) would
+// refuse it: it is missing, not a regular file, or over limit bytes.
+func Check(path string, limit int64) error {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	return check(path, fi, limit)
+}
+
 func check(path string, fi fs.FileInfo, limit int64) error {
 	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%s: %w but %s", path, ErrNotRegular, kind(fi.Mode()))
+		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w but %s", ErrNotRegular, kind(fi.Mode()))}
 	}
 	if fi.Size() > limit {
-		return fmt.Errorf("%s: %w: %s, over the limit of %s", path, ErrTooLarge, Size(fi.Size()), Size(limit))
+		return &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("%w: %s, over the limit of %s", ErrTooLarge, Size(fi.Size()), Size(limit))}
 	}
 	return nil
 }
