@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -127,7 +128,7 @@ func (r *Report) Markdown(w io.Writer) error {
 func (r *Report) markdown(w *limitWriter) {
 	run := r.Run
 	title := cmp.Or(r.Title, "cxload report")
-	w.printf("# %s: %s\n\n", title, r.Headline())
+	w.printf("# %s: %s\n\n", mdEscape(title), r.Headline())
 	w.printf("%s\n\n", envLine(run))
 
 	// Failures first.
@@ -146,13 +147,13 @@ func (r *Report) markdown(w *limitWriter) {
 	if len(failed)+len(builds) > 0 {
 		w.printf("## Failures\n\n")
 		for _, p := range builds {
-			w.printf("- **build failed**: `%s`\n", p.FailedBuild)
+			w.printf("- **build failed**: %s\n", mdCode(p.FailedBuild, false))
 			if len(p.BuildOutput) > 0 {
 				w.printf("  ```\n%s\n  ```\n", indent(tail(p.BuildOutput, 20), "  "))
 			}
 		}
 		for _, t := range failed {
-			w.printf("- **%s** (`%s`): %s\n", mdEscape(t.Name), shortPkg(t.Package), mdEscape(cmp.Or(t.Reason, "failed")))
+			w.printf("- **%s** (%s): %s\n", mdEscape(t.Name), mdCode(shortPkg(t.Package), false), mdEscape(cmp.Or(t.Reason, "failed")))
 			if len(t.Output) > 0 {
 				w.printf("  <details><summary>output</summary>\n\n  ```\n%s\n  ```\n  </details>\n", indent(t.Output, "  "))
 			}
@@ -186,7 +187,7 @@ func (r *Report) markdown(w *limitWriter) {
 		w.printf("| benchmark | unit | median | ± | n |\n|---|---|--:|--:|--:|\n")
 		for _, b := range run.Benchmarks {
 			s := benchmath.AssumeNothing.Summary(benchmath.NewSample(slices.Clone(b.Values), &benchmath.DefaultThresholds), 0.95)
-			w.printf("| %s | %s | %s | %s | %d |\n", mdEscape(b.Name), b.Unit, fmtUnit(s.Center, b.Unit), s.PctRangeString(), len(b.Values))
+			w.printf("| %s | %s | %s | %s | %d |\n", mdEscape(b.Name), mdEscape(b.Unit), fmtUnit(s.Center, b.Unit), s.PctRangeString(), len(b.Values))
 		}
 		w.printf("\n")
 	}
@@ -208,7 +209,7 @@ func (r *Report) markdown(w *limitWriter) {
 	if len(run.Problems)+len(r.sumErrs) > 0 {
 		w.printf("## Unreadable input\n\n")
 		for _, p := range run.Problems {
-			w.printf("- `%s`\n", mdEscape(p.String()))
+			w.printf("- %s\n", mdCode(p.String(), false))
 		}
 		for _, err := range r.sumErrs {
 			w.printf("- %s\n", mdEscape(err.Error()))
@@ -219,23 +220,23 @@ func (r *Report) markdown(w *limitWriter) {
 
 func envLine(run *Run) string {
 	var parts []string
-	parts = append(parts, "run `"+run.ID+"`")
+	parts = append(parts, "run "+mdCode(run.ID, false))
 	if run.Env.Commit != "" {
 		c := run.Env.Commit
 		if len(c) > 12 {
 			c = c[:12]
 		}
-		s := "commit `" + c + "`"
+		s := "commit " + mdCode(c, false)
 		if run.Env.Branch != "" {
-			s += " on `" + run.Env.Branch + "`"
+			s += " on " + mdCode(run.Env.Branch, false)
 		}
 		parts = append(parts, s)
 	}
 	if run.Env.GoVersion != "" || run.Env.GOOS != "" {
-		parts = append(parts, strings.TrimSpace(run.Env.GoVersion+" "+strings.Trim(run.Env.GOOS+"/"+run.Env.GOARCH, "/")))
+		parts = append(parts, mdEscape(run.Env.GoVersion+" "+strings.Trim(run.Env.GOOS+"/"+run.Env.GOARCH, "/")))
 	}
 	if run.Env.CPU != "" {
-		parts = append(parts, run.Env.CPU)
+		parts = append(parts, mdEscape(run.Env.CPU))
 	}
 	if !run.Env.Start.IsZero() {
 		s := run.Env.Start.UTC().Format("2006-01-02 15:04 UTC")
@@ -245,10 +246,10 @@ func envLine(run *Run) string {
 		parts = append(parts, s)
 	}
 	if l := formatLabels(run.Env.Labels); l != "" {
-		parts = append(parts, "labels "+l)
+		parts = append(parts, "labels "+mdEscape(l))
 	}
 	if run.Env.URL != "" {
-		parts = append(parts, "[CI run]("+run.Env.URL+")")
+		parts = append(parts, mdLink("CI run", run.Env.URL))
 	}
 	return strings.Join(parts, " · ")
 }
@@ -261,7 +262,7 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 	for _, m := range c.Metrics {
 		nb[m.Verdict]++
 	}
-	w.printf("## Compared with %s\n\n", c.Baseline)
+	w.printf("## Compared with %s\n\n", mdEscape(c.Baseline))
 	w.printf("%d worse, %d better, %d unchanged (benchmarks: Mann-Whitney U, α=%g", nb[Worse], nb[Better], nb[NoChange], c.Alpha)
 	if c.MinEffect > 0 {
 		w.printf(", minimum effect %g%%", c.MinEffect)
@@ -280,8 +281,8 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 			if !changed(m.Verdict) {
 				continue
 			}
-			w.printf("| %s | %s | %s | %s | %s | %s |\n", mdEscape(scenarioTitle(m.Scenario, m.Cell)), mdEscape(m.Metric),
-				fmtMetric(m.Old, m.Unit), fmtMetric(m.New, m.Unit), m.DeltaString(), verdictMark(m.Verdict))
+			w.printf("| %s | %s | %s | %s | %s | %s |\n", mdTitle(m.Scenario, m.Cell), mdEscape(m.Metric),
+				mdEscape(fmtMetric(m.Old, m.Unit)), mdEscape(fmtMetric(m.New, m.Unit)), m.DeltaString(), verdictMark(m.Verdict))
 		}
 		w.printf("\n")
 	}
@@ -297,25 +298,25 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 			if !changed(b.Verdict) {
 				continue
 			}
-			w.printf("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(b.Name), b.Unit, fmtUnit(b.Old.Center, b.Unit), fmtUnit(b.New.Center, b.Unit), b.Delta, b.Stat, verdictMark(b.Verdict))
+			w.printf("| %s | %s | %s | %s | %s | %s | %s |\n", mdEscape(b.Name), mdEscape(b.Unit), fmtUnit(b.Old.Center, b.Unit), fmtUnit(b.New.Center, b.Unit), mdEscape(b.Delta), mdEscape(b.Stat), verdictMark(b.Verdict))
 		}
 		w.printf("\n")
 	}
 	var same []string
 	for _, b := range c.Benchmarks {
 		if b.Verdict == NoChange {
-			same = append(same, fmt.Sprintf("%s %s %s → %s (%s)", b.Name, b.Unit, fmtUnit(b.Old.Center, b.Unit), fmtUnit(b.New.Center, b.Unit), b.Stat))
+			same = append(same, fmt.Sprintf("%s %s %s → %s (%s)", mdEscape(b.Name), mdEscape(b.Unit), fmtUnit(b.Old.Center, b.Unit), fmtUnit(b.New.Center, b.Unit), mdEscape(b.Stat)))
 		}
 	}
 	for _, m := range c.Metrics {
 		if m.Verdict == NoChange {
-			same = append(same, fmt.Sprintf("%s %s %s → %s", scenarioTitle(m.Scenario, m.Cell), m.Metric, fmtMetric(m.Old, m.Unit), fmtMetric(m.New, m.Unit)))
+			same = append(same, fmt.Sprintf("%s %s %s → %s", mdTitle(m.Scenario, m.Cell), mdEscape(m.Metric), mdEscape(fmtMetric(m.Old, m.Unit)), mdEscape(fmtMetric(m.New, m.Unit))))
 		}
 	}
 	if len(same) > 0 {
 		w.printf("<details><summary>%d unchanged (~)</summary>\n\n", len(same))
 		for _, s := range same {
-			w.printf("- %s\n", mdEscape(s))
+			w.printf("- %s\n", s)
 		}
 		w.printf("\n</details>\n\n")
 	}
@@ -326,7 +327,7 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 
 func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 	d := s.Doc
-	w.printf("### %s\n\n", mdEscape(scenarioTitle(s.Name, s.Cell())))
+	w.printf("### %s\n\n", mdTitle(s.Name, s.Cell()))
 	var facts []string
 	facts = append(facts, fmt.Sprintf("%d requests in %s", sum.Requests, time.Duration(sum.Seconds*float64(time.Second)).Round(time.Second/10)))
 	facts = append(facts, fmt.Sprintf("%.1f req/s", sum.RPS))
@@ -336,7 +337,7 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 		facts = append(facts, fmt.Sprintf("canceled at the end: %d", sum.Canceled))
 	}
 	if d.Target.Kind != "" {
-		facts = append(facts, "target "+strings.TrimSpace(d.Target.Kind+" "+d.Target.Region))
+		facts = append(facts, "target "+mdEscape(d.Target.Kind+" "+d.Target.Region))
 	}
 	if len(s.Shards) > 0 {
 		facts = append(facts, fmt.Sprintf("%d shards merged", len(s.Shards)))
@@ -364,7 +365,7 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 			if rl.ScopeReason != "" {
 				scope += " (" + rl.ScopeReason + ")"
 			}
-			w.printf("| `%s` | %s | %s | %d | %s | %s |\n", rl.Key, mdEscape(scope), perWindow(rl.Allowed, rl.WindowSeconds), rl.Rejected, first, rl.Source)
+			w.printf("| %s | %s | %s | %d | %s | %s |\n", mdCode(rl.Key, true), mdEscape(scope), perWindow(rl.Allowed, rl.WindowSeconds), rl.Rejected, first, mdEscape(rl.Source))
 		}
 		w.printf("\n")
 	}
@@ -382,7 +383,7 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 			if !th.OK {
 				mark = "❌"
 			}
-			w.printf("- %s `%s`: %s", mark, th.Expr, mdEscape(th.Value))
+			w.printf("- %s %s: %s", mark, mdCode(th.Expr, false), mdEscape(th.Value))
 			if th.Detail != "" && !th.OK {
 				w.printf(" — %s", mdEscape(th.Detail))
 			}
@@ -400,6 +401,14 @@ func perWindow(allowed int, window float64) string {
 		return fmt.Sprint(allowed)
 	}
 	return fmt.Sprintf("%d / %gs", allowed, window)
+}
+
+// mdTitle is scenarioTitle with the name and cell escaped for Markdown.
+func mdTitle(name, cell string) string {
+	if cell == "" {
+		return mdEscape(name)
+	}
+	return mdEscape(name) + " [" + mdEscape(cell) + "]"
 }
 
 func scenarioTitle(name, cell string) string {
@@ -490,10 +499,124 @@ func indent(lines []string, prefix string) string {
 	return sb.String()
 }
 
-// mdEscape keeps table cells and list items intact.
+// mdEscape makes text the report did not write (test and scenario names,
+// labels, messages, run ids) inert in Markdown, so that it can neither break
+// a table row or list item nor add emphasis, code, links, images, math or
+// HTML: line breaks become spaces, <, > and & become entities, and the
+// characters that would start markup are backslash-escaped: always \ ` * ~
+// | $, "](" (a link), and at the start what would begin a heading, list or
+// link definition. Characters that start nothing where they stand (an
+// underscore inside a word, a bracket that is not a link) stay as they are,
+// to keep the report readable as text.
 func mdEscape(s string) string {
-	r := strings.NewReplacer("|", `\|`, "\n", " ", "<", "&lt;", ">", "&gt;")
-	return r.Replace(s)
+	s = strings.TrimSpace(oneLine(s))
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch c {
+		case '\\', '`', '*', '~', '|', '$':
+			b.WriteByte('\\')
+		case '_':
+			if i == 0 || i == len(s)-1 || !isAlnum(s[i-1]) || !isAlnum(s[i+1]) {
+				b.WriteByte('\\')
+			}
+		case ']':
+			if i+1 < len(s) && s[i+1] == '(' {
+				b.WriteByte('\\')
+			}
+		case '[', '#':
+			if i == 0 {
+				b.WriteByte('\\') // a link definition or a heading
+			}
+		case '-', '+':
+			if i == 0 && endsMarker(s, i) {
+				b.WriteByte('\\') // a list item
+			}
+		case '.', ')':
+			if isDigits(s[:i]) && endsMarker(s, i) {
+				b.WriteByte('\\') // "1. " or "1) ": an ordered list
+			}
+		case '<':
+			b.WriteString("&lt;")
+			continue
+		case '>':
+			b.WriteString("&gt;")
+			continue
+		case '&':
+			b.WriteString("&amp;")
+			continue
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
+}
+
+// endsMarker reports whether the list marker ending at s[i] is one: the text
+// ends there or a space follows.
+func endsMarker(s string, i int) bool { return i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\t' }
+
+// mdCode writes text the report did not write as a code span: the fence is
+// longer than any run of backticks in s, and line breaks become spaces. In a
+// table, | is escaped: GitHub ends a cell at a bare | even in a code span.
+func mdCode(s string, inTable bool) string {
+	s = oneLine(s)
+	if inTable {
+		s = strings.ReplaceAll(s, "|", `\|`)
+	}
+	run, longest := 0, 0
+	for i := 0; i < len(s); i++ {
+		if s[i] == '`' {
+			run++
+			longest = max(longest, run)
+		} else {
+			run = 0
+		}
+	}
+	fence := strings.Repeat("`", longest+1)
+	if strings.HasPrefix(s, "`") || strings.HasSuffix(s, "`") {
+		s = " " + s + " "
+	}
+	return fence + s + fence
+}
+
+// mdLink writes a link to rawURL, or the URL as text when it is not an
+// absolute http(s) URL.
+func mdLink(text, rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return mdEscape(text + " " + rawURL)
+	}
+	return "[" + mdEscape(text) + "](<" + mdURL.Replace(u.String()) + ">)"
+}
+
+// mdURL escapes what would end a link destination written in <...>.
+var mdURL = strings.NewReplacer("<", "%3C", ">", "%3E", "\n", "%0A", "\r", "%0D", "\\", "%5C", " ", "%20")
+
+// oneLine replaces line breaks with spaces.
+func oneLine(s string) string {
+	if !strings.ContainsAny(s, "\r\n") {
+		return s
+	}
+	return strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ").Replace(s)
+}
+
+func isAlnum(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}
+
+// isDigits reports whether prefix is 1 to 9 digits: the number of an
+// ordered list item.
+func isDigits(prefix string) bool {
+	if len(prefix) == 0 || len(prefix) > 9 {
+		return false
+	}
+	for i := 0; i < len(prefix); i++ {
+		if prefix[i] < '0' || prefix[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // Text writes c as a benchstat-like text table, regressions first.

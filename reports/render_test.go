@@ -5,12 +5,14 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/reports"
 )
 
@@ -128,4 +130,149 @@ func mustRead(t testing.TB, path string) []byte {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	return b
+}
+
+// hostile is text a test name, label or message could hold that would add
+// markup, break a table row or start new lines if written as is.
+const hostile = "a|b *c* _d_ `e` <script>alert(1)</script>\n# injected [x](javascript:alert(1)) ![i](http://x/i.png) ~~s~~ $m$ &lt;"
+
+// hostileRun is a run whose every name, label and message is hostile.
+func hostileRun() *reports.Run {
+	h := func(s string) string { return s + " " + hostile }
+	doc := &metrics.Document{
+		Schema: metrics.SchemaVersion, Scenario: h("S"), Labels: map[string]string{"cell": hostile},
+		Target:     metrics.Target{Kind: h("k"), Region: hostile},
+		Operations: []metrics.OpStats{{Op: h("op"), Count: 10}, {Op: "plain", Count: 5}},
+		RateLimits: []metrics.RateLimitObservation{{Key: h("key`` ``"), Scope: h("scope"), ScopeReason: hostile, Allowed: 3, Rejected: 1}},
+		Thresholds: []metrics.ThresholdResult{{Expr: h("p99 < 1s`"), Value: hostile, Detail: hostile}},
+		Summary:    hostile,
+	}
+	return &reports.Run{
+		ID: h("id`"),
+		Env: reports.Env{Commit: "`c` <b>", Branch: h("br"), CPU: hostile, GoVersion: hostile,
+			Labels: map[string]string{"l": hostile}, URL: "javascript:alert(1)//" + hostile},
+		Packages: []reports.Package{{Name: "p", Verdict: reports.Fail}},
+		Tests: []reports.Test{
+			{Package: h("pkg"), Name: h("TestFail"), Verdict: reports.Fail, Reason: hostile},
+			{Package: "p", Name: h("TestSkip"), Verdict: reports.Skip, Reason: hostile},
+		},
+		Benchmarks: []reports.Benchmark{{Name: h("B"), Unit: hostile, Values: []float64{1, 2, 3}}},
+		Scenarios:  []reports.Scenario{{Name: doc.Scenario, Labels: doc.Labels, Doc: doc}, {Name: "plain", Doc: &metrics.Document{Schema: metrics.SchemaVersion}}},
+		Problems:   []reports.Problem{{File: h("f"), Line: 3, Msg: hostile}},
+	}
+}
+
+// TestMarkdownEscapesUntrustedText: names, labels, ids and messages add no
+// markup to the Markdown, start no line and break no table row.
+func TestMarkdownEscapesUntrustedText(t *testing.T) {
+	rep := reports.NewReport(hostileRun(), nil, nil)
+	rep.Title = hostile
+	var buf bytes.Buffer
+	require.NoError(t, rep.Markdown(&buf))
+	md := buf.String()
+
+	// Outside code spans (which show their text as is), nothing is markup.
+	text := stripCodeSpans(md)
+	for _, frag := range []string{"*c*", "_d_", "~~s~~", "$m$", "](", "`", "<script"} {
+		if loc := regexp.MustCompile(`(^|[^\\])` + regexp.QuoteMeta(frag)).FindStringIndex(text); loc != nil {
+			t.Errorf("%q is not escaped: %q", frag, text[max(0, loc[0]-40):min(len(text), loc[1]+40)])
+		}
+	}
+	for _, want := range []string{
+		"&amp;lt;",                // & starts no entity
+		"run ``id` a",             // code spans are fenced beyond the backticks they hold
+		"commit `` `c` <b> ``",    // and padded when they start or end with one
+		"| ```key`` `` a\\|b",     // in a table, | is escaped in a code span too
+		"CI run javascript:alert", // not a link
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("Markdown does not contain %q", want)
+		}
+	}
+
+	var table []string // the rows of the current table
+	for i, line := range strings.Split(md, "\n") {
+		assert.False(t, strings.HasPrefix(line, "# injected") || strings.HasPrefix(line, "<script"), "line %d starts with hostile text: %q", i+1, line)
+		if !strings.HasPrefix(line, "|") {
+			table = nil
+			continue
+		}
+		table = append(table, line)
+		if cells, head := len(tableCells(line)), len(tableCells(table[0])); cells != head {
+			t.Errorf("line %d has %d cells, its table's header %d: %q", i+1, cells, head, line)
+		}
+	}
+}
+
+// stripCodeSpans removes the code spans of md: a run of n backticks up to
+// the next run of exactly n (CommonMark), unless escaped.
+func stripCodeSpans(md string) string {
+	var b strings.Builder
+	run := func(i int) int {
+		n := 0
+		for i+n < len(md) && md[i+n] == '`' {
+			n++
+		}
+		return n
+	}
+	for i := 0; i < len(md); i++ {
+		switch {
+		case md[i] == '\\' && i+1 < len(md):
+			b.WriteString(md[i : i+2])
+			i++
+		case md[i] == '`':
+			n := run(i)
+			end := -1
+			for j := i + n; j < len(md); {
+				if m := run(j); m > 0 {
+					if m == n {
+						end = j
+						break
+					}
+					j += m
+				} else {
+					j++
+				}
+			}
+			if end < 0 {
+				b.WriteString(md[i : i+n]) // unmatched: literal backticks
+				i += n - 1
+				continue
+			}
+			b.WriteString("CODE")
+			i = end + n - 1
+		default:
+			b.WriteByte(md[i])
+		}
+	}
+	return b.String()
+}
+
+// tableCells splits a GitHub table row at its unescaped pipes.
+func tableCells(row string) []string {
+	var cells []string
+	start := 0
+	for i := 0; i < len(row); i++ {
+		switch row[i] {
+		case '\\':
+			i++
+		case '|':
+			cells = append(cells, row[start:i])
+			start = i + 1
+		}
+	}
+	return append(cells, row[start:])
+}
+
+// TestHTMLEscapesUntrustedText: html/template escapes every name, label and
+// message, and a link that is not http(s) is neutralized.
+func TestHTMLEscapesUntrustedText(t *testing.T) {
+	rep := reports.NewReport(hostileRun(), nil, nil)
+	rep.Title = hostile
+	var buf bytes.Buffer
+	require.NoError(t, rep.HTML(&buf))
+	s := buf.String()
+	assert.NotContains(t, s, "<script>alert")
+	assert.NotContains(t, s, `href="javascript:`)
+	assert.Contains(t, s, "&lt;script&gt;alert(1)&lt;/script&gt;")
 }
