@@ -173,9 +173,9 @@ func TestREADMEListsKnobs(t *testing.T) {
 	if j := strings.Index(sec[3:], "\n## "); j >= 0 {
 		sec = sec[:j+3]
 	}
-	for _, name := range knobNames() {
-		if !strings.Contains(sec, "`"+name+"`") {
-			t.Errorf("README \"Load scenarios\" does not document %s", name)
+	for _, k := range knobSpecs {
+		if !strings.Contains(sec, knobRow(k)) {
+			t.Errorf("README \"Load scenarios\" does not document %s as the knobs define it; want the row\n%s", k.Env, knobRow(k))
 		}
 	}
 	for _, cmd := range []string{"go test -tags load -count=1 ./loadtest", "go test -tags load -short -count=1 ./loadtest", "scripts/matrix.sh"} {
@@ -183,6 +183,11 @@ func TestREADMEListsKnobs(t *testing.T) {
 			t.Errorf("README \"Load scenarios\" does not show %q", cmd)
 		}
 	}
+}
+
+// knobRow is a knob's row of the README's knob table.
+func knobRow(k knobSpec) string {
+	return "| `" + k.Env + "` | " + k.Takes + " | " + k.Default + " | " + k.Help + " |"
 }
 
 // legDocuments joins output events that test2json split, as readers must.
