@@ -484,7 +484,10 @@ func waitFor(t testing.TB, ch <-chan struct{}, what string) {
 // by the client (it closes its end) and not reused: a POST, which the
 // client never sends twice, sent after that succeeds on a new connection,
 // over TCP, TLS and HTTP/2 alike, and counts one attempt in its Result, in
-// the recorder and at the Gate.
+// the recorder and at the Gate. The test waits for the client's close, not
+// only the server's: an HTTP/1.1 POST written in the instant between the
+// two fails with EOF and is not sent again (net/http's rule for requests
+// that are not idempotent; HTTP/2 servers announce the close with GOAWAY).
 func TestPostAfterServerClosedIdleConnection(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
