@@ -188,7 +188,11 @@ type core struct {
 func New(cfg Config) (*Client, error) {
 	u, err := url.Parse(cfg.BaseURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("api: Config.BaseURL %q: want an absolute http(s) URL such as https://api.mypurecloud.com", cfg.BaseURL)
+		shown := cfg.BaseURL
+		if err == nil {
+			shown = u.Redacted()
+		}
+		return nil, fmt.Errorf("api: Config.BaseURL %q: want an absolute http(s) URL such as https://api.mypurecloud.com", shown)
 	}
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return nil, fmt.Errorf("api: Config.BaseURL %q: want scheme, host and path only (no user, query or fragment)", u.Redacted())

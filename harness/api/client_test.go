@@ -495,7 +495,7 @@ func TestOneResultPerRequest(t *testing.T) {
 
 func TestNewErrors(t *testing.T) {
 	for _, base := range []string{"", "api.mypurecloud.com", "ftp://x", "http://",
-		"https://api.example?x=1", "https://api.example/#top", "https://user:pw-secret@api.example"} {
+		"https://api.example?x=1", "https://api.example/#top", "https://user:pw-secret@api.example", "ftp://user:pw-secret@api.example"} {
 		_, err := api.New(api.Config{BaseURL: base})
 		if err == nil || !strings.Contains(err.Error(), "BaseURL") {
 			t.Errorf("New(BaseURL %q) = %v, want error naming BaseURL", base, err)
