@@ -197,7 +197,7 @@ func gapLimit(hb time.Duration) time.Duration {
 func (r *rig) population(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int) (*agent.Population, *channels) {
 	t.Helper()
 	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
-	users, err := agent.LoadUsers(r.ctx, c, agents)
+	users, err := r.loadUsers(c, agents)
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", agents, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/cxload/cxload/harness"
+	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
@@ -229,6 +230,17 @@ func (r *rig) clients() []auth.Credentials {
 		out = append(out, auth.Credentials{ClientID: c.ID, Secret: string(c.Secret)})
 	}
 	return out
+}
+
+// loadUsers loads n users of the target's directory. The embedded
+// simulator's directory holds them (see newRig); an external simulator's
+// is its own profile's, which the error then says how to grow.
+func (r *rig) loadUsers(c *api.Client, n int) ([]agent.User, error) {
+	users, err := agent.LoadUsers(r.ctx, c, n)
+	if err != nil && r.ext != "" {
+		err = fmt.Errorf("%w (%s=%s serves its own profile: restart it with go run ./scripts/gcsim -profile FILE, FILE setting \"directory\": {\"agents\": %d} or more)", err, EnvSimURL, r.ext, n)
+	}
+	return users, err
 }
 
 // pool returns a token pool for the target's clients.
