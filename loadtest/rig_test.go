@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -472,5 +473,59 @@ func finish(t testing.TB, doc *metrics.Document, summary []string, thresholds ..
 		}
 		t.Log(strings.TrimRight(b.String(), "\n"))
 		metrics.Emit(t, doc)
+	}
+}
+
+// newRigOrFatal runs newRig and returns the rig, or what it refused with.
+func newRigOrFatal(t *testing.T, o rigOptions) (r *rig, msg string) {
+	t.Helper()
+	f := &fatalTB{TB: t}
+	defer func() {
+		if p := recover(); p != nil {
+			if _, ok := p.(fatalStop); !ok {
+				panic(p)
+			}
+			msg = strings.Join(f.msgs, "\n")
+		}
+	}()
+	return newRig(f, o), ""
+}
+
+// The embedded simulator's default profile grows to CXLOAD_AGENTS users and
+// to the OAuth clients a scenario asks for; a CXLOAD_PROFILE with fewer
+// fails, naming the field to set and the value it needs.
+func TestRigSizesSimulator(t *testing.T) {
+	four := func([]api.Bucket) (int, string) { return 4, "the test needs four" }
+
+	t.Setenv(EnvAgents, "1500")
+	r, msg := newRigOrFatal(t, rigOptions{clients: four})
+	if msg != "" {
+		t.Fatalf("default profile, %s=1500: %s", EnvAgents, msg)
+	}
+	if n := len(r.tg.Sim.Users()); n != 1500 {
+		t.Errorf("default profile, %s=1500: the simulator serves %d users, want 1500", EnvAgents, n)
+	}
+	if n := len(r.clients()); n != 4 {
+		t.Errorf("default profile, 4 clients needed: %d clients, want 4", n)
+	}
+
+	p := gcsim.DefaultProfile()
+	p.Directory.Agents = 30
+	path := filepath.Join(t.TempDir(), "profile.json")
+	if err := writeProfile(path, p); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(harness.EnvProfile, path)
+	t.Setenv(EnvAgents, "40")
+	_, msg = newRigOrFatal(t, rigOptions{})
+	for _, want := range []string{path, `directory.agents is 30`, `set "directory": {"agents": 40}`} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("profile with 30 agents, %s=40: failure %q, want it to contain %q", EnvAgents, msg, want)
+		}
+	}
+	t.Setenv(EnvAgents, "30")
+	_, msg = newRigOrFatal(t, rigOptions{clients: four})
+	if want := `has 2 OAuth client(s) in "clients", the scenario needs 4: the test needs four; add 2 client(s)`; !strings.Contains(msg, want) {
+		t.Errorf("profile with 2 clients, 4 needed: failure %q, want it to contain %q", msg, want)
 	}
 }
