@@ -77,7 +77,7 @@ type Result struct {
 	ClientID      string        // opaque identity of the OAuth client
 	UserID        string        // opaque identity of the user ("" for client credentials)
 	CorrelationID string        // ININ-Correlation-Id
-	Connect       time.Duration // setup of the connection the last attempt opened (dial; TLS too on the api wire); 0 if reused
+	Connect       time.Duration // setup of the connection the last attempt opened (dial and TLS handshake); 0 if reused
 	FirstByte     time.Duration // from the last attempt's start to the first byte of its answer
 	Err           string        // reason for failure, redacted
 }
