@@ -781,3 +781,69 @@ func TestNewTransportNoAcceptEncoding(t *testing.T) {
 		t.Errorf("request carried Accept-Encoding %q; want none (NewTransport disables compression)", ae)
 	}
 }
+
+// failingWriteConn fails every write with nothing written once broken is
+// set, as a connection the peer has reset does.
+type failingWriteConn struct {
+	net.Conn
+	broken *atomic.Bool
+}
+
+func (c *failingWriteConn) Write(p []byte) (int, error) {
+	if c.broken.Load() {
+		return 0, errors.New("test: connection broken")
+	}
+	return c.Conn.Write(p)
+}
+
+// When writing to a reused connection fails before any byte leaves,
+// net/http's Transport sends the request again on a new connection, a POST
+// too (nothing was written, so nothing can have been done). Only that
+// second request reached the server: Result.Attempts, the recorder and the
+// Gate count one.
+func TestNothingWrittenResendCountsOnce(t *testing.T) {
+	var posts atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	var first atomic.Pointer[atomic.Bool] // the first connection's switch
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		broken := new(atomic.Bool)
+		first.CompareAndSwap(nil, broken)
+		return &failingWriteConn{Conn: c, broken: broken}, nil
+	}
+	g := &countingGate{}
+	rec := metrics.NewRecorder()
+	c, err := api.New(api.Config{BaseURL: srv.URL, Agents: 1, Dial: dial, Gate: g, Recorder: rec, Retry: api.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Do(t.Context(), &api.Request{Op: "warm", Route: "/warm"}); err != nil {
+		t.Fatal(err)
+	}
+	first.Load().Store(true)
+	resp, err := c.Do(t.Context(), &api.Request{Op: "post", Method: http.MethodPost, Route: "/api/v2/conversations", Body: []byte(`{}`)})
+	if err != nil || resp.Status != 200 {
+		t.Fatalf("POST: %v (status %d); want 200 after the Transport's re-send", err, resp.Status)
+	}
+	if got := resp.Result.Attempts; got != 1 || posts.Load() != 1 {
+		t.Errorf("Result.Attempts = %d, the server got %d POSTs; want 1 each", got, posts.Load())
+	}
+	if op := rec.Snapshot().Op("post"); op.Attempts != 1 {
+		t.Errorf("document counts %d attempts; want 1", op.Attempts)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.admits != 2 || fmt.Sprint(g.statuses) != "[200 200]" {
+		t.Errorf("Gate: %d admits, statuses %v; want 2 (warm-up and POST), [200 200]", g.admits, g.statuses)
+	}
+}
