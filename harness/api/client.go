@@ -147,6 +147,11 @@ type Config struct {
 // DisableCompression false on the returned Transport to test compressed
 // answers.
 func NewTransport(agents int) *http.Transport {
+	// idleConnTimeout closes an idle connection before a server or load
+	// balancer does (AWS load balancers close idle connections after 60 s by
+	// default): a POST written on a connection the server has just closed fails
+	// with EOF and, not being idempotent, is not sent again.
+	const idleConnTimeout = 45 * time.Second
 	if agents <= 0 {
 		agents = 1
 	}
@@ -159,7 +164,7 @@ func NewTransport(agents int) *http.Transport {
 		MaxIdleConns:          agents + 16,
 		MaxIdleConnsPerHost:   agents,
 		MaxConnsPerHost:       agents,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       idleConnTimeout,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
 		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
