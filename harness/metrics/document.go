@@ -2,13 +2,19 @@ package metrics
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"math/bits"
+	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
@@ -180,6 +186,23 @@ type Histogram struct {
 
 	h *hdr.Histogram       // decoded Data, or nil
 	p *hdr.PackedHistogram // decoded Data in sparse form, or nil
+	v *checked             // Data checked, decoded on first read; or nil
+}
+
+// checked is a histogram that DecodeDocument checked, and that is decoded
+// the first time it is read: a report reads few of a document's histograms.
+type checked struct {
+	once    sync.Once
+	payload []byte // the checked V2 payload
+	p       *hdr.PackedHistogram
+}
+
+func (c *checked) packed() *hdr.PackedHistogram {
+	c.once.Do(func() {
+		c.p = buildOwn(c.payload)
+		c.payload = nil
+	})
+	return c.p
 }
 
 func encodeHist(h *hdr.Histogram) (Histogram, error) {
@@ -224,6 +247,8 @@ func (h Histogram) Packed() (*hdr.PackedHistogram, error) {
 	switch {
 	case h.p != nil:
 		return h.p, nil
+	case h.v != nil:
+		return h.v.packed(), nil
 	case h.h != nil:
 		p := hdr.NewPacked(h.h.LowestTrackableValue(), h.h.HighestTrackableValue(), int(h.h.SignificantFigures()))
 		if dropped := p.MergeFrom(h.h); dropped > 0 {
@@ -236,6 +261,9 @@ func (h Histogram) Packed() (*hdr.PackedHistogram, error) {
 	data, err := h.data()
 	if err != nil {
 		return nil, err
+	}
+	if payload, ok := checkOwn(data); ok {
+		return buildOwn(payload), nil
 	}
 	p, err := hdr.DecodePacked(data)
 	if err != nil {
@@ -256,6 +284,160 @@ func (h Histogram) Packed() (*hdr.PackedHistogram, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// checkOwn checks data, a histogram this package wrote (its geometry, V2
+// compressed, base64), and returns its payload. It checks what hdrhistogram-go's
+// DecodePacked checks, and more, but reuses its zlib reader: DecodePacked
+// allocates and initializes one for every histogram, which dominates the
+// reading of many result documents. For anything else (another geometry,
+// corrupt data) ok is false, and the caller decodes with hdrhistogram-go,
+// which says what is wrong.
+func checkOwn(data []byte) (payload []byte, ok bool) {
+	d := ownDecoders.Get().(*ownDecoder)
+	defer ownDecoders.Put(d)
+	size := base64.StdEncoding.DecodedLen(len(data))
+	raw := slices.Grow(d.raw[:0], size)[:size]
+	n, err := base64.StdEncoding.Decode(raw, data)
+	d.raw = raw
+	if err != nil || n < 8 {
+		return nil, false
+	}
+	raw = raw[:n]
+	clen := int64(int32(binary.BigEndian.Uint32(raw[4:8])))
+	if int32(binary.BigEndian.Uint32(raw[0:4]))&^0xf0 != hdr.V2CompressedEncodingCookieBase || clen < 0 || clen > int64(len(raw)-8) {
+		return nil, false
+	}
+	d.src.Reset(raw[8 : 8+clen])
+	if d.z == nil {
+		if d.z, err = zlib.NewReader(&d.src); err != nil {
+			d.z = nil
+			return nil, false
+		}
+	} else if err := d.z.(zlib.Resetter).Reset(&d.src, nil); err != nil {
+		return nil, false
+	}
+	var head [40]byte
+	if _, err := io.ReadFull(d.z, head[:]); err != nil {
+		return nil, false
+	}
+	payloadLen := int64(int32(binary.BigEndian.Uint32(head[4:8])))
+	if int32(binary.BigEndian.Uint32(head[0:4]))&^0xf0 != hdr.V2EncodingCookieBase ||
+		int32(binary.BigEndian.Uint32(head[12:16])) != histDigits ||
+		int64(binary.BigEndian.Uint64(head[16:24])) != histLowest ||
+		int64(binary.BigEndian.Uint64(head[24:32])) != histHighest ||
+		math.Float64frombits(binary.BigEndian.Uint64(head[32:40])) != 1 ||
+		payloadLen < 0 || payloadLen > histCounts*9 {
+		return nil, false
+	}
+	payload = slices.Grow(d.payload[:0], int(payloadLen))[:payloadLen]
+	d.payload = payload
+	if _, err := io.ReadFull(d.z, payload); err != nil {
+		return nil, false
+	}
+	if n, err := d.z.Read(head[:1]); n != 0 || err != io.EOF { // the end, and the checksum checked
+		return nil, false
+	}
+	var idx, total int64
+	for p := payload; len(p) > 0; {
+		count, n := readZigZag(p)
+		if n == 0 {
+			return nil, false
+		}
+		p = p[n:]
+		switch {
+		case count < 0:
+			if -count <= 0 || -count > histCounts-idx {
+				return nil, false
+			}
+			idx += -count
+			continue
+		case idx >= histCounts || count > math.MaxInt64-total:
+			return nil, false
+		}
+		total += count
+		idx++
+	}
+	return slices.Clone(payload), true
+}
+
+// buildOwn decodes a payload checkOwn returned.
+func buildOwn(payload []byte) *hdr.PackedHistogram {
+	p := hdr.NewPacked(histLowest, histHighest, histDigits)
+	var idx int64
+	for len(payload) > 0 {
+		count, n := readZigZag(payload)
+		payload = payload[n:]
+		if count < 0 {
+			idx += -count
+			continue
+		}
+		if count > 0 {
+			_ = p.RecordValues(histValueAt(idx), count) // checked: in range, no overflow
+		}
+		idx++
+	}
+	return p
+}
+
+// ownDecoder is what decodeOwn reuses from one histogram to the next.
+type ownDecoder struct {
+	src     bytes.Reader
+	z       io.ReadCloser
+	raw     []byte
+	payload []byte
+}
+
+var ownDecoders = sync.Pool{New: func() any { return new(ownDecoder) }}
+
+// The layout of this package's histograms (see hdrhistogram-go): counts in
+// buckets of 2*subHalf sub-buckets, the first bucket whole and the others
+// in their upper half, each bucket twice the range of the one before.
+var (
+	histCounts  = int64(len(newHist().Export().Counts))
+	histSubHalf = int64(1) << (bits.Len64(2*pow10(histDigits)-1) - 1) // lowest 1: unit magnitude 0
+)
+
+func pow10(n int) uint64 {
+	p := uint64(1)
+	for range n {
+		p *= 10
+	}
+	return p
+}
+
+// histValueAt returns the lowest value counted at index i of the counts.
+func histValueAt(i int64) int64 {
+	bucket := i/histSubHalf - 1
+	sub := i%histSubHalf + histSubHalf
+	if bucket < 0 {
+		sub -= histSubHalf
+		bucket = 0
+	}
+	return sub << bucket
+}
+
+// readZigZag reads one count of a V2 payload: ZigZag LEB128 of at most 9
+// bytes, the ninth with 8 bits. n is 0 if buf ends within it.
+func readZigZag(buf []byte) (v int64, n int) {
+	var u uint64
+	for n < 9 {
+		if n >= len(buf) {
+			return 0, 0
+		}
+		b := buf[n]
+		if n == 8 {
+			u |= uint64(b) << 56
+			n++
+			break
+		}
+		u |= uint64(b&0x7f) << (7 * n)
+		n++
+		if b&0x80 == 0 {
+			break
+		}
+	}
+	return int64((u >> 1) ^ -(u & 1)), n
 }
 
 // data checks the encoding and unit of a non-empty h and returns the bytes
@@ -281,10 +463,17 @@ func badData(err error) error {
 	return fmt.Errorf("metrics: histogram data is not an HdrHistogram V2 compressed snapshot in base64 (\"HISTF...\"): %w", err)
 }
 
-// decode caches the sparse decoded form of Data in h.
-func (h *Histogram) decode() error {
-	if h.h != nil || h.p != nil {
+// check checks that Data decodes, keeping what it needs to decode it on
+// first read.
+func (h *Histogram) check() error {
+	if h.h != nil || h.p != nil || h.v != nil {
 		return nil
+	}
+	if h.Data != "" && h.Encoding == HistogramEncoding && h.Unit == HistogramUnit && !strings.HasPrefix(h.Data, doubleEncoded) {
+		if payload, ok := checkOwn([]byte(h.Data)); ok {
+			h.v = &checked{payload: payload}
+			return nil
+		}
 	}
 	p, err := h.Packed()
 	if err != nil {
@@ -526,17 +715,17 @@ func DecodeDocument(data []byte) (*Document, error) {
 	}
 	// An operation whose requests had one outcome has the same histograms
 	// as that outcome: each distinct histogram is decoded once.
-	decoded := make(map[Histogram]*hdr.PackedHistogram)
+	seen := make(map[Histogram]Histogram)
 	if err := d.forEachHist(func(path func() string, h *Histogram) error {
 		key := Histogram{Encoding: h.Encoding, Unit: h.Unit, Data: h.Data}
-		if p, ok := decoded[key]; ok {
-			h.p = p
+		if c, ok := seen[key]; ok {
+			*h = c
 			return nil
 		}
-		if err := h.decode(); err != nil {
+		if err := h.check(); err != nil {
 			return fmt.Errorf("metrics: decode document: %s: %w", path(), err)
 		}
-		decoded[key] = h.p
+		seen[key] = *h
 		return nil
 	}); err != nil {
 		return nil, err
