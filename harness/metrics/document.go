@@ -18,6 +18,8 @@ import (
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
+	jsonv2 "github.com/go-json-experiment/json"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 )
 
 // SchemaVersion is the schema of the result document this package writes.
@@ -707,7 +709,7 @@ func DecodeDocument(data []byte) (*Document, error) {
 		return nil, errors.New("metrics: decode document: empty input: want the JSON after " + strings.TrimSpace(ResultPrefix))
 	}
 	var d Document
-	if err := json.Unmarshal(data, &d); err != nil || d.Schema != SchemaVersion {
+	if err := unmarshalFast(data, &d); err != nil || d.Schema != SchemaVersion {
 		d, err = decodeDocumentSlow(data)
 		if err != nil {
 			return nil, err
@@ -731,6 +733,13 @@ func DecodeDocument(data []byte) (*Document, error) {
 		return nil, err
 	}
 	return &d, nil
+}
+
+// unmarshalFast is json.Unmarshal, about twice as fast: encoding/json v2
+// with the options that give encoding/json's behavior. Its errors are not
+// worded as encoding/json's: on error, decode again with encoding/json.
+func unmarshalFast(data []byte, v any) error {
+	return jsonv2.Unmarshal(data, v, jsonv1.DefaultOptionsV1())
 }
 
 // decodeDocumentSlow decodes a document that json.Unmarshal did not take

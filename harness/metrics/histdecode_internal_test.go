@@ -1,8 +1,11 @@
 package metrics
 
 import (
+	"encoding/json"
 	"math/rand/v2"
+	"reflect"
 	"testing"
+	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
@@ -104,4 +107,39 @@ func FuzzCheckOwn(f *testing.F) {
 	}
 	f.Add([]byte("HISTFAAAAB"))
 	f.Fuzz(func(t *testing.T, data []byte) { checkSame(t, data) })
+}
+
+// TestUnmarshalFastIsUnmarshal: unmarshalFast decodes documents as
+// encoding/json does, including field names in another case, duplicate
+// names and invalid UTF-8.
+func TestUnmarshalFastIsUnmarshal(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	doc := Document{
+		Schema: SchemaVersion, Scenario: "s", Labels: map[string]string{"a": "b"},
+		Start: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC), End: time.Date(2026, 1, 2, 3, 5, 5, 0, time.FixedZone("x", 3600)),
+		Operations: []OpStats{{Op: "op", Count: 3, Outcomes: map[string]int64{"ok": 3}, Latency: randomHist(t, rng, 100), Total: randomHist(t, rng, 100)}},
+		RateLimits: []RateLimitObservation{{Key: "k", Allowed: 3, WindowSeconds: 1.5, Rejected: 2}},
+		Series:     Series{IntervalMs: 1000, Requests: []int64{1, 2, 3}},
+		WebSocket:  &WebSocketStats{Connects: 1, PushLatency: randomHist(t, rng, 10)},
+		Thresholds: []ThresholdResult{{Expr: "p99(x) < 1s", Value: "2ms", OK: true}},
+	}
+	b, err := doc.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range []string{
+		string(b),
+		`{"schema":"cxload.result/v1","SCENARIO":"upper","scenario":"dup","summary":"bad \xff utf-8","operations":null}`,
+		`{"schema":"cxload.result/v1","labels":{"k":"1","k":"2"},"series":{"intervalMs":5,"requests":[1,2]},"unknown":[1,{"x":2}]}`,
+		`{"schema":"cxload.result/v1","start":"2026-01-02T03:04:05.123456789+01:00","target":{"kind":"tenant","region":"us-east-1"}}`,
+	} {
+		var fast, std Document
+		errFast, errStd := unmarshalFast([]byte(in), &fast), json.Unmarshal([]byte(in), &std)
+		if (errFast == nil) != (errStd == nil) {
+			t.Fatalf("unmarshalFast(%.60q...) error %v, encoding/json %v", in, errFast, errStd)
+		}
+		if !reflect.DeepEqual(fast, std) {
+			t.Errorf("unmarshalFast(%.60q...) =\n%+v\nencoding/json:\n%+v", in, fast, std)
+		}
+	}
 }
