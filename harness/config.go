@@ -25,6 +25,7 @@ import (
 
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/shard"
 	"github.com/cxload/cxload/internal/safefile"
 )
 
@@ -46,7 +47,7 @@ const (
 	EnvAbort5xxRate       = "CXLOAD_ABORT_5XX_RATE"       // abort when the 5xx share stays above this
 	EnvAbortAfter         = "CXLOAD_ABORT_AFTER"          // ... for this long
 	EnvTimezone           = "CXLOAD_TIMEZONE"             // IANA zone overriding the region's
-	EnvShard              = "CXLOAD_SHARD"                // i/n: this machine's shard; splits the request budget
+	EnvShard              = shard.Env                     // i/n: this machine's shard; splits the request budget
 )
 
 // Defaults of the guard's abort rules.
@@ -64,9 +65,9 @@ const (
 const maxClients = 9
 
 // The bounds of a run. A knob over one (CXLOAD_AGENTS, CXLOAD_RATE, any
-// duration, CXLOAD_REQUEST_BUDGET, CXLOAD_SHARD) is refused before anything
-// is allocated or sent: a slip such as 1e9 must fail at once instead of
-// exhausting the machine or the organization. Each is far above a real run;
+// duration, CXLOAD_REQUEST_BUDGET; CXLOAD_SHARD's is shard.Max) is refused
+// before anything is allocated or sent: a slip such as 1e9 must fail at
+// once instead of exhausting the machine or the organization. Each is far above a real run;
 // a run that truly needs more raises the constant here.
 const (
 	// MaxAgents bounds the agents of a run (all shards): ten times the
@@ -88,9 +89,6 @@ const (
 	// for MaxDuration could make (8.64×10¹⁰), which keeps the guard's counts
 	// far from int64's range.
 	MaxRequestBudget = MaxRate * int64(MaxDuration/time.Second)
-	// MaxShards bounds n in CXLOAD_SHARD=i/n: 1,000 machines, each with at
-	// least MaxAgents/1000 = 100 agents at the largest population.
-	MaxShards = 1_000
 	// MaxClientsFileSize bounds CXLOAD_CLIENTS_FILE: a client is under
 	// 200 bytes of JSON, so 1 MiB holds thousands, far more than any
 	// organization configures.
@@ -174,8 +172,8 @@ type GuardConfig struct {
 	AllowOutsideWindow bool
 	Budget             int64 // this shard's requests (attempts); 0 = none set
 	// BudgetTotal is CXLOAD_REQUEST_BUDGET as set: the budget of the whole
-	// run. With CXLOAD_SHARD=i/n each shard takes its part (ShardBudget),
-	// so n machines together never exceed it.
+	// run. With CXLOAD_SHARD=i/n each shard takes its part
+	// (shard.Shard.Split64), so n machines together never exceed it.
 	BudgetTotal  int64
 	Shard        string // CXLOAD_SHARD as read ("" = unsharded)
 	Abort429Rate float64
@@ -424,15 +422,15 @@ func resolveGuard(getenv func(string) string, region Region) (GuardConfig, []err
 	} else {
 		g.BudgetTotal = n
 		g.Budget = n
-		if sh := strings.TrimSpace(getenv(EnvShard)); sh != "" {
-			i, cnt, err := parseShard(sh)
+		if v := strings.TrimSpace(getenv(EnvShard)); v != "" {
+			sh, err := shard.FromEnv(getenv)
 			if err != nil {
-				bad("%s=%q: %v", EnvShard, sh, err)
+				bad("%v", err)
 			} else {
-				g.Shard = sh
-				g.Budget = ShardBudget(n, i, cnt)
+				g.Shard = v
+				g.Budget = int64(sh.Split64(uint64(n)))
 				if g.Budget == 0 {
-					bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, cnt, sh)
+					bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, sh.Count, v)
 				}
 			}
 		}
@@ -503,31 +501,4 @@ func Variables() []string {
 	}
 	sort.Strings(v)
 	return v
-}
-
-// ShardBudget is shard i's part (1-based) of a budget split over n shards:
-// total/n, plus one for the first total%n shards, so the parts add up to
-// total exactly.
-func ShardBudget(total int64, i, n int) int64 {
-	part := total / int64(n)
-	if int64(i) <= total%int64(n) {
-		part++
-	}
-	return part
-}
-
-// parseShard reads "i/n" with 1 ≤ i ≤ n. harness/agent has the full Shard
-// type; this copy keeps the guard free of an import cycle.
-func parseShard(s string) (i, n int, err error) {
-	a, b, ok := strings.Cut(s, "/")
-	if ok {
-		i, err = strconv.Atoi(strings.TrimSpace(a))
-		if err == nil {
-			n, err = strconv.Atoi(strings.TrimSpace(b))
-		}
-	}
-	if !ok || err != nil || n < 1 || i < 1 || i > n || n > MaxShards {
-		return 0, 0, fmt.Errorf("want i/n with 1 ≤ i ≤ n ≤ %d (harness.MaxShards), e.g. 2/4", MaxShards)
-	}
-	return i, n, nil
 }

@@ -121,7 +121,7 @@ func TestResolveTarget(t *testing.T) {
 		{name: "negative abort after", env: tenantEnv(map[string]string{"CXLOAD_ABORT_AFTER": "-1s"}),
 			errs: []string{`CXLOAD_ABORT_AFTER="-1s": want a positive Go duration`}},
 		{name: "shards over the bound", env: tenantEnv(map[string]string{"CXLOAD_SHARD": "1/1001"}),
-			errs: []string{`CXLOAD_SHARD="1/1001": want i/n with 1 ≤ i ≤ n ≤ 1000 (harness.MaxShards)`}},
+			errs: []string{`CXLOAD_SHARD="1/1001": shard "1/1001": count 1001 is over the bound of 1000 shards (shard.Max)`}},
 		{name: "NaN 429 rate", env: tenantEnv(map[string]string{"CXLOAD_ABORT_429_RATE": "NaN"}), errs: []string{`CXLOAD_ABORT_429_RATE="NaN": want a share between 0 and 1`}},
 		{name: "Inf 5xx rate", env: tenantEnv(map[string]string{"CXLOAD_ABORT_5XX_RATE": "+Inf"}), errs: []string{`CXLOAD_ABORT_5XX_RATE="+Inf": want a share between 0 and 1`}},
 		{name: "bad timezone", env: tenantEnv(map[string]string{"CXLOAD_TIMEZONE": "Mars/Olympus"}), errs: []string{`CXLOAD_TIMEZONE="Mars/Olympus": unknown IANA time zone`}},
@@ -244,7 +244,7 @@ func TestShardBudgetSplit(t *testing.T) {
 	}
 	for _, tc := range []struct{ budget, shard, want string }{
 		{"20000", "5/4", `CXLOAD_SHARD="5/4"`},
-		{"20000", "x", "want i/n"},
+		{"20000", "x", `CXLOAD_SHARD="x": shard "x": want "i/n"`},
 		{"3", "4/4", "leaves shard 4/4 no request"},
 	} {
 		_, err := harness.ResolveTarget(env(tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": tc.budget, "CXLOAD_SHARD": tc.shard})))

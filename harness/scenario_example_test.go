@@ -10,6 +10,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // TestYourOwnScenario is the scenario the README's "Writing your own
@@ -33,9 +34,9 @@ func TestYourOwnScenario(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pop.Close()
-	run := agent.Open{Pacer: agent.ConstantPacer{Freq: 10}, Agents: len(users), MaxDuration: 3 * time.Second}
+	run := workload.Open{Pacer: workload.ConstantPacer{Freq: 10}, Agents: len(users), MaxDuration: 3 * time.Second}
 	presences := []string{"Available", "Busy"}
-	if _, err := run.Run(tg.Context(), pop.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+	if _, err := run.Run(tg.Context(), pop.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 		return a.SetPresence(ctx, presences[it.N%2])
 	})); err != nil {
 		t.Fatal(err)

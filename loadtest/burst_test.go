@@ -17,6 +17,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // burstConfig is the load of TestRecordingBurst, from the knobs.
@@ -219,17 +220,17 @@ func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, po
 	rec := r.recorder(t)
 	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: cfg.Concurrency, Limits: lim, Retry: retry})
 	var active atomic.Int64
-	closed := agent.Closed{
+	closed := workload.Closed{
 		Agents:       cfg.Agents,
-		Ramp:         &agent.Ramp{Stages: []agent.Stage{{Duration: cfg.Ramp, Target: float64(cfg.Concurrency)}, {Duration: hold, Target: float64(cfg.Concurrency)}}},
-		Think:        agent.ConstantThink(cfg.Think),
+		Ramp:         &workload.Ramp{Stages: []workload.Stage{{Duration: cfg.Ramp, Target: float64(cfg.Concurrency)}, {Duration: hold, Target: float64(cfg.Concurrency)}}},
+		Think:        workload.ConstantThink(cfg.Think),
 		Seed:         r.k.Seed,
 		Shard:        r.k.Shard,
 		GracefulStop: time.Second,
 		Active:       &active,
 	}
 	stop := progress(t, rec, func() int { return int(active.Load()) })
-	st, err := closed.Run(r.ctx, func(ctx context.Context, it agent.Iteration) error {
+	st, err := closed.Run(r.ctx, func(ctx context.Context, it workload.Iteration) error {
 		conv, ok := calls[it.Agent]
 		if !ok {
 			return fmt.Errorf("agent %d has no call", it.Agent)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cxload/cxload/harness"
+	"github.com/cxload/cxload/harness/shard"
 )
 
 // FuzzParseKnobs: any CXLOAD_* scenario knobs parse without panicking; each
@@ -37,10 +38,10 @@ func FuzzParseKnobs(f *testing.F) {
 	} {
 		f.Add(s[0], s[1], s[2], s[3], s[4], s[5], s[6])
 	}
-	f.Fuzz(func(t *testing.T, agents, duration, rate, max429, simURL, shard, labels string) {
+	f.Fuzz(func(t *testing.T, agents, duration, rate, max429, simURL, shardEnv, labels string) {
 		env := map[string]string{
 			EnvAgents: agents, EnvDuration: duration, EnvRamp: duration, EnvRate: rate, EnvTimeScale: rate,
-			EnvMax429Rate: max429, EnvSimURL: simURL, EnvShard: shard, EnvLabels: labels, EnvSeed: agents,
+			EnvMax429Rate: max429, EnvSimURL: simURL, EnvShard: shardEnv, EnvLabels: labels, EnvSeed: agents,
 		}
 		k, err := parseKnobs(func(name string) string { return env[name] })
 		if err != nil {
@@ -55,7 +56,7 @@ func FuzzParseKnobs(f *testing.F) {
 			t.Fatalf("accepted out-of-range knobs: %+v", k)
 		}
 		if k.Agents > harness.MaxAgents || k.Duration > harness.MaxDuration || k.Ramp > harness.MaxDuration || k.Rate > harness.MaxRate ||
-			k.TimeScale > MaxTimeScale || k.Shard.Count > harness.MaxShards {
+			k.TimeScale > MaxTimeScale || k.Shard.Count > shard.Max {
 			t.Fatalf("accepted knobs over their bounds: %+v", k)
 		}
 		if k.SimURL != "" {

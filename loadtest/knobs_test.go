@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness"
-	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/shard"
 	"github.com/cxload/cxload/reports"
 )
 
@@ -39,12 +39,12 @@ const (
 	EnvSimURL      = "CXLOAD_SIM_URL"      // an external simulator (go run ./scripts/gcsim) instead of the embedded one
 	EnvTimeScale   = "CXLOAD_TIME_SCALE"   // simulator only: divide rate-limit windows by this factor
 	EnvLabels      = reports.EnvLabels     // matrix labels, k=v,k=v (the shard label is dropped: shards merge)
-	EnvShard       = agent.ShardEnv        // this machine's shard, i/n
+	EnvShard       = shard.Env             // this machine's shard, i/n
 )
 
 // Bounds of the scenario-only knobs; the bounds shared with the harness
 // (agents, rate, durations, shards) are harness.MaxAgents, MaxRate,
-// MaxDuration and MaxShards. A knob over its bound is refused before a
+// MaxDuration and shard.Max. A knob over its bound is refused before a
 // scenario allocates or sends anything.
 const (
 	// MaxIterations bounds CXLOAD_ITERATIONS: a million iterations per agent
@@ -81,7 +81,7 @@ var knobSpecs = []knobSpec{
 	{EnvSimURL, "an http://127.0.0.1:PORT URL", "none (embedded simulator)", "use an external simulator (go run ./scripts/gcsim), e.g. for scripts/matrix.sh"},
 	{EnvTimeScale, fmt.Sprintf("a number from 1 to %d", MaxTimeScale), "1; -short: 10 (TestRecordingBurst only)", "simulator only: divide rate-limit windows by this factor"},
 	{EnvLabels, "k=v,k=v", "none", "labels of the result documents (matrix cells)"},
-	{EnvShard, fmt.Sprintf("i/n with n ≤ %d", harness.MaxShards), "1/1", "this machine's shard of the agents, arrivals and budgets"},
+	{EnvShard, fmt.Sprintf("i/n with n ≤ %d", shard.Max), "1/1", "this machine's shard of the agents, arrivals and budgets"},
 }
 
 // knobs are the parsed knobs. Zero values mean "unset: the scenario's default".
@@ -103,7 +103,7 @@ type knobs struct {
 	SimURL      string
 	TimeScale   float64
 	Labels      map[string]string
-	Shard       agent.Shard
+	Shard       shard.Shard
 }
 
 // How to go beyond each bound, for the error of a knob over it.
@@ -227,13 +227,10 @@ func parseKnobs(getenv func(string) string) (knobs, error) {
 		k.Labels = l
 	}
 	if v := getenv(EnvShard); v != "" {
-		sh, err := agent.ParseShard(v)
-		switch {
-		case err != nil:
+		sh, err := shard.Parse(v)
+		if err != nil {
 			errs = append(errs, fmt.Errorf("loadtest: %s=%q: %v", EnvShard, v, err))
-		case sh.Count > harness.MaxShards:
-			over(EnvShard, v, fmt.Sprintf("%d shards (harness.MaxShards)", harness.MaxShards), "run fewer, larger shards")
-		default:
+		} else {
 			k.Shard = sh
 		}
 	}

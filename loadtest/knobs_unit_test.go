@@ -14,10 +14,10 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness"
-	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/shard"
 )
 
 func TestParseKnobs(t *testing.T) {
@@ -40,7 +40,7 @@ func TestParseKnobs(t *testing.T) {
 				if k.Agents != 1000 || k.Concurrency != 100 || k.Duration != 2*time.Minute || k.Ramp != 0 || !k.RampSet ||
 					k.Think != 250*time.Millisecond || !k.ThinkSet || k.Rate != 12.5 || k.Iterations != 6 || k.Seed != 42 ||
 					k.P99 != 800*time.Millisecond || math.Abs(k.Max429Rate-0.005) > 1e-12 || k.ProbeMax != 300 ||
-					k.SimURL != "http://127.0.0.1:8080" || k.TimeScale != 10 || k.Shard != (agent.Shard{Index: 2, Count: 4}) {
+					k.SimURL != "http://127.0.0.1:8080" || k.TimeScale != 10 || k.Shard != (shard.Shard{Index: 2, Count: 4}) {
 					t.Errorf("parsed %+v", k)
 				}
 				if len(k.Labels) != 1 || k.Labels["region"] != "sim" {
@@ -61,7 +61,7 @@ func TestParseKnobs(t *testing.T) {
 				if k.Agents != harness.MaxAgents || k.Concurrency != harness.MaxAgents || k.Duration != harness.MaxDuration ||
 					k.Ramp != harness.MaxDuration || k.Think != harness.MaxDuration || k.Rate != harness.MaxRate ||
 					k.Iterations != MaxIterations || k.P99 != harness.MaxDuration || k.ProbeMax != MaxProbeMax ||
-					k.TimeScale != MaxTimeScale || k.Shard.Count != harness.MaxShards || k.Seed != math.MaxUint64 {
+					k.TimeScale != MaxTimeScale || k.Shard.Count != shard.Max || k.Seed != math.MaxUint64 {
 					t.Errorf("parsed %+v", k)
 				}
 			}},
@@ -94,7 +94,7 @@ func TestParseKnobs(t *testing.T) {
 			wantErr: []string{`CXLOAD_ITERATIONS="1000001": over the bound of 1000000 iterations per agent (loadtest.MaxIterations)`}},
 		{name: "probe max over the bound", env: map[string]string{EnvProbeMax: "1e9"}, wantErr: []string{`CXLOAD_PROBE_MAX="1e9": want a whole number from 1 to 1000000`}},
 		{name: "time scale over the bound", env: map[string]string{EnvTimeScale: "1e300"}, wantErr: []string{`CXLOAD_TIME_SCALE="1e300": over the bound of 1000 (loadtest.MaxTimeScale)`}},
-		{name: "shards over the bound", env: map[string]string{EnvShard: "1/1001"}, wantErr: []string{`CXLOAD_SHARD="1/1001": over the bound of 1000 shards (harness.MaxShards)`}},
+		{name: "shards over the bound", env: map[string]string{EnvShard: "1/1001"}, wantErr: []string{`CXLOAD_SHARD="1/1001": shard "1/1001": count 1001 is over the bound of 1000 shards (shard.Max)`}},
 		{name: "external simulator must be loopback", env: map[string]string{EnvSimURL: "http://10.0.0.7:8080"},
 			wantErr: []string{`CXLOAD_SIM_URL="http://10.0.0.7:8080": host "10.0.0.7" is not loopback`}},
 		{name: "malformed labels", env: map[string]string{EnvLabels: "region"},

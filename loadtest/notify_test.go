@@ -14,6 +14,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // TestNotificationStability answers: do N agents' notification channels
@@ -93,7 +94,7 @@ func TestNotificationStability(t *testing.T) {
 	var paused atomic.Bool
 	var inflight, skipped atomic.Int64
 	var active atomic.Int64
-	open := agent.Open{Pacer: agent.ConstantPacer{Freq: rateR, Per: time.Second, Duration: dur}, Agents: agents, Shard: r.k.Shard,
+	open := workload.Open{Pacer: workload.ConstantPacer{Freq: rateR, Per: time.Second, Duration: dur}, Agents: agents, Shard: r.k.Shard,
 		GracefulStop: 5 * time.Second, Active: &active}
 	faults := make(chan string, 4)
 	var switchedOK, reconnectedOK atomic.Bool
@@ -137,7 +138,7 @@ func TestNotificationStability(t *testing.T) {
 		close(faults)
 	}
 	stop := progress(t, rec, func() int { return owned })
-	st, err := open.Run(runCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+	st, err := open.Run(runCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 		if paused.Load() {
 			skipped.Add(1)
 			return nil

@@ -127,7 +127,7 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.clients != nil && k.SimURL == "" {
 		bs := profileBuckets(base)
 		if !k.Shard.Whole() {
-			bs = k.Shard.Buckets(bs)
+			bs = api.ShardBuckets(k.Shard, bs)
 		}
 		switch n, why := o.clients(bs); {
 		case n <= len(base.Clients):
@@ -298,7 +298,7 @@ func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket {
 	if r.k.Shard.Whole() {
 		return bs
 	}
-	out := r.k.Shard.Buckets(bs)
+	out := api.ShardBuckets(r.k.Shard, bs)
 	for i := range out {
 		// A shard's part of a small bucket may round to 0, which the
 		// limiter would take as "no limit": keep at least one request.

@@ -20,6 +20,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // shiftMix is the share of each activity an agent without a call picks.
@@ -65,7 +66,7 @@ func (s *shift) agentState(id int) *shiftAgent {
 }
 
 // iteration does the agent's next activity of its shift.
-func (s *shift) iteration(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+func (s *shift) iteration(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 	st := s.agentState(a.ID)
 	if it.N == 0 {
 		if err := a.SubscribeTopics(ctx); err != nil {
@@ -189,10 +190,10 @@ func TestAgentShift(t *testing.T) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var active atomic.Int64
-	closed := agent.Closed{
+	closed := workload.Closed{
 		Agents:       agents,
-		Ramp:         &agent.Ramp{Stages: []agent.Stage{{Duration: ramp, Target: float64(agents)}, {Duration: dur, Target: float64(agents)}}},
-		Think:        agent.ExponentialThink{Mean: think, Max: 4 * think},
+		Ramp:         &workload.Ramp{Stages: []workload.Stage{{Duration: ramp, Target: float64(agents)}, {Duration: dur, Target: float64(agents)}}},
+		Think:        workload.ExponentialThink{Mean: think, Max: 4 * think},
 		Seed:         r.k.Seed,
 		Shard:        r.k.Shard,
 		GracefulStop: 2 * time.Second,
@@ -202,8 +203,8 @@ func TestAgentShift(t *testing.T) {
 	iter := sh.iteration
 	if k.Iterations > 0 {
 		// Exactly k.Iterations per agent, then wait for the others.
-		closed.Ramp = &agent.Ramp{Stages: []agent.Stage{{Duration: ramp, Target: float64(agents)}, {Duration: 10 * time.Minute, Target: float64(agents)}}}
-		iter = func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+		closed.Ramp = &workload.Ramp{Stages: []workload.Stage{{Duration: ramp, Target: float64(agents)}, {Duration: 10 * time.Minute, Target: float64(agents)}}}
+		iter = func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 			if it.N < uint64(k.Iterations) {
 				return sh.iteration(ctx, a, it)
 			}
@@ -219,7 +220,7 @@ func TestAgentShift(t *testing.T) {
 	}
 	var iterErrs sync.Map
 	stop := progress(t, rec, func() int { return int(active.Load()) })
-	st, err := closed.Run(runCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+	st, err := closed.Run(runCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 		err := iter(ctx, a, it)
 		if err != nil && ctx.Err() == nil {
 			iterErrs.LoadOrStore(a.ID, err)

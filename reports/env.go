@@ -4,6 +4,8 @@ import (
 	"cmp"
 	"fmt"
 	"strings"
+
+	"github.com/cxload/cxload/harness/shard"
 )
 
 // Environment variables read by EnvFromEnviron.
@@ -12,7 +14,7 @@ const (
 	EnvLabels = "CXLOAD_LABELS"
 	// EnvShard names this shard of a run, e.g. "2/4"; it becomes the
 	// "shard" label.
-	EnvShard = "CXLOAD_SHARD"
+	EnvShard = shard.Env
 	// EnvRunID names the run; shards of one run share it. Without it,
 	// GitHub's run id and attempt are used, then the start time and
 	// commit.
@@ -29,8 +31,8 @@ const ShardLabel = "shard"
 // branch (CXLOAD_COMMIT/CXLOAD_BRANCH, else GITHUB_SHA and
 // GITHUB_HEAD_REF/GITHUB_REF_NAME), the CI run URL, the run id
 // (CXLOAD_RUN_ID, else GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT) and the matrix
-// labels (CXLOAD_LABELS, plus CXLOAD_SHARD as "shard"). getenv is usually
-// os.Getenv.
+// labels (CXLOAD_LABELS, plus CXLOAD_SHARD as "shard", written "i/n").
+// getenv is usually os.Getenv.
 func EnvFromEnviron(getenv func(string) string) (Env, error) {
 	env := Env{
 		Commit: cmp.Or(getenv(EnvCommit), getenv("GITHUB_SHA")),
@@ -43,11 +45,15 @@ func EnvFromEnviron(getenv func(string) string) (Env, error) {
 	if err != nil {
 		return Env{}, fmt.Errorf("reports: %s: %w", EnvLabels, err)
 	}
-	if shard := getenv(EnvShard); shard != "" {
+	if strings.TrimSpace(getenv(EnvShard)) != "" {
+		sh, err := shard.FromEnv(getenv)
+		if err != nil {
+			return Env{}, fmt.Errorf("reports: %w", err)
+		}
 		if labels == nil {
 			labels = make(map[string]string)
 		}
-		labels[ShardLabel] = shard
+		labels[ShardLabel] = sh.String()
 	}
 	runID := getenv(EnvRunID)
 	if runID == "" && getenv("GITHUB_RUN_ID") != "" {

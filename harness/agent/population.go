@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/shard"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // Operation names recorded for the agent helpers (metrics.Result.Op).
@@ -77,7 +79,7 @@ type Config struct {
 	// k is Users[k]. See [LoadUsers] and [ReadUsers]. Required, non-empty.
 	Users []User
 	// Shard is this machine's part; it owns agents k with k mod n = i−1.
-	Shard Shard
+	Shard shard.Shard
 	// Presences maps presence names (system presence or label, any case,
 	// spaces or underscores) to presence definition ids. Nil: read once
 	// from GET /api/v2/presencedefinitions on first use.
@@ -152,7 +154,7 @@ func NewPopulation(cfg Config) (*Population, error) {
 func (p *Population) Size() int { return len(p.cfg.Users) }
 
 // Shard is the shard whose agents p holds.
-func (p *Population) Shard() Shard { return p.cfg.Shard }
+func (p *Population) Shard() shard.Shard { return p.cfg.Shard }
 
 // Agent returns agent k, or nil if this shard does not own it.
 func (p *Population) Agent(k int) *Agent { return p.agents[k] }
@@ -160,11 +162,11 @@ func (p *Population) Agent(k int) *Agent { return p.agents[k] }
 // Agents returns this shard's agents in increasing id order.
 func (p *Population) Agents() []*Agent { return append([]*Agent(nil), p.order...) }
 
-// Iter adapts a function of an agent to an [IterFunc] for [Open] and
-// [Closed]: it finds the iteration's agent and primes it with the
+// Iter adapts a function of an agent to a [workload.IterFunc] for [workload.Open] and
+// [workload.Closed]: it finds the iteration's agent and primes it with the
 // iteration's intended start (see [Agent.Begin]).
-func (p *Population) Iter(fn func(ctx context.Context, a *Agent, it Iteration) error) IterFunc {
-	return func(ctx context.Context, it Iteration) error {
+func (p *Population) Iter(fn func(ctx context.Context, a *Agent, it workload.Iteration) error) workload.IterFunc {
+	return func(ctx context.Context, it workload.Iteration) error {
 		a := p.agents[it.Agent]
 		if a == nil {
 			return fmt.Errorf("agent: iteration for agent %d, which shard %v does not own", it.Agent, p.cfg.Shard)
@@ -330,7 +332,7 @@ func (a *Agent) State() State {
 // it.Intended as intended send time, so its latency is measured from when
 // the executor meant the iteration to start (free of coordinated omission).
 // Later requests of the iteration are measured from their own send.
-func (a *Agent) Begin(it Iteration) {
+func (a *Agent) Begin(it workload.Iteration) {
 	a.mu.Lock()
 	a.intended = it.Intended
 	a.mu.Unlock()

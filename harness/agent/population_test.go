@@ -20,6 +20,8 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/harness/shard"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // sim is a simulator on an in-memory pipe with a token pool, an API client
@@ -297,8 +299,8 @@ func TestAgentCallAndRecording(t *testing.T) {
 		const n = 4
 		s := newSim(t, n, auth.PerAgent)
 		p := s.population(t, n, nil)
-		o := agent.Open{Pacer: agent.ConstantPacer{Freq: 4, Duration: 2 * time.Second}, Agents: n}
-		st, err := o.Run(t.Context(), p.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+		o := workload.Open{Pacer: workload.ConstantPacer{Freq: 4, Duration: 2 * time.Second}, Agents: n}
+		st, err := o.Run(t.Context(), p.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 			if _, err := a.TakeCall(ctx, agent.Call{}); err != nil {
 				return err
 			}
@@ -342,7 +344,7 @@ func TestPopulationShards(t *testing.T) {
 		}
 		seen := map[int]bool{}
 		for i := 1; i <= 3; i++ {
-			sh := agent.Shard{Index: i, Count: 3}
+			sh := shard.Shard{Index: i, Count: 3}
 			p, err := agent.NewPopulation(agent.Config{API: s.api, Users: users, Shard: sh})
 			if err != nil {
 				t.Fatal(err)
@@ -437,7 +439,7 @@ func TestNewPopulationErrors(t *testing.T) {
 		{"no users", agent.Config{API: c}, "Config.Users is empty"},
 		{"empty id", agent.Config{API: c, Users: []agent.User{{ID: "a"}, {}}}, "Config.Users[1].ID is empty"},
 		{"duplicate", agent.Config{API: c, Users: []agent.User{{ID: "a"}, {ID: "b"}, {ID: "a"}}}, "Config.Users[0] and [2] are the same user a"},
-		{"bad shard", agent.Config{API: c, Users: []agent.User{{ID: "a"}}, Shard: agent.Shard{Index: 0, Count: 2}}, "shard 0/2"},
+		{"bad shard", agent.Config{API: c, Users: []agent.User{{ID: "a"}}, Shard: shard.Shard{Index: 0, Count: 2}}, "shard 0/2"},
 	}
 	for _, tt := range tests {
 		_, err := agent.NewPopulation(tt.cfg)
@@ -568,19 +570,19 @@ func routeCount(s *gcsim.Server, method, route string, status int) int64 {
 // one unsharded run: the same number, for the same agents.
 func TestShardsOnSimulator(t *testing.T) {
 	const agents = 12
-	type runFunc func(ctx context.Context, sh agent.Shard, fn agent.IterFunc) (agent.Stats, error)
+	type runFunc func(ctx context.Context, sh shard.Shard, fn workload.IterFunc) (workload.Stats, error)
 	models := map[string]runFunc{
-		"open stages": func(ctx context.Context, sh agent.Shard, fn agent.IterFunc) (agent.Stats, error) {
-			p, err := agent.NewStagesPacer(0, []agent.Stage{{Duration: 4 * time.Second, Target: 30}, {Duration: 4 * time.Second, Target: 30}, {Duration: 2 * time.Second, Target: 0}})
+		"open stages": func(ctx context.Context, sh shard.Shard, fn workload.IterFunc) (workload.Stats, error) {
+			p, err := workload.NewStagesPacer(0, []workload.Stage{{Duration: 4 * time.Second, Target: 30}, {Duration: 4 * time.Second, Target: 30}, {Duration: 2 * time.Second, Target: 0}})
 			if err != nil {
-				return agent.Stats{}, err
+				return workload.Stats{}, err
 			}
-			o := agent.Open{Pacer: p, Agents: agents, Shard: sh}
+			o := workload.Open{Pacer: p, Agents: agents, Shard: sh}
 			return o.Run(ctx, fn)
 		},
-		"closed ramp": func(ctx context.Context, sh agent.Shard, fn agent.IterFunc) (agent.Stats, error) {
-			c := agent.Closed{Agents: agents, Shard: sh, Think: agent.ConstantThink(700 * time.Millisecond),
-				Ramp: &agent.Ramp{Stages: []agent.Stage{{Duration: 6 * time.Second, Target: agents}, {Duration: 4 * time.Second, Target: 0}}}}
+		"closed ramp": func(ctx context.Context, sh shard.Shard, fn workload.IterFunc) (workload.Stats, error) {
+			c := workload.Closed{Agents: agents, Shard: sh, Think: workload.ConstantThink(700 * time.Millisecond),
+				Ramp: &workload.Ramp{Stages: []workload.Stage{{Duration: 6 * time.Second, Target: agents}, {Duration: 4 * time.Second, Target: 0}}}}
 			return c.Run(ctx, fn)
 		},
 	}
@@ -596,7 +598,7 @@ func TestShardsOnSimulator(t *testing.T) {
 				}
 				// one runs the shards given and returns the requests the simulator
 				// answered and the iterations per user.
-				one := func(shs ...agent.Shard) (int64, map[string]int) {
+				one := func(shs ...shard.Shard) (int64, map[string]int) {
 					before := routeCount(s.srv, http.MethodPut, "/api/v2/users/{id}/routingstatus", http.StatusOK)
 					var mu sync.Mutex
 					perUser := map[string]int{}
@@ -605,7 +607,7 @@ func TestShardsOnSimulator(t *testing.T) {
 						if err != nil {
 							t.Fatal(err)
 						}
-						st, err := run(t.Context(), sh, p.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+						st, err := run(t.Context(), sh, p.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 							mu.Lock()
 							perUser[a.User.ID]++
 							mu.Unlock()
@@ -620,7 +622,7 @@ func TestShardsOnSimulator(t *testing.T) {
 					}
 					return routeCount(s.srv, http.MethodPut, "/api/v2/users/{id}/routingstatus", http.StatusOK) - before, perUser
 				}
-				wholeN, wholeUsers := one(agent.Shard{})
+				wholeN, wholeUsers := one(shard.Shard{})
 				shardsN, shardsUsers := one(shards(4)...)
 				if wholeN == 0 || shardsN != wholeN {
 					t.Errorf("simulator answered %d requests to shards 1/4…4/4, %d to one run", shardsN, wholeN)
@@ -639,4 +641,12 @@ func TestShardsOnSimulator(t *testing.T) {
 			})
 		})
 	}
+}
+
+func shards(n int) []shard.Shard {
+	out := make([]shard.Shard, n)
+	for i := range out {
+		out[i] = shard.Shard{Index: i + 1, Count: n}
+	}
+	return out
 }

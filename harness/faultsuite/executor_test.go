@@ -8,10 +8,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // TestOpenModelUnderFaults: a paced open-model run (harness/agent's Open
@@ -40,9 +40,9 @@ func TestOpenModelUnderFaults(t *testing.T) {
 			mu      sync.Mutex
 			results []metrics.Result
 		)
-		ex := &agent.Open{Pacer: agent.ConstantPacer{Freq: 20}, Agents: agents, MaxDuration: maxDur, GracefulStop: graceful}
+		ex := &workload.Open{Pacer: workload.ConstantPacer{Freq: 20}, Agents: agents, MaxDuration: maxDur, GracefulStop: graceful}
 		start := time.Now()
-		st, err := ex.Run(t.Context(), func(ctx context.Context, it agent.Iteration) error {
+		st, err := ex.Run(t.Context(), func(ctx context.Context, it workload.Iteration) error {
 			req := getQueues(it.Agent, int(it.N))
 			req.Intended = it.Intended
 			resp, err := r.api.Agent(it.Agent).Do(ctx, req)

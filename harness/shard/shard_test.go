@@ -1,31 +1,29 @@
-package agent_test
+package shard_test
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/cxload/cxload/harness/agent"
-	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/shard"
 )
 
 func TestParseShard(t *testing.T) {
 	tests := []struct {
 		in   string
-		want agent.Shard
+		want shard.Shard
 	}{
-		{"1/1", agent.Shard{Index: 1, Count: 1}},
-		{"2/4", agent.Shard{Index: 2, Count: 4}},
-		{"4/4", agent.Shard{Index: 4, Count: 4}},
-		{" 3 / 7 ", agent.Shard{Index: 3, Count: 7}},
-		{"", agent.Shard{Index: 1, Count: 1}},
+		{"1/1", shard.Shard{Index: 1, Count: 1}},
+		{"2/4", shard.Shard{Index: 2, Count: 4}},
+		{"4/4", shard.Shard{Index: 4, Count: 4}},
+		{" 3 / 7 ", shard.Shard{Index: 3, Count: 7}},
+		{"", shard.Shard{Index: 1, Count: 1}},
 	}
 	for _, tt := range tests {
-		got, err := agent.ParseShard(tt.in)
+		got, err := shard.Parse(tt.in)
 		if err != nil || got != tt.want {
-			t.Errorf("ParseShard(%q) = %v, %v, want %v", tt.in, got, err, tt.want)
+			t.Errorf("Parse(%q) = %v, %v, want %v", tt.in, got, err, tt.want)
 		}
 	}
 }
@@ -33,7 +31,7 @@ func TestParseShard(t *testing.T) {
 func TestParseShardErrors(t *testing.T) {
 	tests := []struct {
 		in   string
-		want string // besides the value and the expected form
+		want string // besides "shard" and the value
 	}{
 		{"2", ""},
 		{"0/4", "index 0 out of range"},
@@ -43,50 +41,70 @@ func TestParseShardErrors(t *testing.T) {
 		{"a/4", `index "a"`},
 		{"1/b", `count "b"`},
 		{"1/4/2", `count "4/2"`},
+		{"1/1001", "over the bound of 1000 shards (shard.Max)"},
 	}
 	for _, tt := range tests {
-		_, err := agent.ParseShard(tt.in)
+		_, err := shard.Parse(tt.in)
 		if err == nil {
-			t.Errorf("ParseShard(%q) = nil error, want one", tt.in)
+			t.Errorf("Parse(%q) = nil error, want one", tt.in)
 			continue
 		}
 		msg := err.Error()
-		for _, w := range []string{"agent: ", fmt.Sprintf("%q", tt.in), "i/n", "1 ≤ i ≤ n", tt.want} {
+		for _, w := range []string{"shard " + fmt.Sprintf("%q", tt.in), tt.want} {
 			if !strings.Contains(msg, w) {
-				t.Errorf("ParseShard(%q) error %q, want it to contain %q", tt.in, msg, w)
+				t.Errorf("Parse(%q) error %q, want it to contain %q", tt.in, msg, w)
 			}
 		}
 	}
 }
 
-func TestShardFromEnv(t *testing.T) {
-	t.Setenv(agent.ShardEnv, "3/8")
-	if got, err := agent.ShardFromEnv(); err != nil || got != (agent.Shard{Index: 3, Count: 8}) {
-		t.Errorf("ShardFromEnv() with %s=3/8 = %v, %v", agent.ShardEnv, got, err)
+func TestFromEnv(t *testing.T) {
+	env := func(v string) func(string) string {
+		return func(name string) string {
+			if name != shard.Env {
+				t.Fatalf("FromEnv read %s, want %s", name, shard.Env)
+			}
+			return v
+		}
 	}
-	t.Setenv(agent.ShardEnv, "")
-	if got, err := agent.ShardFromEnv(); err != nil || !got.Whole() {
-		t.Errorf("ShardFromEnv() with %s empty = %v, %v, want 1/1", agent.ShardEnv, got, err)
+	if got, err := shard.FromEnv(env("3/8")); err != nil || got != (shard.Shard{Index: 3, Count: 8}) {
+		t.Errorf("FromEnv with %s=3/8 = %v, %v", shard.Env, got, err)
 	}
-	t.Setenv(agent.ShardEnv, "9/8")
-	_, err := agent.ShardFromEnv()
+	if got, err := shard.FromEnv(env("")); err != nil || !got.Whole() {
+		t.Errorf("FromEnv with %s empty = %v, %v, want 1/1", shard.Env, got, err)
+	}
+	_, err := shard.FromEnv(env("9/8"))
 	if err == nil || !strings.Contains(err.Error(), `CXLOAD_SHARD="9/8"`) {
-		t.Errorf("ShardFromEnv() with %s=9/8 error = %v, want it to name the variable", agent.ShardEnv, err)
+		t.Errorf("FromEnv with %s=9/8 error = %v, want it to name the variable", shard.Env, err)
+	}
+}
+
+// TestValidate: a Shard built by hand is checked as Parse checks a string.
+func TestValidate(t *testing.T) {
+	for _, s := range []shard.Shard{{}, {Index: 1, Count: 1}, {Index: 4, Count: 4}, {Index: shard.Max, Count: shard.Max}} {
+		if err := s.Validate(); err != nil {
+			t.Errorf("%+v.Validate() = %v, want nil", s, err)
+		}
+	}
+	for _, s := range []shard.Shard{{Index: 0, Count: 4}, {Index: 5, Count: 4}, {Index: 1, Count: 0}, {Index: 1, Count: shard.Max + 1}} {
+		if err := s.Validate(); err == nil {
+			t.Errorf("%+v.Validate() = nil, want an error", s)
+		}
 	}
 }
 
 func TestShardZeroIsWhole(t *testing.T) {
-	var s agent.Shard
+	var s shard.Shard
 	if !s.Whole() || s.String() != "1/1" || !s.Owns(5) || s.Split(7) != 7 || s.Validate() != nil {
 		t.Errorf("zero Shard: Whole=%v String=%q Owns(5)=%v Split(7)=%d Validate=%v, want the whole run",
 			s.Whole(), s.String(), s.Owns(5), s.Split(7), s.Validate())
 	}
 }
 
-func shards(n int) []agent.Shard {
-	out := make([]agent.Shard, n)
+func shards(n int) []shard.Shard {
+	out := make([]shard.Shard, n)
 	for i := range out {
-		out[i] = agent.Shard{Index: i + 1, Count: n}
+		out[i] = shard.Shard{Index: i + 1, Count: n}
 	}
 	return out
 }
@@ -115,81 +133,36 @@ func TestShardSplit(t *testing.T) {
 	}
 }
 
-// TestShardsTogetherEqualOneRun is the acceptance property: shards 1/4 … 4/4
-// together issue exactly the arrivals (same count, same times) and use
-// exactly the agents of one unsharded run.
-func TestShardsTogetherEqualOneRun(t *testing.T) {
-	pacers := []struct {
-		name string
-		p    agent.Schedule
-	}{
-		{"k6 stages", mustStages(t, 0, agent.Stage{Duration: 10 * time.Second, Target: 50}, agent.Stage{Duration: 30 * time.Second, Target: 50}, agent.Stage{Duration: 5 * time.Second, Target: 0})},
-		{"constant 7/s for 13s", agent.ConstantPacer{Freq: 7, Duration: 13 * time.Second}},
-		{"fractional ramp", mustStages(t, 0.3, agent.Stage{Duration: 17 * time.Second, Target: 9.1})},
-	}
-	for _, pc := range pacers {
-		whole := simulate(t, pc.p, 1_000_000)
-		for _, n := range []int{1, 2, 3, 4, 7} {
-			t.Run(fmt.Sprintf("%s/n=%d", pc.name, n), func(t *testing.T) {
-				var union []time.Duration
-				for _, s := range shards(n) {
-					part := simulate(t, s.Pacer(pc.p), 1_000_000)
-					if want := s.Split(len(whole)); len(part) != want {
-						t.Errorf("shard %v: %d arrivals, want %d", s, len(part), want)
-					}
-					union = append(union, part...)
-				}
-				slices.Sort(union)
-				if !slices.Equal(union, whole) {
-					t.Errorf("shards together: %d arrivals, unsharded %d; the times differ", len(union), len(whole))
-				}
-			})
-		}
-	}
+// TestShardsOwnEachItemOnce: shards 1/4 … 4/4 together own each item of
+// the run exactly once.
+func TestShardsOwnEachItemOnce(t *testing.T) {
 	const population = 500
 	var agents []int
 	for _, s := range shards(4) {
 		agents = append(agents, s.Agents(population)...)
 	}
 	slices.Sort(agents)
-	if want := (agent.Shard{}).Agents(population); !slices.Equal(agents, want) {
-		t.Errorf("shards 1/4..4/4 together own %d agents, want each of the %d exactly once", len(agents), population)
+	if want := (shard.Shard{}).Agents(population); !slices.Equal(agents, want) {
+		t.Errorf("shards 1/4..4/4 together own %d items, want each of the %d exactly once", len(agents), population)
 	}
-}
-
-func TestShardPacerRate(t *testing.T) {
-	p := agent.Shard{Index: 2, Count: 4}.Pacer(agent.ConstantPacer{Freq: 100})
-	if got := p.Rate(0); got != 25 {
-		t.Errorf("shard 2/4 of 100/s: Rate = %v, want 25", got)
-	}
-	if got := (agent.Shard{Index: 1, Count: 3}).SplitRate(300); got != 100 {
-		t.Errorf("SplitRate(300) for 1/3 = %v, want 100", got)
-	}
-}
-
-func TestShardBuckets(t *testing.T) {
-	bs := []api.Bucket{
-		{Key: "client.credentials.token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300},
-		{Key: "org.app.user.rate.per.minute", Scope: api.ScopeClientUser, Allowed: 3000},
-		{Key: "conversations.recordingstate.rate.per.minute", Scope: api.ScopeEndpointUser, Allowed: 100, Families: []string{"recordingstate"}},
-		{Key: "org.rate.per.minute", Scope: api.ScopeOrg, Allowed: 7},
-	}
-	sum := make([]int, len(bs))
-	for _, s := range shards(3) {
-		part := s.Buckets(bs)
-		for i, b := range part {
-			sum[i] += b.Allowed
-			if b.Key != bs[i].Key || b.Scope != bs[i].Scope || !slices.Equal(b.Families, bs[i].Families) {
-				t.Errorf("shard %v bucket %d = %+v, want %+v but for Allowed", s, i, b, bs[i])
+	for k := range population {
+		owners := 0
+		for _, s := range shards(4) {
+			if s.Owns(k) {
+				owners++
+				if want := k%4 + 1; s.Index != want {
+					t.Errorf("item %d owned by shard %v, want %d/4", k, s, want)
+				}
 			}
 		}
-		if part[0].Allowed != 300 {
-			t.Errorf("shard %v: token bucket Allowed = %d, want 300 (each machine has its own tokens)", s, part[0].Allowed)
+		if owners != 1 {
+			t.Errorf("item %d has %d owners, want 1", k, owners)
 		}
 	}
-	for i, b := range bs[1:] {
-		if sum[i+1] != b.Allowed {
-			t.Errorf("%s: shards' parts sum to %d, want %d", b.Key, sum[i+1], b.Allowed)
-		}
+}
+
+func TestSplitRate(t *testing.T) {
+	if got := (shard.Shard{Index: 1, Count: 3}).SplitRate(300); got != 100 {
+		t.Errorf("SplitRate(300) for 1/3 = %v, want 100", got)
 	}
 }

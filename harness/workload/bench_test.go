@@ -1,4 +1,4 @@
-package agent_test
+package workload_test
 
 import (
 	"context"
@@ -7,10 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/shard"
+	"github.com/cxload/cxload/harness/workload"
 )
 
-func noop(context.Context, agent.Iteration) error { return nil }
+func noop(context.Context, workload.Iteration) error { return nil }
 
 // BenchmarkOpenDispatch measures the open executor's cost per arrival: the
 // pacer, finding an idle agent, the hand-off and the accounting. The rate is
@@ -20,7 +21,7 @@ func BenchmarkOpenDispatch(b *testing.B) {
 	for _, agents := range []int{64, 10_000} {
 		b.Run(fmt.Sprintf("agents=%d", agents), func(b *testing.B) {
 			b.ReportAllocs()
-			o := agent.Open{Pacer: agent.ConstantPacer{Freq: 1e12}, Agents: agents, MaxIterations: uint64(b.N)}
+			o := workload.Open{Pacer: workload.ConstantPacer{Freq: 1e12}, Agents: agents, MaxIterations: uint64(b.N)}
 			b.ResetTimer()
 			st, err := o.Run(context.Background(), noop)
 			if err != nil {
@@ -35,7 +36,7 @@ func BenchmarkOpenDispatch(b *testing.B) {
 // iteration of 8 agents without think time.
 func BenchmarkClosedIteration(b *testing.B) {
 	b.ReportAllocs()
-	c := agent.Closed{Agents: 8, MaxIterations: uint64(b.N)}
+	c := workload.Closed{Agents: 8, MaxIterations: uint64(b.N)}
 	b.ResetTimer()
 	if _, err := c.Run(context.Background(), noop); err != nil {
 		b.Fatal(err)
@@ -53,11 +54,11 @@ func BenchmarkClosedIdleAgents(b *testing.B) {
 		runtime.ReadMemStats(&before)
 		ctx, cancel := context.WithCancel(context.Background())
 		active := make(chan struct{})
-		c := agent.Closed{Agents: agents, Ramp: &agent.Ramp{Stages: []agent.Stage{{time.Hour, 0}, {time.Hour, agents}}}}
+		c := workload.Closed{Agents: agents, Ramp: &workload.Ramp{Stages: []workload.Stage{{time.Hour, 0}, {time.Hour, agents}}}}
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			c.Run(ctx, func(context.Context, agent.Iteration) error { close(active); return nil })
+			c.Run(ctx, func(context.Context, workload.Iteration) error { close(active); return nil })
 		}()
 		// Let every agent reach its wait.
 		for range 50 {
@@ -79,7 +80,7 @@ func BenchmarkClosedIdleAgents(b *testing.B) {
 }
 
 func BenchmarkShardPacerDue(b *testing.B) {
-	p := agent.Shard{Index: 3, Count: 4}.Pacer(mustStages(b, 0, agent.Stage{Duration: 10 * time.Second, Target: 50}, agent.Stage{Duration: 30 * time.Second, Target: 50}, agent.Stage{Duration: 5 * time.Second, Target: 0}))
+	p := workload.ShardSchedule(shard.Shard{Index: 3, Count: 4}, mustStages(b, 0, workload.Stage{Duration: 10 * time.Second, Target: 50}, workload.Stage{Duration: 30 * time.Second, Target: 50}, workload.Stage{Duration: 5 * time.Second, Target: 0}))
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		p.Due(uint64(i % 468))

@@ -1,4 +1,4 @@
-package agent
+package workload
 
 import (
 	"context"
@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cxload/cxload/harness/shard"
 )
 
 // Closed is a closed-model executor: each active agent loops, running one
@@ -41,7 +43,7 @@ type Closed struct {
 	Seed uint64
 	// Shard is this machine's part of the run; the zero Shard is the whole.
 	// It runs the agents it owns, and its part of MaxIterations.
-	Shard Shard
+	Shard shard.Shard
 	// MaxDuration ends the run after this long (0: no limit).
 	MaxDuration time.Duration
 	// MaxIterations ends the run after this many iterations of the whole
@@ -69,18 +71,18 @@ type Closed struct {
 // configuration is invalid.
 func (c *Closed) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 	if c.Agents <= 0 {
-		return Stats{}, fmt.Errorf("agent: Closed.Agents = %d: want the population size, > 0", c.Agents)
+		return Stats{}, fmt.Errorf("workload: Closed.Agents = %d: want the population size, > 0", c.Agents)
 	}
 	if fn == nil {
-		return Stats{}, errors.New("agent: Closed.Run: nil IterFunc")
+		return Stats{}, errors.New("workload: Closed.Run: nil IterFunc")
 	}
 	if err := c.Shard.Validate(); err != nil {
-		return Stats{}, err
+		return Stats{}, fmt.Errorf("workload: Closed.Shard: %w", err)
 	}
 	var ramp *Ramp
 	if c.Ramp != nil {
 		if err := c.Ramp.Validate(); err != nil {
-			return Stats{}, fmt.Errorf("agent: Closed.Ramp: %w", err)
+			return Stats{}, fmt.Errorf("workload: Closed.Ramp: %w", err)
 		}
 		r := Ramp{Start: c.Ramp.Start, Stages: append([]Stage(nil), c.Ramp.Stages...)}
 		ramp = &r

@@ -1,4 +1,4 @@
-package agent_test
+package workload_test
 
 import (
 	"context"
@@ -14,7 +14,8 @@ import (
 
 	"go.uber.org/goleak"
 
-	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/shard"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -23,12 +24,12 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 type log struct {
 	mu    sync.Mutex
 	start time.Time
-	its   []agent.Iteration
+	its   []workload.Iteration
 }
 
 func newLog() *log { return &log{start: time.Now()} }
 
-func (l *log) add(it agent.Iteration) {
+func (l *log) add(it workload.Iteration) {
 	l.mu.Lock()
 	l.its = append(l.its, it)
 	l.mu.Unlock()
@@ -36,8 +37,8 @@ func (l *log) add(it agent.Iteration) {
 
 // work returns an IterFunc that logs each iteration and then takes d, or
 // returns early with ctx's error when canceled.
-func (l *log) work(d time.Duration) agent.IterFunc {
-	return func(ctx context.Context, it agent.Iteration) error {
+func (l *log) work(d time.Duration) workload.IterFunc {
+	return func(ctx context.Context, it workload.Iteration) error {
 		l.add(it)
 		t := time.NewTimer(d)
 		defer t.Stop()
@@ -75,7 +76,7 @@ func (l *log) agents() []int {
 	return out
 }
 
-func checkStats(tb testing.TB, got, want agent.Stats) {
+func checkStats(tb testing.TB, got, want workload.Stats) {
 	tb.Helper()
 	if got != want {
 		tb.Errorf("stats:\n got %v\nwant %v", got, want)
@@ -85,43 +86,43 @@ func checkStats(tb testing.TB, got, want agent.Stats) {
 func TestOpenCounts(t *testing.T) {
 	tests := []struct {
 		name    string
-		open    agent.Open
+		open    workload.Open
 		service time.Duration
-		want    agent.Stats
+		want    workload.Stats
 	}{
 		{
 			name: "10/s for 10s, agents keep up",
-			open: agent.Open{Pacer: agent.ConstantPacer{Freq: 10, Duration: 10 * time.Second}, Agents: 5},
+			open: workload.Open{Pacer: workload.ConstantPacer{Freq: 10, Duration: 10 * time.Second}, Agents: 5},
 			// The last arrival is at 9.9s and ends at 10s.
 			service: 100 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 100, Started: 100, Completed: 100, Reason: agent.StopPacer, Issuing: 9900 * time.Millisecond, Elapsed: 10 * time.Second},
+			want:    workload.Stats{Arrivals: 100, Started: 100, Completed: 100, Reason: workload.StopPacer, Issuing: 9900 * time.Millisecond, Elapsed: 10 * time.Second},
 		},
 		{
 			name: "one busy agent: arrivals are dropped, not delayed",
-			open: agent.Open{Pacer: agent.ConstantPacer{Freq: 10, Duration: 10 * time.Second}, Agents: 1},
+			open: workload.Open{Pacer: workload.ConstantPacer{Freq: 10, Duration: 10 * time.Second}, Agents: 1},
 			// Busy 250ms from each accepted arrival: of 0, 100, 200, 300ms… only
 			// every third (0, 300, 600…9900ms) finds the agent idle.
 			service: 250 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 100, Started: 34, Dropped: 66, Completed: 34, Reason: agent.StopPacer, Issuing: 9900 * time.Millisecond, Elapsed: 10150 * time.Millisecond},
+			want:    workload.Stats{Arrivals: 100, Started: 34, Dropped: 66, Completed: 34, Reason: workload.StopPacer, Issuing: 9900 * time.Millisecond, Elapsed: 10150 * time.Millisecond},
 		},
 		{
 			name:    "max iterations",
-			open:    agent.Open{Pacer: agent.ConstantPacer{Freq: 100}, Agents: 10, MaxIterations: 25},
+			open:    workload.Open{Pacer: workload.ConstantPacer{Freq: 100}, Agents: 10, MaxIterations: 25},
 			service: 10 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 25, Started: 25, Completed: 25, Reason: agent.StopIterations, Issuing: 240 * time.Millisecond, Elapsed: 250 * time.Millisecond},
+			want:    workload.Stats{Arrivals: 25, Started: 25, Completed: 25, Reason: workload.StopIterations, Issuing: 240 * time.Millisecond, Elapsed: 250 * time.Millisecond},
 		},
 		{
 			name:    "max duration",
-			open:    agent.Open{Pacer: agent.ConstantPacer{Freq: 10}, Agents: 2, MaxDuration: time.Second},
+			open:    workload.Open{Pacer: workload.ConstantPacer{Freq: 10}, Agents: 2, MaxDuration: time.Second},
 			service: 50 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 10, Started: 10, Completed: 10, Reason: agent.StopDuration, Issuing: time.Second, Elapsed: time.Second},
+			want:    workload.Stats{Arrivals: 10, Started: 10, Completed: 10, Reason: workload.StopDuration, Issuing: time.Second, Elapsed: time.Second},
 		},
 		{
 			name: "k6 stages",
-			open: agent.Open{Pacer: mustStages(t, 0, agent.Stage{Duration: 10 * time.Second, Target: 50}, agent.Stage{Duration: 30 * time.Second, Target: 50}, agent.Stage{Duration: 5 * time.Second, Target: 0}), Agents: 3},
+			open: workload.Open{Pacer: mustStages(t, 0, workload.Stage{Duration: 10 * time.Second, Target: 50}, workload.Stage{Duration: 30 * time.Second, Target: 50}, workload.Stage{Duration: 5 * time.Second, Target: 0}), Agents: 3},
 			// At 50/s arrivals are 20ms apart: never more than one in flight.
 			service: 15 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 1875, Started: 1875, Completed: 1875, Reason: agent.StopPacer},
+			want:    workload.Stats{Arrivals: 1875, Started: 1875, Completed: 1875, Reason: workload.StopPacer},
 		},
 	}
 	for _, tt := range tests {
@@ -152,9 +153,9 @@ func TestOpenCounts(t *testing.T) {
 // TestOpenIntended checks that each iteration carries the pacer's due time.
 func TestOpenIntended(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := mustStages(t, 0, agent.Stage{Duration: 10 * time.Second, Target: 10})
+		p := mustStages(t, 0, workload.Stage{Duration: 10 * time.Second, Target: 10})
 		l := newLog()
-		o := agent.Open{Pacer: p, Agents: 4}
+		o := workload.Open{Pacer: p, Agents: 4}
 		if _, err := o.Run(t.Context(), l.work(time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
@@ -169,10 +170,10 @@ func TestOpenOnDrop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		start := time.Now()
 		var dropped []time.Duration
-		o := agent.Open{
-			Pacer:  agent.ConstantPacer{Freq: 10, Duration: time.Second},
+		o := workload.Open{
+			Pacer:  workload.ConstantPacer{Freq: 10, Duration: time.Second},
 			Agents: 1,
-			OnDrop: func(it agent.Iteration) { dropped = append(dropped, it.Intended.Sub(start)) },
+			OnDrop: func(it workload.Iteration) { dropped = append(dropped, it.Intended.Sub(start)) },
 		}
 		st, err := o.Run(t.Context(), newLog().work(450*time.Millisecond))
 		if err != nil {
@@ -193,22 +194,22 @@ func TestGracefulStop(t *testing.T) {
 		name    string
 		grace   time.Duration
 		service time.Duration
-		want    agent.Stats   // closed: 1 agent, MaxDuration 1s
-		openEnd time.Duration // open: its one arrival is at 0s and the pacer stops there
+		want    workload.Stats // closed: 1 agent, MaxDuration 1s
+		openEnd time.Duration  // open: its one arrival is at 0s and the pacer stops there
 	}{
 		{"finishes within the bound", 5 * time.Second, 3 * time.Second,
-			agent.Stats{Arrivals: 1, Started: 1, Completed: 1, Reason: agent.StopPacer, Issuing: time.Second, Elapsed: 3 * time.Second}, 3 * time.Second},
+			workload.Stats{Arrivals: 1, Started: 1, Completed: 1, Reason: workload.StopPacer, Issuing: time.Second, Elapsed: 3 * time.Second}, 3 * time.Second},
 		{"canceled at the bound", 5 * time.Second, time.Hour,
-			agent.Stats{Arrivals: 1, Started: 1, Errors: 1, Interrupted: 1, Reason: agent.StopPacer, Issuing: time.Second, Elapsed: 6 * time.Second}, 5 * time.Second},
+			workload.Stats{Arrivals: 1, Started: 1, Errors: 1, Interrupted: 1, Reason: workload.StopPacer, Issuing: time.Second, Elapsed: 6 * time.Second}, 5 * time.Second},
 		{"negative: canceled at once", -1, time.Hour,
-			agent.Stats{Arrivals: 1, Started: 1, Errors: 1, Interrupted: 1, Reason: agent.StopPacer, Issuing: time.Second, Elapsed: time.Second}, 0},
+			workload.Stats{Arrivals: 1, Started: 1, Errors: 1, Interrupted: 1, Reason: workload.StopPacer, Issuing: time.Second, Elapsed: time.Second}, 0},
 		{"zero: the default bound", 0, time.Hour,
-			agent.Stats{Arrivals: 1, Started: 1, Errors: 1, Interrupted: 1, Reason: agent.StopPacer, Issuing: time.Second, Elapsed: time.Second + agent.DefaultGracefulStop}, agent.DefaultGracefulStop},
+			workload.Stats{Arrivals: 1, Started: 1, Errors: 1, Interrupted: 1, Reason: workload.StopPacer, Issuing: time.Second, Elapsed: time.Second + workload.DefaultGracefulStop}, workload.DefaultGracefulStop},
 	}
 	for _, tt := range tests {
 		t.Run("open/"+tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				o := agent.Open{Pacer: agent.ConstantPacer{Freq: 1, Duration: time.Second}, Agents: 1, GracefulStop: tt.grace}
+				o := workload.Open{Pacer: workload.ConstantPacer{Freq: 1, Duration: time.Second}, Agents: 1, GracefulStop: tt.grace}
 				got, err := o.Run(t.Context(), newLog().work(tt.service))
 				if err != nil {
 					t.Fatal(err)
@@ -220,13 +221,13 @@ func TestGracefulStop(t *testing.T) {
 		})
 		t.Run("closed/"+tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				c := agent.Closed{Agents: 1, MaxDuration: time.Second, GracefulStop: tt.grace}
+				c := workload.Closed{Agents: 1, MaxDuration: time.Second, GracefulStop: tt.grace}
 				got, err := c.Run(t.Context(), newLog().work(tt.service))
 				if err != nil {
 					t.Fatal(err)
 				}
 				want := tt.want
-				want.Reason = agent.StopDuration
+				want.Reason = workload.StopDuration
 				checkStats(t, got, want)
 			})
 		})
@@ -241,22 +242,22 @@ func TestContextCancel(t *testing.T) {
 				time.AfterFunc(2500*time.Millisecond, cancel)
 				l := newLog()
 				var (
-					st  agent.Stats
+					st  workload.Stats
 					err error
 				)
 				// 3 agents, each iteration takes 1s and none may end on its own
 				// after the cancel: the grace period must not apply.
 				if name == "open" {
-					o := agent.Open{Pacer: agent.ConstantPacer{Freq: 2}, Agents: 3, GracefulStop: time.Minute}
+					o := workload.Open{Pacer: workload.ConstantPacer{Freq: 2}, Agents: 3, GracefulStop: time.Minute}
 					st, err = o.Run(ctx, l.work(time.Second))
 				} else {
-					c := agent.Closed{Agents: 3, GracefulStop: time.Minute}
+					c := workload.Closed{Agents: 3, GracefulStop: time.Minute}
 					st, err = c.Run(ctx, l.work(time.Second))
 				}
 				if err != nil {
 					t.Fatal(err)
 				}
-				if st.Reason != agent.StopCanceled || st.Elapsed != 2500*time.Millisecond || st.Issuing != 2500*time.Millisecond {
+				if st.Reason != workload.StopCanceled || st.Elapsed != 2500*time.Millisecond || st.Issuing != 2500*time.Millisecond {
 					t.Errorf("stats %v, want reason canceled, issuing and elapsed 2.5s", st)
 				}
 				if st.Interrupted == 0 || st.Completed+st.Interrupted != st.Started {
@@ -270,47 +271,47 @@ func TestContextCancel(t *testing.T) {
 func TestClosedCounts(t *testing.T) {
 	tests := []struct {
 		name    string
-		closed  agent.Closed
+		closed  workload.Closed
 		service time.Duration
-		want    agent.Stats
+		want    workload.Stats
 	}{
 		{
 			name: "3 agents, 1s think, 10s",
 			// Each agent starts at 0, 1.3, 2.6 … 9.1s: 8 iterations.
-			closed:  agent.Closed{Agents: 3, Think: agent.ConstantThink(time.Second), MaxDuration: 10 * time.Second},
+			closed:  workload.Closed{Agents: 3, Think: workload.ConstantThink(time.Second), MaxDuration: 10 * time.Second},
 			service: 300 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 24, Started: 24, Completed: 24, Reason: agent.StopDuration, Issuing: 10 * time.Second, Elapsed: 10 * time.Second},
+			want:    workload.Stats{Arrivals: 24, Started: 24, Completed: 24, Reason: workload.StopDuration, Issuing: 10 * time.Second, Elapsed: 10 * time.Second},
 		},
 		{
 			name: "max iterations",
 			// 4 start at 0s, 4 at 1s, 2 at 2s.
-			closed:  agent.Closed{Agents: 4, MaxIterations: 10},
+			closed:  workload.Closed{Agents: 4, MaxIterations: 10},
 			service: time.Second,
-			want:    agent.Stats{Arrivals: 10, Started: 10, Completed: 10, Reason: agent.StopIterations, Issuing: 2 * time.Second, Elapsed: 3 * time.Second},
+			want:    workload.Stats{Arrivals: 10, Started: 10, Completed: 10, Reason: workload.StopIterations, Issuing: 2 * time.Second, Elapsed: 3 * time.Second},
 		},
 		{
 			name: "max iterations ends the run when the last one starts",
 			// Not an hour later, when the agent would come back from thinking.
-			closed:  agent.Closed{Agents: 1, MaxIterations: 1, Think: agent.ConstantThink(time.Hour)},
+			closed:  workload.Closed{Agents: 1, MaxIterations: 1, Think: workload.ConstantThink(time.Hour)},
 			service: time.Second,
-			want:    agent.Stats{Arrivals: 1, Started: 1, Completed: 1, Reason: agent.StopIterations, Issuing: 0, Elapsed: time.Second},
+			want:    workload.Stats{Arrivals: 1, Started: 1, Completed: 1, Reason: workload.StopIterations, Issuing: 0, Elapsed: time.Second},
 		},
 		{
 			name: "ramp up, hold, down",
 			// Agent k is active from k+1 s to 29−k s and starts an iteration
 			// every 0.5 s: 56−4k iterations; 380 for k = 0…9. All are inactive
 			// after 29 s, so the run ends when the ramp does.
-			closed: agent.Closed{Agents: 10, Think: agent.ConstantThink(400 * time.Millisecond),
-				Ramp: &agent.Ramp{Stages: []agent.Stage{{10 * time.Second, 10}, {10 * time.Second, 10}, {10 * time.Second, 0}}}},
+			closed: workload.Closed{Agents: 10, Think: workload.ConstantThink(400 * time.Millisecond),
+				Ramp: &workload.Ramp{Stages: []workload.Stage{{10 * time.Second, 10}, {10 * time.Second, 10}, {10 * time.Second, 0}}}},
 			service: 100 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 380, Started: 380, Completed: 380, Reason: agent.StopAgents, Issuing: 29 * time.Second, Elapsed: 29 * time.Second},
+			want:    workload.Stats{Arrivals: 380, Started: 380, Completed: 380, Reason: workload.StopAgents, Issuing: 29 * time.Second, Elapsed: 29 * time.Second},
 		},
 		{
 			name: "ramp capped by the population",
 			// The ramp asks for 10 agents, there are 2: 10 iterations each in 5s.
-			closed:  agent.Closed{Agents: 2, Ramp: &agent.Ramp{Start: 10, Stages: []agent.Stage{{5 * time.Second, 10}}}},
+			closed:  workload.Closed{Agents: 2, Ramp: &workload.Ramp{Start: 10, Stages: []workload.Stage{{5 * time.Second, 10}}}},
 			service: 500 * time.Millisecond,
-			want:    agent.Stats{Arrivals: 20, Started: 20, Completed: 20, Reason: agent.StopPacer, Issuing: 5 * time.Second, Elapsed: 5 * time.Second},
+			want:    workload.Stats{Arrivals: 20, Started: 20, Completed: 20, Reason: workload.StopPacer, Issuing: 5 * time.Second, Elapsed: 5 * time.Second},
 		},
 	}
 	for _, tt := range tests {
@@ -331,27 +332,27 @@ func TestClosedCounts(t *testing.T) {
 // iteration within GracefulRampDown, or are canceled at its end.
 func TestGracefulRampDown(t *testing.T) {
 	// Two agents active for 10s, then none for 5s.
-	ramp := &agent.Ramp{Start: 2, Stages: []agent.Stage{{10 * time.Second, 2}, {0, 0}, {5 * time.Second, 0}}}
+	ramp := &workload.Ramp{Start: 2, Stages: []workload.Stage{{10 * time.Second, 2}, {0, 0}, {5 * time.Second, 0}}}
 	tests := []struct {
 		name     string
 		rampDown time.Duration
 		service  time.Duration
-		want     agent.Stats
+		want     workload.Stats
 	}{
 		{"finishes within the bound", 3 * time.Second, 11 * time.Second,
-			agent.Stats{Arrivals: 2, Started: 2, Completed: 2, Reason: agent.StopAgents, Issuing: 11 * time.Second, Elapsed: 11 * time.Second}},
+			workload.Stats{Arrivals: 2, Started: 2, Completed: 2, Reason: workload.StopAgents, Issuing: 11 * time.Second, Elapsed: 11 * time.Second}},
 		{"canceled at the bound", 3 * time.Second, time.Hour,
-			agent.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: agent.StopAgents, Issuing: 13 * time.Second, Elapsed: 13 * time.Second}},
+			workload.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: workload.StopAgents, Issuing: 13 * time.Second, Elapsed: 13 * time.Second}},
 		{"negative: canceled when the window ends", -1, time.Hour,
-			agent.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: agent.StopAgents, Issuing: 10 * time.Second, Elapsed: 10 * time.Second}},
+			workload.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: workload.StopAgents, Issuing: 10 * time.Second, Elapsed: 10 * time.Second}},
 		{"the run's end bounds it too", time.Minute, time.Hour,
 			// The ramp ends at 15s; GracefulStop (2s) then cancels at 17s.
-			agent.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: agent.StopPacer, Issuing: 15 * time.Second, Elapsed: 17 * time.Second}},
+			workload.Stats{Arrivals: 2, Started: 2, Errors: 2, Interrupted: 2, Reason: workload.StopPacer, Issuing: 15 * time.Second, Elapsed: 17 * time.Second}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				c := agent.Closed{Agents: 2, Ramp: ramp, GracefulRampDown: tt.rampDown, GracefulStop: 2 * time.Second}
+				c := workload.Closed{Agents: 2, Ramp: ramp, GracefulRampDown: tt.rampDown, GracefulStop: 2 * time.Second}
 				got, err := c.Run(t.Context(), newLog().work(tt.service))
 				if err != nil {
 					t.Fatal(err)
@@ -367,8 +368,8 @@ func TestGracefulRampDown(t *testing.T) {
 func TestClosedRampActive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var active atomic.Int64
-		c := &agent.Closed{Agents: 10, Active: &active, Think: agent.ConstantThink(400 * time.Millisecond),
-			Ramp: &agent.Ramp{Stages: []agent.Stage{{10 * time.Second, 10}, {10 * time.Second, 10}, {10 * time.Second, 0}}}}
+		c := &workload.Closed{Agents: 10, Active: &active, Think: workload.ConstantThink(400 * time.Millisecond),
+			Ramp: &workload.Ramp{Stages: []workload.Stage{{10 * time.Second, 10}, {10 * time.Second, 10}, {10 * time.Second, 0}}}}
 		l := newLog()
 		done := make(chan struct{})
 		go func() {
@@ -409,13 +410,13 @@ func TestClosedRampActive(t *testing.T) {
 // together start exactly the iterations of one unsharded run, at the same
 // intended times, with the same set of agents.
 func TestShardedExecutors(t *testing.T) {
-	pacer := mustStages(t, 0, agent.Stage{Duration: 4 * time.Second, Target: 40}, agent.Stage{Duration: 4 * time.Second, Target: 40}, agent.Stage{Duration: 2 * time.Second, Target: 0})
-	type run func(t *testing.T, sh agent.Shard) ([]time.Duration, []int, agent.Stats)
+	pacer := mustStages(t, 0, workload.Stage{Duration: 4 * time.Second, Target: 40}, workload.Stage{Duration: 4 * time.Second, Target: 40}, workload.Stage{Duration: 2 * time.Second, Target: 0})
+	type run func(t *testing.T, sh shard.Shard) ([]time.Duration, []int, workload.Stats)
 	runs := map[string]run{
-		"open": func(t *testing.T, sh agent.Shard) (offs []time.Duration, agents []int, st agent.Stats) {
+		"open": func(t *testing.T, sh shard.Shard) (offs []time.Duration, agents []int, st workload.Stats) {
 			synctest.Test(t, func(t *testing.T) {
 				l := newLog()
-				o := agent.Open{Pacer: pacer, Agents: 20, Shard: sh, MaxIterations: 300}
+				o := workload.Open{Pacer: pacer, Agents: 20, Shard: sh, MaxIterations: 300}
 				var err error
 				if st, err = o.Run(t.Context(), l.work(5*time.Millisecond)); err != nil {
 					t.Fatal(err)
@@ -424,11 +425,11 @@ func TestShardedExecutors(t *testing.T) {
 			})
 			return
 		},
-		"closed": func(t *testing.T, sh agent.Shard) (offs []time.Duration, agents []int, st agent.Stats) {
+		"closed": func(t *testing.T, sh shard.Shard) (offs []time.Duration, agents []int, st workload.Stats) {
 			synctest.Test(t, func(t *testing.T) {
 				l := newLog()
-				c := agent.Closed{Agents: 13, Shard: sh, Think: agent.ConstantThink(time.Second),
-					Ramp: &agent.Ramp{Stages: []agent.Stage{{10 * time.Second, 13}}}}
+				c := workload.Closed{Agents: 13, Shard: sh, Think: workload.ConstantThink(time.Second),
+					Ramp: &workload.Ramp{Stages: []workload.Stage{{10 * time.Second, 13}}}}
 				var err error
 				if st, err = c.Run(t.Context(), l.work(250*time.Millisecond)); err != nil {
 					t.Fatal(err)
@@ -440,12 +441,12 @@ func TestShardedExecutors(t *testing.T) {
 	}
 	for name, r := range runs {
 		t.Run(name, func(t *testing.T) {
-			wholeOffs, wholeAgents, wholeSt := r(t, agent.Shard{})
+			wholeOffs, wholeAgents, wholeSt := r(t, shard.Shard{})
 			var offs []time.Duration
 			var agents []int
 			var started uint64
 			for i := 1; i <= 4; i++ {
-				sh := agent.Shard{Index: i, Count: 4}
+				sh := shard.Shard{Index: i, Count: 4}
 				o, a, st := r(t, sh)
 				for _, k := range a {
 					if !sh.Owns(k) {
@@ -472,7 +473,7 @@ func TestClosedReproducible(t *testing.T) {
 	for i := range got {
 		synctest.Test(t, func(t *testing.T) {
 			l := newLog()
-			c := agent.Closed{Agents: 5, Seed: 42, Think: agent.ExponentialThink{Mean: time.Second}, MaxDuration: 20 * time.Second}
+			c := workload.Closed{Agents: 5, Seed: 42, Think: workload.ExponentialThink{Mean: time.Second}, MaxDuration: 20 * time.Second}
 			if _, err := c.Run(t.Context(), l.work(100*time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
@@ -485,38 +486,38 @@ func TestClosedReproducible(t *testing.T) {
 }
 
 func TestExecutorErrors(t *testing.T) {
-	noop := func(context.Context, agent.Iteration) error { return nil }
+	noop := func(context.Context, workload.Iteration) error { return nil }
 	tests := []struct {
 		name string
 		run  func() error
 		want string
 	}{
-		{"open without pacer", func() error { _, err := (&agent.Open{Agents: 1}).Run(context.Background(), noop); return err }, "Open.Pacer is nil"},
+		{"open without pacer", func() error { _, err := (&workload.Open{Agents: 1}).Run(context.Background(), noop); return err }, "Open.Pacer is nil"},
 		{"open without agents", func() error {
-			_, err := (&agent.Open{Pacer: agent.ConstantPacer{Freq: 1}}).Run(context.Background(), noop)
+			_, err := (&workload.Open{Pacer: workload.ConstantPacer{Freq: 1}}).Run(context.Background(), noop)
 			return err
 		}, "Open.Agents = 0"},
 		{"open bad shard", func() error {
-			_, err := (&agent.Open{Pacer: agent.ConstantPacer{Freq: 1}, Agents: 1, Shard: agent.Shard{Index: 5, Count: 4}}).Run(context.Background(), noop)
+			_, err := (&workload.Open{Pacer: workload.ConstantPacer{Freq: 1}, Agents: 1, Shard: shard.Shard{Index: 5, Count: 4}}).Run(context.Background(), noop)
 			return err
 		}, "shard 5/4"},
 		{"open unshardable pacer", func() error {
-			_, err := (&agent.Open{Pacer: paceOnly{}, Agents: 1, Shard: agent.Shard{Index: 1, Count: 2}}).Run(context.Background(), noop)
+			_, err := (&workload.Open{Pacer: paceOnly{}, Agents: 1, Shard: shard.Shard{Index: 1, Count: 2}}).Run(context.Background(), noop)
 			return err
 		}, "cannot be sharded"},
 		{"open nil func", func() error {
-			_, err := (&agent.Open{Pacer: agent.ConstantPacer{Freq: 1}, Agents: 1}).Run(context.Background(), nil)
+			_, err := (&workload.Open{Pacer: workload.ConstantPacer{Freq: 1}, Agents: 1}).Run(context.Background(), nil)
 			return err
 		}, "nil IterFunc"},
-		{"closed without agents", func() error { _, err := (&agent.Closed{}).Run(context.Background(), noop); return err }, "Closed.Agents = 0"},
+		{"closed without agents", func() error { _, err := (&workload.Closed{}).Run(context.Background(), noop); return err }, "Closed.Agents = 0"},
 		{"closed bad ramp", func() error {
-			_, err := (&agent.Closed{Agents: 1, Ramp: &agent.Ramp{Start: -1}}).Run(context.Background(), noop)
+			_, err := (&workload.Closed{Agents: 1, Ramp: &workload.Ramp{Start: -1}}).Run(context.Background(), noop)
 			return err
 		}, "Closed.Ramp"},
 	}
 	for _, tt := range tests {
 		err := tt.run()
-		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "agent: ") {
+		if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "workload: ") {
 			t.Errorf("%s: error %v, want one containing %q", tt.name, err, tt.want)
 		}
 	}
@@ -531,8 +532,8 @@ func (paceOnly) Rate(time.Duration) float64                       { return 0 }
 func TestIterationErrorsCounted(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		boom := errors.New("boom")
-		o := agent.Open{Pacer: agent.ConstantPacer{Freq: 10, Duration: time.Second}, Agents: 1}
-		st, err := o.Run(t.Context(), func(_ context.Context, it agent.Iteration) error {
+		o := workload.Open{Pacer: workload.ConstantPacer{Freq: 10, Duration: time.Second}, Agents: 1}
+		st, err := o.Run(t.Context(), func(_ context.Context, it workload.Iteration) error {
 			if it.N%2 == 0 {
 				return boom
 			}
@@ -548,7 +549,7 @@ func TestIterationErrorsCounted(t *testing.T) {
 }
 
 // paceOnlyOf hides a Schedule's Due: the executor must pace it by Pace alone.
-type paceOnlyOf struct{ p agent.Pacer }
+type paceOnlyOf struct{ p workload.Pacer }
 
 func (w paceOnlyOf) Pace(e time.Duration, h uint64) (time.Duration, bool) { return w.p.Pace(e, h) }
 func (w paceOnlyOf) Rate(e time.Duration) float64                         { return w.p.Rate(e) }
@@ -556,12 +557,12 @@ func (w paceOnlyOf) Rate(e time.Duration) float64                         { retu
 // TestOpenPacerWithoutDue: a pacer that is not a Schedule gives the same
 // arrivals at the same intended times.
 func TestOpenPacerWithoutDue(t *testing.T) {
-	p := mustStages(t, 2, agent.Stage{Duration: 5 * time.Second, Target: 20})
+	p := mustStages(t, 2, workload.Stage{Duration: 5 * time.Second, Target: 20})
 	var runs [2][]time.Duration
-	for i, pacer := range []agent.Pacer{p, paceOnlyOf{p}} {
+	for i, pacer := range []workload.Pacer{p, paceOnlyOf{p}} {
 		synctest.Test(t, func(t *testing.T) {
 			l := newLog()
-			o := agent.Open{Pacer: pacer, Agents: 2}
+			o := workload.Open{Pacer: pacer, Agents: 2}
 			if _, err := o.Run(t.Context(), l.work(10*time.Millisecond)); err != nil {
 				t.Fatal(err)
 			}
@@ -579,8 +580,8 @@ func TestOpenRoundRobin(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		l := newLog()
 		// 10/s on 3 agents; arrival 2 keeps agent 2 busy from 200 to 550ms.
-		o := agent.Open{Pacer: agent.ConstantPacer{Freq: 10, Duration: time.Second}, Agents: 3}
-		_, err := o.Run(t.Context(), func(ctx context.Context, it agent.Iteration) error {
+		o := workload.Open{Pacer: workload.ConstantPacer{Freq: 10, Duration: time.Second}, Agents: 3}
+		_, err := o.Run(t.Context(), func(ctx context.Context, it workload.Iteration) error {
 			l.add(it)
 			d := 10 * time.Millisecond
 			if it.N == 2 {

@@ -1,4 +1,4 @@
-package agent
+package workload
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/cxload/cxload/harness/shard"
 )
 
 // Open is an open-model executor: iterations start when its [Pacer] says,
@@ -32,7 +34,7 @@ type Open struct {
 	// Shard is this machine's part of the run; the zero Shard is the whole.
 	// It takes every n-th arrival of Pacer, its agents, and its part of
 	// MaxIterations.
-	Shard Shard
+	Shard shard.Shard
 	// MaxDuration stops arrivals after this long (0: no limit).
 	MaxDuration time.Duration
 	// MaxIterations stops after this many arrivals of the whole run, dropped
@@ -60,24 +62,24 @@ type Open struct {
 // non-nil only when the configuration is invalid.
 func (o *Open) Run(ctx context.Context, fn IterFunc) (Stats, error) {
 	if o.Pacer == nil {
-		return Stats{}, errors.New("agent: Open.Pacer is nil: set a pacer, e.g. agent.ConstantPacer{Freq: 10}")
+		return Stats{}, errors.New("workload: Open.Pacer is nil: set a pacer, e.g. workload.ConstantPacer{Freq: 10}")
 	}
 	if o.Agents <= 0 {
-		return Stats{}, fmt.Errorf("agent: Open.Agents = %d: want the population size, > 0", o.Agents)
+		return Stats{}, fmt.Errorf("workload: Open.Agents = %d: want the population size, > 0", o.Agents)
 	}
 	if fn == nil {
-		return Stats{}, errors.New("agent: Open.Run: nil IterFunc")
+		return Stats{}, errors.New("workload: Open.Run: nil IterFunc")
 	}
 	if err := o.Shard.Validate(); err != nil {
-		return Stats{}, err
+		return Stats{}, fmt.Errorf("workload: Open.Shard: %w", err)
 	}
 	pacer := o.Pacer
 	sched, isSched := pacer.(Schedule)
 	if !o.Shard.Whole() {
 		if !isSched {
-			return Stats{}, fmt.Errorf("agent: Open.Pacer %T cannot be sharded (shard %v): it does not implement agent.Schedule", pacer, o.Shard)
+			return Stats{}, fmt.Errorf("workload: Open.Pacer %T cannot be sharded (shard %v): it does not implement workload.Schedule", pacer, o.Shard)
 		}
-		sched = o.Shard.Pacer(sched)
+		sched = ShardSchedule(o.Shard, sched)
 		pacer = sched
 	}
 	maxIter := o.MaxIterations

@@ -1,4 +1,4 @@
-package agent
+package workload
 
 import (
 	"fmt"
@@ -24,7 +24,7 @@ type Pacer interface {
 // A Schedule is a [Pacer] that can say when any arrival is due: Due(n) is
 // the elapsed time at which arrival n (counting from 0) is due, or ok = false
 // if arrival n never happens. The executor uses it to stamp each iteration
-// with its intended start, and [Shard.Pacer] uses it to give each shard
+// with its intended start, and [ShardSchedule] uses it to give each shard
 // every n-th arrival.
 type Schedule interface {
 	Pacer

@@ -1,4 +1,4 @@
-package agent_test
+package workload_test
 
 import (
 	"math"
@@ -6,13 +6,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // simulate runs p over simulated time, as an executor would with a perfect
 // clock, and returns the elapsed time of every arrival. It fails tb if p
 // does not stop within limit arrivals.
-func simulate(tb testing.TB, p agent.Pacer, limit int) []time.Duration {
+func simulate(tb testing.TB, p workload.Pacer, limit int) []time.Duration {
 	tb.Helper()
 	var (
 		elapsed time.Duration
@@ -44,9 +44,9 @@ func countIn(at []time.Duration, from, to time.Duration) int {
 	return n
 }
 
-func mustStages(tb testing.TB, start float64, stages ...agent.Stage) *agent.StagesPacer {
+func mustStages(tb testing.TB, start float64, stages ...workload.Stage) *workload.StagesPacer {
 	tb.Helper()
-	p, err := agent.NewStagesPacer(start, stages)
+	p, err := workload.NewStagesPacer(start, stages)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -56,22 +56,22 @@ func mustStages(tb testing.TB, start float64, stages ...agent.Stage) *agent.Stag
 func TestConstantPacerPace(t *testing.T) {
 	tests := []struct {
 		name     string
-		p        agent.ConstantPacer
+		p        workload.ConstantPacer
 		elapsed  time.Duration
 		hits     uint64
 		wantWait time.Duration
 		wantStop bool
 	}{
-		{"first arrival at once", agent.ConstantPacer{Freq: 10}, 0, 0, 0, false},
-		{"second waits one period", agent.ConstantPacer{Freq: 10}, 0, 1, 100 * time.Millisecond, false},
-		{"part of the period left", agent.ConstantPacer{Freq: 10}, 150 * time.Millisecond, 2, 50 * time.Millisecond, false},
-		{"late: due now", agent.ConstantPacer{Freq: 10}, time.Second, 3, 0, false},
-		{"per minute", agent.ConstantPacer{Freq: 300, Per: time.Minute}, 0, 1, 200 * time.Millisecond, false},
-		{"fractional rate", agent.ConstantPacer{Freq: 0.5}, 0, 1, 2 * time.Second, false},
-		{"zero rate stops", agent.ConstantPacer{Freq: 0}, 0, 0, 0, true},
-		{"negative rate stops", agent.ConstantPacer{Freq: -1}, 0, 0, 0, true},
-		{"last arrival before duration", agent.ConstantPacer{Freq: 10, Duration: time.Second}, 0, 9, 900 * time.Millisecond, false},
-		{"arrival at duration does not happen", agent.ConstantPacer{Freq: 10, Duration: time.Second}, 0, 10, 0, true},
+		{"first arrival at once", workload.ConstantPacer{Freq: 10}, 0, 0, 0, false},
+		{"second waits one period", workload.ConstantPacer{Freq: 10}, 0, 1, 100 * time.Millisecond, false},
+		{"part of the period left", workload.ConstantPacer{Freq: 10}, 150 * time.Millisecond, 2, 50 * time.Millisecond, false},
+		{"late: due now", workload.ConstantPacer{Freq: 10}, time.Second, 3, 0, false},
+		{"per minute", workload.ConstantPacer{Freq: 300, Per: time.Minute}, 0, 1, 200 * time.Millisecond, false},
+		{"fractional rate", workload.ConstantPacer{Freq: 0.5}, 0, 1, 2 * time.Second, false},
+		{"zero rate stops", workload.ConstantPacer{Freq: 0}, 0, 0, 0, true},
+		{"negative rate stops", workload.ConstantPacer{Freq: -1}, 0, 0, 0, true},
+		{"last arrival before duration", workload.ConstantPacer{Freq: 10, Duration: time.Second}, 0, 9, 900 * time.Millisecond, false},
+		{"arrival at duration does not happen", workload.ConstantPacer{Freq: 10, Duration: time.Second}, 0, 10, 0, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,14 +85,14 @@ func TestConstantPacerPace(t *testing.T) {
 
 func TestConstantPacerRate(t *testing.T) {
 	tests := []struct {
-		p       agent.ConstantPacer
+		p       workload.ConstantPacer
 		elapsed time.Duration
 		want    float64
 	}{
-		{agent.ConstantPacer{Freq: 10}, 0, 10},
-		{agent.ConstantPacer{Freq: 300, Per: time.Minute}, time.Hour, 5},
-		{agent.ConstantPacer{Freq: 10, Duration: time.Second}, time.Second, 0},
-		{agent.ConstantPacer{Freq: 0}, 0, 0},
+		{workload.ConstantPacer{Freq: 10}, 0, 10},
+		{workload.ConstantPacer{Freq: 300, Per: time.Minute}, time.Hour, 5},
+		{workload.ConstantPacer{Freq: 10, Duration: time.Second}, time.Second, 0},
+		{workload.ConstantPacer{Freq: 0}, 0, 0},
 	}
 	for _, tt := range tests {
 		if got := tt.p.Rate(tt.elapsed); got != tt.want {
@@ -104,21 +104,21 @@ func TestConstantPacerRate(t *testing.T) {
 func TestStagesPacerPace(t *testing.T) {
 	// Rate t per second over 10 s: the area by t is t²/2, so arrival n is
 	// due at √(2n) s, and the area at the end is 50.
-	ramp := mustStages(t, 0, agent.Stage{Duration: 10 * time.Second, Target: 10})
+	ramp := mustStages(t, 0, workload.Stage{Duration: 10 * time.Second, Target: 10})
 	// 10/s for 1 s, nothing for 1 s, then 10/s for 1 s.
 	gap := mustStages(t, 10,
-		agent.Stage{Duration: time.Second, Target: 10},
-		agent.Stage{Duration: 0, Target: 0},
-		agent.Stage{Duration: time.Second, Target: 0},
-		agent.Stage{Duration: 0, Target: 10},
-		agent.Stage{Duration: time.Second, Target: 10},
+		workload.Stage{Duration: time.Second, Target: 10},
+		workload.Stage{Duration: 0, Target: 0},
+		workload.Stage{Duration: time.Second, Target: 0},
+		workload.Stage{Duration: 0, Target: 10},
+		workload.Stage{Duration: time.Second, Target: 10},
 	)
 	// Ramp down from 20/s to 0 over 2 s: area 20, arrival n due where
 	// 20u − 5u² = n.
-	down := mustStages(t, 20, agent.Stage{Duration: 2 * time.Second, Target: 0})
+	down := mustStages(t, 20, workload.Stage{Duration: 2 * time.Second, Target: 0})
 	tests := []struct {
 		name     string
-		p        agent.Pacer
+		p        workload.Pacer
 		elapsed  time.Duration
 		hits     uint64
 		wantWait time.Duration
@@ -151,9 +151,9 @@ func TestStagesPacerPace(t *testing.T) {
 
 func TestStagesPacerRate(t *testing.T) {
 	p := mustStages(t, 0,
-		agent.Stage{Duration: 10 * time.Second, Target: 50},
-		agent.Stage{Duration: 30 * time.Second, Target: 50},
-		agent.Stage{Duration: 5 * time.Second, Target: 0},
+		workload.Stage{Duration: 10 * time.Second, Target: 50},
+		workload.Stage{Duration: 30 * time.Second, Target: 50},
+		workload.Stage{Duration: 5 * time.Second, Target: 0},
 	)
 	tests := []struct {
 		elapsed time.Duration
@@ -181,14 +181,14 @@ func TestStagesArrivals(t *testing.T) {
 	tests := []struct {
 		name   string
 		start  float64
-		stages []agent.Stage
+		stages []workload.Stage
 	}{
-		{"k6 example: up, hold, down", 0, []agent.Stage{{10 * time.Second, 50}, {30 * time.Second, 50}, {5 * time.Second, 0}}},
-		{"slow ramp from 1/s", 1, []agent.Stage{{time.Minute, 20}, {time.Minute, 5}}},
-		{"steps with jumps", 100, []agent.Stage{{2 * time.Second, 100}, {0, 300}, {3 * time.Second, 300}, {0, 10}, {10 * time.Second, 10}}},
-		{"fractional rates", 0.5, []agent.Stage{{30 * time.Second, 3.3}, {17 * time.Second, 0.7}}},
-		{"high rate", 0, []agent.Stage{{5 * time.Second, 5000}, {5 * time.Second, 5000}, {5 * time.Second, 0}}},
-		{"pause in the middle", 10, []agent.Stage{{10 * time.Second, 0}, {10 * time.Second, 0}, {10 * time.Second, 10}}},
+		{"k6 example: up, hold, down", 0, []workload.Stage{{10 * time.Second, 50}, {30 * time.Second, 50}, {5 * time.Second, 0}}},
+		{"slow ramp from 1/s", 1, []workload.Stage{{time.Minute, 20}, {time.Minute, 5}}},
+		{"steps with jumps", 100, []workload.Stage{{2 * time.Second, 100}, {0, 300}, {3 * time.Second, 300}, {0, 10}, {10 * time.Second, 10}}},
+		{"fractional rates", 0.5, []workload.Stage{{30 * time.Second, 3.3}, {17 * time.Second, 0.7}}},
+		{"high rate", 0, []workload.Stage{{5 * time.Second, 5000}, {5 * time.Second, 5000}, {5 * time.Second, 0}}},
+		{"pause in the middle", 10, []workload.Stage{{10 * time.Second, 0}, {10 * time.Second, 0}, {10 * time.Second, 10}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -221,7 +221,7 @@ func TestStagesArrivals(t *testing.T) {
 // TestStagesPacerDueMatchesPace checks that Due and Pace agree, and that an
 // executor arriving exactly at a due time gets wait 0 (no spin at the edge).
 func TestStagesPacerDueMatchesPace(t *testing.T) {
-	p := mustStages(t, 3, agent.Stage{Duration: 7 * time.Second, Target: 77}, agent.Stage{Duration: 3 * time.Second, Target: 1})
+	p := mustStages(t, 3, workload.Stage{Duration: 7 * time.Second, Target: 77}, workload.Stage{Duration: 3 * time.Second, Target: 1})
 	for n := uint64(0); ; n++ {
 		at, ok := p.Due(n)
 		wait, stop := p.Pace(0, n)
@@ -239,9 +239,9 @@ func TestStagesPacerDueMatchesPace(t *testing.T) {
 
 func TestStagesPacerExpected(t *testing.T) {
 	p := mustStages(t, 0,
-		agent.Stage{Duration: 10 * time.Second, Target: 50},
-		agent.Stage{Duration: 30 * time.Second, Target: 50},
-		agent.Stage{Duration: 5 * time.Second, Target: 0},
+		workload.Stage{Duration: 10 * time.Second, Target: 50},
+		workload.Stage{Duration: 30 * time.Second, Target: 50},
+		workload.Stage{Duration: 5 * time.Second, Target: 0},
 	)
 	at := simulate(t, p, 10_000)
 	tests := []struct {
@@ -267,18 +267,18 @@ func TestNewStagesPacerErrors(t *testing.T) {
 	tests := []struct {
 		name   string
 		start  float64
-		stages []agent.Stage
+		stages []workload.Stage
 		want   string
 	}{
 		{"negative start", -1, nil, "ramp start -1"},
-		{"negative duration", 0, []agent.Stage{{time.Second, 1}, {-time.Second, 1}}, "stages[1].duration -1s"},
-		{"NaN target", 0, []agent.Stage{{time.Second, math.NaN()}}, "stages[0].target NaN"},
-		{"negative target", 0, []agent.Stage{{time.Second, -3}}, "stages[0].target -3"},
+		{"negative duration", 0, []workload.Stage{{time.Second, 1}, {-time.Second, 1}}, "stages[1].duration -1s"},
+		{"NaN target", 0, []workload.Stage{{time.Second, math.NaN()}}, "stages[0].target NaN"},
+		{"negative target", 0, []workload.Stage{{time.Second, -3}}, "stages[0].target -3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := agent.NewStagesPacer(tt.start, tt.stages)
-			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "agent: ") {
+			_, err := workload.NewStagesPacer(tt.start, tt.stages)
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "workload: ") {
 				t.Errorf("NewStagesPacer error = %v, want one containing %q", err, tt.want)
 			}
 		})
@@ -286,7 +286,7 @@ func TestNewStagesPacerErrors(t *testing.T) {
 }
 
 func TestLinearPacer(t *testing.T) {
-	p, err := agent.NewLinearPacer(10, 30, 10*time.Second)
+	p, err := workload.NewLinearPacer(10, 30, 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -299,7 +299,7 @@ func TestLinearPacer(t *testing.T) {
 }
 
 func BenchmarkStagesPacerPace(b *testing.B) {
-	p := mustStages(b, 0, agent.Stage{Duration: 10 * time.Second, Target: 50}, agent.Stage{Duration: 30 * time.Second, Target: 50}, agent.Stage{Duration: 5 * time.Second, Target: 0})
+	p := mustStages(b, 0, workload.Stage{Duration: 10 * time.Second, Target: 50}, workload.Stage{Duration: 30 * time.Second, Target: 50}, workload.Stage{Duration: 5 * time.Second, Target: 0})
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		p.Pace(0, uint64(i%1875))

@@ -1,4 +1,4 @@
-package agent
+package workload
 
 import (
 	"encoding/json"
@@ -44,14 +44,14 @@ type Ramp struct {
 // values and negative durations.
 func (r Ramp) Validate() error {
 	if !finiteNonNegative(r.Start) {
-		return fmt.Errorf("agent: ramp start %v: want a finite number ≥ 0", r.Start)
+		return fmt.Errorf("workload: ramp start %v: want a finite number ≥ 0", r.Start)
 	}
 	for i, s := range r.Stages {
 		if s.Duration < 0 {
-			return fmt.Errorf("agent: stages[%d].duration %v: want a duration ≥ 0, e.g. \"30s\"", i, s.Duration)
+			return fmt.Errorf("workload: stages[%d].duration %v: want a duration ≥ 0, e.g. \"30s\"", i, s.Duration)
 		}
 		if !finiteNonNegative(s.Target) {
-			return fmt.Errorf("agent: stages[%d].target %v: want a finite number ≥ 0", i, s.Target)
+			return fmt.Errorf("workload: stages[%d].target %v: want a finite number ≥ 0", i, s.Target)
 		}
 	}
 	return nil
@@ -147,7 +147,7 @@ func crossing(v0, v1, level float64, d time.Duration) time.Duration {
 func ParseStages(s string) ([]Stage, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
-		return nil, errors.New(`agent: stages: empty: want "duration:target,..." e.g. "10s:50,30s:50,5s:0"`)
+		return nil, errors.New(`workload: stages: empty: want "duration:target,..." e.g. "10s:50,30s:50,5s:0"`)
 	}
 	if strings.HasPrefix(s, "[") {
 		return parseStagesJSON(s)
@@ -157,15 +157,15 @@ func ParseStages(s string) ([]Stage, error) {
 		item = strings.TrimSpace(item)
 		ds, ts, ok := strings.Cut(item, ":")
 		if !ok {
-			return nil, fmt.Errorf(`agent: stages item %d %q: want "duration:target", e.g. "10s:50,30s:50,5s:0"`, i+1, item)
+			return nil, fmt.Errorf(`workload: stages item %d %q: want "duration:target", e.g. "10s:50,30s:50,5s:0"`, i+1, item)
 		}
 		d, err := time.ParseDuration(strings.TrimSpace(ds))
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf(`agent: stages item %d %q: duration %q: want a Go duration ≥ 0 like "30s" or "1m30s"`, i+1, item, ds)
+			return nil, fmt.Errorf(`workload: stages item %d %q: duration %q: want a Go duration ≥ 0 like "30s" or "1m30s"`, i+1, item, ds)
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(ts), 64)
 		if err != nil || !finiteNonNegative(v) {
-			return nil, fmt.Errorf(`agent: stages item %d %q: target %q: want a number ≥ 0`, i+1, item, ts)
+			return nil, fmt.Errorf(`workload: stages item %d %q: target %q: want a number ≥ 0`, i+1, item, ts)
 		}
 		out = append(out, Stage{Duration: d, Target: v})
 	}
@@ -175,39 +175,39 @@ func ParseStages(s string) ([]Stage, error) {
 func parseStagesJSON(s string) ([]Stage, error) {
 	var raw []map[string]json.RawMessage
 	if err := json.Unmarshal([]byte(s), &raw); err != nil {
-		return nil, fmt.Errorf(`agent: stages: %v: want a JSON array like [{"duration":"10s","target":50}]`, err)
+		return nil, fmt.Errorf(`workload: stages: %v: want a JSON array like [{"duration":"10s","target":50}]`, err)
 	}
 	out := make([]Stage, 0, len(raw))
 	for i, m := range raw {
 		for k := range m {
 			if k != "duration" && k != "target" {
-				return nil, fmt.Errorf(`agent: stages[%d]: unknown field %q: want only "duration" and "target"`, i, k)
+				return nil, fmt.Errorf(`workload: stages[%d]: unknown field %q: want only "duration" and "target"`, i, k)
 			}
 		}
 		dj, ok := m["duration"]
 		if !ok {
-			return nil, fmt.Errorf(`agent: stages[%d].duration: missing: want a string like "30s"`, i)
+			return nil, fmt.Errorf(`workload: stages[%d].duration: missing: want a string like "30s"`, i)
 		}
 		var ds string
 		if err := json.Unmarshal(dj, &ds); err != nil {
-			return nil, fmt.Errorf(`agent: stages[%d].duration: %s: want a string like "30s"`, i, dj)
+			return nil, fmt.Errorf(`workload: stages[%d].duration: %s: want a string like "30s"`, i, dj)
 		}
 		d, err := time.ParseDuration(ds)
 		if err != nil || d < 0 {
-			return nil, fmt.Errorf(`agent: stages[%d].duration: %q: want a Go duration ≥ 0 like "30s" or "1m30s"`, i, ds)
+			return nil, fmt.Errorf(`workload: stages[%d].duration: %q: want a Go duration ≥ 0 like "30s" or "1m30s"`, i, ds)
 		}
 		tj, ok := m["target"]
 		if !ok {
-			return nil, fmt.Errorf(`agent: stages[%d].target: missing: want a number ≥ 0`, i)
+			return nil, fmt.Errorf(`workload: stages[%d].target: missing: want a number ≥ 0`, i)
 		}
 		var v float64
 		if err := json.Unmarshal(tj, &v); err != nil || !finiteNonNegative(v) {
-			return nil, fmt.Errorf(`agent: stages[%d].target: %s: want a number ≥ 0`, i, tj)
+			return nil, fmt.Errorf(`workload: stages[%d].target: %s: want a number ≥ 0`, i, tj)
 		}
 		out = append(out, Stage{Duration: d, Target: v})
 	}
 	if len(out) == 0 {
-		return nil, errors.New(`agent: stages: empty array: want at least one {"duration":"10s","target":50}`)
+		return nil, errors.New(`workload: stages: empty array: want at least one {"duration":"10s","target":50}`)
 	}
 	return out, nil
 }

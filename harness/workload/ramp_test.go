@@ -1,4 +1,4 @@
-package agent_test
+package workload_test
 
 import (
 	"reflect"
@@ -6,25 +6,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 func TestParseStages(t *testing.T) {
-	k6 := []agent.Stage{{10 * time.Second, 50}, {30 * time.Second, 50}, {5 * time.Second, 0}}
+	k6 := []workload.Stage{{10 * time.Second, 50}, {30 * time.Second, 50}, {5 * time.Second, 0}}
 	tests := []struct {
 		name string
 		in   string
-		want []agent.Stage
+		want []workload.Stage
 	}{
 		{"compact", "10s:50,30s:50,5s:0", k6},
 		{"compact with spaces", " 10s : 50 , 30s:50, 5s:0 ", k6},
 		{"k6 JSON", `[{"duration":"10s","target":50},{"duration":"30s","target":50},{"duration":"5s","target":0}]`, k6},
-		{"fractions and minutes", "1m30s:2.5,500ms:0", []agent.Stage{{90 * time.Second, 2.5}, {500 * time.Millisecond, 0}}},
-		{"jump", "0s:100", []agent.Stage{{0, 100}}},
+		{"fractions and minutes", "1m30s:2.5,500ms:0", []workload.Stage{{90 * time.Second, 2.5}, {500 * time.Millisecond, 0}}},
+		{"jump", "0s:100", []workload.Stage{{0, 100}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := agent.ParseStages(tt.in)
+			got, err := workload.ParseStages(tt.in)
 			if err != nil {
 				t.Fatalf("ParseStages(%q) error: %v", tt.in, err)
 			}
@@ -57,11 +57,11 @@ func TestParseStagesErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := agent.ParseStages(tt.in)
+			_, err := workload.ParseStages(tt.in)
 			if err == nil {
 				t.Fatalf("ParseStages(%q) = nil error, want one", tt.in)
 			}
-			if !strings.HasPrefix(err.Error(), "agent: ") {
+			if !strings.HasPrefix(err.Error(), "workload: ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 			for _, w := range tt.want {
@@ -74,7 +74,7 @@ func TestParseStagesErrors(t *testing.T) {
 }
 
 func TestRampValue(t *testing.T) {
-	r := agent.Ramp{Start: 0, Stages: []agent.Stage{{10 * time.Second, 10}, {10 * time.Second, 10}, {0, 4}, {10 * time.Second, 0}}}
+	r := workload.Ramp{Start: 0, Stages: []workload.Stage{{10 * time.Second, 10}, {10 * time.Second, 10}, {0, 4}, {10 * time.Second, 0}}}
 	tests := []struct {
 		t    time.Duration
 		want float64
@@ -90,7 +90,7 @@ func TestRampValue(t *testing.T) {
 	if got, want := r.Duration(), 30*time.Second; got != want {
 		t.Errorf("Duration() = %v, want %v", got, want)
 	}
-	if got := (agent.Ramp{Start: 3}).Value(time.Hour); got != 3 {
+	if got := (workload.Ramp{Start: 3}).Value(time.Hour); got != 3 {
 		t.Errorf("ramp without stages: Value = %v, want its start 3", got)
 	}
 }
@@ -98,7 +98,7 @@ func TestRampValue(t *testing.T) {
 func TestRampAbove(t *testing.T) {
 	s := time.Second
 	// 0 → 10 over 10 s, hold 10 s, down to 0 over 10 s, then a jump to 5 held 10 s.
-	r := agent.Ramp{Stages: []agent.Stage{{10 * s, 10}, {10 * s, 10}, {10 * s, 0}, {0, 5}, {10 * s, 5}}}
+	r := workload.Ramp{Stages: []workload.Stage{{10 * s, 10}, {10 * s, 10}, {10 * s, 0}, {0, 5}, {10 * s, 5}}}
 	tests := []struct {
 		name      string
 		level     float64

@@ -1,4 +1,4 @@
-package agent_test
+package workload_test
 
 import (
 	"math"
@@ -6,25 +6,25 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cxload/cxload/harness/agent"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 func TestThink(t *testing.T) {
 	const draws = 100_000
 	tests := []struct {
 		name     string
-		think    agent.Think
+		think    workload.Think
 		min, max time.Duration
 		mean     time.Duration
 		tol      float64 // relative tolerance of the sample mean
 	}{
-		{"constant", agent.ConstantThink(2 * time.Second), 2 * time.Second, 2 * time.Second, 2 * time.Second, 0},
-		{"negative constant is zero", agent.ConstantThink(-time.Second), 0, 0, 0, 0},
-		{"uniform", agent.UniformThink{Min: time.Second, Max: 3 * time.Second}, time.Second, 3 * time.Second, 2 * time.Second, 0.01},
-		{"uniform with min = max", agent.UniformThink{Min: time.Second, Max: time.Second}, time.Second, time.Second, time.Second, 0},
-		{"exponential", agent.ExponentialThink{Mean: time.Second}, 0, time.Duration(math.MaxInt64), time.Second, 0.02},
+		{"constant", workload.ConstantThink(2 * time.Second), 2 * time.Second, 2 * time.Second, 2 * time.Second, 0},
+		{"negative constant is zero", workload.ConstantThink(-time.Second), 0, 0, 0, 0},
+		{"uniform", workload.UniformThink{Min: time.Second, Max: 3 * time.Second}, time.Second, 3 * time.Second, 2 * time.Second, 0.01},
+		{"uniform with min = max", workload.UniformThink{Min: time.Second, Max: time.Second}, time.Second, time.Second, time.Second, 0},
+		{"exponential", workload.ExponentialThink{Mean: time.Second}, 0, time.Duration(math.MaxInt64), time.Second, 0.02},
 		// Cut at Max: the mean is Mean·(1 − e^(−Max/Mean)).
-		{"exponential cut", agent.ExponentialThink{Mean: time.Second, Max: time.Second}, 0, time.Second,
+		{"exponential cut", workload.ExponentialThink{Mean: time.Second, Max: time.Second}, 0, time.Second,
 			time.Duration(float64(time.Second) * (1 - math.Exp(-1))), 0.02},
 	}
 	for _, tt := range tests {
@@ -49,7 +49,7 @@ func TestThink(t *testing.T) {
 // TestThinkReproducible checks that the same seed gives the same pauses:
 // a run can be replayed.
 func TestThinkReproducible(t *testing.T) {
-	th := agent.ExponentialThink{Mean: time.Second}
+	th := workload.ExponentialThink{Mean: time.Second}
 	a, b := rand.New(rand.NewPCG(7, 7)), rand.New(rand.NewPCG(7, 7))
 	for i := range 100 {
 		if x, y := th.Think(a), th.Think(b); x != y {

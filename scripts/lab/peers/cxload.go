@@ -7,10 +7,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/workload"
 )
 
 // cxload's request: a route template with one parameter, as scenarios send
@@ -103,7 +103,7 @@ func checkRecorded(rec *metrics.Recorder, n int64) error {
 // pacedAgentsPerConn: agents of the paced run per connection.
 const pacedAgentsPerConn = 4
 
-// cxloadPaced drives the client with agent.Open and a constant pacer.
+// cxloadPaced drives the client with workload.Open and a constant pacer.
 // Latencies come from each request's Result: Latency (service time) and
 // Total (from the intended start). Arrivals dropped because every agent
 // was busy count as requests and errors.
@@ -124,13 +124,13 @@ func cxloadPaced(ctx context.Context, c *api.Client, rec *metrics.Recorder, conn
 		reqs[i] = &api.Request{Op: cxloadOp, Method: http.MethodGet, Route: cxloadRoute, Params: []string{cxloadUser}}
 		clients[i] = c.Agent(i)
 	}
-	open := &agent.Open{
-		Pacer:        agent.ConstantPacer{Freq: rate, Per: time.Second, Duration: duration}, // ends the arrivals
+	open := &workload.Open{
+		Pacer:        workload.ConstantPacer{Freq: rate, Per: time.Second, Duration: duration}, // ends the arrivals
 		Agents:       agents,
 		GracefulStop: 10 * time.Second,
 	}
 	start := time.Now()
-	st, err := open.Run(ctx, func(ctx context.Context, it agent.Iteration) error {
+	st, err := open.Run(ctx, func(ctx context.Context, it workload.Iteration) error {
 		// An agent runs one iteration at a time: its stats and request are its own.
 		ws, req := stats[it.Agent], reqs[it.Agent]
 		req.Intended = it.Intended

@@ -32,6 +32,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/harness/workload"
 	"github.com/cxload/cxload/scripts/lab/internal/procfs"
 )
 
@@ -343,9 +344,9 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 	})
 	var iterErrors atomic.Int64
 	var firstErr atomic.Value
-	ex := &agent.Open{Pacer: agent.ConstantPacer{Freq: c.rate(), Per: time.Second, Duration: c.Duration},
+	ex := &workload.Open{Pacer: workload.ConstantPacer{Freq: c.rate(), Per: time.Second, Duration: c.Duration},
 		Agents: c.Agents, GracefulStop: 10 * time.Second}
-	st, runErr := ex.Run(ctx, pop.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+	st, runErr := ex.Run(ctx, pop.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 		next := "Away"
 		if a.State().PresenceName == "Away" {
 			next = agent.PresenceAvailable

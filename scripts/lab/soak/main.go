@@ -54,6 +54,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/harness/workload"
 	"github.com/cxload/cxload/scripts/lab/internal/procfs"
 )
 
@@ -361,7 +362,7 @@ func soak(ctx context.Context, o options, stdout io.Writer) error {
 
 	// Light REST load: presence changes whose events the channels expect.
 	presences := []string{"Available", "Away", "Busy", "Break"}
-	var loadStats agent.Stats
+	var loadStats workload.Stats
 	var loadErr error
 	loadCtx, stopLoad := context.WithCancel(ctx)
 	defer stopLoad()
@@ -369,11 +370,11 @@ func soak(ctx context.Context, o options, stdout io.Writer) error {
 	var lastErr atomic.Value
 	if o.rate > 0 {
 		// The load outlives the sampling loop, which stops it.
-		ex := &agent.Open{Pacer: agent.ConstantPacer{Freq: o.rate}, Agents: o.agents, MaxDuration: o.duration + time.Hour, GracefulStop: 10 * time.Second}
+		ex := &workload.Open{Pacer: workload.ConstantPacer{Freq: o.rate}, Agents: o.agents, MaxDuration: o.duration + time.Hour, GracefulStop: 10 * time.Second}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			loadStats, loadErr = ex.Run(loadCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it agent.Iteration) error {
+			loadStats, loadErr = ex.Run(loadCtx, pop.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
 				err := a.SetPresence(ctx, presences[int(it.N)%len(presences)])
 				if err != nil {
 					lastErr.Store(err.Error())
