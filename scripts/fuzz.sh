@@ -26,7 +26,9 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # scripts/lab/peers FuzzServe (the raw target; the lab's own module)
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)
 #                   FuzzPlanEstimate (the guard's request estimate: never negative, monotone)
-# harness/agent     FuzzParseShard FuzzParseStages FuzzReadUsers
+# harness/shard     FuzzParseShard
+# harness/workload  FuzzParseStages
+# harness/agent     FuzzReadUsers
 # harness/metrics   FuzzParseThreshold FuzzDecodeDocument
 # reports           FuzzHistoryFile FuzzParseLabels
 # reports/testjson  FuzzReader FuzzReaderOutput FuzzBenchmarkLine FuzzDecodeEvent
