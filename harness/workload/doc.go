@@ -42,9 +42,10 @@
 //
 // A run stops starting iterations when the pacer or ramp ends, at
 // MaxDuration, after MaxIterations, or when its context is canceled; the
-// reason is [Stats].Reason. Iterations in flight then get GracefulStop
-// ([DefaultGracefulStop] if zero) to return before their context is
-// canceled; those still running are counted as Interrupted.
+// reason is [Stats].Reason. After a normal end, iterations in flight get
+// GracefulStop ([DefaultGracefulStop] if zero) to return before their
+// context is canceled; a canceled run context cancels them at once. Those
+// still running then are counted as Interrupted.
 //
 // # Shards
 //
