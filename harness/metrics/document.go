@@ -211,11 +211,101 @@ func encodeHist(h *hdr.Histogram) (Histogram, error) {
 	if h == nil {
 		h = newHist()
 	}
-	b, err := h.Encode(hdr.V2CompressedEncodingCookieBase) // already base64: "HISTF..."
-	if err != nil {
-		return Histogram{}, fmt.Errorf("metrics: encode histogram: %w", err)
+	b, ok := encodeOwn(h)
+	if !ok {
+		var err error
+		if b, err = h.Encode(hdr.V2CompressedEncodingCookieBase); err != nil { // already base64: "HISTF..."
+			return Histogram{}, fmt.Errorf("metrics: encode histogram: %w", err)
+		}
 	}
 	return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, Data: string(b), h: h}, nil
+}
+
+// encodeOwn returns what h.Encode(hdr.V2CompressedEncodingCookieBase)
+// returns, byte for byte, for a histogram of this package's geometry, with
+// a reused zlib writer: hdrhistogram-go allocates and clears one of about
+// 1 MB for every histogram, which dominates merging the shards of many
+// documents. ok is false for another geometry.
+func encodeOwn(h *hdr.Histogram) (b []byte, ok bool) {
+	s := h.Export()
+	if s.LowestTrackableValue != histLowest || s.HighestTrackableValue != histHighest || s.SignificantFigures != histDigits ||
+		(s.IntegerToDoubleConversionRatio != 0 && s.IntegerToDoubleConversionRatio != 1) {
+		return nil, false
+	}
+	e := ownEncoders.Get().(*ownEncoder)
+	defer ownEncoders.Put(e)
+	limit := 1 // the counts up to the largest value's, as hdrhistogram-go writes them
+	for i := len(s.Counts) - 1; i >= 0; i-- {
+		if s.Counts[i] != 0 {
+			limit = i + 1
+			break
+		}
+	}
+	in := e.in[:0]
+	in = binary.BigEndian.AppendUint32(in, uint32(hdr.V2EncodingCookieBase|0x10))
+	in = binary.BigEndian.AppendUint32(in, 0) // the payload's length, below
+	in = binary.BigEndian.AppendUint32(in, 0) // normalizing index offset
+	in = binary.BigEndian.AppendUint32(in, histDigits)
+	in = binary.BigEndian.AppendUint64(in, histLowest)
+	in = binary.BigEndian.AppendUint64(in, uint64(histHighest))
+	in = binary.BigEndian.AppendUint64(in, math.Float64bits(1))
+	for i := 0; i < limit; {
+		count := s.Counts[i]
+		i++
+		if count == 0 {
+			zeros := int64(1)
+			for i < limit && s.Counts[i] == 0 {
+				zeros++
+				i++
+			}
+			if zeros > 1 {
+				count = -zeros
+			}
+		}
+		in = appendZigZag(in, count)
+	}
+	binary.BigEndian.PutUint32(in[4:8], uint32(len(in)-40))
+	e.in = in
+	e.out.Reset()
+	e.out.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0})
+	if e.z == nil {
+		e.z, _ = zlib.NewWriterLevel(&e.out, zlib.BestCompression) // a valid level: no error
+	} else {
+		e.z.Reset(&e.out)
+	}
+	if _, err := e.z.Write(in); err != nil {
+		return nil, false
+	}
+	if err := e.z.Close(); err != nil {
+		return nil, false
+	}
+	out := e.out.Bytes()
+	binary.BigEndian.PutUint32(out[0:4], uint32(hdr.V2CompressedEncodingCookieBase|0x10))
+	binary.BigEndian.PutUint32(out[4:8], uint32(len(out)-8))
+	return base64.StdEncoding.AppendEncode(nil, out), true
+}
+
+// ownEncoder is what encodeOwn reuses from one histogram to the next.
+type ownEncoder struct {
+	in  []byte
+	out bytes.Buffer
+	z   *zlib.Writer
+}
+
+var ownEncoders = sync.Pool{New: func() any { return new(ownEncoder) }}
+
+// appendZigZag appends v as hdrhistogram-go writes a count: ZigZag LEB128
+// of at most 9 bytes, the ninth with 8 bits.
+func appendZigZag(b []byte, v int64) []byte {
+	u := uint64((v << 1) ^ (v >> 63))
+	for n := 0; n < 8; n++ {
+		if u>>7 == 0 {
+			return append(b, byte(u))
+		}
+		b = append(b, byte(u&0x7f|0x80))
+		u >>= 7
+	}
+	return append(b, byte(u))
 }
 
 // Hist returns the decoded histogram (values in microseconds). An empty Data

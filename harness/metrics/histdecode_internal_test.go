@@ -143,3 +143,33 @@ func TestUnmarshalFastIsUnmarshal(t *testing.T) {
 		}
 	}
 }
+
+// TestEncodeOwnIsEncode: encodeOwn writes what hdrhistogram-go's Encode
+// writes, byte for byte, and leaves other geometries to it.
+func TestEncodeOwnIsEncode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, n := range []int{0, 1, 2, 10, 1000, 100_000} {
+		for range 5 {
+			h := newHist()
+			for range n {
+				v := int64(rng.ExpFloat64() * float64(rng.IntN(5_000_000)+1))
+				c := rng.Int64N(3) + 1
+				if rng.IntN(100) == 0 {
+					c = rng.Int64N(1 << 62) // a count of 9 bytes
+				}
+				_ = h.RecordValues(v, c)
+			}
+			want, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := encodeOwn(h)
+			if !ok || string(got) != string(want) {
+				t.Fatalf("encodeOwn(%d values) = %.40q..., %v; want %.40q...", n, got, ok, want)
+			}
+		}
+	}
+	if _, ok := encodeOwn(hdr.New(1, 1000, 2)); ok {
+		t.Error("encodeOwn took a histogram of another geometry")
+	}
+}
