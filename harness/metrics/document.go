@@ -241,14 +241,7 @@ func encodeOwn(h *hdr.Histogram) (b []byte, ok bool) {
 			break
 		}
 	}
-	in := e.in[:0]
-	in = binary.BigEndian.AppendUint32(in, uint32(hdr.V2EncodingCookieBase|0x10))
-	in = binary.BigEndian.AppendUint32(in, 0) // the payload's length, below
-	in = binary.BigEndian.AppendUint32(in, 0) // normalizing index offset
-	in = binary.BigEndian.AppendUint32(in, histDigits)
-	in = binary.BigEndian.AppendUint64(in, histLowest)
-	in = binary.BigEndian.AppendUint64(in, uint64(histHighest))
-	in = binary.BigEndian.AppendUint64(in, math.Float64bits(1))
+	in := appendHeader(e.in[:0])
 	for i := 0; i < limit; {
 		count := s.Counts[i]
 		i++
@@ -264,10 +257,60 @@ func encodeOwn(h *hdr.Histogram) (b []byte, ok bool) {
 		}
 		in = appendZigZag(in, count)
 	}
-	binary.BigEndian.PutUint32(in[4:8], uint32(len(in)-40))
 	e.in = in
+	return e.wrap(in)
+}
+
+// encodePacked is encodeOwn for a sparse histogram: what p.Encode() returns,
+// byte for byte (it writes a conversion ratio of 1, which is all this
+// package writes). ok is false for another geometry.
+func encodePacked(p *hdr.PackedHistogram) (b []byte, ok bool) {
+	if p.LowestTrackableValue() != histLowest || p.HighestTrackableValue() != histHighest || p.SignificantFigures() != histDigits {
+		return nil, false
+	}
+	e := ownEncoders.Get().(*ownEncoder)
+	defer ownEncoders.Put(e)
+	in := appendHeader(e.in[:0])
+	next := int64(0) // the next index of the counts to write
+	for v, c := range p.ForEachBucket {
+		if c == 0 {
+			continue
+		}
+		i := histIndexOf(v)
+		switch zeros := i - next; {
+		case zeros > 1:
+			in = appendZigZag(in, -zeros)
+		case zeros == 1:
+			in = appendZigZag(in, 0)
+		}
+		in = appendZigZag(in, c)
+		next = i + 1
+	}
+	if next == 0 {
+		in = appendZigZag(in, 0) // empty: the count of index 0
+	}
+	e.in = in
+	return e.wrap(in)
+}
+
+// appendHeader appends the header of a V2 payload of this package's
+// geometry; wrap fills in the payload's length.
+func appendHeader(in []byte) []byte {
+	in = binary.BigEndian.AppendUint32(in, uint32(hdr.V2EncodingCookieBase|0x10))
+	in = binary.BigEndian.AppendUint32(in, 0) // the payload's length
+	in = binary.BigEndian.AppendUint32(in, 0) // normalizing index offset
+	in = binary.BigEndian.AppendUint32(in, histDigits)
+	in = binary.BigEndian.AppendUint64(in, histLowest)
+	in = binary.BigEndian.AppendUint64(in, uint64(histHighest))
+	return binary.BigEndian.AppendUint64(in, math.Float64bits(1))
+}
+
+// wrap compresses in, a header and its payload, into the base64 V2
+// compressed form.
+func (e *ownEncoder) wrap(in []byte) ([]byte, bool) {
+	binary.BigEndian.PutUint32(in[4:8], uint32(len(in)-40))
 	e.out.Reset()
-	e.out.Write([]byte{0, 0, 0, 0, 0, 0, 0, 0})
+	e.out.Write(make([]byte, 8))
 	if e.z == nil {
 		e.z, _ = zlib.NewWriterLevel(&e.out, zlib.BestCompression) // a valid level: no error
 	} else {
@@ -315,6 +358,12 @@ func appendZigZag(b []byte, v int64) []byte {
 func (h Histogram) Hist() (*hdr.Histogram, error) {
 	if h.h != nil {
 		return h.h, nil
+	}
+	if h.p != nil || h.v != nil {
+		p, _ := h.Packed() // decoded, or checked: no error
+		d := hdr.New(p.LowestTrackableValue(), p.HighestTrackableValue(), int(p.SignificantFigures()))
+		p.MergeInto(d)
+		return d, nil
 	}
 	if h.Data == "" {
 		return newHist(), nil
@@ -498,6 +547,13 @@ func pow10(n int) uint64 {
 	return p
 }
 
+// histIndexOf returns the index in the counts of value v: the inverse of
+// histValueAt.
+func histIndexOf(v int64) int64 {
+	bucket := int64(bits.Len64(uint64(v)|uint64(2*histSubHalf-1)) - bits.Len64(uint64(histSubHalf)))
+	return bucket*histSubHalf + v>>bucket
+}
+
 // histValueAt returns the lowest value counted at index i of the counts.
 func histValueAt(i int64) int64 {
 	bucket := i/histSubHalf - 1
@@ -638,35 +694,30 @@ func (h Histogram) Mean() time.Duration {
 func (h *Histogram) merge(other *Histogram) error { return h.mergeEnc(other, true) }
 
 // mergeEnc adds other into h; without encode, h keeps only the decoded form.
-func (h *Histogram) mergeEnc(other *Histogram, encode bool) (err error) {
-	m := h.h
-	if m != nil {
-		m = m.Clone()
-	} else if m, err = h.Hist(); err != nil { // a new histogram: no clone needed
-		return err
-	}
-	var dropped int64
-	if other.h != nil {
-		dropped = m.Merge(other.h)
-	} else {
-		b, err := other.Packed()
-		if err != nil {
-			return err
-		}
-		dropped = b.MergeInto(m)
-	}
-	if dropped > 0 {
-		return fmt.Errorf("metrics: merge histograms: %d values out of range", dropped)
-	}
-	if !encode {
-		*h = Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, h: m}
-		return nil
-	}
-	e, err := encodeHist(m)
+func (h *Histogram) mergeEnc(other *Histogram, encode bool) error {
+	a, err := h.Packed()
 	if err != nil {
 		return err
 	}
-	*h = e
+	b, err := other.Packed()
+	if err != nil {
+		return err
+	}
+	m := a.Clone()
+	if dropped := m.Merge(b); dropped > 0 {
+		return fmt.Errorf("metrics: merge histograms: %d values out of range", dropped)
+	}
+	if !encode {
+		*h = Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, p: m}
+		return nil
+	}
+	data, ok := encodePacked(m)
+	if !ok {
+		if data, err = m.Encode(); err != nil {
+			return fmt.Errorf("metrics: encode histogram: %w", err)
+		}
+	}
+	*h = Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, Data: string(data), p: m}
 	return nil
 }
 

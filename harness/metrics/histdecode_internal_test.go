@@ -173,3 +173,35 @@ func TestEncodeOwnIsEncode(t *testing.T) {
 		t.Error("encodeOwn took a histogram of another geometry")
 	}
 }
+
+// TestEncodePackedIsEncode: encodePacked writes what hdrhistogram-go writes
+// for the same counts, byte for byte.
+func TestEncodePackedIsEncode(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, n := range []int{0, 1, 2, 10, 1000, 100_000} {
+		for range 5 {
+			h := newHist()
+			for range n {
+				_ = h.RecordValues(int64(rng.ExpFloat64()*float64(rng.IntN(5_000_000)+1)), rng.Int64N(3)+1)
+			}
+			want, err := h.Encode(hdr.V2CompressedEncodingCookieBase)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := hdr.NewPacked(histLowest, histHighest, histDigits)
+			p.MergeFrom(h)
+			got, ok := encodePacked(p)
+			if !ok || string(got) != string(want) {
+				t.Fatalf("encodePacked(%d values) = %.40q..., %v; want %.40q...", n, got, ok, want)
+			}
+			for v, c := range p.ForEachBucket {
+				if i := histIndexOf(v); histValueAt(i) != v {
+					t.Fatalf("histValueAt(histIndexOf(%d)) = %d (count %d)", v, histValueAt(i), c)
+				}
+			}
+		}
+	}
+	if _, ok := encodePacked(hdr.NewPacked(1, 1000, 2)); ok {
+		t.Error("encodePacked took a histogram of another geometry")
+	}
+}
