@@ -14,6 +14,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -184,11 +185,11 @@ func queues(int) *api.Request {
 	return &api.Request{Op: "queues.list", Route: "/api/v2/routing/queues", Query: map[string][]string{"pageSize": {"1"}}}
 }
 
-func count429(resps []*api.Response, key, scope string) (n429, attributed int) {
+func count429(resps []*api.Response, key string, scope genesys.Scope) (n429, attributed int) {
 	for _, r := range resps {
 		if r != nil && r.Status == 429 {
 			n429++
-			if r.Result.ThrottledBy == key && r.Result.Scope == scope && r.Result.Outcome == metrics.Throttled {
+			if r.Result.ThrottledBy == key && r.Result.Scope == string(scope) && r.Result.Outcome == metrics.Throttled {
 				attributed++
 			}
 		}
@@ -219,9 +220,9 @@ func TestAcceptanceTokenBurst(t *testing.T) {
 					Retry: api.RetryPolicy{MaxAttempts: 1}})
 				start := time.Now()
 				resps := burst(t, c, 20, n, queues)
-				n429, attributed := count429(resps, gcsim.KeyClientCredentials, api.ScopeToken)
+				n429, attributed := count429(resps, genesys.KeyClientCredentialsToken, genesys.ScopeToken)
 				if n429 != tc.want429 || attributed != tc.want429 {
-					t.Errorf("429s = %d (%d attributed to %s/token), want %d", n429, attributed, gcsim.KeyClientCredentials, tc.want429)
+					t.Errorf("429s = %d (%d attributed to %s/token), want %d", n429, attributed, genesys.KeyClientCredentialsToken, tc.want429)
 				}
 				var rejected int64
 				for _, b := range tg.Sim.Stats().Buckets {
@@ -236,12 +237,12 @@ func TestAcceptanceTokenBurst(t *testing.T) {
 				doc := rec.Snapshot()
 				var obs *metrics.RateLimitObservation
 				for i := range doc.RateLimits {
-					if doc.RateLimits[i].Key == gcsim.KeyClientCredentials && doc.RateLimits[i].Source == "server" {
+					if doc.RateLimits[i].Key == genesys.KeyClientCredentialsToken && doc.RateLimits[i].Source == "server" {
 						obs = &doc.RateLimits[i]
 					}
 				}
 				if tc.want429 > 0 && (obs == nil || obs.Rejected != int64(tc.want429) || obs.Allowed != 300) {
-					t.Errorf("recorder observation = %+v; want %d rejected by %s (allowed 300)", obs, tc.want429, gcsim.KeyClientCredentials)
+					t.Errorf("recorder observation = %+v; want %d rejected by %s (allowed 300)", obs, tc.want429, genesys.KeyClientCredentialsToken)
 				}
 			})
 		})
@@ -271,7 +272,7 @@ func TestAcceptanceResourceLimit(t *testing.T) {
 				pool := tg.NewPool(auth.Config{Policy: auth.Shared})
 				c := tg.NewClient(api.Config{Tokens: pool, Agents: 10, Limits: tg.NewLimits(tc.limits), Retry: api.RetryPolicy{MaxAttempts: 1}})
 				resps := burst(t, c, 10, n, patch)
-				n429, attributed := count429(resps, gcsim.KeyRecordingState, api.ScopeEndpointUser)
+				n429, attributed := count429(resps, gcsim.KeyRecordingState, genesys.ScopeEndpointUser)
 				if n429 != tc.want429 || attributed != tc.want429 {
 					t.Errorf("429s = %d (%d attributed to %s/endpoint-user), want %d", n429, attributed, gcsim.KeyRecordingState, tc.want429)
 				}
@@ -308,7 +309,7 @@ func TestAcceptanceRetryAfter(t *testing.T) {
 		if d := time.Since(start); d != 40*time.Second || r.RetryWait != 40*time.Second || r.Attempts != 2 || r.Total != 40*time.Second {
 			t.Errorf("waited %v, Result %+v; want a 40s wait (Retry-After to the window's end) and 2 attempts", d, r)
 		}
-		if r.ThrottledBy != gcsim.KeyClientCredentials {
+		if r.ThrottledBy != genesys.KeyClientCredentialsToken {
 			t.Errorf("ThrottledBy = %q", r.ThrottledBy)
 		}
 	})
@@ -319,7 +320,7 @@ func TestAcceptanceRetryAfter(t *testing.T) {
 func TestAcceptanceServerErrorGivesUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := gcsim.DefaultProfile()
-		p.Faults.Families = map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {ErrorRate: 1, RetryAfter: gcsim.Duration(2 * time.Second)}}
+		p.Faults.Families = map[string]gcsim.FaultSpec{genesys.FamilyQueues: {ErrorRate: 1, RetryAfter: gcsim.Duration(2 * time.Second)}}
 		tg := simulator(t, p)
 		pool := tg.NewPool(auth.Config{})
 		c := tg.NewClient(api.Config{Tokens: pool, Rand: func() float64 { return 0 }, Retry: api.RetryPolicy{MaxAttempts: 3, Jitter: -1}})

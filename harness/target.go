@@ -14,6 +14,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -228,7 +229,7 @@ func (tg *Target) NewPool(cfg auth.Config) *auth.Pool {
 	}
 	if cfg.CreateLimit == 0 && tg.profile != nil {
 		for _, l := range tg.profile.Limits {
-			if l.Scope == gcsim.ScopeClient && !l.Disabled && l.Allowed > 1 {
+			if l.Scope == genesys.ScopeClient && !l.Disabled && l.Allowed > 1 {
 				cfg.CreateLimit = rate.Limit(float64(l.Allowed-1) / l.Window.Std().Seconds())
 			}
 		}
@@ -258,10 +259,10 @@ func (tg *Target) Buckets() []api.Bucket {
 	}
 	var out []api.Bucket
 	for _, l := range tg.profile.Limits {
-		if l.Disabled || l.Hidden || l.Scope == gcsim.ScopeClient || l.Grant == "password" {
+		if l.Disabled || l.Hidden || l.Scope == genesys.ScopeClient || l.Grant == "password" {
 			continue
 		}
-		out = append(out, api.Bucket{Key: l.Key, Namespace: l.Namespace, Scope: string(l.Scope), Allowed: l.Allowed,
+		out = append(out, api.Bucket{Key: l.Key, Namespace: l.Namespace, Scope: l.Scope, Allowed: l.Allowed,
 			Window: l.Window.Std(), Families: append([]string(nil), l.Families...), Source: "profile"})
 	}
 	return out
@@ -271,14 +272,14 @@ func (tg *Target) Buckets() []api.Bucket {
 func (tg *Target) KnownLimits() []metrics.KnownLimit {
 	var out []metrics.KnownLimit
 	for _, b := range tg.Buckets() {
-		out = append(out, metrics.KnownLimit{Key: b.Key, Namespace: b.Namespace, Scope: b.Scope, Allowed: b.Allowed, Window: b.Window})
+		out = append(out, metrics.KnownLimit{Key: b.Key, Namespace: b.Namespace, Scope: string(b.Scope), Allowed: b.Allowed, Window: b.Window})
 	}
 	return out
 }
 
 // NewLimits returns a client-side limiter seeded with Buckets, on or off.
 func (tg *Target) NewLimits(enabled bool) *api.Limits {
-	return api.NewLimits(enabled, Family, tg.Buckets()...)
+	return api.NewLimits(enabled, genesys.Family, tg.Buckets()...)
 }
 
 // NewRecorder returns a metrics recorder labelled with the test's name and
@@ -328,7 +329,7 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 		if got, err := api.FetchLimits(ctx, c); err != nil {
 			tg.t.Logf("cxload target: could not read the organization's limits (%v); using Genesys' documented defaults", err)
 		} else {
-			cfg.Limits = api.NewLimits(true, Family, api.MergeBuckets(api.DefaultBuckets(), got)...)
+			cfg.Limits = api.NewLimits(true, genesys.Family, api.MergeBuckets(api.DefaultBuckets(), got)...)
 			if c, err = api.New(cfg); err != nil {
 				tg.t.Fatalf("cxload target: %v", err)
 			}
@@ -336,36 +337,6 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 		}
 	}
 	return c
-}
-
-// routeFamilies maps the simulator's route templates to its route families
-// (gcsim's router), where DefaultFamily's rule gives another name.
-var routeFamilies = map[string]string{
-	"/api/v2/users/me":                                             gcsim.FamilyUsers,
-	"/api/v2/presence/definitions":                                 gcsim.FamilyPresenceDefinitions,
-	"/api/v2/conversations/{id}/recordingstate":                    gcsim.FamilyRecordingState,
-	"/api/v2/conversations/screenshares/{id}/recordingstate":       gcsim.FamilyRecordingState,
-	"/api/v2/analytics/conversations/details/query":                gcsim.FamilyAnalytics,
-	"/api/v2/recordings/screensessions/details":                    gcsim.FamilyScreenSessions,
-	"/api/v2/organizations/limits/namespaces":                      gcsim.FamilyLimits,
-	"/api/v2/organizations/limits/namespaces/{namespace}":          gcsim.FamilyLimits,
-	"/api/v2/organizations/limits/namespaces/{namespace}/defaults": gcsim.FamilyLimits,
-	"/api/v2/organizations/limits/docs":                            gcsim.FamilyLimits,
-	"/api/v2/notifications/channels":                               gcsim.FamilyNotifications,
-	"/api/v2/notifications/channels/{id}":                          gcsim.FamilyNotifications,
-	"/api/v2/notifications/channels/{id}/subscriptions":            gcsim.FamilyNotifications,
-	"/api/v2/tokens/me":                                            gcsim.FamilyTokens,
-}
-
-// Family returns the route family of a route template, as the simulator's
-// profile names families (e.g. "users.presences",
-// "conversations.recordingstate"); routes it does not know get
-// api.DefaultFamily's name.
-func Family(route string) string {
-	if f, ok := routeFamilies[route]; ok {
-		return f
-	}
-	return api.DefaultFamily(route)
 }
 
 // String describes the target without secrets.

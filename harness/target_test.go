@@ -13,6 +13,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -69,13 +70,13 @@ func TestNewTargetWithAgents(t *testing.T) {
 // token creation.
 func TestTargetBuckets(t *testing.T) {
 	p := gcsim.DefaultProfile()
-	p.Limits = append(p.Limits, gcsim.Limit{Key: "hidden.rate.per.minute", Namespace: "x", Scope: gcsim.ScopeEndpointUser,
-		Allowed: 5, Window: gcsim.Duration(time.Minute), Families: []string{gcsim.FamilyQueues}, Hidden: true})
+	p.Limits = append(p.Limits, gcsim.Limit{Key: "hidden.rate.per.minute", Namespace: "x", Scope: genesys.ScopeEndpointUser,
+		Allowed: 5, Window: gcsim.Duration(time.Minute), Families: []string{genesys.FamilyQueues}, Hidden: true})
 	var keys []string
 	capture(t, func(tb testing.TB) {
 		tg := harness.NewTarget(tb, harness.WithGetenv(noEnv), harness.WithProfile(p))
 		for _, b := range tg.Buckets() {
-			keys = append(keys, b.Key+"/"+b.Scope)
+			keys = append(keys, b.Key+"/"+string(b.Scope))
 		}
 	})
 	want := "client.credentials.token.rate.per.minute/token org.app.user.rate.per.minute/client-user conversations.recordingstate.rate.per.minute/endpoint-user"
@@ -86,14 +87,14 @@ func TestTargetBuckets(t *testing.T) {
 
 func TestFamily(t *testing.T) {
 	for route, want := range map[string]string{
-		"/api/v2/conversations/screenshares/{id}/recordingstate": gcsim.FamilyRecordingState,
-		"/api/v2/notifications/channels/{id}/subscriptions":      gcsim.FamilyNotifications,
-		"/api/v2/users/{id}/presences/{source}":                  gcsim.FamilyPresence,
-		"/api/v2/users/me":                                       gcsim.FamilyUsers,
-		"/api/v2/routing/queues":                                 gcsim.FamilyQueues,
+		"/api/v2/conversations/screenshares/{id}/recordingstate": genesys.FamilyRecordingState,
+		"/api/v2/notifications/channels/{id}/subscriptions":      genesys.FamilyNotifications,
+		"/api/v2/users/{id}/presences/{source}":                  genesys.FamilyPresence,
+		"/api/v2/users/me":                                       genesys.FamilyUsers,
+		"/api/v2/routing/queues":                                 genesys.FamilyQueues,
 		"/api/v2/architect/ivrs/{id}":                            "architect.ivrs",
 	} {
-		if got := harness.Family(route); got != want {
+		if got := genesys.Family(route); got != want {
 			t.Errorf("Family(%q) = %q, want %q", route, got, want)
 		}
 	}
@@ -105,8 +106,8 @@ func TestFamily(t *testing.T) {
 func TestAcceptanceHiddenLimitLearned(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		p := gcsim.DefaultProfile()
-		p.Limits = append(p.Limits, gcsim.Limit{Key: "routing.queues.rate.per.minute", Namespace: "routing", Scope: gcsim.ScopeEndpointUser,
-			Allowed: 20, Window: gcsim.Duration(time.Minute), Families: []string{gcsim.FamilyQueues}, Hidden: true})
+		p.Limits = append(p.Limits, gcsim.Limit{Key: "routing.queues.rate.per.minute", Namespace: "routing", Scope: genesys.ScopeEndpointUser,
+			Allowed: 20, Window: gcsim.Duration(time.Minute), Families: []string{genesys.FamilyQueues}, Hidden: true})
 		tg := simulator(t, p)
 		lim := tg.NewLimits(true)
 		c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Limits: lim, Retry: api.RetryPolicy{MaxAttempts: 1}})
@@ -118,7 +119,7 @@ func TestAcceptanceHiddenLimitLearned(t *testing.T) {
 			}
 			if resp.Status == 429 {
 				n429++
-				if resp.Result.ThrottledBy != "routing.queues.rate.per.minute" || resp.Result.Scope != api.ScopeEndpointUser {
+				if resp.Result.ThrottledBy != "routing.queues.rate.per.minute" || resp.Result.Scope != string(genesys.ScopeEndpointUser) {
 					t.Errorf("429 attributed to %q/%q", resp.Result.ThrottledBy, resp.Result.Scope)
 				}
 			}
@@ -132,7 +133,7 @@ func TestAcceptanceHiddenLimitLearned(t *testing.T) {
 				learned = &b
 			}
 		}
-		if learned == nil || learned.Allowed != 20 || learned.Window != time.Minute || learned.Source != "learned" || learned.Families[0] != gcsim.FamilyQueues {
+		if learned == nil || learned.Allowed != 20 || learned.Window != time.Minute || learned.Source != "learned" || learned.Families[0] != genesys.FamilyQueues {
 			t.Errorf("learned bucket = %+v", learned)
 		}
 	})

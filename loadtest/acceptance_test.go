@@ -12,6 +12,7 @@ import (
 
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // writeTestProfile writes p to a file in t's temp dir and points
@@ -34,16 +35,16 @@ func writeTestProfile(t *testing.T, p *gcsim.Profile) string {
 func TestRecordingBurstTighterProfile(t *testing.T) {
 	p := gcsim.DefaultProfile()
 	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyClientCredentials {
+		if p.Limits[i].Key == genesys.KeyClientCredentialsToken {
 			p.Limits[i].Allowed = 50
 		}
 	}
 	writeTestProfile(t, p)
 	var f burstFinding
 	runRecordingBurst(t, rigOptions{}, &f, true)
-	if f.Key != gcsim.KeyClientCredentials || f.Scope != string(gcsim.ScopeToken) || f.Allowed != 50 || f.Window != time.Minute {
+	if f.Key != genesys.KeyClientCredentialsToken || f.Scope != string(genesys.ScopeToken) || f.Allowed != 50 || f.Window != time.Minute {
 		t.Errorf("phase (a) named %s (%d per %v, scope %s); want %s (50 per 1m0s, scope token), the tighter limit of the profile",
-			f.Key, f.Allowed, f.Window, f.Scope, gcsim.KeyClientCredentials)
+			f.Key, f.Allowed, f.Window, f.Scope, genesys.KeyClientCredentialsToken)
 	}
 }
 
@@ -51,8 +52,8 @@ func TestRecordingBurstTighterProfile(t *testing.T) {
 // key, figure, window, scope and families exactly, and write it into the
 // profile of its findings.
 func TestRateLimitDiscoveryHiddenLimit(t *testing.T) {
-	hidden := gcsim.Limit{Key: "users.presences.rate.per.minute", Namespace: "users", Scope: gcsim.ScopeEndpointUser,
-		Allowed: 40, Window: gcsim.Duration(20 * time.Second), Families: []string{gcsim.FamilyPresence, gcsim.FamilyRoutingStatus}, Hidden: true}
+	hidden := gcsim.Limit{Key: "users.presences.rate.per.minute", Namespace: "users", Scope: genesys.ScopeEndpointUser,
+		Allowed: 40, Window: gcsim.Duration(20 * time.Second), Families: []string{genesys.FamilyPresence, genesys.FamilyRoutingStatus}, Hidden: true}
 	p := gcsim.DefaultProfile()
 	p.Limits = append(p.Limits, hidden)
 	writeTestProfile(t, p)
@@ -73,7 +74,7 @@ func TestRateLimitDiscoveryHiddenLimit(t *testing.T) {
 		t.Fatalf("the discovered profile does not load: %v", err)
 	}
 	w, ok := profileLimit(written, hidden.Key)
-	if !ok || w.Allowed != 40 || w.Window.Std() != 20*time.Second || w.Scope != gcsim.ScopeEndpointUser || !w.Hidden ||
+	if !ok || w.Allowed != 40 || w.Window.Std() != 20*time.Second || w.Scope != genesys.ScopeEndpointUser || !w.Hidden ||
 		strings.Join(w.Families, ",") != "users.presences,users.routingstatus" {
 		t.Errorf("the discovered profile has %+v for %s; want the hidden limit as found", w, hidden.Key)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -32,7 +33,7 @@ func benchLimits(p *gcsim.Profile) {
 		return
 	}
 	for i := range p.Limits {
-		if p.Limits[i].Scope != gcsim.ScopeClient {
+		if p.Limits[i].Scope != genesys.ScopeClient {
 			p.Limits[i].Allowed *= 1000
 		}
 	}

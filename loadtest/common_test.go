@@ -19,6 +19,7 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -131,9 +132,9 @@ func capacityOf(buckets []api.Bucket, family string, tokens, clients int) capaci
 		}
 		inst := 1
 		switch b.Scope {
-		case api.ScopeToken:
+		case genesys.ScopeToken:
 			inst = tokens
-		case api.ScopeClientUser, api.ScopeEndpointUser:
+		case genesys.ScopeClientUser, genesys.ScopeEndpointUser:
 			inst = clients
 		}
 		r := float64(inst) * float64(b.Allowed) / b.Window.Seconds()
@@ -172,9 +173,9 @@ func sizePool(buckets []api.Bucket, family string, rate float64, available int) 
 		per := float64(b.Allowed) / b.Window.Seconds()
 		need := int(math.Ceil(rate/per - 1e-9))
 		switch b.Scope {
-		case api.ScopeToken:
+		case genesys.ScopeToken:
 			tokens = max(tokens, need)
-		case api.ScopeClientUser, api.ScopeEndpointUser:
+		case genesys.ScopeClientUser, genesys.ScopeEndpointUser:
 			if need > available {
 				p.NeedClients = max(p.NeedClients, need)
 			}
@@ -215,17 +216,17 @@ func profileLimit(p *gcsim.Profile, key string) (gcsim.Limit, bool) {
 // scopeWords explains a limit scope in plain words.
 func scopeWords(scope string, families []string) string {
 	switch scope {
-	case api.ScopeToken:
+	case string(genesys.ScopeToken):
 		return "per access token: every token has its own budget"
-	case api.ScopeClientUser:
+	case string(genesys.ScopeClientUser):
 		return "per organization × OAuth client × user: a client-credentials token has no user, so all tokens of one OAuth client share it"
-	case api.ScopeEndpointUser:
+	case string(genesys.ScopeEndpointUser):
 		f := "its endpoints"
 		if len(families) > 0 {
 			f = "the route famil" + map[bool]string{true: "y", false: "ies"}[len(families) == 1] + " " + strings.Join(families, ", ")
 		}
 		return "per user and endpoint (" + f + "), across OAuth clients: a client-credentials token counts as its OAuth client's user, so more tokens of one client do not help"
-	case api.ScopeOrg:
+	case string(genesys.ScopeOrg):
 		return "per organization: every client, token and user shares it"
 	}
 	return "scope unknown"
@@ -234,13 +235,13 @@ func scopeWords(scope string, families []string) string {
 // advice says what to change to go past a limit of this scope.
 func advice(b api.Bucket, clients int) string {
 	switch b.Scope {
-	case api.ScopeToken:
+	case genesys.ScopeToken:
 		return "spread the load over more tokens (a token pool, per-client or per-agent) and pace each below " + perWindow(b)
-	case api.ScopeClientUser:
+	case genesys.ScopeClientUser:
 		return fmt.Sprintf("spread the load over more OAuth clients (this target has %d) or send with the agents' own user tokens, and pace each client below %s", clients, perWindow(b))
-	case api.ScopeEndpointUser:
+	case genesys.ScopeEndpointUser:
 		return fmt.Sprintf("more tokens do not help: send with the agents' own user tokens (each user gets %s) or spread over more OAuth clients (this target has %d), and pace below it; or ask Genesys to raise %s", perWindow(b), clients, b.Key)
-	case api.ScopeOrg:
+	case genesys.ScopeOrg:
 		return "this is the organization's ceiling: pace below it, or ask Genesys (support case) to raise " + b.Key
 	}
 	return "pace below " + perWindow(b)

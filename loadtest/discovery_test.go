@@ -20,6 +20,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // probe is the cheapest request of one route family that the scenarios use.
@@ -44,21 +45,21 @@ func probes(userID string) []probe {
 	recording, _ := json.Marshal(map[string]string{"recordingState": "active"})
 	call, _ := json.Marshal(map[string]string{"callUserId": userID})
 	return []probe{
-		get(gcsim.FamilyQueues, routeQueues, page1),
-		get(gcsim.FamilyUsers, "/api/v2/users", page1),
-		get(gcsim.FamilyPresenceDefinitions, "/api/v2/presencedefinitions", page1),
-		get(gcsim.FamilyPresence, "/api/v2/users/{id}/presences/{source}", nil, userID, "purecloud"),
-		get(gcsim.FamilyRoutingStatus, "/api/v2/users/{id}/routingstatus", nil, userID),
-		get(gcsim.FamilyNotifications, routeChannels, nil),
-		{Family: gcsim.FamilyAnalytics, Req: func() *api.Request {
-			return &api.Request{Op: "probe " + gcsim.FamilyAnalytics, Method: http.MethodPost, Route: routeDetails, Body: details}
+		get(genesys.FamilyQueues, routeQueues, page1),
+		get(genesys.FamilyUsers, "/api/v2/users", page1),
+		get(genesys.FamilyPresenceDefinitions, "/api/v2/presencedefinitions", page1),
+		get(genesys.FamilyPresence, "/api/v2/users/{id}/presences/{source}", nil, userID, "purecloud"),
+		get(genesys.FamilyRoutingStatus, "/api/v2/users/{id}/routingstatus", nil, userID),
+		get(genesys.FamilyNotifications, routeChannels, nil),
+		{Family: genesys.FamilyAnalytics, Req: func() *api.Request {
+			return &api.Request{Op: "probe " + genesys.FamilyAnalytics, Method: http.MethodPost, Route: routeDetails, Body: details}
 		}},
-		{Family: gcsim.FamilyRecordingState, Write: true, Req: func() *api.Request {
-			return &api.Request{Op: "probe " + gcsim.FamilyRecordingState, Method: http.MethodPatch, Route: routeRecording,
+		{Family: genesys.FamilyRecordingState, Write: true, Req: func() *api.Request {
+			return &api.Request{Op: "probe " + genesys.FamilyRecordingState, Method: http.MethodPatch, Route: routeRecording,
 				Params: []string{"00000000-0000-4000-c000-0000000fffff"}, Body: recording}
 		}},
-		{Family: gcsim.FamilyCalls, Write: true, Req: func() *api.Request {
-			return &api.Request{Op: "probe " + gcsim.FamilyCalls, Method: http.MethodPost, Route: routeCalls, Body: call}
+		{Family: genesys.FamilyCalls, Write: true, Req: func() *api.Request {
+			return &api.Request{Op: "probe " + genesys.FamilyCalls, Method: http.MethodPost, Route: routeCalls, Body: call}
 		}},
 	}
 }
@@ -138,7 +139,7 @@ type rejection struct {
 	ok      int       // requests this fresh token got through on the family before it
 	first   time.Time // the first of them (the bucket's window opened then, if it was fresh)
 	at      time.Time
-	body    api.LimitBody
+	body    genesys.LimitBody
 	retryIn time.Duration
 }
 
@@ -223,18 +224,18 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*foundLimit
 	}
 	// Declared limits that no experiment reached.
 	for _, key := range sortedKeys(d.declared) {
-		if _, ok := d.limits[key]; ok || key == gcsim.KeyRequestBytesMax {
+		if _, ok := d.limits[key]; ok || key == genesys.KeyRequestBytesMax {
 			continue
 		}
 		b := d.declared[key]
-		l := &foundLimit{Key: key, Namespace: b.Namespace, Scope: api.ScopeOfKey(key), Allowed: b.Allowed, Window: api.DefaultWindow,
+		l := &foundLimit{Key: key, Namespace: b.Namespace, Scope: string(genesys.ScopeOfKey(key)), Allowed: b.Allowed, Window: api.DefaultWindow,
 			WindowSource: "limits API (window assumed 60s: not reached)", Evidence: []string{"listed by the organization's limits API; not reached by the probes"}}
 		switch {
 		case b.Namespace == "oauth" || strings.HasPrefix(key, "oauth."):
-			l.Scope, l.Families = "client", []string{gcsim.FamilyOAuth}
+			l.Scope, l.Families = "client", []string{genesys.FamilyOAuth}
 			l.Evidence = append(l.Evidence, "token creation per OAuth client (namespace oauth); the token pool paces itself below it")
-		case key == gcsim.KeyToken:
-			l.Evidence = append(l.Evidence, "counts user tokens; the probes use client-credentials tokens, which count under "+gcsim.KeyClientCredentials)
+		case key == genesys.KeyToken:
+			l.Evidence = append(l.Evidence, "counts user tokens; the probes use client-credentials tokens, which count under "+genesys.KeyClientCredentialsToken)
 		}
 		d.limits[key] = l
 		d.order = append(d.order, key)
@@ -296,7 +297,7 @@ func (d *discovery) exhaust(ctx context.Context, ci int, p probe, visibleFull ma
 			}
 		}
 		if resp.Status == http.StatusTooManyRequests {
-			lb, _ := api.ParseLimitBody(resp.Body)
+			lb, _ := genesys.ParseLimitBody(resp.Body)
 			if lb.Key == "" {
 				return nil, "", fmt.Errorf("probe of %s: a 429 without limit.key in its body: %s", p.Family, truncateBody(resp.Body))
 			}
@@ -369,7 +370,7 @@ func (d *discovery) settle(ctx context.Context, rj rejection, ps []probe) error 
 		if resp.Status != http.StatusTooManyRequests {
 			return false
 		}
-		lb, _ := api.ParseLimitBody(resp.Body)
+		lb, _ := genesys.ParseLimitBody(resp.Body)
 		return lb.Key == key
 	}
 	// Another token of the same client, same family.
@@ -383,10 +384,10 @@ func (d *discovery) settle(ctx context.Context, rj rejection, ps []probe) error 
 	scope := ""
 	switch {
 	case perToken:
-		scope, exhausted = api.ScopeToken, rj.slot
+		scope, exhausted = string(genesys.ScopeToken), rj.slot
 		l.Evidence = append(l.Evidence, "scope: another token of the same OAuth client passed (status "+fmt.Sprint(resp.Status)+") → per token")
 	case d.clients < 2:
-		scope = api.ScopeOfKey(key)
+		scope = string(genesys.ScopeOfKey(key))
 		l.Evidence = append(l.Evidence, "scope: another token of the same OAuth client was rejected too; with one OAuth client, client and organization scopes look the same: taking the key's documented scope "+scope)
 	default:
 		other := d.token((rj.client + 1) % d.clients)
@@ -395,7 +396,7 @@ func (d *discovery) settle(ctx context.Context, rj rejection, ps []probe) error 
 			return err
 		}
 		if is429(resp) {
-			scope = api.ScopeOrg
+			scope = string(genesys.ScopeOrg)
 			l.Evidence = append(l.Evidence, "scope: a token of another OAuth client was rejected too → organization")
 		} else {
 			scope = "client"
@@ -430,9 +431,9 @@ func (d *discovery) settle(ctx context.Context, rj rejection, ps []probe) error 
 	switch scope {
 	case "client":
 		if all {
-			scope = api.ScopeClientUser
+			scope = string(genesys.ScopeClientUser)
 		} else {
-			scope = api.ScopeEndpointUser
+			scope = string(genesys.ScopeEndpointUser)
 		}
 	}
 	l.Scope = scope
@@ -486,12 +487,12 @@ func (d *discovery) checkProfile(t testing.TB, p *gcsim.Profile) {
 	}
 	tokenAllowed := 0
 	for _, l := range p.Limits {
-		if l.Scope == gcsim.ScopeToken && !l.Disabled && len(l.Families) == 0 && l.Grant != "password" {
+		if l.Scope == genesys.ScopeToken && !l.Disabled && len(l.Families) == 0 && l.Grant != "password" {
 			tokenAllowed = l.Allowed
 		}
 	}
 	for _, l := range p.Limits {
-		if l.Disabled || l.Scope == gcsim.ScopeClient || l.Grant == "password" {
+		if l.Disabled || l.Scope == genesys.ScopeClient || l.Grant == "password" {
 			continue
 		}
 		var fams []string
@@ -503,7 +504,7 @@ func (d *discovery) checkProfile(t testing.TB, p *gcsim.Profile) {
 		if len(l.Families) > 0 && len(fams) == 0 {
 			continue
 		}
-		reachable := l.Allowed <= tokenAllowed || l.Scope == gcsim.ScopeToken
+		reachable := l.Allowed <= tokenAllowed || l.Scope == genesys.ScopeToken
 		got := d.limits[l.Key]
 		if !reachable {
 			if !l.Hidden && (got == nil || got.Allowed != l.Allowed) {
@@ -549,7 +550,7 @@ func (d *discovery) profile(r *rig) *gcsim.Profile {
 	}
 	var limits []gcsim.Limit
 	for _, l := range p.Limits {
-		if l.Scope == gcsim.ScopeClient || l.Grant == "password" {
+		if l.Scope == genesys.ScopeClient || l.Grant == "password" {
 			limits = append(limits, l) // token creation and user tokens: not probed
 		}
 	}
@@ -557,11 +558,11 @@ func (d *discovery) profile(r *rig) *gcsim.Profile {
 		f := d.limits[key]
 		ns := f.Namespace
 		if ns == "" {
-			ns = gcsim.DefaultNamespace
+			ns = genesys.NamespacePlatformAPI
 		}
-		l := gcsim.Limit{Key: key, Namespace: ns, Scope: gcsim.Scope(f.Scope), Allowed: f.Allowed, Window: gcsim.Duration(f.Window),
+		l := gcsim.Limit{Key: key, Namespace: ns, Scope: genesys.Scope(f.Scope), Allowed: f.Allowed, Window: gcsim.Duration(f.Window),
 			Families: f.Families, Hidden: f.Hidden}
-		if l.Scope == gcsim.ScopeToken && len(l.Families) == 0 {
+		if l.Scope == genesys.ScopeToken && len(l.Families) == 0 {
 			l.Grant = "client_credentials"
 		}
 		if have(limits, key) {

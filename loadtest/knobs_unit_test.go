@@ -16,6 +16,7 @@ import (
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/shard"
 )
@@ -125,9 +126,9 @@ func TestParseKnobs(t *testing.T) {
 func TestSizePool(t *testing.T) {
 	touchRun()
 	def := []api.Bucket{
-		{Key: gcsim.KeyClientCredentials, Scope: api.ScopeToken, Allowed: 300, Window: time.Minute},
-		{Key: gcsim.KeyOrgAppUser, Scope: api.ScopeClientUser, Allowed: 3000, Window: time.Minute},
-		{Key: gcsim.KeyRecordingState, Scope: api.ScopeEndpointUser, Allowed: 100, Window: time.Minute, Families: []string{gcsim.FamilyRecordingState}},
+		{Key: genesys.KeyClientCredentialsToken, Scope: genesys.ScopeToken, Allowed: 300, Window: time.Minute},
+		{Key: genesys.KeyOrgAppUser, Scope: genesys.ScopeClientUser, Allowed: 3000, Window: time.Minute},
+		{Key: gcsim.KeyRecordingState, Scope: genesys.ScopeEndpointUser, Allowed: 100, Window: time.Minute, Families: []string{genesys.FamilyRecordingState}},
 	}
 	tests := []struct {
 		name        string
@@ -140,10 +141,10 @@ func TestSizePool(t *testing.T) {
 		wantKey     string
 		wantNeed    int
 	}{
-		{"presence 20/s: 4 tokens, one client", gcsim.FamilyPresence, 20, 2, 1, 4, 20, gcsim.KeyClientCredentials, 0},
-		{"presence 60/s: two clients for the client-user limit", gcsim.FamilyPresence, 60, 2, 2, 12, 60, gcsim.KeyClientCredentials, 0},
-		{"recording 10/s: limited by the endpoint limit per client", gcsim.FamilyRecordingState, 10, 2, 2, 2, 200.0 / 60, gcsim.KeyRecordingState, 6},
-		{"recording 1/s: one client suffices", gcsim.FamilyRecordingState, 1, 2, 1, 1, 1, gcsim.KeyRecordingState, 0},
+		{"presence 20/s: 4 tokens, one client", genesys.FamilyPresence, 20, 2, 1, 4, 20, genesys.KeyClientCredentialsToken, 0},
+		{"presence 60/s: two clients for the client-user limit", genesys.FamilyPresence, 60, 2, 2, 12, 60, genesys.KeyClientCredentialsToken, 0},
+		{"recording 10/s: limited by the endpoint limit per client", genesys.FamilyRecordingState, 10, 2, 2, 2, 200.0 / 60, gcsim.KeyRecordingState, 6},
+		{"recording 1/s: one client suffices", genesys.FamilyRecordingState, 1, 2, 1, 1, 1, gcsim.KeyRecordingState, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/workload"
 )
 
@@ -54,7 +55,7 @@ func TestNotificationStability(t *testing.T) {
 	const channelRequests = 6
 	offered := shardRate + float64(channelRequests*owned)/time.Minute.Seconds()
 	size := func(bs []api.Bucket, available int) poolPlan {
-		return sizePool(bs, gcsim.FamilyNotifications, offered, available)
+		return sizePool(bs, genesys.FamilyNotifications, offered, available)
 	}
 	r := newRig(t, rigOptions{tweak: channelTweak(hb, closingGrace(hb, owned), agents), clients: func(bs []api.Bucket) (int, string) {
 		p := size(bs, math.MaxInt)

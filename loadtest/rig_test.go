@@ -22,6 +22,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -258,7 +259,7 @@ func (r *rig) pool(cfg auth.Config) *auth.Pool {
 		cfg.HTTPClient = r.hc
 	}
 	for _, l := range r.prof.Limits {
-		if cfg.CreateLimit == 0 && l.Scope == gcsim.ScopeClient && !l.Disabled && l.Allowed > 1 {
+		if cfg.CreateLimit == 0 && l.Scope == genesys.ScopeClient && !l.Disabled && l.Allowed > 1 {
 			cfg.CreateLimit = rate.Limit(float64(l.Allowed-1) / l.Window.Std().Seconds())
 		}
 	}
@@ -281,10 +282,10 @@ func (r *rig) rawBuckets() []api.Bucket {
 func profileBuckets(p *gcsim.Profile) []api.Bucket {
 	var out []api.Bucket
 	for _, l := range p.Limits {
-		if l.Disabled || l.Hidden || l.Scope == gcsim.ScopeClient || l.Grant == "password" {
+		if l.Disabled || l.Hidden || l.Scope == genesys.ScopeClient || l.Grant == "password" {
 			continue
 		}
-		out = append(out, api.Bucket{Key: l.Key, Namespace: l.Namespace, Scope: string(l.Scope), Allowed: l.Allowed,
+		out = append(out, api.Bucket{Key: l.Key, Namespace: l.Namespace, Scope: l.Scope, Allowed: l.Allowed,
 			Window: l.Window.Std(), Families: append([]string(nil), l.Families...), Source: "profile"})
 	}
 	return out
@@ -310,7 +311,7 @@ func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket {
 // limits returns a client-side limiter seeded with this shard's part of the
 // known limits, on or off.
 func (r *rig) limits(enabled bool) *api.Limits {
-	return api.NewLimits(enabled, harness.Family, r.splitBuckets(r.rawBuckets())...)
+	return api.NewLimits(enabled, genesys.Family, r.splitBuckets(r.rawBuckets())...)
 }
 
 // client returns an API client. cfg.Limits nil means the target's known
@@ -321,7 +322,7 @@ func (r *rig) client(cfg api.Config) *api.Client {
 		if cfg.Limits == nil && r.tenant() && !r.k.Shard.Whole() {
 			// Let the harness read the organization's limits, then split them.
 			c := r.tg.NewClient(cfg)
-			cfg.Limits = api.NewLimits(true, harness.Family, r.splitBuckets(c.Limits().Buckets())...)
+			cfg.Limits = api.NewLimits(true, genesys.Family, r.splitBuckets(c.Limits().Buckets())...)
 		} else if cfg.Limits == nil && !r.tenant() {
 			cfg.Limits = r.limits(true)
 		}
@@ -348,7 +349,7 @@ func (r *rig) recorder(t testing.TB, opts ...metrics.Option) *metrics.Recorder {
 	base := []metrics.Option{metrics.WithScenario(t.Name()), metrics.WithTarget(r.kind(), r.region())}
 	var known []metrics.KnownLimit
 	for _, b := range r.rawBuckets() {
-		known = append(known, metrics.KnownLimit{Key: b.Key, Namespace: b.Namespace, Scope: b.Scope, Allowed: b.Allowed, Window: b.Window})
+		known = append(known, metrics.KnownLimit{Key: b.Key, Namespace: b.Namespace, Scope: string(b.Scope), Allowed: b.Allowed, Window: b.Window})
 	}
 	base = append(base, metrics.WithKnownLimits(known...))
 	if !r.k.Shard.Whole() {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/internal/helperproc"
 )
@@ -123,8 +124,8 @@ func newClientLoop(b *testing.B, base string) *clientLoop {
 		b.Fatal(err)
 	}
 	lim := api.NewLimits(true, nil,
-		api.Bucket{Key: "client.credentials.token.rate.per.minute", Scope: api.ScopeToken, Allowed: 1e9, Window: time.Minute},
-		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: api.ScopeClientUser, Allowed: 1e9, Window: time.Minute})
+		api.Bucket{Key: "client.credentials.token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 1e9, Window: time.Minute},
+		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: genesys.ScopeClientUser, Allowed: 1e9, Window: time.Minute})
 	c, err := api.New(api.Config{BaseURL: base, Tokens: pool, Recorder: metrics.NewRecorder(), Agents: 4, Limits: lim})
 	if err != nil {
 		b.Fatal(err)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -128,7 +129,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 				if r.Attempts != 2 || r.RetryWait != tc.want || r.Total != time.Since(start) || r.Latency != 0 || r.Outcome != metrics.OK {
 					t.Errorf("Result = %+v; want 2 attempts, RetryWait %v, Total = elapsed, Latency 0 (fake clock)", r, tc.want)
 				}
-				if r.ThrottledBy != "token.rate.per.minute" || r.Scope != api.ScopeToken {
+				if r.ThrottledBy != "token.rate.per.minute" || r.Scope != string(genesys.ScopeToken) {
 					t.Errorf("ThrottledBy, Scope = %q, %q; want the token bucket", r.ThrottledBy, r.Scope)
 				}
 			})
@@ -266,7 +267,7 @@ func TestPauseOnlyThrottledScope(t *testing.T) {
 			if strings.Contains(a, "tok-0-") && first.CompareAndSwap(false, true) {
 				tooMany(w, "token.rate.per.minute", 300, "30")
 			}
-		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300})})
+		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
 		if _, err := c.Agent(0).Do(t.Context(), &api.Request{Route: "/api/v2/users", Method: "GET",
 			Header: http.Header{"X-No-Retry": {"1"}}}); err != nil {
 			t.Fatal(err)
@@ -296,7 +297,7 @@ func TestPausedScopeDelaysOtherRequests(t *testing.T) {
 						tooMany(w, "token.rate.per.minute", 300, "10")
 					}
 				}, api.Config{Retry: api.RetryPolicy{MaxAttempts: 1},
-					Limits: api.NewLimits(enabled, nil, api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300})})
+					Limits: api.NewLimits(enabled, nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
 				resp, _ := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
 				if resp.Status != 429 || resp.Result.Outcome != metrics.Throttled {
 					t.Fatalf("first = %d", resp.Status)
@@ -322,7 +323,7 @@ func TestClientSideRefusal(t *testing.T) {
 		var n atomic.Int64
 		rec := metrics.NewRecorder()
 		c := newClient(t, func(w http.ResponseWriter, r *http.Request) { n.Add(1) },
-			api.Config{Recorder: rec, Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: 20, Window: time.Minute})})
+			api.Config{Recorder: rec, Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 20, Window: time.Minute})})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		var refused *api.Response
@@ -351,7 +352,7 @@ func TestHeadersCorrectLimiter(t *testing.T) {
 			w.Header().Set("inin-ratelimit-count", "100")
 			w.Header().Set("inin-ratelimit-allowed", "100")
 			w.Header().Set("inin-ratelimit-reset", "42")
-		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "conversations.recordingstate.rate.per.minute", Scope: api.ScopeEndpointUser, Allowed: 100, Families: []string{"conversations.recordingstate"}})})
+		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "conversations.recordingstate.rate.per.minute", Scope: genesys.ScopeEndpointUser, Allowed: 100, Families: []string{"conversations.recordingstate"}})})
 		route := "/api/v2/conversations/{id}/recordingstate"
 		if _, err := c.Do(t.Context(), &api.Request{Method: "PATCH", Route: route, Params: []string{"c1"}}); err != nil {
 			t.Fatal(err)
@@ -382,7 +383,7 @@ func TestLearnsLimitFrom429(t *testing.T) {
 			}
 		}, api.Config{Limits: lim})
 		resp, err := c.Do(t.Context(), &api.Request{Method: "PUT", Route: "/api/v2/architect/ivrs/{id}", Params: []string{"i1"}})
-		if err != nil || resp.Status != 200 || resp.Result.ThrottledBy != "architect.ivrs.rate.per.minute" || resp.Result.Scope != api.ScopeEndpointUser {
+		if err != nil || resp.Status != 200 || resp.Result.ThrottledBy != "architect.ivrs.rate.per.minute" || resp.Result.Scope != string(genesys.ScopeEndpointUser) {
 			t.Fatalf("resp = %+v, %v", resp.Result, err)
 		}
 		b := lim.Buckets()

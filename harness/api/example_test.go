@@ -3,7 +3,6 @@ package api_test
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
@@ -49,37 +48,4 @@ func ExampleClient_GetJSON() {
 	// 200 Queue 001
 	// GET /api/v2/routing/queues/{id} ok 1
 	// rate-limit headers: true correlation id: true
-}
-
-// Retry-After comes as seconds or as an HTTP date.
-func ExampleParseRetryAfter() {
-	now := time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
-	for _, v := range []string{"5", "Thu, 26 Nov 2026 23:01:00 GMT", "soon"} {
-		d, ok := api.ParseRetryAfter(v, now)
-		fmt.Println(d, ok)
-	}
-	// Output:
-	// 5s true
-	// 1m0s true
-	// 0s false
-}
-
-// A 429 body names the bucket that rejected the request.
-func ExampleParseLimitBody() {
-	body := []byte(`{"message":"Rate limit exceeded the maximum [300] requests within [60] seconds",
-		"code":"too.many.requests","status":429,
-		"limit":{"key":"token.rate.per.minute","namespace":"platform.api","value":300}}`)
-	lb, ok := api.ParseLimitBody(body)
-	fmt.Println(ok, lb.Key, lb.Value, lb.MsgWindow, api.ScopeOfKey(lb.Key))
-	// Output:
-	// true token.rate.per.minute 300 1m0s token
-}
-
-// Route families group endpoints for resource limits.
-func ExampleDefaultFamily() {
-	fmt.Println(api.DefaultFamily("/api/v2/users/{id}/presences/{source}"))
-	fmt.Println(api.DefaultFamily("/api/v2/conversations/{id}/recordingstate"))
-	// Output:
-	// users.presences
-	// conversations.recordingstate
 }

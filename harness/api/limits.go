@@ -3,35 +3,28 @@ package api
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cxload/cxload/harness/genesys"
 	"golang.org/x/time/rate"
-)
-
-// The scopes a bucket can have, as in metrics.Result.Scope.
-const (
-	ScopeToken        = "token"         // one bucket per access token
-	ScopeClientUser   = "client-user"   // org × OAuth client × user (client credentials: per client)
-	ScopeEndpointUser = "endpoint-user" // resource limit: per user (client credentials: per client) and route family
-	ScopeOrg          = "org"           // the whole organization
 )
 
 // DefaultWindow is assumed for a bucket whose window nobody stated: every
 // documented Genesys limit is per minute.
-const DefaultWindow = time.Minute
+const DefaultWindow = genesys.DefaultWindow
 
 // A Bucket is a rate limit the client knows: how many requests its scope may
 // make per window, and on which route families.
 type Bucket struct {
 	Key       string        // e.g. "token.rate.per.minute"
 	Namespace string        // e.g. "platform.api"
-	Scope     string        // ScopeToken, ScopeClientUser, ScopeEndpointUser or ScopeOrg
+	Scope     genesys.Scope // token, client-user, endpoint-user or org; "" = genesys.ScopeOfKey(Key)
 	Allowed   int           // requests per window
 	Window    time.Duration // default DefaultWindow
-	Families  []string      // route families it applies to; empty = every route
+	Families  []string      // route families (genesys.Family) it applies to; empty = every route
 	Source    string        // where it came from: "profile", "tenant", "learned" (429 body), "headers"
 }
 
@@ -76,11 +69,11 @@ type identity struct {
 }
 
 // NewLimits returns a limiter seeded with buckets. family maps a route
-// template to its family (nil: DefaultFamily). enabled=false makes Wait and
+// template to its family (nil: genesys.Family). enabled=false makes Wait and
 // Observe no-ops, to reproduce 429 storms on purpose.
 func NewLimits(enabled bool, family func(route string) string, buckets ...Bucket) *Limits {
 	if family == nil {
-		family = DefaultFamily
+		family = genesys.Family
 	}
 	l := &Limits{enabled: enabled, family: family, byKey: map[string]int{},
 		routes: map[string][]ref{}, insts: map[instKey]*instance{}}
@@ -112,7 +105,7 @@ func (l *Limits) add(b Bucket) int {
 		b.Window = DefaultWindow
 	}
 	if b.Scope == "" {
-		b.Scope = ScopeOfKey(b.Key)
+		b.Scope = genesys.ScopeOfKey(b.Key)
 	}
 	if i, ok := l.byKey[b.Key]; ok {
 		old := l.buckets[i]
@@ -128,7 +121,7 @@ func (l *Limits) add(b Bucket) int {
 			}
 		}
 		for _, f := range b.Families {
-			if !contains(old.Families, f) && len(old.Families) > 0 {
+			if !slices.Contains(old.Families, f) && len(old.Families) > 0 {
 				old.Families = append(old.Families, f)
 				clear(l.routes)
 			}
@@ -144,15 +137,6 @@ func (l *Limits) add(b Bucket) int {
 	return len(l.buckets) - 1
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
 // limiterFor turns a bucket into token-bucket parameters (see Limits).
 func limiterFor(b Bucket) (rate.Limit, int) {
 	burst := max(1, b.Allowed/20)
@@ -166,7 +150,7 @@ func limiterFor(b Bucket) (rate.Limit, int) {
 // never changes once the bucket is added.
 type ref struct {
 	i     int
-	scope string
+	scope genesys.Scope
 }
 
 // applicable returns the buckets that apply to route.
@@ -182,7 +166,7 @@ func (l *Limits) applicable(route string) []ref {
 	defer l.mu.Unlock()
 	refs = []ref{}
 	for i, b := range l.buckets {
-		if len(b.Families) == 0 || contains(b.Families, fam) {
+		if len(b.Families) == 0 || slices.Contains(b.Families, fam) {
 			refs = append(refs, ref{i: i, scope: b.Scope})
 		}
 	}
@@ -199,14 +183,14 @@ func (l *Limits) ref(i int) ref {
 
 func keyFor(r ref, id identity) instKey {
 	switch r.scope {
-	case ScopeToken:
+	case genesys.ScopeToken:
 		return instKey{bucket: r.i, id: id.token}
-	case ScopeClientUser:
+	case genesys.ScopeClientUser:
 		if id.user != "" {
 			return instKey{bucket: r.i, id: id.client, family: id.user}
 		}
 		return instKey{bucket: r.i, id: id.client}
-	case ScopeEndpointUser:
+	case genesys.ScopeEndpointUser:
 		u := id.user
 		if u == "" {
 			u = id.client // client credentials: the app is the user
@@ -235,8 +219,9 @@ func (l *Limits) instance(k instKey) *instance {
 
 // refusal says which bucket kept a request from being sent.
 type refusal struct {
-	key, scope string
-	wait       time.Duration
+	key   string
+	scope genesys.Scope
+	wait  time.Duration
 }
 
 func (r *refusal) Error() string {
@@ -312,18 +297,18 @@ type observation struct {
 	route      string
 	id         identity
 	status     int
-	headers    RateLimitHeaders
-	body       *LimitBody // 429 only
+	headers    genesys.RateLimitHeaders
+	body       *genesys.LimitBody // 429 only
 	retryAfter time.Duration
 	now        time.Time
 }
 
 // observe corrects the buckets from a response and returns the key and scope
 // of the bucket that a 429 names ("" otherwise).
-func (l *Limits) observe(o observation) (key, scope string) {
+func (l *Limits) observe(o observation) (key string, scope genesys.Scope) {
 	if o.status == 429 && o.body != nil && o.body.Key != "" {
 		key = o.body.Key
-		scope = ScopeOfKey(key)
+		scope = genesys.ScopeOfKey(key)
 	}
 	if !l.Enabled() {
 		if key != "" {
@@ -340,7 +325,7 @@ func (l *Limits) observe(o observation) (key, scope string) {
 		if !ok || (o.body.Value > 0 && o.body.Value != l.bucketAllowed(i)) {
 			b := Bucket{Key: key, Namespace: o.body.Namespace, Scope: scope, Source: "learned",
 				Allowed: firstPositive(o.body.Value, o.body.MsgAllowed, o.headers.Allowed), Window: o.body.MsgWindow}
-			if b.Scope == ScopeEndpointUser {
+			if b.Scope == genesys.ScopeEndpointUser {
 				b.Families = []string{l.family(o.route)}
 			}
 			l.mu.Lock()
@@ -381,7 +366,7 @@ func (l *Limits) observe(o observation) (key, scope string) {
 	if match < 0 {
 		fam := l.family(o.route)
 		l.mu.Lock()
-		match = l.add(Bucket{Key: "inin-ratelimit:" + fam, Scope: ScopeEndpointUser, Allowed: o.headers.Allowed,
+		match = l.add(Bucket{Key: "inin-ratelimit:" + fam, Scope: genesys.ScopeEndpointUser, Allowed: o.headers.Allowed,
 			Families: []string{fam}, Source: "headers"})
 		l.mu.Unlock()
 		if match < 0 {
@@ -437,30 +422,4 @@ func firstPositiveDur(v ...time.Duration) time.Duration {
 		}
 	}
 	return 0
-}
-
-// DefaultFamily names a route's family the way gcsim and Genesys' limit
-// docs group endpoints: the first path segment after /api/v2 and the last
-// literal segment, joined by a dot, without {parameters}:
-// "/api/v2/users/{id}/presences/{source}" → "users.presences",
-// "/api/v2/conversations/{id}/recordingstate" → "conversations.recordingstate",
-// "/api/v2/routing/queues" → "routing.queues", "/api/v2/users" → "users".
-func DefaultFamily(route string) string {
-	p := strings.TrimPrefix(route, "/api/v2/")
-	if i := strings.IndexAny(p, "?#"); i >= 0 {
-		p = p[:i]
-	}
-	first, rest, _ := strings.Cut(strings.Trim(p, "/"), "/")
-	last := ""
-	for rest != "" {
-		var seg string
-		seg, rest, _ = strings.Cut(rest, "/")
-		if seg != "" && !strings.HasPrefix(seg, "{") {
-			last = seg
-		}
-	}
-	if last == "" {
-		return first
-	}
-	return first + "." + last
 }

@@ -4,12 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/url"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // FetchLimits reads the organization's effective limits through c:
 // GET /api/v2/organizations/limits/namespaces (paged), then
 // GET /api/v2/organizations/limits/namespaces/{namespace} for each. The
-// listing gives key, namespace and value only; scope comes from ScopeOfKey
+// listing gives key, namespace and value only; scope comes from
+// genesys.ScopeOfKey
 // and the window is DefaultWindow. Buckets whose route families are unknown
 // (resource limits) are returned with Families nil: callers that seed a
 // limiter must not apply them to every route (see MergeBuckets).
@@ -55,7 +58,7 @@ func FetchLimits(ctx context.Context, c *Client) ([]Bucket, error) {
 			if n == "" {
 				n = ns
 			}
-			out = append(out, Bucket{Key: e.Key, Namespace: n, Scope: ScopeOfKey(e.Key), Allowed: int(e.Value), Window: DefaultWindow, Source: "tenant"})
+			out = append(out, Bucket{Key: e.Key, Namespace: n, Scope: genesys.ScopeOfKey(e.Key), Allowed: int(e.Value), Window: DefaultWindow, Source: "tenant"})
 		}
 	}
 	return out, nil
@@ -67,9 +70,19 @@ func FetchLimits(ctx context.Context, c *Client) ([]Bucket, error) {
 // OAuth client × user per minute.
 func DefaultBuckets() []Bucket {
 	return []Bucket{
-		{Key: "client.credentials.token.rate.per.minute", Namespace: "platform.api", Scope: ScopeToken, Allowed: 300, Window: DefaultWindow, Source: "default"},
-		{Key: "org.app.user.rate.per.minute", Namespace: "platform.api", Scope: ScopeClientUser, Allowed: 3000, Window: DefaultWindow, Source: "default"},
+		fromDocumented(genesys.KeyClientCredentialsToken),
+		fromDocumented(genesys.KeyOrgAppUser),
 	}
+}
+
+// fromDocumented returns the documented limit of key as a Bucket.
+func fromDocumented(key string) Bucket {
+	for _, l := range genesys.DocumentedLimits() {
+		if l.Key == key {
+			return Bucket{Key: l.Key, Namespace: l.Namespace, Scope: l.Scope, Allowed: l.Allowed, Window: l.Window, Source: "default"}
+		}
+	}
+	panic("api: no documented limit " + key)
 }
 
 // MergeBuckets returns base with the Allowed figure of every bucket whose

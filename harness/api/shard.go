@@ -1,6 +1,9 @@
 package api
 
-import "github.com/cxload/cxload/harness/shard"
+import (
+	"github.com/cxload/cxload/harness/genesys"
+	"github.com/cxload/cxload/harness/shard"
+)
 
 // ShardBuckets returns shard s's part of the client-side rate limits bs,
 // for [NewLimits]: the Allowed figure of every bucket whose scope the n
@@ -13,7 +16,7 @@ func ShardBuckets(s shard.Shard, bs []Bucket) []Bucket {
 	out := make([]Bucket, len(bs))
 	for i, b := range bs {
 		b.Families = append([]string(nil), b.Families...)
-		if b.Scope != ScopeToken {
+		if b.Scope != genesys.ScopeToken {
 			b.Allowed = s.Split(b.Allowed)
 		}
 		out[i] = b

@@ -5,15 +5,16 @@ import (
 	"testing"
 
 	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/shard"
 )
 
 func TestShardBuckets(t *testing.T) {
 	bs := []api.Bucket{
-		{Key: "client.credentials.token.rate.per.minute", Scope: api.ScopeToken, Allowed: 300},
-		{Key: "org.app.user.rate.per.minute", Scope: api.ScopeClientUser, Allowed: 3000},
-		{Key: "conversations.recordingstate.rate.per.minute", Scope: api.ScopeEndpointUser, Allowed: 100, Families: []string{"recordingstate"}},
-		{Key: "org.rate.per.minute", Scope: api.ScopeOrg, Allowed: 7},
+		{Key: "client.credentials.token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300},
+		{Key: "org.app.user.rate.per.minute", Scope: genesys.ScopeClientUser, Allowed: 3000},
+		{Key: "conversations.recordingstate.rate.per.minute", Scope: genesys.ScopeEndpointUser, Allowed: 100, Families: []string{"recordingstate"}},
+		{Key: "org.rate.per.minute", Scope: genesys.ScopeOrg, Allowed: 7},
 	}
 	sum := make([]int, len(bs))
 	for i := 1; i <= 3; i++ {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/workload"
 )
@@ -29,7 +30,7 @@ func TestOpenModelUnderFaults(t *testing.T) {
 			graceful = 2 * time.Second
 		)
 		r := newRig(t, rigConfig{
-			profile: faultOn(gcsim.FamilyQueues, gcsim.FaultSpec{
+			profile: faultOn(genesys.FamilyQueues, gcsim.FaultSpec{
 				Latency:   gcsim.Latency{Distribution: "uniform", Min: 0, Max: gcsim.Duration(3 * time.Second)},
 				ErrorRate: 0.2, RetryAfter: gcsim.Duration(2 * time.Second), ResetRate: 0.1,
 			}),

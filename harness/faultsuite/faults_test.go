@@ -10,6 +10,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -41,7 +42,7 @@ func TestRequestFaults(t *testing.T) {
 	}{
 		{
 			name:    "connection resets",
-			profile: faultOn(gcsim.FamilyQueues, gcsim.FaultSpec{ResetRate: 0.3}),
+			profile: faultOn(genesys.FamilyQueues, gcsim.FaultSpec{ResetRate: 0.3}),
 			retry:   api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1},
 			agents:  8, per: 25, deadline: 5 * time.Minute,
 			req: getQueues, method: http.MethodGet, route: queuesRoute,
@@ -71,7 +72,7 @@ func TestRequestFaults(t *testing.T) {
 		},
 		{
 			name:    "5xx burst with Retry-After, then settled",
-			profile: faultOn(gcsim.FamilyQueues, gcsim.FaultSpec{ErrorRate: 1, RetryAfter: gcsim.Duration(3 * time.Second)}),
+			profile: faultOn(genesys.FamilyQueues, gcsim.FaultSpec{ErrorRate: 1, RetryAfter: gcsim.Duration(3 * time.Second)}),
 			during: func(r *rig) {
 				time.Sleep(10 * time.Second) // the burst lasts 10 s
 				r.sim.SetFaults(gcsim.Faults{})
@@ -108,7 +109,7 @@ func TestRequestFaults(t *testing.T) {
 		},
 		{
 			name:    "5xx asking to wait longer than the policy allows",
-			profile: faultOn(gcsim.FamilyPresence, gcsim.FaultSpec{ErrorRate: 1, RetryAfter: gcsim.Duration(5 * time.Minute)}),
+			profile: faultOn(genesys.FamilyPresence, gcsim.FaultSpec{ErrorRate: 1, RetryAfter: gcsim.Duration(5 * time.Minute)}),
 			retry:   api.RetryPolicy{MaxAttempts: 4, MaxRetryAfter: time.Minute, RetryUnsafe: true},
 			agents:  3, per: 3, deadline: time.Minute,
 			req: patchPresence, method: http.MethodPatch, route: "/api/v2/users/{id}/presences/{source}",
@@ -126,7 +127,7 @@ func TestRequestFaults(t *testing.T) {
 		},
 		{
 			name:    "answers slower than the attempt timeout",
-			profile: faultOn(gcsim.FamilyQueues, gcsim.FaultSpec{Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(45 * time.Second)}}),
+			profile: faultOn(genesys.FamilyQueues, gcsim.FaultSpec{Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(45 * time.Second)}}),
 			retry:   api.RetryPolicy{MaxAttempts: 2, Backoff: time.Second, Jitter: -1},
 			timeout: 5 * time.Second,
 			agents:  4, per: 3, deadline: 2 * time.Minute,
@@ -149,7 +150,7 @@ func TestRequestFaults(t *testing.T) {
 		},
 		{
 			name:    "answers slower than the run deadline",
-			profile: faultOn(gcsim.FamilyQueues, gcsim.FaultSpec{Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Hour)}}),
+			profile: faultOn(genesys.FamilyQueues, gcsim.FaultSpec{Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Hour)}}),
 			retry:   api.RetryPolicy{MaxAttempts: 3},
 			timeout: 10 * time.Minute,
 			agents:  5, per: 100, deadline: 20 * time.Second,
@@ -211,7 +212,7 @@ func TestResetRetriesAreCounted(t *testing.T) {
 		if err != nil || warm.Status == 0 { // any answer leaves the connection open (users/me wants a user: 4xx)
 			t.Fatalf("warming the connection: %v", err)
 		}
-		r.sim.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {ResetRate: 1}}})
+		r.sim.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{genesys.FamilyQueues: {ResetRate: 1}}})
 		l := r.run(t, 1, 1, time.Minute, getQueues)
 		synctest.Wait()
 		res := l.results[0]

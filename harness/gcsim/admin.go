@@ -12,7 +12,8 @@ import (
 	"sort"
 	"strings"
 
-	json "github.com/go-json-experiment/json"
+	"github.com/cxload/cxload/harness/genesys"
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // limitJSON is one entry of the organization limits listings.
@@ -32,14 +33,14 @@ func visibleLimits(p *Profile, ns string) []limitJSON {
 		}
 		out = append(out, limitJSON{Key: l.Key, Namespace: l.Namespace, Value: int64(l.Allowed)})
 	}
-	if ns == "" || ns == DefaultNamespace {
-		out = append(out, limitJSON{Key: KeyRequestBytesMax, Namespace: DefaultNamespace, Value: p.RequestBytesMax})
+	if ns == "" || ns == genesys.NamespacePlatformAPI {
+		out = append(out, limitJSON{Key: genesys.KeyRequestBytesMax, Namespace: genesys.NamespacePlatformAPI, Value: p.RequestBytesMax})
 	}
 	return out
 }
 
 func namespaces(p *Profile) []string {
-	set := map[string]bool{DefaultNamespace: true}
+	set := map[string]bool{genesys.NamespacePlatformAPI: true}
 	for _, l := range p.Limits {
 		if !l.Disabled && !l.Hidden {
 			set[l.Namespace] = true
@@ -113,12 +114,12 @@ func (s *Server) getLimitNamespaceDefaults(c *reqCtx) {
 // getLimitDocs is GET /api/v2/organizations/limits/docs.
 func (s *Server) getLimitDocs(c *reqCtx) {
 	type doc struct {
-		Key         string `json:"key"`
-		Namespace   string `json:"namespace"`
-		Value       int64  `json:"value"`
-		Scope       Scope  `json:"scope,omitempty"`
-		Window      int64  `json:"windowSeconds,omitempty"`
-		Description string `json:"description"`
+		Key         string        `json:"key"`
+		Namespace   string        `json:"namespace"`
+		Value       int64         `json:"value"`
+		Scope       genesys.Scope `json:"scope,omitempty"`
+		Window      int64         `json:"windowSeconds,omitempty"`
+		Description string        `json:"description"`
 	}
 	var out []doc
 	for _, l := range s.profile.Limits {
@@ -129,7 +130,7 @@ func (s *Server) getLimitDocs(c *reqCtx) {
 			Window:      ceilSeconds(int64(l.Window)),
 			Description: fmt.Sprintf("%d requests per %s per %v", l.Allowed, l.Scope, l.Window.Std())})
 	}
-	out = append(out, doc{Key: KeyRequestBytesMax, Namespace: DefaultNamespace, Value: s.profile.RequestBytesMax,
+	out = append(out, doc{Key: genesys.KeyRequestBytesMax, Namespace: genesys.NamespacePlatformAPI, Value: s.profile.RequestBytesMax,
 		Description: "largest request body, in bytes"})
 	s.writeJSON(c, http.StatusOK, map[string]any{"entities": out})
 }
@@ -152,7 +153,7 @@ const adminBodyMax = 1 << 20
 // another origin without the browser asking first.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	c := &reqCtx{s: s, w: w, r: r, corr: newCorrelationID()}
-	w.Header()[hdrCorrelation] = []string{c.corr}
+	w.Header()[genesys.HeaderCorrelationID] = []string{c.corr}
 	if msg := adminRefusal(r); msg != "" {
 		s.writeError(c, http.StatusForbidden, "forbidden", msg, nil)
 		return
@@ -273,7 +274,7 @@ func (s *Server) readAdmin(c *reqCtx, v any) bool {
 		s.badRequest(c, "gcsim: admin: want a JSON object, got "+got+" (PUT /admin/faults with {} clears all faults)")
 		return false
 	}
-	if err := json.Unmarshal(data, v, json.RejectUnknownMembers(true)); err != nil {
+	if err := jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true)); err != nil {
 		s.badRequest(c, jsonError("admin", data, err).Error())
 		return false
 	}

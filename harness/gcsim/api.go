@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // The organization's mutable state and what every route family shares:
@@ -78,7 +80,7 @@ func (s *Server) user(c *reqCtx) (*User, *userState) {
 	u := s.dir.byID[c.params[0]]
 	if u == nil {
 		s.writeError(c, http.StatusNotFound, "not.found", "The user "+c.params[0]+" was not found.",
-			&errorExtra{details: []ErrorDetail{{ErrorCode: "user.not.found", EntityID: c.params[0]}}})
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "user.not.found", EntityID: c.params[0]}}})
 		return nil, nil
 	}
 	return u, &s.state.users[u.index]

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // TestEndpoints calls every endpoint once with a valid request and checks
@@ -154,9 +155,9 @@ func TestCorrelationID(t *testing.T) {
 // disabled limits are omitted.
 func TestLimitsEndpoints(t *testing.T) {
 	p := gcsim.DefaultProfile()
-	p.Limits = append(p.Limits, gcsim.Limit{Key: "secret.rate", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 9, Window: gcsim.Duration(60e9), Hidden: true})
+	p.Limits = append(p.Limits, gcsim.Limit{Key: "secret.rate", Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 9, Window: gcsim.Duration(60e9), Hidden: true})
 	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyOrgAppUser {
+		if p.Limits[i].Key == genesys.KeyOrgAppUser {
 			p.Limits[i].Allowed = 4000
 		}
 	}
@@ -173,13 +174,13 @@ func TestLimitsEndpoints(t *testing.T) {
 	}
 	eff := get("/api/v2/organizations/limits/namespaces/platform.api")
 	def := get("/api/v2/organizations/limits/namespaces/platform.api/defaults")
-	if eff[gcsim.KeyOrgAppUser] != 4000 || def[gcsim.KeyOrgAppUser] != 3000 || eff["request.bytes.max"] != 512000 {
+	if eff[genesys.KeyOrgAppUser] != 4000 || def[genesys.KeyOrgAppUser] != 3000 || eff["request.bytes.max"] != 512000 {
 		t.Errorf("effective %v, defaults %v", eff, def)
 	}
 	if _, ok := eff["secret.rate"]; ok {
 		t.Error("hidden limit listed")
 	}
-	if _, ok := eff[gcsim.KeyOrg]; ok {
+	if _, ok := eff[genesys.KeyOrg]; ok {
 		t.Error("disabled limit listed")
 	}
 }
@@ -246,7 +247,7 @@ func TestAdminStats(t *testing.T) {
 	if r := do(t, s, "POST", "/admin/reset", "", nil); r.Status != http.StatusNoContent {
 		t.Fatalf("POST /admin/reset: %d", r.Status)
 	}
-	if st := s.Stats(); st.Count("GET", queuesPath, 200) != 0 || st.Bucket(gcsim.KeyClientCredentials).Allowed != 0 {
+	if st := s.Stats(); st.Count("GET", queuesPath, 200) != 0 || st.Bucket(genesys.KeyClientCredentialsToken).Allowed != 0 {
 		t.Errorf("after reset: %+v", st)
 	}
 	// Reset also empties the windows: the token's count starts again.

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // token is an issued access token and the buckets it counts against.
@@ -46,7 +48,7 @@ func (t *token) owner(org string) string {
 
 type clientState struct {
 	Client
-	buckets []*bucket // ScopeClient limits
+	buckets []*bucket // genesys.ScopeClient limits
 	issued  atomic.Int64
 }
 
@@ -57,9 +59,9 @@ type authState struct {
 	tokens  sync.Map // string -> *token
 
 	mu         sync.Mutex
-	clientUser map[string][]*bucket // client/user -> buckets (ScopeClientUser)
-	users      map[string][]*bucket // user key -> buckets (ScopeEndpointUser)
-	org        []*bucket            // ScopeOrg
+	clientUser map[string][]*bucket // client/user -> buckets (genesys.ScopeClientUser)
+	users      map[string][]*bucket // user key -> buckets (genesys.ScopeEndpointUser)
+	org        []*bucket            // genesys.ScopeOrg
 	all        []*bucket            // every bucket, for Reset
 	created    int                  // tokens created since the last sweep
 }
@@ -67,16 +69,16 @@ type authState struct {
 func newAuthState(s *Server) *authState {
 	a := &authState{s: s, clients: map[string]*clientState{},
 		clientUser: map[string][]*bucket{}, users: map[string][]*bucket{}}
-	a.org = a.bucketsFor(ScopeOrg)
+	a.org = a.bucketsFor(genesys.ScopeOrg)
 	for _, c := range s.profile.Clients {
-		a.clients[c.ID] = &clientState{Client: c, buckets: a.bucketsFor(ScopeClient)}
+		a.clients[c.ID] = &clientState{Client: c, buckets: a.bucketsFor(genesys.ScopeClient)}
 	}
 	return a
 }
 
 // bucketsFor returns a slice indexed by limit with a new bucket for each
 // limit of the scope. Callers hold a.mu or run before serving.
-func (a *authState) bucketsFor(scope Scope) []*bucket {
+func (a *authState) bucketsFor(scope genesys.Scope) []*bucket {
 	bs := make([]*bucket, len(a.s.rules))
 	for i, r := range a.s.rules {
 		if r.Scope == scope {
@@ -107,26 +109,26 @@ func (a *authState) issue(c *clientState, u *User, grant string, now time.Time) 
 	}
 	cu, ok := a.clientUser[cuKey]
 	if !ok {
-		cu = a.bucketsFor(ScopeClientUser)
+		cu = a.bucketsFor(genesys.ScopeClientUser)
 		a.clientUser[cuKey] = cu
 	}
 	eu, ok := a.users[t.userKey()]
 	if !ok {
-		eu = a.bucketsFor(ScopeEndpointUser)
+		eu = a.bucketsFor(genesys.ScopeEndpointUser)
 		a.users[t.userKey()] = eu
 	}
 	for i, r := range a.s.rules {
 		switch r.Scope {
-		case ScopeToken:
+		case genesys.ScopeToken:
 			t.buckets[i] = &bucket{}
 			a.all = append(a.all, t.buckets[i])
-		case ScopeClientUser:
+		case genesys.ScopeClientUser:
 			t.buckets[i] = cu[i]
-		case ScopeEndpointUser:
+		case genesys.ScopeEndpointUser:
 			t.buckets[i] = eu[i]
-		case ScopeOrg:
+		case genesys.ScopeOrg:
 			t.buckets[i] = a.org[i]
-		case ScopeClient:
+		case genesys.ScopeClient:
 			t.buckets[i] = c.buckets[i]
 		}
 	}
@@ -153,7 +155,7 @@ func (a *authState) sweep(now int64) {
 		if now-t.expires > int64(time.Hour) {
 			a.tokens.Delete(k)
 			for i, r := range a.s.rules {
-				if r.Scope == ScopeToken {
+				if r.Scope == genesys.ScopeToken {
 					drop[t.buckets[i]] = true
 				}
 			}

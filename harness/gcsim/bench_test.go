@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // highLimits is the default profile with every limit on but set too high to
@@ -175,11 +176,11 @@ func reportRate(b *testing.B, start time.Time, cpu0 time.Duration) {
 }
 
 // BenchmarkHandler429 measures the refusal path: a token far over its
-// limit, every request answered 429 with headers and an ErrorBody.
+// limit, every request answered 429 with headers and an genesys.ErrorBody.
 func BenchmarkHandler429(b *testing.B) {
 	p := gcsim.DefaultProfile()
 	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyClientCredentials {
+		if p.Limits[i].Key == genesys.KeyClientCredentialsToken {
 			p.Limits[i].Allowed = 1
 		}
 	}

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // Route families conversations, conversations.calls, conversations.recordingstate,
@@ -35,7 +37,7 @@ func (s *Server) postCall(c *reqCtx) {
 	}
 	if body.PhoneNumber == "" && body.CallQueueID == "" && body.CallUserID == "" && len(body.Participants) == 0 {
 		s.writeError(c, http.StatusBadRequest, "bad.request", "A call needs a target: phoneNumber, callQueueId, callUserId or participants.",
-			&errorExtra{details: []ErrorDetail{{ErrorCode: "missing.field", FieldName: "phoneNumber"}}})
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "missing.field", FieldName: "phoneNumber"}}})
 		return
 	}
 	qid := body.CallQueueID
@@ -131,7 +133,7 @@ func (s *Server) patchRecordingState(c *reqCtx) {
 	}
 	if !validRecordingState(body.RecordingState) {
 		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("recordingState %q: want one of active, paused, none", body.RecordingState),
-			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "recordingState"}}})
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "recordingState"}}})
 		return
 	}
 	id := c.params[0]
@@ -208,7 +210,7 @@ func (s *Server) postAnalyticsQuery(c *reqCtx) {
 	if !ok || err1 != nil || err2 != nil || !tt.After(tf) {
 		s.writeError(c, http.StatusBadRequest, "bad.request",
 			fmt.Sprintf("interval %q: required, an ISO-8601 interval such as 2026-01-01T00:00:00.000Z/2026-01-02T00:00:00.000Z", body.Interval),
-			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "interval"}}})
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "interval"}}})
 		return
 	}
 	size, number := 25, 1

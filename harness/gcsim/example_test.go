@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // Example gets a token with client credentials and calls the API.
@@ -66,7 +67,7 @@ func ExampleServer_SetFaults() {
 	srv := gcsim.NewServer(nil)
 	defer srv.Close()
 	srv.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{
-		gcsim.FamilyQueues: {ErrorRate: 1, RetryAfter: gcsim.Duration(3 * time.Second)},
+		genesys.FamilyQueues: {ErrorRate: 1, RetryAfter: gcsim.Duration(3 * time.Second)},
 	}})
 	resp, err := srv.Client().Get(srv.URL() + "/api/v2/routing/queues")
 	if err != nil {

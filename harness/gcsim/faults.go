@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // Faults are injected failures, per route family. Set them in the profile
@@ -86,8 +88,8 @@ func (f Faults) validate(path string) error {
 	sort.Strings(keys)
 	for _, k := range keys {
 		p := fmt.Sprintf("%s.families[%q]", path, k)
-		if k != "*" && !knownFamily(k) {
-			return fmt.Errorf("gcsim: profile: %s: unknown route family; use \"*\" or one of %v", p, Families())
+		if k != "*" && !genesys.KnownFamily(k) {
+			return fmt.Errorf("gcsim: profile: %s: unknown route family; use \"*\" or one of %v", p, genesys.Families())
 		}
 		v := f.Families[k]
 		if v.ErrorRate < 0 || v.ErrorRate > 1 || math.IsNaN(v.ErrorRate) {
@@ -242,7 +244,7 @@ func (s *Server) injectFaults(c *reqCtx) bool {
 		if ra <= 0 {
 			ra = time.Second
 		}
-		c.w.Header()[hdrRetryAfter] = []string{strconv.FormatInt(ceilSeconds(int64(ra)), 10)}
+		c.w.Header()[genesys.HeaderRetryAfter] = []string{strconv.FormatInt(ceilSeconds(int64(ra)), 10)}
 		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable",
 			"The service is currently unavailable (simulated fault).", nil)
 		return false

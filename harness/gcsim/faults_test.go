@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // statuses sends n requests and returns their statuses in order (0 for a
@@ -37,7 +38,7 @@ func TestErrorRateFault(t *testing.T) {
 		s := newServer(t, nil)
 		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 		s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{
-			gcsim.FamilyQueues: {ErrorRate: 0.3, RetryAfter: gcsim.Duration(2 * time.Second)}}})
+			genesys.FamilyQueues: {ErrorRate: 0.3, RetryAfter: gcsim.Duration(2 * time.Second)}}})
 		got := statuses(t, s, tok, queuesPath, 100)
 		for _, st := range statuses(t, s, tok, routingStatusPath(0), 20) {
 			if st != 200 {
@@ -84,7 +85,7 @@ func TestFaultResponse(t *testing.T) {
 func TestResetFault(t *testing.T) {
 	s := newServer(t, nil)
 	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
-	s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {ResetRate: 1}}})
+	s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{genesys.FamilyQueues: {ResetRate: 1}}})
 	for i, st := range statuses(t, s, tok, queuesPath, 3) {
 		if st != 0 {
 			t.Errorf("request %d: status %d, want a transport error", i, st)
@@ -173,7 +174,7 @@ func TestAdminFaultsRoundTrip(t *testing.T) {
 		Families: map[string]gcsim.FaultSpec{
 			"*": {Latency: gcsim.Latency{Distribution: "exponential", Min: gcsim.Duration(time.Millisecond),
 				Mean: gcsim.Duration(5 * time.Millisecond), Max: gcsim.Duration(time.Second)}},
-			gcsim.FamilyRecordingState: {ErrorRate: 0.25, RetryAfter: gcsim.Duration(3 * time.Second), ResetRate: 0.01},
+			genesys.FamilyRecordingState: {ErrorRate: 0.25, RetryAfter: gcsim.Duration(3 * time.Second), ResetRate: 0.01},
 		},
 		TokenOutage: true,
 	}

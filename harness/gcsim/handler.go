@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // reqCtx is the state of one request, pooled.
@@ -34,15 +36,7 @@ type reqCtx struct {
 
 var ctxPool = sync.Pool{New: func() any { return new(reqCtx) }}
 
-// Header names, canonical so that setting them needs no canonicalization.
-const (
-	hdrCorrelation = "Inin-Correlation-Id"
-	hdrCount       = "Inin-Ratelimit-Count"
-	hdrAllowed     = "Inin-Ratelimit-Allowed"
-	hdrReset       = "Inin-Ratelimit-Reset"
-	hdrRetryAfter  = "Retry-After"
-	hdrContentType = "Content-Type"
-)
+const hdrContentType = "Content-Type"
 
 // ServeHTTP serves the simulator: /oauth/token, /api/v2/..., /channels/{id}
 // and the admin paths /admin/....
@@ -55,11 +49,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.s, c.w, c.r = s, w, r
 	c.nowTime = s.now()
 	c.now = c.nowTime.UnixNano()
-	c.corr = r.Header.Get(hdrCorrelation)
+	c.corr = r.Header.Get(genesys.HeaderCorrelationID)
 	if c.corr == "" || len(c.corr) > 128 {
 		c.corr = newCorrelationID()
 	}
-	w.Header()[hdrCorrelation] = []string{c.corr}
+	w.Header()[genesys.HeaderCorrelationID] = []string{c.corr}
 	c.route = s.router.match(r.Method, r.URL.Path, &c.params)
 	s.serve(c)
 	if s.RequestLog != nil {
@@ -179,14 +173,14 @@ func (s *Server) applyLimits(c *reqCtx, rules []*limitRule, bs []*bucket, now in
 		setLimitHeaders(h, near.count, near.limit.spec.allowed, near.reset)
 	}
 	retry := ceilSeconds(reject.retry)
-	h[hdrRetryAfter] = []string{strconv.FormatInt(retry, 10)}
+	h[genesys.HeaderRetryAfter] = []string{strconv.FormatInt(retry, 10)}
 	l := reject.limit
 	win := ceilSeconds(l.spec.length)
 	s.write429(c, l, win, retry)
 	return false
 }
 
-// write429 writes the 429 ErrorBody by hand: throttled load makes this a
+// write429 writes the 429 genesys.ErrorBody by hand: throttled load makes this a
 // hot path. It produces exactly what writeError would (a test checks).
 func (s *Server) write429(c *reqCtx, l *limitRule, win, retry int64) {
 	code, msg, withParams := "too.many.requests", "Rate limit exceeded the maximum [", "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds"
@@ -255,7 +249,7 @@ func setLimitHeaders(h http.Header, count, allowed, reset int64) {
 	all := string(b)
 	vals := make([]string, 3)
 	vals[0], vals[1], vals[2] = all[:i], all[i:j], all[j:]
-	h[hdrCount], h[hdrAllowed], h[hdrReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
+	h[genesys.HeaderRateLimitCount], h[genesys.HeaderRateLimitAllowed], h[genesys.HeaderRateLimitReset] = vals[0:1:1], vals[1:2:2], vals[2:3:3]
 }
 
 func ceilSeconds(ns int64) int64 {
@@ -266,47 +260,16 @@ func ceilSeconds(ns int64) int64 {
 	return s
 }
 
-// ErrorBody is Genesys' error document (the SDK's ErrorBody), as every
-// non-OAuth error response carries it.
-type ErrorBody struct {
-	Message           string            `json:"message"`
-	Code              string            `json:"code"`
-	Status            int               `json:"status"`
-	MessageWithParams string            `json:"messageWithParams,omitempty"`
-	MessageParams     map[string]string `json:"messageParams"`
-	ContextID         string            `json:"contextId"`
-	Details           []ErrorDetail     `json:"details"`
-	Errors            []ErrorBody       `json:"errors"`
-	EntityID          string            `json:"entityId,omitempty"`
-	EntityName        string            `json:"entityName,omitempty"`
-	Limit             *ErrorLimit       `json:"limit,omitempty"`
-}
-
-// ErrorDetail is one entry of ErrorBody.Details.
-type ErrorDetail struct {
-	ErrorCode  string `json:"errorCode,omitempty"`
-	FieldName  string `json:"fieldName,omitempty"`
-	EntityID   string `json:"entityId,omitempty"`
-	EntityName string `json:"entityName,omitempty"`
-}
-
-// ErrorLimit is ErrorBody.Limit: the bucket that refused a 429.
-type ErrorLimit struct {
-	Key       string `json:"key"`
-	Namespace string `json:"namespace"`
-	Value     int    `json:"value"`
-}
-
 type errorExtra struct {
 	withParams string
 	params     map[string]string
-	limit      *ErrorLimit
-	details    []ErrorDetail
+	limit      *genesys.ErrorLimit
+	details    []genesys.ErrorDetail
 }
 
 func (s *Server) writeError(c *reqCtx, status int, code, msg string, x *errorExtra) {
-	b := ErrorBody{Message: msg, Code: code, Status: status, MessageParams: map[string]string{},
-		ContextID: c.corr, Details: []ErrorDetail{}, Errors: []ErrorBody{}}
+	b := genesys.ErrorBody{Message: msg, Code: code, Status: status, MessageParams: map[string]string{},
+		ContextID: c.corr, Details: []genesys.ErrorDetail{}, Errors: []genesys.ErrorBody{}}
 	if x != nil {
 		b.MessageWithParams = x.withParams
 		if x.params != nil {

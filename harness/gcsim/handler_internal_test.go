@@ -6,10 +6,12 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // TestWrite429MatchesErrorBody: the hand-written 429 body is byte for byte
-// what encoding/json makes of the ErrorBody.
+// what encoding/json makes of the genesys.ErrorBody.
 func TestWrite429MatchesErrorBody(t *testing.T) {
 	for _, form := range []string{"", "window", "retryAfter"} {
 		for _, key := range []string{"token.rate.per.minute", `odd "key" \ é`} { // the second takes the escaping path
@@ -17,7 +19,7 @@ func TestWrite429MatchesErrorBody(t *testing.T) {
 			p.RateLimitMessage = form
 			s := NewUnstartedServer(p)
 			defer s.Close()
-			l := newRule(0, Limit{Key: key, Namespace: "platform.api", Scope: ScopeToken, Allowed: 300, Window: Duration(time.Minute)})
+			l := newRule(0, Limit{Key: key, Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 300, Window: Duration(time.Minute)})
 			var win, retry int64 = 60, 42
 			ctx := func() *reqCtx {
 				return &reqCtx{w: httptest.NewRecorder(), r: httptest.NewRequest("GET", "/x", nil), corr: "corr-1"}
@@ -35,7 +37,7 @@ func TestWrite429MatchesErrorBody(t *testing.T) {
 			s.writeError(slow, http.StatusTooManyRequests, code, msg, &errorExtra{
 				withParams: with,
 				params:     map[string]string{"limit": "300", "window": strconv.FormatInt(win, 10), "retryAfter": strconv.FormatInt(retry, 10)},
-				limit:      &ErrorLimit{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
+				limit:      &genesys.ErrorLimit{Key: l.Key, Namespace: l.Namespace, Value: l.Allowed},
 			})
 			got, want := fast.w.(*httptest.ResponseRecorder).Body.String(), slow.w.(*httptest.ResponseRecorder).Body.String()
 			if got != want {
@@ -67,7 +69,7 @@ func TestTokenSweep(t *testing.T) {
 	}
 	perToken := 0
 	for _, r := range s.rules {
-		if r.Scope == ScopeToken {
+		if r.Scope == genesys.ScopeToken {
 			perToken++
 		}
 	}

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
-	json "github.com/go-json-experiment/json"
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/internal/safefile"
 )
 
@@ -151,26 +152,6 @@ type Directory struct {
 	PresenceDefinitions []string `json:"presenceDefinitions"`
 }
 
-// Scope says which requests share a rate-limit bucket.
-type Scope string
-
-// The scopes of rate limits, as Genesys documents them.
-const (
-	// ScopeToken: one bucket per access token.
-	ScopeToken Scope = "token"
-	// ScopeClientUser: one bucket per organization × OAuth client × user; a
-	// client-credentials token has no user, so all tokens of one client share it.
-	ScopeClientUser Scope = "client-user"
-	// ScopeEndpointUser: one bucket per user (across OAuth clients) for the
-	// limit's route families; a client-credentials token counts as the user
-	// "app:<client id>".
-	ScopeEndpointUser Scope = "endpoint-user"
-	// ScopeOrg: one bucket for the organization.
-	ScopeOrg Scope = "org"
-	// ScopeClient: one bucket per OAuth client (token creation).
-	ScopeClient Scope = "client"
-)
-
 // WindowMode selects how a bucket counts.
 type WindowMode string
 
@@ -197,7 +178,7 @@ type Limit struct {
 	// Namespace is the limits namespace, e.g. "platform.api".
 	Namespace string `json:"namespace"`
 	// Scope decides which requests share a bucket.
-	Scope Scope `json:"scope"`
+	Scope genesys.Scope `json:"scope"`
 	// Allowed requests per window.
 	Allowed int `json:"allowed"`
 	// Window is the window length, e.g. "60s".
@@ -256,16 +237,12 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-// Default limit keys (see DESIGN.md).
+// Keys of the simulator's own default limits, which Genesys does not
+// document (the documented keys are in package genesys), and the
+// profile's defaults.
 const (
-	KeyToken              = "token.rate.per.minute"
-	KeyClientCredentials  = "client.credentials.token.rate.per.minute"
-	KeyOrgAppUser         = "org.app.user.rate.per.minute"
 	KeyRecordingState     = "conversations.recordingstate.rate.per.minute"
-	KeyOrg                = "org.rate.per.minute"
 	KeyTokenCreate        = "oauth.token.create.rate.per.minute"
-	KeyRequestBytesMax    = "request.bytes.max"
-	DefaultNamespace      = "platform.api"
 	DefaultTokenValidity  = 86399
 	DefaultRequestBytes   = 512000
 	DefaultAgents         = 1000
@@ -305,14 +282,14 @@ func DefaultProfile() *Profile {
 		},
 		RequestBytesMax: DefaultRequestBytes,
 		Limits: []Limit{
-			{Key: KeyToken, Namespace: DefaultNamespace, Scope: ScopeToken, Grant: grantPassword, Allowed: 300, Window: Duration(time.Minute)},
-			{Key: KeyClientCredentials, Namespace: DefaultNamespace, Scope: ScopeToken, Grant: grantClientCredential, Allowed: 300, Window: Duration(time.Minute)},
-			{Key: KeyOrgAppUser, Namespace: DefaultNamespace, Scope: ScopeClientUser, Allowed: 3000, Window: Duration(time.Minute)},
-			{Key: KeyRecordingState, Namespace: "conversations", Scope: ScopeEndpointUser, Allowed: 100, Window: Duration(time.Minute),
-				Families: []string{FamilyRecordingState}},
-			{Key: KeyOrg, Namespace: DefaultNamespace, Scope: ScopeOrg, Allowed: 100000, Window: Duration(time.Minute), Disabled: true},
-			{Key: KeyTokenCreate, Namespace: "oauth", Scope: ScopeClient, Allowed: 300, Window: Duration(time.Minute),
-				Families: []string{FamilyOAuth}},
+			{Key: genesys.KeyToken, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeToken, Grant: grantPassword, Allowed: 300, Window: Duration(time.Minute)},
+			{Key: genesys.KeyClientCredentialsToken, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeToken, Grant: grantClientCredential, Allowed: 300, Window: Duration(time.Minute)},
+			{Key: genesys.KeyOrgAppUser, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeClientUser, Allowed: 3000, Window: Duration(time.Minute)},
+			{Key: KeyRecordingState, Namespace: "conversations", Scope: genesys.ScopeEndpointUser, Allowed: 100, Window: Duration(time.Minute),
+				Families: []string{genesys.FamilyRecordingState}},
+			{Key: genesys.KeyOrg, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeOrg, Allowed: 100000, Window: Duration(time.Minute), Disabled: true},
+			{Key: KeyTokenCreate, Namespace: "oauth", Scope: genesys.ScopeClient, Allowed: 300, Window: Duration(time.Minute),
+				Families: []string{genesys.FamilyOAuth}},
 		},
 		Notifications: Notifications{
 			HeartbeatInterval:   Duration(30 * time.Second),
@@ -337,7 +314,7 @@ func ParseProfile(data []byte) (*Profile, error) {
 		return nil, errors.New("gcsim: profile: (top level): empty; write {} to use the defaults")
 	}
 	p := DefaultProfile()
-	if err := json.Unmarshal(data, p, json.RejectUnknownMembers(true)); err != nil {
+	if err := jsonv2.Unmarshal(data, p, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return nil, profileJSONError(data, err)
 	}
 	if err := p.Validate(); err != nil {
@@ -376,7 +353,7 @@ func jsonError(what string, data []byte, err error) error {
 		offset int64 = -1
 		cause        = err
 	)
-	var se *json.SemanticError
+	var se *jsonv2.SemanticError
 	var sy *jsontext.SyntacticError
 	switch {
 	case errors.As(err, &se):
@@ -384,7 +361,7 @@ func jsonError(what string, data []byte, err error) error {
 		if se.Err != nil {
 			cause = se.Err
 		}
-		if errors.Is(se.Err, json.ErrUnknownName) {
+		if errors.Is(se.Err, jsonv2.ErrUnknownName) {
 			return fmt.Errorf("gcsim: %s: %s (line %d): unknown field; remove it or fix its spelling (see the Profile schema in the README)",
 				what, pointerPath(ptr), lineOf(data, offset))
 		}
@@ -542,10 +519,8 @@ func (p *Profile) Validate() error {
 		if l.Namespace == "" {
 			return bad(path+".namespace", "must not be empty (e.g. \"platform.api\")")
 		}
-		switch l.Scope {
-		case ScopeToken, ScopeClientUser, ScopeEndpointUser, ScopeOrg, ScopeClient:
-		default:
-			return bad(path+".scope", "unknown scope %q; want one of token, client-user, endpoint-user, org, client", l.Scope)
+		if _, err := genesys.ParseScope(string(l.Scope)); err != nil {
+			return bad(path+".scope", "%v", err)
 		}
 		if l.Allowed <= 0 {
 			return bad(path+".allowed", "must be > 0 (set \"disabled\": true to turn the limit off)")
@@ -564,11 +539,11 @@ func (p *Profile) Validate() error {
 			return bad(path+".grant", "unknown grant %q; want \"\", \"client_credentials\" or \"password\"", l.Grant)
 		}
 		for j, f := range l.Families {
-			if !knownFamily(f) {
-				return bad(fmt.Sprintf("%s.families[%d]", path, j), "unknown route family %q; known: %s", f, strings.Join(Families(), ", "))
+			if !genesys.KnownFamily(f) {
+				return bad(fmt.Sprintf("%s.families[%d]", path, j), "unknown route family %q; known: %s", f, strings.Join(genesys.Families(), ", "))
 			}
-			if (f == FamilyOAuth) != (l.Scope == ScopeClient) {
-				return bad(fmt.Sprintf("%s.families[%d]", path, j), "family %q needs scope \"client\" and scope \"client\" needs family %q", FamilyOAuth, FamilyOAuth)
+			if (f == genesys.FamilyOAuth) != (l.Scope == genesys.ScopeClient) {
+				return bad(fmt.Sprintf("%s.families[%d]", path, j), "family %q needs scope \"client\" and scope \"client\" needs family %q", genesys.FamilyOAuth, genesys.FamilyOAuth)
 			}
 		}
 	}
@@ -610,7 +585,7 @@ func (p *Profile) clone() *Profile {
 // (secrets included: the profile is configuration, not a log).
 func (p *Profile) MarshalJSON() ([]byte, error) {
 	type plain Profile
-	return json.Marshal((*plain)(p), json.Deterministic(true))
+	return jsonv2.Marshal((*plain)(p), jsonv2.Deterministic(true))
 }
 
 // String summarizes the profile without secrets.

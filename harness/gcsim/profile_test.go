@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 func TestDefaultProfile(t *testing.T) {
@@ -19,15 +20,15 @@ func TestDefaultProfile(t *testing.T) {
 	}
 	want := map[string]struct {
 		allowed  int
-		scope    gcsim.Scope
+		scope    genesys.Scope
 		disabled bool
 	}{
-		gcsim.KeyToken:             {300, gcsim.ScopeToken, false},
-		gcsim.KeyClientCredentials: {300, gcsim.ScopeToken, false},
-		gcsim.KeyOrgAppUser:        {3000, gcsim.ScopeClientUser, false},
-		gcsim.KeyRecordingState:    {100, gcsim.ScopeEndpointUser, false},
-		gcsim.KeyOrg:               {100000, gcsim.ScopeOrg, true},
-		gcsim.KeyTokenCreate:       {300, gcsim.ScopeClient, false},
+		genesys.KeyToken:                  {300, genesys.ScopeToken, false},
+		genesys.KeyClientCredentialsToken: {300, genesys.ScopeToken, false},
+		genesys.KeyOrgAppUser:             {3000, genesys.ScopeClientUser, false},
+		gcsim.KeyRecordingState:           {100, genesys.ScopeEndpointUser, false},
+		genesys.KeyOrg:                    {100000, genesys.ScopeOrg, true},
+		gcsim.KeyTokenCreate:              {300, genesys.ScopeClient, false},
 	}
 	for _, l := range p.Limits {
 		w, ok := want[l.Key]

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 const queuesPath = "/api/v2/routing/queues"
@@ -75,8 +76,8 @@ func TestTokenLimit(t *testing.T) {
 		t.Errorf("message = %q", msg)
 	}
 	lim, _ := body["limit"].(map[string]any)
-	if lim["key"] != gcsim.KeyClientCredentials || lim["namespace"] != "platform.api" || lim["value"] != 300.0 {
-		t.Errorf("limit = %v, want key %s, namespace platform.api, value 300", lim, gcsim.KeyClientCredentials)
+	if lim["key"] != genesys.KeyClientCredentialsToken || lim["namespace"] != "platform.api" || lim["value"] != 300.0 {
+		t.Errorf("limit = %v, want key %s, namespace platform.api, value 300", lim, genesys.KeyClientCredentialsToken)
 	}
 	for _, f := range []string{"messageWithParams", "messageParams", "details", "errors"} {
 		if _, ok := body[f]; !ok {
@@ -95,7 +96,7 @@ func TestTokenLimit(t *testing.T) {
 		t.Errorf("second token: count/allowed = %s/%s, want 301/3000", c, a)
 	}
 	st := s.Stats()
-	if b := st.Bucket(gcsim.KeyClientCredentials); b.Rejected != 1 {
+	if b := st.Bucket(genesys.KeyClientCredentialsToken); b.Rejected != 1 {
 		t.Errorf("stats bucket %s rejected = %d, want 1", b.Key, b.Rejected)
 	}
 	if n := st.Count("GET", queuesPath, 429); n != 1 {
@@ -129,8 +130,8 @@ func TestClientUserLimit(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests {
 		t.Fatalf("request 3001: status %d, want 429", r.Status)
 	}
-	if key := r.json(t)["limit"].(map[string]any)["key"]; key != gcsim.KeyOrgAppUser {
-		t.Errorf("limit.key = %v, want %s", key, gcsim.KeyOrgAppUser)
+	if key := r.json(t)["limit"].(map[string]any)["key"]; key != genesys.KeyOrgAppUser {
+		t.Errorf("limit.key = %v, want %s", key, genesys.KeyOrgAppUser)
 	}
 	if got := r.Header.Get("inin-ratelimit-allowed"); got != "3000" {
 		t.Errorf("inin-ratelimit-allowed = %q, want 3000 (the bucket that rejected)", got)
@@ -183,7 +184,7 @@ func TestResourceLimit(t *testing.T) {
 // rejected requests and hidden limits on a fake clock.
 func TestWindowSemantics(t *testing.T) {
 	lim := func(mut func(*gcsim.Limit)) gcsim.Limit {
-		l := gcsim.Limit{Key: "test.rate", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 3, Window: gcsim.Duration(time.Minute)}
+		l := gcsim.Limit{Key: "test.rate", Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 3, Window: gcsim.Duration(time.Minute)}
 		mut(&l)
 		return l
 	}
@@ -249,9 +250,9 @@ func TestGrantScopedLimits(t *testing.T) {
 	p := gcsim.DefaultProfile()
 	for i := range p.Limits {
 		switch p.Limits[i].Key {
-		case gcsim.KeyToken:
+		case genesys.KeyToken:
 			p.Limits[i].Allowed = 2
-		case gcsim.KeyClientCredentials:
+		case genesys.KeyClientCredentialsToken:
 			p.Limits[i].Allowed = 4
 		}
 	}
@@ -262,8 +263,8 @@ func TestGrantScopedLimits(t *testing.T) {
 		limit int
 		key   string
 	}{
-		{"user token", userToken(t, s, 0), 2, gcsim.KeyToken},
-		{"client token", token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret), 4, gcsim.KeyClientCredentials},
+		{"user token", userToken(t, s, 0), 2, genesys.KeyToken},
+		{"client token", token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret), 4, genesys.KeyClientCredentialsToken},
 	} {
 		for i := 0; i < tc.limit; i++ {
 			if r := do(t, s, "GET", queuesPath, tc.tok, nil); r.Status != 200 {
@@ -284,7 +285,7 @@ func TestGrantScopedLimits(t *testing.T) {
 func TestOrgLimit(t *testing.T) {
 	p := gcsim.DefaultProfile()
 	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyOrg {
+		if p.Limits[i].Key == genesys.KeyOrg {
 			p.Limits[i].Disabled = false
 			p.Limits[i].Allowed = 5
 		}
@@ -299,8 +300,8 @@ func TestOrgLimit(t *testing.T) {
 		}
 	}
 	r := do(t, s, "GET", queuesPath, b, nil)
-	if r.Status != 429 || r.json(t)["limit"].(map[string]any)["key"] != gcsim.KeyOrg {
-		t.Fatalf("request 6: status %d body %s, want 429 naming %s", r.Status, r.Body, gcsim.KeyOrg)
+	if r.Status != 429 || r.json(t)["limit"].(map[string]any)["key"] != genesys.KeyOrg {
+		t.Fatalf("request 6: status %d body %s, want 429 naming %s", r.Status, r.Body, genesys.KeyOrg)
 	}
 }
 
@@ -329,7 +330,7 @@ func TestTokenCreationLimit(t *testing.T) {
 // TestNotFoundIsNot429: an unknown path answers 404 even when the token is
 // over its limit.
 func TestNotFoundIsNot429(t *testing.T) {
-	s := newServer(t, withLimits(gcsim.Limit{Key: "tiny", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)}))
+	s := newServer(t, withLimits(gcsim.Limit{Key: "tiny", Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)}))
 	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 	do(t, s, "GET", queuesPath, tok, nil)
 	for i := 0; i < 3; i++ {
@@ -346,7 +347,7 @@ func TestRateLimitMessageForms(t *testing.T) {
 		{"", "too.many.requests", "Rate limit exceeded the maximum [1] requests within [60] seconds"},
 		{"retryAfter", "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [60] seconds"},
 	} {
-		p := withLimits(gcsim.Limit{Key: "one", Namespace: "platform.api", Scope: gcsim.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)})
+		p := withLimits(gcsim.Limit{Key: "one", Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)})
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		p.Now = func() time.Time { return now }
 		p.RateLimitMessage = tc.form
@@ -366,7 +367,7 @@ func TestRateLimitMessageForms(t *testing.T) {
 func TestClientUserLimitTwoUserTokens(t *testing.T) {
 	p := gcsim.DefaultProfile()
 	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyToken {
+		if p.Limits[i].Key == genesys.KeyToken {
 			p.Limits[i].Allowed = 2000
 		}
 	}
@@ -380,8 +381,8 @@ func TestClientUserLimitTwoUserTokens(t *testing.T) {
 		}
 	}
 	r := do(t, s, "GET", queuesPath, toks[0], nil)
-	if r.Status != http.StatusTooManyRequests || r.json(t)["limit"].(map[string]any)["key"] != gcsim.KeyOrgAppUser {
-		t.Fatalf("request 3001: %d %s, want 429 naming %s", r.Status, r.Body, gcsim.KeyOrgAppUser)
+	if r.Status != http.StatusTooManyRequests || r.json(t)["limit"].(map[string]any)["key"] != genesys.KeyOrgAppUser {
+		t.Fatalf("request 3001: %d %s, want 429 naming %s", r.Status, r.Body, genesys.KeyOrgAppUser)
 	}
 	// Agent 1 has its own client-user bucket.
 	if code := direct(s, "GET", queuesPath, userToken(t, s, 1)); code != http.StatusOK {

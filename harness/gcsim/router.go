@@ -1,48 +1,10 @@
 package gcsim
 
 import (
-	"net/http"
-	"sort"
 	"strings"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
-
-// Route families: groups of routes that share resource limits and faults.
-// Limit.Families and Faults.Families name them.
-const (
-	FamilyOAuth               = "oauth.token"
-	FamilyQueues              = "routing.queues"
-	FamilyUsers               = "users"
-	FamilyPresence            = "users.presences"
-	FamilyRoutingStatus       = "users.routingstatus"
-	FamilyPresenceDefinitions = "presencedefinitions"
-	FamilyCalls               = "conversations.calls"
-	FamilyConversations       = "conversations"
-	FamilyRecordingState      = "conversations.recordingstate"
-	FamilyAnalytics           = "analytics.conversations"
-	FamilyScreenSessions      = "recordings.screensessions"
-	FamilyLimits              = "organizations.limits"
-	FamilyNotifications       = "notifications"
-	FamilyTokens              = "tokens"
-	FamilyStreaming           = "streaming"
-)
-
-// Families lists every route family, sorted.
-func Families() []string {
-	f := []string{FamilyOAuth, FamilyQueues, FamilyUsers, FamilyPresence, FamilyRoutingStatus,
-		FamilyPresenceDefinitions, FamilyCalls, FamilyConversations, FamilyRecordingState,
-		FamilyAnalytics, FamilyScreenSessions, FamilyLimits, FamilyNotifications, FamilyTokens, FamilyStreaming}
-	sort.Strings(f)
-	return f
-}
-
-func knownFamily(f string) bool {
-	for _, k := range Families() {
-		if k == f {
-			return true
-		}
-	}
-	return false
-}
 
 type routeKind uint8
 
@@ -66,50 +28,60 @@ type route struct {
 	rules       []*limitRule // enabled limits that apply (precomputed)
 }
 
-// routeTable is every route the simulator serves.
+// handlers maps "METHOD template" of genesys.Routes to its handler; the
+// token endpoint and the channel sockets are served apart (see routeKind).
+var handlers = map[string]handlerFunc{
+	"GET /api/v2/routing/queues":                                       (*Server).getQueues,
+	"GET /api/v2/routing/queues/{id}":                                  (*Server).getQueue,
+	"GET /api/v2/users":                                                (*Server).getUsers,
+	"GET /api/v2/users/me":                                             (*Server).getMe,
+	"GET /api/v2/users/{id}":                                           (*Server).getUser,
+	"GET /api/v2/users/{id}/presences/{source}":                        (*Server).getPresence,
+	"PATCH /api/v2/users/{id}/presences/{source}":                      (*Server).patchPresence,
+	"GET /api/v2/users/{id}/routingstatus":                             (*Server).getRoutingStatus,
+	"PUT /api/v2/users/{id}/routingstatus":                             (*Server).putRoutingStatus,
+	"GET /api/v2/presencedefinitions":                                  (*Server).getPresenceDefinitions,
+	"GET /api/v2/presence/definitions":                                 (*Server).getPresenceDefinitions,
+	"POST /api/v2/conversations/calls":                                 (*Server).postCall,
+	"GET /api/v2/conversations":                                        (*Server).getConversations,
+	"PATCH /api/v2/conversations/{id}/recordingstate":                  (*Server).patchRecordingState,
+	"PUT /api/v2/conversations/screenshares/{id}/recordingstate":       (*Server).putScreenshareRecordingState,
+	"POST /api/v2/analytics/conversations/details/query":               (*Server).postAnalyticsQuery,
+	"GET /api/v2/recordings/screensessions/details":                    (*Server).getScreenSessionDetails,
+	"GET /api/v2/organizations/limits/namespaces":                      (*Server).getLimitNamespaces,
+	"GET /api/v2/organizations/limits/namespaces/{namespace}":          (*Server).getLimitNamespace,
+	"GET /api/v2/organizations/limits/namespaces/{namespace}/defaults": (*Server).getLimitNamespaceDefaults,
+	"GET /api/v2/organizations/limits/docs":                            (*Server).getLimitDocs,
+	"POST /api/v2/notifications/channels":                              (*Server).postChannel,
+	"GET /api/v2/notifications/channels":                               (*Server).getChannels,
+	"HEAD /api/v2/notifications/channels/{id}":                         (*Server).headChannel,
+	"GET /api/v2/notifications/channels/{id}/subscriptions":            (*Server).getSubscriptions,
+	"POST /api/v2/notifications/channels/{id}/subscriptions":           (*Server).postSubscriptions,
+	"PUT /api/v2/notifications/channels/{id}/subscriptions":            (*Server).putSubscriptions,
+	"DELETE /api/v2/notifications/channels/{id}/subscriptions":         (*Server).deleteSubscriptions,
+	"GET /api/v2/tokens/me":                                            (*Server).getTokenMe,
+	"DELETE /api/v2/tokens/me":                                         (*Server).deleteTokenMe,
+}
+
+// routeTable is every route the simulator serves: genesys.Routes, the one
+// route table, each with its handler. It panics on a route without one
+// (TestRouteTableServesGenesysRoutes runs it).
 func routeTable() []*route {
-	r := func(method, tmpl, family string, h handlerFunc) *route {
-		return &route{method: method, template: tmpl, family: family, handle: h}
-	}
-	routes := []*route{
-		{method: http.MethodPost, template: "/oauth/token", family: FamilyOAuth, kind: kindOAuth},
-		{method: http.MethodGet, template: "/channels/{id}", family: FamilyStreaming, kind: kindWS},
-		r("GET", "/api/v2/routing/queues", FamilyQueues, (*Server).getQueues),
-		r("GET", "/api/v2/routing/queues/{id}", FamilyQueues, (*Server).getQueue),
-		r("GET", "/api/v2/users", FamilyUsers, (*Server).getUsers),
-		r("GET", "/api/v2/users/me", FamilyUsers, (*Server).getMe),
-		r("GET", "/api/v2/users/{id}", FamilyUsers, (*Server).getUser),
-		r("GET", "/api/v2/users/{id}/presences/{source}", FamilyPresence, (*Server).getPresence),
-		r("PATCH", "/api/v2/users/{id}/presences/{source}", FamilyPresence, (*Server).patchPresence),
-		r("GET", "/api/v2/users/{id}/routingstatus", FamilyRoutingStatus, (*Server).getRoutingStatus),
-		r("PUT", "/api/v2/users/{id}/routingstatus", FamilyRoutingStatus, (*Server).putRoutingStatus),
-		r("GET", "/api/v2/presencedefinitions", FamilyPresenceDefinitions, (*Server).getPresenceDefinitions),
-		r("GET", "/api/v2/presence/definitions", FamilyPresenceDefinitions, (*Server).getPresenceDefinitions),
-		r("POST", "/api/v2/conversations/calls", FamilyCalls, (*Server).postCall),
-		r("GET", "/api/v2/conversations", FamilyConversations, (*Server).getConversations),
-		r("PATCH", "/api/v2/conversations/{id}/recordingstate", FamilyRecordingState, (*Server).patchRecordingState),
-		r("PUT", "/api/v2/conversations/screenshares/{id}/recordingstate", FamilyRecordingState, (*Server).putScreenshareRecordingState),
-		r("POST", "/api/v2/analytics/conversations/details/query", FamilyAnalytics, (*Server).postAnalyticsQuery),
-		r("GET", "/api/v2/recordings/screensessions/details", FamilyScreenSessions, (*Server).getScreenSessionDetails),
-		r("GET", "/api/v2/organizations/limits/namespaces", FamilyLimits, (*Server).getLimitNamespaces),
-		r("GET", "/api/v2/organizations/limits/namespaces/{namespace}", FamilyLimits, (*Server).getLimitNamespace),
-		r("GET", "/api/v2/organizations/limits/namespaces/{namespace}/defaults", FamilyLimits, (*Server).getLimitNamespaceDefaults),
-		r("GET", "/api/v2/organizations/limits/docs", FamilyLimits, (*Server).getLimitDocs),
-		r("POST", "/api/v2/notifications/channels", FamilyNotifications, (*Server).postChannel),
-		r("GET", "/api/v2/notifications/channels", FamilyNotifications, (*Server).getChannels),
-		r("HEAD", "/api/v2/notifications/channels/{id}", FamilyNotifications, (*Server).headChannel),
-		r("GET", "/api/v2/notifications/channels/{id}/subscriptions", FamilyNotifications, (*Server).getSubscriptions),
-		r("POST", "/api/v2/notifications/channels/{id}/subscriptions", FamilyNotifications, (*Server).postSubscriptions),
-		r("PUT", "/api/v2/notifications/channels/{id}/subscriptions", FamilyNotifications, (*Server).putSubscriptions),
-		r("DELETE", "/api/v2/notifications/channels/{id}/subscriptions", FamilyNotifications, (*Server).deleteSubscriptions),
-		r("GET", "/api/v2/tokens/me", FamilyTokens, (*Server).getTokenMe),
-		r("DELETE", "/api/v2/tokens/me", FamilyTokens, (*Server).deleteTokenMe),
-	}
-	for _, rt := range routes {
-		switch rt.template {
-		case "/api/v2/users/me", "/api/v2/conversations":
-			rt.userContext = true
+	var routes []*route
+	for _, g := range genesys.Routes() {
+		rt := &route{method: g.Method, template: g.Template, family: g.Family, userContext: g.UserContext}
+		switch g.Family {
+		case genesys.FamilyOAuth:
+			rt.kind = kindOAuth
+		case genesys.FamilyStreaming:
+			rt.kind = kindWS
+		default:
+			rt.handle = handlers[g.Method+" "+g.Template]
+			if rt.handle == nil {
+				panic("gcsim: no handler for " + g.Method + " " + g.Template)
+			}
 		}
+		routes = append(routes, rt)
 	}
 	return routes
 }
@@ -180,7 +152,7 @@ func newRouter(rules []*limitRule) *router {
 
 func ruleApplies(l *limitRule, r *route) bool {
 	if len(l.Families) == 0 {
-		if l.Scope == ScopeClient {
+		if l.Scope == genesys.ScopeClient {
 			return r.kind == kindOAuth
 		}
 		return r.kind == kindAPI

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // TestCloseUnstarted: Close on a server never started releases its
@@ -63,7 +64,7 @@ func TestCloseWaitsForInFlight(t *testing.T) {
 		s := newPipeServer(t, nil)
 		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 		s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{
-			gcsim.FamilyQueues: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(5 * time.Second)}}}})
+			genesys.FamilyQueues: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(5 * time.Second)}}}})
 		status := make(chan int, 1)
 		go func() {
 			req, _ := http.NewRequest("GET", s.URL()+queuesPath, nil)
@@ -133,7 +134,7 @@ func TestShutdownBounded(t *testing.T) {
 		_, ws := openChannel(t, s, tok) // never read: the close frame waits
 		_ = ws
 		s.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{
-			gcsim.FamilyQueues: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Minute)}}}})
+			genesys.FamilyQueues: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Minute)}}}})
 		answered := make(chan error, 1)
 		go func() {
 			req, _ := http.NewRequest("GET", s.URL()+queuesPath, nil)

@@ -9,9 +9,10 @@ import (
 	"strings"
 	"sync/atomic"
 
-	json "github.com/go-json-experiment/json"
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // counter is an atomic counter on its own cache line, so that counters
@@ -110,10 +111,10 @@ type RouteStats struct {
 
 // BucketStats is the admitted and rejected counts of one limit.
 type BucketStats struct {
-	Key      string `json:"key"`
-	Scope    Scope  `json:"scope"`
-	Allowed  int64  `json:"allowed"`
-	Rejected int64  `json:"rejected"`
+	Key      string        `json:"key"`
+	Scope    genesys.Scope `json:"scope"`
+	Allowed  int64         `json:"allowed"`
+	Rejected int64         `json:"rejected"`
 }
 
 // AuthStats counts bearer tokens refused with 401.
@@ -225,7 +226,7 @@ func FetchStats(ctx context.Context, hc *http.Client, baseURL string) (Stats, er
 	if resp.StatusCode != http.StatusOK {
 		return st, fmt.Errorf("gcsim: GET %s: status %d (is this a gcsim server?)", url, resp.StatusCode)
 	}
-	if err := json.Unmarshal(body, &st); err != nil {
+	if err := jsonv2.Unmarshal(body, &st); err != nil {
 		return st, fmt.Errorf("gcsim: GET %s: decoding the counters: %w", url, err)
 	}
 	return st, nil

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // Route families users, users.presences, users.routingstatus and
@@ -121,7 +123,7 @@ func (s *Server) patchPresence(c *reqCtx) {
 	}
 	if body.PresenceDefinition == nil || body.PresenceDefinition.ID == "" {
 		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id is required",
-			&errorExtra{details: []ErrorDetail{{ErrorCode: "missing.field", FieldName: "presenceDefinition.id"}}})
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "missing.field", FieldName: "presenceDefinition.id"}}})
 		return
 	}
 	pd := s.dir.presByID[body.PresenceDefinition.ID]
@@ -194,7 +196,7 @@ func (s *Server) putRoutingStatus(c *reqCtx) {
 	}
 	if !valid {
 		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("status %q: want one of %s", body.Status, strings.Join(routingStatuses, ", ")),
-			&errorExtra{details: []ErrorDetail{{ErrorCode: "invalid.value", FieldName: "status"}}})
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "status"}}})
 		return
 	}
 	start := c.nowTime

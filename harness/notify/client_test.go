@@ -15,6 +15,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
@@ -323,7 +324,7 @@ func TestPushLatencyAndLost(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		s := newSim(t, func(p *gcsim.Profile) {
 			p.Faults.Families = map[string]gcsim.FaultSpec{
-				gcsim.FamilyPresence: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(250 * time.Millisecond)}},
+				genesys.FamilyPresence: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(250 * time.Millisecond)}},
 			}
 		})
 		o := simOptions(t, s, presenceTopic(0), presenceTopic(1))
@@ -370,7 +371,7 @@ func TestSocketClosingSwitchoverLosesNothing(t *testing.T) {
 		s := newSim(t, func(p *gcsim.Profile) {
 			notifyProfile(30*time.Second, time.Minute)(p)
 			p.Faults.Families = map[string]gcsim.FaultSpec{
-				gcsim.FamilyNotifications: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Second)}},
+				genesys.FamilyNotifications: {Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Second)}},
 			}
 		})
 		o := simOptions(t, s, presenceTopic(0))
@@ -433,8 +434,8 @@ func TestSocketClosingSwitchoverRetries429(t *testing.T) {
 			// Opening uses both requests of the window; the switchover's
 			// first attempt is refused until the window ends, 10 s after
 			// the first request.
-			p.Limits = append(p.Limits, gcsim.Limit{Key: "notifications.test.rate", Namespace: "notifications", Scope: gcsim.ScopeToken,
-				Allowed: 2, Window: gcsim.Duration(10 * time.Second), Families: []string{gcsim.FamilyNotifications}})
+			p.Limits = append(p.Limits, gcsim.Limit{Key: "notifications.test.rate", Namespace: "notifications", Scope: genesys.ScopeToken,
+				Allowed: 2, Window: gcsim.Duration(10 * time.Second), Families: []string{genesys.FamilyNotifications}})
 		})
 		o := simOptions(t, s, presenceTopic(0))
 		o.PingInterval = -1

@@ -24,6 +24,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
 	"github.com/cxload/cxload/reports"
@@ -166,7 +167,7 @@ func scanProfile() *gcsim.Profile {
 	p.Directory.Agents = 12
 	p.Directory.AgentPassword = password
 	p.Notifications.HeartbeatInterval = gcsim.Duration(time.Second)
-	p.Faults.Families = map[string]gcsim.FaultSpec{gcsim.FamilyRoutingStatus: {ErrorRate: 0.3, RetryAfter: gcsim.Duration(time.Second)}}
+	p.Faults.Families = map[string]gcsim.FaultSpec{genesys.FamilyRoutingStatus: {ErrorRate: 0.3, RetryAfter: gcsim.Duration(time.Second)}}
 	return p
 }
 
@@ -350,7 +351,7 @@ func runScenario(t *testing.T, c *capture) *tokenTap {
 		_, err = cl.Agent(3).GetJSON(ctx, "/api/v2/routing/queues", nil)
 		c.err("api after revoke", err)
 	}
-	tg.Sim.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {ErrorRate: 1, RetryAfter: gcsim.Duration(time.Hour)}}})
+	tg.Sim.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{genesys.FamilyQueues: {ErrorRate: 1, RetryAfter: gcsim.Duration(time.Hour)}}})
 	resp, err := cl.GetJSON(ctx, "/api/v2/routing/queues", nil)
 	c.err("api 503", err)
 	if resp != nil {

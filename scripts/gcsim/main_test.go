@@ -18,6 +18,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -156,7 +157,7 @@ func TestServeStops(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				p := gcsim.DefaultProfile()
-				p.Faults.Families = map[string]gcsim.FaultSpec{gcsim.FamilyQueues: {
+				p.Faults.Families = map[string]gcsim.FaultSpec{genesys.FamilyQueues: {
 					Latency: gcsim.Latency{Distribution: "fixed", Mean: gcsim.Duration(time.Minute)}}}
 				s := gcsim.NewUnstartedServer(p)
 				s.Listener.Close()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/workload"
 )
@@ -40,8 +41,8 @@ func (s staticTokens) Invalidate(*auth.Token)                          {}
 func newCxloadClient(url string, conns int) (*api.Client, *metrics.Recorder, error) {
 	rec := metrics.NewRecorder(metrics.WithScenario("peers"), metrics.WithTarget("loopback", ""))
 	limits := api.NewLimits(true, nil,
-		api.Bucket{Key: "token.rate.per.minute", Scope: api.ScopeToken, Allowed: neverLimit, Source: "peers"},
-		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: api.ScopeClientUser, Allowed: neverLimit, Source: "peers"},
+		api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: neverLimit, Source: "peers"},
+		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: genesys.ScopeClientUser, Allowed: neverLimit, Source: "peers"},
 	)
 	c, err := api.New(api.Config{
 		BaseURL:  url,
