@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cxload/cxload/harness/backoff"
+	"github.com/cxload/cxload/harness/genesys"
+	"github.com/cxload/cxload/internal/clip"
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
 	"golang.org/x/time/rate"
@@ -77,7 +79,7 @@ const (
 	// DefaultMaxAttempts bounds attempts to get a token when none is valid.
 	DefaultMaxAttempts = 4
 	// DefaultBackoff is the first wait after a failed token request; it
-	// doubles per failure up to DefaultMaxBackoff, with full jitter.
+	// doubles per failure up to DefaultMaxBackoff, with equal jitter (backoff.Backoff).
 	DefaultBackoff    = time.Second
 	DefaultMaxBackoff = 30 * time.Second
 )
@@ -487,18 +489,13 @@ func (p *Pool) fetch(ctx context.Context, s *slot) (*Token, error) {
 	}, nil
 }
 
-// backoff returns the wait after n consecutive failures: full jitter over
-// Backoff·2^(n-1), capped at MaxBackoff, at least Backoff/2.
+// backoff returns the wait after n consecutive failures: Backoff·2^(n-1),
+// capped at MaxBackoff, with equal jitter (backoff.Backoff's Delay).
 func (p *Pool) backoff(n int) time.Duration {
-	d := p.cfg.Backoff
-	for i := 1; i < n && d < p.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	d = min(d, p.cfg.MaxBackoff)
 	p.randMu.Lock()
 	r := p.cfg.Rand()
 	p.randMu.Unlock()
-	return d/2 + time.Duration(r*float64(d/2))
+	return backoff.Backoff{Min: p.cfg.Backoff, Max: p.cfg.MaxBackoff, Factor: 2}.Delay(n-1, r)
 }
 
 // redactErr rebuilds a token-endpoint error from its status and OAuth error
@@ -516,14 +513,10 @@ func (p *Pool) redactErr(s *slot, cid string, ctx context.Context, err error) er
 		}
 		code, desc := re.ErrorCode, re.ErrorDescription
 		if code == "" || desc == "" { // Genesys also uses {"error","description"}
-			var body struct {
-				Error       string `json:"error"`
-				Description string `json:"description"`
-				Message     string `json:"message"`
-			}
+			var body genesys.OAuthError
 			if json.Unmarshal(re.Body, &body) == nil {
 				code = cmp.Or(code, body.Error)
-				desc = cmp.Or(desc, body.Description, body.Message)
+				desc = cmp.Or(desc, body.Description, body.ErrorDescription, body.Message)
 			}
 		}
 		msg := prefix + ": " + status
@@ -531,12 +524,12 @@ func (p *Pool) redactErr(s *slot, cid string, ctx context.Context, err error) er
 			msg += ": " + code
 		}
 		if desc != "" {
-			msg += ": " + truncate(desc, 200)
+			msg += ": " + clip.String(desc, 200)
 		}
 		e := &redactedError{msg: p.scrub.Scrub(msg), status: statusCode(re)}
 		if re.Response != nil {
-			if v, err := strconv.Atoi(strings.TrimSpace(re.Response.Header.Get("Retry-After"))); err == nil && v > 0 {
-				e.retryAfter = time.Duration(v) * time.Second
+			if d, ok := genesys.ParseRetryAfter(re.Response.Header.Get(genesys.HeaderRetryAfter), p.cfg.Now()); ok {
+				e.retryAfter = d
 			}
 		}
 		return e
@@ -547,7 +540,7 @@ func (p *Pool) redactErr(s *slot, cid string, ctx context.Context, err error) er
 	if i := strings.Index(text, "Response:"); i >= 0 {
 		text = text[:i] + "Response: " + Redacted
 	}
-	return &redactedError{msg: p.scrub.Scrub(prefix + ": " + truncate(text, 300))}
+	return &redactedError{msg: p.scrub.Scrub(prefix + ": " + clip.String(text, 300))}
 }
 
 func statusCode(re *oauth2.RetrieveError) int {
@@ -555,13 +548,6 @@ func statusCode(re *oauth2.RetrieveError) int {
 		return re.Response.StatusCode
 	}
 	return 0
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // redactedError is a token-endpoint failure with secrets and bodies removed.

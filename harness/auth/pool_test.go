@@ -434,6 +434,22 @@ func TestTokenEndpointRetryAfter(t *testing.T) {
 	})
 }
 
+// Retry-After may be an HTTP-date (RFC 9110) rather than seconds: the pool
+// waits until that date too.
+func TestTokenEndpointRetryAfterDate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now()
+		f := &fakeLogin{fail: func(n int64) bool { return n == 1 }, retryAfter: start.Add(7 * time.Second).UTC().Format(http.TimeFormat)}
+		p := newPool(t, f, auth.Config{Backoff: time.Second, Rand: func() float64 { return 0 }})
+		if _, err := p.Token(t.Context(), 0); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d != 7*time.Second {
+			t.Errorf("second attempt after %v, want the 7s that Retry-After %q asks", d, f.retryAfter)
+		}
+	})
+}
+
 // BenchmarkPoolToken is the hot path: a valid token, no lock.
 func BenchmarkPoolToken(b *testing.B) {
 	p := newPool(b, &fakeLogin{}, auth.Config{Policy: auth.PerAgent, Agents: 64})
