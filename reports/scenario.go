@@ -5,19 +5,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/HdrHistogram/hdrhistogram-go"
-
 	"github.com/cxload/cxload/harness/metrics"
 )
-
-// decodeHist decodes a result-document histogram in the sparse form, which
-// is all percentiles need; an empty one decodes to nil.
-func decodeHist(h metrics.Histogram) (*hdrhistogram.PackedHistogram, error) {
-	if h.Data == "" {
-		return nil, nil
-	}
-	return h.Packed()
-}
 
 // unitScale returns the number of microseconds in one unit of h
 // (metrics.HistogramUnit is the only unit the documents use).
@@ -115,16 +104,19 @@ func Summarize(s *Scenario) (Summary, error) {
 }
 
 func percentilesMs(h metrics.Histogram) (map[string]float64, error) {
-	hist, err := decodeHist(h)
-	if err != nil || hist == nil || hist.TotalCount() == 0 {
+	if h.Data == "" {
+		return nil, nil
+	}
+	q, err := h.Quantiles(Percentiles...)
+	if err != nil || q.Count == 0 {
 		return nil, err
 	}
 	scale := unitScale(h) / 1e3
 	m := make(map[string]float64, len(Percentiles)+1)
-	for _, p := range Percentiles {
-		m[PercentileName(p)] = float64(hist.ValueAtPercentile(p)) * scale
+	for i, p := range Percentiles {
+		m[PercentileName(p)] = float64(q.Values[i]) * scale
 	}
-	m["max"] = float64(hist.Max()) * scale
+	m["max"] = float64(q.Max) * scale
 	return m, nil
 }
 
@@ -140,16 +132,20 @@ func trimFloat(f float64) string {
 // percentileCurve returns (percentile, ms) points of h for a latency
 // percentile chart: 0 to 99.99 on a log scale of 1/(1-p).
 func percentileCurve(h metrics.Histogram) ([][2]float64, error) {
-	hist, err := decodeHist(h)
-	if err != nil || hist == nil || hist.TotalCount() == 0 {
+	if h.Data == "" {
+		return nil, nil
+	}
+	ps := []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99}
+	q, err := h.Quantiles(ps...)
+	if err != nil || q.Count == 0 {
 		return nil, err
 	}
 	scale := unitScale(h) / 1e3
 	var pts [][2]float64
-	for _, p := range []float64{0, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.99} {
-		pts = append(pts, [2]float64{p, float64(hist.ValueAtPercentile(p)) * scale})
+	for i, p := range ps {
+		pts = append(pts, [2]float64{p, float64(q.Values[i]) * scale})
 	}
-	pts = append(pts, [2]float64{100, float64(hist.Max()) * scale})
+	pts = append(pts, [2]float64{100, float64(q.Max) * scale})
 	return pts, nil
 }
 

@@ -200,11 +200,95 @@ type checked struct {
 }
 
 func (c *checked) packed() *hdr.PackedHistogram {
-	c.once.Do(func() {
-		c.p = buildOwn(c.payload)
-		c.payload = nil
-	})
+	c.once.Do(func() { c.p = buildOwn(c.payload) })
 	return c.p
+}
+
+// Quantiles are the count, largest value and values at some percentiles of
+// a histogram, in microseconds.
+type Quantiles struct {
+	Count  int64
+	Max    int64   // as hdrhistogram-go's Max: 0 for an empty histogram
+	Values []int64 // as hdrhistogram-go's ValueAtPercentile, in the order asked
+}
+
+// Quantiles returns the count, the largest value and the values at
+// percentiles ps, as the decoded histogram gives them (see Packed). A
+// histogram that DecodeDocument checked is read as is, without decoding it:
+// a report of many documents reads these and nothing else.
+func (h Histogram) Quantiles(ps ...float64) (Quantiles, error) {
+	if h.v != nil && h.p == nil {
+		return payloadQuantiles(h.v.payload, ps), nil
+	}
+	p, err := h.Packed()
+	if err != nil {
+		return Quantiles{}, err
+	}
+	q := Quantiles{Count: p.TotalCount(), Values: make([]int64, len(ps))}
+	if q.Count > 0 {
+		q.Max = p.Max()
+		for i, pc := range ps {
+			q.Values[i] = p.ValueAtPercentile(pc)
+		}
+	}
+	return q, nil
+}
+
+// payloadQuantiles computes Quantiles from a payload checkOwn returned, with
+// hdrhistogram-go's rules: the rank of percentile p of n values is p/100*n
+// rounded, at least 1 and at most n; its value is the highest value of the
+// bucket that holds it (the lowest, for p = 0).
+func payloadQuantiles(payload []byte, ps []float64) Quantiles {
+	type bucket struct{ idx, count int64 }
+	var bs []bucket
+	var idx, total int64
+	for len(payload) > 0 {
+		count, n := readZigZag(payload)
+		payload = payload[n:]
+		if count < 0 {
+			idx += -count
+			continue
+		}
+		if count > 0 {
+			bs = append(bs, bucket{idx, count})
+			total += count
+		}
+		idx++
+	}
+	q := Quantiles{Count: total, Values: make([]int64, len(ps))}
+	if total == 0 {
+		return q
+	}
+	q.Max = histHighestAt(bs[len(bs)-1].idx)
+	for i, p := range ps {
+		p = min(max(p, 0), 100)
+		rank := p/100*float64(total) + 0.5
+		target := total
+		switch {
+		case !(rank >= 1):
+			target = 1
+		case rank < float64(total):
+			target = int64(rank)
+		}
+		var cum int64
+		for _, b := range bs {
+			if cum += b.count; cum >= target {
+				if p == 0 {
+					q.Values[i] = histValueAt(b.idx)
+				} else {
+					q.Values[i] = histHighestAt(b.idx)
+				}
+				break
+			}
+		}
+	}
+	return q
+}
+
+// histHighestAt returns the highest value counted at index i of the counts.
+func histHighestAt(i int64) int64 {
+	bucket := max(i/histSubHalf-1, 0)
+	return histValueAt(i) + 1<<bucket - 1
 }
 
 func encodeHist(h *hdr.Histogram) (Histogram, error) {

@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -203,5 +204,37 @@ func TestEncodePackedIsEncode(t *testing.T) {
 	}
 	if _, ok := encodePacked(hdr.NewPacked(1, 1000, 2)); ok {
 		t.Error("encodePacked took a histogram of another geometry")
+	}
+}
+
+// TestQuantilesOfChecked: a histogram DecodeDocument checked gives the
+// count, maximum and percentiles hdrhistogram-go gives.
+func TestQuantilesOfChecked(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	ps := []float64{math.NaN(), -1, 0, 0.001, 25, 50, 90, 95, 99, 99.9, 99.99, 100, 101}
+	for _, n := range []int{0, 1, 2, 3, 10, 1000, 100_000} {
+		for range 5 {
+			h := randomHist(t, rng, n)
+			c := Histogram{Encoding: h.Encoding, Unit: h.Unit, Data: h.Data}
+			if err := c.check(); err != nil || c.v == nil {
+				t.Fatalf("check(%d values) = %v, v = %v", n, err, c.v)
+			}
+			got, err := c.Quantiles(ps...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := hdr.DecodePacked([]byte(h.Data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Count != want.TotalCount() || (got.Count > 0 && got.Max != want.Max()) {
+				t.Fatalf("%d values: count %d max %d, want %d and %d", n, got.Count, got.Max, want.TotalCount(), want.Max())
+			}
+			for i, p := range ps {
+				if w := want.ValueAtPercentile(p); got.Values[i] != w {
+					t.Fatalf("%d values: p%g = %d, want %d", n, p, got.Values[i], w)
+				}
+			}
+		}
 	}
 }
