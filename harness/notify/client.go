@@ -15,10 +15,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cxload/cxload/harness/backoff"
 	"github.com/cxload/cxload/harness/metrics"
 )
 
-// Platform limits (GENESYS.md, "Notifications").
+// Platform limits (docs/genesys.md, "Notifications").
 const (
 	// MaxTopicsPerChannel is Genesys' limit of topics on one channel.
 	MaxTopicsPerChannel = 1000
@@ -44,27 +45,9 @@ const (
 // DefaultBackoff is the reconnect backoff of Options.Backoff.
 var DefaultBackoff = Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second, Factor: 2}
 
-// Backoff is an exponential backoff with equal jitter.
-type Backoff struct {
-	Min, Max time.Duration
-	Factor   float64
-}
-
-// Delay is the wait before reconnect attempt n (0-based): d = min(Max,
-// Min·Factor^n), then d/2 + r·d/2 with r in [0, 1) from the injected random
-// source. A pure function of its inputs.
-func (b Backoff) Delay(n int, r float64) time.Duration {
-	d := float64(b.Min)
-	for range n {
-		d *= b.Factor
-		if d >= float64(b.Max) {
-			d = float64(b.Max)
-			break
-		}
-	}
-	d = min(d, float64(b.Max))
-	return time.Duration(d/2 + r*d/2)
-}
+// Backoff paces reconnects: Delay(n, r) is the wait before reconnect
+// attempt n (0-based), Min·Factor^n capped at Max, with equal jitter.
+type Backoff = backoff.Backoff
 
 // Recorder receives the client's observations; *metrics.Recorder is one.
 type Recorder interface {

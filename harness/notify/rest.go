@@ -8,9 +8,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // Channel is a notification channel as POST /api/v2/notifications/channels
@@ -27,7 +28,8 @@ type HTTPError struct {
 	Status       int
 	Code         string // the ErrorBody's code, e.g. "too.many.requests"
 	Message      string // the ErrorBody's message
-	// RetryAfter is the answer's Retry-After (whole seconds), 0 if none.
+	// RetryAfter is the answer's Retry-After (seconds or an HTTP-date), 0
+	// if none.
 	RetryAfter time.Duration
 }
 
@@ -85,14 +87,14 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if resp.StatusCode/100 != 2 {
 		he := &HTTPError{Method: method, Path: path, Status: resp.StatusCode}
-		if secs, err := strconv.Atoi(strings.TrimSpace(resp.Header.Get("Retry-After"))); err == nil && secs > 0 {
-			he.RetryAfter = time.Duration(secs) * time.Second
+		if d, ok := genesys.ParseRetryAfter(resp.Header.Get(genesys.HeaderRetryAfter), c.o.Now()); ok {
+			he.RetryAfter = d
 		}
-		var eb struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
-		}
-		if json.Unmarshal(data, &eb) == nil {
+		// A field of another type than ErrorBody's loses that field only:
+		// encoding/json fills the others.
+		var eb genesys.ErrorBody
+		var te *json.UnmarshalTypeError
+		if err := json.Unmarshal(data, &eb); err == nil || errors.As(err, &te) {
 			he.Code, he.Message = eb.Code, eb.Message
 		}
 		return he
