@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/shard"
 	"github.com/cxload/cxload/internal/safefile"
 )
@@ -101,64 +101,13 @@ const (
 	KindTenant    = "tenant"
 )
 
-// Region is a Genesys Cloud region: its name, domain and the IANA time zone
-// used for the load-test window.
-type Region struct {
-	Name   string // e.g. "eu-west-1"
-	Domain string // e.g. "mypurecloud.ie"
-	Zone   string // e.g. "Europe/Dublin"
-}
-
-// Regions lists the Genesys Cloud regions (GENESYS.md). The zone is the
-// AWS region's location, which is what "the region's time zone" means in
-// Genesys' load-testing policy.
-var Regions = []Region{
-	{"us-east-1", "mypurecloud.com", "America/New_York"},
-	{"us-east-2", "use2.us-gov-pure.cloud", "America/New_York"},
-	{"us-west-2", "usw2.pure.cloud", "America/Los_Angeles"},
-	{"ca-central-1", "cac1.pure.cloud", "America/Toronto"},
-	{"sa-east-1", "sae1.pure.cloud", "America/Sao_Paulo"},
-	{"eu-west-1", "mypurecloud.ie", "Europe/Dublin"},
-	{"eu-west-2", "euw2.pure.cloud", "Europe/London"},
-	{"eu-central-1", "mypurecloud.de", "Europe/Berlin"},
-	{"eu-central-2", "euc2.pure.cloud", "Europe/Zurich"},
-	{"me-central-1", "mec1.pure.cloud", "Asia/Dubai"},
-	{"ap-south-1", "aps1.pure.cloud", "Asia/Kolkata"},
-	{"ap-southeast-1", "apse1.pure.cloud", "Asia/Singapore"},
-	{"ap-southeast-2", "mypurecloud.com.au", "Australia/Sydney"},
-	{"ap-northeast-1", "mypurecloud.jp", "Asia/Tokyo"},
-	{"ap-northeast-2", "apne2.pure.cloud", "Asia/Seoul"},
-	{"ap-northeast-3", "apne3.pure.cloud", "Asia/Tokyo"},
-	{"mx-central-1", "mxc1.pure.cloud", "America/Mexico_City"},
-}
-
-// LookupRegion finds a region by name ("eu-west-1"), domain
-// ("mypurecloud.ie"), host ("api.mypurecloud.ie", "login.mypurecloud.ie") or
-// URL ("https://api.mypurecloud.ie/"), case-insensitively.
-func LookupRegion(s string) (Region, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	if u, err := url.Parse(s); err == nil && u.Host != "" {
-		s = u.Host
-	}
-	s = strings.TrimSuffix(s, "/")
-	for _, p := range []string{"api.", "login.", "apps.", "streaming."} {
-		s = strings.TrimPrefix(s, p)
-	}
-	for _, r := range Regions {
-		if s == r.Name || s == r.Domain {
-			return r, true
-		}
-	}
-	return Region{}, false
-}
-
 // Config is a resolved target configuration. String and GoString redact
 // the client secrets.
 type Config struct {
-	Kind      string // KindSimulator or KindTenant
-	Region    Region // tenant only
-	APIBase   string // tenant: "https://api.<domain>"; simulator: set when started
-	LoginBase string // tenant: "https://login.<domain>"
+	Kind      string         // KindSimulator or KindTenant
+	Region    genesys.Region // tenant only
+	APIBase   string         // tenant: "https://api.<domain>"; simulator: set when started
+	LoginBase string         // tenant: "https://login.<domain>"
 	Clients   []auth.Credentials
 	Profile   string // CXLOAD_PROFILE (simulator only)
 	Guard     GuardConfig
@@ -258,13 +207,13 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	case region == "":
 		bad("%s is not set: set it to a region name (e.g. eu-west-1) or domain (e.g. mypurecloud.ie), or unset the other GENESYSCLOUD_* variables to use the simulator", EnvRegion)
 	default:
-		r, ok := LookupRegion(region)
+		r, ok := genesys.LookupRegion(region)
 		if !ok {
 			bad("%s=%q: unknown region; use one of %s, or its domain (e.g. mypurecloud.ie)", EnvRegion, region, regionNames())
 		}
 		cfg.Region = r
-		cfg.APIBase = "https://api." + r.Domain
-		cfg.LoginBase = "https://login." + r.Domain
+		cfg.APIBase = r.APIBase()
+		cfg.LoginBase = r.LoginBase()
 	}
 	cfg.Why = EnvRegion + "=" + region
 
@@ -293,13 +242,7 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	return cfg, errors.Join(errs...)
 }
 
-func regionNames() string {
-	n := make([]string, len(Regions))
-	for i, r := range Regions {
-		n[i] = r.Name
-	}
-	return strings.Join(n, ", ")
-}
+func regionNames() string { return strings.Join(genesys.RegionNames(), ", ") }
 
 func envClients(getenv func(string) string, id, secret string, haveFile bool) ([]auth.Credentials, []error) {
 	var out []auth.Credentials
@@ -397,7 +340,7 @@ func lineOf(data []byte, off int64) int {
 	return strings.Count(string(data[:off]), "\n") + 1
 }
 
-func resolveGuard(getenv func(string) string, region Region) (GuardConfig, []error) {
+func resolveGuard(getenv func(string) string, region genesys.Region) (GuardConfig, []error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("harness: "+format, args...)) }
 	g := GuardConfig{Abort429Rate: DefaultAbort429Rate, Abort5xxRate: DefaultAbort5xxRate, AbortAfter: DefaultAbortAfter}

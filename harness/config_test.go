@@ -12,6 +12,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/cxload/cxload/harness"
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -187,9 +188,9 @@ func TestGuardDefaultsAndOverrides(t *testing.T) {
 
 // Every region resolves by name and by domain, and has a loadable zone.
 func TestRegions(t *testing.T) {
-	for _, r := range harness.Regions {
+	for _, r := range genesys.Regions {
 		for _, s := range []string{r.Name, r.Domain, "api." + r.Domain, "https://login." + r.Domain} {
-			if got, ok := harness.LookupRegion(s); !ok || got != r {
+			if got, ok := genesys.LookupRegion(s); !ok || got != r {
 				t.Errorf("LookupRegion(%q) = %v, %v", s, got, ok)
 			}
 		}
