@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"bytes"
+	"cmp"
 	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
@@ -239,49 +240,57 @@ func (h Histogram) Quantiles(ps ...float64) (Quantiles, error) {
 // rounded, at least 1 and at most n; its value is the highest value of the
 // bucket that holds it (the lowest, for p = 0).
 func payloadQuantiles(payload []byte, ps []float64) Quantiles {
-	type bucket struct{ idx, count int64 }
-	var bs []bucket
-	var idx, total int64
-	for len(payload) > 0 {
-		count, n := readZigZag(payload)
-		payload = payload[n:]
-		if count < 0 {
-			idx += -count
-			continue
+	// The payload twice: the count and the largest value, then the values.
+	var idx, last int64
+	q := Quantiles{Values: make([]int64, len(ps))}
+	walk := func(f func(idx, count int64)) {
+		idx = 0
+		for b := payload; len(b) > 0; {
+			count, n := readZigZag(b)
+			b = b[n:]
+			if count < 0 {
+				idx += -count
+				continue
+			}
+			if count > 0 {
+				f(idx, count)
+			}
+			idx++
 		}
-		if count > 0 {
-			bs = append(bs, bucket{idx, count})
-			total += count
-		}
-		idx++
 	}
-	q := Quantiles{Count: total, Values: make([]int64, len(ps))}
-	if total == 0 {
+	walk(func(i, c int64) { q.Count, last = q.Count+c, i })
+	if q.Count == 0 {
 		return q
 	}
-	q.Max = histHighestAt(bs[len(bs)-1].idx)
+	q.Max = histHighestAt(last)
+	type target struct {
+		i    int   // in ps
+		rank int64 // the rank of ps[i]: 1 to q.Count
+		zero bool  // ps[i] <= 0: the lowest value of the bucket
+	}
+	ts := make([]target, len(ps))
 	for i, p := range ps {
 		p = min(max(p, 0), 100)
-		rank := p/100*float64(total) + 0.5
-		target := total
+		rank := p/100*float64(q.Count) + 0.5
+		ts[i] = target{i: i, rank: q.Count, zero: p == 0}
 		switch {
 		case !(rank >= 1):
-			target = 1
-		case rank < float64(total):
-			target = int64(rank)
-		}
-		var cum int64
-		for _, b := range bs {
-			if cum += b.count; cum >= target {
-				if p == 0 {
-					q.Values[i] = histValueAt(b.idx)
-				} else {
-					q.Values[i] = histHighestAt(b.idx)
-				}
-				break
-			}
+			ts[i].rank = 1
+		case rank < float64(q.Count):
+			ts[i].rank = int64(rank)
 		}
 	}
+	slices.SortFunc(ts, func(a, b target) int { return cmp.Compare(a.rank, b.rank) })
+	var cum int64
+	walk(func(i, c int64) {
+		for cum += c; len(ts) > 0 && ts[0].rank <= cum; ts = ts[1:] {
+			if ts[0].zero {
+				q.Values[ts[0].i] = histValueAt(i)
+			} else {
+				q.Values[ts[0].i] = histHighestAt(i)
+			}
+		}
+	})
 	return q
 }
 
