@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/shard"
 	"github.com/cxload/cxload/harness/workload"
 )
@@ -94,7 +95,7 @@ type Config struct {
 	// request changes, expect the event there, so the channel measures the
 	// push latency from the request to the event. The simulator echoes a
 	// client's correlation id into the event; whether a tenant does is
-	// unconfirmed (GENESYS.md).
+	// unconfirmed (docs/genesys.md).
 	PushLatency bool
 }
 
@@ -359,7 +360,7 @@ func (a *Agent) do(ctx context.Context, req *api.Request, in, out any, topic str
 	var corr string
 	if exp != nil {
 		corr = newCorrelationID()
-		req.Header = http.Header{"Inin-Correlation-Id": {corr}}
+		req.Header = http.Header{genesys.HeaderCorrelationID: {corr}}
 		// Before the request: the event may arrive before the answer.
 		exp.Expect(corr, topic, time.Now())
 	}

@@ -259,7 +259,7 @@ func (s *Server) serveToken(c *reqCtx) {
 	r := c.r
 	if s.faults.tokenOutage() {
 		s.stats.faultOutage.add(1)
-		c.w.Header().Set("Retry-After", "5")
+		c.w.Header().Set(genesys.HeaderRetryAfter, "5")
 		s.writeError(c, http.StatusServiceUnavailable, "service.unavailable",
 			"The login service is temporarily unavailable (simulated outage).", nil)
 		return

@@ -2,7 +2,7 @@
 // channels, their topic subscriptions, and the WebSocket that each channel's
 // connectUri serves.
 //
-// The model follows the platform (see GENESYS.md, "Notifications"):
+// The model follows the platform (see docs/genesys.md, "Notifications"):
 //
 //   - A channel belongs to an owner (gcsim passes an org/client/user key). An
 //     owner holds at most Config.MaxChannelsPerOwner channels (20); creating
@@ -51,14 +51,9 @@
 //
 // An idle socket costs one reader goroutine, gorilla's connection with a
 // 512-byte read buffer and no write buffer of its own (writes use prepared
-// messages and a shared pool), and the kernel socket. BenchmarkIdleSockets
-// holds 10,000 idle sockets over loopback TCP (clients in a child process)
-// and measured about 5.3 to 6.0 KB of Go memory per socket on the 2-core
-// build machine, of which about 4 KB is the reader goroutine's stack, plus
-// about 0.9 KB per channel. File descriptors: each socket is one descriptor
-// in the server process; 10,000 sockets need ulimit -n above about 10,050
-// (the build machine allows 20,000, soft and hard; Go raises the soft limit
-// to the hard one at start-up).
+// messages and a shared pool), and the kernel socket: one file descriptor,
+// so n sockets need ulimit -n above n plus a few dozen. BenchmarkIdleSockets
+// measures the memory per socket (figures in docs/performance.md).
 //
 // Zero Config fields take their defaults: a gcsim profile that means "close
 // at once" must pass a negative SocketClosingGrace, and "no heartbeats" a
