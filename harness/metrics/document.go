@@ -179,9 +179,10 @@ type ThresholdResult struct {
 
 // Histogram is a latency distribution in microseconds, HdrHistogram V2
 // compressed and base64 encoded, so that histograms from several shards
-// merge exactly. Histograms made by Snapshot keep the dense decoded form and
-// those made by DecodeDocument the sparse one; otherwise every read decodes
-// Data. Reads are safe from several goroutines.
+// merge exactly. Histograms made by Snapshot keep the decoded form, those
+// made by Merge a sparse one (hdrhistogram-go's PackedHistogram), and those
+// made by DecodeDocument the checked payload, decoded on first read;
+// otherwise every read decodes Data. Reads are safe from several goroutines.
 type Histogram struct {
 	Encoding string `json:"encoding"` // HistogramEncoding
 	Unit     string `json:"unit"`     // HistogramUnit
