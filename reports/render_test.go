@@ -276,3 +276,32 @@ func TestHTMLEscapesUntrustedText(t *testing.T) {
 	assert.NotContains(t, s, `href="javascript:`)
 	assert.Contains(t, s, "&lt;script&gt;alert(1)&lt;/script&gt;")
 }
+
+// TestMarkdownEscapeLeadingMarkers: text that would start a heading, list,
+// quote, code block or link definition where the report starts a block with
+// it (here a scenario's summary, quoted) is escaped; characters that start
+// nothing stay readable.
+func TestMarkdownEscapeLeadingMarkers(t *testing.T) {
+	for _, tc := range []struct{ summary, want string }{
+		{"# heading", `\# heading`},
+		{"- item", `\- item`},
+		{"+ item", `\+ item`},
+		{"12. item", `12\. item`},
+		{"3) item", `3\) item`},
+		{"> quote", "&gt; quote"},
+		{"[x]: http://example.com", `\[x]: http://example.com`},
+		{"    indented code", "indented code"},
+		// Nothing to escape: a word's underscores, a bracket that is no
+		// link, a dash or a number that starts no list.
+		{"GENESYSCLOUD_OAUTHCLIENT_ID [recovered] -1 3.5", "GENESYSCLOUD_OAUTHCLIENT_ID [recovered] -1 3.5"},
+		{"-1", "-1"},
+	} {
+		doc := &metrics.Document{Schema: metrics.SchemaVersion, Summary: tc.summary}
+		run := &reports.Run{ID: "r", Scenarios: []reports.Scenario{{Name: "S", Doc: doc}}}
+		var buf bytes.Buffer
+		require.NoError(t, reports.NewReport(run, nil, nil).Markdown(&buf))
+		if want := "\n> " + tc.want + "\n"; !strings.Contains(buf.String(), want) {
+			t.Errorf("summary %q: Markdown has no line %q:\n%s", tc.summary, want, buf.String())
+		}
+	}
+}
