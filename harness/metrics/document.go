@@ -662,6 +662,9 @@ func histValueAt(i int64) int64 {
 // readZigZag reads one count of a V2 payload: ZigZag LEB128 of at most 9
 // bytes, the ninth with 8 bits. n is 0 if buf ends within it.
 func readZigZag(buf []byte) (v int64, n int) {
+	if len(buf) > 0 && buf[0] < 0x80 { // most counts and zero runs
+		return int64(buf[0]>>1) ^ -int64(buf[0]&1), 1
+	}
 	var u uint64
 	for n < 9 {
 		if n >= len(buf) {

@@ -238,3 +238,19 @@ func TestQuantilesOfChecked(t *testing.T) {
 		}
 	}
 }
+
+// TestZigZag: readZigZag reads what appendZigZag writes, in 1 to 9 bytes.
+func TestZigZag(t *testing.T) {
+	for _, v := range []int64{0, 1, -1, 63, -64, 64, -65, 1 << 20, -(1 << 40), 1 << 55, 1 << 62, math.MaxInt64, math.MinInt64} {
+		b := appendZigZag(nil, v)
+		got, n := readZigZag(b)
+		if got != v || n != len(b) || n > 9 {
+			t.Errorf("readZigZag(appendZigZag(%d) = % x) = %d, %d bytes", v, b, got, n)
+		}
+		if len(b) > 1 {
+			if _, n := readZigZag(b[:len(b)-1]); n != 0 {
+				t.Errorf("readZigZag of %d cut short read %d bytes, want 0", v, n)
+			}
+		}
+	}
+}
