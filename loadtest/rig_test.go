@@ -64,7 +64,8 @@ type rigOptions struct {
 	// profile replaces the base profile (tests of the scenarios).
 	profile *gcsim.Profile
 	// clients, if set, says how many OAuth clients the scenario needs under
-	// the given limits (this shard's part), and why. The default profile
+	// the given limits (as served, windows scaled; this shard's part), and
+	// why. The default profile
 	// gets that many; a given profile with fewer fails the test.
 	clients func(bs []api.Bucket) (n int, why string)
 }
@@ -125,8 +126,18 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.tweak != nil && k.SimURL == "" {
 		o.tweak(base)
 	}
+	r.scale = max(o.scale, 1)
+	if k.TimeScale > 0 {
+		r.scale = k.TimeScale
+	}
+	if k.SimURL != "" {
+		r.scale = 1 // the external server's profile is what it is
+	}
 	if o.clients != nil && k.SimURL == "" {
 		bs := profileBuckets(base)
+		for i := range bs {
+			bs[i].Window = time.Duration(float64(bs[i].Window) / r.scale).Round(time.Millisecond) // as served
+		}
 		if !k.Shard.Whole() {
 			bs = api.ShardBuckets(k.Shard, bs)
 		}
@@ -144,13 +155,6 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		}
 	}
 	r.real = cloneProfile(t, base)
-	r.scale = max(o.scale, 1)
-	if k.TimeScale > 0 {
-		r.scale = k.TimeScale
-	}
-	if k.SimURL != "" {
-		r.scale = 1 // the external server's profile is what it is
-	}
 	served := cloneProfile(t, base)
 	if r.scale > 1 {
 		for i := range served.Limits {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -163,14 +164,20 @@ func TestAgentShift(t *testing.T) {
 	if testing.Short() {
 		o.scale = 10 // recording-state changes at 100 per minute would starve a 10 s shift
 	}
+	// Offered rate: one request per iteration, about one iteration per
+	// think time and agent. The simulator's default profile gets the OAuth
+	// clients that rate needs under the per-client limits.
+	offered := float64(agents) / max(think.Seconds(), 0.05)
+	o.clients = func(bs []api.Bucket) (int, string) {
+		p := sizePool(bs, genesys.FamilyPresence, k.Shard.SplitRate(offered), math.MaxInt)
+		return p.Clients, fmt.Sprintf("%d agents thinking %v on average offer %s", agents, think, rateWords(k.Shard.SplitRate(offered)))
+	}
 	r := newRig(t, o)
 	rec := r.recorder(t)
 	owned := len(r.k.Shard.Agents(agents))
 
-	// Offered rate: one request per iteration, about one iteration per
-	// think time and agent; size the pool for it, over every OAuth client
+	// Size the pool for the offered rate, over every OAuth client
 	// (recording-state changes are limited per client).
-	offered := float64(agents) / max(think.Seconds(), 0.05)
 	sized := sizePool(r.splitBuckets(r.rawBuckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(offered), len(r.clients()))
 	sized.Clients = len(r.clients())
 	sized.TokensPerClient = max(1, (sized.Tokens()+sized.Clients-1)/sized.Clients)
