@@ -65,8 +65,8 @@ type rigOptions struct {
 	profile *gcsim.Profile
 	// clients, if set, says how many OAuth clients the scenario needs under
 	// the given limits (as served, windows scaled; this shard's part), and
-	// why. The default profile
-	// gets that many; a given profile with fewer fails the test.
+	// why. The default profile gets that many; a given profile with fewer
+	// fails the test.
 	clients func(bs []api.Bucket) (n int, why string)
 }
 
