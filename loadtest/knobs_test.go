@@ -68,7 +68,7 @@ type knobSpec struct {
 var knobSpecs = []knobSpec{
 	{EnvAgents, fmt.Sprintf("a whole number from 1 to %d", harness.MaxAgents), "500 (burst), 50 (notifications), 40 (shift); -short: 200, 20, 12", "population size over all shards"},
 	{EnvConcurrency, fmt.Sprintf("a whole number from 1 to %d", harness.MaxAgents), "100; -short: 50", "TestRecordingBurst: agents active at once after the ramp"},
-	{EnvDuration, fmt.Sprintf("a Go duration > 0, at most %v", harness.MaxDuration), "burst 10s/20s/20s, notifications 30s, shift 45s; -short: 3s/5s/5s, 8s, 10s", "length of each load phase"},
+	{EnvDuration, fmt.Sprintf("a Go duration > 0, at most %v", harness.MaxDuration), "burst 10s/20s/20s, notifications 30s, shift 45s; -short: 3s/5s/5s, 8s, 10s; notifications at least 3 × agents/250 s + one heartbeat", "length of each load phase"},
 	{EnvRamp, fmt.Sprintf("a Go duration ≥ 0, at most %v", harness.MaxDuration), "5s; -short: 1s", "ramp-up to the full concurrency"},
 	{EnvThink, fmt.Sprintf("a Go duration ≥ 0, at most %v", harness.MaxDuration), "burst 500ms (constant), shift 2s (exponential mean); -short: 250ms, 500ms", "think time between an agent's iterations"},
 	{EnvRate, fmt.Sprintf("a number > 0, at most %d (requests per second)", harness.MaxRate), "burst 10, notifications 20; -short: 10, 10", "requested rate over all shards"},
