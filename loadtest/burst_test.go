@@ -15,6 +15,7 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/workload"
@@ -162,7 +163,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	}
 
 	buckets := r.rawBuckets()
-	single := capacityOf(r.splitBuckets(r.realBuckets()), genesys.FamilyRecordingState, 1, 1)
+	single := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyRecordingState, 1, 1)
 	r.reset(stormWait)
 	t.Run("rate-aware", func(t *testing.T) {
 		rr := r.withT(t)
@@ -178,7 +179,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 			"count(ok, recording.set) >= 1")
 	})
 
-	sized := sizePool(r.splitBuckets(r.realBuckets()), genesys.FamilyRecordingState, r.k.Shard.SplitRate(cfg.Rate), len(clients))
+	sized := sizePool(t, r.splitBuckets(r.realBuckets()), genesys.FamilyRecordingState, r.k.Shard.SplitRate(cfg.Rate), len(clients))
 	r.reset(stormWait)
 	t.Run("token-pool", func(t *testing.T) {
 		rr := r.withT(t)
@@ -202,8 +203,8 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		sum = append(sum, note)
 	}
 	sum = append(sum, fmt.Sprintf("The largest rate this load can reach on %s is %s with %d OAuth client(s) (one shared token: %s); it is set by %s.",
-		r.where(), rateWords(capacityOf(r.realBuckets(), genesys.FamilyRecordingState, math.MaxInt32, len(clients)).Rate), len(clients),
-		rateWords(capacityOf(r.realBuckets(), genesys.FamilyRecordingState, 1, 1).Rate), sized.Reach.Bottleneck.Key))
+		r.where(), rateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, math.MaxInt32, len(clients)).Rate), len(clients),
+		rateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, 1, 1).Rate), sized.Reach.Bottleneck.Key))
 	if sized.NeedClients > 0 {
 		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", rateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
@@ -112,81 +113,13 @@ func recordingToggle(conv string, n uint64, intended time.Time) *api.Request {
 		Body: body, Intended: intended}
 }
 
-// capacity is what a pool of tokens over clients can send to a route family
-// under the known limits: the rate, and the limit that sets it.
-type capacity struct {
-	Rate       float64    // requests per second
-	Bottleneck api.Bucket // the limit that binds; zero if none applies
-	Instances  int        // how many buckets of it the pool has (tokens, clients or 1)
-}
-
-// capacityOf computes the sustained rate a pool of tokens spread over
-// clients (client credentials: each client is one "user") can send to
-// family: for each applicable limit, its instances × allowed / window; the
-// smallest wins.
-func capacityOf(buckets []api.Bucket, family string, tokens, clients int) capacity {
-	best := capacity{Rate: math.Inf(1)}
-	for _, b := range buckets {
-		if len(b.Families) > 0 && !contains(b.Families, family) || b.Allowed <= 0 {
-			continue
-		}
-		inst := 1
-		switch b.Scope {
-		case genesys.ScopeToken:
-			inst = tokens
-		case genesys.ScopeClientUser, genesys.ScopeEndpointUser:
-			inst = clients
-		}
-		r := float64(inst) * float64(b.Allowed) / b.Window.Seconds()
-		if r < best.Rate {
-			best = capacity{Rate: r, Bottleneck: b, Instances: inst}
-		}
-	}
-	return best
-}
-
-// poolPlan is a token pool sized for a requested rate.
-type poolPlan struct {
-	Rate            float64 // requested, requests per second
-	Clients         int     // OAuth clients to use
-	TokensPerClient int
-	Reach           capacity // what the pool can reach (≤ Rate when a limit binds)
-	// Needed says how many clients the rate would need if client-scoped
-	// limits bind (0 when the available clients suffice).
-	NeedClients int
-}
-
-// Tokens is the pool's size.
-func (p poolPlan) Tokens() int { return p.Clients * p.TokensPerClient }
-
-// sizePool sizes a token pool for rate requests per second to family: enough
-// tokens for every token-scoped limit, enough clients (up to the available
-// ones) for every client- or user-scoped limit. The harness has no sizing
-// helper of its own (see the report).
-func sizePool(buckets []api.Bucket, family string, rate float64, available int) poolPlan {
-	p := poolPlan{Rate: rate, Clients: 1, TokensPerClient: 1}
-	tokens := 1
-	for _, b := range buckets {
-		if len(b.Families) > 0 && !contains(b.Families, family) || b.Allowed <= 0 {
-			continue
-		}
-		per := float64(b.Allowed) / b.Window.Seconds()
-		need := int(math.Ceil(rate/per - 1e-9))
-		switch b.Scope {
-		case genesys.ScopeToken:
-			tokens = max(tokens, need)
-		case genesys.ScopeClientUser, genesys.ScopeEndpointUser:
-			if need > available {
-				p.NeedClients = max(p.NeedClients, need)
-			}
-			p.Clients = max(p.Clients, min(need, available))
-		}
-	}
-	p.Clients = max(1, min(p.Clients, available))
-	p.TokensPerClient = max(1, (tokens+p.Clients-1)/p.Clients)
-	p.Reach = capacityOf(buckets, family, p.Tokens(), p.Clients)
-	if p.Reach.Rate > rate {
-		p.Reach.Rate = rate
+// sizePool is capacity.Size for a scenario: a rate it cannot plan for
+// ends the test.
+func sizePool(t testing.TB, buckets []api.Bucket, family string, rate float64, available int) capacity.Pool {
+	t.Helper()
+	p, err := capacity.Size(buckets, family, rate, available)
+	if err != nil {
+		t.Fatalf("loadtest: sizing the token pool for %s: %v", family, err)
 	}
 	return p
 }

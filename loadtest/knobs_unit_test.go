@@ -14,9 +14,6 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness"
-	"github.com/cxload/cxload/harness/api"
-	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/shard"
 )
@@ -118,41 +115,6 @@ func TestParseKnobs(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error does not contain %q:\n%v", w, err)
 				}
-			}
-		})
-	}
-}
-
-func TestSizePool(t *testing.T) {
-	touchRun()
-	def := []api.Bucket{
-		{Key: genesys.KeyClientCredentialsToken, Scope: genesys.ScopeToken, Allowed: 300, Window: time.Minute},
-		{Key: genesys.KeyOrgAppUser, Scope: genesys.ScopeClientUser, Allowed: 3000, Window: time.Minute},
-		{Key: gcsim.KeyRecordingState, Scope: genesys.ScopeEndpointUser, Allowed: 100, Window: time.Minute, Families: []string{genesys.FamilyRecordingState}},
-	}
-	tests := []struct {
-		name        string
-		family      string
-		rate        float64
-		clients     int
-		wantClients int
-		wantTokens  int
-		wantReach   float64
-		wantKey     string
-		wantNeed    int
-	}{
-		{"presence 20/s: 4 tokens, one client", genesys.FamilyPresence, 20, 2, 1, 4, 20, genesys.KeyClientCredentialsToken, 0},
-		{"presence 60/s: two clients for the client-user limit", genesys.FamilyPresence, 60, 2, 2, 12, 60, genesys.KeyClientCredentialsToken, 0},
-		{"recording 10/s: limited by the endpoint limit per client", genesys.FamilyRecordingState, 10, 2, 2, 2, 200.0 / 60, gcsim.KeyRecordingState, 6},
-		{"recording 1/s: one client suffices", genesys.FamilyRecordingState, 1, 2, 1, 1, 1, gcsim.KeyRecordingState, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			p := sizePool(def, tt.family, tt.rate, tt.clients)
-			if p.Clients != tt.wantClients || p.Tokens() != tt.wantTokens || math.Abs(p.Reach.Rate-tt.wantReach) > 1e-9 ||
-				p.Reach.Bottleneck.Key != tt.wantKey || p.NeedClients != tt.wantNeed {
-				t.Errorf("sizePool = %d clients × %d tokens, reach %.3f/s by %s, need %d clients; want %d clients, %d tokens, %.3f/s by %s, need %d",
-					p.Clients, p.Tokens(), p.Reach.Rate, p.Reach.Bottleneck.Key, p.NeedClients, tt.wantClients, tt.wantTokens, tt.wantReach, tt.wantKey, tt.wantNeed)
 			}
 		})
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/workload"
@@ -54,8 +55,8 @@ func TestNotificationStability(t *testing.T) {
 	// default profile gets them.
 	const channelRequests = 6
 	offered := shardRate + float64(channelRequests*owned)/time.Minute.Seconds()
-	size := func(bs []api.Bucket, available int) poolPlan {
-		return sizePool(bs, genesys.FamilyNotifications, offered, available)
+	size := func(bs []api.Bucket, available int) capacity.Pool {
+		return sizePool(t, bs, genesys.FamilyNotifications, offered, available)
 	}
 	r := newRig(t, rigOptions{tweak: channelTweak(hb, closingGrace(hb, owned), agents), clients: func(bs []api.Bucket) (int, string) {
 		p := size(bs, math.MaxInt)

@@ -19,6 +19,7 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/workload"
 )
@@ -169,7 +170,7 @@ func TestAgentShift(t *testing.T) {
 	// clients that rate needs under the per-client limits.
 	offered := float64(agents) / max(think.Seconds(), 0.05)
 	o.clients = func(bs []api.Bucket) (int, string) {
-		p := sizePool(bs, genesys.FamilyPresence, k.Shard.SplitRate(offered), math.MaxInt)
+		p := sizePool(t, bs, genesys.FamilyPresence, k.Shard.SplitRate(offered), math.MaxInt)
 		return p.Clients, fmt.Sprintf("%d agents thinking %v on average offer %s", agents, think, rateWords(k.Shard.SplitRate(offered)))
 	}
 	r := newRig(t, o)
@@ -178,7 +179,7 @@ func TestAgentShift(t *testing.T) {
 
 	// Size the pool for the offered rate, over every OAuth client
 	// (recording-state changes are limited per client).
-	sized := sizePool(r.splitBuckets(r.rawBuckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(offered), len(r.clients()))
+	sized := sizePool(t, r.splitBuckets(r.rawBuckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(offered), len(r.clients()))
 	sized.Clients = len(r.clients())
 	sized.TokensPerClient = max(1, (sized.Tokens()+sized.Clients-1)/sized.Clients)
 	perClient := max(sized.TokensPerClient, ceilDiv(2*owned, 250*sized.Clients)) // channel create + subscribe
@@ -266,7 +267,7 @@ func TestAgentShift(t *testing.T) {
 	summary := []string{fmt.Sprintf("A shift of %d agents on %s: ramp %v, %s, think time exponential with mean %v; pool of %d token(s) over %d OAuth client(s) sized for about %.1f req/s.",
 		owned, r.where(), ramp, map[bool]string{true: fmt.Sprintf("%d iterations per agent", k.Iterations), false: fmt.Sprintf("hold %v", dur)}[k.Iterations > 0],
 		think, sized.TokensPerClient*sized.Clients, sized.Clients, r.k.Shard.SplitRate(offered))}
-	if reach := capacityOf(r.splitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
+	if reach := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
 		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
 			r.k.Shard.SplitRate(offered), rateWords(reach.Rate), reach.Bottleneck.Key, perWindow(reach.Bottleneck), advice(reach.Bottleneck, len(r.clients()))))
 	}
@@ -281,7 +282,7 @@ func TestAgentShift(t *testing.T) {
 		}
 		line := fmt.Sprintf("%s: %d, p50 %v, p99 %v (service time)", op, o.Count, o.Latency.Percentile(50), o.Latency.Percentile(99))
 		if wait := time.Duration(o.RetryWaitMs * float64(time.Millisecond)).Round(time.Millisecond); wait > 0 {
-			capa := capacityOf(r.splitBuckets(r.realBuckets()), genesys.Family(o.Route), sized.Tokens(), sized.Clients)
+			capa := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.Family(o.Route), sized.Tokens(), sized.Clients)
 			line += fmt.Sprintf("; waited %v in all on client-side limits: %s allows this pool %s", wait, capa.Bottleneck.Key, rateWords(capa.Rate))
 		}
 		summary = append(summary, line+".")
