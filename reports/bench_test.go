@@ -11,7 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports"
 	"github.com/cxload/cxload/reports/testjson"
 )
@@ -108,7 +108,7 @@ func scenarioStream(tb testing.TB, size, n int, shards bool) []byte {
 	var docs []string
 	r := testjson.NewReader(bytes.NewReader(mustRead(tb, "testdata/scenario-old.json")), "scenario-old.json")
 	for r.Scan() {
-		if l, ok := r.Result().(*testjson.Line); ok && strings.Contains(l.Text, metrics.ResultPrefix) {
+		if l, ok := r.Result().(*testjson.Line); ok && strings.Contains(l.Text, result.Prefix) {
 			docs = append(docs, l.Text)
 		}
 	}
@@ -147,7 +147,7 @@ func scenarioStream(tb testing.TB, size, n int, shards bool) []byte {
 		}
 		doc := strings.Replace(docs[i%len(docs)], `"labels":{"region":"sim"`, fmt.Sprintf(`"labels":{"region":"sim","cell":"%04d"`, cell), 1) + "\n"
 		for j := 0; buf.Len()-begin < per-len(doc)*5/4-200; j++ {
-			event("output", test, fmt.Sprintf("    scenario_test.go:133: %sinterval %d, %d requests\n", metrics.ProgressPrefix, j, j*300))
+			event("output", test, fmt.Sprintf("    scenario_test.go:133: %sinterval %d, %d requests\n", result.ProgressPrefix, j, j*300))
 		}
 		for len(doc) > 0 {
 			k := min(len(doc), 1024)

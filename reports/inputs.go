@@ -10,7 +10,7 @@ import (
 	"maps"
 	"strings"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports/testjson"
 )
 
@@ -81,7 +81,7 @@ func (s *InputSet) Add(rec testjson.Record) error {
 	if !ok {
 		return nil
 	}
-	i := strings.Index(l.Text, metrics.ResultPrefix)
+	i := strings.Index(l.Text, result.Prefix)
 	if i < 0 || !resultLine.MatchString(l.Text[:i]) {
 		return nil
 	}
@@ -92,7 +92,7 @@ func (s *InputSet) Add(rec testjson.Record) error {
 		Shard    string            `json:"shard"`
 		Labels   map[string]string `json:"labels"`
 	}
-	if json.Unmarshal([]byte(l.Text[i+len(metrics.ResultPrefix):]), &head) != nil {
+	if json.Unmarshal([]byte(l.Text[i+len(result.Prefix):]), &head) != nil {
 		return nil
 	}
 	labels := maps.Clone(head.Labels)

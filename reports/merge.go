@@ -7,7 +7,7 @@ import (
 	"maps"
 	"slices"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // Runs returns the history's runs with the shards of each run merged
@@ -28,7 +28,7 @@ func (h *History) Runs() ([]*Run, []Problem, error) {
 // into one run each, and returns them ordered by start time. Merging is
 // exact: benchmark samples are pooled, tests and packages keep the worst
 // verdict, and the result documents of one scenario and matrix cell merge
-// with metrics.Document.Merge (counts add, histograms merge), so the
+// with result.Document.Merge (counts add, histograms merge), so the
 // merged p99 comes from the merged histogram. The inputs are not modified.
 func MergeShards(runs []*Run) ([]*Run, []error) {
 	byID := make(map[string][]*Run)
@@ -162,7 +162,7 @@ func mergeRun(shards []*Run) (*Run, error) {
 }
 
 // cloneDoc deep-copies a document, since Merge modifies its receiver.
-func cloneDoc(d *metrics.Document) (*metrics.Document, error) {
+func cloneDoc(d *result.Document) (*result.Document, error) {
 	if d == nil {
 		return nil, fmt.Errorf("no document")
 	}
@@ -170,7 +170,7 @@ func cloneDoc(d *metrics.Document) (*metrics.Document, error) {
 	if err != nil {
 		return nil, err
 	}
-	var c metrics.Document
+	var c result.Document
 	if err := json.Unmarshal(data, &c); err != nil {
 		return nil, err
 	}

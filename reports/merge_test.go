@@ -9,26 +9,26 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports"
 	"github.com/cxload/cxload/reports/testjson"
 )
 
 // shardDocs reads the documents of one scenario from a capture, unmerged.
-func shardDocs(t testing.TB, file, scenario string) []*metrics.Document {
+func shardDocs(t testing.TB, file, scenario string) []*result.Document {
 	t.Helper()
 	f, err := os.Open("testdata/" + file)
 	require.NoError(t, err)
 	defer f.Close()
-	var docs []*metrics.Document
+	var docs []*result.Document
 	r := testjson.NewReader(f, file)
 	for r.Scan() {
 		l, ok := r.Result().(*testjson.Line)
 		if !ok {
 			continue
 		}
-		if i := strings.Index(l.Text, metrics.ResultPrefix); i >= 0 {
-			d, err := metrics.DecodeDocument([]byte(l.Text[i:]))
+		if i := strings.Index(l.Text, result.Prefix); i >= 0 {
+			d, err := result.Decode([]byte(l.Text[i:]))
 			require.NoError(t, err)
 			if d.Scenario == scenario {
 				docs = append(docs, d)

@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports"
 )
 
@@ -139,12 +139,12 @@ const hostile = "a|b *c* _d_ `e` <script>alert(1)</script>\n# injected [x](javas
 // hostileRun is a run whose every name, label and message is hostile.
 func hostileRun() *reports.Run {
 	h := func(s string) string { return s + " " + hostile }
-	doc := &metrics.Document{
-		Schema: metrics.SchemaVersion, Scenario: h("S"), Labels: map[string]string{"cell": hostile},
-		Target:     metrics.Target{Kind: h("k"), Region: hostile},
-		Operations: []metrics.OpStats{{Op: h("op"), Count: 10}, {Op: "plain", Count: 5}},
-		RateLimits: []metrics.RateLimitObservation{{Key: h("key`` ``"), Scope: h("scope"), ScopeReason: hostile, Allowed: 3, Rejected: 1}},
-		Thresholds: []metrics.ThresholdResult{{Expr: h("p99 < 1s`"), Value: hostile, Detail: hostile}},
+	doc := &result.Document{
+		Schema: result.SchemaVersion, Scenario: h("S"), Labels: map[string]string{"cell": hostile},
+		Target:     result.Target{Kind: h("k"), Region: hostile},
+		Operations: []result.OpStats{{Op: h("op"), Count: 10}, {Op: "plain", Count: 5}},
+		RateLimits: []result.RateLimitObservation{{Key: h("key`` ``"), Scope: h("scope"), ScopeReason: hostile, Allowed: 3, Rejected: 1}},
+		Thresholds: []result.ThresholdResult{{Expr: h("p99 < 1s`"), Value: hostile, Detail: hostile}},
 		Summary:    hostile,
 	}
 	return &reports.Run{
@@ -157,7 +157,7 @@ func hostileRun() *reports.Run {
 			{Package: "p", Name: h("TestSkip"), Verdict: reports.Skip, Reason: hostile},
 		},
 		Benchmarks: []reports.Benchmark{{Name: h("B"), Unit: hostile, Values: []float64{1, 2, 3}}},
-		Scenarios:  []reports.Scenario{{Name: doc.Scenario, Labels: doc.Labels, Doc: doc}, {Name: "plain", Doc: &metrics.Document{Schema: metrics.SchemaVersion}}},
+		Scenarios:  []reports.Scenario{{Name: doc.Scenario, Labels: doc.Labels, Doc: doc}, {Name: "plain", Doc: &result.Document{Schema: result.SchemaVersion}}},
 		Problems:   []reports.Problem{{File: h("f"), Line: 3, Msg: hostile}},
 	}
 }
@@ -296,7 +296,7 @@ func TestMarkdownEscapeLeadingMarkers(t *testing.T) {
 		{"GENESYSCLOUD_OAUTHCLIENT_ID [recovered] -1 3.5", "GENESYSCLOUD_OAUTHCLIENT_ID [recovered] -1 3.5"},
 		{"-1", "-1"},
 	} {
-		doc := &metrics.Document{Schema: metrics.SchemaVersion, Summary: tc.summary}
+		doc := &result.Document{Schema: result.SchemaVersion, Summary: tc.summary}
 		run := &reports.Run{ID: "r", Scenarios: []reports.Scenario{{Name: "S", Doc: doc}}}
 		var buf bytes.Buffer
 		require.NoError(t, reports.NewReport(run, nil, nil).Markdown(&buf))

@@ -29,7 +29,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports/testjson"
 )
 
@@ -125,7 +125,7 @@ type Scenario struct {
 	Shards  []string          `json:"shards,omitempty"` // shards merged into Doc
 	// Doc is the merged result document; nil in a compacted history entry
 	// (see History.Compact), where only Run.Metrics remain.
-	Doc *metrics.Document `json:"doc"`
+	Doc *result.Document `json:"doc"`
 }
 
 // Cell returns the scenario's matrix cell as "k=v,k=v", sorted by key, or
@@ -442,7 +442,7 @@ func (b *Builder) line(l *testjson.Line) {
 	if b.maybeDocument(l) {
 		return
 	}
-	if strings.HasPrefix(l.Text, "=== ") || strings.Contains(l.Text, metrics.ProgressPrefix) {
+	if strings.HasPrefix(l.Text, "=== ") || strings.Contains(l.Text, result.ProgressPrefix) {
 		return
 	}
 	if strings.HasPrefix(l.Text, "panic: ") && t.panic == "" {
@@ -492,12 +492,12 @@ var resultLine = regexp.MustCompile(`^\s*(?:[\w.-]+\.go:\d+: )?$`)
 // maybeDocument handles a `cxload-result: {json}` line, reporting whether
 // it was one.
 func (b *Builder) maybeDocument(l *testjson.Line) bool {
-	i := strings.Index(l.Text, metrics.ResultPrefix)
+	i := strings.Index(l.Text, result.Prefix)
 	if i < 0 || !resultLine.MatchString(l.Text[:i]) {
 		return false
 	}
-	data := l.Text[i+len(metrics.ResultPrefix):]
-	doc, err := metrics.DecodeDocument([]byte(data))
+	data := l.Text[i+len(result.Prefix):]
+	doc, err := result.Decode([]byte(data))
 	if err == nil && doc == nil {
 		err = errors.New("empty document")
 	}
@@ -516,7 +516,7 @@ func orDash(s string) string {
 	return s
 }
 
-func (b *Builder) addDocument(pkg, test string, doc *metrics.Document) {
+func (b *Builder) addDocument(pkg, test string, doc *result.Document) {
 	// A "shard" label (CI matrices often put the shard among the labels)
 	// names a part of the cell, not a cell: shards of a cell merge.
 	labels := maps.Clone(doc.Labels)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports"
 )
 
@@ -132,11 +133,11 @@ func TestBuilderDocuments(t *testing.T) {
 		problem   string
 	}{
 		// The t.Log prefix before the marker, and the line cut in pieces.
-		{"logged and split", ev("run", "TestS") + out("TestS", "    s_test.go:42: "+metrics.ResultPrefix+doc[:100]) + out("TestS", doc[100:]+"\n") + ev("pass", "TestS"), 1, ""},
+		{"logged and split", ev("run", "TestS") + out("TestS", "    s_test.go:42: "+result.Prefix+doc[:100]) + out("TestS", doc[100:]+"\n") + ev("pass", "TestS"), 1, ""},
 		// Plain -v output (not JSON) carries documents too.
-		{"plain text", "    s_test.go:42: " + metrics.ResultPrefix + doc + "\n", 1, ""},
+		{"plain text", "    s_test.go:42: " + result.Prefix + doc + "\n", 1, ""},
 		// A broken document is a problem with file and line; reading goes on.
-		{"broken", ev("run", "TestS") + out("TestS", metrics.ResultPrefix+"{\"schema\":\"cxload.result/v1\",\n") + ev("pass", "TestS"), 0, "in.json:2: result document of TestS: metrics: decode document"},
+		{"broken", ev("run", "TestS") + out("TestS", result.Prefix+"{\"schema\":\"cxload.result/v1\",\n") + ev("pass", "TestS"), 0, "in.json:2: result document of TestS: result: decode document"},
 		// The marker inside other text is not a document.
 		{"not a marker", out("TestS", "we print cxload-result: lines\n"), 0, ""},
 	} {
@@ -158,7 +159,7 @@ func TestBuilderDocuments(t *testing.T) {
 func TestBuilderMergesShardsInRun(t *testing.T) {
 	var in strings.Builder
 	for i := 1; i <= 3; i++ {
-		in.WriteString(out("TestS", metrics.ResultPrefix+docLine(t, "TestS", fmt.Sprintf("%d/3", i))+"\n"))
+		in.WriteString(out("TestS", result.Prefix+docLine(t, "TestS", fmt.Sprintf("%d/3", i))+"\n"))
 	}
 	run := buildRun(t, in.String())
 	require.Len(t, run.Scenarios, 1)
@@ -172,7 +173,7 @@ func TestBuilderMergesShardsInRun(t *testing.T) {
 func TestBuilderShardLabel(t *testing.T) {
 	var in strings.Builder
 	for _, l := range [][]string{{"shard", "1/2", "region", "a"}, {"shard", "2/2", "region", "a"}, {"shard", "1/1", "region", "b"}} {
-		in.WriteString(out("TestS", metrics.ResultPrefix+docLine(t, "TestS", "", l...)+"\n"))
+		in.WriteString(out("TestS", result.Prefix+docLine(t, "TestS", "", l...)+"\n"))
 	}
 	run := buildRun(t, in.String())
 	require.Len(t, run.Scenarios, 2)

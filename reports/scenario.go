@@ -5,12 +5,12 @@ import (
 	"math"
 	"time"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // unitScale returns the number of microseconds in one unit of h
-// (metrics.HistogramUnit is the only unit the documents use).
-func unitScale(metrics.Histogram) float64 { return 1 }
+// (result.HistogramUnit is the only unit the documents use).
+func unitScale(result.Histogram) float64 { return 1 }
 
 // Percentiles are the percentiles reported per operation.
 var Percentiles = []float64{50, 90, 95, 99, 99.9}
@@ -41,8 +41,8 @@ type Summary struct {
 	Rate429   float64     `json:"rate429"`
 	Ops       []OpSummary `json:"ops"`
 	// WebSocket figures, when the scenario used notifications.
-	WebSocket *metrics.WebSocketStats `json:"websocket,omitempty"`
-	PushMs    map[string]float64      `json:"pushMs,omitempty"`
+	WebSocket *result.WebSocketStats `json:"websocket,omitempty"`
+	PushMs    map[string]float64     `json:"pushMs,omitempty"`
 	// ThresholdsFailed counts failed thresholds.
 	ThresholdsFailed int `json:"thresholdsFailed"`
 }
@@ -61,9 +61,9 @@ func Summarize(s *Scenario) (Summary, error) {
 	}
 	for _, o := range d.Operations {
 		op := OpSummary{Op: o.Op, Count: o.Count}
-		op.Throttled = o.Outcome(metrics.Throttled)
+		op.Throttled = o.Outcome(result.Throttled)
 		op.Errors = o.Errors()
-		op.Canceled = o.Outcome(metrics.Canceled)
+		op.Canceled = o.Outcome(result.Canceled)
 		if sum.Seconds > 0 {
 			op.RPS = float64(o.Count) / sum.Seconds
 		}
@@ -103,7 +103,7 @@ func Summarize(s *Scenario) (Summary, error) {
 	return sum, nil
 }
 
-func percentilesMs(h metrics.Histogram) (map[string]float64, error) {
+func percentilesMs(h result.Histogram) (map[string]float64, error) {
 	if h.Data == "" {
 		return nil, nil
 	}
@@ -131,7 +131,7 @@ func trimFloat(f float64) string {
 
 // percentileCurve returns (percentile, ms) points of h for a latency
 // percentile chart: 0 to 99.99 on a log scale of 1/(1-p).
-func percentileCurve(h metrics.Histogram) ([][2]float64, error) {
+func percentileCurve(h result.Histogram) ([][2]float64, error) {
 	if h.Data == "" {
 		return nil, nil
 	}

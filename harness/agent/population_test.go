@@ -20,6 +20,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/harness/shard"
 	"github.com/cxload/cxload/harness/workload"
 )
@@ -279,12 +280,12 @@ func TestGoOnQueueEvents(t *testing.T) {
 		doc := s.rec.Snapshot()
 		for op, want := range map[string]int64{agent.OpPresenceSet: n, agent.OpRoutingStatusSet: n + 1, agent.OpSubscribe: n, agent.OpUsersList: 1, agent.OpPresenceDefinitions: 1} {
 			if op == agent.OpRoutingStatusSet {
-				if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(metrics.OK) != n || o.Outcome(metrics.HTTPError) != 1 {
+				if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(result.OK) != n || o.Outcome(result.HTTPError) != 1 {
 					t.Errorf("recorded %s: %+v, want %d OK and one HTTP error", op, o, n)
 				}
 				continue
 			}
-			if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(metrics.OK) != want {
+			if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(result.OK) != want {
 				t.Errorf("recorded %s: %+v, want %d OK", op, o, want)
 			}
 		}
@@ -318,7 +319,7 @@ func TestAgentCallAndRecording(t *testing.T) {
 		}
 		doc := s.rec.Snapshot()
 		for _, op := range []string{agent.OpCallCreate, agent.OpRecordingSet, agent.OpRoutingStatusSet, agent.OpPresenceSet} {
-			if o := doc.Op(op); o == nil || o.Count != 8 || o.Outcome(metrics.OK) != 8 {
+			if o := doc.Op(op); o == nil || o.Count != 8 || o.Outcome(result.OK) != 8 {
 				t.Errorf("recorded %s: %+v, want 8 OK", op, o)
 			}
 		}

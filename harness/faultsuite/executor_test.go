@@ -12,6 +12,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/harness/workload"
 )
 
@@ -73,7 +74,7 @@ func TestOpenModelUnderFaults(t *testing.T) {
 		l := &load{issued: int64(st.Started), results: results, elapsed: elapsed}
 		doc := checkAccounted(t, r, l, http.MethodGet, queuesRoute)
 		op := doc.Op("queues.list")
-		if got := op.Outcome(metrics.Canceled); got != int64(st.Interrupted) {
+		if got := op.Outcome(result.Canceled); got != int64(st.Interrupted) {
 			t.Errorf("document: %d canceled, executor: %d interrupted", got, st.Interrupted)
 		}
 		// Latency is measured from the intended start: the total of a

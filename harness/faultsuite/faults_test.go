@@ -11,7 +11,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // faultOn returns a profile mutation that sets spec on one route family.
@@ -38,7 +38,7 @@ func TestRequestFaults(t *testing.T) {
 		req      func(agent, i int) *api.Request
 		method   string
 		route    string
-		check    func(t *testing.T, r *rig, l *load, doc *metrics.Document)
+		check    func(t *testing.T, r *rig, l *load, doc *result.Document)
 	}{
 		{
 			name:    "connection resets",
@@ -46,7 +46,7 @@ func TestRequestFaults(t *testing.T) {
 			retry:   api.RetryPolicy{MaxAttempts: 3, Backoff: time.Second, Jitter: -1},
 			agents:  8, per: 25, deadline: 5 * time.Minute,
 			req: getQueues, method: http.MethodGet, route: queuesRoute,
-			check: func(t *testing.T, r *rig, l *load, doc *metrics.Document) {
+			check: func(t *testing.T, r *rig, l *load, doc *result.Document) {
 				st := r.sim.Stats()
 				resets := st.Faults.Resets
 				if resets == 0 {
@@ -60,12 +60,12 @@ func TestRequestFaults(t *testing.T) {
 					t.Errorf("attempts %d for %d requests: no reset was retried", op.Attempts, op.Count)
 				}
 				for _, res := range l.results {
-					if res.Outcome == metrics.TransportError && !strings.Contains(res.Err, "api: GET "+queuesRoute) {
+					if res.Outcome == result.TransportError && !strings.Contains(res.Err, "api: GET "+queuesRoute) {
 						t.Errorf("a reset request's reason does not name the request: %q", res.Err)
 					}
 				}
 				// 30% resets, 3 attempts: about 2.7% fail all three.
-				if ok := op.Outcome(metrics.OK); ok < op.Count*9/10 {
+				if ok := op.Outcome(result.OK); ok < op.Count*9/10 {
 					t.Errorf("only %d of %d succeeded after retries", ok, op.Count)
 				}
 			},
@@ -80,7 +80,7 @@ func TestRequestFaults(t *testing.T) {
 			retry:  api.RetryPolicy{MaxAttempts: 8, Jitter: -1},
 			agents: 6, per: 4, deadline: 5 * time.Minute,
 			req: getQueues, method: http.MethodGet, route: queuesRoute,
-			check: func(t *testing.T, r *rig, l *load, doc *metrics.Document) {
+			check: func(t *testing.T, r *rig, l *load, doc *result.Document) {
 				st := r.sim.Stats()
 				n503 := routeStatus(st, "GET", queuesRoute, 503)
 				if n503 == 0 || st.Faults.ServiceUnavailable != n503 {
@@ -88,7 +88,7 @@ func TestRequestFaults(t *testing.T) {
 				}
 				var retries int64
 				for _, res := range l.results {
-					if res.Outcome != metrics.OK {
+					if res.Outcome != result.OK {
 						t.Errorf("request not settled after the burst: %+v", res)
 					}
 					retries += int64(res.Attempts - 1)
@@ -101,7 +101,7 @@ func TestRequestFaults(t *testing.T) {
 					t.Errorf("%d retries for %d 503s", retries, n503)
 				}
 				op := doc.Op("queues.list")
-				if op.Outcome(metrics.OK) != op.Count || op.Attempts != op.Count+n503 || op.RetryWaitMs != float64(n503*3000) {
+				if op.Outcome(result.OK) != op.Count || op.Attempts != op.Count+n503 || op.RetryWaitMs != float64(n503*3000) {
 					t.Errorf("document: count %d, outcomes %v, attempts %d, retryWaitMs %v; want all ok, %d attempts, %d ms waited",
 						op.Count, op.Outcomes, op.Attempts, op.RetryWaitMs, op.Count+n503, n503*3000)
 				}
@@ -113,14 +113,14 @@ func TestRequestFaults(t *testing.T) {
 			retry:   api.RetryPolicy{MaxAttempts: 4, MaxRetryAfter: time.Minute, RetryUnsafe: true},
 			agents:  3, per: 3, deadline: time.Minute,
 			req: patchPresence, method: http.MethodPatch, route: "/api/v2/users/{id}/presences/{source}",
-			check: func(t *testing.T, r *rig, l *load, doc *metrics.Document) {
+			check: func(t *testing.T, r *rig, l *load, doc *result.Document) {
 				for _, res := range l.results {
-					if res.Outcome != metrics.ServerError || res.Status != 503 || res.Attempts != 1 ||
+					if res.Outcome != result.ServerError || res.Status != 503 || res.Attempts != 1 ||
 						!strings.Contains(res.Err, "more than RetryPolicy.MaxRetryAfter") {
 						t.Errorf("result %+v; want one attempt, 503, a reason naming MaxRetryAfter", res)
 					}
 				}
-				if op := doc.Op("presence.set"); op.Outcome(metrics.ServerError) != l.issued {
+				if op := doc.Op("presence.set"); op.Outcome(result.ServerError) != l.issued {
 					t.Errorf("document outcomes %v, want %d server_error", op.Outcomes, l.issued)
 				}
 			},
@@ -132,9 +132,9 @@ func TestRequestFaults(t *testing.T) {
 			timeout: 5 * time.Second,
 			agents:  4, per: 3, deadline: 2 * time.Minute,
 			req: getQueues, method: http.MethodGet, route: queuesRoute,
-			check: func(t *testing.T, r *rig, l *load, doc *metrics.Document) {
+			check: func(t *testing.T, r *rig, l *load, doc *result.Document) {
 				for _, res := range l.results {
-					if res.Outcome != metrics.TransportError || res.Attempts != 2 || res.Latency != 5*time.Second ||
+					if res.Outcome != result.TransportError || res.Attempts != 2 || res.Latency != 5*time.Second ||
 						res.Total != 11*time.Second || !(strings.Contains(res.Err, "deadline exceeded") || strings.Contains(res.Err, "AttemptTimeout (5s)")) {
 						t.Errorf("result %+v; want 2 attempts of 5s + 1s backoff, a transport error naming the deadline", res)
 					}
@@ -143,7 +143,7 @@ func TestRequestFaults(t *testing.T) {
 				if l.elapsed != 33*time.Second {
 					t.Errorf("run took %v, want 33s", l.elapsed)
 				}
-				if op := doc.Op("queues.list"); op.Outcome(metrics.TransportError) != l.issued {
+				if op := doc.Op("queues.list"); op.Outcome(result.TransportError) != l.issued {
 					t.Errorf("document outcomes %v, want %d transport_error", op.Outcomes, l.issued)
 				}
 			},
@@ -155,7 +155,7 @@ func TestRequestFaults(t *testing.T) {
 			timeout: 10 * time.Minute,
 			agents:  5, per: 100, deadline: 20 * time.Second,
 			req: getQueues, method: http.MethodGet, route: queuesRoute,
-			check: func(t *testing.T, r *rig, l *load, doc *metrics.Document) {
+			check: func(t *testing.T, r *rig, l *load, doc *result.Document) {
 				if l.issued != 5 {
 					t.Errorf("issued %d, want one per agent (each hangs until the deadline)", l.issued)
 				}
@@ -163,11 +163,11 @@ func TestRequestFaults(t *testing.T) {
 					t.Errorf("run took %v, want exactly the 20s deadline", l.elapsed)
 				}
 				for _, res := range l.results {
-					if res.Outcome != metrics.Canceled || !strings.Contains(res.Err, "context deadline exceeded") {
+					if res.Outcome != result.Canceled || !strings.Contains(res.Err, "context deadline exceeded") {
 						t.Errorf("result %+v; want canceled with the deadline as reason", res)
 					}
 				}
-				if op := doc.Op("queues.list"); op.Outcome(metrics.Canceled) != l.issued {
+				if op := doc.Op("queues.list"); op.Outcome(result.Canceled) != l.issued {
 					t.Errorf("document outcomes %v, want %d canceled", op.Outcomes, l.issued)
 				}
 			},
@@ -220,7 +220,7 @@ func TestResetRetriesAreCounted(t *testing.T) {
 		if resets := r.sim.Stats().Faults.Resets; answered != 2 || resets != 2 {
 			t.Fatalf("gcsim answered %d attempts with %d resets; want 2 and 2 (the reused connection, then a fresh one)", answered, resets)
 		}
-		if res.Outcome != metrics.TransportError || int64(res.Attempts) != answered || res.Err == "" {
+		if res.Outcome != result.TransportError || int64(res.Attempts) != answered || res.Err == "" {
 			t.Errorf("result: outcome %v, %d attempts, reason %q; want transport_error, the %d attempts gcsim answered, a reason",
 				res.Outcome, res.Attempts, res.Err, answered)
 		}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // corrupter wraps gcsim's handler and corrupts some of its answers, a
@@ -149,12 +149,12 @@ func TestMalformedAnswers(t *testing.T) {
 		for _, res := range l.results {
 			if res.Op == "queues.list" && strings.Contains(res.Err, "decoding 200 response into") {
 				undecodable++
-				if res.Outcome != metrics.ServerError || res.Status != http.StatusOK {
+				if res.Outcome != result.ServerError || res.Status != http.StatusOK {
 					t.Errorf("undecodable 200: outcome %v, status %d; want server_error with status 200 kept", res.Outcome, res.Status)
 				}
 			}
 			if res.Op == "presence.set" {
-				if res.Outcome != metrics.OK {
+				if res.Outcome != result.OK {
 					t.Errorf("presence.set after a garbage 429: %+v; want retried to ok", res)
 				}
 				retried429 += int64(res.Attempts - 1)
@@ -174,11 +174,11 @@ func TestMalformedAnswers(t *testing.T) {
 			t.Errorf("document counts %d final 429s; the garbage 429s were all retried", got)
 		}
 		op := doc.Op("queues.list")
-		if errs, bad := op.Errors(), op.Outcome(metrics.ServerError); errs != int64(c.truncated) || bad != int64(c.truncated) {
+		if errs, bad := op.Errors(), op.Outcome(result.ServerError); errs != int64(c.truncated) || bad != int64(c.truncated) {
 			t.Errorf("%d answers were undecodable JSON and their callers got errors, but the document counts %d errors, %d server_error for queues.list (outcomes %v)",
 				c.truncated, errs, bad, op.Outcomes)
 		}
-		if ok := op.Outcome(metrics.OK); ok != op.Count-int64(c.truncated) {
+		if ok := op.Outcome(result.OK); ok != op.Count-int64(c.truncated) {
 			t.Errorf("document counts %d ok of %d queues.list requests; want all but the %d truncated", ok, op.Count, c.truncated)
 		}
 	})

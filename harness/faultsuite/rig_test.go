@@ -17,6 +17,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -189,7 +190,7 @@ func routeStatus(st gcsim.Stats, method, route string, status int) int64 {
 // The attempts must match exactly: api.Client counts the re-sends
 // net/http's Transport makes by itself when a reused connection is reset
 // (see TestResetRetriesAreCounted).
-func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *metrics.Document {
+func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *result.Document {
 	t.Helper()
 	doc := r.rec.Snapshot()
 	if int64(len(l.results)) != l.issued {
@@ -221,10 +222,10 @@ func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *metric
 			onRoute += int64(res.Attempts)
 		}
 		recorded += int64(res.Attempts)
-		if res.Outcome != metrics.OK && res.Err == "" && res.Status == 0 {
+		if res.Outcome != result.OK && res.Err == "" && res.Status == 0 {
 			t.Errorf("result %d: outcome %s without a reason (no Err, no status): %+v", i, res.Outcome, res)
 		}
-		if res.Outcome == metrics.OK && (res.Status < 200 || res.Status > 399) {
+		if res.Outcome == result.OK && (res.Status < 200 || res.Status > 399) {
 			t.Errorf("result %d: outcome ok with status %d", i, res.Status)
 		}
 	}
@@ -249,7 +250,7 @@ func checkAccounted(t testing.TB, r *rig, l *load, method, route string) *metric
 	if err != nil {
 		t.Fatalf("Encode: %v", err)
 	}
-	back, err := metrics.DecodeDocument(data)
+	back, err := result.Decode(data)
 	if err != nil {
 		t.Fatalf("DecodeDocument: %v", err)
 	}

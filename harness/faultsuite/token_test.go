@@ -10,7 +10,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // TestTokenOutageDuringRefresh: the token endpoint answers 503 from the
@@ -48,7 +48,7 @@ func TestTokenOutageDuringRefresh(t *testing.T) {
 		l1 := r.run(t, agents, 5, time.Minute, getQueues)
 		all = append(all, l1)
 		for _, res := range l1.results {
-			if res.Outcome != metrics.OK {
+			if res.Outcome != result.OK {
 				t.Errorf("phase 1 (refresh failing, token still valid): %+v; want ok with the old token", res)
 			}
 		}
@@ -58,7 +58,7 @@ func TestTokenOutageDuringRefresh(t *testing.T) {
 		l2 := r.run(t, agents, 3, 5*time.Minute, getQueues)
 		all = append(all, l2)
 		for _, res := range l2.results {
-			if res.Outcome != metrics.TransportError || res.Attempts != 0 || res.Err == "" {
+			if res.Outcome != result.TransportError || res.Attempts != 0 || res.Err == "" {
 				t.Errorf("phase 2 (token expired, endpoint down): %+v; want a transport error with 0 attempts and a reason", res)
 			}
 			if strings.Contains(res.Err, gcsim.DefaultClientSecret) {
@@ -75,7 +75,7 @@ func TestTokenOutageDuringRefresh(t *testing.T) {
 		l3 := r.run(t, agents, 5, time.Minute, getQueues)
 		all = append(all, l3)
 		for _, res := range l3.results {
-			if res.Outcome != metrics.OK {
+			if res.Outcome != result.OK {
 				t.Errorf("phase 3 (endpoint back): %+v; want ok", res)
 			}
 		}
@@ -96,7 +96,7 @@ func TestTokenOutageDuringRefresh(t *testing.T) {
 		if ps.Failures == 0 || st.Faults.TokenOutage != ps.Failures {
 			t.Errorf("gcsim refused %d token requests in the outage, the pool counts %d failures", st.Faults.TokenOutage, ps.Failures)
 		}
-		if op := doc.Op("queues.list"); op.Outcome(metrics.TransportError) != l2.issued || op.Outcome(metrics.OK) != l1.issued+l3.issued {
+		if op := doc.Op("queues.list"); op.Outcome(result.TransportError) != l2.issued || op.Outcome(result.OK) != l1.issued+l3.issued {
 			t.Errorf("document outcomes %v; want %d ok and %d transport_error", op.Outcomes, l1.issued+l3.issued, l2.issued)
 		}
 	})

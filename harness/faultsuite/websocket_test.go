@@ -12,8 +12,8 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/harness/result"
 )
 
 func presenceTopic(agent int) string { return "v2.users." + gcsim.UserID(agent) + ".presence" }
@@ -86,12 +86,12 @@ func TestNotificationFaults(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		fault gcsim.Faults
-		check func(t *testing.T, st notify.Stats, sim gcsim.Stats, ws *metrics.WebSocketStats)
+		check func(t *testing.T, st notify.Stats, sim gcsim.Stats, ws *result.WebSocketStats)
 	}{
 		{
 			name:  "drops",
 			fault: gcsim.Faults{DropSockets: true},
-			check: func(t *testing.T, st notify.Stats, sim gcsim.Stats, ws *metrics.WebSocketStats) {
+			check: func(t *testing.T, st notify.Stats, sim gcsim.Stats, ws *result.WebSocketStats) {
 				if sim.Faults.SocketDrops != rounds || sim.Sockets.Drops != agents*rounds {
 					t.Errorf("gcsim dropped %d sockets in %d faults, want %d in %d", sim.Sockets.Drops, sim.Faults.SocketDrops, agents*rounds, rounds)
 				}
@@ -104,7 +104,7 @@ func TestNotificationFaults(t *testing.T) {
 		{
 			name:  "socket_closing storms",
 			fault: gcsim.Faults{SocketClosing: true},
-			check: func(t *testing.T, st notify.Stats, sim gcsim.Stats, ws *metrics.WebSocketStats) {
+			check: func(t *testing.T, st notify.Stats, sim gcsim.Stats, ws *result.WebSocketStats) {
 				if sim.Faults.SocketClosingStorms != rounds || sim.Sockets.SocketClosings != agents*rounds {
 					t.Errorf("gcsim sent %d socket_closing in %d storms, want %d in %d", sim.Sockets.SocketClosings, sim.Faults.SocketClosingStorms, agents*rounds, rounds)
 				}
@@ -181,7 +181,7 @@ func TestNotificationFaults(t *testing.T) {
 						st.Expected, 2*rounds*agents, st.Matched, st.Lost)
 				}
 				doc := checkAccounted(t, r, all, http.MethodPatch, "/api/v2/users/{id}/presences/{source}")
-				if doc.Op("presence.set").Outcome(metrics.OK) != all.issued {
+				if doc.Op("presence.set").Outcome(result.OK) != all.issued {
 					t.Errorf("presence changes: %v; want all ok", doc.Op("presence.set").Outcomes)
 				}
 				ws := doc.WebSocket

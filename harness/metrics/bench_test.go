@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // benchResults returns n distinct, realistic results (3 operations, 100
@@ -28,7 +29,7 @@ func benchResults(n int) []metrics.Result {
 			r.Status, r.ThrottledBy, r.Scope = 429, "token.rate.per.minute", "token"
 			r.RateLimit.Key, r.RateLimit.Value, r.RateLimit.RetryAfter = "token.rate.per.minute", 300, 20*time.Second
 		}
-		r.Outcome = metrics.OutcomeFor(r.Status)
+		r.Outcome = result.OutcomeFor(r.Status)
 		out[i] = r
 	}
 	return out
@@ -117,7 +118,7 @@ func TestReportBenchmark(t *testing.T) {
 			if i%4 == 0 {
 				st = 429
 			}
-			rec.Record(result("a", st, epoch, 10*time.Millisecond))
+			rec.Record(mkResult("a", st, epoch, 10*time.Millisecond))
 		}
 		c.Advance(time.Duration(b.N) * time.Millisecond) // 1000 req/s
 		metrics.ReportBenchmark(b, rec.Snapshot())

@@ -13,7 +13,7 @@
 //
 //	rec := metrics.NewRecorder(metrics.WithScenario(t.Name()))
 //	rec.Record(&res)            // from any goroutine; < 200 ns, no allocation
-//	doc := rec.Snapshot()       // a *Document
+//	doc := rec.Snapshot()       // a *result.Document
 //	metrics.AssertThresholds(t, doc, "p99(presence.set) < 800ms", "rate(429) < 1%")
 //	metrics.Emit(t, doc)        // one line: cxload-result: {...}
 //
@@ -32,61 +32,27 @@
 //
 // Every bucket that rejected a request (the 429 body's limit.key, or a
 // client-side limiter, whose Result.Scope reads "client-side:<scope>") gets a
-// RateLimitObservation: its allowed count (from inin-ratelimit-allowed or the
+// result.RateLimitObservation: its allowed count (from inin-ratelimit-allowed or the
 // 429 body, else a KnownLimit), its window (a KnownLimit, else estimated from
-// inin-ratelimit-reset and Retry-After, see EstimateWindow), how many requests
+// inin-ratelimit-reset and Retry-After, see result.EstimateWindow), how many requests
 // it rejected, the first and last rejection, and its scope inferred from
-// evidence by InferScope: one token among many rejected means a token limit;
+// evidence by result.InferScope: one token among many rejected means a token limit;
 // all tokens of one client, a client limit; several clients, an org limit;
 // one operation rejected while others succeeded, an endpoint limit.
 //
-// # The result document (schema cxload.result/v1)
+// # The result document
 //
-// A Document is written into the test output as ONE line,
-// "cxload-result: " followed by compact JSON (Emit). go test -json implies
-// -v, so the line is always in the JSON stream, but test2json cuts long
-// output lines into several "output" events (of about 1 KiB): a reader must
-// join a test's consecutive output events until the newline, then pass the
-// text after the prefix to DecodeDocument. A t.Attr value is not used, since
-// values over about 1 KiB are not emitted as attr events.
-//
-// The fields (see Document and its types for every one):
-//
-//	schema      "cxload.result/v1"; DecodeDocument refuses any other
-//	scenario, shard, labels, target{kind,region}, start, end (RFC 3339)
-//	operations  [{op, route, count, outcomes{ok,throttled,...}, status429,
-//	             bytesIn, bytesOut, connections, retryWaitMs, attempts,
-//	             latency, total, byOutcome{<outcome>{latency,total}}, rateHeaders}]
-//	             (attempts: sent to the server, retries included; a request
-//	             refused before sending counts in count but adds no attempt)
-//	rateLimits  [{key, namespace, scope, scopeReason, declaredScope, allowed,
-//	             windowSeconds, windowSource, rejected, recovered, firstRejection, lastRejection,
-//	             evidence{tokens,clients,users,tokensSeen,...,ops,opsPassing}, source,
-//	             sampleCorrelationIds}]
-//	identities  {tokens, clients, users, tokenIds, ...}   opaque ids, capped at 256
-//	series      {intervalMs, requests[], throttled[], errors[]}  by completion time
-//	websocket   {connects, heartbeats, maxHeartbeatGapMs, drops, reconnects,
-//	             events, lost, pushLatency}
-//	thresholds  [{expr, value, ok, detail}]
-//	summary     plain words: volume, peak rate, the limit, its scope, the slowest p99
-//
-// A histogram is {"encoding":"hdr-v2-base64","unit":"us","data":"..."}: an
-// HdrHistogram V2 compressed snapshot in base64, readable by every
-// HdrHistogram implementation. Document.Merge adds shards exactly: counts
-// add, histograms merge bucket by bucket, series add by index aligned on the
-// start times, rate-limit observations merge by key and source, and scopes
-// are inferred again from the merged evidence. Read percentiles with
-// doc.Op("presence.set").Latency.Percentile(99).
+// Snapshot returns a result.Document (package harness/result holds the
+// schema, cxload.result/v1), and Emit writes it into the test output as one
+// line that reports and scripts/report read back.
 //
 // # Thresholds
 //
-// ParseThreshold reads k6-like expressions: "p99(presence.set) < 800ms",
-// "rate(429) < 1%", "rate(errors, presence.set) < 0.5%",
-// "count(transport errors) == 0", "rps(presence.set) >= 100",
-// "max_heartbeat_gap < 45s" (see Threshold). Check evaluates them;
-// AssertThresholds fails a test with one paragraph per failed threshold,
-// naming the measured value and the operation. A ThresholdWatcher checks
-// periodically during the run and cancels its context at the first failure.
+// AssertThresholds judges threshold expressions (result.ParseThreshold) on a
+// document and records their verdicts in it, failing the test with one
+// paragraph per failed threshold, naming the measured value and the
+// operation. A ThresholdWatcher checks periodically during the run and
+// cancels its context at the first failure.
 //
 // # Progress
 //

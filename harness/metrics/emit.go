@@ -2,13 +2,9 @@ package metrics
 
 import (
 	"testing"
+
+	"github.com/cxload/cxload/harness/result"
 )
-
-// ResultPrefix starts the test-output line that carries a result document.
-const ResultPrefix = "cxload-result: "
-
-// ProgressPrefix starts a progress line.
-const ProgressPrefix = "cxload-progress: "
 
 // Emit writes doc into the test output as exactly one line,
 // "cxload-result: <compact JSON>", with t.Log. go test -json implies -v, so
@@ -16,20 +12,20 @@ const ProgressPrefix = "cxload-progress: "
 // several "output" events: a reader joins a test's output until the newline
 // before decoding (see the package documentation). A document that cannot be
 // encoded is reported with t.Error.
-func Emit(t testing.TB, doc *Document) {
+func Emit(t testing.TB, doc *result.Document) {
 	t.Helper()
 	b, err := doc.Encode()
 	if err != nil {
 		t.Error(err)
 		return
 	}
-	t.Log(ResultPrefix + string(b))
+	t.Log(result.Prefix + string(b))
 }
 
 // ReportBenchmark reports the headline metrics of doc with b.ReportMetric:
 // req/s over the document's duration, p50-ms and p99-ms of service time over
 // all operations, 429s/op and errors/op per benchmark iteration (b.N).
-func ReportBenchmark(b *testing.B, doc *Document) {
+func ReportBenchmark(b *testing.B, doc *result.Document) {
 	b.Helper()
 	all := doc.All()
 	if d := doc.Duration(); d > 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 func TestEmitWritesOneLine(t *testing.T) {
@@ -24,10 +25,10 @@ func TestEmitWritesOneLine(t *testing.T) {
 		t.Fatalf("Emit logged %d lines and %d errors, want 1 and 0", len(ft.logs), len(ft.errors))
 	}
 	line := ft.logs[0]
-	if !strings.HasPrefix(line, metrics.ResultPrefix) || strings.Contains(line, "\n") {
-		t.Fatalf("line = %.80q..., want one line starting %q", line, metrics.ResultPrefix)
+	if !strings.HasPrefix(line, result.Prefix) || strings.Contains(line, "\n") {
+		t.Fatalf("line = %.80q..., want one line starting %q", line, result.Prefix)
 	}
-	got, err := metrics.DecodeDocument([]byte(line))
+	got, err := result.Decode([]byte(line))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +77,11 @@ func TestEmitSurvivesTest2JSON(t *testing.T) {
 			continue
 		}
 		line.WriteString(ev.Output)
-		if strings.Contains(line.String(), metrics.ResultPrefix) {
+		if strings.Contains(line.String(), result.Prefix) {
 			pieces++
 		}
 		if strings.HasSuffix(ev.Output, "\n") {
-			if s := line.String(); strings.Contains(s, metrics.ResultPrefix) {
+			if s := line.String(); strings.Contains(s, result.Prefix) {
 				joined = s
 			}
 			line.Reset()
@@ -89,7 +90,7 @@ func TestEmitSurvivesTest2JSON(t *testing.T) {
 	if pieces < 2 {
 		t.Errorf("test2json gave the line in %d piece(s); expected it to be split (is the 1 KiB limit gone?)", pieces)
 	}
-	got, err := metrics.DecodeDocument([]byte(joined))
+	got, err := result.Decode([]byte(joined))
 	if err != nil {
 		t.Fatalf("decode joined output: %v", err)
 	}
@@ -119,9 +120,9 @@ func TestProgress(t *testing.T) {
 			if i%100 == 0 {
 				st = 429
 			}
-			rec.Record(&metrics.Result{Op: "a", Status: st, Outcome: metrics.OutcomeFor(st), Latency: 45 * time.Millisecond, Start: time.Now()})
+			rec.Record(&metrics.Result{Op: "a", Status: st, Outcome: result.OutcomeFor(st), Latency: 45 * time.Millisecond, Start: time.Now()})
 		}
-		rec.Record(&metrics.Result{Op: "a", Status: 503, Outcome: metrics.ServerError, Latency: time.Millisecond, Start: time.Now()})
+		rec.Record(&metrics.Result{Op: "a", Status: 503, Outcome: result.ServerError, Latency: time.Millisecond, Start: time.Now()})
 		time.Sleep(5 * time.Second)
 		synctest.Wait()
 		time.Sleep(5 * time.Second) // a quiet interval

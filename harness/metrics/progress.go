@@ -4,6 +4,8 @@ import (
 	"context"
 	"strconv"
 	"time"
+
+	"github.com/cxload/cxload/harness/result"
 )
 
 // DefaultProgressInterval is the progress interval used when Progress is
@@ -22,7 +24,7 @@ type ProgressStats struct {
 // ProgressStats returns the totals a progress line reports, as of now.
 func (r *Recorder) ProgressStats() ProgressStats {
 	p := ProgressStats{Elapsed: r.cfg.now().Sub(r.start)}
-	h := newHist()
+	h := result.NewHDR()
 	for _, e := range r.entries() {
 		for i := range e.stripes {
 			s := &e.stripes[i]
@@ -33,8 +35,8 @@ func (r *Recorder) ProgressStats() ProgressStats {
 					continue
 				}
 				p.Requests += oa.count
-				switch Outcome(o) {
-				case HTTPError, ServerError, TransportError:
+				switch result.Outcome(o) {
+				case result.HTTPError, result.ServerError, result.TransportError:
 					p.Errors += oa.count
 				}
 				h.Merge(oa.latency)
@@ -86,10 +88,10 @@ func (r *Recorder) progressLine(p, last ProgressStats, activeAgents func() int) 
 	if dt := p.Elapsed - last.Elapsed; dt > 0 {
 		rps = float64(p.Requests-last.Requests) / dt.Seconds()
 	}
-	return ProgressPrefix + "elapsed=" + p.Elapsed.Round(time.Second).String() +
+	return result.ProgressPrefix + "elapsed=" + p.Elapsed.Round(time.Second).String() +
 		" agents=" + agents +
 		" rps=" + strconv.FormatFloat(rps, 'f', 0, 64) +
 		" 429s=" + strconv.FormatInt(p.Status429, 10) +
 		" errors=" + strconv.FormatInt(p.Errors, 10) +
-		" p99=" + fmtDuration(p.P99)
+		" p99=" + result.FormatDuration(p.P99)
 }

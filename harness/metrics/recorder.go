@@ -9,31 +9,13 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cxload/cxload/harness/result"
+
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Histogram geometry: 1 µs to 1 h at 3 significant figures, so any percentile
-// read from a histogram is within 0.1% of the recorded value. Values above the
-// highest trackable value are recorded as that value (and counted as such).
-const (
-	histLowest  = 1                                   // 1 µs
-	histHighest = int64(time.Hour / time.Microsecond) // 1 h in µs
-	histDigits  = 3
-)
-
-// DefaultSeriesInterval is the bucket width of Document.Series.
+// DefaultSeriesInterval is the bucket width of result.Document.Series.
 const DefaultSeriesInterval = time.Second
-
-// maxSeriesLen bounds the per-interval series so that a bogus timestamp cannot
-// allocate without limit; results beyond it still count, they are just not in
-// the series.
-const maxSeriesLen = 7 * 24 * 3600
-
-// maxIDs caps the opaque identity lists kept per rate-limit bucket in a
-// document (the counts stay exact within one recorder).
-const maxIDs = 256
-
-func newHist() *hdr.Histogram { return hdr.New(histLowest, histHighest, histDigits) }
 
 // Option configures a Recorder.
 type Option func(*config)
@@ -43,7 +25,7 @@ type config struct {
 	scenario string
 	shard    string
 	labels   map[string]string
-	target   Target
+	target   result.Target
 	interval time.Duration
 	stripes  int
 	known    map[string]KnownLimit
@@ -54,13 +36,9 @@ type config struct {
 // by default; see WithMaxOperations.
 const DefaultMaxOperations = 100
 
-// OtherOp is the operation that collects results beyond the most operations
-// a Recorder keeps apart.
-const OtherOp = "(other)"
-
 // WithMaxOperations sets how many distinct operations the recorder keeps
 // apart (default DefaultMaxOperations); results of further operations are
-// recorded under OtherOp. It bounds memory when a caller names operations by
+// recorded under result.OtherOp. It bounds memory when a caller names operations by
 // concrete paths ("/api/v2/users/8f3e...") instead of route templates.
 func WithMaxOperations(n int) Option {
 	return func(c *config) {
@@ -85,13 +63,13 @@ type KnownLimit struct {
 // clock's value when NewRecorder runs; series and progress are relative to it.
 func WithNow(now func() time.Time) Option { return func(c *config) { c.now = now } }
 
-// WithScenario sets Document.Scenario (typically t.Name()).
+// WithScenario sets result.Document.Scenario (typically t.Name()).
 func WithScenario(name string) Option { return func(c *config) { c.scenario = name } }
 
-// WithShard sets Document.Shard, e.g. "1/4".
+// WithShard sets result.Document.Shard, e.g. "1/4".
 func WithShard(shard string) Option { return func(c *config) { c.shard = shard } }
 
-// WithLabels sets Document.Labels. The map is copied.
+// WithLabels sets result.Document.Labels. The map is copied.
 func WithLabels(labels map[string]string) Option {
 	return func(c *config) {
 		c.labels = make(map[string]string, len(labels))
@@ -101,12 +79,12 @@ func WithLabels(labels map[string]string) Option {
 	}
 }
 
-// WithTarget sets Document.Target: kind "simulator" or "tenant", and the region.
+// WithTarget sets result.Document.Target: kind "simulator" or "tenant", and the region.
 func WithTarget(kind, region string) Option {
-	return func(c *config) { c.target = Target{Kind: kind, Region: region} }
+	return func(c *config) { c.target = result.Target{Kind: kind, Region: region} }
 }
 
-// WithSeriesInterval sets the bucket width of Document.Series (default
+// WithSeriesInterval sets the bucket width of result.Document.Series (default
 // DefaultSeriesInterval). Non-positive values are ignored.
 func WithSeriesInterval(d time.Duration) Option {
 	return func(c *config) {
@@ -140,7 +118,7 @@ func WithKnownLimits(limits ...KnownLimit) Option {
 // Recorder aggregates Results into per-operation, per-outcome latency
 // histograms (service time and CO-corrected total), counters, per-interval
 // series and rate-limit observations. Snapshot turns what it holds into a
-// Document.
+// result.Document.
 //
 // A Recorder is safe for concurrent use. Record takes no global lock: each
 // operation has its own stripes, each with its own mutex; a recording
@@ -158,7 +136,7 @@ type Recorder struct {
 
 	ops   atomic.Pointer[map[opKey]*opEntry]
 	opsMu sync.Mutex              // serialises copy-on-write updates of ops
-	other atomic.Pointer[opEntry] // OtherOp, once there are too many operations
+	other atomic.Pointer[opEntry] // result.OtherOp, once there are too many operations
 
 	wsMu sync.Mutex
 	ws   wsAgg
@@ -182,7 +160,7 @@ type stripe struct {
 }
 
 type stripeData struct {
-	outcomes  [numOutcomes]outcomeAgg
+	outcomes  [result.NumOutcomes]outcomeAgg
 	status429 int64
 	bytesIn   int64
 	bytesOut  int64
@@ -264,9 +242,6 @@ type bucketAgg struct {
 	samples               []string // first correlation ids of rejected requests
 }
 
-// maxSamples is how many correlation ids of rejected requests a bucket keeps.
-const maxSamples = 3
-
 // NewRecorder returns a Recorder whose clock starts now.
 func NewRecorder(opts ...Option) *Recorder {
 	r := &Recorder{}
@@ -290,7 +265,7 @@ func NewRecorder(opts ...Option) *Recorder {
 	return r
 }
 
-// entries returns every operation's entry, OtherOp's included.
+// entries returns every operation's entry, result.OtherOp's included.
 func (r *Recorder) entries() []*opEntry {
 	m := *r.ops.Load()
 	es := make([]*opEntry, 0, len(m)+1)
@@ -303,7 +278,7 @@ func (r *Recorder) entries() []*opEntry {
 	return es
 }
 
-// Start returns the recorder's start time (Document.Start).
+// Start returns the recorder's start time (result.Document.Start).
 func (r *Recorder) Start() time.Time { return r.start }
 
 func (r *Recorder) entry(res *Result) *opEntry {
@@ -328,7 +303,7 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 		return e
 	}
 	if len(old) >= r.cfg.maxOps {
-		e := &opEntry{name: OtherOp, stripes: make([]stripe, r.stripes)}
+		e := &opEntry{name: result.OtherOp, stripes: make([]stripe, r.stripes)}
 		e.active.Store(1)
 		r.other.Store(e)
 		return e
@@ -389,36 +364,25 @@ func (e *opEntry) lockSlow(i, n uint64) *stripe {
 	return s
 }
 
-func micros(d time.Duration) int64 {
-	v := int64(d / time.Microsecond)
-	if v < 0 {
-		return 0
-	}
-	if v > histHighest {
-		return histHighest
-	}
-	return v
-}
-
 func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 	o := res.Outcome
-	if o == OK && res.Status >= 400 {
-		o = OutcomeFor(res.Status) // an unset Outcome with an error status
+	if o == result.OK && res.Status >= 400 {
+		o = result.OutcomeFor(res.Status) // an unset result.Outcome with an error status
 	}
-	if o >= numOutcomes {
-		o = TransportError
+	if o >= result.NumOutcomes {
+		o = result.TransportError
 	}
 	oa := &s.outcomes[o]
 	if oa.latency == nil {
-		oa.latency, oa.total = newHist(), newHist()
+		oa.latency, oa.total = result.NewHDR(), result.NewHDR()
 	}
 	oa.count++
-	_ = oa.latency.RecordValue(micros(res.Latency))
+	_ = oa.latency.RecordValue(result.Micros(res.Latency))
 	total := res.Total
 	if total <= 0 {
 		total = res.Latency
 	}
-	_ = oa.total.RecordValue(micros(total))
+	_ = oa.total.RecordValue(result.Micros(total))
 	if res.Status == 429 {
 		s.status429++
 	}
@@ -442,17 +406,17 @@ func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 	default:
 		done = r.cfg.now()
 	}
-	if idx := int64(done.Sub(r.start) / r.cfg.interval); idx < maxSeriesLen {
+	if idx := int64(done.Sub(r.start) / r.cfg.interval); idx < result.MaxSeries {
 		if idx < 0 {
 			idx = 0
 		}
 		s.requests = bump(s.requests, idx)
 		switch o {
-		case OK:
+		case result.OK:
 			s.ok = bump(s.ok, idx)
-		case Throttled:
+		case result.Throttled:
 			s.throttled = bump(s.throttled, idx)
-		case HTTPError, ServerError, TransportError:
+		case result.HTTPError, result.ServerError, result.TransportError:
 			s.errors = bump(s.errors, idx)
 		}
 	}
@@ -470,12 +434,12 @@ func (r *Recorder) recordLocked(s *stripeData, res *Result) {
 
 	s.ids.record(res)
 
-	if o == Throttled || res.ThrottledBy != "" {
+	if o == result.Throttled || res.ThrottledBy != "" {
 		at := res.Start
 		if at.IsZero() {
 			at = done
 		}
-		r.recordBucket(s, res, at, o != Throttled)
+		r.recordBucket(s, res, at, o != result.Throttled)
 	}
 }
 
@@ -532,7 +496,7 @@ func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time, recove
 		b.scope = strings.Clone(res.Scope)
 	}
 	b.rejected++
-	if res.CorrelationID != "" && len(b.samples) < maxSamples {
+	if res.CorrelationID != "" && len(b.samples) < result.MaxSamples {
 		b.samples = append(b.samples, strings.Clone(res.CorrelationID))
 	}
 	if recovered {
@@ -600,9 +564,9 @@ func (r *Recorder) RecordWebSocket(ev WebSocketEvent) {
 	case WSEvent:
 		w.events++
 		if w.push == nil {
-			w.push = newHist()
+			w.push = result.NewHDR()
 		}
-		_ = w.push.RecordValue(micros(ev.PushLatency))
+		_ = w.push.RecordValue(result.Micros(ev.PushLatency))
 	case WSLost:
 		w.lost += max(ev.N, 1)
 	}
@@ -663,7 +627,7 @@ func (d *stripeData) merge(src *stripeData) {
 		}
 		do := &d.outcomes[o]
 		if do.latency == nil {
-			do.latency, do.total = newHist(), newHist()
+			do.latency, do.total = result.NewHDR(), result.NewHDR()
 		}
 		do.count += so.count
 		do.latency.Merge(so.latency)
@@ -710,7 +674,7 @@ func mergeBucket(list []*bucketAgg, b *bucketAgg) []*bucketAgg {
 	d.rejected += b.rejected
 	d.recovered += b.recovered
 	for _, c := range b.samples {
-		if len(d.samples) < maxSamples {
+		if len(d.samples) < result.MaxSamples {
 			d.samples = append(d.samples, c)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // clock is an injected clock that tests move by hand.
@@ -34,46 +35,10 @@ func (c *clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func result(op string, status int, start time.Time, latency time.Duration) *metrics.Result {
+func mkResult(op string, status int, start time.Time, latency time.Duration) *metrics.Result {
 	return &metrics.Result{
 		Op: op, Method: "GET", Route: "/api/v2/" + op, Status: status,
-		Outcome: metrics.OutcomeFor(status), Start: start, Latency: latency, Total: latency, Attempts: 1,
-	}
-}
-
-func TestOutcomeString(t *testing.T) {
-	tests := []struct {
-		o    metrics.Outcome
-		want string
-	}{
-		{metrics.OK, "ok"},
-		{metrics.HTTPError, "http_error"},
-		{metrics.Throttled, "throttled"},
-		{metrics.ServerError, "server_error"},
-		{metrics.TransportError, "transport_error"},
-		{metrics.Canceled, "canceled"},
-		{metrics.Outcome(42), "outcome(42)"},
-	}
-	for _, tt := range tests {
-		if got := tt.o.String(); got != tt.want {
-			t.Errorf("Outcome(%d).String() = %q, want %q", tt.o, got, tt.want)
-		}
-	}
-}
-
-func TestOutcomeFor(t *testing.T) {
-	tests := []struct {
-		status int
-		want   metrics.Outcome
-	}{
-		{0, metrics.TransportError}, {200, metrics.OK}, {204, metrics.OK}, {304, metrics.OK},
-		{400, metrics.HTTPError}, {404, metrics.HTTPError}, {429, metrics.Throttled},
-		{500, metrics.ServerError}, {503, metrics.ServerError},
-	}
-	for _, tt := range tests {
-		if got := metrics.OutcomeFor(tt.status); got != tt.want {
-			t.Errorf("OutcomeFor(%d) = %v, want %v", tt.status, got, tt.want)
-		}
+		Outcome: result.OutcomeFor(status), Start: start, Latency: latency, Total: latency, Attempts: 1,
 	}
 }
 
@@ -84,18 +49,18 @@ func TestRecorderCountsAndSeries(t *testing.T) {
 	start := c.Now()
 	// second 0: 3 ok, 1 429; second 2: one 500, one transport error; second 3: a 404
 	for i := 0; i < 3; i++ {
-		r := result("a", 200, start.Add(100*time.Millisecond), 10*time.Millisecond)
+		r := mkResult("a", 200, start.Add(100*time.Millisecond), 10*time.Millisecond)
 		r.BytesIn, r.BytesOut = 100, 10
 		rec.Record(r)
 	}
-	rec.Record(result("a", 429, start.Add(200*time.Millisecond), time.Millisecond))
-	rec.Record(result("b", 500, start.Add(2*time.Second), 20*time.Millisecond))
-	rec.Record(result("b", 0, start.Add(2*time.Second+500*time.Millisecond), 30*time.Millisecond))
-	rec.Record(result("b", 404, start.Add(3*time.Second), 5*time.Millisecond))
+	rec.Record(mkResult("a", 429, start.Add(200*time.Millisecond), time.Millisecond))
+	rec.Record(mkResult("b", 500, start.Add(2*time.Second), 20*time.Millisecond))
+	rec.Record(mkResult("b", 0, start.Add(2*time.Second+500*time.Millisecond), 30*time.Millisecond))
+	rec.Record(mkResult("b", 404, start.Add(3*time.Second), 5*time.Millisecond))
 	c.Advance(4 * time.Second)
 	doc := rec.Snapshot()
 
-	if doc.Schema != metrics.SchemaVersion || doc.Scenario != "TestX" || doc.Shard != "1/2" || doc.Target.Kind != "simulator" || doc.Labels["k"] != "v" {
+	if doc.Schema != result.SchemaVersion || doc.Scenario != "TestX" || doc.Shard != "1/2" || doc.Target.Kind != "simulator" || doc.Labels["k"] != "v" {
 		t.Errorf("header = %q %q %q %+v %v", doc.Schema, doc.Scenario, doc.Shard, doc.Target, doc.Labels)
 	}
 	if !doc.Start.Equal(epoch) || !doc.End.Equal(epoch.Add(4*time.Second)) {
@@ -112,8 +77,8 @@ func TestRecorderCountsAndSeries(t *testing.T) {
 		t.Errorf("a.Route = %q", a.Route)
 	}
 	b := doc.Op("b")
-	if b.Errors() != 3 || b.Outcome(metrics.TransportError) != 1 {
-		t.Errorf("b errors = %d, transport = %d; want 3, 1", b.Errors(), b.Outcome(metrics.TransportError))
+	if b.Errors() != 3 || b.Outcome(result.TransportError) != 1 {
+		t.Errorf("b errors = %d, transport = %d; want 3, 1", b.Errors(), b.Outcome(result.TransportError))
 	}
 	if got := b.ByOutcome["server_error"].Latency.Percentile(50); !near(got, 20*time.Millisecond) {
 		t.Errorf("b server_error p50 = %v, want 20ms", got)
@@ -237,7 +202,7 @@ func TestRecordConcurrent(t *testing.T) {
 				if i%10 == 0 {
 					status = 429
 				}
-				r := result(ops[i%3], status, now, time.Duration(i)*time.Microsecond)
+				r := mkResult(ops[i%3], status, now, time.Duration(i)*time.Microsecond)
 				r.TokenID = string(rune('A' + w))
 				r.ThrottledBy = ""
 				if status == 429 {
@@ -261,7 +226,7 @@ func TestRecordConcurrent(t *testing.T) {
 	if all.Count != workers*each {
 		t.Errorf("count = %d, want %d", all.Count, workers*each)
 	}
-	if got, want := all.Outcome(metrics.Throttled), int64(workers*each/10); got != want {
+	if got, want := all.Outcome(result.Throttled), int64(workers*each/10); got != want {
 		t.Errorf("throttled = %d, want %d", got, want)
 	}
 	if all.Latency.Count() != workers*each {
@@ -280,9 +245,9 @@ func TestRecordConcurrent(t *testing.T) {
 func TestRecordDoesNotAllocate(t *testing.T) {
 	rec := metrics.NewRecorder()
 	now := time.Now()
-	ok := result("presence.set", 200, now, 3*time.Millisecond)
+	ok := mkResult("presence.set", 200, now, 3*time.Millisecond)
 	ok.TokenID, ok.ClientID, ok.UserID = "tok-1", "cli-1", "usr-1"
-	thr := result("presence.set", 429, now, time.Millisecond)
+	thr := mkResult("presence.set", 429, now, time.Millisecond)
 	thr.TokenID, thr.ClientID = "tok-2", "cli-1"
 	thr.ThrottledBy, thr.Scope = "token.rate.per.minute", "token"
 	thr.RateLimit = metrics.RateLimitInfo{Count: 300, Allowed: 300, Reset: 30 * time.Second, Key: "token.rate.per.minute", RetryAfter: 30 * time.Second}
@@ -333,7 +298,7 @@ func TestMaxOperations(t *testing.T) {
 	if got := strings.Join(doc.OpNames(), ","); got != "(other),GET /u/1,GET /u/2" {
 		t.Errorf("ops = %s", got)
 	}
-	if o := doc.Op(metrics.OtherOp); o == nil || o.Count != 2 {
+	if o := doc.Op(result.OtherOp); o == nil || o.Count != 2 {
 		t.Errorf("other = %+v", o)
 	}
 	if !strings.Contains(doc.Summary, "2 results were recorded as operation (other)") {
@@ -361,10 +326,10 @@ func TestAttemptsAreSent(t *testing.T) {
 			c := newClock()
 			rec := metrics.NewRecorder(metrics.WithNow(c.Now))
 			for _, n := range tc.attempts {
-				res := result("a", 200, epoch, time.Millisecond)
+				res := mkResult("a", 200, epoch, time.Millisecond)
 				res.Attempts = n
 				if n == 0 {
-					res.Status, res.Outcome, res.Err = 0, metrics.Throttled, "refused by the client-side limiter"
+					res.Status, res.Outcome, res.Err = 0, result.Throttled, "refused by the client-side limiter"
 				}
 				rec.Record(res)
 			}

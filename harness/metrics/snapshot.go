@@ -2,46 +2,44 @@ package metrics
 
 import (
 	"maps"
-	"math"
 	"slices"
 	"time"
+
+	"github.com/cxload/cxload/harness/result"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 )
 
-// Snapshot returns a Document of everything recorded so far. It may run
+// Snapshot returns a result.Document of everything recorded so far. It may run
 // concurrently with Record; it locks one stripe at a time, so the document is
 // a consistent sum of each stripe but not one instant of the whole recorder.
-func (r *Recorder) Snapshot() *Document {
+func (r *Recorder) Snapshot() *result.Document {
 	d := r.snapshot(true)
-	d.Summary = Summarize(d)
+	d.Summary = result.Summarize(d)
 	return d
 }
 
 // snapshot builds the document; with encode false the histograms hold only
 // their decoded form (enough to evaluate thresholds, cheaper by far).
-func (r *Recorder) snapshot(encode bool) *Document {
-	enc := func(h *hdr.Histogram) Histogram {
+func (r *Recorder) snapshot(encode bool) *result.Document {
+	enc := func(h *hdr.Histogram) result.Histogram {
 		if !encode {
-			if h == nil {
-				h = newHist()
-			}
-			return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, h: h}
+			return result.Unencoded(h)
 		}
-		e, _ := encodeHist(h) // cannot fail for histograms made by newHist
+		e, _ := result.EncodeHistogram(h) // cannot fail for histograms made by NewHDR
 		return e
 	}
-	d := &Document{
-		Schema:     SchemaVersion,
+	d := &result.Document{
+		Schema:     result.SchemaVersion,
 		Scenario:   r.cfg.scenario,
 		Shard:      r.cfg.shard,
 		Labels:     maps.Clone(r.cfg.labels),
 		Target:     r.cfg.target,
 		Start:      r.start,
 		End:        r.cfg.now(),
-		Operations: []OpStats{},
-		RateLimits: []RateLimitObservation{},
-		Series:     Series{IntervalMs: r.cfg.interval.Milliseconds()},
+		Operations: []result.OpStats{},
+		RateLimits: []result.RateLimitObservation{},
+		Series:     result.Series{IntervalMs: r.cfg.interval.Milliseconds()},
 	}
 	aggs := r.collect()
 	var ids identities
@@ -51,7 +49,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 	}
 	var buckets []*bucketOps
 	for _, a := range aggs {
-		st := OpStats{
+		st := result.OpStats{
 			Op:          a.name,
 			Route:       a.route,
 			Outcomes:    map[string]int64{},
@@ -61,24 +59,24 @@ func (r *Recorder) snapshot(encode bool) *Document {
 			Connections: a.newConns,
 			RetryWaitMs: float64(a.retryWait) / float64(time.Millisecond),
 			Attempts:    a.attempts,
-			ByOutcome:   map[string]OutcomeLatency{},
+			ByOutcome:   map[string]result.OutcomeLatency{},
 		}
-		lat, tot := newHist(), newHist()
+		lat, tot := result.NewHDR(), result.NewHDR()
 		for o := range a.outcomes {
 			oa := &a.outcomes[o]
 			if oa.latency == nil {
 				continue
 			}
-			name := Outcome(o).String()
+			name := result.Outcome(o).String()
 			st.Count += oa.count
 			st.Outcomes[name] = oa.count
 			lat.Merge(oa.latency)
 			tot.Merge(oa.total)
-			st.ByOutcome[name] = OutcomeLatency{Latency: enc(oa.latency), Total: enc(oa.total)}
+			st.ByOutcome[name] = result.OutcomeLatency{Latency: enc(oa.latency), Total: enc(oa.total)}
 		}
 		st.Latency, st.Total = enc(lat), enc(tot)
 		if a.hdrAllowed > 0 || a.hdrMaxCount > 0 || a.hdrMaxReset > 0 {
-			st.RateHeaders = &RateHeaders{Allowed: a.hdrAllowed, MaxCount: a.hdrMaxCount, MaxReset: a.hdrMaxReset.Seconds()}
+			st.RateHeaders = &result.RateHeaders{Allowed: a.hdrAllowed, MaxCount: a.hdrMaxCount, MaxReset: a.hdrMaxReset.Seconds()}
 		}
 		d.Operations = append(d.Operations, st)
 		d.Series.Requests = addSeries(d.Series.Requests, a.requests)
@@ -103,20 +101,20 @@ func (r *Recorder) snapshot(encode bool) *Document {
 	// Pad the series to the same length, covering the whole run.
 	n := max(len(d.Series.Requests), len(d.Series.Throttled), len(d.Series.Errors))
 	if el := d.End.Sub(d.Start); el > 0 {
-		n = max(n, min(int((el+r.cfg.interval-1)/r.cfg.interval), maxSeriesLen))
+		n = max(n, min(int((el+r.cfg.interval-1)/r.cfg.interval), result.MaxSeries))
 	}
 	d.Series.Requests = pad(d.Series.Requests, n)
 	d.Series.Throttled = pad(d.Series.Throttled, n)
 	d.Series.Errors = pad(d.Series.Errors, n)
 
-	d.Identities = Identities{
+	d.Identities = result.Identities{
 		Tokens: len(ids.tokens), Clients: len(ids.clients), Users: len(ids.users),
 		TokenIDs: capIDs(ids.tokens), ClientIDs: capIDs(ids.clients), UserIDs: capIDs(ids.users),
 	}
 
 	for _, bo := range buckets {
 		b := bo.b
-		obs := RateLimitObservation{
+		obs := result.RateLimitObservation{
 			Key:            b.key,
 			Namespace:      b.namespace,
 			DeclaredScope:  b.scope,
@@ -146,10 +144,10 @@ func (r *Recorder) snapshot(encode bool) *Document {
 			}
 		}
 		if obs.WindowSeconds == 0 {
-			obs.WindowSeconds, obs.WindowSource = EstimateWindow(b.maxReset, b.maxRetryAfter)
+			obs.WindowSeconds, obs.WindowSource = result.EstimateWindow(b.maxReset, b.maxRetryAfter)
 		}
-		ops := unionSorted(nil, bo.ops)
-		obs.Evidence = Evidence{
+		ops := slices.Compact(slices.Sorted(slices.Values(bo.ops)))
+		obs.Evidence = result.Evidence{
 			Tokens: len(b.ids.tokens), Clients: len(b.ids.clients), Users: len(b.ids.users),
 			TokensSeen: d.Identities.Tokens, ClientsSeen: d.Identities.Clients, UsersSeen: d.Identities.Users,
 			Ops:      ops,
@@ -169,10 +167,9 @@ func (r *Recorder) snapshot(encode bool) *Document {
 				}
 			}
 		}
-		obs.Scope, obs.ScopeReason = scopeFor(obs.Source, obs.Evidence, obs.DeclaredScope)
 		d.RateLimits = append(d.RateLimits, obs)
 	}
-	sortObservations(d.RateLimits)
+	d.InferScopes()
 
 	r.wsMu.Lock()
 	if w := &r.ws; w.seen {
@@ -181,7 +178,7 @@ func (r *Recorder) snapshot(encode bool) *Document {
 			wp = w.push.Clone() // w.push keeps changing after the lock is released
 		}
 		push := enc(wp)
-		d.WebSocket = &WebSocketStats{
+		d.WebSocket = &result.WebSocketStats{
 			Connects: w.connects, Heartbeats: w.heartbeats,
 			MaxHeartbeatGapMs: float64(w.maxGap) / float64(time.Millisecond),
 			Drops:             w.drops, Reconnects: w.reconnects, Events: w.events, Lost: w.lost,
@@ -206,30 +203,11 @@ func capIDs(m map[string]struct{}) []string {
 	if len(m) == 0 {
 		return nil
 	}
-	ids := sortedKeys(m)
-	if len(ids) > maxIDs {
-		ids = ids[:maxIDs]
+	ids := slices.Sorted(maps.Keys(m))
+	if len(ids) > result.MaxIDs {
+		ids = ids[:result.MaxIDs]
 	}
 	return ids
-}
-
-// EstimateWindow estimates a bucket's window from the largest
-// inin-ratelimit-reset and Retry-After the run saw: the larger of the two,
-// snapped to a whole minute when within 2 s of one (a 60 s window reports a
-// reset of up to 61 s). It returns 0 and "" when there is no evidence.
-func EstimateWindow(maxReset, maxRetryAfter time.Duration) (seconds float64, source string) {
-	switch {
-	case maxReset <= 0 && maxRetryAfter <= 0:
-		return 0, ""
-	case maxReset >= maxRetryAfter:
-		seconds, source = maxReset.Seconds(), "ratelimit-reset"
-	default:
-		seconds, source = maxRetryAfter.Seconds(), "retry-after"
-	}
-	if m := math.Round(seconds/60) * 60; m > 0 && math.Abs(seconds-m) <= 2 {
-		seconds = m
-	}
-	return seconds, source
 }
 
 // allowedOf is a bucket's allowance: the 429 body's limit.value names the

@@ -3,6 +3,8 @@ package metrics
 import (
 	"testing"
 	"time"
+
+	"github.com/cxload/cxload/harness/result"
 )
 
 // An operation starts with one stripe; a recording goroutine that finds every
@@ -15,7 +17,7 @@ func TestStripesGrowUnderContention(t *testing.T) {
 	if n := e.active.Load(); n != 1 {
 		t.Fatalf("active stripes after an uncontended Record = %d, want 1", n)
 	}
-	if e.stripes[1].outcomes[OK].latency != nil {
+	if e.stripes[1].outcomes[result.OK].latency != nil {
 		t.Fatal("an inactive stripe has histograms")
 	}
 
@@ -24,7 +26,7 @@ func TestStripesGrowUnderContention(t *testing.T) {
 	if n := e.active.Load(); n != 2 {
 		t.Errorf("active stripes = %d, want 2", n)
 	}
-	if c := e.stripes[1].outcomes[OK].count; c != 1 {
+	if c := e.stripes[1].outcomes[result.OK].count; c != 1 {
 		t.Errorf("stripe 1 count = %d, want 1", c)
 	}
 	e.stripes[1].mu.Lock() // both busy: grows to 4

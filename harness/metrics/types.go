@@ -1,85 +1,37 @@
 package metrics
 
 import (
-	"strconv"
 	"time"
+
+	"github.com/cxload/cxload/harness/result"
 )
-
-// Outcome classifies the final response of one logical request.
-type Outcome uint8
-
-// The outcomes a Result can have. The zero value is OK.
-const (
-	OK             Outcome = iota // a status below 400
-	HTTPError                     // 4xx other than 429
-	Throttled                     // 429 from the server, or refused by a client-side limiter
-	ServerError                   // 5xx, or a 2xx whose body the caller could not decode (api.Client.DoJSON): no usable answer
-	TransportError                // no HTTP response: dial, TLS, reset, timeout
-	Canceled                      // the caller's context ended first
-	numOutcomes
-)
-
-var outcomeNames = [numOutcomes]string{
-	OK:             "ok",
-	HTTPError:      "http_error",
-	Throttled:      "throttled",
-	ServerError:    "server_error",
-	TransportError: "transport_error",
-	Canceled:       "canceled",
-}
-
-// String returns the outcome's name as used in the result document:
-// "ok", "http_error", "throttled", "server_error", "transport_error", "canceled".
-func (o Outcome) String() string {
-	if o < numOutcomes {
-		return outcomeNames[o]
-	}
-	return "outcome(" + strconv.Itoa(int(o)) + ")"
-}
-
-// OutcomeFor classifies an HTTP status code; a status of 0 means no response
-// (TransportError).
-func OutcomeFor(status int) Outcome {
-	switch {
-	case status == 0:
-		return TransportError
-	case status == 429:
-		return Throttled
-	case status >= 500:
-		return ServerError
-	case status >= 400:
-		return HTTPError
-	default:
-		return OK
-	}
-}
 
 // Result is one logical request (after retries), as data. Record takes a
 // pointer to it but does not retain it.
 type Result struct {
-	Op            string        // operation name, e.g. "presence.set" (defaults to Method+" "+Route)
-	Method        string        // HTTP method
-	Route         string        // route template: "/api/v2/users/{id}/presences/{source}"
-	Status        int           // final status; 0 when no response
-	Outcome       Outcome       // class of the final response
-	Start         time.Time     // actual send of the first attempt
-	Intended      time.Time     // intended send time for paced load (zero = Start)
-	Latency       time.Duration // service time of the last attempt
-	Total         time.Duration // from Intended (or Start) to completion, retries included: CO-corrected
-	RetryWait     time.Duration // time spent waiting before retries
-	Attempts      int           // attempts sent to the server, retries and re-sends included; 0 if none was (refused or failed before sending)
-	BytesIn       int64         // response body bytes
-	BytesOut      int64         // request body bytes
-	RateLimit     RateLimitInfo // parsed inin-ratelimit-* headers of the final response + limit body on 429
-	ThrottledBy   string        // bucket key that throttled it (429 body limit.key or client-side scope)
-	Scope         string        // token | client-user | endpoint-user | org | client-side:<scope>
-	TokenID       string        // opaque, redacted identity of the access token (hash prefix)
-	ClientID      string        // opaque identity of the OAuth client
-	UserID        string        // opaque identity of the user ("" for client credentials)
-	CorrelationID string        // ININ-Correlation-Id
-	Connect       time.Duration // setup of the connection the last attempt opened (dial and TLS handshake); 0 if reused
-	FirstByte     time.Duration // from the last attempt's start to the first byte of its answer
-	Err           string        // reason for failure, redacted
+	Op            string         // operation name, e.g. "presence.set" (defaults to Method+" "+Route)
+	Method        string         // HTTP method
+	Route         string         // route template: "/api/v2/users/{id}/presences/{source}"
+	Status        int            // final status; 0 when no response
+	Outcome       result.Outcome // class of the final response
+	Start         time.Time      // actual send of the first attempt
+	Intended      time.Time      // intended send time for paced load (zero = Start)
+	Latency       time.Duration  // service time of the last attempt
+	Total         time.Duration  // from Intended (or Start) to completion, retries included: CO-corrected
+	RetryWait     time.Duration  // time spent waiting before retries
+	Attempts      int            // attempts sent to the server, retries and re-sends included; 0 if none was (refused or failed before sending)
+	BytesIn       int64          // response body bytes
+	BytesOut      int64          // request body bytes
+	RateLimit     RateLimitInfo  // parsed inin-ratelimit-* headers of the final response + limit body on 429
+	ThrottledBy   string         // bucket key that throttled it (429 body limit.key or client-side scope)
+	Scope         string         // token | client-user | endpoint-user | org | client-side:<scope>
+	TokenID       string         // opaque, redacted identity of the access token (hash prefix)
+	ClientID      string         // opaque identity of the OAuth client
+	UserID        string         // opaque identity of the user ("" for client credentials)
+	CorrelationID string         // ININ-Correlation-Id
+	Connect       time.Duration  // setup of the connection the last attempt opened (dial and TLS handshake); 0 if reused
+	FirstByte     time.Duration  // from the last attempt's start to the first byte of its answer
+	Err           string         // reason for failure, redacted
 }
 
 // RateLimitInfo is what a response said about rate limits: the

@@ -8,7 +8,7 @@ import (
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // Bounds of a Collector's detail, so that a long run with many clients keeps
@@ -79,8 +79,8 @@ type Stats struct {
 // WebSocket returns s as the websocket part of a cxload.result/v1 document.
 // Its events count every delivered event; its push latency holds only the
 // expected (matched) ones.
-func (s Stats) WebSocket() metrics.WebSocketStats {
-	ws := metrics.WebSocketStats{
+func (s Stats) WebSocket() result.WebSocketStats {
+	ws := result.WebSocketStats{
 		Connects:          s.Connects,
 		Heartbeats:        s.Heartbeats,
 		MaxHeartbeatGapMs: float64(s.MaxHeartbeatGap) / float64(time.Millisecond),
@@ -94,7 +94,7 @@ func (s Stats) WebSocket() metrics.WebSocketStats {
 		h = hdr.New(1, histHighest, histDigits)
 	}
 	if b, err := h.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
-		ws.PushLatency = metrics.Histogram{Encoding: metrics.HistogramEncoding, Unit: metrics.HistogramUnit,
+		ws.PushLatency = result.Histogram{Encoding: result.HistogramEncoding, Unit: result.HistogramUnit,
 			Data: string(b)} // Encode already returns base64 ("HISTF...")
 	}
 	return ws

@@ -16,7 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports"
 	"github.com/cxload/cxload/reports/testjson"
 )
@@ -429,8 +429,8 @@ func (p *progressPrinter) show(rec testjson.Record) {
 			fmt.Fprintf(p.w, "  %s\n", rec.Text)
 			return
 		}
-		if i := strings.Index(rec.Text, metrics.ProgressPrefix); i >= 0 {
-			fmt.Fprintf(p.w, "  %s: %s\n", rec.Test, rec.Text[i+len(metrics.ProgressPrefix):])
+		if i := strings.Index(rec.Text, result.ProgressPrefix); i >= 0 {
+			fmt.Fprintf(p.w, "  %s: %s\n", rec.Test, rec.Text[i+len(result.ProgressPrefix):])
 		}
 	case *testjson.SyntaxError:
 		fmt.Fprintf(p.w, "  unreadable: %s\n", rec)

@@ -32,19 +32,19 @@ func cleanEnv(t *testing.T) {
 	t.Setenv("CXLOAD_BRANCH", "test")
 }
 
-type result struct {
+type cmdResult struct {
 	err            error
 	code           int
 	stdout, stderr string
 }
 
-func runCmd(t *testing.T, stdin string, args ...string) result {
+func runCmd(t *testing.T, stdin string, args ...string) cmdResult {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(context.Background(), args, strings.NewReader(stdin), &out, &errb)
 	var codeBuf bytes.Buffer
 	code := exitCode(err, &codeBuf)
-	return result{err, code, out.String(), errb.String() + codeBuf.String()}
+	return cmdResult{err, code, out.String(), errb.String() + codeBuf.String()}
 }
 
 func readFile(t *testing.T, path string) string {

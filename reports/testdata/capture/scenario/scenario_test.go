@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 var variantNew = os.Getenv("CAPTURE_VARIANT") == "new"
@@ -55,7 +56,7 @@ func record(rec *metrics.Recorder, clk *clock, rng *rand.Rand, o opSpec) {
 			RateLimit: metrics.RateLimitInfo{Allowed: o.allowed, Count: i % max(o.allowed, 1), Reset: 30 * time.Second},
 		}
 		if o.limit > 0 && i >= o.limit {
-			res.Status, res.Outcome = 429, metrics.Throttled
+			res.Status, res.Outcome = 429, result.Throttled
 			res.ThrottledBy, res.Scope = o.limitKey, o.scope
 			res.RateLimit.Key, res.RateLimit.Value = o.limitKey, o.allowed
 			res.RateLimit.RetryAfter = 20 * time.Second
@@ -86,9 +87,9 @@ func finish(t *testing.T, rec *metrics.Recorder, exprs ...string) {
 	if doc.Start.IsZero() {
 		doc.Start = start
 	}
-	var ths []metrics.Threshold
+	var ths []result.Threshold
 	for _, e := range exprs {
-		th, err := metrics.ParseThreshold(e)
+		th, err := result.ParseThreshold(e)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +97,7 @@ func finish(t *testing.T, rec *metrics.Recorder, exprs ...string) {
 	}
 	// Check, not AssertThresholds: the capture keeps a failed threshold
 	// in the document without failing the test.
-	doc.Thresholds = metrics.Check(doc, ths...)
+	doc.Thresholds = result.Check(doc, ths...)
 	metrics.Emit(t, doc)
 }
 
@@ -130,7 +131,7 @@ func TestRecordingBurst(t *testing.T) {
 			rng := rand.New(rand.NewPCG(11, 7))
 			rec, clk := newRecorder("TestRecordingBurst/"+tc.name, "")
 			for i := 1; i <= 3; i++ {
-				t.Logf("%s%s: %d/3 intervals, %d requests", metrics.ProgressPrefix, tc.name, i, i*300)
+				t.Logf("%s%s: %d/3 intervals, %d requests", result.ProgressPrefix, tc.name, i, i*300)
 			}
 			record(rec, clk, rng, opSpec{op: "recording.set", route: "/api/v2/conversations/{id}/recordingstate",
 				count: 900, limit: worse(tc.limit, 0.8), medianMs: slower(42), tokens: tc.tokens,

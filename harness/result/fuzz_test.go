@@ -1,10 +1,10 @@
-package metrics_test
+package result_test
 
 import (
 	"strings"
 	"testing"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // ParseThreshold never panics; what it accepts evaluates without panicking
@@ -19,9 +19,9 @@ func FuzzParseThreshold(f *testing.F) {
 	}
 	doc := sample(f)
 	f.Fuzz(func(t *testing.T, expr string) {
-		th, err := metrics.ParseThreshold(expr)
+		th, err := result.ParseThreshold(expr)
 		if err != nil {
-			if !strings.HasPrefix(err.Error(), "metrics: threshold ") {
+			if !strings.HasPrefix(err.Error(), "result: threshold ") {
 				t.Errorf("error %q lacks the package prefix", err)
 			}
 			return
@@ -43,11 +43,11 @@ func FuzzDecodeDocument(f *testing.F) {
 	f.Add([]byte(`{"schema":"cxload.result/v1","operations":[{"op":"a","latency":{"data":"HISTFAAAAB"}}]}`))
 	f.Add([]byte(`{"schema":"cxload.result/v1","series":{"intervalMs":-1}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		doc, err := metrics.DecodeDocument(data)
+		doc, err := result.Decode(data)
 		if err != nil {
 			return
 		}
-		_ = metrics.Summarize(doc)
+		_ = result.Summarize(doc)
 		_ = doc.Merge(doc)
 	})
 }

@@ -7,73 +7,8 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
-
-func TestInferScope(t *testing.T) {
-	tests := []struct {
-		name   string
-		e      metrics.Evidence
-		want   string
-		reason string // a fragment of the reason
-	}{
-		{"no identities", metrics.Evidence{Ops: []string{"a"}}, metrics.ScopeUndetermined, "no token"},
-		{"one token among many", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 4, ClientsSeen: 1, Ops: []string{"a"}}, metrics.ScopeToken, "1 of 4 tokens"},
-		// one token among many wins over "one op while others passed": both fit, the token is the finer evidence
-		{"one token among many, one op", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 4, Ops: []string{"a"}, OpsPassing: []string{"b"}}, metrics.ScopeToken, "1 of 4"},
-		{"all tokens of one client", metrics.Evidence{Tokens: 4, Clients: 1, TokensSeen: 4, ClientsSeen: 1, Ops: []string{"a", "b"}}, metrics.ScopeClient, "all 4 tokens"},
-		{"some tokens of one client", metrics.Evidence{Tokens: 3, Clients: 1, TokensSeen: 8, ClientsSeen: 2, Ops: []string{"a"}}, metrics.ScopeClient, "3 of 8 tokens"},
-		{"several clients", metrics.Evidence{Tokens: 4, Clients: 2, TokensSeen: 4, ClientsSeen: 2}, metrics.ScopeOrg, "2 OAuth clients"},
-		{"one op while others pass, shared token", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, ClientsSeen: 1, Ops: []string{"recording.set"}, OpsPassing: []string{"presence.set"}}, metrics.ScopeEndpoint, "only recording.set was rejected while presence.set succeeded"},
-		{"one op while others pass, many tokens", metrics.Evidence{Tokens: 5, Clients: 1, TokensSeen: 5, Ops: []string{"recording.set"}, OpsPassing: []string{"presence.set", "queues.list"}}, metrics.ScopeEndpoint, "presence.set, queues.list"},
-		{"one op, nothing else passed", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, Ops: []string{"recording.set"}}, metrics.ScopeUndetermined, "only one token"},
-		{"several tokens of one user", metrics.Evidence{Tokens: 3, Clients: 1, Users: 1, TokensSeen: 6, UsersSeen: 2, Ops: []string{"a", "b"}}, metrics.ScopeUser, "3 tokens of 1 user"},
-		{"single token run", metrics.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, ClientsSeen: 1, Ops: []string{"a", "b"}}, metrics.ScopeUndetermined, "would look the same"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, why := metrics.InferScope(tt.e)
-			if got != tt.want || !strings.Contains(why, tt.reason) {
-				t.Errorf("InferScope(%+v) = %q, %q; want %q, reason containing %q", tt.e, got, why, tt.want, tt.reason)
-			}
-		})
-	}
-}
-
-func TestEstimateWindow(t *testing.T) {
-	tests := []struct {
-		reset, retry time.Duration
-		want         float64
-		source       string
-	}{
-		{0, 0, 0, ""},
-		{61 * time.Second, 30 * time.Second, 60, "ratelimit-reset"}, // snapped to the minute
-		{59 * time.Second, 0, 60, "ratelimit-reset"},
-		{0, 45 * time.Second, 45, "retry-after"},
-		{10 * time.Second, 125 * time.Second, 125, "retry-after"}, // 5 s from a minute: not snapped
-		{3600 * time.Second, 0, 3600, "ratelimit-reset"},
-	}
-	for _, tt := range tests {
-		got, src := metrics.EstimateWindow(tt.reset, tt.retry)
-		if got != tt.want || src != tt.source {
-			t.Errorf("EstimateWindow(%v, %v) = %v, %q; want %v, %q", tt.reset, tt.retry, got, src, tt.want, tt.source)
-		}
-	}
-}
-
-// throttled builds a 429 result rejected by bucket key.
-func throttled(op, key, tok, cli string, at time.Time) *metrics.Result {
-	r := result(op, 429, at, time.Millisecond)
-	r.ThrottledBy = key
-	r.TokenID, r.ClientID = tok, cli
-	r.RateLimit = metrics.RateLimitInfo{Count: 301, Allowed: 300, Reset: 61 * time.Second, Key: key, Namespace: "platform.api", Value: 300, RetryAfter: 20 * time.Second}
-	return r
-}
-
-func ok(op, tok, cli string, at time.Time) *metrics.Result {
-	r := result(op, 200, at, time.Millisecond)
-	r.TokenID, r.ClientID = tok, cli
-	return r
-}
 
 // End to end through the recorder: the observations a run produces.
 func TestRateLimitObservations(t *testing.T) {
@@ -137,7 +72,7 @@ func TestRateLimitObservations(t *testing.T) {
 		{
 			name: "client-side limiter: its own scope",
 			results: []*metrics.Result{
-				{Op: "a", Outcome: metrics.Throttled, ThrottledBy: "token", Scope: "client-side:token", TokenID: "t1", ClientID: "c1", Start: t0},
+				{Op: "a", Outcome: result.Throttled, ThrottledBy: "token", Scope: "client-side:token", TokenID: "t1", ClientID: "c1", Start: t0},
 			},
 			key: "token", scope: "token", source: "client-side", rejected: 1,
 		},
@@ -163,7 +98,7 @@ func TestRateLimitObservations(t *testing.T) {
 			if rl.FirstRejection.IsZero() || rl.FirstRejection.After(rl.LastRejection) {
 				t.Errorf("first, last rejection = %v, %v", rl.FirstRejection, rl.LastRejection)
 			}
-			th := metrics.MustParseThreshold("rejected(" + tt.key + ", " + tt.source + ") == " + strconv.FormatInt(tt.rejected, 10))
+			th := result.MustParseThreshold("rejected(" + tt.key + ", " + tt.source + ") == " + strconv.FormatInt(tt.rejected, 10))
 			if r := th.Eval(doc); !r.OK {
 				t.Errorf("%s", r.Detail)
 			}
@@ -180,7 +115,7 @@ func TestRateLimitRecovered(t *testing.T) {
 	rec := metrics.NewRecorder()
 	r := throttled("a", "token.rate.per.minute", "t1", "c1", epoch)
 	rec.Record(r)
-	r.Status, r.Outcome, r.Attempts = 200, metrics.OK, 2 // ThrottledBy stays set, as the api client leaves it
+	r.Status, r.Outcome, r.Attempts = 200, result.OK, 2 // ThrottledBy stays set, as the api client leaves it
 	rec.Record(r)
 	doc := rec.Snapshot()
 	rl := doc.RateLimit("token.rate.per.minute")
@@ -225,11 +160,26 @@ func TestRateLimitSamples(t *testing.T) {
 	if c := doc.Op("a").Connections; c != 5 {
 		t.Errorf("connections = %d, want 5", c)
 	}
-	other := &metrics.Document{Schema: metrics.SchemaVersion, RateLimits: []metrics.RateLimitObservation{{Key: "token.rate.per.minute", Source: "server", Samples: []string{"corr-1", "corr-9"}}}}
+	other := &result.Document{Schema: result.SchemaVersion, RateLimits: []result.RateLimitObservation{{Key: "token.rate.per.minute", Source: "server", Samples: []string{"corr-1", "corr-9"}}}}
 	if err := doc.Merge(other); err != nil {
 		t.Fatal(err)
 	}
 	if got := strings.Join(doc.RateLimit("token.rate.per.minute").Samples, ","); got != "corr-0,corr-1,corr-2" {
 		t.Errorf("merged samples = %s", got)
 	}
+}
+
+// throttled builds a 429 result rejected by bucket key.
+func throttled(op, key, tok, cli string, at time.Time) *metrics.Result {
+	r := mkResult(op, 429, at, time.Millisecond)
+	r.ThrottledBy = key
+	r.TokenID, r.ClientID = tok, cli
+	r.RateLimit = metrics.RateLimitInfo{Count: 301, Allowed: 300, Reset: 61 * time.Second, Key: key, Namespace: "platform.api", Value: 300, RetryAfter: 20 * time.Second}
+	return r
+}
+
+func ok(op, tok, cli string, at time.Time) *metrics.Result {
+	r := mkResult(op, 200, at, time.Millisecond)
+	r.TokenID, r.ClientID = tok, cli
+	return r
 }

@@ -1,7 +1,8 @@
-package metrics
+package result
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 )
@@ -78,7 +79,7 @@ func Summarize(d *Document) string {
 		peak = max(peak, v)
 	}
 	iv := time.Duration(d.Series.IntervalMs) * time.Millisecond
-	fmt.Fprintf(&b, "%d requests in %s", all.Count, fmtDuration(d.Duration()))
+	fmt.Fprintf(&b, "%d requests in %s", all.Count, FormatDuration(d.Duration()))
 	if iv > 0 && peak > 0 {
 		fmt.Fprintf(&b, " (peak %s req/s)", fmtFloat(float64(peak)/iv.Seconds()))
 	}
@@ -120,7 +121,26 @@ func Summarize(d *Document) string {
 		}
 	}
 	if slow != nil {
-		fmt.Fprintf(&b, " Slowest p99: %s %s.", slow.Op, fmtDuration(slowP99))
+		fmt.Fprintf(&b, " Slowest p99: %s %s.", slow.Op, FormatDuration(slowP99))
 	}
 	return b.String()
+}
+
+// EstimateWindow estimates a bucket's window from the largest
+// inin-ratelimit-reset and Retry-After the run saw: the larger of the two,
+// snapped to a whole minute when within 2 s of one (a 60 s window reports a
+// reset of up to 61 s). It returns 0 and "" when there is no evidence.
+func EstimateWindow(maxReset, maxRetryAfter time.Duration) (seconds float64, source string) {
+	switch {
+	case maxReset <= 0 && maxRetryAfter <= 0:
+		return 0, ""
+	case maxReset >= maxRetryAfter:
+		seconds, source = maxReset.Seconds(), "ratelimit-reset"
+	default:
+		seconds, source = maxRetryAfter.Seconds(), "retry-after"
+	}
+	if m := math.Round(seconds/60) * 60; m > 0 && math.Abs(seconds-m) <= 2 {
+		seconds = m
+	}
+	return seconds, source
 }

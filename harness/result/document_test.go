@@ -1,4 +1,4 @@
-package metrics_test
+package result_test
 
 import (
 	"encoding/base64"
@@ -12,6 +12,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // load records a deterministic mix of results into the recorders given,
@@ -28,7 +29,7 @@ func load(t testing.TB, c *clock, recs ...*metrics.Recorder) {
 		case i%50 == 0:
 			r = throttled(ops[i%3], "token.rate.per.minute", "tok-"+string(rune('a'+i%7)), "cli-1", at)
 		case i%97 == 0:
-			r = result(ops[i%3], 503, at, lat)
+			r = mkResult(ops[i%3], 503, at, lat)
 		default:
 			r = ok(ops[i%3], "tok-"+string(rune('a'+i%7)), "cli-1", at)
 			r.Latency, r.Total = lat, lat+time.Duration(i%5)*time.Millisecond
@@ -38,7 +39,7 @@ func load(t testing.TB, c *clock, recs ...*metrics.Recorder) {
 	c.Advance(10 * time.Second)
 }
 
-func roundTrip(t testing.TB, d *metrics.Document) *metrics.Document {
+func roundTrip(t testing.TB, d *result.Document) *result.Document {
 	t.Helper()
 	b, err := d.Encode()
 	if err != nil {
@@ -47,9 +48,9 @@ func roundTrip(t testing.TB, d *metrics.Document) *metrics.Document {
 	if strings.ContainsRune(string(b), '\n') {
 		t.Fatalf("encoded document has a newline")
 	}
-	out, err := metrics.DecodeDocument(b)
+	out, err := result.Decode(b)
 	if err != nil {
-		t.Fatalf("DecodeDocument(Encode(d)): %v", err)
+		t.Fatalf("Decode(Encode(d)): %v", err)
 	}
 	return out
 }
@@ -98,25 +99,25 @@ func TestDecodeDocumentErrors(t *testing.T) {
 		name, in string
 		want     []string // fragments of the error
 	}{
-		{"empty", "", []string{"metrics:", "empty input"}},
-		{"not json", "cxload-result: {\"schema\":", []string{"metrics: decode document", "joined"}},
+		{"empty", "", []string{"result:", "empty input"}},
+		{"not json", "cxload-result: {\"schema\":", []string{"result: decode document", "joined"}},
 		{"no schema", `{"scenario":"x"}`, []string{`no "schema" field`, "cxload.result/v1"}},
 		{"other version", `{"schema":"cxload.result/v2"}`, []string{`"cxload.result/v2"`, `"cxload.result/v1"`}},
 		{"bad histogram", `{"schema":"cxload.result/v1","operations":[{"op":"a","latency":{"encoding":"hdr-v2-base64","unit":"us","data":"!!"}}]}`,
 			[]string{"operations[0].latency", "base64"}},
 		{"bad encoding", `{"schema":"cxload.result/v1","operations":[{"op":"a","latency":{"encoding":"tdigest","unit":"us","data":"AAAA"}}]}`,
 			[]string{"operations[0].latency", `"tdigest"`, "hdr-v2-base64"}},
-		{"wrong type", `{"schema":"cxload.result/v1","operations":{}}`, []string{"metrics: decode document", "operations"}},
+		{"wrong type", `{"schema":"cxload.result/v1","operations":{}}`, []string{"result: decode document", "operations"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := metrics.DecodeDocument([]byte(tt.in))
+			_, err := result.Decode([]byte(tt.in))
 			if err == nil {
-				t.Fatalf("DecodeDocument(%q) = nil error", tt.in)
+				t.Fatalf("Decode(%q) = nil error", tt.in)
 			}
 			for _, w := range tt.want {
 				if !strings.Contains(err.Error(), w) {
-					t.Errorf("DecodeDocument(%q) error = %q, want it to contain %q", tt.in, err, w)
+					t.Errorf("Decode(%q) error = %q, want it to contain %q", tt.in, err, w)
 				}
 			}
 		})
@@ -184,13 +185,13 @@ func TestMergeIsExact(t *testing.T) {
 
 // Series are aligned on the start times before they are added.
 func TestMergeAlignsSeries(t *testing.T) {
-	mk := func(start time.Time, req []int64) *metrics.Document {
-		return &metrics.Document{Schema: metrics.SchemaVersion, Start: start, End: start.Add(time.Duration(len(req)) * time.Second),
-			Series: metrics.Series{IntervalMs: 1000, Requests: req, Throttled: make([]int64, len(req)), Errors: make([]int64, len(req))}}
+	mk := func(start time.Time, req []int64) *result.Document {
+		return &result.Document{Schema: result.SchemaVersion, Start: start, End: start.Add(time.Duration(len(req)) * time.Second),
+			Series: result.Series{IntervalMs: 1000, Requests: req, Throttled: make([]int64, len(req)), Errors: make([]int64, len(req))}}
 	}
 	tests := []struct {
 		name string
-		a, b *metrics.Document
+		a, b *result.Document
 		want []int64
 	}{
 		{"same start", mk(epoch, []int64{1, 2}), mk(epoch, []int64{10, 20, 30}), []int64{11, 22, 30}},
@@ -213,15 +214,15 @@ func TestMergeAlignsSeries(t *testing.T) {
 }
 
 func TestMergeErrors(t *testing.T) {
-	a := &metrics.Document{Schema: metrics.SchemaVersion, Series: metrics.Series{IntervalMs: 1000}}
-	if err := a.Merge(&metrics.Document{Schema: "cxload.result/v0"}); err == nil || !strings.Contains(err.Error(), "cxload.result/v0") {
+	a := &result.Document{Schema: result.SchemaVersion, Series: result.Series{IntervalMs: 1000}}
+	if err := a.Merge(&result.Document{Schema: "cxload.result/v0"}); err == nil || !strings.Contains(err.Error(), "cxload.result/v0") {
 		t.Errorf("Merge(other schema) = %v", err)
 	}
-	if err := a.Merge(&metrics.Document{Schema: metrics.SchemaVersion, Series: metrics.Series{IntervalMs: 500}}); err == nil || !strings.Contains(err.Error(), "500 ms") {
+	if err := a.Merge(&result.Document{Schema: result.SchemaVersion, Series: result.Series{IntervalMs: 500}}); err == nil || !strings.Contains(err.Error(), "500 ms") {
 		t.Errorf("Merge(other interval) = %v", err)
 	}
-	b := &metrics.Document{Schema: metrics.SchemaVersion, Start: epoch, Series: metrics.Series{IntervalMs: 1000, Requests: []int64{1}}}
-	far := &metrics.Document{Schema: metrics.SchemaVersion, Start: epoch.AddDate(1, 0, 0), Series: metrics.Series{IntervalMs: 1000, Requests: []int64{1}}}
+	b := &result.Document{Schema: result.SchemaVersion, Start: epoch, Series: result.Series{IntervalMs: 1000, Requests: []int64{1}}}
+	far := &result.Document{Schema: result.SchemaVersion, Start: epoch.AddDate(1, 0, 0), Series: result.Series{IntervalMs: 1000, Requests: []int64{1}}}
 	if err := b.Merge(far); err == nil || !strings.Contains(err.Error(), "cannot be aligned") {
 		t.Errorf("Merge(a year later) = %v", err)
 	}
@@ -230,7 +231,7 @@ func TestMergeErrors(t *testing.T) {
 // Merging evidence from shards whose identities differ changes the scope:
 // each shard alone saw one token of one client; together, two clients.
 func TestMergeReinfersScope(t *testing.T) {
-	one := func(tok, cli string) *metrics.Document {
+	one := func(tok, cli string) *result.Document {
 		c := newClock()
 		r := metrics.NewRecorder(metrics.WithNow(c.Now))
 		r.Record(throttled("a", "org.rate.per.minute", tok, cli, epoch))
@@ -238,14 +239,14 @@ func TestMergeReinfersScope(t *testing.T) {
 		return roundTrip(t, r.Snapshot())
 	}
 	d := one("t1", "c1")
-	if s := d.RateLimits[0].Scope; s != metrics.ScopeUndetermined {
+	if s := d.RateLimits[0].Scope; s != result.ScopeUndetermined {
 		t.Fatalf("one shard: scope %q, want undetermined", s)
 	}
 	if err := d.Merge(one("t2", "c2")); err != nil {
 		t.Fatal(err)
 	}
 	rl := d.RateLimits[0]
-	if rl.Scope != metrics.ScopeOrg || rl.Evidence.Clients != 2 || rl.Evidence.Tokens != 2 || rl.Rejected != 2 {
+	if rl.Scope != result.ScopeOrg || rl.Evidence.Clients != 2 || rl.Evidence.Tokens != 2 || rl.Rejected != 2 {
 		t.Errorf("merged: %+v", rl)
 	}
 }
@@ -253,8 +254,8 @@ func TestMergeReinfersScope(t *testing.T) {
 func TestDocumentAccessors(t *testing.T) {
 	c := newClock()
 	rec := metrics.NewRecorder(metrics.WithNow(c.Now))
-	rec.Record(result("a", 200, epoch, 10*time.Millisecond))
-	rec.Record(result("a", 200, epoch, 30*time.Millisecond))
+	rec.Record(mkResult("a", 200, epoch, 10*time.Millisecond))
+	rec.Record(mkResult("a", 200, epoch, 30*time.Millisecond))
 	c.Advance(2 * time.Second)
 	doc := rec.Snapshot()
 	if doc.Op("missing") != nil {
@@ -267,7 +268,7 @@ func TestDocumentAccessors(t *testing.T) {
 	if doc.Duration() != 2*time.Second {
 		t.Errorf("Duration() = %v", doc.Duration())
 	}
-	var empty metrics.Histogram
+	var empty result.Histogram
 	if empty.Count() != 0 || empty.Percentile(99) != 0 || empty.Max() != 0 {
 		t.Error("zero Histogram is not empty")
 	}
@@ -276,15 +277,15 @@ func TestDocumentAccessors(t *testing.T) {
 // The prefix is stripped from a test-output line, but not looked for inside
 // a bare document.
 func TestDecodeDocumentPrefix(t *testing.T) {
-	doc := &metrics.Document{Schema: metrics.SchemaVersion, Summary: "says cxload-result: inside"}
+	doc := &result.Document{Schema: result.SchemaVersion, Summary: "says cxload-result: inside"}
 	b, err := doc.Encode()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, in := range []string{string(b), "    x_test.go:12: " + metrics.ResultPrefix + string(b) + "\n"} {
-		got, err := metrics.DecodeDocument([]byte(in))
+	for _, in := range []string{string(b), "    x_test.go:12: " + result.Prefix + string(b) + "\n"} {
+		got, err := result.Decode([]byte(in))
 		if err != nil {
-			t.Fatalf("DecodeDocument(%.40q...) = %v", in, err)
+			t.Fatalf("Decode(%.40q...) = %v", in, err)
 		}
 		if got.Summary != doc.Summary {
 			t.Errorf("summary = %q", got.Summary)
@@ -293,7 +294,7 @@ func TestDecodeDocumentPrefix(t *testing.T) {
 }
 
 func TestMergeWebSocketAndHeader(t *testing.T) {
-	mk := func(shard string, gap time.Duration, push ...time.Duration) *metrics.Document {
+	mk := func(shard string, gap time.Duration, push ...time.Duration) *result.Document {
 		r := metrics.NewRecorder(metrics.WithShard(shard), metrics.WithScenario("TestWS"), metrics.WithTarget("simulator", ""),
 			metrics.WithLabels(map[string]string{"shard": shard}))
 		r.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSConnect})
@@ -303,11 +304,11 @@ func TestMergeWebSocketAndHeader(t *testing.T) {
 		}
 		return roundTrip(t, r.Snapshot())
 	}
-	d := &metrics.Document{} // merging into an empty document
+	d := &result.Document{} // merging into an empty document
 	if err := d.Merge(mk("1/2", 31*time.Second, time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
-	d.Thresholds = []metrics.ThresholdResult{{Expr: "x", OK: true}, {Expr: "ws_events <= 1", OK: true}}
+	d.Thresholds = []result.ThresholdResult{{Expr: "x", OK: true}, {Expr: "ws_events <= 1", OK: true}}
 	if err := d.Merge(mk("2/2", 44*time.Second, 3*time.Millisecond, 9*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestMergeWebSocketAndHeader(t *testing.T) {
 	if !near(w.PushLatency.Max(), 9*time.Millisecond) {
 		t.Errorf("push max = %v", w.PushLatency.Max())
 	}
-	if d.Schema != metrics.SchemaVersion || d.Scenario != "TestWS" || d.Shard != "1/2+2/2" || d.Target.Kind != "simulator" || d.Labels["shard"] != "1/2" {
+	if d.Schema != result.SchemaVersion || d.Scenario != "TestWS" || d.Shard != "1/2+2/2" || d.Target.Kind != "simulator" || d.Labels["shard"] != "1/2" {
 		t.Errorf("header = %q %q %q %+v %v", d.Schema, d.Scenario, d.Shard, d.Target, d.Labels)
 	}
 	// Thresholds are judged again on the merged run: "x" does not parse
@@ -333,7 +334,7 @@ func TestMergeWebSocketAndHeader(t *testing.T) {
 
 // Identity lists are capped; shards with more identities add their counts.
 func TestMergeCappedIdentities(t *testing.T) {
-	mk := func(prefix string, n int) *metrics.Document {
+	mk := func(prefix string, n int) *result.Document {
 		r := metrics.NewRecorder()
 		for i := 0; i < n; i++ {
 			r.Record(throttled("a", "token.rate.per.minute", prefix+strconv.Itoa(i), "c1", epoch))
@@ -380,7 +381,7 @@ func TestSeriesInterval(t *testing.T) {
 		t.Errorf("Start() = %v", rec.Start())
 	}
 	for _, ms := range []int{0, 100, 600, 1700} {
-		rec.Record(result("a", 200, epoch.Add(time.Duration(ms)*time.Millisecond), 0))
+		rec.Record(mkResult("a", 200, epoch.Add(time.Duration(ms)*time.Millisecond), 0))
 	}
 	c.Advance(2 * time.Second)
 	s := rec.Snapshot().Series
@@ -403,14 +404,14 @@ func TestHistogramWireForm(t *testing.T) {
 	if err != nil || hd.TotalCount() != 1 {
 		t.Fatalf("hdrhistogram.Decode(Data) = %v, %v", hd, err)
 	}
-	twice := metrics.Histogram{Encoding: metrics.HistogramEncoding, Unit: metrics.HistogramUnit, Data: base64.StdEncoding.EncodeToString([]byte(h.Data))}
+	twice := result.Histogram{Encoding: result.HistogramEncoding, Unit: result.HistogramUnit, Data: base64.StdEncoding.EncodeToString([]byte(h.Data))}
 	if twice.Count() != 1 || !near(twice.Percentile(50), 5*time.Millisecond) {
 		t.Errorf("double-encoded histogram: count %d, p50 %v", twice.Count(), twice.Percentile(50))
 	}
 }
 
 func TestEncodeKeepsComparisonsReadable(t *testing.T) {
-	doc := &metrics.Document{Schema: metrics.SchemaVersion, Thresholds: []metrics.ThresholdResult{{Expr: "p99(a) < 800ms", Value: "1ms", OK: true}}}
+	doc := &result.Document{Schema: result.SchemaVersion, Thresholds: []result.ThresholdResult{{Expr: "p99(a) < 800ms", Value: "1ms", OK: true}}}
 	b, err := doc.Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package metrics
+package result
 
 import (
 	"encoding/json"
@@ -17,7 +17,7 @@ import (
 // spread from microseconds to past an hour.
 func randomHist(t testing.TB, rng *rand.Rand, n int) Histogram {
 	t.Helper()
-	h := newHist()
+	h := NewHDR()
 	for range n {
 		v := int64(rng.ExpFloat64() * float64(rng.IntN(5_000_000)+1))
 		if rng.IntN(50) == 0 {
@@ -25,7 +25,7 @@ func randomHist(t testing.TB, rng *rand.Rand, n int) Histogram {
 		}
 		_ = h.RecordValues(v, rng.Int64N(3)+1)
 	}
-	e, err := encodeHist(h)
+	e, err := EncodeHistogram(h)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +153,7 @@ func TestEncodeOwnIsEncode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
 	for _, n := range []int{0, 1, 2, 10, 1000, 100_000} {
 		for range 5 {
-			h := newHist()
+			h := NewHDR()
 			for range n {
 				v := int64(rng.ExpFloat64() * float64(rng.IntN(5_000_000)+1))
 				c := rng.Int64N(3) + 1
@@ -183,7 +183,7 @@ func TestEncodePackedIsEncode(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	for _, n := range []int{0, 1, 2, 10, 1000, 100_000} {
 		for range 5 {
-			h := newHist()
+			h := NewHDR()
 			for range n {
 				_ = h.RecordValues(int64(rng.ExpFloat64()*float64(rng.IntN(5_000_000)+1)), rng.Int64N(3)+1)
 			}
@@ -209,7 +209,7 @@ func TestEncodePackedIsEncode(t *testing.T) {
 	}
 }
 
-// TestQuantilesOfChecked: a histogram DecodeDocument checked gives the
+// TestQuantilesOfChecked: a histogram Decode checked gives the
 // count, maximum and percentiles hdrhistogram-go gives.
 func TestQuantilesOfChecked(t *testing.T) {
 	rng := rand.New(rand.NewPCG(11, 12))
@@ -275,7 +275,7 @@ func TestDecodeDocumentAllocatesLittle(t *testing.T) {
 		t.Fatal(err)
 	}
 	read := func() {
-		d, err := DecodeDocument(b)
+		d, err := Decode(b)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -295,6 +295,6 @@ func TestDecodeDocumentAllocatesLittle(t *testing.T) {
 	n := uint64(6 * len(doc.Operations))
 	dense := n * uint64(histCounts) * 8 // the counts of n dense histograms
 	if got := after.TotalAlloc - before.TotalAlloc; got > dense/4 {
-		t.Errorf("DecodeDocument and Quantiles of %d histograms allocated %d bytes, more than a quarter of their dense form (%d)", n, got, dense)
+		t.Errorf("Decode and Quantiles of %d histograms allocated %d bytes, more than a quarter of their dense form (%d)", n, got, dense)
 	}
 }

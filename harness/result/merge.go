@@ -1,4 +1,4 @@
-package metrics
+package result
 
 import (
 	"fmt"
@@ -12,14 +12,15 @@ import (
 // of intervals between the two starts), identities and rate-limit
 // observations merge by key and source, and scopes are inferred again from the
 // merged evidence. Start becomes the earlier start and End the later end.
-// Threshold results are dropped (they no longer describe the document): check
-// again after merging. The series intervals must be equal.
+// Every threshold either document carries is judged again on the merged
+// document (see the package documentation). The series intervals must be
+// equal.
 func (d *Document) Merge(other *Document) error {
 	if other == nil {
 		return nil
 	}
 	if other.Schema != "" && other.Schema != SchemaVersion {
-		return fmt.Errorf("metrics: merge: schema %q is not supported: want %q", other.Schema, SchemaVersion)
+		return fmt.Errorf("result: merge: schema %q is not supported: want %q", other.Schema, SchemaVersion)
 	}
 	if d.Schema == "" {
 		d.Schema = SchemaVersion
@@ -28,7 +29,7 @@ func (d *Document) Merge(other *Document) error {
 		d.Series.IntervalMs = other.Series.IntervalMs
 	}
 	if other.Series.IntervalMs != 0 && other.Series.IntervalMs != d.Series.IntervalMs {
-		return fmt.Errorf("metrics: merge: series intervals differ (%d ms and %d ms)", d.Series.IntervalMs, other.Series.IntervalMs)
+		return fmt.Errorf("result: merge: series intervals differ (%d ms and %d ms)", d.Series.IntervalMs, other.Series.IntervalMs)
 	}
 	// Start alignment.
 	if d.Start.IsZero() {
@@ -43,9 +44,9 @@ func (d *Document) Merge(other *Document) error {
 			shiftSelf = int(-off / iv)
 		}
 	}
-	if shiftOther+len(other.Series.Requests) > maxSeriesLen || shiftSelf+len(d.Series.Requests) > maxSeriesLen {
-		return fmt.Errorf("metrics: merge: the documents start %v apart: their series (%d ms intervals) cannot be aligned within %d intervals; merge shards of one run",
-			other.Start.Sub(d.Start), d.Series.IntervalMs, maxSeriesLen)
+	if shiftOther+len(other.Series.Requests) > MaxSeries || shiftSelf+len(d.Series.Requests) > MaxSeries {
+		return fmt.Errorf("result: merge: the documents start %v apart: their series (%d ms intervals) cannot be aligned within %d intervals; merge shards of one run",
+			other.Start.Sub(d.Start), d.Series.IntervalMs, MaxSeries)
 	}
 	if !other.Start.IsZero() && other.Start.Before(d.Start) {
 		d.Start = other.Start
@@ -86,7 +87,7 @@ func (d *Document) Merge(other *Document) error {
 			cur = &d.Operations[len(d.Operations)-1]
 		}
 		if err := cur.add(o, true); err != nil {
-			return fmt.Errorf("metrics: merge: %w", err)
+			return fmt.Errorf("result: merge: %w", err)
 		}
 	}
 	sort.Slice(d.Operations, func(i, j int) bool { return d.Operations[i].Op < d.Operations[j].Op })
@@ -106,14 +107,7 @@ func (d *Document) Merge(other *Document) error {
 		}
 		mergeObservation(cur, &o)
 	}
-	for i := range d.RateLimits {
-		rl := &d.RateLimits[i]
-		rl.Evidence.TokensSeen = d.Identities.Tokens
-		rl.Evidence.ClientsSeen = d.Identities.Clients
-		rl.Evidence.UsersSeen = d.Identities.Users
-		rl.Scope, rl.ScopeReason = scopeFor(rl.Source, rl.Evidence, rl.DeclaredScope)
-	}
-	sortObservations(d.RateLimits)
+	d.InferScopes()
 
 	if other.WebSocket != nil {
 		if d.WebSocket == nil {
@@ -128,7 +122,7 @@ func (d *Document) Merge(other *Document) error {
 		w.Events += o.Events
 		w.Lost += o.Lost
 		if err := w.PushLatency.merge(&o.PushLatency); err != nil {
-			return fmt.Errorf("metrics: merge: websocket.pushLatency: %w", err)
+			return fmt.Errorf("result: merge: websocket.pushLatency: %w", err)
 		}
 	}
 	d.Thresholds = remergeThresholds(d, d.Thresholds, other.Thresholds)
@@ -164,8 +158,8 @@ func mergeIDs(a []string, an int, b []string, bn int) ([]string, int) {
 		// report fewer than the ids in hand).
 		n = max(an+bn-overlap(a, b), n)
 	}
-	if len(ids) > maxIDs {
-		ids = ids[:maxIDs]
+	if len(ids) > MaxIDs {
+		ids = ids[:MaxIDs]
 	}
 	return ids, n
 }
@@ -202,7 +196,7 @@ func mergeObservation(d, o *RateLimitObservation) {
 	d.Rejected += o.Rejected
 	d.Recovered += o.Recovered
 	for _, c := range o.Samples {
-		if len(d.Samples) < maxSamples && !slices.Contains(d.Samples, c) {
+		if len(d.Samples) < MaxSamples && !slices.Contains(d.Samples, c) {
 			d.Samples = append(d.Samples, c)
 		}
 	}
@@ -243,10 +237,9 @@ func sortObservations(obs []RateLimitObservation) {
 	})
 }
 
-// remergeThresholds re-evaluates on the merged document every threshold
-// either side was checked against: a shard's verdict says nothing of the
-// whole run, but the merged counts and histograms answer the same question
-// exactly. An expression that does not parse is kept as it was, failed.
+// remergeThresholds judges on the merged document every expression either
+// side carries, once each; an expression that does not parse is kept,
+// failed, with the parse error as its detail.
 func remergeThresholds(d *Document, a, b []ThresholdResult) []ThresholdResult {
 	var out []ThresholdResult
 	seen := make(map[string]bool)
@@ -265,4 +258,20 @@ func remergeThresholds(d *Document, a, b []ThresholdResult) []ThresholdResult {
 		out = append(out, th.Eval(d))
 	}
 	return out
+}
+
+// InferScopes sets the seen counts of every rate-limit observation's
+// evidence from d.Identities and its scope from that evidence (InferScope,
+// or the limiter's own scope for a client-side one), and sorts the
+// observations by key and source. Merge calls it; so does a writer that
+// builds a Document.
+func (d *Document) InferScopes() {
+	for i := range d.RateLimits {
+		rl := &d.RateLimits[i]
+		rl.Evidence.TokensSeen = d.Identities.Tokens
+		rl.Evidence.ClientsSeen = d.Identities.Clients
+		rl.Evidence.UsersSeen = d.Identities.Users
+		rl.Scope, rl.ScopeReason = scopeFor(rl.Source, rl.Evidence, rl.DeclaredScope)
+	}
+	sortObservations(d.RateLimits)
 }

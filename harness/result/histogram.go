@@ -1,4 +1,4 @@
-package metrics
+package result
 
 import (
 	"bytes"
@@ -6,25 +6,18 @@ import (
 	"compress/zlib"
 	"encoding/base64"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/bits"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
-	jsonv2 "github.com/go-json-experiment/json"
-	jsonv1 "github.com/go-json-experiment/json/v1"
 )
-
-// SchemaVersion is the schema of the result document this package writes.
-const SchemaVersion = "cxload.result/v1"
 
 // HistogramEncoding is the encoding of Histogram.Data: an HdrHistogram V2
 // compressed snapshot, base64 (standard alphabet, padded), as in HdrHistogram
@@ -39,149 +32,26 @@ const doubleEncoded = "SElTVEZB"
 // HistogramUnit is the unit of the values in a Histogram: microseconds.
 const HistogramUnit = "us"
 
-// Document is the result of one scenario (or one shard of it), as written in
-// the test output by Emit and read back by DecodeDocument. See the package
-// documentation for the schema.
-//
-// A Document is a plain value: reading it from several goroutines is safe,
-// changing it (Merge, AssertThresholds) is not.
-type Document struct {
-	Schema     string                 `json:"schema"`
-	Scenario   string                 `json:"scenario"`
-	Shard      string                 `json:"shard,omitempty"`
-	Labels     map[string]string      `json:"labels,omitempty"`
-	Target     Target                 `json:"target"`
-	Start      time.Time              `json:"start"`
-	End        time.Time              `json:"end"`
-	Operations []OpStats              `json:"operations"`
-	RateLimits []RateLimitObservation `json:"rateLimits"`
-	Identities Identities             `json:"identities"`
-	Series     Series                 `json:"series"`
-	WebSocket  *WebSocketStats        `json:"websocket,omitempty"`
-	Thresholds []ThresholdResult      `json:"thresholds,omitempty"`
-	Summary    string                 `json:"summary,omitempty"`
-}
+// Histogram geometry: 1 µs to 1 h at 3 significant figures, so any percentile
+// read from a histogram is within 0.1% of the recorded value. Values above the
+// highest trackable value are recorded as that value (and counted as such).
+const (
+	histLowest  = 1                                   // 1 µs
+	histHighest = int64(time.Hour / time.Microsecond) // 1 h in µs
+	histDigits  = 3
+)
 
-// Target says what the run was pointed at.
-type Target struct {
-	Kind   string `json:"kind"`   // "simulator" or "tenant"
-	Region string `json:"region"` // region name for a tenant, "" for the simulator
-}
-
-// OpStats is the aggregate of one operation.
-type OpStats struct {
-	Op          string                    `json:"op"`
-	Route       string                    `json:"route,omitempty"`
-	Count       int64                     `json:"count"`
-	Outcomes    map[string]int64          `json:"outcomes"` // by Outcome.String()
-	Status429   int64                     `json:"status429"`
-	BytesIn     int64                     `json:"bytesIn"`
-	BytesOut    int64                     `json:"bytesOut"`
-	Connections int64                     `json:"connections"` // requests that opened a new connection (Result.Connect > 0)
-	RetryWaitMs float64                   `json:"retryWaitMs"`
-	Attempts    int64                     `json:"attempts"` // attempts sent to the server (sum of Result.Attempts): requests refused before sending add none
-	Latency     Histogram                 `json:"latency"`  // service time of the last attempt, all outcomes
-	Total       Histogram                 `json:"total"`    // CO-corrected: from intended send, retries included
-	ByOutcome   map[string]OutcomeLatency `json:"byOutcome,omitempty"`
-	RateHeaders *RateHeaders              `json:"rateHeaders,omitempty"`
-}
-
-// OutcomeLatency holds the histograms of one outcome of one operation.
-type OutcomeLatency struct {
-	Latency Histogram `json:"latency"`
-	Total   Histogram `json:"total"`
-}
-
-// RateHeaders is the largest inin-ratelimit-* figures an operation's
-// responses carried.
-type RateHeaders struct {
-	Allowed  int     `json:"allowed"`
-	MaxCount int     `json:"maxCount"`
-	MaxReset float64 `json:"maxResetSeconds"`
-}
-
-// Identities counts the distinct opaque identities the run used. The id lists
-// are capped (256 each); when a list is complete (its length equals the
-// count), Merge unions it exactly, otherwise it adds the counts.
-type Identities struct {
-	Tokens    int      `json:"tokens"`
-	Clients   int      `json:"clients"`
-	Users     int      `json:"users"`
-	TokenIDs  []string `json:"tokenIds,omitempty"`
-	ClientIDs []string `json:"clientIds,omitempty"`
-	UserIDs   []string `json:"userIds,omitempty"`
-}
-
-// RateLimitObservation is what the run saw of one rate-limit bucket: the
-// answer to "which limit, what scope".
-type RateLimitObservation struct {
-	Key            string    `json:"key"`
-	Namespace      string    `json:"namespace,omitempty"`
-	Scope          string    `json:"scope"`                   // inferred from evidence (see InferScope); a client-side limiter's own scope
-	ScopeReason    string    `json:"scopeReason,omitempty"`   // why InferScope chose it
-	DeclaredScope  string    `json:"declaredScope,omitempty"` // as stated by the client (Result.Scope)
-	Allowed        int       `json:"allowed"`                 // requests per window; 0 = unknown
-	WindowSeconds  float64   `json:"windowSeconds"`           // 0 = unknown
-	WindowSource   string    `json:"windowSource,omitempty"`  // "profile", "ratelimit-reset", "retry-after"
-	Rejected       int64     `json:"rejected"`                // requests it rejected (at least one attempt)
-	Recovered      int64     `json:"recovered"`               // of which a retry later got through
-	FirstRejection time.Time `json:"firstRejection,omitzero"`
-	LastRejection  time.Time `json:"lastRejection,omitzero"`
-	Evidence       Evidence  `json:"evidence"`
-	Source         string    `json:"source"`                         // "server" or "client-side"
-	Samples        []string  `json:"sampleCorrelationIds,omitempty"` // correlation ids of the first rejections, for a support case
-}
-
-// Evidence is what the run saw about who shared a throttling bucket; it is the
-// input of InferScope.
-type Evidence struct {
-	Tokens      int      `json:"tokens"`               // distinct tokens the bucket rejected
-	Clients     int      `json:"clients"`              // distinct OAuth clients it rejected
-	Users       int      `json:"users"`                // distinct non-empty users it rejected
-	TokensSeen  int      `json:"tokensSeen"`           // distinct tokens in the whole run
-	ClientsSeen int      `json:"clientsSeen"`          // distinct clients in the whole run
-	UsersSeen   int      `json:"usersSeen"`            // distinct non-empty users in the whole run
-	Ops         []string `json:"ops,omitempty"`        // operations the bucket rejected
-	OpsPassing  []string `json:"opsPassing,omitempty"` // other operations that succeeded while it rejected
-	TokenIDs    []string `json:"tokenIds,omitempty"`   // opaque ids, capped at 256
-	ClientIDs   []string `json:"clientIds,omitempty"`  // opaque ids, capped at 256
-	UserIDs     []string `json:"userIds,omitempty"`    // opaque ids, capped at 256
-}
-
-// Series holds per-interval counts of completed requests, relative to
-// Document.Start: element i covers [Start+i·Interval, Start+(i+1)·Interval).
-type Series struct {
-	IntervalMs int64   `json:"intervalMs"`
-	Requests   []int64 `json:"requests"`
-	Throttled  []int64 `json:"throttled"`
-	Errors     []int64 `json:"errors"` // http_error + server_error + transport_error
-}
-
-// WebSocketStats aggregates notification-channel activity.
-type WebSocketStats struct {
-	Connects          int64     `json:"connects"`
-	Heartbeats        int64     `json:"heartbeats"`
-	MaxHeartbeatGapMs float64   `json:"maxHeartbeatGapMs"`
-	Drops             int64     `json:"drops"`
-	Reconnects        int64     `json:"reconnects"`
-	Events            int64     `json:"events"`
-	Lost              int64     `json:"lost"`
-	PushLatency       Histogram `json:"pushLatency"`
-}
-
-// ThresholdResult is the verdict of one threshold on a document.
-type ThresholdResult struct {
-	Expr   string `json:"expr"`
-	Value  string `json:"value"` // the measured value, formatted like the threshold's
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"` // one paragraph: what was measured, on what
-}
+// NewHDR returns an empty HdrHistogram of the documents' geometry: 1 µs to
+// 1 h at 3 significant figures, values in microseconds. Histograms recorded
+// into it encode as this package's Histogram (EncodeHistogram) and merge
+// exactly with every document's.
+func NewHDR() *hdr.Histogram { return hdr.New(histLowest, histHighest, histDigits) }
 
 // Histogram is a latency distribution in microseconds, HdrHistogram V2
 // compressed and base64 encoded, so that histograms from several shards
 // merge exactly. Histograms made by Snapshot keep the decoded form, those
 // made by Merge a sparse one (hdrhistogram-go's PackedHistogram), and those
-// made by DecodeDocument the checked payload, decoded on first read;
+// made by Decode the checked payload, decoded on first read;
 // otherwise every read decodes Data. Reads are safe from several goroutines.
 type Histogram struct {
 	Encoding string `json:"encoding"` // HistogramEncoding
@@ -193,7 +63,7 @@ type Histogram struct {
 	v *checked             // Data checked, decoded on first read; or nil
 }
 
-// checked is a histogram that DecodeDocument checked, and that is decoded
+// checked is a histogram that Decode checked, and that is decoded
 // the first time it is read: a report reads few of a document's histograms.
 type checked struct {
 	once    sync.Once
@@ -216,7 +86,7 @@ type Quantiles struct {
 
 // Quantiles returns the count, the largest value and the values at
 // percentiles ps, as the decoded histogram gives them (see Packed). A
-// histogram that DecodeDocument checked is read as is, without decoding it:
+// histogram that Decode checked is read as is, without decoding it:
 // a report of many documents reads these and nothing else.
 func (h Histogram) Quantiles(ps ...float64) (Quantiles, error) {
 	if h.v != nil && h.p == nil {
@@ -301,15 +171,24 @@ func histHighestAt(i int64) int64 {
 	return histValueAt(i) + 1<<bucket - 1
 }
 
-func encodeHist(h *hdr.Histogram) (Histogram, error) {
+// Micros returns the value a histogram records for d: whole microseconds,
+// within the geometry's range (0 for a negative d, 1 h for a longer one).
+func Micros(d time.Duration) int64 {
+	return min(max(int64(d/time.Microsecond), 0), histHighest)
+}
+
+// EncodeHistogram encodes h, a histogram of the documents' geometry
+// (NewHDR), as a Histogram that keeps h to read from; a nil h is empty. h is
+// shared: do not change it afterwards.
+func EncodeHistogram(h *hdr.Histogram) (Histogram, error) {
 	if h == nil {
-		h = newHist()
+		h = NewHDR()
 	}
 	b, ok := encodeOwn(h)
 	if !ok {
 		var err error
 		if b, err = h.Encode(hdr.V2CompressedEncodingCookieBase); err != nil { // already base64: "HISTF..."
-			return Histogram{}, fmt.Errorf("metrics: encode histogram: %w", err)
+			return Histogram{}, fmt.Errorf("result: encode histogram: %w", err)
 		}
 	}
 	return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, Data: string(b), h: h}, nil
@@ -460,7 +339,7 @@ func (h Histogram) Hist() (*hdr.Histogram, error) {
 		return d, nil
 	}
 	if h.Data == "" {
-		return newHist(), nil
+		return NewHDR(), nil
 	}
 	data, err := h.data()
 	if err != nil {
@@ -487,7 +366,7 @@ func (h Histogram) Packed() (*hdr.PackedHistogram, error) {
 	case h.h != nil:
 		p := hdr.NewPacked(h.h.LowestTrackableValue(), h.h.HighestTrackableValue(), int(h.h.SignificantFigures()))
 		if dropped := p.MergeFrom(h.h); dropped > 0 {
-			return nil, fmt.Errorf("metrics: histogram: %d values out of range", dropped)
+			return nil, fmt.Errorf("result: histogram: %d values out of range", dropped)
 		}
 		return p, nil
 	case h.Data == "":
@@ -629,7 +508,7 @@ var ownDecoders = sync.Pool{New: func() any { return new(ownDecoder) }}
 // buckets of 2*subHalf sub-buckets, the first bucket whole and the others
 // in their upper half, each bucket twice the range of the one before.
 var (
-	histCounts  = int64(len(newHist().Export().Counts))
+	histCounts  = int64(len(NewHDR().Export().Counts))
 	histSubHalf = int64(1) << (bits.Len64(2*pow10(histDigits)-1) - 1) // lowest 1: unit magnitude 0
 )
 
@@ -689,10 +568,10 @@ func readZigZag(buf []byte) (v int64, n int) {
 // to decode.
 func (h Histogram) data() ([]byte, error) {
 	if h.Encoding != "" && h.Encoding != HistogramEncoding {
-		return nil, fmt.Errorf("metrics: histogram encoding %q is not supported (want %q)", h.Encoding, HistogramEncoding)
+		return nil, fmt.Errorf("result: histogram encoding %q is not supported (want %q)", h.Encoding, HistogramEncoding)
 	}
 	if h.Unit != "" && h.Unit != HistogramUnit {
-		return nil, fmt.Errorf("metrics: histogram unit %q is not supported (want %q)", h.Unit, HistogramUnit)
+		return nil, fmt.Errorf("result: histogram unit %q is not supported (want %q)", h.Unit, HistogramUnit)
 	}
 	data := []byte(h.Data)
 	if strings.HasPrefix(h.Data, doubleEncoded) {
@@ -705,7 +584,7 @@ func (h Histogram) data() ([]byte, error) {
 }
 
 func badData(err error) error {
-	return fmt.Errorf("metrics: histogram data is not an HdrHistogram V2 compressed snapshot in base64 (\"HISTF...\"): %w", err)
+	return fmt.Errorf("result: histogram data is not an HdrHistogram V2 compressed snapshot in base64 (\"HISTF...\"): %w", err)
 }
 
 // check checks that Data decodes, keeping what it needs to decode it on
@@ -746,7 +625,7 @@ func (h Histogram) hist() reader {
 	}
 	p, err := h.Packed()
 	if err != nil {
-		return newHist()
+		return NewHDR()
 	}
 	return p
 }
@@ -787,6 +666,16 @@ func (h Histogram) Mean() time.Duration {
 	return time.Duration(h.hist().Mean() * float64(time.Microsecond))
 }
 
+// Unencoded returns h as a Histogram to read from but not to write: its Data
+// is empty, which spares the encoding when only the figures are wanted. A nil
+// h is empty. h is shared: do not change it afterwards.
+func Unencoded(h *hdr.Histogram) Histogram {
+	if h == nil {
+		h = NewHDR()
+	}
+	return Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, h: h}
+}
+
 // merge adds other into h and re-encodes h.
 func (h *Histogram) merge(other *Histogram) error { return h.mergeEnc(other, true) }
 
@@ -802,7 +691,7 @@ func (h *Histogram) mergeEnc(other *Histogram, encode bool) error {
 	}
 	m := a.Clone()
 	if dropped := m.Merge(b); dropped > 0 {
-		return fmt.Errorf("metrics: merge histograms: %d values out of range", dropped)
+		return fmt.Errorf("result: merge histograms: %d values out of range", dropped)
 	}
 	if !encode {
 		*h = Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, p: m}
@@ -811,232 +700,9 @@ func (h *Histogram) mergeEnc(other *Histogram, encode bool) error {
 	data, ok := encodePacked(m)
 	if !ok {
 		if data, err = m.Encode(); err != nil {
-			return fmt.Errorf("metrics: encode histogram: %w", err)
+			return fmt.Errorf("result: encode histogram: %w", err)
 		}
 	}
 	*h = Histogram{Encoding: HistogramEncoding, Unit: HistogramUnit, Data: string(data), p: m}
 	return nil
-}
-
-// Op returns the statistics of operation name, or nil if the document has
-// none. The pointer refers into d.Operations.
-func (d *Document) Op(name string) *OpStats {
-	for i := range d.Operations {
-		if d.Operations[i].Op == name {
-			return &d.Operations[i]
-		}
-	}
-	return nil
-}
-
-// OpNames returns the names of the document's operations, sorted.
-func (d *Document) OpNames() []string {
-	names := make([]string, 0, len(d.Operations))
-	for _, o := range d.Operations {
-		names = append(names, o.Op)
-	}
-	sort.Strings(names)
-	return names
-}
-
-// All returns the statistics of all operations together, named "*". Its
-// histograms are not encoded (their Data is empty): read them through their
-// methods (Percentile, Hist, ...).
-func (d *Document) All() *OpStats {
-	all := &OpStats{Op: "*", Outcomes: map[string]int64{}}
-	for i := range d.Operations {
-		// errors cannot happen for documents that decoded; ignore them here
-		_ = all.add(&d.Operations[i], false)
-	}
-	return all
-}
-
-// Duration returns End - Start.
-func (d *Document) Duration() time.Duration { return d.End.Sub(d.Start) }
-
-// RateLimit returns the observation of bucket key (server-side first, then
-// client-side), or nil.
-func (d *Document) RateLimit(key string) *RateLimitObservation {
-	var found *RateLimitObservation
-	for i := range d.RateLimits {
-		if d.RateLimits[i].Key == key {
-			if d.RateLimits[i].Source != "client-side" {
-				return &d.RateLimits[i]
-			}
-			if found == nil {
-				found = &d.RateLimits[i]
-			}
-		}
-	}
-	return found
-}
-
-// Outcome returns the count of outcome o.
-func (s *OpStats) Outcome(o Outcome) int64 { return s.Outcomes[o.String()] }
-
-// Errors returns the count of http_error, server_error and transport_error
-// outcomes.
-func (s *OpStats) Errors() int64 {
-	return s.Outcome(HTTPError) + s.Outcome(ServerError) + s.Outcome(TransportError)
-}
-
-func (s *OpStats) add(o *OpStats, encode bool) error {
-	s.Count += o.Count
-	if s.Outcomes == nil {
-		s.Outcomes = map[string]int64{}
-	}
-	for k, v := range o.Outcomes {
-		s.Outcomes[k] += v
-	}
-	s.Status429 += o.Status429
-	s.BytesIn += o.BytesIn
-	s.BytesOut += o.BytesOut
-	s.Connections += o.Connections
-	s.RetryWaitMs += o.RetryWaitMs
-	s.Attempts += o.Attempts
-	if err := s.Latency.mergeEnc(&o.Latency, encode); err != nil {
-		return fmt.Errorf("operation %q latency: %w", o.Op, err)
-	}
-	if err := s.Total.mergeEnc(&o.Total, encode); err != nil {
-		return fmt.Errorf("operation %q total: %w", o.Op, err)
-	}
-	for k, v := range o.ByOutcome {
-		if s.ByOutcome == nil {
-			s.ByOutcome = map[string]OutcomeLatency{}
-		}
-		cur := s.ByOutcome[k]
-		if err := cur.Latency.mergeEnc(&v.Latency, encode); err != nil {
-			return fmt.Errorf("operation %q outcome %s latency: %w", o.Op, k, err)
-		}
-		if err := cur.Total.mergeEnc(&v.Total, encode); err != nil {
-			return fmt.Errorf("operation %q outcome %s total: %w", o.Op, k, err)
-		}
-		s.ByOutcome[k] = cur
-	}
-	if o.RateHeaders != nil {
-		if s.RateHeaders == nil {
-			s.RateHeaders = &RateHeaders{}
-		}
-		s.RateHeaders.Allowed = max(s.RateHeaders.Allowed, o.RateHeaders.Allowed)
-		s.RateHeaders.MaxCount = max(s.RateHeaders.MaxCount, o.RateHeaders.MaxCount)
-		s.RateHeaders.MaxReset = max(s.RateHeaders.MaxReset, o.RateHeaders.MaxReset)
-	}
-	return nil
-}
-
-// Encode returns the compact, single-line JSON of d.
-func (d *Document) Encode() ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // keep "p99(x) < 800ms" readable in the test output
-	if err := enc.Encode(d); err != nil {
-		return nil, fmt.Errorf("metrics: encode document: %w", err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
-// DecodeDocument parses a result document. It accepts the text after the
-// "cxload-result: " prefix (the prefix itself is tolerated), checks the
-// schema version, and checks that every histogram decodes.
-func DecodeDocument(data []byte) (*Document, error) {
-	data = bytes.TrimSpace(data)
-	if i := bytes.Index(data, []byte(ResultPrefix)); i >= 0 && !bytes.HasPrefix(data, []byte("{")) {
-		data = bytes.TrimSpace(data[i+len(ResultPrefix):])
-	}
-	if len(data) == 0 {
-		return nil, errors.New("metrics: decode document: empty input: want the JSON after " + strings.TrimSpace(ResultPrefix))
-	}
-	var d Document
-	if err := unmarshalFast(data, &d); err != nil || d.Schema != SchemaVersion {
-		d, err = decodeDocumentSlow(data)
-		if err != nil {
-			return nil, err
-		}
-	}
-	// An operation whose requests had one outcome has the same histograms
-	// as that outcome: each distinct histogram is decoded once.
-	seen := make(map[Histogram]Histogram)
-	if err := d.forEachHist(func(path func() string, h *Histogram) error {
-		key := Histogram{Encoding: h.Encoding, Unit: h.Unit, Data: h.Data}
-		if c, ok := seen[key]; ok {
-			*h = c
-			return nil
-		}
-		if err := h.check(); err != nil {
-			return fmt.Errorf("metrics: decode document: %s: %w", path(), err)
-		}
-		seen[key] = *h
-		return nil
-	}); err != nil {
-		return nil, err
-	}
-	return &d, nil
-}
-
-// unmarshalFast is json.Unmarshal, about twice as fast: encoding/json v2
-// with the options that give encoding/json's behavior. Its errors are not
-// worded as encoding/json's: on error, decode again with encoding/json.
-func unmarshalFast(data []byte, v any) error {
-	return jsonv2.Unmarshal(data, v, jsonv1.DefaultOptionsV1())
-}
-
-// decodeDocumentSlow decodes a document that json.Unmarshal did not take
-// as is, with the error that says what is wrong with it: not JSON, no
-// schema, another schema, or a field of the wrong type.
-func decodeDocumentSlow(data []byte) (Document, error) {
-	var probe struct {
-		Schema *string `json:"schema"`
-	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return Document{}, fmt.Errorf("metrics: decode document: %w (a document split by go test -json must be joined first)", err)
-	}
-	if probe.Schema == nil {
-		return Document{}, fmt.Errorf("metrics: decode document: no \"schema\" field: want %q", SchemaVersion)
-	}
-	if *probe.Schema != SchemaVersion {
-		return Document{}, fmt.Errorf("metrics: decode document: schema %q is not supported: this reader understands %q", *probe.Schema, SchemaVersion)
-	}
-	var d Document
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&d); err != nil {
-		return Document{}, fmt.Errorf("metrics: decode document: %w", err)
-	}
-	return d, nil
-}
-
-func (d *Document) forEachHist(f func(path func() string, h *Histogram) error) error {
-	for i := range d.Operations {
-		o := &d.Operations[i]
-		if err := f(func() string { return fmt.Sprintf("operations[%d].latency", i) }, &o.Latency); err != nil {
-			return err
-		}
-		if err := f(func() string { return fmt.Sprintf("operations[%d].total", i) }, &o.Total); err != nil {
-			return err
-		}
-		for _, k := range sortedKeys(o.ByOutcome) {
-			v := o.ByOutcome[k]
-			if err := f(func() string { return fmt.Sprintf("operations[%d].byOutcome.%s.latency", i, k) }, &v.Latency); err != nil {
-				return err
-			}
-			if err := f(func() string { return fmt.Sprintf("operations[%d].byOutcome.%s.total", i, k) }, &v.Total); err != nil {
-				return err
-			}
-			o.ByOutcome[k] = v
-		}
-	}
-	if d.WebSocket != nil {
-		if err := f(func() string { return "websocket.pushLatency" }, &d.WebSocket.PushLatency); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -1,0 +1,148 @@
+package result_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
+)
+
+// sample is a 10-second run: presence.set 1000 requests (p99 ~ 900ms, 20 throttled
+// by 429, 5 server errors), queues.list 100 requests at 5ms, one transport error.
+func sample(t testing.TB) *result.Document {
+	t.Helper()
+	c := newClock()
+	rec := metrics.NewRecorder(metrics.WithNow(c.Now))
+	for i := 0; i < 1000; i++ {
+		lat := 10 * time.Millisecond
+		if i >= 985 {
+			lat = 900 * time.Millisecond
+		}
+		status := 200
+		switch {
+		case i%50 == 1:
+			status = 429
+		case i%200 == 3:
+			status = 500
+		}
+		rec.Record(mkResult("presence.set", status, epoch.Add(time.Duration(i)*time.Millisecond), lat))
+	}
+	for i := 0; i < 99; i++ {
+		rec.Record(mkResult("queues.list", 200, epoch, 5*time.Millisecond))
+	}
+	rec.Record(mkResult("queues.list", 0, epoch, time.Second))
+	rec.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSHeartbeat, Gap: 31 * time.Second})
+	c.Advance(10 * time.Second)
+	return rec.Snapshot()
+}
+
+func TestThresholdEval(t *testing.T) {
+	doc := sample(t)
+	tests := []struct {
+		expr   string
+		ok     bool
+		value  string
+		detail string // fragment
+	}{
+		{"p99(presence.set) < 800ms", false, "900ms", "operation presence.set, 1000 requests, service time"},
+		{"p50(presence.set) <= 20ms", true, "10ms", ""},
+		{"p99.9(presence.set) >= 900ms", true, "900ms", ""},
+		{"p99(presence.set, total) < 1s", true, "900ms", "CO-corrected total"},
+		{"p99(queues.list, ok) < 10ms", true, "5ms", "outcome ok"},
+		{"max(queues.list) < 500ms", false, "1s", ""},
+		{"avg(queues.list) < 20ms", true, "15ms", ""}, // 14.95ms, shown to the millisecond
+		{"rate(429) < 1%", false, "1.82%", "all operations: 20 of 1100 requests were 429"},
+		{"rate(429, presence.set) < 2.5%", true, "2%", ""},
+		{"rate(errors, presence.set) < 0.5%", false, "0.5%", "5 of 1000 requests were errors"}, // not strictly below
+		{"rate(errors, presence.set) <= 0.5%", true, "0.5%", ""},
+		{"rate(throttled) <= 0.02", true, "1.82%", ""},
+		{"count(transport errors) == 0", false, "1", ""},
+		{"count(transport errors, presence.set) == 0", true, "0", ""},
+		{"count(requests) == 1100", true, "1100", ""},
+		{"count(5xx) != 0", true, "5", ""},
+		{"rps(presence.set) >= 100", true, "100", "1000 requests in 10s"},
+		{"rps() > 200", false, "110", ""},
+		{"rps(*) > 100", true, "110", ""},
+		{"max_heartbeat_gap < 45s", true, "31s", "1 heartbeats"},
+		{"ws_lost == 0", true, "0", ""},
+		{"rejected(token.rate.per.minute) == 0", true, "0", "buckets that rejected: unknown (server)"}, // 429s without a limit key
+		{"rejected(unknown) == 20", true, "20", ""},
+		{"p99(nope) < 1s", false, "n/a", `operation "nope" has no requests (operations in the run: presence.set, queues.list)`},
+		{"p99(queues.list, throttled) < 1s", false, "n/a", "no latency values"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			th, err := result.ParseThreshold(tt.expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := th.Eval(doc)
+			if r.Expr != tt.expr {
+				t.Errorf("Expr = %q", r.Expr)
+			}
+			if r.OK != tt.ok || r.Value != tt.value || !strings.Contains(r.Detail, tt.detail) || !strings.HasPrefix(r.Detail, "threshold "+tt.expr+": ") {
+				t.Errorf("Eval = ok %v, value %q, detail %q;\nwant ok %v, value %q, detail containing %q", r.OK, r.Value, r.Detail, tt.ok, tt.value, tt.detail)
+			}
+		})
+	}
+}
+
+func TestParseThresholdErrors(t *testing.T) {
+	tests := []struct {
+		expr string
+		want []string // fragments
+	}{
+		{"p99(op)", []string{"column 8", "no comparison"}},
+		{"p99(op) < ", []string{"no value"}},
+		{"p99(op) < 8xx", []string{"column 11", `"8xx" is not a duration`, "800ms"}},
+		{"p99(op) =< 1s", []string{"column 9", `"=" is not one of`}},
+		{"p0(op) < 1s", []string{"column 1", "(0,100]"}},
+		{"p101(op) < 1s", []string{"(0,100]"}},
+		{"q99(op) < 1s", []string{`unknown metric "q99"`}},
+		{"p99(op, fast) < 1s", []string{`modifier "fast"`}},
+		{"rate(oops) < 1%", []string{"column 6", `"oops" is not one of`}},
+		{"rate(429) < 150%", []string{`"150%" is not a percentage`}},
+		{"rate(429) < 2", []string{"fraction in [0,1]"}},
+		{"count(429) == 1.5", []string{"whole number"}},
+		{"count() == 0", []string{"takes (what) or (what, op)"}},
+		{"rps(a, b) > 1", []string{"at most one operation"}},
+		{"max_heartbeat_gap(x) < 1s", []string{"takes no arguments"}},
+		{"p99(op < 1s", []string{"no comparison"}},
+		{" < 1s", []string{"no metric"}},
+		{"rejected() == 0", []string{"rejected takes (bucket key)"}},
+		{"rejected(k, elsewhere) == 0", []string{`source "elsewhere"`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			_, err := result.ParseThreshold(tt.expr)
+			if err == nil {
+				t.Fatalf("ParseThreshold(%q) = nil error", tt.expr)
+			}
+			msg := err.Error()
+			for _, w := range append(tt.want, "result: threshold", "forms: p99(op) < 800ms") {
+				if !strings.Contains(msg, w) {
+					t.Errorf("ParseThreshold(%q) error = %q\nwant it to contain %q", tt.expr, msg, w)
+				}
+			}
+		})
+	}
+}
+
+func TestMustParseThresholdPanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Error("MustParseThreshold(bad) did not panic")
+		}
+	}()
+	result.MustParseThreshold("bad")
+}
+
+func TestCheck(t *testing.T) {
+	doc := sample(t)
+	res := result.Check(doc, result.MustParseThreshold("rate(429) < 5%"), result.MustParseThreshold("count(errors) == 0"))
+	if len(res) != 2 || !res[0].OK || res[1].OK || res[1].Value != "6" {
+		t.Errorf("Check = %+v", res)
+	}
+}
