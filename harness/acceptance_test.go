@@ -216,7 +216,7 @@ func TestAcceptanceTokenBurst(t *testing.T) {
 				tg := simulator(t, nil)
 				pool := tg.NewPool(auth.Config{Policy: auth.Shared})
 				rec := tg.NewRecorder()
-				c := tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: 20, Limits: tg.NewLimits(tc.limits),
+				c := tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: 20, Limits: limitsOf(tg, tc.limits),
 					Retry: api.RetryPolicy{MaxAttempts: 1}})
 				start := time.Now()
 				resps := burst(t, c, 20, n, queues)
@@ -270,7 +270,7 @@ func TestAcceptanceResourceLimit(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				tg := simulator(t, nil)
 				pool := tg.NewPool(auth.Config{Policy: auth.Shared})
-				c := tg.NewClient(api.Config{Tokens: pool, Agents: 10, Limits: tg.NewLimits(tc.limits), Retry: api.RetryPolicy{MaxAttempts: 1}})
+				c := tg.NewClient(api.Config{Tokens: pool, Agents: 10, Limits: limitsOf(tg, tc.limits), Retry: api.RetryPolicy{MaxAttempts: 1}})
 				resps := burst(t, c, 10, n, patch)
 				n429, attributed := count429(resps, gcsim.KeyRecordingState, genesys.ScopeEndpointUser)
 				if n429 != tc.want429 || attributed != tc.want429 {
@@ -292,7 +292,7 @@ func TestAcceptanceRetryAfter(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := simulator(t, nil)
 		pool := tg.NewPool(auth.Config{})
-		c := tg.NewClient(api.Config{Tokens: pool, Limits: tg.NewLimits(false), Rand: func() float64 { return 0 },
+		c := tg.NewClient(api.Config{Tokens: pool, Limits: tg.ObserveLimits(), Rand: func() float64 { return 0 },
 			Retry: api.RetryPolicy{MaxAttempts: 2, Jitter: -1}})
 		for i := range 300 {
 			if resp, err := c.Do(t.Context(), queues(i)); err != nil || resp.Status != 200 {
@@ -362,7 +362,7 @@ func TestAcceptancePoolRefresh(t *testing.T) {
 		}
 		tg := simulator(t, p)
 		pool := tg.NewPool(auth.Config{Policy: auth.PerClient, TokensPerClient: 3, RefreshMargin: time.Minute, RefreshJitter: -1})
-		c := tg.NewClient(api.Config{Tokens: pool, Agents: 30, Limits: tg.NewLimits(false)})
+		c := tg.NewClient(api.Config{Tokens: pool, Agents: 30, Limits: tg.ObserveLimits()})
 		tokens := func() (n int64) {
 			for _, v := range tg.Sim.Stats().Tokens {
 				n += v

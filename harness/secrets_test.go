@@ -83,7 +83,7 @@ func TestSecretScenario(t *testing.T) {
 	tg.Start(harness.Plan{Agents: 4, Rate: 10, Duration: 40 * 1e9})
 	pool := tg.NewPool(auth.Config{Policy: auth.PerAgent, Agents: 4})
 	rec := tg.NewRecorder()
-	c := tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: 4, Limits: tg.NewLimits(false), Retry: api.RetryPolicy{MaxAttempts: 1}})
+	c := tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: 4, Limits: tg.ObserveLimits(), Retry: api.RetryPolicy{MaxAttempts: 1}})
 	var tokens []string
 	for a := range 4 {
 		tok, err := pool.Token(t.Context(), a)

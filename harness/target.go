@@ -277,9 +277,15 @@ func (tg *Target) KnownLimits() []metrics.KnownLimit {
 	return out
 }
 
-// NewLimits returns a client-side limiter seeded with Buckets, on or off.
-func (tg *Target) NewLimits(enabled bool) *api.Limits {
-	return api.NewLimits(enabled, genesys.Family, tg.Buckets()...)
+// NewLimits returns a client-side limiter seeded with Buckets.
+func (tg *Target) NewLimits() *api.Limits {
+	return api.NewLimits(genesys.Family, tg.Buckets()...)
+}
+
+// ObserveLimits returns api.ObserveLimits seeded with Buckets: no
+// client-side limiting, 429s attributed to the target's limits.
+func (tg *Target) ObserveLimits() *api.Limits {
+	return api.ObserveLimits(genesys.Family, tg.Buckets()...)
 }
 
 // NewRecorder returns a metrics recorder labelled with the test's name and
@@ -293,10 +299,10 @@ func (tg *Target) NewRecorder(opts ...metrics.Option) *metrics.Recorder {
 // NewClient returns an API client for the target. Zero fields of cfg are
 // filled in: BaseURL; Dial (to the simulator's listener, unless HTTPClient
 // is set: the client's own connections, at most cfg.Agents); Limits
-// (seeded from the target; pass tg.NewLimits(false) to switch client-side
-// limiting off); Scrub (the pool's, when Tokens is an *auth.Pool). On a
-// tenant the guard is always the Gate, Start must have been called, and the
-// seeded limits are updated from the organization's limits API.
+// (tg.NewLimits(); pass tg.ObserveLimits() to send at full rate); Scrub
+// (the pool's, when Tokens is an *auth.Pool). On a tenant the guard is
+// always the Gate, Start must have been called, and the seeded limits are
+// updated from the organization's limits API.
 func (tg *Target) NewClient(cfg api.Config) *api.Client {
 	tg.t.Helper()
 	if cfg.BaseURL == "" {
@@ -310,7 +316,7 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 	}
 	seed := cfg.Limits == nil
 	if seed {
-		cfg.Limits = tg.NewLimits(true)
+		cfg.Limits = tg.NewLimits()
 	}
 	if tg.Guard != nil {
 		if !tg.started {
@@ -329,7 +335,7 @@ func (tg *Target) NewClient(cfg api.Config) *api.Client {
 		if got, err := api.FetchLimits(ctx, c); err != nil {
 			tg.t.Logf("cxload target: could not read the organization's limits (%v); using Genesys' documented defaults", err)
 		} else {
-			cfg.Limits = api.NewLimits(true, genesys.Family, api.MergeBuckets(api.DefaultBuckets(), got)...)
+			cfg.Limits = api.NewLimits(genesys.Family, api.MergeBuckets(api.DefaultBuckets(), got)...)
 			if c, err = api.New(cfg); err != nil {
 				tg.t.Fatalf("cxload target: %v", err)
 			}

@@ -109,7 +109,7 @@ func TestAcceptanceHiddenLimitLearned(t *testing.T) {
 		p.Limits = append(p.Limits, gcsim.Limit{Key: "routing.queues.rate.per.minute", Namespace: "routing", Scope: genesys.ScopeEndpointUser,
 			Allowed: 20, Window: gcsim.Duration(time.Minute), Families: []string{genesys.FamilyQueues}, Hidden: true})
 		tg := simulator(t, p)
-		lim := tg.NewLimits(true)
+		lim := tg.NewLimits()
 		c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Limits: lim, Retry: api.RetryPolicy{MaxAttempts: 1}})
 		var n429 int
 		for i := range 60 {
@@ -159,7 +159,7 @@ func TestGuardStopsRun(t *testing.T) {
 				g := harness.NewGuard(harness.GuardConfig{Approval: "CS-1", Budget: tc.budget, AbortAfter: 10 * time.Second, AllowOutsideWindow: true},
 					nil, func(f string, a ...any) { mu.Lock(); logs = append(logs, f); mu.Unlock() })
 				defer g.Close()
-				c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Gate: g, Limits: tg.NewLimits(tc.limits),
+				c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Gate: g, Limits: limitsOf(tg, tc.limits),
 					Retry: api.RetryPolicy{MaxAttempts: 1}})
 				var sent, refused int
 				var lastErr error
@@ -276,4 +276,12 @@ func TestTenantGuardedRun(t *testing.T) {
 			t.Errorf("output leaks the secret")
 		}
 	})
+}
+
+// limitsOf returns the target's client-side limiter, enforcing or observe-only.
+func limitsOf(tg *harness.Target, enforce bool) *api.Limits {
+	if enforce {
+		return tg.NewLimits()
+	}
+	return tg.ObserveLimits()
 }

@@ -315,7 +315,10 @@ func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket {
 // limits returns a client-side limiter seeded with this shard's part of the
 // known limits, on or off.
 func (r *rig) limits(enabled bool) *api.Limits {
-	return api.NewLimits(enabled, genesys.Family, r.splitBuckets(r.rawBuckets())...)
+	if !enabled {
+		return api.ObserveLimits(genesys.Family, r.splitBuckets(r.rawBuckets())...)
+	}
+	return api.NewLimits(genesys.Family, r.splitBuckets(r.rawBuckets())...)
 }
 
 // client returns an API client. cfg.Limits nil means the target's known
@@ -326,7 +329,7 @@ func (r *rig) client(cfg api.Config) *api.Client {
 		if cfg.Limits == nil && r.tenant() && !r.k.Shard.Whole() {
 			// Let the harness read the organization's limits, then split them.
 			c := r.tg.NewClient(cfg)
-			cfg.Limits = api.NewLimits(true, genesys.Family, r.splitBuckets(c.Limits().Buckets())...)
+			cfg.Limits = api.NewLimits(genesys.Family, r.splitBuckets(c.Limits().Buckets())...)
 		} else if cfg.Limits == nil && !r.tenant() {
 			cfg.Limits = r.limits(true)
 		}

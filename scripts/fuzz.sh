@@ -19,9 +19,10 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 
 # Every fuzz target of the module ("./pkg FuzzName"), found in the test
 # files so that a new target is fuzzed without editing this script. Today:
-# harness/api       FuzzParseRetryAfter FuzzParseRateLimitHeaders FuzzParseLimitBody
-#                   FuzzExpandRoute FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
+# harness/genesys   FuzzParseRetryAfter FuzzParseRateLimitHeaders FuzzParseLimitBody
+#                   FuzzRetryAfterRoundTrip FuzzRateLimitHeadersRoundTrip
 #                   FuzzLimitBodyRoundTrip FuzzParseLimitMessage
+# harness/api       FuzzExpandRoute
 # harness/gcsim     FuzzParseProfile
 # scripts/lab/peers FuzzServe (the raw target; the lab's own module)
 # harness           FuzzResolveTarget (CXLOAD_*, GENESYSCLOUD_*, clients file)

@@ -123,7 +123,7 @@ func newClientLoop(b *testing.B, base string) *clientLoop {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lim := api.NewLimits(true, nil,
+	lim := api.NewLimits(nil,
 		api.Bucket{Key: "client.credentials.token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 1e9, Window: time.Minute},
 		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: genesys.ScopeClientUser, Allowed: 1e9, Window: time.Minute})
 	c, err := api.New(api.Config{BaseURL: base, Tokens: pool, Recorder: metrics.NewRecorder(), Agents: 4, Limits: lim})

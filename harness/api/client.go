@@ -69,7 +69,10 @@ type Config struct {
 	// TLSConfig for an https BaseURL (default: TLS 1.2 or later, the
 	// system's roots). A copy is used: ALPN offers h2 and http/1.1.
 	TLSConfig *tls.Config
-	// Limits is the client-side limiter; nil disables client-side limiting.
+	// Limits is the client-side limiter: NewLimits to pace requests within
+	// known limits, ObserveLimits to send at full rate and only attribute
+	// 429s. nil, like every zero field, means "not chosen": New uses no
+	// limiter, harness.Target.NewClient fills in the target's NewLimits.
 	Limits *Limits
 	Retry  RetryPolicy
 	// AttemptTimeout bounds each attempt (default DefaultAttemptTimeout). If

@@ -267,7 +267,7 @@ func TestPauseOnlyThrottledScope(t *testing.T) {
 			if strings.Contains(a, "tok-0-") && first.CompareAndSwap(false, true) {
 				tooMany(w, "token.rate.per.minute", 300, "30")
 			}
-		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
+		}, api.Config{Limits: api.NewLimits(nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
 		if _, err := c.Agent(0).Do(t.Context(), &api.Request{Route: "/api/v2/users", Method: "GET",
 			Header: http.Header{"X-No-Retry": {"1"}}}); err != nil {
 			t.Fatal(err)
@@ -297,7 +297,7 @@ func TestPausedScopeDelaysOtherRequests(t *testing.T) {
 						tooMany(w, "token.rate.per.minute", 300, "10")
 					}
 				}, api.Config{Retry: api.RetryPolicy{MaxAttempts: 1},
-					Limits: api.NewLimits(enabled, nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
+					Limits: limitsOf(enabled, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
 				resp, _ := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
 				if resp.Status != 429 || resp.Result.Outcome != metrics.Throttled {
 					t.Fatalf("first = %d", resp.Status)
@@ -323,7 +323,7 @@ func TestClientSideRefusal(t *testing.T) {
 		var n atomic.Int64
 		rec := metrics.NewRecorder()
 		c := newClient(t, func(w http.ResponseWriter, r *http.Request) { n.Add(1) },
-			api.Config{Recorder: rec, Limits: api.NewLimits(true, nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 20, Window: time.Minute})})
+			api.Config{Recorder: rec, Limits: api.NewLimits(nil, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 20, Window: time.Minute})})
 		ctx, cancel := context.WithTimeout(t.Context(), time.Second)
 		defer cancel()
 		var refused *api.Response
@@ -352,7 +352,7 @@ func TestHeadersCorrectLimiter(t *testing.T) {
 			w.Header().Set("inin-ratelimit-count", "100")
 			w.Header().Set("inin-ratelimit-allowed", "100")
 			w.Header().Set("inin-ratelimit-reset", "42")
-		}, api.Config{Limits: api.NewLimits(true, nil, api.Bucket{Key: "conversations.recordingstate.rate.per.minute", Scope: genesys.ScopeEndpointUser, Allowed: 100, Families: []string{"conversations.recordingstate"}})})
+		}, api.Config{Limits: api.NewLimits(nil, api.Bucket{Key: "conversations.recordingstate.rate.per.minute", Scope: genesys.ScopeEndpointUser, Allowed: 100, Families: []string{"conversations.recordingstate"}})})
 		route := "/api/v2/conversations/{id}/recordingstate"
 		if _, err := c.Do(t.Context(), &api.Request{Method: "PATCH", Route: route, Params: []string{"c1"}}); err != nil {
 			t.Fatal(err)
@@ -376,7 +376,7 @@ func TestHeadersCorrectLimiter(t *testing.T) {
 func TestLearnsLimitFrom429(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n atomic.Int64
-		lim := api.NewLimits(true, nil)
+		lim := api.NewLimits(nil)
 		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
 			if n.Add(1) == 1 {
 				tooMany(w, "architect.ivrs.rate.per.minute", 100, "5")
@@ -511,7 +511,7 @@ func TestNewErrors(t *testing.T) {
 func TestConcurrentLearning(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		var n atomic.Int64
-		lim := api.NewLimits(true, nil)
+		lim := api.NewLimits(nil)
 		c := newClient(t, func(w http.ResponseWriter, r *http.Request) {
 			i := n.Add(1)
 			switch {
@@ -847,4 +847,12 @@ func TestNothingWrittenResendCountsOnce(t *testing.T) {
 	if g.admits != 2 || fmt.Sprint(g.statuses) != "[200 200]" {
 		t.Errorf("Gate: %d admits, statuses %v; want 2 (warm-up and POST), [200 200]", g.admits, g.statuses)
 	}
+}
+
+// limitsOf returns a limiter of buckets, enforcing or observe-only.
+func limitsOf(enforce bool, buckets ...api.Bucket) *api.Limits {
+	if enforce {
+		return api.NewLimits(nil, buckets...)
+	}
+	return api.ObserveLimits(nil, buckets...)
 }

@@ -24,7 +24,7 @@ func ExampleClient_GetJSON() {
 	if err != nil {
 		panic(err)
 	}
-	limits := api.NewLimits(true, nil, api.DefaultBuckets()...)
+	limits := api.NewLimits(nil, api.DefaultBuckets()...)
 	rec := metrics.NewRecorder()
 	c, err := api.New(api.Config{BaseURL: srv.URL(), Tokens: pool, Recorder: rec, Limits: limits, HTTPClient: srv.Client()})
 	if err != nil {

@@ -68,10 +68,21 @@ type identity struct {
 	token, client, user string
 }
 
-// NewLimits returns a limiter seeded with buckets. family maps a route
-// template to its family (nil: genesys.Family). enabled=false makes Wait and
-// Observe no-ops, to reproduce 429 storms on purpose.
-func NewLimits(enabled bool, family func(route string) string, buckets ...Bucket) *Limits {
+// NewLimits returns a client-side limiter seeded with buckets. family maps
+// a route template to its family (nil: genesys.Family).
+func NewLimits(family func(route string) string, buckets ...Bucket) *Limits {
+	return newLimits(true, family, buckets)
+}
+
+// ObserveLimits returns a Limits that never delays a request and learns
+// nothing: it only attributes a 429 to the bucket its body names, with that
+// bucket's scope when it is one of buckets. Use it to send at full rate and
+// see the server's limits refuse (429 storms on purpose).
+func ObserveLimits(family func(route string) string, buckets ...Bucket) *Limits {
+	return newLimits(false, family, buckets)
+}
+
+func newLimits(enabled bool, family func(route string) string, buckets []Bucket) *Limits {
 	if family == nil {
 		family = genesys.Family
 	}
@@ -83,7 +94,7 @@ func NewLimits(enabled bool, family func(route string) string, buckets ...Bucket
 	return l
 }
 
-// Enabled reports whether client-side limiting is on.
+// Enabled reports whether l delays requests: false for ObserveLimits.
 func (l *Limits) Enabled() bool { return l != nil && l.enabled }
 
 // Buckets returns a copy of the known buckets, seeded and learned.

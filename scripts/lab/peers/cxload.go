@@ -40,7 +40,7 @@ func (s staticTokens) Invalidate(*auth.Token)                          {}
 // user).
 func newCxloadClient(url string, conns int) (*api.Client, *metrics.Recorder, error) {
 	rec := metrics.NewRecorder(metrics.WithScenario("peers"), metrics.WithTarget("loopback", ""))
-	limits := api.NewLimits(true, nil,
+	limits := api.NewLimits(nil,
 		api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: neverLimit, Source: "peers"},
 		api.Bucket{Key: "org.app.user.rate.per.minute", Scope: genesys.ScopeClientUser, Allowed: neverLimit, Source: "peers"},
 	)
