@@ -1,0 +1,262 @@
+package discover_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
+
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/discover"
+	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/genesys"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const keyQueuesHidden = "test.routing.queues.rate.per.minute"
+
+// tokenLimit is a small per-token limit, so that a probe reaches it in a
+// few requests.
+var tokenLimit = gcsim.Limit{Key: genesys.KeyClientCredentialsToken, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeToken,
+	Grant: "client_credentials", Allowed: 20, Window: gcsim.Duration(time.Minute)}
+
+// probes are two GET requests: queues and users.
+func probes() []discover.Probe {
+	page1 := url.Values{"pageSize": {"1"}}
+	get := func(family, route string) discover.Probe {
+		return discover.Probe{Family: family, Request: func() *api.Request {
+			return &api.Request{Op: "probe " + family, Method: http.MethodGet, Route: route, Query: page1}
+		}}
+	}
+	return []discover.Probe{get(genesys.FamilyQueues, "/api/v2/routing/queues"), get(genesys.FamilyUsers, "/api/v2/users")}
+}
+
+// serve starts the simulator with limits on 127.0.0.1, wrapping its handler
+// with wrap when set, and returns it with a client that sends each agent's
+// requests on its own token of the profile's two OAuth clients, with no
+// client-side limiting and no retries.
+func serve(t *testing.T, limits []gcsim.Limit, wrap func(http.Handler) http.Handler) (*gcsim.Server, *api.Client) {
+	t.Helper()
+	p := gcsim.DefaultProfile()
+	p.Limits = limits
+	srv := gcsim.NewUnstartedServer(p)
+	if wrap != nil {
+		srv.Config.Handler = wrap(srv.Config.Handler)
+	}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	var creds []auth.Credentials
+	for _, c := range p.Clients {
+		creds = append(creds, auth.Credentials{ClientID: c.ID, Secret: string(c.Secret)})
+	}
+	pool, err := auth.NewPool(auth.Config{TokenURL: srv.URL() + "/oauth/token", Clients: creds, Policy: auth.PerAgent, Agents: 64,
+		HTTPClient: srv.Client(), CreateLimit: rate.Inf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := api.New(api.Config{BaseURL: srv.URL(), Tokens: pool, Limits: api.ObserveLimits(nil), Retry: api.RetryPolicy{MaxAttempts: 1},
+		HTTPClient: srv.Client(), Agents: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return srv, c
+}
+
+// declared reads the organization's limits, as a caller would.
+func declared(t *testing.T, c *api.Client) []api.Bucket {
+	t.Helper()
+	bs, err := api.FetchLimits(context.Background(), c)
+	if err != nil {
+		t.Fatalf("FetchLimits: %v", err)
+	}
+	return bs
+}
+
+// want is a limit as the test expects it found.
+type want struct {
+	allowed  int
+	window   time.Duration
+	source   string
+	scope    genesys.Scope
+	families string // comma-separated; "" for every route
+	hidden   bool
+}
+
+func check(t *testing.T, res *discover.Result, key string, w want) {
+	t.Helper()
+	l, ok := res.Limit(key)
+	if !ok {
+		t.Errorf("limit %s not found; summary:\n%s", key, strings.Join(res.Summary(), "\n"))
+		return
+	}
+	got := want{l.Allowed, l.Window, l.WindowSource, l.Scope, strings.Join(l.Families, ","), l.Hidden}
+	if got != w || !l.Triggered {
+		t.Errorf("limit %s = %+v (triggered %v), want %+v, triggered; evidence: %s", key, got, l.Triggered, w, strings.Join(l.Evidence, "; "))
+	}
+}
+
+// A per-token limit: a fresh token of the same client passes, and every
+// family is rejected on the exhausted token.
+func TestRunFindsTokenLimit(t *testing.T) {
+	_, c := serve(t, []gcsim.Limit{tokenLimit}, nil)
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: probes(), Declared: declared(t, c)})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, "429 message", genesys.ScopeToken, "", false})
+	// Users' fresh token fills the same visible bucket: it stops at the
+	// headers instead of a second 429.
+	if l, _ := res.Limit(genesys.KeyClientCredentialsToken); l == nil || strings.Join(l.Filled, ",") != genesys.FamilyUsers {
+		t.Errorf("Filled = %v, want [%s]", l.Filled, genesys.FamilyUsers)
+	}
+	if len(res.Limits) != 1 || len(res.Skipped) != 0 {
+		t.Errorf("Limits %d, Skipped %v; want 1 limit and nothing skipped; summary:\n%s", len(res.Limits), res.Skipped, strings.Join(res.Summary(), "\n"))
+	}
+	// 20 accepted + the 429, two scope questions (same client, families), 20 more for users.
+	if res.Requests != 21+2+20 {
+		t.Errorf("Requests = %d, want 43", res.Requests)
+	}
+}
+
+// A hidden per-endpoint limit: not listed, no headers; another client's
+// token passes, other families pass.
+func TestRunFindsHiddenEndpointLimit(t *testing.T) {
+	hidden := gcsim.Limit{Key: keyQueuesHidden, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeEndpointUser,
+		Allowed: 5, Window: gcsim.Duration(30 * time.Second), Families: []string{genesys.FamilyQueues}, Hidden: true}
+	_, c := serve(t, []gcsim.Limit{tokenLimit, hidden}, nil)
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: probes(), Declared: declared(t, c)})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	check(t, res, keyQueuesHidden, want{5, 30 * time.Second, "429 message", genesys.ScopeEndpointUser, genesys.FamilyQueues, true})
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, "429 message", genesys.ScopeToken, "", false})
+	sum := strings.Join(res.Summary(), "\n")
+	if !strings.Contains(sum, "Limit "+keyQueuesHidden+" HIDDEN") {
+		t.Errorf("summary does not call %s hidden:\n%s", keyQueuesHidden, sum)
+	}
+
+	// The findings as a profile, in the order found: gcsim reads it back
+	// with both limits.
+	path := filepath.Join(t.TempDir(), "found.json")
+	if err := discover.WriteProfile(path, res.Profile(nil)); err != nil {
+		t.Fatalf("WriteProfile: %v", err)
+	}
+	p, err := gcsim.LoadProfile(path)
+	if err != nil {
+		t.Fatalf("LoadProfile(WriteProfile's file): %v", err)
+	}
+	var got []string
+	for _, l := range p.Limits {
+		if l.Scope != genesys.ScopeClient && l.Grant != "password" {
+			got = append(got, l.Key+"/"+string(l.Scope)+"/"+strings.Join(l.Families, ",")+"/"+l.Window.Std().String())
+		}
+	}
+	if w := keyQueuesHidden + "/endpoint-user/" + genesys.FamilyQueues + "/30s " + genesys.KeyClientCredentialsToken + "/token//1m0s"; strings.Join(got, " ") != w {
+		t.Errorf("profile request limits = %v, want %s", got, w)
+	}
+}
+
+// A 429 without limit.key (a gateway's) is reported as an unnamed limit,
+// and the discovery goes on to the next family.
+func TestRunReportsUnnamedLimit(t *testing.T) {
+	var queues atomic.Int64
+	gateway := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/api/v2/routing/queues" && queues.Add(1) > 3 {
+				w.Header().Set("Retry-After", "10")
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusTooManyRequests)
+				io.WriteString(w, `{"message":"Too Many Requests","status":429}`)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	_, c := serve(t, []gcsim.Limit{tokenLimit}, gateway)
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: probes(), Declared: declared(t, c)})
+	if err != nil {
+		t.Fatalf("Run: %v; want the unnamed limit reported and the discovery to go on", err)
+	}
+	if len(res.Limits) == 0 || res.Limits[0].Key != "" {
+		t.Fatalf("first limit %+v, want the unnamed one", res.Limits)
+	}
+	u := res.Limits[0]
+	if u.Allowed != 3 || strings.Join(u.Families, ",") != genesys.FamilyQueues || u.Scope != "" || u.WindowSource != "Retry-After" || u.Window != 10*time.Second {
+		t.Errorf("unnamed limit = %+v, want 3 requests on %s, scope unknown, window 10s from Retry-After", u, genesys.FamilyQueues)
+	}
+	// The next family still ran into the token limit.
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, "429 message", genesys.ScopeToken, genesys.FamilyUsers, false})
+	if sum := strings.Join(res.Summary(), "\n"); !strings.Contains(sum, "Unnamed limit (a 429 without limit.key): 3 per 10s") {
+		t.Errorf("summary does not report the unnamed limit:\n%s", sum)
+	}
+	for _, l := range res.Profile(nil).Limits {
+		if l.Key == "" {
+			t.Errorf("profile holds the unnamed limit: %+v", l)
+		}
+	}
+}
+
+// A probe refused at once (e.g. a permission the client lacks) is skipped
+// with its status; a write probe is not sent when SkipWrites is set.
+func TestRunSkips(t *testing.T) {
+	_, c := serve(t, []gcsim.Limit{tokenLimit}, nil)
+	ps := append(probes(),
+		discover.Probe{Family: genesys.FamilyPresence, Request: func() *api.Request {
+			return &api.Request{Op: "probe presence", Route: "/api/v2/users/{id}/presences/{source}", Params: []string{"no-such-user", "purecloud"}}
+		}},
+		discover.Probe{Family: genesys.FamilyCalls, Write: true, Request: func() *api.Request {
+			t.Error("a write probe was sent with SkipWrites")
+			return &api.Request{Op: "probe calls", Method: http.MethodPost, Route: "/api/v2/conversations/calls"}
+		}})
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: ps, SkipWrites: true, MaxRequests: 50})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	got := strings.Join(res.Skipped, " | ")
+	if !strings.Contains(got, genesys.FamilyCalls) || !strings.Contains(got, genesys.FamilyPresence+" (its probe was answered 404") {
+		t.Errorf("Skipped = %s; want %s (write) and %s (404)", got, genesys.FamilyCalls, genesys.FamilyPresence)
+	}
+}
+
+// MaxRequests bounds a family's requests when no 429 comes.
+func TestRunMaxRequests(t *testing.T) {
+	_, c := serve(t, nil, nil)
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 1, Probes: probes()[:1], MaxRequests: 7})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if res.Requests != 7 || len(res.Skipped) != 1 || !strings.Contains(res.Skipped[0], "no 429 within 7 requests") {
+		t.Errorf("Requests %d, Skipped %v; want 7 and the family skipped for no 429", res.Requests, res.Skipped)
+	}
+}
+
+func TestRunRefusesBadConfig(t *testing.T) {
+	_, c := serve(t, nil, nil)
+	tests := []struct {
+		name string
+		cfg  discover.Config
+		want string
+	}{
+		{"no client", discover.Config{Clients: 1}, "Config.Client is nil"},
+		{"no OAuth clients", discover.Config{Client: c}, "Config.Clients = 0"},
+		{"probe without request", discover.Config{Client: c, Clients: 1, Probes: []discover.Probe{{Family: genesys.FamilyQueues}}}, "Config.Probes[0]: want a Family and a Request"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if _, err := discover.Run(context.Background(), tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Run = %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}
