@@ -10,8 +10,9 @@ import (
 // Scopes returned by InferScope. They are not genesys.Scope on purpose:
 // genesys.Scope is a limit's declared scope, while these name what the
 // evidence of one run can tell apart (a "user" or "endpoint" pattern fits
-// client-user and endpoint-user alike, and "undetermined" is an answer), so
-// a document reports a declared scope when one is known and these otherwise.
+// client-user and endpoint-user alike, and "undetermined" is an answer). A
+// document reports the inferred scope, and the declared one only for the
+// client-side limiter or when the evidence cannot decide (scopeFor).
 const (
 	ScopeToken        = "token"        // one token among several was rejected while the others passed
 	ScopeUser         = "user"         // several tokens of one user were rejected while other users passed
