@@ -94,7 +94,7 @@ func (e expecting) Forget(correlationID, topic string) { e.forgotten.Add(1) }
 // scenario's recorder.
 type channels struct {
 	r         *rig
-	pool      *auth.Pool
+	api       *api.Client
 	col       *notify.Collector
 	rec       *metrics.Recorder
 	hb        time.Duration
@@ -102,24 +102,15 @@ type channels struct {
 	agents    int
 }
 
-func newChannels(r *rig, pool *auth.Pool, rec *metrics.Recorder, agents int) *channels {
-	return &channels{r: r, pool: pool, col: notify.NewCollector(), rec: rec, hb: r.heartbeat(), agents: agents}
+func newChannels(r *rig, c *api.Client, rec *metrics.Recorder, agents int) *channels {
+	return &channels{r: r, api: c, col: notify.NewCollector(), rec: rec, hb: r.heartbeat(), agents: agents}
 }
 
 // open is an agent.Config.Channel.
 func (c *channels) open(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
-	id := a.ID
-	hc := c.r.httpClient(4)
 	cl, err := notify.Open(ctx, notify.Options{
-		BaseURL:    c.r.apiBase(),
-		HTTPClient: hc,
-		Token: func(ctx context.Context) (string, error) {
-			tok, err := c.pool.Token(ctx, id)
-			if err != nil {
-				return "", err
-			}
-			return tok.Value(), nil
-		},
+		API:               c.api.Agent(a.ID), // limited, retried, recorded, counted by the guard
+		Gate:              c.r.gate(),
 		Topics:            topics,
 		HeartbeatInterval: c.hb,
 		// Short simulator heartbeats (1 s) would declare a socket dead after
@@ -201,7 +192,7 @@ func (r *rig) population(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, a
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", agents, err)
 	}
-	chans := newChannels(r, pool, rec, agents)
+	chans := newChannels(r, c, rec, agents)
 	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
 	if err != nil {
 		t.Fatal(err)

@@ -498,16 +498,15 @@ func TestSubscribeTopicsOpensOnce(t *testing.T) {
 func TestNotifyChannels(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 20
-		s, pool := newSimPool(t, n, auth.Shared)
+		s, _ := newSimPool(t, n, auth.Shared)
 		col := notify.NewCollector()
 		opts := notify.Options{
-			BaseURL:    s.srv.URL(),
-			HTTPClient: s.srv.Client(),
-			Dialer:     &websocket.Dialer{NetDialContext: s.srv.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024},
-			Collector:  col,
-			Recorder:   s.rec,
+			API:       s.api,
+			Dialer:    &websocket.Dialer{NetDialContext: s.srv.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024},
+			Collector: col,
+			Recorder:  s.rec,
 		}
-		p := s.populationWith(t, n, agent.Config{Channel: agent.NotifyChannels(opts, pool), PushLatency: true})
+		p := s.populationWith(t, n, agent.Config{Channel: agent.NotifyChannels(opts), PushLatency: true})
 		ctx := t.Context()
 		var wg sync.WaitGroup
 		errs := make(chan error, n)

@@ -1,7 +1,6 @@
 package faultsuite
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"testing"
@@ -26,14 +25,7 @@ func openChannels(t testing.TB, r *rig, n int, hb time.Duration, col *notify.Col
 	out := make([]*notify.Client, n)
 	for i := range out {
 		o := notify.Options{
-			BaseURL: r.sim.URL(), HTTPClient: r.hc,
-			Token: func(ctx context.Context) (string, error) {
-				tok, err := r.pool.Token(ctx, i)
-				if err != nil {
-					return "", err
-				}
-				return tok.Value(), nil
-			},
+			API:               r.api.Agent(i),
 			Topics:            []string{presenceTopic(i)},
 			Dialer:            &websocket.Dialer{NetDialContext: r.sim.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024},
 			HeartbeatInterval: hb, PingInterval: -1, ExpectTimeout: 30 * time.Second,
@@ -183,6 +175,20 @@ func TestNotificationFaults(t *testing.T) {
 				doc := checkAccounted(t, r, all, http.MethodPatch, "/api/v2/users/{id}/presences/{source}")
 				if doc.Op("presence.set").Outcome(result.OK) != all.issued {
 					t.Errorf("presence changes: %v; want all ok", doc.Op("presence.set").Outcomes)
+				}
+				// The channels' REST calls go through the API client: recorded
+				// as operations, one per request the simulator answered.
+				for _, c := range []struct{ op, method, route string }{
+					{notify.OpChannelCreate, http.MethodPost, "/api/v2/notifications/channels"},
+					{notify.OpChannelSubscribe, http.MethodPut, "/api/v2/notifications/channels/{id}/subscriptions"},
+				} {
+					got, want := int64(0), routeCount(r.sim.Stats(), c.method, c.route)
+					if o := doc.Op(c.op); o != nil {
+						got = o.Count
+					}
+					if got != want || want == 0 {
+						t.Errorf("%s: the document counts %d, the simulator answered %d %s %s", c.op, got, want, c.method, c.route)
+					}
 				}
 				ws := doc.WebSocket
 				if ws == nil {

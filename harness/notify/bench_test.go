@@ -51,7 +51,7 @@ func benchIdleClients(b *testing.B, n int) {
 	defer hc.CloseIdleConnections()
 	tokSrc := benchToken(b, hc, url)
 	col := NewCollector()
-	o := Options{BaseURL: url, HTTPClient: hc, Token: tokSrc, Collector: col, PingInterval: -1}
+	o := Options{API: newAPI(b, url, hc, tokSrc), Collector: col, PingInterval: -1}
 
 	// Warm up shared state (pools, transport, collector) with one client.
 	warm, err := Open(context.Background(), withTopic(o, 0))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/backoff"
 	"github.com/cxload/cxload/harness/metrics"
 )
@@ -54,14 +55,17 @@ type Recorder interface {
 	RecordWebSocket(metrics.WebSocketEvent)
 }
 
-// Options configures a Client. BaseURL and Token are required.
+// Options configures a Client. API is required.
 type Options struct {
-	// BaseURL is the API base, e.g. gcsim's URL() or "https://api.mypurecloud.com".
-	BaseURL string
-	// HTTPClient sends the REST calls; nil means http.DefaultClient.
-	HTTPClient *http.Client
-	// Token returns the bearer token for a REST call.
-	Token func(ctx context.Context) (string, error)
+	// API sends the channel API's REST calls (create, subscribe), with its
+	// token (for one agent: client.Agent(i)), limiter, retries, 401 refresh,
+	// recorder and gate: they are operations OpChannelCreate and
+	// OpChannelSubscribe like any other request of the run.
+	API *api.Client
+	// Gate, if set, admits every WebSocket dial and is told its status, as
+	// api.Client's Gate is for requests: the production guard's budget
+	// counts the dials. Pass the same gate as the API client's.
+	Gate api.Gate
 	// Topics are subscribed on every channel the client creates, at most
 	// MaxTopicsPerChannel.
 	Topics []string
@@ -108,12 +112,8 @@ type Options struct {
 var writePool sync.Pool
 
 func (o *Options) normalize() error {
-	if o.BaseURL == "" {
-		return errors.New("notify: Options.BaseURL is empty: set the API base URL, e.g. gcsim's URL()")
-	}
-	o.BaseURL = strings.TrimRight(o.BaseURL, "/")
-	if o.Token == nil {
-		return errors.New("notify: Options.Token is nil: set a function returning a bearer token")
+	if o.API == nil {
+		return errors.New("notify: Options.API is nil: set the api.Client that sends the channel's REST calls (for one agent, client.Agent(i))")
 	}
 	if len(o.Topics) > MaxTopicsPerChannel {
 		return fmt.Errorf("notify: Options.Topics has %d topics; Genesys allows %d per channel: split them over several clients", len(o.Topics), MaxTopicsPerChannel)
@@ -122,9 +122,6 @@ func (o *Options) normalize() error {
 		if t == "" {
 			return fmt.Errorf("notify: Options.Topics[%d] is empty", i)
 		}
-	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = http.DefaultClient
 	}
 	if o.Dialer == nil {
 		o.Dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &writePool,
@@ -368,10 +365,22 @@ func (c *Client) record(ev metrics.WebSocketEvent) {
 
 // dial opens the WebSocket of ch.
 func (c *Client) dial(ctx context.Context, ch Channel) (*wsConn, error) {
+	if g := c.o.Gate; g != nil {
+		if err := g.Admit(); err != nil {
+			return nil, fmt.Errorf("notify: connect channel %s: %w", ch.ID, err)
+		}
+	}
 	start := c.o.Now()
 	ws, resp, err := c.o.Dialer.DialContext(ctx, ch.ConnectURI, nil)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
+	}
+	if g := c.o.Gate; g != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		g.Done(status)
 	}
 	if err != nil {
 		if resp != nil && resp.StatusCode == http.StatusNotFound {

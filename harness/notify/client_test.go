@@ -69,7 +69,7 @@ func TestDedupe(t *testing.T) {
 }
 
 func TestOpenErrors(t *testing.T) {
-	tok := func(context.Context) (string, error) { return "x", nil }
+	c := newAPI(t, "http://127.0.0.1:1", nil, func(context.Context) (string, error) { return "x", nil })
 	tooMany := make([]string, MaxTopicsPerChannel+1)
 	for i := range tooMany {
 		tooMany[i] = presenceTopic(i)
@@ -79,10 +79,9 @@ func TestOpenErrors(t *testing.T) {
 		o    Options
 		want string
 	}{
-		{"no base URL", Options{Token: tok}, "Options.BaseURL is empty"},
-		{"no token", Options{BaseURL: "http://127.0.0.1:1"}, "Options.Token is nil"},
-		{"too many topics", Options{BaseURL: "http://127.0.0.1:1", Token: tok, Topics: tooMany}, "1001 topics; Genesys allows 1000 per channel"},
-		{"empty topic", Options{BaseURL: "http://127.0.0.1:1", Token: tok, Topics: []string{"a", ""}}, "Options.Topics[1] is empty"},
+		{"no API client", Options{}, "Options.API is nil"},
+		{"too many topics", Options{API: c, Topics: tooMany}, "1001 topics; Genesys allows 1000 per channel"},
+		{"empty topic", Options{API: c, Topics: []string{"a", ""}}, "Options.Topics[1] is empty"},
 	}
 	for _, tt := range tests {
 		_, err := Open(context.Background(), tt.o)
@@ -100,7 +99,7 @@ func TestOpenErrors(t *testing.T) {
 		}
 		// A bad token: an HTTPError with the status, and no token in the text.
 		o := simOptions(t, s)
-		o.Token = func(context.Context) (string, error) { return "secret-token-value", nil }
+		o.API = newAPI(t, s.URL(), s.Client(), func(context.Context) (string, error) { return "secret-token-value", nil })
 		_, err = Open(context.Background(), o)
 		var he *HTTPError
 		if !errors.As(err, &he) || he.Status != http.StatusUnauthorized || strings.Contains(err.Error(), "secret-token-value") {
@@ -225,9 +224,8 @@ func fakeStreaming(t testing.TB, scripts ...[]step) Options {
 	go func() { defer close(served); srv.Serve(l) }()
 	t.Cleanup(func() { srv.Close(); <-served })
 	return Options{
-		BaseURL:      "http://fake",
-		HTTPClient:   &http.Client{Transport: &http.Transport{DialContext: l.DialContext}},
-		Token:        func(context.Context) (string, error) { return "t", nil },
+		API: newAPI(t, "http://fake", &http.Client{Transport: &http.Transport{DialContext: l.DialContext}},
+			func(context.Context) (string, error) { return "t", nil }),
 		Dialer:       &websocket.Dialer{NetDialContext: l.DialContext},
 		Rand:         func() float64 { return 0 },
 		PingInterval: -1,
@@ -520,7 +518,7 @@ func TestEvictionOf21stChannel(t *testing.T) {
 		}
 		victim := clients[0].ChannelID()
 		// A 21st channel of the same app: the least recently used one goes.
-		tok, _ := base.Token(context.Background())
+		tok, _ := simToken(t, s)(context.Background())
 		req, _ := http.NewRequest("POST", s.URL()+"/api/v2/notifications/channels", nil)
 		req.Header.Set("Authorization", "Bearer "+tok)
 		resp, err := s.Client().Do(req)

@@ -6,8 +6,9 @@
 //
 //	col := notify.NewCollector() // one per run, shared by every client
 //	c, err := notify.Open(ctx, notify.Options{
-//		BaseURL: target.URL(), HTTPClient: target.Client(), Token: pool.Token,
-//		Topics:  []string{"v2.users." + userID + ".presence"},
+//		API:    client.Agent(i), // *api.Client: its token, limiter, retries, recorder, gate
+//		Gate:   guard,           // optional: the dials count against the guard's budget
+//		Topics: []string{"v2.users." + userID + ".presence"},
 //		Collector: col, Recorder: recorder, // *metrics.Recorder
 //	})
 //	...

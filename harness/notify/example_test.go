@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/notify"
 )
@@ -18,12 +20,17 @@ func ExampleOpen() {
 	sim := gcsim.NewServer(nil)
 	defer sim.Close()
 	token := exampleToken(sim)
+	client, err := api.New(api.Config{BaseURL: sim.URL(), HTTPClient: sim.Client(),
+		Tokens: staticToken{auth.NewToken(token, gcsim.DefaultClientID, time.Now().Add(time.Hour))}})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 
 	events := make(chan notify.Event, 1)
 	topic := "v2.users." + gcsim.UserID(0) + ".presence"
 	c, err := notify.Open(context.Background(), notify.Options{
-		BaseURL: sim.URL(), HTTPClient: sim.Client(),
-		Token:   func(context.Context) (string, error) { return token, nil },
+		API:     client, // the channel's REST calls: limited, retried, recorded
 		Topics:  []string{topic},
 		OnEvent: func(e notify.Event) { events <- e },
 	})
@@ -54,6 +61,12 @@ func ExampleOpen() {
 	// true example-1
 	// events: 1 matched: 1 latencies: 1
 }
+
+// staticToken hands out one token (a scenario uses harness.Target.NewPool).
+type staticToken struct{ tok *auth.Token }
+
+func (s staticToken) Token(context.Context, int) (*auth.Token, error) { return s.tok, nil }
+func (staticToken) Invalidate(*auth.Token)                            {}
 
 func exampleToken(sim *gcsim.Server) string {
 	req, _ := http.NewRequest("POST", sim.URL()+"/oauth/token", strings.NewReader("grant_type=client_credentials"))

@@ -1,16 +1,15 @@
 package notify
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/genesys"
 )
 
@@ -49,69 +48,46 @@ func (e *HTTPError) Error() string {
 // errChannelGone is a connectUri that answered 404: evicted or expired.
 var errChannelGone = errors.New("notify: channel gone (404): evicted by a newer channel of the same user or app, or expired")
 
-// maxBody bounds the REST answers read.
-const maxBody = 1 << 20
+// Operation names of the channel API's REST calls, as recorded.
+const (
+	OpChannelCreate    = "channel.create"     // POST /api/v2/notifications/channels
+	OpChannelSubscribe = "channel.subscribe"  // PUT .../channels/{id}/subscriptions
+	OpChannelAddTopics = "channel.topics.add" // POST .../channels/{id}/subscriptions
+)
 
-// do sends a REST request with a bearer token and decodes a 2xx answer into
-// out. Errors never contain the token.
-func (c *Client) do(ctx context.Context, method, path string, body, out any) error {
-	tok, err := c.o.Token(ctx)
-	if err != nil {
-		return fmt.Errorf("notify: %s %s: token: %w", method, path, err)
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+// do sends a REST call of the channel API through Options.API (so it is
+// limited, retried, refreshed on 401, recorded and admitted by the gate)
+// and decodes a 2xx answer into out. A final status outside 2xx is an
+// *HTTPError. Errors never contain the token.
+func (c *Client) do(ctx context.Context, op, method, route string, params []string, body, out any) error {
+	_, err := c.o.API.DoJSON(ctx, &api.Request{Op: op, Method: method, Route: route, Params: params}, body, out)
+	var se *api.StatusError
+	if !errors.As(err, &se) {
 		if err != nil {
-			return fmt.Errorf("notify: %s %s: %w", method, path, err)
+			return fmt.Errorf("notify: %w", err)
 		}
-		rd = bytes.NewReader(b)
+		return nil
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.o.BaseURL+path, rd)
-	if err != nil {
-		return fmt.Errorf("notify: %s %s: %w", method, path, err)
+	resp := se.Response
+	he := &HTTPError{Method: method, Path: route, Status: resp.Status}
+	if d, ok := genesys.ParseRetryAfter(resp.Header.Get(genesys.HeaderRetryAfter), c.o.Now()); ok {
+		he.RetryAfter = d
 	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	// A field of another type than ErrorBody's loses that field only:
+	// encoding/json fills the others.
+	var eb genesys.ErrorBody
+	var te *json.UnmarshalTypeError
+	if err := json.Unmarshal(resp.Body, &eb); err == nil || errors.As(err, &te) {
+		he.Code, he.Message = eb.Code, eb.Message
 	}
-	resp, err := c.o.HTTPClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("notify: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody))
-	if err != nil {
-		return fmt.Errorf("notify: %s %s: reading the answer: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		he := &HTTPError{Method: method, Path: path, Status: resp.StatusCode}
-		if d, ok := genesys.ParseRetryAfter(resp.Header.Get(genesys.HeaderRetryAfter), c.o.Now()); ok {
-			he.RetryAfter = d
-		}
-		// A field of another type than ErrorBody's loses that field only:
-		// encoding/json fills the others.
-		var eb genesys.ErrorBody
-		var te *json.UnmarshalTypeError
-		if err := json.Unmarshal(data, &eb); err == nil || errors.As(err, &te) {
-			he.Code, he.Message = eb.Code, eb.Message
-		}
-		return he
-	}
-	if out != nil {
-		if err := json.Unmarshal(data, out); err != nil {
-			return fmt.Errorf("notify: %s %s: answer is not the expected JSON: %w", method, path, err)
-		}
-	}
-	return nil
+	return he
 }
 
 // createChannel is POST /api/v2/notifications/channels.
 func (c *Client) createChannel(ctx context.Context) (Channel, error) {
 	const path = "/api/v2/notifications/channels"
 	var ch Channel
-	if err := c.do(ctx, http.MethodPost, path, nil, &ch); err != nil {
+	if err := c.do(ctx, OpChannelCreate, http.MethodPost, path, nil, nil, &ch); err != nil {
 		return Channel{}, err
 	}
 	if ch.ID == "" || ch.ConnectURI == "" {
@@ -135,7 +111,12 @@ func (c *Client) postTopics(ctx context.Context, id string, topics []string) (re
 }
 
 func (c *Client) subscriptions(ctx context.Context, method, id string, topics []string) (map[string]bool, error) {
+	const route = "/api/v2/notifications/channels/{id}/subscriptions"
 	path := "/api/v2/notifications/channels/" + id + "/subscriptions"
+	op := OpChannelSubscribe
+	if method == http.MethodPost {
+		op = OpChannelAddTopics
+	}
 	body := make([]topicID, len(topics))
 	for i, t := range topics {
 		body[i].ID = t
@@ -147,7 +128,7 @@ func (c *Client) subscriptions(ctx context.Context, method, id string, topics []
 			RejectionReason string `json:"rejectionReason"`
 		} `json:"entities"`
 	}
-	if err := c.do(ctx, method, path, body, &out); err != nil {
+	if err := c.do(ctx, op, method, route, []string{id}, body, &out); err != nil {
 		return nil, err
 	}
 	var bad []string

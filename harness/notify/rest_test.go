@@ -20,9 +20,9 @@ func TestHTTPErrorRetryAfter(t *testing.T) {
 			w.WriteHeader(http.StatusTooManyRequests)
 			_, _ = w.Write([]byte(`{"message":"Rate limit exceeded the maximum. Retry the request in [7] seconds","code":"too.many.requests.retry.after","status":429}`))
 		}))
-		c := &Client{o: Options{BaseURL: srv.URL, HTTPClient: srv.Client(), Now: func() time.Time { return now },
-			Token: func(context.Context) (string, error) { return "t", nil }}}
-		err := c.do(t.Context(), http.MethodPost, "/api/v2/notifications/channels", nil, nil)
+		c := &Client{o: Options{API: newAPI(t, srv.URL, srv.Client(), func(context.Context) (string, error) { return "t", nil }),
+			Now: func() time.Time { return now }}}
+		err := c.do(t.Context(), OpChannelCreate, http.MethodPost, "/api/v2/notifications/channels", nil, nil, nil)
 		srv.Close()
 		var he *HTTPError
 		if !errors.As(err, &he) || he.RetryAfter != 7*time.Second || he.Code != "too.many.requests.retry.after" || he.Message == "" {

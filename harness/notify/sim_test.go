@@ -13,6 +13,8 @@ import (
 	"github.com/gorilla/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/cxload/cxload/harness/api"
+	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 )
 
@@ -63,15 +65,37 @@ func simToken(t testing.TB, s *gcsim.Server) func(context.Context) (string, erro
 	}
 }
 
+// funcTokens is an api.TokenSource of one client's token.
+type funcTokens func(context.Context) (string, error)
+
+func (f funcTokens) Token(ctx context.Context, _ int) (*auth.Token, error) {
+	v, err := f(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return auth.NewToken(v, gcsim.DefaultClientID, time.Now().Add(time.Hour)), nil
+}
+
+func (funcTokens) Invalidate(*auth.Token) {}
+
+// newAPI returns an api.Client sending with tok through hc, one attempt per
+// request (so the tests see notify's own retries).
+func newAPI(t testing.TB, base string, hc *http.Client, tok func(context.Context) (string, error)) *api.Client {
+	t.Helper()
+	c, err := api.New(api.Config{BaseURL: base, HTTPClient: hc, Tokens: funcTokens(tok), Retry: api.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 func simOptions(t testing.TB, s *gcsim.Server, topics ...string) Options {
 	t.Helper()
 	return Options{
-		BaseURL:    s.URL(),
-		HTTPClient: s.Client(),
-		Token:      simToken(t, s),
-		Dialer:     &websocket.Dialer{NetDialContext: s.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024},
-		Topics:     topics,
-		Rand:       func() float64 { return 0.5 },
+		API:    newAPI(t, s.URL(), s.Client(), simToken(t, s)),
+		Dialer: &websocket.Dialer{NetDialContext: s.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024},
+		Topics: topics,
+		Rand:   func() float64 { return 0.5 },
 	}
 }
 
@@ -90,7 +114,7 @@ func presenceTopic(i int) string { return "v2.users." + gcsim.UserID(i) + ".pres
 // setPresence PATCHes agent i's presence with the correlation id corr.
 func setPresence(t testing.TB, s *gcsim.Server, o Options, i int, corr string) {
 	t.Helper()
-	tok, err := o.Token(context.Background())
+	tok, err := simToken(t, s)(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

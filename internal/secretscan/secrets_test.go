@@ -322,9 +322,9 @@ func runScenario(t *testing.T, c *capture) *tokenTap {
 		t.Fatalf("LoadUsers: %v", err)
 	}
 	col := notify.NewCollector()
-	nopts := notify.Options{BaseURL: tg.APIBase(), HTTPClient: hc, Collector: col, Recorder: rec, HeartbeatInterval: time.Second, PingInterval: 200 * time.Millisecond}
+	nopts := notify.Options{API: cl, Collector: col, Recorder: rec, HeartbeatInterval: time.Second, PingInterval: 200 * time.Millisecond}
 	c.show("notify.Options", nopts)
-	pop, err := agent.NewPopulation(agent.Config{API: cl, Users: users, Channel: agent.NotifyChannels(nopts, pool), PushLatency: true})
+	pop, err := agent.NewPopulation(agent.Config{API: cl, Users: users, Channel: agent.NotifyChannels(nopts), PushLatency: true})
 	if err != nil {
 		t.Fatalf("NewPopulation: %v", err)
 	}
@@ -377,7 +377,7 @@ func runScenario(t *testing.T, c *capture) *tokenTap {
 		}
 	}
 	revoked := nopts
-	revoked.Token = func(context.Context) (string, error) { return "revoked-or-unknown-token-000000000000", nil }
+	revoked.API = tg.NewClient(api.Config{Tokens: revokedToken{}, Recorder: rec, HTTPClient: hc})
 	_, err = notify.Open(ctx, revoked)
 	c.err("notify.Open (bad token)", err)
 	var se *api.StatusError
@@ -515,3 +515,11 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// revokedToken hands out a token the server does not know.
+type revokedToken struct{}
+
+func (revokedToken) Token(context.Context, int) (*auth.Token, error) {
+	return auth.NewToken("revoked-or-unknown-token-000000000000", client1, time.Now().Add(time.Hour)), nil
+}
+func (revokedToken) Invalidate(*auth.Token) {}

@@ -270,9 +270,9 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		return nil, err
 	}
 	load := &popLoad{NoFile: noFile, SimSockets: -1, SimChannels: -1}
-	// The notification clients' REST calls (create channel, subscribe) and
-	// the token requests go through a net/http client; the API client
-	// uses its default transport.
+	// The token requests go through a net/http client; the API client (and
+	// the notification channels' REST calls through it) uses its default
+	// transport.
 	hc := &http.Client{Transport: api.NewTransport(popConns), Timeout: 30 * time.Second}
 	defer hc.CloseIdleConnections()
 	// Token creation is paced as a scenario paces it: within the
@@ -301,10 +301,10 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 
 	load.Before = memNow()
 	col := notify.NewCollector()
-	nopts := notify.Options{BaseURL: url, HTTPClient: hc, Collector: col, Recorder: rec,
+	nopts := notify.Options{API: client, Collector: col, Recorder: rec,
 		HeartbeatInterval: c.Heartbeat, PingInterval: -1, ExpectTimeout: popExpectWait}
 	pop, err := agent.NewPopulation(agent.Config{API: client, Users: users,
-		Channel: agent.NotifyChannels(nopts, pool), PushLatency: true})
+		Channel: agent.NotifyChannels(nopts), PushLatency: true})
 	if err != nil {
 		return nil, fmt.Errorf("peers: population: %w", err)
 	}

@@ -344,10 +344,10 @@ func soak(ctx context.Context, o options, stdout io.Writer) error {
 		users[i] = agent.User{ID: gcsim.UserID(i), Name: fmt.Sprintf("Agent %04d", i+1)}
 	}
 	col := notify.NewCollector()
-	nopts := notify.Options{BaseURL: s.url, HTTPClient: hc, Collector: col, Recorder: rec,
+	nopts := notify.Options{API: c, Collector: col, Recorder: rec,
 		HeartbeatInterval: o.heartbeat, PingInterval: -1, ExpectTimeout: 30 * time.Second}
 	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users,
-		Channel: expecting(agent.NotifyChannels(nopts, pool)), PushLatency: true})
+		Channel: expecting(agent.NotifyChannels(nopts)), PushLatency: true})
 	if err != nil {
 		return err
 	}
