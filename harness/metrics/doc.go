@@ -17,9 +17,8 @@
 //	metrics.AssertThresholds(t, doc, "p99(presence.set) < 800ms", "rate(429) < 1%")
 //	metrics.Emit(t, doc)        // one line: cxload-result: {...}
 //
-// Record takes no global lock: each operation has a few stripes, each with
-// its own mutex; a goroutine picks one from a cheap hash and moves on to the
-// next when it is busy. Operations are found through a copy-on-write map.
+// Each operation has its own mutex: results of different operations are
+// recorded in parallel.
 //
 // Latencies go into HdrHistograms from 1 µs to 1 h with 3 significant
 // figures, so every percentile (p50 to p99.99) is within 0.1% of a recorded

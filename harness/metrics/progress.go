@@ -26,24 +26,21 @@ func (r *Recorder) ProgressStats() ProgressStats {
 	p := ProgressStats{Elapsed: r.cfg.now().Sub(r.start)}
 	h := result.NewHDR()
 	for _, e := range r.entries() {
-		for i := range e.stripes {
-			s := &e.stripes[i]
-			s.mu.Lock()
-			for o := range s.outcomes {
-				oa := &s.outcomes[o]
-				if oa.latency == nil {
-					continue
-				}
-				p.Requests += oa.count
-				switch result.Outcome(o) {
-				case result.HTTPError, result.ServerError, result.TransportError:
-					p.Errors += oa.count
-				}
-				h.Merge(oa.latency)
+		e.mu.Lock()
+		for o := range e.agg.outcomes {
+			oa := &e.agg.outcomes[o]
+			if oa.latency == nil {
+				continue
 			}
-			p.Status429 += s.status429
-			s.mu.Unlock()
+			p.Requests += oa.count
+			switch result.Outcome(o) {
+			case result.HTTPError, result.ServerError, result.TransportError:
+				p.Errors += oa.count
+			}
+			h.Merge(oa.latency)
 		}
+		p.Status429 += e.agg.status429
+		e.mu.Unlock()
 	}
 	if h.TotalCount() > 0 {
 		p.P99 = time.Duration(h.ValueAtPercentile(99)) * time.Microsecond

@@ -1,8 +1,7 @@
 package metrics
 
 import (
-	"math/bits"
-	"runtime"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -27,7 +26,6 @@ type config struct {
 	labels   map[string]string
 	target   result.Target
 	interval time.Duration
-	stripes  int
 	known    map[string]KnownLimit
 	maxOps   int
 }
@@ -94,13 +92,6 @@ func WithSeriesInterval(d time.Duration) Option {
 	}
 }
 
-// WithStripes sets the most independently locked stripes an operation may
-// use (rounded up to a power of two; default: GOMAXPROCS rounded up, 2..16).
-// An operation starts with one stripe and doubles them when recording
-// goroutines find all of them busy. Each (operation, outcome) costs about
-// 380 KB of histograms per stripe in use.
-func WithStripes(n int) Option { return func(c *config) { c.stripes = n } }
-
 // WithKnownLimits declares rate limits known in advance; a bucket that the run
 // sees takes its allowed count and window from here when responses do not
 // carry them.
@@ -120,23 +111,19 @@ func WithKnownLimits(limits ...KnownLimit) Option {
 // series and rate-limit observations. Snapshot turns what it holds into a
 // result.Document.
 //
-// A Recorder is safe for concurrent use. Record takes no global lock: each
-// operation has its own stripes, each with its own mutex; a recording
-// goroutine picks a stripe from a cheap hash of the result, moves on to the
-// next when that one is busy, and activates more stripes (see WithStripes)
-// when all are. Operations are found through a copy-on-write map, so once an
+// A Recorder is safe for concurrent use. Each operation has its own mutex,
+// so that results of different operations are recorded in parallel; once an
 // operation and outcome have been seen, Record does not allocate.
 //
-// Memory: each (operation, outcome, stripe in use) holds two histograms of
-// about 190 KB each.
+// Memory: each (operation, outcome) holds two histograms of about 190 KB
+// each.
 type Recorder struct {
-	cfg     config
-	start   time.Time
-	stripes int // most stripes per operation, a power of two
+	cfg   config
+	start time.Time
 
-	ops   atomic.Pointer[map[opKey]*opEntry]
-	opsMu sync.Mutex              // serialises copy-on-write updates of ops
-	other atomic.Pointer[opEntry] // result.OtherOp, once there are too many operations
+	ops   atomic.Pointer[map[opKey]*opEntry] // replaced, never changed, when an operation is added
+	opsMu sync.Mutex                         // serialises adding operations
+	other atomic.Pointer[opEntry]            // result.OtherOp, once there are too many operations
 
 	wsMu sync.Mutex
 	ws   wsAgg
@@ -144,22 +131,15 @@ type Recorder struct {
 
 type opKey struct{ op, method, route string }
 
+// opEntry is one operation's aggregate and the mutex that guards it.
 type opEntry struct {
-	name    string
-	route   string
-	active  atomic.Uint64 // stripes in use: a power of two, doubled under contention
-	stripes []stripe
+	name, route string
+	mu          sync.Mutex
+	agg         aggregate
 }
 
-// stripe is one independently locked part of an operation's aggregate. It is
-// padded so that neighbouring stripes do not share a cache line.
-type stripe struct {
-	mu sync.Mutex
-	stripeData
-	_ [64]byte
-}
-
-type stripeData struct {
+// aggregate is what the results of one operation add up to.
+type aggregate struct {
 	outcomes  [result.NumOutcomes]outcomeAgg
 	status429 int64
 	bytesIn   int64
@@ -253,23 +233,15 @@ func NewRecorder(opts ...Option) *Recorder {
 	if r.cfg.now == nil {
 		r.cfg.now = time.Now
 	}
-	n := r.cfg.stripes
-	if n <= 0 {
-		n = min(max(runtime.GOMAXPROCS(0), 2), 16)
-	}
-	n = 1 << bits.Len(uint(n-1)) // round up to a power of two
-	r.stripes = n
 	r.start = r.cfg.now()
-	m := make(map[opKey]*opEntry)
-	r.ops.Store(&m)
+	r.ops.Store(new(map[opKey]*opEntry))
 	return r
 }
 
 // entries returns every operation's entry, result.OtherOp's included.
 func (r *Recorder) entries() []*opEntry {
-	m := *r.ops.Load()
-	es := make([]*opEntry, 0, len(m)+1)
-	for _, e := range m {
+	var es []*opEntry
+	for _, e := range *r.ops.Load() {
 		es = append(es, e)
 	}
 	if e := r.other.Load(); e != nil {
@@ -303,9 +275,11 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 		return e
 	}
 	if len(old) >= r.cfg.maxOps {
-		e := &opEntry{name: result.OtherOp, stripes: make([]stripe, r.stripes)}
-		e.active.Store(1)
-		r.other.Store(e)
+		e := r.other.Load()
+		if e == nil {
+			e = &opEntry{name: result.OtherOp}
+			r.other.Store(e)
+		}
 		return e
 	}
 	name := k.op
@@ -315,11 +289,10 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 			name = "unnamed"
 		}
 	}
-	e := &opEntry{name: name, route: res.Route, stripes: make([]stripe, r.stripes)}
-	e.active.Store(1)
-	m := make(map[opKey]*opEntry, len(old)+1)
-	for kk, v := range old {
-		m[kk] = v
+	e := &opEntry{name: name, route: res.Route}
+	m := maps.Clone(old)
+	if m == nil {
+		m = make(map[opKey]*opEntry)
 	}
 	m[k] = e
 	r.ops.Store(&m)
@@ -331,40 +304,12 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 // series interval have been seen.
 func (r *Recorder) Record(res *Result) {
 	e := r.entry(res)
-
-	// Pick one of the active stripes from a cheap hash of values that differ
-	// between concurrent results; if it is busy, try the other active ones;
-	// if all are busy, activate more (up to the maximum) before blocking. An
-	// operation recorded without contention keeps one stripe, and its memory.
-	n := e.active.Load()
-	i := (uint64(res.Start.UnixNano()) ^ uint64(res.Latency) ^ uint64(res.Total)<<7) * 0x9E3779B97F4A7C15 >> 40 & (n - 1)
-	s := &e.stripes[i]
-	if !s.mu.TryLock() {
-		s = e.lockSlow(i, n)
-	}
-	r.recordLocked(&s.stripeData, res)
-	s.mu.Unlock()
+	e.mu.Lock()
+	r.recordLocked(&e.agg, res)
+	e.mu.Unlock()
 }
 
-// lockSlow finds and locks a stripe when stripe i of the n active ones is busy.
-func (e *opEntry) lockSlow(i, n uint64) *stripe {
-	for j := uint64(1); j < n; j++ {
-		if s := &e.stripes[(i+j)&(n-1)]; s.mu.TryLock() {
-			return s
-		}
-	}
-	if 2*n <= uint64(len(e.stripes)) {
-		e.active.CompareAndSwap(n, 2*n)
-		if s := &e.stripes[i+n]; s.mu.TryLock() {
-			return s
-		}
-	}
-	s := &e.stripes[i]
-	s.mu.Lock()
-	return s
-}
-
-func (r *Recorder) recordLocked(s *stripeData, res *Result) {
+func (r *Recorder) recordLocked(s *aggregate, res *Result) {
 	o := res.Outcome
 	if o == result.OK && res.Status >= 400 {
 		o = result.OutcomeFor(res.Status) // an unset result.Outcome with an error status
@@ -468,7 +413,7 @@ func addID(m map[string]struct{}, id string) map[string]struct{} {
 	return m
 }
 
-func (r *Recorder) recordBucket(s *stripeData, res *Result, at time.Time, recovered bool) {
+func (r *Recorder) recordBucket(s *aggregate, res *Result, at time.Time, recovered bool) {
 	key := res.ThrottledBy
 	if key == "" {
 		key = res.RateLimit.Key
@@ -572,10 +517,10 @@ func (r *Recorder) RecordWebSocket(ev WebSocketEvent) {
 	}
 }
 
-// opAgg is the merged content of all stripes of one operation.
+// opAgg is a copy of one operation's aggregate.
 type opAgg struct {
 	name, route string
-	stripeData
+	aggregate
 }
 
 func addSeries(dst, src []int64) []int64 {
@@ -590,18 +535,16 @@ func addSeries(dst, src []int64) []int64 {
 	return dst
 }
 
-// collect merges every operation's stripes, holding one stripe lock at a time.
+// collect copies every operation's aggregate, holding one operation's lock at
+// a time.
 func (r *Recorder) collect() []*opAgg {
 	es := r.entries()
 	aggs := make([]*opAgg, 0, len(es))
 	for _, e := range es {
 		a := &opAgg{name: e.name, route: e.route}
-		for i := range e.stripes {
-			s := &e.stripes[i]
-			s.mu.Lock()
-			a.merge(&s.stripeData)
-			s.mu.Unlock()
-		}
+		e.mu.Lock()
+		a.merge(&e.agg)
+		e.mu.Unlock()
 		aggs = append(aggs, a)
 	}
 	// Several keys (Op set, or Method+Route) may share a name: fold them.
@@ -609,7 +552,7 @@ func (r *Recorder) collect() []*opAgg {
 	out := aggs[:0]
 	for _, a := range aggs {
 		if n := len(out); n > 0 && out[n-1].name == a.name {
-			out[n-1].merge(&a.stripeData)
+			out[n-1].merge(&a.aggregate)
 			continue
 		}
 		out = append(out, a)
@@ -619,7 +562,7 @@ func (r *Recorder) collect() []*opAgg {
 
 // merge adds src's outcomes, counters, series, header evidence,
 // identities and buckets into d.
-func (d *stripeData) merge(src *stripeData) {
+func (d *aggregate) merge(src *aggregate) {
 	for o := range src.outcomes {
 		so := &src.outcomes[o]
 		if so.latency == nil {

@@ -188,7 +188,7 @@ func TestRecordClampsOutOfRange(t *testing.T) {
 
 // Many goroutines recording at once lose nothing (run with -race).
 func TestRecordConcurrent(t *testing.T) {
-	rec := metrics.NewRecorder(metrics.WithStripes(4))
+	rec := metrics.NewRecorder()
 	const workers, each = 16, 2000
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {

@@ -11,8 +11,9 @@ import (
 )
 
 // Snapshot returns a result.Document of everything recorded so far. It may run
-// concurrently with Record; it locks one stripe at a time, so the document is
-// a consistent sum of each stripe but not one instant of the whole recorder.
+// concurrently with Record; it locks one operation at a time, so each
+// operation's figures are consistent but the document is not one instant of
+// the whole recorder.
 func (r *Recorder) Snapshot() *result.Document {
 	d := r.snapshot(true)
 	d.Summary = result.Summarize(d)
