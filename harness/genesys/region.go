@@ -46,6 +46,7 @@ var Regions = []Region{
 	{"ap-northeast-2", "apne2.pure.cloud", "Asia/Seoul"},
 	{"ap-northeast-3", "apne3.pure.cloud", "Asia/Tokyo"},
 	{"mx-central-1", "mxc1.pure.cloud", "America/Mexico_City"},
+	{"eusc-de-east-1", "edee1.eusc-pure.cloud", "Europe/Berlin"}, // EU sovereign cloud (JavaScript SDK 259)
 }
 
 // LookupRegion finds a region by name ("eu-west-1"), domain
