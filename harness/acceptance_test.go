@@ -10,12 +10,15 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/notify"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // noEnv is a getenv with nothing set: the simulator.
@@ -189,7 +192,7 @@ func count429(resps []*api.Response, key string, scope genesys.Scope) (n429, att
 	for _, r := range resps {
 		if r != nil && r.Status == 429 {
 			n429++
-			if r.Result.ThrottledBy == key && r.Result.Scope == string(scope) && r.Result.Outcome == metrics.Throttled {
+			if r.Result.ThrottledBy == key && r.Result.Scope == string(scope) && r.Result.Outcome == result.Throttled {
 				attributed++
 			}
 		}
@@ -235,7 +238,7 @@ func TestAcceptanceTokenBurst(t *testing.T) {
 					t.Errorf("500 requests at 300/min took only %v", time.Since(start))
 				}
 				doc := rec.Snapshot()
-				var obs *metrics.RateLimitObservation
+				var obs *result.RateLimitObservation
 				for i := range doc.RateLimits {
 					if doc.RateLimits[i].Key == genesys.KeyClientCredentialsToken && doc.RateLimits[i].Source == "server" {
 						obs = &doc.RateLimits[i]
@@ -331,7 +334,7 @@ func TestAcceptanceServerErrorGivesUp(t *testing.T) {
 			t.Fatalf("err = %v, want *api.StatusError", err)
 		}
 		r := resp.Result
-		if resp.Status != 503 || r.Attempts != 3 || r.Outcome != metrics.ServerError || time.Since(start) != 4*time.Second {
+		if resp.Status != 503 || r.Attempts != 3 || r.Outcome != result.ServerError || time.Since(start) != 4*time.Second {
 			t.Errorf("status %d, Result %+v after %v; want 503 after 3 attempts and 2×2s", resp.Status, r, time.Since(start))
 		}
 		if resp.Header.Get("Retry-After") != "2" || resp.Header.Get("ININ-Correlation-Id") == "" || resp.Header.Get("ININ-Correlation-Id") != r.CorrelationID {
@@ -426,3 +429,170 @@ func errorsAs(err error, target **api.StatusError) bool {
 
 var _ = context.Background
 var _ = http.StatusOK
+
+// A notification channel's REST calls (create, subscribe) go through the
+// target's API client: on a tenant the guard's budget counts them, with the
+// WebSocket dial, and the recorder records them as operations.
+func TestAcceptanceChannelCountedByGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := gcsim.NewUnstartedServer(nil)
+		sim.Listener.Close()
+		sim.Listener = gcsim.NewPipeListener()
+		sim.Start()
+		defer sim.Close()
+		e := tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "sim-client", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "sim-secret"})
+		tg := harness.NewTarget(t, harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim))
+		tg.Start(harness.Plan{Agents: 1, Rate: 1, Duration: 10 * time.Second})
+		rec := tg.NewRecorder()
+		client := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Recorder: rec})
+		before := tg.Guard.Used() // the limits API read by NewClient
+		c, err := notify.Open(tg.Context(), notify.Options{
+			API: client, Gate: tg.Guard, Topics: []string{"v2.users." + gcsim.UserID(0) + ".presence"},
+			Dialer: &websocket.Dialer{NetDialContext: sim.DialContext}, PingInterval: -1,
+		})
+		if err != nil {
+			t.Fatalf("notify.Open: %v", err)
+		}
+		c.Close()
+		if got := tg.Guard.Used() - before; got != 3 {
+			t.Errorf("the guard counted %d requests for one channel, want 3 (create, subscribe, WebSocket dial)", got)
+		}
+		doc := rec.Snapshot()
+		for _, op := range []string{notify.OpChannelCreate, notify.OpChannelSubscribe} {
+			if o := doc.Op(op); o == nil || o.Count != 1 || o.Outcome(result.OK) != 1 {
+				t.Errorf("recorded %s: %+v, want 1 ok", op, o)
+			}
+		}
+	})
+}
+
+// Open assembles a run without a testing.TB: the embedded simulator is
+// started and Close stops it; the recorder is named by WithName.
+func TestOpenWithoutTest(t *testing.T) {
+	var logs []string
+	tg, err := harness.Open(context.Background(), harness.WithGetenv(noEnv), harness.WithName("soak"),
+		harness.WithLogf(func(f string, a ...any) { logs = append(logs, fmt.Sprintf(f, a...)) }))
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	url := tg.APIBase()
+	if err := tg.Begin(harness.Plan{Agents: 1, Rate: 1, Duration: time.Second}); err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	pool, err := tg.Pool(auth.Config{})
+	if err != nil {
+		t.Fatalf("Pool: %v", err)
+	}
+	rec := tg.NewRecorder()
+	c, err := tg.Client(api.Config{Tokens: pool, Recorder: rec})
+	if err != nil {
+		t.Fatalf("Client: %v", err)
+	}
+	if _, err := c.Do(tg.Context(), queues(0)); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if doc := rec.Snapshot(); doc.Scenario != "soak" || doc.Target.Kind != harness.KindSimulator {
+		t.Errorf("document scenario %q target %+v, want soak on the simulator", doc.Scenario, doc.Target)
+	}
+	if err := tg.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+	if tg.Context().Err() == nil {
+		t.Errorf("Context not ended by Close")
+	}
+	if _, err := http.Get(url + "/api/v2/routing/queues"); err == nil {
+		t.Errorf("the simulator at %s still answers after Close", url)
+	}
+	if len(logs) == 0 || !strings.Contains(logs[0], "cxload target: simulator at") {
+		t.Errorf("logs %q, want the target's choice first", logs)
+	}
+
+	// A refused configuration is an error, not a panic or an exit.
+	_, err = harness.Open(context.Background(), harness.WithGetenv(env(map[string]string{"CXLOAD_TARGET": "bogus"})))
+	if err == nil || !strings.Contains(err.Error(), "CXLOAD_TARGET") {
+		t.Errorf("Open(CXLOAD_TARGET=bogus) = %v, want the variable named", err)
+	}
+}
+
+// CXLOAD_SIM_URL targets a simulator already running on this machine: its
+// clients, limits and faults are reached at that URL; the recorder's target
+// is "simulator".
+func TestOpenExternalSimulator(t *testing.T) {
+	sim := gcsim.NewServer(nil)
+	defer sim.Close()
+	tg := harness.NewTarget(t, harness.WithGetenv(env(map[string]string{"CXLOAD_SIM_URL": sim.URL() + "/"})))
+	if tg.Kind() != harness.KindExternal || tg.Sim != nil || tg.APIBase() != sim.URL() {
+		t.Fatalf("target %v kind %s API %s, want the external simulator at %s", tg, tg.Kind(), tg.APIBase(), sim.URL())
+	}
+	rec := tg.NewRecorder()
+	c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Recorder: rec, Retry: api.RetryPolicy{MaxAttempts: 1}})
+	if _, err := c.Do(tg.Context(), queues(0)); err != nil {
+		t.Fatalf("Do: %v", err)
+	}
+	if got := sim.Stats().Requests; len(got) == 0 {
+		t.Errorf("the external simulator saw no request")
+	}
+	if err := tg.SetFaults(gcsim.Faults{Families: map[string]gcsim.FaultSpec{genesys.FamilyQueues: {ErrorRate: 1}}}); err != nil {
+		t.Fatalf("SetFaults: %v", err)
+	}
+	resp, _ := c.Do(tg.Context(), &api.Request{Op: "queues.list", Route: "/api/v2/routing/queues"})
+	if resp == nil || resp.Status < 500 {
+		t.Errorf("after SetFaults: %v, want a 5xx from the external simulator", resp)
+	}
+	if doc := rec.Snapshot(); doc.Target.Kind != harness.KindSimulator {
+		t.Errorf("document target %+v, want simulator", doc.Target)
+	}
+
+	// Nothing but loopback.
+	_, err := harness.Open(context.Background(), harness.WithGetenv(env(map[string]string{"CXLOAD_SIM_URL": "http://192.0.2.1:8080"})))
+	if err == nil || !strings.Contains(err.Error(), "not loopback") {
+		t.Errorf("Open(CXLOAD_SIM_URL off this machine) = %v, want refused as not loopback", err)
+	}
+}
+
+// With CXLOAD_SHARD the target's limiter holds this shard's part of the
+// shared limits, and the recorder carries the shard and CXLOAD_LABELS (less
+// a "shard" label); WithTimeScale divides the simulator's windows.
+func TestTargetShardLabelsTimeScale(t *testing.T) {
+	tg := harness.NewTarget(t, harness.WithGetenv(env(map[string]string{"CXLOAD_SHARD": "2/4", "CXLOAD_LABELS": "cell=a,shard=9"})),
+		harness.WithPipe(), harness.WithTimeScale(10))
+	whole := map[string]api.Bucket{}
+	for _, b := range tg.Buckets() {
+		whole[b.Key] = b
+	}
+	for _, b := range tg.NewLimits().Buckets() {
+		w, ok := whole[b.Key]
+		if !ok {
+			continue
+		}
+		want := w.Allowed
+		if b.Scope != genesys.ScopeToken {
+			want = max(1, (w.Allowed+2)/4) // shard 2 of 4 gets ⌊A/4⌋, plus one if 2 ≤ A mod 4
+			if w.Allowed%4 < 2 {
+				want = max(1, w.Allowed/4)
+			}
+		}
+		if b.Allowed != want {
+			t.Errorf("bucket %s (%s): shard 2/4 gets %d of %d, want %d", b.Key, b.Scope, b.Allowed, w.Allowed, want)
+		}
+	}
+	for _, l := range tg.Profile().Limits {
+		real := findLimit(tg.ProfileUnscaled(), l.Key)
+		if want := (real / 10).Round(time.Millisecond); l.Window.Std() != want {
+			t.Errorf("limit %s: served window %v, want %v ÷ 10", l.Key, l.Window.Std(), real)
+		}
+	}
+	doc := tg.NewRecorder().Snapshot()
+	if doc.Shard != "2/4" || doc.Labels["cell"] != "a" || doc.Labels["shard"] != "" {
+		t.Errorf("document shard %q labels %v, want 2/4 and cell=a without shard", doc.Shard, doc.Labels)
+	}
+}
+
+func findLimit(p *gcsim.Profile, key string) time.Duration {
+	for _, l := range p.Limits {
+		if l.Key == key {
+			return l.Window.Std()
+		}
+	}
+	return 0
+}

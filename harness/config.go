@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -25,6 +27,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/harness/shard"
 	"github.com/cxload/cxload/internal/safefile"
 )
@@ -39,6 +42,9 @@ const (
 	EnvClientsFile = "CXLOAD_CLIENTS_FILE" // JSON file: [{"clientId":"...","clientSecret":"..."}]
 	EnvTarget      = "CXLOAD_TARGET"       // "simulator" forces the simulator; "tenant" requires one
 	EnvProfile     = "CXLOAD_PROFILE"      // gcsim profile (JSON file) for the embedded simulator
+	EnvSimURL      = "CXLOAD_SIM_URL"      // an external simulator (go run ./scripts/gcsim) on this machine
+	EnvTimeScale   = "CXLOAD_TIME_SCALE"   // simulator only: divide rate-limit windows by this factor
+	EnvLabels      = "CXLOAD_LABELS"       // labels of the result documents, k=v,k=v
 
 	EnvApproval           = "CXLOAD_APPROVAL"             // Genesys approval / ticket reference (tenant: required)
 	EnvAllowOutsideWindow = "CXLOAD_ALLOW_OUTSIDE_WINDOW" // 1: run outside 23:00–05:00 region time
@@ -89,6 +95,10 @@ const (
 	// for MaxDuration could make (8.64×10¹⁰), which keeps the guard's counts
 	// far from int64's range.
 	MaxRequestBudget = MaxRate * int64(MaxDuration/time.Second)
+	// MaxTimeScale bounds CXLOAD_TIME_SCALE and WithTimeScale: a one-minute
+	// window becomes 60 ms, still well above the millisecond to which
+	// windows are rounded.
+	MaxTimeScale = 1000
 	// MaxClientsFileSize bounds CXLOAD_CLIENTS_FILE: a client is under
 	// 200 bytes of JSON, so 1 MiB holds thousands, far more than any
 	// organization configures.
@@ -97,20 +107,33 @@ const (
 
 // Target kinds.
 const (
-	KindSimulator = "simulator"
-	KindTenant    = "tenant"
+	KindSimulator = "simulator" // the embedded simulator, started by Open
+	KindExternal  = "external"  // a gcsim process on this machine (CXLOAD_SIM_URL)
+	KindTenant    = "tenant"    // a real tenant behind the guard
 )
 
 // Config is a resolved target configuration. String and GoString redact
 // the client secrets.
 type Config struct {
-	Kind      string         // KindSimulator or KindTenant
+	Kind      string         // KindSimulator, KindExternal or KindTenant
 	Region    genesys.Region // tenant only
-	APIBase   string         // tenant: "https://api.<domain>"; simulator: set when started
+	APIBase   string         // tenant: "https://api.<domain>"; external: SimURL; simulator: set when started
 	LoginBase string         // tenant: "https://login.<domain>"
 	Clients   []auth.Credentials
-	Profile   string // CXLOAD_PROFILE (simulator only)
-	Guard     GuardConfig
+	// Profile is CXLOAD_PROFILE: the embedded simulator's profile, or the
+	// one an external simulator was started with (simulators only).
+	Profile string
+	// SimURL is CXLOAD_SIM_URL, the external simulator (loopback only).
+	SimURL string
+	// TimeScale is CXLOAD_TIME_SCALE: the embedded simulator's rate-limit
+	// windows are divided by it; 0 = unset (see WithTimeScale).
+	TimeScale float64
+	// Shard is this machine's part of the run (CXLOAD_SHARD; zero: whole).
+	Shard shard.Shard
+	// Labels are CXLOAD_LABELS, the result documents' labels, without
+	// "shard" (the shard is the document's own field, so shards merge).
+	Labels map[string]string
+	Guard  GuardConfig
 	// Why is one line saying which variables decided the target.
 	Why string
 }
@@ -137,8 +160,11 @@ func (c Config) String() string {
 	for i, cl := range c.Clients {
 		ids[i] = cl.ClientID
 	}
-	if c.Kind == KindSimulator {
+	switch c.Kind {
+	case KindSimulator:
 		return fmt.Sprintf("harness.Config{Kind: simulator, Profile: %q, Clients: [%s]}", c.Profile, strings.Join(ids, " "))
+	case KindExternal:
+		return fmt.Sprintf("harness.Config{Kind: external, SimURL: %s, Profile: %q, Clients: [%s]}", c.SimURL, c.Profile, strings.Join(ids, " "))
 	}
 	return fmt.Sprintf("harness.Config{Kind: tenant, Region: %s, API: %s, Clients: [%s], Secrets: %s, Approval: %q, Budget: %d}",
 		c.Region.Name, c.APIBase, strings.Join(ids, " "), auth.Redacted, c.Guard.Approval, c.Guard.Budget)
@@ -176,13 +202,20 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	default:
 		bad("%s=%q: want simulator, tenant or auto", EnvTarget, force)
 	}
+	common, cerrs := resolveRun(getenv)
+	errs = append(errs, cerrs...)
 
 	if force == KindSimulator || (!anyTenant && force != KindTenant) {
-		cfg := Config{Kind: KindSimulator, Profile: strings.TrimSpace(getenv(EnvProfile)),
-			Clients: []auth.Credentials{{ClientID: "sim-client", Secret: "sim-secret"}, {ClientID: "sim-client-2", Secret: "sim-secret-2"}}}
+		cfg := common
+		cfg.Kind, cfg.Profile = KindSimulator, strings.TrimSpace(getenv(EnvProfile))
+		cfg.Clients = []auth.Credentials{{ClientID: "sim-client", Secret: "sim-secret"}, {ClientID: "sim-client-2", Secret: "sim-secret-2"}}
 		cfg.Why = "no " + EnvRegion + " set"
 		if force == KindSimulator {
 			cfg.Why = EnvTarget + "=simulator"
+		}
+		if cfg.SimURL != "" {
+			cfg.Kind, cfg.APIBase, cfg.LoginBase = KindExternal, cfg.SimURL, cfg.SimURL
+			cfg.Why += ", " + EnvSimURL + "=" + cfg.SimURL
 		}
 		if cfg.Profile != "" {
 			if err := safefile.Check(cfg.Profile, gcsim.MaxProfileSize); err != nil {
@@ -199,10 +232,14 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	}
 
 	// Tenant.
-	cfg := Config{Kind: KindTenant}
-	if getenv(EnvProfile) != "" {
-		bad("%s is set but the target is a tenant: profiles configure the simulator; unset it", EnvProfile)
+	cfg := common
+	cfg.Kind = KindTenant
+	for _, v := range []string{EnvProfile, EnvSimURL, EnvTimeScale} {
+		if getenv(v) != "" {
+			bad("%s is set but the target is a tenant: it configures the simulator; unset it", v)
+		}
 	}
+	cfg.SimURL, cfg.TimeScale = "", 0
 	switch {
 	case region == "":
 		bad("%s is not set: set it to a region name (e.g. eu-west-1) or domain (e.g. mypurecloud.ie), or unset the other GENESYSCLOUD_* variables to use the simulator", EnvRegion)
@@ -236,10 +273,71 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	}
 	cfg.Clients = clients
 
-	g, gerrs := resolveGuard(getenv, cfg.Region)
+	g, gerrs := resolveGuard(getenv, cfg.Region, cfg.Shard)
 	cfg.Guard = g
 	errs = append(errs, gerrs...)
 	return cfg, errors.Join(errs...)
+}
+
+// resolveRun reads what every kind of target shares: the external
+// simulator, the window time scale, the shard and the labels.
+func resolveRun(getenv func(string) string) (Config, []error) {
+	var cfg Config
+	var errs []error
+	if v := strings.TrimSpace(getenv(EnvSimURL)); v != "" {
+		if err := checkSimURL(v); err != nil {
+			errs = append(errs, fmt.Errorf("harness: %s=%q: %v", EnvSimURL, v, err))
+		}
+		cfg.SimURL = strings.TrimRight(v, "/")
+	}
+	if v := strings.TrimSpace(getenv(EnvTimeScale)); v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		switch {
+		case (err == nil || errors.Is(err, strconv.ErrRange)) && f > MaxTimeScale:
+			errs = append(errs, fmt.Errorf("harness: %s=%q: over the bound of %d (harness.MaxTimeScale); a larger factor shrinks rate-limit windows below what the simulator keeps apart", EnvTimeScale, v, MaxTimeScale))
+		case err != nil || f != f || f < 1:
+			errs = append(errs, fmt.Errorf("harness: %s=%q: want a number from 1 to %d", EnvTimeScale, v, MaxTimeScale))
+		default:
+			cfg.TimeScale = f
+		}
+	}
+	sh, err := shard.FromEnv(getenv)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("harness: %v", err))
+	}
+	cfg.Shard = sh
+	if v := getenv(EnvLabels); v != "" {
+		l, err := result.ParseLabels(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("harness: %s=%q: %v", EnvLabels, v, err))
+		}
+		delete(l, result.ShardLabel) // the shard is Document.Shard: shards of one cell must merge
+		cfg.Labels = l
+	}
+	return cfg, errs
+}
+
+// checkSimURL accepts only loopback http URLs: the simulator has
+// well-known credentials and this is never a real Genesys host.
+func checkSimURL(v string) error {
+	const want = "want http://127.0.0.1:PORT (the URL gcsim prints)"
+	u, err := url.Parse(v)
+	if err != nil || u.Scheme != "http" || u.Host == "" || u.Opaque != "" {
+		return errors.New(want)
+	}
+	if u.User != nil { // "http://localhost:80@example.com/" would dial example.com
+		return errors.New("want http://127.0.0.1:PORT without an @ (what precedes an @ is user info, not the host)")
+	}
+	host := u.Hostname()
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return fmt.Errorf("host %q is not loopback: the external simulator must run on this machine (http://127.0.0.1:PORT)", host)
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q: %s", p, want)
+		}
+	}
+	return nil
 }
 
 func regionNames() string { return strings.Join(genesys.RegionNames(), ", ") }
@@ -340,7 +438,7 @@ func lineOf(data []byte, off int64) int {
 	return strings.Count(string(data[:off]), "\n") + 1
 }
 
-func resolveGuard(getenv func(string) string, region genesys.Region) (GuardConfig, []error) {
+func resolveGuard(getenv func(string) string, region genesys.Region, sh shard.Shard) (GuardConfig, []error) {
 	var errs []error
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("harness: "+format, args...)) }
 	g := GuardConfig{Abort429Rate: DefaultAbort429Rate, Abort5xxRate: DefaultAbort5xxRate, AbortAfter: DefaultAbortAfter}
@@ -365,16 +463,11 @@ func resolveGuard(getenv func(string) string, region genesys.Region) (GuardConfi
 	} else {
 		g.BudgetTotal = n
 		g.Budget = n
-		if v := strings.TrimSpace(getenv(EnvShard)); v != "" {
-			sh, err := shard.FromEnv(getenv)
-			if err != nil {
-				bad("%v", err)
-			} else {
-				g.Shard = v
-				g.Budget = int64(sh.Split64(uint64(n)))
-				if g.Budget == 0 {
-					bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, sh.Count, v)
-				}
+		if v := strings.TrimSpace(getenv(EnvShard)); v != "" && !sh.Whole() { // a malformed one is reported by resolveRun
+			g.Shard = v
+			g.Budget = int64(sh.Split64(uint64(n)))
+			if g.Budget == 0 {
+				bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, sh.Count, v)
 			}
 		}
 	}
@@ -437,7 +530,7 @@ func parseRate(v string) (float64, error) {
 // Variables returns the names of every environment variable the harness
 // reads, sorted (for documentation and for tests that clear them).
 func Variables() []string {
-	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvApproval,
+	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvApproval,
 		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/harness/shard"
 )
 
@@ -25,7 +26,7 @@ const (
 )
 
 // ShardLabel is the label that holds the shard of a run.
-const ShardLabel = "shard"
+const ShardLabel = result.ShardLabel
 
 // EnvFromEnviron returns what the environment says about the run: commit and
 // branch (CXLOAD_COMMIT/CXLOAD_BRANCH, else GITHUB_SHA and
@@ -69,27 +70,5 @@ func EnvFromEnviron(getenv func(string) string) (Env, error) {
 	return env, nil
 }
 
-// ParseLabels parses "key=value,key=value". Keys must be non-empty and
-// unique; spaces around items are ignored.
-func ParseLabels(s string) (map[string]string, error) {
-	if strings.TrimSpace(s) == "" {
-		return nil, nil
-	}
-	labels := make(map[string]string)
-	for i, item := range strings.Split(s, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		k, v, ok := strings.Cut(item, "=")
-		k = strings.TrimSpace(k)
-		if !ok || k == "" {
-			return nil, fmt.Errorf("label %d %q: want key=value, e.g. CXLOAD_LABELS=region=sim,agents=500", i+1, item)
-		}
-		if _, dup := labels[k]; dup {
-			return nil, fmt.Errorf("label %d: key %q given twice", i+1, k)
-		}
-		labels[k] = strings.TrimSpace(v)
-	}
-	return labels, nil
-}
+// ParseLabels parses "key=value,key=value" (see result.ParseLabels).
+func ParseLabels(s string) (map[string]string, error) { return result.ParseLabels(s) }
