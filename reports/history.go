@@ -491,7 +491,7 @@ func (h *History) update(fn func([]entry) ([]entry, error)) error {
 		buf.Write(data)
 		buf.WriteByte('\n')
 	}
-	return writeFileAtomic(h.path, buf.Bytes())
+	return WriteFileAtomic(h.path, buf.Bytes())
 }
 
 // removeStaleTemps removes the temporary files of writes to this history
@@ -577,7 +577,7 @@ func (h *History) writeDir(loaded, ents []entry) error {
 		} else if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
 			continue
 		}
-		if err := writeFileAtomic(path, data); err != nil {
+		if err := WriteFileAtomic(path, data); err != nil {
 			return err
 		}
 	}
@@ -591,9 +591,10 @@ func (h *History) writeDir(loaded, ents []entry) error {
 	return nil
 }
 
-// writeFileAtomic writes data to a temporary file next to path, syncs it and
-// renames it over path, then syncs the directory.
-func writeFileAtomic(path string, data []byte) (err error) {
+// WriteFileAtomic writes data to a temporary file next to path, syncs it and
+// renames it over path, then syncs the directory: a reader of path sees the
+// old content or the new, never part of it.
+func WriteFileAtomic(path string, data []byte) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -626,7 +627,3 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	return nil
 }
-
-// WriteFileAtomic writes data to path atomically (temporary file, sync,
-// rename), for reports written next to a history.
-func WriteFileAtomic(path string, data []byte) error { return writeFileAtomic(path, data) }

@@ -8,10 +8,6 @@ import (
 	"github.com/cxload/cxload/harness/result"
 )
 
-// unitScale returns the number of microseconds in one unit of h
-// (result.HistogramUnit is the only unit the documents use).
-func unitScale(result.Histogram) float64 { return 1 }
-
 // Percentiles are the percentiles reported per operation.
 var Percentiles = []float64{50, 90, 95, 99, 99.9}
 
@@ -111,7 +107,7 @@ func percentilesMs(h result.Histogram) (map[string]float64, error) {
 	if err != nil || q.Count == 0 {
 		return nil, err
 	}
-	scale := unitScale(h) / 1e3
+	const scale = 1e-3 // µs (result.HistogramUnit) to ms
 	m := make(map[string]float64, len(Percentiles)+1)
 	for i, p := range Percentiles {
 		m[PercentileName(p)] = float64(q.Values[i]) * scale
@@ -140,7 +136,7 @@ func percentileCurve(h result.Histogram) ([][2]float64, error) {
 	if err != nil || q.Count == 0 {
 		return nil, err
 	}
-	scale := unitScale(h) / 1e3
+	const scale = 1e-3 // µs (result.HistogramUnit) to ms
 	var pts [][2]float64
 	for i, p := range ps {
 		pts = append(pts, [2]float64{p, float64(q.Values[i]) * scale})
