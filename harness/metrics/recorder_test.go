@@ -285,6 +285,15 @@ func TestRecordWebSocket(t *testing.T) {
 	if got := w.PushLatency.Percentile(100); !near(got, 7*time.Millisecond) {
 		t.Errorf("push p100 = %v, want 7ms", got)
 	}
+	// WebSocket reads the same figures without encoding the histogram.
+	now := rec.WebSocket()
+	if now.PushLatency.Data != "" || now.PushLatency.Count() != 2 {
+		t.Errorf("WebSocket().PushLatency = %+v (count %d), want 2 values, not encoded", now.PushLatency, now.PushLatency.Count())
+	}
+	now.PushLatency, w.PushLatency = result.Histogram{}, result.Histogram{}
+	if *now != *w {
+		t.Errorf("WebSocket() = %+v, want the snapshot's %+v", *now, *w)
+	}
 }
 
 // Operations beyond the most a recorder keeps apart go to OtherOp, and the

@@ -172,21 +172,7 @@ func (r *Recorder) snapshot(encode bool) *result.Document {
 	}
 	d.InferScopes()
 
-	r.wsMu.Lock()
-	if w := &r.ws; w.seen {
-		var wp *hdr.Histogram
-		if w.push != nil {
-			wp = w.push.Clone() // w.push keeps changing after the lock is released
-		}
-		push := enc(wp)
-		d.WebSocket = &result.WebSocketStats{
-			Connects: w.connects, Heartbeats: w.heartbeats,
-			MaxHeartbeatGapMs: float64(w.maxGap) / float64(time.Millisecond),
-			Drops:             w.drops, Reconnects: w.reconnects, Events: w.events, Lost: w.lost,
-			PushLatency: push,
-		}
-	}
-	r.wsMu.Unlock()
+	d.WebSocket = r.webSocket(enc)
 	return d
 }
 
