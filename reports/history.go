@@ -627,3 +627,17 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	}
 	return nil
 }
+
+// Runs returns the history's runs with the shards of each run merged
+// (MergeShards), oldest first.
+func (h *History) Runs() ([]*Run, []Problem, error) {
+	ents, probs, err := h.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	runs, errs := MergeShards(ents)
+	for _, err := range errs {
+		probs = append(probs, Problem{File: h.path, Msg: err.Error()})
+	}
+	return runs, probs, nil
+}

@@ -17,18 +17,6 @@ type reportJSON struct {
 // JSONSchema names the schema of Report.JSON.
 const JSONSchema = "cxload.report/v1"
 
-// Verdict returns "fail" when a test or build failed, "regressed" when the
-// comparison found regressions, and "pass" otherwise.
-func (r *Report) Verdict() string {
-	switch {
-	case r.Run.Failed():
-		return Fail
-	case r.Comparison != nil && r.Comparison.Regressions() > 0:
-		return "regressed"
-	}
-	return Pass
-}
-
 // JSON writes the run, its scenario headlines and the comparison as one
 // indented JSON object (schema JSONSchema), for other tools.
 func (r *Report) JSON(w io.Writer) error {

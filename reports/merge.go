@@ -10,20 +10,6 @@ import (
 	"github.com/cxload/cxload/harness/result"
 )
 
-// Runs returns the history's runs with the shards of each run merged
-// (MergeShards), oldest first.
-func (h *History) Runs() ([]*Run, []Problem, error) {
-	ents, probs, err := h.Load()
-	if err != nil {
-		return nil, nil, err
-	}
-	runs, errs := MergeShards(ents)
-	for _, err := range errs {
-		probs = append(probs, Problem{File: h.path, Msg: err.Error()})
-	}
-	return runs, probs, nil
-}
-
 // MergeShards merges runs that share a run ID (the shards of one CI run)
 // into one run each, and returns them ordered by start time. Merging is
 // exact: benchmark samples are pooled, tests and packages keep the worst
