@@ -596,3 +596,36 @@ func findLimit(p *gcsim.Profile, key string) time.Duration {
 	}
 	return 0
 }
+
+// HTTPClient is for requests made outside api.Client: on a tenant the guard
+// admits and counts every attempt, and refuses them once the budget is spent.
+func TestHTTPClientChargesGuard(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		sim := gcsim.NewUnstartedServer(nil)
+		sim.Listener.Close()
+		sim.Listener = gcsim.NewPipeListener()
+		sim.Start()
+		defer sim.Close()
+		e := tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": "2"})
+		out, _ := capture(t, func(tb testing.TB) {
+			tg := harness.NewTarget(tb, harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim))
+			hc := tg.HTTPClient()
+			for i := range 3 {
+				resp, err := hc.Get(tg.APIBase() + "/api/v2/routing/queues")
+				if err == nil {
+					resp.Body.Close()
+				}
+				if i < 2 && (err != nil || resp.StatusCode != http.StatusUnauthorized) {
+					t.Errorf("request %d: %v, %v; want the server's 401 (no token)", i+1, resp, err)
+				}
+				if i == 2 && err == nil {
+					t.Errorf("request 3 over a budget of 2 was sent")
+				}
+			}
+			if got := tg.Guard.Used(); got != 2 {
+				t.Errorf("the guard counted %d requests, want 2", got)
+			}
+		})
+		_ = out
+	})
+}

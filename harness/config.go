@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -133,7 +134,9 @@ type Config struct {
 	// Labels are CXLOAD_LABELS, the result documents' labels, without
 	// "shard" (the shard is the document's own field, so shards merge).
 	Labels map[string]string
-	Guard  GuardConfig
+	// Knobs are the load scenarios' knobs (CXLOAD_AGENTS, CXLOAD_RATE, ...).
+	Knobs Knobs
+	Guard GuardConfig
 	// Why is one line saying which variables decided the target.
 	Why string
 }
@@ -306,6 +309,9 @@ func resolveRun(getenv func(string) string) (Config, []error) {
 		errs = append(errs, fmt.Errorf("harness: %v", err))
 	}
 	cfg.Shard = sh
+	var kerrs []error
+	cfg.Knobs, kerrs = parseKnobs(getenv)
+	errs = append(errs, kerrs...)
 	if v := getenv(EnvLabels); v != "" {
 		l, err := result.ParseLabels(v)
 		if err != nil {
@@ -534,6 +540,11 @@ func Variables() []string {
 		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
+	}
+	for _, k := range KnobSpecs {
+		if !slices.Contains(v, k.Env) {
+			v = append(v, k.Env)
+		}
 	}
 	sort.Strings(v)
 	return v

@@ -3,27 +3,22 @@
 package loadtest
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // quietTB drops log lines unless the run is verbose (-v, or -json which
@@ -53,167 +48,63 @@ func logf(t testing.TB, format string, args ...any) {
 	}
 }
 
-// rigOptions shape the simulator a scenario runs on. They do nothing on a
-// tenant; with an external simulator (CXLOAD_SIM_URL) the server's own
-// profile applies and tweak is only checked for what the scenario needs.
+// rigOptions shape the simulator a scenario runs on (see the harness
+// options they become). They do nothing on a tenant; an external simulator
+// (CXLOAD_SIM_URL) serves its own profile.
 type rigOptions struct {
-	// tweak adjusts the simulator's profile (e.g. shorter heartbeats).
+	// tweak adjusts the simulator's profile (e.g. shorter heartbeats):
+	// harness.WithProfileEdit.
 	tweak func(p *gcsim.Profile)
-	// scale divides rate-limit windows by this factor (≥ 1); 0 = 1.
+	// scale divides rate-limit windows by this factor (≥ 1); 0 = 1:
+	// harness.WithTimeScale (CXLOAD_TIME_SCALE wins).
 	scale float64
 	// profile replaces the base profile (tests of the scenarios).
 	profile *gcsim.Profile
-	// clients, if set, says how many OAuth clients the scenario needs under
-	// the given limits (as served, windows scaled; this shard's part), and
-	// why. The default profile gets that many; a given profile with fewer
-	// fails the test.
+	// clients says how many OAuth clients the scenario needs under the
+	// given limits, and why: harness.WithClients.
 	clients func(bs []api.Bucket) (n int, why string)
 }
 
-// rig is what a scenario runs against: a harness.Target (embedded
-// simulator or tenant behind the guard) or an external simulator. It hands
-// out token pools, API clients and recorders wired to the target's limits,
-// with the rate budgets of shared scopes split across shards.
+// rig is a scenario's glue over its harness.Target: the knobs, quiet
+// logging, and the shorthands the scenarios share.
 type rig struct {
 	t     testing.TB
 	k     knobs
 	tg    *harness.Target
-	ext   string         // external simulator base URL
+	ext   string         // the external simulator's URL, "" otherwise
+	hc    *http.Client   // the target's HTTP client (counted by the guard)
 	prof  *gcsim.Profile // the simulator's profile as served; nil on a tenant
 	real  *gcsim.Profile // the same before the window scaling
 	scale float64
-	hc    *http.Client // admin requests to an external simulator
 	ctx   context.Context
 }
 
-// newRig resolves the target from the environment. A tenant goes through
-// harness.NewTarget, whose guard refuses to start without approval, outside
-// the load-test window or without a budget.
+// newRig opens the target the environment names (harness.NewTarget: the
+// embedded simulator, an external one, or a tenant behind the guard, which
+// refuses to start without approval, outside the load-test window or
+// without a budget).
 func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
 	k := loadKnobs(t)
-	r := &rig{t: t, k: k, scale: 1}
-	cfg, err := harness.ResolveTarget(os.Getenv)
-	if err != nil {
-		t.Fatalf("cxload target: configuration refused:\n%v", err)
+	opts := []harness.Option{harness.WithAgents(k.Agents), harness.WithTimeScale(o.scale)}
+	if o.profile != nil {
+		opts = append(opts, harness.WithProfile(o.profile))
 	}
-	if cfg.Kind == harness.KindTenant && k.SimURL != "" {
-		t.Fatalf("loadtest: %s is set but the target is a tenant (%s): unset one of them", EnvSimURL, cfg.Why)
+	if o.tweak != nil {
+		opts = append(opts, harness.WithProfileEdit(o.tweak))
 	}
-	if cfg.Kind == harness.KindTenant {
-		r.tg = harness.NewTarget(quietTB{t})
-		r.ctx = r.tg.Context()
-		return r
+	if o.clients != nil {
+		opts = append(opts, harness.WithClients(o.clients))
 	}
-	// The simulator's directory must hold CXLOAD_AGENTS users: the default
-	// profile grows to them, a given profile must already hold them.
-	base := o.profile
-	defaulted := false
-	if base == nil {
-		if path := os.Getenv(harness.EnvProfile); path != "" {
-			if base, err = gcsim.LoadProfile(path); err != nil {
-				t.Fatalf("loadtest: %s=%q: %v", harness.EnvProfile, path, err)
-			}
-			if err := base.Directory.CheckAgents(k.Agents); err != nil && k.SimURL == "" {
-				t.Fatalf("loadtest: %s=%q with %s=%d: %v", harness.EnvProfile, path, EnvAgents, k.Agents, err)
-			}
-		} else {
-			base = gcsim.DefaultProfile()
-			base.Directory.Agents = max(base.Directory.Agents, k.Agents)
-			defaulted = true
-		}
-	}
-	if o.tweak != nil && k.SimURL == "" {
-		o.tweak(base)
-	}
-	r.scale = max(o.scale, 1)
-	if k.TimeScale > 0 {
-		r.scale = k.TimeScale
-	}
-	if k.SimURL != "" {
-		r.scale = 1 // the external server's profile is what it is
-	}
-	if o.clients != nil && k.SimURL == "" {
-		bs := profileBuckets(base)
-		for i := range bs {
-			bs[i].Window = time.Duration(float64(bs[i].Window) / r.scale).Round(time.Millisecond) // as served
-		}
-		if !k.Shard.Whole() {
-			bs = api.ShardBuckets(k.Shard, bs)
-		}
-		switch n, why := o.clients(bs); {
-		case n <= len(base.Clients):
-		case defaulted:
-			for i := len(base.Clients); i < n; i++ {
-				c := base.Clients[0]
-				c.ID, c.Secret, c.Name = fmt.Sprintf("sim-client-%d", i+1), gcsim.Secret(fmt.Sprintf("sim-secret-%d", i+1)), fmt.Sprintf("Simulator client %d", i+1)
-				base.Clients = append(base.Clients, c)
-			}
-		default:
-			t.Fatalf("loadtest: the simulator's profile has %d OAuth client(s) in \"clients\", the scenario needs %d: %s; add %d client(s) to the profile, or run fewer agents",
-				len(base.Clients), n, why, n-len(base.Clients))
-		}
-	}
-	r.real = cloneProfile(t, base)
-	served := cloneProfile(t, base)
-	if r.scale > 1 {
-		for i := range served.Limits {
-			served.Limits[i].Window = gcsim.Duration(time.Duration(float64(served.Limits[i].Window) / r.scale).Round(time.Millisecond))
-		}
-	}
-	r.prof = served
-	if k.SimURL != "" {
-		r.ext = k.SimURL
-		r.hc = &http.Client{Timeout: 10 * time.Second}
-		t.Cleanup(r.hc.CloseIdleConnections)
-		r.ctx = t.Context()
-		if _, err := gcsim.FetchStats(r.ctx, r.hc, r.ext); err != nil {
-			t.Fatalf("loadtest: %s=%s: the simulator does not answer GET /admin/stats: %v; start it with go run ./scripts/gcsim -addr 127.0.0.1:PORT", EnvSimURL, r.ext, err)
-		}
-		logf(t, "cxload target: external simulator at %s (%s), profile %s", r.ext, EnvSimURL, profileSource())
-		return r
-	}
-	r.tg = harness.NewTarget(quietTB{t}, harness.WithProfile(served))
-	r.ctx = r.tg.Context()
-	return r
+	tg := harness.NewTarget(quietTB{t}, opts...)
+	k.Shard = tg.Config.Shard
+	return &rig{t: t, k: k, tg: tg, ext: tg.Config.SimURL, hc: tg.HTTPClient(), prof: tg.Profile(), real: tg.ProfileUnscaled(),
+		scale: tg.TimeScale(), ctx: tg.Context()}
 }
 
-func profileSource() string {
-	if p := os.Getenv(harness.EnvProfile); p != "" {
-		return p
-	}
-	return "default"
-}
+func (r *rig) tenant() bool { return r.tg.Guard != nil }
 
-func cloneProfile(t testing.TB, p *gcsim.Profile) *gcsim.Profile {
-	t.Helper()
-	data, err := p.MarshalJSON()
-	if err != nil {
-		t.Fatalf("loadtest: profile: %v", err)
-	}
-	c, err := gcsim.ParseProfile(data)
-	if err != nil {
-		t.Fatalf("loadtest: profile: %v", err)
-	}
-	c.Now = p.Now
-	return c
-}
-
-func (r *rig) tenant() bool { return r.tg != nil && r.tg.Guard != nil }
-
-func (r *rig) kind() string {
-	if r.tenant() {
-		return harness.KindTenant
-	}
-	return harness.KindSimulator
-}
-
-func (r *rig) region() string {
-	if r.tg != nil {
-		return r.tg.Region()
-	}
-	return ""
-}
+func (r *rig) region() string { return r.tg.Region() }
 
 // where says in words what the run is pointed at.
 func (r *rig) where() string {
@@ -227,20 +118,11 @@ func (r *rig) where() string {
 }
 
 // clients returns the OAuth clients of the target.
-func (r *rig) clients() []auth.Credentials {
-	if r.tg != nil {
-		return r.tg.Config.Clients
-	}
-	var out []auth.Credentials
-	for _, c := range r.prof.Clients {
-		out = append(out, auth.Credentials{ClientID: c.ID, Secret: string(c.Secret)})
-	}
-	return out
-}
+func (r *rig) clients() []auth.Credentials { return r.tg.Config.Clients }
 
 // loadUsers loads n users of the target's directory. The embedded
-// simulator's directory holds them (see newRig); an external simulator's
-// is its own profile's, which the error then says how to grow.
+// simulator's directory holds them (harness.WithAgents); an external
+// simulator's is its own profile's, which the error then says how to grow.
 func (r *rig) loadUsers(c *api.Client, n int) ([]agent.User, error) {
 	users, err := agent.LoadUsers(r.ctx, c, n)
 	if err != nil && r.ext != "" {
@@ -252,130 +134,43 @@ func (r *rig) loadUsers(c *api.Client, n int) ([]agent.User, error) {
 // pool returns a token pool for the target's clients.
 func (r *rig) pool(cfg auth.Config) *auth.Pool {
 	r.t.Helper()
-	if r.tg != nil {
-		return r.tg.NewPool(cfg)
-	}
-	cfg.TokenURL = r.ext + "/oauth/token"
-	if cfg.Clients == nil {
-		cfg.Clients = r.clients()
-	}
-	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = r.hc
-	}
-	for _, l := range r.prof.Limits {
-		if cfg.CreateLimit == 0 && l.Scope == genesys.ScopeClient && !l.Disabled && l.Allowed > 1 {
-			cfg.CreateLimit = rate.Limit(float64(l.Allowed-1) / l.Window.Std().Seconds())
-		}
-	}
-	p, err := auth.NewPool(cfg)
-	if err != nil {
-		r.t.Fatalf("loadtest: %v", err)
-	}
-	return p
+	return r.tg.NewPool(cfg)
 }
 
 // rawBuckets returns the limits known in advance, unsplit.
-func (r *rig) rawBuckets() []api.Bucket {
-	if r.tg != nil {
-		return r.tg.Buckets()
-	}
-	return profileBuckets(r.prof)
-}
-
-// profileBuckets returns the request limits of p known in advance.
-func profileBuckets(p *gcsim.Profile) []api.Bucket {
-	var out []api.Bucket
-	for _, l := range p.Limits {
-		if l.Disabled || l.Hidden || l.Scope == genesys.ScopeClient || l.Grant == "password" {
-			continue
-		}
-		out = append(out, api.Bucket{Key: l.Key, Namespace: l.Namespace, Scope: l.Scope, Allowed: l.Allowed,
-			Window: l.Window.Std(), Families: append([]string(nil), l.Families...), Source: "profile"})
-	}
-	return out
-}
+func (r *rig) rawBuckets() []api.Bucket { return r.tg.Buckets() }
 
 // splitBuckets gives this shard its part of every budget that the shards
-// share: per-client, per-user and organization buckets (a token is never
-// shared between processes, so token buckets stay whole). n shards together
-// then never exceed one bucket.
-func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket {
-	if r.k.Shard.Whole() {
-		return bs
-	}
-	out := api.ShardBuckets(r.k.Shard, bs)
-	for i := range out {
-		// A shard's part of a small bucket may round to 0, which the
-		// limiter would take as "no limit": keep at least one request.
-		out[i].Allowed = max(1, out[i].Allowed)
-	}
-	return out
-}
+// share (harness.Target.SplitBuckets).
+func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket { return r.tg.SplitBuckets(bs) }
 
 // limits returns a client-side limiter seeded with this shard's part of the
-// known limits, on or off.
-func (r *rig) limits(enabled bool) *api.Limits {
-	if !enabled {
-		return api.ObserveLimits(genesys.Family, r.splitBuckets(r.rawBuckets())...)
+// known limits, enforcing or observe-only.
+func (r *rig) limits(enforce bool) *api.Limits {
+	if !enforce {
+		return r.tg.ObserveLimits()
 	}
-	return api.NewLimits(genesys.Family, r.splitBuckets(r.rawBuckets())...)
+	return r.tg.NewLimits()
 }
 
 // client returns an API client. cfg.Limits nil means the target's known
 // limits, split across shards, client-side limiting on.
 func (r *rig) client(cfg api.Config) *api.Client {
 	r.t.Helper()
-	if r.tg != nil {
-		if cfg.Limits == nil && r.tenant() && !r.k.Shard.Whole() {
-			// Let the harness read the organization's limits, then split them.
-			c := r.tg.NewClient(cfg)
-			cfg.Limits = api.NewLimits(genesys.Family, r.splitBuckets(c.Limits().Buckets())...)
-		} else if cfg.Limits == nil && !r.tenant() {
-			cfg.Limits = r.limits(true)
-		}
-		return r.tg.NewClient(cfg)
-	}
-	cfg.BaseURL = r.ext
-	if cfg.Limits == nil {
-		cfg.Limits = r.limits(true)
-	}
-	if p, ok := cfg.Tokens.(*auth.Pool); ok && cfg.Scrub == nil {
-		cfg.Scrub = p.Scrub
-	}
-	c, err := api.New(cfg) // the client's own connections to the simulator (loopback: never proxied)
-	if err != nil {
-		r.t.Fatalf("loadtest: %v", err)
-	}
-	r.t.Cleanup(c.Close)
-	return c
+	return r.tg.NewClient(cfg)
 }
 
-// recorder returns a recorder for the scenario t, labelled with the shard
-// and CXLOAD_LABELS, knowing the target's limits (as served).
+// recorder returns a recorder for the scenario t (a subtest may differ
+// from the rig's test), labelled with the shard and CXLOAD_LABELS, knowing
+// the target's limits (as served).
 func (r *rig) recorder(t testing.TB, opts ...metrics.Option) *metrics.Recorder {
-	base := []metrics.Option{metrics.WithScenario(t.Name()), metrics.WithTarget(r.kind(), r.region())}
-	var known []metrics.KnownLimit
-	for _, b := range r.rawBuckets() {
-		known = append(known, metrics.KnownLimit{Key: b.Key, Namespace: b.Namespace, Scope: string(b.Scope), Allowed: b.Allowed, Window: b.Window})
-	}
-	base = append(base, metrics.WithKnownLimits(known...))
-	if !r.k.Shard.Whole() {
-		base = append(base, metrics.WithShard(r.k.Shard.String()))
-	}
-	if len(r.k.Labels) > 0 {
-		base = append(base, metrics.WithLabels(r.k.Labels))
-	}
-	return metrics.NewRecorder(append(base, opts...)...)
+	return r.tg.NewRecorder(append([]metrics.Option{metrics.WithScenario(t.Name())}, opts...)...)
 }
 
 // start prints the plan and, on a tenant, has the guard check it.
 func (r *rig) start(p harness.Plan) {
 	r.t.Helper()
-	if r.tg != nil {
-		r.tg.Start(p)
-		return
-	}
-	logf(r.t, "cxload %s", p)
+	r.tg.Start(p)
 }
 
 // gate is the production guard as an api.Gate, nil off a tenant.
@@ -386,61 +181,11 @@ func (r *rig) gate() api.Gate {
 	return nil
 }
 
-// httpClient is for requests made outside api.Client (the notification
-// client's REST calls): on a tenant every attempt goes through the guard.
-func (r *rig) httpClient(agents int) *http.Client {
-	tr := api.NewTransport(agents)
-	tr.Proxy = nil
-	r.t.Cleanup(tr.CloseIdleConnections)
-	var rt http.RoundTripper = tr
-	if g := r.gate(); g != nil {
-		rt = guardTransport{base: tr, gate: g}
-	}
-	return &http.Client{Transport: rt, Timeout: 30 * time.Second}
-}
-
-// guardTransport admits every request through a gate and reports its status.
-type guardTransport struct {
-	base http.RoundTripper
-	gate api.Gate
-}
-
-func (g guardTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if err := g.gate.Admit(); err != nil {
-		if req.Body != nil {
-			req.Body.Close()
-		}
-		return nil, err
-	}
-	resp, err := g.base.RoundTrip(req)
-	if err != nil {
-		g.gate.Done(0)
-		return nil, err
-	}
-	g.gate.Done(resp.StatusCode)
-	return resp, nil
-}
-
 // setFaults switches the simulator's faults (and performs their actions).
 func (r *rig) setFaults(f gcsim.Faults) {
 	r.t.Helper()
-	switch {
-	case r.tg != nil && r.tg.Sim != nil:
-		r.tg.Sim.SetFaults(f)
-	case r.ext != "":
-		data, _ := json.Marshal(f)
-		req, _ := http.NewRequest(http.MethodPut, r.ext+"/admin/faults", bytes.NewReader(data))
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := r.hc.Do(req)
-		if err != nil {
-			r.t.Fatalf("loadtest: PUT %s/admin/faults: %v", r.ext, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			r.t.Fatalf("loadtest: PUT %s/admin/faults: status %d", r.ext, resp.StatusCode)
-		}
-	default:
-		r.t.Fatalf("loadtest: faults need a simulator")
+	if err := r.tg.SetFaults(f); err != nil {
+		r.t.Fatalf("loadtest: %v", err)
 	}
 }
 
@@ -462,7 +207,7 @@ func progress(t testing.TB, rec *metrics.Recorder, active func() int) (stop func
 
 // finish checks the thresholds on doc (one error paragraph per failed one),
 // sets the summary, prints it under -v and emits the document.
-func finish(t testing.TB, doc *metrics.Document, summary []string, thresholds ...string) {
+func finish(t testing.TB, doc *result.Document, summary []string, thresholds ...string) {
 	t.Helper()
 	metrics.AssertThresholds(t, doc, thresholds...)
 	doc.Summary = strings.Join(summary, " ")
