@@ -68,6 +68,7 @@ type options struct {
 	profile *gcsim.Profile
 	edit    func(*gcsim.Profile)
 	pipe    bool
+	wrap    func(http.Handler) http.Handler
 	standIn *gcsim.Server
 	agents  int
 	scale   float64
@@ -127,6 +128,12 @@ func WithClients(need func(bs []api.Bucket) (n int, why string)) Option {
 // WithPipe serves the embedded simulator over in-memory pipes instead of a
 // loopback port, so a scenario can run inside a testing/synctest bubble.
 func WithPipe() Option { return func(o *options) { o.pipe = true } }
+
+// WithSimHandler wraps the embedded simulator's handler, for faults the
+// simulator does not model (tests of the harness's fault handling).
+func WithSimHandler(wrap func(next http.Handler) http.Handler) Option {
+	return func(o *options) { o.wrap = wrap }
+}
 
 // WithTenantStandIn makes a tenant configuration talk to sim instead of the
 // region's hosts: the guard, the plan, the budget and the limits API all
@@ -297,6 +304,9 @@ func (tg *Target) openSimulator(o options) error {
 	if o.pipe {
 		sim.Listener.Close()
 		sim.Listener = gcsim.NewPipeListener()
+	}
+	if o.wrap != nil {
+		sim.Config.Handler = o.wrap(sim)
 	}
 	sim.Start()
 	tg.onClose(sim.Close)

@@ -12,7 +12,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+	"golang.org/x/time/rate"
 
+	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
@@ -22,11 +24,10 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-// rig is the harness wired to a pipe-served gcsim, for use inside a
-// testing/synctest bubble.
+// rig is a harness.Target on a pipe-served gcsim, for use inside a
+// testing/synctest bubble, with its pool, recorder and API client.
 type rig struct {
 	sim  *gcsim.Server
-	hc   *http.Client
 	pool *auth.Pool
 	rec  *metrics.Recorder
 	api  *api.Client
@@ -36,60 +37,40 @@ type rig struct {
 type rigConfig struct {
 	profile func(p *gcsim.Profile)               // adjusts the default profile
 	wrap    func(next http.Handler) http.Handler // wraps gcsim's handler (faults gcsim lacks)
-	api     api.Config                           // Tokens, Recorder, Dial, BaseURL are set by the rig
-	auth    auth.Config                          // TokenURL, Clients, HTTPClient are set by the rig
+	api     api.Config                           // Tokens, Recorder, Limits are set by the rig
+	auth    auth.Config                          // the target fills TokenURL, Clients, HTTPClient
 }
 
-// newRig starts gcsim on an in-memory pipe and builds the harness on it:
-// a token pool of both OAuth clients, a recorder and an API client with
-// client-side limiting off (the faults, not the limits, are under test).
+// newRig opens the embedded simulator on an in-memory pipe
+// (harness.NewTarget) and builds on it a token pool of both OAuth clients,
+// a recorder and an API client with client-side limiting off (the faults,
+// not the limits, are under test).
 func newRig(t testing.TB, cfg rigConfig) *rig {
 	t.Helper()
-	p := gcsim.DefaultProfile()
+	opts := []harness.Option{harness.WithGetenv(func(string) string { return "" }), harness.WithPipe(),
+		harness.WithLogf(func(string, ...any) {})}
 	if cfg.profile != nil {
-		cfg.profile(p)
+		opts = append(opts, harness.WithProfileEdit(cfg.profile))
 	}
-	sim := gcsim.NewUnstartedServer(p)
-	sim.Listener.Close()
-	sim.Listener = gcsim.NewPipeListener()
 	if cfg.wrap != nil {
-		sim.Config.Handler = cfg.wrap(sim)
+		opts = append(opts, harness.WithSimHandler(cfg.wrap))
 	}
-	sim.Start()
-	t.Cleanup(sim.Close)
-
-	tr := api.NewTransport(16)
-	tr.Proxy = nil
-	tr.DialContext = api.TimedDial(sim.DialContext)
-	hc := &http.Client{Transport: tr}
-	t.Cleanup(hc.CloseIdleConnections)
-
+	tg := harness.NewTarget(t, opts...)
 	ac := cfg.auth
-	ac.TokenURL = sim.URL() + "/oauth/token"
-	ac.Clients = []auth.Credentials{
-		{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret},
-		{ClientID: gcsim.DefaultClientID2, Secret: gcsim.DefaultClientSecret2},
-	}
-	ac.HTTPClient = hc
 	if ac.TokensPerClient == 0 { // set TokensPerClient to choose a policy
 		ac.Policy, ac.TokensPerClient = auth.PerClient, 2
 	}
-	pool, err := auth.NewPool(ac)
-	if err != nil {
-		t.Fatalf("auth.NewPool: %v", err)
+	if ac.CreateLimit == 0 { // auth's default pace, a whole number of ms apart (the tests' clocks stay on the ms grid)
+		ac.CreateLimit = rate.Limit(auth.DefaultCreatePerMinute) / 60
 	}
-	rec := metrics.NewRecorder(metrics.WithScenario(t.Name()), metrics.WithTarget("simulator", ""))
+	pool := tg.NewPool(ac)
+	rec := tg.NewRecorder()
 	c := cfg.api
-	c.BaseURL, c.Tokens, c.Recorder, c.Dial, c.Scrub = sim.URL(), pool, rec, sim.DialContext, pool.Scrub
+	c.Tokens, c.Recorder, c.Limits = pool, rec, tg.ObserveLimits()
 	if c.Rand == nil {
 		c.Rand = func() float64 { return 0.5 }
 	}
-	client, err := api.New(c)
-	if err != nil {
-		t.Fatalf("api.New: %v", err)
-	}
-	t.Cleanup(client.Close)
-	return &rig{sim: sim, hc: hc, pool: pool, rec: rec, api: client}
+	return &rig{sim: tg.Sim, pool: pool, rec: rec, api: tg.NewClient(c)}
 }
 
 // loopOps sums the document's operations other than the notification
