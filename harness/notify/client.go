@@ -50,11 +50,6 @@ var DefaultBackoff = Backoff{Min: 100 * time.Millisecond, Max: 30 * time.Second,
 // attempt n (0-based), Min·Factor^n capped at Max, with equal jitter.
 type Backoff = backoff.Backoff
 
-// Recorder receives the client's observations; *metrics.Recorder is one.
-type Recorder interface {
-	RecordWebSocket(metrics.WebSocketEvent)
-}
-
 // Options configures a Client. API is required.
 type Options struct {
 	// API sends the channel API's REST calls (create, subscribe), with its
@@ -98,12 +93,14 @@ type Options struct {
 	Rand func() float64
 	// Now is the clock of every timestamp; nil means time.Now.
 	Now func() time.Time
-	// Collector aggregates the measurements; share one between the clients
+	// Collector gathers what the client sees; share one between the clients
 	// of a run. Nil means a private one.
 	Collector *Collector
-	// Recorder, if set, also receives connects, heartbeats (with gaps),
-	// drops, reconnects, matched events (with push latency) and lost events.
-	Recorder Recorder
+	// Recorder receives connects, heartbeats (with gaps), drops,
+	// reconnects, matched events (with push latency) and lost events: the
+	// websocket part of its result document. Nil means the Collector's
+	// (see Collector). The clients of one Collector share one Recorder.
+	Recorder *metrics.Recorder
 	// OnEvent, if set, is called on the reader goroutine for every delivered
 	// event; it must not block.
 	OnEvent func(Event)
@@ -163,6 +160,10 @@ func (o *Options) normalize() error {
 	if o.Collector == nil {
 		o.Collector = NewCollector()
 	}
+	if err := o.Collector.use(o.Recorder); err != nil {
+		return err
+	}
+	o.Recorder = o.Collector.recorder()
 	return nil
 }
 
@@ -220,9 +221,8 @@ type wsConn struct {
 	closing chan struct{} // v2.system.socket_closing arrived (closed once)
 	once    sync.Once
 
-	pingSent atomic.Int64 // unix nanos of the unanswered ping, 0 if none
-	gone     atomic.Bool  // v2.system.no_longer_subscribed arrived: the channel is evicted
-	byUs     atomic.Bool  // the client closed it
+	gone atomic.Bool // v2.system.no_longer_subscribed arrived: the channel is evicted
+	byUs atomic.Bool // the client closed it
 
 	// Owned by the reader until done is closed.
 	connected, lastBeat time.Time
@@ -357,11 +357,7 @@ func (c *Client) Close() error {
 	return nil
 }
 
-func (c *Client) record(ev metrics.WebSocketEvent) {
-	if c.o.Recorder != nil {
-		c.o.Recorder.RecordWebSocket(ev)
-	}
-}
+func (c *Client) record(ev metrics.WebSocketEvent) { c.o.Recorder.RecordWebSocket(ev) }
 
 // dial opens the WebSocket of ch.
 func (c *Client) dial(ctx context.Context, ch Channel) (*wsConn, error) {
@@ -370,7 +366,6 @@ func (c *Client) dial(ctx context.Context, ch Channel) (*wsConn, error) {
 			return nil, fmt.Errorf("notify: connect channel %s: %w", ch.ID, err)
 		}
 	}
-	start := c.o.Now()
 	ws, resp, err := c.o.Dialer.DialContext(ctx, ch.ConnectURI, nil)
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
@@ -392,7 +387,6 @@ func (c *Client) dial(ctx context.Context, ch Channel) (*wsConn, error) {
 	now := c.o.Now()
 	w := &wsConn{c: c, ws: ws, channel: ch, done: make(chan struct{}), closing: make(chan struct{}),
 		connected: now, lastBeat: now}
-	c.o.Collector.connected(now.Sub(start))
 	c.record(metrics.WebSocketEvent{Kind: metrics.WSConnect})
 	return w, nil
 }
@@ -437,7 +431,6 @@ func (c *Client) run(cur *wsConn) {
 var pingMsg = []byte(`{"message":"ping"}`)
 
 func (c *Client) ping(w *wsConn) {
-	w.pingSent.Store(c.o.Now().UnixNano())
 	w.ws.SetWriteDeadline(time.Now().Add(c.o.WriteWait))
 	if err := w.ws.WriteMessage(websocket.TextMessage, pingMsg); err != nil {
 		w.ws.NetConn().Close() // the reader ends; run reconnects
@@ -457,7 +450,6 @@ func (c *Client) sweep(final bool) {
 	}
 	c.mu.Unlock()
 	if lost > 0 {
-		c.o.Collector.update(func(s *Stats) { s.Lost += lost })
 		c.record(metrics.WebSocketEvent{Kind: metrics.WSLost, N: lost})
 	}
 }
@@ -497,7 +489,7 @@ func (c *Client) ended(w *wsConn) {
 	// The silence since the last heartbeat is a gap if it is long enough.
 	end := c.o.Now()
 	if g := c.gap(w, end); g != nil {
-		c.o.Collector.heartbeat(false, g.Length, g)
+		c.o.Collector.gap(g)
 	}
 }
 
@@ -561,7 +553,7 @@ func (c *Client) switchover(old *wsConn) *wsConn {
 		c.dd.closeOn = nw // the next heartbeat or pong on nw ends the dedupe
 	}
 	c.mu.Unlock()
-	c.o.Collector.reconnected(c.o.Now().Sub(start), true)
+	c.o.Collector.recovered(c.o.Now().Sub(start), true)
 	c.record(metrics.WebSocketEvent{Kind: metrics.WSReconnect})
 	if c.o.PingInterval > 0 {
 		c.ping(nw) // its pong ends the dedupe soon
@@ -590,7 +582,6 @@ func (c *Client) recover(old *wsConn) *wsConn {
 		return nil
 	}
 	dropAt := c.o.Now()
-	c.o.Collector.update(func(s *Stats) { s.Drops++ })
 	c.record(metrics.WebSocketEvent{Kind: metrics.WSDrop})
 	needNew := old.gone.Load()
 	c.mu.Lock()
@@ -630,7 +621,7 @@ func (c *Client) recover(old *wsConn) *wsConn {
 			last = err
 			continue
 		}
-		c.o.Collector.reconnected(c.o.Now().Sub(dropAt), false)
+		c.o.Collector.recovered(c.o.Now().Sub(dropAt), false)
 		c.record(metrics.WebSocketEvent{Kind: metrics.WSReconnect})
 		go w.read()
 		return w
@@ -699,11 +690,12 @@ func (w *wsConn) read() {
 				g := c.gap(w, now)
 				length := now.Sub(w.lastBeat)
 				w.lastBeat = now
-				c.o.Collector.heartbeat(true, length, g)
+				if g != nil {
+					c.o.Collector.gap(g)
+				}
 				c.record(metrics.WebSocketEvent{Kind: metrics.WSHeartbeat, Gap: length})
 			case "pong":
-				sent := w.pingSent.Swap(0)
-				c.o.Collector.pong(now.Sub(time.Unix(0, sent)), sent != 0)
+				c.o.Collector.update(func(s *Stats) { s.Pongs++ })
 			}
 			c.endDedupe(w)
 		case env.TopicName == "v2.system.socket_closing":
@@ -757,7 +749,7 @@ func (c *Client) deliver(w *wsConn, env *envelope, now time.Time) {
 	}
 	c.mu.Unlock()
 	lat := now.Sub(sentAt)
-	c.o.Collector.event(env.TopicName, matched, lat)
+	c.o.Collector.event(env.TopicName)
 	if matched {
 		c.record(metrics.WebSocketEvent{Kind: metrics.WSEvent, PushLatency: lat})
 	}

@@ -120,11 +120,11 @@ func TestHeartbeatsAtInterval(t *testing.T) {
 		if st.Heartbeats != 3 || len(st.Gaps) != 0 || st.MaxHeartbeatGap > 30*time.Second {
 			t.Errorf("after 95 s: Heartbeats %d, Gaps %v, MaxHeartbeatGap %v; want 3, none, <= 30s", st.Heartbeats, st.Gaps, st.MaxHeartbeatGap)
 		}
-		if st.Pongs != 4 || st.PingRTT.Count != 4 {
-			t.Errorf("Pongs %d, PingRTT.Count %d; want 4 (pings at 20, 40, 60, 80 s)", st.Pongs, st.PingRTT.Count)
+		if st.Pongs != 4 {
+			t.Errorf("Pongs %d; want 4 (pings at 20, 40, 60, 80 s)", st.Pongs)
 		}
-		if st.Connects != 1 || st.Drops != 0 || st.ConnectTime.Count != 1 {
-			t.Errorf("Connects %d, Drops %d, ConnectTime %+v; want 1, 0, one sample", st.Connects, st.Drops, st.ConnectTime)
+		if st.Connects != 1 || st.Drops != 0 {
+			t.Errorf("Connects %d, Drops %d; want 1, 0", st.Connects, st.Drops)
 		}
 		c.Close()
 		if got := c.Stats().Closes; got["1000"] != 1 {
@@ -356,10 +356,6 @@ func TestPushLatencyAndLost(t *testing.T) {
 		if st := c.Stats(); st.Lost != 1 || st.Expected != 3 {
 			t.Errorf("Lost %d, Expected %d; want 1, 3", st.Lost, st.Expected)
 		}
-		ws := c.Stats().WebSocket()
-		if ws.Events != 3 || ws.Lost != 1 || ws.PushLatency.Count() != 2 {
-			t.Errorf("WebSocket() = %+v, want 3 events, 1 lost, 2 latencies", ws)
-		}
 	})
 }
 
@@ -417,7 +413,7 @@ func TestSocketClosingSwitchoverLosesNothing(t *testing.T) {
 		if st.Closes["1000"] != 1 {
 			t.Errorf("Closes = %v, want the old socket closed normally by the client", st.Closes)
 		}
-		t.Logf("sent %d, duplicates %d, recover %v", n, st.Duplicates, st.RecoverTime.Max)
+		t.Logf("sent %d, duplicates %d, recover %v", n, st.Duplicates, st.MaxRecoverTime)
 	})
 }
 
@@ -455,8 +451,8 @@ func TestSocketClosingSwitchoverRetries429(t *testing.T) {
 			t.Errorf("Closes = %v, want only the old socket, closed normally by the client before the grace ended", st.Closes)
 		}
 		// The window ends 10 s after opening: the switchover waited for it.
-		if st.RecoverTime.Max < 8*time.Second || st.RecoverTime.Max > 11*time.Second {
-			t.Errorf("switchover took %v, want about 9 s (Retry-After)", st.RecoverTime.Max)
+		if st.MaxRecoverTime < 8*time.Second || st.MaxRecoverTime > 11*time.Second {
+			t.Errorf("switchover took %v, want about 9 s (Retry-After)", st.MaxRecoverTime)
 		}
 		c.Expect("after", "", time.Now())
 		setPresence(t, s, o, 0, "after")
@@ -481,8 +477,8 @@ func TestDroppedSocketReconnects(t *testing.T) {
 		synctest.Wait()
 		st := c.Stats()
 		// Rand 0.5: the first attempt waits 100ms/2 + 0.5·100ms/2 = 75 ms.
-		if st.Drops != 1 || st.Reconnects != 1 || st.Connects != 2 || !near(st.RecoverTime.Max, 75*time.Millisecond) {
-			t.Errorf("Drops %d, Reconnects %d, Connects %d, RecoverTime %v; want 1, 1, 2, 75ms", st.Drops, st.Reconnects, st.Connects, st.RecoverTime.Max)
+		if st.Drops != 1 || st.Reconnects != 1 || st.Connects != 2 || !near(st.MaxRecoverTime, 75*time.Millisecond) {
+			t.Errorf("Drops %d, Reconnects %d, Connects %d, MaxRecoverTime %v; want 1, 1, 2, 75ms", st.Drops, st.Reconnects, st.Connects, st.MaxRecoverTime)
 		}
 		if st.Closes["1006 unexpected EOF"] != 1 {
 			t.Errorf("Closes = %v, want one 1006 unexpected EOF", st.Closes)

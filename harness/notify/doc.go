@@ -15,7 +15,13 @@
 //	c.Expect(correlationID, topic, sentAt) // before the REST call that causes the event
 //	...
 //	c.Close()
-//	doc.WebSocket = ptr(col.Stats().WebSocket())
+//	doc := recorder.Snapshot() // doc.WebSocket holds the channels' figures
+//
+// The figures of the result document (connects, heartbeats, drops,
+// reconnects, matched events and their push latency, lost events) are
+// aggregated once, by the Recorder; col.Stats() reads them from it and adds
+// what only the Collector counts (gaps, closes, topics, switchovers,
+// evictions, duplicates).
 //
 // Open does POST /api/v2/notifications/channels, then PUT
 // .../channels/{id}/subscriptions with the topics (a rejected topic fails
@@ -46,28 +52,27 @@
 //
 // # Measurements
 //
-// Everything goes into a Collector (share one between the clients of a
-// run: a Client holds no histogram of its own) and, if set, into
-// Options.Recorder (a *metrics.Recorder). Stats.WebSocket maps a snapshot
-// onto the websocket part of the cxload.result/v1 document.
+// The clients of a run share a Collector and a Recorder (see Use).
 //
-//   - Connect time: dial to open socket, per connect.
+//   - Connects, drops and reconnects (Recorder), closes by code and reason
+//     ("1000", "1006 unexpected EOF", "error: i/o timeout"), and the longest
+//     time to recover (Collector).
 //   - Heartbeats and gaps: a heartbeat later than 1.5 heartbeat intervals
 //     after the previous one (or the connect) ends a Gap, kept with its
 //     timestamps and the number of heartbeats missed; so does the silence
-//     before a socket's end. MaxHeartbeatGap is the longest interval seen.
-//   - Ping round trip: {"message":"ping"} to the channel.metadata pong.
+//     before a socket's end (Collector). MaxHeartbeatGap is the longest
+//     interval between heartbeats (Recorder).
+//   - Pongs: answers to {"message":"ping"} (Collector).
 //   - Events per topic, and push latency: Expect(correlationID, topic,
 //     sentAt) registers an event a caller caused; the event whose
 //     metadata.CorrelationId (and topic, unless "") matches records
 //     arrival − sentAt. Set the request's ININ-Correlation-Id header yourself
 //     and call Expect before sending, or the event can arrive before Expect.
 //     An expectation unmatched after Options.ExpectTimeout, or at Close, is
-//     Lost. Only matched events are sent to the Recorder as metrics.WSEvent
-//     (its histogram has no "not measured" value); Stats.Events counts all.
-//   - Closes by code and reason ("1000", "1006 unexpected EOF",
-//     "error: i/o timeout"), drops, reconnects and the time to recover.
-//
+//     Lost. Only matched events go to the Recorder (metrics.WSEvent, whose
+//     histogram has no "not measured" value); Stats.Events counts all
+//     delivered events.
+
 // # socket_closing and drops
 //
 // On v2.system.socket_closing the client creates a new channel, subscribes

@@ -1,13 +1,13 @@
 package notify
 
 import (
+	"errors"
 	"maps"
 	"sort"
 	"sync"
 	"time"
 
-	hdr "github.com/HdrHistogram/hdrhistogram-go"
-
+	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/result"
 )
 
@@ -22,9 +22,6 @@ const (
 	maxTopicKeys = 10000
 	// OtherTopics is the EventsPerTopic key of topics beyond the cap.
 	OtherTopics = "(other topics)"
-
-	histHighest = int64(time.Hour / time.Microsecond)
-	histDigits  = 3
 )
 
 // Gap is a missed heartbeat: two heartbeats (or the connect and the first
@@ -44,60 +41,34 @@ type Summary struct {
 	Min, Mean, P50, P99, Max time.Duration
 }
 
-// Stats is a snapshot of a Collector. WebSocket maps it onto the websocket
-// part of the result document.
+// Stats is a snapshot of a Collector. The figures marked "recorder" are
+// those of the result document, read from the Collector's Recorder; the
+// others are the Collector's own.
 type Stats struct {
-	Connects         int64 // sockets opened, first ones and reconnects
-	Heartbeats       int64 // heartbeats received
-	MissedHeartbeats int64 // heartbeats missing in gaps (sum of Gap.Missed)
-	MaxHeartbeatGap  time.Duration
-	Gaps             []Gap            // the first MaxGaps gaps
-	Drops            int64            // sockets that ended without the client closing them
-	Reconnects       int64            // sockets replaced after a drop or a socket_closing
+	Connects         int64            // recorder: sockets opened, first ones and reconnects
+	Heartbeats       int64            // recorder: heartbeats received
+	MissedHeartbeats int64            // heartbeats missing in gaps (sum of Gap.Missed)
+	MaxHeartbeatGap  time.Duration    // recorder: the longest time between two heartbeats (or the connect and the first)
+	Gaps             []Gap            // the first MaxGaps gaps, the silence before a socket's end included
+	Drops            int64            // recorder: sockets that ended without the client closing them
+	Reconnects       int64            // recorder: sockets replaced after a drop or a socket_closing
 	Switchovers      int64            // socket_closing handled by a switch to a new channel
 	SocketClosings   int64            // v2.system.socket_closing received
 	Evictions        int64            // v2.system.no_longer_subscribed received
 	Events           int64            // events delivered (heartbeats, pongs, system topics and duplicates excluded)
 	Duplicates       int64            // events received on both sockets during a switchover, delivered once
 	Expected         int64            // Expect calls
-	Matched          int64            // expected events that arrived
-	Lost             int64            // expected events that did not arrive within the expect timeout, or before Close
+	Matched          int64            // recorder: expected events that arrived
+	Lost             int64            // recorder: expected events that did not arrive within the expect timeout, or before Close
 	Pongs            int64            // answers to the client's pings
 	Failures         int64            // clients that gave up reconnecting
 	Unparsable       int64            // messages that were not a JSON envelope
 	Closes           map[string]int64 // how sockets ended: "1000 reason", "1006 ...", "error: i/o timeout"
 	EventsPerTopic   map[string]int64
 
-	ConnectTime Summary // dial to open socket
-	PingRTT     Summary // ping to pong
-	PushLatency Summary // Expect's sentAt to the event's arrival
-	RecoverTime Summary // drop or socket_closing to the replacement socket
+	MaxRecoverTime time.Duration // the longest time from a drop or socket_closing to the replacement socket
 
-	push *hdr.Histogram
-}
-
-// WebSocket returns s as the websocket part of a cxload.result/v1 document.
-// Its events count every delivered event; its push latency holds only the
-// expected (matched) ones.
-func (s Stats) WebSocket() result.WebSocketStats {
-	ws := result.WebSocketStats{
-		Connects:          s.Connects,
-		Heartbeats:        s.Heartbeats,
-		MaxHeartbeatGapMs: float64(s.MaxHeartbeatGap) / float64(time.Millisecond),
-		Drops:             s.Drops,
-		Reconnects:        s.Reconnects,
-		Events:            s.Events,
-		Lost:              s.Lost,
-	}
-	h := s.push
-	if h == nil {
-		h = hdr.New(1, histHighest, histDigits)
-	}
-	if b, err := h.Encode(hdr.V2CompressedEncodingCookieBase); err == nil {
-		ws.PushLatency = result.Histogram{Encoding: result.HistogramEncoding, Unit: result.HistogramUnit,
-			Data: string(b)} // Encode already returns base64 ("HISTF...")
-	}
-	return ws
+	PushLatency Summary // recorder: Expect's sentAt to the event's arrival
 }
 
 // Topics returns the topics of EventsPerTopic, sorted.
@@ -110,51 +81,72 @@ func (s Stats) Topics() []string {
 	return out
 }
 
-// Collector aggregates the measurements of one or many clients. Share one
-// Collector between the clients of a run: its histograms are the only large
-// part, and a Client holds none of its own. Safe for concurrent use.
+// Collector gathers what the clients of a run see. The figures that go into
+// the result document (connects, heartbeats, drops, reconnects, matched
+// events with their push latency, lost events) are aggregated once, by the
+// Collector's Recorder: the first Options.Recorder a client gives it, or a
+// recorder of its own if the first client has none. The Collector itself
+// counts only what the document does not hold: gaps, closes, topics,
+// switchovers, evictions and the like. Share one Collector, and one
+// Recorder, between the clients of a run. Safe for concurrent use.
 type Collector struct {
-	mu                           sync.Mutex
-	s                            Stats
-	connect, ping, push, recover *hdr.Histogram
+	mu  sync.Mutex
+	s   Stats
+	rec *metrics.Recorder
 }
 
 // NewCollector returns an empty Collector.
 func NewCollector() *Collector { return &Collector{} }
 
+// use sets c's Recorder to rec, or to one of c's own when rec is nil and c
+// has none yet. A Collector reads one recorder: another one is an error.
+func (c *Collector) use(rec *metrics.Recorder) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.rec == nil && rec == nil:
+		c.rec = metrics.NewRecorder()
+	case c.rec == nil:
+		c.rec = rec
+	case rec != nil && rec != c.rec:
+		return errors.New("notify: Options.Recorder is not the Recorder of Options.Collector's other clients: share one Recorder between the clients of a Collector")
+	}
+	return nil
+}
+
+// recorder returns c's Recorder, nil until a client used c.
+func (c *Collector) recorder() *metrics.Recorder {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.rec
+}
+
 // Stats returns a snapshot.
 func (c *Collector) Stats() Stats {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	s := c.s
 	s.Gaps = append([]Gap(nil), c.s.Gaps...)
 	s.Closes = maps.Clone(c.s.Closes)
 	s.EventsPerTopic = maps.Clone(c.s.EventsPerTopic)
-	s.ConnectTime = summarize(c.connect)
-	s.PingRTT = summarize(c.ping)
-	s.PushLatency = summarize(c.push)
-	s.RecoverTime = summarize(c.recover)
-	if c.push != nil {
-		s.push = hdr.Import(c.push.Export())
+	rec := c.rec
+	c.mu.Unlock()
+	if rec == nil {
+		return s
+	}
+	if ws := rec.WebSocket(); ws != nil {
+		s.Connects, s.Heartbeats = ws.Connects, ws.Heartbeats
+		s.MaxHeartbeatGap = time.Duration(ws.MaxHeartbeatGapMs * float64(time.Millisecond))
+		s.Drops, s.Reconnects, s.Matched, s.Lost = ws.Drops, ws.Reconnects, ws.Events, ws.Lost
+		s.PushLatency = summarize(ws.PushLatency)
 	}
 	return s
 }
 
-func summarize(h *hdr.Histogram) Summary {
-	if h == nil || h.TotalCount() == 0 {
+func summarize(h result.Histogram) Summary {
+	if h.Count() == 0 {
 		return Summary{}
 	}
-	us := func(v int64) time.Duration { return time.Duration(v) * time.Microsecond }
-	return Summary{Count: h.TotalCount(), Min: us(h.Min()), Mean: time.Duration(h.Mean() * float64(time.Microsecond)),
-		P50: us(h.ValueAtQuantile(50)), P99: us(h.ValueAtQuantile(99)), Max: us(h.Max())}
-}
-
-func record(h **hdr.Histogram, d time.Duration) {
-	if *h == nil {
-		*h = hdr.New(1, histHighest, histDigits)
-	}
-	v := int64(d / time.Microsecond)
-	(*h).RecordValue(min(max(v, 0), histHighest))
+	return Summary{Count: h.Count(), Min: h.Min(), Mean: h.Mean(), P50: h.Percentile(50), P99: h.Percentile(99), Max: h.Max()}
 }
 
 func (c *Collector) update(f func(s *Stats)) {
@@ -163,34 +155,18 @@ func (c *Collector) update(f func(s *Stats)) {
 	c.mu.Unlock()
 }
 
-func (c *Collector) connected(d time.Duration) {
-	c.mu.Lock()
-	c.s.Connects++
-	record(&c.connect, d)
-	c.mu.Unlock()
-}
-
-// heartbeat records a heartbeat that arrived length after the previous one
-// (arrived), or the silence before a socket's end (!arrived); g is the gap,
-// if length made one.
-func (c *Collector) heartbeat(arrived bool, length time.Duration, g *Gap) {
+// gap records a missed heartbeat.
+func (c *Collector) gap(g *Gap) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if arrived {
-		c.s.Heartbeats++
-	}
-	if (arrived || g != nil) && length > c.s.MaxHeartbeatGap {
-		c.s.MaxHeartbeatGap = length
-	}
-	if g != nil {
-		c.s.MissedHeartbeats += int64(g.Missed)
-		if len(c.s.Gaps) < MaxGaps {
-			c.s.Gaps = append(c.s.Gaps, *g)
-		}
+	c.s.MissedHeartbeats += int64(g.Missed)
+	if len(c.s.Gaps) < MaxGaps {
+		c.s.Gaps = append(c.s.Gaps, *g)
 	}
 }
 
-func (c *Collector) event(topic string, matched bool, latency time.Duration) {
+// event counts a delivered event.
+func (c *Collector) event(topic string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.Events++
@@ -201,19 +177,16 @@ func (c *Collector) event(topic string, matched bool, latency time.Duration) {
 		topic = OtherTopics
 	}
 	c.s.EventsPerTopic[topic]++
-	if matched {
-		c.s.Matched++
-		record(&c.push, latency)
-	}
 }
 
-func (c *Collector) pong(rtt time.Duration, measured bool) {
+// recovered records a socket replaced after d, by a switchover or after a drop.
+func (c *Collector) recovered(d time.Duration, switchover bool) {
 	c.mu.Lock()
-	c.s.Pongs++
-	if measured {
-		record(&c.ping, rtt)
+	defer c.mu.Unlock()
+	if switchover {
+		c.s.Switchovers++
 	}
-	c.mu.Unlock()
+	c.s.MaxRecoverTime = max(c.s.MaxRecoverTime, d)
 }
 
 func (c *Collector) closed(key string) {
@@ -222,15 +195,5 @@ func (c *Collector) closed(key string) {
 		c.s.Closes = make(map[string]int64)
 	}
 	c.s.Closes[key]++
-	c.mu.Unlock()
-}
-
-func (c *Collector) reconnected(recover time.Duration, switchover bool) {
-	c.mu.Lock()
-	c.s.Reconnects++
-	if switchover {
-		c.s.Switchovers++
-	}
-	record(&c.recover, recover)
 	c.mu.Unlock()
 }

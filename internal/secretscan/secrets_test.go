@@ -449,9 +449,7 @@ func runScenario(t *testing.T, c *capture) *tokenTap {
 	}
 	c.show("api.Client (after the run)", cl)
 	c.show("auth.Pool (after the run)", pool)
-	doc := rec.Snapshot()
-	ws := col.Stats().WebSocket()
-	doc.WebSocket = &ws
+	doc := rec.Snapshot() // its websocket part comes from the clients, through rec
 	metrics.Emit(tb, doc)
 	data, err := doc.Encode()
 	c.err("doc.Encode", err)
