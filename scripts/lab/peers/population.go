@@ -24,13 +24,11 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"golang.org/x/time/rate"
-
+	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
 	"github.com/cxload/cxload/harness/workload"
 	"github.com/cxload/cxload/scripts/lab/internal/procfs"
@@ -270,28 +268,29 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		return nil, err
 	}
 	load := &popLoad{NoFile: noFile, SimSockets: -1, SimChannels: -1}
-	// The token requests go through a net/http client; the API client (and
-	// the notification channels' REST calls through it) uses its default
-	// transport.
-	hc := &http.Client{Transport: api.NewTransport(popConns), Timeout: 30 * time.Second}
-	defer hc.CloseIdleConnections()
-	// Token creation is paced as a scenario paces it: within the
-	// simulator's (raised) limit.
-	pool, err := auth.NewPool(auth.Config{TokenURL: url + "/oauth/token", Policy: auth.PerClient, TokensPerClient: popTokens, HTTPClient: hc,
-		CreateLimit: rate.Limit(float64(popLimit-1) / time.Minute.Seconds()),
-		Clients: []auth.Credentials{
-			{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret},
-			{ClientID: gcsim.DefaultClientID2, Secret: gcsim.DefaultClientSecret2},
-		}})
+	// The run is assembled as a scenario's is: the harness's target on the
+	// simulator process (an external simulator), its pool, recorder and
+	// client (and the channels' REST calls through it), no client-side
+	// limiting (the profile's limits are raised). Token creation is paced
+	// as a scenario paces it: within the simulator's (raised) limit, which
+	// the target reads from the profile.
+	tg, err := harness.Open(ctx, harness.WithName("peers-population"), harness.WithProfile(popProfile(c)),
+		harness.WithGetenv(func(k string) string { return map[string]string{harness.EnvSimURL: url}[k] }),
+		harness.WithLogf(func(string, ...any) {}))
 	if err != nil {
 		return nil, fmt.Errorf("peers: population: %w", err)
 	}
-	rec := metrics.NewRecorder(metrics.WithScenario("peers-population"), metrics.WithTarget("simulator", ""))
-	client, err := api.New(api.Config{BaseURL: url, Tokens: pool, Recorder: rec, Agents: popConns, Scrub: pool.Scrub})
+	defer tg.Close()
+	hc := tg.HTTPClient() // the simulator's admin requests
+	pool, err := tg.Pool(auth.Config{Policy: auth.PerClient, TokensPerClient: popTokens})
 	if err != nil {
 		return nil, fmt.Errorf("peers: population: %w", err)
 	}
-	defer client.Close()
+	rec := tg.NewRecorder()
+	client, err := tg.Client(api.Config{Tokens: pool, Recorder: rec, Agents: popConns, Limits: tg.ObserveLimits()})
+	if err != nil {
+		return nil, fmt.Errorf("peers: population: %w", err)
+	}
 	openCtx, cancelOpen := context.WithTimeout(ctx, popOpenTimeout)
 	defer cancelOpen()
 	users, err := agent.LoadUsers(openCtx, client, c.Agents)
@@ -400,8 +399,7 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		load.Ops = append(load.Ops, popOp{Op: op.Op, Count: op.Count, Outcomes: op.Outcomes,
 			P50: op.Latency.Percentile(50), P99: op.Latency.Percentile(99)})
 	}
-	client.Close()
-	hc.CloseIdleConnections()
+	tg.Close()
 	// Connections' goroutines end shortly after their close.
 	for deadline := time.Now().Add(2 * time.Second); runtime.NumGoroutine() > load.Before.Goroutines && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)

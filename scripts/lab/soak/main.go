@@ -48,6 +48,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
@@ -321,24 +322,26 @@ func soak(ctx context.Context, o options, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "soak: simulator pid %d at %s; %d agents, %v, REST %.0f/s, heartbeat %v, storm %v, sample every %v\n",
 		s.cmd.Process.Pid, s.url, o.agents, o.duration, o.rate, o.heartbeat, o.storm, o.interval)
 
-	tr := api.NewTransport(64)
-	hc := &http.Client{Transport: tr}
-	defer hc.CloseIdleConnections()
-	clients := []auth.Credentials{
-		{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret},
-		{ClientID: gcsim.DefaultClientID2, Secret: gcsim.DefaultClientSecret2},
-	}
-	pool, err := auth.NewPool(auth.Config{TokenURL: s.url + "/oauth/token", Clients: clients,
-		Policy: auth.PerClient, TokensPerClient: o.tokens, HTTPClient: hc})
+	// The run is assembled as a scenario's is: the harness's target on the
+	// simulator process (an external simulator), its pool, recorder and
+	// client, no client-side limiting (the profile's limits are raised).
+	tg, err := harness.Open(ctx, harness.WithName("soak"), harness.WithProfile(soakProfile(o)),
+		harness.WithGetenv(func(k string) string { return map[string]string{harness.EnvSimURL: s.url}[k] }),
+		harness.WithLogf(func(f string, a ...any) { fmt.Fprintf(os.Stderr, f+"\n", a...) }))
 	if err != nil {
 		return err
 	}
-	rec := metrics.NewRecorder(metrics.WithScenario("soak"), metrics.WithTarget("simulator", ""))
-	c, err := api.New(api.Config{BaseURL: s.url, Tokens: pool, Recorder: rec, HTTPClient: hc, Agents: 64, Scrub: pool.Scrub})
+	defer tg.Close()
+	hc := tg.HTTPClient() // the simulator's admin requests
+	pool, err := tg.Pool(auth.Config{Policy: auth.PerClient, TokensPerClient: o.tokens})
 	if err != nil {
 		return err
 	}
-	defer c.Close()
+	rec := tg.NewRecorder()
+	c, err := tg.Client(api.Config{Tokens: pool, Recorder: rec, Agents: 64, Limits: tg.ObserveLimits()})
+	if err != nil {
+		return err
+	}
 	users := make([]agent.User, o.agents)
 	for i := range users {
 		users[i] = agent.User{ID: gcsim.UserID(i), Name: fmt.Sprintf("Agent %04d", i+1)}
