@@ -1,9 +1,11 @@
 // Package harness gives a load scenario its target: the embedded Genesys
-// Cloud simulator (gcsim) when no credentials are configured, or a real
-// tenant behind a production guard when they are. [NewTarget] reads the
-// environment, prints its choice in one line, and hands out token pools
-// ([Target.NewPool]) and API clients ([Target.NewClient]) wired to the
-// target's known rate limits.
+// Cloud simulator (gcsim) when no credentials are configured, a gcsim
+// process on this machine (CXLOAD_SIM_URL), or a real tenant behind a
+// production guard when credentials are set. [Open] is the one place a run
+// is assembled: it reads the environment, prints its choice in one line,
+// and hands out token pools ([Target.Pool]), API clients ([Target.Client])
+// and recorders ([Target.NewRecorder]) wired to the target's known rate
+// limits; [NewTarget] is Open for a test.
 //
 // Configuration is by environment variables only, GENESYSCLOUD_* (the
 // ecosystem's, as used by Genesys' Terraform provider and CLI) and CXLOAD_*
