@@ -1,12 +1,12 @@
 // Package metrics records what a load test did and judges it: latency
 // histograms per operation and outcome, counters, per-second series, what
-// each rate limit rejected and at what scope, k6-style thresholds, and one
-// versioned JSON result document per scenario that shards merge exactly.
+// each rate limit rejected and at what scope, and k6-style thresholds; it
+// builds each scenario's result document (package harness/result).
 //
 // # Metrics and result document
 //
 // Every request a scenario makes becomes a Result (a value, as in vegeta):
-// operation, route template, status, Outcome, service latency, the latency
+// operation, route template, status, result.Outcome, service latency, the latency
 // from the intended send time (corrected for coordinated omission), retries,
 // bytes, the rate-limit headers, the bucket that throttled it and the opaque
 // identities of its token, OAuth client and user. A Recorder aggregates them:
@@ -31,13 +31,14 @@
 //
 // Every bucket that rejected a request (the 429 body's limit.key, or a
 // client-side limiter, whose Result.Scope reads "client-side:<scope>") gets a
-// result.RateLimitObservation: its allowed count (from inin-ratelimit-allowed or the
-// 429 body, else a KnownLimit), its window (a KnownLimit, else estimated from
-// inin-ratelimit-reset and Retry-After, see result.EstimateWindow), how many requests
-// it rejected, the first and last rejection, and its scope inferred from
-// evidence by result.InferScope: one token among many rejected means a token limit;
-// all tokens of one client, a client limit; several clients, an org limit;
-// one operation rejected while others succeeded, an endpoint limit.
+// result.RateLimitObservation: its allowed count (from
+// inin-ratelimit-allowed or the 429 body, else a KnownLimit), its window (a
+// KnownLimit, else estimated from inin-ratelimit-reset and Retry-After, see
+// result.EstimateWindow), how many requests it rejected, the first and last
+// rejection, and its scope inferred from evidence by result.InferScope: one
+// token among many rejected means a token limit; all tokens of one client, a
+// client limit; several clients, an org limit; one operation rejected while
+// others succeeded, an endpoint limit.
 //
 // # The result document
 //
