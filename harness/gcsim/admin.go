@@ -146,6 +146,7 @@ const adminBodyMax = 1 << 20
 //	PUT  /admin/faults         replace the Faults (POST works too)
 //	POST /admin/reset          empty every rate-limit window and zero the counters
 //	POST /admin/revoke         {"token": "..."} or {"clientId": "..."}: revoke tokens
+//	POST /admin/calls          {"queueId": "...", "count": N}: queue N inbound calls (telephony)
 //
 // A web page must not reach them: a request with a foreign Origin, or whose
 // Host is not a loopback name (a DNS-rebound name), is refused with 403, and
@@ -199,9 +200,23 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			n += s.RevokeClientTokens(body.ClientID)
 		}
 		s.writeJSON(c, http.StatusOK, map[string]int{"revoked": n})
+	case r.URL.Path == "/admin/calls" && r.Method == http.MethodPost:
+		var body struct {
+			QueueID string `json:"queueId"`
+			Count   int    `json:"count"`
+		}
+		if !s.readAdmin(c, &body) {
+			return
+		}
+		ids, err := s.InjectCalls(body.QueueID, body.Count)
+		if err != nil {
+			s.badRequest(c, "gcsim: admin: calls: "+strings.TrimPrefix(err.Error(), "gcsim: "))
+			return
+		}
+		s.writeJSON(c, http.StatusOK, map[string][]string{"conversationIds": ids})
 	default:
 		s.writeError(c, http.StatusNotFound, "not.found",
-			"Unknown admin path; use GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke.", nil)
+			"Unknown admin path; use GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke, POST /admin/calls.", nil)
 	}
 }
 

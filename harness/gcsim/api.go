@@ -25,6 +25,8 @@ type orgState struct {
 	screens   map[string]string
 	active    atomic.Int64 // active screen recordings
 	callSeq   atomic.Int64
+	partSeq   atomic.Int64
+	acd       acdState // routing; guarded by convMu
 
 	chanMu    sync.Mutex
 	chanToken map[string]*token // channel id -> token that created it
@@ -47,17 +49,9 @@ type userState struct {
 	routingSinceText string
 }
 
-type conversation struct {
-	ID             string
-	QueueID        string
-	UserID         string
-	RecordingState string
-	Start          time.Time
-}
-
-func newOrgState(d *directory) *orgState {
+func newOrgState(d *directory, seed uint64) *orgState {
 	o := &orgState{users: make([]userState, len(d.users)), convs: map[string]*conversation{}, screens: map[string]string{},
-		chanToken: map[string]*token{}}
+		chanToken: map[string]*token{}, acd: newACDState(d, seed)}
 	offline := ""
 	for _, p := range d.presences {
 		if p.SystemPresence == "OFFLINE" {

@@ -19,6 +19,7 @@ func TestEndpoints(t *testing.T) {
 	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 	u0, q0 := gcsim.UserID(0), gcsim.QueueID(0)
 	avail := s.PresenceDefinitions()[0].ID
+	onQueue := presenceID(t, s, "On Queue")
 	tests := []struct {
 		method, path string
 		body         any
@@ -34,14 +35,16 @@ func TestEndpoints(t *testing.T) {
 		{"PATCH", "/api/v2/users/" + u0 + "/presences/purecloud", map[string]any{"presenceDefinition": map[string]string{"id": avail}}, 200,
 			[]string{"id", "name", "source", "sourceId", "primary", "message", "presenceDefinition", "modifiedDate", "selfUri"}},
 		{"GET", "/api/v2/users/" + u0 + "/presences/purecloud", nil, 200, []string{"presenceDefinition"}},
-		{"PUT", "/api/v2/users/" + u0 + "/routingstatus", map[string]string{"status": "IDLE"}, 200, []string{"userId", "status", "startTime"}},
+		{"PATCH", "/api/v2/users/" + u0 + "/presences/purecloud", map[string]any{"presenceDefinition": map[string]string{"id": onQueue}}, 200,
+			[]string{"presenceDefinition"}},
 		{"GET", "/api/v2/users/" + u0 + "/routingstatus", nil, 200, []string{"userId", "status", "startTime"}},
-		{"POST", "/api/v2/conversations/calls", map[string]string{"phoneNumber": "+15550100", "callFromQueueId": q0, "callUserId": u0}, 200,
-			[]string{"id", "name", "selfUri"}},
-		{"POST", "/api/v2/analytics/conversations/details/query", map[string]any{"interval": "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z", "paging": map[string]int{"pageSize": 25}}, 200,
-			[]string{"totalHits", "conversations"}},
+		{"GET", "/api/v2/users/" + u0 + "/queues", nil, 200, []string{"entities"}},
+		{"PATCH", "/api/v2/users/" + u0 + "/queues", []map[string]any{{"id": q0, "joined": true}}, 200, []string{"entities"}},
+		{"GET", "/api/v2/routing/queues/" + q0 + "/members", nil, 200, []string{"entities", "pageSize"}},
+		{"GET", "/api/v2/routing/wrapupcodes", nil, 200, []string{"entities", "total"}},
+		{"POST", "/api/v2/analytics/queues/observations/query", map[string]any{"filter": map[string]any{"type": "or",
+			"predicates": []map[string]string{{"dimension": "queueId", "value": q0}}}}, 200, []string{"results"}},
 		{"GET", "/api/v2/recordings/screensessions/details", nil, 200, []string{"count"}},
-		{"PATCH", "/api/v2/conversations/abc/recordingstate", map[string]string{"recordingState": "paused"}, 202, []string{"recordingState"}},
 		{"PUT", "/api/v2/conversations/screenshares/abc/recordingstate", map[string]string{"recordingState": "active"}, 202, []string{"recordingState"}},
 		{"GET", "/api/v2/organizations/limits/namespaces", nil, 200, []string{"entities", "total"}},
 		{"GET", "/api/v2/organizations/limits/namespaces/platform.api", nil, 200, []string{"entities"}},
@@ -68,7 +71,16 @@ func TestEndpoints(t *testing.T) {
 	}
 	// State changes are visible.
 	if r := do(t, s, "GET", "/api/v2/users/"+u0+"/routingstatus", tok, nil); r.json(t)["status"] != "IDLE" {
-		t.Errorf("routing status after PUT = %s", r.Body)
+		t.Errorf("routing status after going On Queue = %s, want IDLE", r.Body)
+	}
+	// A call needs a user token; its recording state answers 202 without a body.
+	r := do(t, s, "POST", "/api/v2/conversations/calls", userToken(t, s, 1), map[string]string{"phoneNumber": "+15550100"})
+	call, _ := r.json(t)["id"].(string)
+	if r.Status != 200 || call == "" {
+		t.Fatalf("POST /api/v2/conversations/calls with a user token: %d %s", r.Status, r.Body)
+	}
+	if r := do(t, s, "PATCH", "/api/v2/conversations/"+call+"/recordingstate", tok, map[string]string{"recordingState": "PAUSED"}); r.Status != 202 || len(r.Body) != 0 {
+		t.Errorf("PATCH recordingstate = %d %q, want 202 without a body", r.Status, r.Body)
 	}
 	if r := do(t, s, "GET", "/api/v2/recordings/screensessions/details", tok, nil); r.json(t)["count"] != 1.0 {
 		t.Errorf("screensessions count after one active screenshare = %s, want 1", r.Body)
@@ -101,7 +113,7 @@ func TestErrors(t *testing.T) {
 		{"screen recording start does not exist", "POST", "/api/v2/analytics/screenrecordings/r1/start", "{}", 404, "not.found", "404"},
 		{"unknown path", "GET", "/api/v2/nothing", nil, 404, "not.found", ""},
 		{"wrong method", "DELETE", "/api/v2/routing/queues", nil, 404, "not.found", ""},
-		{"unknown user", "GET", "/api/v2/users/nobody/routingstatus", nil, 404, "not.found", "nobody"},
+		{"unknown user", "GET", "/api/v2/users/nobody/presences/purecloud", nil, 404, "not.found", "nobody"},
 		{"malformed JSON", "PATCH", presence, `{"presenceDefinition": {"id": }`, 400, "bad.request", "invalid JSON at line 1"},
 		{"truncated JSON", "PATCH", presence, `{"presenceDefinition": {"id": "x"`, 400, "bad.request", "malformed syntax"},
 		{"wrong JSON type", "PATCH", presence, `{"presenceDefinition": "Available"}`, 400, "bad.request", "field presenceDefinition"},
@@ -111,7 +123,10 @@ func TestErrors(t *testing.T) {
 		{"bad routing status", "PUT", "/api/v2/users/" + gcsim.UserID(0) + "/routingstatus", `{"status":"ASLEEP"}`, 400, "bad.request", "ASLEEP"},
 		{"analytics without interval", "POST", "/api/v2/analytics/conversations/details/query", `{}`, 400, "bad.request", "interval"},
 		{"bad recording state", "PATCH", "/api/v2/conversations/c/recordingstate", `{"recordingState":"loud"}`, 400, "bad.request", "loud"},
-		{"call without target", "POST", "/api/v2/conversations/calls", `{}`, 400, "bad.request", "target"},
+		{"unknown conversation", "PATCH", "/api/v2/conversations/c/recordingstate", `{"recordingState":"paused"}`, 404, "not.found", "conversation c"},
+		{"call with client credentials", "POST", "/api/v2/conversations/calls", `{"phoneNumber":"+15550100"}`, 400, "bad.request", "requires a user context"},
+		{"routing status set by a client", "PUT", "/api/v2/users/" + gcsim.UserID(0) + "/routingstatus", `{"status":"IDLE"}`, 400, "bad.request", "set by the system"},
+		{"inject calls on no queue", "POST", "/admin/calls", `{"queueId":"nope","count":1}`, 400, "bad.request", "queue \"nope\" does not exist"},
 		{"body over request.bytes.max", "PATCH", presence, big, 413, "request.entity.too.large", "512000"},
 		{"bad paging", "GET", "/api/v2/routing/queues?pageSize=0", nil, 400, "bad.request", "pageSize"},
 		{"unknown limits namespace", "GET", "/api/v2/organizations/limits/namespaces/nope", nil, 404, "not.found", "nope"},

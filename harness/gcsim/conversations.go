@@ -40,74 +40,126 @@ func (s *Server) postCall(c *reqCtx) {
 			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "missing.field", FieldName: "phoneNumber"}}})
 		return
 	}
-	qid := body.CallQueueID
-	if qid == "" {
-		qid = body.CallFromQueueID
+	for _, q := range []string{body.CallQueueID, body.CallFromQueueID} {
+		if q != "" && s.dir.queueByID[q] == nil {
+			s.writeError(c, http.StatusBadRequest, "bad.request", "queue "+q+" does not exist", nil)
+			return
+		}
 	}
-	if qid != "" && s.dir.queueByID[qid] == nil {
-		s.writeError(c, http.StatusBadRequest, "bad.request", "queue "+qid+" does not exist", nil)
+	if u := body.CallUserID; u != "" && s.dir.byID[u] == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "user "+u+" does not exist", nil)
 		return
 	}
-	agent := body.CallUserID
-	if agent != "" && s.dir.byID[agent] == nil {
-		s.writeError(c, http.StatusBadRequest, "bad.request", "user "+agent+" does not exist", nil)
-		return
-	}
-	if agent == "" && c.tok.user != nil {
-		agent = c.tok.user.ID
-	}
-	conv := &conversation{ID: s.newConversationID(), QueueID: qid, UserID: agent, RecordingState: "active", Start: c.nowTime}
-	s.state.addConversation(conv)
+	ev := &events{corr: c.corr}
+	s.state.convMu.Lock()
+	conv := s.outboundLocked(c.tok.user, body.CallUserID, body.CallQueueID, body.PhoneNumber, c.nowTime, ev)
+	s.state.convMu.Unlock()
 	s.writeJSON(c, http.StatusOK, map[string]string{"id": conv.ID, "name": conv.ID, "selfUri": "/api/v2/conversations/calls/" + conv.ID})
-	s.publishConversation(conv, c.corr)
+	s.publish(ev)
 }
 
-func (o *orgState) addConversation(conv *conversation) {
-	o.convMu.Lock()
-	defer o.convMu.Unlock()
+// outboundLocked places a call from user: to another user (alerting until
+// answered), to a queue (routed like an inbound call), to a number (the far
+// end answers at once), or to the caller itself (one participant).
+func (s *Server) outboundLocked(from *User, toUser, toQueue, number string, now time.Time, ev *events) *conversation {
+	conv := &conversation{ID: s.newConversationID(), Direction: "outbound", RecordingState: "active", Start: now}
+	me := s.addParticipant(conv, "user", now)
+	me.UserID, me.Name, me.State, me.Initial, me.Direction, me.Connected = from.ID, from.Name, "connected", "dialing", "outbound", now
+	me.segment("interact", now)
+	s.state.addConversationLocked(conv)
+	s.state.acd.agents[from.index].direct++
+	s.refreshLocked(from.index, now, ev)
+	switch {
+	case toUser != "" && toUser != from.ID:
+		u := s.dir.byID[toUser]
+		p := s.addParticipant(conv, "user", now)
+		p.UserID, p.Name, p.State, p.Initial, p.Direction, p.Alerting = u.ID, u.Name, "alerting", "alerting", "inbound", now
+		p.segment("alert", now)
+	case toQueue != "":
+		q := s.dir.queueByID[toQueue]
+		conv.QueueID = q.ID
+		acd := s.addParticipant(conv, "acd", now)
+		acd.QueueID, acd.Name, acd.State, acd.Initial, acd.Direction, acd.Connected = q.ID, q.Name, "connected", "connected", "inbound", now
+		s.conversationEventsLocked(conv, ev)
+		s.enqueueLocked(conv, now, ev)
+		return conv
+	case number != "":
+		p := s.addParticipant(conv, "external", now)
+		p.Address, p.State, p.Initial, p.Direction, p.Connected = "tel:"+number, "connected", "connected", "outbound", now
+		p.segment("interact", now)
+	}
+	s.conversationEventsLocked(conv, ev)
+	return conv
+}
+
+func (o *orgState) addConversationLocked(conv *conversation) {
 	o.convs[conv.ID] = conv
 	o.convOrder = append(o.convOrder, conv.ID)
 	if len(o.convOrder) > maxConversations {
+		if old := o.convs[o.convOrder[0]]; old != nil {
+			old.stopTimers()
+		}
 		delete(o.convs, o.convOrder[0])
 		o.convOrder = o.convOrder[1:]
 	}
 }
 
-func (s *Server) conversationEvent(conv *conversation) map[string]any {
-	parts := []map[string]any{{"id": conv.ID + "-customer", "purpose": "customer", "state": "connected"}}
-	if conv.UserID != "" {
-		parts = append(parts, map[string]any{"id": conv.ID + "-agent", "purpose": "agent", "userId": conv.UserID, "queueId": conv.QueueID, "state": "alerting"})
-	}
-	return map[string]any{"id": conv.ID, "recordingState": conv.RecordingState, "participants": parts}
-}
-
-// publishConversation publishes a conversation change to its queue's,
-// agent's and own topics.
-func (s *Server) publishConversation(conv *conversation, corr string) {
-	ev := s.conversationEvent(conv)
-	if conv.QueueID != "" {
-		s.hub.Publish("v2.routing.queues."+conv.QueueID+".conversations", ev, corr)
-	}
-	if conv.UserID != "" {
-		s.hub.Publish("v2.users."+conv.UserID+".conversations", ev, corr)
-	}
-	s.hub.Publish("v2.conversations."+conv.ID, ev, corr)
-}
-
-func (s *Server) getConversations(c *reqCtx) {
-	uid := c.tok.user.ID
-	var ents []map[string]any
-	s.state.convMu.Lock()
-	for _, id := range s.state.convOrder {
-		if conv := s.state.convs[id]; conv.UserID == uid {
-			ents = append(ents, s.conversationEvent(conv))
+// hasUser reports whether user id is a participant of conv.
+func (c *conversation) hasUser(id string) bool {
+	for _, p := range c.parts {
+		if p.UserID == id {
+			return true
 		}
 	}
-	s.state.convMu.Unlock()
-	if ents == nil {
-		ents = []map[string]any{}
+	return false
+}
+
+// getConversations is GET /api/v2/conversations: the user's active
+// conversations (ConversationEntityListing).
+func (s *Server) getConversations(c *reqCtx) {
+	q := c.r.URL.Query()
+	size, number, err := paging(q)
+	if err != nil {
+		s.badRequest(c, err.Error())
+		return
 	}
-	s.writeJSON(c, http.StatusOK, map[string]any{"entities": ents, "selfUri": "/api/v2/conversations"})
+	all := userConversations(s, c.tok.user.ID, func(conv *conversation) conversationJSON { return s.conversationJSON(conv, false) })
+	s.writeJSON(c, http.StatusOK, page(c.route.template, q, all, size, number))
+}
+
+// userConversations renders the conversations user id is on that have not ended.
+func userConversations[T any](s *Server, id string, render func(*conversation) T) []T {
+	var out []T
+	s.state.convMu.Lock()
+	defer s.state.convMu.Unlock()
+	for _, cid := range s.state.convOrder {
+		if conv := s.state.convs[cid]; conv != nil && !conv.ended() && conv.hasUser(id) {
+			out = append(out, render(conv))
+		}
+	}
+	return out
+}
+
+// getConversation is GET /api/v2/conversations/{id}: the Conversation model,
+// whose participants[].calls[].id is the communication id wrap-up needs.
+func (s *Server) getConversation(c *reqCtx) {
+	s.state.convMu.Lock()
+	conv := s.state.convs[c.params[0]]
+	var out conversationJSON
+	if conv != nil {
+		out = s.conversationJSON(conv, false)
+	}
+	s.state.convMu.Unlock()
+	if conv == nil {
+		s.conversationNotFound(c)
+		return
+	}
+	s.writeJSON(c, http.StatusOK, out)
+}
+
+func (s *Server) conversationNotFound(c *reqCtx) {
+	s.writeError(c, http.StatusNotFound, "not.found", "The conversation "+c.params[0]+" was not found.",
+		&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "conversation.not.found", EntityID: c.params[0]}}})
 }
 
 var recordingStates = []string{"active", "paused", "none"}
@@ -121,10 +173,15 @@ func validRecordingState(v string) bool {
 	return false
 }
 
-// patchRecordingState is PATCH /api/v2/conversations/{id}/recordingstate.
-// Conversation ids the simulator did not create are accepted as existing
-// (the simulator cannot know a tenant's conversations).
-func (s *Server) patchRecordingState(c *reqCtx) {
+// patchRecordingState is PATCH /api/v2/conversations/{id}/recordingstate:
+// 202 without a body (void in the SDK); an unknown conversation is 404.
+func (s *Server) patchRecordingState(c *reqCtx) { s.setRecordingState(c, http.StatusAccepted) }
+
+// putCallRecordingState is PUT /api/v2/conversations/calls/{id}/recordingstate
+// (a supervisor's secure pause): like patchRecordingState.
+func (s *Server) putCallRecordingState(c *reqCtx) { s.setRecordingState(c, http.StatusAccepted) }
+
+func (s *Server) setRecordingState(c *reqCtx, status int) {
 	var body struct {
 		RecordingState string `json:"recordingState"`
 	}
@@ -132,21 +189,24 @@ func (s *Server) patchRecordingState(c *reqCtx) {
 		return
 	}
 	if !validRecordingState(body.RecordingState) {
-		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("recordingState %q: want one of active, paused, none", body.RecordingState),
+		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf("recordingState %q: want one of ACTIVE, PAUSED, NONE", body.RecordingState),
 			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "recordingState"}}})
 		return
 	}
-	id := c.params[0]
+	ev := &events{corr: c.corr}
 	s.state.convMu.Lock()
-	conv := s.state.convs[id]
-	if conv == nil {
-		conv = &conversation{ID: id, Start: c.nowTime}
+	conv := s.state.convs[c.params[0]]
+	if conv != nil {
+		conv.RecordingState = strings.ToLower(body.RecordingState)
+		s.conversationEventsLocked(conv, ev)
 	}
-	conv.RecordingState = strings.ToLower(body.RecordingState)
-	cp := *conv
 	s.state.convMu.Unlock()
-	s.writeJSON(c, http.StatusAccepted, map[string]string{"recordingState": cp.RecordingState})
-	s.publishConversation(&cp, c.corr)
+	if conv == nil {
+		s.conversationNotFound(c)
+		return
+	}
+	s.writeStatus(c, status)
+	s.publish(ev)
 }
 
 // putScreenshareRecordingState is PUT /api/v2/conversations/screenshares/{id}/recordingstate.
@@ -175,7 +235,6 @@ func (s *Server) putScreenshareRecordingState(c *reqCtx) {
 	}
 	s.state.convMu.Unlock()
 	s.writeJSON(c, http.StatusAccepted, map[string]string{"recordingState": state})
-	s.hub.Publish("v2.conversations."+id, map[string]any{"id": id, "recordingState": state}, c.corr)
 }
 
 func (s *Server) getScreenSessionDetails(c *reqCtx) {
@@ -222,30 +281,14 @@ func (s *Server) postAnalyticsQuery(c *reqCtx) {
 			number = body.Paging.PageNumber
 		}
 	}
-	type participant struct {
-		ParticipantID string `json:"participantId"`
-		Purpose       string `json:"purpose"`
-		UserID        string `json:"userId,omitempty"`
-	}
-	type conv struct {
-		ConversationID       string        `json:"conversationId"`
-		ConversationStart    string        `json:"conversationStart"`
-		OriginatingDirection string        `json:"originatingDirection"`
-		Participants         []participant `json:"participants"`
-	}
-	var all []conv
+	var all []analyticsConversation
 	s.state.convMu.Lock()
 	for _, id := range s.state.convOrder {
 		cv := s.state.convs[id]
 		if cv.Start.Before(tf) || !cv.Start.Before(tt) {
 			continue
 		}
-		ps := []participant{{ParticipantID: cv.ID + "-customer", Purpose: "customer"}}
-		if cv.UserID != "" {
-			ps = append(ps, participant{ParticipantID: cv.ID + "-agent", Purpose: "agent", UserID: cv.UserID})
-		}
-		all = append(all, conv{ConversationID: cv.ID, ConversationStart: cv.Start.UTC().Format("2006-01-02T15:04:05.000Z"),
-			OriginatingDirection: "outbound", Participants: ps})
+		all = append(all, analyticsOf(cv))
 	}
 	s.state.convMu.Unlock()
 	lo := min((number-1)*size, len(all))

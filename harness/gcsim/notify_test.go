@@ -107,21 +107,31 @@ func TestNotifications(t *testing.T) {
 	if e := next(t, ws); e.TopicName != "v2.users."+u+".presence" || e.Metadata.CorrelationID != corr || !strings.Contains(string(e.EventBody), avail) {
 		t.Errorf("presence event = %+v, want topic v2.users.%s.presence, CorrelationId %s", e, u, corr)
 	}
-	corr = send("PUT", "/api/v2/users/"+u+"/routingstatus", map[string]string{"status": "IDLE"})
+	// Going On Queue: the presence event, then the system's routing status.
+	corr = send("PATCH", "/api/v2/users/"+u+"/presences/purecloud", map[string]any{"presenceDefinition": map[string]string{"id": presenceID(t, s, "On Queue")}})
+	if e := next(t, ws); e.TopicName != "v2.users."+u+".presence" || e.Metadata.CorrelationID != corr {
+		t.Errorf("presence event = %+v", e)
+	}
 	if e := next(t, ws); e.TopicName != "v2.users."+u+".routingStatus" || e.Metadata.CorrelationID != corr || !strings.Contains(string(e.EventBody), "IDLE") {
 		t.Errorf("routing status event = %+v", e)
 	}
-	corr = send("POST", "/api/v2/conversations/calls", map[string]string{"phoneNumber": "+15550100", "callQueueId": q, "callUserId": u})
+	// The agent calls queue q (a user token): COMMUNICATING, and the call
+	// on the agent's and the queue's topics.
+	r := do(t, s, "POST", "/api/v2/conversations/calls", userToken(t, s, 3), map[string]string{"callQueueId": q})
+	corr = r.Header.Get("ININ-Correlation-Id")
+	if r.Status != 200 {
+		t.Fatalf("POST /api/v2/conversations/calls: %d %s", r.Status, r.Body)
+	}
 	seen := map[string]bool{}
-	for i := 0; i < 2; i++ {
+	for i := 0; i < 3; i++ {
 		e := next(t, ws)
 		if e.Metadata.CorrelationID != corr {
 			t.Errorf("call event %s: CorrelationId %q, want %q", e.TopicName, e.Metadata.CorrelationID, corr)
 		}
 		seen[e.TopicName] = true
 	}
-	if !seen["v2.routing.queues."+q+".conversations"] || !seen["v2.users."+u+".conversations"] {
-		t.Errorf("call events on %v, want the queue's and the agent's topics", seen)
+	if !seen["v2.routing.queues."+q+".conversations"] || !seen["v2.users."+u+".conversations"] || !seen["v2.users."+u+".routingStatus"] {
+		t.Errorf("call events on %v, want the queue's and the agent's topics and the routing status", seen)
 	}
 
 	// DELETE subscriptions stops events.

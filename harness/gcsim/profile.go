@@ -69,6 +69,8 @@ type Profile struct {
 	RateLimitMessage string `json:"rateLimitMessage,omitempty"`
 	// Notifications configures notification channels and their WebSockets.
 	Notifications Notifications `json:"notifications"`
+	// ACD configures call routing and the inbound traffic model; see [ACD].
+	ACD ACD `json:"acd,omitzero"`
 	// Faults are the faults active when the server starts; see [Server.SetFaults].
 	Faults Faults `json:"faults"`
 	// Seed seeds the random choices of the fault injector, so that a run
@@ -562,6 +564,9 @@ func (p *Profile) Validate() error {
 	case n.SocketClosingGrace < 0:
 		return bad("notifications.socketClosingGrace", "must be >= 0 (Genesys: about \"60s\")")
 	}
+	if err := p.ACD.validate("acd"); err != nil {
+		return err
+	}
 	return p.Faults.validate("faults")
 }
 
@@ -578,6 +583,7 @@ func (p *Profile) clone() *Profile {
 		c.Limits[i].Families = append([]string(nil), c.Limits[i].Families...)
 	}
 	c.Faults = p.Faults.clone()
+	c.ACD.Traffic.Queues = append([]string(nil), p.ACD.Traffic.Queues...)
 	return &c
 }
 

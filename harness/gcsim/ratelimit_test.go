@@ -153,7 +153,11 @@ func TestResourceLimit(t *testing.T) {
 	}
 	s := newServer(t, p)
 	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
-	path := "/api/v2/conversations/c-1/recordingstate"
+	calls, err := s.InjectCalls(gcsim.QueueID(0), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := "/api/v2/conversations/" + calls[0] + "/recordingstate"
 	for i := 1; i <= 7; i++ {
 		r := do(t, s, "PATCH", path, tok, map[string]string{"recordingState": "paused"})
 		if r.Status != http.StatusAccepted {

@@ -31,22 +31,36 @@ type route struct {
 // handlers maps "METHOD template" of genesys.Routes to its handler; the
 // token endpoint and the channel sockets are served apart (see routeKind).
 var handlers = map[string]handlerFunc{
-	"GET /api/v2/routing/queues":                                       (*Server).getQueues,
-	"GET /api/v2/routing/queues/{id}":                                  (*Server).getQueue,
-	"GET /api/v2/users":                                                (*Server).getUsers,
-	"GET /api/v2/users/me":                                             (*Server).getMe,
-	"GET /api/v2/users/{id}":                                           (*Server).getUser,
-	"GET /api/v2/users/{id}/presences/{source}":                        (*Server).getPresence,
-	"PATCH /api/v2/users/{id}/presences/{source}":                      (*Server).patchPresence,
-	"GET /api/v2/users/{id}/routingstatus":                             (*Server).getRoutingStatus,
-	"PUT /api/v2/users/{id}/routingstatus":                             (*Server).putRoutingStatus,
-	"GET /api/v2/presencedefinitions":                                  (*Server).getPresenceDefinitions,
-	"GET /api/v2/presence/definitions":                                 (*Server).getPresenceDefinitions,
-	"POST /api/v2/conversations/calls":                                 (*Server).postCall,
+	"GET /api/v2/routing/queues":                                                    (*Server).getQueues,
+	"GET /api/v2/routing/queues/{id}":                                               (*Server).getQueue,
+	"GET /api/v2/users":                                                             (*Server).getUsers,
+	"GET /api/v2/users/me":                                                          (*Server).getMe,
+	"GET /api/v2/users/{id}":                                                        (*Server).getUser,
+	"GET /api/v2/users/{id}/presences/{source}":                                     (*Server).getPresence,
+	"PATCH /api/v2/users/{id}/presences/{source}":                                   (*Server).patchPresence,
+	"GET /api/v2/users/{id}/routingstatus":                                          (*Server).getRoutingStatus,
+	"PUT /api/v2/users/{id}/routingstatus":                                          (*Server).putRoutingStatus,
+	"GET /api/v2/presencedefinitions":                                               (*Server).getPresenceDefinitions,
+	"GET /api/v2/presence/definitions":                                              (*Server).getPresenceDefinitions,
+	"GET /api/v2/users/{id}/queues":                                                 (*Server).getUserQueues,
+	"PATCH /api/v2/users/{id}/queues":                                               (*Server).patchUserQueues,
+	"GET /api/v2/routing/queues/{id}/members":                                       (*Server).getQueueMembers,
+	"GET /api/v2/routing/wrapupcodes":                                               (*Server).getWrapupCodes,
+	"POST /api/v2/conversations/calls":                                              (*Server).postCall,
+	"GET /api/v2/conversations/calls":                                               (*Server).getCalls,
+	"GET /api/v2/conversations/calls/{id}":                                          (*Server).getCall,
+	"PATCH /api/v2/conversations/calls/{id}":                                        (*Server).patchCall,
+	"PUT /api/v2/conversations/calls/{id}/recordingstate":                           (*Server).putCallRecordingState,
+	"PATCH /api/v2/conversations/calls/{id}/participants/{participantId}":           (*Server).patchParticipant,
+	"POST /api/v2/conversations/calls/{id}/participants/{participantId}/replace":    (*Server).postReplace,
+	"GET /api/v2/conversations/calls/{id}/participants/{participantId}/wrapupcodes": (*Server).getParticipantWrapupCodes,
+	"POST /api/v2/conversations/calls/{id}/participants/{participantId}/communications/{communicationId}/wrapup": (*Server).postWrapup,
 	"GET /api/v2/conversations":                                        (*Server).getConversations,
+	"GET /api/v2/conversations/{id}":                                   (*Server).getConversation,
 	"PATCH /api/v2/conversations/{id}/recordingstate":                  (*Server).patchRecordingState,
 	"PUT /api/v2/conversations/screenshares/{id}/recordingstate":       (*Server).putScreenshareRecordingState,
 	"POST /api/v2/analytics/conversations/details/query":               (*Server).postAnalyticsQuery,
+	"POST /api/v2/analytics/queues/observations/query":                 (*Server).postQueueObservations,
 	"GET /api/v2/recordings/screensessions/details":                    (*Server).getScreenSessionDetails,
 	"GET /api/v2/organizations/limits/namespaces":                      (*Server).getLimitNamespaces,
 	"GET /api/v2/organizations/limits/namespaces/{namespace}":          (*Server).getLimitNamespace,
@@ -166,7 +180,7 @@ func ruleApplies(l *limitRule, r *route) bool {
 }
 
 // maxParams is the most path parameters a route has.
-const maxParams = 2
+const maxParams = 3
 
 // match returns the route for method and path and its parameters, or nil.
 // Literal segments win over parameters ("/users/me" before "/users/{id}").

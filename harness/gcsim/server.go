@@ -90,7 +90,7 @@ func NewUnstartedServer(p *Profile) *Server {
 	}
 	s.router = newRouter(s.rules)
 	s.auth = newAuthState(s)
-	s.state = newOrgState(s.dir)
+	s.state = newOrgState(s.dir, p.Seed)
 	s.stats = newStatsState(s.router, s.rules)
 	s.faults.set(p.Faults, p.Seed)
 	n := p.Notifications
@@ -162,6 +162,7 @@ func (s *Server) Start() {
 	s.client = &http.Client{Transport: tr}
 	s.serveErr = make(chan error, 1)
 	go func() { s.serveErr <- s.Config.Serve(s.Listener) }()
+	s.startTraffic()
 }
 
 // URL returns the base URL of the API and login hosts, e.g.
@@ -215,6 +216,7 @@ func (s *Server) Close() {
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeMu.Lock()
 	defer s.closeMu.Unlock()
+	s.stopACD()
 	if !s.started {
 		if !s.closed.Swap(true) {
 			s.Listener.Close()

@@ -147,7 +147,7 @@ func TestLatencyFaultOutlastsTimeouts(t *testing.T) {
 		}{
 			{"GET", queuesPath, nil},
 			// A body larger than the server's read buffer: most of it is read after the latency.
-			{"PUT", routingStatusPath(0), `{"status":"IDLE"}` + strings.Repeat(" ", 100<<10)},
+			{"PATCH", "/api/v2/users/" + gcsim.UserID(0) + "/presences/purecloud", `{"presenceDefinition":{"id":"` + gcsim.PresenceID(0) + `"}}` + strings.Repeat(" ", 100<<10)},
 		} {
 			start := time.Now()
 			if r := do(t, s, req.method, req.path, tok, req.body); r.Status != 200 {

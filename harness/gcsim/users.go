@@ -146,7 +146,15 @@ func (s *Server) patchPresence(c *reqCtx) {
 		"message":            p.Message,
 		"modifiedDate":       p.ModifiedDate,
 	}, c.corr)
+	// The system derives the routing status from the presence: On Queue is
+	// IDLE (or INTERACTING with calls), anything else OFF_QUEUE.
+	ev := &events{corr: c.corr}
+	s.setOnQueue(u.index, pd.SystemPresence == onQueuePresence, c.nowTime, ev)
+	s.publish(ev)
 }
+
+// onQueuePresence is the SystemPresence of the On Queue definition.
+const onQueuePresence = "ON_QUEUE"
 
 type routingStatusJSON struct {
 	UserID    string `json:"userId"`
@@ -156,20 +164,28 @@ type routingStatusJSON struct {
 
 var routingStatuses = []string{"OFF_QUEUE", "IDLE", "INTERACTING", "NOT_RESPONDING", "COMMUNICATING"}
 
+// getRoutingStatus is GET /api/v2/users/{id}/routingstatus. An unknown
+// user is OFF_QUEUE, as the SDK's RoutingStatus documents.
 func (s *Server) getRoutingStatus(c *reqCtx) {
-	u, st := s.user(c)
-	if u == nil {
+	var status, since string
+	id := c.params[0]
+	if u := s.dir.byID[id]; u != nil {
+		st := &s.state.users[u.index]
+		st.mu.Lock()
+		status, since = st.routingStatus, st.routingSinceText
+		st.mu.Unlock()
+	} else if validUserID(id) {
+		status, since = "OFF_QUEUE", time.Unix(0, 0).UTC().Format(isoMillis)
+	} else {
+		s.badRequest(c, fmt.Sprintf("user id %q: not a user id (letters, digits and '-', at most 64)", id))
 		return
 	}
-	st.mu.Lock()
-	status, since := st.routingStatus, st.routingSinceText
-	st.mu.Unlock()
 	// Hand-written: this is the benchmark's hot GET.
 	c.buf.Reset()
 	c.buf.Grow(256) // keeps the pooled buffer's capacity: no allocation below
 	b := c.buf.AvailableBuffer()
 	b = append(b, `{"userId":"`...)
-	b = append(b, u.ID...)
+	b = append(b, id...)
 	b = append(b, `","status":"`...)
 	b = append(b, status...)
 	b = append(b, `","startTime":"`...)
@@ -178,6 +194,11 @@ func (s *Server) getRoutingStatus(c *reqCtx) {
 	s.writeRaw(c, http.StatusOK, b)
 }
 
+// putRoutingStatus is PUT /api/v2/users/{id}/routingstatus. Routing
+// status is set by the system ("users cannot directly change routing
+// statuses"): the simulator takes the current status (no change) and IDLE
+// for an On Queue agent that is NOT_RESPONDING; anything else is 400,
+// naming the presence change that does it.
 func (s *Server) putRoutingStatus(c *reqCtx) {
 	u, st := s.user(c)
 	if u == nil {
@@ -186,6 +207,7 @@ func (s *Server) putRoutingStatus(c *reqCtx) {
 	var body struct {
 		Status    string `json:"status"`
 		StartTime string `json:"startTime"`
+		UserID    string `json:"userId"`
 	}
 	if !s.readJSON(c, &body, false) {
 		return
@@ -199,21 +221,46 @@ func (s *Server) putRoutingStatus(c *reqCtx) {
 			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "status"}}})
 		return
 	}
-	start := c.nowTime
-	if body.StartTime != "" {
-		t, err := time.Parse(time.RFC3339Nano, body.StartTime)
-		if err != nil {
-			s.badRequest(c, fmt.Sprintf("startTime %q: want ISO-8601, e.g. 2026-01-02T15:04:05.000Z", body.StartTime))
-			return
+	ev := &events{corr: c.corr}
+	s.state.convMu.Lock()
+	a := &s.state.acd.agents[u.index]
+	cur := routingStatusOf(a)
+	ok := body.Status == cur
+	if body.Status == "IDLE" && cur == "NOT_RESPONDING" && a.acd == 0 && a.direct == 0 {
+		a.notResponding, ok = false, true
+		if s.refreshLocked(u.index, c.nowTime, ev) {
+			if q := s.queueIndexOf(u.index); q >= 0 {
+				s.dispatchLocked(q, c.nowTime, ev)
+			}
 		}
-		start = t
 	}
 	st.mu.Lock()
-	out := routingStatusJSON{UserID: u.ID, Status: body.Status, StartTime: start.UTC().Format(isoMillis)}
-	st.routingStatus, st.routingSince, st.routingSinceText = body.Status, start, out.StartTime
+	out := routingStatusJSON{UserID: u.ID, Status: st.routingStatus, StartTime: st.routingSinceText}
 	st.mu.Unlock()
+	s.state.convMu.Unlock()
+	if !ok {
+		s.writeError(c, http.StatusBadRequest, "bad.request", fmt.Sprintf(
+			"routing status %s -> %s: routing status is set by the system, not by clients; go on queue with PATCH "+
+				"/api/v2/users/{id}/presences/purecloud to the On Queue presence (IDLE follows), leave it for OFF_QUEUE; "+
+				"PUT takes only IDLE for an agent that is NOT_RESPONDING", cur, body.Status),
+			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "status"}}})
+		return
+	}
 	s.writeJSON(c, http.StatusOK, out)
-	s.hub.Publish("v2.users."+u.ID+".routingStatus", map[string]any{"routingStatus": out}, c.corr)
+	s.publish(ev)
+}
+
+// validUserID reports whether id could be a user id.
+func validUserID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r == '-' || '0' <= r && r <= '9' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) getPresenceDefinitions(c *reqCtx) {

@@ -15,6 +15,11 @@ const (
 	FamilyRoutingStatus       = "users.routingstatus"
 	FamilyPresenceDefinitions = "presencedefinitions"
 	FamilyCalls               = "conversations.calls"
+	FamilyCallParticipants    = "conversations.calls.participants"
+	FamilyWrapupCodes         = "routing.wrapupcodes"
+	FamilyQueueMembers        = "routing.queues.members"
+	FamilyUserQueues          = "users.queues"
+	FamilyQueueObservations   = "analytics.queues.observations"
 	FamilyConversations       = "conversations"
 	FamilyRecordingState      = "conversations.recordingstate"
 	FamilyAnalytics           = "analytics.conversations"
@@ -52,11 +57,27 @@ var routes = []Route{
 	{"PUT", "/api/v2/users/{id}/routingstatus", FamilyRoutingStatus, false},
 	{"GET", "/api/v2/presencedefinitions", FamilyPresenceDefinitions, false},
 	{"GET", "/api/v2/presence/definitions", FamilyPresenceDefinitions, false},
-	{"POST", "/api/v2/conversations/calls", FamilyCalls, false},
+	{"GET", "/api/v2/users/{id}/queues", FamilyUserQueues, false},
+	{"PATCH", "/api/v2/users/{id}/queues", FamilyUserQueues, false},
+	{"GET", "/api/v2/routing/queues/{id}/members", FamilyQueueMembers, false},
+	{"GET", "/api/v2/routing/wrapupcodes", FamilyWrapupCodes, false},
+	// Placing and controlling a call needs a user (the call runs on the
+	// user's station): documented as "very likely", not observed.
+	{"POST", "/api/v2/conversations/calls", FamilyCalls, true},
+	{"GET", "/api/v2/conversations/calls", FamilyCalls, true},
+	{"GET", "/api/v2/conversations/calls/{id}", FamilyCalls, false},
+	{"PATCH", "/api/v2/conversations/calls/{id}", FamilyCalls, false},
+	{"PUT", "/api/v2/conversations/calls/{id}/recordingstate", FamilyRecordingState, false},
+	{"PATCH", "/api/v2/conversations/calls/{id}/participants/{participantId}", FamilyCallParticipants, true},
+	{"POST", "/api/v2/conversations/calls/{id}/participants/{participantId}/replace", FamilyCallParticipants, true},
+	{"GET", "/api/v2/conversations/calls/{id}/participants/{participantId}/wrapupcodes", FamilyCallParticipants, false},
+	{"POST", "/api/v2/conversations/calls/{id}/participants/{participantId}/communications/{communicationId}/wrapup", FamilyCallParticipants, true},
 	{"GET", "/api/v2/conversations", FamilyConversations, true},
+	{"GET", "/api/v2/conversations/{id}", FamilyConversations, false},
 	{"PATCH", "/api/v2/conversations/{id}/recordingstate", FamilyRecordingState, false},
 	{"PUT", "/api/v2/conversations/screenshares/{id}/recordingstate", FamilyRecordingState, false},
 	{"POST", "/api/v2/analytics/conversations/details/query", FamilyAnalytics, false},
+	{"POST", "/api/v2/analytics/queues/observations/query", FamilyQueueObservations, false},
 	{"GET", "/api/v2/recordings/screensessions/details", FamilyScreenSessions, false},
 	{"GET", "/api/v2/organizations/limits/namespaces", FamilyLimits, false},
 	{"GET", "/api/v2/organizations/limits/namespaces/{namespace}", FamilyLimits, false},

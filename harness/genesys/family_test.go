@@ -38,7 +38,8 @@ func TestFamiliesFromRoutes(t *testing.T) {
 	want := []string{genesys.FamilyOAuth, genesys.FamilyQueues, genesys.FamilyUsers, genesys.FamilyPresence,
 		genesys.FamilyRoutingStatus, genesys.FamilyPresenceDefinitions, genesys.FamilyCalls, genesys.FamilyConversations,
 		genesys.FamilyRecordingState, genesys.FamilyAnalytics, genesys.FamilyScreenSessions, genesys.FamilyLimits,
-		genesys.FamilyNotifications, genesys.FamilyTokens, genesys.FamilyStreaming}
+		genesys.FamilyNotifications, genesys.FamilyTokens, genesys.FamilyStreaming, genesys.FamilyCallParticipants,
+		genesys.FamilyWrapupCodes, genesys.FamilyQueueMembers, genesys.FamilyUserQueues, genesys.FamilyQueueObservations}
 	slices.Sort(want)
 	if got := genesys.Families(); !slices.Equal(got, want) {
 		t.Errorf("Families() = %q, want %q", got, want)

@@ -228,6 +228,11 @@ func TestValidateTopic(t *testing.T) {
 		{"v2.system.socket_closing", "system topics"},
 		{"v2.users.u1?presence&routingStatus", "compound"},
 		{"users.u1.presence", "unknown topic"},
+		// Genesys has no bare conversation topic, only its sub-topics.
+		{"v2.conversations.c1", "unknown topic"},
+		{"v2.conversations.c1.transcription", ""},
+		{"v2.users.u1.conversations.calls", ""},
+		{"v2.routing.queues.q1.conversations.calls", ""},
 	}
 	for _, tt := range tests {
 		err := ValidateTopic(tt.topic)

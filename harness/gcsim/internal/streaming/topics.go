@@ -7,8 +7,9 @@ import (
 
 // TopicPatterns lists the topic forms the hub accepts. "{id}" stands for one
 // dot-free identifier (a user, queue or conversation id: letters, digits, '-'
-// and '_'). It is a subset of Genesys Cloud's 237 topics: the ones the
-// simulator can publish and a contact-center load touches. System topics
+// and '_'). It is a subset of Genesys Cloud's 237 topics: the ones a
+// contact-center load touches. There is no bare v2.conversations.{id}
+// topic in Genesys, so it is refused like any unknown topic. System topics
 // (v2.system.*) are delivered without subscribing and cannot be subscribed.
 var TopicPatterns = []string{
 	"v2.users.{id}.presence",
@@ -22,7 +23,6 @@ var TopicPatterns = []string{
 	"v2.routing.queues.{id}.conversations.calls",
 	"v2.routing.queues.{id}.users",
 	"v2.analytics.queues.{id}.observations",
-	"v2.conversations.{id}",
 	"v2.conversations.{id}.transcription",
 }
 
