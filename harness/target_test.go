@@ -14,7 +14,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // CXLOAD_PROFILE loads a profile for the embedded simulator; a broken one
@@ -220,7 +220,7 @@ func TestAcceptanceTokenCreationPaced(t *testing.T) {
 	})
 }
 
-var _ = metrics.OK
+var _ = result.OK
 
 // The whole guarded path of a tenant, with the simulator standing in for
 // the region's hosts: plan printed and checked, limits read from the

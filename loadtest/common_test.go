@@ -21,7 +21,7 @@ import (
 	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // Operation names of the requests the scenarios send themselves (the agent
@@ -259,8 +259,8 @@ func (r *rig) withT(t testing.TB) *rig {
 }
 
 // topFinding returns the server-side limit that rejected the most requests.
-func topFinding(doc *metrics.Document) (metrics.RateLimitObservation, bool) {
-	var best metrics.RateLimitObservation
+func topFinding(doc *result.Document) (result.RateLimitObservation, bool) {
+	var best result.RateLimitObservation
 	found := false
 	for _, rl := range doc.RateLimits {
 		if rl.Source != "server" {

@@ -17,7 +17,7 @@ import (
 	hdr "github.com/HdrHistogram/hdrhistogram-go"
 
 	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/reports"
 )
 
@@ -53,7 +53,7 @@ func TestMatrixCompare(t *testing.T) {
 	if err != nil || len(legs) == 0 {
 		t.Fatalf("no shard legs in %s/legs: %v", dir, err)
 	}
-	shardDocs := map[string][]*metrics.Document{}
+	shardDocs := map[string][]*result.Document{}
 	for _, leg := range legs {
 		for name, docs := range legDocuments(t, leg) {
 			shardDocs[name] = append(shardDocs[name], docs...)
@@ -99,14 +99,14 @@ func reportScenarios(t *testing.T, path string) map[string]*reports.Scenario {
 // legDocuments reads the result documents of a go test -json file, joining
 // the output events of each test until the newline (test2json may split a
 // long line), without the reports package.
-func legDocuments(t *testing.T, path string) map[string][]*metrics.Document {
+func legDocuments(t *testing.T, path string) map[string][]*result.Document {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string][]*metrics.Document{}
+	out := map[string][]*result.Document{}
 	pending := map[string]*strings.Builder{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
@@ -128,11 +128,11 @@ func legDocuments(t *testing.T, path string) map[string][]*metrics.Document {
 		}
 		line := b.String()
 		b.Reset()
-		i := strings.Index(line, metrics.ResultPrefix)
+		i := strings.Index(line, result.Prefix)
 		if i < 0 {
 			continue
 		}
-		doc, err := metrics.DecodeDocument([]byte(strings.TrimSpace(line[i+len(metrics.ResultPrefix):])))
+		doc, err := result.Decode([]byte(strings.TrimSpace(line[i+len(result.Prefix):])))
 		if err != nil {
 			t.Errorf("%s: result document of %s: %v", path, ev.Test, err)
 			continue
@@ -152,7 +152,7 @@ var perProcess = map[string]bool{
 	"GET /api/v2/users": true, "GET /api/v2/presencedefinitions": true,
 }
 
-func compareCounts(t *testing.T, name string, m, s *metrics.Document, shards int) {
+func compareCounts(t *testing.T, name string, m, s *result.Document, shards int) {
 	t.Helper()
 	ops := map[string]bool{}
 	for _, o := range m.OpNames() {
@@ -171,11 +171,11 @@ func compareCounts(t *testing.T, name string, m, s *metrics.Document, shards int
 			t.Errorf("%s: operation %s: %d requests in the merged shards, none in the single-process run", name, op, mo.Count)
 			continue
 		}
-		want, wantOK := so.Count, so.Outcome(metrics.OK)
+		want, wantOK := so.Count, so.Outcome(result.OK)
 		if perProcess[op] {
-			want, wantOK = int64(shards)*so.Count, int64(shards)*so.Outcome(metrics.OK)
+			want, wantOK = int64(shards)*so.Count, int64(shards)*so.Outcome(result.OK)
 		}
-		if mo.Count != want || mo.Outcome(metrics.OK) != wantOK || len(mo.Outcomes) != len(so.Outcomes) || mo.Status429 != so.Status429 {
+		if mo.Count != want || mo.Outcome(result.OK) != wantOK || len(mo.Outcomes) != len(so.Outcomes) || mo.Status429 != so.Status429 {
 			t.Errorf("%s: operation %s: merged shards %d requests %v (429s %d), single process %d requests %v (429s %d): counts must be equal (setup operations: %d× the single process's)",
 				name, op, mo.Count, mo.Outcomes, mo.Status429, so.Count, so.Outcomes, so.Status429, shards)
 		} else {
@@ -186,7 +186,7 @@ func compareCounts(t *testing.T, name string, m, s *metrics.Document, shards int
 
 // comparePercentiles checks the merged report against the shards'
 // histograms merged here, op by op, within HdrHistogram's precision.
-func comparePercentiles(t *testing.T, name string, m *metrics.Document, shards []*metrics.Document, s *metrics.Document) {
+func comparePercentiles(t *testing.T, name string, m *result.Document, shards []*result.Document, s *result.Document) {
 	t.Helper()
 	if len(shards) == 0 {
 		t.Errorf("%s: no shard documents in the legs", name)

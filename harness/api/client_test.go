@@ -20,6 +20,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -126,7 +127,7 @@ func TestRetryAfterHonoured(t *testing.T) {
 					t.Fatalf("sent at %v, want a gap of %v", sent, tc.want)
 				}
 				r := resp.Result
-				if r.Attempts != 2 || r.RetryWait != tc.want || r.Total != time.Since(start) || r.Latency != 0 || r.Outcome != metrics.OK {
+				if r.Attempts != 2 || r.RetryWait != tc.want || r.Total != time.Since(start) || r.Latency != 0 || r.Outcome != result.OK {
 					t.Errorf("Result = %+v; want 2 attempts, RetryWait %v, Total = elapsed, Latency 0 (fake clock)", r, tc.want)
 				}
 				if r.ThrottledBy != "token.rate.per.minute" || r.Scope != string(genesys.ScopeToken) {
@@ -158,7 +159,7 @@ func TestServerErrorGivesUpWithLastResponse(t *testing.T) {
 			t.Errorf("response = %d %v %s; want the 3rd 503 whole", resp.Status, resp.Header, resp.Body)
 		}
 		r := resp.Result
-		if r.Attempts != 3 || r.Outcome != metrics.ServerError || r.CorrelationID != "corr-3" || r.Route != "/api/v2/users/{id}" {
+		if r.Attempts != 3 || r.Outcome != result.ServerError || r.CorrelationID != "corr-3" || r.Route != "/api/v2/users/{id}" {
 			t.Errorf("Result = %+v", r)
 		}
 		// Backoff 1s then 2s.
@@ -299,7 +300,7 @@ func TestPausedScopeDelaysOtherRequests(t *testing.T) {
 				}, api.Config{Retry: api.RetryPolicy{MaxAttempts: 1},
 					Limits: limitsOf(enabled, api.Bucket{Key: "token.rate.per.minute", Scope: genesys.ScopeToken, Allowed: 300})})
 				resp, _ := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
-				if resp.Status != 429 || resp.Result.Outcome != metrics.Throttled {
+				if resp.Status != 429 || resp.Result.Outcome != result.Throttled {
 					t.Fatalf("first = %d", resp.Status)
 				}
 				start := time.Now()
@@ -338,7 +339,7 @@ func TestClientSideRefusal(t *testing.T) {
 			t.Fatalf("sent %d; want 1 sent and the next refused", n.Load())
 		}
 		r := refused.Result
-		if r.Outcome != metrics.Throttled || r.ThrottledBy != "token.rate.per.minute" || r.Scope != "client-side:token" || r.Attempts != 0 || r.Status != 0 {
+		if r.Outcome != result.Throttled || r.ThrottledBy != "token.rate.per.minute" || r.Scope != "client-side:token" || r.Attempts != 0 || r.Status != 0 {
 			t.Errorf("refused Result = %+v", r)
 		}
 	})
@@ -409,7 +410,7 @@ func TestTransportErrorRetried(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "connection reset") || n.Load() != 4 {
 			t.Fatalf("err = %v after %d attempts; want connection reset after 4", err, n.Load())
 		}
-		if r := resp.Result; r.Outcome != metrics.TransportError || r.Status != 0 || !strings.Contains(r.Err, "connection reset") {
+		if r := resp.Result; r.Outcome != result.TransportError || r.Status != 0 || !strings.Contains(r.Err, "connection reset") {
 			t.Errorf("Result = %+v", r)
 		}
 	})
@@ -430,7 +431,7 @@ func TestContextEndsRetryWait(t *testing.T) {
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("err = %v, want canceled", err)
 		}
-		if r := resp.Result; r.Outcome != metrics.Canceled || r.Status != 429 || r.RetryWait != 10*time.Second {
+		if r := resp.Result; r.Outcome != result.Canceled || r.Status != 429 || r.RetryWait != 10*time.Second {
 			t.Errorf("Result = %+v; want Canceled with the 429 kept and 10s waited", r)
 		}
 
@@ -441,7 +442,7 @@ func TestContextEndsRetryWait(t *testing.T) {
 		if err != nil || time.Since(start) != 0 {
 			t.Fatalf("err = %v after %v, want the 429 at once", err, time.Since(start))
 		}
-		if r := resp.Result; r.Outcome != metrics.Throttled || r.Attempts != 1 || !strings.Contains(r.Err, "would pass the context deadline") {
+		if r := resp.Result; r.Outcome != result.Throttled || r.Attempts != 1 || !strings.Contains(r.Err, "would pass the context deadline") {
 			t.Errorf("Result = %+v", r)
 		}
 	})
@@ -565,11 +566,11 @@ func TestGateRefusal(t *testing.T) {
 		g.n.Store(1)
 		c := newClient(t, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }, api.Config{Gate: g})
 		resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
-		if !errors.Is(err, errStop) || resp.Result.Outcome != metrics.Canceled || resp.Status != 503 || resp.Result.Attempts != 1 || g.done.Load() != 1 {
+		if !errors.Is(err, errStop) || resp.Result.Outcome != result.Canceled || resp.Status != 503 || resp.Result.Attempts != 1 || g.done.Load() != 1 {
 			t.Errorf("Do = %v, %+v; want the gate's error, Canceled, the 503 kept", err, resp.Result)
 		}
 		resp, err = c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
-		if !errors.Is(err, errStop) || resp.Result.Outcome != metrics.Canceled || resp.Result.Attempts != 0 || !strings.Contains(resp.Result.Err, "budget spent") {
+		if !errors.Is(err, errStop) || resp.Result.Outcome != result.Canceled || resp.Result.Attempts != 0 || !strings.Contains(resp.Result.Err, "budget spent") {
 			t.Errorf("Do = %v, %+v", err, resp.Result)
 		}
 	})
@@ -635,10 +636,10 @@ func TestTransportResendsCounted(t *testing.T) {
 		method       string
 		wantAttempts int   // Result.Attempts == requests the server got on /reset
 		wantStatuses []int // what the Gate was told, in order
-		wantOutcome  metrics.Outcome
+		wantOutcome  result.Outcome
 	}{
-		{name: "GET is re-sent on a fresh connection", method: http.MethodGet, wantAttempts: 2, wantStatuses: []int{0, 200}, wantOutcome: metrics.OK},
-		{name: "POST is not re-sent", method: http.MethodPost, wantAttempts: 1, wantStatuses: []int{0}, wantOutcome: metrics.TransportError},
+		{name: "GET is re-sent on a fresh connection", method: http.MethodGet, wantAttempts: 2, wantStatuses: []int{0, 200}, wantOutcome: result.OK},
+		{name: "POST is not re-sent", method: http.MethodPost, wantAttempts: 1, wantStatuses: []int{0}, wantOutcome: result.TransportError},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var resets, served atomic.Int64
@@ -716,7 +717,7 @@ func TestDoJSONUndecodableIsFailure(t *testing.T) {
 			res := resp.Result
 			op := rec.Snapshot().Op("users.get")
 			if tc.wantErr == "" {
-				if err != nil || res.Outcome != metrics.OK || res.Err != "" || op.Outcome(metrics.OK) != 1 {
+				if err != nil || res.Outcome != result.OK || res.Err != "" || op.Outcome(result.OK) != 1 {
 					t.Errorf("DoJSON = %v, outcome %v, Err %q, document %v; want success", err, res.Outcome, res.Err, op.Outcomes)
 				}
 				return
@@ -724,10 +725,10 @@ func TestDoJSONUndecodableIsFailure(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), "api: GET /api/v2/users/{id}: "+tc.wantErr) {
 				t.Errorf("DoJSON error = %v; want one naming the request and containing %q", err, tc.wantErr)
 			}
-			if res.Outcome != metrics.ServerError || res.Status != 200 || err == nil || res.Err != err.Error() {
+			if res.Outcome != result.ServerError || res.Status != 200 || err == nil || res.Err != err.Error() {
 				t.Errorf("Result: outcome %v, status %d, Err %q; want server_error, 200, the error DoJSON returned", res.Outcome, res.Status, res.Err)
 			}
-			if op.Count != 1 || op.Outcome(metrics.ServerError) != 1 || op.Errors() != 1 {
+			if op.Count != 1 || op.Outcome(result.ServerError) != 1 || op.Errors() != 1 {
 				t.Errorf("document: count %d, outcomes %v, errors %d; want 1 server_error", op.Count, op.Outcomes, op.Errors())
 			}
 		})
@@ -751,7 +752,7 @@ func TestRefusedDialCountsNoAttempt(t *testing.T) {
 	}
 	defer c.Close()
 	resp, err := c.Do(t.Context(), &api.Request{Route: "/api/v2/users"})
-	if err == nil || resp.Result.Outcome != metrics.TransportError || resp.Result.Attempts != 0 || resp.Result.Err == "" {
+	if err == nil || resp.Result.Outcome != result.TransportError || resp.Result.Attempts != 0 || resp.Result.Err == "" {
 		t.Errorf("Do = %v, %+v; want a transport error, 0 attempts sent, a reason", err, resp.Result)
 	}
 	g.mu.Lock()

@@ -11,6 +11,7 @@ import (
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // call is the state of one Do across its attempts.
@@ -267,13 +268,13 @@ func (c *Client) settle(k *call) {
 	}
 	switch {
 	case (k.ctx.Err() != nil || k.refused) && (res.Status == 0 || k.failure != nil):
-		res.Outcome = metrics.Canceled
+		res.Outcome = result.Canceled
 	case res.Status != 0:
-		res.Outcome = metrics.OutcomeFor(res.Status)
+		res.Outcome = result.OutcomeFor(res.Status)
 	case res.ThrottledBy != "":
-		res.Outcome = metrics.Throttled
+		res.Outcome = result.Throttled
 	case k.failure != nil:
-		res.Outcome = metrics.TransportError
+		res.Outcome = result.TransportError
 	}
 }
 
@@ -282,14 +283,14 @@ func (c *Client) settle(k *call) {
 // whose body is not the JSON asked for. The error is then k's failure too.
 func (c *Client) decode(k *call, out any) error {
 	res, body := &k.resp.Result, k.resp.Body
-	if out == nil || res.Outcome != metrics.OK || res.Status < 200 || res.Status > 299 || len(body) == 0 {
+	if out == nil || res.Outcome != result.OK || res.Status < 200 || res.Status > 299 || len(body) == 0 {
 		return nil
 	}
 	err := json.Unmarshal(body, out)
 	if err == nil {
 		return nil
 	}
-	res.Outcome = metrics.ServerError
+	res.Outcome = result.ServerError
 	msg := fmt.Sprintf("api: %s %s: decoding %d response into %T: %v", k.method, k.req.Route, res.Status, out, err)
 	if k.failure != nil { // e.g. the body was cut: say so too
 		msg += " (" + k.failure.Error() + ")"

@@ -22,6 +22,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // connCounter counts the connections a test server accepted.
@@ -182,7 +183,7 @@ func TestRequestsAndAnswers(t *testing.T) {
 			if x := req.Header["X-Test"]; x != nil && strings.Join(got.header["X-Test"], ",") != "one,two" {
 				t.Errorf("X-Test %q, want one,two", got.header["X-Test"])
 			}
-			if r := resp.Result; r.Attempts != 1 || r.Outcome != metrics.OK && tc.status < 300 {
+			if r := resp.Result; r.Attempts != 1 || r.Outcome != result.OK && tc.status < 300 {
 				t.Errorf("Result: %d attempts, outcome %v", r.Attempts, r.Outcome)
 			}
 		})
@@ -324,7 +325,7 @@ func TestContextEndsAttempt(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v; want context.Canceled", err)
 	}
-	if resp.Result.Outcome != metrics.Canceled || resp.Result.Attempts != 1 {
+	if resp.Result.Outcome != result.Canceled || resp.Result.Attempts != 1 {
 		t.Errorf("Result: outcome %v, attempts %d; want Canceled, 1", resp.Result.Outcome, resp.Result.Attempts)
 	}
 	resp, err = c.Do(t.Context(), &api.Request{Route: "/api/v2/next"})
@@ -360,7 +361,7 @@ func TestAttemptTimeout(t *testing.T) {
 		if d := time.Since(start); d != 5*time.Second {
 			t.Errorf("gave up after %v; want 5s", d)
 		}
-		if resp.Result.Outcome != metrics.TransportError || resp.Result.Attempts != 1 {
+		if resp.Result.Outcome != result.TransportError || resp.Result.Attempts != 1 {
 			t.Errorf("Result: outcome %v, attempts %d; want TransportError, 1", resp.Result.Outcome, resp.Result.Attempts)
 		}
 	})
@@ -559,7 +560,7 @@ func TestPostAfterServerClosedIdleConnection(t *testing.T) {
 			if want := fmt.Sprintf(`{"proto":%q}`, wantProto); string(resp.Body) != want {
 				t.Errorf("body %s; want %s", resp.Body, want)
 			}
-			if r := resp.Result; r.Attempts != 1 || r.Outcome != metrics.OK || r.Connect <= 0 {
+			if r := resp.Result; r.Attempts != 1 || r.Outcome != result.OK || r.Connect <= 0 {
 				t.Errorf("Result: %d attempts, outcome %v, Connect %v; want 1, ok, > 0 (a new connection)", r.Attempts, r.Outcome, r.Connect)
 			}
 			if n := posts.Load(); n != 1 {
@@ -568,7 +569,7 @@ func TestPostAfterServerClosedIdleConnection(t *testing.T) {
 			if n := conns.n.Load(); n != 2 {
 				t.Errorf("the server accepted %d connections; want 2", n)
 			}
-			if op := rec.Snapshot().Op("post"); op.Count != 1 || op.Attempts != 1 || op.Outcome(metrics.OK) != 1 {
+			if op := rec.Snapshot().Op("post"); op.Count != 1 || op.Attempts != 1 || op.Outcome(result.OK) != 1 {
 				t.Errorf("document: %d requests, %d attempts, outcomes %v; want 1 ok in 1 attempt", op.Count, op.Attempts, op.Outcomes)
 			}
 			g.mu.Lock()
