@@ -30,7 +30,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # harness/shard     FuzzParseShard
 # harness/workload  FuzzParseStages
 # harness/agent     FuzzReadUsers
-# harness/metrics   FuzzParseThreshold FuzzDecodeDocument
+# harness/result    FuzzParseThreshold FuzzDecodeDocument FuzzCheckOwn
 # reports           FuzzHistoryFile FuzzParseLabels
 # reports/testjson  FuzzReader FuzzReaderOutput FuzzBenchmarkLine FuzzDecodeEvent
 # loadtest          FuzzParseKnobs (-tags load: the CXLOAD_* scenario knobs)
