@@ -15,6 +15,13 @@
 // client; rejected: organization), and the exhausted token on every other
 // family (which families share the limit).
 //
+// Genesys' documented 429 message ("Retry the request in [N] seconds")
+// carries no window, so a window comes, in this order, from the older
+// message form when a target uses it, from inin-ratelimit-reset at the
+// first request of the fresh bucket, from inin-ratelimit-reset or
+// Retry-After on the 429, or from timing (Config.WindowWait: re-probe until
+// the count restarts); Limit.WindowSource says which.
+//
 // The findings read as a summary (Result.Summary) and as a simulator
 // profile (Result.Profile), so that later runs on harness/gcsim meet the
 // same limits.
@@ -77,7 +84,41 @@ type Config struct {
 	MaxRequests int
 	// SkipWrites leaves out the probes marked Write (on a tenant).
 	SkipWrites bool
+	// WindowWait bounds how long the discovery may wait to time a window
+	// that neither the 429 nor the headers give: it re-probes the exhausted
+	// token every WindowStep until a request passes again. 0 (the default)
+	// waits not at all, and such a window is assumed to be a minute, as
+	// WindowSource then says.
+	WindowWait time.Duration
+	// WindowStep is the interval of those re-probes; default one second.
+	WindowStep time.Duration
 }
+
+// A WindowSource says where a limit's window comes from.
+type WindowSource string
+
+// Where a window can come from.
+const (
+	// WindowFromMessage: the older 429 message form, "... [300] requests
+	// within [60] seconds". Genesys' documented form has no window.
+	WindowFromMessage WindowSource = "429 message"
+	// WindowFromFirstReset: inin-ratelimit-reset on the first response of a
+	// fresh bucket (count 1) describing this limit: the whole window.
+	WindowFromFirstReset WindowSource = "inin-ratelimit-reset at the first request"
+	// WindowFromReset: inin-ratelimit-reset on the 429, when it describes
+	// this limit, plus the time since the bucket's first request.
+	WindowFromReset WindowSource = "inin-ratelimit-reset on the 429"
+	// WindowFromRetryAfter: Retry-After on the 429 plus the time since the
+	// bucket's first request.
+	WindowFromRetryAfter WindowSource = "Retry-After on the 429"
+	// WindowFromTiming: re-probes of the exhausted token until one passed
+	// (Config.WindowWait).
+	WindowFromTiming WindowSource = "timing (re-probed until the count restarted)"
+	// WindowAssumed: nothing gave the window; a minute is assumed.
+	WindowAssumed WindowSource = "assumed (no window in the 429 message, no headers, not timed)"
+	// WindowDeclaredOnly: a declared limit no probe reached; a minute is assumed.
+	WindowDeclaredOnly WindowSource = "limits API (window assumed 60s: not reached)"
+)
 
 // A Limit is one limit the discovery established, with its evidence.
 type Limit struct {
@@ -89,9 +130,8 @@ type Limit struct {
 	Families  []string      // nil: every route family probed
 	Allowed   int           // requests per Window
 	Window    time.Duration
-	// WindowSource says where Window comes from: "429 message",
-	// "inin-ratelimit-reset", "Retry-After", or an assumption.
-	WindowSource string
+	// WindowSource says where Window comes from.
+	WindowSource WindowSource
 	Hidden       bool // not listed by the organization's limits API
 	Triggered    bool // reached by experiment (else: declared only)
 	Evidence     []string
@@ -144,6 +184,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.MaxRequests <= 0 {
 		cfg.MaxRequests = DefaultMaxRequests
 	}
+	if cfg.WindowStep <= 0 {
+		cfg.WindowStep = time.Second
+	}
 	d := &discovery{cfg: cfg, declared: map[string]api.Bucket{}, res: &Result{Headers: map[string]string{}}}
 	for i := range cfg.Clients {
 		d.nextSlot = append(d.nextSlot, i+cfg.Clients) // slots 0..Clients-1 are the caller's
@@ -168,7 +211,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 		switch {
 		case rj != nil && rj.body.Key == "":
-			d.unnamed(*rj)
+			if err := d.unnamed(ctx, *rj); err != nil {
+				return d.res, err
+			}
 		case rj != nil:
 			// Settle it at once, before another family's probe touches
 			// the buckets the experiments rely on.
@@ -245,6 +290,10 @@ type rejection struct {
 	// From the 429's headers:
 	allowed           int           // inin-ratelimit-allowed
 	reset, retryAfter time.Duration // inin-ratelimit-reset, Retry-After
+	// From the first response's headers (the bucket they describe, fresh
+	// if its count is 1):
+	firstAllowed, firstCount int
+	firstReset               time.Duration
 }
 
 // exhaust sends p's request on a fresh token of client ci until the first
@@ -253,6 +302,8 @@ type rejection struct {
 func (d *discovery) exhaust(ctx context.Context, ci int, p Probe, visibleFull map[int]string) (*rejection, string, error) {
 	slot := d.token(ci)
 	var first time.Time
+	var firstAllowed, firstCount int
+	var firstReset time.Duration
 	ok := 0
 	for n := 0; n < d.cfg.MaxRequests; n++ {
 		resp, err := d.send(ctx, slot, p)
@@ -267,7 +318,7 @@ func (d *discovery) exhaust(ctx context.Context, ci int, p Probe, visibleFull ma
 		}
 		rl := resp.Result.RateLimit
 		if n == 0 {
-			first = resp.Result.Start
+			first, firstAllowed, firstCount, firstReset = resp.Result.Start, rl.Allowed, rl.Count, rl.Reset
 			if rl.Allowed > 0 {
 				d.res.Headers[p.Family] = fmt.Sprintf("inin-ratelimit-allowed %d, count %d, reset %v", rl.Allowed, rl.Count, rl.Reset)
 			} else {
@@ -277,7 +328,8 @@ func (d *discovery) exhaust(ctx context.Context, ci int, p Probe, visibleFull ma
 		if resp.Status == http.StatusTooManyRequests {
 			lb, _ := genesys.ParseLimitBody(resp.Body)
 			return &rejection{family: p.Family, slot: slot, client: ci, ok: ok, first: first, at: resp.Result.Start,
-				body: lb, raw: truncate(resp.Body), allowed: rl.Allowed, reset: rl.Reset, retryAfter: rl.RetryAfter}, "", nil
+				body: lb, raw: truncate(resp.Body), allowed: rl.Allowed, reset: rl.Reset, retryAfter: rl.RetryAfter,
+				firstAllowed: firstAllowed, firstCount: firstCount, firstReset: firstReset}, "", nil
 		}
 		ok++
 		if rl.Allowed > 0 && rl.Count >= rl.Allowed {
@@ -302,30 +354,77 @@ func (d *discovery) addFamily(key, family string) {
 	l.Filled = append(l.Filled, family)
 }
 
-// window establishes the window of the limit behind rj: from the 429
-// message, else from inin-ratelimit-reset when the headers describe the same
-// bucket (same allowed figure), else from Retry-After, else the default.
-func window(rj rejection, allowed int) (w time.Duration, source, evidence string) {
+// window establishes the window of the limit behind rj from what the
+// responses said (see WindowSource for the order); a window none of them
+// gives is WindowAssumed, for timeWindow to measure.
+func window(rj rejection, allowed int) (w time.Duration, source WindowSource, evidence string) {
 	// The bucket opened at the token's first request, if it was fresh.
 	since := rj.at.Sub(rj.first)
 	switch {
 	case rj.body.MsgWindow > 0:
-		return rj.body.MsgWindow, "429 message", fmt.Sprintf("window: the 429 message says %q", rj.body.Message)
+		return rj.body.MsgWindow, WindowFromMessage, fmt.Sprintf("window: the 429 message says %q", rj.body.Message)
+	case rj.firstReset > 0 && rj.firstCount == 1 && rj.firstAllowed == allowed && allowed > 0:
+		w := rj.firstReset.Round(time.Second)
+		return w, WindowFromFirstReset, fmt.Sprintf("window: the first request's headers showed this bucket fresh (count 1 of %d) with inin-ratelimit-reset %v",
+			allowed, rj.firstReset)
 	case rj.reset > 0 && rj.allowed == allowed && allowed > 0:
 		w := (since + rj.reset).Round(time.Second)
-		return w, "inin-ratelimit-reset", fmt.Sprintf("window: the bucket opened at the token's first request; inin-ratelimit-reset %v at %v later gives about %v",
+		return w, WindowFromReset, fmt.Sprintf("window: the bucket opened at the token's first request; inin-ratelimit-reset %v at %v later gives about %v",
 			rj.reset, since.Round(time.Millisecond), w)
 	case rj.retryAfter > 0:
 		w := (since + rj.retryAfter).Round(time.Second)
-		return w, "Retry-After", fmt.Sprintf("window: the bucket opened at the token's first request; Retry-After %v at %v later gives about %v",
+		return w, WindowFromRetryAfter, fmt.Sprintf("window: the bucket opened at the token's first request; Retry-After %v at %v later gives about %v",
 			rj.retryAfter, since.Round(time.Millisecond), w)
 	}
-	return api.DefaultWindow, "assumed (no message, no Retry-After)", ""
+	return api.DefaultWindow, WindowAssumed, ""
+}
+
+// timeWindow measures a window nothing stated: it re-probes rj's exhausted
+// token every Config.WindowStep, up to Config.WindowWait, until a request
+// is no longer refused by the same limit; the window is then the time from
+// the token's first request to that request. It leaves l alone when
+// WindowWait is 0 or the wait ends first.
+func (d *discovery) timeWindow(ctx context.Context, rj rejection, l *Limit) error {
+	if l.WindowSource != WindowAssumed || d.cfg.WindowWait <= 0 {
+		return nil
+	}
+	var p Probe
+	for _, q := range d.probes {
+		if q.Family == rj.family {
+			p = q
+		}
+	}
+	deadline := rj.at.Add(d.cfg.WindowWait)
+	t := time.NewTimer(d.cfg.WindowStep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+		resp, err := d.send(ctx, rj.slot, p)
+		if err != nil {
+			return err
+		}
+		if lb, _ := genesys.ParseLimitBody(resp.Body); resp.Status != http.StatusTooManyRequests || lb.Key != rj.body.Key {
+			at := resp.Result.Start
+			l.Window, l.WindowSource = at.Sub(rj.first).Round(d.cfg.WindowStep), WindowFromTiming
+			l.Evidence = append(l.Evidence, fmt.Sprintf("window: re-probed every %v after the 429, the exhausted token passed again %v after its first request (to within %v)",
+				d.cfg.WindowStep, at.Sub(rj.first).Round(time.Millisecond), d.cfg.WindowStep))
+			return nil
+		}
+		if !time.Now().Before(deadline) {
+			l.Evidence = append(l.Evidence, fmt.Sprintf("window: still refused %v after the 429 (Config.WindowWait); a minute is assumed", d.cfg.WindowWait))
+			return nil
+		}
+		t.Reset(d.cfg.WindowStep)
+	}
 }
 
 // unnamed records a 429 without limit.key: its figure and window as far as
 // they show, its scope unknown.
-func (d *discovery) unnamed(rj rejection) {
+func (d *discovery) unnamed(ctx context.Context, rj rejection) error {
 	l := &Limit{Triggered: true, Allowed: rj.ok, Families: []string{rj.family}, Hidden: true}
 	l.Evidence = append(l.Evidence, fmt.Sprintf("%s: a fresh token got %d requests through, then a 429 without limit.key in its body (%s)", rj.family, rj.ok, rj.raw))
 	var ev string
@@ -335,6 +434,7 @@ func (d *discovery) unnamed(rj rejection) {
 	}
 	l.Evidence = append(l.Evidence, "scope and families not established: a 429 that names no limit cannot be told from another")
 	d.res.Limits = append(d.res.Limits, l)
+	return d.timeWindow(ctx, rj, l)
 }
 
 // settle establishes the limit behind one 429: figure and window from the
@@ -440,7 +540,8 @@ func (d *discovery) settle(ctx context.Context, rj rejection) error {
 		}
 	}
 	d.res.Limits = append(d.res.Limits, l)
-	return nil
+	// Last: while its window is timed, the exhausted buckets empty.
+	return d.timeWindow(ctx, rj, l)
 }
 
 // declaredOnly adds the declared limits that no experiment reached.
@@ -456,11 +557,11 @@ func (d *discovery) declaredOnly() {
 		}
 		b := d.declared[key]
 		l := &Limit{Key: key, Namespace: b.Namespace, Scope: genesys.ScopeOfKey(key), Allowed: b.Allowed, Window: api.DefaultWindow,
-			WindowSource: "limits API (window assumed 60s: not reached)", Evidence: []string{"listed by the organization's limits API; not reached by the probes"}}
+			WindowSource: WindowDeclaredOnly, Evidence: []string{"listed by the organization's limits API; not reached by the probes"}}
 		switch {
-		case b.Namespace == "oauth" || strings.HasPrefix(key, "oauth."):
+		case b.Scope == genesys.ScopeClient || slices.Contains(b.Families, genesys.FamilyOAuth):
 			l.Scope, l.Families = genesys.ScopeClient, []string{genesys.FamilyOAuth}
-			l.Evidence = append(l.Evidence, "token creation per OAuth client (namespace oauth); the token pool paces itself below it")
+			l.Evidence = append(l.Evidence, "token creation per OAuth client; the token pool paces itself below it")
 		case key == genesys.KeyToken:
 			l.Evidence = append(l.Evidence, "counts user tokens; the probes use client-credentials tokens, which count under "+genesys.KeyClientCredentialsToken)
 		}

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"go.uber.org/goleak"
@@ -49,9 +50,20 @@ func serve(t *testing.T, limits []gcsim.Limit, wrap func(http.Handler) http.Hand
 	t.Helper()
 	p := gcsim.DefaultProfile()
 	p.Limits = limits
+	return serveProfile(t, p, wrap, false)
+}
+
+// serveProfile is serve with a whole profile, on an in-memory pipe (for a
+// testing/synctest bubble) when pipe is set.
+func serveProfile(t *testing.T, p *gcsim.Profile, wrap func(http.Handler) http.Handler, pipe bool) (*gcsim.Server, *api.Client) {
+	t.Helper()
 	srv := gcsim.NewUnstartedServer(p)
 	if wrap != nil {
 		srv.Config.Handler = wrap(srv.Config.Handler)
+	}
+	if pipe {
+		srv.Listener.Close()
+		srv.Listener = gcsim.NewPipeListener()
 	}
 	srv.Start()
 	t.Cleanup(srv.Close)
@@ -87,7 +99,7 @@ func declared(t *testing.T, c *api.Client) []api.Bucket {
 type want struct {
 	allowed  int
 	window   time.Duration
-	source   string
+	source   discover.WindowSource
 	scope    genesys.Scope
 	families string // comma-separated; "" for every route
 	hidden   bool
@@ -114,7 +126,10 @@ func TestRunFindsTokenLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, "429 message", genesys.ScopeToken, "", false})
+	// The documented 429 ("Retry the request in [N] seconds") has no
+	// window: it comes from the first response, whose headers showed the
+	// fresh bucket.
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, discover.WindowFromFirstReset, genesys.ScopeToken, "", false})
 	// Users' fresh token fills the same visible bucket: it stops at the
 	// headers instead of a second 429.
 	if l, _ := res.Limit(genesys.KeyClientCredentialsToken); l == nil || strings.Join(l.Filled, ",") != genesys.FamilyUsers {
@@ -139,8 +154,10 @@ func TestRunFindsHiddenEndpointLimit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	check(t, res, keyQueuesHidden, want{5, 30 * time.Second, "429 message", genesys.ScopeEndpointUser, genesys.FamilyQueues, true})
-	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, "429 message", genesys.ScopeToken, "", false})
+	// A hidden limit's bucket shows in no header: its window comes from
+	// Retry-After on the 429.
+	check(t, res, keyQueuesHidden, want{5, 30 * time.Second, discover.WindowFromRetryAfter, genesys.ScopeEndpointUser, genesys.FamilyQueues, true})
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, discover.WindowFromFirstReset, genesys.ScopeToken, "", false})
 	sum := strings.Join(res.Summary(), "\n")
 	if !strings.Contains(sum, "Limit "+keyQueuesHidden+" HIDDEN") {
 		t.Errorf("summary does not call %s hidden:\n%s", keyQueuesHidden, sum)
@@ -192,11 +209,11 @@ func TestRunReportsUnnamedLimit(t *testing.T) {
 		t.Fatalf("first limit %+v, want the unnamed one", res.Limits)
 	}
 	u := res.Limits[0]
-	if u.Allowed != 3 || strings.Join(u.Families, ",") != genesys.FamilyQueues || u.Scope != "" || u.WindowSource != "Retry-After" || u.Window != 10*time.Second {
+	if u.Allowed != 3 || strings.Join(u.Families, ",") != genesys.FamilyQueues || u.Scope != "" || u.WindowSource != discover.WindowFromRetryAfter || u.Window != 10*time.Second {
 		t.Errorf("unnamed limit = %+v, want 3 requests on %s, scope unknown, window 10s from Retry-After", u, genesys.FamilyQueues)
 	}
 	// The next family still ran into the token limit.
-	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, "429 message", genesys.ScopeToken, genesys.FamilyUsers, false})
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, discover.WindowFromFirstReset, genesys.ScopeToken, genesys.FamilyUsers, false})
 	if sum := strings.Join(res.Summary(), "\n"); !strings.Contains(sum, "Unnamed limit (a 429 without limit.key): 3 per 10s") {
 		t.Errorf("summary does not report the unnamed limit:\n%s", sum)
 	}
@@ -204,6 +221,71 @@ func TestRunReportsUnnamedLimit(t *testing.T) {
 		if l.Key == "" {
 			t.Errorf("profile holds the unnamed limit: %+v", l)
 		}
+	}
+}
+
+// The older 429 form states the window in its message: it is taken from
+// there, and said so.
+func TestRunWindowFromOldMessage(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	p.Limits = []gcsim.Limit{tokenLimit}
+	p.RateLimitMessage = "window"
+	_, c := serveProfile(t, p, nil, false)
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: probes()[:1], Declared: declared(t, c)})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, discover.WindowFromMessage, genesys.ScopeToken, "", false})
+}
+
+// noRetryAfter drops Retry-After from 429s, as a target might.
+func noRetryAfter(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(dropRetryAfter{w}, r)
+	})
+}
+
+type dropRetryAfter struct{ http.ResponseWriter }
+
+func (d dropRetryAfter) WriteHeader(code int) {
+	if code == http.StatusTooManyRequests {
+		d.Header().Del("Retry-After")
+	}
+	d.ResponseWriter.WriteHeader(code)
+}
+
+// A hidden limit whose 429 has no window in its message, no Retry-After
+// and no header of its own: without Config.WindowWait its window is an
+// assumption, said so; with it, the discovery re-probes until the count
+// restarts and times the window (on a fake clock).
+func TestRunTimesWindow(t *testing.T) {
+	hidden := gcsim.Limit{Key: keyQueuesHidden, Namespace: "routing", Scope: genesys.ScopeEndpointUser,
+		Allowed: 5, Window: gcsim.Duration(30 * time.Second), Families: []string{genesys.FamilyQueues}, Hidden: true}
+	for _, tc := range []struct {
+		name   string
+		wait   time.Duration
+		window time.Duration
+		source discover.WindowSource
+	}{
+		{"not timed", 0, time.Minute, discover.WindowAssumed},
+		{"timed", 2 * time.Minute, 30 * time.Second, discover.WindowFromTiming},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := gcsim.DefaultProfile()
+				p.Limits = []gcsim.Limit{tokenLimit, hidden}
+				_, c := serveProfile(t, p, noRetryAfter, true)
+				res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: probes(),
+					Declared: declared(t, c), WindowWait: tc.wait})
+				if err != nil {
+					t.Fatalf("Run: %v", err)
+				}
+				check(t, res, keyQueuesHidden, want{5, tc.window, tc.source, genesys.ScopeEndpointUser, genesys.FamilyQueues, true})
+				if sum := strings.Join(res.Summary(), "\n"); !strings.Contains(sum, "window from "+string(tc.source)) {
+					t.Errorf("summary does not say where the window comes from (%s):\n%s", tc.source, sum)
+				}
+			})
+		})
 	}
 }
 

@@ -54,5 +54,5 @@ func ExampleRun() {
 		fmt.Printf("%s: %d per %v (from the %s), scope %s, hidden %v\n", l.Key, l.Allowed, l.Window, l.WindowSource, l.Scope, l.Hidden)
 	}
 	// Output:
-	// client.credentials.token.rate.per.minute: 20 per 1m0s (from the 429 message), scope token, hidden false
+	// client.credentials.token.rate.per.minute: 20 per 1m0s (from the inin-ratelimit-reset at the first request), scope token, hidden false
 }

@@ -184,7 +184,7 @@ func (s *Server) applyLimits(c *reqCtx, rules []*limitRule, bs []*bucket, now in
 // hot path. It produces exactly what writeError would (a test checks).
 func (s *Server) write429(c *reqCtx, l *limitRule, win, retry int64) {
 	code, msg, withParams := "too.many.requests", "Rate limit exceeded the maximum [", "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds"
-	retryForm := s.profile.RateLimitMessage == "retryAfter"
+	retryForm := s.profile.RateLimitMessage != "window"
 	if retryForm {
 		code, msg, withParams = "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [", "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"
 	}

@@ -30,7 +30,7 @@ func TestWrite429MatchesErrorBody(t *testing.T) {
 			slow := ctx()
 			code, msg := "too.many.requests", "Rate limit exceeded the maximum [300] requests within [60] seconds"
 			with := "Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds"
-			if form == "retryAfter" {
+			if form != "window" { // "" is the documented form too
 				code, msg = "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [42] seconds"
 				with = "Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"
 			}

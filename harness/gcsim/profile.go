@@ -41,6 +41,8 @@ import (
 //	     "scope": "token", "grant": "password", "allowed": 300, "window": "60s"},
 //	    ...
 //	  ],
+//	  "rateLimitMessage": "retryAfter",
+//	  "unconfirmed": {"orgAppUserClientCredentials": true, "tokenCreationPerMinute": 0},
 //	  "notifications": {"heartbeatInterval": "30s", "maxChannelsPerOwner": 20,
 //	                    "maxTopicsPerChannel": 1000, "channelTTL": "24h",
 //	                    "sendBuffer": 256, "socketClosingGrace": "60s"},
@@ -49,7 +51,8 @@ import (
 //	}
 //
 // Durations are Go duration strings ("60s", "1m30s"). See [Limit] for the
-// fields of a rate limit and [Faults] for the faults.
+// fields of a rate limit, [Unconfirmed] for the behaviours Genesys does not
+// document and [Faults] for the faults.
 type Profile struct {
 	// Org is the simulated organization.
 	Org Org `json:"org"`
@@ -61,12 +64,16 @@ type Profile struct {
 	RequestBytesMax int64 `json:"requestBytesMax"`
 	// Limits are the rate-limit buckets, checked in order for every request.
 	Limits []Limit `json:"limits"`
-	// RateLimitMessage picks the 429 message form Genesys has used:
-	// "window" (default): code too.many.requests, "Rate limit exceeded the
-	// maximum [300] requests within [60] seconds"; "retryAfter": code
+	// RateLimitMessage picks the 429 message form: "retryAfter" (the
+	// default; the form Genesys documents): code
 	// too.many.requests.retry.after, "Rate limit exceeded the maximum. Retry
-	// the request in [54] seconds".
+	// the request in [54] seconds", which carries no window; "window" (an
+	// older form that also occurs): code too.many.requests, "Rate limit
+	// exceeded the maximum [300] requests within [60] seconds". Empty means
+	// "retryAfter".
 	RateLimitMessage string `json:"rateLimitMessage,omitempty"`
+	// Unconfirmed sets the behaviours Genesys' documentation leaves open.
+	Unconfirmed Unconfirmed `json:"unconfirmed"`
 	// Notifications configures notification channels and their WebSockets.
 	Notifications Notifications `json:"notifications"`
 	// ACD configures call routing and the inbound traffic model; see [ACD].
@@ -203,6 +210,81 @@ type Limit struct {
 	CountRejected bool `json:"countRejected,omitempty"`
 	// Disabled limits are neither enforced nor listed.
 	Disabled bool `json:"disabled,omitempty"`
+	// Hypothetical marks a limit that no Genesys source documents (a
+	// what-if: a per-resource or hidden limit to rehearse against). The
+	// simulator's banner and the scenarios' summaries say "hypothetical";
+	// give such a limit a key that says so too (e.g.
+	// "hypothetical.conversation.recordingstate.rate.per.minute"), because
+	// reports see only the key.
+	Hypothetical bool `json:"hypothetical,omitempty"`
+}
+
+// Unconfirmed holds a switch for each behaviour that Genesys' documentation
+// leaves open. A default here is the simulator's choice, not a fact about
+// the platform: the simulator's banner and the scenarios' summaries say
+// which setting their figures assume. The switches act on [Profile.Limits]
+// when the profile is parsed and when a server starts.
+type Unconfirmed struct {
+	// OrgAppUserClientCredentials says whether org.app.user.rate.per.minute
+	// (3000 per organization × OAuth client × user per minute) also counts
+	// requests made with client-credentials tokens, all tokens of one OAuth
+	// client then sharing one bucket (a client-credentials token has no
+	// user). Genesys' text, "per organization per OAuth client per user",
+	// does not say. Default true: the cautious reading, which caps one OAuth
+	// client at 3000 requests per minute whatever its number of tokens.
+	// False restricts the limit to user tokens (its "grant" becomes
+	// "password"), so that a client-credentials token pool is bounded by
+	// its tokens only.
+	OrgAppUserClientCredentials bool `json:"orgAppUserClientCredentials"`
+	// TokenCreationPerMinute, when > 0, limits token creations (POST
+	// /oauth/token) per OAuth client per minute, under the key
+	// [KeyTokenCreate] (namespace auth.api, marked hypothetical). Default 0:
+	// Genesys documents no token-creation limit.
+	TokenCreationPerMinute int `json:"tokenCreationPerMinute,omitempty"`
+}
+
+// applyUnconfirmed makes p.Limits follow p.Unconfirmed; it is idempotent.
+func (p *Profile) applyUnconfirmed() {
+	u := p.Unconfirmed
+	if !u.OrgAppUserClientCredentials {
+		for i := range p.Limits {
+			if p.Limits[i].Key == genesys.KeyOrgAppUser && p.Limits[i].Grant == "" {
+				p.Limits[i].Grant = grantPassword
+			}
+		}
+	}
+	if u.TokenCreationPerMinute > 0 {
+		l := Limit{Key: KeyTokenCreate, Namespace: NamespaceAuthAPI, Scope: genesys.ScopeClient, Allowed: u.TokenCreationPerMinute,
+			Window: Duration(time.Minute), Families: []string{genesys.FamilyOAuth}, Hypothetical: true}
+		for i := range p.Limits {
+			if p.Limits[i].Key == KeyTokenCreate {
+				p.Limits[i] = l
+				return
+			}
+		}
+		p.Limits = append(p.Limits, l)
+	}
+}
+
+// Settings describes the profile's choices where Genesys' documentation is
+// silent, one phrase each, for banners and summaries: the unconfirmed
+// switches as set, and each enabled hypothetical limit.
+func (p *Profile) Settings() []string {
+	var out []string
+	if p.Unconfirmed.OrgAppUserClientCredentials {
+		out = append(out, "unconfirmed: "+genesys.KeyOrgAppUser+" counts client-credentials tokens (all tokens of one OAuth client share 3000/min; switch unconfirmed.orgAppUserClientCredentials)")
+	} else {
+		out = append(out, "unconfirmed: "+genesys.KeyOrgAppUser+" does not count client-credentials tokens (switch unconfirmed.orgAppUserClientCredentials=false)")
+	}
+	if n := p.Unconfirmed.TokenCreationPerMinute; n > 0 {
+		out = append(out, fmt.Sprintf("unconfirmed: token creation limited to %d per OAuth client per minute (switch unconfirmed.tokenCreationPerMinute)", n))
+	}
+	for _, l := range p.Limits {
+		if l.Hypothetical && !l.Disabled && l.Key != KeyTokenCreate {
+			out = append(out, fmt.Sprintf("hypothetical (no Genesys source): %s, %d per %v, scope %s", l.Key, l.Allowed, l.Window, l.Scope))
+		}
+	}
+	return out
 }
 
 // Notifications configures notification channels (see the streaming hub).
@@ -239,12 +321,15 @@ func (d Duration) String() string { return time.Duration(d).String() }
 // Std returns d as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-// Keys of the simulator's own default limits, which Genesys does not
-// document (the documented keys are in package genesys), and the
-// profile's defaults.
+// The key of the simulator's switchable token-creation limit (see
+// [Unconfirmed]), the key that the example profile
+// scripts/gcsim/examples/hypothetical-recordingstate-limit.json gives its
+// per-resource recording limit, and the profile's defaults. Neither limit
+// has a Genesys source; both keys say so.
 const (
-	KeyRecordingState     = "conversations.recordingstate.rate.per.minute"
-	KeyTokenCreate        = "oauth.token.create.rate.per.minute"
+	KeyTokenCreate        = "hypothetical.token.create.rate.per.minute"
+	KeyRecordingState     = "hypothetical.conversation.recordingstate.rate.per.minute"
+	NamespaceAuthAPI      = "auth.api"
 	DefaultTokenValidity  = 86399
 	DefaultRequestBytes   = 512000
 	DefaultAgents         = 1000
@@ -259,13 +344,17 @@ const (
 	grantPassword         = "password"
 )
 
-// DefaultProfile returns a new profile matching Genesys' documented defaults:
-// 300 requests per token per minute (for client-credentials tokens under the
-// key client.credentials.token.rate.per.minute), 3000 per organization ×
-// client × user per minute, recording state changes at 100 per user per
-// minute, no organization-wide cap (present but disabled), 300 token
-// creations per client per minute, request.bytes.max 512000, 1000 agents,
-// 20 queues, tokens valid 86399 s, heartbeats every 30 s.
+// DefaultProfile returns a new profile with Genesys' documented platform.api
+// limits and nothing else: token.rate.per.minute (300 per user token per
+// minute), client.credentials.token.rate.per.minute (300 per
+// client-credentials token per minute), org.app.user.rate.per.minute (3000
+// per organization × OAuth client × user per minute) and request.bytes.max
+// (512000). Where the documentation is silent it takes the choices of
+// [Unconfirmed]: org.app.user.rate.per.minute counts client-credentials
+// tokens; no token-creation limit. It has no per-resource limit (Genesys
+// publishes none) and the current 429 form ("Retry the request in [N]
+// seconds"). Its directory has 1000 agents and 20 queues; tokens are valid
+// 86399 s; heartbeats come every 30 s.
 func DefaultProfile() *Profile {
 	return &Profile{
 		Org: Org{ID: DefaultOrgID, Name: DefaultOrgID},
@@ -287,12 +376,9 @@ func DefaultProfile() *Profile {
 			{Key: genesys.KeyToken, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeToken, Grant: grantPassword, Allowed: 300, Window: Duration(time.Minute)},
 			{Key: genesys.KeyClientCredentialsToken, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeToken, Grant: grantClientCredential, Allowed: 300, Window: Duration(time.Minute)},
 			{Key: genesys.KeyOrgAppUser, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeClientUser, Allowed: 3000, Window: Duration(time.Minute)},
-			{Key: KeyRecordingState, Namespace: "conversations", Scope: genesys.ScopeEndpointUser, Allowed: 100, Window: Duration(time.Minute),
-				Families: []string{genesys.FamilyRecordingState}},
-			{Key: genesys.KeyOrg, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeOrg, Allowed: 100000, Window: Duration(time.Minute), Disabled: true},
-			{Key: KeyTokenCreate, Namespace: "oauth", Scope: genesys.ScopeClient, Allowed: 300, Window: Duration(time.Minute),
-				Families: []string{genesys.FamilyOAuth}},
 		},
+		RateLimitMessage: "retryAfter",
+		Unconfirmed:      Unconfirmed{OrgAppUserClientCredentials: true},
 		Notifications: Notifications{
 			HeartbeatInterval:   Duration(30 * time.Second),
 			MaxChannelsPerOwner: 20,
@@ -319,6 +405,7 @@ func ParseProfile(data []byte) (*Profile, error) {
 	if err := jsonv2.Unmarshal(data, p, jsonv2.RejectUnknownMembers(true)); err != nil {
 		return nil, profileJSONError(data, err)
 	}
+	p.applyUnconfirmed()
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
@@ -506,7 +593,10 @@ func (p *Profile) Validate() error {
 	switch p.RateLimitMessage {
 	case "", "window", "retryAfter":
 	default:
-		return bad("rateLimitMessage", "unknown form %q; want \"window\" or \"retryAfter\"", p.RateLimitMessage)
+		return bad("rateLimitMessage", "unknown form %q; want \"retryAfter\" (the documented form, default) or \"window\" (the older form)", p.RateLimitMessage)
+	}
+	if p.Unconfirmed.TokenCreationPerMinute < 0 {
+		return bad("unconfirmed.tokenCreationPerMinute", "%d must be >= 0 (0: no token-creation limit)", p.Unconfirmed.TokenCreationPerMinute)
 	}
 	keys := map[string]bool{}
 	for i, l := range p.Limits {

@@ -69,10 +69,10 @@ func TestTokenLimit(t *testing.T) {
 		t.Error("no ININ-Correlation-Id header")
 	}
 	body := r.json(t)
-	if body["code"] != "too.many.requests" || body["status"] != 429.0 || body["contextId"] != corr {
-		t.Errorf("429 body = %s; want code too.many.requests, status 429, contextId = correlation id", r.Body)
+	if body["code"] != "too.many.requests.retry.after" || body["status"] != 429.0 || body["contextId"] != corr {
+		t.Errorf("429 body = %s; want code too.many.requests.retry.after, status 429, contextId = correlation id", r.Body)
 	}
-	if msg, _ := body["message"].(string); msg != "Rate limit exceeded the maximum [300] requests within [60] seconds" {
+	if msg, _ := body["message"].(string); msg != "Rate limit exceeded the maximum. Retry the request in [60] seconds" {
 		t.Errorf("message = %q", msg)
 	}
 	lim, _ := body["limit"].(map[string]any)
@@ -146,11 +146,8 @@ func TestClientUserLimit(t *testing.T) {
 // itself in limit.key, and leaves other routes alone.
 func TestResourceLimit(t *testing.T) {
 	p := gcsim.DefaultProfile()
-	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyRecordingState {
-			p.Limits[i].Allowed = 7
-		}
-	}
+	p.Limits = append(p.Limits, gcsim.Limit{Key: gcsim.KeyRecordingState, Namespace: "conversation", Scope: genesys.ScopeEndpointUser,
+		Allowed: 7, Window: gcsim.Duration(time.Minute), Families: []string{genesys.FamilyRecordingState}, Hypothetical: true})
 	s := newServer(t, p)
 	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 	calls, err := s.InjectCalls(gcsim.QueueID(0), 1)
@@ -285,15 +282,12 @@ func TestGrantScopedLimits(t *testing.T) {
 	}
 }
 
-// TestOrgLimit: the organization cap (off by default) spans clients.
+// TestOrgLimit: an organization-wide limit (not in the defaults: Genesys
+// documents none) spans clients.
 func TestOrgLimit(t *testing.T) {
 	p := gcsim.DefaultProfile()
-	for i := range p.Limits {
-		if p.Limits[i].Key == genesys.KeyOrg {
-			p.Limits[i].Disabled = false
-			p.Limits[i].Allowed = 5
-		}
-	}
+	p.Limits = append(p.Limits, gcsim.Limit{Key: genesys.KeyOrg, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeOrg,
+		Allowed: 5, Window: gcsim.Duration(time.Minute), Hypothetical: true})
 	s := newServer(t, p)
 	a := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 	b := token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2)
@@ -309,15 +303,19 @@ func TestOrgLimit(t *testing.T) {
 	}
 }
 
-// TestTokenCreationLimit: token creation is limited per client.
+// TestTokenCreationLimit: token creation is not limited by default (Genesys
+// documents no such limit); the unconfirmed switch limits it per client.
 func TestTokenCreationLimit(t *testing.T) {
-	p := gcsim.DefaultProfile()
-	for i := range p.Limits {
-		if p.Limits[i].Key == gcsim.KeyTokenCreate {
-			p.Limits[i].Allowed = 3
+	s := newServer(t, gcsim.DefaultProfile())
+	for i := 0; i < 400; i++ { // more than any per-minute figure ever assumed
+		if r := tokenRequest(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret, map[string][]string{"grant_type": {"client_credentials"}}); r.Status != 200 {
+			t.Fatalf("default profile: token %d: status %d %s, want 200", i+1, r.Status, r.Body)
 		}
 	}
-	s := newServer(t, p)
+
+	p := gcsim.DefaultProfile()
+	p.Unconfirmed.TokenCreationPerMinute = 3
+	s = newServer(t, p)
 	for i := 0; i < 3; i++ {
 		token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 	}
@@ -325,10 +323,43 @@ func TestTokenCreationLimit(t *testing.T) {
 	if r.Status != 429 || r.Header.Get("Retry-After") == "" {
 		t.Fatalf("4th token: status %d, Retry-After %q; want 429 with Retry-After", r.Status, r.Header.Get("Retry-After"))
 	}
-	if key := r.json(t)["limit"].(map[string]any)["key"]; key != gcsim.KeyTokenCreate {
-		t.Errorf("limit.key = %v, want %s", key, gcsim.KeyTokenCreate)
+	lim := r.json(t)["limit"].(map[string]any)
+	if lim["key"] != gcsim.KeyTokenCreate || lim["namespace"] != "auth.api" {
+		t.Errorf("limit = %v, want key %s, namespace auth.api", lim, gcsim.KeyTokenCreate)
 	}
 	token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2) // other client unaffected
+}
+
+// TestOrgAppUserSwitch: with unconfirmed.orgAppUserClientCredentials off,
+// org.app.user.rate.per.minute no longer counts client-credentials tokens,
+// so eleven tokens of one client get 3300 requests through in one window
+// (TestClientUserLimit shows the default stopping them at 3000); a user
+// token still counts against it.
+func TestOrgAppUserSwitch(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	p.Unconfirmed.OrgAppUserClientCredentials = false
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	p.Now = func() time.Time { return now }
+	s := newServer(t, p)
+	n := 0
+	for range 11 {
+		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+		for range 300 {
+			n++
+			if code := direct(s, "GET", queuesPath, tok); code != http.StatusOK {
+				t.Fatalf("request %d: status %d, want 200 (only the per-token limit applies)", n, code)
+			}
+		}
+	}
+	var orgAppUser gcsim.Limit
+	for _, l := range s.Profile().Limits {
+		if l.Key == genesys.KeyOrgAppUser {
+			orgAppUser = l
+		}
+	}
+	if orgAppUser.Grant != "password" {
+		t.Errorf("%s grant = %q, want \"password\" (user tokens only)", genesys.KeyOrgAppUser, orgAppUser.Grant)
+	}
 }
 
 // TestNotFoundIsNot429: an unknown path answers 404 even when the token is
@@ -345,22 +376,37 @@ func TestNotFoundIsNot429(t *testing.T) {
 	}
 }
 
-// TestRateLimitMessageForms: the profile picks the 429 message form.
+// TestRateLimitMessageForms: the default 429 is the documented form
+// (code too.many.requests.retry.after, no window in the message);
+// rateLimitMessage "window" picks the older form.
 func TestRateLimitMessageForms(t *testing.T) {
-	for _, tc := range []struct{ form, code, msg string }{
-		{"", "too.many.requests", "Rate limit exceeded the maximum [1] requests within [60] seconds"},
-		{"retryAfter", "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [60] seconds"},
+	for _, tc := range []struct {
+		form, code, msg, withParams string
+	}{
+		// The default profile's form, set explicitly and left empty.
+		{"retryAfter", "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [60] seconds",
+			"Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"},
+		{"", "too.many.requests.retry.after", "Rate limit exceeded the maximum. Retry the request in [60] seconds",
+			"Rate limit exceeded the maximum. Retry the request in [{retryAfter}] seconds"},
+		{"window", "too.many.requests", "Rate limit exceeded the maximum [1] requests within [60] seconds",
+			"Rate limit exceeded the maximum [{limit}] requests within [{window}] seconds"},
 	} {
-		p := withLimits(gcsim.Limit{Key: "one", Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)})
+		p := gcsim.DefaultProfile()
+		if tc.form != "retryAfter" {
+			p.RateLimitMessage = tc.form
+		}
+		p.Limits = []gcsim.Limit{{Key: "one", Namespace: "platform.api", Scope: genesys.ScopeToken, Allowed: 1, Window: gcsim.Duration(time.Minute)}}
 		now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 		p.Now = func() time.Time { return now }
-		p.RateLimitMessage = tc.form
 		s := newServer(t, p)
 		tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
 		do(t, s, "GET", queuesPath, tok, nil)
 		m := do(t, s, "GET", queuesPath, tok, nil).json(t)
-		if m["code"] != tc.code || m["message"] != tc.msg {
-			t.Errorf("form %q: code %v message %v, want %s %q", tc.form, m["code"], m["message"], tc.code, tc.msg)
+		if m["code"] != tc.code || m["message"] != tc.msg || m["messageWithParams"] != tc.withParams {
+			t.Errorf("form %q: code %v message %q messageWithParams %q, want %s %q %q", tc.form, m["code"], m["message"], m["messageWithParams"], tc.code, tc.msg, tc.withParams)
+		}
+		if params, _ := m["messageParams"].(map[string]any); params["retryAfter"] != "60" {
+			t.Errorf("form %q: messageParams = %v, want retryAfter 60", tc.form, m["messageParams"])
 		}
 	}
 }

@@ -79,6 +79,7 @@ func NewUnstartedServer(p *Profile) *Server {
 		panic(err)
 	}
 	p = p.clone()
+	p.applyUnconfirmed()
 	now := p.Now
 	if now == nil {
 		now = time.Now
