@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness"
+	"github.com/cxload/cxload/harness/discover"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
 )
@@ -29,11 +30,58 @@ func writeTestProfile(t *testing.T, p *gcsim.Profile) string {
 	return path
 }
 
-// With a profile whose token limit (50 per minute) is tighter than the
-// recording-state limit (100), the storm of phase (a) must name the token
-// limit and its scope.
+// exampleProfile loads one of the simulator's example profiles
+// (scripts/gcsim/examples), as a user would pass it to CXLOAD_PROFILE.
+func exampleProfile(t *testing.T, name string) *gcsim.Profile {
+	t.Helper()
+	p, err := gcsim.LoadProfile(filepath.Join("..", "scripts", "gcsim", "examples", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// On the default profile (Genesys' documented limits only), the seed's
+// storm, 100 threads sharing one client-credentials token, comes from the
+// per-token limit: client.credentials.token.rate.per.minute, 300 per
+// minute, scope token.
+func TestRecordingBurstDocumentedLimit(t *testing.T) {
+	writeTestProfile(t, gcsim.DefaultProfile())
+	var f burstFinding
+	runRecordingBurst(t, rigOptions{}, &f, true)
+	if f.Key != genesys.KeyClientCredentialsToken || f.Scope != string(genesys.ScopeToken) || f.Allowed != 300 || f.Window != time.Minute || f.Hypothetical {
+		t.Errorf("phase (a) named %s (%d per %v, scope %s, hypothetical %v); want %s (300 per 1m0s, scope token), documented",
+			f.Key, f.Allowed, f.Window, f.Scope, f.Hypothetical, genesys.KeyClientCredentialsToken)
+	}
+	if adv := burstAdvice(f, gcsim.DefaultProfile()); !strings.Contains(adv, "more tokens") || !strings.Contains(adv, "unconfirmed.orgAppUserClientCredentials=true") ||
+		strings.Contains(adv, "ask Genesys") {
+		t.Errorf("advice = %q; want more tokens per client up to org.app.user (naming the unconfirmed setting), nothing asked of Genesys", adv)
+	}
+}
+
+// On the hypothetical profile with a hidden per-endpoint recording limit
+// (100 per minute per user, below the token's 300), phase (a) finds that
+// limit from the 429s alone, and every sentence naming it says it is
+// hypothetical.
+func TestRecordingBurstHypotheticalLimit(t *testing.T) {
+	writeTestProfile(t, exampleProfile(t, "hypothetical-recordingstate-limit.json"))
+	var f burstFinding
+	runRecordingBurst(t, rigOptions{}, &f, true)
+	if f.Key != gcsim.KeyRecordingState || f.Scope != string(genesys.ScopeEndpointUser) || f.Allowed != 100 || !f.Hypothetical {
+		t.Errorf("phase (a) named %s (%d per %v, scope %s, hypothetical %v); want %s (100 per 1m0s, scope endpoint-user), hypothetical",
+			f.Key, f.Allowed, f.Window, f.Scope, f.Hypothetical, gcsim.KeyRecordingState)
+	}
+	for _, s := range []string{f.sentence(), burstAdvice(f, nil)} {
+		if !strings.Contains(strings.ToLower(s), "hypothetical") || strings.Contains(s, "ask Genesys") {
+			t.Errorf("summary sentence does not say the limit is hypothetical, or asks Genesys to raise it: %s", s)
+		}
+	}
+}
+
+// With the hypothetical recording limit and a tighter token limit (50 per
+// minute), the storm names the token limit and its scope.
 func TestRecordingBurstTighterProfile(t *testing.T) {
-	p := gcsim.DefaultProfile()
+	p := exampleProfile(t, "hypothetical-recordingstate-limit.json")
 	for i := range p.Limits {
 		if p.Limits[i].Key == genesys.KeyClientCredentialsToken {
 			p.Limits[i].Allowed = 50
@@ -48,14 +96,17 @@ func TestRecordingBurstTighterProfile(t *testing.T) {
 	}
 }
 
-// A profile with a hidden per-endpoint limit: discovery must recover its
-// key, figure, window, scope and families exactly, and write it into the
-// profile of its findings.
+// A profile with a hidden per-endpoint limit (the hypothetical example
+// hypothetical-hidden-presence-limit.json): discovery must recover its key,
+// figure, window, scope and families exactly from the documented 429 form
+// (no window in the message), and write it into the profile of its
+// findings.
 func TestRateLimitDiscoveryHiddenLimit(t *testing.T) {
-	hidden := gcsim.Limit{Key: "users.presences.rate.per.minute", Namespace: "users", Scope: genesys.ScopeEndpointUser,
-		Allowed: 40, Window: gcsim.Duration(20 * time.Second), Families: []string{genesys.FamilyPresence, genesys.FamilyRoutingStatus}, Hidden: true}
-	p := gcsim.DefaultProfile()
-	p.Limits = append(p.Limits, hidden)
+	p := exampleProfile(t, "hypothetical-hidden-presence-limit.json")
+	hidden, ok := profileLimit(p, "hypothetical.users.presences.rate.per.minute")
+	if !ok || !hidden.Hidden || !hidden.Hypothetical {
+		t.Fatalf("the example profile lacks its hidden hypothetical presence limit: %+v", hidden)
+	}
 	writeTestProfile(t, p)
 	out := filepath.Join(t.TempDir(), "discovered.json")
 	t.Setenv(EnvProfileOut, out)
@@ -65,9 +116,9 @@ func TestRateLimitDiscoveryHiddenLimit(t *testing.T) {
 		t.Fatalf("discovery did not find the hidden limit %s", hidden.Key)
 	}
 	if got.Allowed != 40 || got.Window != 20*time.Second || got.Scope != "endpoint-user" || !got.Hidden ||
-		strings.Join(got.Families, ",") != "users.presences,users.routingstatus" {
-		t.Errorf("hidden limit recovered as %d per %v, scope %s, families %v, hidden %v; want 40 per 20s, endpoint-user, [users.presences users.routingstatus], hidden",
-			got.Allowed, got.Window, got.Scope, got.Families, got.Hidden)
+		strings.Join(got.Families, ",") != "users.presences,users.routingstatus" || got.WindowSource == discover.WindowFromMessage {
+		t.Errorf("hidden limit recovered as %d per %v (window from %s), scope %s, families %v, hidden %v; want 40 per 20s (not from the message: the documented 429 has no window), endpoint-user, [users.presences users.routingstatus], hidden",
+			got.Allowed, got.Window, got.WindowSource, got.Scope, got.Families, got.Hidden)
 	}
 	written, err := gcsim.LoadProfile(out)
 	if err != nil {

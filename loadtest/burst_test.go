@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,8 +17,9 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/capacity"
+	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/result"
 	"github.com/cxload/cxload/harness/workload"
 )
 
@@ -63,11 +65,15 @@ type burstFinding struct {
 	Reason         string
 	Rejected       int64
 	Requests       int64
+	// Hypothetical: the simulator's profile marks the limit as one no
+	// Genesys source documents (a what-if, e.g. the example profile
+	// hypothetical-recordingstate-limit.json).
+	Hypothetical bool
 }
 
 // burstResult is one phase's outcome, for the scenario summary.
 type burstResult struct {
-	Doc       *metrics.Document
+	Doc       *result.Document
 	OK        int64
 	Throttled int64
 	Waiting   int64   // still waiting for the client-side limiter at the end (canceled)
@@ -77,10 +83,13 @@ type burstResult struct {
 // TestRecordingBurst answers: why does a burst of recording-state changes
 // get 429s at once, which limit is it, and how fast can this load go?
 // 500 agents ramp to 100 concurrent in seconds, each toggling the recording
-// state of its call as a JMeter plan does, three ways: (a) one shared token
-// without client-side limiting (the 429 storm), (b) the same load through the
-// rate-aware client, (c) a token pool sized for CXLOAD_RATE, up to the next
-// limit in line.
+// state of its call as a JMeter plan does, three ways: (a) one shared
+// client-credentials token without client-side limiting (the 429 storm), (b)
+// the same load through the rate-aware client, (c) a token pool sized for
+// CXLOAD_RATE, up to the next limit in line. On the default profile (the
+// documented limits only) the storm comes from
+// client.credentials.token.rate.per.minute: 300 per minute for the one token
+// all threads share.
 func TestRecordingBurst(t *testing.T) {
 	shortParallel(t)
 	runRecordingBurst(t, rigOptions{}, nil, false)
@@ -140,7 +149,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 			finding = rr.describeFinding(f, a.Doc)
 			stormWait = time.Duration(f.WindowSeconds * float64(time.Second))
 		}
-		summary := []string{fmt.Sprintf("One shared token, no client-side limiting, %d agents ramping to %d in %v, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
+		summary := []string{fmt.Sprintf("One shared client-credentials token, no client-side limiting, %d agents ramping to %d in %v, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
 			cfg.Agents, cfg.Concurrency, cfg.Ramp, cfg.Think, a.Doc.All().Count, a.Throttled, 100*float64(a.Throttled)/math.Max(1, float64(a.Doc.All().Count)))}
 		if ok {
 			summary = append(summary, finding.sentence())
@@ -189,6 +198,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 			rateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
 			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s; %d requests were still waiting for it when the phase ended.",
 				sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, rateWords(sized.Reach.Rate), c.Waiting)}
+		summary = append(summary, rr.settingsNote()...)
 		th := []string{"count(429) == 0", "count(errors) == 0", "count(ok, recording.set) >= 1"}
 		finish(t, c.Doc, summary, th...)
 	})
@@ -196,19 +206,21 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	// The scenario's answer, in plain words.
 	var sum []string
 	if finding.Key != "" {
-		sum = append(sum, fmt.Sprintf("The 429 storm comes from %s: it allows %d requests per %s, %s.",
-			finding.Key, finding.Allowed, secs(finding.Window), scopeWords(finding.Scope, finding.Families)))
+		sum = append(sum, fmt.Sprintf("The 429 storm comes from %s%s: it allows %d requests per %s, scope %s: %s.",
+			finding.Key, finding.marker(), finding.Allowed, secs(finding.Window), finding.Scope, scopeWords(finding.Scope, finding.Families)))
 	}
 	if note := r.scaleNote(); note != "" {
 		sum = append(sum, note)
 	}
+	most := capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, math.MaxInt32, len(clients))
 	sum = append(sum, fmt.Sprintf("The largest rate this load can reach on %s is %s with %d OAuth client(s) (one shared token: %s); it is set by %s.",
-		r.where(), rateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, math.MaxInt32, len(clients)).Rate), len(clients),
-		rateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, 1, 1).Rate), sized.Reach.Bottleneck.Key))
+		r.where(), rateWords(most.Rate), len(clients),
+		rateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, 1, 1).Rate), most.Bottleneck.Key))
 	if sized.NeedClients > 0 {
 		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", rateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
 	}
-	sum = append(sum, "What to change: "+advice(sized.Reach.Bottleneck, len(clients))+".")
+	sum = append(sum, "What to change: "+burstAdvice(finding, r.real)+".")
+	sum = append(sum, r.settingsNote()...)
 	sum = append(sum, screen)
 	doc := rec.Snapshot()
 	finish(t, doc, sum, "count(429, call.create) == 0")
@@ -248,9 +260,9 @@ func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, po
 	op := doc.Op(opRecordingSet)
 	res := burstResult{Doc: doc}
 	if op != nil {
-		res.OK = op.Outcome(metrics.OK)
+		res.OK = op.Outcome(result.OK)
 		res.Throttled = op.Status429
-		res.Waiting = op.Outcome(metrics.Canceled)
+		res.Waiting = op.Outcome(result.Canceled)
 	}
 	if d := doc.Duration(); d > 0 {
 		res.Rate = float64(res.OK) / d.Seconds()
@@ -261,12 +273,13 @@ func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, po
 // describeFinding turns the observation behind the storm into a finding,
 // with the limit's definition from the profile when the target is the
 // simulator.
-func (r *rig) describeFinding(f metrics.RateLimitObservation, doc *metrics.Document) burstFinding {
+func (r *rig) describeFinding(f result.RateLimitObservation, doc *result.Document) burstFinding {
 	bf := burstFinding{Key: f.Key, Namespace: f.Namespace, Allowed: f.Allowed, Inferred: f.Scope, Reason: f.ScopeReason,
 		Rejected: f.Rejected, Requests: doc.All().Count, Scope: string(genesys.ScopeOfKey(f.Key)),
 		Window: time.Duration(f.WindowSeconds * float64(time.Second))}
 	if l, ok := profileLimit(r.real, f.Key); ok {
 		bf.Scope, bf.Families, bf.Allowed, bf.Window, bf.Namespace = string(l.Scope), l.Families, l.Allowed, l.Window.Std(), l.Namespace
+		bf.Hypothetical = l.Hypothetical
 	} else if r.scale > 1 {
 		bf.Window = time.Duration(float64(bf.Window) * r.scale)
 	}
@@ -275,8 +288,60 @@ func (r *rig) describeFinding(f metrics.RateLimitObservation, doc *metrics.Docum
 
 // sentence says which limit caused the storm, with its evidence.
 func (f burstFinding) sentence() string {
-	return fmt.Sprintf("The limit that caused it: bucket %s (namespace %s), %d allowed per %s, scope %s; it rejected %d of %d requests; from the evidence the scope looks like %q (%s).",
-		f.Key, f.Namespace, f.Allowed, secs(f.Window), f.Scope, f.Rejected, f.Requests, f.Inferred, f.Reason)
+	return fmt.Sprintf("The limit that caused it: bucket %s%s (namespace %s), %d allowed per %s, scope %s; it rejected %d of %d requests; from the evidence the scope looks like %q (%s).",
+		f.Key, f.marker(), f.Namespace, f.Allowed, secs(f.Window), f.Scope, f.Rejected, f.Requests, f.Inferred, f.Reason)
+}
+
+// marker flags a hypothetical limit wherever the finding is named.
+func (f burstFinding) marker() string {
+	if f.Hypothetical {
+		return " (HYPOTHETICAL: a limit of this simulator profile that no Genesys source documents)"
+	}
+	return ""
+}
+
+// burstAdvice says what to change to go past the limit behind the storm,
+// from Genesys' documented limits: pace each token below its 300 per
+// minute; spread over more tokens of the OAuth client, up to
+// org.app.user.rate.per.minute (3000 per minute per client, if it counts
+// client-credentials tokens, which Genesys does not say); then over more
+// OAuth clients. p is the simulator's profile (nil on a tenant): its
+// unconfirmed setting is named.
+func burstAdvice(f burstFinding, p *gcsim.Profile) string {
+	orgAppUser := fmt.Sprintf("up to %s, 3000 per minute per OAuth client, if it counts client-credentials tokens (Genesys does not say", genesys.KeyOrgAppUser)
+	switch {
+	case p != nil && p.Unconfirmed.OrgAppUserClientCredentials:
+		orgAppUser += "; this simulator assumes it does: unconfirmed.orgAppUserClientCredentials=true)"
+	case p != nil:
+		orgAppUser += "; this simulator assumes it does not: unconfirmed.orgAppUserClientCredentials=false)"
+	default:
+		orgAppUser += ")"
+	}
+	tokens := "spread the load over more tokens of the OAuth client (a token pool: each token has its own 300 per minute) " + orgAppUser +
+		", then over more OAuth clients; and pace each token below 300 per minute (the rate-aware client does)"
+	switch {
+	case f.Key == "":
+		return "no 429 named its limit; " + tokens
+	case f.Hypothetical:
+		return fmt.Sprintf("%s is hypothetical (this profile's what-if, not a documented Genesys limit): under it, %s; pace below %d per %s. On a tenant, find the real limits with TestRateLimitDiscovery",
+			f.Key, scopeWords(f.Scope, f.Families), f.Allowed, secs(f.Window))
+	case f.Scope == string(genesys.ScopeToken):
+		return fmt.Sprintf("the storm is %d requests per %s per token exceeded: %s", f.Allowed, secs(f.Window), tokens)
+	case f.Key == genesys.KeyOrgAppUser:
+		return fmt.Sprintf("%s bounds one OAuth client (%d per %s): spread the load over more OAuth clients, or send with the agents' own user tokens, and pace each client below it",
+			f.Key, f.Allowed, secs(f.Window))
+	}
+	return fmt.Sprintf("%s is not a documented Genesys limit: pace below %d per %s, and find its scope with TestRateLimitDiscovery", f.Key, f.Allowed, secs(f.Window))
+}
+
+// settingsNote names, on the simulator, the profile's choices where
+// Genesys' documentation is silent, so that every figure says what it
+// assumes.
+func (r *rig) settingsNote() []string {
+	if r.real == nil {
+		return nil
+	}
+	return []string{"Simulator settings that Genesys does not document: " + strings.Join(r.real.Settings(), "; ") + "."}
 }
 
 // measured says how many requests per second were accepted, converted to

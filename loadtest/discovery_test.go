@@ -111,6 +111,14 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	doc := rec.Snapshot()
 	summary := append([]string{fmt.Sprintf("Discovery on %s: %d requests in all (limits API, then one fresh token per route family, then one request per scope question).",
 		r.where(), setup+res.Requests)}, res.Summary()...)
+	if r.real != nil {
+		for _, l := range res.Limits {
+			if pl, ok := profileLimit(r.real, l.Key); ok && pl.Hypothetical {
+				summary = append(summary, fmt.Sprintf("%s is HYPOTHETICAL: a limit of this simulator profile that no Genesys source documents, found here to show how discovery finds such a limit.", l.Key))
+			}
+		}
+		summary = append(summary, "Simulator settings that Genesys does not document: "+strings.Join(r.real.Settings(), "; ")+".")
+	}
 	if check && r.prof != nil && r.ext == "" {
 		checkProfile(t, res, r.real)
 	}
