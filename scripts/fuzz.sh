@@ -33,7 +33,7 @@ PARALLEL="${FUZZ_PARALLEL:-2}"
 # harness/result    FuzzParseThreshold FuzzDecodeDocument FuzzCheckOwn
 # reports           FuzzHistoryFile FuzzParseLabels
 # reports/testjson  FuzzReader FuzzReaderOutput FuzzBenchmarkLine FuzzDecodeEvent
-# loadtest          FuzzParseKnobs (-tags load: the CXLOAD_* scenario knobs)
+# harness           FuzzKnobs (the CXLOAD_* scenario knobs)
 # A target in a file with a //go:build constraint (loadtest: "load") is
 # fuzzed with that tag.
 mapfile -t TARGETS < <(
