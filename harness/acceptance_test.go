@@ -252,8 +252,8 @@ func TestAcceptanceTokenBurst(t *testing.T) {
 	}
 }
 
-// A resource limit (recording state, 100 per minute per user) rejects on
-// its own figure and is attributed to its endpoint bucket; the client-side
+// A resource limit (a hypothetical one, as Genesys publishes none: recording
+// state, 100 per minute per user) rejects on its own figure and is attributed to its endpoint bucket; the client-side
 // limiter, knowing the profile's families, avoids it.
 func TestAcceptanceResourceLimit(t *testing.T) {
 	const n = 130
@@ -271,7 +271,10 @@ func TestAcceptanceResourceLimit(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
-				tg := simulator(t, nil)
+				p := gcsim.DefaultProfile()
+				p.Limits = append(p.Limits, gcsim.Limit{Key: gcsim.KeyRecordingState, Namespace: "conversation", Scope: genesys.ScopeEndpointUser,
+					Allowed: 100, Window: gcsim.Duration(time.Minute), Families: []string{genesys.FamilyRecordingState}, Hypothetical: true})
+				tg := simulator(t, p)
 				pool := tg.NewPool(auth.Config{Policy: auth.Shared})
 				c := tg.NewClient(api.Config{Tokens: pool, Agents: 10, Limits: limitsOf(tg, tc.limits), Retry: api.RetryPolicy{MaxAttempts: 1}})
 				resps := burst(t, c, 10, n, patch)

@@ -79,7 +79,7 @@ func TestTargetBuckets(t *testing.T) {
 			keys = append(keys, b.Key+"/"+string(b.Scope))
 		}
 	})
-	want := "client.credentials.token.rate.per.minute/token org.app.user.rate.per.minute/client-user conversations.recordingstate.rate.per.minute/endpoint-user"
+	want := "client.credentials.token.rate.per.minute/token org.app.user.rate.per.minute/client-user"
 	if strings.Join(keys, " ") != want {
 		t.Errorf("Buckets = %v\nwant %s", keys, want)
 	}
