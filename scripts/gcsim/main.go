@@ -150,6 +150,25 @@ func checkLoopback(addr string, allow bool) error {
 	return fmt.Errorf("gcsim: -addr %q is not a loopback address; use 127.0.0.1:PORT, or pass -allow-non-loopback if you really mean to expose a server with well-known credentials", addr)
 }
 
+// limitWords describes one limit on a banner line, saying when Genesys
+// does not document it.
+func limitWords(l gcsim.Limit) string {
+	out := fmt.Sprintf("%s %d per %v, scope %s", l.Key, l.Allowed, l.Window, l.Scope)
+	if l.Grant != "" {
+		out += ", " + l.Grant + " tokens"
+	}
+	if len(l.Families) > 0 {
+		out += ", on " + strings.Join(l.Families, ", ")
+	}
+	if l.Hidden {
+		out += ", hidden"
+	}
+	if l.Hypothetical {
+		out += " (HYPOTHETICAL: no Genesys source)"
+	}
+	return out
+}
+
 func printBanner(w io.Writer, s *gcsim.Server, p *gcsim.Profile, custom bool) {
 	secret := func(v gcsim.Secret) string {
 		// The defaults are public; a custom profile's secrets are not printed.
@@ -173,6 +192,19 @@ func printBanner(w io.Writer, s *gcsim.Server, p *gcsim.Profile, custom bool) {
 	if p.Directory.AgentPassword != "" && p.Directory.Agents > 0 {
 		users := s.Users()
 		fmt.Fprintf(&b, "  user logins:        %s .. %s / %s  (grant_type=password)\n", users[0].Email, users[len(users)-1].Email, secret(p.Directory.AgentPassword))
+	}
+	eff := s.Profile() // the limits as served, the unconfirmed switches applied
+	label := "rate limits:"
+	for _, l := range eff.Limits {
+		if l.Disabled {
+			continue
+		}
+		fmt.Fprintf(&b, "  %-19s %s\n", label, limitWords(l))
+		label = ""
+	}
+	fmt.Fprintf(&b, "  %-19s %d bytes (request.bytes.max)\n", "largest request:", eff.RequestBytesMax)
+	for _, set := range eff.Settings() {
+		fmt.Fprintf(&b, "  %-19s %s\n", "not documented:", set)
 	}
 	fmt.Fprintf(&b, "  admin:              GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke\n")
 	if len(p.Clients) > 0 && !custom {

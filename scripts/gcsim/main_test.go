@@ -50,10 +50,17 @@ func TestRunServes(t *testing.T) {
 		}
 	}
 	text := strings.Join(banner, "\n")
-	for _, want := range []string{"ws://127.0.0.1:", "sim-client / sim-secret", "sim-client-2 / sim-secret-2", "organization:       sim-org"} {
-		if !strings.Contains(text, want) {
+	for _, want := range []string{"ws://127.0.0.1:", "sim-client / sim-secret", "sim-client-2 / sim-secret-2", "organization:       sim-org",
+		"rate limits:        token.rate.per.minute 300 per 1m0s, scope token, password tokens",
+		"client.credentials.token.rate.per.minute 300 per 1m0s, scope token, client_credentials tokens",
+		"org.app.user.rate.per.minute 3000 per 1m0s, scope client-user\n",
+		"not documented:     unconfirmed: org.app.user.rate.per.minute counts client-credentials tokens"} {
+		if !strings.Contains(text+"\n", want) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
 		}
+	}
+	if strings.Contains(strings.ToLower(text), "hypothetical") {
+		t.Errorf("the default banner shows a hypothetical limit:\n%s", text)
 	}
 	if !strings.HasPrefix(base, "http://127.0.0.1:") {
 		t.Fatalf("no base URL in banner:\n%s", text)
@@ -202,5 +209,29 @@ func TestServeStops(t *testing.T) {
 				}
 			})
 		})
+	}
+}
+
+// TestBannerHypothetical: a hypothetical example profile's banner marks its
+// invented limit, and names the unconfirmed switches as set.
+func TestBannerHypothetical(t *testing.T) {
+	p, err := gcsim.LoadProfile(filepath.Join("examples", "hypothetical-recordingstate-limit.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Unconfirmed.OrgAppUserClientCredentials = false
+	s := gcsim.NewServer(p)
+	defer s.Close()
+	var b strings.Builder
+	printBanner(&b, s, p, true)
+	for _, want := range []string{
+		gcsim.KeyRecordingState + " 100 per 1m0s, scope endpoint-user, on conversations.recordingstate, hidden (HYPOTHETICAL: no Genesys source)",
+		"org.app.user.rate.per.minute 3000 per 1m0s, scope client-user, password tokens",
+		"unconfirmed: org.app.user.rate.per.minute does not count client-credentials tokens",
+		"hypothetical (no Genesys source): " + gcsim.KeyRecordingState,
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("banner lacks %q:\n%s", want, b.String())
+		}
 	}
 }
