@@ -8,8 +8,8 @@
 // probe says in its inin-ratelimit-* headers. Experiments come second: one
 // fresh token per family sends the family's probe until the first 429, or
 // until the headers say a visible bucket already established is full. Each
-// 429 names its limit (limit.key) and gives its figure (limit.value) and its
-// window (the message, or inin-ratelimit-reset, or Retry-After). One request
+// 429 names its limit (limit.key) and gives its figure (limit.value); its
+// window comes as described below. One request
 // per question then settles the scope: another token of the same OAuth
 // client (passes: per token), a token of another client (passes: per
 // client; rejected: organization), and the exhausted token on every other

@@ -8,16 +8,18 @@
 //
 // A [Profile] describes the organization: OAuth clients, a generated
 // directory (agents, queues, presence definitions), rate limits, request
-// size limit, notification settings and faults. [DefaultProfile] matches
-// Genesys' documented defaults; profiles are JSON (see [ParseProfile]).
+// size limit, notification settings and faults. [DefaultProfile] has
+// Genesys' documented limits only, and a switch ([Unconfirmed]) for each
+// behaviour the documentation leaves open; profiles are JSON (see
+// [ParseProfile]).
 //
 // Every /api/v2 request needs a bearer token from POST /oauth/token. A
 // request is matched to a route (unknown paths get 404 before anything
 // else), faults of its route family are applied, its token is checked
 // (401 if missing, unknown, expired or revoked), then it is counted in
 // every rate-limit bucket that applies: one per token, one per
-// organization × OAuth client × user, one per user for resource limits,
-// one for the organization. If any bucket is full the request gets 429
+// organization × OAuth client × user and, where a profile defines them, one
+// per user for resource limits or one for the organization. If any bucket is full the request gets 429
 // with Retry-After and a body naming that bucket in limit.key; otherwise
 // it is served. Every API response carries ININ-Correlation-Id and the
 // inin-ratelimit-count/allowed/reset headers of the visible bucket nearest

@@ -15,7 +15,8 @@ const (
 	KeyClientCredentialsToken = "client.credentials.token.rate.per.minute"
 	// KeyOrgAppUser: requests per organization × OAuth client × user per minute.
 	KeyOrgAppUser = "org.app.user.rate.per.minute"
-	// KeyOrg: an organization-wide request rate.
+	// KeyOrg: an organization-wide request rate. No Genesys source
+	// documents it; it names the scope for profiles that rehearse one.
 	KeyOrg = "org.rate.per.minute"
 	// KeyRequestBytesMax: the largest request body, in bytes (413 above it).
 	KeyRequestBytesMax = "request.bytes.max"
