@@ -330,6 +330,33 @@ func (s *Server) InjectCalls(queueID string, n int) ([]string, error) {
 	return ids, nil
 }
 
+// InjectUserCall delivers an inbound call to the user with id userID, as
+// telephony does for a call to the user's own number (not through a queue):
+// the user's participant alerts until answered or hung up, with no alert
+// timeout, and answering makes an On Queue user COMMUNICATING.
+func (s *Server) InjectUserCall(userID string) (string, error) {
+	u := s.dir.byID[userID]
+	if u == nil {
+		return "", fmt.Errorf("gcsim: user %q does not exist: use one of the directory's user ids (gcsim.UserID(i), GET /api/v2/users)", userID)
+	}
+	ev := &events{corr: newCorrelationID()}
+	s.state.convMu.Lock()
+	now := s.now()
+	conv := &conversation{ID: s.newConversationID(), Direction: "inbound", RecordingState: "active", Start: now}
+	cust := s.addParticipant(conv, "customer", now)
+	cust.State, cust.Initial, cust.Direction, cust.Connected = "connected", "connected", "inbound", now
+	cust.Address, cust.Name = "tel:+15550100", "Customer"
+	cust.segment("interact", now)
+	p := s.addParticipant(conv, "user", now)
+	p.UserID, p.Name, p.State, p.Initial, p.Direction, p.Alerting = u.ID, u.Name, "alerting", "alerting", "inbound", now
+	p.segment("alert", now)
+	s.state.addConversationLocked(conv)
+	s.conversationEventsLocked(conv, ev)
+	s.state.convMu.Unlock()
+	s.publish(ev)
+	return conv.ID, nil
+}
+
 // maxInjectedCalls bounds one InjectCalls.
 const maxInjectedCalls = 10_000
 

@@ -441,3 +441,126 @@ func TestAlertTimeout(t *testing.T) {
 		first.onQueue()
 	})
 }
+
+// userParticipant returns the participant of user uid with purpose, or fails.
+func (d *desk) userCall(purpose string) (sdkCallEvent, sdkCallEventPartier) {
+	d.tb.Helper()
+	e := next(d.tb, d.ws)
+	for e.TopicName != "v2.users."+d.uid+".conversations.calls" {
+		e = next(d.tb, d.ws)
+	}
+	var c sdkCallEvent
+	strict(d.tb, e.TopicName, e.EventBody, &c)
+	for _, p := range c.Participants {
+		if p.User != nil && p.User.ID == d.uid && p.Purpose == purpose {
+			return c, p
+		}
+	}
+	d.tb.Fatalf("call event without a %s participant for %s: %s", purpose, d.uid, e.EventBody)
+	return c, sdkCallEventPartier{}
+}
+
+// TestUserCall: a call to the user's own number (not ACD) alerts without a
+// timeout; answered, an On Queue user is COMMUNICATING, and IDLE again
+// when it hangs up, without after-call work.
+func TestUserCall(t *testing.T) {
+	s := newServer(t, nil)
+	d := newDesk(t, s, 5)
+	d.onQueue()
+	r := do(t, s, "POST", "/admin/calls", "", map[string]any{"userId": d.uid, "count": 1})
+	if r.Status != 200 {
+		t.Fatalf("POST /admin/calls for a user: %d %s", r.Status, r.Body)
+	}
+	c, me := d.userCall("user")
+	if me.State != "alerting" || me.AlertingTimeoutMs != 0 {
+		t.Fatalf("direct call: %+v, want alerting without an alert timeout", me)
+	}
+	d.patch(c.ID, me.ID, `{"state":"connected"}`)
+	if st := d.routing(); st != "COMMUNICATING" {
+		t.Fatalf("routing status on a direct call = %s, want COMMUNICATING", st)
+	}
+	d.patch(c.ID, me.ID, `{"state":"disconnected"}`)
+	if st := d.routing(); st != "IDLE" {
+		t.Fatalf("routing status after a direct call = %s, want IDLE", st)
+	}
+	if _, me = d.userCall("user"); me.WrapupRequired {
+		t.Errorf("direct call needs wrap-up: %+v", me)
+	}
+}
+
+// TestTransferAndObservations: queue observations count what waits and
+// who handles it; a blind transfer to another queue frees the agent (after
+// its wrap-up) and queues the call there.
+func TestTransferAndObservations(t *testing.T) {
+	s := newServer(t, nil)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	observe := func(q string) map[string]float64 {
+		t.Helper()
+		r := do(t, s, "POST", "/api/v2/analytics/queues/observations/query", tok, map[string]any{"filter": map[string]any{"type": "or",
+			"predicates": []map[string]string{{"dimension": "queueId", "value": q}}}, "metrics": []string{"oWaiting", "oInteracting", "oOnQueueUsers"}})
+		var out struct {
+			Results []struct {
+				Group map[string]string `json:"group"`
+				Data  []struct {
+					Metric    string `json:"metric"`
+					Qualifier string `json:"qualifier"`
+					Stats     struct {
+						Count float64 `json:"count"`
+					} `json:"stats"`
+				} `json:"data"`
+			} `json:"results"`
+		}
+		strict(t, "observations", r.Body, &out)
+		m := map[string]float64{}
+		for _, d := range out.Results[0].Data {
+			m[strings.TrimSuffix(d.Metric+"."+d.Qualifier, ".")] = d.Stats.Count
+		}
+		return m
+	}
+	q0, q1 := gcsim.QueueID(0), gcsim.QueueID(1)
+	injectCalls(t, s, q0, 2)
+	if m := observe(q0); m["oWaiting"] != 2 || m["oOnQueueUsers.IDLE"] != 0 {
+		t.Fatalf("queue 0 with 2 calls and nobody on queue: %v, want oWaiting 2", m)
+	}
+	d := newDesk(t, s, 0)
+	d.onQueue()
+	d.routing() // INTERACTING: the oldest call is offered
+	c, me := d.call()
+	d.patch(c.ID, me.ID, `{"state":"connected"}`)
+	if m := observe(q0); m["oWaiting"] != 1 || m["oInteracting"] != 1 || m["oOnQueueUsers.INTERACTING"] != 1 {
+		t.Fatalf("queue 0 with one call handled, one waiting: %v", m)
+	}
+	r := do(t, s, "POST", "/api/v2/conversations/calls/"+c.ID+"/participants/"+me.ID+"/replace", tok, map[string]string{"queueId": q1})
+	if r.Status != 202 {
+		t.Fatalf("blind transfer: %d %s", r.Status, r.Body)
+	}
+	if m := observe(q1); m["oWaiting"] != 1 {
+		t.Errorf("queue 1 after the transfer: %v, want the call waiting", m)
+	}
+	var call struct {
+		Participants []struct {
+			Purpose        string `json:"purpose"`
+			State          string `json:"state"`
+			DisconnectType string `json:"disconnectType"`
+			WrapupRequired bool   `json:"wrapupRequired"`
+		} `json:"participants"`
+	}
+	if err := json.Unmarshal(do(t, s, "GET", "/api/v2/conversations/calls/"+c.ID, tok, nil).Body, &call); err != nil {
+		t.Fatal(err)
+	}
+	agents := 0
+	for _, p := range call.Participants {
+		if p.Purpose == "agent" {
+			agents++
+			if p.State != "disconnected" || p.DisconnectType != "transfer" || !p.WrapupRequired {
+				t.Errorf("transferring agent: %+v, want disconnected by transfer, wrap-up required", p)
+			}
+		}
+	}
+	if agents != 1 {
+		t.Errorf("%d agent participants after the transfer, want 1", agents)
+	}
+	if r := do(t, s, "GET", "/api/v2/conversations/calls/nope", tok, nil); r.Status != 404 {
+		t.Errorf("GET an unknown call: %d, want 404", r.Status)
+	}
+}

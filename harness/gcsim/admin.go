@@ -146,7 +146,8 @@ const adminBodyMax = 1 << 20
 //	PUT  /admin/faults         replace the Faults (POST works too)
 //	POST /admin/reset          empty every rate-limit window and zero the counters
 //	POST /admin/revoke         {"token": "..."} or {"clientId": "..."}: revoke tokens
-//	POST /admin/calls          {"queueId": "...", "count": N}: queue N inbound calls (telephony)
+//	POST /admin/calls          {"queueId": "...", "count": N}: queue N inbound calls (telephony);
+//	                           {"userId": "...", "count": N}: N calls to the user's own number
 //
 // A web page must not reach them: a request with a foreign Origin, or whose
 // Host is not a loopback name (a DNS-rebound name), is refused with 403, and
@@ -203,12 +204,13 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/admin/calls" && r.Method == http.MethodPost:
 		var body struct {
 			QueueID string `json:"queueId"`
+			UserID  string `json:"userId"`
 			Count   int    `json:"count"`
 		}
 		if !s.readAdmin(c, &body) {
 			return
 		}
-		ids, err := s.InjectCalls(body.QueueID, body.Count)
+		ids, err := s.adminCalls(body.QueueID, body.UserID, body.Count)
 		if err != nil {
 			s.badRequest(c, "gcsim: admin: calls: "+strings.TrimPrefix(err.Error(), "gcsim: "))
 			return
@@ -218,6 +220,28 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.writeError(c, http.StatusNotFound, "not.found",
 			"Unknown admin path; use GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke, POST /admin/calls.", nil)
 	}
+}
+
+// adminCalls injects count calls to a queue or to a user.
+func (s *Server) adminCalls(queueID, userID string, count int) ([]string, error) {
+	if (queueID == "") == (userID == "") {
+		return nil, fmt.Errorf("give exactly one of queueId (calls queued for ACD) and userId (calls to the user's own number)")
+	}
+	if queueID != "" {
+		return s.InjectCalls(queueID, count)
+	}
+	if count < 1 || count > maxInjectedCalls {
+		return nil, fmt.Errorf("count %d: inject 1 to %d calls at once", count, maxInjectedCalls)
+	}
+	ids := make([]string, count)
+	for i := range ids {
+		id, err := s.InjectUserCall(userID)
+		if err != nil {
+			return nil, err
+		}
+		ids[i] = id
+	}
+	return ids, nil
 }
 
 // adminRefusal returns why r may not use the admin API, or "" if it may.

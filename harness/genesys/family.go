@@ -61,17 +61,18 @@ var routes = []Route{
 	{"PATCH", "/api/v2/users/{id}/queues", FamilyUserQueues, false},
 	{"GET", "/api/v2/routing/queues/{id}/members", FamilyQueueMembers, false},
 	{"GET", "/api/v2/routing/wrapupcodes", FamilyWrapupCodes, false},
-	// Placing and controlling a call needs a user (the call runs on the
-	// user's station): documented as "very likely", not observed.
+	// Placing a call and listing one's calls need a user (the call runs on
+	// the user's station): docs/genesys.md calls it very likely, not
+	// observed. Controlling a call is not named there: open to any token.
 	{"POST", "/api/v2/conversations/calls", FamilyCalls, true},
 	{"GET", "/api/v2/conversations/calls", FamilyCalls, true},
 	{"GET", "/api/v2/conversations/calls/{id}", FamilyCalls, false},
 	{"PATCH", "/api/v2/conversations/calls/{id}", FamilyCalls, false},
 	{"PUT", "/api/v2/conversations/calls/{id}/recordingstate", FamilyRecordingState, false},
-	{"PATCH", "/api/v2/conversations/calls/{id}/participants/{participantId}", FamilyCallParticipants, true},
-	{"POST", "/api/v2/conversations/calls/{id}/participants/{participantId}/replace", FamilyCallParticipants, true},
+	{"PATCH", "/api/v2/conversations/calls/{id}/participants/{participantId}", FamilyCallParticipants, false},
+	{"POST", "/api/v2/conversations/calls/{id}/participants/{participantId}/replace", FamilyCallParticipants, false},
 	{"GET", "/api/v2/conversations/calls/{id}/participants/{participantId}/wrapupcodes", FamilyCallParticipants, false},
-	{"POST", "/api/v2/conversations/calls/{id}/participants/{participantId}/communications/{communicationId}/wrapup", FamilyCallParticipants, true},
+	{"POST", "/api/v2/conversations/calls/{id}/participants/{participantId}/communications/{communicationId}/wrapup", FamilyCallParticipants, false},
 	{"GET", "/api/v2/conversations", FamilyConversations, true},
 	{"GET", "/api/v2/conversations/{id}", FamilyConversations, false},
 	{"PATCH", "/api/v2/conversations/{id}/recordingstate", FamilyRecordingState, false},
