@@ -58,7 +58,7 @@ func ExamplePopulation() {
 		fmt.Println(a, st.PresenceName, st.RoutingStatus)
 	}
 	doc := rec.Snapshot()
-	for _, op := range []string{agent.OpPresenceSet, agent.OpRoutingStatusSet} {
+	for _, op := range []string{agent.OpPresenceSet, agent.OpRoutingStatusGet} {
 		fmt.Println(op, doc.Op(op).Count)
 	}
 	// Output:
@@ -66,5 +66,5 @@ func ExamplePopulation() {
 	// agent 1 (Agent 0002) On Queue IDLE
 	// agent 2 (Agent 0003) On Queue IDLE
 	// presence.set 3
-	// routingstatus.set 3
+	// routingstatus.get 3
 }

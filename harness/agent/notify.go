@@ -12,7 +12,9 @@ import (
 // topics, its REST calls sent by opts.API.Agent(agent) (the agent's own
 // token, so the token policy applies to channels too; the client's limiter,
 // retries, recorder and gate). Share one opts.Collector and opts.Recorder
-// between the agents of a run.
+// between the agents of a run. Every event also goes to the agent's
+// [Agent.HandleEvent] (then to opts.OnEvent, if set), so that its offered
+// calls reach [Agent.NextOffer].
 //
 // Genesys allows 20 channels per user or app: with client-credentials
 // tokens every channel of an OAuth client has the same owner, so more than
@@ -26,6 +28,13 @@ func NotifyChannels(opts notify.Options) func(ctx context.Context, a *Agent, top
 		o := opts
 		o.Topics = append(append([]string(nil), opts.Topics...), topics...)
 		o.API = opts.API.Agent(a.ID)
+		// The agent hears of its offered calls (Agent.NextOffer).
+		o.OnEvent = func(ev notify.Event) {
+			a.HandleEvent(ev.TopicName, ev.EventBody)
+			if opts.OnEvent != nil {
+				opts.OnEvent(ev)
+			}
+		}
 		c, err := notify.Open(ctx, o)
 		if err != nil {
 			return nil, err

@@ -25,12 +25,20 @@ const (
 	OpPresenceDefinitions = "presence.definitions"
 	OpPresenceSet         = "presence.set"
 	OpRoutingStatusSet    = "routingstatus.set"
+	OpRoutingStatusGet    = "routingstatus.get"
 	OpSubscribe           = "notifications.subscribe" // for a Channel that subscribes through the API client; notify measures its own
 	OpCallCreate          = "call.create"
 	OpRecordingSet        = "recording.set"
+	OpCallGet             = "call.get"
+	OpCallAnswer          = "call.answer"
+	OpCallHold            = "call.hold"
+	OpCallDisconnect      = "call.disconnect"
+	OpCallWrapup          = "call.wrapup"
+	OpCallTransfer        = "call.transfer"
 )
 
-// Routing statuses of PUT /api/v2/users/{id}/routingstatus.
+// Routing statuses. The system sets them (presence On Queue gives IDLE, a
+// call INTERACTING or COMMUNICATING); see [Agent.GoOnQueue].
 const (
 	RoutingOffQueue      = "OFF_QUEUE"
 	RoutingIdle          = "IDLE"
@@ -286,6 +294,9 @@ type State struct {
 	PresenceName   string    // the name it was set by
 	RoutingStatus  string    // OFF_QUEUE, IDLE, …; "" if never set
 	Call           string    // conversation id of the current call, "" if none
+	Participant    string    // the agent's participant id on Call
+	CallState      string    // the agent's media state on Call: alerting, connected, disconnected
+	Held           bool      // the current call is on hold
 	RecordingState string    // of the current call: active, paused, none
 	Topics         int       // topics subscribed on its channel
 	Changed        time.Time // when the state last changed
@@ -308,6 +319,9 @@ type Agent struct {
 	channel    Channel
 	subscribed map[string]bool
 	callToSelf bool // the current call was placed to the agent itself
+
+	offers chan Offer // alerting calls seen on the agent's call topic
+	comm   string     // communication id of the current call, when known
 }
 
 // String describes a without secrets, e.g. "agent 3 (Agent 0004)".
@@ -339,35 +353,46 @@ func (a *Agent) Begin(it workload.Iteration) {
 	a.mu.Unlock()
 }
 
-// Topics returns the agent's own topics: presence, routing status and
-// conversations.
+// Topics returns the agent's own topics: presence, routing status,
+// conversations and calls.
 func (a *Agent) Topics() []string {
 	id := a.User.ID
-	return []string{"v2.users." + id + ".presence", "v2.users." + id + ".routingStatus", "v2.users." + id + ".conversations"}
+	return []string{"v2.users." + id + ".presence", "v2.users." + id + ".routingStatus", "v2.users." + id + ".conversations",
+		"v2.users." + id + ".conversations.calls"}
 }
 
-// do sends one request with the pending intended time. If topic is not
-// empty and push latency is on, the event the request causes on topic is
+// do sends one request with the pending intended time. If push latency is
+// on, the events the request causes on topics the agent subscribed are
 // expected on the agent's channel.
-func (a *Agent) do(ctx context.Context, req *api.Request, in, out any, topic string) error {
+func (a *Agent) do(ctx context.Context, req *api.Request, in, out any, topics ...string) error {
 	a.mu.Lock()
 	req.Intended, a.intended = a.intended, time.Time{}
 	var exp Expecter
-	if topic != "" && a.pop.cfg.PushLatency && a.subscribed[topic] {
+	var expected []string
+	if a.pop.cfg.PushLatency {
 		exp, _ = a.channel.(Expecter)
+		for _, t := range topics {
+			if t != "" && a.subscribed[t] {
+				expected = append(expected, t)
+			}
+		}
 	}
 	a.mu.Unlock()
 	var corr string
-	if exp != nil {
+	if exp != nil && len(expected) > 0 {
 		corr = newCorrelationID()
 		req.Header = http.Header{genesys.HeaderCorrelationID: {corr}}
 		// Before the request: the event may arrive before the answer.
-		exp.Expect(corr, topic, time.Now())
+		for _, t := range expected {
+			exp.Expect(corr, t, time.Now())
+		}
 	}
 	_, err := a.api.DoJSON(ctx, req, in, out)
 	if err != nil {
-		if exp != nil {
-			exp.Forget(corr, topic)
+		if corr != "" {
+			for _, t := range expected {
+				exp.Forget(corr, t)
+			}
 		}
 		return fmt.Errorf("agent: %v: %w", a, err)
 	}
@@ -393,7 +418,9 @@ func (a *Agent) update(f func(s *State)) {
 
 // SetPresence sets the agent's presence (operation "presence.set"): PATCH
 // /api/v2/users/{id}/presences/purecloud with the definition of name, a
-// presence name such as "On Queue" or a definition id.
+// presence name such as "On Queue" or a definition id. Entering or leaving
+// On Queue also changes the routing status (the system's event on
+// v2.users.{id}.routingStatus is expected too when push latency is on).
 func (a *Agent) SetPresence(ctx context.Context, name string) error {
 	id, err := a.pop.PresenceID(ctx, name)
 	if err != nil {
@@ -407,7 +434,14 @@ func (a *Agent) SetPresence(ctx context.Context, name string) error {
 	}
 	req := &api.Request{Op: OpPresenceSet, Method: http.MethodPatch, Route: "/api/v2/users/{id}/presences/{source}",
 		Params: []string{a.User.ID, "purecloud"}}
-	if err := a.do(ctx, req, body, &out, "v2.users."+a.User.ID+".presence"); err != nil {
+	topics := []string{"v2.users." + a.User.ID + ".presence"}
+	a.mu.Lock()
+	wasOnQueue := normalizePresence(a.state.PresenceName) == normalizePresence(PresenceOnQueue)
+	a.mu.Unlock()
+	if onQueue := normalizePresence(name) == normalizePresence(PresenceOnQueue); onQueue != wasOnQueue {
+		topics = append(topics, "v2.users."+a.User.ID+".routingStatus")
+	}
+	if err := a.do(ctx, req, body, &out, topics...); err != nil {
 		return err
 	}
 	if out.PresenceDefinition.ID != "" {
@@ -417,8 +451,11 @@ func (a *Agent) SetPresence(ctx context.Context, name string) error {
 	return nil
 }
 
-// SetRoutingStatus sets the agent's routing status (operation
-// "routingstatus.set"): PUT /api/v2/users/{id}/routingstatus.
+// SetRoutingStatus asks for a routing status (operation
+// "routingstatus.set"): PUT /api/v2/users/{id}/routingstatus. The system
+// sets routing statuses; the simulator takes only the current status and
+// IDLE for a NOT_RESPONDING agent (see docs/simulator.md). Agents go on
+// queue with [Agent.GoOnQueue].
 func (a *Agent) SetRoutingStatus(ctx context.Context, status string) error {
 	var out struct {
 		Status string `json:"status"`
@@ -435,22 +472,48 @@ func (a *Agent) SetRoutingStatus(ctx context.Context, status string) error {
 	return nil
 }
 
-// GoOnQueue puts the agent on queue: presence "On Queue", then routing
-// status IDLE (two operations).
+// GoOnQueue puts the agent on queue as Genesys does: presence "On Queue"
+// (operation "presence.set"), after which the system sets the routing
+// status; then it reads that status (operation "routingstatus.get"). It
+// fails if the agent is still OFF_QUEUE; IDLE, or INTERACTING when a call
+// was offered at once, is on queue.
 func (a *Agent) GoOnQueue(ctx context.Context) error {
 	if err := a.SetPresence(ctx, PresenceOnQueue); err != nil {
 		return err
 	}
-	return a.SetRoutingStatus(ctx, RoutingIdle)
-}
-
-// GoOffQueue takes the agent off queue: routing status OFF_QUEUE, then
-// presence "Available" (two operations).
-func (a *Agent) GoOffQueue(ctx context.Context) error {
-	if err := a.SetRoutingStatus(ctx, RoutingOffQueue); err != nil {
+	st, err := a.RoutingStatus(ctx)
+	if err != nil {
 		return err
 	}
-	return a.SetPresence(ctx, PresenceAvailable)
+	if st == RoutingOffQueue {
+		return fmt.Errorf("agent: %v: routing status is still %s after presence On Queue", a, st)
+	}
+	return nil
+}
+
+// RoutingStatus reads the agent's routing status (operation
+// "routingstatus.get"): GET /api/v2/users/{id}/routingstatus.
+func (a *Agent) RoutingStatus(ctx context.Context) (string, error) {
+	var out struct {
+		Status string `json:"status"`
+	}
+	req := &api.Request{Op: OpRoutingStatusGet, Method: http.MethodGet, Route: "/api/v2/users/{id}/routingstatus",
+		Params: []string{a.User.ID}}
+	if err := a.do(ctx, req, nil, &out); err != nil {
+		return "", err
+	}
+	a.update(func(s *State) { s.RoutingStatus = out.Status })
+	return out.Status, nil
+}
+
+// GoOffQueue takes the agent off queue: presence "Available" (one
+// operation); the system sets the routing status OFF_QUEUE.
+func (a *Agent) GoOffQueue(ctx context.Context) error {
+	if err := a.SetPresence(ctx, PresenceAvailable); err != nil {
+		return err
+	}
+	a.update(func(s *State) { s.RoutingStatus = RoutingOffQueue })
+	return nil
 }
 
 // SubscribeTopics subscribes topics (by default the agent's own,
@@ -530,8 +593,10 @@ type Call struct {
 
 // TakeCall places a call for the agent (operation "call.create"): POST
 // /api/v2/conversations/calls, and makes it the agent's current call. A
-// zero Call calls the agent itself (callUserId = its user id), which is how
-// a test puts a conversation on an agent.
+// zero Call calls the agent itself (callUserId = its user id). Placing a
+// call needs a user-context token: a client-credentials token gets 400
+// (docs/genesys.md). Inbound calls come to the agent as offers instead
+// (see [Agent.NextOffer] and [Agent.Answer]).
 func (a *Agent) TakeCall(ctx context.Context, call Call) (conversationID string, err error) {
 	if call == (Call{}) {
 		call.CallUserID = a.User.ID
@@ -581,11 +646,11 @@ func (a *Agent) SetRecordingState(ctx context.Context, state string) error {
 	return nil
 }
 
-// EndCall forgets the agent's current call (no request: the simulator and
-// these tests do not model disconnects).
+// EndCall forgets the agent's current call without a request (see
+// [Agent.Disconnect] to hang up).
 func (a *Agent) EndCall() {
-	a.update(func(s *State) { s.Call, s.RecordingState = "", "" })
+	a.update(func(s *State) { s.Call, s.RecordingState, s.Participant, s.CallState, s.Held = "", "", "", "", false })
 	a.mu.Lock()
-	a.callToSelf = false
+	a.callToSelf, a.comm = false, ""
 	a.mu.Unlock()
 }

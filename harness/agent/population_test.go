@@ -108,6 +108,7 @@ type event struct {
 // against the simulator's hub. One reader goroutine; Close waits for it.
 type testChannel struct {
 	api     *api.Client
+	agent   *agent.Agent // fed every event (HandleEvent)
 	id      string
 	conn    *websocket.Conn
 	done    chan struct{}
@@ -154,7 +155,7 @@ func openTestChannel(srv *gcsim.Server) func(context.Context, *agent.Agent, []st
 		if err != nil {
 			return nil, err
 		}
-		tc := &testChannel{api: a.API(), id: ch.ID, conn: conn, done: make(chan struct{}), changed: make(chan struct{}, 1)}
+		tc := &testChannel{api: a.API(), agent: a, id: ch.ID, conn: conn, done: make(chan struct{}), changed: make(chan struct{}, 1)}
 		go tc.read()
 		if err := tc.Subscribe(ctx, topics...); err != nil {
 			tc.Close()
@@ -171,6 +172,7 @@ func (c *testChannel) read() {
 		if err := c.conn.ReadJSON(&e); err != nil {
 			return
 		}
+		c.agent.HandleEvent(e.Topic, e.Body)
 		c.mu.Lock()
 		c.events = append(c.events, e)
 		if k := e.Topic + " " + e.Metadata.CorrelationID; c.expect[k] {
@@ -243,8 +245,8 @@ func TestGoOnQueueEvents(t *testing.T) {
 		synctest.Wait() // every event the hub sent is read
 		for _, a := range p.Agents() {
 			st := a.State()
-			if st.RoutingStatus != agent.RoutingIdle || st.PresenceName != agent.PresenceOnQueue || st.Presence == "" || st.Topics != 3 {
-				t.Errorf("%v state %+v, want On Queue, IDLE, 3 topics", a, st)
+			if st.RoutingStatus != agent.RoutingIdle || st.PresenceName != agent.PresenceOnQueue || st.Presence == "" || st.Topics != 4 {
+				t.Errorf("%v state %+v, want On Queue, IDLE, 4 topics", a, st)
 			}
 			got := a.Channel().(*testChannel).topics()
 			var presence, routing int
@@ -278,10 +280,12 @@ func TestGoOnQueueEvents(t *testing.T) {
 			t.Errorf("after a refused request: %d matched, %d pending, want 2 and 0", matched, pending)
 		}
 		doc := s.rec.Snapshot()
-		for op, want := range map[string]int64{agent.OpPresenceSet: n, agent.OpRoutingStatusSet: n + 1, agent.OpSubscribe: n, agent.OpUsersList: 1, agent.OpPresenceDefinitions: 1} {
+		// Going on queue is a presence change and a read of the routing
+		// status the system set; only the refused request asked to set one.
+		for op, want := range map[string]int64{agent.OpPresenceSet: n, agent.OpRoutingStatusGet: n, agent.OpRoutingStatusSet: 1, agent.OpSubscribe: n, agent.OpUsersList: 1, agent.OpPresenceDefinitions: 1} {
 			if op == agent.OpRoutingStatusSet {
-				if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(result.OK) != n || o.Outcome(result.HTTPError) != 1 {
-					t.Errorf("recorded %s: %+v, want %d OK and one HTTP error", op, o, n)
+				if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(result.HTTPError) != 1 {
+					t.Errorf("recorded %s: %+v, want one HTTP error", op, o)
 				}
 				continue
 			}
@@ -292,44 +296,95 @@ func TestGoOnQueueEvents(t *testing.T) {
 	})
 }
 
-// TestAgentCallAndRecording: take a call, change its recording state, go
-// off queue, each as a named operation, under an open executor whose
-// iterations carry their intended start to the first request.
-func TestAgentCallAndRecording(t *testing.T) {
+// TestAgentDesktop: agents on queue hear of offered ACD calls on their
+// call topic, answer, hold, resume, change the recording, hang up and wrap
+// up, each a named operation, and are IDLE again; a transferred call goes
+// to the other queue. Placing a call needs a user token.
+func TestAgentDesktop(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const n = 4
+		const n = 2 // agents 0 and 1: queues 0 and 1
 		s := newSim(t, n, auth.PerAgent)
-		p := s.population(t, n, nil)
-		o := workload.Open{Pacer: workload.ConstantPacer{Freq: 4, Duration: 2 * time.Second}, Agents: n}
-		st, err := o.Run(t.Context(), p.Iter(func(ctx context.Context, a *agent.Agent, it workload.Iteration) error {
-			if _, err := a.TakeCall(ctx, agent.Call{}); err != nil {
-				return err
+		p := s.population(t, n, openTestChannel(s.srv))
+		ctx := t.Context()
+		for _, a := range p.Agents() {
+			if err := a.SubscribeTopics(ctx); err != nil {
+				t.Fatal(err)
 			}
-			if err := a.SetRecordingState(ctx, "paused"); err != nil {
-				return err
+			if err := a.GoOnQueue(ctx); err != nil {
+				t.Fatal(err)
 			}
-			a.EndCall()
-			return a.GoOffQueue(ctx)
-		}))
+		}
+		a := p.Agent(0)
+		if _, err := a.TakeCall(ctx, agent.Call{}); err == nil || !strings.Contains(err.Error(), "user context") {
+			t.Errorf("TakeCall with a client-credentials token: %v, want 400 requires a user context", err)
+		}
+		if _, err := s.srv.InjectCalls(gcsim.QueueID(0), 2); err != nil {
+			t.Fatal(err)
+		}
+		for call := range 2 {
+			o, err := a.NextOffer(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Answer(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+			if st, _ := a.RoutingStatus(ctx); st != agent.RoutingInteracting {
+				t.Errorf("call %d: routing status %s while connected, want INTERACTING", call, st)
+			}
+			for _, step := range []func() error{
+				func() error { return a.Hold(ctx, true) },
+				func() error { return a.Hold(ctx, false) },
+				func() error { return a.SetRecordingState(ctx, "paused") },
+			} {
+				if err := step(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if call == 1 {
+				if err := a.Transfer(ctx, agent.Transfer{QueueID: gcsim.QueueID(1)}); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := a.Disconnect(ctx); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.Wrapup(ctx, gcsim.WrapupCodeID(0)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if st, _ := a.RoutingStatus(ctx); st != agent.RoutingIdle || a.State().Call != "" {
+			t.Errorf("after two wrapped-up calls: routing status %s, state %+v, want IDLE and no call", st, a.State())
+		}
+		// The transferred call is offered to the member of queue 1.
+		b := p.Agent(1)
+		o, err := b.NextOffer(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if st.Started != 8 || st.Errors != 0 || st.Dropped != 0 {
-			t.Fatalf("stats %v, want 8 iterations without error or drop", st)
+		if err := b.Answer(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Disconnect(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Wrapup(ctx, gcsim.WrapupCodeID(1)); err != nil {
+			t.Fatal(err)
 		}
 		doc := s.rec.Snapshot()
-		for _, op := range []string{agent.OpCallCreate, agent.OpRecordingSet, agent.OpRoutingStatusSet, agent.OpPresenceSet} {
-			if o := doc.Op(op); o == nil || o.Count != 8 || o.Outcome(result.OK) != 8 {
-				t.Errorf("recorded %s: %+v, want 8 OK", op, o)
+		for op, want := range map[string]int64{agent.OpCallAnswer: 3, agent.OpCallHold: 4, agent.OpCallDisconnect: 2,
+			agent.OpCallTransfer: 1, agent.OpCallWrapup: 3, agent.OpRecordingSet: 2} {
+			if o := doc.Op(op); o == nil || o.Count != want || o.Outcome(result.OK) != want {
+				t.Errorf("recorded %s: %+v, want %d OK", op, o, want)
 			}
 		}
-		for _, a := range p.Agents() {
-			if st := a.State(); st.RoutingStatus != agent.RoutingOffQueue || st.PresenceName != agent.PresenceAvailable || st.Call != "" {
-				t.Errorf("%v state %+v, want OFF_QUEUE, Available, no call", a, st)
-			}
+		if err := a.Hold(ctx, true); err == nil || !strings.Contains(err.Error(), "no current call") {
+			t.Errorf("Hold without a call: error %v, want \"no current call\"", err)
 		}
-		if err := p.Agent(0).SetRecordingState(t.Context(), "active"); err == nil || !strings.Contains(err.Error(), "no current call") {
-			t.Errorf("SetRecordingState without a call: error %v, want \"no current call\"", err)
+		if err := a.GoOffQueue(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := a.RoutingStatus(ctx); st != agent.RoutingOffQueue {
+			t.Errorf("after GoOffQueue: %s, want OFF_QUEUE", st)
 		}
 	})
 }
@@ -484,8 +539,8 @@ func TestSubscribeTopicsOpensOnce(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot add topics once open") {
 		t.Errorf("second SubscribeTopics on a close-only channel: error %v", err)
 	}
-	if len(opened) != 1 || a.State().Topics != 3 {
-		t.Errorf("after the refused call: %d channels, %d topics, want 1 and 3", len(opened), a.State().Topics)
+	if len(opened) != 1 || a.State().Topics != len(a.Topics()) {
+		t.Errorf("after the refused call: %d channels, %d topics, want 1 and %d", len(opened), a.State().Topics, len(a.Topics()))
 	}
 	if err := p.Close(); err != nil || opened[0].closed != 1 || a.Channel() != nil {
 		t.Errorf("Close: %v, channel closed %d times, agent channel %v", err, opened[0].closed, a.Channel())
@@ -599,7 +654,7 @@ func TestShardsOnSimulator(t *testing.T) {
 				// one runs the shards given and returns the requests the simulator
 				// answered and the iterations per user.
 				one := func(shs ...shard.Shard) (int64, map[string]int) {
-					before := routeCount(s.srv, http.MethodPut, "/api/v2/users/{id}/routingstatus", http.StatusOK)
+					before := routeCount(s.srv, http.MethodGet, "/api/v2/users/{id}/routingstatus", http.StatusOK)
 					var mu sync.Mutex
 					perUser := map[string]int{}
 					for _, sh := range shs {
@@ -611,7 +666,8 @@ func TestShardsOnSimulator(t *testing.T) {
 							mu.Lock()
 							perUser[a.User.ID]++
 							mu.Unlock()
-							return a.SetRoutingStatus(ctx, agent.RoutingIdle)
+							_, err := a.RoutingStatus(ctx)
+							return err
 						}))
 						if err != nil {
 							t.Fatal(err)
@@ -620,7 +676,7 @@ func TestShardsOnSimulator(t *testing.T) {
 							t.Fatalf("shard %v: %v, want no errors or drops", sh, st)
 						}
 					}
-					return routeCount(s.srv, http.MethodPut, "/api/v2/users/{id}/routingstatus", http.StatusOK) - before, perUser
+					return routeCount(s.srv, http.MethodGet, "/api/v2/users/{id}/routingstatus", http.StatusOK) - before, perUser
 				}
 				wholeN, wholeUsers := one(shard.Shard{})
 				shardsN, shardsUsers := one(shards(4)...)
