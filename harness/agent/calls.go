@@ -43,9 +43,20 @@ type callEvent struct {
 // HandleEvent feeds the agent a notification. Call events on the agent's
 // v2.users.{id}.conversations.calls topic in which its participant is
 // alerting become offers for [Agent.NextOffer]; events of its current call
-// update its state. [NotifyChannels] calls it for every event; a channel of
-// your own should too. Other topics are ignored.
+// and of its routing status update its state. [NotifyChannels] calls it for
+// every event; a channel of your own should too. Other topics are ignored.
 func (a *Agent) HandleEvent(topic string, body []byte) {
+	if topic == "v2.users."+a.User.ID+".routingStatus" {
+		var ev struct {
+			RoutingStatus struct {
+				Status string `json:"status"`
+			} `json:"routingStatus"`
+		}
+		if json.Unmarshal(body, &ev) == nil && ev.RoutingStatus.Status != "" {
+			a.update(func(s *State) { s.RoutingStatus = ev.RoutingStatus.Status })
+		}
+		return
+	}
 	if topic != "v2.users."+a.User.ID+".conversations.calls" {
 		return
 	}

@@ -462,7 +462,8 @@ func (a *Agent) SetRoutingStatus(ctx context.Context, status string) error {
 	}
 	req := &api.Request{Op: OpRoutingStatusSet, Method: http.MethodPut, Route: "/api/v2/users/{id}/routingstatus",
 		Params: []string{a.User.ID}}
-	if err := a.do(ctx, req, map[string]string{"status": status}, &out, "v2.users."+a.User.ID+".routingStatus"); err != nil {
+	// No event is expected: the system publishes one only on a change.
+	if err := a.do(ctx, req, map[string]string{"status": status}, &out); err != nil {
 		return err
 	}
 	if out.Status == "" {

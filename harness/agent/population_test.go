@@ -273,6 +273,10 @@ func TestGoOnQueueEvents(t *testing.T) {
 		}
 		// A refused request withdraws its expectation: no event is lost.
 		a0 := p.Agent(0)
+		if err := a0.Answer(ctx, agent.Offer{ConversationID: "nope", ParticipantID: "nope"}); err == nil || !strings.Contains(err.Error(), "404") {
+			t.Errorf("Answer of an unknown call: error %v, want a 404", err)
+		}
+		// Routing status is the system's: a client may not set it.
 		if err := a0.SetRoutingStatus(ctx, "DANCING"); err == nil || !strings.Contains(err.Error(), "400") {
 			t.Errorf("SetRoutingStatus(DANCING): error %v, want a 400", err)
 		}
