@@ -70,14 +70,6 @@ func (r *rig) closingGrace() time.Duration {
 	return 0
 }
 
-// apiBase is the API base URL of the target.
-func (r *rig) apiBase() string {
-	if r.tg != nil {
-		return r.tg.APIBase()
-	}
-	return r.ext
-}
-
 // expecting adapts a notify.Client to agent.Expecter. notify has no way to
 // withdraw an expectation, so Forget only counts: an event expected for a
 // request that then failed is later counted lost by notify, and the

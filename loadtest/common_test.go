@@ -124,14 +124,6 @@ func sizePool(t testing.TB, buckets []api.Bucket, family string, rate float64, a
 	return p
 }
 
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
-}
 
 // profileLimit returns the limit of p named key, if any.
 func profileLimit(p *gcsim.Profile, key string) (gcsim.Limit, bool) {
