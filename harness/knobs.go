@@ -67,7 +67,7 @@ var KnobSpecs = []KnobSpec{
 	{EnvProfileOut, "a file path", "tenant: cxload-discovered-<region>.json in the temp dir; simulator: none", "TestRateLimitDiscovery: write the findings as a gcsim profile"},
 	{EnvProbeMax, fmt.Sprintf("a whole number from 1 to %d", MaxProbeMax), "1000", "TestRateLimitDiscovery: most requests per route family"},
 	{EnvSimURL, "an http://127.0.0.1:PORT URL", "none (embedded simulator)", "use an external simulator (go run ./scripts/gcsim), e.g. for scripts/matrix.sh"},
-	{EnvTimeScale, fmt.Sprintf("a number from 1 to %d", MaxTimeScale), "1; -short: 10 (TestRecordingBurst only)", "simulator only: divide rate-limit windows by this factor"},
+	{EnvTimeScale, fmt.Sprintf("a number from 1 to %d", MaxTimeScale), "1; -short: 10 for the burst and the shift", "simulator only: divide rate-limit windows by this factor"},
 	{EnvLabels, "k=v,k=v", "none", "labels of the result documents (matrix cells)"},
 	{EnvShard, fmt.Sprintf("i/n with n ≤ %d", shard.Max), "1/1", "this machine's shard of the agents, arrivals and budgets"},
 }
