@@ -72,7 +72,7 @@
 //     Lost. Only matched events go to the Recorder (metrics.WSEvent, whose
 //     histogram has no "not measured" value); Stats.Events counts all
 //     delivered events.
-
+//
 // # socket_closing and drops
 //
 // On v2.system.socket_closing the client creates a new channel, subscribes
