@@ -12,7 +12,7 @@
 // identities of its token, OAuth client and user. A Recorder aggregates them:
 //
 //	rec := metrics.NewRecorder(metrics.WithScenario(t.Name()))
-//	rec.Record(&res)            // from any goroutine; < 200 ns, no allocation
+//	rec.Record(&res)            // from any goroutine; no allocation once an operation is known
 //	doc := rec.Snapshot()       // a *result.Document
 //	metrics.AssertThresholds(t, doc, "p99(presence.set) < 800ms", "rate(429) < 1%")
 //	metrics.Emit(t, doc)        // one line: cxload-result: {...}
