@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/discover"
@@ -22,8 +23,9 @@ import (
 )
 
 // probes lists the route families the load scenarios use, each with a
-// harmless request (GET where the family has one).
-func probes(userID string) []discover.Probe {
+// harmless request (GET where the family has one); the call and recording
+// probes act on conversation conv.
+func probes(userID, conv string) []discover.Probe {
 	get := func(family, route string, q url.Values, params ...string) discover.Probe {
 		return discover.Probe{Family: family, Request: func() *api.Request {
 			return &api.Request{Op: "probe " + family, Method: http.MethodGet, Route: route, Query: q, Params: params}
@@ -32,7 +34,6 @@ func probes(userID string) []discover.Probe {
 	page1 := url.Values{"pageSize": {"1"}}
 	details, _ := json.Marshal(map[string]any{"interval": "2026-01-01T00:00:00.000Z/2026-01-02T00:00:00.000Z", "paging": map[string]int{"pageSize": 1}})
 	recording, _ := json.Marshal(map[string]string{"recordingState": "active"})
-	call, _ := json.Marshal(map[string]string{"callUserId": userID})
 	return []discover.Probe{
 		get(genesys.FamilyQueues, routeQueues, page1),
 		get(genesys.FamilyUsers, "/api/v2/users", page1),
@@ -45,10 +46,11 @@ func probes(userID string) []discover.Probe {
 		}},
 		{Family: genesys.FamilyRecordingState, Write: true, Request: func() *api.Request {
 			return &api.Request{Op: "probe " + genesys.FamilyRecordingState, Method: http.MethodPatch, Route: routeRecording,
-				Params: []string{"00000000-0000-4000-c000-0000000fffff"}, Body: recording}
+				Params: []string{conv}, Body: recording}
 		}},
+		// Placing calls needs a user token; reading one does not.
 		{Family: genesys.FamilyCalls, Write: true, Request: func() *api.Request {
-			return &api.Request{Op: "probe " + genesys.FamilyCalls, Method: http.MethodPost, Route: routeCalls, Body: call}
+			return &api.Request{Op: "probe " + genesys.FamilyCalls, Method: http.MethodGet, Route: "/api/v2/conversations/calls/{id}", Params: []string{conv}}
 		}},
 	}
 }
@@ -76,7 +78,7 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	rec := r.recorder(t)
 	clients := r.clients()
 	probeMax := pick(k.ProbeMax, 1000, 1000)
-	r.start(plan(1, 50, time.Minute, int64(len(probes(""))*(probeMax+2)+50)))
+	r.start(plan(1, 50, time.Minute, int64(len(probes("", ""))*(probeMax+2)+50)))
 	// A token per experiment: the discovery takes fresh agents' tokens
 	// from len(clients) on; agent 0 serves the setup requests below.
 	pool := r.pool(auth.Config{Policy: auth.PerAgent, Agents: 4096, CreateLimit: 0})
@@ -102,7 +104,16 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 		setup++
 		userID = body.Entities[0].ID
 	}
-	res, err := discover.Run(ctx, discover.Config{Client: c, Clients: len(clients), Probes: probes(userID), Declared: declared,
+	// The call and recording probes (not sent on a tenant) need a call.
+	conv := "00000000-0000-4000-c000-0000000fffff"
+	if !r.tenant() {
+		calls, err := r.placeCalls(ctx, c, []agent.User{{ID: userID}}, []int{0})
+		if err != nil {
+			t.Fatalf("putting a call on %s for the call and recording probes: %v", userID, err)
+		}
+		conv = calls[0]
+	}
+	res, err := discover.Run(ctx, discover.Config{Client: c, Clients: len(clients), Probes: probes(userID, conv), Declared: declared,
 		MaxRequests: probeMax, SkipWrites: r.tenant()})
 	if err != nil {
 		t.Fatalf("%v (%s caps the requests per family)", err, EnvProbeMax)
@@ -161,7 +172,7 @@ func namespacesOf(bs []api.Bucket) map[string]bool {
 func checkProfile(t testing.TB, res *discover.Result, p *gcsim.Profile) {
 	t.Helper()
 	probed := map[string]bool{}
-	for _, pr := range probes("") {
+	for _, pr := range probes("", "") {
 		probed[pr.Family] = true
 	}
 	tokenAllowed := 0
