@@ -266,12 +266,13 @@ func (s *Server) alertTimedOut(convID, partID string) {
 	s.publish(ev)
 }
 
-// abandoned ends a call whose caller hung up while waiting in queue.
+// abandoned ends a call whose caller hung up before an agent answered:
+// waiting in queue or alerting an agent.
 func (s *Server) abandoned(convID string) {
 	ev := &events{corr: newCorrelationID()}
 	s.state.convMu.Lock()
 	conv := s.state.convs[convID]
-	if s.state.acd.closed || conv == nil || !conv.inQueue() {
+	if s.state.acd.closed || conv == nil || conv.answered || conv.ended() {
 		s.state.convMu.Unlock()
 		return
 	}

@@ -564,3 +564,64 @@ func TestTransferAndObservations(t *testing.T) {
 		t.Errorf("GET an unknown call: %d, want 404", r.Status)
 	}
 }
+
+// TestTrafficModel: the profile's traffic offers Poisson arrivals from its
+// seed (the same seed, the same calls), and callers nobody answers hang up
+// after their patience.
+func TestTrafficModel(t *testing.T) {
+	run := func(seed uint64) (calls, ended int) {
+		synctest.Test(t, func(t *testing.T) {
+			p := gcsim.DefaultProfile()
+			p.Seed = seed
+			p.ACD.Traffic = gcsim.Traffic{CallsPerSecond: 2, Patience: gcsim.Duration(5 * time.Second), Queues: []string{gcsim.QueueID(0)}}
+			s := newPipeServer(t, p)
+			start := time.Now()
+			time.Sleep(time.Minute) // the bubble's clock
+			tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+			r := do(t, s, "POST", "/api/v2/analytics/conversations/details/query", tok, map[string]any{
+				"interval": start.UTC().Format(time.RFC3339) + "/" + start.Add(time.Hour).UTC().Format(time.RFC3339), "paging": map[string]int{"pageSize": 100}})
+			var out struct {
+				TotalHits     int `json:"totalHits"`
+				Conversations []struct {
+					ConversationStart string `json:"conversationStart"`
+					ConversationEnd   string `json:"conversationEnd"`
+					Participants      []struct {
+						Purpose  string `json:"purpose"`
+						Sessions []struct {
+							Segments []struct {
+								DisconnectType string `json:"disconnectType"`
+								QueueID        string `json:"queueId"`
+							} `json:"segments"`
+						} `json:"sessions"`
+					} `json:"participants"`
+				} `json:"conversations"`
+			}
+			if err := json.Unmarshal(r.Body, &out); err != nil {
+				t.Fatal(err)
+			}
+			calls = out.TotalHits
+			for _, c := range out.Conversations {
+				if c.ConversationEnd != "" {
+					ended++
+				}
+			}
+			// Callers abandon after 5 s on average: those of the first 50 s
+			// have all hung up but for a few with a long patience.
+			if len(out.Conversations) > 0 && ended < len(out.Conversations)*3/4 {
+				t.Errorf("%d of %d conversations ended by abandon, want most", ended, len(out.Conversations))
+			}
+		})
+		return calls, ended
+	}
+	calls, ended := run(7)
+	// 120 expected in a minute; a Poisson count is within 120 ± 5σ (σ ≈ 11).
+	if calls < 65 || calls > 175 {
+		t.Errorf("%d calls in a minute at 2 per second, want about 120", calls)
+	}
+	if again, againEnded := run(7); again != calls || againEnded != ended {
+		t.Errorf("seed 7 twice: %d and %d calls (%d and %d ended), want the same", calls, again, ended, againEnded)
+	}
+	if other, _ := run(8); other == calls {
+		t.Logf("seeds 7 and 8 gave the same count %d (possible, unlikely)", other)
+	}
+}

@@ -79,8 +79,6 @@ func (c *conversation) participant(id string) *participant {
 	return nil
 }
 
-func (c *conversation) inQueue() bool { return c.queued }
-
 func (c *conversation) ended() bool { return !c.End.IsZero() }
 
 func (c *conversation) stopTimers() {
