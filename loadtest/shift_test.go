@@ -25,8 +25,9 @@ import (
 )
 
 // shiftMix is the share of each activity an agent without a call picks.
-// A call then takes three more iterations: pause the recording, resume it,
-// wrap up (end the call, query its details).
+// A call (delivered to the agent's own number, then answered) takes three
+// more iterations: pause the recording, resume it, hang up and query the
+// details.
 var shiftMix = []struct {
 	name   string
 	weight int
@@ -53,6 +54,9 @@ type shift struct {
 	mu    sync.Mutex
 	state map[int]*shiftAgent
 	seed  uint64
+	// place delivers a call to the agent and returns its conversation id
+	// (telephony's part: placing a call through the API needs a user token).
+	place func(ctx context.Context, a *agent.Agent) (string, error)
 }
 
 func (s *shift) agentState(id int) *shiftAgent {
@@ -88,6 +92,9 @@ func (s *shift) iteration(ctx context.Context, a *agent.Agent, it workload.Itera
 		return a.SetRecordingState(ctx, "active")
 	case 3:
 		st.callStep = 0
+		if err := a.Disconnect(ctx); err != nil {
+			return err
+		}
 		a.EndCall()
 		return s.details(ctx, a)
 	}
@@ -102,7 +109,15 @@ func (s *shift) iteration(ctx context.Context, a *agent.Agent, it workload.Itera
 		}
 		switch m.name {
 		case "call":
-			if _, err := a.TakeCall(ctx, agent.Call{}); err != nil {
+			conv, err := s.place(ctx, a)
+			if err != nil {
+				return err
+			}
+			o, err := a.FindOffer(ctx, conv)
+			if err != nil {
+				return err
+			}
+			if err := a.Answer(ctx, o); err != nil {
 				return err
 			}
 			st.callStep = 1
@@ -192,7 +207,12 @@ func TestAgentShift(t *testing.T) {
 	ctx := r.ctx
 	pop, chans := r.population(t, pool, rec, agents, owned)
 	defer pop.Close()
-	sh := &shift{state: map[int]*shiftAgent{}, seed: r.k.Seed}
+	sh := &shift{state: map[int]*shiftAgent{}, seed: r.k.Seed, place: func(ctx context.Context, a *agent.Agent) (string, error) {
+		us := make([]agent.User, a.ID+1)
+		us[a.ID] = a.User
+		calls, err := r.placeCalls(ctx, a.API(), us, []int{a.ID})
+		return calls[a.ID], err
+	}}
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
