@@ -559,7 +559,7 @@ func (d *discovery) declaredOnly() {
 		l := &Limit{Key: key, Namespace: b.Namespace, Scope: genesys.ScopeOfKey(key), Allowed: b.Allowed, Window: api.DefaultWindow,
 			WindowSource: WindowDeclaredOnly, Evidence: []string{"listed by the organization's limits API; not reached by the probes"}}
 		switch {
-		case b.Scope == genesys.ScopeClient || slices.Contains(b.Families, genesys.FamilyOAuth):
+		case b.Scope == genesys.ScopeClient || slices.Contains(b.Families, genesys.FamilyOAuth) || b.Namespace == gcsim.NamespaceAuthAPI:
 			l.Scope, l.Families = genesys.ScopeClient, []string{genesys.FamilyOAuth}
 			l.Evidence = append(l.Evidence, "token creation per OAuth client; the token pool paces itself below it")
 		case key == genesys.KeyToken:

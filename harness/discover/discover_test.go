@@ -238,6 +238,24 @@ func TestRunWindowFromOldMessage(t *testing.T) {
 	check(t, res, genesys.KeyClientCredentialsToken, want{20, time.Minute, discover.WindowFromMessage, genesys.ScopeToken, "", false})
 }
 
+// A declared token-creation limit (the simulator's unconfirmed switch, in
+// namespace auth.api) that no probe reaches is reported per OAuth client
+// on the token endpoint.
+func TestRunDeclaredTokenCreation(t *testing.T) {
+	p := gcsim.DefaultProfile()
+	p.Limits = []gcsim.Limit{tokenLimit}
+	p.Unconfirmed.TokenCreationPerMinute = 300
+	_, c := serveProfile(t, p, nil, false)
+	res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: probes()[:1], Declared: declared(t, c)})
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	l, ok := res.Limit(gcsim.KeyTokenCreate)
+	if !ok || l.Triggered || l.Scope != genesys.ScopeClient || strings.Join(l.Families, ",") != genesys.FamilyOAuth || l.WindowSource != discover.WindowDeclaredOnly {
+		t.Errorf("limit %s = %+v, want declared only, scope client, on %s", gcsim.KeyTokenCreate, l, genesys.FamilyOAuth)
+	}
+}
+
 // noRetryAfter drops Retry-After from 429s, as a target might.
 func noRetryAfter(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
