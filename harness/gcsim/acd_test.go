@@ -1,10 +1,7 @@
 package gcsim_test
 
 import (
-	"bytes"
 	"encoding/json"
-	"os"
-	"reflect"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -14,222 +11,6 @@ import (
 
 	"github.com/cxload/cxload/harness/gcsim"
 )
-
-// The SDK's models, with exactly the field names of
-// testdata/sdk-models.json (TestSDKStructs checks the tags): a body with a
-// field the SDK does not define fails to decode (DisallowUnknownFields).
-type (
-	// Routingstatus
-	sdkRoutingStatus struct {
-		UserID    string `json:"userId"`
-		Status    string `json:"status"`
-		StartTime string `json:"startTime"`
-	}
-	// Userroutingstatususerroutingstatus
-	sdkRoutingStatusEvent struct {
-		ID            string                      `json:"id"`
-		RoutingStatus sdkRoutingStatusEventStatus `json:"routingStatus"`
-		ErrorInfo     json.RawMessage             `json:"errorInfo"`
-	}
-	// Userroutingstatusroutingstatus
-	sdkRoutingStatusEventStatus struct {
-		Status    string `json:"status"`
-		StartTime string `json:"startTime"`
-	}
-	// Conversationcalleventtopiccallconversation
-	sdkCallEvent struct {
-		ID              string                `json:"id"`
-		Name            string                `json:"name"`
-		Participants    []sdkCallEventPartier `json:"participants"`
-		OtherMediaURIs  []string              `json:"otherMediaUris"`
-		Address         string                `json:"address"`
-		RecordingState  string                `json:"recordingState"`
-		SecurePause     bool                  `json:"securePause"`
-		MaxParticipants int                   `json:"maxParticipants"`
-	}
-	// Conversationcalleventtopiccallmediaparticipant
-	sdkCallEventPartier struct {
-		ID                string          `json:"id"`
-		Name              string          `json:"name"`
-		Address           string          `json:"address"`
-		StartTime         string          `json:"startTime"`
-		ConnectedTime     string          `json:"connectedTime"`
-		EndTime           string          `json:"endTime"`
-		StartHoldTime     string          `json:"startHoldTime"`
-		Purpose           string          `json:"purpose"`
-		State             string          `json:"state"`
-		InitialState      string          `json:"initialState"`
-		Direction         string          `json:"direction"`
-		DisconnectType    string          `json:"disconnectType"`
-		Held              bool            `json:"held"`
-		WrapupRequired    bool            `json:"wrapupRequired"`
-		WrapupPrompt      string          `json:"wrapupPrompt"`
-		User              *sdkURIRef      `json:"user"`
-		Queue             *sdkURIRef      `json:"queue"`
-		WrapupTimeoutMs   int64           `json:"wrapupTimeoutMs"`
-		AlertingTimeoutMs int64           `json:"alertingTimeoutMs"`
-		Wrapup            *sdkEventWrapup `json:"wrapup"`
-		StartAcwTime      string          `json:"startAcwTime"`
-		EndAcwTime        string          `json:"endAcwTime"`
-		Muted             bool            `json:"muted"`
-		Confined          bool            `json:"confined"`
-		Recording         bool            `json:"recording"`
-		RecordingState    string          `json:"recordingState"`
-	}
-	// Conversationcalleventtopicurireference
-	sdkURIRef struct {
-		ID   string `json:"id"`
-		Name string `json:"name"`
-	}
-	// Conversationcalleventtopicwrapup
-	sdkEventWrapup struct {
-		Code            string   `json:"code"`
-		Notes           string   `json:"notes"`
-		Tags            []string `json:"tags"`
-		DurationSeconds int      `json:"durationSeconds"`
-		EndTime         string   `json:"endTime"`
-	}
-	// Conversation
-	sdkConversation struct {
-		ID             string           `json:"id"`
-		StartTime      string           `json:"startTime"`
-		EndTime        string           `json:"endTime"`
-		Participants   []sdkParticipant `json:"participants"`
-		RecordingState string           `json:"recordingState"`
-		State          string           `json:"state"`
-		SelfURI        string           `json:"selfUri"`
-	}
-	// Participant
-	sdkParticipant struct {
-		ID                string     `json:"id"`
-		StartTime         string     `json:"startTime"`
-		EndTime           string     `json:"endTime"`
-		ConnectedTime     string     `json:"connectedTime"`
-		Name              string     `json:"name"`
-		UserID            string     `json:"userId"`
-		QueueID           string     `json:"queueId"`
-		Purpose           string     `json:"purpose"`
-		Address           string     `json:"address"`
-		WrapupRequired    bool       `json:"wrapupRequired"`
-		WrapupTimeoutMs   int64      `json:"wrapupTimeoutMs"`
-		Wrapup            *sdkWrapup `json:"wrapup"`
-		AlertingTimeoutMs int64      `json:"alertingTimeoutMs"`
-		StartAcwTime      string     `json:"startAcwTime"`
-		EndAcwTime        string     `json:"endAcwTime"`
-		Calls             []sdkCall  `json:"calls"`
-	}
-	// Call
-	sdkCall struct {
-		State             string `json:"state"`
-		ID                string `json:"id"`
-		Direction         string `json:"direction"`
-		Recording         bool   `json:"recording"`
-		RecordingState    string `json:"recordingState"`
-		Muted             bool   `json:"muted"`
-		Confined          bool   `json:"confined"`
-		Held              bool   `json:"held"`
-		DisconnectType    string `json:"disconnectType"`
-		StartHoldTime     string `json:"startHoldTime"`
-		StartAlertingTime string `json:"startAlertingTime"`
-		ConnectedTime     string `json:"connectedTime"`
-		DisconnectedTime  string `json:"disconnectedTime"`
-	}
-	// Wrapup
-	sdkWrapup struct {
-		Code            string `json:"code"`
-		Name            string `json:"name"`
-		Notes           string `json:"notes"`
-		DurationSeconds int    `json:"durationSeconds"`
-		EndTime         string `json:"endTime"`
-	}
-	// Wrapupcode
-	sdkWrapupCode struct {
-		ID           string         `json:"id"`
-		Name         string         `json:"name"`
-		Division     sdkStarrableDv `json:"division"`
-		Description  string         `json:"description"`
-		DateCreated  string         `json:"dateCreated"`
-		DateModified string         `json:"dateModified"`
-		CreatedBy    string         `json:"createdBy"`
-		ModifiedBy   string         `json:"modifiedBy"`
-		SelfURI      string         `json:"selfUri"`
-	}
-	// Starrabledivision
-	sdkStarrableDv struct {
-		ID      string `json:"id"`
-		Name    string `json:"name"`
-		SelfURI string `json:"selfUri"`
-	}
-	// Createcallresponse
-	sdkCreateCall struct {
-		ID      string `json:"id"`
-		Name    string `json:"name"`
-		SelfURI string `json:"selfUri"`
-	}
-)
-
-// sdkModels maps each struct above to its model in sdk-models.json.
-var sdkModels = map[reflect.Type]string{
-	reflect.TypeFor[sdkRoutingStatus]():            "Routingstatus",
-	reflect.TypeFor[sdkRoutingStatusEvent]():       "Userroutingstatususerroutingstatus",
-	reflect.TypeFor[sdkRoutingStatusEventStatus](): "Userroutingstatusroutingstatus",
-	reflect.TypeFor[sdkCallEvent]():                "Conversationcalleventtopiccallconversation",
-	reflect.TypeFor[sdkCallEventPartier]():         "Conversationcalleventtopiccallmediaparticipant",
-	reflect.TypeFor[sdkURIRef]():                   "Conversationcalleventtopicurireference",
-	reflect.TypeFor[sdkEventWrapup]():              "Conversationcalleventtopicwrapup",
-	reflect.TypeFor[sdkConversation]():             "Conversation",
-	reflect.TypeFor[sdkParticipant]():              "Participant",
-	reflect.TypeFor[sdkCall]():                     "Call",
-	reflect.TypeFor[sdkWrapup]():                   "Wrapup",
-	reflect.TypeFor[sdkWrapupCode]():               "Wrapupcode",
-	reflect.TypeFor[sdkStarrableDv]():              "Starrabledivision",
-	reflect.TypeFor[sdkCreateCall]():               "Createcallresponse",
-}
-
-// TestSDKStructs: every JSON name of the test's SDK structs is a field of
-// its model in sdk-models.json, so that strict decoding checks the
-// simulator against the SDK, not against the test.
-func TestSDKStructs(t *testing.T) {
-	data, err := os.ReadFile("testdata/sdk-models.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Models map[string]struct {
-			Fields []string `json:"fields"`
-		} `json:"models"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
-		t.Fatal(err)
-	}
-	for typ, model := range sdkModels {
-		m, ok := doc.Models[model]
-		if !ok {
-			t.Errorf("%v: model %s is not in sdk-models.json", typ, model)
-			continue
-		}
-		for f := range typ.Fields() {
-			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
-			found := false
-			for _, x := range m.Fields {
-				found = found || x == name
-			}
-			if !found {
-				t.Errorf("%v.%s: %q is not a field of %s (%v)", typ, f.Name, name, model, m.Fields)
-			}
-		}
-	}
-}
-
-// strict decodes data into v, refusing fields v does not name.
-func strict(tb testing.TB, what string, data []byte, v any) {
-	tb.Helper()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		tb.Fatalf("%s: %v in %s", what, err, data)
-	}
-}
 
 // presenceID returns the id of the presence definition named name.
 func presenceID(tb testing.TB, s *gcsim.Server, name string) string {
@@ -623,5 +404,44 @@ func TestTrafficModel(t *testing.T) {
 	}
 	if other, _ := run(8); other == calls {
 		t.Logf("seeds 7 and 8 gave the same count %d (possible, unlikely)", other)
+	}
+}
+
+// TestQueueMembership: an agent that left its queue is not offered its
+// calls; rejoining offers the waiting call at once. Listings decode into
+// the SDK's UserQueue and QueueMember.
+func TestQueueMembership(t *testing.T) {
+	s := newServer(t, nil)
+	d := newDesk(t, s, 0)
+	q0 := gcsim.QueueID(0)
+	join := func(joined bool) {
+		t.Helper()
+		r := do(t, s, "PATCH", "/api/v2/users/"+d.uid+"/queues", d.tok, []map[string]any{{"id": q0, "joined": joined}})
+		var l sdkUserQueues
+		strict(t, "PATCH user queues", r.Body, &l)
+		if r.Status != 200 || len(l.Entities) != 1 || l.Entities[0].ID != q0 || l.Entities[0].Joined != joined {
+			t.Fatalf("PATCH user queues joined=%v: %d %s", joined, r.Status, r.Body)
+		}
+	}
+	join(false)
+	d.onQueue()
+	injectCalls(t, s, q0, 1)
+	var members sdkQueueMembers
+	strict(t, "GET members", do(t, s, "GET", "/api/v2/routing/queues/"+q0+"/members?pageSize=1", d.tok, nil).Body, &members)
+	if len(members.Entities) != 1 || members.Entities[0].ID != d.uid || members.Entities[0].Joined || members.Entities[0].RoutingStatus.Status != "IDLE" {
+		t.Fatalf("queue 0's first member = %+v, want %s IDLE and not joined (not offered the call)", members.Entities, d.uid)
+	}
+	join(true)
+	if st := d.routing(); st != "INTERACTING" {
+		t.Fatalf("after rejoining: %s, want INTERACTING (the waiting call offered)", st)
+	}
+	var uq sdkUserQueues
+	strict(t, "GET user queues", do(t, s, "GET", "/api/v2/users/"+d.uid+"/queues", d.tok, nil).Body, &uq)
+	if len(uq.Entities) != 1 || !uq.Entities[0].Joined {
+		t.Errorf("GET user queues = %+v, want queue 0 joined", uq)
+	}
+	r := do(t, s, "PATCH", "/api/v2/users/"+d.uid+"/queues", d.tok, []map[string]any{{"id": gcsim.QueueID(1), "joined": true}})
+	if r.Status != 400 || !strings.Contains(string(r.Body), "not a member") {
+		t.Errorf("joining another agent's queue: %d %s, want 400 not a member", r.Status, r.Body)
 	}
 }

@@ -70,10 +70,25 @@ func (s *Server) getParticipantWrapupCodes(c *reqCtx) {
 	s.writeJSON(c, http.StatusOK, wrapupCodeList)
 }
 
-// userQueueJSON is the SDK's UserQueue: a queue and whether the user joined it.
+// userQueueJSON is the SDK's UserQueue: a queue (without Queue's
+// autoAnswerOnly, which UserQueue lacks) and whether the user joined it.
 type userQueueJSON struct {
-	queueJSON
-	Joined bool `json:"joined"`
+	ID                    string      `json:"id"`
+	Name                  string      `json:"name"`
+	Division              idName      `json:"division"`
+	Description           string      `json:"description"`
+	DateCreated           string      `json:"dateCreated"`
+	DateModified          string      `json:"dateModified"`
+	ModifiedBy            string      `json:"modifiedBy"`
+	CreatedBy             string      `json:"createdBy"`
+	MemberCount           int         `json:"memberCount"`
+	UserMemberCount       int         `json:"userMemberCount"`
+	JoinedMemberCount     int         `json:"joinedMemberCount"`
+	ACWSettings           acwSettings `json:"acwSettings"`
+	SkillEvaluationMethod string      `json:"skillEvaluationMethod"`
+	EnableTranscription   bool        `json:"enableTranscription"`
+	Joined                bool        `json:"joined"`
+	SelfURI               string      `json:"selfUri"`
 }
 
 func (s *Server) userQueues(i int) []userQueueJSON {
@@ -84,7 +99,11 @@ func (s *Server) userQueues(i int) []userQueueJSON {
 	s.state.convMu.Lock()
 	joined := s.state.acd.agents[i].joined
 	s.state.convMu.Unlock()
-	return []userQueueJSON{{queueJSON: s.queueJSON(&s.dir.queues[q]), Joined: joined}}
+	j := s.queueJSON(&s.dir.queues[q])
+	return []userQueueJSON{{ID: j.ID, Name: j.Name, Division: j.Division, Description: j.Description, DateCreated: j.DateCreated,
+		DateModified: j.DateModified, ModifiedBy: j.ModifiedBy, CreatedBy: j.CreatedBy, MemberCount: j.MemberCount,
+		UserMemberCount: j.UserMemberCount, JoinedMemberCount: j.JoinedMemberCount, ACWSettings: j.ACWSettings,
+		SkillEvaluationMethod: j.SkillEvaluationMethod, EnableTranscription: j.EnableTranscription, Joined: joined, SelfURI: j.SelfURI}}
 }
 
 // getUserQueues is GET /api/v2/users/{id}/queues (UserQueueEntityListing):
