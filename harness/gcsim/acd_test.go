@@ -445,3 +445,90 @@ func TestQueueMembership(t *testing.T) {
 		t.Errorf("joining another agent's queue: %d %s, want 400 not a member", r.Status, r.Body)
 	}
 }
+
+// TestDetailsHandleTime: the details query reports a handled call's
+// segments and the agent's talk, hold, after-call work and handle times,
+// on the bubble's clock.
+func TestDetailsHandleTime(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newPipeServer(t, nil)
+		d := newDesk(t, s, 0)
+		d.onQueue()
+		start := time.Now()
+		conv := injectCalls(t, s, gcsim.QueueID(0), 1)[0]
+		d.routing() // INTERACTING
+		_, me := d.call()
+		time.Sleep(2 * time.Second) // the bubble's clock: alerting
+		d.patch(conv, me.ID, `{"state":"connected"}`)
+		time.Sleep(30 * time.Second)
+		d.patch(conv, me.ID, `{"held":true}`)
+		time.Sleep(10 * time.Second)
+		d.patch(conv, me.ID, `{"held":false}`)
+		time.Sleep(20 * time.Second)
+		d.patch(conv, me.ID, `{"state":"disconnected"}`)
+		time.Sleep(5 * time.Second)
+		var full sdkConversation
+		strict(t, "GET conversation", do(t, s, "GET", "/api/v2/conversations/"+conv, d.tok, nil).Body, &full)
+		comm := ""
+		for _, p := range full.Participants {
+			if p.ID == me.ID {
+				comm = p.Calls[0].ID
+			}
+		}
+		r := do(t, s, "POST", "/api/v2/conversations/calls/"+conv+"/participants/"+me.ID+"/communications/"+comm+"/wrapup", d.tok,
+			map[string]string{"code": gcsim.WrapupCodeID(0)})
+		if r.Status != 202 {
+			t.Fatalf("wrap-up: %d %s", r.Status, r.Body)
+		}
+		r = do(t, s, "POST", "/api/v2/analytics/conversations/details/query", d.tok, map[string]any{
+			"interval": start.UTC().Format(time.RFC3339) + "/" + start.Add(time.Hour).UTC().Format(time.RFC3339)})
+		var out struct {
+			TotalHits     int `json:"totalHits"`
+			Conversations []struct {
+				ConversationEnd string `json:"conversationEnd"`
+				Participants    []struct {
+					Purpose  string `json:"purpose"`
+					Sessions []struct {
+						Segments []struct {
+							SegmentType string `json:"segmentType"`
+							WrapUpCode  string `json:"wrapUpCode"`
+						} `json:"segments"`
+						Metrics []struct {
+							Name  string `json:"name"`
+							Value int64  `json:"value"`
+						} `json:"metrics"`
+					} `json:"sessions"`
+				} `json:"participants"`
+			} `json:"conversations"`
+		}
+		if err := json.Unmarshal(r.Body, &out); err != nil || out.TotalHits != 1 {
+			t.Fatalf("details: %v %s", err, r.Body)
+		}
+		c := out.Conversations[0]
+		if c.ConversationEnd == "" {
+			t.Errorf("no conversationEnd: %s", r.Body)
+		}
+		got := map[string]int64{}
+		var segs []string
+		for _, p := range c.Participants {
+			if p.Purpose != "agent" {
+				continue
+			}
+			for _, m := range p.Sessions[0].Metrics {
+				got[m.Name] = m.Value
+			}
+			for _, sg := range p.Sessions[0].Segments {
+				segs = append(segs, sg.SegmentType+sg.WrapUpCode)
+			}
+		}
+		want := map[string]int64{"tAlert": 2000, "tTalk": 50000, "tHeld": 10000, "tAcw": 5000, "tHandle": 65000}
+		for k, v := range want {
+			if got[k] != v {
+				t.Errorf("%s = %d ms, want %d", k, got[k], v)
+			}
+		}
+		if strings.Join(segs, ",") != "alert,interact,hold,interact,wrapup"+gcsim.WrapupCodeID(0) {
+			t.Errorf("agent segments %v, want alert, interact, hold, interact, wrapup with its code", segs)
+		}
+	})
+}
