@@ -47,7 +47,7 @@ type Traffic struct {
 	Queues []string `json:"queues,omitempty"`
 }
 
-func (a ACD) validate(path string) error {
+func (a ACD) validate(path string, queues int) error {
 	bad := func(field, format string, args ...any) error {
 		return fmt.Errorf("gcsim: profile: %s.%s: %s", path, field, fmt.Sprintf(format, args...))
 	}
@@ -60,6 +60,15 @@ func (a ACD) validate(path string) error {
 		return bad("traffic.callsPerSecond", "%v: must be a rate >= 0 per queue (0 turns traffic off)", a.Traffic.CallsPerSecond)
 	case a.Traffic.Patience < 0:
 		return bad("traffic.patience", "must be >= 0 (0: callers never abandon)")
+	}
+	for i, id := range a.Traffic.Queues {
+		known := false
+		for q := range queues {
+			known = known || id == QueueID(q)
+		}
+		if !known {
+			return bad(fmt.Sprintf("traffic.queues[%d]", i), "%q is not a queue of the directory (ids gcsim.QueueID(0..%d), e.g. %q)", id, queues-1, QueueID(0))
+		}
 	}
 	return nil
 }

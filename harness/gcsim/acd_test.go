@@ -532,3 +532,25 @@ func TestDetailsHandleTime(t *testing.T) {
 		}
 	})
 }
+
+// TestACDProfile: the acd object parses, and a bad value is refused with
+// its path and how to fix it.
+func TestACDProfile(t *testing.T) {
+	p, err := gcsim.ParseProfile([]byte(`{"acd":{"alertTimeout":"12s","traffic":{"callsPerSecond":0.5,"patience":"30s","queues":["` + gcsim.QueueID(3) + `"]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ACD.AlertTimeout.Std() != 12*time.Second || p.ACD.Traffic.CallsPerSecond != 0.5 || p.ACD.Traffic.Queues[0] != gcsim.QueueID(3) {
+		t.Errorf("parsed acd = %+v", p.ACD)
+	}
+	for _, tc := range []struct{ json, want string }{
+		{`{"acd":{"alertTimeout":"-1s"}}`, "acd.alertTimeout: must be >= 0"},
+		{`{"acd":{"traffic":{"callsPerSecond":-2}}}`, "acd.traffic.callsPerSecond: -2"},
+		{`{"acd":{"traffic":{"queues":["nope"]}}}`, `acd.traffic.queues[0]: "nope" is not a queue of the directory`},
+		{`{"acd":{"traffic":{"patiense":"1s"}}}`, "patiense"},
+	} {
+		if _, err := gcsim.ParseProfile([]byte(tc.json)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ParseProfile(%s) = %v, want an error containing %q", tc.json, err, tc.want)
+		}
+	}
+}

@@ -654,7 +654,7 @@ func (p *Profile) Validate() error {
 	case n.SocketClosingGrace < 0:
 		return bad("notifications.socketClosingGrace", "must be >= 0 (Genesys: about \"60s\")")
 	}
-	if err := p.ACD.validate("acd"); err != nil {
+	if err := p.ACD.validate("acd", p.Directory.Queues); err != nil {
 		return err
 	}
 	return p.Faults.validate("faults")
