@@ -1,6 +1,7 @@
 package gcsim
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -103,6 +104,7 @@ type acdState struct {
 	rng     *rand.Rand
 	traffic *time.Timer
 	closed  bool
+	seq     uint64 // entries into queues, in order
 }
 
 func newACDState(d *directory, seed uint64) acdState {
@@ -218,11 +220,19 @@ func (s *Server) dispatchLocked(q int, now time.Time, ev *events) {
 	}
 }
 
-// enqueueLocked puts conv in its queue and offers it if a member is idle.
+// enqueueLocked puts conv in its queue, in the order of when it first
+// entered it (a call back from an unanswered offer keeps its place), and
+// offers it if a member is idle.
 func (s *Server) enqueueLocked(conv *conversation, now time.Time, ev *events) {
 	q := s.dir.queueByID[conv.QueueID].index
-	conv.queuedAt, conv.queued = now, true
-	s.state.acd.waiting[q] = append(s.state.acd.waiting[q], conv)
+	if conv.queuedIn != conv.QueueID {
+		s.state.acd.seq++
+		conv.queuedIn, conv.queueSeq = conv.QueueID, s.state.acd.seq
+	}
+	conv.queued = true
+	w := s.state.acd.waiting[q]
+	i, _ := slices.BinarySearchFunc(w, conv.queueSeq, func(c *conversation, seq uint64) int { return cmp.Compare(c.queueSeq, seq) })
+	s.state.acd.waiting[q] = slices.Insert(w, i, conv)
 	s.dispatchLocked(q, now, ev)
 }
 
@@ -287,7 +297,7 @@ func (s *Server) abandoned(convID string) {
 	}
 	now := s.now()
 	s.dequeueLocked(conv)
-	s.endLocked(conv, now, "peer", ev)
+	s.endLocked(conv, now, "endpoint", ev)
 	s.state.convMu.Unlock()
 	s.publish(ev)
 }

@@ -554,3 +554,28 @@ func TestACDProfile(t *testing.T) {
 		}
 	}
 }
+
+// TestRequeueKeepsPlace: a call back from an unanswered offer is offered
+// again before the calls that came after it.
+func TestRequeueKeepsPlace(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newPipeServer(t, nil)
+		d := newDesk(t, s, 0)
+		d.onQueue()
+		calls := injectCalls(t, s, gcsim.QueueID(0), 2)
+		d.routing()
+		if c, _ := d.call(); c.ID != calls[0] {
+			t.Fatalf("first offer %s, want the older call %s", c.ID, calls[0])
+		}
+		if st := d.routing(); st != "NOT_RESPONDING" { // after the alert timeout
+			t.Fatalf("after the alert timeout: %s", st)
+		}
+		d.onQueue() // IDLE, then offered again
+		if st := d.routing(); st != "INTERACTING" {
+			t.Fatalf("back on queue with calls waiting: %s, want INTERACTING", st)
+		}
+		if c, me := d.call(); c.ID != calls[0] || me.State != "alerting" {
+			t.Errorf("second offer %s (%s), want %s again: it keeps its place", c.ID, me.State, calls[0])
+		}
+	})
+}

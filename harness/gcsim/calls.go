@@ -21,7 +21,8 @@ type conversation struct {
 
 	queued   bool      // waiting in its queue, not offered
 	answered bool      // an agent connected once
-	queuedAt time.Time // when it last entered its queue
+	queuedIn string // the queue queueSeq is a place in
+	queueSeq uint64 // its place in queuedIn: calls are offered in entry order
 	patience *time.Timer
 }
 
