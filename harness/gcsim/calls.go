@@ -19,8 +19,8 @@ type conversation struct {
 	Start, End     time.Time
 	parts          []*participant
 
-	queued   bool      // waiting in its queue, not offered
-	answered bool      // an agent connected once
+	queued   bool   // waiting in its queue, not offered
+	answered bool   // an agent connected once
 	queuedIn string // the queue queueSeq is a place in
 	queueSeq uint64 // its place in queuedIn: calls are offered in entry order
 	patience *time.Timer
