@@ -153,6 +153,14 @@ func TestCallLifecycle(t *testing.T) {
 	if _, me = d.call(); me.State != "connected" || me.ConnectedTime == "" {
 		t.Fatalf("after answer: %+v, want connected", me)
 	}
+	// A supervisor's secure pause (client credentials): 202 without a body.
+	cc := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	if r := do(t, s, "PUT", "/api/v2/conversations/calls/"+conv+"/recordingstate", cc, map[string]string{"recordingState": "PAUSED"}); r.Status != 202 || len(r.Body) != 0 {
+		t.Fatalf("PUT call recordingstate: %d %s, want 202 without a body", r.Status, r.Body)
+	}
+	if c, me := d.call(); c.RecordingState != "paused" || me.RecordingState != "paused" {
+		t.Fatalf("after a pause: %+v, want recordingState paused", c)
+	}
 	d.patch(conv, me.ID, `{"held":true}`)
 	if _, me = d.call(); !me.Held || me.StartHoldTime == "" {
 		t.Fatalf("after hold: %+v, want held", me)
@@ -219,7 +227,19 @@ func TestAlertTimeout(t *testing.T) {
 		if c, me := second.call(); c.ID != conv || me.State != "alerting" {
 			t.Fatalf("re-offer: %+v", me)
 		}
-		first.onQueue()
+		// A client may clear NOT_RESPONDING (PUT IDLE), nothing else.
+		if r := do(t, s, "PUT", "/api/v2/users/"+first.uid+"/routingstatus", first.tok, map[string]string{"status": "INTERACTING"}); r.Status != 400 {
+			t.Errorf("PUT routingstatus INTERACTING: %d %s, want 400", r.Status, r.Body)
+		}
+		var rs sdkRoutingStatus
+		r := do(t, s, "PUT", "/api/v2/users/"+first.uid+"/routingstatus", first.tok, map[string]string{"status": "IDLE"})
+		strict(t, "PUT routingstatus", r.Body, &rs)
+		if r.Status != 200 || rs.Status != "IDLE" {
+			t.Errorf("PUT routingstatus IDLE when NOT_RESPONDING: %d %s, want 200 IDLE", r.Status, r.Body)
+		}
+		if st := first.routing(); st != "IDLE" {
+			t.Errorf("routing status event after PUT IDLE: %s", st)
+		}
 	})
 }
 

@@ -69,6 +69,10 @@ func TestEndpoints(t *testing.T) {
 			}
 		})
 	}
+	// An unknown user is OFF_QUEUE, as the SDK's RoutingStatus documents.
+	if r := do(t, s, "GET", "/api/v2/users/nobody/routingstatus", tok, nil); r.Status != 200 || r.json(t)["status"] != "OFF_QUEUE" {
+		t.Errorf("routing status of an unknown user = %d %s, want 200 OFF_QUEUE", r.Status, r.Body)
+	}
 	// State changes are visible.
 	if r := do(t, s, "GET", "/api/v2/users/"+u0+"/routingstatus", tok, nil); r.json(t)["status"] != "IDLE" {
 		t.Errorf("routing status after going On Queue = %s, want IDLE", r.Body)
@@ -125,6 +129,8 @@ func TestErrors(t *testing.T) {
 		{"bad recording state", "PATCH", "/api/v2/conversations/c/recordingstate", `{"recordingState":"loud"}`, 400, "bad.request", "loud"},
 		{"unknown conversation", "PATCH", "/api/v2/conversations/c/recordingstate", `{"recordingState":"paused"}`, 404, "not.found", "conversation c"},
 		{"call with client credentials", "POST", "/api/v2/conversations/calls", `{"phoneNumber":"+15550100"}`, 400, "bad.request", "requires a user context"},
+		{"calls list with client credentials", "GET", "/api/v2/conversations/calls", nil, 400, "bad.request", "requires a user context"},
+		{"control of an unknown call", "PATCH", "/api/v2/conversations/calls/nope/participants/p", `{"state":"connected"}`, 404, "not.found", "conversation nope"},
 		{"routing status set by a client", "PUT", "/api/v2/users/" + gcsim.UserID(0) + "/routingstatus", `{"status":"IDLE"}`, 400, "bad.request", "set by the system"},
 		{"inject calls on no queue", "POST", "/admin/calls", `{"queueId":"nope","count":1}`, 400, "bad.request", "queue \"nope\" does not exist"},
 		{"body over request.bytes.max", "PATCH", presence, big, 413, "request.entity.too.large", "512000"},
