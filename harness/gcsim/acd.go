@@ -370,7 +370,7 @@ func (s *Server) InjectUserCall(userID string) (string, error) {
 	p := s.addParticipant(conv, "user", now)
 	p.UserID, p.Name, p.State, p.Initial, p.Direction, p.Alerting = u.ID, u.Name, "alerting", "alerting", "inbound", now
 	p.segment("alert", now)
-	s.state.addConversationLocked(conv)
+	s.addConversationLocked(conv, now, ev)
 	s.conversationEventsLocked(conv, ev)
 	s.state.convMu.Unlock()
 	s.publish(ev)
@@ -392,7 +392,7 @@ func (s *Server) inboundLocked(qu *Queue, now time.Time, patience time.Duration,
 	acd := s.addParticipant(conv, "acd", now)
 	acd.QueueID, acd.Name, acd.State, acd.Initial, acd.Direction, acd.Connected = qu.ID, qu.Name, "connected", "connected", "inbound", now
 	acd.segment("interact", now)
-	s.state.addConversationLocked(conv)
+	s.addConversationLocked(conv, now, ev)
 	s.conversationEventsLocked(conv, ev)
 	s.enqueueLocked(conv, now, ev)
 	if patience > 0 {

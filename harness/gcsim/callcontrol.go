@@ -107,15 +107,14 @@ func (s *Server) callParticipantLocked(c *reqCtx) (*conversation, *participant, 
 // in the SDK).
 func (s *Server) patchParticipant(c *reqCtx) {
 	var body struct {
-		State         string          `json:"state"`
-		Held          *bool           `json:"held"`
-		Muted         *bool           `json:"muted"`
-		Recording     *bool           `json:"recording"`
-		Confined      *bool           `json:"confined"`
-		WrapupSkipped *bool           `json:"wrapupSkipped"`
-		Wrapup        *wrapupInput    `json:"wrapup"`
-		ResumeTime    string          `json:"resumeTime"`
-		Extra         map[string]bool `json:"-"`
+		State         string       `json:"state"`
+		Held          *bool        `json:"held"`
+		Muted         *bool        `json:"muted"`
+		Recording     *bool        `json:"recording"`
+		Confined      *bool        `json:"confined"`
+		WrapupSkipped *bool        `json:"wrapupSkipped"`
+		Wrapup        *wrapupInput `json:"wrapup"`
+		ResumeTime    string       `json:"resumeTime"`
 	}
 	if !s.readJSON(c, &body, false) {
 		return

@@ -66,7 +66,7 @@ func (s *Server) outboundLocked(from *User, toUser, toQueue, number string, now 
 	me := s.addParticipant(conv, "user", now)
 	me.UserID, me.Name, me.State, me.Initial, me.Direction, me.Connected = from.ID, from.Name, "connected", "dialing", "outbound", now
 	me.segment("interact", now)
-	s.state.addConversationLocked(conv)
+	s.addConversationLocked(conv, now, ev)
 	s.state.acd.agents[from.index].direct++
 	s.refreshLocked(from.index, now, ev)
 	switch {
@@ -92,11 +92,24 @@ func (s *Server) outboundLocked(from *User, toUser, toQueue, number string, now 
 	return conv
 }
 
-func (o *orgState) addConversationLocked(conv *conversation) {
+// addConversationLocked stores conv. Past maxConversations the oldest is
+// forgotten, ended first (disconnectType "system") if it was not, so that
+// no agent stays on a call nobody can reach.
+func (s *Server) addConversationLocked(conv *conversation, now time.Time, ev *events) {
+	o := s.state
 	o.convs[conv.ID] = conv
 	o.convOrder = append(o.convOrder, conv.ID)
 	if len(o.convOrder) > maxConversations {
 		if old := o.convs[o.convOrder[0]]; old != nil {
+			if !old.ended() {
+				s.dequeueLocked(old)
+				s.endLocked(old, now, "system", ev)
+			}
+			for _, p := range old.parts {
+				if p.WrapupRequired && p.AcwEnd.IsZero() {
+					s.endAcwLocked(old, p, now, ev)
+				}
+			}
 			old.stopTimers()
 		}
 		delete(o.convs, o.convOrder[0])
