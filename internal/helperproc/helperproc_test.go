@@ -50,7 +50,9 @@ func TestLiveBytes(t *testing.T) {
 	held = make([]byte, 4<<20)
 	after, _ := helperproc.LiveBytes()
 	held = nil
-	if after-before < 4<<20 {
-		t.Errorf("live bytes grew by %d with 4 MiB held; want at least that", after-before)
+	// Other objects may be freed meanwhile (a few bytes under -race), so
+	// the bound is most of the 4 MiB, not all of it.
+	if after-before < 4<<20-64<<10 {
+		t.Errorf("live bytes grew by %d with 4 MiB held; want about that", after-before)
 	}
 }
