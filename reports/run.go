@@ -132,8 +132,14 @@ type Problem struct {
 	Msg  string `json:"msg"`
 }
 
-// String formats the problem as "file:line: message".
-func (p Problem) String() string { return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg) }
+// String formats the problem as "file:line: message", or "file: message"
+// when it is about the file as a whole (Line 0).
+func (p Problem) String() string {
+	if p.Line <= 0 { // about the file or directory as a whole
+		return fmt.Sprintf("%s: %s", p.File, p.Msg)
+	}
+	return fmt.Sprintf("%s:%d: %s", p.File, p.Line, p.Msg)
+}
 
 // MaxFailureLines bounds the output kept for each failed test.
 const MaxFailureLines = 40

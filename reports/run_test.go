@@ -182,3 +182,18 @@ func TestBuilderShardLabel(t *testing.T) {
 	assert.Equal(t, int64(2), run.Scenarios[0].Doc.Operations[0].Count)
 	assert.Equal(t, "region=b", run.Scenarios[1].Cell())
 }
+
+// A problem about a whole file or directory has no line to print.
+func TestProblemString(t *testing.T) {
+	for _, tt := range []struct {
+		p    reports.Problem
+		want string
+	}{
+		{reports.Problem{File: "h.jsonl", Line: 3, Msg: "bad"}, "h.jsonl:3: bad"},
+		{reports.Problem{File: "hist", Msg: "3 JSON files are not runs"}, "hist: 3 JSON files are not runs"},
+	} {
+		if got := tt.p.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.p, got, tt.want)
+		}
+	}
+}
