@@ -111,28 +111,47 @@ func (s *Server) getLimitNamespaceDefaults(c *reqCtx) {
 	s.writeNamespace(c, p)
 }
 
-// getLimitDocs is GET /api/v2/organizations/limits/docs.
+// getLimitDocs is GET /api/v2/organizations/limits/docs: the SDK's
+// LimitDocumentation, one namespace per namespace of the profile's limits
+// (defaultValue is the profile's value; the simulator keeps no separate
+// default).
 func (s *Server) getLimitDocs(c *reqCtx) {
 	type doc struct {
-		Key         string        `json:"key"`
-		Namespace   string        `json:"namespace"`
-		Value       int64         `json:"value"`
-		Scope       genesys.Scope `json:"scope,omitempty"`
-		Window      int64         `json:"windowSeconds,omitempty"`
-		Description string        `json:"description"`
+		Key          string `json:"key"`
+		DefaultValue int64  `json:"defaultValue"`
+		Description  string `json:"description"`
+		Resource     string `json:"resource,omitempty"`
+		Configurable bool   `json:"configurable"`
+		Trackable    bool   `json:"trackable"`
 	}
-	var out []doc
+	type ns struct {
+		Name         string `json:"name"`
+		FriendlyName string `json:"friendlyName"`
+		Limits       []doc  `json:"limits"`
+	}
+	var out []ns
+	add := func(namespace string, d doc) {
+		for i := range out {
+			if out[i].Name == namespace {
+				out[i].Limits = append(out[i].Limits, d)
+				return
+			}
+		}
+		out = append(out, ns{Name: namespace, FriendlyName: namespace, Limits: []doc{d}})
+	}
 	for _, l := range s.profile.Limits {
 		if l.Disabled || l.Hidden {
 			continue
 		}
-		out = append(out, doc{Key: l.Key, Namespace: l.Namespace, Value: int64(l.Allowed), Scope: l.Scope,
-			Window:      ceilSeconds(int64(l.Window)),
+		add(l.Namespace, doc{Key: l.Key, DefaultValue: int64(l.Allowed), Trackable: true,
 			Description: fmt.Sprintf("%d requests per %s per %v", l.Allowed, l.Scope, l.Window.Std())})
 	}
-	out = append(out, doc{Key: genesys.KeyRequestBytesMax, Namespace: genesys.NamespacePlatformAPI, Value: s.profile.RequestBytesMax,
+	add(genesys.NamespacePlatformAPI, doc{Key: genesys.KeyRequestBytesMax, DefaultValue: s.profile.RequestBytesMax,
 		Description: "largest request body, in bytes"})
-	s.writeJSON(c, http.StatusOK, map[string]any{"entities": out})
+	s.writeJSON(c, http.StatusOK, struct {
+		URL        string `json:"url"`
+		Namespaces []ns   `json:"namespaces"`
+	}{"https://developer.genesys.cloud/organization/organization/limits", out})
 }
 
 // adminBodyMax is the largest admin request body. A faults or revoke

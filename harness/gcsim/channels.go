@@ -16,22 +16,37 @@ import (
 // Route families tokens, notifications and streaming: the caller's token, notification
 // channels and their subscriptions, and the channel WebSocket.
 
-// getTokenMe is GET /api/v2/tokens/me.
+// getTokenMe is GET /api/v2/tokens/me: the SDK's TokenInfo. It names no
+// user and no creation or expiry date (the model has none);
+// dateTokenIdles is the token's expiry.
 func (s *Server) getTokenMe(c *reqCtx) {
 	t := c.tok
-	out := map[string]any{
-		"organization":      map[string]string{"id": s.profile.Org.ID, "name": s.profile.Org.Name},
-		"OAuthClient":       map[string]any{"id": t.client.ID, "name": t.client.Name, "organization": map[string]string{"id": s.profile.Org.ID}},
-		"authorizedScope":   []string{},
-		"authenticatedUser": nil,
-		"expirationDate":    time.Unix(0, t.expires).UTC().Format("2006-01-02T15:04:05.000Z"),
-		"dateCreated":       time.Unix(0, t.issued).UTC().Format("2006-01-02T15:04:05.000Z"),
+	org := idName{ID: s.profile.Org.ID, Name: s.profile.Org.Name}
+	type oauthClient struct {
+		ID                  string   `json:"id"`
+		Name                string   `json:"name"`
+		AuthorizedGrantType string   `json:"authorizedGrantType"`
+		State               string   `json:"state"`
+		Organization        idName   `json:"organization"`
+		Scope               []string `json:"scope"`
 	}
+	grant := "CLIENT-CREDENTIALS"
 	if t.user != nil {
-		out["authenticatedUser"] = map[string]string{"id": t.user.ID, "selfUri": "/api/v2/users/" + t.user.ID}
+		grant = "PASSWORD" // the simulator's user grant; see docs/genesys.md, OAuth
 	}
-	s.writeJSON(c, http.StatusOK, out)
+	s.writeJSON(c, http.StatusOK, struct {
+		Organization     idName      `json:"organization"`
+		HomeOrganization idName      `json:"homeOrganization"`
+		AuthorizedScope  []string    `json:"authorizedScope"`
+		DateTokenIdles   string      `json:"dateTokenIdles"`
+		OAuthClient      oauthClient `json:"OAuthClient"`
+	}{org, org, []string{}, time.Unix(0, t.expires).UTC().Format(isoMillis),
+		oauthClient{ID: t.client.ID, Name: t.client.Name, AuthorizedGrantType: grant, State: "active", Organization: org, Scope: []string{}}})
 }
+
+// headTokenMe is HEAD /api/v2/tokens/me: 200 while the token is valid (the
+// authentication before it answers 401 otherwise).
+func (s *Server) headTokenMe(c *reqCtx) { s.writeStatus(c, http.StatusOK) }
 
 // deleteTokenMe is DELETE /api/v2/tokens/me: it revokes the request's token.
 func (s *Server) deleteTokenMe(c *reqCtx) {

@@ -222,7 +222,8 @@ func (s *Server) setRecordingState(c *reqCtx, status int) {
 	s.publish(ev)
 }
 
-// putScreenshareRecordingState is PUT /api/v2/conversations/screenshares/{id}/recordingstate.
+// putScreenshareRecordingState is PUT /api/v2/conversations/screenshares/{id}/recordingstate
+// (deprecated by Genesys): 202 without a body.
 func (s *Server) putScreenshareRecordingState(c *reqCtx) {
 	var body struct {
 		RecordingState string `json:"recordingState"`
@@ -247,7 +248,7 @@ func (s *Server) putScreenshareRecordingState(c *reqCtx) {
 		delete(s.state.screens, id)
 	}
 	s.state.convMu.Unlock()
-	s.writeJSON(c, http.StatusAccepted, map[string]string{"recordingState": state})
+	s.writeStatus(c, http.StatusAccepted) // void in the SDK, like the other recording-state answers
 }
 
 func (s *Server) getScreenSessionDetails(c *reqCtx) {

@@ -74,6 +74,7 @@ var handlers = map[string]handlerFunc{
 	"PUT /api/v2/notifications/channels/{id}/subscriptions":            (*Server).putSubscriptions,
 	"DELETE /api/v2/notifications/channels/{id}/subscriptions":         (*Server).deleteSubscriptions,
 	"GET /api/v2/tokens/me":                                            (*Server).getTokenMe,
+	"HEAD /api/v2/tokens/me":                                           (*Server).headTokenMe,
 	"DELETE /api/v2/tokens/me":                                         (*Server).deleteTokenMe,
 }
 

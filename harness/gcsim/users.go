@@ -263,7 +263,41 @@ func validUserID(id string) bool {
 	return true
 }
 
+// getPresenceDefinitions is GET /api/v2/presence/definitions, the SDK's
+// unpaged OrganizationPresenceDefinitionEntityListing, and the deprecated
+// GET /api/v2/presencedefinitions, a paged OrganizationPresenceEntityListing.
+// A definition named like a system presence ("On Queue") is of type System
+// with that systemPresence (OnQueue); any other name is a User definition
+// without a systemPresence (a simulator has no base to give it).
 func (s *Server) getPresenceDefinitions(c *reqCtx) {
+	if c.route.template == "/api/v2/presence/definitions" {
+		type def struct {
+			ID             string            `json:"id"`
+			Name           string            `json:"name"`
+			Type           string            `json:"type"`
+			LanguageLabels map[string]string `json:"languageLabels"`
+			SystemPresence string            `json:"systemPresence,omitempty"`
+			DivisionID     string            `json:"divisionId"`
+			Deactivated    bool              `json:"deactivated"`
+			SelfURI        string            `json:"selfUri"`
+		}
+		all := make([]def, len(s.dir.presences))
+		for i, p := range s.dir.presences {
+			sys := systemPresenceOf(p.Name)
+			typ := "System"
+			if sys == "" {
+				typ = "User"
+			}
+			all[i] = def{ID: p.ID, Name: p.Name, Type: typ, LanguageLabels: map[string]string{"en_US": p.Name}, SystemPresence: sys,
+				DivisionID: homeDivision.ID, SelfURI: "/api/v2/presence/definitions/" + p.ID}
+		}
+		s.writeJSON(c, http.StatusOK, struct {
+			Total    int    `json:"total"`
+			Entities []def  `json:"entities"`
+			SelfURI  string `json:"selfUri"`
+		}{len(all), all, c.route.template})
+		return
+	}
 	type def struct {
 		ID             string            `json:"id"`
 		Name           string            `json:"name"`
@@ -285,4 +319,19 @@ func (s *Server) getPresenceDefinitions(c *reqCtx) {
 		return
 	}
 	s.writeJSON(c, http.StatusOK, page(c.route.template, q, all, size, number))
+}
+
+// systemPresences are the SDK's systemPresence values.
+var systemPresences = []string{"Available", "Away", "Busy", "Offline", "Idle", "OnQueue", "Meal", "Training", "Meeting", "Break"}
+
+// systemPresenceOf returns the system presence a definition's name spells
+// ("On Queue", "ON_QUEUE" → "OnQueue"), or "".
+func systemPresenceOf(name string) string {
+	n := strings.NewReplacer(" ", "", "_", "").Replace(name)
+	for _, sp := range systemPresences {
+		if strings.EqualFold(n, sp) {
+			return sp
+		}
+	}
+	return ""
 }

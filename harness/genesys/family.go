@@ -92,6 +92,7 @@ var routes = []Route{
 	{"PUT", "/api/v2/notifications/channels/{id}/subscriptions", FamilyNotifications, false},
 	{"DELETE", "/api/v2/notifications/channels/{id}/subscriptions", FamilyNotifications, false},
 	{"GET", "/api/v2/tokens/me", FamilyTokens, false},
+	{"HEAD", "/api/v2/tokens/me", FamilyTokens, false},
 	{"DELETE", "/api/v2/tokens/me", FamilyTokens, false},
 }
 

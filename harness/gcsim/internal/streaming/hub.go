@@ -148,14 +148,25 @@ func (c Config) withDefaults() Config {
 }
 
 // Channel is a notification channel as POST /api/v2/notifications/channels
-// answers it; Owner is not part of the JSON.
+// answers it: {"id","connectUri","expires"}, expires in UTC with
+// milliseconds as the SDK's datetimes are. Owner, Connected and Topics are
+// not part of the JSON.
 type Channel struct {
-	ID         string    `json:"id"`
-	ConnectURI string    `json:"connectUri"`
-	Expires    time.Time `json:"expires"`
-	Owner      string    `json:"-"`
-	Connected  bool      `json:"-"` // a socket is open on it
-	Topics     int       `json:"-"` // number of subscribed topics
+	ID         string
+	ConnectURI string
+	Expires    time.Time
+	Owner      string
+	Connected  bool // a socket is open on it
+	Topics     int  // number of subscribed topics
+}
+
+// MarshalJSON writes the SDK's Channel model.
+func (c Channel) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		ID         string `json:"id"`
+		ConnectURI string `json:"connectUri"`
+		Expires    string `json:"expires"`
+	}{c.ID, c.ConnectURI, c.Expires.UTC().Format("2006-01-02T15:04:05.000Z")})
 }
 
 // Subscription states.
