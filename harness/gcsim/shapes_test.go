@@ -3,13 +3,10 @@ package gcsim_test
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/gorilla/websocket"
 
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
@@ -19,9 +16,9 @@ import (
 // reason; TestShapes checks them for status only.
 var noModel = map[string]string{
 	"GET /channels/{id}": "the WebSocket upgrade (101); its events are decoded below",
-	"POST /api/v2/analytics/queues/observations/query":      "QueueObservationQueryResponse is not in sdk-models.json",
-	"GET /api/v2/recordings/screensessions/details":         "ScreenRecordingSession listing is not in sdk-models.json",
-	"GET /api/v2/organizations/limits/namespaces":           "untyped (interface{}) in every SDK",
+	"POST /api/v2/analytics/queues/observations/query":                              "QueueObservationQueryResponse is not in sdk-models.json",
+	"GET /api/v2/recordings/screensessions/details":                                 "ScreenRecordingSession listing is not in sdk-models.json",
+	"GET /api/v2/organizations/limits/namespaces":                                   "untyped (interface{}) in every SDK",
 	"GET /api/v2/conversations/calls/{id}/participants/{participantId}/wrapupcodes": "[]Wrapupcode: decoded as a list of the model",
 }
 
@@ -207,7 +204,6 @@ func TestShapes(t *testing.T) {
 			t.Errorf("no event on %s (seen %v)", want, seen)
 		}
 	}
-	_ = websocket.TextMessage
 }
 
 // injectCall queues a call on queue q, waits for it to reach agent uid
@@ -243,11 +239,10 @@ func strictE(tb testing.TB, what string, data []byte, v any) {
 // pattern turns a topic into its sdk-models.json pattern: its ids become {id}.
 func pattern(topic string) string {
 	parts := strings.Split(topic, ".")
-	for i, p := range parts {
+	for i := range parts {
 		if i > 0 && (parts[i-1] == "users" || parts[i-1] == "queues" || parts[i-1] == "token_revoked" || parts[i-1] == "no_longer_subscribed") {
 			parts[i] = "{id}"
 		}
-		_ = p
 	}
 	return strings.Join(parts, ".")
 }
@@ -278,5 +273,3 @@ func eventModels(tb testing.TB) func(topic string) (any, bool) {
 		return byModel[m](), true
 	}
 }
-
-var _ = http.MethodGet
