@@ -1,9 +1,11 @@
 package gcsim
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/xml"
 	"mime"
 	"net/http"
 	"net/url"
@@ -20,10 +22,10 @@ import (
 type token struct {
 	value   string
 	client  *clientState
-	user    *User // nil for client credentials
-	grant   string
-	issued  int64 // unix ns
-	expires int64 // unix ns
+	user    *User  // nil for client credentials
+	grant   string // the limits' grant: client_credentials, or password for every user token
+	issued  int64  // unix ns
+	expires int64  // unix ns
 	revoked atomic.Bool
 	// buckets holds, per limit index, the bucket of each scope this token
 	// counts against (nil where the limit is not of a per-principal scope).
@@ -57,6 +59,7 @@ type authState struct {
 	s       *Server
 	clients map[string]*clientState
 	tokens  sync.Map // string -> *token
+	refresh sync.Map // refresh token -> *refreshGrant
 
 	mu         sync.Mutex
 	clientUser map[string][]*bucket // client/user -> buckets (genesys.ScopeClientUser)
@@ -188,11 +191,13 @@ func (a *authState) resetBuckets() {
 }
 
 // RevokeToken revokes an access token, as DELETE /api/v2/tokens/me does;
-// later requests with it get 401. It reports whether the token was known.
+// later requests with it get 401 and its notification channels close
+// (v2.system.token_revoked). It reports whether the token was known.
 func (s *Server) RevokeToken(accessToken string) bool {
 	v, ok := s.auth.tokens.Load(accessToken)
 	if ok {
 		v.(*token).revoked.Store(true)
+		s.closeChannelsOf(func(t *token) bool { return t == v.(*token) })
 	}
 	return ok
 }
@@ -206,6 +211,7 @@ func (s *Server) RevokeClientTokens(clientID string) int {
 		}
 		return true
 	})
+	s.closeChannelsOf(func(t *token) bool { return t.client.ID == clientID })
 	return n
 }
 
@@ -286,19 +292,31 @@ func (s *Server) serveToken(c *reqCtx) {
 		return
 	}
 	grant := r.PostForm.Get("grant_type")
-	switch {
-	case grant == "":
+	var user *User
+	var used *refreshGrant
+	switch grant {
+	case "":
 		s.writeOAuthError(c, http.StatusBadRequest, "invalid_request", "missing grant_type: send grant_type=client_credentials in the form body")
 		return
-	case grant != grantClientCredential && grant != grantPassword:
-		s.writeOAuthError(c, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type "+strconv.Quote(grant)+": use client_credentials")
+	case grantClientCredential, grantSAML2:
+	case grantPassword:
+		if !s.profile.PasswordGrant {
+			s.writeOAuthError(c, http.StatusBadRequest, "unsupported_grant_type",
+				"grant_type password is off (profile passwordGrant false, as on Genesys): use "+grantSAML2+" or refresh_token for user tokens")
+			return
+		}
+	case grantRefresh:
+	default:
+		s.writeOAuthError(c, http.StatusBadRequest, "unsupported_grant_type", "unsupported grant_type "+strconv.Quote(grant)+
+			": use client_credentials, refresh_token or "+grantSAML2)
 		return
-	case !cl.allows(grant):
+	}
+	if grant != grantRefresh && !cl.allows(grant) {
 		s.writeOAuthError(c, http.StatusBadRequest, "unauthorized_client", "this client may not use grant_type "+grant)
 		return
 	}
-	var user *User
-	if grant == grantPassword {
+	switch grant {
+	case grantPassword:
 		pw := s.profile.Directory.AgentPassword
 		u := s.dir.byEmail[r.PostForm.Get("username")]
 		if u == nil {
@@ -309,6 +327,26 @@ func (s *Server) serveToken(c *reqCtx) {
 			return
 		}
 		user = u
+	case grantSAML2:
+		u, desc := s.samlUser(r.PostForm.Get("assertion"))
+		if u == nil {
+			s.writeOAuthError(c, http.StatusBadRequest, "invalid_grant", desc)
+			return
+		}
+		user = u
+	case grantRefresh:
+		rt := r.PostForm.Get("refresh_token")
+		v, ok := s.auth.refresh.Load(rt)
+		if rt == "" || !ok {
+			s.writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "unknown or expired refresh_token")
+			return
+		}
+		used = v.(*refreshGrant)
+		if used.client != cl {
+			s.writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "the refresh_token was issued to another client")
+			return
+		}
+		user = used.user
 	}
 	// Token creation is rate-limited per client.
 	now := c.now
@@ -317,14 +355,93 @@ func (s *Server) serveToken(c *reqCtx) {
 			return
 		}
 	}
-	t := s.auth.issue(cl, user, grant, c.nowTime)
+	if used != nil && !s.auth.refresh.CompareAndDelete(r.PostForm.Get("refresh_token"), used) {
+		s.writeOAuthError(c, http.StatusBadRequest, "invalid_grant", "refresh_token already used")
+		return
+	}
+	limitGrant := grant
+	if user != nil {
+		limitGrant = grantPassword // every user token counts as a user token (Limit.Grant "password")
+	}
+	t := s.auth.issue(cl, user, limitGrant, c.nowTime)
+	var refresh string
+	if user != nil {
+		refresh = s.auth.issueRefresh(cl, user)
+	}
 	c.clientID = cl.ID
 	c.w.Header().Set("Cache-Control", "no-store")
 	s.writeJSON(c, http.StatusOK, struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresIn   int    `json:"expires_in"`
-	}{t.value, "bearer", cl.AccessTokenValiditySeconds})
+		AccessToken  string `json:"access_token"`
+		TokenType    string `json:"token_type"`
+		ExpiresIn    int    `json:"expires_in"`
+		RefreshToken string `json:"refresh_token,omitempty"`
+	}{t.value, "bearer", cl.AccessTokenValiditySeconds, refresh})
+}
+
+// refreshGrant is what a refresh token stands for. A refresh token is used
+// once: refreshing returns a new one (rotation), so a harness that keeps
+// the first refresh token fails its second refresh.
+type refreshGrant struct {
+	client *clientState
+	user   *User
+}
+
+// issueRefresh returns a new refresh token for c and u.
+func (a *authState) issueRefresh(c *clientState, u *User) string {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:])
+	v := "rt-" + base64.RawURLEncoding.EncodeToString(raw[:])
+	a.refresh.Store(v, &refreshGrant{client: c, user: u})
+	return v
+}
+
+// samlUser finds the directory user a SAML2 bearer assertion names: the
+// assertion is base64 (standard or URL alphabet, padded or not) of XML
+// whose NameID element holds the user's email or id. Its signature,
+// issuer, audience and validity are not checked. On failure it returns the
+// OAuth error description.
+func (s *Server) samlUser(assertion string) (*User, string) {
+	if assertion == "" {
+		return nil, "missing assertion: send assertion=<base64 SAML assertion>"
+	}
+	var raw []byte
+	var err error
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.RawURLEncoding} {
+		if raw, err = enc.DecodeString(assertion); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		return nil, "assertion is not base64"
+	}
+	d := xml.NewDecoder(bytes.NewReader(raw))
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			return nil, "assertion has no NameID element (want <saml:NameID>user email or id</saml:NameID>)"
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "NameID" {
+			var name string
+			if err := d.DecodeElement(&name, &se); err != nil {
+				return nil, "assertion's NameID is malformed"
+			}
+			name = strings.TrimSpace(name)
+			if u := s.dir.byEmail[name]; u != nil {
+				return u, ""
+			}
+			if u := s.dir.byID[name]; u != nil {
+				return u, ""
+			}
+			return nil, "assertion's NameID " + strconv.Quote(clipName(name)) + " is not a user of the organization"
+		}
+	}
+}
+
+func clipName(s string) string {
+	if len(s) > 100 {
+		return s[:100] + "..."
+	}
+	return s
 }
 
 func (s *Server) clientBuckets(cl *clientState, rt *route) []*bucket {
@@ -365,3 +482,15 @@ type formError struct{}
 func (formError) Error() string { return "gcsim: bad form" }
 
 var errBadForm error = formError{}
+
+// SAMLAssertion returns an assertion the simulator's SAML2 bearer grant
+// accepts for the user nameID (an email or user id): base64 of an unsigned
+// <saml:Assertion> whose <saml:NameID> is nameID. Genesys validates the
+// assertion against the org's identity provider; the simulator does not.
+func SAMLAssertion(nameID string) string {
+	var b bytes.Buffer
+	b.WriteString(`<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" Version="2.0"><saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress">`)
+	_ = xml.EscapeText(&b, []byte(nameID))
+	b.WriteString(`</saml:NameID></saml:Subject></saml:Assertion>`)
+	return base64.StdEncoding.EncodeToString(b.Bytes())
+}

@@ -74,6 +74,11 @@ type Profile struct {
 	RateLimitMessage string `json:"rateLimitMessage,omitempty"`
 	// Unconfirmed sets the behaviours Genesys' documentation leaves open.
 	Unconfirmed Unconfirmed `json:"unconfirmed"`
+	// PasswordGrant enables grant_type=password (with
+	// Directory.AgentPassword): a simulator convenience for user tokens that
+	// Genesys does not offer. Default true; false (as on a tenant) leaves
+	// user tokens to the refresh_token and SAML2 bearer grants.
+	PasswordGrant bool `json:"passwordGrant"`
 	// Notifications configures notification channels and their WebSockets.
 	Notifications Notifications `json:"notifications"`
 	// ACD configures call routing and the inbound traffic model; see [ACD].
@@ -105,8 +110,11 @@ type Client struct {
 	// setting: 300 to 172800 seconds (platform default 86400; the token
 	// endpoint answers expires_in 86399).
 	AccessTokenValiditySeconds int `json:"accessTokenValiditySeconds"`
-	// GrantTypes lists the grants the client may use: "client_credentials"
-	// and, as a simulator convenience for user-context tokens, "password".
+	// GrantTypes lists the grants the client may use: "client_credentials",
+	// "urn:ietf:params:oauth:grant-type:saml2-bearer" and, as a simulator
+	// convenience for user-context tokens, "password". A client that may use
+	// a user-context grant may also use "refresh_token" with the refresh
+	// tokens it was given.
 	GrantTypes []string `json:"grantTypes"`
 }
 
@@ -342,6 +350,8 @@ const (
 	DefaultAgentPassword  = "sim-password"
 	grantClientCredential = "client_credentials"
 	grantPassword         = "password"
+	grantRefresh          = "refresh_token"
+	grantSAML2            = "urn:ietf:params:oauth:grant-type:saml2-bearer"
 )
 
 // DefaultProfile returns a new profile with Genesys' documented platform.api
@@ -360,9 +370,9 @@ func DefaultProfile() *Profile {
 		Org: Org{ID: DefaultOrgID, Name: DefaultOrgID},
 		Clients: []Client{
 			{ID: DefaultClientID, Secret: DefaultClientSecret, Name: "Simulator client",
-				AccessTokenValiditySeconds: DefaultTokenValidity, GrantTypes: []string{grantClientCredential, grantPassword}},
+				AccessTokenValiditySeconds: DefaultTokenValidity, GrantTypes: []string{grantClientCredential, grantPassword, grantSAML2}},
 			{ID: DefaultClientID2, Secret: DefaultClientSecret2, Name: "Simulator client 2",
-				AccessTokenValiditySeconds: DefaultTokenValidity, GrantTypes: []string{grantClientCredential, grantPassword}},
+				AccessTokenValiditySeconds: DefaultTokenValidity, GrantTypes: []string{grantClientCredential, grantPassword, grantSAML2}},
 		},
 		Directory: Directory{
 			Agents:        DefaultAgents,
@@ -371,6 +381,7 @@ func DefaultProfile() *Profile {
 			PresenceDefinitions: []string{"Available", "Away", "Busy", "Offline", "On Queue",
 				"Break", "Meal", "Meeting", "Training", "Idle"},
 		},
+		PasswordGrant:   true,
 		RequestBytesMax: DefaultRequestBytes,
 		Limits: []Limit{
 			{Key: genesys.KeyToken, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeToken, Grant: grantPassword, Allowed: 300, Window: Duration(time.Minute)},
@@ -569,11 +580,11 @@ func (p *Profile) Validate() error {
 			return bad(path+".accessTokenValiditySeconds", "%d is outside Genesys' range 300..172800", v)
 		}
 		if len(c.GrantTypes) == 0 {
-			return bad(path+".grantTypes", "needs at least one of \"client_credentials\", \"password\"")
+			return bad(path+".grantTypes", "needs at least one of \"client_credentials\", \"password\", %q", grantSAML2)
 		}
 		for j, g := range c.GrantTypes {
-			if g != grantClientCredential && g != grantPassword {
-				return bad(fmt.Sprintf("%s.grantTypes[%d]", path, j), "unknown grant %q; want \"client_credentials\" or \"password\"", g)
+			if g != grantClientCredential && g != grantPassword && g != grantSAML2 {
+				return bad(fmt.Sprintf("%s.grantTypes[%d]", path, j), "unknown grant %q; want \"client_credentials\", \"password\" or %q", g, grantSAML2)
 			}
 		}
 	}
