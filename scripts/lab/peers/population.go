@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"runtime"
 	"slices"
@@ -29,6 +30,7 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
+	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/notify"
 	"github.com/cxload/cxload/harness/workload"
 	"github.com/cxload/cxload/scripts/lab/internal/procfs"
@@ -58,6 +60,16 @@ type popConfig struct {
 	Duration  time.Duration `json:"durationNs"`  // of the API load, once every channel is open
 	Period    time.Duration `json:"periodNs"`    // each agent sends one request this often
 	Heartbeat time.Duration `json:"heartbeatNs"` // the simulator's heartbeat interval
+
+	// A calls run (Calls > 0) takes the simulator's inbound calls instead
+	// of changing presences: Calls per second over every queue, each
+	// answered after Ring, talked for Handle on average (uniform within
+	// ±50%), hung up and wrapped up; callers hang up after Patience on
+	// average while waiting.
+	Calls    float64       `json:"callsPerSecond,omitzero"`
+	Handle   time.Duration `json:"handleNs,omitzero"`
+	Ring     time.Duration `json:"ringNs,omitzero"`
+	Patience time.Duration `json:"patienceNs,omitzero"`
 }
 
 // rate is the whole population's request rate.
@@ -66,7 +78,8 @@ func (c popConfig) rate() float64 { return float64(c.Agents) / c.Period.Seconds(
 // args are the flags that give c to a child.
 func (c popConfig) args() []string {
 	return []string{"-agents", strconv.Itoa(c.Agents), "-duration", c.Duration.String(),
-		"-period", c.Period.String(), "-heartbeat", c.Heartbeat.String()}
+		"-period", c.Period.String(), "-heartbeat", c.Heartbeat.String(),
+		"-calls", strconv.FormatFloat(c.Calls, 'g', -1, 64), "-handle", c.Handle.String(), "-ring", c.Ring.String(), "-patience", c.Patience.String()}
 }
 
 // parsePopConfig parses a child's flags (popConfig.args); more adds
@@ -79,6 +92,10 @@ func parsePopConfig(name string, args []string, stderr io.Writer, more func(*fla
 	fs.DurationVar(&c.Duration, "duration", DefaultPopulationDuration, "load duration")
 	fs.DurationVar(&c.Period, "period", DefaultPopulationPeriod, "each agent's request period")
 	fs.DurationVar(&c.Heartbeat, "heartbeat", DefaultPopulationHeartbeat, "heartbeat interval")
+	fs.Float64Var(&c.Calls, "calls", 0, "calls per second (0: presence changes)")
+	fs.DurationVar(&c.Handle, "handle", DefaultCallHandle, "mean talk time")
+	fs.DurationVar(&c.Ring, "ring", DefaultCallRing, "ring delay")
+	fs.DurationVar(&c.Patience, "patience", DefaultCallPatience, "callers' mean patience")
 	if more != nil {
 		more(fs)
 	}
@@ -108,6 +125,26 @@ func (c popConfig) validate(agentsFlag, prefix string) error {
 	if c.Heartbeat < time.Second || c.Heartbeat > 5*time.Minute {
 		bad = append(bad, fmt.Sprintf("%sheartbeat %v: want 1s..5m", prefix, c.Heartbeat))
 	}
+	if c.Calls != 0 {
+		// -calls is named alone: it has no prefix in either flag set.
+		if c.Calls < 0 || c.Calls > 1000 || math.IsNaN(c.Calls) {
+			bad = append(bad, fmt.Sprintf("-calls %v: want 0 (off) or a rate up to 1000 calls per second", c.Calls))
+		}
+		if c.Handle < 100*time.Millisecond || c.Handle > time.Hour {
+			bad = append(bad, fmt.Sprintf("%shandle %v: want 100ms..1h", prefix, c.Handle))
+		}
+		// An answer after the alert timeout is refused: the ring must end before.
+		if c.Ring < 0 || c.Ring >= gcsim.DefaultAlertTimeout {
+			bad = append(bad, fmt.Sprintf("%sring %v: want 0..%v (the simulator's alert timeout)", prefix, c.Ring, gcsim.DefaultAlertTimeout))
+		}
+		if c.Patience < 0 || c.Patience > time.Hour {
+			bad = append(bad, fmt.Sprintf("%spatience %v: want 0 (callers never hang up)..1h", prefix, c.Patience))
+		}
+		if q := float64(c.Agents) / gcsim.DefaultQueues; c.Calls*c.Handle.Seconds()/gcsim.DefaultQueues > q*0.95 {
+			bad = append(bad, fmt.Sprintf("-calls %v with %shandle %v needs %.0f agents talking of %d: lower -calls or the handle time, or add agents",
+				c.Calls, prefix, c.Handle, c.Calls*c.Handle.Seconds(), c.Agents))
+		}
+	}
 	if len(bad) > 0 {
 		return fmt.Errorf("peers: %s", strings.Join(bad, "; "))
 	}
@@ -128,6 +165,9 @@ func popProfile(c popConfig) *gcsim.Profile {
 	p.Notifications.MaxChannelsPerOwner = c.Agents + 100
 	for i := range p.Limits {
 		p.Limits[i].Allowed = max(p.Limits[i].Allowed, popLimit)
+	}
+	if c.Calls > 0 {
+		p.ACD.Traffic = gcsim.Traffic{CallsPerSecond: c.Calls / float64(p.Directory.Queues), Patience: gcsim.Duration(c.Patience)}
 	}
 	return p
 }
@@ -228,6 +268,9 @@ type popLoad struct {
 	PushP99          time.Duration    `json:"pushP99Ns"`
 	Closes           map[string]int64 `json:"closes,omitempty"`
 
+	// Calls are a calls run's figures (nil otherwise).
+	Calls *callFigures `json:"calls,omitempty"`
+
 	// The loader's memory: before the population (client, pool and
 	// recorder built, users loaded), with every channel open and idle,
 	// and after the load; peak goroutines during the load.
@@ -302,10 +345,19 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 	col := notify.NewCollector()
 	nopts := notify.Options{API: client, Collector: col, Recorder: rec,
 		HeartbeatInterval: c.Heartbeat, PingInterval: -1, ExpectTimeout: popExpectWait}
+	var driver *callDriver
+	if c.Calls > 0 {
+		// The driver knows the agents only once the population exists;
+		// no event comes before the channels open.
+		nopts.OnEvent = func(ev notify.Event) { driver.onEvent(ev) }
+	}
 	pop, err := agent.NewPopulation(agent.Config{API: client, Users: users,
 		Channel: agent.NotifyChannels(nopts), PushLatency: true})
 	if err != nil {
 		return nil, fmt.Errorf("peers: population: %w", err)
+	}
+	if c.Calls > 0 {
+		driver = newCallDriver(ctx, c, pop.Agents())
 	}
 	closed := false
 	defer func() {
@@ -314,7 +366,7 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		}
 	}()
 	t0 := time.Now()
-	started, err := openChannels(openCtx, pop, popOpenWorkers)
+	started, err := openChannels(openCtx, pop, popOpenWorkers, c.Calls > 0)
 	load.Started = started
 	if err != nil {
 		return nil, err
@@ -322,10 +374,10 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 	load.OpenTime = time.Since(t0)
 	load.Open = memNow()
 
-	// The load: each agent changes its presence once a period (Away,
-	// Available, Away, ...), an event its channel expects.
+	// The load, with the peak of goroutines sampled.
 	var peak atomic.Int64
 	sampleCtx, stopSampling := context.WithCancel(ctx)
+	defer stopSampling()
 	var sampler sync.WaitGroup
 	sampler.Go(func() {
 		t := time.NewTicker(250 * time.Millisecond)
@@ -341,6 +393,42 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 			}
 		}
 	})
+	if c.Calls > 0 {
+		sup := &supervisor{calls: map[string]*supCall{}}
+		supCh, err := openSupervisor(openCtx, client, c, sup)
+		if err != nil {
+			stopSampling()
+			sampler.Wait()
+			return nil, err
+		}
+		load.Calls, err = runCalls(ctx, c, pop, driver, sup)
+		stopSampling()
+		sampler.Wait()
+		if err != nil {
+			supCh.Close()
+			return nil, err
+		}
+		// The last events of the calls wrapped up arrive, then the
+		// supervisor's counts are final.
+		time.Sleep(time.Second)
+		if err := supCh.Close(); err != nil {
+			return nil, fmt.Errorf("peers: calls: closing the supervisor's channel: %w", err)
+		}
+		sup.figures(load.Calls)
+	} else if err := presenceLoad(ctx, c, pop, load, stopSampling, &sampler); err != nil {
+		return nil, err
+	}
+	load.PeakGoroutines = int(peak.Load())
+	if err := finishLoad(ctx, hc, url, tg, pop, col, rec, load, &closed); err != nil {
+		return nil, err
+	}
+	return load, nil
+}
+
+// presenceLoad is the load of a presence run: each agent changes its
+// presence once a period (Away, Available, Away, ...), an event its
+// channel expects.
+func presenceLoad(ctx context.Context, c popConfig, pop *agent.Population, load *popLoad, stopSampling func(), sampler *sync.WaitGroup) error {
 	var iterErrors atomic.Int64
 	var firstErr atomic.Value
 	ex := &workload.Open{Pacer: workload.ConstantPacer{Freq: c.rate(), Per: time.Second, Duration: c.Duration},
@@ -360,14 +448,19 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 	stopSampling()
 	sampler.Wait()
 	if runErr != nil {
-		return nil, fmt.Errorf("peers: population: %w", runErr)
+		return fmt.Errorf("peers: population: %w", runErr)
 	}
-	load.PeakGoroutines = int(peak.Load())
 	load.Arrivals, load.Dropped = st.Arrivals, st.Dropped
 	load.IterErrors = iterErrors.Load()
 	if s, ok := firstErr.Load().(string); ok {
 		load.FirstErr = s
 	}
+	return nil
+}
+
+// finishLoad waits for the last expected events, takes the end figures
+// and closes the population and the target.
+func finishLoad(ctx context.Context, hc *http.Client, url string, tg *harness.Target, pop *agent.Population, col *notify.Collector, rec *metrics.Recorder, load *popLoad, closed *bool) error {
 	// Let the last events arrive (or be counted lost).
 	for deadline := time.Now().Add(popExpectWait + 5*time.Second); time.Now().Before(deadline) && ctx.Err() == nil; {
 		if s := col.Stats(); s.Matched+s.Lost >= s.Expected {
@@ -384,9 +477,9 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 	load.End = memNow()
 	load.PeakRSS = procfs.StatusBytes("self", "VmHWM:")
 
-	closed = true
+	*closed = true
 	if err := pop.Close(); err != nil {
-		return nil, fmt.Errorf("peers: population: closing the channels: %w", err)
+		return fmt.Errorf("peers: population: closing the channels: %w", err)
 	}
 	s := col.Stats() // after Close: expectations still open are lost
 	load.Connects, load.Heartbeats, load.MissedHeartbeats = s.Connects, s.Heartbeats, s.MissedHeartbeats
@@ -405,7 +498,7 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		time.Sleep(20 * time.Millisecond)
 	}
 	load.AfterClose = runtime.NumGoroutine()
-	return load, nil
+	return nil
 }
 
 func isDone(ch <-chan struct{}) bool {
@@ -419,7 +512,7 @@ func isDone(ch <-chan struct{}) bool {
 
 // openChannels opens every agent's channel, subscribed to its presence and
 // routing status topics, par at a time; it returns how many opened.
-func openChannels(ctx context.Context, pop *agent.Population, par int) (int, error) {
+func openChannels(ctx context.Context, pop *agent.Population, par int, calls bool) (int, error) {
 	agents := pop.Agents()
 	var next, opened atomic.Int64
 	var firstErr atomic.Value
@@ -433,7 +526,11 @@ func openChannels(ctx context.Context, pop *agent.Population, par int) (int, err
 				}
 				a := agents[i]
 				id := a.User.ID
-				if err := a.SubscribeTopics(ctx, "v2.users."+id+".presence", "v2.users."+id+".routingStatus"); err != nil {
+				topics := []string{"v2.users." + id + ".presence", "v2.users." + id + ".routingStatus"}
+				if calls {
+					topics = append(topics, "v2.users."+id+".conversations.calls")
+				}
+				if err := a.SubscribeTopics(ctx, topics...); err != nil {
 					firstErr.CompareAndSwap(nil, fmt.Errorf("peers: population: opening the channel of %v: %w", a, err))
 					return
 				}
@@ -490,6 +587,12 @@ func countErrors(c popConfig, l *popLoad) int64 {
 	for _, op := range l.Ops {
 		n += op.Count - op.Outcomes["ok"]
 	}
+	if f := l.Calls; f != nil {
+		// An answer refused because the caller hung up is an abandon,
+		// not a failed request; callErrors counts those beyond the
+		// abandons the supervisor saw.
+		n += callErrors(f) - f.Gone
+	}
 	return n
 }
 
@@ -504,6 +607,9 @@ func measurePopulation(ctx context.Context, o *options) (*popResult, error) {
 	}
 	o.logf("RLIMIT_NOFILE %d (the children inherit it)", n)
 	childTimeout := popOpenTimeout + c.Duration + popExpectWait + 2*time.Minute
+	if c.Calls > 0 {
+		childTimeout += popOpenTimeout + c.drainTimeout() // going On Queue, the drain
+	}
 	sim, err := o.startServer(ctx, childTimeout+time.Minute, "the simulator", append([]string{childCmd, "gcsim"}, c.args()...)...)
 	if err != nil {
 		return nil, err
@@ -511,8 +617,13 @@ func measurePopulation(ctx context.Context, o *options) (*popResult, error) {
 	sim.stopWait = time.Minute
 	defer sim.stop()
 	o.target = sim.pid
-	o.logf("simulator %s (pid %d) on CPU %d; %d agents on CPU %d, a presence change each every %v (%.0f/s) for %v",
-		sim.url, sim.pid, o.cpus[1], c.Agents, o.cpus[0], c.Period, c.rate(), c.Duration)
+	if c.Calls > 0 {
+		o.logf("simulator %s (pid %d) on CPU %d, offering %v calls/s; %d agents on CPU %d take them for %v",
+			sim.url, sim.pid, o.cpus[1], c.Calls, c.Agents, o.cpus[0], c.Duration)
+	} else {
+		o.logf("simulator %s (pid %d) on CPU %d; %d agents on CPU %d, a presence change each every %v (%.0f/s) for %v",
+			sim.url, sim.pid, o.cpus[1], c.Agents, o.cpus[0], c.Period, c.rate(), c.Duration)
+	}
 
 	cctx, cancel := context.WithTimeout(ctx, childTimeout)
 	defer cancel()
@@ -554,9 +665,17 @@ func writePopulation(w io.Writer, rep *report) error {
 		pin = "NOT pinned (no taskset or fewer than 2 CPUs)"
 	}
 	fmt.Fprintf(w, "population: %s agents against harness/gcsim in another process; %s\n", formatInt(int64(c.Agents)), pin)
-	fmt.Fprintf(w, "each agent: one notification channel (its presence and routingStatus topics), a presence change every %v\n", c.Period)
-	fmt.Fprintf(w, "(%s req/s in all) for %v; heartbeat %v; simulator rate limits raised to %s per window; RLIMIT_NOFILE %d\n\n",
-		formatInt(int64(c.rate())), c.Duration, c.Heartbeat, formatInt(popLimit), l.NoFile)
+	if l.Calls != nil {
+		fmt.Fprintf(w, "each agent: one notification channel (its presence, routingStatus and conversations.calls topics), On Queue;\n")
+		fmt.Fprintf(w, "the simulator's traffic model offers %v calls/s over its %d queues for %v (callers' mean patience %v); an agent answers\n",
+			c.Calls, gcsim.DefaultQueues, c.Duration, c.Patience)
+		fmt.Fprintf(w, "an offer after %v, talks %v on average (uniform ±50%%), hangs up and wraps up; then off queue once idle.\n", c.Ring, c.Handle)
+		fmt.Fprintf(w, "heartbeat %v; simulator rate limits raised to %s per window; RLIMIT_NOFILE %d\n\n", c.Heartbeat, formatInt(popLimit), l.NoFile)
+	} else {
+		fmt.Fprintf(w, "each agent: one notification channel (its presence and routingStatus topics), a presence change every %v\n", c.Period)
+		fmt.Fprintf(w, "(%s req/s in all) for %v; heartbeat %v; simulator rate limits raised to %s per window; RLIMIT_NOFILE %d\n\n",
+			formatInt(int64(c.rate())), c.Duration, c.Heartbeat, formatInt(popLimit), l.NoFile)
+	}
 
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(k, format string, args ...any) {
@@ -574,7 +693,11 @@ func writePopulation(w io.Writer, rep *report) error {
 	for _, s := range ops {
 		row("", "%s", s)
 	}
-	row("API arrivals", "%s due, %s dropped (every agent busy), %s failed", formatInt(int64(l.Arrivals)), formatInt(int64(l.Dropped)), formatInt(l.IterErrors))
+	if f := l.Calls; f != nil {
+		writeCalls(row, f)
+	} else {
+		row("API arrivals", "%s due, %s dropped (every agent busy), %s failed", formatInt(int64(l.Arrivals)), formatInt(int64(l.Dropped)), formatInt(l.IterErrors))
+	}
 	if l.FirstErr != "" {
 		row("first error", "%s", l.FirstErr)
 	}
@@ -587,6 +710,12 @@ func writePopulation(w io.Writer, rep *report) error {
 	verdict := "none"
 	if r.Errors > 0 {
 		verdict = formatInt(r.Errors) + " (failed or dropped requests, agents without a channel at the end, dropped sockets, clients that gave up, lost events)"
+	}
+	if l.Calls != nil {
+		verdict = "none"
+		if r.Errors > 0 {
+			verdict = formatInt(r.Errors) + " (failed requests other than answers to callers who hung up, calls the agents could not handle, offers that rang out, NOT_RESPONDING, agents busy at the end, channels closed or dropped, lost events)"
+		}
 	}
 	row("errors", "%s", verdict)
 	if err := tw.Flush(); err != nil {
@@ -609,6 +738,10 @@ func writePopulation(w io.Writer, rep *report) error {
 	fmt.Fprintf(w, "  loader per agent, channels open and idle (after a GC, less the process before the agents): heap + stacks %s (heap %s, stacks %s), RSS %s, %.2f goroutines\n",
 		perAgent(l.Before.Heap+l.Before.Stacks, l.Open.Heap+l.Open.Stacks), perAgent(l.Before.Heap, l.Open.Heap), perAgent(l.Before.Stacks, l.Open.Stacks),
 		perAgent(l.Before.RSS, l.Open.RSS), float64(l.Open.Goroutines-l.Before.Goroutines)/n)
+	if f := l.Calls; f != nil && f.Handled > 0 {
+		fmt.Fprintf(w, "  CPU per handled call (%s calls handled): loader %s, simulator %s (opening the channels included)\n", formatInt(f.Handled),
+			formatDuration(r.LoaderCPU/time.Duration(f.Handled)), formatDuration(r.SimCPU/time.Duration(f.Handled)))
+	}
 	fmt.Fprintf(w, "  loader per agent, after the load: heap + stacks %s, RSS %s, %.2f goroutines; during the load at most %.2f goroutines per agent; after closing %d goroutines (%d before the agents)\n",
 		perAgent(l.Before.Heap+l.Before.Stacks, l.End.Heap+l.End.Stacks), perAgent(l.Before.RSS, l.End.RSS), float64(l.End.Goroutines-l.Before.Goroutines)/n,
 		float64(l.PeakGoroutines-l.Before.Goroutines)/n, l.AfterClose, l.Before.Goroutines)

@@ -112,6 +112,8 @@ With -population N it measures instead N agents of harness/agent, each holding a
 notification channel and changing its presence every -population-period, against
 harness/gcsim in another process (the loader pinned to one CPU, the simulator to
 the other): errors, channels, events, heartbeats, memory and CPU.
+With -calls R as well, the agents go On Queue and take the simulator's inbound
+calls (R per second over its queues) instead: answer, talk, hang up, wrap up.
 
 vegeta and k6 come from PATH or -bin, or are installed there with go install
 (into a temporary directory when -bin is empty).
@@ -134,6 +136,10 @@ flags:
 	fs.DurationVar(&o.population.Duration, "population-duration", DefaultPopulationDuration, "-population: how long the agents send, once every channel is open")
 	fs.DurationVar(&o.population.Period, "population-period", DefaultPopulationPeriod, "-population: each agent changes its presence this often")
 	fs.DurationVar(&o.population.Heartbeat, "population-heartbeat", DefaultPopulationHeartbeat, "-population: the simulator's heartbeat interval")
+	fs.Float64Var(&o.population.Calls, "calls", 0, "-population: instead of presence changes, the simulator offers this many inbound calls per second over its queues; each agent, On Queue, answers, talks, hangs up and wraps up (0: off)")
+	fs.DurationVar(&o.population.Handle, "population-handle", DefaultCallHandle, "-calls: mean talk time (uniform within ±50%)")
+	fs.DurationVar(&o.population.Ring, "population-ring", DefaultCallRing, "-calls: how long an offer rings before the agent answers")
+	fs.DurationVar(&o.population.Patience, "population-patience", DefaultCallPatience, "-calls: callers' mean wait before they hang up (exponential; 0: never)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
