@@ -52,6 +52,23 @@ func (s *Server) headTokenMe(c *reqCtx) { s.writeStatus(c, http.StatusOK) }
 func (s *Server) deleteTokenMe(c *reqCtx) {
 	c.tok.revoked.Store(true)
 	s.writeStatus(c, http.StatusNoContent)
+	s.closeChannelsOf(func(t *token) bool { return t == c.tok })
+}
+
+// closeChannelsOf ends the channels created with a revoked token (those
+// revoked says are), with v2.system.token_revoked.{id} to their sockets:
+// see streaming.Hub.TokenRevoked.
+func (s *Server) closeChannelsOf(revoked func(*token) bool) {
+	var ids []string
+	s.state.chanMu.Lock()
+	for id, t := range s.state.chanToken {
+		if revoked(t) {
+			ids = append(ids, id)
+			delete(s.state.chanToken, id)
+		}
+	}
+	s.state.chanMu.Unlock()
+	s.hub.TokenRevoked(ids...)
 }
 
 // Notification channels: the REST side of the hub.
@@ -63,7 +80,11 @@ func (s *Server) postChannel(c *reqCtx) {
 	if c.r.Host != "" {
 		wsBase = "ws://" + c.r.Host
 	}
-	ch, err := s.hub.CreateChannel(c.tok.owner(s.profile.Org.ID), wsBase)
+	who := streaming.Who{OrganizationID: s.profile.Org.ID, OAuthClientID: c.tok.client.ID}
+	if c.tok.user != nil {
+		who.UserID = c.tok.user.ID
+	}
+	ch, err := s.hub.CreateChannelFor(c.tok.owner(s.profile.Org.ID), wsBase, who)
 	if err != nil {
 		s.hubError(c, err)
 		return

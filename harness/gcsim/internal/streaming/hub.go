@@ -208,12 +208,13 @@ type Stats struct {
 	WriteErrors     int64 `json:"writeErrors"`     // sockets closed because a write failed or timed out
 	Drops           int64 `json:"drops"`           // sockets dropped by Drop
 	SocketClosings  int64 `json:"socketClosings"`  // v2.system.socket_closing warnings sent
+	Revoked         int64 `json:"revoked"`         // channels closed by TokenRevoked
 }
 
 type counters struct {
 	channelsCreated, evicted, expired, topicsAccepted, topicsRejected, topicLimit,
 	connects, replaced, disconnects, heartbeats, withheld, pongs, published, delivered,
-	overflows, writeErrors, drops, socketClosings atomic.Int64
+	overflows, writeErrors, drops, socketClosings, revoked atomic.Int64
 }
 
 // Hub holds notification channels and their sockets. Its methods are safe for
@@ -237,12 +238,13 @@ type Hub struct {
 	wg   sync.WaitGroup
 	n    counters
 
-	heartbeat, pong, closingMsg *websocket.PreparedMessage
+	heartbeat, pong *websocket.PreparedMessage
 	nsock                       uint64 // sockets registered so far, for their heartbeat slots; guarded by mu
 }
 
 type channel struct {
 	id, owner, uri string
+	who            Who
 	expires        time.Time
 	used           uint64 // h.seq at last use
 	topics         []string
@@ -270,8 +272,6 @@ func NewHub(cfg Config) *Hub {
 	}
 	h.heartbeat = mustPrepare(envelope{TopicName: "channel.metadata", EventBody: message{"WebSocket Heartbeat"}})
 	h.pong = mustPrepare(envelope{TopicName: "channel.metadata", EventBody: message{"pong"}})
-	h.closingMsg = mustPrepare(envelope{TopicName: "v2.system.socket_closing", Version: "2",
-		EventBody: message{"The socket will close; open a new channel and resubscribe."}})
 	h.wg.Add(1)
 	go h.loop()
 	return h
@@ -311,11 +311,46 @@ func newID() string {
 	return "streaming-0-" + hex.EncodeToString(b[:])
 }
 
+// Who names a channel's organization, user and OAuth client in its system
+// messages.
+type Who struct {
+	OrganizationID, UserID, OAuthClientID string
+}
+
+// SystemMessage is the body of the v2.system.* events, the SDK's
+// SystemMessageSystemMessage. SystemTopicType is one of no_longer_subscribed,
+// subscription_changed and token_revoked (socket_closing has none); Reason
+// one of another_channel_subscribed and user_tokens_revoked, or empty.
+type SystemMessage struct {
+	ChannelID        string `json:"channelId,omitempty"`
+	SystemTopicType  string `json:"systemTopicType,omitempty"`
+	CorrelationID    string `json:"correlationId,omitempty"`
+	OrganizationID   string `json:"organizationId,omitempty"`
+	UserID           string `json:"userId,omitempty"`
+	OAuthClientID    string `json:"oauthClientId,omitempty"`
+	OAuthClientOrgID string `json:"oauthClientOrgId,omitempty"`
+	Reason           string `json:"reason,omitempty"`
+	Message          string `json:"message"`
+}
+
+// systemLocked prepares a system event for channel c on topic.
+func (c *channel) system(topic, typ, reason, msg string) *websocket.PreparedMessage {
+	return mustPrepare(envelope{TopicName: topic, Version: "2", EventBody: SystemMessage{
+		ChannelID: c.id, SystemTopicType: typ, OrganizationID: c.who.OrganizationID, UserID: c.who.UserID,
+		OAuthClientID: c.who.OAuthClientID, OAuthClientOrgID: c.who.OrganizationID, Reason: reason, Message: msg}})
+}
+
 // CreateChannel creates a channel for owner (gcsim's org/client/user key)
 // whose connectUri is wsBase + "/channels/" + id. If owner already holds
 // MaxChannelsPerOwner channels, its least recently used one is evicted first,
 // idle channels before connected ones.
 func (h *Hub) CreateChannel(owner string, wsBase string) (Channel, error) {
+	return h.CreateChannelFor(owner, wsBase, Who{})
+}
+
+// CreateChannelFor is CreateChannel for a channel whose system messages
+// name who.
+func (h *Hub) CreateChannelFor(owner string, wsBase string, who Who) (Channel, error) {
 	now := h.cfg.Now()
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -333,7 +368,7 @@ func (h *Hub) CreateChannel(owner string, wsBase string) (Channel, error) {
 	id := newID()
 	h.seq++
 	c := &channel{
-		id: id, owner: owner, uri: wsBase + "/channels/" + id,
+		id: id, owner: owner, uri: wsBase + "/channels/" + id, who: who,
 		expires: now.Add(h.cfg.ChannelTTL), used: h.seq,
 		topicSet: make(map[string]struct{}),
 	}
@@ -366,7 +401,7 @@ func (c *channel) snapshot() Channel {
 		Connected: c.sock != nil, Topics: len(c.topics)}
 }
 
-// removeLocked deletes c; why is "evicted" or "expired". Its socket, if any,
+// removeLocked deletes c; why is "evicted", "revoked" or "expired". Its socket, if any,
 // is told and closed. h.mu must be held.
 func (h *Hub) removeLocked(c *channel, why string) {
 	delete(h.channels, c.id)
@@ -390,10 +425,17 @@ func (h *Hub) removeLocked(c *channel, why string) {
 		h.n.evicted.Add(1)
 		if s != nil {
 			s.ch = nil
-			pm := mustPrepare(envelope{TopicName: "v2.system.no_longer_subscribed." + c.id, Version: "2",
-				EventBody: message{fmt.Sprintf("channel %s evicted: its owner opened more than %d channels", c.id, h.cfg.MaxChannelsPerOwner)}})
-			s.enqueue(pm)
+			s.enqueue(c.system("v2.system.no_longer_subscribed."+c.id, "no_longer_subscribed", "",
+				fmt.Sprintf("channel %s evicted: its owner opened more than %d channels", c.id, h.cfg.MaxChannelsPerOwner)))
 			s.closeGraceful(CloseEvicted, "streaming: channel evicted")
+		}
+	case "revoked":
+		h.n.revoked.Add(1)
+		if s != nil {
+			s.ch = nil
+			s.enqueue(c.system("v2.system.token_revoked."+c.id, "token_revoked", "user_tokens_revoked",
+				fmt.Sprintf("channel %s closed: the access token that created it was revoked; get a new token and create a new channel", c.id)))
+			s.closeGraceful(CloseEvicted, "streaming: token revoked")
 		}
 	default:
 		h.n.expired.Add(1)
@@ -702,7 +744,8 @@ func (h *Hub) SocketClosing(id string) {
 func (h *Hub) warnLocked(socks []*socket, grace time.Duration) {
 	var warned []*socket
 	for _, s := range socks {
-		if s.enqueue(h.closingMsg) {
+		if s.ch != nil && s.enqueue(s.ch.system("v2.system.socket_closing", "", "",
+			"The socket will close; open a new channel and resubscribe.")) {
 			warned = append(warned, s)
 		}
 	}
@@ -750,6 +793,22 @@ func (h *Hub) targetsLocked(id string) []*socket {
 		return []*socket{c.sock}
 	}
 	return nil
+}
+
+// TokenRevoked ends the channels ids, whose access token was revoked: a
+// connected one gets v2.system.token_revoked.{id} (reason
+// user_tokens_revoked) and is closed with 1000 "streaming: token revoked";
+// afterwards each id answers 404. Genesys documents that a channel may close
+// when its token expires; closing it on revocation is the simulator's choice,
+// so that a client which keeps a channel of a revoked token finds out.
+func (h *Hub) TokenRevoked(ids ...string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, id := range ids {
+		if c := h.channels[id]; c != nil {
+			h.removeLocked(c, "revoked")
+		}
+	}
 }
 
 // Drop closes the socket of channel id ("" = every socket) abruptly, without
@@ -806,6 +865,7 @@ func (h *Hub) Stats() Stats {
 	st.WriteErrors = n.writeErrors.Load()
 	st.Drops = n.drops.Load()
 	st.SocketClosings = n.socketClosings.Load()
+	st.Revoked = n.revoked.Load()
 	return st
 }
 
