@@ -146,10 +146,11 @@ func legDocuments(t *testing.T, path string) map[string][]*result.Document {
 }
 
 // perProcess are the setup requests every process makes once (reading the
-// directory and the presence definitions): n shards make them n times.
+// directory, the presence definitions and the wrap-up codes): n shards make
+// them n times.
 var perProcess = map[string]bool{
-	"users.list": true, "presence.definitions": true,
-	"GET /api/v2/users": true, "GET /api/v2/presencedefinitions": true,
+	"users.list": true, "presence.definitions": true, opWrapupCodes: true,
+	"GET /api/v2/users": true, "GET /api/v2/presencedefinitions": true, "GET " + routeWrapupCodes: true,
 }
 
 func compareCounts(t *testing.T, name string, m, s *result.Document, shards int) {

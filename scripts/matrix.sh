@@ -17,8 +17,8 @@
 # Usage: scripts/matrix.sh [-n SHARDS] [-a AGENTS] [-i ITERATIONS] [-t THINK] [-o DIR]
 #   -n  shards (default 4)
 #   -a  agents over all shards (default 16)
-#   -i  iterations per agent of TestAgentShift (default 6): exact counts, whatever the timing
-#   -t  think time (default 200ms)
+#   -i  calls per agent of TestAgentShift (default 6): exact counts, whatever the timing
+#   -t  mean talk time of a call (default 200ms)
 #   -o  output directory (default: a new temporary directory, printed)
 # Everything runs on 127.0.0.1; no Genesys credentials are used (they are unset).
 set -euo pipefail
@@ -53,15 +53,19 @@ mkdir -p "$out/legs" "$out/single"
 rm -f "$out"/legs/*.json "$out"/single/*.json
 scenario=TestAgentShift
 run_id=$(date -u +%Y%m%dT%H%M%SZ)
-echo "matrix.sh: $shards shards of $scenario, $agents agents x $iterations iterations; output in $out"
+echo "matrix.sh: $shards shards of $scenario, $agents agents x $iterations calls; output in $out"
 
 # The simulator's profile: Genesys' defaults, with notification heartbeats
 # and socket_closing grace shortened and enough channels per OAuth client for
-# every agent (as the embedded simulator of TestAgentShift does). The tests
-# read the same file (CXLOAD_PROFILE) to know what the server runs.
-cat >"$out/profile.json" <<'EOF'
+# every agent (as the embedded simulator of TestAgentShift does), and one
+# queue per agent: each agent's calls are queued on its own queue, so every
+# shard takes exactly its agents' calls. No traffic model: the shift queues
+# the calls itself (POST /admin/calls). The tests read the same file
+# (CXLOAD_PROFILE) to know what the server runs.
+cat >"$out/profile.json" <<EOF
 {"notifications": {"heartbeatInterval": "1s", "maxChannelsPerOwner": 1000, "maxTopicsPerChannel": 1000,
-                   "channelTTL": "24h", "sendBuffer": 256, "socketClosingGrace": "1s"}}
+                   "channelTTL": "24h", "sendBuffer": 256, "socketClosingGrace": "1s"},
+ "directory": {"queues": $agents}}
 EOF
 
 # One simulator for everyone. set -m gives the background job its own process
