@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,12 @@ const (
 	// PerAgent gives every agent its own token; agent i uses client
 	// i mod len(Clients).
 	PerAgent
+	// PerUser gives every agent its own user's token: agent k uses
+	// Config.Users[k], renewed with its refresh token or a SAML2 assertion
+	// (Config.Assertion). User tokens give each agent its own
+	// notification-channel quota and act as the user (calls from the
+	// user's station); an agent beyond len(Users) gets an error.
+	PerUser
 )
 
 // String returns "shared", "per-client" or "per-agent".
@@ -47,6 +54,8 @@ func (p Policy) String() string {
 		return "per-client"
 	case PerAgent:
 		return "per-agent"
+	case PerUser:
+		return "per-user"
 	}
 	return fmt.Sprintf("Policy(%d)", int(p))
 }
@@ -60,8 +69,10 @@ func ParsePolicy(s string) (Policy, error) {
 		return PerClient, nil
 	case "per-agent":
 		return PerAgent, nil
+	case "per-user":
+		return PerUser, nil
 	}
-	return 0, fmt.Errorf("auth: unknown token policy %q: want shared, per-client or per-agent", s)
+	return 0, fmt.Errorf("auth: unknown token policy %q: want shared, per-client, per-agent or per-user", s)
 }
 
 // Defaults for Config fields left zero.
@@ -89,10 +100,17 @@ type Config struct {
 	TokenURL        string        // e.g. "https://login.mypurecloud.com/oauth/token"
 	Clients         []Credentials // one or more OAuth clients
 	Policy          Policy
-	TokensPerClient int           // PerClient: tokens per client (default 1)
-	Agents          int           // PerAgent: number of agents, i.e. tokens (default 1)
-	RefreshMargin   time.Duration // default DefaultRefreshMargin
-	RefreshJitter   time.Duration // default DefaultRefreshJitter; negative = none
+	TokensPerClient int // PerClient: tokens per client (default 1)
+	Agents          int // PerAgent: number of agents, i.e. tokens (default 1)
+	// Users are the users of a PerUser pool, agent k = Users[k] (see
+	// ReadUserTokens). Their tokens are renewed by Clients[i] named by
+	// their ClientID.
+	Users []UserToken
+	// Assertion, if set, gives a PerUser pool SAML2 assertions for users
+	// without a usable refresh token (see AssertionsFromDir).
+	Assertion     AssertionSource
+	RefreshMargin time.Duration // default DefaultRefreshMargin
+	RefreshJitter time.Duration // default DefaultRefreshJitter; negative = none
 	// CreateLimit paces token creation per client (tokens per second);
 	// default DefaultCreatePerMinute/60; rate.Inf disables pacing.
 	CreateLimit rate.Limit
@@ -189,12 +207,15 @@ type Pool struct {
 type slot struct {
 	index  int
 	client int
+	user   *UserToken // PerUser only
 	cur    atomic.Pointer[Token]
 
 	mu       sync.Mutex
 	flight   *flight   // in-progress refresh, nil if none
 	failures int       // consecutive failures
 	nextTry  time.Time // no new attempt before this while the token is valid
+	// refreshToken is the user's current refresh token (PerUser).
+	refreshToken string
 }
 
 type flight struct {
@@ -274,6 +295,8 @@ func NewPool(cfg Config) (*Pool, error) {
 		n = len(cfg.Clients) * cfg.TokensPerClient
 	case PerAgent:
 		n = cfg.Agents
+	case PerUser:
+		return p.userSlots()
 	default:
 		return nil, fmt.Errorf("auth: Config.Policy: unknown %v", cfg.Policy)
 	}
@@ -325,6 +348,9 @@ func (p *Pool) SlotFor(agent int) int {
 // creation limit. The returned error is redacted and wraps ctx's error if
 // ctx ended.
 func (p *Pool) Token(ctx context.Context, agent int) (*Token, error) {
+	if p.cfg.Policy == PerUser && (agent < 0 || agent >= len(p.slots)) {
+		return nil, fmt.Errorf("auth: agent %d has no user token: the pool has %d users (agents 0..%d); add users, or run fewer agents", agent, len(p.slots), len(p.slots)-1)
+	}
 	s := p.slots[p.SlotFor(agent)]
 	for {
 		cur := s.cur.Load()
@@ -450,22 +476,41 @@ func (p *Pool) fetch(ctx context.Context, s *slot) (*Token, error) {
 		}
 		return nil, fmt.Errorf("auth: token %d, client %s: pacing token creation: %v", s.index, cid, err)
 	}
-	cctx := context.WithValue(ctx, oauth2.HTTPClient, p.cfg.HTTPClient)
-	ot, err := p.ccs[s.client].Token(cctx)
-	if err != nil {
-		return nil, p.redactErr(s, cid, ctx, err)
-	}
-	if ot.AccessToken == "" {
-		return nil, fmt.Errorf("auth: token %d, client %s: token endpoint answered without access_token", s.index, cid)
-	}
+	var access string
+	var exp time.Time
 	now := p.cfg.Now()
-	exp := ot.Expiry
-	if ot.ExpiresIn > 0 {
-		exp = now.Add(time.Duration(ot.ExpiresIn) * time.Second)
+	if s.user != nil {
+		tr, err := p.userGrant(ctx, s, cid)
+		if err != nil {
+			return nil, err
+		}
+		access = tr.AccessToken
+		if tr.ExpiresIn > 0 {
+			exp = now.Add(time.Duration(tr.ExpiresIn) * time.Second)
+		}
+	} else {
+		cctx := context.WithValue(ctx, oauth2.HTTPClient, p.cfg.HTTPClient)
+		ot, err := p.ccs[s.client].Token(cctx)
+		if err != nil {
+			return nil, p.redactErr(s, cid, ctx, err)
+		}
+		access, exp = ot.AccessToken, ot.Expiry
+		if ot.ExpiresIn > 0 {
+			exp = now.Add(time.Duration(ot.ExpiresIn) * time.Second)
+		}
+	}
+	if access == "" {
+		return nil, fmt.Errorf("auth: token %d, client %s: token endpoint answered without access_token", s.index, cid)
 	}
 	if exp.IsZero() {
 		exp = now.Add(24 * time.Hour) // no expires_in: assume Genesys' default lifetime
 	}
+	return p.newToken(s, cid, access, now, exp), nil
+}
+
+// newToken wraps access, valid until exp, for slot s, to be refreshed a
+// margin (with jitter) ahead of exp.
+func (p *Pool) newToken(s *slot, cid, access string, now, exp time.Time) *Token {
 	life := exp.Sub(now)
 	ahead := p.cfg.RefreshMargin
 	if p.cfg.RefreshJitter > 0 {
@@ -476,17 +521,58 @@ func (p *Pool) fetch(ctx context.Context, s *slot) (*Token, error) {
 	if ahead > life/2 { // short-lived tokens: refresh at half-life
 		ahead = life / 2
 	}
-	header := "Bearer " + ot.AccessToken
+	header := "Bearer " + access
 	values := []string{header}
 	return &Token{
 		values:    func() []string { return values },
-		ID:        HashID("t", ot.AccessToken),
+		ID:        HashID("t", access),
 		ClientID:  cid,
 		Slot:      s.index,
 		Expiry:    exp,
 		header:    func() string { return header },
 		refreshAt: exp.Add(-ahead),
-	}, nil
+	}
+}
+
+// userSlots makes a PerUser pool's slots, one per Config.Users entry, each
+// starting with the entry's access token while it is valid.
+func (p *Pool) userSlots() (*Pool, error) {
+	if len(p.cfg.Users) == 0 {
+		return nil, errors.New("auth: Config.Users is empty: a per-user pool needs the users' tokens (ReadUserTokens)")
+	}
+	p.cfg.Users = slices.Clone(p.cfg.Users) // the slots point into it
+	var secrets []string
+	now := p.cfg.Now()
+	for i := range p.cfg.Users {
+		u := &p.cfg.Users[i]
+		client := -1
+		for j, c := range p.cfg.Clients {
+			if u.ClientID == "" || c.ClientID == u.ClientID {
+				client = j
+				break
+			}
+		}
+		if client < 0 {
+			return nil, fmt.Errorf("auth: Config.Users[%d] (%s): clientId %s is not one of Config.Clients: add its credentials", i, u.Name(), u.ClientID)
+		}
+		if u.Name() == "" {
+			return nil, fmt.Errorf("auth: Config.Users[%d]: needs a user id or email", i)
+		}
+		if u.AccessToken == "" && u.RefreshToken == "" && p.cfg.Assertion == nil {
+			return nil, fmt.Errorf("auth: Config.Users[%d] (%s): no access token, refresh token or assertion source: nothing to get a token with", i, u.Name())
+		}
+		s := &slot{index: i, client: client, user: u, refreshToken: u.RefreshToken}
+		if u.AccessToken != "" && now.Before(u.ExpiresAt) {
+			s.cur.Store(p.newToken(s, HashID("c", p.cfg.Clients[client].ClientID), u.AccessToken, now, u.ExpiresAt))
+		}
+		secrets = append(secrets, u.AccessToken, u.RefreshToken)
+		p.slots = append(p.slots, s)
+	}
+	for _, c := range p.cfg.Clients {
+		secrets = append(secrets, c.Secret)
+	}
+	p.scrub = NewScrubber(secrets...)
+	return p, nil
 }
 
 // backoff returns the wait after n consecutive failures: Backoff·2^(n-1),
