@@ -249,6 +249,7 @@ type channel struct {
 	used           uint64 // h.seq at last use
 	topics         []string
 	topicSet       map[string]struct{}
+	refs           map[string]int // delivered topic -> how many of topics cover it (compound topics cover several)
 	sock           *socket
 	skip           atomic.Int32 // heartbeats to withhold
 }
@@ -414,9 +415,7 @@ func (h *Hub) removeLocked(c *channel, why string) {
 	} else {
 		h.owners[c.owner] = list
 	}
-	for _, t := range c.topics {
-		h.unindexLocked(t, c)
-	}
+	h.unindexAllLocked(c)
 	c.topics, c.topicSet = nil, nil
 	s := c.sock
 	c.sock = nil
@@ -444,6 +443,14 @@ func (h *Hub) removeLocked(c *channel, why string) {
 			s.closeGraceful(CloseGoingAway, "streaming: channel expired")
 		}
 	}
+}
+
+// unindexAllLocked stops delivering every topic of c.
+func (h *Hub) unindexAllLocked(c *channel) {
+	for e := range c.refs {
+		h.unindexLocked(e, c)
+	}
+	c.refs = nil
 }
 
 func (h *Hub) unindexLocked(topic string, c *channel) {
@@ -525,9 +532,7 @@ func (h *Hub) Subscribe(id string, topics []string, replace bool) ([]Subscriptio
 			ErrTooManyTopics, id, total, h.cfg.MaxTopicsPerChannel)
 	}
 	if replace {
-		for _, t := range c.topics {
-			h.unindexLocked(t, c)
-		}
+		h.unindexAllLocked(c)
 		c.topics = nil
 		c.topicSet = make(map[string]struct{}, len(accepted))
 	}
@@ -537,12 +542,20 @@ func (h *Hub) Subscribe(id string, topics []string, replace bool) ([]Subscriptio
 		}
 		c.topicSet[t] = struct{}{}
 		c.topics = append(c.topics, t)
-		set := h.topics[t]
-		if set == nil {
-			set = make(map[*channel]struct{})
-			h.topics[t] = set
+		if c.refs == nil {
+			c.refs = make(map[string]int)
 		}
-		set[c] = struct{}{}
+		for _, e := range expandTopic(t) {
+			if c.refs[e]++; c.refs[e] > 1 {
+				continue
+			}
+			set := h.topics[e]
+			if set == nil {
+				set = make(map[*channel]struct{})
+				h.topics[e] = set
+			}
+			set[c] = struct{}{}
+		}
 	}
 	h.n.topicsAccepted.Add(int64(len(accepted)))
 	h.n.topicsRejected.Add(int64(len(rejected)))
@@ -575,9 +588,7 @@ func (h *Hub) Unsubscribe(id string) error {
 	if c == nil {
 		return notFound(id)
 	}
-	for _, t := range c.topics {
-		h.unindexLocked(t, c)
-	}
+	h.unindexAllLocked(c)
 	c.topics = nil
 	c.topicSet = make(map[string]struct{})
 	return nil

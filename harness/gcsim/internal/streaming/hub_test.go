@@ -226,7 +226,13 @@ func TestValidateTopic(t *testing.T) {
 		{"v2.users.u1", "unknown topic"},
 		{"v2.users.u1.presence.extra", "unknown topic"},
 		{"v2.system.socket_closing", "system topics"},
-		{"v2.users.u1?presence&routingStatus", "compound"},
+		{"v2.users.u1?presence&routingStatus&conversations.calls", ""},
+		{"v2.routing.queues.q1?users&conversations.calls", ""},
+		{"v2.users.u1?", "without sub-topics"},
+		{"v2.users.u1?presence&&routingStatus", "empty sub-topic"},
+		{"v2.users.u1?presence&nosuch", `sub-topic "nosuch"`},
+		{"v2.users.u1.presence&routingStatus", "compound"},
+		{"v2.users.*.presence", "wildcard"},
 		{"users.u1.presence", "unknown topic"},
 		// Genesys has no bare conversation topic, only its sub-topics.
 		{"v2.conversations.c1", "unknown topic"},
@@ -455,6 +461,49 @@ func TestPublish(t *testing.T) {
 		}
 		if st := e.hub.Stats(); st.Published != 3 || st.Delivered != 3 {
 			t.Errorf("Stats = %+v, want Published 3, Delivered 3", st)
+		}
+	})
+}
+
+// TestCompoundTopic: base?a&b is one topic of the channel's limit, delivers
+// base.a and base.b under their own names, and a plain topic it overlaps
+// keeps delivering when the compound one goes (PUT).
+func TestCompoundTopic(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		e := newTestEnv(t, Config{HeartbeatInterval: -1, MaxTopicsPerChannel: 2})
+		a := mustCreate(t, e.hub, "o")
+		subs, err := e.hub.Subscribe(a.ID, []string{"v2.users.u1?presence&routingStatus&conversations.calls", "v2.users.u1.presence"}, false)
+		if err != nil || len(subs) != 2 || subs[0].State != StatePermitted || subs[1].State != StatePermitted {
+			t.Fatalf("subscriptions = %+v, want the compound topic and the plain one Permitted (2 of the limit of 2)", subs)
+		}
+		ca := e.connect(t, a)
+		for _, topic := range []string{"v2.users.u1.presence", "v2.users.u1.routingStatus", "v2.users.u1.conversations.calls"} {
+			if n := e.hub.Publish(topic, json.RawMessage(`{}`), ""); n != 1 {
+				t.Errorf("Publish(%s) reached %d sockets, want 1 (once, though two subscriptions cover it)", topic, n)
+			}
+		}
+		if n := e.hub.Publish("v2.users.u1.station", json.RawMessage(`{}`), ""); n != 0 {
+			t.Errorf("Publish(station) reached %d, want 0: not a sub-topic", n)
+		}
+		if _, err := e.hub.Subscribe(a.ID, []string{"v2.users.u1.presence"}, true); err != nil { // PUT: the compound topic goes
+			t.Fatal(err)
+		}
+		if n := e.hub.Publish("v2.users.u1.routingStatus", json.RawMessage(`{}`), ""); n != 0 {
+			t.Errorf("after PUT, Publish(routingStatus) reached %d, want 0", n)
+		}
+		synctest.Wait()
+		evs, _ := ca.snapshot()
+		var names []string
+		for _, ev := range evs {
+			var env struct {
+				TopicName string `json:"topicName"`
+			}
+			json.Unmarshal([]byte(ev.Raw), &env)
+			names = append(names, env.TopicName)
+		}
+		want := []string{"v2.users.u1.presence", "v2.users.u1.routingStatus", "v2.users.u1.conversations.calls"}
+		if !slices.Equal(names, want) {
+			t.Errorf("events on %v, want %v (each under its full sub-topic name)", names, want)
 		}
 	})
 }

@@ -9,7 +9,10 @@ import (
 // dot-free identifier (a user, queue or conversation id: letters, digits, '-'
 // and '_'). It is a subset of Genesys Cloud's 237 topics: the ones a
 // contact-center load touches. There is no bare v2.conversations.{id}
-// topic in Genesys, so it is refused like any unknown topic. System topics
+// topic in Genesys, so it is refused like any unknown topic. A compound
+// topic, base?a&b (v2.users.{id}?presence&routingStatus), counts as one
+// topic of a channel's limit and delivers each base.a as that topic would;
+// every base.a must be one of TopicPatterns. System topics
 // (v2.system.*) are delivered without subscribing and cannot be subscribed.
 var TopicPatterns = []string{
 	"v2.users.{id}.presence",
@@ -36,8 +39,25 @@ func ValidateTopic(topic string) error {
 	if strings.HasPrefix(topic, "v2.system.") {
 		return fmt.Errorf("streaming: topic %q: system topics are delivered without subscribing", topic)
 	}
-	if strings.ContainsAny(topic, "?&*") {
-		return fmt.Errorf("streaming: topic %q: compound and wildcard topics are not supported by the simulator; subscribe each topic separately", topic)
+	if strings.Contains(topic, "*") {
+		return fmt.Errorf("streaming: topic %q: wildcard topics are not supported by the simulator; subscribe each topic", topic)
+	}
+	if base, subs, ok := strings.Cut(topic, "?"); ok {
+		if subs == "" {
+			return fmt.Errorf("streaming: topic %q: compound topic without sub-topics; write e.g. %s?presence&routingStatus", topic, base)
+		}
+		for _, sub := range strings.Split(subs, "&") {
+			if sub == "" {
+				return fmt.Errorf("streaming: topic %q: empty sub-topic between '&'s", topic)
+			}
+			if err := ValidateTopic(base + "." + sub); err != nil {
+				return fmt.Errorf("streaming: topic %q: sub-topic %q: %w", topic, sub, err)
+			}
+		}
+		return nil
+	}
+	if strings.Contains(topic, "&") {
+		return fmt.Errorf("streaming: topic %q: '&' only separates the sub-topics of a compound topic base?a&b", topic)
 	}
 	parts := strings.Split(topic, ".")
 	for _, p := range TopicPatterns {
@@ -62,6 +82,22 @@ func ValidateTopic(topic string) error {
 		}
 	}
 	return fmt.Errorf("streaming: topic %q: unknown topic; the simulator knows %s", topic, strings.Join(TopicPatterns, ", "))
+}
+
+// expandTopic returns the topics a subscription delivers: a compound topic
+// base?a&b delivers base.a and base.b, each event under its own full
+// name (v2.users.{id}.presence), as Genesys sends them; any other topic
+// delivers itself.
+func expandTopic(topic string) []string {
+	base, subs, ok := strings.Cut(topic, "?")
+	if !ok {
+		return []string{topic}
+	}
+	var out []string
+	for _, sub := range strings.Split(subs, "&") {
+		out = append(out, base+"."+sub)
+	}
+	return out
 }
 
 func validID(s string) bool {
