@@ -103,8 +103,9 @@ func (s *Server) postChannel(c *reqCtx) {
 }
 
 // getChannels is GET /api/v2/notifications/channels: the channels created
-// with the caller's token, or with ?includechannels=oauthclient those of
-// its OAuth client and user.
+// with the caller's token, and with ?includechannels=oauthclient those of
+// its OAuth client and user's other tokens, without their id and
+// connectUri.
 func (s *Server) getChannels(c *reqCtx) {
 	var include string
 	switch v := strings.ToLower(c.r.URL.Query().Get("includechannels")); v {
@@ -123,12 +124,17 @@ func (s *Server) getChannels(c *reqCtx) {
 			delete(s.state.chanToken, id) // evicted or expired
 			continue
 		}
-		if t == c.tok || (include == "oauthclient" && ch.Owner == owner) {
+		switch {
+		case t == c.tok:
 			ents = append(ents, ch)
+		case include == "oauthclient" && ch.Owner == owner:
+			// "Channel Ids for other access tokens will not be shown,
+			// but will be presented to show their existence."
+			ents = append(ents, streaming.Channel{Expires: ch.Expires})
 		}
 	}
 	s.state.chanMu.Unlock()
-	sort.Slice(ents, func(i, j int) bool { return ents[i].ID < ents[j].ID })
+	sort.SliceStable(ents, func(i, j int) bool { return ents[i].ID > ents[j].ID }) // the caller's own first
 	s.writeJSON(c, http.StatusOK, map[string]any{"entities": ents})
 }
 

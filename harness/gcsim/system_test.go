@@ -102,3 +102,18 @@ func TestSystemMessages(t *testing.T) {
 		t.Errorf("no_longer_subscribed body = %+v, want channel %s, type no_longer_subscribed", m, id)
 	}
 }
+
+// TestChannelsOfOtherTokens: ?includechannels=oauthclient shows the
+// channels of the client's other tokens without their ids.
+func TestChannelsOfOtherTokens(t *testing.T) {
+	s := newServer(t, nil)
+	a := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	b := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	mine, _ := openChannel(t, s, a)
+	openChannel(t, s, b)
+	var l sdkmChannelentitylisting
+	strict(t, "GET channels", do(t, s, "GET", "/api/v2/notifications/channels?includechannels=oauthclient", a, nil).Body, &l)
+	if len(l.Entities) != 2 || l.Entities[0].Id != mine || l.Entities[1].Id != "" || l.Entities[1].ConnectUri != "" || l.Entities[1].Expires == "" {
+		t.Errorf("channels = %+v, want %s then another token's channel without id or connectUri", l.Entities, mine)
+	}
+}

@@ -239,7 +239,7 @@ type Hub struct {
 	n    counters
 
 	heartbeat, pong *websocket.PreparedMessage
-	nsock                       uint64 // sockets registered so far, for their heartbeat slots; guarded by mu
+	nsock           uint64 // sockets registered so far, for their heartbeat slots; guarded by mu
 }
 
 type channel struct {
