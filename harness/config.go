@@ -157,6 +157,9 @@ type GuardConfig struct {
 	Abort5xxRate float64
 	AbortAfter   time.Duration
 	Location     *time.Location // the region's time zone (or CXLOAD_TIMEZONE)
+	// Fixtures are what the run may touch: the test users and queues, the
+	// call targets, the write kinds allowed and the storm opt-in.
+	Fixtures Fixtures
 }
 
 // String describes the configuration without secrets.
@@ -227,7 +230,7 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 				bad("%s=%q: %v; point it at a gcsim profile JSON file (at most %s) or unset it", EnvProfile, cfg.Profile, errors.Unwrap(err), safefile.Size(gcsim.MaxProfileSize))
 			}
 		}
-		for _, v := range []string{EnvApproval, EnvRequestBudget, EnvAllowOutsideWindow, EnvTimezone} {
+		for _, v := range []string{EnvApproval, EnvRequestBudget, EnvAllowOutsideWindow, EnvTimezone, EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm} {
 			if getenv(v) != "" {
 				bad("%s is set but the target is the simulator (%s): set %s, %s and %s for a tenant, or unset %s",
 					v, cfg.Why, EnvRegion, EnvClientID, EnvClientSecret, v)
@@ -279,8 +282,11 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	cfg.Clients = clients
 
 	g, gerrs := resolveGuard(getenv, cfg.Region, cfg.Shard)
-	cfg.Guard = g
 	errs = append(errs, gerrs...)
+	var ferrs []error
+	g.Fixtures, ferrs = resolveFixtures(getenv)
+	errs = append(errs, ferrs...)
+	cfg.Guard = g
 	return cfg, errors.Join(errs...)
 }
 
@@ -539,7 +545,8 @@ func parseRate(v string) (float64, error) {
 // reads, sorted (for documentation and for tests that clear them).
 func Variables() []string {
 	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvApproval,
-		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard}
+		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard,
+		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
 	}

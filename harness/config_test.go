@@ -30,6 +30,7 @@ func tenantEnv(changes map[string]string) map[string]string {
 		"GENESYSCLOUD_OAUTHCLIENT_SECRET": "secret-a-XYZ",
 		"CXLOAD_APPROVAL":                 "CS-123456",
 		"CXLOAD_REQUEST_BUDGET":           "20000",
+		"CXLOAD_USERS":                    "group:cxload-test-users",
 	}
 	for k, v := range changes {
 		if v == "<unset>" {
@@ -68,7 +69,7 @@ func TestResolveTarget(t *testing.T) {
 		{name: "simulator profile", env: map[string]string{"CXLOAD_PROFILE": profile}, kind: "simulator", clients: []string{"sim-client", "sim-client-2"}},
 		{name: "profile missing", env: map[string]string{"CXLOAD_PROFILE": "/nope.json"}, errs: []string{`CXLOAD_PROFILE="/nope.json"`, "no such file"}},
 		// Forcing the simulator ignores ecosystem credentials (e.g. set for Terraform).
-		{name: "forced simulator", env: tenantEnv(map[string]string{"CXLOAD_TARGET": "simulator", "CXLOAD_APPROVAL": "<unset>", "CXLOAD_REQUEST_BUDGET": "<unset>"}), kind: "simulator"},
+		{name: "forced simulator", env: tenantEnv(map[string]string{"CXLOAD_TARGET": "simulator", "CXLOAD_APPROVAL": "<unset>", "CXLOAD_REQUEST_BUDGET": "<unset>", "CXLOAD_USERS": "<unset>"}), kind: "simulator"},
 		{name: "bad CXLOAD_TARGET", env: map[string]string{"CXLOAD_TARGET": "prod"}, errs: []string{`CXLOAD_TARGET="prod"`, "simulator, tenant or auto"}},
 		{name: "tenant knob on simulator", env: map[string]string{"CXLOAD_APPROVAL": "CS-1"}, errs: []string{"CXLOAD_APPROVAL is set but the target is the simulator"}},
 		// A complete tenant, by region name, domain or URL.

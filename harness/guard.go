@@ -2,12 +2,18 @@ package harness
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
+	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cxload/cxload/harness/genesys"
 )
 
 // Plan is what a run intends to do, printed before it starts and checked
@@ -93,15 +99,17 @@ type Guard struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 
-	used    atomic.Int64
-	stopped atomic.Pointer[string]
-	closes  atomic.Int64 // unix ns when the load-test window closes; 0 = not checked
+	used     *atomic.Int64 // shared by every guard of the run (see runBudget)
+	readOnly bool          // the scenario declared no write (WithReadOnly)
+	stopped  atomic.Pointer[string]
+	closes   atomic.Int64 // unix ns when the load-test window closes; 0 = not checked
 
 	mu            sync.Mutex
 	binStart      time.Time // start of the current 1 s bin
 	n, n429, n5xx int64     // attempts in the current bin
 	above429      time.Time // since when the 429 share has been above its threshold
 	above5xx      time.Time
+	callees       map[string]bool // users and numbers calls may reach
 }
 
 // minBinSamples: a second with fewer attempts says too little to judge, so
@@ -132,7 +140,11 @@ func NewGuard(cfg GuardConfig, now func() time.Time, logf func(format string, ar
 		cfg.Abort5xxRate = DefaultAbort5xxRate
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	return &Guard{cfg: cfg, now: now, logf: logf, ctx: ctx, cancel: cancel}
+	g := &Guard{cfg: cfg, now: now, logf: logf, ctx: ctx, cancel: cancel, used: new(atomic.Int64), callees: map[string]bool{}}
+	for _, c := range cfg.Fixtures.CallTargets {
+		g.callees[c] = true
+	}
+	return g
 }
 
 // Check refuses a run without approval or budget, or outside the load-test
@@ -187,19 +199,125 @@ func InWindow(now time.Time, loc *time.Location) error {
 // Start checks the plan against the budget and prints it. It returns an
 // error if the estimate exceeds the budget or Check fails.
 func (g *Guard) Start(p Plan) error {
-	g.logf("cxload guard: approval %s; budget %d requests; abort if 429 > %.1f%% or 5xx > %.1f%% for %v; %s",
-		g.cfg.Approval, g.cfg.Budget, 100*g.cfg.Abort429Rate, 100*g.cfg.Abort5xxRate, g.cfg.AbortAfter, p)
+	used := min(g.used.Load(), g.cfg.Budget)
+	spent := ""
+	if used > 0 {
+		spent = fmt.Sprintf(" for the whole run, %d used by earlier scenarios", used)
+	}
+	g.logf("cxload guard: approval %s; budget %d requests%s; abort if 429 > %.1f%% or 5xx > %.1f%% for %v; %s; %s",
+		g.cfg.Approval, g.cfg.Budget, spent, 100*g.cfg.Abort429Rate, 100*g.cfg.Abort5xxRate, g.cfg.AbortAfter, p, g.touches())
 	if err := g.Check(); err != nil {
 		return err
 	}
 	if err := p.check(); err != nil {
 		return err
 	}
-	if est := p.Estimate(); est > g.cfg.Budget {
-		return fmt.Errorf("harness: guard: the plan needs about %d requests, over the budget of %d (%s): lower the rate or duration, or raise the budget",
-			est, g.cfg.Budget, EnvRequestBudget)
+	if est := p.Estimate(); est > g.cfg.Budget-used {
+		left := ""
+		if used > 0 {
+			left = fmt.Sprintf("; %d of it used by earlier scenarios of this run, %d left", used, g.cfg.Budget-used)
+		}
+		return fmt.Errorf("harness: guard: the plan needs about %d requests, over the budget of %d (%s%s): lower the rate or duration, run fewer scenarios, or raise the budget",
+			est, g.cfg.Budget, EnvRequestBudget, left)
 	}
 	return nil
+}
+
+// touches describes what the run may touch: the fixture users and queues
+// (the first few and the count) and the write kinds allowed.
+func (g *Guard) touches() string {
+	fx := g.cfg.Fixtures
+	var b strings.Builder
+	switch {
+	case fx.Group != "":
+		fmt.Fprintf(&b, "users: members of group %s (%s)", fx.Group, EnvUsers)
+	case len(fx.Users) > 0:
+		fmt.Fprintf(&b, "users: %s (%s)", firstFew(fx.Users), EnvUsers)
+	default:
+		fmt.Fprintf(&b, "users: none (%s not set)", EnvUsers)
+	}
+	if len(fx.Queues) > 0 {
+		fmt.Fprintf(&b, "; queues: %s", firstFew(fx.Queues))
+	}
+	switch {
+	case g.readOnly:
+		b.WriteString("; writes: none (read-only scenario)")
+	case len(fx.Writes) == 0:
+		fmt.Fprintf(&b, "; writes: none allowed (%s)", EnvAllowWrites)
+	default:
+		fmt.Fprintf(&b, "; writes allowed: %s", strings.Join(fx.Writes, ","))
+	}
+	if fx.Storm {
+		fmt.Fprintf(&b, "; 429 storm allowed (%s)", EnvAllowStorm)
+	}
+	return b.String()
+}
+
+// firstFew lists up to three items and the count.
+func firstFew(items []string) string {
+	const few = 3
+	if len(items) <= few {
+		return fmt.Sprintf("%s (%d)", strings.Join(items, ", "), len(items))
+	}
+	return fmt.Sprintf("%s, … (%d)", strings.Join(items[:few], ", "), len(items))
+}
+
+// AdmitRequest refuses, before its first attempt, a request that changes
+// something the run has no consent for: a write kind CXLOAD_ALLOW_WRITES
+// does not name (any write, in a read-only scenario), a write cxload has no
+// kind for, or a call to someone who is neither a fixture user nor in
+// CXLOAD_CALL_TARGETS. route is the template or the path; body is the
+// request's. It implements api.RequestGate.
+func (g *Guard) AdmitRequest(method, route string, body []byte) error {
+	kind, err := WriteKind(method, route)
+	if err != nil || kind == "" {
+		return err
+	}
+	if g.readOnly {
+		return fmt.Errorf("harness: guard: %s %s is a write (%s) in a read-only scenario: it is not sent", method, route, kind)
+	}
+	if !slices.Contains(g.cfg.Fixtures.Writes, kind) {
+		want := strings.Join(append(slices.Clone(g.cfg.Fixtures.Writes), kind), ",")
+		return fmt.Errorf("harness: guard: %s %s writes %s, which %s does not allow: set %s=%s to let this run change %s on the tenant",
+			method, route, kind, EnvAllowWrites, EnvAllowWrites, want, kind)
+	}
+	if kind == WriteCalls && strings.EqualFold(method, http.MethodPost) && familyOfPath(route) == genesys.FamilyCalls {
+		return g.checkCallee(method, route, body)
+	}
+	return nil
+}
+
+// checkCallee refuses a call placed to anyone but a fixture user or a
+// CXLOAD_CALL_TARGETS entry.
+func (g *Guard) checkCallee(method, route string, body []byte) error {
+	var in struct {
+		CallUserID  string `json:"callUserId"`
+		PhoneNumber string `json:"phoneNumber"`
+		CallQueueID string `json:"callQueueId"`
+	}
+	_ = json.Unmarshal(body, &in)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, who := range []string{in.CallUserID, in.PhoneNumber, in.CallQueueID} {
+		if who == "" {
+			continue
+		}
+		if g.callees[who] || slices.Contains(g.cfg.Fixtures.Queues, who) {
+			return nil
+		}
+		return fmt.Errorf("harness: guard: %s %s calls %q, neither a fixture user (%s, loaded with Target.Users) nor in %s: add it to %s if it is a test line",
+			method, route, who, EnvUsers, EnvCallTargets, EnvCallTargets)
+	}
+	return fmt.Errorf("harness: guard: %s %s names no callee (callUserId, phoneNumber or callQueueId): it is not sent", method, route)
+}
+
+// allowCallees adds users calls may reach (the fixture users once loaded).
+func (g *Guard) allowCallees(ids ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, id := range ids {
+		g.callees[id] = true
+	}
 }
 
 // Admit counts one attempt against the budget. It refuses (wrapping
@@ -215,7 +333,7 @@ func (g *Guard) Admit() error {
 		return fmt.Errorf("%w: %s", ErrStopped, *g.stopped.Load())
 	}
 	if n := g.used.Add(1); n > g.cfg.Budget {
-		g.stop(fmt.Sprintf("request budget spent: %d requests of %d (%s)", g.cfg.Budget, g.cfg.Budget, EnvRequestBudget))
+		g.stop(fmt.Sprintf("request budget spent: %d requests of %d (%s), by all scenarios of the run together, token requests and WebSocket connects included", g.cfg.Budget, g.cfg.Budget, EnvRequestBudget))
 		v := g.stopped.Load()
 		return fmt.Errorf("%w: %s", ErrStopped, *v)
 	}
@@ -291,7 +409,9 @@ func (g *Guard) Verdict() string {
 	return ""
 }
 
-// Used returns the attempts admitted so far.
+// Used returns the attempts admitted so far against the budget: by every
+// guard sharing it (all scenarios of the run, see Open), token requests and
+// WebSocket connects included.
 func (g *Guard) Used() int64 { return min(g.used.Load(), g.cfg.Budget) }
 
 // Close releases the guard's context.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
 	"net/http"
 	"os"
@@ -73,6 +74,8 @@ type options struct {
 	agents  int
 	scale   float64
 	clients func(bs []api.Bucket) (n int, why string)
+	// readOnly: the scenario sends no write (WithReadOnly).
+	readOnly bool
 }
 
 // WithGetenv replaces os.Getenv (tests of the configuration use it).
@@ -134,6 +137,12 @@ func WithPipe() Option { return func(o *options) { o.pipe = true } }
 func WithSimHandler(wrap func(next http.Handler) http.Handler) Option {
 	return func(o *options) { o.wrap = wrap }
 }
+
+// WithReadOnly declares a scenario that changes nothing on the target
+// (discovery): on a tenant it needs no CXLOAD_USERS, and its guard refuses
+// every write whatever CXLOAD_ALLOW_WRITES says. Without it, Open refuses a
+// tenant whose CXLOAD_USERS is not set.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithTenantStandIn makes a tenant configuration talk to sim instead of the
 // region's hosts: the guard, the plan, the budget and the limits API all
@@ -207,7 +216,13 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 
 func (tg *Target) openTenant(o options) error {
 	cfg := tg.Config
+	if !o.readOnly && cfg.Guard.Fixtures.UsersFrom == "" {
+		return fmt.Errorf("cxload target: tenant %s refused: %s is not set: this scenario acts on users (presence, routing, calls) and on a tenant it acts only on named test users; %s, or run a read-only scenario",
+			cfg.Region.Name, EnvUsers, usersHowTo)
+	}
 	tg.Guard = NewGuard(cfg.Guard, o.now, tg.logf)
+	tg.Guard.readOnly = o.readOnly
+	tg.Guard.used = runBudget(cfg, o.standIn)
 	stop := context.AfterFunc(tg.Guard.Context(), func() { tg.cancel(context.Cause(tg.Guard.Context())) })
 	tg.onClose(func() { stop() })
 	if err := tg.Guard.Check(); err != nil {
@@ -456,13 +471,19 @@ func (tg *Target) transport(agents int) *http.Transport {
 // tenant the guard admits every attempt and counts it against the budget.
 func (tg *Target) HTTPClient() *http.Client {
 	tg.hcOnce.Do(func() {
-		var rt http.RoundTripper = tg.transport(16)
-		if tg.Guard != nil {
-			rt = gatedTransport{base: rt, gate: tg.Guard}
-		}
-		tg.hc = &http.Client{Transport: rt, Timeout: 30 * time.Second}
+		tg.hc = tg.gatedClient(16)
 	})
 	return tg.hc
+}
+
+// gatedClient returns an HTTP client over a transport sized for agents
+// whose requests, on a tenant, the guard admits and counts.
+func (tg *Target) gatedClient(agents int) *http.Client {
+	var rt http.RoundTripper = tg.transport(agents)
+	if tg.Guard != nil {
+		rt = gatedTransport{base: rt, gate: tg.Guard}
+	}
+	return &http.Client{Transport: rt, Timeout: 30 * time.Second}
 }
 
 // gatedTransport admits every request through a gate and reports its status.
@@ -472,6 +493,21 @@ type gatedTransport struct {
 }
 
 func (g gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if rg, ok := g.gate.(api.RequestGate); ok {
+		var body []byte
+		if req.GetBody != nil {
+			if rc, err := req.GetBody(); err == nil {
+				body, _ = io.ReadAll(io.LimitReader(rc, 1<<20))
+				rc.Close()
+			}
+		}
+		if err := rg.AdmitRequest(req.Method, req.URL.Path, body); err != nil {
+			if req.Body != nil {
+				req.Body.Close()
+			}
+			return nil, err
+		}
+	}
 	if err := g.gate.Admit(); err != nil {
 		if req.Body != nil {
 			req.Body.Close()
@@ -490,7 +526,8 @@ func (g gatedTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // Pool returns a token pool for the target's OAuth clients. Zero fields of
 // cfg are filled in: TokenURL, Clients, HTTPClient, OnRefresh (failed token
 // requests are logged, redacted) and, on a simulator, CreateLimit from the
-// profile's token-creation limit.
+// profile's token-creation limit. On a tenant the default HTTPClient's
+// token requests are admitted and counted by the guard, like every other.
 func (tg *Target) Pool(cfg auth.Config) (*auth.Pool, error) {
 	if cfg.TokenURL == "" {
 		cfg.TokenURL = tg.TokenURL()
@@ -499,7 +536,7 @@ func (tg *Target) Pool(cfg auth.Config) (*auth.Pool, error) {
 		cfg.Clients = tg.Config.Clients
 	}
 	if cfg.HTTPClient == nil {
-		cfg.HTTPClient = &http.Client{Transport: tg.transport(4), Timeout: 30 * time.Second}
+		cfg.HTTPClient = tg.gatedClient(4)
 	}
 	if cfg.CreateLimit == 0 && tg.profile != nil {
 		for _, l := range tg.profile.Limits {

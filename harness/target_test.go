@@ -260,7 +260,8 @@ func TestTenantGuardedRun(t *testing.T) {
 			"cxload target: tenant eu-west-1 (http://gcsim.pipe)",
 			"plan: 2 agents, target 1.0 req/s for 30s, about 30 requests",
 			"client.credentials.token.rate.per.minute=tenant", // read from the limits API
-			"verdict: request budget spent: 40 requests of 40 (CXLOAD_REQUEST_BUDGET); used 40",
+			"verdict: request budget spent: 40 requests of 40 (CXLOAD_REQUEST_BUDGET), by all scenarios of the run together",
+			"; used 40",
 			"cxload guard refused to start:",
 			"about 600 requests, over the budget of 40",
 			"ERROR: cxload guard stopped the run: request budget spent",

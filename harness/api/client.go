@@ -43,6 +43,15 @@ type Gate interface {
 	Done(status int)
 }
 
+// A RequestGate is a Gate that also judges each request once, before its
+// first attempt, by method, route (the template) and body: the production
+// guard refuses writes the run has no consent for. Its refusal is returned
+// by Do and nothing is sent or recorded.
+type RequestGate interface {
+	Gate
+	AdmitRequest(method, route string, body []byte) error
+}
+
 // Defaults for Config fields left zero.
 const (
 	DefaultAttemptTimeout   = 30 * time.Second

@@ -69,6 +69,11 @@ func (c *Client) newCall(ctx context.Context, req *Request) (*call, error) {
 	if err := checkHeader(req.Header); err != nil {
 		return nil, fmt.Errorf("api: %s %s: %w", method, req.Route, err)
 	}
+	if g, ok := c.cfg.Gate.(RequestGate); ok {
+		if err := g.AdmitRequest(method, req.Route, req.Body); err != nil {
+			return nil, err
+		}
+	}
 	k := &call{ctx: ctx, req: req, method: method, target: target, resp: &Response{}, maxAttempts: c.retry.MaxAttempts}
 	k.resp.Result = metrics.Result{Op: req.Op, Method: method, Route: req.Route, Intended: req.Intended, BytesOut: int64(len(req.Body))}
 	if k.resp.Result.Intended.IsZero() {

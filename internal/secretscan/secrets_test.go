@@ -403,7 +403,7 @@ func runScenario(t *testing.T, c *capture) *tokenTap {
 	g.Stop("scan: stop")
 	c.show("harness.Guard", g)
 	g.Close()
-	standIn := harness.NewTarget(tb, harness.WithGetenv(func(k string) string { return env[k] }), harness.WithTenantStandIn(tg.Sim))
+	standIn := harness.NewTarget(tb, harness.WithGetenv(func(k string) string { return env[k] }), harness.WithTenantStandIn(tg.Sim), harness.WithReadOnly())
 	standIn.Start(harness.Plan{Agents: 1, Rate: 1, Duration: time.Second})
 	c.show("harness.Config (stand-in)", standIn.Config)
 	spool := standIn.NewPool(auth.Config{HTTPClient: hc})
