@@ -22,7 +22,7 @@ const (
 	EnvRamp        = "CXLOAD_RAMP"         // ramp-up time to the full concurrency
 	EnvThink       = "CXLOAD_THINK"        // think time between an agent's iterations (mean, for the shift)
 	EnvRate        = "CXLOAD_RATE"         // requested rate, requests per second (all shards)
-	EnvIterations  = "CXLOAD_ITERATIONS"   // TestAgentShift: iterations per agent instead of a duration
+	EnvIterations  = "CXLOAD_ITERATIONS"   // TestAgentShift: calls per agent instead of a duration
 	EnvSeed        = "CXLOAD_SEED"         // seed of every random choice of the agents
 	EnvP99         = "CXLOAD_P99"          // threshold: p99 service time of every operation
 	EnvMax429Rate  = "CXLOAD_MAX_429_RATE" // threshold: share of requests answered 429 (rate-aware runs)
@@ -35,8 +35,8 @@ const (
 // MaxDuration, MaxTimeScale and shard.Max. A knob over its bound is refused
 // before a scenario allocates or sends anything.
 const (
-	// MaxIterations bounds CXLOAD_ITERATIONS: a million iterations per agent
-	// at the shortest think time is days of load, more than MaxDuration.
+	// MaxIterations bounds CXLOAD_ITERATIONS: a million calls per agent is
+	// days of load, more than MaxDuration.
 	MaxIterations = 1_000_000
 	// MaxProbeMax bounds CXLOAD_PROBE_MAX: the largest Genesys limits allow
 	// thousands of requests per window, so a million per route family finds
@@ -54,20 +54,20 @@ type KnobSpec struct {
 // variables they share (CXLOAD_SIM_URL, CXLOAD_TIME_SCALE, CXLOAD_LABELS,
 // CXLOAD_SHARD), for errors and for the README.
 var KnobSpecs = []KnobSpec{
-	{EnvAgents, fmt.Sprintf("a whole number from 1 to %d", MaxAgents), "500 (burst), 50 (notifications), 40 (shift); -short: 200, 20, 12", "population size over all shards"},
+	{EnvAgents, fmt.Sprintf("a whole number from 1 to %d", MaxAgents), "500 (burst), 50 (notifications), 500 (shift); -short: 200, 20, 12", "population size over all shards"},
 	{EnvConcurrency, fmt.Sprintf("a whole number from 1 to %d", MaxAgents), "100; -short: 50", "TestRecordingBurst: agents active at once after the ramp"},
-	{EnvDuration, fmt.Sprintf("a Go duration > 0, at most %v", MaxDuration), "burst 10s/20s/20s, notifications 30s, shift 45s; -short: 3s/5s/5s, 8s, 10s; notifications at least 3 × agents/250 s + one heartbeat", "length of each load phase"},
+	{EnvDuration, fmt.Sprintf("a Go duration > 0, at most %v", MaxDuration), "burst 10s/20s/20s, notifications 30s, shift 60s; -short: 3s/5s/5s, 8s, 10s; notifications at least 3 × agents/250 s + one heartbeat", "length of each load phase"},
 	{EnvRamp, fmt.Sprintf("a Go duration ≥ 0, at most %v", MaxDuration), "5s; -short: 1s", "ramp-up to the full concurrency"},
-	{EnvThink, fmt.Sprintf("a Go duration ≥ 0, at most %v", MaxDuration), "burst 500ms (constant), shift 2s (exponential mean); -short: 250ms, 500ms", "think time between an agent's iterations"},
+	{EnvThink, fmt.Sprintf("a Go duration ≥ 0, at most %v", MaxDuration), "burst 500ms (constant), shift 10s (exponential mean); -short: 250ms, 1s", "think time between an agent's iterations; TestAgentShift: the talk time of a call"},
 	{EnvRate, fmt.Sprintf("a number > 0, at most %d (requests per second)", MaxRate), "burst 10, notifications 20; -short: 10, 10", "requested rate over all shards"},
-	{EnvIterations, fmt.Sprintf("a whole number from 0 to %d", MaxIterations), "0 (the shift lasts CXLOAD_DURATION)", "TestAgentShift: iterations per agent (exact, shard-independent counts)"},
+	{EnvIterations, fmt.Sprintf("a whole number from 0 to %d", MaxIterations), "0 (the shift lasts CXLOAD_DURATION)", "TestAgentShift: calls per agent, each queued on the agent's own queue (exact, shard-independent counts)"},
 	{EnvSeed, "a whole number ≥ 0 (any uint64)", "1", "seed of the agents' random choices"},
 	{EnvP99, fmt.Sprintf("a Go duration > 0, at most %v", MaxDuration), "1s; -short: 3s", "threshold on the p99 service time of every operation"},
 	{EnvMax429Rate, "a share such as 1% or 0.01", "1%", "threshold on the share of 429s in rate-aware runs"},
 	{EnvProfileOut, "a file path", "tenant: cxload-discovered-<region>.json in the temp dir; simulator: none", "TestRateLimitDiscovery: write the findings as a gcsim profile"},
 	{EnvProbeMax, fmt.Sprintf("a whole number from 1 to %d", MaxProbeMax), "1000", "TestRateLimitDiscovery: most requests per route family"},
 	{EnvSimURL, "an http://127.0.0.1:PORT URL", "none (embedded simulator)", "use an external simulator (go run ./scripts/gcsim), e.g. for scripts/matrix.sh"},
-	{EnvTimeScale, fmt.Sprintf("a number from 1 to %d", MaxTimeScale), "1; -short: 10 for the burst and the shift", "simulator only: divide rate-limit windows by this factor"},
+	{EnvTimeScale, fmt.Sprintf("a number from 1 to %d", MaxTimeScale), "1; -short: 10 for the burst", "simulator only: divide rate-limit windows by this factor"},
 	{EnvLabels, "k=v,k=v", "none", "labels of the result documents (matrix cells)"},
 	{EnvShard, fmt.Sprintf("i/n with n ≤ %d", shard.Max), "1/1", "this machine's shard of the agents, arrivals and budgets"},
 }
@@ -166,7 +166,7 @@ func parseKnobs(getenv func(string) string) (Knobs, []error) {
 			k.Rate = f
 		}
 	}
-	intKnob(EnvIterations, 0, MaxIterations, fmt.Sprintf("%d iterations per agent (harness.MaxIterations)", MaxIterations),
+	intKnob(EnvIterations, 0, MaxIterations, fmt.Sprintf("%d calls per agent (harness.MaxIterations)", MaxIterations),
 		"for a longer shift set "+EnvDuration+" instead", &k.Iterations)
 	if v := strings.TrimSpace(getenv(EnvSeed)); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -89,7 +89,7 @@ func TestParseKnobs(t *testing.T) {
 		{name: "duration over int64", env: map[string]string{harness.EnvDuration: "1e300h"},
 			wantErr: []string{`CXLOAD_DURATION="1e300h": want a Go duration > 0 such as 30s or 2m, at most 24h0m0s`}},
 		{name: "iterations over the bound", env: map[string]string{harness.EnvIterations: "1000001"},
-			wantErr: []string{`CXLOAD_ITERATIONS="1000001": over the bound of 1000000 iterations per agent (harness.MaxIterations)`}},
+			wantErr: []string{`CXLOAD_ITERATIONS="1000001": over the bound of 1000000 calls per agent (harness.MaxIterations)`}},
 		{name: "probe max over the bound", env: map[string]string{harness.EnvProbeMax: "1e9"}, wantErr: []string{`CXLOAD_PROBE_MAX="1e9": want a whole number from 1 to 1000000`}},
 		{name: "time scale over the bound", env: map[string]string{harness.EnvTimeScale: "1e300"}, wantErr: []string{`CXLOAD_TIME_SCALE="1e300": over the bound of 1000 (harness.MaxTimeScale)`}},
 		{name: "shards over the bound", env: map[string]string{harness.EnvShard: "1/1001"}, wantErr: []string{`CXLOAD_SHARD="1/1001": shard "1/1001": count 1001 is over the bound of 1000 shards (shard.Max)`}},
