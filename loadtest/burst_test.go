@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
@@ -120,7 +121,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	setupPool := r.pool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, (cfg.Concurrency+20*len(clients)-1)/(20*len(clients)))})
 	setup := r.client(api.Config{Tokens: setupPool, Recorder: rec, Agents: 8, Limits: r.limits(false)})
 	ctx := r.ctx
-	users, err := agent.LoadUsers(ctx, setup, cfg.Agents)
+	users, err := r.loadUsers(setup, cfg.Agents)
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", cfg.Agents, err)
 	}
@@ -144,8 +145,12 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	var stormWait time.Duration
 	t.Run("shared-token", func(t *testing.T) {
 		rr := r.withT(t)
+		stormCap, err := rr.stormCap()
+		if err != nil {
+			t.Skip(err.Error())
+		}
 		pool := rr.pool(auth.Config{Policy: auth.Shared})
-		a = runBurstPhase(t, rr, cfg, cfg.Storm, pool, rr.limits(false), api.RetryPolicy{MaxAttempts: 1}, calls)
+		a = runBurstPhase(t, rr, cfg, cfg.Storm, pool, rr.limits(false), api.RetryPolicy{MaxAttempts: 1}, calls, stormCap)
 		f, ok := topFinding(a.Doc)
 		if ok {
 			finding = rr.describeFinding(f, a.Doc)
@@ -179,7 +184,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	t.Run("rate-aware", func(t *testing.T) {
 		rr := r.withT(t)
 		pool := rr.pool(auth.Config{Policy: auth.Shared})
-		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls)
+		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
 		summary := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token, client-side limits %s): %d accepted, %d answered 429; %s over %v.",
 			bucketList(buckets), b.OK, b.Throttled, rr.measured(b.Rate), b.Doc.Duration().Round(time.Second)),
 			fmt.Sprintf("The limits allow %s with one token of one OAuth client, set by %s (%s); %d requests were still waiting for the client-side limiter when the phase ended.",
@@ -195,7 +200,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	t.Run("token-pool", func(t *testing.T) {
 		rr := r.withT(t)
 		pool := rr.pool(auth.Config{Policy: auth.PerClient, Clients: clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
-		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls)
+		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
 		summary := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
 			rateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
 			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s; %d requests were still waiting for it when the phase ended.",
@@ -271,8 +276,34 @@ func (r *rig) placeCalls(ctx context.Context, setup *api.Client, users []agent.U
 // runBurstPhase runs the closed load (ramp to the concurrency, hold) with
 // the given pool and limiter, each iteration toggling the agent's recording
 // state, and returns what it recorded.
-func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, pool *auth.Pool, lim *api.Limits, retry api.RetryPolicy, calls map[int]string) burstResult {
+// stormWindows bounds the deliberate 429 storm on a tenant: at most this
+// many windows' worth of the per-token limit, enough to show the limit and
+// its 429s without spending the organization's allocation on rejections.
+const stormWindows = 2
+
+// stormCap returns how many requests phase (a)'s storm may send: no bound
+// on a simulator; on a tenant an error unless CXLOAD_ALLOW_STORM=1, then
+// stormWindows times the per-token limit.
+func (r *rig) stormCap() (int64, error) {
+	if !r.tenant() {
+		return 0, nil
+	}
+	if !r.tg.Config.Guard.Fixtures.Storm {
+		return 0, fmt.Errorf("phase (a) drives one token into 429s on purpose: on a tenant it needs %s=1 (capped at %d windows of the per-token limit)", harness.EnvAllowStorm, stormWindows)
+	}
+	for _, b := range r.rawBuckets() {
+		if b.Scope == genesys.ScopeToken && b.Allowed > 0 {
+			return int64(stormWindows * b.Allowed), nil
+		}
+	}
+	return 0, fmt.Errorf("phase (a): no per-token limit is known for this tenant, so the storm cannot be capped; it is not run")
+}
+
+// runBurstPhase runs one phase; maxRequests > 0 bounds the requests sent
+// (the iterations past it send nothing).
+func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, pool *auth.Pool, lim *api.Limits, retry api.RetryPolicy, calls map[int]string, maxRequests int64) burstResult {
 	rec := r.recorder(t)
+	var sent atomic.Int64
 	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: cfg.Concurrency, Limits: lim, Retry: retry})
 	var active atomic.Int64
 	closed := workload.Closed{
@@ -289,6 +320,9 @@ func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, po
 		conv, ok := calls[it.Agent]
 		if !ok {
 			return fmt.Errorf("agent %d has no call", it.Agent)
+		}
+		if maxRequests > 0 && sent.Add(1) > maxRequests {
+			return nil
 		}
 		_, err := c.Agent(it.Agent).Do(ctx, recordingToggle(conv, it.N, it.Intended))
 		return err

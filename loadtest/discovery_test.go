@@ -74,6 +74,7 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	if !k.Shard.Whole() && k.Shard.Index != 1 {
 		t.Skipf("discovery runs on shard 1 only (this is %v): its experiments depend on fresh buckets, which shards would share", k.Shard)
 	}
+	o.readOnly = true
 	r := newRig(t, o)
 	rec := r.recorder(t)
 	clients := r.clients()

@@ -63,6 +63,10 @@ type rigOptions struct {
 	// clients says how many OAuth clients the scenario needs under the
 	// given limits, and why: harness.WithClients.
 	clients func(bs []api.Bucket) (n int, why string)
+	// readOnly declares a scenario that changes nothing (discovery): on a
+	// tenant it needs no CXLOAD_USERS and sends no write
+	// (harness.WithReadOnly).
+	readOnly bool
 }
 
 // rig is a scenario's glue over its harness.Target: the knobs, quiet
@@ -96,6 +100,9 @@ func newRig(t testing.TB, o rigOptions) *rig {
 	if o.clients != nil {
 		opts = append(opts, harness.WithClients(o.clients))
 	}
+	if o.readOnly {
+		opts = append(opts, harness.WithReadOnly())
+	}
 	tg := harness.NewTarget(quietTB{t}, opts...)
 	k.Shard = tg.Config.Shard
 	return &rig{t: t, k: k, tg: tg, ext: tg.Config.SimURL, hc: tg.HTTPClient(), prof: tg.Profile(), real: tg.ProfileUnscaled(),
@@ -120,15 +127,11 @@ func (r *rig) where() string {
 // clients returns the OAuth clients of the target.
 func (r *rig) clients() []auth.Credentials { return r.tg.Config.Clients }
 
-// loadUsers loads n users of the target's directory. The embedded
-// simulator's directory holds them (harness.WithAgents); an external
-// simulator's is its own profile's, which the error then says how to grow.
+// loadUsers returns the n users the scenario acts on (harness.Target.Users):
+// on a tenant exactly the test users of CXLOAD_USERS, never others; on a
+// simulator its directory's first n.
 func (r *rig) loadUsers(c *api.Client, n int) ([]agent.User, error) {
-	users, err := agent.LoadUsers(r.ctx, c, n)
-	if err != nil && r.ext != "" {
-		err = fmt.Errorf("%w (%s=%s serves its own profile: restart it with go run ./scripts/gcsim -profile FILE, FILE setting \"directory\": {\"agents\": %d} or more)", err, EnvSimURL, r.ext, n)
-	}
-	return users, err
+	return r.tg.Users(r.ctx, c, n)
 }
 
 // pool returns a token pool for the target's clients.
@@ -280,5 +283,31 @@ func TestRigSizesSimulator(t *testing.T) {
 	_, msg = newRigOrFatal(t, rigOptions{clients: four})
 	if want := `has 2 OAuth client(s) in "clients", the scenario needs 4: the test needs four; add 2 client(s)`; !strings.Contains(msg, want) {
 		t.Errorf("profile with 2 clients, 4 needed: failure %q, want it to contain %q", msg, want)
+	}
+}
+
+// With tenant variables, approval, budget and CXLOAD_ALLOW_OUTSIDE_WINDOW=1
+// but no CXLOAD_USERS, a scenario refuses at configuration time, naming
+// CXLOAD_USERS: Open returns before any connection is opened (HTTPS_PROXY
+// points at a closed local port, so an escape would fail here, not reach
+// the region). A read-only scenario (discovery) needs no CXLOAD_USERS.
+func TestRigTenantNeedsUsers(t *testing.T) {
+	for _, v := range harness.Variables() {
+		t.Setenv(v, "")
+	}
+	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+	t.Setenv(harness.EnvRegion, "eu-west-1")
+	t.Setenv(harness.EnvClientID, "not-a-client")
+	t.Setenv(harness.EnvClientSecret, "not-a-secret")
+	t.Setenv(harness.EnvApproval, "CS-0")
+	t.Setenv(harness.EnvRequestBudget, "100")
+	t.Setenv(harness.EnvAllowOutsideWindow, "1")
+	_, msg := newRigOrFatal(t, rigOptions{})
+	if !strings.Contains(msg, harness.EnvUsers+" is not set") {
+		t.Errorf("newRig on a tenant without %s: %q, want a refusal naming it", harness.EnvUsers, msg)
+	}
+	r, msg := newRigOrFatal(t, rigOptions{readOnly: true})
+	if msg != "" || r.tg.Guard == nil {
+		t.Errorf("read-only newRig on a tenant without %s: refused %q, want a guarded target", harness.EnvUsers, msg)
 	}
 }
