@@ -299,3 +299,66 @@ func TestTenantOneBudgetPerRun(t *testing.T) {
 		t.Errorf("a third scenario's plan once the run's budget is spent: %v, want a refusal", err)
 	}
 }
+
+// The fixture variables are read by ResolveTarget; each problem names the
+// variable and the fix.
+func TestResolveFixtures(t *testing.T) {
+	list := writeFile(t, "users.txt", "# ids or emails\nu-1\n\nagent@example.com\n")
+	array := writeFile(t, "users.json", `["u-1", {"email": "agent@example.com"}, {"id": "u-3"}]`)
+	queues := writeFile(t, "queues.txt", "Queue A\nq-2\n")
+	for _, c := range []struct {
+		name  string
+		env   map[string]string
+		users []string
+		errs  []string
+		check func(harness.Fixtures) string
+	}{
+		// One per line, comments and blank lines skipped.
+		{name: "users list", env: map[string]string{harness.EnvUsers: list}, users: []string{"u-1", "agent@example.com"}},
+		// A JSON array of strings or objects.
+		{name: "users array", env: map[string]string{harness.EnvUsers: array}, users: []string{"u-1", "agent@example.com", "u-3"}},
+		{name: "users missing", env: map[string]string{harness.EnvUsers: "/nonexistent/users.txt"}, errs: []string{`CXLOAD_USERS="/nonexistent/users.txt": cannot read`}},
+		{name: "users two per line", env: map[string]string{harness.EnvUsers: writeFile(t, "bad.txt", "u-1 u-2\n")}, errs: []string{"bad.txt:1", "one user id or email per line"}},
+		{name: "users empty", env: map[string]string{harness.EnvUsers: writeFile(t, "empty.txt", "# none\n")}, errs: []string{"the file lists no user"}},
+		{name: "users bad group", env: map[string]string{harness.EnvUsers: "group:"}, errs: []string{"want group:<groupId>"}},
+		{name: "writes all", env: map[string]string{harness.EnvAllowWrites: "all"}, errs: []string{`CXLOAD_ALLOW_WRITES="all": name each write kind`}},
+		{name: "writes typo", env: map[string]string{harness.EnvAllowWrites: "presense"}, errs: []string{`unknown write kind "presense"`}},
+		{name: "storm bad", env: map[string]string{harness.EnvAllowStorm: "maybe"}, errs: []string{`CXLOAD_ALLOW_STORM="maybe": want 1`}},
+		{name: "writes, queues, targets, storm", env: map[string]string{harness.EnvAllowWrites: "calls, Presence,calls", harness.EnvQueues: queues,
+			harness.EnvCallTargets: "+15550100, u-9", harness.EnvAllowStorm: "1"}, check: func(f harness.Fixtures) string {
+			if want := "{[presence calls] [Queue A q-2] [+15550100 u-9] true}"; fmt.Sprint("{", f.Writes, " ", f.Queues, " ", f.CallTargets, " ", f.Storm, "}") != want {
+				return fmt.Sprintf("%+v, want %s", f, want)
+			}
+			return ""
+		}},
+		{name: "queues inline", env: map[string]string{harness.EnvQueues: "q-1,,Queue B"}, check: func(f harness.Fixtures) string {
+			if !slices.Equal(f.Queues, []string{"q-1", "Queue B"}) {
+				return fmt.Sprintf("queues %q, want [q-1 Queue B]", f.Queues)
+			}
+			return ""
+		}},
+		// Tenant-only: refused on the simulator like the approval.
+		{name: "users on simulator", env: map[string]string{harness.EnvTarget: "simulator", harness.EnvApproval: "<unset>", harness.EnvRequestBudget: "<unset>",
+			harness.EnvUsers: list}, errs: []string{"CXLOAD_USERS is set but the target is the simulator"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := harness.ResolveTarget(env(tenantEnv(c.env)))
+			if len(c.errs) == 0 && err != nil {
+				t.Fatalf("ResolveTarget: %v", err)
+			}
+			for _, want := range c.errs {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("ResolveTarget error %v, want it to contain %q", err, want)
+				}
+			}
+			if c.users != nil && !slices.Equal(cfg.Guard.Fixtures.Users, c.users) {
+				t.Errorf("Fixtures.Users = %q, want %q", cfg.Guard.Fixtures.Users, c.users)
+			}
+			if c.check != nil {
+				if msg := c.check(cfg.Guard.Fixtures); msg != "" {
+					t.Error(msg)
+				}
+			}
+		})
+	}
+}
