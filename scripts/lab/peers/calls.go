@@ -8,6 +8,7 @@ package main
 // abandoned, or offered to an agent who never answered.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -322,7 +323,7 @@ func (d *callDriver) answer(ca *callAgent) {
 	if err == nil {
 		d.counters.offers.Add(1)
 		err = a.Answer(ctx, o)
-		if se, ok := errors.AsType[*api.StatusError](err); ok && se.Response.Status == http.StatusConflict {
+		if callerGone(err) {
 			// The caller hung up while it rang: the supervisor counts
 			// the abandon; the offer is gone.
 			d.counters.gone.Add(1)
@@ -339,12 +340,32 @@ func (d *callDriver) answer(ca *callAgent) {
 	time.AfterFunc(d.talkTime(), func() { d.hangUp(ca) })
 }
 
-// hangUp ends the call and its after-call work.
+// callerGone reports whether an answer was refused because the offer had
+// ended: the simulator answers 400 (Genesys' answer is unconfirmed) or 409
+// that the participant is disconnected.
+func callerGone(err error) bool {
+	se, ok := errors.AsType[*api.StatusError](err)
+	return ok && (se.Response.Status == http.StatusBadRequest || se.Response.Status == http.StatusConflict) &&
+		bytes.Contains(se.Response.Body, []byte(" is disconnected"))
+}
+
+// hangUp ends the call and its after-call work. Once the load is over the
+// agent goes off queue before its wrap-up: a wrap-up makes it IDLE, and an
+// IDLE agent on queue is offered the next waiting call at once.
 func (d *callDriver) hangUp(ca *callAgent) {
 	a := ca.a
 	ctx, cancel := context.WithTimeout(d.ctx, 30*time.Second)
 	defer cancel()
 	err := a.Disconnect(ctx)
+	if err == nil && d.ended.Load() {
+		ca.mu.Lock()
+		leave := !ca.offQueue
+		ca.offQueue = true
+		ca.mu.Unlock()
+		if leave {
+			d.goOffQueue(ca)
+		}
+	}
 	if err == nil {
 		err = a.Wrapup(ctx, callWrapupCode)
 	}
