@@ -38,6 +38,8 @@ const (
 	secret2     = "FAKE-SECRET-2b8e41"
 	password    = "FAKE-PASSWORD-93d1e0"
 	wrongSecret = "FAKE-WRONG-SECRET-55aa01"
+	userAccess  = "FAKE-USER-ACCESS-TOKEN-4c19d2"
+	userRefresh = "FAKE-USER-REFRESH-TOKEN-8e07b3"
 	client1     = "scan-client"
 	client2     = "scan-client-2"
 )
@@ -208,6 +210,7 @@ func TestNoSecretInAnyOutput(t *testing.T) {
 	}
 	needles := map[string]string{
 		secret1: "client secret 1", secret2: "client secret 2", password: "agents' password", wrongSecret: "wrong client secret",
+		userAccess: "user access token", userRefresh: "user refresh token",
 	}
 	for i, tok := range tokens {
 		needles[tok] = fmt.Sprintf("access token %d", i+1)
@@ -358,6 +361,27 @@ func runScenario(t *testing.T, c *capture) *tokenTap {
 		c.show("api.Response.Result", resp.Result)
 	}
 	tg.Sim.SetFaults(gcsim.Faults{})
+	// A user tokens file whose refresh token the server refuses.
+	utFile := filepath.Join(t.TempDir(), "user-tokens.json")
+	utJSON := fmt.Sprintf(`[{"userId": "u-scan", "accessToken": %q, "refreshToken": %q, "expiresAt": "2000-01-01T00:00:00Z"}, {"accessToken": %q}]`, userAccess, userRefresh, userAccess)
+	if err := os.WriteFile(utFile, []byte(utJSON), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = auth.ReadUserTokens(utFile)
+	c.err("auth.ReadUserTokens (bad entry)", err)
+	userToks, err := auth.ParseUserTokens("user-tokens.json", []byte(utJSON[:strings.LastIndex(utJSON, ", {")]+"]"))
+	c.err("auth.ParseUserTokens", err)
+	for _, u := range userToks {
+		c.show("auth.UserToken", u)
+	}
+	userPool, err := auth.NewPool(auth.Config{TokenURL: tg.TokenURL(), Policy: auth.PerUser, Users: userToks,
+		Clients: []auth.Credentials{{ClientID: client1, Secret: secret1}}, HTTPClient: hc, MaxAttempts: 1})
+	c.err("auth.NewPool (per user)", err)
+	if userPool != nil {
+		c.show("auth.Pool (per user)", userPool)
+		_, err = userPool.Token(ctx, 0)
+		c.err("pool.Token (refused refresh token)", err)
+	}
 	wrong := auth.Credentials{ClientID: client1, Secret: wrongSecret}
 	c.show("auth.Credentials (wrong)", wrong)
 	badPool, err := auth.NewPool(auth.Config{TokenURL: tg.TokenURL(), Clients: []auth.Credentials{wrong}, HTTPClient: hc, MaxAttempts: 2, Backoff: time.Millisecond})
