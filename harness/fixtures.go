@@ -22,7 +22,7 @@ import (
 const (
 	EnvUsers       = "CXLOAD_USERS"        // file of test user ids or emails, or group:<groupId> (tenant: required unless read-only)
 	EnvQueues      = "CXLOAD_QUEUES"       // test queue ids or names, comma-separated, or a file of them
-	EnvCallTargets = "CXLOAD_CALL_TARGETS" // user ids, emails or numbers calls may go to, besides the fixture users
+	EnvCallTargets = "CXLOAD_CALL_TARGETS" // user ids or phone numbers calls may go to, besides the fixture users
 	EnvAllowWrites = "CXLOAD_ALLOW_WRITES" // write kinds the run may send to a tenant, e.g. presence,routing
 	EnvAllowStorm  = "CXLOAD_ALLOW_STORM"  // 1: allow TestRecordingBurst's deliberate 429 storm on a tenant
 )
@@ -57,7 +57,7 @@ type Fixtures struct {
 	Group string
 	// Queues are CXLOAD_QUEUES' ids or names, in order.
 	Queues []string
-	// CallTargets are CXLOAD_CALL_TARGETS' user ids, emails or numbers.
+	// CallTargets are CXLOAD_CALL_TARGETS' user ids or phone numbers.
 	CallTargets []string
 	// Writes are CXLOAD_ALLOW_WRITES' kinds, sorted as WriteKinds.
 	Writes []string
