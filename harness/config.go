@@ -138,7 +138,10 @@ type Config struct {
 	Labels map[string]string
 	// Knobs are the load scenarios' knobs (CXLOAD_AGENTS, CXLOAD_RATE, ...).
 	Knobs Knobs
-	Guard GuardConfig
+	// UserTokens are CXLOAD_USER_TOKENS' users and their tokens: with them,
+	// a per-agent pool (Target.Pool) becomes a per-user one (auth.PerUser).
+	UserTokens []auth.UserToken
+	Guard      GuardConfig
 	// Why is one line saying which variables decided the target.
 	Why string
 }
@@ -320,6 +323,11 @@ func resolveRun(getenv func(string) string) (Config, []error) {
 	var kerrs []error
 	cfg.Knobs, kerrs = parseKnobs(getenv)
 	errs = append(errs, kerrs...)
+	ut, err := ResolveUserTokens(getenv)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	cfg.UserTokens = ut
 	if v := getenv(EnvLabels); v != "" {
 		l, err := result.ParseLabels(v)
 		if err != nil {
@@ -546,7 +554,7 @@ func parseRate(v string) (float64, error) {
 func Variables() []string {
 	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvApproval,
 		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard,
-		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm}
+		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm, EnvUserTokens}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
 	}

@@ -538,6 +538,10 @@ func (tg *Target) Pool(cfg auth.Config) (*auth.Pool, error) {
 	if cfg.HTTPClient == nil {
 		cfg.HTTPClient = tg.gatedClient(4)
 	}
+	if cfg.Policy == auth.PerAgent && len(tg.Config.UserTokens) > 0 && cfg.Users == nil {
+		// CXLOAD_USER_TOKENS: agent k sends with user k's own token.
+		cfg.Policy, cfg.Users = auth.PerUser, tg.Config.UserTokens
+	}
 	if cfg.CreateLimit == 0 && tg.profile != nil {
 		for _, l := range tg.profile.Limits {
 			if l.Scope == genesys.ScopeClient && !l.Disabled && l.Allowed > 1 {

@@ -27,7 +27,7 @@ func ExampleRun() {
 	// One token per agent over the profile's two OAuth clients, no
 	// client-side limiting, no retries.
 	pool, err := auth.NewPool(auth.Config{TokenURL: srv.URL() + "/oauth/token", Policy: auth.PerAgent, Agents: 16,
-		Clients: []auth.Credentials{{ClientID: "sim-client", Secret: "sim-secret"}, {ClientID: "sim-client-2", Secret: "sim-secret-2"}},
+		Clients:    []auth.Credentials{{ClientID: "sim-client", Secret: "sim-secret"}, {ClientID: "sim-client-2", Secret: "sim-secret-2"}},
 		HTTPClient: srv.Client(), CreateLimit: rate.Inf})
 	if err != nil {
 		panic(err)
