@@ -264,10 +264,11 @@ func (s *shift) nextOffer(ctx context.Context, a *agent.Agent, seen map[string]b
 }
 
 // handle rings, answers, talks (with desktop requests, maybe a hold),
-// hangs up or transfers, and wraps up one offered call; it reports whether
-// the call was transferred. A call whose caller hung up while it rang is
+// hangs up or transfers, wraps up one offered call, and takes the break
+// planned after it (until hold ends); it reports whether the call was
+// transferred. A call whose caller hung up while it rang is
 // let go.
-func (s *shift) handle(ctx context.Context, a *agent.Agent, o agent.Offer, p callPlan) (transferred bool, err error) {
+func (s *shift) handle(ctx, hold context.Context, a *agent.Agent, o agent.Offer, p callPlan) (transferred bool, err error) {
 	if err := sleep(ctx, p.ring); err != nil {
 		return false, err
 	}
@@ -340,8 +341,10 @@ func (s *shift) handle(ctx context.Context, a *agent.Agent, o agent.Offer, p cal
 	}
 	s.stats.handled(time.Since(answered))
 	if p.brk {
-		if err := sleep(ctx, p.breakFor); err != nil {
-			return transferred, err
+		// A break ends early when the shift does: the agent then goes off
+		// queue from it.
+		if sleep(hold, p.breakFor) != nil {
+			return transferred, ctx.Err()
 		}
 		if err := a.SetPresence(ctx, agent.PresenceOnQueue); err != nil {
 			return transferred, err
@@ -377,7 +380,7 @@ func (s *shift) run(hard, hold context.Context, a *agent.Agent, calls int) error
 			if err != nil {
 				return err
 			}
-			back, err = s.handle(hard, a, o, drawCall(rng, s.think))
+			back, err = s.handle(hard, hard, a, o, drawCall(rng, s.think))
 			if err != nil {
 				return err
 			}
@@ -392,7 +395,7 @@ func (s *shift) run(hard, hold context.Context, a *agent.Agent, calls int) error
 		if err != nil {
 			break
 		}
-		if _, err := s.handle(hard, a, o, drawCall(rng, s.think)); err != nil {
+		if _, err := s.handle(hard, hold, a, o, drawCall(rng, s.think)); err != nil {
 			return err
 		}
 	}
@@ -407,7 +410,9 @@ func (s *shift) run(hard, hold context.Context, a *agent.Agent, calls int) error
 		if err != nil {
 			return hard.Err()
 		}
-		if _, err := s.handle(hard, a, o, drawCall(rng, s.think)); err != nil {
+		p := drawCall(rng, s.think)
+		p.brk = false // off queue already
+		if _, err := s.handle(hard, hard, a, o, p); err != nil {
 			return err
 		}
 	}
@@ -630,8 +635,13 @@ func TestAgentShift(t *testing.T) {
 	// and wrap-up, holds, desktop requests and breaks.
 	perCall := 4 + 2*shiftHold + shiftQueues + shiftDetails + 2*shiftBreak
 	offered := callRate * perCall
+	// The pool is sized for twice the offered rate: calls come in bursts
+	// and each agent's requests go through one token's bucket, so a pool
+	// sized at the mean would keep requests waiting on the client-side
+	// limiter.
+	sizeFor := 2 * offered
 	o.clients = func(bs []api.Bucket) (int, string) {
-		p := sizePool(t, bs, genesys.FamilyPresence, k.Shard.SplitRate(offered), math.MaxInt)
+		p := sizePool(t, bs, genesys.FamilyPresence, k.Shard.SplitRate(sizeFor), math.MaxInt)
 		return p.Clients, fmt.Sprintf("%d agents taking %.1f calls/s offer %s", agents, callRate, rateWords(k.Shard.SplitRate(offered)))
 	}
 	r := newRig(t, o)
@@ -639,7 +649,7 @@ func TestAgentShift(t *testing.T) {
 	owned := len(r.k.Shard.Agents(agents))
 	traffic := r.tg.Sim != nil && !exact // the embedded simulator's traffic model offers the calls
 
-	sized := sizePool(t, r.splitBuckets(r.rawBuckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(offered), len(r.clients()))
+	sized := sizePool(t, r.splitBuckets(r.rawBuckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(sizeFor), len(r.clients()))
 	sized.Clients = len(r.clients())
 	sized.TokensPerClient = max(1, (sized.Tokens()+sized.Clients-1)/sized.Clients)
 	perClient := max(sized.TokensPerClient, ceilDiv(2*owned, 250*sized.Clients)) // channel create + subscribe
@@ -771,9 +781,9 @@ func TestAgentShift(t *testing.T) {
 	if exact {
 		mode = fmt.Sprintf("%d calls per agent", k.Iterations)
 	}
-	summary := []string{fmt.Sprintf("A call-handling shift of %d agents on %s: ramp %v, %s; talk time exponential with mean %v, ring %v–%v, after-call work %v–%v; %.0f%% of calls held, %.0f%% transferred, breaks after %.0f%%. Pool of %d token(s) over %d OAuth client(s) sized for about %.1f req/s.",
+	summary := []string{fmt.Sprintf("A call-handling shift of %d agents on %s: ramp %v, %s; talk time exponential with mean %v, ring %v–%v, after-call work %v–%v; %.0f%% of calls held, %.0f%% transferred, breaks after %.0f%%. The agents offer about %.1f req/s; the pool of %d token(s) over %d OAuth client(s) is sized for twice that.",
 		owned, r.where(), ramp, mode, think, shiftRingMin, shiftRingMax, shiftACWMin, shiftACWMax, 100*shiftHold, 100*shiftTransfer, 100*shiftBreak,
-		sized.TokensPerClient*sized.Clients, sized.Clients, r.k.Shard.SplitRate(offered))}
+		r.k.Shard.SplitRate(offered), sized.TokensPerClient*sized.Clients, sized.Clients)}
 	if reach := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
 		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
 			r.k.Shard.SplitRate(offered), rateWords(reach.Rate), reach.Bottleneck.Key, perWindow(reach.Bottleneck), advice(reach.Bottleneck, len(r.clients()))))
