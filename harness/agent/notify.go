@@ -252,6 +252,11 @@ func (v *sharedView) Expect(correlationID, topic string, sentAt time.Time) {
 	v.ch.client.Expect(correlationID, topic, sentAt)
 }
 
+// ExpectContent registers an expected event, also matched by content.
+func (v *sharedView) ExpectContent(correlationID, topic, content string, sentAt time.Time) {
+	v.ch.client.ExpectContent(correlationID, topic, content, sentAt)
+}
+
 // Forget withdraws an expectation.
 func (v *sharedView) Forget(correlationID, topic string) { v.ch.client.Forget(correlationID, topic) }
 

@@ -103,7 +103,8 @@ type Config struct {
 	// request changes, expect the event there, so the channel measures the
 	// push latency from the request to the event. The simulator echoes a
 	// client's correlation id into the event; whether a tenant does is
-	// unconfirmed (docs/genesys.md).
+	// unconfirmed (docs/genesys.md), so a [ContentExpecter] also matches
+	// the event by content.
 	PushLatency bool
 }
 
@@ -384,7 +385,7 @@ func (a *Agent) do(ctx context.Context, req *api.Request, in, out any, topics ..
 		req.Header = http.Header{genesys.HeaderCorrelationID: {corr}}
 		// Before the request: the event may arrive before the answer.
 		for _, t := range expected {
-			exp.Expect(corr, t, time.Now())
+			a.expect(exp, corr, t, req, in, time.Now())
 		}
 	}
 	_, err := a.api.DoJSON(ctx, req, in, out)

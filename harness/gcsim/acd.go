@@ -132,8 +132,17 @@ func (e *events) add(topic string, body any) { e.list = append(e.list, event{top
 
 func (s *Server) publish(e *events) {
 	for _, ev := range e.list {
-		s.hub.Publish(ev.topic, ev.body, e.corr)
+		s.hub.Publish(ev.topic, ev.body, s.eventCorr(e.corr))
 	}
+}
+
+// eventCorr is the correlation id an event of a request with id corr
+// carries: corr, or one of its own if the profile does not echo ids.
+func (s *Server) eventCorr(corr string) string {
+	if s.profile.Notifications.EchoCorrelationID {
+		return corr
+	}
+	return newCorrelationID()
 }
 
 // routingStatusOf derives an agent's routing status as Genesys' system does.

@@ -305,6 +305,12 @@ type Notifications struct {
 	// falls this far behind is dropped and closed (counted in Stats).
 	SendBuffer         int      `json:"sendBuffer"`
 	SocketClosingGrace Duration `json:"socketClosingGrace"`
+	// EchoCorrelationID puts a request's ININ-Correlation-Id (the client's
+	// own, if it sent one) in the metadata of the events the request causes.
+	// Unconfirmed on Genesys Cloud (docs/genesys.md, "Notifications").
+	// Default true; false gives every event an id of the simulator's own, so
+	// that clients must match events by content.
+	EchoCorrelationID bool `json:"echoCorrelationId"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string ("60s").
@@ -397,6 +403,7 @@ func DefaultProfile() *Profile {
 			ChannelTTL:          Duration(24 * time.Hour),
 			SendBuffer:          256,
 			SocketClosingGrace:  Duration(60 * time.Second),
+			EchoCorrelationID:   true,
 		},
 		Seed: 1,
 	}

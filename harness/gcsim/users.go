@@ -145,7 +145,7 @@ func (s *Server) patchPresence(c *reqCtx) {
 		"presenceDefinition": map[string]string{"id": pd.ID, "systemPresence": pd.Name},
 		"message":            p.Message,
 		"modifiedDate":       p.ModifiedDate,
-	}, c.corr)
+	}, s.eventCorr(c.corr))
 	// The system derives the routing status from the presence: On Queue is
 	// IDLE (or INTERACTING with calls), anything else OFF_QUEUE.
 	ev := &events{corr: c.corr}

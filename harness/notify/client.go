@@ -206,9 +206,11 @@ type Client struct {
 	mu      sync.Mutex
 	topics  []string
 	channel Channel
-	expect  map[string]time.Time // "topic\x00corr" or "\x00corr" -> sentAt
-	dd      *dedupe              // during a switchover
-	err     error                // why the client stopped
+	expect  map[string]*expectation   // "topic\x00corr" or "\x00corr"
+	content map[string][]*expectation // topic -> those with content, oldest first
+	anon    int                       // expectations without a correlation id
+	dd      *dedupe                   // during a switchover
+	err     error                     // why the client stopped
 }
 
 // wsConn is one socket of a Client.
@@ -280,12 +282,34 @@ func (c *Client) Done() <-chan struct{} { return c.done }
 // CorrelationId correlationID. Its arrival records the push latency; no
 // arrival within Options.ExpectTimeout, or before Close, counts as lost.
 func (c *Client) Expect(correlationID, topic string, sentAt time.Time) {
+	c.ExpectContent(correlationID, topic, "", sentAt)
+}
+
+// ExpectContent is [Client.Expect] for a platform that may not echo
+// correlation ids: the event also matches by content, a key such as
+// [PresenceContent] that [ContentOf] finds in it, on topic. Empty content
+// is Expect; an empty correlationID matches by content only.
+func (c *Client) ExpectContent(correlationID, topic, content string, sentAt time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.expect == nil {
-		c.expect = make(map[string]time.Time)
+		c.expect = make(map[string]*expectation)
+		c.content = make(map[string][]*expectation)
 	}
-	c.expect[topic+"\x00"+correlationID] = sentAt
+	key := topic + "\x00" + correlationID
+	if correlationID == "" {
+		c.anon++
+		key = fmt.Sprintf("\x01%d", c.anon) // no event has this id
+	}
+	e := &expectation{key: key, topic: topic, content: content, sentAt: sentAt}
+	if old := c.expect[key]; old != nil { // registered twice: the new one replaces it
+		old.done = true
+		c.o.Collector.update(func(s *Stats) { s.Expected-- })
+	}
+	c.expect[key] = e
+	if content != "" && topic != "" {
+		c.content[topic] = append(c.content[topic], e)
+	}
 	c.o.Collector.update(func(s *Stats) { s.Expected++ })
 }
 
@@ -295,10 +319,15 @@ func (c *Client) Forget(correlationID, topic string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	key := topic + "\x00" + correlationID
-	if _, ok := c.expect[key]; !ok {
+	e, ok := c.expect[key]
+	if !ok {
 		return
 	}
+	e.done = true
 	delete(c.expect, key)
+	if e.content != "" {
+		c.compact(topic)
+	}
 	c.o.Collector.update(func(s *Stats) { s.Expected-- })
 }
 
@@ -442,10 +471,16 @@ func (c *Client) sweep(final bool) {
 	now := c.o.Now()
 	c.mu.Lock()
 	var lost int64
-	for k, at := range c.expect {
-		if final || now.Sub(at) >= c.o.ExpectTimeout {
+	for k, e := range c.expect {
+		if final || now.Sub(e.sentAt) >= c.o.ExpectTimeout {
+			e.done = true
 			delete(c.expect, k)
 			lost++
+		}
+	}
+	if lost > 0 {
+		for t := range c.content {
+			c.compact(t)
 		}
 	}
 	c.mu.Unlock()
@@ -737,17 +772,29 @@ func (c *Client) deliver(w *wsConn, env *envelope, now time.Time) {
 		return
 	}
 	var sentAt time.Time
-	matched := false
+	matched, byContent := false, false
 	if corr != "" && len(c.expect) > 0 {
 		for _, k := range [2]string{env.TopicName + "\x00" + corr, "\x00" + corr} {
-			if at, ok := c.expect[k]; ok {
-				sentAt, matched = at, true
+			if e, ok := c.expect[k]; ok {
+				sentAt, matched = e.sentAt, true
+				e.done = true
 				delete(c.expect, k)
+				if e.content != "" {
+					c.compact(e.topic)
+				}
 				break
 			}
 		}
 	}
+	if !matched && len(c.content[env.TopicName]) > 0 {
+		if e := c.byContent(env.TopicName, ContentOf(env.TopicName, env.EventBody)); e != nil {
+			sentAt, matched, byContent = e.sentAt, true, true
+		}
+	}
 	c.mu.Unlock()
+	if byContent {
+		c.o.Collector.update(func(s *Stats) { s.MatchedByContent++ })
+	}
 	lat := now.Sub(sentAt)
 	c.o.Collector.event(env.TopicName)
 	if matched {

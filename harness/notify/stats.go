@@ -59,6 +59,7 @@ type Stats struct {
 	Duplicates       int64            // events received on both sockets during a switchover, delivered once
 	Expected         int64            // Expect calls
 	Matched          int64            // recorder: expected events that arrived
+	MatchedByContent int64            // of Matched, those matched by content, their correlation id not echoed
 	Lost             int64            // recorder: expected events that did not arrive within the expect timeout, or before Close
 	Pongs            int64            // answers to the client's pings
 	Failures         int64            // clients that gave up reconnecting
