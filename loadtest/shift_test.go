@@ -854,7 +854,7 @@ func TestAgentShift(t *testing.T) {
 		fmt.Sprintf("ws_lost <= %d", chans.forgotten.Load()),
 		"ws_drops == 0",
 		fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(r.heartbeat())))
-	summary = append(summary, fmt.Sprintf("Thresholds: p99 < %v per operation (%s); 429s at most %g%% (the pool is sized for the offered rate, so throttling means the sizing or the limits are wrong); errors under 1%% (a desktop that fails its requests drops calls); no event lost but those of failed requests and no socket dropped (an agent that misses an offer lets the caller ring out); heartbeat gaps under %v (a silent socket is a dead desktop); answered at least %g%% of the calls whose caller did not hang up (the agents keep up with the traffic).",
+	summary = append(summary, fmt.Sprintf("Thresholds: p99 < %v per operation (%s); 429s at most %g%% (the pool is sized for twice the offered rate, so throttling means the sizing or the limits are wrong); errors under 1%% (a desktop that fails its requests drops calls); no event lost but those of failed requests and no socket dropped (an agent that misses an offer lets the caller ring out); heartbeat gaps under %v (a silent socket is a dead desktop); answered at least %g%% of the calls whose caller did not hang up (the agents keep up with the traffic).",
 		p99, map[bool]string{true: "CXLOAD_P99", false: "the default; CXLOAD_P99 sets it"}[k.P99 != 0], 100*r.k.Max429Rate, gapLimit(r.heartbeat()), 100*shiftAnswered))
 	if callTh != nil {
 		if !callTh.OK {
