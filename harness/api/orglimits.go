@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/url"
 
@@ -19,21 +20,18 @@ import (
 func FetchLimits(ctx context.Context, c *Client) ([]Bucket, error) {
 	var names []string
 	for page := 1; page <= 50; page++ {
-		var listing struct {
-			Entities []struct {
-				Name string `json:"name"`
-			} `json:"entities"`
-			PageCount int `json:"pageCount"`
-		}
+		var listing any
 		req := &Request{Op: "limits.namespaces", Route: "/api/v2/organizations/limits/namespaces",
 			Query: url.Values{"pageSize": {"100"}, "pageNumber": {fmt.Sprint(page)}}}
 		if _, err := c.DoJSON(ctx, req, nil, &listing); err != nil {
 			return nil, fmt.Errorf("api: reading limit namespaces: %w", err)
 		}
-		for _, e := range listing.Entities {
-			names = append(names, e.Name)
+		got, pageCount, err := namespaceNames(listing)
+		if err != nil {
+			return nil, fmt.Errorf("api: reading limit namespaces: %w", err)
 		}
-		if page >= listing.PageCount {
+		names = append(names, got...)
+		if page >= pageCount {
 			break
 		}
 	}
@@ -99,4 +97,56 @@ func MergeBuckets(base, update []Bucket) []Bucket {
 		}
 	}
 	return out
+}
+
+// namespaceNames reads the namespaces listing leniently, since the API
+// documents it as an untyped object: an array, or an object with
+// "entities", "namespaces" or "items", of names or of objects naming one
+// in "name", "namespace" or "id". pageCount is 1 when the listing has none.
+func namespaceNames(v any) (names []string, pageCount int, err error) {
+	pageCount = 1
+	list, ok := v.([]any)
+	if obj, isObj := v.(map[string]any); isObj {
+		for _, k := range []string{"entities", "namespaces", "items"} {
+			if l, found := obj[k].([]any); found {
+				list, ok = l, true
+				break
+			}
+		}
+		if pc, found := obj["pageCount"].(float64); found && pc >= 1 {
+			pageCount = int(pc)
+		}
+	}
+	if !ok {
+		return nil, 0, fmt.Errorf("want a list of namespaces (an array, or entities/namespaces/items), got %s", clipJSON(v))
+	}
+	for i, e := range list {
+		switch e := e.(type) {
+		case string:
+			names = append(names, e)
+			continue
+		case map[string]any:
+			found := false
+			for _, k := range []string{"name", "namespace", "id"} {
+				if n, isStr := e[k].(string); isStr && n != "" {
+					names, found = append(names, n), true
+					break
+				}
+			}
+			if found {
+				continue
+			}
+		}
+		return nil, 0, fmt.Errorf("entry %d: want a name or an object with name, namespace or id, got %s", i, clipJSON(e))
+	}
+	return names, pageCount, nil
+}
+
+// clipJSON renders v for an error message, at most 100 bytes.
+func clipJSON(v any) string {
+	data, _ := json.Marshal(v)
+	if len(data) > 100 {
+		return string(data[:100]) + "…"
+	}
+	return string(data)
 }

@@ -77,7 +77,7 @@ func (s *Server) postChannel(c *reqCtx) {
 	// The connectUri uses the host the client called, so it is right behind
 	// a port forward or when the handler is mounted elsewhere.
 	wsBase := s.wsURL
-	if c.r.Host != "" {
+	if c.r.Host != "" && s.tenant == nil { // a tenant's streaming host is its own
 		wsBase = "ws://" + c.r.Host
 	}
 	who := streaming.Who{OrganizationID: s.profile.Org.ID, OAuthClientID: c.tok.client.ID}

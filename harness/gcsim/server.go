@@ -43,6 +43,7 @@ type Server struct {
 	router  *router
 	hub     *streaming.Hub
 
+	tenant *tenantState // nil unless NewTenantStandIn
 	auth   *authState
 	state  *orgState
 	faults faultState
@@ -162,6 +163,13 @@ func (s *Server) Start() {
 	}
 	s.client = &http.Client{Transport: tr}
 	s.serveErr = make(chan error, 1)
+	if s.tenant != nil {
+		s.url, s.wsURL = "https://"+s.tenant.api, "wss://"+s.tenant.stream
+		s.client = s.tenantClient()
+		go func() { s.serveErr <- s.Config.ServeTLS(s.Listener, "", "") }()
+		s.startTraffic()
+		return
+	}
 	go func() { s.serveErr <- s.Config.Serve(s.Listener) }()
 	s.startTraffic()
 }
@@ -180,11 +188,15 @@ func (s *Server) WSURL() string { return s.wsURL }
 func (s *Server) Client() *http.Client { return s.client }
 
 // DialContext dials the server whatever the address: through the pipe for
-// a PipeListener, over TCP to the listener's address otherwise. Use it as
+// a PipeListener, over TCP to the listener's address otherwise (a tenant
+// stand-in's only for its own host names). Use it as
 // websocket.Dialer.NetDialContext to reach a pipe server.
 func (s *Server) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
 	if pl, ok := s.Listener.(*PipeListener); ok {
 		return pl.DialContext(ctx, network, addr)
+	}
+	if s.tenant != nil {
+		return s.tenantDial(ctx, addr)
 	}
 	var d net.Dialer
 	return d.DialContext(ctx, "tcp", s.Listener.Addr().String())
