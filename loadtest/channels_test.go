@@ -4,6 +4,7 @@ package loadtest
 
 import (
 	"context"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,17 +17,26 @@ import (
 	"github.com/cxload/cxload/harness/notify"
 )
 
-// channelTweak makes the simulator fit a notification run in seconds: the
-// heartbeat interval and the socket_closing grace shortened, and every
-// agent able to hold its own channel. On Genesys Cloud each agent would use
-// its own user token (20 channels per user); the scenarios use
-// client-credentials tokens, whose 20 channels per OAuth client the
-// simulator raises instead (two per agent: a socket_closing switchover holds
-// the old channel and the new one for a moment).
-func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
+// timingTweak makes the simulator fit a notification run in seconds: the
+// heartbeat interval and the socket_closing grace shortened. Genesys' limits
+// of channels and topics stay as they are.
+func timingTweak(hb, grace time.Duration) func(p *gcsim.Profile) {
 	return func(p *gcsim.Profile) {
 		p.Notifications.HeartbeatInterval = gcsim.Duration(hb)
 		p.Notifications.SocketClosingGrace = gcsim.Duration(grace)
+	}
+}
+
+// channelTweak is timingTweak for a scenario that opens one channel per
+// agent with client-credentials tokens on purpose: it also raises the
+// simulator's 20 channels per OAuth client (two per agent: a socket_closing
+// switchover holds the old channel and the new one for a moment), which
+// Genesys does not. Such a scenario says so in its summary; the shared
+// channels of [rig.population] need no raise.
+func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
+	timing := timingTweak(hb, grace)
+	return func(p *gcsim.Profile) {
+		timing(p)
 		p.Notifications.MaxChannelsPerOwner = max(p.Notifications.MaxChannelsPerOwner, 2*agents+20)
 	}
 }
@@ -70,10 +80,10 @@ func (r *rig) closingGrace() time.Duration {
 	return 0
 }
 
-// expecting adapts a notify.Client to agent.Expecter. notify has no way to
-// withdraw an expectation, so Forget only counts: an event expected for a
-// request that then failed is later counted lost by notify, and the
-// scenario subtracts the forgotten ones (see forgotten).
+// expecting adapts a notify.Client to agent.Expecter whose Forget only
+// counts: an event expected for a request that then failed is later counted
+// lost by notify, and the scenario subtracts the forgotten ones (see
+// forgotten). [channels.open] withdraws them instead.
 type expecting struct {
 	*notify.Client
 	forgotten *atomic.Int64
@@ -81,29 +91,32 @@ type expecting struct {
 
 func (e expecting) Forget(correlationID, topic string) { e.forgotten.Add(1) }
 
-// channels opens notification channels for a population's agents: one
-// notify.Client per agent with its own topics, sharing a collector and the
-// scenario's recorder.
+// channels opens notification channels for a population's agents, sharing
+// a collector and the scenario's recorder: with set, as Genesys allows
+// (agents' topics multiplexed on their OAuth client's channels, or with
+// user tokens one channel per agent); a scenario may also open its own.
 type channels struct {
 	r         *rig
 	api       *api.Client
 	col       *notify.Collector
 	rec       *metrics.Recorder
 	hb        time.Duration
-	forgotten atomic.Int64
+	forgotten atomic.Int64 // expecting's Forget calls
+	withdrawn atomic.Int64 // expectations withdrawn from set's channels for requests that failed
 	agents    int
+	set       *agent.Channels
+	perUser   bool
 }
 
 func newChannels(r *rig, c *api.Client, rec *metrics.Recorder, agents int) *channels {
 	return &channels{r: r, api: c, col: notify.NewCollector(), rec: rec, hb: r.heartbeat(), agents: agents}
 }
 
-// open is an agent.Config.Channel.
-func (c *channels) open(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
-	cl, err := notify.Open(ctx, notify.Options{
-		API:               c.api.Agent(a.ID), // limited, retried, recorded, counted by the guard
+// options are the notify options of every channel.
+func (c *channels) options() notify.Options {
+	return notify.Options{
+		API:               c.api, // limited, retried, recorded, counted by the guard
 		Gate:              c.r.gate(),
-		Topics:            topics,
 		HeartbeatInterval: c.hb,
 		// Short simulator heartbeats (1 s) would declare a socket dead after
 		// 3 s of silence, which a loaded CI machine can produce: 10 s at least.
@@ -112,11 +125,67 @@ func (c *channels) open(ctx context.Context, a *agent.Agent, topics []string) (a
 		ExpectTimeout: max(10*time.Second, 4*c.hb),
 		Collector:     c.col,
 		Recorder:      c.rec,
-	})
+	}
+}
+
+// open is an agent.Config.Channel: the agent joins its channel in set.
+func (c *channels) open(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
+	ch, err := c.set.Open(ctx, a, topics)
 	if err != nil {
 		return nil, err
 	}
-	return expecting{Client: cl, forgotten: &c.forgotten}, nil
+	return withdrawing{ch.(channel), &c.withdrawn}, nil
+}
+
+// channel is what set's channels are: notify.Client, or an agent's view of
+// a shared one.
+type channel interface {
+	agent.ContentExpecter
+	agent.Subscriber
+}
+
+// withdrawing counts the expectations a channel withdraws.
+type withdrawing struct {
+	channel
+	n *atomic.Int64
+}
+
+func (w withdrawing) Forget(correlationID, topic string) {
+	w.n.Add(1)
+	w.channel.Forget(correlationID, topic)
+}
+
+// describe says how the agents' channels were opened, in a summary's words.
+func (c *channels) describe() string {
+	if c.perUser {
+		return "per-agent channels (user tokens): " + c.set.Summary()
+	}
+	return "shared channels (client-credentials tokens): " + c.set.Summary()
+}
+
+// matching says how events were matched to the requests that caused them.
+func matching(s notify.Stats) string {
+	if s.MatchedByContent == 0 {
+		return fmt.Sprintf("events matched to their requests by the echoed correlation id (%d)", s.Matched)
+	}
+	return fmt.Sprintf("events matched to their requests by content, the correlation id not echoed: %d of %d (user and presence, routing status or call state); by correlation id: %d",
+		s.MatchedByContent, s.Matched, s.Matched-s.MatchedByContent)
+}
+
+// topicsPerAgent is how many topics an agent subscribes (agent.Agent.Topics).
+var topicsPerAgent = len((&agent.Agent{User: agent.User{ID: "x"}}).Topics())
+
+// checkChannels is the preflight of a channel scenario: agents (of every
+// shard: they share the OAuth clients' channels) fit Genesys' limits of
+// channels and topics on clients OAuth clients, or with user tokens. What
+// cannot work fails the test with the fix.
+func (r *rig) checkChannels(t testing.TB, agents, clients int, perUser bool) {
+	t.Helper()
+	plan, err := agent.CheckChannels(agents, topicsPerAgent, clients, perUser)
+	if err != nil {
+		t.Fatalf("loadtest: channels: %v", err)
+	}
+	logf(t, "channel plan: %s", plan)
 }
 
 // openAll opens the channel of every agent of the population (8 at a time).
@@ -174,9 +243,9 @@ func gapLimit(hb time.Duration) time.Duration {
 }
 
 // population loads agents users of the target's directory and builds the
-// population of this shard's owned agents, each with a notification channel
-// (push latency measured), sending through one client on pool. The caller
-// closes the population.
+// population of this shard's owned agents, sending through one client on
+// pool, with notification channels as Genesys allows them (chans.set; push
+// latency measured). The caller closes the population.
 func (r *rig) population(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int) (*agent.Population, *channels) {
 	t.Helper()
 	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
@@ -185,6 +254,8 @@ func (r *rig) population(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, a
 		t.Fatalf("loading %d agents: %v", agents, err)
 	}
 	chans := newChannels(r, c, rec, agents)
+	chans.perUser = pool.Policy() == auth.PerUser
+	chans.set = &agent.Channels{Options: chans.options(), Tokens: pool}
 	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
 	if err != nil {
 		t.Fatal(err)

@@ -189,6 +189,18 @@ func (cs *Channels) Summary() string {
 	return s
 }
 
+// Count returns how many channels the agents opened: shared ones, and
+// their own.
+func (cs *Channels) Count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	n := cs.own
+	for _, chans := range cs.clients {
+		n += len(chans)
+	}
+	return n
+}
+
 // sharedChannel is one notify.Client carrying several agents' topics.
 type sharedChannel struct {
 	client *notify.Client
