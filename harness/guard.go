@@ -416,3 +416,36 @@ func (g *Guard) Used() int64 { return min(g.used.Load(), g.cfg.Budget) }
 
 // Close releases the guard's context.
 func (g *Guard) Close() { g.cancel(context.Canceled) }
+
+// The cleanup reserve: what the restore of a run (see Target.Close and
+// RestoreState) may spend, outside the run's budget, window and stop, so that
+// a run the guard stopped is still put back as it was.
+const (
+	// CleanupTimeout bounds the restore, whatever ended the run.
+	CleanupTimeout = 30 * time.Second
+	// CleanupRequests is the restore's allowance of request attempts
+	// (token requests included) besides CleanupPerChange per change to
+	// put back.
+	CleanupRequests  = 20
+	CleanupPerChange = 2
+)
+
+// cleanupGate admits the restore's attempts, up to its allowance, and
+// ignores the run's guard: a stopped run must still be restored.
+type cleanupGate struct{ left atomic.Int64 }
+
+// newCleanupGate returns the reserve for a restore of changes changes.
+func newCleanupGate(changes int) *cleanupGate {
+	g := &cleanupGate{}
+	g.left.Store(CleanupRequests + CleanupPerChange*int64(changes))
+	return g
+}
+
+func (g *cleanupGate) Admit() error {
+	if g.left.Add(-1) < 0 {
+		return errors.New("harness: restore: the cleanup reserve of requests is spent (harness.CleanupRequests + harness.CleanupPerChange per change)")
+	}
+	return nil
+}
+
+func (g *cleanupGate) Done(int) {}

@@ -52,6 +52,8 @@ type Target struct {
 	hcOnce sync.Once
 	hc     *http.Client
 
+	rec *recorder // what the run changes, restored at Close; nil when not recording
+
 	mu      sync.Mutex
 	started bool
 	closers []func()
@@ -184,6 +186,9 @@ func Open(ctx context.Context, opts ...Option) (*Target, error) {
 		err = tg.openTenant(o)
 	default:
 		err = tg.openSimulator(o)
+	}
+	if err == nil {
+		err = tg.startRecording(o)
 	}
 	if err != nil {
 		tg.Close()
@@ -357,9 +362,12 @@ func (tg *Target) onClose(f func()) {
 	tg.closers = append(tg.closers, f)
 }
 
-// Close releases what the target holds (the embedded simulator, idle
-// connections, the guard) and ends Context. It returns the guard's verdict
-// as an error if the guard stopped the run. Calling it again does nothing.
+// Close ends Context, restores what the run changed (see Restore in
+// docs/harness.md: presence, queue memberships, calls hung up, with the
+// cleanup reserve, even after a guard stop), and releases what the target
+// holds (the embedded simulator, idle connections, the guard). It returns
+// the guard's verdict and a failed restore as an error. Calling it again
+// does nothing.
 func (tg *Target) Close() error {
 	tg.mu.Lock()
 	if tg.closed {
@@ -371,6 +379,10 @@ func (tg *Target) Close() error {
 	tg.closers = nil
 	tg.mu.Unlock()
 	tg.cancel(errors.New("cxload target closed"))
+	rerr := tg.restore() // before the closers: the simulator and the dial are still there
+	if tg.rec != nil {
+		close(tg.rec.closed)
+	}
 	for _, f := range slices.Backward(closers) {
 		f()
 	}
@@ -378,10 +390,10 @@ func (tg *Target) Close() error {
 		v := tg.Guard.Verdict()
 		tg.Guard.Close()
 		if v != "" {
-			return fmt.Errorf("cxload guard stopped the run: %s", v)
+			return errors.Join(fmt.Errorf("cxload guard stopped the run: %s", v), rerr)
 		}
 	}
-	return nil
+	return rerr
 }
 
 // must fails the test of a NewTarget, or panics with err on an Open target
@@ -694,6 +706,9 @@ func (tg *Target) Client(cfg api.Config) (*api.Client, error) {
 			return nil, errors.New("cxload target: call Target.Start(plan) before NewClient on a tenant: the guard prints and checks the plan first")
 		}
 		cfg.Gate = tg.Guard
+	}
+	if tg.rec != nil {
+		cfg.Gate = changeGate{inner: cfg.Gate, recorder: tg.rec}
 	}
 	c, err := api.New(cfg)
 	if err != nil {

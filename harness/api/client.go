@@ -52,6 +52,19 @@ type RequestGate interface {
 	AdmitRequest(method, route string, body []byte) error
 }
 
+// A ChangeGate is a RequestGate that is also shown each request that may
+// change something (any method but GET, HEAD and OPTIONS): once before its
+// first attempt, after AdmitRequest, with its path (the route expanded,
+// without the query) and the client sending it, so it can read what the
+// request will change; and once at the end with the final status and body.
+// BeforeWrite's error is returned by Do and nothing is sent or recorded.
+// The harness records what a run changes this way, to restore it.
+type ChangeGate interface {
+	RequestGate
+	BeforeWrite(ctx context.Context, c *Client, method, path string, body []byte) error
+	AfterWrite(method, path string, status int, body []byte)
+}
+
 // Defaults for Config fields left zero.
 const (
 	DefaultAttemptTimeout   = 30 * time.Second

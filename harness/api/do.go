@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/cxload/cxload/harness/auth"
@@ -40,15 +41,36 @@ func (c *Client) do(ctx context.Context, req *Request, out any) (*Response, erro
 	if err != nil {
 		return nil, err
 	}
+	cg, watch := c.cfg.Gate.(ChangeGate)
+	watch = watch && changes(k.method)
+	var path string
+	if watch {
+		path, _, _ = strings.Cut(strings.TrimPrefix(k.target, c.base), "?")
+		if err := cg.BeforeWrite(ctx, c, k.method, path, req.Body); err != nil {
+			return nil, err
+		}
+	}
 	for n := 1; c.step(k, n); n++ {
 	}
 	c.settle(k)
+	if watch {
+		cg.AfterWrite(k.method, path, k.resp.Status, k.resp.Body)
+	}
 	decodeErr := c.decode(k, out)
 	err = c.reconcile(k, decodeErr)
 	if r := c.cfg.Recorder; r != nil {
 		r.Record(&k.resp.Result)
 	}
 	return k.resp, err
+}
+
+// changes reports whether a request with method may change something.
+func changes(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return true
 }
 
 // newCall checks req and starts its Result.
