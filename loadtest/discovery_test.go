@@ -3,6 +3,7 @@
 package loadtest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -87,9 +88,12 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	ctx := r.ctx
 
 	// What the organization declares.
-	declared, err := api.FetchLimits(ctx, c)
+	declared, unread, err := declaredLimits(ctx, c)
 	if err != nil {
 		t.Fatalf("reading the organization's limits: %v", err)
+	}
+	if unread != "" {
+		logf(t, "%s", unread)
 	}
 	setup := int64(1 + len(namespacesOf(declared)))
 	userID := gcsim.UserID(0)
@@ -123,6 +127,9 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	doc := rec.Snapshot()
 	summary := append([]string{fmt.Sprintf("Discovery on %s: %d requests in all (limits API, then one fresh token per route family, then one request per scope question).",
 		r.where(), setup+res.Requests)}, res.Summary()...)
+	if unread != "" {
+		summary = append(summary, unread)
+	}
 	if r.real != nil {
 		for _, l := range res.Limits {
 			if pl, ok := profileLimit(r.real, l.Key); ok && pl.Hypothetical {
@@ -157,6 +164,21 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 		}
 	}
 	return found
+}
+
+// declaredLimits reads the organization's limits API. Its shape is not
+// pinned by Genesys' SDKs: when it cannot be read, the discovery goes on
+// from the rate-limit headers and 429s alone, and unread says so. Only a
+// canceled ctx is an error.
+func declaredLimits(ctx context.Context, c *api.Client) (declared []api.Bucket, unread string, err error) {
+	declared, err = api.FetchLimits(ctx, c)
+	switch {
+	case err == nil:
+		return declared, "", nil
+	case ctx.Err() != nil:
+		return nil, "", err
+	}
+	return nil, fmt.Sprintf("The organization's limits API could not be read (%v): the discovery fell back on rate-limit headers and 429s, and reports no limit as declared.", err), nil
 }
 
 func namespacesOf(bs []api.Bucket) map[string]bool {
