@@ -58,6 +58,13 @@ type callFigures struct {
 	Duplicates   int64  `json:"duplicateOffers"` // alerting events of an offer already taken
 	Unparsable   int64  `json:"unparsable"`      // supervisor events it could not read
 
+	// The supervisor's channels: a drop may lose the events of a call.
+	SupChannels   int   `json:"supervisorChannels"`
+	SupEvents     int64 `json:"supervisorEvents"`
+	SupDrops      int64 `json:"supervisorDrops"`
+	SupReconnects int64 `json:"supervisorReconnects"`
+	SupFailures   int64 `json:"supervisorFailures"`
+
 	OnQueueTime time.Duration `json:"onQueueNs"` // to put every agent On Queue
 	DrainTime   time.Duration `json:"drainNs"`   // from the end of the load to the last wrap-up
 }
@@ -446,19 +453,47 @@ func (d *callDriver) busy() int64 {
 	return n
 }
 
-// openSupervisor opens the supervisor's channel on every queue's call
-// topic, with a collector of its own (its events are not the agents').
-func openSupervisor(ctx context.Context, client *api.Client, c popConfig, sup *supervisor) (*notify.Client, error) {
-	var topics []string
+// openSupervisor opens the supervisor's channels, one per queue on its
+// call topic (one channel for every queue would receive every call's
+// events in bursts beyond a socket's send buffer, and be dropped), with a
+// collector of their own: their events are not the agents'.
+func openSupervisor(ctx context.Context, client *api.Client, c popConfig, sup *supervisor) (*supChannels, error) {
+	sc := &supChannels{col: notify.NewCollector()}
 	for q := range gcsim.DefaultQueues {
-		topics = append(topics, "v2.routing.queues."+gcsim.QueueID(q)+".conversations.calls")
+		topic := "v2.routing.queues." + gcsim.QueueID(q) + ".conversations.calls"
+		ch, err := notify.Open(ctx, notify.Options{API: client, Topics: []string{topic}, HeartbeatInterval: c.Heartbeat,
+			PingInterval: -1, Collector: sc.col, OnEvent: sup.event})
+		if err != nil {
+			sc.Close()
+			return nil, fmt.Errorf("peers: calls: opening the supervisor's channel on %s: %w", topic, err)
+		}
+		sc.chans = append(sc.chans, ch)
 	}
-	ch, err := notify.Open(ctx, notify.Options{API: client, Topics: topics, HeartbeatInterval: c.Heartbeat,
-		PingInterval: -1, OnEvent: sup.event})
-	if err != nil {
-		return nil, fmt.Errorf("peers: calls: opening the supervisor's channel: %w", err)
+	return sc, nil
+}
+
+// supChannels are the supervisor's channels.
+type supChannels struct {
+	chans []*notify.Client
+	col   *notify.Collector
+}
+
+// Close closes the channels and returns the first error.
+func (sc *supChannels) Close() error {
+	var first error
+	for _, ch := range sc.chans {
+		if err := ch.Close(); err != nil && first == nil {
+			first = err
+		}
 	}
-	return ch, nil
+	return first
+}
+
+// stats fills the supervisor's socket figures of f.
+func (sc *supChannels) stats(f *callFigures) {
+	st := sc.col.Stats()
+	f.SupChannels, f.SupEvents = len(sc.chans), st.Events
+	f.SupDrops, f.SupReconnects, f.SupFailures = st.Drops, st.Reconnects, st.Failures
 }
 
 // runCalls is the load of a calls run: every agent On Queue, the
@@ -519,12 +554,12 @@ func (c popConfig) drainTimeout() time.Duration {
 
 // callErrors counts what went wrong in a calls run: failed calls and
 // queue changes, agents still busy, offers that rang out, NOT_RESPONDING
-// agents, unreadable events, and answers refused beyond the calls the
+// agents, unreadable events, the supervisor's dropped sockets, and answers refused beyond the calls the
 // supervisor saw abandoned (a refused answer is an abandon only if the
 // caller did hang up).
 func callErrors(f *callFigures) int64 {
 	abandoned := f.Before.Abandoned + f.During.Abandoned + f.After.Abandoned
-	n := f.Failed + f.OffQueueErrs + f.Busy + f.NotResp + f.Unparsable +
+	n := f.Failed + f.OffQueueErrs + f.Busy + f.NotResp + f.Unparsable + f.SupDrops + f.SupFailures +
 		f.Before.TimedOut + f.During.TimedOut + f.After.TimedOut + max(0, f.Gone-abandoned)
 	return n
 }
@@ -547,6 +582,8 @@ func writeCalls(row func(k, format string, args ...any), f *callFigures) {
 		f.OnQueueTime.Round(10*time.Millisecond), formatInt(f.Offers), formatInt(f.Answered), formatInt(f.Gone), formatInt(f.Handled), formatInt(f.Failed))
 	row("", "%s busy at the end (drained in %v), %s failed queue changes, %s NOT_RESPONDING, %s duplicate offer events, %s unreadable call events",
 		formatInt(f.Busy), f.DrainTime.Round(10*time.Millisecond), formatInt(f.OffQueueErrs), formatInt(f.NotResp), formatInt(f.Duplicates), formatInt(f.Unparsable))
+	row("supervisor", "%d channels (one per queue's call topic): %s events, %s drops, %s reconnects, %s gave up",
+		f.SupChannels, formatInt(f.SupEvents), formatInt(f.SupDrops), formatInt(f.SupReconnects), formatInt(f.SupFailures))
 	if f.FirstErr != "" {
 		row("first error", "%s", f.FirstErr)
 	}

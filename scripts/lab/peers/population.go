@@ -412,9 +412,10 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		// supervisor's counts are final.
 		time.Sleep(time.Second)
 		if err := supCh.Close(); err != nil {
-			return nil, fmt.Errorf("peers: calls: closing the supervisor's channel: %w", err)
+			return nil, fmt.Errorf("peers: calls: closing the supervisor's channels: %w", err)
 		}
 		sup.figures(load.Calls)
+		supCh.stats(load.Calls)
 	} else if err := presenceLoad(ctx, c, pop, load, stopSampling, &sampler); err != nil {
 		return nil, err
 	}
