@@ -6,6 +6,7 @@
 //
 //	go run ./peers [-duration 10s] [-conns 50] [-rate 5000] [-only bare,cxload,vegeta,k6] [-target raw|nethttp] [-json]
 //	go run ./peers -population 10000 [-population-duration 60s] [-population-period 10s] [-population-heartbeat 10s] [-json]
+//	go run ./peers -population 10000 -calls 50 [-population-duration 5m] [-population-handle 60s] [-population-ring 1s] [-population-patience 2m] [-json]
 //
 // It starts one loopback target (by default a minimal HTTP/1.1 responder
 // on net.Conn, cheap enough not to be the bottleneck; -target nethttp: a
@@ -31,6 +32,21 @@
 // channels up, API requests by outcome, notification events, heartbeat
 // gaps, drops and reconnects, and each process's CPU and memory (per agent
 // for the loader); any error is counted.
+//
+// With -calls R as well, the agents take inbound calls instead: every agent
+// goes On Queue and its channel also follows its conversations.calls
+// topic; the simulator's traffic model offers R calls per second over its
+// 20 queues (Poisson arrivals, callers hanging up after an exponential
+// wait of mean -population-patience). An agent answers an offer after
+// -population-ring, talks for -population-handle on average (uniform
+// within ±50%), hangs up and wraps up. When -population-duration is over,
+// idle agents go off queue and busy ones after their call (before the
+// wrap-up, which would make them IDLE and be offered the next waiting
+// call). A supervisor channel per queue counts, from the simulator's call
+// events, the calls offered, answered (ASA, talk, after-call work),
+// abandoned or rung out, by when they entered the queue: before every
+// agent was On Queue, during the load, or after it. The report adds CPU
+// per handled call of both processes.
 package main
 
 import (
