@@ -48,6 +48,7 @@ type Target struct {
 	real    *gcsim.Profile // the same before the windows were scaled
 	scale   float64
 	dial    *gcsim.Server // where connections go: Sim, or a tenant's stand-in
+	reh     *rehearsal    // CXLOAD_REHEARSE=1: the stand-in and its fixture
 
 	hcOnce sync.Once
 	hc     *http.Client
@@ -175,11 +176,28 @@ func Open(ctx context.Context, opts ...Option) (*Target, error) {
 	for _, f := range opts {
 		f(&o)
 	}
+	var reh *rehearsal
+	if on, err := rehearsing(o.getenv); err != nil {
+		return nil, fmt.Errorf("cxload target: configuration refused:\n%w", err)
+	} else if on {
+		if reh, err = openRehearsal(o.getenv, o.agents); err != nil {
+			return nil, err
+		}
+		o.getenv, o.standIn = reh.getenv, reh.sim
+	}
 	cfg, err := ResolveTarget(o.getenv)
 	if err != nil {
+		if reh != nil {
+			reh.close()
+		}
 		return nil, fmt.Errorf("cxload target: configuration refused:\n%w", err)
 	}
-	tg := &Target{Config: cfg, logf: o.logf, name: o.name, now: o.now, scale: 1}
+	tg := &Target{Config: cfg, logf: o.logf, name: o.name, now: o.now, scale: 1, reh: reh}
+	if reh != nil {
+		reh.apply(&tg.Config)
+		tg.onClose(reh.close) // last: after the clients and the guard's users
+		tg.logf("cxload rehearsal: on the tenant stand-in (TLS with a test CA, HTTP/2, login./api./streaming. hosts); it sets %s", reh.consent)
+	}
 	tg.ctx, tg.cancel = context.WithCancelCause(ctx)
 	switch cfg.Kind {
 	case KindTenant:
@@ -234,8 +252,10 @@ func (tg *Target) openTenant(o options) error {
 		return fmt.Errorf("cxload target: tenant %s refused:\n%w", cfg.Region.Name, err)
 	}
 	if o.standIn != nil {
-		cfg.APIBase, cfg.LoginBase = o.standIn.URL(), o.standIn.URL()
-		cfg.Why += ", stand-in simulator"
+		cfg.APIBase, cfg.LoginBase = o.standIn.URL(), o.standIn.LoginURL()
+		if tg.reh == nil {
+			cfg.Why += ", stand-in simulator"
+		}
 		tg.Config, tg.dial = cfg, o.standIn
 	}
 	tg.logf("cxload target: tenant %s (%s), %d OAuth client(s), approval %s, budget %d requests, window %02d:00–%02d:00 %s (%s)",
@@ -474,6 +494,9 @@ func (tg *Target) transport(agents int) *http.Transport {
 	if tg.dial != nil || tg.Kind() == KindExternal {
 		tr.Proxy = nil
 	}
+	if tg.reh != nil {
+		tr.TLSClientConfig = tg.reh.tlsConfig()
+	}
 	tg.onClose(tr.CloseIdleConnections)
 	return tr
 }
@@ -553,6 +576,9 @@ func (tg *Target) Pool(cfg auth.Config) (*auth.Pool, error) {
 	if cfg.Policy == auth.PerAgent && len(tg.Config.UserTokens) > 0 && cfg.Users == nil {
 		// CXLOAD_USER_TOKENS: agent k sends with user k's own token.
 		cfg.Policy, cfg.Users = auth.PerUser, tg.Config.UserTokens
+	}
+	if cfg.Policy == auth.PerUser && cfg.Assertion == nil && tg.reh != nil {
+		cfg.Assertion = tg.reh.assertion // the stand-in's identity provider
 	}
 	if cfg.CreateLimit == 0 && tg.profile != nil {
 		for _, l := range tg.profile.Limits {
@@ -690,6 +716,9 @@ func (tg *Target) Client(cfg api.Config) (*api.Client, error) {
 	}
 	if cfg.HTTPClient == nil && cfg.Dial == nil && tg.dial != nil {
 		cfg.Dial = tg.dial.DialContext // the simulator's listener (a pipe under synctest)
+	}
+	if cfg.TLSConfig == nil && tg.reh != nil {
+		cfg.TLSConfig = tg.reh.tlsConfig()
 	}
 	if p, ok := cfg.Tokens.(*auth.Pool); ok && cfg.Scrub == nil {
 		cfg.Scrub = p.Scrub

@@ -235,6 +235,10 @@ func (c *Client) observe(k *call, a *attemptResult) (ra time.Duration, asked boo
 	}
 	if key, scope := c.cfg.Limits.observeOrKey(obs); key != "" {
 		res.ThrottledBy, res.Scope = key, string(scope)
+	} else if a.status == http.StatusTooManyRequests && res.ThrottledBy == "" {
+		// A 429 that names no limit (an edge or proxy in front of the API):
+		// retried like any 429, and counted under UnnamedLimit.
+		res.ThrottledBy = UnnamedLimit
 	}
 	if a.status == http.StatusTooManyRequests && !asked && rl.Reset > 0 {
 		ra, asked = rl.Reset, true

@@ -65,8 +65,9 @@ type Options struct {
 	// MaxTopicsPerChannel.
 	Topics []string
 	// Dialer opens the WebSockets; nil means 1 KiB read and write buffers, a
-	// shared write-buffer pool and a 10 s handshake timeout. Set its
-	// NetDialContext to reach an in-memory listener.
+	// shared write-buffer pool, a 10 s handshake timeout, and API's Dial
+	// and TLSConfig (api.Client.DialConfig). Set its NetDialContext to
+	// reach an in-memory listener.
 	Dialer *websocket.Dialer
 	// HeartbeatInterval is the server's heartbeat interval (Genesys: 30 s).
 	// A heartbeat more than 1.5 intervals after the previous one is a Gap.
@@ -123,6 +124,15 @@ func (o *Options) normalize() error {
 	if o.Dialer == nil {
 		o.Dialer = &websocket.Dialer{ReadBufferSize: 1024, WriteBufferSize: 1024, WriteBufferPool: &writePool,
 			HandshakeTimeout: 10 * time.Second}
+		if o.API != nil {
+			// The streaming host is reached as the API host is: the same
+			// dialer (a simulator's listener) and the same trusted roots.
+			dial, tc := o.API.DialConfig()
+			o.Dialer.NetDialContext = dial
+			if tc != nil {
+				o.Dialer.TLSClientConfig = tc.Clone()
+			}
+		}
 	}
 	if o.HeartbeatInterval <= 0 {
 		o.HeartbeatInterval = DefaultHeartbeatInterval
