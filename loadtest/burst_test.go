@@ -188,7 +188,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		summary := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token, client-side limits %s): %d accepted, %d answered 429; %s over %v.",
 			bucketList(buckets), b.OK, b.Throttled, rr.measured(b.Rate), b.Doc.Duration().Round(time.Second)),
 			fmt.Sprintf("The limits allow %s with one token of one OAuth client, set by %s (%s); %d requests were still waiting for the client-side limiter when the phase ended.",
-				rateWords(single.Rate), single.Bottleneck.Key, perWindow(single.Bottleneck), b.Waiting)}
+				capacity.RateWords(single.Rate), single.Bottleneck.Key, capacity.PerWindow(single.Bottleneck), b.Waiting)}
 		finish(t, b.Doc, summary,
 			"count(429) == 0",
 			"count(errors) == 0",
@@ -202,9 +202,9 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		pool := rr.pool(auth.Config{Policy: auth.PerClient, Clients: clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
 		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
 		summary := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
-			rateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
+			capacity.RateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
 			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s; %d requests were still waiting for it when the phase ended.",
-				sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, rateWords(sized.Reach.Rate), c.Waiting)}
+				sized.Reach.Bottleneck.Key, capacity.PerWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, capacity.RateWords(sized.Reach.Rate), c.Waiting)}
 		summary = append(summary, rr.settingsNote()...)
 		th := []string{"count(429) == 0", "count(errors) == 0", "count(ok, recording.set) >= 1"}
 		finish(t, c.Doc, summary, th...)
@@ -214,17 +214,17 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	var sum []string
 	if finding.Key != "" {
 		sum = append(sum, fmt.Sprintf("The 429 storm comes from %s%s: it allows %d requests per %s, scope %s: %s.",
-			finding.Key, finding.marker(), finding.Allowed, secs(finding.Window), finding.Scope, scopeWords(finding.Scope, finding.Families)))
+			finding.Key, finding.marker(), finding.Allowed, capacity.WindowWords(finding.Window), finding.Scope, capacity.ScopeWords(genesys.Scope(finding.Scope), finding.Families)))
 	}
 	if note := r.scaleNote(); note != "" {
 		sum = append(sum, note)
 	}
 	most := capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, math.MaxInt32, len(clients))
 	sum = append(sum, fmt.Sprintf("The largest rate this load can reach on %s is %s with %d OAuth client(s) (one shared token: %s); it is set by %s.",
-		r.where(), rateWords(most.Rate), len(clients),
-		rateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, 1, 1).Rate), most.Bottleneck.Key))
+		r.where(), capacity.RateWords(most.Rate), len(clients),
+		capacity.RateWords(capacity.Of(r.realBuckets(), genesys.FamilyRecordingState, 1, 1).Rate), most.Bottleneck.Key))
 	if sized.NeedClients > 0 {
-		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", rateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
+		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", capacity.RateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
 	}
 	sum = append(sum, "What to change: "+burstAdvice(finding, r.real)+".")
 	sum = append(sum, r.settingsNote()...)
@@ -365,7 +365,7 @@ func (r *rig) describeFinding(f result.RateLimitObservation, doc *result.Documen
 // sentence says which limit caused the storm, with its evidence.
 func (f burstFinding) sentence() string {
 	return fmt.Sprintf("The limit that caused it: bucket %s%s (namespace %s), %d allowed per %s, scope %s; it rejected %d of %d requests; from the evidence the scope looks like %q (%s).",
-		f.Key, f.marker(), f.Namespace, f.Allowed, secs(f.Window), f.Scope, f.Rejected, f.Requests, f.Inferred, f.Reason)
+		f.Key, f.marker(), f.Namespace, f.Allowed, capacity.WindowWords(f.Window), f.Scope, f.Rejected, f.Requests, f.Inferred, f.Reason)
 }
 
 // marker flags a hypothetical limit wherever the finding is named.
@@ -400,14 +400,14 @@ func burstAdvice(f burstFinding, p *gcsim.Profile) string {
 		return "no 429 named its limit; " + tokens
 	case f.Hypothetical:
 		return fmt.Sprintf("%s is hypothetical (this profile's what-if, not a documented Genesys limit): under it, %s; pace below %d per %s. On a tenant, find the real limits with TestRateLimitDiscovery",
-			f.Key, scopeWords(f.Scope, f.Families), f.Allowed, secs(f.Window))
+			f.Key, capacity.ScopeWords(genesys.Scope(f.Scope), f.Families), f.Allowed, capacity.WindowWords(f.Window))
 	case f.Scope == string(genesys.ScopeToken):
-		return fmt.Sprintf("the storm is %d requests per %s per token exceeded: %s", f.Allowed, secs(f.Window), tokens)
+		return fmt.Sprintf("the storm is %d requests per %s per token exceeded: %s", f.Allowed, capacity.WindowWords(f.Window), tokens)
 	case f.Key == genesys.KeyOrgAppUser:
 		return fmt.Sprintf("%s bounds one OAuth client (%d per %s): spread the load over more OAuth clients, or send with the agents' own user tokens, and pace each client below it",
-			f.Key, f.Allowed, secs(f.Window))
+			f.Key, f.Allowed, capacity.WindowWords(f.Window))
 	}
-	return fmt.Sprintf("%s is not a documented Genesys limit: pace below %d per %s, and find its scope with TestRateLimitDiscovery", f.Key, f.Allowed, secs(f.Window))
+	return fmt.Sprintf("%s is not a documented Genesys limit: pace below %d per %s, and find its scope with TestRateLimitDiscovery", f.Key, f.Allowed, capacity.WindowWords(f.Window))
 }
 
 // settingsNote names, on the simulator, the profile's choices where
@@ -436,7 +436,7 @@ func bucketList(bs []api.Bucket) string {
 		if i > 0 {
 			s += ", "
 		}
-		s += b.Key + " " + perWindow(b)
+		s += b.Key + " " + capacity.PerWindow(b)
 	}
 	return s
 }

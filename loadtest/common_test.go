@@ -6,11 +6,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +17,6 @@ import (
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/gcsim"
-	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/result"
 )
 
@@ -124,7 +120,6 @@ func sizePool(t testing.TB, buckets []api.Bucket, family string, rate float64, a
 	return p
 }
 
-
 // profileLimit returns the limit of p named key, if any.
 func profileLimit(p *gcsim.Profile, key string) (gcsim.Limit, bool) {
 	if p == nil {
@@ -136,63 +131,6 @@ func profileLimit(p *gcsim.Profile, key string) (gcsim.Limit, bool) {
 		}
 	}
 	return gcsim.Limit{}, false
-}
-
-// scopeWords explains a limit scope in plain words.
-func scopeWords(scope string, families []string) string {
-	switch scope {
-	case string(genesys.ScopeToken):
-		return "per access token: every token has its own budget"
-	case string(genesys.ScopeClientUser):
-		return "per organization × OAuth client × user: a client-credentials token has no user, so all tokens of one OAuth client share it"
-	case string(genesys.ScopeEndpointUser):
-		f := "its endpoints"
-		if len(families) > 0 {
-			f = "the route famil" + map[bool]string{true: "y", false: "ies"}[len(families) == 1] + " " + strings.Join(families, ", ")
-		}
-		return "per user and endpoint (" + f + "), across OAuth clients: a client-credentials token counts as its OAuth client's user, so more tokens of one client do not help"
-	case string(genesys.ScopeOrg):
-		return "per organization: every client, token and user shares it"
-	}
-	return "scope unknown"
-}
-
-// advice says what to change to go past a limit of this scope.
-func advice(b api.Bucket, clients int) string {
-	switch b.Scope {
-	case genesys.ScopeToken:
-		return "spread the load over more tokens (a token pool, per-client or per-agent) and pace each below " + perWindow(b)
-	case genesys.ScopeClientUser:
-		return fmt.Sprintf("spread the load over more OAuth clients (this target has %d) or send with the agents' own user tokens, and pace each client below %s", clients, perWindow(b))
-	case genesys.ScopeEndpointUser:
-		return fmt.Sprintf("more tokens do not help: send with the agents' own user tokens (each user gets %s) or spread over more OAuth clients (this target has %d), and pace below it; or ask Genesys to raise %s", perWindow(b), clients, b.Key)
-	case genesys.ScopeOrg:
-		return "this is the organization's ceiling: pace below it, or ask Genesys (support case) to raise " + b.Key
-	}
-	return "pace below " + perWindow(b)
-}
-
-// perWindow formats a bucket's figure: "100 per 60s".
-func perWindow(b api.Bucket) string {
-	return fmt.Sprintf("%d per %s", b.Allowed, secs(b.Window))
-}
-
-// secs formats a window in seconds when it is whole seconds: "60s", "1.5s".
-func secs(d time.Duration) string {
-	if d%time.Millisecond == 0 {
-		return strconvFloat(d.Seconds()) + "s"
-	}
-	return d.String()
-}
-
-func strconvFloat(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
-
-// rateWords formats a rate in requests per second and per minute.
-func rateWords(r float64) string {
-	if math.IsInf(r, 1) {
-		return "no known limit"
-	}
-	return fmt.Sprintf("%.2f req/s (%.0f per minute)", r, r*60)
 }
 
 // realBuckets returns the target's known limits with their real windows

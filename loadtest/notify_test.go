@@ -65,7 +65,7 @@ func TestNotificationStability(t *testing.T) {
 	}
 	r := newRig(t, rigOptions{tweak: timingTweak(hb, closingGrace(hb, owned)), clients: func(bs []api.Bucket) (int, string) {
 		p := size(bs, math.MaxInt)
-		return p.Clients, fmt.Sprintf("%d agents' channels (about %d requests each) and %.1f presence changes per second need %s", owned, channelRequests, shardRate, rateWords(offered))
+		return p.Clients, fmt.Sprintf("%d agents' channels (about %d requests each) and %.1f presence changes per second need %s", owned, channelRequests, shardRate, capacity.RateWords(offered))
 	}})
 	hb = r.heartbeat()
 	grace := r.closingGrace()
@@ -86,7 +86,7 @@ func TestNotificationStability(t *testing.T) {
 	sized.TokensPerClient = max(1, ceilDiv(tokens, sized.Clients))
 	if sized.NeedClients > 0 {
 		logf(t, "the agents' channels and presence changes need %s; this pool reaches %s, set by %s (%s): %s",
-			rateWords(offered), rateWords(sized.Reach.Rate), sized.Reach.Bottleneck.Key, perWindow(sized.Reach.Bottleneck), advice(sized.Reach.Bottleneck, len(r.clients())))
+			capacity.RateWords(offered), capacity.RateWords(sized.Reach.Rate), sized.Reach.Bottleneck.Key, capacity.PerWindow(sized.Reach.Bottleneck), capacity.Advice(sized.Reach.Bottleneck, len(r.clients())))
 	}
 	// With CXLOAD_USER_TOKENS agent k sends as user k (auth.PerUser) and
 	// holds its own channel; otherwise the agents of one OAuth client share

@@ -642,7 +642,7 @@ func TestAgentShift(t *testing.T) {
 	sizeFor := 2 * offered
 	o.clients = func(bs []api.Bucket) (int, string) {
 		p := sizePool(t, bs, genesys.FamilyPresence, k.Shard.SplitRate(sizeFor), math.MaxInt)
-		return p.Clients, fmt.Sprintf("%d agents taking %.1f calls/s offer %s", agents, callRate, rateWords(k.Shard.SplitRate(offered)))
+		return p.Clients, fmt.Sprintf("%d agents taking %.1f calls/s offer %s", agents, callRate, capacity.RateWords(k.Shard.SplitRate(offered)))
 	}
 	r := newRig(t, o)
 	rec := r.recorder(t)
@@ -786,7 +786,7 @@ func TestAgentShift(t *testing.T) {
 		r.k.Shard.SplitRate(offered), sized.TokensPerClient*sized.Clients, sized.Clients)}
 	if reach := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
 		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
-			r.k.Shard.SplitRate(offered), rateWords(reach.Rate), reach.Bottleneck.Key, perWindow(reach.Bottleneck), advice(reach.Bottleneck, len(r.clients()))))
+			r.k.Shard.SplitRate(offered), capacity.RateWords(reach.Rate), reach.Bottleneck.Key, capacity.PerWindow(reach.Bottleneck), capacity.Advice(reach.Bottleneck, len(r.clients()))))
 	}
 
 	// Calls: who offered them, and the answered share.
@@ -835,7 +835,7 @@ func TestAgentShift(t *testing.T) {
 		line := fmt.Sprintf("%s: %d, p50 %v, p99 %v (service time)", op, o.Count, o.Latency.Percentile(50), o.Latency.Percentile(99))
 		if wait := time.Duration(o.RetryWaitMs * float64(time.Millisecond)).Round(time.Millisecond); wait > 0 {
 			capa := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.Family(o.Route), sized.Tokens(), sized.Clients)
-			line += fmt.Sprintf("; waited %v in all on client-side limits: %s allows this pool %s", wait, capa.Bottleneck.Key, rateWords(capa.Rate))
+			line += fmt.Sprintf("; waited %v in all on client-side limits: %s allows this pool %s", wait, capa.Bottleneck.Key, capacity.RateWords(capa.Rate))
 		}
 		summary = append(summary, line+".")
 		th = append(th, fmt.Sprintf("p99(%s) < %v", op, p99))
