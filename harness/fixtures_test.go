@@ -287,6 +287,7 @@ func TestTenantOneBudgetPerRun(t *testing.T) {
 	if want := 6 - int(used); sent != want {
 		t.Errorf("the second target sent %d requests, want the %d left of the run's budget of 6", sent, want)
 	}
+	sim.Close() // waits for its handlers: a request's count lands after its answer
 	if got := requests(sim); got != 6 {
 		t.Errorf("the stand-in got %d requests, want 6 (the run's budget)", got)
 	}
