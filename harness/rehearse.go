@@ -53,13 +53,17 @@ func rehearsing(getenv func(string) string) (bool, error) {
 	}
 }
 
-// openRehearsal starts the stand-in for a scenario of agents users and
+// openRehearsal starts the stand-in for a scenario of up to
+// max(agents, gcsim.DefaultAgents) users and
 // writes its fixture file; its getenv is the environment with the tenant
 // variables of the stand-in put over it (the scenario's knobs pass).
 func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
-	n := max(agents, 1)
+	// Every directory user but the outsiders is a fixture user: a scenario
+	// sizes its population after Open (knobs, -short), and the fixture must
+	// hold it.
 	p := gcsim.DefaultProfile()
-	p.Directory.Agents = max(p.Directory.Agents, n+RehearsalOutsiders)
+	p.Directory.Agents = max(p.Directory.Agents, agents) + RehearsalOutsiders
+	n := p.Directory.Agents - RehearsalOutsiders
 	sim := gcsim.NewTenantStandIn(p, gcsim.TenantMode{})
 	dir, err := os.MkdirTemp("", "cxload-rehearsal-")
 	if err != nil {
@@ -86,7 +90,7 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		EnvClientID + "_2": prof.Clients[1].ID, EnvClientSecret + "_2": string(prof.Clients[1].Secret),
 		EnvClientsFile: "", EnvProfile: "", EnvSimURL: "", EnvTimeScale: "", EnvUserTokens: "",
 		EnvApproval: RehearsalApproval, EnvRequestBudget: fmt.Sprint(RehearsalBudget), EnvAllowOutsideWindow: "1",
-		EnvUsers: usersFile, EnvQueues: "", EnvCallTargets: "", EnvAllowWrites: RehearsalWrites, EnvAllowStorm: "1",
+		EnvUsers: usersFile, EnvQueues: "", EnvCallTargets: "", EnvAllowWrites: RehearsalWrites, EnvAllowStorm: "",
 	}
 	for n := 3; n <= maxClients; n++ {
 		r.env[fmt.Sprintf("%s_%d", EnvClientID, n)], r.env[fmt.Sprintf("%s_%d", EnvClientSecret, n)] = "", ""
@@ -97,8 +101,8 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		}
 		return getenv(k)
 	}
-	r.consent = fmt.Sprintf("%s=%s %s=%s %s=1 %s=%s (%d fixture users; %d directory users outside it), user tokens by the SAML2 bearer grant",
-		EnvUsers, usersFile, EnvAllowWrites, RehearsalWrites, EnvAllowStorm, EnvApproval, RehearsalApproval, n, RehearsalOutsiders)
+	r.consent = fmt.Sprintf("%s=%s %s=%s %s=%s (%d fixture users; %d directory users outside it), user tokens by the SAML2 bearer grant; no %s",
+		EnvUsers, usersFile, EnvAllowWrites, RehearsalWrites, EnvApproval, RehearsalApproval, n, RehearsalOutsiders, EnvAllowStorm)
 	return r, nil
 }
 

@@ -46,6 +46,7 @@ func exampleProfile(t *testing.T, name string) *gcsim.Profile {
 // per-token limit: client.credentials.token.rate.per.minute, 300 per
 // minute, scope token.
 func TestRecordingBurstDocumentedLimit(t *testing.T) {
+	skipRehearsal(t, "it checks the scenario's finding against a limit set in the simulator's profile")
 	writeTestProfile(t, gcsim.DefaultProfile())
 	var f burstFinding
 	runRecordingBurst(t, rigOptions{}, &f, true)
@@ -64,6 +65,7 @@ func TestRecordingBurstDocumentedLimit(t *testing.T) {
 // limit from the 429s alone, and every sentence naming it says it is
 // hypothetical.
 func TestRecordingBurstHypotheticalLimit(t *testing.T) {
+	skipRehearsal(t, "it checks the scenario's finding against a limit set in the simulator's profile")
 	writeTestProfile(t, exampleProfile(t, "hypothetical-recordingstate-limit.json"))
 	var f burstFinding
 	runRecordingBurst(t, rigOptions{}, &f, true)
@@ -81,6 +83,7 @@ func TestRecordingBurstHypotheticalLimit(t *testing.T) {
 // With the hypothetical recording limit and a tighter token limit (50 per
 // minute), the storm names the token limit and its scope.
 func TestRecordingBurstTighterProfile(t *testing.T) {
+	skipRehearsal(t, "it checks the scenario's finding against a limit set in the simulator's profile")
 	p := exampleProfile(t, "hypothetical-recordingstate-limit.json")
 	for i := range p.Limits {
 		if p.Limits[i].Key == genesys.KeyClientCredentialsToken {
@@ -102,6 +105,7 @@ func TestRecordingBurstTighterProfile(t *testing.T) {
 // (no window in the message), and write it into the profile of its
 // findings.
 func TestRateLimitDiscoveryHiddenLimit(t *testing.T) {
+	skipRehearsal(t, "it checks that discovery finds a limit hidden in the simulator's profile")
 	p := exampleProfile(t, "hypothetical-hidden-presence-limit.json")
 	hidden, ok := profileLimit(p, "hypothetical.users.presences.rate.per.minute")
 	if !ok || !hidden.Hidden || !hidden.Hypothetical {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -89,6 +90,9 @@ type rig struct {
 // without a budget).
 func newRig(t testing.TB, o rigOptions) *rig {
 	t.Helper()
+	if o.profile != nil {
+		skipRehearsal(t, "it runs the scenario on a gcsim profile of its own, and a rehearsal runs on the tenant stand-in's")
+	}
 	k := loadKnobs(t)
 	opts := []harness.Option{harness.WithAgents(k.Agents), harness.WithTimeScale(o.scale)}
 	if o.profile != nil {
@@ -110,6 +114,20 @@ func newRig(t testing.TB, o rigOptions) *rig {
 }
 
 func (r *rig) tenant() bool { return r.tg.Guard != nil }
+
+// rehearsing reports whether the run is a rehearsal (CXLOAD_REHEARSE=1):
+// a tenant run on the tenant stand-in.
+func (r *rig) rehearsing() bool { return r.tg.Rehearsing() }
+
+// skipRehearsal skips, with the reason, a test that can only run on the
+// simulator when the run is a rehearsal: a rehearsal is what a tenant would
+// do, and a tenant cannot do this.
+func skipRehearsal(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv(harness.EnvRehearse) == "1" {
+		t.Skipf("simulator only, not rehearsed (%s=1): %s", harness.EnvRehearse, why)
+	}
+}
 
 func (r *rig) region() string { return r.tg.Region() }
 
@@ -251,6 +269,7 @@ func newRigOrFatal(t *testing.T, o rigOptions) (r *rig, msg string) {
 // to the OAuth clients a scenario asks for; a CXLOAD_PROFILE with fewer
 // fails, naming the field to set and the value it needs.
 func TestRigSizesSimulator(t *testing.T) {
+	skipRehearsal(t, "it checks how the embedded simulator is sized")
 	four := func([]api.Bucket) (int, string) { return 4, "the test needs four" }
 
 	t.Setenv(EnvAgents, "1500")
@@ -292,6 +311,7 @@ func TestRigSizesSimulator(t *testing.T) {
 // points at a closed local port, so an escape would fail here, not reach
 // the region). A read-only scenario (discovery) needs no CXLOAD_USERS.
 func TestRigTenantNeedsUsers(t *testing.T) {
+	skipRehearsal(t, "it checks the refusal of a tenant configuration, which the rehearsal replaces")
 	for _, v := range harness.Variables() {
 		t.Setenv(v, "")
 	}
