@@ -159,8 +159,7 @@ func BenchmarkCallCreate(b *testing.B) {
 // BenchmarkDetailsQuery: POST /api/v2/analytics/conversations/details/query
 // over the last hour, one page of 25.
 func BenchmarkDetailsQuery(b *testing.B) {
-	s := &shift{}
-	benchOp(b, func(ctx context.Context, a *agent.Agent, i int) error { return s.details(ctx, a) })
+	benchOp(b, func(ctx context.Context, a *agent.Agent, i int) error { return queryDetails(ctx, a) })
 }
 
 // BenchmarkChannelSubscribe: POST /api/v2/notifications/channels, then PUT

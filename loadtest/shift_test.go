@@ -4,12 +4,10 @@ package loadtest
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -34,7 +32,9 @@ import (
 )
 
 // What an agent does with a call, and how often. Talk time is the think
-// knob (exponential mean); the rest is fixed here.
+// knob (exponential mean); ring delay and after-call work are the
+// Desktop's defaults (agent.DefaultRingMin and the like); the rest is
+// fixed here.
 const (
 	shiftOccupancy = 0.8  // share of the agents' time the offered calls fill
 	shiftHold      = 0.20 // calls put on hold once
@@ -42,10 +42,6 @@ const (
 	shiftBreak     = 0.05 // calls after which the agent takes a break
 	shiftQueues    = 0.25 // calls during which the agent lists the queues
 	shiftDetails   = 0.25 // calls during which the agent queries conversation details
-	shiftRingMin   = 300 * time.Millisecond
-	shiftRingMax   = 2 * time.Second // well under the alert timeout (8 s)
-	shiftACWMin    = 200 * time.Millisecond
-	shiftACWMax    = time.Second
 	// shiftPatience is the callers' mean wait before they hang up.
 	shiftPatience = 2 * time.Minute
 	// shiftPerQueue is how many agents share a queue on the embedded
@@ -60,169 +56,18 @@ const (
 // busyTime is the mean time an agent spends on one call, from the offer to
 // the end of the wrap-up: ring, talk, hold and after-call work.
 func busyTime(think time.Duration) time.Duration {
-	return (shiftRingMin+shiftRingMax)/2 + think + time.Duration(shiftHold*float64(think)/4) + (shiftACWMin+shiftACWMax)/2
+	return (agent.DefaultRingMin+agent.DefaultRingMax)/2 + think + time.Duration(shiftHold*float64(think)/4) + (agent.DefaultWrapupMin+agent.DefaultWrapupMax)/2
 }
 
-// callPlan is what an agent will do with one call, drawn when it is offered.
-type callPlan struct {
-	ring, talk, hold, acw, breakFor time.Duration
-	queues, details, held, transfer bool
-	brk                             bool
-	code                            int
-}
-
-func drawCall(rng *rand.Rand, think time.Duration) callPlan {
-	exp := func(mean time.Duration) time.Duration {
-		return min(time.Duration(rng.ExpFloat64()*float64(mean)), 4*mean)
-	}
-	uni := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
-	return callPlan{
-		ring: uni(shiftRingMin, shiftRingMax), talk: exp(think), hold: exp(think / 4), acw: uni(shiftACWMin, shiftACWMax),
-		breakFor: exp(2 * think),
-		queues:   rng.Float64() < shiftQueues, details: rng.Float64() < shiftDetails,
-		held: rng.Float64() < shiftHold, transfer: rng.Float64() < shiftTransfer, brk: rng.Float64() < shiftBreak,
-		code: rng.IntN(1 << 20),
-	}
-}
-
-// shiftCallEvent is the part of a call event (the SDK's
-// ConversationCallEventTopicCallConversation) the shift reads.
-type shiftCallEvent struct {
+// queueCallEvent is the part of a call event (the SDK's
+// ConversationCallEventTopicCallConversation) the queue supervisor reads.
+type queueCallEvent struct {
 	ID           string `json:"id"`
 	Participants []struct {
-		ID             string `json:"id"`
 		Purpose        string `json:"purpose"`
 		State          string `json:"state"`
-		StartTime      string `json:"startTime"`
 		DisconnectType string `json:"disconnectType"`
-		User           *struct {
-			ID string `json:"id"`
-		} `json:"user"`
-		Queue *struct {
-			ID string `json:"id"`
-		} `json:"queue"`
 	} `json:"participants"`
-}
-
-// shiftStats is what the agents and their events measured; safe for
-// concurrent use.
-type shiftStats struct {
-	mu          sync.Mutex
-	queuedAt    map[string]time.Time // conversation → when its caller came in (server clock)
-	queueOf     map[string]string    // conversation → its queue
-	ended       map[string]bool      // participants no longer on their call
-	seenOffer   map[string]bool      // agent participants seen alerting
-	firstAnswer map[string]bool      // conversations answered at least once
-	lastStatus  map[string]string    // user → routing status
-	transitions map[string]int       // "IDLE→INTERACTING" → count
-	offerLat    []time.Duration      // offer made (server) → its event received
-	asa, aht    []time.Duration
-
-	injected, answers, missed, transfers, holds, breaks, requeues atomic.Int64
-}
-
-func newShiftStats() *shiftStats {
-	return &shiftStats{queuedAt: map[string]time.Time{}, queueOf: map[string]string{}, ended: map[string]bool{},
-		seenOffer: map[string]bool{}, firstAnswer: map[string]bool{}, lastStatus: map[string]string{}, transitions: map[string]int{}}
-}
-
-// onEvent reads an agent's notification: routing-status transitions, and on
-// its calls topic when each call came in, its queue, offers (with the
-// push latency of the offer event) and participants that left.
-func (s *shiftStats) onEvent(a *agent.Agent, ev notify.Event) {
-	switch ev.TopicName {
-	case "v2.users." + a.User.ID + ".routingStatus":
-		var b struct {
-			RoutingStatus struct {
-				Status string `json:"status"`
-			} `json:"routingStatus"`
-		}
-		if json.Unmarshal(ev.EventBody, &b) != nil || b.RoutingStatus.Status == "" {
-			return
-		}
-		s.mu.Lock()
-		from := s.lastStatus[a.User.ID]
-		if from != b.RoutingStatus.Status {
-			s.transitions[cmp.Or(from, "(start)")+"→"+b.RoutingStatus.Status]++
-			s.lastStatus[a.User.ID] = b.RoutingStatus.Status
-		}
-		s.mu.Unlock()
-	case "v2.users." + a.User.ID + ".conversations.calls":
-		var c shiftCallEvent
-		if json.Unmarshal(ev.EventBody, &c) != nil {
-			return
-		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		for _, p := range c.Participants {
-			switch {
-			case p.Purpose == "customer":
-				if t, err := time.Parse(time.RFC3339Nano, p.StartTime); err == nil {
-					if _, ok := s.queuedAt[c.ID]; !ok {
-						s.queuedAt[c.ID] = t
-					}
-				}
-			case p.Purpose == "agent" && p.User != nil && p.User.ID == a.User.ID:
-				if p.Queue != nil {
-					s.queueOf[c.ID] = p.Queue.ID
-				}
-				if p.State == "alerting" && !s.seenOffer[p.ID] {
-					s.seenOffer[p.ID] = true
-					if t, err := time.Parse(time.RFC3339Nano, p.StartTime); err == nil {
-						s.offerLat = append(s.offerLat, ev.Received.Sub(t))
-					}
-				}
-			}
-			if p.State == "disconnected" || p.State == "terminated" {
-				s.ended[p.ID] = true
-			}
-		}
-	}
-}
-
-// isEnded reports whether the participant left its call (or its caller hung up).
-func (s *shiftStats) isEnded(o agent.Offer) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ended[o.ParticipantID]
-}
-
-// answered records an answered offer; the speed of answer counts a
-// conversation's first answer only (a transferred call is answered again).
-func (s *shiftStats) answered(conv string, at time.Time) {
-	s.answers.Add(1)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.firstAnswer[conv] {
-		return
-	}
-	s.firstAnswer[conv] = true
-	if q, ok := s.queuedAt[conv]; ok {
-		s.asa = append(s.asa, max(0, at.Sub(q)))
-	}
-}
-
-func (s *shiftStats) handled(d time.Duration) {
-	s.mu.Lock()
-	s.aht = append(s.aht, d)
-	s.mu.Unlock()
-}
-
-func (s *shiftStats) queue(conv string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.queueOf[conv]
-}
-
-// shift is the agents' desktop: each owned agent runs its own loop, driven
-// by the offers on its notification channel.
-type shift struct {
-	stats *shiftStats
-	seed  uint64
-	think time.Duration
-	codes []string // wrap-up code ids
-	// inject queues one call on an agent's own queue (exact mode), nil otherwise.
-	inject func(ctx context.Context, a *agent.Agent) error
 }
 
 // sleep waits d or until ctx ends.
@@ -237,189 +82,25 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// nextOffer waits for the next live offer until ctx ends; an agent marked
-// NOT_RESPONDING goes On Queue again.
-func (s *shift) nextOffer(ctx context.Context, a *agent.Agent, seen map[string]bool) (agent.Offer, error) {
-	for {
-		wctx, cancel := context.WithTimeout(ctx, time.Second)
-		o, err := a.NextOffer(wctx)
-		cancel()
-		if err == nil {
-			if seen[o.ParticipantID] || s.stats.isEnded(o) {
-				continue
-			}
-			seen[o.ParticipantID] = true
-			return o, nil
-		}
-		if ctx.Err() != nil {
-			return agent.Offer{}, ctx.Err()
-		}
-		if a.State().RoutingStatus == agent.RoutingNotResponding {
-			s.stats.requeues.Add(1)
-			if err := a.SetPresence(ctx, agent.PresenceOnQueue); err != nil {
-				return agent.Offer{}, err
-			}
-		}
-	}
-}
-
-// handle rings, answers, talks (with desktop requests, maybe a hold),
-// hangs up or transfers, wraps up one offered call, and takes the break
-// planned after it (until hold ends); it reports whether the call was
-// transferred. A call whose caller hung up while it rang is
-// let go.
-func (s *shift) handle(ctx, hold context.Context, a *agent.Agent, o agent.Offer, p callPlan) (transferred bool, err error) {
-	if err := sleep(ctx, p.ring); err != nil {
-		return false, err
-	}
-	if s.stats.isEnded(o) {
-		s.stats.missed.Add(1)
-		return false, nil
-	}
-	if err := a.Answer(ctx, o); err != nil {
-		if s.stats.isEnded(o) {
-			s.stats.missed.Add(1)
-			return false, nil
-		}
-		return false, err
-	}
-	answered := time.Now()
-	s.stats.answered(o.ConversationID, answered)
-	talkStart := time.Now()
-	if p.queues {
+// whileTalking is what the agents do on their desktop during a call: list
+// the queues on a share of the calls, query conversation details on another.
+func whileTalking(ctx context.Context, a *agent.Agent, rng *rand.Rand) error {
+	queues, details := rng.Float64() < shiftQueues, rng.Float64() < shiftDetails
+	if queues {
 		req := &api.Request{Op: opQueuesList, Method: http.MethodGet, Route: routeQueues,
 			Query: url.Values{"pageSize": {"25"}, "pageNumber": {"1"}}}
 		if _, err := a.API().DoJSON(ctx, req, nil, nil); err != nil {
-			return false, err
-		}
-	}
-	if p.details {
-		if err := s.details(ctx, a); err != nil {
-			return false, err
-		}
-	}
-	talk := max(0, p.talk-time.Since(talkStart))
-	if p.held {
-		s.stats.holds.Add(1)
-		if err := sleep(ctx, talk/2); err != nil {
-			return false, err
-		}
-		if err := a.Hold(ctx, true); err != nil {
-			return false, err
-		}
-		if err := sleep(ctx, p.hold); err != nil {
-			return false, err
-		}
-		if err := a.Hold(ctx, false); err != nil {
-			return false, err
-		}
-		talk -= talk / 2
-	}
-	if err := sleep(ctx, talk); err != nil {
-		return false, err
-	}
-	if q := s.stats.queue(o.ConversationID); p.transfer && q != "" {
-		if err := a.Transfer(ctx, agent.Transfer{QueueID: q}); err != nil {
-			return false, err
-		}
-		s.stats.transfers.Add(1)
-		transferred = true
-	} else if err := a.Disconnect(ctx); err != nil {
-		return false, err
-	}
-	if err := sleep(ctx, p.acw); err != nil {
-		return transferred, err
-	}
-	if p.brk { // the break starts in after-call work: no call is offered after the wrap-up
-		s.stats.breaks.Add(1)
-		if err := a.SetPresence(ctx, "Break"); err != nil {
-			return transferred, err
-		}
-	}
-	if err := a.Wrapup(ctx, s.codes[p.code%len(s.codes)]); err != nil {
-		return transferred, err
-	}
-	s.stats.handled(time.Since(answered))
-	if p.brk {
-		// A break ends early when the shift does: the agent then goes off
-		// queue from it.
-		if sleep(hold, p.breakFor) != nil {
-			return transferred, ctx.Err()
-		}
-		if err := a.SetPresence(ctx, agent.PresenceOnQueue); err != nil {
-			return transferred, err
-		}
-	}
-	return transferred, nil
-}
-
-// run is one agent's shift: on queue, then calls until the hold ends
-// (ctx's deadline, hard ends at hard's), then off queue, answering what was
-// still offered. With calls > 0 it takes exactly that many calls, each
-// injected on its own queue when it is ready for it (a transferred call
-// comes back to it and is taken again), whatever the timing.
-func (s *shift) run(hard, hold context.Context, a *agent.Agent, calls int) error {
-	rng := rand.New(rand.NewPCG(s.seed, uint64(a.ID)^0x5eed))
-	seen := map[string]bool{}
-	if err := a.SubscribeTopics(hard); err != nil {
-		return err
-	}
-	if err := a.GoOnQueue(hard); err != nil {
-		return err
-	}
-	if calls > 0 {
-		back := false // the last call was transferred and comes back
-		for done := 0; done < calls; {
-			if !back {
-				if err := s.inject(hard, a); err != nil {
-					return err
-				}
-				s.stats.injected.Add(1)
-			}
-			o, err := s.nextOffer(hard, a, seen)
-			if err != nil {
-				return err
-			}
-			back, err = s.handle(hard, hard, a, o, drawCall(rng, s.think))
-			if err != nil {
-				return err
-			}
-			if !back {
-				done++
-			}
-		}
-		return a.GoOffQueue(hard)
-	}
-	for hold.Err() == nil {
-		o, err := s.nextOffer(hold, a, seen)
-		if err != nil {
-			break
-		}
-		if _, err := s.handle(hard, hold, a, o, drawCall(rng, s.think)); err != nil {
 			return err
 		}
 	}
-	if err := a.GoOffQueue(hard); err != nil {
-		return err
+	if details {
+		return queryDetails(ctx, a)
 	}
-	// Offers made before the agent went off queue may still be on the way.
-	for {
-		wctx, cancel := context.WithTimeout(hard, 500*time.Millisecond)
-		o, err := s.nextOffer(wctx, a, seen)
-		cancel()
-		if err != nil {
-			return hard.Err()
-		}
-		p := drawCall(rng, s.think)
-		p.brk = false // off queue already
-		if _, err := s.handle(hard, hard, a, o, p); err != nil {
-			return err
-		}
-	}
+	return nil
 }
 
-// details queries the last hour's conversation details (one page of 25).
-func (s *shift) details(ctx context.Context, a *agent.Agent) error {
+// queryDetails queries the last hour's conversation details (one page of 25).
+func queryDetails(ctx context.Context, a *agent.Agent) error {
 	now := time.Now().UTC()
 	body, _ := json.Marshal(map[string]any{
 		"interval": now.Add(-time.Hour).Format("2006-01-02T15:04:05.000Z") + "/" + now.Add(time.Minute).Format("2006-01-02T15:04:05.000Z"),
@@ -494,7 +175,7 @@ type queueWatch struct {
 }
 
 func (w *queueWatch) onEvent(ev notify.Event) {
-	var c shiftCallEvent
+	var c queueCallEvent
 	if json.Unmarshal(ev.EventBody, &c) != nil || c.ID == "" {
 		return
 	}
@@ -552,8 +233,8 @@ func (r *rig) watchQueues(ctx context.Context, c *api.Client, queues []string) (
 }
 
 // shiftPopulation is rig.population with each agent's events also read by
-// the agent (offers, its state) and by the shift's statistics.
-func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int, st *shiftStats) (*agent.Population, *channels) {
+// the agent (offers, its state) and by the desktop.
+func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int, desk *agent.Desktop) (*agent.Population, *channels) {
 	t.Helper()
 	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
 	users, err := r.loadUsers(c, agents)
@@ -568,7 +249,7 @@ func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Record
 			Collector: chans.col, Recorder: rec,
 			OnEvent: func(ev notify.Event) {
 				a.HandleEvent(ev.TopicName, ev.EventBody)
-				st.onEvent(a, ev)
+				desk.HandleEvent(ev)
 			},
 		})
 		if err != nil {
@@ -660,15 +341,17 @@ func TestAgentShift(t *testing.T) {
 	r.start(plan(agents, offered, dur, est))
 	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
 	ctx := r.ctx
-	st := newShiftStats()
-	pop, chans := r.shiftPopulation(t, pool, rec, agents, owned, st)
+	desk := &agent.Desktop{Talk: think, HoldShare: shiftHold, TransferShare: shiftTransfer, BreakShare: shiftBreak,
+		Seed: r.k.Seed, Calls: k.Iterations, WhileTalking: whileTalking}
+	pop, chans := r.shiftPopulation(t, pool, rec, agents, owned, desk)
 	defer pop.Close()
 	as := pop.Agents()
 	codes, err := wrapupCodes(ctx, as[0].API())
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh := &shift{stats: st, seed: r.k.Seed, think: think, codes: codes}
+	desk.WrapupCodes = codes
+	var injected atomic.Int64 // calls queued by the Poisson arrivals below
 
 	// Who brings the calls.
 	queueOfAgent := func(a *agent.Agent) string { return gcsim.QueueID(a.ID % queues) }
@@ -687,7 +370,7 @@ func TestAgentShift(t *testing.T) {
 			t.Fatalf("loadtest: %s with %s=%s: each agent needs a queue of its own (the calls each shard takes are then exact), the profile has directory.queues %d: restart the simulator with a profile setting \"directory\": {\"queues\": %d} or more (scripts/matrix.sh does)",
 				EnvIterations, EnvSimURL, r.ext, n, agents)
 		}
-		sh.inject = func(ctx context.Context, a *agent.Agent) error { return r.queueCalls(ctx, queueOfAgent(a), 1) }
+		desk.Queue = func(ctx context.Context, a *agent.Agent) error { return r.queueCalls(ctx, queueOfAgent(a), 1) }
 	case r.ext != "":
 		// Poisson arrivals of this shard's part on the queues of its agents.
 		qs := map[string]bool{}
@@ -710,7 +393,7 @@ func TestAgentShift(t *testing.T) {
 					}
 					return
 				}
-				st.injected.Add(1)
+				injected.Add(1)
 			}
 		})
 		injectDone = func() { cancel(); wg.Wait() }
@@ -730,8 +413,9 @@ func TestAgentShift(t *testing.T) {
 	until := start.Add(ramp + dur)
 	hard, cancelHard := context.WithTimeout(ctx, ramp+dur+time.Minute+time.Duration(max(k.Iterations, 1))*4*busy)
 	defer cancelHard()
-	hold, cancelHold := context.WithDeadline(hard, until)
-	defer cancelHold()
+	if !exact {
+		desk.Until = until
+	}
 	var active atomic.Int64
 	var agentErrs sync.Map
 	stop := progress(t, rec, func() int { return int(active.Load()) })
@@ -743,7 +427,7 @@ func TestAgentShift(t *testing.T) {
 			}
 			active.Add(1)
 			defer active.Add(-1)
-			if err := sh.run(hard, hold, a, k.Iterations); err != nil && !(hard.Err() != nil && !exact) {
+			if err := desk.Run(hard, a); err != nil && !(hard.Err() != nil && !exact) {
 				agentErrs.Store(a.ID, err)
 			}
 		})
@@ -771,18 +455,16 @@ func TestAgentShift(t *testing.T) {
 
 	doc := rec.Snapshot()
 	ns := chans.col.Stats()
-	st.mu.Lock()
-	asa, aht, offerLat := mean(st.asa), mean(st.aht), percentiles(st.offerLat)
-	tr := maps.Clone(st.transitions)
-	distinct := len(st.firstAnswer)
-	st.mu.Unlock()
+	ds := desk.Stats()
+	asa, aht, offerLat := ds.AverageSpeedOfAnswer(), ds.AverageHandleTime(), percentiles(ds.OfferLatency)
+	tr, distinct := ds.Transitions, ds.Conversations
 
 	mode := fmt.Sprintf("hold %v", dur)
 	if exact {
 		mode = fmt.Sprintf("%d calls per agent", k.Iterations)
 	}
 	summary := []string{fmt.Sprintf("A call-handling shift of %d agents on %s: ramp %v, %s; talk time exponential with mean %v, ring %v–%v, after-call work %v–%v; %.0f%% of calls held, %.0f%% transferred, breaks after %.0f%%. The agents offer about %.1f req/s; the pool of %d token(s) over %d OAuth client(s) is sized for twice that.",
-		owned, r.where(), ramp, mode, think, shiftRingMin, shiftRingMax, shiftACWMin, shiftACWMax, 100*shiftHold, 100*shiftTransfer, 100*shiftBreak,
+		owned, r.where(), ramp, mode, think, agent.DefaultRingMin, agent.DefaultRingMax, agent.DefaultWrapupMin, agent.DefaultWrapupMax, 100*shiftHold, 100*shiftTransfer, 100*shiftBreak,
 		r.k.Shard.SplitRate(offered), sized.TokensPerClient*sized.Clients, sized.Clients)}
 	if reach := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
 		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
@@ -791,7 +473,7 @@ func TestAgentShift(t *testing.T) {
 
 	// Calls: who offered them, and the answered share.
 	var callTh *result.ThresholdResult
-	answers := st.answers.Load()
+	answers := ds.Answered
 	judge := func(offered, abandoned, answered int) {
 		want := int(math.Ceil(shiftAnswered * float64(offered-abandoned)))
 		ratio := 1.0
@@ -810,7 +492,7 @@ func TestAgentShift(t *testing.T) {
 			callRate, shiftPatience, off, closing, ans, ab, late, closing))
 		judge(off, ab, ans)
 	case exact || r.ext != "":
-		inj := int(st.injected.Load())
+		inj := ds.Queued + int(injected.Load())
 		summary = append(summary, fmt.Sprintf("Calls: %d queued with POST /admin/calls (callers do not hang up), %d answered (a transferred call answered again counts twice).", inj, answers))
 		if exact || r.k.Shard.Whole() {
 			judge(inj, 0, distinct)
@@ -821,7 +503,7 @@ func TestAgentShift(t *testing.T) {
 		summary = append(summary, fmt.Sprintf("Calls: the tenant's own traffic; %d answered. The harness places no call on a tenant, so the answered share is not judged.", answers))
 	}
 	summary = append(summary, fmt.Sprintf("Agents answered %d offers (%d let go: the caller hung up while ringing), held %d, transferred %d, took %d breaks, went On Queue again after NOT_RESPONDING %d times. Average speed of answer %v (caller in queue to answer, first answers); average handle time %v (answer to wrap-up: talk, hold, after-call work).",
-		answers, st.missed.Load(), st.holds.Load(), st.transfers.Load(), st.breaks.Load(), st.requeues.Load(), asa.Round(time.Millisecond), aht.Round(time.Millisecond)))
+		answers, ds.Missed, ds.Held, ds.Transferred, ds.Breaks, ds.Requeues, asa.Round(time.Millisecond), aht.Round(time.Millisecond)))
 
 	all := doc.All()
 	summary = append(summary, fmt.Sprintf("%d requests, %d answered 429 (%.2f%%), %d errors.", all.Count, all.Status429,
@@ -863,18 +545,6 @@ func TestAgentShift(t *testing.T) {
 		doc.Thresholds = append(doc.Thresholds, *callTh)
 	}
 	finish(t, doc, summary, th...)
-}
-
-// mean is the average of ds, 0 for none.
-func mean(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	var s time.Duration
-	for _, d := range ds {
-		s += d
-	}
-	return s / time.Duration(len(ds))
 }
 
 // percentiles returns the p50 and p99 of ds (nearest rank), zeros for none.

@@ -14,7 +14,8 @@ import (
 	"github.com/cxload/cxload/harness/result"
 )
 
-// legDocuments joins output events that test2json split, as readers must.
+// TestLegDocumentsJoinsSplitLines: legDocuments, which reads the shard legs
+// of scripts/matrix.sh, joins output events that test2json split.
 func TestLegDocumentsJoinsSplitLines(t *testing.T) {
 	touchRun()
 	rec := newTestRecorder()
