@@ -152,6 +152,7 @@ func TestNotificationStability(t *testing.T) {
 			faults <- fmt.Sprintf("every socket dropped abruptly at %v; each of the %d channels reconnected: %v (requests paused meanwhile)", (2 * dur / 3).Round(time.Second), nch, ok)
 		}()
 	} else {
+		faults <- "Faults: none injected. The socket_closing switchover and the abrupt drop of every socket are simulator-only (a tenant cannot be told to send them), so this run checks channels, heartbeats and events only."
 		close(faults)
 	}
 	stop := progress(t, rec, func() int { return owned })

@@ -108,6 +108,9 @@ func newRig(t testing.TB, o rigOptions) *rig {
 		opts = append(opts, harness.WithReadOnly())
 	}
 	tg := harness.NewTarget(quietTB{t}, opts...)
+	if sim := tg.Rehearsal(); sim != nil {
+		t.Cleanup(func() { checkRehearsal(t, sim, o.readOnly) })
+	}
 	k.Shard = tg.Config.Shard
 	return &rig{t: t, k: k, tg: tg, ext: tg.Config.SimURL, hc: tg.HTTPClient(), prof: tg.Profile(), real: tg.ProfileUnscaled(),
 		scale: tg.TimeScale(), ctx: tg.Context()}
@@ -118,6 +121,41 @@ func (r *rig) tenant() bool { return r.tg.Guard != nil }
 // rehearsing reports whether the run is a rehearsal (CXLOAD_REHEARSE=1):
 // a tenant run on the tenant stand-in.
 func (r *rig) rehearsing() bool { return r.tg.Rehearsing() }
+
+// checkRehearsal checks the stand-in's request log after a rehearsed
+// scenario (before its restore): no request names a directory user outside
+// the fixture (a read-only scenario, which needs no fixture, may read
+// them), and the API host was reached over HTTP/2 only.
+func checkRehearsal(t testing.TB, sim *gcsim.Server, readOnly bool) {
+	t.Helper()
+	outside := sim.Users()[:harness.RehearsalOutsiders]
+	reqs := sim.TenantRequests()
+	protos := map[string]int{}
+	reads := 0
+	for _, rq := range reqs {
+		if strings.HasPrefix(rq.Host, "api.") {
+			protos[rq.Proto]++
+		}
+		for _, u := range outside {
+			if !strings.Contains(rq.Path, u.ID) && !strings.Contains(rq.Body, u.ID) && !strings.Contains(rq.Body, u.Email) {
+				continue
+			}
+			if readOnly && rq.Method == http.MethodGet {
+				reads++
+				continue
+			}
+			t.Errorf("rehearsal: %s %s%s touches %s, a user outside the fixture", rq.Method, rq.Host, rq.Path, u.ID)
+		}
+	}
+	if reads > 0 {
+		logf(t, "rehearsal: this read-only scenario read users outside the fixture %d time(s) (it needs no %s)", reads, harness.EnvUsers)
+	}
+	if len(protos) > 1 || (len(protos) == 1 && protos["HTTP/2.0"] == 0) {
+		t.Errorf("rehearsal: the API host was reached over %v, want HTTP/2.0 only", protos)
+	}
+	logf(t, "rehearsal: %d requests on the stand-in (API host by protocol %v), no change to a user outside the fixture; %d answered 429 by its edge",
+		len(reqs), protos, sim.Edge429s())
+}
 
 // skipRehearsal skips, with the reason, a test that can only run on the
 // simulator when the run is a rehearsal: a rehearsal is what a tenant would

@@ -38,6 +38,7 @@ const (
 	mainCommand = "go test -tags load -count=1 -json ./loadtest | go run ./scripts/report"
 	testCommand = "go test -race ./..."
 	loadShort   = "go test -tags load -short -count=1 ./loadtest"
+	rehearsal   = "CXLOAD_REHEARSE=1 go test -tags load -short -count=1 -v ./loadtest"
 )
 
 // The README's first two commands are the two that matter: the load
@@ -55,11 +56,11 @@ func TestReadmeLeadsWithTheTwoCommands(t *testing.T) {
 	}
 }
 
-// CI runs exactly the README's test command, the short load run, and
-// actionlint on both workflows.
+// CI runs exactly the README's test command, the short load run, its
+// rehearsal on the tenant stand-in, and actionlint on both workflows.
 func TestCIRunsTheReadmeCommands(t *testing.T) {
 	ci := read(t, ".ci/run")
-	for _, want := range []string{testCommand, loadShort, "go vet ./...", "go vet -tags load ./...", "actionlint .github/workflows/*.yml",
+	for _, want := range []string{testCommand, loadShort, rehearsal, "go vet ./...", "go vet -tags load ./...", "actionlint .github/workflows/*.yml",
 		"(cd scripts/lab && go test -race ./...)"} {
 		if !strings.Contains(ci, want) {
 			t.Errorf(".ci/run does not run %q", want)
