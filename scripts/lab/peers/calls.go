@@ -64,6 +64,9 @@ type callFigures struct {
 	SupDrops      int64 `json:"supervisorDrops"`
 	SupReconnects int64 `json:"supervisorReconnects"`
 	SupFailures   int64 `json:"supervisorFailures"`
+	// SimOverflows are the simulator's sockets (agents' or supervisor's)
+	// closed because their send buffer was full; -1 unknown.
+	SimOverflows int64 `json:"simOverflows"`
 
 	OnQueueTime time.Duration `json:"onQueueNs"` // to put every agent On Queue
 	DrainTime   time.Duration `json:"drainNs"`   // from the end of the load to the last wrap-up
@@ -582,8 +585,8 @@ func writeCalls(row func(k, format string, args ...any), f *callFigures) {
 		f.OnQueueTime.Round(10*time.Millisecond), formatInt(f.Offers), formatInt(f.Answered), formatInt(f.Gone), formatInt(f.Handled), formatInt(f.Failed))
 	row("", "%s busy at the end (drained in %v), %s failed queue changes, %s NOT_RESPONDING, %s duplicate offer events, %s unreadable call events",
 		formatInt(f.Busy), f.DrainTime.Round(10*time.Millisecond), formatInt(f.OffQueueErrs), formatInt(f.NotResp), formatInt(f.Duplicates), formatInt(f.Unparsable))
-	row("supervisor", "%d channels (one per queue's call topic): %s events, %s drops, %s reconnects, %s gave up",
-		f.SupChannels, formatInt(f.SupEvents), formatInt(f.SupDrops), formatInt(f.SupReconnects), formatInt(f.SupFailures))
+	row("supervisor", "%d channels (one per queue's call topic): %s events, %s drops, %s reconnects, %s gave up; the simulator closed %s sockets whose send buffer was full",
+		f.SupChannels, formatInt(f.SupEvents), formatInt(f.SupDrops), formatInt(f.SupReconnects), formatInt(f.SupFailures), formatCount(f.SimOverflows))
 	if f.FirstErr != "" {
 		row("first error", "%s", f.FirstErr)
 	}

@@ -416,6 +416,10 @@ func populationLoad(ctx context.Context, url string, c popConfig) (*popLoad, err
 		}
 		sup.figures(load.Calls)
 		supCh.stats(load.Calls)
+		load.Calls.SimOverflows = -1
+		if st, err := gcsim.FetchStats(ctx, hc, url); err == nil {
+			load.Calls.SimOverflows = st.Sockets.Overflows
+		}
 	} else if err := presenceLoad(ctx, c, pop, load, stopSampling, &sampler); err != nil {
 		return nil, err
 	}
