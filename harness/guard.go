@@ -106,6 +106,7 @@ type Guard struct {
 
 	mu            sync.Mutex
 	binStart      time.Time // start of the current 1 s bin
+	last          time.Time // the bin's latest attempt
 	n, n429, n5xx int64     // attempts in the current bin
 	above429      time.Time // since when the 429 share has been above its threshold
 	above5xx      time.Time
@@ -357,11 +358,19 @@ func (g *Guard) Done(status int) {
 	if span := now.Sub(g.binStart); span >= time.Second && (g.n >= minBinSamples || span >= maxBin) {
 		end := now.Truncate(time.Second)
 		if g.n > 0 {
-			g.judge(&g.above429, float64(g.n429)/float64(g.n), g.cfg.Abort429Rate, "429 Too Many Requests", EnvAbort429Rate, end)
-			g.judge(&g.above5xx, float64(g.n5xx)/float64(g.n), g.cfg.Abort5xxRate, "5xx server errors", EnvAbort5xxRate, end)
+			// The bin's evidence ends with its latest attempt: a silence
+			// after a burst of 429s (a client waiting out Retry-After) is
+			// not time spent above the threshold.
+			through := g.last.Truncate(time.Second).Add(time.Second)
+			if through.After(end) {
+				through = end
+			}
+			g.judge(&g.above429, float64(g.n429)/float64(g.n), g.cfg.Abort429Rate, "429 Too Many Requests", EnvAbort429Rate, through)
+			g.judge(&g.above5xx, float64(g.n5xx)/float64(g.n), g.cfg.Abort5xxRate, "5xx server errors", EnvAbort5xxRate, through)
 		}
 		g.binStart, g.n, g.n429, g.n5xx = end, 0, 0, 0
 	}
+	g.last = now
 	g.n++
 	switch {
 	case status == 429:

@@ -188,6 +188,15 @@ func TestGuardAbortRules(t *testing.T) {
 		{"429 intermittent", func(s int) (int, int) { return 20, 5 * (s % 2) }, 429, -1, ""},
 		{"slow run judged over longer spans", func(int) (int, int) { return 1, 1 }, 429, 10, "429 Too Many Requests above 5.0%"},
 		{"slow run, some 429s", func(s int) (int, int) { return 1, btoi(s%30 == 0) }, 429, -1, ""},
+		// A burst of 429s, then the client waits out Retry-After in silence
+		// and its next request passes: the silence is not 29 s above the
+		// threshold.
+		{"429 burst, then silence", func(s int) (int, int) {
+			if s == 0 {
+				return 20, 20
+			}
+			return 20 * btoi(s == 29), 0
+		}, 429, -1, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := night(t)
