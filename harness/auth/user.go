@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -154,7 +155,7 @@ func ParseUserTokens(name string, data []byte) ([]UserToken, error) {
 			return nil, fail(start, "entry %d: %s", i, jsonReason(err))
 		}
 		entry := fmt.Sprintf("entry %d", i)
-		if n := cmpOr(e.UserID, e.Email); n != "" {
+		if n := cmp.Or(e.UserID, e.Email); n != "" {
 			entry += " (" + n + ")"
 		}
 		switch {
@@ -165,13 +166,12 @@ func ParseUserTokens(name string, data []byte) ([]UserToken, error) {
 		case e.AccessToken != "" && e.ExpiresAt.IsZero():
 			return nil, fail(start, "%s: expiresAt: missing: give the access token's expiry, e.g. \"2026-01-02T15:04:05Z\"", entry)
 		}
-		key := cmpOr(e.UserID, e.Email)
+		key := cmp.Or(e.UserID, e.Email)
 		if j, dup := seen[key]; dup {
 			return nil, fail(start, "%s: userId: %s is also entry %d: list each user once", entry, key, j)
 		}
 		seen[key] = i
-		out = append(out, UserToken{UserID: e.UserID, Email: e.Email, ClientID: e.ClientID,
-			AccessToken: e.AccessToken, RefreshToken: e.RefreshToken, ExpiresAt: e.ExpiresAt})
+		out = append(out, UserToken(e))
 	}
 	if _, err := dec.Token(); err != nil {
 		return nil, fail(dec.InputOffset(), "after entry %d: %s", len(out)-1, jsonReason(err))
@@ -198,13 +198,6 @@ func jsonReason(err error) string {
 		msg = "unexpected end of file: the array is not closed"
 	}
 	return msg
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // tokenResponse is the token endpoint's answer.
