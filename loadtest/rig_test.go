@@ -118,10 +118,6 @@ func newRig(t testing.TB, o rigOptions) *rig {
 
 func (r *rig) tenant() bool { return r.tg.Guard != nil }
 
-// rehearsing reports whether the run is a rehearsal (CXLOAD_REHEARSE=1):
-// a tenant run on the tenant stand-in.
-func (r *rig) rehearsing() bool { return r.tg.Rehearsing() }
-
 // checkRehearsal checks the stand-in's request log after a rehearsed
 // scenario (before its restore): no request names a directory user outside
 // the fixture (a read-only scenario, which needs no fixture, may read
