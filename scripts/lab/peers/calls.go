@@ -459,12 +459,15 @@ func (d *callDriver) busy() int64 {
 // openSupervisor opens the supervisor's channels, one per queue on its
 // call topic (one channel for every queue would receive every call's
 // events in bursts beyond a socket's send buffer, and be dropped), with a
-// collector of their own: their events are not the agents'.
+// collector of their own: their events are not the agents'. A notify
+// client lives as long as the ctx it was opened with: the channels live
+// until Close, whatever ctx (which may bound only the opening).
 func openSupervisor(ctx context.Context, client *api.Client, c popConfig, sup *supervisor) (*supChannels, error) {
 	sc := &supChannels{col: notify.NewCollector()}
+	life := context.WithoutCancel(ctx)
 	for q := range gcsim.DefaultQueues {
 		topic := "v2.routing.queues." + gcsim.QueueID(q) + ".conversations.calls"
-		ch, err := notify.Open(ctx, notify.Options{API: client, Topics: []string{topic}, HeartbeatInterval: c.Heartbeat,
+		ch, err := notify.Open(life, notify.Options{API: client, Topics: []string{topic}, HeartbeatInterval: c.Heartbeat,
 			PingInterval: -1, Collector: sc.col, OnEvent: sup.event})
 		if err != nil {
 			sc.Close()

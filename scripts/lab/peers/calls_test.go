@@ -132,25 +132,7 @@ func TestCallDriverLeavesBeforeWrapup(t *testing.T) {
 	defer cancel()
 	c := popConfig{Agents: 1, Duration: time.Second, Period: time.Second, Heartbeat: time.Second,
 		Handle: 400 * time.Millisecond, Ring: 10 * time.Millisecond}
-	p := popProfile(c) // no traffic: the test injects the calls
-	p.Directory.Queues = 1
-	sim := gcsim.NewServer(p)
-	defer sim.Close()
-	tg, err := harness.Open(ctx, harness.WithName("calls-drain"), harness.WithProfile(p),
-		harness.WithGetenv(func(k string) string { return map[string]string{harness.EnvSimURL: sim.URL()}[k] }),
-		harness.WithLogf(t.Logf))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tg.Close()
-	pool, err := tg.Pool(auth.Config{Policy: auth.PerClient, TokensPerClient: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := tg.Client(api.Config{Tokens: pool, Recorder: tg.NewRecorder(), Agents: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	sim, client := callsSim(ctx, t, c, 1)
 	users, err := agent.LoadUsers(ctx, client, 1)
 	if err != nil {
 		t.Fatal(err)
@@ -216,4 +198,64 @@ func TestCallerGone(t *testing.T) {
 		t.Errorf("callerGone: disconnected 400 %v, other 400 %v, 500 %v, canceled %v; want true, false, false, false",
 			callerGone(gone), callerGone(other), callerGone(server), callerGone(context.Canceled))
 	}
+}
+
+// callsSim starts the simulator in-process for c's agents with queues
+// queues and no traffic (tests inject the calls), and an API client on it.
+func callsSim(ctx context.Context, t *testing.T, c popConfig, queues int) (*gcsim.Server, *api.Client) {
+	t.Helper()
+	p := popProfile(c)
+	p.Directory.Queues = queues
+	sim := gcsim.NewServer(p)
+	t.Cleanup(sim.Close)
+	tg, err := harness.Open(ctx, harness.WithName("calls"), harness.WithProfile(p),
+		harness.WithGetenv(func(k string) string { return map[string]string{harness.EnvSimURL: sim.URL()}[k] }),
+		harness.WithLogf(t.Logf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tg.Close() })
+	pool, err := tg.Pool(auth.Config{Policy: auth.PerClient, TokensPerClient: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := tg.Client(api.Config{Tokens: pool, Recorder: tg.NewRecorder(), Agents: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, client
+}
+
+// TestSupervisorOutlivesOpening checks that the supervisor's channels live
+// on when the context that bounded their opening ends (the run opens them
+// under a 3-minute opening timeout and uses them for the whole load).
+func TestSupervisorOutlivesOpening(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c := popConfig{Agents: 1, Heartbeat: time.Second}
+	sim, client := callsSim(ctx, t, c, gcsim.DefaultQueues)
+	sup := &supervisor{calls: map[string]*supCall{}}
+	openCtx, endOpening := context.WithCancel(ctx)
+	sc, err := openSupervisor(openCtx, client, c, sup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	endOpening()
+	ids, err := sim.InjectCalls(gcsim.QueueID(3), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wait, stop := context.WithTimeout(ctx, 10*time.Second)
+	defer stop()
+	for wait.Err() == nil {
+		sup.mu.Lock()
+		seen := sup.calls[ids[0]] != nil
+		sup.mu.Unlock()
+		if seen {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // the call's event on its queue's channel
+	}
+	t.Fatalf("the supervisor never saw call %s once its opening context ended (%v)", ids[0], sc.col.Stats())
 }
