@@ -25,7 +25,7 @@ func TestYourOwnScenario(t *testing.T) {
 	rec := tg.NewRecorder(metrics.WithScenario(t.Name()))
 	client := tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: 20})
 
-	users, err := agent.LoadUsers(tg.Context(), client, 20)
+	users, err := tg.Users(tg.Context(), client, 20) // on a tenant: the test users of CXLOAD_USERS
 	if err != nil {
 		t.Fatal(err)
 	}
