@@ -28,18 +28,7 @@ func (s *Server) getCalls(c *reqCtx) {
 
 // getCall is GET /api/v2/conversations/calls/{id} (CallConversation).
 func (s *Server) getCall(c *reqCtx) {
-	s.state.convMu.Lock()
-	conv := s.state.convs[c.params[0]]
-	var out callConversationJSON
-	if conv != nil {
-		out = s.callJSON(conv, false)
-	}
-	s.state.convMu.Unlock()
-	if conv == nil {
-		s.conversationNotFound(c)
-		return
-	}
-	s.writeJSON(c, http.StatusOK, out)
+	writeConversation(s, c, func(conv *conversation) callConversationJSON { return s.callJSON(conv, false) })
 }
 
 // patchCall is PATCH /api/v2/conversations/calls/{id}: recordingState, or

@@ -156,11 +156,17 @@ func userConversations[T any](s *Server, id string, render func(*conversation) T
 // getConversation is GET /api/v2/conversations/{id}: the Conversation model,
 // whose participants[].calls[].id is the communication id wrap-up needs.
 func (s *Server) getConversation(c *reqCtx) {
+	writeConversation(s, c, func(conv *conversation) conversationJSON { return s.conversationJSON(conv, false) })
+}
+
+// writeConversation answers the conversation c.params[0] rendered by
+// render (under the conversations' lock), or 404 when there is none.
+func writeConversation[T any](s *Server, c *reqCtx, render func(*conversation) T) {
 	s.state.convMu.Lock()
 	conv := s.state.convs[c.params[0]]
-	var out conversationJSON
+	var out T
 	if conv != nil {
-		out = s.conversationJSON(conv, false)
+		out = render(conv)
 	}
 	s.state.convMu.Unlock()
 	if conv == nil {
