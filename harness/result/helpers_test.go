@@ -2,41 +2,20 @@ package result_test
 
 import (
 	"math"
-	"sync"
 	"time"
 
 	"github.com/cxload/cxload/harness/metrics"
-	"github.com/cxload/cxload/harness/result"
+	"github.com/cxload/cxload/internal/resulttest"
 )
 
-// clock is an injected clock that tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// The shared fixtures (internal/resulttest) under this package's names.
+type clock = resulttest.Clock
 
-var epoch = time.Date(2026, 11, 26, 23, 0, 0, 0, time.UTC)
-
-func newClock() *clock { return &clock{t: epoch} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func mkResult(op string, status int, start time.Time, latency time.Duration) *metrics.Result {
-	return &metrics.Result{
-		Op: op, Method: "GET", Route: "/api/v2/" + op, Status: status,
-		Outcome: result.OutcomeFor(status), Start: start, Latency: latency, Total: latency, Attempts: 1,
-	}
-}
+var (
+	epoch    = resulttest.Epoch
+	newClock = resulttest.NewClock
+	mkResult = resulttest.Result
+)
 
 // near reports whether got is within the histograms' 0.1% of want.
 func near(got, want time.Duration) bool {

@@ -3,40 +3,14 @@ package result_test
 import (
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/internal/resulttest"
+
 	"github.com/cxload/cxload/harness/result"
 )
 
-// sample is a 10-second run: presence.set 1000 requests (p99 ~ 900ms, 20 throttled
-// by 429, 5 server errors), queues.list 100 requests at 5ms, one transport error.
-func sample(t testing.TB) *result.Document {
-	t.Helper()
-	c := newClock()
-	rec := metrics.NewRecorder(metrics.WithNow(c.Now))
-	for i := 0; i < 1000; i++ {
-		lat := 10 * time.Millisecond
-		if i >= 985 {
-			lat = 900 * time.Millisecond
-		}
-		status := 200
-		switch {
-		case i%50 == 1:
-			status = 429
-		case i%200 == 3:
-			status = 500
-		}
-		rec.Record(mkResult("presence.set", status, epoch.Add(time.Duration(i)*time.Millisecond), lat))
-	}
-	for i := 0; i < 99; i++ {
-		rec.Record(mkResult("queues.list", 200, epoch, 5*time.Millisecond))
-	}
-	rec.Record(mkResult("queues.list", 0, epoch, time.Second))
-	rec.RecordWebSocket(metrics.WebSocketEvent{Kind: metrics.WSHeartbeat, Gap: 31 * time.Second})
-	c.Advance(10 * time.Second)
-	return rec.Snapshot()
-}
+// sample is the shared 10-second run (resulttest.Sample).
+func sample(t testing.TB) *result.Document { return resulttest.Sample(t) }
 
 func TestThresholdEval(t *testing.T) {
 	doc := sample(t)
