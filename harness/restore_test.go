@@ -6,12 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cxload/cxload/internal/simtest"
 
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/api"
@@ -166,28 +167,8 @@ func (userToken) Invalidate(*auth.Token)                            {}
 
 func newUserToken(t *testing.T, sim *gcsim.Server, id string) userToken {
 	t.Helper()
-	var email string
-	for _, u := range sim.Users() {
-		if u.ID == id {
-			email = u.Email
-		}
-	}
-	form := url.Values{"grant_type": {"password"}, "username": {email}, "password": {"sim-password"}}
-	req, _ := http.NewRequest(http.MethodPost, sim.URL()+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("sim-client", "sim-secret")
-	resp, err := sim.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("user token for %s: %v (status %d)", email, err, resp.StatusCode)
-	}
-	return userToken{auth.NewToken(tok.AccessToken, "sim-client", time.Now().Add(time.Hour))}
+	access, _, _ := simtest.UserToken(t, sim, id)
+	return userToken{auth.NewToken(access, "sim-client", time.Now().Add(time.Hour))}
 }
 
 // openRun opens a tenant run on sim and loads its 2 fixture users; it

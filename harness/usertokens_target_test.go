@@ -2,11 +2,11 @@ package harness_test
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cxload/cxload/internal/simtest"
 
 	"github.com/cxload/cxload/harness"
 	"github.com/cxload/cxload/harness/api"
@@ -28,31 +28,8 @@ func TestTargetPoolUsesUserTokens(t *testing.T) {
 	}
 	var entries []entry
 	for _, id := range users {
-		var email string
-		for _, u := range sim.Users() {
-			if u.ID == id {
-				email = u.Email
-			}
-		}
-		form := url.Values{"grant_type": {"password"}, "username": {email}, "password": {"sim-password"}}
-		req, _ := http.NewRequest(http.MethodPost, sim.URL()+"/oauth/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth("sim-client", "sim-secret")
-		resp, err := sim.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var tok struct {
-			AccessToken  string `json:"access_token"`
-			RefreshToken string `json:"refresh_token"`
-			ExpiresIn    int    `json:"expires_in"`
-		}
-		err = json.NewDecoder(resp.Body).Decode(&tok)
-		resp.Body.Close()
-		if err != nil || tok.AccessToken == "" {
-			t.Fatalf("user token for %s: %v (status %d)", email, err, resp.StatusCode)
-		}
-		entries = append(entries, entry{id, tok.AccessToken, tok.RefreshToken, time.Now().Add(time.Duration(tok.ExpiresIn) * time.Second)})
+		access, refresh, expires := simtest.UserToken(t, sim, id)
+		entries = append(entries, entry{id, access, refresh, expires})
 	}
 	data, _ := json.Marshal(entries)
 	e := standInEnv(map[string]string{

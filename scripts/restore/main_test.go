@@ -4,16 +4,16 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cxload/cxload/internal/simtest"
 
 	"go.uber.org/goleak"
 
@@ -242,26 +242,6 @@ func (userToken) Invalidate(*auth.Token)                            {}
 // need a user).
 func newUserToken(t *testing.T, sim *gcsim.Server, id string) string {
 	t.Helper()
-	var email string
-	for _, u := range sim.Users() {
-		if u.ID == id {
-			email = u.Email
-		}
-	}
-	form := url.Values{"grant_type": {"password"}, "username": {email}, "password": {"sim-password"}}
-	req, _ := http.NewRequest(http.MethodPost, sim.URL()+"/oauth/token", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("sim-client", "sim-secret")
-	resp, err := sim.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || tok.AccessToken == "" {
-		t.Fatalf("user token for %s: %v (status %d)", email, err, resp.StatusCode)
-	}
-	return tok.AccessToken
+	access, _, _ := simtest.UserToken(t, sim, id)
+	return access
 }
