@@ -54,10 +54,10 @@ func benchRigOp(b *testing.B, mk func(r *rig) func(ctx context.Context, a *agent
 	r := newRig(b, rigOptions{tweak: benchLimits})
 	op := mk(r)
 	agents := benchParallelism * runtime.GOMAXPROCS(0)
-	r.start(plan(agents, 0, 0, int64(4*b.N+agents+10)))
-	clients := r.clients()
-	pool := r.pool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, agents/len(clients))})
-	setup := r.client(api.Config{Tokens: pool, Agents: agents})
+	r.tg.Start(plan(agents, 0, 0, int64(4*b.N+agents+10)))
+	clients := r.tg.Config.Clients
+	pool := r.tg.NewPool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, agents/len(clients))})
+	setup := r.tg.NewClient(api.Config{Tokens: pool, Agents: agents})
 	ctx := r.ctx
 	users, err := agent.LoadUsers(ctx, setup, agents)
 	if err != nil {
@@ -77,7 +77,7 @@ func benchRigOp(b *testing.B, mk func(r *rig) func(ctx context.Context, a *agent
 		pres[n] = id
 	}
 	rec := r.recorder(b) // only the timed requests
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: agents, Retry: api.RetryPolicy{MaxAttempts: 1}})
+	c := r.tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: agents, Retry: api.RetryPolicy{MaxAttempts: 1}})
 	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Presences: pres})
 	if err != nil {
 		b.Fatal(err)

@@ -114,14 +114,14 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	// active (on this shard), placed with tokens of their own so that the
 	// setup does not spend the phases' token budgets.
 	perPhase := int64(float64(cfg.Concurrency) * (cfg.Storm + 2*cfg.Phase).Seconds() / max(cfg.Think.Seconds(), 0.05))
-	r.start(plan(cfg.Agents, float64(cfg.Concurrency)/max(cfg.Think.Seconds(), 0.05), cfg.Storm+2*cfg.Phase,
+	r.tg.Start(plan(cfg.Agents, float64(cfg.Concurrency)/max(cfg.Think.Seconds(), 0.05), cfg.Storm+2*cfg.Phase,
 		int64(cfg.Agents/100+1+cfg.Concurrency+1)+perPhase))
-	clients := r.clients()
+	clients := r.tg.Config.Clients
 	// At most 20 calls per setup token: far below any token limit.
-	setupPool := r.pool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, (cfg.Concurrency+20*len(clients)-1)/(20*len(clients)))})
-	setup := r.client(api.Config{Tokens: setupPool, Recorder: rec, Agents: 8, Limits: r.limits(false)})
+	setupPool := r.tg.NewPool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, (cfg.Concurrency+20*len(clients)-1)/(20*len(clients)))})
+	setup := r.tg.NewClient(api.Config{Tokens: setupPool, Recorder: rec, Agents: 8, Limits: r.limits(false)})
 	ctx := r.ctx
-	users, err := r.loadUsers(setup, cfg.Agents)
+	users, err := r.tg.Users(r.ctx, setup, cfg.Agents)
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", cfg.Agents, err)
 	}
@@ -152,7 +152,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		if err != nil {
 			t.Skip(err.Error())
 		}
-		pool := rr.pool(auth.Config{Policy: auth.Shared})
+		pool := rr.tg.NewPool(auth.Config{Policy: auth.Shared})
 		a = runBurstPhase(t, rr, cfg, cfg.Storm, pool, rr.limits(false), api.RetryPolicy{MaxAttempts: 1}, calls, stormCap)
 		f, ok := topFinding(a.Doc)
 		if ok {
@@ -181,12 +181,12 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		return
 	}
 
-	buckets := r.rawBuckets()
-	single := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyRecordingState, 1, 1)
+	buckets := r.tg.Buckets()
+	single := capacity.Of(r.tg.SplitBuckets(r.realBuckets()), genesys.FamilyRecordingState, 1, 1)
 	r.reset(stormWait)
 	t.Run("rate-aware", func(t *testing.T) {
 		rr := r.withT(t)
-		pool := rr.pool(auth.Config{Policy: auth.Shared})
+		pool := rr.tg.NewPool(auth.Config{Policy: auth.Shared})
 		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
 		summary := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token, client-side limits %s): %d accepted, %d answered 429; %s over %v.",
 			bucketList(buckets), b.OK, b.Throttled, rr.measured(b.Rate), b.Doc.Duration().Round(time.Second)),
@@ -198,11 +198,11 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 			"count(ok, recording.set) >= 1")
 	})
 
-	sized := sizePool(t, r.splitBuckets(r.realBuckets()), genesys.FamilyRecordingState, r.k.Shard.SplitRate(cfg.Rate), len(clients))
+	sized := sizePool(t, r.tg.SplitBuckets(r.realBuckets()), genesys.FamilyRecordingState, r.k.Shard.SplitRate(cfg.Rate), len(clients))
 	r.reset(stormWait)
 	t.Run("token-pool", func(t *testing.T) {
 		rr := r.withT(t)
-		pool := rr.pool(auth.Config{Policy: auth.PerClient, Clients: clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
+		pool := rr.tg.NewPool(auth.Config{Policy: auth.PerClient, Clients: clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
 		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
 		summary := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
 			capacity.RateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
@@ -276,8 +276,8 @@ func (r *rig) placeCalls(ctx context.Context, setup *api.Client, users []agent.U
 	if len(r.tg.Config.UserTokens) > 0 {
 		// A call is placed from the user's own station: on a tenant only
 		// the user's token can (a client-credentials token gets 400).
-		pool := r.pool(auth.Config{Policy: auth.PerAgent})
-		setup = r.client(api.Config{Tokens: pool, Agents: 8, Limits: r.limits(false)})
+		pool := r.tg.NewPool(auth.Config{Policy: auth.PerAgent})
+		setup = r.tg.NewClient(api.Config{Tokens: pool, Agents: 8, Limits: r.limits(false)})
 	}
 	return createCalls(ctx, setup, users, ids)
 }
@@ -300,7 +300,7 @@ func (r *rig) stormCap() (int64, error) {
 	if !r.tg.Config.Guard.Fixtures.Storm {
 		return 0, fmt.Errorf("phase (a) drives one token into 429s on purpose: on a tenant it needs %s=1 (capped at %d windows of the per-token limit)", harness.EnvAllowStorm, stormWindows)
 	}
-	for _, b := range r.rawBuckets() {
+	for _, b := range r.tg.Buckets() {
 		if b.Scope == genesys.ScopeToken && b.Allowed > 0 {
 			return int64(stormWindows * b.Allowed), nil
 		}
@@ -313,7 +313,7 @@ func (r *rig) stormCap() (int64, error) {
 func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, pool *auth.Pool, lim *api.Limits, retry api.RetryPolicy, calls map[int]string, maxRequests int64) burstResult {
 	rec := r.recorder(t)
 	var sent atomic.Int64
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: cfg.Concurrency, Limits: lim, Retry: retry})
+	c := r.tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: cfg.Concurrency, Limits: lim, Retry: retry})
 	var active atomic.Int64
 	closed := workload.Closed{
 		Agents:       cfg.Agents,

@@ -248,8 +248,8 @@ func gapLimit(hb time.Duration) time.Duration {
 // latency measured). The caller closes the population.
 func (r *rig) population(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int) (*agent.Population, *channels) {
 	t.Helper()
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
-	users, err := r.loadUsers(c, agents)
+	c := r.tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
+	users, err := r.tg.Users(r.ctx, c, agents)
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", agents, err)
 	}

@@ -136,7 +136,7 @@ func profileLimit(p *gcsim.Profile, key string) (gcsim.Limit, bool) {
 // realBuckets returns the target's known limits with their real windows
 // (before a -short window scaling), unsplit.
 func (r *rig) realBuckets() []api.Bucket {
-	bs := r.rawBuckets()
+	bs := r.tg.Buckets()
 	if r.scale <= 1 || r.real == nil {
 		return bs
 	}

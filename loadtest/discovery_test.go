@@ -78,13 +78,13 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	o.readOnly = true
 	r := newRig(t, o)
 	rec := r.recorder(t)
-	clients := r.clients()
+	clients := r.tg.Config.Clients
 	probeMax := pick(k.ProbeMax, 1000, 1000)
-	r.start(plan(1, 50, time.Minute, int64(len(probes("", ""))*(probeMax+2)+50)))
+	r.tg.Start(plan(1, 50, time.Minute, int64(len(probes("", ""))*(probeMax+2)+50)))
 	// A token per experiment: the discovery takes fresh agents' tokens
 	// from len(clients) on; agent 0 serves the setup requests below.
-	pool := r.pool(auth.Config{Policy: auth.PerAgent, Agents: 4096, CreateLimit: 0})
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: 4, Limits: r.limits(false), Retry: api.RetryPolicy{MaxAttempts: 1}})
+	pool := r.tg.NewPool(auth.Config{Policy: auth.PerAgent, Agents: 4096, CreateLimit: 0})
+	c := r.tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: 4, Limits: r.limits(false), Retry: api.RetryPolicy{MaxAttempts: 1}})
 	ctx := r.ctx
 
 	// What the organization declares.
@@ -143,12 +143,12 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	}
 	out := k.ProfileOut
 	if out == "" && r.tenant() {
-		out = filepath.Join(os.TempDir(), "cxload-discovered-"+r.region()+".json")
+		out = filepath.Join(os.TempDir(), "cxload-discovered-"+r.tg.Region()+".json")
 	}
 	if out != "" {
 		base := gcsim.DefaultProfile()
 		if r.tenant() {
-			base.Org = gcsim.Org{ID: "tenant-" + r.region(), Name: "limits discovered on " + r.region()}
+			base.Org = gcsim.Org{ID: "tenant-" + r.tg.Region(), Name: "limits discovered on " + r.tg.Region()}
 		}
 		if err := writeProfile(out, res.Profile(base)); err != nil {
 			t.Errorf("writing the discovered profile to %s (%s): %v", out, EnvProfileOut, err)

@@ -80,25 +80,25 @@ func TestNotificationStability(t *testing.T) {
 	}
 	rec := r.recorder(t)
 
-	sized := size(r.splitBuckets(r.rawBuckets()), len(r.clients()))
+	sized := size(r.tg.SplitBuckets(r.tg.Buckets()), len(r.tg.Config.Clients))
 	tokens := sized.Tokens()
-	sized.Clients = len(r.clients()) // spread over every OAuth client
+	sized.Clients = len(r.tg.Config.Clients) // spread over every OAuth client
 	sized.TokensPerClient = max(1, ceilDiv(tokens, sized.Clients))
 	if sized.NeedClients > 0 {
 		logf(t, "the agents' channels and presence changes need %s; this pool reaches %s, set by %s (%s): %s",
-			capacity.RateWords(offered), capacity.RateWords(sized.Reach.Rate), sized.Reach.Bottleneck.Key, capacity.PerWindow(sized.Reach.Bottleneck), capacity.Advice(sized.Reach.Bottleneck, len(r.clients())))
+			capacity.RateWords(offered), capacity.RateWords(sized.Reach.Rate), sized.Reach.Bottleneck.Key, capacity.PerWindow(sized.Reach.Bottleneck), capacity.Advice(sized.Reach.Bottleneck, len(r.tg.Config.Clients)))
 	}
 	// With CXLOAD_USER_TOKENS agent k sends as user k (auth.PerUser) and
 	// holds its own channel; otherwise the agents of one OAuth client share
 	// its channels.
 	perUser := len(r.tg.Config.UserTokens) > 0
 	r.checkChannels(t, agents, sized.Clients, perUser)
-	r.start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(channelRequests*agents)+10))
+	r.tg.Start(plan(agents, rateR, dur, int64(rateR*dur.Seconds())+int64(channelRequests*agents)+10))
 	policy := auth.PerClient
 	if perUser {
 		policy = auth.PerAgent // the target makes it auth.PerUser
 	}
-	pool := r.pool(auth.Config{Policy: policy, Clients: r.clients()[:sized.Clients], TokensPerClient: sized.TokensPerClient})
+	pool := r.tg.NewPool(auth.Config{Policy: policy, Clients: r.tg.Config.Clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
 	ctx := r.ctx
 	pop, chans := r.population(t, pool, rec, agents, owned)
 	defer pop.Close()

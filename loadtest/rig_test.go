@@ -14,9 +14,7 @@ import (
 	"time"
 
 	"github.com/cxload/cxload/harness"
-	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
-	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/metrics"
 	"github.com/cxload/cxload/harness/result"
@@ -163,8 +161,6 @@ func skipRehearsal(t testing.TB, why string) {
 	}
 }
 
-func (r *rig) region() string { return r.tg.Region() }
-
 // where says in words what the run is pointed at.
 func (r *rig) where() string {
 	switch {
@@ -176,29 +172,6 @@ func (r *rig) where() string {
 	return "the embedded simulator"
 }
 
-// clients returns the OAuth clients of the target.
-func (r *rig) clients() []auth.Credentials { return r.tg.Config.Clients }
-
-// loadUsers returns the n users the scenario acts on (harness.Target.Users):
-// on a tenant exactly the test users of CXLOAD_USERS, never others; on a
-// simulator its directory's first n.
-func (r *rig) loadUsers(c *api.Client, n int) ([]agent.User, error) {
-	return r.tg.Users(r.ctx, c, n)
-}
-
-// pool returns a token pool for the target's clients.
-func (r *rig) pool(cfg auth.Config) *auth.Pool {
-	r.t.Helper()
-	return r.tg.NewPool(cfg)
-}
-
-// rawBuckets returns the limits known in advance, unsplit.
-func (r *rig) rawBuckets() []api.Bucket { return r.tg.Buckets() }
-
-// splitBuckets gives this shard its part of every budget that the shards
-// share (harness.Target.SplitBuckets).
-func (r *rig) splitBuckets(bs []api.Bucket) []api.Bucket { return r.tg.SplitBuckets(bs) }
-
 // limits returns a client-side limiter seeded with this shard's part of the
 // known limits, enforcing or observe-only.
 func (r *rig) limits(enforce bool) *api.Limits {
@@ -208,24 +181,11 @@ func (r *rig) limits(enforce bool) *api.Limits {
 	return r.tg.NewLimits()
 }
 
-// client returns an API client. cfg.Limits nil means the target's known
-// limits, split across shards, client-side limiting on.
-func (r *rig) client(cfg api.Config) *api.Client {
-	r.t.Helper()
-	return r.tg.NewClient(cfg)
-}
-
 // recorder returns a recorder for the scenario t (a subtest may differ
 // from the rig's test), labelled with the shard and CXLOAD_LABELS, knowing
 // the target's limits (as served).
 func (r *rig) recorder(t testing.TB, opts ...metrics.Option) *metrics.Recorder {
 	return r.tg.NewRecorder(append([]metrics.Option{metrics.WithScenario(t.Name())}, opts...)...)
-}
-
-// start prints the plan and, on a tenant, has the guard check it.
-func (r *rig) start(p harness.Plan) {
-	r.t.Helper()
-	r.tg.Start(p)
 }
 
 // gate is the production guard as an api.Gate, nil off a tenant.
@@ -314,7 +274,7 @@ func TestRigSizesSimulator(t *testing.T) {
 	if n := len(r.tg.Sim.Users()); n != 1500 {
 		t.Errorf("default profile, %s=1500: the simulator serves %d users, want 1500", EnvAgents, n)
 	}
-	if n := len(r.clients()); n != 4 {
+	if n := len(r.tg.Config.Clients); n != 4 {
 		t.Errorf("default profile, 4 clients needed: %d clients, want 4", n)
 	}
 

@@ -236,8 +236,8 @@ func (r *rig) watchQueues(ctx context.Context, c *api.Client, queues []string) (
 // the agent (offers, its state) and by the desktop.
 func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int, desk *agent.Desktop) (*agent.Population, *channels) {
 	t.Helper()
-	c := r.client(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
-	users, err := r.loadUsers(c, agents)
+	c := r.tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
+	users, err := r.tg.Users(r.ctx, c, agents)
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", agents, err)
 	}
@@ -330,16 +330,16 @@ func TestAgentShift(t *testing.T) {
 	owned := len(r.k.Shard.Agents(agents))
 	traffic := r.tg.Sim != nil && !exact // the embedded simulator's traffic model offers the calls
 
-	sized := sizePool(t, r.splitBuckets(r.rawBuckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(sizeFor), len(r.clients()))
-	sized.Clients = len(r.clients())
+	sized := sizePool(t, r.tg.SplitBuckets(r.tg.Buckets()), genesys.FamilyPresence, r.k.Shard.SplitRate(sizeFor), len(r.tg.Config.Clients))
+	sized.Clients = len(r.tg.Config.Clients)
 	sized.TokensPerClient = max(1, (sized.Tokens()+sized.Clients-1)/sized.Clients)
 	perClient := max(sized.TokensPerClient, ceilDiv(2*owned, 250*sized.Clients)) // channel create + subscribe
 	est := int64(offered*(dur+ramp).Seconds()) + int64(8*agents)
 	if exact {
 		est = int64(float64(agents*k.Iterations)*perCall*1.2) + int64(8*agents)
 	}
-	r.start(plan(agents, offered, dur, est))
-	pool := r.pool(auth.Config{Policy: auth.PerClient, Clients: r.clients()[:sized.Clients], TokensPerClient: perClient})
+	r.tg.Start(plan(agents, offered, dur, est))
+	pool := r.tg.NewPool(auth.Config{Policy: auth.PerClient, Clients: r.tg.Config.Clients[:sized.Clients], TokensPerClient: perClient})
 	ctx := r.ctx
 	desk := &agent.Desktop{Talk: think, HoldShare: shiftHold, TransferShare: shiftTransfer, BreakShare: shiftBreak,
 		Seed: r.k.Seed, Calls: k.Iterations, WhileTalking: whileTalking}
@@ -400,7 +400,7 @@ func TestAgentShift(t *testing.T) {
 	}
 	var watch *queueWatch
 	if traffic {
-		w, cl, err := r.watchQueues(ctx, r.client(api.Config{Tokens: pool, Agents: 1}).Agent(0), trafficQueues)
+		w, cl, err := r.watchQueues(ctx, r.tg.NewClient(api.Config{Tokens: pool, Agents: 1}).Agent(0), trafficQueues)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -466,9 +466,9 @@ func TestAgentShift(t *testing.T) {
 	summary := []string{fmt.Sprintf("A call-handling shift of %d agents on %s: ramp %v, %s; talk time exponential with mean %v, ring %v–%v, after-call work %v–%v; %.0f%% of calls held, %.0f%% transferred, breaks after %.0f%%. The agents offer about %.1f req/s; the pool of %d token(s) over %d OAuth client(s) is sized for twice that.",
 		owned, r.where(), ramp, mode, think, agent.DefaultRingMin, agent.DefaultRingMax, agent.DefaultWrapupMin, agent.DefaultWrapupMax, 100*shiftHold, 100*shiftTransfer, 100*shiftBreak,
 		r.k.Shard.SplitRate(offered), sized.TokensPerClient*sized.Clients, sized.Clients)}
-	if reach := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
+	if reach := capacity.Of(r.tg.SplitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
 		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
-			r.k.Shard.SplitRate(offered), capacity.RateWords(reach.Rate), reach.Bottleneck.Key, capacity.PerWindow(reach.Bottleneck), capacity.Advice(reach.Bottleneck, len(r.clients()))))
+			r.k.Shard.SplitRate(offered), capacity.RateWords(reach.Rate), reach.Bottleneck.Key, capacity.PerWindow(reach.Bottleneck), capacity.Advice(reach.Bottleneck, len(r.tg.Config.Clients))))
 	}
 
 	// Calls: who offered them, and the answered share.
@@ -516,7 +516,7 @@ func TestAgentShift(t *testing.T) {
 		}
 		line := fmt.Sprintf("%s: %d, p50 %v, p99 %v (service time)", op, o.Count, o.Latency.Percentile(50), o.Latency.Percentile(99))
 		if wait := time.Duration(o.RetryWaitMs * float64(time.Millisecond)).Round(time.Millisecond); wait > 0 {
-			capa := capacity.Of(r.splitBuckets(r.realBuckets()), genesys.Family(o.Route), sized.Tokens(), sized.Clients)
+			capa := capacity.Of(r.tg.SplitBuckets(r.realBuckets()), genesys.Family(o.Route), sized.Tokens(), sized.Clients)
 			line += fmt.Sprintf("; waited %v in all on client-side limits: %s allows this pool %s", wait, capa.Bottleneck.Key, capacity.RateWords(capa.Rate))
 		}
 		summary = append(summary, line+".")
