@@ -485,11 +485,11 @@ func resolveGuard(getenv func(string) string, region genesys.Region, sh shard.Sh
 	} else {
 		g.BudgetTotal = n
 		g.Budget = n
-		if v := strings.TrimSpace(getenv(EnvShard)); v != "" && !sh.Whole() { // a malformed one is reported by resolveRun
-			g.Shard = v
+		if !sh.Whole() { // however the shard was named (CXLOAD_SHARD or the shard package's other sources)
+			g.Shard = sh.String()
 			g.Budget = int64(sh.Split64(uint64(n)))
 			if g.Budget == 0 {
-				bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, sh.Count, v)
+				bad("%s=%d split over %d shards leaves shard %s no request: raise the budget or run fewer shards", EnvRequestBudget, n, sh.Count, g.Shard)
 			}
 		}
 	}

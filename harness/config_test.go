@@ -255,3 +255,40 @@ func TestShardBudgetSplit(t *testing.T) {
 		}
 	}
 }
+
+// Each shard's guard enforces its share of the run's budget and its plan
+// line says so: shard i of n may admit exactly its share, and the shares
+// of all n add up to CXLOAD_REQUEST_BUDGET.
+func TestShardBudgetShareEnforcedAndPrinted(t *testing.T) {
+	const total, n = 10, 3
+	want := []int64{4, 3, 3} // ⌊10/3⌋, the remainder to the first shard
+	var sum int64
+	for i := 1; i <= n; i++ {
+		cfg, err := harness.ResolveTarget(env(tenantEnv(map[string]string{
+			"CXLOAD_REQUEST_BUDGET": strconv.Itoa(total), "CXLOAD_SHARD": fmt.Sprintf("%d/%d", i, n), "CXLOAD_ALLOW_OUTSIDE_WINDOW": "1"})))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		g := harness.NewGuard(cfg.Guard, nil, func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) })
+		if err := g.Start(harness.Plan{Agents: 1, Requests: 1}); err != nil {
+			t.Fatalf("shard %d/%d: Start: %v", i, n, err)
+		}
+		line := fmt.Sprintf("budget %d requests (shard %d/%d's share of CXLOAD_REQUEST_BUDGET=%d)", want[i-1], i, n, total)
+		if len(lines) != 1 || !strings.Contains(lines[0], line) {
+			t.Errorf("shard %d/%d: plan lines %q, want one containing %q", i, n, lines, line)
+		}
+		admitted := int64(0)
+		for g.Admit() == nil {
+			admitted++
+		}
+		if admitted != want[i-1] {
+			t.Errorf("shard %d/%d: the guard admitted %d attempts, want its share %d", i, n, admitted, want[i-1])
+		}
+		sum += admitted
+		g.Close()
+	}
+	if sum != total {
+		t.Errorf("the shards admitted %d attempts together, want the budget %d", sum, total)
+	}
+}

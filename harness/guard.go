@@ -205,8 +205,8 @@ func (g *Guard) Start(p Plan) error {
 	if used > 0 {
 		spent = fmt.Sprintf(" for the whole run, %d used by earlier scenarios", used)
 	}
-	g.logf("cxload guard: approval %s; budget %d requests%s; abort if 429 > %.1f%% or 5xx > %.1f%% for %v; %s; %s",
-		g.cfg.Approval, g.cfg.Budget, spent, 100*g.cfg.Abort429Rate, 100*g.cfg.Abort5xxRate, g.cfg.AbortAfter, p, g.touches())
+	g.logf("cxload guard: approval %s; budget %s%s; abort if 429 > %.1f%% or 5xx > %.1f%% for %v; %s; %s",
+		g.cfg.Approval, g.cfg.budgetWords(), spent, 100*g.cfg.Abort429Rate, 100*g.cfg.Abort5xxRate, g.cfg.AbortAfter, p, g.touches())
 	if err := g.Check(); err != nil {
 		return err
 	}
@@ -222,6 +222,15 @@ func (g *Guard) Start(p Plan) error {
 			est, g.cfg.Budget, EnvRequestBudget, left)
 	}
 	return nil
+}
+
+// budgetWords says the budget this guard enforces: with shards, this
+// shard's share of the whole run's.
+func (c GuardConfig) budgetWords() string {
+	if c.Shard == "" || c.BudgetTotal == c.Budget {
+		return fmt.Sprintf("%d requests", c.Budget)
+	}
+	return fmt.Sprintf("%d requests (shard %s's share of %s=%d)", c.Budget, c.Shard, EnvRequestBudget, c.BudgetTotal)
 }
 
 // touches describes what the run may touch: the fixture users and queues

@@ -258,8 +258,8 @@ func (tg *Target) openTenant(o options) error {
 		}
 		tg.Config, tg.dial = cfg, o.standIn
 	}
-	tg.logf("cxload target: tenant %s (%s), %d OAuth client(s), approval %s, budget %d requests, window %02d:00–%02d:00 %s (%s)",
-		cfg.Region.Name, cfg.APIBase, len(cfg.Clients), cfg.Guard.Approval, cfg.Guard.Budget, WindowStart, WindowEnd, cfg.Guard.Location, cfg.Why)
+	tg.logf("cxload target: tenant %s (%s), %d OAuth client(s), approval %s, budget %s, window %02d:00–%02d:00 %s (%s)",
+		cfg.Region.Name, cfg.APIBase, len(cfg.Clients), cfg.Guard.Approval, cfg.Guard.budgetWords(), WindowStart, WindowEnd, cfg.Guard.Location, cfg.Why)
 	return nil
 }
 
