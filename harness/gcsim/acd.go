@@ -101,15 +101,18 @@ type agentACD struct {
 type acdState struct {
 	agents  []agentACD
 	waiting [][]*conversation // by queue index, oldest first
-	rng     *rand.Rand
+	seed    uint64
 	traffic *time.Timer
-	closed  bool
-	seq     uint64 // entries into queues, in order
+	// afterFunc schedules the traffic model's timer: time.AfterFunc, or in
+	// tests one that fires late.
+	afterFunc func(time.Duration, func()) *time.Timer
+	closed    bool
+	seq       uint64 // entries into queues, in order
 }
 
 func newACDState(d *directory, seed uint64) acdState {
 	a := acdState{agents: make([]agentACD, len(d.users)), waiting: make([][]*conversation, len(d.queues)),
-		rng: rand.New(rand.NewPCG(seed, 0xacd))}
+		seed: seed, afterFunc: time.AfterFunc}
 	for i := range a.agents {
 		a.agents[i].joined = true
 	}
@@ -411,7 +414,47 @@ func (s *Server) inboundLocked(qu *Queue, now time.Time, patience time.Duration,
 	return conv.ID
 }
 
-// startTraffic starts the profile's traffic model, if any.
+// arrivals is the traffic model's timeline of calls: Poisson arrivals at
+// rate calls per second over queues, each caller with an exponential
+// patience of mean patience, all drawn from the profile's seed. Each
+// arrival is due an exponential gap after the previous one's due time (not
+// after the moment it was handled), so a timer that fires late, or a
+// callback that waits for a lock, delays calls without lowering the rate.
+type arrivals struct {
+	rng      *rand.Rand
+	rate     float64
+	queues   int
+	patience time.Duration
+	due      time.Time // when the next call arrives
+}
+
+func newArrivals(seed uint64, rate float64, queues int, patience time.Duration, start time.Time) *arrivals {
+	a := &arrivals{rng: rand.New(rand.NewPCG(seed, 0xacd)), rate: rate, queues: queues, patience: patience}
+	a.due = start.Add(a.gap())
+	return a
+}
+
+func (a *arrivals) gap() time.Duration {
+	return time.Duration(a.rng.ExpFloat64() / a.rate * float64(time.Second))
+}
+
+// take returns the next call (the index of its queue and its caller's
+// patience) if it is due by now, and moves due to the call after it.
+func (a *arrivals) take(now time.Time) (queue int, patience time.Duration, ok bool) {
+	if a.due.After(now) {
+		return 0, 0, false
+	}
+	queue = a.rng.IntN(a.queues)
+	if a.patience > 0 {
+		patience = time.Duration(a.rng.ExpFloat64() * float64(a.patience))
+	}
+	a.due = a.due.Add(a.gap())
+	return queue, patience, true
+}
+
+// startTraffic starts the profile's traffic model, if any. Each firing of
+// its timer offers every call due by then, so arrivals keep the profile's
+// rate on a loaded machine.
 func (s *Server) startTraffic() {
 	t := s.profile.ACD.Traffic
 	if t.CallsPerSecond == 0 || len(s.dir.queues) == 0 {
@@ -431,29 +474,32 @@ func (s *Server) startTraffic() {
 	if len(queues) == 0 {
 		return
 	}
+	o := s.state
 	rate := t.CallsPerSecond * float64(len(queues)) // superposed Poisson processes
+	a := newArrivals(o.acd.seed, rate, len(queues), t.Patience.Std(), time.Now())
 	var next func()
 	next = func() {
 		ev := &events{corr: newCorrelationID()}
-		s.state.convMu.Lock()
-		if s.state.acd.closed {
-			s.state.convMu.Unlock()
+		o.convMu.Lock()
+		if o.acd.closed {
+			o.convMu.Unlock()
 			return
 		}
-		rng := s.state.acd.rng
-		q := queues[rng.IntN(len(queues))]
-		var patience time.Duration
-		if t.Patience > 0 {
-			patience = time.Duration(rng.ExpFloat64() * float64(t.Patience))
+		now := time.Now()
+		for {
+			q, patience, ok := a.take(now)
+			if !ok {
+				break
+			}
+			s.inboundLocked(queues[q], s.now(), patience, ev)
 		}
-		s.inboundLocked(q, s.now(), patience, ev)
-		s.state.acd.traffic = time.AfterFunc(time.Duration(rng.ExpFloat64()/rate*float64(time.Second)), next)
-		s.state.convMu.Unlock()
+		o.acd.traffic = o.acd.afterFunc(a.due.Sub(now), next)
+		o.convMu.Unlock()
 		s.publish(ev)
 	}
-	s.state.convMu.Lock()
-	s.state.acd.traffic = time.AfterFunc(time.Duration(s.state.acd.rng.ExpFloat64()/rate*float64(time.Second)), next)
-	s.state.convMu.Unlock()
+	o.convMu.Lock()
+	o.acd.traffic = o.acd.afterFunc(a.due.Sub(time.Now()), next)
+	o.convMu.Unlock()
 }
 
 // stopACD stops the traffic model and every pending timer.
