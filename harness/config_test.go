@@ -256,6 +256,26 @@ func TestShardBudgetSplit(t *testing.T) {
 	}
 }
 
+// In a Kubernetes Indexed Job (JOB_COMPLETION_INDEX and CXLOAD_SHARDS, no
+// CXLOAD_SHARD) each pod's guard takes its part of the budget too.
+func TestShardBudgetSplitIndexedJob(t *testing.T) {
+	var sum int64
+	for i := range 4 {
+		cfg, err := harness.ResolveTarget(env(tenantEnv(map[string]string{"CXLOAD_REQUEST_BUDGET": "10",
+			"JOB_COMPLETION_INDEX": strconv.Itoa(i), "CXLOAD_SHARDS": "4"})))
+		if err != nil {
+			t.Fatalf("index %d of 4: %v", i, err)
+		}
+		if want := fmt.Sprintf("%d/4", i+1); cfg.Guard.Shard != want || cfg.Guard.Budget > 3 {
+			t.Errorf("index %d of 4: guard shard %q budget %d, want %s with 2 or 3 of 10", i, cfg.Guard.Shard, cfg.Guard.Budget, want)
+		}
+		sum += cfg.Guard.Budget
+	}
+	if sum != 10 {
+		t.Errorf("budget 10 over 4 indexed pods: parts add up to %d", sum)
+	}
+}
+
 // Each shard's guard enforces its share of the run's budget and its plan
 // line says so: shard i of n may admit exactly its share, and the shares
 // of all n add up to CXLOAD_REQUEST_BUDGET.

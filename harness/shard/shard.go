@@ -10,6 +10,11 @@
 // A machine learns its shard from the environment:
 //
 //	sh, err := shard.FromEnv(os.Getenv) // CXLOAD_SHARD=2/4
+//
+// or, in a Kubernetes Indexed Job, from the pod's completion index and the
+// Job's completions, which the manifest passes on:
+//
+//	JOB_COMPLETION_INDEX=1 CXLOAD_SHARDS=4 // shard 2/4
 package shard
 
 import (
@@ -21,6 +26,15 @@ import (
 // Env is the environment variable that selects this machine's shard, "i/n"
 // with 1 ≤ i ≤ n ≤ Max.
 const Env = "CXLOAD_SHARD"
+
+// IndexEnv is the 0-based completion index Kubernetes sets in each pod of an
+// Indexed Job; it is shard IndexEnv+1 of CountEnv when [Env] is unset.
+const IndexEnv = "JOB_COMPLETION_INDEX"
+
+// CountEnv is the number of shards of an Indexed Job. Kubernetes does not
+// export a Job's completions to its pods, so the manifest sets CountEnv to
+// the same number as spec.completions.
+const CountEnv = "CXLOAD_SHARDS"
 
 // Max bounds n: 1,000 machines, each with at least 100 agents at the
 // largest population the harness accepts (harness.MaxAgents). A run that
@@ -65,15 +79,45 @@ func Parse(s string) (Shard, error) {
 	return Shard{Index: i, Count: n}, nil
 }
 
-// FromEnv returns the shard named by [Env] as getenv (usually os.Getenv)
-// reads it, or "1/1" if it is unset or empty. The error names the variable.
+// FromEnv returns this machine's shard as getenv (usually os.Getenv) reads
+// it: [Env] ("i/n") when it is set; else, in a Kubernetes Indexed Job, shard
+// [IndexEnv]+1 of [CountEnv]; else "1/1". [Env] wins over the other two, so a
+// pod can be given a shard by hand. The error names the variables and how to
+// set them: [IndexEnv] without [CountEnv], or [CountEnv] without an index (a
+// Job whose completionMode is not Indexed would run the whole load in every
+// pod), is refused.
 func FromEnv(getenv func(string) string) (Shard, error) {
-	v := getenv(Env)
-	sh, err := Parse(v)
-	if err != nil {
-		return Shard{}, fmt.Errorf("%s=%q: %w", Env, v, err)
+	if v := getenv(Env); strings.TrimSpace(v) != "" {
+		sh, err := Parse(v)
+		if err != nil {
+			return Shard{}, fmt.Errorf("%s=%q: %w", Env, v, err)
+		}
+		return sh, nil
 	}
-	return sh, nil
+	iv, nv := strings.TrimSpace(getenv(IndexEnv)), strings.TrimSpace(getenv(CountEnv))
+	switch {
+	case iv == "" && nv == "":
+		return Shard{Index: 1, Count: 1}, nil
+	case nv == "":
+		return Shard{}, fmt.Errorf("%s=%q is set (a Kubernetes Indexed Job) but %s is not: set %s in the Job's pod template to its spec.completions, or set %s=i/n",
+			IndexEnv, iv, CountEnv, CountEnv, Env)
+	case iv == "":
+		return Shard{}, fmt.Errorf("%s=%q is set but neither %s nor %s is: run it in a Job with completionMode: Indexed (Kubernetes sets %s), or set %s=i/n",
+			CountEnv, nv, Env, IndexEnv, IndexEnv, Env)
+	}
+	n, err := strconv.Atoi(nv)
+	switch {
+	case err != nil || n < 1:
+		return Shard{}, fmt.Errorf("%s=%q: want the Job's completions, a whole number from 1 to %d", CountEnv, nv, Max)
+	case n > Max:
+		return Shard{}, fmt.Errorf("%s=%q: over the bound of %d shards (shard.Max): run fewer, larger shards", CountEnv, nv, Max)
+	}
+	i, err := strconv.Atoi(iv)
+	if err != nil || i < 0 || i >= n {
+		return Shard{}, fmt.Errorf("%s=%q: want a whole number from 0 to %d (%s=%d minus one): is %s the Job's spec.completions?",
+			IndexEnv, iv, n-1, CountEnv, n, CountEnv)
+	}
+	return Shard{Index: i + 1, Count: n}, nil
 }
 
 // norm returns the 0-based index and the count, treating the zero Shard as 1/1.

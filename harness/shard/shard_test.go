@@ -59,23 +59,62 @@ func TestParseShardErrors(t *testing.T) {
 }
 
 func TestFromEnv(t *testing.T) {
-	env := func(v string) func(string) string {
-		return func(name string) string {
-			if name != shard.Env {
-				t.Fatalf("FromEnv read %s, want %s", name, shard.Env)
+	for _, tt := range []struct {
+		name       string
+		env        map[string]string
+		want       string   // the shard, when no error
+		wantErrHas []string // parts of the error, when one
+	}{
+		// Nothing set: the whole run.
+		{name: "unset", want: "1/1"},
+		{name: "CXLOAD_SHARD", env: map[string]string{shard.Env: "3/8"}, want: "3/8"},
+		// Kubernetes' index is 0-based; the shard is 1-based.
+		{name: "indexed job first", env: map[string]string{shard.IndexEnv: "0", shard.CountEnv: "4"}, want: "1/4"},
+		{name: "indexed job last", env: map[string]string{shard.IndexEnv: "3", shard.CountEnv: "4"}, want: "4/4"},
+		{name: "indexed job spaces", env: map[string]string{shard.IndexEnv: " 1 ", shard.CountEnv: " 2 "}, want: "2/2"},
+		{name: "indexed job at the bound", env: map[string]string{shard.IndexEnv: "999", shard.CountEnv: "1000"}, want: "1000/1000"},
+		// CXLOAD_SHARD wins over the Job's index, so a pod can be pinned by hand.
+		{name: "CXLOAD_SHARD wins", env: map[string]string{shard.Env: "2/3", shard.IndexEnv: "0", shard.CountEnv: "4"}, want: "2/3"},
+		// A blank CXLOAD_SHARD is unset.
+		{name: "blank CXLOAD_SHARD", env: map[string]string{shard.Env: " ", shard.IndexEnv: "2", shard.CountEnv: "4"}, want: "3/4"},
+		{name: "bad CXLOAD_SHARD", env: map[string]string{shard.Env: "9/8", shard.IndexEnv: "0", shard.CountEnv: "4"},
+			wantErrHas: []string{`CXLOAD_SHARD="9/8"`}},
+		// Kubernetes does not export completions: the manifest must.
+		{name: "index without count", env: map[string]string{shard.IndexEnv: "2"},
+			wantErrHas: []string{`JOB_COMPLETION_INDEX="2"`, "CXLOAD_SHARDS is not", "spec.completions"}},
+		// A Job that is not Indexed would run the whole load in every pod.
+		{name: "count without index", env: map[string]string{shard.CountEnv: "4"},
+			wantErrHas: []string{`CXLOAD_SHARDS="4"`, "completionMode: Indexed"}},
+		{name: "index past count", env: map[string]string{shard.IndexEnv: "4", shard.CountEnv: "4"},
+			wantErrHas: []string{`JOB_COMPLETION_INDEX="4"`, "from 0 to 3"}},
+		{name: "negative index", env: map[string]string{shard.IndexEnv: "-1", shard.CountEnv: "4"},
+			wantErrHas: []string{`JOB_COMPLETION_INDEX="-1"`, "from 0 to 3"}},
+		{name: "index not a number", env: map[string]string{shard.IndexEnv: "one", shard.CountEnv: "4"},
+			wantErrHas: []string{`JOB_COMPLETION_INDEX="one"`}},
+		{name: "count zero", env: map[string]string{shard.IndexEnv: "0", shard.CountEnv: "0"},
+			wantErrHas: []string{`CXLOAD_SHARDS="0"`, "whole number from 1 to 1000"}},
+		{name: "count not a number", env: map[string]string{shard.IndexEnv: "0", shard.CountEnv: "4x"},
+			wantErrHas: []string{`CXLOAD_SHARDS="4x"`}},
+		{name: "count over the bound", env: map[string]string{shard.IndexEnv: "0", shard.CountEnv: "1001"},
+			wantErrHas: []string{`CXLOAD_SHARDS="1001"`, "shard.Max"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := shard.FromEnv(func(k string) string { return tt.env[k] })
+			if tt.wantErrHas == nil {
+				if err != nil || got.String() != tt.want || got.Validate() != nil {
+					t.Errorf("FromEnv(%v) = %v, %v, want %s", tt.env, got, err, tt.want)
+				}
+				return
 			}
-			return v
-		}
-	}
-	if got, err := shard.FromEnv(env("3/8")); err != nil || got != (shard.Shard{Index: 3, Count: 8}) {
-		t.Errorf("FromEnv with %s=3/8 = %v, %v", shard.Env, got, err)
-	}
-	if got, err := shard.FromEnv(env("")); err != nil || !got.Whole() {
-		t.Errorf("FromEnv with %s empty = %v, %v, want 1/1", shard.Env, got, err)
-	}
-	_, err := shard.FromEnv(env("9/8"))
-	if err == nil || !strings.Contains(err.Error(), `CXLOAD_SHARD="9/8"`) {
-		t.Errorf("FromEnv with %s=9/8 error = %v, want it to name the variable", shard.Env, err)
+			if err == nil {
+				t.Fatalf("FromEnv(%v) = %v, want an error", tt.env, got)
+			}
+			for _, w := range tt.wantErrHas {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("FromEnv(%v) error %q, want it to contain %q", tt.env, err, w)
+				}
+			}
+		})
 	}
 }
 
