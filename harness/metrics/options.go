@@ -16,11 +16,14 @@ type config struct {
 	now      func() time.Time
 	scenario string
 	shard    string
+	run      string
 	labels   map[string]string
 	target   result.Target
 	interval time.Duration
 	known    map[string]KnownLimit
 	maxOps   int
+
+	newObserver func(scenario, shard string) Observer
 }
 
 // DefaultMaxOperations is how many distinct operations a Recorder keeps apart
@@ -59,6 +62,10 @@ func WithScenario(name string) Option { return func(c *config) { c.scenario = na
 
 // WithShard sets result.Document.Shard, e.g. "1/4".
 func WithShard(shard string) Option { return func(c *config) { c.shard = shard } }
+
+// WithRun sets result.Document.Run, the run's id, which the shards of one
+// run share.
+func WithRun(id string) Option { return func(c *config) { c.run = id } }
 
 // WithLabels sets result.Document.Labels. The map is copied.
 func WithLabels(labels map[string]string) Option {

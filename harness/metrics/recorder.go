@@ -34,6 +34,8 @@ type Recorder struct {
 
 	wsMu sync.Mutex
 	ws   wsAgg
+
+	obs Observer // WithObserver's, or nil
 }
 
 type opKey struct{ op, method, route string }
@@ -142,6 +144,9 @@ func NewRecorder(opts ...Option) *Recorder {
 	}
 	r.start = r.cfg.now()
 	r.ops.Store(new(map[opKey]*opEntry))
+	if r.cfg.newObserver != nil {
+		r.obs = r.cfg.newObserver(r.cfg.scenario, r.cfg.shard)
+	}
 	return r
 }
 
@@ -212,11 +217,15 @@ func (r *Recorder) addEntry(k opKey, res *Result) *opEntry {
 func (r *Recorder) Record(res *Result) {
 	e := r.entry(res)
 	e.mu.Lock()
-	r.recordLocked(&e.agg, res)
+	o := r.recordLocked(&e.agg, res)
 	e.mu.Unlock()
+	if r.obs != nil {
+		r.obs.Observe(e.name, o, res)
+	}
 }
 
-func (r *Recorder) recordLocked(s *aggregate, res *Result) {
+// recordLocked adds res to s and returns the outcome it is counted under.
+func (r *Recorder) recordLocked(s *aggregate, res *Result) result.Outcome {
 	o := res.Outcome
 	if o == result.OK && res.Status >= 400 {
 		o = result.OutcomeFor(res.Status) // an unset result.Outcome with an error status
@@ -293,6 +302,7 @@ func (r *Recorder) recordLocked(s *aggregate, res *Result) {
 		}
 		r.recordBucket(s, res, at, o != result.Throttled)
 	}
+	return o
 }
 
 // bump adds one at index idx, growing the slice (amortised) when needed.
