@@ -592,6 +592,10 @@ func restoreFile(ctx context.Context, cfg Config, path string, st State) (Restor
 	return got, nil
 }
 
+// exit ends the process after a signal's restore (a test replaces it to
+// look at the target before the process ends).
+var exit = os.Exit
+
 // signalGrace is how long, after SIGINT or SIGTERM, the run has to end and
 // Close before the restore starts without it.
 const signalGrace = 5 * time.Second
@@ -642,7 +646,7 @@ func (tg *Target) catchSignals() {
 			case <-t.C:
 				_ = tg.restore()
 			}
-			os.Exit(1)
+			exit(1)
 		case <-done:
 		}
 	}()

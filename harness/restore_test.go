@@ -1,12 +1,14 @@
 package harness_test
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -282,5 +284,123 @@ func TestRestoreAfterGuardStop(t *testing.T) {
 	checkRestored(t, observer(t, sim), before, calls)
 	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
 		t.Errorf("state files after the restore: %v, want none", files)
+	}
+}
+
+// interruptHelperEnv runs TestHelperInterruptedRun: the state directory.
+const interruptHelperEnv = "CXLOAD_INTERRUPT_HELPER"
+
+// TestHelperInterruptedRun is the run TestRestoreAfterSIGINT interrupts: a
+// tenant run on a stand-in of its own, recording into the state directory
+// of CXLOAD_INTERRUPT_HELPER, sets a fixture user's presence to On Queue,
+// prints "ready" and runs until SIGINT ends it. Then it closes the target,
+// as a scenario's cleanup does, and prints the user's presence before and
+// after and the code the harness exits with; every log line of the target
+// goes to its standard output.
+func TestHelperInterruptedRun(t *testing.T) {
+	dir := os.Getenv(interruptHelperEnv)
+	if dir == "" {
+		t.Skip("helper process of TestRestoreAfterSIGINT")
+	}
+	codes := make(chan int, 1)
+	harness.SetExit(func(code int) { codes <- code; select {} }) // the test exits, once it has looked
+	sim, e, users, before, _ := restoreRig(t, map[string]string{harness.EnvStateDir: dir})
+	logf := func(f string, a ...any) { fmt.Printf(strings.TrimSpace(f)+"\n", a...) }
+	tg, c, _ := openRun(t, sim, e, logf)
+	u := users[0]
+	if err := setUserPresence(tg.Context(), c, u, presenceID(t, sim, "On Queue")); err != nil {
+		fmt.Printf("error: On Queue: %v\n", err)
+		os.Exit(2)
+	}
+	obs := observer(t, sim)
+	fmt.Printf("before %s\nduring %s\nready\n", before[u].Presence, readUser(t, obs, u).Presence)
+	<-tg.Context().Done()
+	fmt.Printf("cause %v\n", context.Cause(tg.Context()))
+	if err := tg.Close(); err != nil {
+		fmt.Printf("close: %v\n", err)
+	}
+	select {
+	case code := <-codes:
+		fmt.Printf("after %s\nexit %d\n", readUser(t, obs, u).Presence, code)
+		os.Exit(code)
+	case <-time.After(time.Minute):
+		fmt.Println("error: the harness did not end the process after the restore")
+		os.Exit(2)
+	}
+}
+
+// A tenant run interrupted with SIGINT restores what it changed before the
+// process exits: the user's presence is back as before the run, the
+// "cxload restore:" line is printed, the state file is removed, and the
+// process exits with status 1.
+func TestRestoreAfterSIGINT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a helper process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperInterruptedRun$", "-test.count=1")
+	cmd.Env = append(os.Environ(), interruptHelperEnv+"="+dir)
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	killed := false
+	t.Cleanup(func() {
+		if !killed {
+			cmd.Process.Kill()
+			cmd.Wait()
+		}
+	})
+	sc := bufio.NewScanner(out)
+	got := map[string]string{}
+	var lines []string
+	for sc.Scan() {
+		line := sc.Text()
+		lines = append(lines, line)
+		if k, v, ok := strings.Cut(line, " "); ok && (k == "before" || k == "during" || k == "after" || k == "exit") {
+			got[k] = v
+		}
+		if strings.HasPrefix(line, "error:") {
+			t.Fatalf("helper: %s\nstderr:\n%s", line, strings.Join(stderr.lines(), "\n"))
+		}
+		if line == "ready" {
+			if got["during"] == got["before"] {
+				t.Fatalf("the helper's change left the presence as before (%s): the test would prove nothing", got["before"])
+			}
+			files, _ := filepath.Glob(filepath.Join(dir, "cxload-*.json"))
+			if len(files) != 1 {
+				t.Fatalf("state files while the run changes a user: %v, want one", files)
+			}
+			if err := cmd.Process.Signal(os.Interrupt); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	err = cmd.Wait()
+	killed = true
+	all := strings.Join(lines, "\n")
+	t.Logf("the helper's output:\n%s", all)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("the interrupted helper ended with %v, want exit status 1\nstdout:\n%s\nstderr:\n%s", err, all, strings.Join(stderr.lines(), "\n"))
+	}
+	if got["exit"] != "1" {
+		t.Errorf("the harness ended the process with code %q, want 1", got["exit"])
+	}
+	if got["after"] != got["before"] {
+		t.Errorf("presence after SIGINT = %q, want %q as before the run\nstdout:\n%s", got["after"], got["before"], all)
+	}
+	for _, want := range []string{"cxload: interrupt: ending the run and restoring", "cxload restore: 1 users' presence, 0 queue memberships, 0 calls hung up; state file removed"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the helper's output lacks %q:\n%s", want, all)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("state files after the interrupted run: %v, want none", files)
 	}
 }
