@@ -84,12 +84,12 @@ Flags:
 `
 
 type options struct {
-	html, jsonPath, history, baseline, failOn, labels string
-	alpha, minEffect                                  float64
-	thresholds                                        ruleFlag
-	prune                                             int
-	progress                                          bool
-	title, summary                                    string
+	html, jsonPath, junit, history, baseline, failOn, labels string
+	alpha, minEffect                                         float64
+	thresholds                                               ruleFlag
+	prune                                                    int
+	progress                                                 bool
+	title, summary                                           string
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
@@ -104,6 +104,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	var o options
 	fs.StringVar(&o.html, "html", "", "write a self-contained HTML report (charts, trends) to `PATH`")
 	fs.StringVar(&o.jsonPath, "json", "", "write the run, scenario headlines and comparison as JSON to `PATH`")
+	fs.StringVar(&o.junit, "junit", "", "write JUnit XML to `PATH`: a test case per test and per scenario threshold,\nthe scenario figures as properties (for GitLab, Jenkins, Azure DevOps)")
 	fs.StringVar(&o.history, "history", "", "append the run to the history at `PATH` (a .jsonl file, or a directory),\nand use it for the baseline and the HTML trends")
 	fs.StringVar(&o.baseline, "baseline", "prev", "compare with `BASE`: prev (the previous run in -history), a run id,\nmedian:N (the last N runs), or none")
 	fs.StringVar(&o.failOn, "fail-on", "tests", "exit 1 on `WHAT`: tests (failed tests or builds), regressions (those and\nregressions against the baseline), none (exit 0 unless the input cannot be read at all)")
@@ -201,6 +202,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			return err
 		}
 		if err := reports.WriteFileAtomic(o.html, b.Bytes()); err != nil {
+			return err
+		}
+	}
+	if o.junit != "" {
+		var b bytes.Buffer
+		if err := rep.JUnit(&b); err != nil {
+			return err
+		}
+		if err := reports.WriteFileAtomic(o.junit, b.Bytes()); err != nil {
 			return err
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -120,7 +121,7 @@ func TestHelp(t *testing.T) {
 	r := runCmd(t, "", "-h")
 	assert.True(t, errors.Is(r.err, flag.ErrHelp))
 	assert.Equal(t, 0, r.code)
-	for _, f := range []string{"-html", "-json", "-history", "-baseline", "-fail-on", "-labels", "-alpha", "-min-effect", "-prune", "-summary", "compare", "history"} {
+	for _, f := range []string{"-html", "-json", "-junit", "-history", "-baseline", "-fail-on", "-labels", "-alpha", "-min-effect", "-prune", "-summary", "compare", "history"} {
 		assert.Contains(t, r.stderr, f)
 	}
 	r = runCmd(t, "", "compare", "-h")
@@ -355,5 +356,38 @@ func TestCompareUnreadableInput(t *testing.T) {
 				assert.Contains(t, r.stderr, "compare: "+path+": "+tc.want)
 			}
 		})
+	}
+}
+
+// TestJUnitFlag: -junit writes JUnit XML that the JUnit schema accepts, next
+// to the Markdown on standard output, also when tests failed (exit 1).
+func TestJUnitFlag(t *testing.T) {
+	cleanEnv(t)
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		msg := "xmllint not found; install it: apt-get install -y libxml2-utils"
+		if os.Getenv("CI") == "true" {
+			t.Fatal(msg)
+		}
+		t.Skip(msg)
+	}
+	for _, tc := range []struct {
+		files []string
+		code  int
+	}{
+		{[]string{"scenario-new.json", "bench-new.json"}, 0},
+		{[]string{"failures.json"}, 1},
+	} {
+		out := filepath.Join(t.TempDir(), "out.xml")
+		args := []string{"-junit", out}
+		for _, f := range tc.files {
+			args = append(args, testdata+f)
+		}
+		r := runCmd(t, "", args...)
+		require.Equal(t, tc.code, r.code, r.stderr)
+		assert.Contains(t, r.stdout, "# ", "the Markdown report stays on standard output")
+		v, err := exec.Command(xmllint, "-noout", "-schema", testdata+"junit.xsd", out).CombinedOutput()
+		require.NoError(t, err, "xmllint on the -junit output of %v:\n%s", tc.files, v)
+		assert.Contains(t, readFile(t, out), "<testsuites")
 	}
 }
