@@ -557,7 +557,7 @@ func TestOpenExternalSimulator(t *testing.T) {
 // shared limits, and the recorder carries the shard and CXLOAD_LABELS (less
 // a "shard" label); WithTimeScale divides the simulator's windows.
 func TestTargetShardLabelsTimeScale(t *testing.T) {
-	tg := harness.NewTarget(t, harness.WithGetenv(env(map[string]string{"CXLOAD_SHARD": "2/4", "CXLOAD_LABELS": "cell=a,shard=9"})),
+	tg := harness.NewTarget(t, harness.WithGetenv(env(map[string]string{"CXLOAD_SHARD": "2/4", "CXLOAD_LABELS": "cell=a,shard=9", "CXLOAD_RUN_ID": "run-7"})),
 		harness.WithPipe(), harness.WithTimeScale(10))
 	whole := map[string]api.Bucket{}
 	for _, b := range tg.Buckets() {
@@ -586,8 +586,8 @@ func TestTargetShardLabelsTimeScale(t *testing.T) {
 		}
 	}
 	doc := tg.NewRecorder().Snapshot()
-	if doc.Shard != "2/4" || doc.Labels["cell"] != "a" || doc.Labels["shard"] != "" {
-		t.Errorf("document shard %q labels %v, want 2/4 and cell=a without shard", doc.Shard, doc.Labels)
+	if doc.Shard != "2/4" || doc.Run != "run-7" || doc.Labels["cell"] != "a" || doc.Labels["shard"] != "" {
+		t.Errorf("document shard %q run %q labels %v, want 2/4, run-7 and cell=a without shard", doc.Shard, doc.Run, doc.Labels)
 	}
 }
 

@@ -13,6 +13,7 @@
 package harness
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,6 +49,7 @@ const (
 	EnvSimURL      = "CXLOAD_SIM_URL"      // an external simulator (go run ./scripts/gcsim) on this machine
 	EnvTimeScale   = "CXLOAD_TIME_SCALE"   // simulator only: divide rate-limit windows by this factor
 	EnvLabels      = "CXLOAD_LABELS"       // labels of the result documents, k=v,k=v
+	EnvRunID       = "CXLOAD_RUN_ID"       // the run's id in the result documents; shards of one run share it
 
 	EnvApproval           = "CXLOAD_APPROVAL"             // Genesys approval / ticket reference (tenant: required)
 	EnvAllowOutsideWindow = "CXLOAD_ALLOW_OUTSIDE_WINDOW" // 1: run outside 23:00–05:00 region time
@@ -136,6 +138,9 @@ type Config struct {
 	// Labels are CXLOAD_LABELS, the result documents' labels, without
 	// "shard" (the shard is the document's own field, so shards merge).
 	Labels map[string]string
+	// RunID is CXLOAD_RUN_ID (else GitHub's GITHUB_RUN_ID-GITHUB_RUN_ATTEMPT):
+	// the result documents' run, which the shards of one run share.
+	RunID string
 	// Knobs are the load scenarios' knobs (CXLOAD_AGENTS, CXLOAD_RATE, ...).
 	Knobs Knobs
 	// UserTokens are CXLOAD_USER_TOKENS' users and their tokens: with them,
@@ -335,6 +340,10 @@ func resolveRun(getenv func(string) string) (Config, []error) {
 		}
 		delete(l, result.ShardLabel) // the shard is Document.Shard: shards of one cell must merge
 		cfg.Labels = l
+	}
+	cfg.RunID = strings.TrimSpace(getenv(EnvRunID))
+	if id := strings.TrimSpace(getenv("GITHUB_RUN_ID")); cfg.RunID == "" && id != "" {
+		cfg.RunID = id + "-" + cmp.Or(strings.TrimSpace(getenv("GITHUB_RUN_ATTEMPT")), "1")
 	}
 	return cfg, errs
 }
@@ -552,7 +561,7 @@ func parseRate(v string) (float64, error) {
 // Variables returns the names of every environment variable the harness
 // reads, sorted (for documentation and for tests that clear them).
 func Variables() []string {
-	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvApproval,
+	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvRunID, EnvApproval,
 		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard,
 		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm, EnvUserTokens, EnvRehearse}
 	for n := 2; n <= maxClients; n++ {

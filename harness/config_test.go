@@ -312,3 +312,23 @@ func TestShardBudgetShareEnforcedAndPrinted(t *testing.T) {
 		t.Errorf("the shards admitted %d attempts together, want the budget %d", sum, total)
 	}
 }
+
+// The run id the result documents carry: CXLOAD_RUN_ID, else GitHub's run
+// id and attempt, so that the shards of one run share it.
+func TestRunID(t *testing.T) {
+	for _, tc := range []struct {
+		env  map[string]string
+		want string
+	}{
+		{map[string]string{}, ""},
+		{map[string]string{"CXLOAD_RUN_ID": " nightly-7 "}, "nightly-7"},
+		{map[string]string{"GITHUB_RUN_ID": "123"}, "123-1"},
+		{map[string]string{"GITHUB_RUN_ID": "123", "GITHUB_RUN_ATTEMPT": "2"}, "123-2"},
+		{map[string]string{"CXLOAD_RUN_ID": "k8s-abc", "GITHUB_RUN_ID": "123"}, "k8s-abc"},
+	} {
+		cfg, err := harness.ResolveTarget(env(tc.env))
+		if err != nil || cfg.RunID != tc.want {
+			t.Errorf("ResolveTarget(%v).RunID = %q, %v, want %q", tc.env, cfg.RunID, err, tc.want)
+		}
+	}
+}

@@ -696,6 +696,9 @@ func (tg *Target) NewRecorder(opts ...metrics.Option) *metrics.Recorder {
 	if sh := tg.Config.Shard; !sh.Whole() {
 		base = append(base, metrics.WithShard(sh.String()))
 	}
+	if tg.Config.RunID != "" {
+		base = append(base, metrics.WithRun(tg.Config.RunID))
+	}
 	if len(tg.Config.Labels) > 0 {
 		base = append(base, metrics.WithLabels(tg.Config.Labels))
 	}

@@ -34,6 +34,7 @@ func (r *Recorder) snapshot(encode bool) *result.Document {
 		Schema:     result.SchemaVersion,
 		Scenario:   r.cfg.scenario,
 		Shard:      r.cfg.shard,
+		Run:        r.cfg.run,
 		Labels:     maps.Clone(r.cfg.labels),
 		Target:     r.cfg.target,
 		Start:      r.start,

@@ -26,6 +26,7 @@ type Document struct {
 	Schema     string                 `json:"schema"`
 	Scenario   string                 `json:"scenario"`
 	Shard      string                 `json:"shard,omitempty"`
+	Run        string                 `json:"run,omitempty"` // the run's id (CXLOAD_RUN_ID): shards of one run share it
 	Labels     map[string]string      `json:"labels,omitempty"`
 	Target     Target                 `json:"target"`
 	Start      time.Time              `json:"start"`

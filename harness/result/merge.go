@@ -67,6 +67,12 @@ func (d *Document) Merge(other *Document) error {
 	case other.Shard != "" && other.Shard != d.Shard:
 		d.Shard += "+" + other.Shard
 	}
+	switch {
+	case d.Run == "":
+		d.Run = other.Run
+	case other.Run != "" && other.Run != d.Run:
+		d.Run += "+" + other.Run
+	}
 	for k, v := range other.Labels {
 		if d.Labels == nil {
 			d.Labels = map[string]string{}
