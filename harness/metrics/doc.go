@@ -14,7 +14,7 @@
 //	rec := metrics.NewRecorder(metrics.WithScenario(t.Name()))
 //	rec.Record(&res)            // from any goroutine; no allocation once an operation is known
 //	doc := rec.Snapshot()       // a *result.Document
-//	metrics.AssertThresholds(t, doc, "p99(presence.set) < 800ms", "rate(429) < 1%")
+//	metrics.AssertThresholds(t, doc, "p99(presence.set, service) < 800ms", "rate(429) < 1%")
 //	metrics.Emit(t, doc)        // one line: cxload-result: {...}
 //
 // Each operation has its own mutex: results of different operations are

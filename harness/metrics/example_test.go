@@ -32,7 +32,7 @@ func Example() {
 	doc := rec.Snapshot()
 	fmt.Println(doc.Summary)
 	for _, r := range result.Check(doc,
-		result.MustParseThreshold("p99(presence.set) < 800ms"),
+		result.MustParseThreshold("p99(presence.set, service) < 800ms"),
 		result.MustParseThreshold("rate(429) < 1%"),
 	) {
 		fmt.Println(r.OK, r.Detail)
@@ -41,7 +41,7 @@ func Example() {
 
 	// Output:
 	// 600 requests in 1m0s (peak 10 req/s); 75 throttled (12.5%). Limit token.rate.per.minute rejected 75, allows 300 per 60s; scope token (1 of 4 tokens was rejected while the others passed). Slowest p99: presence.set 49ms.
-	// true threshold p99(presence.set) < 800ms: measured 49ms (operation presence.set, 600 requests, service time)
+	// true threshold p99(presence.set, service) < 800ms: measured 49ms (operation presence.set, 600 requests, service time of the answering attempt)
 	// false threshold rate(429) < 1%: measured 12.5% (all operations: 75 of 600 requests were 429)
 }
 

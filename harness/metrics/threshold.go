@@ -20,8 +20,10 @@ func (e *ThresholdError) Error() string { return "metrics: " + e.Result.Detail }
 // AssertThresholds parses exprs, checks them on doc, records the results in
 // doc.Thresholds (so that a later Emit carries them), and reports one error
 // paragraph on t for every expression that does not parse or does not hold,
-// e.g. "threshold p99(presence.set) < 800ms: measured 912ms (operation
-// presence.set, 1234 requests, service time)". It returns whether all held.
+// e.g. "threshold p99(presence.set, service) < 800ms: measured 912ms
+// (operation presence.set, 1234 requests, service time of the answering
+// attempt)". A latency expression that names no figure judges the service
+// time and is recorded with the figure named. It returns whether all held.
 func AssertThresholds(t testing.TB, doc *result.Document, exprs ...string) bool {
 	t.Helper()
 	ok := true

@@ -25,7 +25,7 @@ func TestAssertThresholds(t *testing.T) {
 	if len(ft.errors) != 3 {
 		t.Fatalf("%d errors, want 3 (two failed, one unparsable):\n%s", len(ft.errors), ft.output())
 	}
-	want := "threshold p99(presence.set) < 800ms: measured 900ms (operation presence.set, 1000 requests, service time)"
+	want := "threshold p99(presence.set, service) < 800ms: measured 900ms (operation presence.set, 1000 requests, service time of the answering attempt)"
 	if ft.errors[0] != want {
 		t.Errorf("first error = %q\nwant %q", ft.errors[0], want)
 	}

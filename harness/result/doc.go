@@ -38,7 +38,10 @@
 //	series      {intervalMs, requests[], throttled[], errors[]}  by completion time
 //	websocket   {connects, heartbeats, maxHeartbeatGapMs, drops, reconnects,
 //	             events, lost, pushLatency}
-//	thresholds  [{expr, value, ok, detail}]
+//	thresholds  [{expr, figure, value, ok, detail}]
+//	findings    [{key, namespace, allowed, windowSeconds, windowSource, scope,
+//	             families, method, hidden, evidence[], advice}]   the scenario's answers
+//	headline    [] the scenario's answer as a short list
 //	summary     plain words: volume, peak rate, the limit, its scope, the slowest p99
 //
 // A histogram is {"encoding":"hdr-v2-base64","unit":"us","data":"..."}: an
@@ -51,7 +54,7 @@
 //
 // # Thresholds
 //
-// ParseThreshold reads k6-like expressions: "p99(presence.set) < 800ms",
+// ParseThreshold reads k6-like expressions: "p99(presence.set, service) < 800ms",
 // "rate(429) < 1%", "rate(errors, presence.set) < 0.5%",
 // "count(transport errors) == 0", "rps(presence.set) >= 100",
 // "max_heartbeat_gap < 45s" (see Threshold). Check evaluates them.

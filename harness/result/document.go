@@ -37,7 +37,13 @@ type Document struct {
 	Series     Series                 `json:"series"`
 	WebSocket  *WebSocketStats        `json:"websocket,omitempty"`
 	Thresholds []ThresholdResult      `json:"thresholds,omitempty"`
-	Summary    string                 `json:"summary,omitempty"`
+	// Findings are the scenario's own answers about rate limits, recorded
+	// once; readers prefer them to the inference from RateLimits (Limits).
+	Findings []Finding `json:"findings,omitempty"`
+	// Headline is the scenario's answer as a short list (what it found,
+	// the figure, what to change); Summary holds the evidence.
+	Headline []string `json:"headline,omitempty"`
+	Summary  string   `json:"summary,omitempty"`
 }
 
 // Target says what the run was pointed at.
@@ -150,6 +156,7 @@ type WebSocketStats struct {
 // ThresholdResult is the verdict of one threshold on a document.
 type ThresholdResult struct {
 	Expr   string `json:"expr"`
+	Figure string `json:"figure,omitempty"` // latency thresholds: FigureService or FigureTotal
 	Value  string `json:"value"` // the measured value, formatted like the threshold's
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"` // one paragraph: what was measured, on what

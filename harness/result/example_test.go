@@ -9,7 +9,7 @@ import (
 )
 
 func ExampleParseThreshold() {
-	for _, expr := range []string{"p99(presence.set) < 800ms", "rate(errors, presence.set) < 0.5%", "p99(presence.set) < 8OOms"} {
+	for _, expr := range []string{"p99(presence.set, service) < 800ms", "p99(presence.set) < 800ms", "p99(presence.set, total) < 2s", "rate(errors, presence.set) < 0.5%", "p99(presence.set) < 8OOms"} {
 		th, err := result.ParseThreshold(expr)
 		if err != nil {
 			fmt.Println(err)
@@ -18,9 +18,11 @@ func ExampleParseThreshold() {
 		fmt.Println("ok:", th)
 	}
 	// Output:
-	// ok: p99(presence.set) < 800ms
+	// ok: p99(presence.set, service) < 800ms
+	// ok: p99(presence.set, service) < 800ms
+	// ok: p99(presence.set, total) < 2s
 	// ok: rate(errors, presence.set) < 0.5%
-	// result: threshold "p99(presence.set) < 8OOms": column 21: "8OOms" is not a duration: want e.g. 800ms, 1.5s or 250us (forms: p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2s, avg(op) < 50ms, max(op) < 5s, rate(429) < 1%, rate(errors, op) < 0.5%, count(transport errors) == 0, count(requests, op) >= 1000, rps(op) >= 100, rejected(token.rate.per.minute) == 0, max_heartbeat_gap < 45s, ws_lost == 0)
+	// result: threshold "p99(presence.set) < 8OOms": column 21: "8OOms" is not a duration: want e.g. 800ms, 1.5s or 250us (forms: p99(op, service) < 800ms, p99.9(op, ok, service) <= 1s, p99(op, total) < 2s, avg(op, service) < 50ms, max(op, total) < 5s, rate(429) < 1%, rate(errors, op) < 0.5%, count(transport errors) == 0, count(requests, op) >= 1000, rps(op) >= 100, rejected(token.rate.per.minute) == 0, max_heartbeat_gap < 45s, ws_lost == 0)
 }
 
 // Shards of a run merge exactly, after a round trip through the test output.

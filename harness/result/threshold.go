@@ -8,7 +8,7 @@ import (
 )
 
 // ThresholdForms lists the accepted threshold forms; parse errors quote it.
-const ThresholdForms = `p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2s, avg(op) < 50ms, max(op) < 5s, ` +
+const ThresholdForms = `p99(op, service) < 800ms, p99.9(op, ok, service) <= 1s, p99(op, total) < 2s, avg(op, service) < 50ms, max(op, total) < 5s, ` +
 	`rate(429) < 1%, rate(errors, op) < 0.5%, count(transport errors) == 0, count(requests, op) >= 1000, ` +
 	`rps(op) >= 100, rejected(token.rate.per.minute) == 0, max_heartbeat_gap < 45s, ws_lost == 0`
 
@@ -17,10 +17,15 @@ const ThresholdForms = `p99(op) < 800ms, p99.9(op, ok) <= 1s, p99(op, total) < 2
 //
 // The forms (op is an operation name; omitted or "*" means all operations):
 //
-//	pN(op[, mods])       latency percentile, N in (0,100], e.g. p50, p99, p99.9;
-//	                     mods: an outcome (ok, throttled, ...) to look only at it,
-//	                     and/or "total" for the CO-corrected total instead of service time
-//	avg(op[, mods]), min(...), max(...)   likewise
+//	pN(op, figure[, outcome])   latency percentile, N in (0,100], e.g. p50, p99, p99.9;
+//	                     figure: "service" (the answering attempt's service time) or
+//	                     "total" (from the intended send: limiter waits, retries and
+//	                     Retry-After included); outcome (ok, throttled, ...) looks only at it
+//	avg(op, figure[, outcome]), min(...), max(...)   likewise
+//
+// A latency expression that names no figure (the older form "p99(op)")
+// still parses and judges the service time; Eval records it with the
+// figure named, so that every verdict says which figure it judged.
 //	rate(what[, op])     fraction of op's requests that were what, e.g. 1% or 0.01
 //	count(what[, op])    number of op's requests that were what
 //	rps(op)              requests per second over the document's Start..End (End = when
@@ -41,6 +46,7 @@ type Threshold struct {
 	op      string // "" = all operations
 	outcome string // latency filter, "" = all outcomes
 	total   bool
+	named   string // Expr with the latency figure named
 	what    string
 	cmp     string
 	value   float64 // ns for durations, fraction for rates
@@ -171,17 +177,26 @@ func ParseThreshold(expr string) (Threshold, error) {
 		if len(args) > 0 {
 			th.op = args[0]
 		}
+		figure := ""
 		for _, m := range args[min(1, len(args)):] {
 			w := normWord(m)
-			if w == "total" {
-				th.total = true
+			if w == FigureTotal || w == FigureService {
+				if figure != "" {
+					return fail(argsAt, "%s(%s): names two figures (%s and %s): want one of service or total", name, strings.Join(args, ", "), figure, w)
+				}
+				figure = w
+				th.total = w == FigureTotal
 				continue
 			}
 			if _, ok := outcomeByName[w]; ok {
 				th.outcome = w
 				continue
 			}
-			return fail(argsAt, "%s(%s): modifier %q is neither \"total\" nor an outcome (ok, http_error, throttled, server_error, transport_error, canceled)", name, strings.Join(args, ", "), m)
+			return fail(argsAt, "%s(%s): modifier %q is neither a figure (service, total) nor an outcome (ok, http_error, throttled, server_error, transport_error, canceled)", name, strings.Join(args, ", "), m)
+		}
+		th.named = th.Expr
+		if figure == "" {
+			th.named = nameFigure(th.Expr, FigureService)
 		}
 	case "rate", "count":
 		if len(args) == 0 || len(args) > 2 {
@@ -279,6 +294,46 @@ func ParseThreshold(expr string) (Threshold, error) {
 	return th, nil
 }
 
+// The latency figures a threshold judges.
+const (
+	// FigureService is the service time of the attempt that got the answer.
+	FigureService = "service"
+	// FigureTotal is the time from the intended send to the answer:
+	// client-side limiter waits, earlier attempts and Retry-After waits
+	// included (corrected for coordinated omission).
+	FigureTotal = "total"
+)
+
+// nameFigure inserts figure into a latency expression that names none:
+// "p99(op) < 1s" becomes "p99(op, service) < 1s", "p99 < 1s" becomes
+// "p99(*, service) < 1s".
+func nameFigure(expr, figure string) string {
+	open := strings.IndexByte(expr, '(')
+	cmpAt := strings.IndexAny(expr, "<>=!")
+	if open < 0 || (cmpAt >= 0 && cmpAt < open) {
+		name := strings.TrimSpace(expr[:max(cmpAt, 0)])
+		return name + "(*, " + figure + ") " + strings.TrimSpace(expr[max(cmpAt, 0):])
+	}
+	closeAt := strings.IndexByte(expr[open:], ')') + open
+	inner := strings.TrimSpace(expr[open+1 : closeAt])
+	if inner == "" {
+		inner = "*"
+	}
+	return expr[:open+1] + inner + ", " + figure + expr[closeAt:]
+}
+
+// Figure returns the latency figure the threshold judges (FigureService or
+// FigureTotal), or "" for a threshold that judges no latency.
+func (th Threshold) Figure() string {
+	switch {
+	case th.kind != "pct" && th.kind != "avg" && th.kind != "min" && th.kind != "max":
+		return ""
+	case th.total:
+		return FigureTotal
+	}
+	return FigureService
+}
+
 // MustParseThreshold is like ParseThreshold but panics on error; for
 // expressions written in code.
 func MustParseThreshold(expr string) Threshold {
@@ -289,8 +344,9 @@ func MustParseThreshold(expr string) Threshold {
 	return th
 }
 
-// String returns the expression as written.
-func (th Threshold) String() string { return th.Expr }
+// String returns the expression with its latency figure named:
+// "p99(op) < 1s" as "p99(op, service) < 1s".
+func (th Threshold) String() string { return cmpOr(th.named, th.Expr) }
 
 func compare(a float64, cmp string, b float64) bool {
 	switch cmp {
@@ -310,12 +366,16 @@ func compare(a float64, cmp string, b float64) bool {
 	return false
 }
 
-// Eval checks the threshold against doc.
+// Eval checks the threshold against doc. The result's Expr names the
+// latency figure judged even when the expression as written did not.
 func (th Threshold) Eval(doc *Document) ThresholdResult {
-	res := ThresholdResult{Expr: th.Expr}
+	res := ThresholdResult{Expr: th.Expr, Figure: th.Figure()}
+	if th.named != "" {
+		res.Expr = th.named
+	}
 	fail := func(why string) ThresholdResult {
 		res.Value, res.OK = "n/a", false
-		res.Detail = fmt.Sprintf("threshold %s: %s", th.Expr, why)
+		res.Detail = fmt.Sprintf("threshold %s: %s", res.Expr, why)
 		return res
 	}
 	if th.kind == "ws" {
@@ -338,7 +398,7 @@ func (th Threshold) Eval(doc *Document) ThresholdResult {
 		}
 		res.OK = compare(v, th.cmp, th.value)
 		res.Value = th.format(v)
-		res.Detail = fmt.Sprintf("threshold %s: measured %s (%d heartbeats, %d events, %d connects)", th.Expr, res.Value, w.Heartbeats, w.Events, w.Connects)
+		res.Detail = fmt.Sprintf("threshold %s: measured %s (%d heartbeats, %d events, %d connects)", res.Expr, res.Value, w.Heartbeats, w.Events, w.Connects)
 		return res
 	}
 	if th.kind == "rejected" {
@@ -356,7 +416,7 @@ func (th Threshold) Eval(doc *Document) ThresholdResult {
 		if len(keys) > 0 {
 			seen = "buckets that rejected: " + strings.Join(keys, ", ")
 		}
-		res.Detail = fmt.Sprintf("threshold %s: measured %s (requests rejected by bucket %s; %s)", th.Expr, res.Value, th.what, seen)
+		res.Detail = fmt.Sprintf("threshold %s: measured %s (requests rejected by bucket %s; %s)", res.Expr, res.Value, th.what, seen)
 		return res
 	}
 
@@ -403,9 +463,9 @@ func (th Threshold) Eval(doc *Document) ThresholdResult {
 		case "max":
 			v = float64(h.Max())
 		}
-		kind := "service time"
+		kind := "service time of the answering attempt"
 		if th.total {
-			kind = "CO-corrected total"
+			kind = "total time from the intended send (limiter waits, retries and Retry-After included)"
 		}
 		ctx = fmt.Sprintf("%s, %d requests, %s", where, n, kind)
 	case "rate", "count":
@@ -430,7 +490,7 @@ func (th Threshold) Eval(doc *Document) ThresholdResult {
 	}
 	res.OK = compare(v, th.cmp, th.value)
 	res.Value = th.format(v)
-	res.Detail = fmt.Sprintf("threshold %s: measured %s (%s)", th.Expr, res.Value, ctx)
+	res.Detail = fmt.Sprintf("threshold %s: measured %s (%s)", res.Expr, res.Value, ctx)
 	return res
 }
 

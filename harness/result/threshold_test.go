@@ -23,7 +23,9 @@ func TestThresholdEval(t *testing.T) {
 		{"p99(presence.set) < 800ms", false, "900ms", "operation presence.set, 1000 requests, service time"},
 		{"p50(presence.set) <= 20ms", true, "10ms", ""},
 		{"p99.9(presence.set) >= 900ms", true, "900ms", ""},
-		{"p99(presence.set, total) < 1s", true, "900ms", "CO-corrected total"},
+		{"p99(presence.set, total) < 1s", true, "900ms", "total time from the intended send"},
+		{"p99(presence.set, service) < 800ms", false, "900ms", "service time of the answering attempt"},
+		{"p99(presence.set, ok, total) < 1s", true, "900ms", "outcome ok"},
 		{"p99(queues.list, ok) < 10ms", true, "5ms", "outcome ok"},
 		{"max(queues.list) < 500ms", false, "1s", ""},
 		{"avg(queues.list) < 20ms", true, "15ms", ""}, // 14.95ms, shown to the millisecond
@@ -46,6 +48,18 @@ func TestThresholdEval(t *testing.T) {
 		{"p99(nope) < 1s", false, "n/a", `operation "nope" has no requests (operations in the run: presence.set, queues.list)`},
 		{"p99(queues.list, throttled) < 1s", false, "n/a", "no latency values"},
 	}
+	// Latency expressions of the older form name no figure: they judge the
+	// service time, and the verdict is recorded with the figure named.
+	unnamed := map[string]string{
+		"p99(presence.set) < 800ms":        "p99(presence.set, service) < 800ms",
+		"p50(presence.set) <= 20ms":        "p50(presence.set, service) <= 20ms",
+		"p99.9(presence.set) >= 900ms":     "p99.9(presence.set, service) >= 900ms",
+		"p99(queues.list, ok) < 10ms":      "p99(queues.list, ok, service) < 10ms",
+		"max(queues.list) < 500ms":         "max(queues.list, service) < 500ms",
+		"avg(queues.list) < 20ms":          "avg(queues.list, service) < 20ms",
+		"p99(nope) < 1s":                   "p99(nope, service) < 1s",
+		"p99(queues.list, throttled) < 1s": "p99(queues.list, throttled, service) < 1s",
+	}
 	for _, tt := range tests {
 		t.Run(tt.expr, func(t *testing.T) {
 			th, err := result.ParseThreshold(tt.expr)
@@ -53,10 +67,14 @@ func TestThresholdEval(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := th.Eval(doc)
-			if r.Expr != tt.expr {
-				t.Errorf("Expr = %q", r.Expr)
+			want := tt.expr
+			if n, ok := unnamed[tt.expr]; ok {
+				want = n
 			}
-			if r.OK != tt.ok || r.Value != tt.value || !strings.Contains(r.Detail, tt.detail) || !strings.HasPrefix(r.Detail, "threshold "+tt.expr+": ") {
+			if r.Expr != want {
+				t.Errorf("Expr = %q, want %q", r.Expr, want)
+			}
+			if r.OK != tt.ok || r.Value != tt.value || !strings.Contains(r.Detail, tt.detail) || !strings.HasPrefix(r.Detail, "threshold "+want+": ") {
 				t.Errorf("Eval = ok %v, value %q, detail %q;\nwant ok %v, value %q, detail containing %q", r.OK, r.Value, r.Detail, tt.ok, tt.value, tt.detail)
 			}
 		})
@@ -95,7 +113,7 @@ func TestParseThresholdErrors(t *testing.T) {
 				t.Fatalf("ParseThreshold(%q) = nil error", tt.expr)
 			}
 			msg := err.Error()
-			for _, w := range append(tt.want, "result: threshold", "forms: p99(op) < 800ms") {
+			for _, w := range append(tt.want, "result: threshold", "forms: p99(op, service) < 800ms") {
 				if !strings.Contains(msg, w) {
 					t.Errorf("ParseThreshold(%q) error = %q\nwant it to contain %q", tt.expr, msg, w)
 				}
@@ -118,5 +136,44 @@ func TestCheck(t *testing.T) {
 	res := result.Check(doc, result.MustParseThreshold("rate(429) < 5%"), result.MustParseThreshold("count(errors) == 0"))
 	if len(res) != 2 || !res[0].OK || res[1].OK || res[1].Value != "6" {
 		t.Errorf("Check = %+v", res)
+	}
+}
+
+// Every latency verdict names the figure it judged: service time or total
+// time; naming both is an error, and the older unnamed forms parse as
+// service time.
+func TestThresholdFigure(t *testing.T) {
+	doc := sample(t)
+	tests := []struct {
+		expr, figure, named string
+	}{
+		{"p99(presence.set, service) < 1s", result.FigureService, "p99(presence.set, service) < 1s"},
+		{"p99(presence.set, total) < 1s", result.FigureTotal, "p99(presence.set, total) < 1s"},
+		{"p99(presence.set, Total, ok) < 1s", result.FigureTotal, "p99(presence.set, Total, ok) < 1s"},
+		{"p99(presence.set) < 1s", result.FigureService, "p99(presence.set, service) < 1s"}, // older form
+		{"p99() < 1s", result.FigureService, "p99(*, service) < 1s"},
+		{"p99 < 1s", result.FigureService, "p99(*, service) < 1s"},
+		{"avg(*) < 1s", result.FigureService, "avg(*, service) < 1s"},
+		{"rate(429) < 1%", "", "rate(429) < 1%"}, // judges no latency
+	}
+	for _, tt := range tests {
+		th, err := result.ParseThreshold(tt.expr)
+		if err != nil {
+			t.Errorf("ParseThreshold(%q): %v", tt.expr, err)
+			continue
+		}
+		r := th.Eval(doc)
+		if r.Figure != tt.figure || r.Expr != tt.named || th.String() != tt.named {
+			t.Errorf("ParseThreshold(%q).Eval = figure %q, expr %q (String %q); want figure %q, expr %q", tt.expr, r.Figure, r.Expr, th.String(), tt.figure, tt.named)
+		}
+		// The named form parses to the same threshold.
+		again, err := result.ParseThreshold(r.Expr)
+		if err != nil || again.Eval(doc) != r {
+			t.Errorf("the named form %q does not judge the same: %v, %+v vs %+v", r.Expr, err, again.Eval(doc), r)
+		}
+	}
+	_, err := result.ParseThreshold("p99(presence.set, service, total) < 1s")
+	if err == nil || !strings.Contains(err.Error(), "names two figures") {
+		t.Errorf("two figures: error %v, want one saying it names two figures", err)
 	}
 }
