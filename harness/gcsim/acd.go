@@ -108,6 +108,7 @@ type acdState struct {
 	afterFunc func(time.Duration, func()) *time.Timer
 	closed    bool
 	seq       uint64 // entries into queues, in order
+	obs       observationsState
 }
 
 func newACDState(d *directory, seed uint64) acdState {
@@ -180,6 +181,9 @@ func (s *Server) refreshLocked(i int, now time.Time, ev *events) bool {
 		return false
 	}
 	id := s.dir.users[i].ID
+	if q := s.queueIndexOf(i); q >= 0 {
+		s.observeLocked(s.dir.queues[q].ID)
+	}
 	ev.add("v2.users."+id+".routingStatus", routingStatusEvent{ID: id, RoutingStatus: routingStatusBody{Status: status, StartTime: since}})
 	return status == "IDLE"
 }
@@ -242,6 +246,7 @@ func (s *Server) enqueueLocked(conv *conversation, now time.Time, ev *events) {
 		conv.queuedIn, conv.queueSeq = conv.QueueID, s.state.acd.seq
 	}
 	conv.queued = true
+	s.observeLocked(conv.QueueID)
 	w := s.state.acd.waiting[q]
 	i, _ := slices.BinarySearchFunc(w, conv.queueSeq, func(c *conversation, seq uint64) int { return cmp.Compare(c.queueSeq, seq) })
 	s.state.acd.waiting[q] = slices.Insert(w, i, conv)
@@ -254,6 +259,7 @@ func (s *Server) dequeueLocked(conv *conversation) {
 		return
 	}
 	conv.queued = false
+	s.observeLocked(conv.QueueID)
 	q := s.dir.queueByID[conv.QueueID].index
 	s.state.acd.waiting[q] = slices.DeleteFunc(s.state.acd.waiting[q], func(c *conversation) bool { return c == conv })
 }
@@ -510,6 +516,9 @@ func (s *Server) stopACD() {
 	o.acd.closed = true
 	if o.acd.traffic != nil {
 		o.acd.traffic.Stop()
+	}
+	for _, t := range o.acd.obs.timers {
+		t.Stop()
 	}
 	for _, c := range o.convs {
 		c.stopTimers()

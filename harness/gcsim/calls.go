@@ -405,6 +405,10 @@ func (s *Server) conversationEventsLocked(conv *conversation, ev *events) {
 	all := s.conversationJSON(conv, true)
 	seen := map[string]bool{}
 	for _, p := range conv.parts {
+		if p.QueueID != "" && p.QueueID != conv.QueueID && !seen[p.QueueID] {
+			seen[p.QueueID] = true
+			s.observeLocked(p.QueueID) // a queue the call was transferred from
+		}
 		if p.UserID == "" || seen[p.UserID] {
 			continue
 		}
@@ -413,6 +417,7 @@ func (s *Server) conversationEventsLocked(conv *conversation, ev *events) {
 		ev.add("v2.users."+p.UserID+".conversations", all)
 	}
 	if conv.QueueID != "" {
+		s.observeLocked(conv.QueueID)
 		ev.add("v2.routing.queues."+conv.QueueID+".conversations.calls", call)
 		ev.add("v2.routing.queues."+conv.QueueID+".conversations", all)
 	}

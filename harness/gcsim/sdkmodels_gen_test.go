@@ -509,6 +509,21 @@ type sdkmSystemmessagesystemmessage struct {
 	Data             map[string]any                           `json:"data"`
 }
 
+// sdkmQueueusereventtopicqueuemember is the SDK model Queueusereventtopicqueuemember.
+type sdkmQueueusereventtopicqueuemember struct {
+	Id                   string                                `json:"id"`
+	User                 *sdkmQueueusereventtopicuserreference `json:"user"`
+	QueueId              string                                `json:"queueId"`
+	Joined               bool                                  `json:"joined"`
+	AdditionalProperties map[string]any                        `json:"additionalProperties"`
+}
+
+// sdkmStateventqueuetopicstatsnotification is the SDK model Stateventqueuetopicstatsnotification.
+type sdkmStateventqueuetopicstatsnotification struct {
+	Group map[string]any                           `json:"group"`
+	Data  []sdkmStateventqueuetopicintervalmetrics `json:"data"`
+}
+
 // sdkmDetail is the SDK model Detail.
 type sdkmDetail struct {
 	ErrorCode  string `json:"errorCode"`
@@ -1519,6 +1534,17 @@ type sdkmQueueconversationcalleventtopiccallmediaparticipant struct {
 type sdkmQueueconversationcalleventtopicconversationdivisionmembership struct {
 	Division *sdkmQueueconversationcalleventtopicdomainentityref    `json:"division"`
 	Entities []sdkmQueueconversationcalleventtopicdivisionentityref `json:"entities"`
+}
+
+// sdkmQueueusereventtopicuserreference is the SDK model Queueusereventtopicuserreference.
+type sdkmQueueusereventtopicuserreference struct {
+	Id string `json:"id"`
+}
+
+// sdkmStateventqueuetopicintervalmetrics is the SDK model Stateventqueuetopicintervalmetrics.
+type sdkmStateventqueuetopicintervalmetrics struct {
+	Interval string                               `json:"interval"`
+	Metrics  []sdkmStateventqueuetopicmetricstats `json:"metrics"`
 }
 
 // sdkmEntity is the SDK model Entity.
@@ -3167,6 +3193,13 @@ type sdkmQueueconversationcalleventtopicdivisionentityref struct {
 	Id                  string  `json:"id"`
 	SelfUri             string  `json:"selfUri"`
 	DateDivisionUpdated sdkTime `json:"dateDivisionUpdated"`
+}
+
+// sdkmStateventqueuetopicmetricstats is the SDK model Stateventqueuetopicmetricstats.
+type sdkmStateventqueuetopicmetricstats struct {
+	Metric    string         `json:"metric"`
+	Qualifier string         `json:"qualifier"`
+	Stats     map[string]any `json:"stats"`
 }
 
 // sdkmServicelevel is the SDK model Servicelevel.

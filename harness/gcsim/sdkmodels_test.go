@@ -31,7 +31,7 @@ var sdkRoots = []string{
 	"Presenceeventuserpresence", "Userroutingstatususerroutingstatus",
 	"Conversationcalleventtopiccallconversation", "Conversationeventtopicconversation",
 	"Queueconversationeventtopicconversation", "Queueconversationcalleventtopiccallconversation",
-	"Systemmessagesystemmessage",
+	"Systemmessagesystemmessage", "Queueusereventtopicqueuemember", "Stateventqueuetopicstatsnotification",
 }
 
 type sdkModelDoc struct {

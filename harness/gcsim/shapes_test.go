@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
+
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
 )
@@ -56,12 +58,15 @@ func TestShapes(t *testing.T) {
 			continue
 		}
 		id := u0
-		if strings.HasPrefix(pattern, "v2.routing.queues.") {
+		if strings.HasPrefix(pattern, "v2.routing.queues.") || strings.HasPrefix(pattern, "v2.analytics.queues.") {
 			id = q0
 		}
 		topics = append(topics, strings.Replace(pattern, "{id}", id, 1))
 	}
 	chID, ws := openChannel(t, s, cc, topics...)
+	// The cases below replace and delete the first channel's topics before
+	// the observations, sent ObservationInterval after a change, are due.
+	_, obs := openChannel(t, s, cc, "v2.analytics.queues."+q0+".observations")
 
 	var conv, part, comm string
 	cases := []shapeCase{
@@ -81,6 +86,8 @@ func TestShapes(t *testing.T) {
 		{"GET /api/v2/presencedefinitions", "GET", "/api/v2/presencedefinitions", cc, nil, 200, model[sdkmOrganizationpresenceentitylisting]()},
 		{"GET /api/v2/presence/definitions", "GET", "/api/v2/presence/definitions", cc, nil, 200, model[sdkmOrganizationpresencedefinitionentitylisting]()},
 		{"GET /api/v2/users/{id}/queues", "GET", "/api/v2/users/" + u0 + "/queues", cc, nil, 200, model[sdkmUserqueueentitylisting]()},
+		{"PATCH /api/v2/users/{id}/queues", "PATCH", "/api/v2/users/" + u0 + "/queues", cc,
+			[]map[string]any{{"id": q0, "joined": false}}, 200, model[sdkmUserqueueentitylisting]()},
 		{"PATCH /api/v2/users/{id}/queues", "PATCH", "/api/v2/users/" + u0 + "/queues", cc,
 			[]map[string]any{{"id": q0, "joined": true}}, 200, model[sdkmUserqueueentitylisting]()},
 		{"GET /api/v2/routing/queues/{id}/members", "GET", "/api/v2/routing/queues/" + q0 + "/members", cc, nil, 200, model[sdkmQueuememberentitylisting]()},
@@ -180,26 +187,29 @@ func TestShapes(t *testing.T) {
 
 	// Every event the requests above caused.
 	bodies := eventModels(t)
-	ws.SetReadDeadline(time.Now().Add(2 * time.Second))
 	seen := map[string]int{}
-	for {
-		var e event
-		if err := ws.ReadJSON(&e); err != nil {
-			break
+	for _, ws := range []*websocket.Conn{ws, obs} {
+		ws.SetReadDeadline(time.Now().Add(2 * time.Second))
+		for {
+			var e event
+			if err := ws.ReadJSON(&e); err != nil {
+				break
+			}
+			if e.TopicName == "channel.metadata" {
+				continue
+			}
+			into, ok := bodies(e.TopicName)
+			if !ok {
+				t.Errorf("event on %s: no SDK model for the topic: %s", e.TopicName, e.EventBody)
+				continue
+			}
+			seen[pattern(e.TopicName)]++
+			strictE(t, e.TopicName, e.EventBody, into)
 		}
-		if e.TopicName == "channel.metadata" {
-			continue
-		}
-		into, ok := bodies(e.TopicName)
-		if !ok {
-			t.Errorf("event on %s: no SDK model for the topic: %s", e.TopicName, e.EventBody)
-			continue
-		}
-		seen[pattern(e.TopicName)]++
-		strictE(t, e.TopicName, e.EventBody, into)
 	}
 	for _, want := range []string{"v2.users.{id}.presence", "v2.users.{id}.routingStatus", "v2.users.{id}.conversations.calls",
-		"v2.users.{id}.conversations", "v2.routing.queues.{id}.conversations", "v2.routing.queues.{id}.conversations.calls"} {
+		"v2.users.{id}.conversations", "v2.routing.queues.{id}.conversations", "v2.routing.queues.{id}.conversations.calls",
+		"v2.routing.queues.{id}.users", "v2.analytics.queues.{id}.observations"} {
 		if seen[want] == 0 {
 			t.Errorf("no event on %s (seen %v)", want, seen)
 		}
@@ -258,6 +268,8 @@ func eventModels(tb testing.TB) func(topic string) (any, bool) {
 		"Queueconversationeventtopicconversation":         model[sdkmQueueconversationeventtopicconversation](),
 		"Queueconversationcalleventtopiccallconversation": model[sdkmQueueconversationcalleventtopiccallconversation](),
 		"Systemmessagesystemmessage":                      model[sdkmSystemmessagesystemmessage](),
+		"Queueusereventtopicqueuemember":                  model[sdkmQueueusereventtopicqueuemember](),
+		"Stateventqueuetopicstatsnotification":            model[sdkmStateventqueuetopicstatsnotification](),
 	}
 	topics := readSDKModels(tb).EventTopics
 	for p, m := range topics {

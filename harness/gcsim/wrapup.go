@@ -124,7 +124,7 @@ func (s *Server) getUserQueues(c *reqCtx) {
 
 // patchUserQueues is PATCH /api/v2/users/{id}/queues with [{"id","joined"}]:
 // join or leave the user's queues. A joined, IDLE agent may be offered a
-// call at once.
+// call at once. Each change is published on v2.routing.queues.{id}.users.
 func (s *Server) patchUserQueues(c *reqCtx) {
 	u, _ := s.user(c)
 	if u == nil {
@@ -151,7 +151,13 @@ func (s *Server) patchUserQueues(c *reqCtx) {
 	ev := &events{corr: c.corr}
 	s.state.convMu.Lock()
 	for _, b := range body {
-		s.state.acd.agents[u.index].joined = *b.Joined
+		a := &s.state.acd.agents[u.index]
+		if a.joined == *b.Joined {
+			continue
+		}
+		a.joined = *b.Joined
+		s.observeLocked(b.ID)
+		ev.add("v2.routing.queues."+b.ID+".users", queueUserEvent{ID: u.ID, User: idRef{ID: u.ID}, QueueID: b.ID, Joined: a.joined})
 	}
 	if len(body) > 0 && routingStatusOf(&s.state.acd.agents[u.index]) == "IDLE" {
 		s.dispatchLocked(qi, c.nowTime, ev)
@@ -160,6 +166,21 @@ func (s *Server) patchUserQueues(c *reqCtx) {
 	q := c.r.URL.Query()
 	s.writeJSON(c, http.StatusOK, page("/api/v2/users/"+u.ID+"/queues", q, s.userQueues(u.index), 25, 1))
 	s.publish(ev)
+}
+
+// queueUserEvent is the SDK's QueueUserEventTopicQueueMember, the body of
+// v2.routing.queues.{id}.users: a member joined or left the queue. The
+// model has no routing status or presence, so the simulator publishes it
+// on membership changes only.
+type queueUserEvent struct {
+	ID      string `json:"id"`
+	User    idRef  `json:"user"`
+	QueueID string `json:"queueId"`
+	Joined  bool   `json:"joined"`
+}
+
+type idRef struct {
+	ID string `json:"id"`
 }
 
 // queueMemberJSON is the SDK's QueueMember.
@@ -257,55 +278,16 @@ func (s *Server) postQueueObservations(c *reqCtx) {
 	for _, m := range body.Metrics {
 		want[m] = true
 	}
-	type stats struct {
-		Count int `json:"count"`
-	}
-	type datum struct {
-		Metric    string `json:"metric"`
-		Qualifier string `json:"qualifier,omitempty"`
-		Stats     stats  `json:"stats"`
-	}
 	type result struct {
-		Group map[string]string `json:"group"`
-		Data  []datum           `json:"data"`
+		Group map[string]string  `json:"group"`
+		Data  []observationDatum `json:"data"`
 	}
 	out := struct {
 		Results []result `json:"results"`
 	}{Results: []result{}}
 	s.state.convMu.Lock()
 	for _, q := range queues {
-		waiting, alerting, interacting := len(s.state.acd.waiting[q.index]), 0, 0
-		for _, conv := range s.state.convs {
-			if conv.QueueID != q.ID || conv.ended() {
-				continue
-			}
-			for _, p := range conv.parts {
-				if p.Purpose == "agent" && p.State == "alerting" {
-					alerting++
-				} else if p.Purpose == "agent" && p.State == "connected" {
-					interacting++
-				}
-			}
-		}
-		onQueue := map[string]int{}
-		for i := q.index; i < len(s.dir.users); i += len(s.dir.queues) {
-			if a := &s.state.acd.agents[i]; a.onQueue && a.joined {
-				onQueue[routingStatusOf(a)]++
-			}
-		}
-		r := result{Group: map[string]string{"queueId": q.ID, "mediaType": "voice"}, Data: []datum{}}
-		add := func(metric, qual string, n int) {
-			if len(want) == 0 || want[metric] {
-				r.Data = append(r.Data, datum{Metric: metric, Qualifier: qual, Stats: stats{Count: n}})
-			}
-		}
-		add("oWaiting", "", waiting)
-		add("oAlerting", "", alerting)
-		add("oInteracting", "", interacting)
-		for _, st := range routingStatuses[1:] {
-			add("oOnQueueUsers", st, onQueue[st])
-		}
-		out.Results = append(out.Results, r)
+		out.Results = append(out.Results, result{Group: map[string]string{"queueId": q.ID, "mediaType": "voice"}, Data: s.figuresLocked(q).metrics(want)})
 	}
 	s.state.convMu.Unlock()
 	s.writeJSON(c, http.StatusOK, out)

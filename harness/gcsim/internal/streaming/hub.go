@@ -605,6 +605,14 @@ func (h *Hub) Subscriptions(id string) ([]Subscription, error) {
 	return c.subscriptionsLocked(), nil
 }
 
+// Subscribed reports whether a channel subscribes to topic, so that a
+// publisher can skip building an event nobody receives.
+func (h *Hub) Subscribed(topic string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.topics[topic]) > 0
+}
+
 // Publish sends an event on topic, in the Genesys envelope
 // {"topicName","version":"2","eventBody","metadata":{"CorrelationId"}}, to
 // every socket whose channel subscribes to topic, and returns how many
