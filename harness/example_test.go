@@ -44,7 +44,7 @@ func ExampleGuard_Start() {
 	now = time.Date(2026, 11, 27, 9, 0, 0, 0, dublin)
 	fmt.Println(g.Check())
 	// Output:
-	// cxload guard: approval CS-123456; budget 20000 requests; abort if 429 > 5.0% or 5xx > 2.0% for 30s; plan: 50 agents, target 20.0 req/s for 10m0s, about 12000 requests; users: none (CXLOAD_USERS not set); writes: none allowed (CXLOAD_ALLOW_WRITES)
+	// cxload guard: approval CS-123456; budget 20000 requests; abort if 429 > 5.0% or 5xx > 2.0% for 30s; plan: 50 agents, target 20.0 req/s for 10m0s, about 12000 requests; users: none (CXLOAD_USERS not set); queues: none (CXLOAD_QUEUES not set); writes: none allowed (CXLOAD_ALLOW_WRITES)
 	// <nil>
 	// harness: guard: it is 09:00 in Europe/Dublin, outside the load-test window 23:00–05:00 (opens in 14h0m0s); wait for the window or set CXLOAD_ALLOW_OUTSIDE_WINDOW=1 if Genesys approved another time
 }

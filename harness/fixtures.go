@@ -301,3 +301,155 @@ func groupMembers(ctx context.Context, c *api.Client, group string) ([]agent.Use
 		}
 	}
 }
+
+// Queues readies users to go On Queue on the fixture queues only and
+// returns those queues' ids. On a tenant they are CXLOAD_QUEUES' (names
+// resolved with GET /api/v2/routing/queues), and it is an error, naming
+// the variable, when it is not set. Each user must be a member of one of
+// them and joined to no other queue (On Queue makes a user routable on
+// every queue it joined: a test user joined to a production queue would
+// be offered its customers); the fixture queues a user has not joined are
+// joined, which the run records and puts back at Close. It reads each
+// user's queues and never changes a membership outside the fixture. On a
+// simulator it does nothing and returns nil: the scenario picks its queues.
+func (tg *Target) Queues(ctx context.Context, c *api.Client, users []agent.User) ([]string, error) {
+	if tg.Guard == nil {
+		return nil, nil
+	}
+	fx := tg.Config.Guard.Fixtures
+	if len(fx.Queues) == 0 {
+		return nil, fmt.Errorf("harness: %s is not set: agents going On Queue on a tenant take calls only from the test queues it names; set it to their ids or names, comma-separated, or to a file with one per line", EnvQueues)
+	}
+	ids, err := resolveQueues(ctx, c, fx.Queues)
+	if err != nil {
+		return nil, fmt.Errorf("harness: %s: %w", EnvQueues, err)
+	}
+	tg.Guard.allowQueues(ids...)
+	fixture := map[string]bool{}
+	for _, id := range ids {
+		fixture[id] = true
+	}
+	for _, u := range users {
+		qs, err := userQueues(ctx, c, u.ID)
+		if err != nil {
+			return nil, fmt.Errorf("harness: reading test user %s's queues: %w", u.ID, err)
+		}
+		type member struct {
+			ID     string `json:"id"`
+			Joined bool   `json:"joined"`
+		}
+		var join []member
+		in := false
+		for _, q := range qs {
+			switch {
+			case fixture[q.ID]:
+				in = true
+				if !q.Joined {
+					join = append(join, member{q.ID, true})
+				}
+			case q.Joined:
+				return nil, fmt.Errorf("harness: test user %s is joined to queue %s (%s), which is not in %s: On Queue it would be offered that queue's calls; take the user out of the queue, or add the queue to %s if it is a test queue",
+					u.ID, q.ID, q.Name, EnvQueues, EnvQueues)
+			}
+		}
+		if !in {
+			return nil, fmt.Errorf("harness: test user %s is a member of none of the queues of %s (%s): add the user to one of them, or drop the user from %s",
+				u.ID, EnvQueues, firstFew(fx.Queues), EnvUsers)
+		}
+		if len(join) > 0 {
+			req := &api.Request{Op: "fixture.queues.join", Method: http.MethodPatch, Route: "/api/v2/users/{id}/queues", Params: []string{u.ID}}
+			if _, err := c.DoJSON(ctx, req, join, nil); err != nil {
+				return nil, fmt.Errorf("harness: joining test user %s to its %s queues: %w", u.ID, EnvQueues, err)
+			}
+		}
+	}
+	return ids, nil
+}
+
+// queueRef is a queue as GET /api/v2/users/{id}/queues and GET
+// /api/v2/routing/queues list it.
+type queueRef struct {
+	ID     string `json:"id"`
+	Name   string `json:"name"`
+	Joined bool   `json:"joined"`
+}
+
+// userQueues reads a user's queues (GET /api/v2/users/{id}/queues, paged).
+func userQueues(ctx context.Context, c *api.Client, user string) ([]queueRef, error) {
+	var out []queueRef
+	for page := 1; ; page++ {
+		var body struct {
+			Entities  []queueRef `json:"entities"`
+			PageCount int        `json:"pageCount"`
+		}
+		req := &api.Request{Op: "fixture.queues.get", Method: http.MethodGet, Route: "/api/v2/users/{id}/queues", Params: []string{user},
+			Query: url.Values{"pageSize": {"100"}, "pageNumber": {strconv.Itoa(page)}}}
+		if _, err := c.DoJSON(ctx, req, nil, &body); err != nil {
+			return nil, err
+		}
+		out = append(out, body.Entities...)
+		if len(body.Entities) == 0 || page >= body.PageCount {
+			return out, nil
+		}
+	}
+}
+
+// resolveQueues turns CXLOAD_QUEUES' entries into queue ids: an id (a
+// UUID) is taken as it is, a name is looked up (GET /api/v2/routing/queues?name=)
+// and must match one queue exactly (case aside).
+func resolveQueues(ctx context.Context, c *api.Client, entries []string) ([]string, error) {
+	var ids []string
+	for _, e := range entries {
+		if isUUID(e) {
+			ids = append(ids, e)
+			continue
+		}
+		var found []queueRef
+		for page := 1; ; page++ {
+			var body struct {
+				Entities  []queueRef `json:"entities"`
+				PageCount int        `json:"pageCount"`
+			}
+			req := &api.Request{Op: "fixture.queues.find", Method: http.MethodGet, Route: "/api/v2/routing/queues",
+				Query: url.Values{"name": {e}, "pageSize": {"100"}, "pageNumber": {strconv.Itoa(page)}}}
+			if _, err := c.DoJSON(ctx, req, nil, &body); err != nil {
+				return nil, fmt.Errorf("looking up queue %q: %w", e, err)
+			}
+			for _, q := range body.Entities {
+				if strings.EqualFold(q.Name, e) {
+					found = append(found, q)
+				}
+			}
+			if len(body.Entities) == 0 || page >= body.PageCount {
+				break
+			}
+		}
+		switch len(found) {
+		case 0:
+			return nil, fmt.Errorf("no queue is named %q: correct the name or give the queue's id", e)
+		case 1:
+			ids = append(ids, found[0].ID)
+		default:
+			return nil, fmt.Errorf("%d queues are named %q: give the test queue's id instead", len(found), e)
+		}
+	}
+	return ids, nil
+}
+
+// isUUID reports whether s has the form of a Genesys id.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, r := range s {
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if r != '-' {
+				return false
+			}
+		case !strings.ContainsRune("0123456789abcdefABCDEF", r):
+			return false
+		}
+	}
+	return true
+}

@@ -111,6 +111,7 @@ type Guard struct {
 	above429      time.Time // since when the 429 share has been above its threshold
 	above5xx      time.Time
 	callees       map[string]bool // users and numbers calls may reach
+	queues        map[string]bool // CXLOAD_QUEUES' entries and the ids they resolved to
 }
 
 // minBinSamples: a second with fewer attempts says too little to judge, so
@@ -141,9 +142,12 @@ func NewGuard(cfg GuardConfig, now func() time.Time, logf func(format string, ar
 		cfg.Abort5xxRate = DefaultAbort5xxRate
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
-	g := &Guard{cfg: cfg, now: now, logf: logf, ctx: ctx, cancel: cancel, used: new(atomic.Int64), callees: map[string]bool{}}
+	g := &Guard{cfg: cfg, now: now, logf: logf, ctx: ctx, cancel: cancel, used: new(atomic.Int64), callees: map[string]bool{}, queues: map[string]bool{}}
 	for _, c := range cfg.Fixtures.CallTargets {
 		g.callees[c] = true
+	}
+	for _, q := range cfg.Fixtures.Queues {
+		g.queues[q] = true
 	}
 	return g
 }
@@ -247,7 +251,9 @@ func (g *Guard) touches() string {
 		fmt.Fprintf(&b, "users: none (%s not set)", EnvUsers)
 	}
 	if len(fx.Queues) > 0 {
-		fmt.Fprintf(&b, "; queues: %s", firstFew(fx.Queues))
+		fmt.Fprintf(&b, "; queues: %s (%s), no other", firstFew(fx.Queues), EnvQueues)
+	} else {
+		fmt.Fprintf(&b, "; queues: none (%s not set)", EnvQueues)
 	}
 	switch {
 	case g.readOnly:
@@ -279,6 +285,9 @@ func firstFew(items []string) string {
 // CXLOAD_CALL_TARGETS. route is the template or the path; body is the
 // request's. It implements api.RequestGate.
 func (g *Guard) AdmitRequest(method, route string, body []byte) error {
+	if err := g.checkQueues(method, route, body); err != nil {
+		return err
+	}
 	kind, err := WriteKind(method, route)
 	if err != nil || kind == "" {
 		return err
@@ -312,13 +321,101 @@ func (g *Guard) checkCallee(method, route string, body []byte) error {
 		if who == "" {
 			continue
 		}
-		if g.callees[who] || slices.Contains(g.cfg.Fixtures.Queues, who) {
+		if g.callees[who] || g.queues[who] {
 			return nil
 		}
 		return fmt.Errorf("harness: guard: %s %s calls %q, neither a fixture user (%s, loaded with Target.Users) nor in %s: add it to %s if it is a test line",
 			method, route, who, EnvUsers, EnvCallTargets, EnvCallTargets)
 	}
 	return fmt.Errorf("harness: guard: %s %s names no callee (callUserId, phoneNumber or callQueueId): it is not sent", method, route)
+}
+
+// checkQueues refuses a request whose body names a queue outside
+// CXLOAD_QUEUES (any queue, when it is not set): a membership change, a
+// subscription to a queue's topics (its calls, its members), a call placed
+// or transferred to a queue, a query filtered on a queue. It sees bodies:
+// a queue's id in a path reaches it only as the route's {id}.
+func (g *Guard) checkQueues(method, route string, body []byte) error {
+	named := queuesNamed(route, body)
+	if len(named) == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, q := range named {
+		if g.queues[q] {
+			continue
+		}
+		if len(g.cfg.Fixtures.Queues) == 0 {
+			return fmt.Errorf("harness: guard: %s %s names queue %s and %s is not set: on a tenant a run touches only the test queues it names; set %s to them",
+				method, route, q, EnvQueues, EnvQueues)
+		}
+		return fmt.Errorf("harness: guard: %s %s names queue %s, not one of %s (%s): it is not sent; add it to %s if it is a test queue",
+			method, route, q, EnvQueues, firstFew(g.cfg.Fixtures.Queues), EnvQueues)
+	}
+	return nil
+}
+
+// queuesNamed returns the queue ids a request body names: the entries of
+// a membership change (PATCH /api/v2/users/{id}/queues), queue topics
+// (v2.routing.queues.{id}...), queueId, callQueueId and callFromQueueId
+// fields, and analytics predicates on the queueId dimension.
+func queuesNamed(route string, body []byte) []string {
+	if len(body) == 0 {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	var out []string
+	add := func(s string) {
+		if s != "" && !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	membership := familyOfPath(route) == genesys.FamilyUserQueues
+	var walk func(v any, top bool)
+	walk = func(v any, top bool) {
+		switch v := v.(type) {
+		case []any:
+			for _, e := range v {
+				if m, ok := e.(map[string]any); ok && top && membership {
+					id, _ := m["id"].(string)
+					add(id)
+				}
+				walk(e, false)
+			}
+		case map[string]any:
+			for k, e := range v {
+				switch s, _ := e.(string); k {
+				case "queueId", "callQueueId", "callFromQueueId":
+					add(s)
+				case "value":
+					if d, _ := v["dimension"].(string); d == "queueId" {
+						add(s)
+					}
+				}
+				walk(e, false)
+			}
+		case string:
+			if rest, ok := strings.CutPrefix(v, "v2.routing.queues."); ok {
+				id, _, _ := strings.Cut(rest, ".")
+				add(id)
+			}
+		}
+	}
+	walk(v, true)
+	return out
+}
+
+// allowQueues adds the ids CXLOAD_QUEUES' entries resolved to.
+func (g *Guard) allowQueues(ids ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, id := range ids {
+		g.queues[id] = true
+	}
 }
 
 // allowCallees adds users calls may reach (the fixture users once loaded).

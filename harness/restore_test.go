@@ -145,8 +145,9 @@ func restoreRig(t *testing.T, changes map[string]string) (sim *gcsim.Server, e m
 	sim, _ = standIn(t, 6)
 	users = []string{gcsim.UserID(1), gcsim.UserID(4)}
 	dir = t.TempDir()
+	all := sim.Users()
 	e = standInEnv(map[string]string{harness.EnvUsers: writeFile(t, "users.txt", strings.Join(users, "\n")),
-		harness.EnvAllowWrites: "presence,queues,calls", harness.EnvStateDir: dir})
+		harness.EnvQueues: all[1].QueueID + "," + all[4].QueueID, harness.EnvAllowWrites: "presence,queues,calls", harness.EnvStateDir: dir})
 	for k, v := range changes {
 		e[k] = v
 	}
