@@ -56,7 +56,11 @@ Reads go test -json output (or plain go test -bench text) from the FILEs, or
 from standard input when there are none or FILE is "-", and prints a Markdown
 report to standard output. All FILEs are one run (for example the shards of a
 CI matrix); inputs that repeat each other (a file given twice, one shard of a
-scenario's cell in two files) are refused. A run without test results is
+scenario's cell in two files) are refused. Every shard of each scenario's
+cell must be there exactly once: a missing or duplicated shard fails the merge,
+naming it, unless -partial (the report then says its totals are partial); a
+shard run again under the same run id (a replaced Kubernetes pod) replaces its
+earlier document. A run without test results is
 not added to the -history. While reading standard input it shows progress on
 standard error.
 The Markdown stays under 1 MiB, the limit of a GitHub step summary.
@@ -88,7 +92,7 @@ type options struct {
 	alpha, minEffect                                         float64
 	thresholds                                               ruleFlag
 	prune                                                    int
-	progress                                                 bool
+	progress, partial                                        bool
 	title, summary                                           string
 }
 
@@ -113,6 +117,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.Float64Var(&o.minEffect, "min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
 	fs.Var(&o.thresholds, "threshold", thresholdUsage)
 	fs.IntVar(&o.prune, "prune", 0, "after appending, keep only the newest `N` runs in -history (0 keeps all)")
+	fs.BoolVar(&o.partial, "partial", false, "merge even when a shard of a scenario's cell is missing or given twice (kept once);\nthe report says its totals are partial")
 	fs.BoolVar(&o.progress, "progress", true, "show progress on standard error while reading standard input")
 	fs.StringVar(&o.summary, "summary", "", "also append the Markdown to `PATH`, e.g. -summary \"$GITHUB_STEP_SUMMARY\"")
 	fs.StringVar(&o.title, "title", "", "title of the report (default \"cxload report\")")
@@ -139,9 +144,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if err != nil {
 		return err
 	}
-	cur, err := readRun(ctx, env, fs.Args(), stdin, stderr, o.progress)
+	cur, err := readRun(ctx, env, fs.Args(), stdin, stderr, o.progress, o.partial)
 	if err != nil {
 		return err
+	}
+	if o.partial && slices.ContainsFunc(cur.Problems, func(p reports.Problem) bool { return strings.HasPrefix(p.Msg, partialMark) }) {
+		o.title = cmp.Or(o.title, "cxload report") + " (partial totals: shards missing or duplicated)"
 	}
 	if cur.Env.Start.IsZero() {
 		// Plain text has no times: date the run now, so that two text
@@ -342,12 +350,23 @@ func git(ctx context.Context, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// partialMark starts the run's problems that make its totals partial.
+const partialMark = "partial totals: "
+
 // readRun reads the inputs into one run, showing progress while reading
 // standard input. Inputs that repeat each other (the same content, or the
 // same shard of a scenario's cell twice) are refused: their counts would add.
-func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Reader, stderr io.Writer, progress bool) (*reports.Run, error) {
+// When the inputs are files, they are first checked to hold every shard of
+// every scenario's cell once (reports.ShardCheck): a re-run shard replaces
+// its earlier document; a missing or duplicated one fails the merge, or,
+// with partial, becomes a problem of the run.
+func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Reader, stderr io.Writer, progress, partial bool) (*reports.Run, error) {
 	if len(files) == 0 {
 		files = []string{"-"}
+	}
+	plan, err := checkShards(ctx, files, partial)
+	if err != nil {
+		return nil, err
 	}
 	b := reports.NewBuilder(env)
 	var inputs reports.InputSet
@@ -377,6 +396,9 @@ func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Read
 			if show {
 				p.show(rec)
 			}
+			if plan.Skip(name, rec) {
+				continue
+			}
 			if err := inputs.Add(rec); err != nil {
 				return nil, duplicateInput(b, err)
 			}
@@ -392,7 +414,50 @@ func readRun(ctx context.Context, env reports.Env, files []string, stdin io.Read
 			p.done()
 		}
 	}
-	return b.Run(), nil
+	run := b.Run()
+	for _, r := range plan.Reruns {
+		fmt.Fprintf(stderr, "report: %s\n", r)
+		run.Problems = append(run.Problems, reports.Problem{File: "merge", Msg: r})
+	}
+	for _, e := range plan.Errors {
+		fmt.Fprintf(stderr, "report: %s%v\n", partialMark, e)
+		run.Problems = append(run.Problems, reports.Problem{File: "merge", Msg: partialMark + e.Error()})
+	}
+	return run, nil
+}
+
+// checkShards reads the files (standard input is one process's output, not
+// a merge, and is not checked) and plans the merge of their shards. Without
+// partial, a missing or duplicated shard is the error.
+func checkShards(ctx context.Context, files []string, partial bool) (*reports.ShardPlan, error) {
+	var check reports.ShardCheck
+	for _, name := range files {
+		if name == "-" {
+			continue
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		r := testjson.NewReader(f, name)
+		for r.Scan() {
+			if err := ctx.Err(); err != nil {
+				f.Close()
+				return nil, err
+			}
+			check.Add(name, r.Result())
+		}
+		err = r.Err()
+		f.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	plan := check.Plan(partial)
+	if err := plan.Err(); err != nil && !partial {
+		return nil, &failure{fmt.Sprintf("the legs do not hold every shard once; nothing was written:\n%v", err)}
+	}
+	return plan, nil
 }
 
 // duplicateInput names the run in the error of a repeated input.

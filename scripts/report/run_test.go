@@ -319,7 +319,7 @@ func TestDuplicateInputs(t *testing.T) {
 		{"same file twice", []string{testdata + "bench-old.json", testdata + "bench-old.json"},
 			[]string{"run 42-1: " + testdata + "bench-old.json has the same content as " + testdata + "bench-old.json"}},
 		{"one shard twice", []string{testdata + "scenario-old.json", leg},
-			[]string{"run 42-1: " + testdata + "scenario-old.json and " + leg + " both hold the results of scenario TestAgentsSharded [region=sim] shard 1/2"}},
+			[]string{"scenario TestAgentsSharded [region=sim]: shard 1/2 is in both " + testdata + "scenario-old.json, " + leg, "pass -partial"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := runCmd(t, "", append([]string{"-history", hist}, tc.files...)...)
@@ -330,6 +330,33 @@ func TestDuplicateInputs(t *testing.T) {
 			assert.NoFileExists(t, hist)
 		})
 	}
+}
+
+// TestMissingShard: a leg holding one of a scenario's two shards fails the
+// merge, naming the scenario, the cell, the missing shard and the inputs;
+// with -partial the report is written and says its totals are partial.
+func TestMissingShard(t *testing.T) {
+	cleanEnv(t)
+	dir := t.TempDir()
+	var lines []string
+	for _, l := range strings.SplitAfter(readFile(t, testdata+"scenario-old.json"), "\n") {
+		if !strings.Contains(l, `"Test":"TestAgentsSharded/shard-2"`) {
+			lines = append(lines, l)
+		}
+	}
+	legs := filepath.Join(dir, "legs.json")
+	require.NoError(t, os.WriteFile(legs, []byte(strings.Join(lines, "")), 0o644))
+	out := filepath.Join(dir, "run.json")
+	r := runCmd(t, "", "-json", out, legs)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, "scenario TestAgentsSharded [region=sim]: shard 2/2 is missing (the other shards are in "+legs+")")
+	assert.NoFileExists(t, out)
+
+	r = runCmd(t, "", "-json", out, "-partial", legs)
+	assert.Equal(t, 0, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "(partial totals: shards missing or duplicated)")
+	assert.Contains(t, r.stdout, "shard 2/2 is missing")
+	assert.FileExists(t, out)
 }
 
 // TestCompareUnreadableInput: compare fails, naming the file and what is
