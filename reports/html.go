@@ -22,6 +22,7 @@ var reportTmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"pct":     func(f float64) string { return fmt.Sprintf("%.1f%%", f*100) },
 	"ms":      fmtMs,
 	"msOf":    msOrDash,
+	"waitPct": waitShare,
 	"fmtUnit": fmtUnit,
 	"metric":  fmtMetric,
 	"delta":   fmtPct,
@@ -64,17 +65,13 @@ type scenarioView struct {
 	Latency    *chart
 	Throttle   *chart
 	Thresholds []thresholdView
-	Limits     []limitView
+	Limits     []limitRow
+	Headline   []string // the short list; when set, the summary is folded away
 }
 
 type thresholdView struct {
 	OK                  bool
 	Expr, Value, Detail string
-}
-
-type limitView struct {
-	Key, Scope, Allowed, First, Source string
-	Rejected                           int64
 }
 
 // metricRow is a scenario metric of the comparison; Group is set on the
@@ -192,18 +189,9 @@ func scenarioHTML(i int, s *Scenario, sum Summary) scenarioView {
 		sv.Facts = append(sv.Facts, fmt.Sprintf("%d shards merged", len(s.Shards)))
 	}
 	for _, th := range d.Thresholds {
-		sv.Thresholds = append(sv.Thresholds, thresholdView{th.OK, th.Expr, th.Value, th.Detail})
+		sv.Thresholds = append(sv.Thresholds, thresholdView{th.OK, thresholdExpr(th.Expr), th.Value, th.Detail})
 	}
-	for _, rl := range d.RateLimits {
-		lv := limitView{Key: rl.Key, Scope: rl.Scope, Allowed: perWindow(rl.Allowed, rl.WindowSeconds), Rejected: rl.Rejected, Source: rl.Source}
-		if rl.ScopeReason != "" {
-			lv.Scope += " — " + rl.ScopeReason
-		}
-		if !rl.FirstRejection.IsZero() && !d.Start.IsZero() {
-			lv.First = "+" + rl.FirstRejection.Sub(d.Start).Round(100*time.Millisecond).String()
-		}
-		sv.Limits = append(sv.Limits, lv)
-	}
+	sv.Limits, sv.Headline = limitRows(d), headline(d)
 	sv.Latency = latencyChart(fmt.Sprintf("lat-%d", i), s)
 	sv.Throttle = throttleChart(fmt.Sprintf("thr-%d", i), s)
 	return sv

@@ -272,29 +272,46 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 		facts = append(facts, fmt.Sprintf("%d shards merged", len(s.Shards)))
 	}
 	w.printf("%s\n\n", strings.Join(facts, " · "))
-	if d.Summary != "" {
+	folded := len(headline(d)) > 0 // with no short list, the summary is all there is: shown, not folded
+	if d.Summary != "" && !folded {
 		w.printf("> %s\n\n", mdEscape(d.Summary))
 	}
-	if len(sum.Ops) > 0 {
-		w.printf("| operation | count | req/s | 429 | errors | p50 | p90 | p99 | max |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-		for _, op := range sum.Ops {
-			w.printf("| %s | %d | %.1f | %d | %d | %s | %s | %s | %s |\n", mdEscape(op.Op), op.Count, op.RPS, op.Throttled, op.Errors,
-				msOrDash(op.LatencyMs, "p50"), msOrDash(op.LatencyMs, "p90"), msOrDash(op.LatencyMs, "p99"), msOrDash(op.LatencyMs, "max"))
+	for _, l := range headline(d) {
+		w.printf("- %s\n", mdEscape(l))
+	}
+	failed := 0
+	for _, th := range d.Thresholds {
+		if !th.OK {
+			failed++
+			w.printf("- ❌ %s: %s", mdCode(thresholdExpr(th.Expr), false), mdEscape(th.Value))
+			if th.Detail != "" {
+				w.printf(" — %s", mdEscape(th.Detail))
+			}
+			w.printf("\n")
+		}
+	}
+	if n := len(d.Thresholds); n > 0 && failed == 0 {
+		w.printf("- ✅ all %d thresholds held\n", n)
+	}
+	if len(headline(d)) > 0 || len(d.Thresholds) > 0 {
+		w.printf("\n")
+	}
+	if rows := limitRows(d); len(rows) > 0 {
+		w.printf("Rate limits:\n\n| limit | allowed | window from | scope | answer from | rejected | first 429 |\n|---|--:|---|---|---|--:|---|\n")
+		for _, r := range rows {
+			src := mdEscape(r.Source)
+			if r.Disagrees != "" {
+				src += " ⚠️ " + mdEscape(r.Disagrees)
+			}
+			w.printf("| %s | %s | %s | %s | %s | %d | %s |\n", mdCode(r.Key, true), mdEscape(r.Allowed), mdEscape(r.WindowFrom), mdEscape(r.Scope), src, r.Rejected, r.First)
 		}
 		w.printf("\n")
 	}
-	if len(d.RateLimits) > 0 {
-		w.printf("Rate limits observed:\n\n| limit | scope | allowed | rejected | first rejection | source |\n|---|---|--:|--:|---|---|\n")
-		for _, rl := range d.RateLimits {
-			first := ""
-			if !rl.FirstRejection.IsZero() && !d.Start.IsZero() {
-				first = "+" + rl.FirstRejection.Sub(d.Start).Round(100*time.Millisecond).String()
-			}
-			scope := rl.Scope
-			if rl.ScopeReason != "" {
-				scope += " (" + rl.ScopeReason + ")"
-			}
-			w.printf("| %s | %s | %s | %d | %s | %s |\n", mdCode(rl.Key, true), mdEscape(scope), perWindow(rl.Allowed, rl.WindowSeconds), rl.Rejected, first, mdEscape(rl.Source))
+	if len(sum.Ops) > 0 {
+		w.printf("| operation | count | req/s | 429 | errors | total p50 | total p99 | service p50 | service p99 | wait share | total max |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+		for _, op := range sum.Ops {
+			w.printf("| %s | %d | %.1f | %d | %d | %s | %s | %s | %s | %s | %s |\n", mdEscape(op.Op), op.Count, op.RPS, op.Throttled, op.Errors,
+				msOrDash(op.LatencyMs, "p50"), msOrDash(op.LatencyMs, "p99"), msOrDash(op.ServiceMs, "p50"), msOrDash(op.ServiceMs, "p99"), waitShare(op), msOrDash(op.LatencyMs, "max"))
 		}
 		w.printf("\n")
 	}
@@ -306,20 +323,35 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 		}
 		w.printf("\n\n")
 	}
-	if len(d.Thresholds) > 0 {
-		for _, th := range d.Thresholds {
-			mark := "✅"
-			if !th.OK {
-				mark = "❌"
-			}
-			w.printf("- %s %s: %s", mark, mdCode(th.Expr, false), mdEscape(th.Value))
-			if th.Detail != "" && !th.OK {
-				w.printf(" — %s", mdEscape(th.Detail))
-			}
-			w.printf("\n")
+	var evidence []string
+	for _, r := range limitRows(d) {
+		if r.Evidence != "" {
+			evidence = append(evidence, fmt.Sprintf("%s, scope %s: %s", mdCode(r.Key, true), mdEscape(r.Scope), mdEscape(r.Evidence)))
 		}
-		w.printf("\n")
 	}
+	for _, th := range d.Thresholds {
+		if th.OK {
+			evidence = append(evidence, fmt.Sprintf("✅ %s: %s", mdCode(thresholdExpr(th.Expr), false), mdEscape(th.Value)))
+		}
+	}
+	if len(evidence) > 0 || (d.Summary != "" && folded) {
+		w.printf("<details><summary>evidence</summary>\n\n")
+		if d.Summary != "" && folded {
+			w.printf("> %s\n\n", mdEscape(d.Summary))
+		}
+		for _, e := range evidence {
+			w.printf("- %s\n", e)
+		}
+		w.printf("\n</details>\n\n")
+	}
+}
+
+// waitShare formats OpSummary.WaitShare: "–" when unknown.
+func waitShare(op OpSummary) string {
+	if op.LatencyMs == nil || op.ServiceMs == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.0f%%", op.WaitShare*100)
 }
 
 func perWindow(allowed int, window float64) string {

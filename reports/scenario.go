@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/cxload/cxload/harness/result"
@@ -20,8 +21,13 @@ type OpSummary struct {
 	Canceled  int64              `json:"canceled"` // requests cut short by the end of the run
 	RPS       float64            `json:"rps"`      // count per second of the document's duration
 	Rate429   float64            `json:"rate429"`
-	LatencyMs map[string]float64 `json:"latencyMs,omitempty"` // "p50"... "max": total (CO-corrected) time
-	ServiceMs map[string]float64 `json:"serviceMs,omitempty"` // same for the service time
+	LatencyMs map[string]float64 `json:"latencyMs,omitempty"` // "p50"... "max": total time, from the intended send
+	ServiceMs map[string]float64 `json:"serviceMs,omitempty"` // same for the service time of the answering attempt
+	// WaitShare is the share of the total time not spent in the answering
+	// attempt: client-side limiter waits, earlier attempts and Retry-After
+	// waits, queueing behind the load generator (1 - mean service / mean
+	// total); 0 when unknown.
+	WaitShare float64 `json:"waitShare"`
 }
 
 // Summary is the headline of one scenario: the numbers a report shows.
@@ -72,6 +78,9 @@ func Summarize(s *Scenario) (Summary, error) {
 		}
 		if op.ServiceMs, err = percentilesMs(o.Latency); err != nil {
 			return sum, fmt.Errorf("reports: scenario %s: operations[%s].latency: %w", s.Name, o.Op, err)
+		}
+		if mt, ms := o.Total.Mean(), o.Latency.Mean(); mt > 0 && o.Total.Count() > 0 && o.Latency.Count() > 0 {
+			op.WaitShare = min(1, max(0, 1-float64(ms)/float64(mt)))
 		}
 		sum.Requests += o.Count
 		sum.Throttled += op.Throttled
@@ -215,4 +224,70 @@ func fmtMs(ms float64) string {
 	default:
 		return fmt.Sprintf("%.3gms", ms)
 	}
+}
+
+// limitRow is one row of a scenario's rate-limit table: the scenario's
+// finding, or, where it recorded none, the inference from its 429s.
+type limitRow struct {
+	Key, Allowed, WindowFrom, Scope, Evidence string
+	Rejected                                  int64
+	First                                     string // first 429, relative to the start
+	Source                                    string // "finding (how)" or "inferred from the 429s; no finding recorded"
+	Inferred                                  bool
+	Disagrees                                 string // where the 429s disagree with the finding
+}
+
+// InferredNote is what a rate-limit row says when the scenario recorded no
+// finding for the limit.
+const InferredNote = "inferred from the 429s; no finding recorded"
+
+func limitRows(d *result.Document) []limitRow {
+	var rows []limitRow
+	for _, a := range d.Limits() {
+		r := limitRow{Key: a.Key, Allowed: perWindow(a.Allowed, a.WindowSeconds), WindowFrom: a.WindowSource, Scope: a.Scope,
+			Evidence: a.ScopeReason, Inferred: a.Inferred(), Source: InferredNote}
+		if r.Key == "" {
+			r.Key = "(unnamed)"
+		}
+		if f := a.Finding; f != nil {
+			r.Source = "finding"
+			if f.Method != "" {
+				r.Source += " (" + f.Method + ")"
+			}
+		}
+		if rl := a.Observed; rl != nil {
+			r.Rejected = rl.Rejected
+			if !rl.FirstRejection.IsZero() && !d.Start.IsZero() {
+				r.First = "+" + rl.FirstRejection.Sub(d.Start).Round(100*time.Millisecond).String()
+			}
+			if rl.Source == "client-side" {
+				r.Source += ", client-side limiter"
+			}
+		}
+		if len(a.Disagreements) > 0 {
+			r.Disagrees = "the 429s disagree: " + strings.Join(a.Disagreements, "; ")
+		}
+		rows = append(rows, r)
+	}
+	return rows
+}
+
+// headline is a scenario's answer as a short list: each finding (the
+// limit, its figure, what to change), then the scenario's own headline.
+func headline(d *result.Document) []string {
+	var out []string
+	for _, f := range d.Findings {
+		out = append(out, f.String())
+	}
+	return append(out, d.Headline...)
+}
+
+// thresholdExpr returns a threshold expression with its latency figure
+// named, as documents written before figures were named lack it
+// ("p99(op) < 1s" judged the service time).
+func thresholdExpr(expr string) string {
+	if th, err := result.ParseThreshold(expr); err == nil {
+		return th.String()
+	}
+	return expr
 }
