@@ -21,7 +21,9 @@ const EnvRehearse = "CXLOAD_REHEARSE"
 
 // What a rehearsal sets up. RehearsalOutsiders directory users come
 // before the fixture users, so that a scenario taking "the first N users"
-// instead of the fixture would touch users outside it.
+// instead of the fixture would touch users outside it. Every user is the
+// only member of a queue of its own, and CXLOAD_QUEUES names the fixture
+// users' queues: the outsiders' queues are outside the fixture too.
 const (
 	RehearsalApproval   = "REHEARSAL"
 	RehearsalBudget     = 5_000_000
@@ -63,6 +65,7 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 	// hold it.
 	p := gcsim.DefaultProfile()
 	p.Directory.Agents = max(p.Directory.Agents, agents) + RehearsalOutsiders
+	p.Directory.Queues = p.Directory.Agents
 	n := p.Directory.Agents - RehearsalOutsiders
 	sim := gcsim.NewTenantStandIn(p, gcsim.TenantMode{})
 	dir, err := os.MkdirTemp("", "cxload-rehearsal-")
@@ -83,6 +86,16 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		r.close()
 		return nil, fmt.Errorf("harness: %s=1: writing the fixture file: %v", EnvRehearse, err)
 	}
+	b.Reset()
+	b.WriteString("# the rehearsal's fixture queues: the fixture users'\n")
+	for _, u := range r.users {
+		b.WriteString(u.QueueID + "\n")
+	}
+	queuesFile := filepath.Join(dir, "queues.txt")
+	if err := os.WriteFile(queuesFile, []byte(b.String()), 0o600); err != nil {
+		r.close()
+		return nil, fmt.Errorf("harness: %s=1: writing the fixture file: %v", EnvRehearse, err)
+	}
 	prof := sim.Profile()
 	r.env = map[string]string{
 		EnvTarget: KindTenant, EnvRegion: rehearsalRegionRule,
@@ -90,7 +103,7 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		EnvClientID + "_2": prof.Clients[1].ID, EnvClientSecret + "_2": string(prof.Clients[1].Secret),
 		EnvClientsFile: "", EnvProfile: "", EnvSimURL: "", EnvTimeScale: "", EnvUserTokens: "",
 		EnvApproval: RehearsalApproval, EnvRequestBudget: fmt.Sprint(RehearsalBudget), EnvAllowOutsideWindow: "1",
-		EnvUsers: usersFile, EnvQueues: "", EnvCallTargets: "", EnvAllowWrites: RehearsalWrites, EnvAllowStorm: "",
+		EnvUsers: usersFile, EnvQueues: queuesFile, EnvCallTargets: "", EnvAllowWrites: RehearsalWrites, EnvAllowStorm: "",
 	}
 	for n := 3; n <= maxClients; n++ {
 		r.env[fmt.Sprintf("%s_%d", EnvClientID, n)], r.env[fmt.Sprintf("%s_%d", EnvClientSecret, n)] = "", ""
@@ -101,8 +114,8 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		}
 		return getenv(k)
 	}
-	r.consent = fmt.Sprintf("%s=%s %s=%s %s=%s (%d fixture users; %d directory users outside it), user tokens by the SAML2 bearer grant; no %s",
-		EnvUsers, usersFile, EnvAllowWrites, RehearsalWrites, EnvApproval, RehearsalApproval, n, RehearsalOutsiders, EnvAllowStorm)
+	r.consent = fmt.Sprintf("%s=%s %s=%s %s=%s %s=%s (%d fixture users and their queues; %d directory users and queues outside them), user tokens by the SAML2 bearer grant; no %s",
+		EnvUsers, usersFile, EnvQueues, queuesFile, EnvAllowWrites, RehearsalWrites, EnvApproval, RehearsalApproval, n, RehearsalOutsiders, EnvAllowStorm)
 	return r, nil
 }
 

@@ -123,6 +123,10 @@ func (r *rig) tenant() bool { return r.tg.Guard != nil }
 func checkRehearsal(t testing.TB, sim *gcsim.Server, readOnly bool) {
 	t.Helper()
 	outside := sim.Users()[:harness.RehearsalOutsiders]
+	fixtureQueue := map[string]bool{}
+	for _, u := range sim.Users()[harness.RehearsalOutsiders:] {
+		fixtureQueue[u.QueueID] = true
+	}
 	reqs := sim.TenantRequests()
 	protos := map[string]int{}
 	reads := 0
@@ -140,6 +144,11 @@ func checkRehearsal(t testing.TB, sim *gcsim.Server, readOnly bool) {
 			}
 			t.Errorf("rehearsal: %s %s%s touches %s, a user outside the fixture", rq.Method, rq.Host, rq.Path, u.ID)
 		}
+		for _, u := range outside {
+			if q := u.QueueID; !fixtureQueue[q] && (strings.Contains(rq.Path, q) || strings.Contains(rq.Body, q)) && !(readOnly && rq.Method == http.MethodGet) {
+				t.Errorf("rehearsal: %s %s%s names queue %s, outside %s", rq.Method, rq.Host, rq.Path, q, harness.EnvQueues)
+			}
+		}
 	}
 	if reads > 0 {
 		logf(t, "rehearsal: this read-only scenario read users outside the fixture %d time(s) (it needs no %s)", reads, harness.EnvUsers)
@@ -147,7 +156,7 @@ func checkRehearsal(t testing.TB, sim *gcsim.Server, readOnly bool) {
 	if len(protos) > 1 || (len(protos) == 1 && protos["HTTP/2.0"] == 0) {
 		t.Errorf("rehearsal: the API host was reached over %v, want HTTP/2.0 only", protos)
 	}
-	logf(t, "rehearsal: %d requests on the stand-in (API host by protocol %v), no change to a user outside the fixture; %d answered 429 by its edge",
+	logf(t, "rehearsal: %d requests on the stand-in (API host by protocol %v), no change to a user or queue outside the fixture; %d answered 429 by its edge",
 		len(reqs), protos, sim.Edge429s())
 }
 

@@ -241,6 +241,16 @@ func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Record
 	if err != nil {
 		t.Fatalf("loading %d agents: %v", agents, err)
 	}
+	var mine []agent.User
+	for i, u := range users {
+		if r.k.Shard.Owns(i) {
+			mine = append(mine, u)
+		}
+	}
+	// On a tenant, the agents go On Queue on the queues of CXLOAD_QUEUES only.
+	if _, err := r.tg.Queues(r.ctx, c, mine); err != nil {
+		t.Fatalf("readying %d agents' queues: %v", len(mine), err)
+	}
 	chans := newChannels(r, c, rec, agents)
 	open := func(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
 		cl, err := notify.Open(ctx, notify.Options{
