@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -205,16 +206,71 @@ func (s *Server) readTopics(c *reqCtx) ([]string, bool) {
 func (s *Server) postSubscriptions(c *reqCtx) { s.subscribe(c, false) }
 func (s *Server) putSubscriptions(c *reqCtx)  { s.subscribe(c, true) }
 
+// subscribe answers POST (add) and PUT (replace) of a channel's topics. A
+// topic the profile denies (Notifications.DeniedTopics) fails the whole
+// request with 403, nothing subscribed, unless ignoreErrors=true: then the
+// others are subscribed and the denied ones answered Rejected with their
+// missingPermissions, as Genesys documents. A topic the simulator does not
+// know is answered Rejected with a rejectionReason either way; whether
+// Genesys fails the request for it without ignoreErrors is unconfirmed.
 func (s *Server) subscribe(c *reqCtx, replace bool) {
 	if !s.channel(c) {
+		return
+	}
+	var ignore bool
+	switch v := strings.ToLower(c.r.URL.Query().Get("ignoreErrors")); v {
+	case "", "false":
+	case "true":
+		ignore = true
+	default:
+		s.badRequest(c, fmt.Sprintf("ignoreErrors %q: want true or false", v))
 		return
 	}
 	topics, ok := s.readTopics(c)
 	if !ok {
 		return
 	}
-	subs, err := s.hub.Subscribe(c.params[0], topics, replace)
-	s.writeSubscriptions(c, subs, err)
+	var allowed, names []string
+	var denied []streaming.Subscription
+	seen := map[string]bool{}
+	for _, t := range topics {
+		perms := s.missingPermissions(t)
+		if len(perms) == 0 {
+			allowed = append(allowed, t)
+			continue
+		}
+		if !seen[t] {
+			seen[t] = true
+			names = append(names, fmt.Sprintf("%s (%s)", t, strings.Join(perms, ", ")))
+			denied = append(denied, streaming.Subscription{ID: t, State: streaming.StateRejected, MissingPermissions: perms,
+				RejectionReason: "missing permissions: " + strings.Join(perms, ", "),
+				SelfURI:         "/api/v2/notifications/channels/" + c.params[0] + "/subscriptions"})
+		}
+	}
+	if len(denied) > 0 && !ignore {
+		s.writeError(c, http.StatusForbidden, "missing.permissions", fmt.Sprintf("The token lacks permissions for %d topic(s), so nothing was subscribed: %s. Subscribe without them, or send ignoreErrors=true to subscribe the others.",
+			len(denied), strings.Join(names, "; ")), nil)
+		return
+	}
+	subs, err := s.hub.Subscribe(c.params[0], allowed, replace)
+	s.writeSubscriptions(c, append(subs, denied...), err)
+}
+
+// missingPermissions returns the permissions the profile's DeniedTopics
+// say a token lacks for topic (each sub-topic of a compound one).
+func (s *Server) missingPermissions(topic string) []string {
+	if len(s.profile.Notifications.DeniedTopics) == 0 {
+		return nil
+	}
+	var out []string
+	for _, p := range streaming.Patterns(topic) {
+		for _, perm := range s.profile.Notifications.DeniedTopics[p] {
+			if !slices.Contains(out, perm) {
+				out = append(out, perm)
+			}
+		}
+	}
+	return out
 }
 
 func (s *Server) deleteSubscriptions(c *reqCtx) {

@@ -307,3 +307,61 @@ func TestTopicLimit(t *testing.T) {
 		t.Errorf("after the refused subscription: %s, want no topics", r.Body)
 	}
 }
+
+// TestIgnoreErrors: a topic the token lacks a permission for fails the
+// whole subscription request with 403 and subscribes nothing; with
+// ignoreErrors=true the other topics are subscribed and the denied one is
+// answered Rejected with its missingPermissions (Genesys' documented
+// behaviour). A topic the simulator does not know is Rejected either way.
+func TestIgnoreErrors(t *testing.T) {
+	const perm = "analytics:queueObservation:view"
+	p := gcsim.DefaultProfile()
+	p.Notifications.DeniedTopics = map[string][]string{"v2.analytics.queues.{id}.observations": {perm}}
+	s := newServer(t, p)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	id := do(t, s, "POST", "/api/v2/notifications/channels", tok, nil).json(t)["id"].(string)
+	path := "/api/v2/notifications/channels/" + id + "/subscriptions"
+	presence, obs := "v2.users."+gcsim.UserID(0)+".presence", "v2.analytics.queues."+gcsim.QueueID(0)+".observations"
+	compound := "v2.analytics.queues." + gcsim.QueueID(1) + "?observations"
+	body := []map[string]string{{"id": presence}, {"id": obs}}
+
+	for _, method := range []string{"PUT", "POST"} {
+		r := do(t, s, method, path, tok, body)
+		var e sdkmErrorbody
+		strict(t, method+" subscriptions", r.Body, &e)
+		if r.Status != 403 || e.Code != "missing.permissions" || !strings.Contains(e.Message, obs+" ("+perm+")") || !strings.Contains(e.Message, "ignoreErrors=true") {
+			t.Errorf("%s with a denied topic: %d %s, want 403 missing.permissions naming %s, %s and ignoreErrors", method, r.Status, r.Body, obs, perm)
+		}
+	}
+	var l sdkmChanneltopicentitylisting
+	strict(t, "GET subscriptions", do(t, s, "GET", path, tok, nil).Body, &l)
+	if len(l.Entities) != 0 {
+		t.Errorf("subscriptions after the refused requests: %+v, want none", l.Entities)
+	}
+
+	r := do(t, s, "PUT", path+"?ignoreErrors=true", tok, append(body, map[string]string{"id": compound}, map[string]string{"id": "v2.no.such.topic"}))
+	strict(t, "PUT subscriptions?ignoreErrors=true", r.Body, &l)
+	got := map[string]string{}
+	for _, e := range l.Entities {
+		got[e.Id] = string(e.State)
+		if e.State == "Rejected" && e.Id != "v2.no.such.topic" && (len(e.MissingPermissions) != 1 || e.MissingPermissions[0] != perm || e.RejectionReason == "") {
+			t.Errorf("denied topic %s: %+v, want Rejected with missingPermissions [%s] and a rejectionReason", e.Id, e, perm)
+		}
+	}
+	want := map[string]string{presence: "Permitted", obs: "Rejected", compound: "Rejected", "v2.no.such.topic": "Rejected"}
+	if r.Status != 200 || len(got) != len(want) {
+		t.Fatalf("PUT ?ignoreErrors=true: %d %s, want 200 and %v", r.Status, r.Body, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("PUT ?ignoreErrors=true: %s %s, want %s", k, got[k], v)
+		}
+	}
+	strict(t, "GET subscriptions", do(t, s, "GET", path, tok, nil).Body, &l)
+	if len(l.Entities) != 1 || l.Entities[0].Id != presence {
+		t.Errorf("subscriptions after ignoreErrors=true: %+v, want only %s", l.Entities, presence)
+	}
+	if r := do(t, s, "POST", path+"?ignoreErrors=maybe", tok, body); r.Status != 400 || !strings.Contains(string(r.Body), "ignoreErrors") {
+		t.Errorf("ignoreErrors=maybe: %d %s, want 400 naming ignoreErrors", r.Status, r.Body)
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/cxload/cxload/harness/gcsim/internal/streaming"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/internal/safefile"
 )
@@ -311,6 +314,16 @@ type Notifications struct {
 	// Default true; false gives every event an id of the simulator's own, so
 	// that clients must match events by content.
 	EchoCorrelationID bool `json:"echoCorrelationId"`
+	// DeniedTopics lists topic patterns (as streaming.TopicPatterns writes
+	// them, "v2.analytics.queues.{id}.observations") that every token
+	// lacks a permission for, with the permissions it lacks, to rehearse a
+	// client whose OAuth client or role misses one. Genesys documents the
+	// answer: a request with such a topic fails with 403 and subscribes
+	// nothing, unless ignoreErrors=true, which subscribes the others and
+	// answers the denied ones Rejected with missingPermissions. Which topics
+	// need which permission is the organization's: none is denied by
+	// default.
+	DeniedTopics map[string][]string `json:"deniedTopics,omitempty"`
 }
 
 // Duration is a time.Duration written in JSON as a Go duration string ("60s").
@@ -671,6 +684,15 @@ func (p *Profile) Validate() error {
 		return bad("notifications.sendBuffer", "must be > 0 (e.g. 256)")
 	case n.SocketClosingGrace < 0:
 		return bad("notifications.socketClosingGrace", "must be >= 0 (Genesys: about \"60s\")")
+	}
+	for _, pat := range slices.Sorted(maps.Keys(n.DeniedTopics)) {
+		perms := n.DeniedTopics[pat]
+		if !slices.Contains(streaming.TopicPatterns, pat) {
+			return bad("notifications.deniedTopics", "%q is not a topic pattern of the simulator; use one of %s", pat, strings.Join(streaming.TopicPatterns, ", "))
+		}
+		if len(perms) == 0 || slices.Contains(perms, "") {
+			return bad("notifications.deniedTopics", "%q: name the missing permissions, e.g. [\"analytics:queueObservation:view\"]", pat)
+		}
 	}
 	if err := p.ACD.validate("acd", p.Directory.Queues); err != nil {
 		return err

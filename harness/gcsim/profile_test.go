@@ -187,6 +187,8 @@ func TestParseProfile(t *testing.T) {
 		{"empty", "  \n", "gcsim: profile: (top level): empty; write {} to use the defaults"},
 		{"odd field name", `{"faults":{"families":{"routing.queues":{"eror":1}}}}`, `faults.families["routing.queues"].eror (line 1): unknown field`},
 		{"zero heartbeat", `{"notifications":{"heartbeatInterval":"0s"}}`, "notifications.heartbeatInterval: must be > 0"},
+		{"denied unknown topic", `{"notifications":{"deniedTopics":{"v2.users.{id}.nope":["x:y:z"]}}}`, `notifications.deniedTopics: "v2.users.{id}.nope" is not a topic pattern`},
+		{"denied without permissions", `{"notifications":{"deniedTopics":{"v2.users.{id}.presence":[]}}}`, "notifications.deniedTopics: \"v2.users.{id}.presence\": name the missing permissions"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

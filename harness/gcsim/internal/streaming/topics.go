@@ -84,6 +84,34 @@ func ValidateTopic(topic string) error {
 	return fmt.Errorf("streaming: topic %q: unknown topic; the simulator knows %s", topic, strings.Join(TopicPatterns, ", "))
 }
 
+// Patterns returns the TopicPatterns entries that topic delivers: one for a
+// plain topic, one per sub-topic of a compound one; nil if ValidateTopic
+// refuses it.
+func Patterns(topic string) []string {
+	if ValidateTopic(topic) != nil {
+		return nil
+	}
+	var out []string
+	for _, t := range expandTopic(topic) {
+		parts := strings.Split(t, ".")
+		for _, p := range TopicPatterns {
+			pp := strings.Split(p, ".")
+			if len(pp) != len(parts) {
+				continue
+			}
+			match := true
+			for i := range pp {
+				match = match && (pp[i] == "{id}" || pp[i] == parts[i])
+			}
+			if match {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // expandTopic returns the topics a subscription delivers: a compound topic
 // base?a&b delivers base.a and base.b, each event under its own full
 // name (v2.users.{id}.presence), as Genesys sends them; any other topic
