@@ -99,13 +99,17 @@ func whileTalking(ctx context.Context, a *agent.Agent, rng *rand.Rand) error {
 	return nil
 }
 
-// queryDetails queries the last hour's conversation details (one page of 25).
+// queryDetails queries the details of the agent's own conversations of
+// the last hour (one page of 25), as an agent's desktop does: on a tenant
+// it reads no call of a queue outside the fixture, since the agent takes
+// calls from those queues only (the simulator ignores the filter).
 func queryDetails(ctx context.Context, a *agent.Agent) error {
 	now := time.Now().UTC()
 	body, _ := json.Marshal(map[string]any{
 		"interval": now.Add(-time.Hour).Format("2006-01-02T15:04:05.000Z") + "/" + now.Add(time.Minute).Format("2006-01-02T15:04:05.000Z"),
 		"paging":   map[string]int{"pageSize": 25, "pageNumber": 1},
-		"order":    "desc", "orderBy": "conversationStart"})
+		"order":    "desc", "orderBy": "conversationStart",
+		"segmentFilters": []map[string]any{{"type": "and", "predicates": []map[string]string{{"dimension": "userId", "value": a.User.ID}}}}})
 	req := &api.Request{Op: opDetailsQuery, Method: http.MethodPost, Route: routeDetails, Body: body}
 	_, err := a.API().DoJSON(ctx, req, nil, nil)
 	return err
