@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/perf/benchmath"
+
+	"github.com/cxload/cxload/harness/result"
 )
 
 // Verdicts of a comparison.
@@ -26,31 +28,33 @@ type CompareOptions struct {
 	// a benchmark changed only if p < Alpha. Default DefaultAlpha.
 	Alpha float64
 	// Confidence is the level of the confidence intervals around
-	// benchmark centers. Default 0.95.
+	// benchmark centers and latency percentiles. Default 0.95.
 	Confidence float64
 	// MinEffect is the smallest change of a benchmark center, in
 	// percent, that counts as better or worse even when significant.
 	// The default 0 makes verdicts agree with benchstat's.
 	MinEffect float64
-	// Rules are the direction-independent thresholds of scenario
-	// metrics, by metric kind; nil means DefaultRules.
+	// Rules are the minimum effects of scenario metrics, by metric
+	// kind; nil means DefaultRules.
 	Rules map[string]Rule
 }
 
 // DefaultAlpha is the default significance level, as benchstat's.
 const DefaultAlpha = 0.05
 
-// Rule is the threshold a scenario metric must cross to count as better or
-// worse: the change must be at least Abs (in the metric's unit) and at
-// least Rel (a fraction of the old value).
+// Rule is the minimum effect of a scenario metric: to count as better or
+// worse, its change must be at least Abs (in the metric's unit) and at
+// least Rel (a fraction of the old value). A latency percentile must also
+// have changed significantly (see TestPercentileCI).
 type Rule struct {
 	Rel float64 `json:"rel,omitempty"`
 	Abs float64 `json:"abs,omitempty"`
 }
 
-// DefaultRules are the thresholds of scenario metrics by kind (the metric
-// name up to the first space for "p99 <op>").
+// DefaultRules are the minimum effects of scenario metrics by kind (the
+// metric name up to the first space for "p50 <op>" and "p99 <op>").
 var DefaultRules = map[string]Rule{
+	"p50":               {Rel: 0.10, Abs: 0.1}, // 10% and at least 0.1 ms
 	"p99":               {Rel: 0.10, Abs: 1},   // 10% and at least 1 ms
 	"throughput":        {Rel: 0.10},           // 10%
 	"429 rate":          {Abs: 1},              // one percentage point
@@ -81,7 +85,13 @@ type Comparison struct {
 	Benchmarks []BenchDelta  `json:"benchmarks,omitempty"`
 	Metrics    []MetricDelta `json:"metrics,omitempty"`
 	Warnings   []string      `json:"warnings,omitempty"`
+	// Confidence is the level of the intervals; Rules the minimum effects
+	// the comparison used, which change points use too.
+	Confidence float64         `json:"confidence,omitempty"`
+	Rules      map[string]Rule `json:"-"`
 }
+
+func (c *Comparison) confidence() float64 { return cmp.Or(c.Confidence, 0.95) }
 
 // Center is a benchmark sample's center (the median) with its confidence
 // interval and sample count.
@@ -124,9 +134,36 @@ type MetricDelta struct {
 	Old      float64 `json:"old"`
 	New      float64 `json:"new"`
 	DeltaPct float64 `json:"deltaPct"` // NaN-free: 0 when old is 0
-	Rule     Rule    `json:"rule"`
-	Verdict  string  `json:"verdict"`
+	// Rule is the minimum effect: a change smaller than it is "~".
+	Rule    Rule   `json:"rule"`
+	Verdict string `json:"verdict"`
+	// Test says how the verdict was reached: TestPercentileCI,
+	// TestPooled or TestThreshold.
+	Test string `json:"test,omitempty"`
+	// OldCI and NewCI are the percentile's confidence intervals, for
+	// TestPercentileCI.
+	OldCI *Interval `json:"oldCi,omitempty"`
+	NewCI *Interval `json:"newCi,omitempty"`
+	// Note explains a "~" of TestPercentileCI: overlapping intervals, too
+	// few samples, or a change under the minimum effect.
+	Note string `json:"note,omitempty"`
 }
+
+// How a scenario metric was compared (MetricDelta.Test).
+const (
+	// TestPercentileCI: a latency percentile read from the histograms
+	// of the baseline (all runs merged) and of the new run, each with its
+	// order-statistic confidence interval; a change counts when the
+	// intervals are disjoint and the change is at least the rule.
+	TestPercentileCI = "percentile CI"
+	// TestPooled: a rate of all the baseline runs' requests together
+	// (throughput, 429 rate), against the rule.
+	TestPooled = "pooled"
+	// TestThreshold: the median of the baseline runs' values against the
+	// rule, where no histograms or documents are left (a compacted
+	// history) or for counts (WebSocket drops, lost events).
+	TestThreshold = "threshold"
+)
 
 // Regressions returns the number of worse benchmarks and metrics.
 func (c *Comparison) Regressions() int {
@@ -152,8 +189,10 @@ func HigherIsBetter(unit string) bool {
 }
 
 // Compare compares cur with a baseline of one or more runs. With several
-// baseline runs (the median of the last N), benchmark samples are pooled and
-// each scenario metric's baseline is the median of its values.
+// baseline runs (the last N), benchmark samples are pooled, latency
+// histograms merged and throughput and 429 rate computed over all their
+// requests; the other scenario metrics' baseline is the median of their
+// values (see MetricDelta.Test).
 func Compare(base []*Run, cur *Run, opt CompareOptions) *Comparison {
 	if opt.Alpha == 0 {
 		opt.Alpha = DefaultAlpha
@@ -164,7 +203,7 @@ func Compare(base []*Run, cur *Run, opt CompareOptions) *Comparison {
 	if opt.Rules == nil {
 		opt.Rules = DefaultRules
 	}
-	c := &Comparison{Alpha: opt.Alpha, MinEffect: opt.MinEffect, NewID: cur.ID}
+	c := &Comparison{Alpha: opt.Alpha, MinEffect: opt.MinEffect, NewID: cur.ID, Confidence: opt.Confidence, Rules: opt.Rules}
 	for _, r := range base {
 		c.BaseIDs = append(c.BaseIDs, r.ID)
 	}
@@ -281,6 +320,72 @@ func compareSamples(pkg, name, unit string, oldV, newV []float64, thr *benchmath
 	return d
 }
 
+// DistPercentiles are the latency percentiles compared from the recorded
+// histograms: the median, which a slower route moves, and the p99 that
+// trends follow.
+var DistPercentiles = []float64{50, 99}
+
+// latKey names one operation's latency in one scenario and cell.
+type latKey struct{ scenario, cell, op string }
+
+// pooled is what the baseline runs hold of one scenario and cell, all runs
+// together: latency histograms per operation, merged, and the totals the
+// rates are computed from.
+type pooled struct {
+	lat                 map[string]*latencyDist // by operation
+	requests, throttled int64
+	seconds             float64
+	partial             bool // a run's document was compacted away
+}
+
+// poolBaseline merges, per scenario and cell, the documents of the
+// baseline runs; runs without documents (compacted) add nothing.
+func poolBaseline(base []*Run) (map[[2]string]*pooled, []error) {
+	out := make(map[[2]string]*pooled)
+	var errs []error
+	for _, r := range base {
+		for i := range r.Scenarios {
+			s := &r.Scenarios[i]
+			k := [2]string{s.Name, s.Cell()}
+			p := out[k]
+			if p == nil {
+				p = &pooled{lat: make(map[string]*latencyDist)}
+				out[k] = p
+			}
+			if s.Doc == nil {
+				p.partial = true
+				continue
+			}
+			if err := p.addDoc(s.Doc); err != nil {
+				errs = append(errs, fmt.Errorf("reports: baseline run %s, scenario %s: %w", r.ID, s.Name, err))
+			}
+		}
+	}
+	return out, errs
+}
+
+func (p *pooled) addDoc(d *result.Document) error {
+	if !d.Start.IsZero() && d.End.After(d.Start) {
+		p.seconds += d.End.Sub(d.Start).Seconds()
+	}
+	for _, o := range d.Operations {
+		p.requests += o.Count
+		p.throttled += o.Outcome(result.Throttled)
+		if o.Total.Data == "" {
+			continue
+		}
+		ld := p.lat[o.Op]
+		if ld == nil {
+			ld = new(latencyDist)
+			p.lat[o.Op] = ld
+		}
+		if err := ld.add(o.Total); err != nil {
+			return fmt.Errorf("operations[%s].total: %w", o.Op, err)
+		}
+	}
+	return nil
+}
+
 func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, []error) {
 	curM, errs := Metrics(cur)
 	vals := make(map[string][]float64)
@@ -297,6 +402,21 @@ func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, [
 			vals[k] = append(vals[k], m.Value)
 		}
 	}
+	oldPool, perrs := poolBaseline(base)
+	errs = append(errs, perrs...)
+	curPool, cerrs := poolBaseline([]*Run{cur})
+	errs = append(errs, cerrs...)
+	// pools returns the pooled baseline and the new run of m's scenario
+	// when every run has its document, so that the pool holds all the
+	// samples.
+	pools := func(m ScenarioMetric) (*pooled, *pooled) {
+		k := [2]string{m.Scenario, m.Cell}
+		o, c := oldPool[k], curPool[k]
+		if o == nil || c == nil || o.partial || c.partial {
+			return nil, nil
+		}
+		return o, c
+	}
 	var out []MetricDelta
 	seen := make(map[string]bool)
 	for _, m := range curM {
@@ -310,9 +430,32 @@ func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, [
 			continue
 		}
 		d.Old = median(ov)
-		if d.Old != 0 {
-			d.DeltaPct = (d.New/d.Old - 1) * 100
+		d.Test = TestThreshold
+		op, isLat := strings.CutPrefix(m.Metric, "p99 ")
+		o, c := pools(m)
+		switch {
+		case isLat && o != nil && o.lat[op].count() > 0 && c.lat[op].count() > 0:
+			for _, q := range DistPercentiles {
+				dq := d
+				dq.Metric = PercentileName(q) + " " + op
+				dq.Rule = ruleFor(opt.Rules, dq.Metric)
+				dq.Test = TestPercentileCI
+				oi, ni := o.lat[op].percentileCI(q, opt.Confidence), c.lat[op].percentileCI(q, opt.Confidence)
+				dq.OldCI, dq.NewCI = &oi, &ni
+				dq.Old, dq.New = oi.Value, ni.Value
+				dq.Verdict, dq.Note = intervalVerdict(oi, ni, dq.Rule)
+				dq.DeltaPct = deltaPct(dq.Old, dq.New)
+				out = append(out, dq)
+			}
+			continue
+		case m.Metric == "throughput" && o != nil && o.seconds > 0:
+			d.Old = float64(o.requests) / o.seconds
+			d.Test = TestPooled
+		case m.Metric == "429 rate" && o != nil && o.requests > 0:
+			d.Old = float64(o.throttled) / float64(o.requests) * 100
+			d.Test = TestPooled
 		}
+		d.DeltaPct = deltaPct(d.Old, d.New)
 		d.Verdict = metricVerdict(d.Old, d.New, m.Better, d.Rule)
 		out = append(out, d)
 	}
@@ -324,6 +467,13 @@ func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, [
 	}
 	slices.SortStableFunc(out, func(a, b MetricDelta) int { return cmp.Compare(verdictRank(a.Verdict), verdictRank(b.Verdict)) })
 	return out, errs
+}
+
+func deltaPct(old, new float64) float64 {
+	if old == 0 {
+		return 0
+	}
+	return (new/old - 1) * 100
 }
 
 func metricVerdict(old, new float64, better string, rule Rule) string {

@@ -93,6 +93,7 @@ func (r *Report) markdown(w *limitWriter) {
 	if c := r.Comparison; c != nil {
 		r.markdownComparison(w, c)
 	}
+	r.markdownChangePoints(w)
 
 	if len(run.Scenarios) > 0 {
 		w.printf("## Scenarios\n\n")
@@ -196,7 +197,7 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 	if c.MinEffect > 0 {
 		w.printf(", minimum effect %g%%", c.MinEffect)
 	}
-	w.printf("; scenario metrics: thresholds per metric).\n\n")
+	w.printf("; latency: p50 and p99 from the histograms, baseline runs pooled, a change only when the %g%% confidence intervals are disjoint and the change is at least the minimum effect; other scenario metrics: the minimum effect).\n\n", c.confidence()*100)
 	changed := func(v string) bool { return v == Worse || v == Better }
 	var rows int
 	for _, m := range c.Metrics {
@@ -211,7 +212,7 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 				continue
 			}
 			w.printf("| %s | %s | %s | %s | %s | %s |\n", mdTitle(m.Scenario, m.Cell), mdEscape(m.Metric),
-				mdEscape(fmtMetric(m.Old, m.Unit)), mdEscape(fmtMetric(m.New, m.Unit)), m.DeltaString(), verdictMark(m.Verdict))
+				mdEscape(fmtCI(m.Old, m.OldCI, m.Unit)), mdEscape(fmtCI(m.New, m.NewCI, m.Unit)), m.DeltaString(), verdictMark(m.Verdict))
 		}
 		w.printf("\n")
 	}
@@ -239,7 +240,11 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 	}
 	for _, m := range c.Metrics {
 		if m.Verdict == NoChange {
-			same = append(same, fmt.Sprintf("%s %s %s → %s", mdTitle(m.Scenario, m.Cell), mdEscape(m.Metric), mdEscape(fmtMetric(m.Old, m.Unit)), mdEscape(fmtMetric(m.New, m.Unit))))
+			line := fmt.Sprintf("%s %s %s → %s", mdTitle(m.Scenario, m.Cell), mdEscape(m.Metric), mdEscape(fmtCI(m.Old, m.OldCI, m.Unit)), mdEscape(fmtCI(m.New, m.NewCI, m.Unit)))
+			if m.Note != "" {
+				line += " (" + mdEscape(m.Note) + ")"
+			}
+			same = append(same, line)
 		}
 	}
 	if len(same) > 0 {

@@ -69,12 +69,14 @@ func TestCompareGolden(t *testing.T) {
 	golden(t, "compare.json", js.Bytes())
 
 	// The scenario captures differ in known ways: the new variant is
-	// slower, throttled more, drops sockets.
+	// slower, throttled more, drops sockets. Its p99 of 900 requests is
+	// slower too, but within the two runs' confidence intervals.
 	verdicts := map[string]string{}
 	for _, m := range c.Metrics {
 		verdicts[m.Scenario+" "+m.Metric] = m.Verdict
 	}
-	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token p99 recording.set"])
+	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token p50 recording.set"])
+	assert.Equal(t, reports.NoChange, verdicts["TestRecordingBurst/shared-token p99 recording.set"])
 	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token 429 rate"])
 	assert.Equal(t, reports.Worse, verdicts["TestAgentsSharded websocket drops"])
 	assert.Equal(t, reports.Worse, verdicts["TestAgentsSharded max heartbeat gap"])

@@ -36,10 +36,10 @@ func (c *Comparison) Text(w io.Writer) error {
 		for _, m := range c.Metrics {
 			old, nw := "–", "–"
 			if m.Verdict != NewMetric {
-				old = fmtMetric(m.Old, m.Unit)
+				old = fmtCI(m.Old, m.OldCI, m.Unit)
 			}
 			if m.Verdict != Missing {
-				nw = fmtMetric(m.New, m.Unit)
+				nw = fmtCI(m.New, m.NewCI, m.Unit)
 			}
 			rows = append(rows, []string{scenarioTitle(m.Scenario, m.Cell), m.Metric, old, nw, m.DeltaString(), m.Better, m.Verdict})
 		}
