@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/cxload/cxload/reports"
@@ -43,8 +44,8 @@ func chromium(t testing.TB) string {
 
 // browse opens file in headless Chromium, runs check, collects console
 // errors and exceptions, and saves a screenshot of the full page at the
-// given viewport width to shot.
-func browse(t *testing.T, file string, width int64, shot string, check func(ctx context.Context) error) []string {
+// given viewport size to shot.
+func browse(t *testing.T, file string, width, height int64, shot string, check func(ctx context.Context) error) []string {
 	t.Helper()
 	exe := chromium(t)
 	opts := []chromedp.ExecAllocatorOption{
@@ -58,7 +59,7 @@ func browse(t *testing.T, file string, width int64, shot string, check func(ctx 
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true),
 		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(int(width), 900),
+		chromedp.WindowSize(int(width), int(height)),
 	}
 	actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	defer acancel()
@@ -89,7 +90,7 @@ func browse(t *testing.T, file string, width int64, shot string, check func(ctx 
 		}
 	}()
 	err := chromedp.Do(ctx,
-		chromedp.EmulateViewport(width, 900),
+		chromedp.EmulateViewport(width, height),
 		chromedp.Navigate("file://"+file),
 		chromedp.WaitReady("body"),
 		chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error { return check(ctx) }),
@@ -114,16 +115,90 @@ type chartBox struct {
 	Shapes int     `json:"shapes"`
 }
 
-// TestHTMLInBrowser renders the report of the real captures (with a short
-// history for the trends) and opens it in headless Chromium: every chart
-// must be an SVG with a non-zero size, with lines, bars or dots drawn, and
-// the page must log no console errors. Screenshots at laptop and phone
-// widths are saved (set CXLOAD_SCREENSHOTS=dir to keep them).
-func TestHTMLInBrowser(t *testing.T) {
-	dir := t.TempDir()
-	if d := os.Getenv("CXLOAD_SCREENSHOTS"); d != "" {
-		dir = d
+// viewports are the widths and heights the report is checked at: a laptop
+// and a phone.
+var viewports = []struct {
+	name          string
+	width, height int64
+}{{"laptop", 1280, 800}, {"phone", 390, 844}}
+
+// screenshotDir is where the browser tests save their screenshots:
+// $CXLOAD_SCREENSHOTS (CI uploads it as an artifact), else a temporary
+// directory.
+func screenshotDir(t *testing.T) string {
+	t.Helper()
+	dir := os.Getenv("CXLOAD_SCREENSHOTS")
+	if dir == "" {
+		return t.TempDir()
 	}
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	return dir
+}
+
+// pageFacts is what the page says about its charts and its width.
+type pageFacts struct {
+	charts      []chartBox
+	pageW, docW float64
+}
+
+// checkPage opens file at each viewport and checks what holds for every
+// report: no console errors, every chart an SVG of a non-zero size that
+// draws something and fits the window, and no sideways scrolling of the
+// page itself (tables scroll in their own boxes). It returns the charts
+// seen at each viewport, by chart kind (the prefix of its id: lat, thr,
+// bt, bs, st).
+func checkPage(t *testing.T, file, name string) map[string]map[string]int {
+	t.Helper()
+	kinds := map[string]map[string]int{}
+	for _, vp := range viewports {
+		t.Run(vp.name, func(t *testing.T) {
+			var f pageFacts
+			problems := browse(t, file, vp.width, vp.height, filepath.Join(filepath.Dir(file), name+"-"+vp.name+".jpg"), func(ctx context.Context) error {
+				var err error
+				if f.charts, err = chromedp.Run(ctx, chromedp.Evaluate[[]chartBox](`[...document.querySelectorAll("figure")].map(f => {
+					const s = f.querySelector("svg"); const r = s.getBoundingClientRect();
+					return {id: f.id, w: r.width, h: r.height,
+						shapes: s.querySelectorAll("polyline,rect,circle,line.range").length};
+				})`)); err != nil {
+					return err
+				}
+				if f.pageW, err = chromedp.Run(ctx, chromedp.Evaluate[float64](`window.innerWidth`)); err != nil {
+					return err
+				}
+				f.docW, err = chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
+				return err
+			})
+			require.Empty(t, problems, "console errors")
+			counts := map[string]int{}
+			for _, c := range f.charts {
+				counts[strings.SplitN(c.ID, "-", 2)[0]]++
+				if c.W <= 50 || c.H <= 30 {
+					t.Errorf("chart %s renders at %gx%g px", c.ID, c.W, c.H)
+				}
+				if c.Shapes == 0 {
+					t.Errorf("chart %s draws nothing", c.ID)
+				}
+				if c.W > float64(vp.width) {
+					t.Errorf("chart %s is %g px wide in a %d px window", c.ID, c.W, vp.width)
+				}
+			}
+			if f.docW > f.pageW+1 {
+				t.Errorf("page is %g px wide in a %g px window", f.docW, f.pageW)
+			}
+			kinds[vp.name] = counts
+		})
+	}
+	return kinds
+}
+
+// TestHTMLInBrowser renders the report of the real captures (with a short
+// history for the trends) and opens it in headless Chromium at laptop and
+// phone sizes (see checkPage): one latency chart per operation of every
+// scenario, a requests-per-second chart per scenario, benchmark and
+// scenario trends. Screenshots are saved (set CXLOAD_SCREENSHOTS=dir to
+// keep them).
+func TestHTMLInBrowser(t *testing.T) {
+	dir := screenshotDir(t)
 	run := readCapture(t, "scenario-new.json", "bench-new.json")
 	var history []*reports.Run
 	for i := 0; i < 6; i++ {
@@ -142,53 +217,33 @@ func TestHTMLInBrowser(t *testing.T) {
 	file := filepath.Join(dir, "report.html")
 	require.NoError(t, os.WriteFile(file, buf.Bytes(), 0o644))
 
-	for _, tc := range []struct {
-		name  string
-		width int64
-	}{{"laptop", 1280}, {"phone", 390}} {
-		t.Run(tc.name, func(t *testing.T) {
-			var charts []chartBox
-			var pageW, docW float64
-			problems := browse(t, file, tc.width, filepath.Join(dir, "report-"+tc.name+".jpg"), func(ctx context.Context) error {
-				var err error
-				if charts, err = chromedp.Run(ctx, chromedp.Evaluate[[]chartBox](`[...document.querySelectorAll("figure")].map(f => {
-					const s = f.querySelector("svg"); const r = s.getBoundingClientRect();
-					return {id: f.id, w: r.width, h: r.height,
-						shapes: s.querySelectorAll("polyline,rect,circle,line.range").length};
-				})`)); err != nil {
-					return err
-				}
-				if pageW, err = chromedp.Run(ctx, chromedp.Evaluate[float64](`window.innerWidth`)); err != nil {
-					return err
-				}
-				docW, err = chromedp.Run(ctx, chromedp.Evaluate[float64](`document.documentElement.scrollWidth`))
-				return err
-			})
-			require.Empty(t, problems, "console errors")
-			require.GreaterOrEqual(t, len(charts), 8, "charts in the page")
-			ids := map[string]bool{}
-			for _, c := range charts {
-				ids[strings.SplitN(c.ID, "-", 2)[0]] = true
-				if c.W <= 50 || c.H <= 30 {
-					t.Errorf("chart %s renders at %gx%g px", c.ID, c.W, c.H)
-				}
-				if c.Shapes == 0 {
-					t.Errorf("chart %s draws nothing", c.ID)
-				}
-				if c.W > float64(tc.width) {
-					t.Errorf("chart %s is %g px wide in a %d px window", c.ID, c.W, tc.width)
-				}
-			}
-			for _, kind := range []string{"lat", "thr", "bt", "st"} {
-				if !ids[kind] {
-					t.Errorf("no %s chart", kind)
-				}
-			}
-			// The page itself must not scroll sideways (tables scroll in
-			// their own boxes).
-			if docW > pageW+1 {
-				t.Errorf("page is %g px wide in a %g px window", docW, pageW)
-			}
-		})
+	ops, scenarios := 0, 0
+	for _, s := range run.Scenarios {
+		if s.Doc != nil {
+			scenarios++
+			ops += len(s.Doc.Operations)
+		}
+	}
+	for vp, counts := range checkPage(t, file, "report") {
+		assert.Equal(t, ops, counts["lat"], "%s: latency charts, one per operation of each scenario", vp)
+		assert.Equal(t, scenarios, counts["thr"], "%s: requests-per-second charts, one per scenario", vp)
+		assert.Positive(t, counts["bt"], "%s: benchmark trends", vp)
+		assert.Positive(t, counts["st"], "%s: scenario trends", vp)
+	}
+}
+
+// TestHTMLBenchmarksOnlyInBrowser: the report of a single run with only
+// benchmarks charts every benchmark and unit (its samples).
+func TestHTMLBenchmarksOnlyInBrowser(t *testing.T) {
+	dir := screenshotDir(t)
+	run := readCapture(t, "bench-new.json")
+	require.NotEmpty(t, run.Benchmarks)
+	require.Empty(t, run.Scenarios)
+	var buf bytes.Buffer
+	require.NoError(t, reports.NewReport(run, nil, nil).HTML(&buf))
+	file := filepath.Join(dir, "bench-only.html")
+	require.NoError(t, os.WriteFile(file, buf.Bytes(), 0o644))
+	for vp, counts := range checkPage(t, file, "bench-only") {
+		assert.Equal(t, map[string]int{"bs": len(run.Benchmarks)}, counts, "%s: one chart per benchmark and unit", vp)
 	}
 }

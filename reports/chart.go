@@ -25,7 +25,17 @@ type chart struct {
 	Ranges []segment // vertical min-max spreads
 	Dots   []dot
 	Bars   []bar
+	Marks  []mark // vertical markers: a limit's window resets, a change point
 	Legend []legendItem
+}
+
+// mark is a vertical line across the plot, with an optional label at its
+// top.
+type mark struct {
+	X, Y1, Y2 float64
+	Class     string
+	Label     string
+	Title     string
 }
 
 type tick struct {
@@ -73,13 +83,27 @@ const (
 	chartBottom = 40
 )
 
-func newChart(id, title string) *chart {
+// Small multiples (one chart per operation) are narrower, so that two or
+// three fit side by side on a laptop and their labels stay legible.
+const (
+	smallW = 340
+	smallH = 220
+)
+
+func newChart(id, title string) *chart { return newChartSize(id, title, chartW, chartH) }
+
+func newChartSize(id, title string, w, h float64) *chart {
 	return &chart{
-		ID: id, Title: title, W: chartW, H: chartH,
+		ID: id, Title: title, W: w, H: h,
 		Left: chartLeft, Top: chartTop,
-		PlotW: chartW - chartLeft - chartRight,
-		PlotH: chartH - chartTop - chartBottom,
+		PlotW: w - chartLeft - chartRight,
+		PlotH: h - chartTop - chartBottom,
 	}
+}
+
+// markAt adds a vertical marker at data x.
+func (c *chart) markAt(s scale, x float64, class, label, title string) {
+	c.Marks = append(c.Marks, mark{X: s.X(x), Y1: c.Top, Y2: round2(c.Top + c.PlotH), Class: class, Label: label, Title: title})
 }
 
 // scale maps data to the plot area.

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/perf/benchmath"
+
+	"github.com/cxload/cxload/harness/result"
 )
 
 //go:embed report.html.tmpl
@@ -62,7 +64,7 @@ type scenarioView struct {
 	Summary    string
 	Sum        Summary
 	Scenario   *Scenario
-	Latency    *chart
+	Latency    []*chart // one per operation
 	Throttle   *chart
 	Thresholds []thresholdView
 	Limits     []limitRow
@@ -160,6 +162,8 @@ func (r *Report) htmlView() *htmlView {
 	}
 	if len(r.History) >= 2 {
 		v.BenchTrend, v.TrendNote = benchTrends(r.History)
+	} else {
+		v.BenchTrend, v.TrendNote = benchSamples(run.Benchmarks)
 	}
 	v.ScenTrend = scenarioTrends(r.History)
 	for _, p := range run.Problems {
@@ -192,7 +196,7 @@ func scenarioHTML(i int, s *Scenario, sum Summary) scenarioView {
 		sv.Thresholds = append(sv.Thresholds, thresholdView{th.OK, thresholdExpr(th.Expr), th.Value, th.Detail})
 	}
 	sv.Limits, sv.Headline = limitRows(d), headline(d)
-	sv.Latency = latencyChart(fmt.Sprintf("lat-%d", i), s)
+	sv.Latency = latencyCharts(fmt.Sprintf("lat-%d", i), s)
 	sv.Throttle = throttleChart(fmt.Sprintf("thr-%d", i), s)
 	return sv
 }
@@ -206,105 +210,158 @@ func nines(p float64) float64 {
 	return -math.Log10(1 - p/100)
 }
 
-func latencyChart(id string, s *Scenario) *chart {
-	c := newChart(id, "Latency percentiles per operation (from intended send, retries included)")
-	c.YLabel = "ms"
-	type curve struct {
-		op  string
-		pts [][2]float64
-	}
-	var curves []curve
-	maxV := 0.0
-	for _, o := range s.Doc.Operations {
-		pts, err := percentileCurve(o.Total)
-		if err != nil || len(pts) == 0 {
-			continue
+// latencyCharts draws one small chart per operation (small multiples, each
+// with its own scale, so that a slow operation does not flatten the others):
+// the percentile curves of the total time (from the intended send: limiter
+// waits, retries and Retry-After included) and of the service time (the
+// attempt that got the answer).
+func latencyCharts(id string, s *Scenario) []*chart {
+	var out []*chart
+	for n, o := range s.Doc.Operations {
+		type curve struct {
+			name, class string
+			pts         [][2]float64
 		}
-		curves = append(curves, curve{o.Op, pts})
-		for _, p := range pts {
-			if p[0] <= 99.99 {
-				maxV = max(maxV, p[1])
+		var curves []curve
+		maxV := 0.0
+		for _, h := range []struct {
+			name, class string
+			h           result.Histogram
+		}{{"total", "s0", o.Total}, {"service", "s1", o.Latency}} {
+			pts, err := percentileCurve(h.h)
+			if err != nil || len(pts) == 0 {
+				continue
+			}
+			curves = append(curves, curve{h.name, h.class, pts})
+			for _, p := range pts {
+				if p[0] <= 99.99 {
+					maxV = max(maxV, p[1])
+				}
 			}
 		}
-	}
-	if len(curves) == 0 {
-		return nil
-	}
-	top := c.yAxis(maxV, func(f float64) string { return shortNum(f) })
-	sc := c.scale(0, 4.5, 0, top)
-	for _, t := range []struct {
-		p     float64
-		label string
-	}{{0, "min"}, {50, "p50"}, {90, "p90"}, {99, "p99"}, {99.9, "p99.9"}, {99.99, "p99.99"}, {100, "max"}} {
-		c.XTicks = append(c.XTicks, tick{sc.X(nines(t.p)), t.label})
-	}
-	for i, cv := range curves {
-		var xs, ys []float64
-		cls := seriesClass(i)
-		for _, p := range cv.pts {
-			y := min(p[1], top) // max may be off the chart
-			xs, ys = append(xs, sc.X(nines(p[0]))), append(ys, sc.Y(y))
-			c.Dots = append(c.Dots, dot{X: sc.X(nines(p[0])), Y: sc.Y(y), R: 3, Class: cls, Title: fmt.Sprintf("%s %s: %s", cv.op, PercentileName(p[0]), fmtMs(p[1]))})
+		if len(curves) == 0 {
+			continue
 		}
-		c.Lines = append(c.Lines, polyline{Class: cls, Points: points(xs, ys), Title: cv.op})
-		c.Legend = append(c.Legend, legendItem{cls, cv.op})
+		c := newChartSize(fmt.Sprintf("%s-%d", id, n), o.Op, smallW, smallH)
+		c.YLabel = "ms"
+		top := c.yAxis(maxV, shortNum)
+		sc := c.scale(0, 4.5, 0, top)
+		for _, t := range []struct {
+			p     float64
+			label string
+		}{{50, "p50"}, {90, "p90"}, {99, "p99"}, {99.9, "p99.9"}, {100, "max"}} {
+			c.XTicks = append(c.XTicks, tick{sc.X(nines(t.p)), t.label})
+		}
+		for _, cv := range curves {
+			var xs, ys []float64
+			for _, p := range cv.pts {
+				y := min(p[1], top) // max may be off the chart
+				xs, ys = append(xs, sc.X(nines(p[0]))), append(ys, sc.Y(y))
+				c.Dots = append(c.Dots, dot{X: sc.X(nines(p[0])), Y: sc.Y(y), R: 2.5, Class: cv.class, Title: fmt.Sprintf("%s %s %s: %s", o.Op, cv.name, PercentileName(p[0]), fmtMs(p[1]))})
+			}
+			c.Lines = append(c.Lines, polyline{Class: cv.class, Points: points(xs, ys), Title: o.Op + " " + cv.name})
+			c.Legend = append(c.Legend, legendItem{cv.class, cv.name})
+		}
+		out = append(out, c)
 	}
-	return c
+	return out
 }
 
 // maxBars bounds the bars of a series chart; longer series are summed into
 // wider intervals.
 const maxBars = 240
 
+// maxResetMarks bounds the reset markers drawn for one limit.
+const maxResetMarks = 24
+
+// throttleChart draws requests per second (ok, throttled, errors stacked)
+// and, for each rate limit that rejected requests, its first 429 and the
+// ends of its windows after it: the window that rejected first resets at
+// the latest one window after its first 429,
+// every later window one window after that.
 func throttleChart(id string, s *Scenario) *chart {
-	se := s.Doc.Series
+	d := s.Doc
+	se := d.Series
 	n := len(se.Requests)
 	if n == 0 || se.IntervalMs <= 0 {
 		return nil
 	}
 	group := (n + maxBars - 1) / maxBars
 	interval := float64(se.IntervalMs*int64(group)) / 1000
-	at := func(v []int64, i int) int64 {
+	at := func(v []int64, i int) float64 {
 		var sum int64
 		for j := i * group; j < min((i+1)*group, len(v)); j++ {
 			sum += v[j]
 		}
-		return sum
+		return float64(sum) / interval
 	}
 	bars := (n + group - 1) / group
-	c := newChart(id, fmt.Sprintf("Requests per %gs: ok, throttled (429) and errors", interval))
-	c.YLabel = "requests"
+	title := "Requests per second: ok, throttled (429), errors"
+	if interval != 1 {
+		title += fmt.Sprintf(" (averaged over %gs)", interval)
+	}
+	c := newChart(id, title)
+	c.YLabel = "req/s"
 	maxV := 0.0
 	for i := 0; i < bars; i++ {
-		maxV = max(maxV, float64(at(se.Requests, i)))
+		maxV = max(maxV, at(se.Requests, i))
 	}
 	top := c.yAxis(maxV, shortNum)
-	sc := c.scale(0, float64(bars), 0, top)
-	w := max(sc.X(1)-sc.X(0)-0.5, 0.5)
+	sc := c.scale(0, float64(bars)*interval, 0, top)
+	w := max(sc.X(interval)-sc.X(0)-0.5, 0.5)
 	for i := 0; i < bars; i++ {
 		req, thr, errs := at(se.Requests, i), at(se.Throttled, i), at(se.Errors, i)
 		ok := max(req-thr-errs, 0)
-		x := sc.X(float64(i))
+		x := sc.X(float64(i) * interval)
 		t0 := fmt.Sprintf("%gs–%gs: ", float64(i)*interval, float64(i+1)*interval)
 		y := 0.0
 		for _, part := range []struct {
-			v     int64
+			v     float64
 			class string
 			name  string
 		}{{ok, "ok", "ok"}, {thr, "thr", "throttled"}, {errs, "err", "errors"}} {
 			if part.v == 0 {
 				continue
 			}
-			y1, y2 := sc.Y(y), sc.Y(y+float64(part.v))
-			c.Bars = append(c.Bars, bar{X: x, Y: y2, W: w, H: round2(y1 - y2), Class: part.class, Title: t0 + fmt.Sprintf("%d %s", part.v, part.name)})
-			y += float64(part.v)
+			y1, y2 := sc.Y(y), sc.Y(y+part.v)
+			c.Bars = append(c.Bars, bar{X: x, Y: y2, W: w, H: round2(y1 - y2), Class: part.class, Title: t0 + fmt.Sprintf("%s/s %s", shortNum(round3(part.v)), part.name)})
+			y += part.v
 		}
 	}
 	step := max(1, bars/6)
 	for i := 0; i <= bars; i += step {
-		c.XTicks = append(c.XTicks, tick{sc.X(float64(i)), fmt.Sprintf("%gs", float64(i)*interval)})
+		c.XTicks = append(c.XTicks, tick{sc.X(float64(i) * interval), fmt.Sprintf("%gs", float64(i)*interval)})
 	}
 	c.Legend = []legendItem{{"ok", "ok"}, {"thr", "throttled (429)"}, {"err", "errors"}}
+	end := float64(bars) * interval
+	for li, rl := range d.RateLimits {
+		if rl.FirstRejection.IsZero() || d.Start.IsZero() {
+			continue
+		}
+		cls := "mark " + seriesClass(li+3)
+		first := rl.FirstRejection.Sub(d.Start).Seconds()
+		last := max(rl.LastRejection.Sub(d.Start).Seconds(), first)
+		if first < 0 || first > end {
+			continue
+		}
+		c.markAt(sc, first, cls+" first", "", fmt.Sprintf("%s: first 429 at +%.1fs (%d rejected)", rl.Key, first, rl.Rejected))
+		label := rl.Key + ": first 429"
+		if rl.WindowSeconds > 0 {
+			src := ""
+			if rl.WindowSource != "" {
+				src = " from " + rl.WindowSource
+			}
+			for k := 1; k <= maxResetMarks; k++ {
+				t := first + float64(k)*rl.WindowSeconds
+				if t > min(last+rl.WindowSeconds, end) {
+					break
+				}
+				c.markAt(sc, t, cls, "", fmt.Sprintf("%s: reset at the latest %d × %gs window%s after the first 429 (+%.1fs)", rl.Key, k, rl.WindowSeconds, src, t))
+			}
+			label += fmt.Sprintf(", then resets every %gs", rl.WindowSeconds)
+		}
+		c.Legend = append(c.Legend, legendItem{seriesClass(li + 3), label})
+	}
 	return c
 }
 
@@ -359,13 +416,16 @@ func benchTrends(history []*Run) ([]*chart, string) {
 		top := c.yAxis(maxV, axis)
 		sc := c.scale(-0.5, float64(len(history))-0.5, 0, top)
 		var xs, ys []float64
+		meds := make([]float64, len(perRun)) // NaN where a run lacks the benchmark
 		showDots := len(history) <= 60
 		for i, v := range perRun {
+			meds[i] = math.NaN()
 			if len(v) == 0 {
 				continue
 			}
 			lo, hi := slices.Min(v), slices.Max(v)
 			med := median(v)
+			meds[i] = med
 			x := sc.X(float64(i))
 			title := fmt.Sprintf("%s: median %s, %d samples %s–%s", labels[i], fmtUnit(med, k.unit), len(v), fmtUnit(lo, k.unit), fmtUnit(hi, k.unit))
 			c.Ranges = append(c.Ranges, segment{X: x, Y1: sc.Y(lo), Y2: sc.Y(hi), Class: "s0", Title: title})
@@ -377,11 +437,68 @@ func benchTrends(history []*Run) ([]*chart, string) {
 			xs, ys = append(xs, x), append(ys, sc.Y(med))
 		}
 		c.Lines = append(c.Lines, polyline{Class: "s1", Points: points(xs, ys), Title: "median"})
+		c.markChanges(sc, meds, labels, "median")
 		c.xRunTicks(sc, labels)
 		c.Legend = []legendItem{{"s0", "samples (min–max)"}, {"s1", "median"}}
 		charts = append(charts, c)
 	}
 	return charts, note
+}
+
+// benchSamples draws, per benchmark and unit of a single run, its -count
+// samples in the order they ran, with their median: the spread a
+// comparison will have to see through.
+func benchSamples(bs []Benchmark) ([]*chart, string) {
+	note := ""
+	if len(bs) > MaxTrendCharts {
+		note = fmt.Sprintf("%d more benchmarks are not charted; see the JSON report.", len(bs)-MaxTrendCharts)
+		bs = bs[:MaxTrendCharts]
+	}
+	var charts []*chart
+	for n, b := range bs {
+		if len(b.Values) == 0 {
+			continue
+		}
+		c := newChartSize(fmt.Sprintf("bs-%d", n), b.Name+" ("+b.Unit+")", smallW, smallH)
+		axis := shortNum
+		if b.Unit == "sec/op" || b.Unit == "B/s" {
+			axis = func(f float64) string { return fmtUnit(f, b.Unit) }
+		}
+		top := c.yAxis(slices.Max(b.Values), axis)
+		k := len(b.Values)
+		sc := c.scale(0.5, float64(k)+0.5, 0, top)
+		med, lo, hi := median(b.Values), slices.Min(b.Values), slices.Max(b.Values)
+		c.Ranges = append(c.Ranges, segment{X: sc.X(0.5), Y1: sc.Y(lo), Y2: sc.Y(hi), Class: "s0",
+			Title: fmt.Sprintf("%d samples %s–%s", k, fmtUnit(lo, b.Unit), fmtUnit(hi, b.Unit))})
+		for i, v := range b.Values {
+			c.Dots = append(c.Dots, dot{X: sc.X(float64(i + 1)), Y: sc.Y(v), R: 3, Class: "s0", Title: fmt.Sprintf("sample %d: %s", i+1, fmtUnit(v, b.Unit))})
+		}
+		c.Lines = append(c.Lines, polyline{Class: "s1", Points: points([]float64{sc.X(0.5), sc.X(float64(k) + 0.5)}, []float64{sc.Y(med), sc.Y(med)}),
+			Title: "median " + fmtUnit(med, b.Unit)})
+		step := max(1, int(math.Ceil(float64(k)/8)))
+		for i := 1; i <= k; i += step {
+			c.XTicks = append(c.XTicks, tick{sc.X(float64(i)), fmt.Sprintf("#%d", i)})
+		}
+		c.Legend = []legendItem{{"s0", "samples (bar: min–max)"}, {"s1", "median " + fmtUnit(med, b.Unit)}}
+		charts = append(charts, c)
+	}
+	return charts, note
+}
+
+// changePoints returns the indexes of the runs at which a trend series
+// (NaN where a run lacks the metric) shifted; the trend charts mark them.
+// It is the hook for a change-point detector over the history: until one is
+// wired in, it finds none.
+var changePoints = func(vals []float64) []int { return nil }
+
+// markChanges marks the change points of one series of a trend chart.
+func (c *chart) markChanges(sc scale, vals []float64, labels []string, metric string) {
+	for _, i := range changePoints(vals) {
+		if i < 0 || i >= len(labels) {
+			continue
+		}
+		c.markAt(sc, float64(i), "mark cp", "▲", fmt.Sprintf("%s: change point at run %s", metric, labels[i]))
+	}
 }
 
 // scenarioTrends draws, per scenario and cell, the scenario metrics across
@@ -472,6 +589,7 @@ func scenarioTrends(history []*Run) []trendGroup {
 				}
 				c.Lines = append(c.Lines, polyline{Class: cls, Points: points(xs, ys), Title: s.metric})
 				c.Legend = append(c.Legend, legendItem{cls, s.metric})
+				c.markChanges(sc, s.vals, labels, s.metric)
 			}
 			c.xRunTicks(sc, labels)
 			tg.Charts = append(tg.Charts, c)
