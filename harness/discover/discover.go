@@ -120,10 +120,15 @@ const (
 	WindowDeclaredOnly WindowSource = "limits API (window assumed 60s: not reached)"
 )
 
+// UnnamedNote says what a Limit without Key is, for a report that shows it
+// next to the Genesys limits: the 429s named no limit, so they most likely
+// come from an edge, CDN or gateway in front of the API.
+const UnnamedNote = "a 429 without limit.key, probably from an edge or gateway in front of the API, not a Genesys platform limit key; counted, never fatal, not written to the profile"
+
 // A Limit is one limit the discovery established, with its evidence.
 type Limit struct {
 	// Key is the 429 body's limit.key; "" for a 429 that named no limit
-	// (e.g. from a gateway in front of the API), whose scope is unknown.
+	// (see UnnamedNote), whose scope is unknown.
 	Key       string
 	Namespace string
 	Scope     genesys.Scope // "" when not established
@@ -132,7 +137,7 @@ type Limit struct {
 	Window    time.Duration
 	// WindowSource says where Window comes from.
 	WindowSource WindowSource
-	Hidden       bool // not listed by the organization's limits API
+	Hidden       bool // a Genesys limit key not listed by the organization's limits API (never an unnamed limit)
 	Triggered    bool // reached by experiment (else: declared only)
 	Evidence     []string
 	// Filled lists the families whose fresh tokens filled this visible
@@ -422,11 +427,12 @@ func (d *discovery) timeWindow(ctx context.Context, rj rejection, l *Limit) erro
 	}
 }
 
-// unnamed records a 429 without limit.key: its figure and window as far as
-// they show, its scope unknown.
+// unnamed records a 429 without limit.key (see UnnamedNote): its figure
+// and window as far as they show, its scope unknown. It is not a hidden
+// Genesys limit: nothing says it is one.
 func (d *discovery) unnamed(ctx context.Context, rj rejection) error {
-	l := &Limit{Triggered: true, Allowed: rj.ok, Families: []string{rj.family}, Hidden: true}
-	l.Evidence = append(l.Evidence, fmt.Sprintf("%s: a fresh token got %d requests through, then a 429 without limit.key in its body (%s)", rj.family, rj.ok, rj.raw))
+	l := &Limit{Triggered: true, Allowed: rj.ok, Families: []string{rj.family}}
+	l.Evidence = append(l.Evidence, fmt.Sprintf("%s: a fresh token got %d requests through, then a 429 without limit.key in its body (%s): no Genesys limit named, so most likely an edge or gateway in front of the API", rj.family, rj.ok, rj.raw))
 	var ev string
 	l.Window, l.WindowSource, ev = window(rj, 0)
 	if ev != "" {
@@ -595,8 +601,8 @@ func (r *Result) Summary() []string {
 			ev = append(ev[:len(ev):len(ev)], fmt.Sprintf("%s: their fresh tokens filled this visible bucket (headers count = allowed) before any other limit", strings.Join(l.Filled, ", ")))
 		}
 		if l.Key == "" {
-			out = append(out, fmt.Sprintf("Unnamed limit (a 429 without limit.key): %d per %s (window from %s), scope unknown, on %s; %s. Evidence: %s.",
-				l.Allowed, secs(l.Window), l.WindowSource, fams, state, strings.Join(ev, "; ")))
+			out = append(out, fmt.Sprintf("Unnamed limit (%s): %d per %s (window from %s), scope unknown, on %s; %s. Evidence: %s.",
+				UnnamedNote, l.Allowed, secs(l.Window), l.WindowSource, fams, state, strings.Join(ev, "; ")))
 			continue
 		}
 		hidden := ""
