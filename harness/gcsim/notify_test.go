@@ -365,3 +365,67 @@ func TestIgnoreErrors(t *testing.T) {
 		t.Errorf("ignoreErrors=maybe: %d %s, want 400 naming ignoreErrors", r.Status, r.Body)
 	}
 }
+
+// TestTopicTakeover: with the unconfirmed switch topicTakeover, a channel
+// subscribing to a topic takes it from its owner's other channels: the
+// first one gets v2.system.no_longer_subscribed.{id} with reason
+// another_channel_subscribed in the SDK's SystemMessage and stops getting
+// the topic, keeping its others; another owner's channel keeps it. By
+// default channels share topics.
+func TestTopicTakeover(t *testing.T) {
+	u0 := gcsim.UserID(0)
+	presence, routing := "v2.users."+u0+".presence", "v2.users."+u0+".routingStatus"
+	goOnQueue := func(s *gcsim.Server) {
+		t.Helper()
+		r := do(t, s, "PATCH", "/api/v2/users/"+u0+"/presences/purecloud", userToken(t, s, 0),
+			map[string]any{"presenceDefinition": map[string]string{"id": presenceID(t, s, "On Queue")}})
+		if r.Status != 200 {
+			t.Fatalf("PATCH presence: %d %s", r.Status, r.Body)
+		}
+	}
+
+	p := gcsim.DefaultProfile()
+	p.Unconfirmed.TopicTakeover = true
+	s := newServer(t, p)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	first, ws1 := openChannel(t, s, tok, presence, routing)
+	_, other := openChannel(t, s, token(t, s, gcsim.DefaultClientID2, gcsim.DefaultClientSecret2), presence)
+	second, ws2 := openChannel(t, s, tok, presence)
+
+	e := next(t, ws1)
+	var m sdkmSystemmessagesystemmessage
+	strict(t, e.TopicName, e.EventBody, &m)
+	if e.TopicName != "v2.system.no_longer_subscribed."+first || m.ChannelId != first || m.SystemTopicType != "no_longer_subscribed" ||
+		m.Reason != "another_channel_subscribed" || m.OauthClientId != gcsim.DefaultClientID || m.OrganizationId == "" ||
+		!strings.Contains(m.Message, presence) || !strings.Contains(m.Message, second) {
+		t.Fatalf("first channel: event on %s %s, want no_longer_subscribed for %s with reason another_channel_subscribed naming %s and %s",
+			e.TopicName, e.EventBody, first, presence, second)
+	}
+	var l sdkmChanneltopicentitylisting
+	strict(t, "GET subscriptions", do(t, s, "GET", "/api/v2/notifications/channels/"+first+"/subscriptions", tok, nil).Body, &l)
+	if len(l.Entities) != 1 || l.Entities[0].Id != routing {
+		t.Errorf("first channel's subscriptions: %+v, want only %s", l.Entities, routing)
+	}
+
+	goOnQueue(s)
+	if e := next(t, ws1); e.TopicName != routing {
+		t.Errorf("first channel after the presence change: event on %s, want %s only (its presence was taken)", e.TopicName, routing)
+	}
+	for name, ws := range map[string]*websocket.Conn{"second channel": ws2, "other owner's channel": other} {
+		if e := next(t, ws); e.TopicName != presence {
+			t.Errorf("%s: event on %s, want %s", name, e.TopicName, presence)
+		}
+	}
+
+	// The default: both channels of the owner get the topic.
+	s = newServer(t, nil)
+	tok = token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	_, ws1 = openChannel(t, s, tok, presence)
+	_, ws2 = openChannel(t, s, tok, presence)
+	goOnQueue(s)
+	for i, ws := range []*websocket.Conn{ws1, ws2} {
+		if e := next(t, ws); e.TopicName != presence {
+			t.Errorf("default profile, channel %d: event on %s, want %s", i+1, e.TopicName, presence)
+		}
+	}
+}

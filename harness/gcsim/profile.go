@@ -233,8 +233,8 @@ type Limit struct {
 // Unconfirmed holds a switch for each behaviour that Genesys' documentation
 // leaves open. A default here is the simulator's choice, not a fact about
 // the platform: the simulator's banner and the scenarios' summaries say
-// which setting their figures assume. The switches act on [Profile.Limits]
-// when the profile is parsed and when a server starts.
+// which setting their figures assume. The rate-limit switches act on
+// [Profile.Limits] when the profile is parsed and when a server starts.
 type Unconfirmed struct {
 	// OrgAppUserClientCredentials says whether org.app.user.rate.per.minute
 	// (3000 per organization × OAuth client × user per minute) also counts
@@ -252,6 +252,15 @@ type Unconfirmed struct {
 	// [KeyTokenCreate] (namespace auth.api, marked hypothetical). Default 0:
 	// Genesys documents no token-creation limit.
 	TokenCreationPerMinute int `json:"tokenCreationPerMinute,omitempty"`
+	// TopicTakeover makes a channel subscription take its topics from the
+	// other channels of the same owner (OAuth client, or user for user
+	// tokens) that hold them: each gets
+	// v2.system.no_longer_subscribed.{id} with reason
+	// another_channel_subscribed and stops receiving those topics. Genesys
+	// documents that message and reason ("when another channel takes the
+	// subscription") but not when a channel does; default false: channels
+	// share topics.
+	TopicTakeover bool `json:"topicTakeover,omitempty"`
 }
 
 // applyUnconfirmed makes p.Limits follow p.Unconfirmed; it is idempotent.
@@ -289,6 +298,9 @@ func (p *Profile) Settings() []string {
 	}
 	if n := p.Unconfirmed.TokenCreationPerMinute; n > 0 {
 		out = append(out, fmt.Sprintf("unconfirmed: token creation limited to %d per OAuth client per minute (switch unconfirmed.tokenCreationPerMinute)", n))
+	}
+	if p.Unconfirmed.TopicTakeover {
+		out = append(out, "unconfirmed: a channel subscription takes its topics from the owner's other channels (no_longer_subscribed, another_channel_subscribed; switch unconfirmed.topicTakeover)")
 	}
 	for _, l := range p.Limits {
 		if l.Hypothetical && !l.Disabled && l.Key != KeyTokenCreate {

@@ -103,6 +103,7 @@ func NewUnstartedServer(p *Profile) *Server {
 		ChannelTTL:          n.ChannelTTL.Std(),
 		SendBuffer:          n.SendBuffer,
 		SocketClosingGrace:  closingGrace(n.SocketClosingGrace.Std()),
+		TopicTakeover:       p.Unconfirmed.TopicTakeover,
 		Now:                 s.now,
 	})
 	s.Config = &http.Server{

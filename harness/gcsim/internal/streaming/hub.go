@@ -68,6 +68,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -119,7 +120,10 @@ type Config struct {
 	ChannelTTL          time.Duration // default 24h
 	SendBuffer          int           // per socket, messages (default 256); overflow => drop + close, counted
 	SocketClosingGrace  time.Duration // default 60s; < 0 closes at once
-	Now                 func() time.Time
+	// TopicTakeover makes a subscription take its topics from the owner's
+	// other channels: see Hub.Subscribe.
+	TopicTakeover bool
+	Now           func() time.Time
 }
 
 func (c Config) withDefaults() Config {
@@ -495,7 +499,11 @@ func notFound(id string) error {
 // the channel's subscriptions (state Permitted) followed by the topics of
 // this request that were rejected (state Rejected, with a rejectionReason).
 // Duplicates are ignored. If the result would exceed MaxTopicsPerChannel it
-// changes nothing and returns an error wrapping ErrTooManyTopics.
+// changes nothing and returns an error wrapping ErrTooManyTopics. With
+// Config.TopicTakeover, a topic subscribed here is removed from the
+// owner's other channels that hold it (the same topic string), and each
+// of them that is connected gets v2.system.no_longer_subscribed.{id} with
+// reason another_channel_subscribed, naming the topics and this channel.
 func (h *Hub) Subscribe(id string, topics []string, replace bool) ([]Subscription, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -557,6 +565,9 @@ func (h *Hub) Subscribe(id string, topics []string, replace bool) ([]Subscriptio
 			set[c] = struct{}{}
 		}
 	}
+	if h.cfg.TopicTakeover {
+		h.takeLocked(c, accepted)
+	}
 	h.n.topicsAccepted.Add(int64(len(accepted)))
 	h.n.topicsRejected.Add(int64(len(rejected)))
 	c.expires = h.cfg.Now().Add(h.cfg.ChannelTTL)
@@ -566,6 +577,35 @@ func (h *Hub) Subscribe(id string, topics []string, replace bool) ([]Subscriptio
 		rejected[i].SelfURI = c.selfURI()
 	}
 	return append(c.subscriptionsLocked(), rejected...), nil
+}
+
+// takeLocked removes topics from the other channels of c's owner and tells
+// their sockets. h.mu must be held.
+func (h *Hub) takeLocked(c *channel, topics []string) {
+	for _, o := range h.owners[c.owner] {
+		if o == c {
+			continue
+		}
+		var lost []string
+		for _, t := range topics {
+			if _, ok := o.topicSet[t]; !ok {
+				continue
+			}
+			lost = append(lost, t)
+			delete(o.topicSet, t)
+			o.topics = slices.DeleteFunc(o.topics, func(x string) bool { return x == t })
+			for _, e := range expandTopic(t) {
+				if o.refs[e]--; o.refs[e] <= 0 {
+					delete(o.refs, e)
+					h.unindexLocked(e, o)
+				}
+			}
+		}
+		if len(lost) > 0 && o.sock != nil {
+			o.sock.enqueue(o.system("v2.system.no_longer_subscribed."+o.id, "no_longer_subscribed", "another_channel_subscribed",
+				fmt.Sprintf("channel %s no longer receives %s: channel %s subscribed to it", o.id, strings.Join(lost, ", "), c.id)))
+		}
+	}
 }
 
 func (c *channel) selfURI() string {
