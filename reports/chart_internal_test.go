@@ -3,6 +3,7 @@ package reports
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"testing"
@@ -139,32 +140,43 @@ func TestBenchSamplesSingleRun(t *testing.T) {
 	require.Len(t, c.Ranges, 1, "the bar spanning the samples")
 }
 
-// TestChangePointsMarked: the change points the detector reports are marked
-// on the scenario and benchmark trend charts, at their run.
+// TestChangePointsMarked: the change points of the history (the ones the
+// Markdown lists) are marked on the scenario trend chart of their metric,
+// at the run where it shifted, and nowhere else.
 func TestChangePointsMarked(t *testing.T) {
-	saved := changePoints
-	t.Cleanup(func() { changePoints = saved })
-	changePoints = func(vals []float64) []int { return []int{2} }
-
+	rng := rand.New(rand.NewPCG(5, 5))
 	var history []*Run
-	for i := range 4 {
-		r := &Run{ID: fmt.Sprintf("r%d", i),
-			Benchmarks: []Benchmark{{Name: "B-2", Unit: "sec/op", Values: []float64{1, 2}}},
-			Metrics:    []ScenarioMetric{{Scenario: "TestX", Metric: "throughput", Unit: "req/s", Value: float64(10 + i)}}}
-		history = append(history, r)
+	for i := range 16 {
+		level := 50.0
+		if i >= 8 {
+			level = 80
+		}
+		history = append(history, &Run{ID: fmt.Sprintf("run-%02d", i), Metrics: []ScenarioMetric{
+			{Scenario: "S", Metric: "p99 op", Unit: "ms", Value: level + 3*rng.NormFloat64(), Better: "lower"},
+			{Scenario: "S", Metric: "throughput", Unit: "req/s", Value: 100 + 3*rng.NormFloat64(), Better: "higher"},
+		}})
 	}
-	bt, _ := benchTrends(history)
-	st := scenarioTrends(history)
-	require.Len(t, bt, 1)
-	require.Len(t, st, 1)
-	require.Len(t, st[0].Charts, 1)
-	for _, c := range []*chart{bt[0], st[0].Charts[0]} {
-		require.Len(t, c.Marks, 1, "chart %s", c.ID)
-		m := c.Marks[0]
-		assert.Contains(t, m.Class, "cp")
-		assert.Equal(t, "▲", m.Label)
-		assert.Contains(t, m.Title, "change point at run #3")
-		sc := c.scale(-0.5, 3.5, 0, 1)
-		assert.Equal(t, sc.X(2), m.X, "marked at the third run")
+	rep := NewReport(history[len(history)-1], nil, history)
+	require.Len(t, rep.ChangePoints(), 1, "the detector finds the shift")
+	v := rep.htmlView()
+	require.Len(t, v.ScenTrend, 1)
+	var marked []*chart
+	for _, c := range v.ScenTrend[0].Charts {
+		if len(c.Marks) > 0 {
+			marked = append(marked, c)
+		}
 	}
+	require.Len(t, marked, 1, "one chart carries the change point")
+	c := marked[0]
+	require.Len(t, c.Marks, 1)
+	m := c.Marks[0]
+	assert.Equal(t, "p99 latency per operation (ms)", c.Title)
+	assert.Equal(t, "mark cp worse", m.Class)
+	assert.Equal(t, "▲", m.Label)
+	assert.Contains(t, m.Title, "p99 op: change point at run #9")
+	assert.Equal(t, c.scale(-0.5, 15.5, 0, 1).X(8), m.X, "marked at the ninth run")
+
+	var buf strings.Builder
+	require.NoError(t, rep.HTML(&buf))
+	assert.Equal(t, 1, strings.Count(buf.String(), `class="mark cp worse"`), "the HTML draws the mark")
 }

@@ -96,11 +96,14 @@ type trendGroup struct {
 
 // HTML writes a self-contained HTML report: no scripts, styles or fonts
 // from the network, so it opens from file:// and as a CI artifact. Charts
-// are inline SVG: latency percentiles per operation, throttled requests
-// over time within each scenario, and, across the history, trends of every
-// benchmark (the spread of its -count samples and their median) and of the
+// are inline SVG: per scenario, one small chart per operation with the
+// percentiles of its total and service time, and requests per second (ok,
+// throttled, errors) with each rate limit's first 429 and window resets;
+// per benchmark, its samples (a single run) or, across the history, the
+// spread of each run's samples and their median; and the trends of the
 // scenario metrics (p99 per operation, throughput, 429 rate, WebSocket
-// stability). The layout adapts from a phone to a laptop.
+// stability) with their change points marked. The layout adapts from a
+// phone to a laptop.
 func (r *Report) HTML(w io.Writer) error {
 	v := r.htmlView()
 	var buf bytes.Buffer
@@ -165,7 +168,7 @@ func (r *Report) htmlView() *htmlView {
 	} else {
 		v.BenchTrend, v.TrendNote = benchSamples(run.Benchmarks)
 	}
-	v.ScenTrend = scenarioTrends(r.History)
+	v.ScenTrend = scenarioTrends(r.History, r.ChangePoints())
 	for _, p := range run.Problems {
 		v.Problems = append(v.Problems, p.String())
 	}
@@ -416,16 +419,13 @@ func benchTrends(history []*Run) ([]*chart, string) {
 		top := c.yAxis(maxV, axis)
 		sc := c.scale(-0.5, float64(len(history))-0.5, 0, top)
 		var xs, ys []float64
-		meds := make([]float64, len(perRun)) // NaN where a run lacks the benchmark
 		showDots := len(history) <= 60
 		for i, v := range perRun {
-			meds[i] = math.NaN()
 			if len(v) == 0 {
 				continue
 			}
 			lo, hi := slices.Min(v), slices.Max(v)
 			med := median(v)
-			meds[i] = med
 			x := sc.X(float64(i))
 			title := fmt.Sprintf("%s: median %s, %d samples %s–%s", labels[i], fmtUnit(med, k.unit), len(v), fmtUnit(lo, k.unit), fmtUnit(hi, k.unit))
 			c.Ranges = append(c.Ranges, segment{X: x, Y1: sc.Y(lo), Y2: sc.Y(hi), Class: "s0", Title: title})
@@ -437,7 +437,6 @@ func benchTrends(history []*Run) ([]*chart, string) {
 			xs, ys = append(xs, x), append(ys, sc.Y(med))
 		}
 		c.Lines = append(c.Lines, polyline{Class: "s1", Points: points(xs, ys), Title: "median"})
-		c.markChanges(sc, meds, labels, "median")
 		c.xRunTicks(sc, labels)
 		c.Legend = []legendItem{{"s0", "samples (min–max)"}, {"s1", "median"}}
 		charts = append(charts, c)
@@ -485,32 +484,29 @@ func benchSamples(bs []Benchmark) ([]*chart, string) {
 	return charts, note
 }
 
-// changePoints returns the indexes of the runs at which a trend series
-// (NaN where a run lacks the metric) shifted; the trend charts mark them.
-// It is the hook for a change-point detector over the history: until one is
-// wired in, it finds none.
-var changePoints = func(vals []float64) []int { return nil }
-
-// markChanges marks the change points of one series of a trend chart.
-func (c *chart) markChanges(sc scale, vals []float64, labels []string, metric string) {
-	for _, i := range changePoints(vals) {
-		if i < 0 || i >= len(labels) {
+// markChanges marks on a trend chart the change points of one series
+// (scenario, cell and metric), at their run.
+func (c *chart) markChanges(sc scale, cps []ChangePoint, scenario, cell, metric string, labels []string) {
+	for _, cp := range cps {
+		if cp.Scenario != scenario || cp.Cell != cell || cp.Metric != metric || cp.Index < 0 || cp.Index >= len(labels) {
 			continue
 		}
-		c.markAt(sc, float64(i), "mark cp", "▲", fmt.Sprintf("%s: change point at run %s", metric, labels[i]))
+		c.markAt(sc, float64(cp.Index), "mark cp "+cp.Verdict, "▲",
+			fmt.Sprintf("%s: change point at run %s: median %s → %s (%s, %s; p=%.3g)", metric, labels[cp.Index],
+				fmtMetric(cp.Before, cp.Unit), fmtMetric(cp.After, cp.Unit), fmtPct(cp.DeltaPct), cp.Verdict, cp.P))
 	}
 }
 
 // scenarioTrends draws, per scenario and cell, the scenario metrics across
 // runs, one chart per unit: p99 per operation, throughput, 429 rate,
-// WebSocket stability.
-func scenarioTrends(history []*Run) []trendGroup {
+// WebSocket stability; the change points cps are marked where they shifted.
+func scenarioTrends(history []*Run, cps []ChangePoint) []trendGroup {
 	if len(history) < 2 {
 		return nil
 	}
 	type series struct {
-		metric string
-		vals   []float64 // NaN where the run lacks it
+		scenario, cell, metric string
+		vals                   []float64 // NaN where the run lacks it
 	}
 	type group struct {
 		title  string
@@ -539,7 +535,7 @@ func scenarioTrends(history []*Run) []trendGroup {
 			}
 			s := idx[m.Key()]
 			if s == nil {
-				s = &series{metric: m.Metric, vals: make([]float64, len(history))}
+				s = &series{scenario: m.Scenario, cell: m.Cell, metric: m.Metric, vals: make([]float64, len(history))}
 				for j := range s.vals {
 					s.vals[j] = math.NaN()
 				}
@@ -589,7 +585,7 @@ func scenarioTrends(history []*Run) []trendGroup {
 				}
 				c.Lines = append(c.Lines, polyline{Class: cls, Points: points(xs, ys), Title: s.metric})
 				c.Legend = append(c.Legend, legendItem{cls, s.metric})
-				c.markChanges(sc, s.vals, labels, s.metric)
+				c.markChanges(sc, cps, s.scenario, s.cell, s.metric, labels)
 			}
 			c.xRunTicks(sc, labels)
 			tg.Charts = append(tg.Charts, c)
