@@ -39,14 +39,16 @@ func TestObservationEvents(t *testing.T) {
 			t.Helper()
 			r := do(t, s, "POST", "/api/v2/analytics/queues/observations/query", tok, map[string]any{"filter": map[string]any{"type": "or",
 				"predicates": []map[string]string{{"dimension": "queueId", "value": q0}}}})
-			var out struct {
-				Results []struct {
-					Group map[string]string                    `json:"group"`
-					Data  []sdkmStateventqueuetopicmetricstats `json:"data"`
-				} `json:"results"`
-			}
+			var out sdkmQueueobservationqueryresponse
 			strict(t, "observations query", r.Body, &out)
-			return figures(t, out.Results[0].Data)
+			if len(out.Results) != 1 || out.Results[0].Group["queueId"] != q0 {
+				t.Fatalf("observations query: %s, want one result for queue %s", r.Body, q0)
+			}
+			m := map[string]float64{}
+			for _, d := range out.Results[0].Data {
+				m[strings.TrimSuffix(d.Metric+"."+d.Qualifier, ".")] = float64(d.Stats.Count)
+			}
+			return m
 		}
 		// A reader keeps the socket drained (a pipe write blocks until read)
 		// and stamps each event with the bubble's time.

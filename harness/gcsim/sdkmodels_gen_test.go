@@ -524,6 +524,12 @@ type sdkmStateventqueuetopicstatsnotification struct {
 	Data  []sdkmStateventqueuetopicintervalmetrics `json:"data"`
 }
 
+// sdkmQueueobservationqueryresponse is the SDK model Queueobservationqueryresponse.
+type sdkmQueueobservationqueryresponse struct {
+	SystemToOrganizationMappings map[string]any                      `json:"systemToOrganizationMappings"`
+	Results                      []sdkmQueueobservationdatacontainer `json:"results"`
+}
+
 // sdkmDetail is the SDK model Detail.
 type sdkmDetail struct {
 	ErrorCode  string `json:"errorCode"`
@@ -1545,6 +1551,12 @@ type sdkmQueueusereventtopicuserreference struct {
 type sdkmStateventqueuetopicintervalmetrics struct {
 	Interval string                               `json:"interval"`
 	Metrics  []sdkmStateventqueuetopicmetricstats `json:"metrics"`
+}
+
+// sdkmQueueobservationdatacontainer is the SDK model Queueobservationdatacontainer.
+type sdkmQueueobservationdatacontainer struct {
+	Group map[string]any              `json:"group"`
+	Data  []sdkmObservationmetricdata `json:"data"`
 }
 
 // sdkmEntity is the SDK model Entity.
@@ -3202,6 +3214,15 @@ type sdkmStateventqueuetopicmetricstats struct {
 	Stats     map[string]any `json:"stats"`
 }
 
+// sdkmObservationmetricdata is the SDK model Observationmetricdata.
+type sdkmObservationmetricdata struct {
+	Metric       string                  `json:"metric"`
+	Qualifier    string                  `json:"qualifier"`
+	Stats        *sdkmStatisticalsummary `json:"stats"`
+	Truncated    bool                    `json:"truncated"`
+	Observations []sdkmObservationvalue  `json:"observations"`
+}
+
 // sdkmServicelevel is the SDK model Servicelevel.
 type sdkmServicelevel struct {
 	Percentage float64 `json:"percentage"`
@@ -3947,6 +3968,47 @@ type sdkmQueueconversationcalleventtopicdispositionsilentcalltimeout struct {
 	TimerEndTime   float64 `json:"timerEndTime"`
 }
 
+// sdkmStatisticalsummary is the SDK model Statisticalsummary.
+type sdkmStatisticalsummary struct {
+	Max                   float64 `json:"max"`
+	Min                   float64 `json:"min"`
+	Count                 int64   `json:"count"`
+	CountNegative         int64   `json:"countNegative"`
+	CountPositive         int64   `json:"countPositive"`
+	Sum                   float64 `json:"sum"`
+	Current               float64 `json:"current"`
+	Ratio                 float64 `json:"ratio"`
+	Numerator             float64 `json:"numerator"`
+	Denominator           float64 `json:"denominator"`
+	Target                float64 `json:"target"`
+	P95                   int64   `json:"p95"`
+	P99                   int64   `json:"p99"`
+	CalculatedMetricValue int64   `json:"calculatedMetricValue"`
+}
+
+// sdkmObservationvalue is the SDK model Observationvalue.
+type sdkmObservationvalue struct {
+	ObservationDate          sdkTime                         `json:"observationDate"`
+	ConversationId           string                          `json:"conversationId"`
+	SessionId                string                          `json:"sessionId"`
+	RequestedRoutingSkillIds []string                        `json:"requestedRoutingSkillIds"`
+	RequestedLanguageId      string                          `json:"requestedLanguageId"`
+	RoutingPriority          int64                           `json:"routingPriority"`
+	ParticipantName          string                          `json:"participantName"`
+	UserId                   string                          `json:"userId"`
+	Direction                sdkEnum[sdkeObservationvalue8]  `json:"direction"`
+	ConvertedFrom            string                          `json:"convertedFrom"`
+	ConvertedTo              string                          `json:"convertedTo"`
+	AddressFrom              string                          `json:"addressFrom"`
+	AddressTo                string                          `json:"addressTo"`
+	Ani                      string                          `json:"ani"`
+	Dnis                     string                          `json:"dnis"`
+	TeamId                   string                          `json:"teamId"`
+	RequestedRoutings        []string                        `json:"requestedRoutings"`
+	UsedRouting              sdkEnum[sdkeObservationvalue17] `json:"usedRouting"`
+	ScoredAgents             []sdkmAnalyticsscoredagent      `json:"scoredAgents"`
+}
+
 // sdkmConditionalgroupactivationsimplemetric is the SDK model Conditionalgroupactivationsimplemetric.
 type sdkmConditionalgroupactivationsimplemetric struct {
 	Metric sdkEnum[sdkeConditionalgroupactivationsimplemetric0] `json:"metric"`
@@ -4328,6 +4390,12 @@ type sdkmQueueconversationcalleventtopicjourneyactionmap struct {
 	Version int64  `json:"version"`
 }
 
+// sdkmAnalyticsscoredagent is the SDK model Analyticsscoredagent.
+type sdkmAnalyticsscoredagent struct {
+	AgentScore    int64  `json:"agentScore"`
+	ScoredAgentId string `json:"scoredAgentId"`
+}
+
 // sdkmConversationmessagemetadataevent is the SDK model Conversationmessagemetadataevent.
 type sdkmConversationmessagemetadataevent struct {
 	EventType sdkEnum[sdkeConversationmessagemetadataevent0] `json:"eventType"`
@@ -4416,12 +4484,6 @@ type sdkmAnalyticsflowoutcome struct {
 	FlowOutcomeId             string  `json:"flowOutcomeId"`
 	FlowOutcomeStartTimestamp sdkTime `json:"flowOutcomeStartTimestamp"`
 	FlowOutcomeValue          string  `json:"flowOutcomeValue"`
-}
-
-// sdkmAnalyticsscoredagent is the SDK model Analyticsscoredagent.
-type sdkmAnalyticsscoredagent struct {
-	AgentScore    int64  `json:"agentScore"`
-	ScoredAgentId string `json:"scoredAgentId"`
 }
 
 // sdkmAnalyticsproperty is the SDK model Analyticsproperty.
@@ -6013,6 +6075,18 @@ type sdkeQueueconversationcalleventtopiclimit1 struct{}
 
 func (sdkeQueueconversationcalleventtopiclimit1) values() []string {
 	return []string{"agent.assistant", "analytics.alerting", "analytics", "analytics.realtime", "analytics.reporting.settings", "architect", "audiohook", "audit", "auth.api", "authorization", "automation.testing", "bots", "bots.voice", "callback", "cobrowse", "content.management", "conversation", "dataactions", "datatables", "directory", "email", "event.orchestration", "external.contacts", "gcv", "gdpr", "groups", "historical.adherence", "infrastructureascode", "integrations", "intent.miner", "journey", "knowledge", "language.understanding", "learning", "limit.registry", "marketplace", "media.communications", "messaging", "notifications", "onboarding", "outbound", "platform.api", "predictive.routing", "presence", "quality", "recording", "response.management", "routing", "scim", "search", "secondary.automation.testing", "skills", "speech.and.text.analytics", "speech.integration", "supportability", "task.management", "telephony.configuration", "usage", "users", "web.deployments", "web.messaging", "webchat", "webhooks", "workforce.management"}
+}
+
+// sdkeObservationvalue8 is the enum of Observationvalue.direction.
+type sdkeObservationvalue8 struct{}
+
+func (sdkeObservationvalue8) values() []string { return []string{"inbound", "outbound"} }
+
+// sdkeObservationvalue17 is the enum of Observationvalue.usedRouting.
+type sdkeObservationvalue17 struct{}
+
+func (sdkeObservationvalue17) values() []string {
+	return []string{"Bullseye", "Conditional", "Direct", "Last", "Manual", "Predictive", "Preferred", "Standard", "Vip"}
 }
 
 // sdkeConditionalgroupactivationsimplemetric0 is the enum of Conditionalgroupactivationsimplemetric.metric.

@@ -32,6 +32,7 @@ var sdkRoots = []string{
 	"Conversationcalleventtopiccallconversation", "Conversationeventtopicconversation",
 	"Queueconversationeventtopicconversation", "Queueconversationcalleventtopiccallconversation",
 	"Systemmessagesystemmessage", "Queueusereventtopicqueuemember", "Stateventqueuetopicstatsnotification",
+	"Queueobservationqueryresponse",
 }
 
 type sdkModelDoc struct {

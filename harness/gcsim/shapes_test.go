@@ -17,8 +17,7 @@ import (
 // noModel lists the routes whose answer no SDK model describes, with the
 // reason; TestShapes checks them for status only.
 var noModel = map[string]string{
-	"GET /channels/{id}": "the WebSocket upgrade (101); its events are decoded below",
-	"POST /api/v2/analytics/queues/observations/query":                              "QueueObservationQueryResponse is not in sdk-models.json",
+	"GET /channels/{id}":                                                            "the WebSocket upgrade (101); its events are decoded below",
 	"GET /api/v2/recordings/screensessions/details":                                 "ScreenRecordingSession listing is not in sdk-models.json",
 	"GET /api/v2/organizations/limits/namespaces":                                   "untyped (interface{}) in every SDK",
 	"GET /api/v2/conversations/calls/{id}/participants/{participantId}/wrapupcodes": "[]Wrapupcode: decoded as a list of the model",
@@ -122,7 +121,7 @@ func TestShapes(t *testing.T) {
 		{"POST /api/v2/analytics/conversations/details/query", "POST", "/api/v2/analytics/conversations/details/query", cc,
 			map[string]any{"interval": "2000-01-01T00:00:00Z/2100-01-01T00:00:00Z"}, 200, model[sdkmAnalyticsconversationqueryresponse]()},
 		{"POST /api/v2/analytics/queues/observations/query", "POST", "/api/v2/analytics/queues/observations/query", cc,
-			map[string]any{"filter": map[string]any{"type": "or", "predicates": []map[string]string{{"dimension": "queueId", "value": q0}}}}, 200, nil},
+			map[string]any{"filter": map[string]any{"type": "or", "predicates": []map[string]string{{"dimension": "queueId", "value": q0}}}}, 200, model[sdkmQueueobservationqueryresponse]()},
 		{"GET /api/v2/recordings/screensessions/details", "GET", "/api/v2/recordings/screensessions/details", cc, nil, 200, nil},
 		{"GET /api/v2/organizations/limits/namespaces", "GET", "/api/v2/organizations/limits/namespaces", cc, nil, 200, nil},
 		{"GET /api/v2/organizations/limits/namespaces/{namespace}", "GET", "/api/v2/organizations/limits/namespaces/platform.api", cc, nil, 200, model[sdkmLimitsentitylisting]()},
