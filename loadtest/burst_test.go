@@ -64,6 +64,7 @@ type burstFinding struct {
 	Families       []string // route families it covers (simulator)
 	Allowed        int
 	Window         time.Duration // the real window (before any -short scaling)
+	WindowFrom     string        // where Window comes from
 	Inferred       string        // scope inferred from who was rejected
 	Reason         string
 	Rejected       int64
@@ -159,16 +160,18 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 			finding = rr.describeFinding(f, a.Doc)
 			stormWait = time.Duration(f.WindowSeconds * float64(time.Second))
 		}
-		summary := []string{fmt.Sprintf("One shared client-credentials token, no client-side limiting, %d agents ramping to %d in %v, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
+		head := []string{fmt.Sprintf("One shared client-credentials token, no client-side limiting, %d agents ramping to %d in %v, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
 			cfg.Agents, cfg.Concurrency, cfg.Ramp, cfg.Think, a.Doc.All().Count, a.Throttled, 100*float64(a.Throttled)/math.Max(1, float64(a.Doc.All().Count)))}
+		var summary []string
 		if ok {
+			a.Doc.Findings = []result.Finding{finding.result(burstAdvice(finding, rr.real), rr.scale)}
 			summary = append(summary, finding.sentence())
 		} else {
-			summary = append(summary, "No request was answered 429: this load stays within the target's limits.")
+			head = append(head, "No request was answered 429: this load stays within the target's limits.")
 		}
-		finish(t, a.Doc, summary,
-			"count(429, recording.set) > 0",
-			"count(errors) == 0")
+		finish(t, a.Doc, head, summary,
+			bound{"count(429, recording.set) > 0", "this phase exists to reproduce the storm; without a 429 it found nothing"},
+			bound{"count(errors) == 0", "a 429 is the expected answer here; any other error is a fault of the target or the harness"})
 		if !ok {
 			t.Errorf("phase (a) reproduced no 429 storm: %d recording-state requests in %v were all accepted; raise %s or %s, or lower %s",
 				a.Doc.All().Count, cfg.Storm, EnvConcurrency, EnvDuration, EnvThink)
@@ -188,14 +191,14 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		rr := r.withT(t)
 		pool := rr.tg.NewPool(auth.Config{Policy: auth.Shared})
 		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
-		summary := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token, client-side limits %s): %d accepted, %d answered 429; %s over %v.",
-			bucketList(buckets), b.OK, b.Throttled, rr.measured(b.Rate), b.Doc.Duration().Round(time.Second)),
-			fmt.Sprintf("The limits allow %s with one token of one OAuth client, set by %s (%s); %d requests were still waiting for the client-side limiter when the phase ended.",
-				capacity.RateWords(single.Rate), single.Bottleneck.Key, capacity.PerWindow(single.Bottleneck), b.Waiting)}
-		finish(t, b.Doc, summary,
-			"count(429) == 0",
-			"count(errors) == 0",
-			"count(ok, recording.set) >= 1")
+		head := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token): %d accepted, %d answered 429; %s. The limits allow %s with one token of one OAuth client, set by %s (%s): the total time includes the wait for the client-side limiter.",
+			b.OK, b.Throttled, rr.measured(b.Rate), capacity.RateWords(single.Rate), single.Bottleneck.Key, capacity.PerWindow(single.Bottleneck))}
+		summary := []string{fmt.Sprintf("Client-side limits %s; %v; %d requests were still waiting for the client-side limiter when the phase ended.",
+			bucketList(buckets), b.Doc.Duration().Round(time.Second), b.Waiting)}
+		finish(t, b.Doc, head, summary,
+			bound{"count(429) == 0", "the client paces below every known limit, so the server never refuses"},
+			bound{"count(errors) == 0", "no request may fail"},
+			bound{"count(ok, recording.set) >= 1", "the pacing must let requests through, not only hold them"})
 	})
 
 	sized := sizePool(t, r.tg.SplitBuckets(r.realBuckets()), genesys.FamilyRecordingState, r.k.Shard.SplitRate(cfg.Rate), len(clients))
@@ -204,19 +207,23 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		rr := r.withT(t)
 		pool := rr.tg.NewPool(auth.Config{Policy: auth.PerClient, Clients: clients[:sized.Clients], TokensPerClient: sized.TokensPerClient})
 		c = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
-		summary := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
+		head := []string{fmt.Sprintf("A pool sized for %s (%s=%g): %d token(s) over %d OAuth client(s); %d accepted, %d answered 429; %s.",
 			capacity.RateWords(cfg.Rate), EnvRate, cfg.Rate, sized.Tokens(), sized.Clients, c.OK, c.Throttled, rr.measured(c.Rate)),
-			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s; %d requests were still waiting for it when the phase ended.",
-				sized.Reach.Bottleneck.Key, capacity.PerWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, capacity.RateWords(sized.Reach.Rate), c.Waiting)}
+			fmt.Sprintf("The next limit in line is %s (%s, %s): this pool can reach %s.",
+				sized.Reach.Bottleneck.Key, capacity.PerWindow(sized.Reach.Bottleneck), sized.Reach.Bottleneck.Scope, capacity.RateWords(sized.Reach.Rate))}
+		summary := []string{fmt.Sprintf("%d requests were still waiting for the client-side limiter when the phase ended.", c.Waiting)}
 		summary = append(summary, rr.settingsNote()...)
-		th := []string{"count(429) == 0", "count(errors) == 0", "count(ok, recording.set) >= 1"}
-		finish(t, c.Doc, summary, th...)
+		finish(t, c.Doc, head, summary,
+			bound{"count(429) == 0", "the pool is sized for the rate and paces below every known limit, so the server never refuses"},
+			bound{"count(errors) == 0", "no request may fail"},
+			bound{"count(ok, recording.set) >= 1", "the pool must let requests through, not only hold them"})
 	})
 
-	// The scenario's answer, in plain words.
-	var sum []string
+	// The scenario's answer, in plain words: the finding itself is
+	// recorded once, in the shared-token phase's document.
+	var head, sum []string
 	if finding.Key != "" {
-		sum = append(sum, fmt.Sprintf("The 429 storm comes from %s%s: it allows %d requests per %s, scope %s: %s.",
+		head = append(head, fmt.Sprintf("The 429 storm comes from %s%s (recorded as the finding of shared-token): it allows %d requests per %s, scope %s: %s.",
 			finding.Key, finding.marker(), finding.Allowed, capacity.WindowWords(finding.Window), finding.Scope, capacity.ScopeWords(genesys.Scope(finding.Scope), finding.Families)))
 	}
 	if note := r.scaleNote(); note != "" {
@@ -229,11 +236,11 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 	if sized.NeedClients > 0 {
 		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", capacity.RateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
 	}
-	sum = append(sum, "What to change: "+burstAdvice(finding, r.real)+".")
+	head = append(head, "What to change: "+burstAdvice(finding, r.real)+".")
 	sum = append(sum, r.settingsNote()...)
 	sum = append(sum, screen)
 	doc := rec.Snapshot()
-	finish(t, doc, sum, "count(429) == 0") // the setup is never throttled
+	finish(t, doc, head, sum, bound{"count(429) == 0", "the setup paces itself with tokens of its own, far below any limit"})
 }
 
 // placeCalls puts one call on each of the given agents and returns the
@@ -361,14 +368,32 @@ func runBurstPhase(t *testing.T, r *rig, cfg burstConfig, hold time.Duration, po
 func (r *rig) describeFinding(f result.RateLimitObservation, doc *result.Document) burstFinding {
 	bf := burstFinding{Key: f.Key, Namespace: f.Namespace, Allowed: f.Allowed, Inferred: f.Scope, Reason: f.ScopeReason,
 		Rejected: f.Rejected, Requests: doc.All().Count, Scope: string(genesys.ScopeOfKey(f.Key)),
-		Window: time.Duration(f.WindowSeconds * float64(time.Second))}
+		Window: time.Duration(f.WindowSeconds * float64(time.Second)), WindowFrom: f.WindowSource}
 	if l, ok := profileLimit(r.real, f.Key); ok {
 		bf.Scope, bf.Families, bf.Allowed, bf.Window, bf.Namespace = string(l.Scope), l.Families, l.Allowed, l.Window.Std(), l.Namespace
+		bf.WindowFrom = "the simulator's profile"
 		bf.Hypothetical = l.Hypothetical
 	} else if r.scale > 1 {
 		bf.Window = time.Duration(float64(bf.Window) * r.scale)
 	}
 	return bf
+}
+
+// result is the finding as the result document records it. With scale > 1
+// (the simulator's windows shortened for -short) the window is the one in
+// force during the run, and the evidence says so.
+func (f burstFinding) result(advice string, scale float64) result.Finding {
+	window := f.Window
+	ev := []string{fmt.Sprintf("it rejected %d of %d requests of one shared token", f.Rejected, f.Requests),
+		fmt.Sprintf("the rejected requests suggest scope %q (%s)", f.Inferred, f.Reason)}
+	from := f.WindowFrom
+	if scale > 1 {
+		window = time.Duration(float64(window) / scale)
+		from += fmt.Sprintf(", ÷%g for -short", scale)
+		ev = append(ev, fmt.Sprintf("the simulator's windows were shortened ÷%g for this run: the real window is %s", scale, capacity.WindowWords(f.Window)))
+	}
+	return result.Finding{Key: f.Key, Namespace: f.Namespace, Allowed: f.Allowed, WindowSeconds: window.Seconds(), WindowSource: from,
+		Scope: f.Scope, Families: f.Families, Method: "the bucket named by the storm's 429s", Evidence: ev, Advice: advice}
 }
 
 // sentence says which limit caused the storm, with its evidence.

@@ -80,16 +80,18 @@ func (r *rig) closingGrace() time.Duration {
 	return 0
 }
 
-// expecting adapts a notify.Client to agent.Expecter whose Forget only
-// counts: an event expected for a request that then failed is later counted
-// lost by notify, and the scenario subtracts the forgotten ones (see
-// forgotten). [channels.open] withdraws them instead.
+// expecting adapts a notify.Client to agent.Expecter: its Forget
+// withdraws the event expected for a request that failed, as
+// [channels.open] does, and counts it.
 type expecting struct {
 	*notify.Client
-	forgotten *atomic.Int64
+	withdrawn *atomic.Int64
 }
 
-func (e expecting) Forget(correlationID, topic string) { e.forgotten.Add(1) }
+func (e expecting) Forget(correlationID, topic string) {
+	e.withdrawn.Add(1)
+	e.Client.Forget(correlationID, topic)
+}
 
 // channels opens notification channels for a population's agents, sharing
 // a collector and the scenario's recorder: with set, as Genesys allows
@@ -101,8 +103,7 @@ type channels struct {
 	col       *notify.Collector
 	rec       *metrics.Recorder
 	hb        time.Duration
-	forgotten atomic.Int64 // expecting's Forget calls
-	withdrawn atomic.Int64 // expectations withdrawn from set's channels for requests that failed
+	withdrawn atomic.Int64 // expectations withdrawn for requests that failed
 	agents    int
 	set       *agent.Channels
 	perUser   bool
@@ -202,7 +203,7 @@ func (c *channels) settled(timeout time.Duration) bool {
 	deadline := time.Now().Add(timeout)
 	for {
 		s := c.col.Stats()
-		if s.Matched+s.Lost+c.forgotten.Load() >= s.Expected {
+		if s.Matched+s.Lost >= s.Expected {
 			return true
 		}
 		if time.Now().After(deadline) {
@@ -241,6 +242,12 @@ func gapLimit(hb time.Duration) time.Duration {
 	}
 	return 3*hb + time.Second
 }
+
+// gapWords says how gapLimit bounds the heartbeat gap, for a summary.
+const gapWords = "at most three heartbeat intervals and a second (five and two seconds under -short, on a machine shared by the other scenarios)"
+
+// max429Words says where the 429 bound comes from, for a summary.
+const max429Words = EnvMax429Rate + " sets the share (default 1%): a paced pool meets few 429s"
 
 // population loads agents users of the target's directory and builds the
 // population of this shard's owned agents, sending through one client on

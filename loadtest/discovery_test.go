@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -18,9 +19,11 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/discover"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
+	"github.com/cxload/cxload/harness/result"
 )
 
 // probes lists the route families the load scenarios use, each with a
@@ -125,8 +128,14 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	}
 
 	doc := rec.Snapshot()
-	summary := append([]string{fmt.Sprintf("Discovery on %s: %d requests in all (limits API, then one fresh token per route family, then one request per scope question).",
-		r.where(), setup+res.Requests)}, res.Summary()...)
+	summary := []string{fmt.Sprintf("Discovery on %s: %d requests in all (limits API, then one fresh token per route family, then one request per scope question).",
+		r.where(), setup+res.Requests)}
+	for _, l := range res.Summary() {
+		// Each limit is a finding of the document: not repeated here.
+		if !strings.HasPrefix(l, "Limit ") && !strings.HasPrefix(l, "Unnamed limit ") {
+			summary = append(summary, l)
+		}
+	}
 	if unread != "" {
 		summary = append(summary, unread)
 	}
@@ -156,7 +165,18 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 			summary = append(summary, fmt.Sprintf("Wrote the findings as a simulator profile to %s: run the scenarios on it with %s=%s.", out, "CXLOAD_PROFILE", out))
 		}
 	}
-	finish(t, doc, summary, "count(errors) == 0", "count(transport errors) == 0")
+	doc.Findings = discoveryFindings(res, len(clients))
+	triggered := 0
+	for _, l := range res.Limits {
+		if l.Triggered {
+			triggered++
+		}
+	}
+	head := []string{fmt.Sprintf("Discovery on %s established %d limit(s) by experiment and listed %d more as declared only; each finding above gives its figure, window, scope and what to change.",
+		r.where(), triggered, len(res.Limits)-triggered)}
+	finish(t, doc, head, summary,
+		bound{"count(errors) == 0", "a probe that fails other than with a 429 answers no question"},
+		bound{"count(transport errors) == 0", "the target must be reachable for every probe"})
 	found := map[string]*discover.Limit{}
 	for _, l := range res.Limits {
 		if l.Key != "" {
@@ -164,6 +184,33 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 		}
 	}
 	return found
+}
+
+// discoveryFindings are the findings of a discovery, for its result
+// document: one per limit, with its evidence and what to change with a pool
+// over clients OAuth clients.
+func discoveryFindings(res *discover.Result, clients int) []result.Finding {
+	var out []result.Finding
+	for _, l := range res.Limits {
+		method := "found by experiment"
+		switch {
+		case l.Key == "":
+			method = "found by experiment: " + discover.UnnamedNote
+		case !l.Triggered:
+			method = "declared only: listed by the limits API, not reached by the probes"
+		}
+		ev := slices.Clone(l.Evidence)
+		if len(l.Filled) > 0 {
+			ev = append(ev, strings.Join(l.Filled, ", ")+": their fresh tokens filled this visible bucket (headers count = allowed) before any other limit")
+		}
+		f := result.Finding{Key: l.Key, Namespace: l.Namespace, Allowed: l.Allowed, WindowSeconds: l.Window.Seconds(), WindowSource: string(l.WindowSource),
+			Scope: string(l.Scope), Families: l.Families, Method: method, Hidden: l.Hidden, Evidence: ev}
+		if l.Key != "" && l.Allowed > 0 {
+			f.Advice = capacity.Advice(api.Bucket{Key: l.Key, Namespace: l.Namespace, Scope: l.Scope, Allowed: l.Allowed, Window: l.Window, Families: l.Families}, clients)
+		}
+		out = append(out, f)
+	}
+	return out
 }
 
 // declaredLimits reads the organization's limits API. Its shape is not

@@ -189,10 +189,10 @@ func TestNotificationStability(t *testing.T) {
 	doc := rec.Snapshot()
 	ns := chans.col.Stats()
 	withdrawn := chans.withdrawn.Load()
-	summary := []string{fmt.Sprintf("%d agents held notification channels for %v on %s (heartbeat every %v%s); %d presence changes caused events.",
+	head := []string{fmt.Sprintf("%d agents held notification channels for %v on %s (heartbeat every %v%s); %d presence changes caused events: %d arrived, %d lost; longest heartbeat gap %v; push latency p99 %v.",
 		owned, dur, r.where(), hb, map[bool]string{true: ", shortened on the simulator from Genesys' 30s", false: ""}[sim && hb < 30*time.Second],
-		ns.Expected)}
-	summary = append(summary, "Channels: "+layout+".")
+		ns.Expected, ns.Matched, ns.Lost, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.PushLatency.P99)}
+	summary := []string{"Channels: " + layout + "."}
 	summary = append(summary, faultLines...)
 	summary = append(summary, fmt.Sprintf("Heartbeats %d, longest gap %v (%d gaps over 1.5 intervals, %d heartbeats missed); drops %d; reconnects %d (of which %d switchovers on socket_closing); evictions %d.",
 		ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), len(ns.Gaps), ns.MissedHeartbeats, ns.Drops, ns.Reconnects, ns.Switchovers, ns.Evictions))
@@ -202,17 +202,19 @@ func TestNotificationStability(t *testing.T) {
 	if len(ns.Closes) > 0 {
 		summary = append(summary, fmt.Sprintf("How sockets ended: %v.", ns.Closes))
 	}
-	th := []string{
-		"ws_lost == 0",
-		fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(hb)),
-		"count(errors) == 0",
-		fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate),
-		fmt.Sprintf("ws_events >= %d", ns.Matched),
+	th := []bound{
+		{"ws_lost == 0", "an agent that misses an event misses an offer; events of requests that failed are withdrawn, not lost"},
+		{fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(hb)), "a silent socket is a dead desktop: " + gapWords},
+		{"count(errors) == 0", "no presence change or channel request may fail"},
+		{fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate), "the pool is sized for the offered rate; " + max429Words},
+		{"ws_events >= 1", "events must flow at all; that each expected one arrived is ws_lost's"},
 	}
 	if sim {
-		th = append(th, fmt.Sprintf("ws_reconnects >= %d", 2*nch), fmt.Sprintf("ws_drops >= %d", nch))
+		th = append(th,
+			bound{fmt.Sprintf("ws_reconnects >= %d", 2*nch), fmt.Sprintf("the socket_closing storm and the drop each make every one of the %d channels opened at the start connect again", nch)},
+			bound{fmt.Sprintf("ws_drops >= %d", nch), fmt.Sprintf("the drop cuts every one of the %d channels", nch)})
 	}
-	finish(t, doc, summary, th...)
+	finish(t, doc, head, summary, th...)
 	if sim && !switchedOK.Load() {
 		t.Errorf("socket_closing: not every channel switched to a new one within the grace of %v: %d switchovers for %d channels (the others were dropped and reconnected)", grace, ns.Switchovers, nch)
 	}

@@ -229,17 +229,41 @@ func progress(t testing.TB, rec *metrics.Recorder, active func() int) (stop func
 	return func() { cancel(); wg.Wait() }
 }
 
+// bound is a threshold and the reason for its bound. A bound is fixed from
+// the scenario's parameters (knobs, profile, plan) before the load runs,
+// never from the run's outcome: TestBoundsFixedInAdvance checks the
+// scenarios' sources for that.
+type bound struct{ expr, why string }
+
 // finish checks the thresholds on doc (one error paragraph per failed one),
-// sets the summary, prints it under -v and emits the document.
-func finish(t testing.TB, doc *result.Document, summary []string, thresholds ...string) {
+// records the scenario's answer as a short list (head: the finding, the
+// figure, what to change) and its evidence, which ends with every threshold
+// and the reason for its bound; prints them under -v and emits the document.
+func finish(t testing.TB, doc *result.Document, head, evidence []string, bounds ...bound) {
 	t.Helper()
-	metrics.AssertThresholds(t, doc, thresholds...)
-	doc.Summary = strings.Join(summary, " ")
+	exprs := make([]string, len(bounds))
+	why := make([]string, len(bounds))
+	for i, b := range bounds {
+		exprs[i] = b.expr
+		why[i] = fmt.Sprintf("%s (%s)", b.expr, b.why)
+	}
+	metrics.AssertThresholds(t, doc, exprs...)
+	if len(why) > 0 {
+		evidence = append(evidence[:len(evidence):len(evidence)], "Thresholds, fixed before the run: "+strings.Join(why, "; ")+".")
+	}
+	doc.Headline = head
+	doc.Summary = strings.Join(evidence, " ")
 	if testing.Verbose() {
 		var b strings.Builder
 		b.WriteString("summary of " + t.Name() + ":\n")
-		for _, l := range summary {
-			b.WriteString("  " + l + "\n")
+		for _, f := range doc.Findings {
+			b.WriteString("  - " + f.String() + "\n")
+		}
+		for _, l := range head {
+			b.WriteString("  - " + l + "\n")
+		}
+		for _, l := range evidence {
+			b.WriteString("    " + l + "\n")
 		}
 		for _, th := range doc.Thresholds {
 			mark := "ok  "

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -236,8 +235,8 @@ func (r *rig) watchQueues(ctx context.Context, c *api.Client, queues []string) (
 	return w, cl, nil
 }
 
-// shiftPopulation is rig.population with each agent's events also read by
-// the agent (offers, its state) and by the desktop.
+// shiftPopulation is rig.population with each event also read by the
+// desktop (the agents read theirs: offers, their state).
 func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Recorder, agents, owned int, desk *agent.Desktop) (*agent.Population, *channels) {
 	t.Helper()
 	c := r.tg.NewClient(api.Config{Tokens: pool, Recorder: rec, Agents: owned})
@@ -255,23 +254,14 @@ func (r *rig) shiftPopulation(t testing.TB, pool *auth.Pool, rec *metrics.Record
 	if _, err := r.tg.Queues(r.ctx, c, mine); err != nil {
 		t.Fatalf("readying %d agents' queues: %v", len(mine), err)
 	}
+	// Channels as Genesys allows them: one per agent with user tokens,
+	// else the agents' topics multiplexed on their OAuth client's channels.
 	chans := newChannels(r, c, rec, agents)
-	open := func(ctx context.Context, a *agent.Agent, topics []string) (agent.Channel, error) {
-		cl, err := notify.Open(ctx, notify.Options{
-			API: c.Agent(a.ID), Gate: r.gate(), Topics: topics, HeartbeatInterval: chans.hb,
-			DeadAfter: max(3*chans.hb, 10*time.Second), PingInterval: 2 * chans.hb, ExpectTimeout: max(10*time.Second, 4*chans.hb),
-			Collector: chans.col, Recorder: rec,
-			OnEvent: func(ev notify.Event) {
-				a.HandleEvent(ev.TopicName, ev.EventBody)
-				desk.HandleEvent(ev)
-			},
-		})
-		if err != nil {
-			return nil, err
-		}
-		return expecting{Client: cl, forgotten: &chans.forgotten}, nil
-	}
-	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: open, PushLatency: true})
+	chans.perUser = pool.Policy() == auth.PerUser
+	opts := chans.options()
+	opts.OnEvent = desk.HandleEvent // after the agent's own HandleEvent (agent.Channels)
+	chans.set = &agent.Channels{Options: opts, Tokens: pool}
+	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Shard: r.k.Shard, Channel: chans.open, PushLatency: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +303,7 @@ func TestAgentShift(t *testing.T) {
 		queues = agents // one queue per agent: its calls are its own
 	}
 	var trafficQueues []string
-	chTweak := channelTweak(hb, hb, agents)
+	chTweak := timingTweak(hb, hb) // Genesys' channel limits as they are
 	o := rigOptions{tweak: func(p *gcsim.Profile) {
 		chTweak(p)
 		p.Directory.Queues = queues
@@ -352,8 +342,16 @@ func TestAgentShift(t *testing.T) {
 	if exact {
 		est = int64(float64(agents*k.Iterations)*perCall*1.2) + int64(8*agents)
 	}
+	// With CXLOAD_USER_TOKENS agent k sends as user k and holds its own
+	// channel; otherwise the agents of one OAuth client share its channels.
+	perUser := len(r.tg.Config.UserTokens) > 0
+	r.checkChannels(t, agents, sized.Clients, perUser)
 	r.tg.Start(plan(agents, offered, dur, est))
-	pool := r.tg.NewPool(auth.Config{Policy: auth.PerClient, Clients: r.tg.Config.Clients[:sized.Clients], TokensPerClient: perClient})
+	policy := auth.PerClient
+	if perUser {
+		policy = auth.PerAgent // the target makes it auth.PerUser
+	}
+	pool := r.tg.NewPool(auth.Config{Policy: policy, Clients: r.tg.Config.Clients[:sized.Clients], TokensPerClient: perClient})
 	ctx := r.ctx
 	desk := &agent.Desktop{Talk: think, HoldShare: shiftHold, TransferShare: shiftTransfer, BreakShare: shiftBreak,
 		Seed: r.k.Seed, Calls: k.Iterations, WhileTalking: whileTalking}
@@ -480,8 +478,9 @@ func TestAgentShift(t *testing.T) {
 	summary := []string{fmt.Sprintf("A call-handling shift of %d agents on %s: ramp %v, %s; talk time exponential with mean %v, ring %v–%v, after-call work %v–%v; %.0f%% of calls held, %.0f%% transferred, breaks after %.0f%%. The agents offer about %.1f req/s; the pool of %d token(s) over %d OAuth client(s) is sized for twice that.",
 		owned, r.where(), ramp, mode, think, agent.DefaultRingMin, agent.DefaultRingMax, agent.DefaultWrapupMin, agent.DefaultWrapupMax, 100*shiftHold, 100*shiftTransfer, 100*shiftBreak,
 		r.k.Shard.SplitRate(offered), sized.TokensPerClient*sized.Clients, sized.Clients)}
+	var head []string
 	if reach := capacity.Of(r.tg.SplitBuckets(r.realBuckets()), genesys.FamilyPresence, sized.Tokens(), sized.Clients); reach.Rate < r.k.Shard.SplitRate(offered) {
-		summary = append(summary, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
+		head = append(head, fmt.Sprintf("The agents offer about %.1f req/s; this pool reaches %s, set by %s (%s): %s.",
 			r.k.Shard.SplitRate(offered), capacity.RateWords(reach.Rate), reach.Bottleneck.Key, capacity.PerWindow(reach.Bottleneck), capacity.Advice(reach.Bottleneck, len(r.tg.Config.Clients))))
 	}
 
@@ -520,9 +519,14 @@ func TestAgentShift(t *testing.T) {
 		answers, ds.Missed, ds.Held, ds.Transferred, ds.Breaks, ds.Requeues, asa.Round(time.Millisecond), aht.Round(time.Millisecond)))
 
 	all := doc.All()
-	summary = append(summary, fmt.Sprintf("%d requests, %d answered 429 (%.2f%%), %d errors.", all.Count, all.Status429,
-		100*float64(all.Status429)/float64(max(all.Count, 1)), all.Errors()))
-	var th []string
+	head = append([]string{fmt.Sprintf("%d agents answered %d offers; average speed of answer %v, average handle time %v; %d requests, %d answered 429 (%.2f%%), %d errors.",
+		owned, answers, asa.Round(time.Millisecond), aht.Round(time.Millisecond), all.Count, all.Status429,
+		100*float64(all.Status429)/float64(max(all.Count, 1)), all.Errors())}, head...)
+	p99Words := "the default; CXLOAD_P99 sets it"
+	if k.P99 != 0 {
+		p99Words = "CXLOAD_P99"
+	}
+	var th []bound
 	for _, op := range doc.OpNames() {
 		o := doc.Op(op)
 		if op == agent.OpUsersList || op == agent.OpPresenceDefinitions || op == opWrapupCodes {
@@ -534,31 +538,31 @@ func TestAgentShift(t *testing.T) {
 			line += fmt.Sprintf("; waited %v in all on client-side limits: %s allows this pool %s", wait, capa.Bottleneck.Key, capacity.RateWords(capa.Rate))
 		}
 		summary = append(summary, line+".")
-		th = append(th, fmt.Sprintf("p99(%s) < %v", op, p99))
+		th = append(th, bound{fmt.Sprintf("p99(%s, service) < %v", op, p99), fmt.Sprintf("the platform's answer time as a desktop waits for it (%s); the client-side waits are the total time's, in the table", p99Words)})
 	}
+	summary = append(summary, "Channels: "+chans.describe()+"; "+matching(ns)+".")
 	summary = append(summary, fmt.Sprintf("Routing status from the agents' events: %s.", transitionWords(tr)))
 	offerWords := "no offer event carried its offer time"
 	if offerLat[0] > 0 || offerLat[1] > 0 {
 		offerWords = fmt.Sprintf("offer events arrived p50 %v, p99 %v after the offer (the event's startTime, server clock)", offerLat[0].Round(time.Microsecond), offerLat[1].Round(time.Microsecond))
 	}
 	summary = append(summary, fmt.Sprintf("Notifications: %d channels, heartbeats %d, longest gap %v, drops %d, reconnects %d; %s; events of the agents' own requests %d expected, %d arrived, %d lost (%d for requests that failed), push latency p50 %v, p99 %v.",
-		owned, ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.Drops, ns.Reconnects, offerWords, ns.Expected, ns.Matched, ns.Lost, chans.forgotten.Load(), ns.PushLatency.P50, ns.PushLatency.P99))
-	sort.Strings(th)
+		owned, ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.Drops, ns.Reconnects, offerWords, ns.Expected, ns.Matched, ns.Lost, chans.withdrawn.Load(), ns.PushLatency.P50, ns.PushLatency.P99))
+	slices.SortFunc(th, func(a, b bound) int { return strings.Compare(a.expr, b.expr) })
 	th = append(th,
-		fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate),
-		"rate(errors) < 1%",
-		fmt.Sprintf("ws_lost <= %d", chans.forgotten.Load()),
-		"ws_drops == 0",
-		fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(r.heartbeat())))
-	summary = append(summary, fmt.Sprintf("Thresholds: p99 < %v per operation (%s); 429s at most %g%% (the pool is sized for twice the offered rate, so throttling means the sizing or the limits are wrong); errors under 1%% (a desktop that fails its requests drops calls); no event lost but those of failed requests and no socket dropped (an agent that misses an offer lets the caller ring out); heartbeat gaps under %v (a silent socket is a dead desktop); answered at least %g%% of the calls whose caller did not hang up (the agents keep up with the traffic).",
-		p99, map[bool]string{true: "CXLOAD_P99", false: "the default; CXLOAD_P99 sets it"}[k.P99 != 0], 100*r.k.Max429Rate, gapLimit(r.heartbeat()), 100*shiftAnswered))
+		bound{fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate), "the pool is sized for twice the offered rate, so throttling means the sizing or the limits are wrong; " + max429Words},
+		bound{"rate(errors) < 1%", "a desktop that fails its requests drops calls"},
+		bound{"ws_lost == 0", "an agent that misses an offer lets the caller ring out; events of requests that failed are withdrawn, not lost"},
+		bound{"ws_drops == 0", "a dropped socket is a desktop that misses offers"},
+		bound{fmt.Sprintf("max_heartbeat_gap < %v", gapLimit(r.heartbeat())), "a silent socket is a dead desktop: " + gapWords})
+	summary = append(summary, fmt.Sprintf("Calls answered: at least %g%% of the calls whose caller did not hang up (the agents keep up with the traffic).", 100*shiftAnswered))
 	if callTh != nil {
 		if !callTh.OK {
 			t.Errorf("threshold %s: measured %s (%s)", callTh.Expr, callTh.Value, callTh.Detail)
 		}
 		doc.Thresholds = append(doc.Thresholds, *callTh)
 	}
-	finish(t, doc, summary, th...)
+	finish(t, doc, head, summary, th...)
 }
 
 // percentiles returns the p50 and p99 of ds (nearest rank), zeros for none.
