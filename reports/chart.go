@@ -204,10 +204,17 @@ func (c *chart) xRunTicks(s scale, labels []string) {
 		return
 	}
 	step := max(1, int(math.Ceil(float64(n)/8)))
+	last := 0
 	for i := 0; i < n; i += step {
 		c.XTicks = append(c.XTicks, tick{Pos: s.X(float64(i)), Label: labels[i]})
+		last = i
 	}
-	if (n-1)%step != 0 && n > 1 {
+	if last != n-1 {
+		// The newest run is always labelled; it replaces a label too close
+		// to it to be read.
+		if n-1-last < (step+1)/2 && len(c.XTicks) > 1 {
+			c.XTicks = c.XTicks[:len(c.XTicks)-1]
+		}
 		c.XTicks = append(c.XTicks, tick{Pos: s.X(float64(n - 1)), Label: labels[n-1]})
 	}
 }

@@ -180,3 +180,25 @@ func TestChangePointsMarked(t *testing.T) {
 	require.NoError(t, rep.HTML(&buf))
 	assert.Equal(t, 1, strings.Count(buf.String(), `class="mark cp worse"`), "the HTML draws the mark")
 }
+
+// TestRunTicksReadable: the run axis labels about 8 runs, always the
+// newest, and never two labels closer than half a step.
+func TestRunTicksReadable(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 8, 9, 16, 17, 23, 60, 61} {
+		labels := make([]string, n)
+		for i := range labels {
+			labels[i] = fmt.Sprintf("#%d", i+1)
+		}
+		c := newChart("x", "x")
+		sc := c.scale(-0.5, float64(n)-0.5, 0, 1)
+		c.xRunTicks(sc, labels)
+		require.NotEmpty(t, c.XTicks, "n=%d", n)
+		assert.Equal(t, labels[n-1], c.XTicks[len(c.XTicks)-1].Label, "n=%d: the newest run is labelled", n)
+		assert.LessOrEqual(t, len(c.XTicks), 9, "n=%d", n)
+		step := max(1, int(math.Ceil(float64(n)/8)))
+		minGap := (sc.X(float64(step)) - sc.X(0)) / 2
+		for i := 1; i < len(c.XTicks); i++ {
+			assert.GreaterOrEqual(t, c.XTicks[i].Pos-c.XTicks[i-1].Pos, minGap-0.01, "n=%d: labels %s and %s overlap", n, c.XTicks[i-1].Label, c.XTicks[i].Label)
+		}
+	}
+}

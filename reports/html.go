@@ -587,6 +587,9 @@ func scenarioTrends(history []*Run, cps []ChangePoint) []trendGroup {
 				c.Legend = append(c.Legend, legendItem{cls, s.metric})
 				c.markChanges(sc, cps, s.scenario, s.cell, s.metric, labels)
 			}
+			if len(c.Marks) > 0 {
+				c.Legend = append(c.Legend, legendItem{"cp", "▲ change point (hover for its metric)"})
+			}
 			c.xRunTicks(sc, labels)
 			tg.Charts = append(tg.Charts, c)
 		}
