@@ -295,7 +295,11 @@ func (r *Report) markdownScenario(w *limitWriter, s *Scenario, sum Summary) {
 			w.printf("\n")
 		}
 	}
-	if n := len(d.Thresholds); n > 0 && failed == 0 {
+	switch n := len(d.Thresholds); {
+	case failed > 0:
+	case n == 1:
+		w.printf("- ✅ the threshold held\n")
+	case n > 1:
 		w.printf("- ✅ all %d thresholds held\n", n)
 	}
 	if len(headline(d)) > 0 || len(d.Thresholds) > 0 {
