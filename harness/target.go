@@ -23,6 +23,7 @@ import (
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
 	"github.com/cxload/cxload/harness/metrics"
+	"github.com/cxload/cxload/harness/telemetry"
 )
 
 // Target is what a run is assembled on: the embedded simulator, an external
@@ -54,6 +55,8 @@ type Target struct {
 	hc     *http.Client
 
 	rec *recorder // what the run changes, restored at Close; nil when not recording
+
+	otel *telemetry.Exporter // live export of its recorders (OTEL_*); nil when not configured
 
 	mu      sync.Mutex
 	started bool
@@ -207,6 +210,10 @@ func Open(ctx context.Context, opts ...Option) (*Target, error) {
 	}
 	if err == nil {
 		err = tg.startRecording(o)
+	}
+	if err == nil {
+		tg.otel, err = telemetry.FromEnv(o.getenv, tg.logf) // nil unless an OTLP endpoint is set
+		tg.onClose(tg.otel.Close)                           // runs after the clients' closers: the last export holds their last results
 	}
 	if err != nil {
 		tg.Close()
@@ -701,6 +708,9 @@ func (tg *Target) NewRecorder(opts ...metrics.Option) *metrics.Recorder {
 	}
 	if len(tg.Config.Labels) > 0 {
 		base = append(base, metrics.WithLabels(tg.Config.Labels))
+	}
+	if tg.otel != nil {
+		base = append(base, metrics.WithObserver(tg.otel.Observer))
 	}
 	return metrics.NewRecorder(append(base, opts...)...)
 }
