@@ -547,7 +547,7 @@ func TestAgentShift(t *testing.T) {
 		offerWords = fmt.Sprintf("offer events arrived p50 %v, p99 %v after the offer (the event's startTime, server clock)", offerLat[0].Round(time.Microsecond), offerLat[1].Round(time.Microsecond))
 	}
 	summary = append(summary, fmt.Sprintf("Notifications: %d channels, heartbeats %d, longest gap %v, drops %d, reconnects %d; %s; events of the agents' own requests %d expected, %d arrived, %d lost (%d for requests that failed), push latency p50 %v, p99 %v.",
-		owned, ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.Drops, ns.Reconnects, offerWords, ns.Expected, ns.Matched, ns.Lost, chans.withdrawn.Load(), ns.PushLatency.P50, ns.PushLatency.P99))
+		chans.set.Count(), ns.Heartbeats, ns.MaxHeartbeatGap.Round(time.Millisecond), ns.Drops, ns.Reconnects, offerWords, ns.Expected, ns.Matched, ns.Lost, chans.withdrawn.Load(), ns.PushLatency.P50, ns.PushLatency.P99))
 	slices.SortFunc(th, func(a, b bound) int { return strings.Compare(a.expr, b.expr) })
 	th = append(th,
 		bound{fmt.Sprintf("rate(429) <= %g%%", 100*r.k.Max429Rate), "the pool is sized for twice the offered rate, so throttling means the sizing or the limits are wrong; " + max429Words},
