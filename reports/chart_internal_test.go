@@ -120,6 +120,19 @@ func TestThrottleChartPerSecondAndResets(t *testing.T) {
 	}
 	assert.Contains(t, legend, "a.limit: first 429, then resets every 10s")
 	assert.Contains(t, legend, "no.window: first 429")
+
+	// The scenario's finding about a.limit (a 15 s window) is the answer
+	// the chart uses, not the 429s' 10 s.
+	doc.Findings = []result.Finding{{Key: "a.limit", Allowed: 100, WindowSeconds: 15, WindowSource: "experiment"}}
+	c = throttleChart("thr-0", &Scenario{Name: "TestLimits", Doc: doc})
+	resets = nil
+	for _, m := range c.Marks {
+		if strings.HasPrefix(m.Title, "a.limit: reset") {
+			resets = append(resets, math.Round((m.X-c.Left)/c.PlotW*60*10)/10)
+			assert.Contains(t, m.Title, "(window from experiment)")
+		}
+	}
+	assert.Equal(t, []float64{25, 40, 55}, resets, "a.limit resets every 15 s, as found")
 }
 
 // TestBenchSamplesSingleRun: a run without history charts every benchmark

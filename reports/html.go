@@ -337,9 +337,16 @@ func throttleChart(id string, s *Scenario) *chart {
 	}
 	c.Legend = []legendItem{{"ok", "ok"}, {"thr", "throttled (429)"}, {"err", "errors"}}
 	end := float64(bars) * interval
-	for li, rl := range d.RateLimits {
-		if rl.FirstRejection.IsZero() || d.Start.IsZero() {
+	// The window is the scenario's finding where it recorded one (the
+	// answer every renderer shows), else what the 429s suggest.
+	for li, a := range d.Limits() {
+		rl := a.Observed
+		if rl == nil || rl.FirstRejection.IsZero() || d.Start.IsZero() {
 			continue
+		}
+		window, src := a.WindowSeconds, a.WindowSource
+		if window <= 0 && rl.WindowSeconds > 0 {
+			window, src = rl.WindowSeconds, cmp.Or(rl.WindowSource, "the 429s")
 		}
 		cls := "mark " + seriesClass(li+3)
 		first := rl.FirstRejection.Sub(d.Start).Seconds()
@@ -349,19 +356,18 @@ func throttleChart(id string, s *Scenario) *chart {
 		}
 		c.markAt(sc, first, cls+" first", "", fmt.Sprintf("%s: first 429 at +%.1fs (%d rejected)", rl.Key, first, rl.Rejected))
 		label := rl.Key + ": first 429"
-		if rl.WindowSeconds > 0 {
-			src := ""
-			if rl.WindowSource != "" {
-				src = " from " + rl.WindowSource
+		if window > 0 {
+			if src != "" {
+				src = " (window from " + src + ")"
 			}
 			for k := 1; k <= maxResetMarks; k++ {
-				t := first + float64(k)*rl.WindowSeconds
-				if t > min(last+rl.WindowSeconds, end) {
+				t := first + float64(k)*window
+				if t > min(last+window, end) {
 					break
 				}
-				c.markAt(sc, t, cls, "", fmt.Sprintf("%s: reset at the latest %d × %gs window%s after the first 429 (+%.1fs)", rl.Key, k, rl.WindowSeconds, src, t))
+				c.markAt(sc, t, cls, "", fmt.Sprintf("%s: reset at the latest %d × %gs after the first 429 (+%.1fs)%s", rl.Key, k, window, t, src))
 			}
-			label += fmt.Sprintf(", then resets every %gs", rl.WindowSeconds)
+			label += fmt.Sprintf(", then resets every %gs", window)
 		}
 		c.Legend = append(c.Legend, legendItem{seriesClass(li + 3), label})
 	}
