@@ -98,7 +98,7 @@ func (r *Report) markdown(w *limitWriter) {
 	if len(run.Scenarios) > 0 {
 		w.printf("## Scenarios\n\n")
 		if rows := r.overview(); len(rows) > 1 {
-			w.printf("| scenario | cell | requests | req/s | 429 | errors | slowest p99 | thresholds |\n|---|---|--:|--:|--:|--:|---|---|\n")
+			w.printf("| scenario | cell | requests | req/s | 429 | errors | slowest total p99 | thresholds |\n|---|---|--:|--:|--:|--:|---|---|\n")
 			for _, o := range rows {
 				w.printf("| %s | %s | %d | %.1f | %.1f%% | %d | %s | %s |\n", mdEscape(o.Name), mdEscape(o.Cell), o.Requests, o.RPS, o.Rate429*100, o.Errors, mdEscape(o.SlowestP99), o.Thresholds)
 			}

@@ -40,7 +40,7 @@ func Example() {
 	// In a test: metrics.AssertThresholds(t, doc, ...); metrics.Emit(t, doc)
 
 	// Output:
-	// 600 requests in 1m0s (peak 10 req/s); 75 throttled (12.5%). Limit token.rate.per.minute rejected 75, allows 300 per 60s; scope token (1 of 4 tokens was rejected while the others passed). Slowest p99: presence.set 49ms.
+	// 600 requests in 1m0s (peak 10 req/s); 75 throttled (12.5%). Limit token.rate.per.minute rejected 75, allows 300 per 60s; scope token (1 of 4 tokens was rejected while the others passed). Slowest service p99: presence.set 49ms.
 	// true threshold p99(presence.set, service) < 800ms: measured 49ms (operation presence.set, 600 requests, service time of the answering attempt)
 	// false threshold rate(429) < 1%: measured 12.5% (all operations: 75 of 600 requests were 429)
 }

@@ -42,7 +42,7 @@
 //	findings    [{key, namespace, allowed, windowSeconds, windowSource, scope,
 //	             families, method, hidden, evidence[], advice}]   the scenario's answers
 //	headline    [] the scenario's answer as a short list
-//	summary     plain words: volume, peak rate, the limit, its scope, the slowest p99
+//	summary     plain words: volume, peak rate, the limit, its scope, the slowest service p99
 //
 // A histogram is {"encoding":"hdr-v2-base64","unit":"us","data":"..."}: an
 // HdrHistogram V2 compressed snapshot in base64, readable by every
@@ -52,9 +52,21 @@
 // are inferred again from the merged evidence. Read percentiles with
 // doc.Op("presence.set").Latency.Percentile(99).
 //
+// # Findings
+//
+// A scenario that sets out to answer "which limit, what figure, what
+// window, what scope" records its answers once, as Findings. Limits gives
+// the answers a reader shows: each finding (with the 429s of its key, and
+// where they disagree with it), then each limit the run observed that no
+// finding names, inferred from its 429s (InferScope, EstimateWindow).
+//
 // # Thresholds
 //
 // ParseThreshold reads k6-like expressions: "p99(presence.set, service) < 800ms",
+// "p99(presence.set, total) < 2s" (every latency threshold names its figure:
+// the service time of the answering attempt, or the total time from the
+// intended send; the older "p99(op)" judges the service time and is recorded
+// named),
 // "rate(429) < 1%", "rate(errors, presence.set) < 0.5%",
 // "count(transport errors) == 0", "rps(presence.set) >= 100",
 // "max_heartbeat_gap < 45s" (see Threshold). Check evaluates them.

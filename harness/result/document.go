@@ -157,7 +157,7 @@ type WebSocketStats struct {
 type ThresholdResult struct {
 	Expr   string `json:"expr"`
 	Figure string `json:"figure,omitempty"` // latency thresholds: FigureService or FigureTotal
-	Value  string `json:"value"` // the measured value, formatted like the threshold's
+	Value  string `json:"value"`            // the measured value, formatted like the threshold's
 	OK     bool   `json:"ok"`
 	Detail string `json:"detail,omitempty"` // one paragraph: what was measured, on what
 }

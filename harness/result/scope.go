@@ -126,7 +126,7 @@ func Summarize(d *Document) string {
 		}
 	}
 	if slow != nil {
-		fmt.Fprintf(&b, " Slowest p99: %s %s.", slow.Op, FormatDuration(slowP99))
+		fmt.Fprintf(&b, " Slowest service p99: %s %s.", slow.Op, FormatDuration(slowP99))
 	}
 	return b.String()
 }

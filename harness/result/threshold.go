@@ -23,9 +23,6 @@ const ThresholdForms = `p99(op, service) < 800ms, p99.9(op, ok, service) <= 1s, 
 //	                     Retry-After included); outcome (ok, throttled, ...) looks only at it
 //	avg(op, figure[, outcome]), min(...), max(...)   likewise
 //
-// A latency expression that names no figure (the older form "p99(op)")
-// still parses and judges the service time; Eval records it with the
-// figure named, so that every verdict says which figure it judged.
 //	rate(what[, op])     fraction of op's requests that were what, e.g. 1% or 0.01
 //	count(what[, op])    number of op's requests that were what
 //	rps(op)              requests per second over the document's Start..End (End = when
@@ -38,6 +35,10 @@ const ThresholdForms = `p99(op, service) < 800ms, p99.9(op, ok, service) <= 1s, 
 // client-side refusals), errors (http_error + server_error + transport_error),
 // http_error, server_error (or 5xx), transport_error, canceled; plurals and
 // spaces are accepted ("transport errors"). Comparisons: < <= > >= == !=.
+//
+// A latency expression that names no figure (the older form "p99(op)")
+// still parses and judges the service time; Eval records it with the
+// figure named, so that every verdict says which figure it judged.
 type Threshold struct {
 	Expr string // the expression as written
 
