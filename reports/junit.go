@@ -225,6 +225,13 @@ func scenarioSuite(sc *Scenario, sum Summary) junitSuite {
 			}
 		}
 	}
+	for _, a := range d.Limits() {
+		v := perWindow(a.Allowed, a.WindowSeconds) + ", scope " + cmp.Or(a.Scope, "?")
+		if a.Inferred() {
+			v += " (inferred from the 429s)"
+		}
+		ps = append(ps, junitProp{"limit " + cmp.Or(a.Key, "?"), v})
+	}
 	for _, th := range d.Thresholds {
 		ps = append(ps, junitProp{"threshold " + th.Expr, th.Value})
 		tc := junitTestCase{Name: th.Expr, Classname: class, Time: junitTime(0), SystemOut: "measured: " + th.Value}

@@ -155,7 +155,7 @@ func TestJUnitStructure(t *testing.T) {
 		}
 		j := readJUnit(t, reports.NewReport(run, nil, nil))
 		got := map[string]bool{}
-		tests, failures := 0, 0
+		tests, failures, limited := 0, 0, 0
 		for _, s := range j.Suites {
 			if !strings.HasPrefix(s.Name, "scenario ") {
 				tests += len(s.Cases)
@@ -168,6 +168,10 @@ func TestJUnitStructure(t *testing.T) {
 			for _, name := range []string{"requests", "req/s", "429 rate", "errors"} {
 				assert.Contains(t, props, name, "suite %s: figure %q", s.Name, name)
 			}
+			if strings.HasPrefix(s.Name, "scenario TestRecordingBurst/") {
+				limited++
+				assert.Equal(t, "300 / 30s, scope endpoint (inferred from the 429s)", props["limit token.rate.per.minute"], "suite %s: the limit it hit", s.Name)
+			}
 			for _, c := range s.Cases {
 				got[s.Name+"\x00"+c.Name] = c.Failure != nil
 				assert.Contains(t, props, "threshold "+c.Name, "suite %s: the measured value of %s", s.Name, c.Name)
@@ -177,6 +181,7 @@ func TestJUnitStructure(t *testing.T) {
 				}
 			}
 		}
+		assert.Equal(t, 2, limited, "suites of TestRecordingBurst")
 		assert.Equal(t, want, got, "a test case per threshold, failed where the threshold failed")
 		assert.Equal(t, len(run.Tests)+thresholds, j.Tests, "tests: one per test and per threshold")
 		assert.Equal(t, len(run.Tests), tests)
