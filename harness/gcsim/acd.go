@@ -517,8 +517,8 @@ func (s *Server) stopACD() {
 	if o.acd.traffic != nil {
 		o.acd.traffic.Stop()
 	}
-	for _, t := range o.acd.obs.timers {
-		t.Stop()
+	if o.acd.obs.timer != nil {
+		o.acd.obs.timer.Stop()
 	}
 	for _, c := range o.convs {
 		c.stopTimers()

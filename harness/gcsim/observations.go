@@ -22,27 +22,42 @@ type queueFigures struct {
 	onQueue                        map[string]int // joined members On Queue, by routing status
 }
 
-// figuresLocked counts queue q's calls and members; o.convMu must be held.
-func (s *Server) figuresLocked(q *Queue) queueFigures {
-	f := queueFigures{waiting: len(s.state.acd.waiting[q.index]), onQueue: map[string]int{}}
+// figuresLocked counts the calls and members of queues in one pass over
+// the conversations; o.convMu must be held.
+func (s *Server) figuresLocked(queues []*Queue) []queueFigures {
+	out := make([]queueFigures, len(queues))
+	at := make(map[string]int, len(queues))
+	var dups [][2]int // a queue named again: its index and its first one's
+	for k, q := range queues {
+		if first, dup := at[q.ID]; dup {
+			dups = append(dups, [2]int{k, first})
+			continue
+		}
+		out[k] = queueFigures{waiting: len(s.state.acd.waiting[q.index]), onQueue: map[string]int{}}
+		at[q.ID] = k
+		for i := q.index; i < len(s.dir.users); i += len(s.dir.queues) {
+			if a := &s.state.acd.agents[i]; a.onQueue && a.joined {
+				out[k].onQueue[routingStatusOf(a)]++
+			}
+		}
+	}
 	for _, conv := range s.state.convs {
-		if conv.QueueID != q.ID || conv.ended() {
+		k, ok := at[conv.QueueID]
+		if !ok || conv.ended() {
 			continue
 		}
 		for _, p := range conv.parts {
 			if p.Purpose == "agent" && p.State == "alerting" {
-				f.alerting++
+				out[k].alerting++
 			} else if p.Purpose == "agent" && p.State == "connected" {
-				f.interacting++
+				out[k].interacting++
 			}
 		}
 	}
-	for i := q.index; i < len(s.dir.users); i += len(s.dir.queues) {
-		if a := &s.state.acd.agents[i]; a.onQueue && a.joined {
-			f.onQueue[routingStatusOf(a)]++
-		}
+	for _, d := range dups {
+		out[d[0]] = out[d[1]]
 	}
-	return f
+	return out
 }
 
 // observationDatum is one metric of QueueObservationQueryResponse's data
@@ -102,13 +117,14 @@ type observationInterval struct {
 // observationsState tracks the observations events; guarded by
 // orgState.convMu.
 type observationsState struct {
-	sent   []queueFigures      // by queue index: the figures of the last event
-	timers map[int]*time.Timer // by queue index: the pending event's timer
+	sent    []queueFigures // by queue index: the figures of the last event
+	pending map[int]bool   // queue indexes whose figures may have changed
+	timer   *time.Timer    // sends the pending queues' events
 }
 
 // observeLocked notes that the figures of the queue with id queueID may
-// have changed: unless one is pending, an event is scheduled for
-// ObservationInterval from now. o.convMu must be held.
+// have changed. Unless a send is already scheduled, the pending queues'
+// events are sent ObservationInterval from now. o.convMu must be held.
 func (s *Server) observeLocked(queueID string) {
 	q := s.dir.queueByID[queueID]
 	o := &s.state.acd
@@ -117,32 +133,46 @@ func (s *Server) observeLocked(queueID string) {
 	}
 	obs := &o.obs
 	if obs.sent == nil {
-		obs.sent, obs.timers = make([]queueFigures, len(s.dir.queues)), map[int]*time.Timer{}
+		obs.sent, obs.pending = make([]queueFigures, len(s.dir.queues)), map[int]bool{}
 	}
-	if obs.timers[q.index] == nil {
-		obs.timers[q.index] = o.afterFunc(ObservationInterval, func() { s.sendObservations(q) })
+	obs.pending[q.index] = true
+	if obs.timer == nil {
+		obs.timer = o.afterFunc(ObservationInterval, s.sendObservations)
 	}
 }
 
-// sendObservations publishes queue q's observations if they differ from
-// the last ones sent and somebody subscribes to them.
-func (s *Server) sendObservations(q *Queue) {
-	topic := "v2.analytics.queues." + q.ID + ".observations"
+// sendObservations publishes the observations of each pending queue that a
+// channel subscribes to, if they differ from the last ones sent.
+func (s *Server) sendObservations() {
 	o := &s.state.acd
 	s.state.convMu.Lock()
-	delete(o.obs.timers, q.index)
-	if o.closed || !s.hub.Subscribed(topic) {
+	o.obs.timer = nil
+	if o.closed {
 		s.state.convMu.Unlock()
 		return
 	}
-	f := s.figuresLocked(q)
-	same := f.equal(o.obs.sent[q.index])
-	o.obs.sent[q.index] = f
-	s.state.convMu.Unlock()
-	if same {
-		return
+	var queues []*Queue
+	for i := range o.obs.pending {
+		if q := &s.dir.queues[i]; s.hub.Subscribed(observationsTopic(q)) {
+			queues = append(queues, q)
+		}
 	}
+	clear(o.obs.pending)
+	var send []*Queue
+	var figs []queueFigures
+	for k, f := range s.figuresLocked(queues) {
+		q := queues[k]
+		if !f.equal(o.obs.sent[q.index]) {
+			o.obs.sent[q.index] = f
+			send, figs = append(send, q), append(figs, f)
+		}
+	}
+	s.state.convMu.Unlock()
 	at := s.now().UTC().Format(isoMillis)
-	s.hub.Publish(topic, observationEvent{Group: map[string]string{"queueId": q.ID, "mediaType": "voice"},
-		Data: []observationInterval{{Interval: at + "/" + at, Metrics: f.metrics(nil)}}}, newCorrelationID())
+	for k, q := range send {
+		s.hub.Publish(observationsTopic(q), observationEvent{Group: map[string]string{"queueId": q.ID, "mediaType": "voice"},
+			Data: []observationInterval{{Interval: at + "/" + at, Metrics: figs[k].metrics(nil)}}}, newCorrelationID())
+	}
 }
+
+func observationsTopic(q *Queue) string { return "v2.analytics.queues." + q.ID + ".observations" }

@@ -160,3 +160,28 @@ func TestQueueUserEvents(t *testing.T) {
 		}
 	}
 }
+
+// TestObservationsQueryTwice: a queue named twice in the query gets the
+// same figures twice.
+func TestObservationsQueryTwice(t *testing.T) {
+	s := newServer(t, nil)
+	q0 := gcsim.QueueID(0)
+	tok := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	d := newDesk(t, s, 0)
+	d.onQueue()
+	injectCalls(t, s, q0, 2)
+	r := do(t, s, "POST", "/api/v2/analytics/queues/observations/query", tok, map[string]any{"filter": map[string]any{"type": "or",
+		"predicates": []map[string]string{{"dimension": "queueId", "value": q0}, {"dimension": "queueId", "value": q0}}}})
+	var out sdkmQueueobservationqueryresponse
+	strict(t, "observations query", r.Body, &out)
+	if len(out.Results) != 2 {
+		t.Fatalf("query naming queue 0 twice: %s, want two results", r.Body)
+	}
+	for k, res := range out.Results {
+		for _, m := range res.Data {
+			if m.Metric == "oAlerting" && m.Stats.Count != 1 || m.Metric == "oWaiting" && m.Stats.Count != 1 {
+				t.Errorf("result %d: %s %d, want 1", k, m.Metric, m.Stats.Count)
+			}
+		}
+	}
+}

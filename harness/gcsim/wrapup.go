@@ -286,8 +286,8 @@ func (s *Server) postQueueObservations(c *reqCtx) {
 		Results []result `json:"results"`
 	}{Results: []result{}}
 	s.state.convMu.Lock()
-	for _, q := range queues {
-		out.Results = append(out.Results, result{Group: map[string]string{"queueId": q.ID, "mediaType": "voice"}, Data: s.figuresLocked(q).metrics(want)})
+	for k, f := range s.figuresLocked(queues) {
+		out.Results = append(out.Results, result{Group: map[string]string{"queueId": queues[k].ID, "mediaType": "voice"}, Data: f.metrics(want)})
 	}
 	s.state.convMu.Unlock()
 	s.writeJSON(c, http.StatusOK, out)
