@@ -4,6 +4,7 @@ package loadtest
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -40,7 +41,12 @@ const EnvMatrixDir = "CXLOAD_MATRIX_DIR"
 //     are shown side by side, not compared);
 //   - budget: the simulator rejected nothing during the sharded run (no
 //     bucket of any limit overflowed, no 429), and it saw the same requests
-//     per route and status as during the single-process run.
+//     per route and status as during the single-process run;
+//   - completeness: every leg's documents carry the run id (run-id) and
+//     their shard i/n, which in CXLOAD_MATRIX_MODE=k8s is the leg's
+//     JOB_COMPLETION_INDEX+1 (leg-<index>.json); and the merge without
+//     shard 2's leg failed, naming that shard and the legs it had
+//     (dropped.status, dropped.stderr).
 func TestMatrixCompare(t *testing.T) {
 	dir := os.Getenv(EnvMatrixDir)
 	if dir == "" {
@@ -73,6 +79,67 @@ func TestMatrixCompare(t *testing.T) {
 		comparePercentiles(t, name, m.Doc, shardDocs[name], s.Doc)
 	}
 	checkBudget(t, filepath.Join(dir, "single-stats.json"), filepath.Join(dir, "shards-stats.json"), len(legs))
+	checkLegs(t, dir, legs, os.Getenv("CXLOAD_MATRIX_MODE") == "k8s")
+}
+
+// checkLegs checks that each leg's documents name the run and their shard
+// (for a Kubernetes leg, leg-<k>.json holds shard k+1/n), and that the merge
+// of the legs without shard 2's failed, naming it.
+func checkLegs(t *testing.T, dir string, legs []string, k8s bool) {
+	t.Helper()
+	read := func(name string) string {
+		data, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatalf("scripts/matrix.sh left no %s: %v", name, err)
+		}
+		return strings.TrimSpace(string(data))
+	}
+	runID := read("run-id")
+	n := len(legs)
+	for _, leg := range legs {
+		want := ""
+		if k8s {
+			var k int
+			if _, err := fmt.Sscanf(filepath.Base(leg), "leg-%d.json", &k); err != nil {
+				t.Errorf("%s: a Kubernetes leg is named leg-<JOB_COMPLETION_INDEX>.json", leg)
+				continue
+			}
+			want = fmt.Sprintf("%d/%d", k+1, n)
+		}
+		docs := legDocuments(t, leg)
+		if len(docs) == 0 {
+			t.Errorf("%s: no result document", leg)
+		}
+		for name, ds := range docs {
+			for _, d := range ds {
+				if d.Run != runID {
+					t.Errorf("%s: %s document run %q, want %q (CXLOAD_RUN_ID)", leg, name, d.Run, runID)
+				}
+				if !strings.HasSuffix(d.Shard, fmt.Sprintf("/%d", n)) || want != "" && d.Shard != want {
+					t.Errorf("%s: %s document shard %q, want %s", leg, name, d.Shard, cmp.Or(want, fmt.Sprintf("i/%d", n)))
+				}
+			}
+		}
+	}
+	if n < 2 {
+		return
+	}
+	status, stderr, shard, dropped := read("dropped.status"), read("dropped.stderr"), read("dropped.shard"), read("dropped.leg")
+	logf(t, "merge without %s: exit status %s: %s", filepath.Base(dropped), status, stderr)
+	if status != "1" {
+		t.Errorf("the merge without shard %s's leg exited %s, want 1", shard, status)
+	}
+	if want := "shard " + shard + " is missing"; !strings.Contains(stderr, want) {
+		t.Errorf("the merge without shard %s's leg said %q, want it to contain %q", shard, stderr, want)
+	}
+	for _, leg := range legs {
+		if leg != dropped && !strings.Contains(stderr, leg) {
+			t.Errorf("the merge without shard %s's leg does not name the legs it had (%s): %q", shard, leg, stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "dropped.json")); err == nil {
+		t.Errorf("the failed merge wrote dropped.json, want nothing written")
+	}
 }
 
 func reportScenarios(t *testing.T, path string) map[string]*reports.Scenario {

@@ -2,20 +2,28 @@
 # matrix.sh — the CI matrix on one machine.
 #
 # Runs one load scenario as N shards, each a separate
-#   go test -tags load -count=1 -json ./loadtest   with CXLOAD_SHARD=i/N
-# against ONE simulator server (go run ./scripts/gcsim), merges the legs with
-# go run ./scripts/report exactly as the merge job of
-# .github/workflows/loadtest.yml does, runs the same load in a single process
-# against the same server, and checks (TestMatrixCompare in loadtest/):
+#   go test -tags load -count=1 -json ./loadtest
+# against ONE simulator server (go run ./scripts/gcsim), once as the Actions
+# matrix sets the shard (CXLOAD_SHARD=i/N, legs leg-<scenario>-<i>ofN.json)
+# and once as a Kubernetes Indexed Job does (JOB_COMPLETION_INDEX=i-1 and
+# CXLOAD_SHARDS=N from the manifest, CXLOAD_SHARD unset, legs leg-<i-1>.json),
+# merges each set of legs with go run ./scripts/report exactly as the merge
+# job of .github/workflows/loadtest.yml and deploy/kubernetes/merge.yaml do,
+# runs the same load in a single process against the same server, and checks
+# for each (TestMatrixCompare in loadtest/):
 #   - counts: the merged report equals the single-process run, exactly;
 #   - percentiles: the merged report equals the shards' histograms merged
 #     independently, within the histograms' precision;
 #   - budget: the simulator's counters (GET /admin/stats) show that the
 #     shards together never exceeded a limit (nothing rejected, no 429) and
-#     sent the same requests per route and status as the single process.
+#     sent the same requests per route and status as the single process;
+#   - completeness: every document carries the run id and its shard (for
+#     Kubernetes, leg-k holds shard k+1/N), and the merge of the legs without
+#     shard 2's fails, naming that shard.
 #
-# Usage: scripts/matrix.sh [-n SHARDS] [-a AGENTS] [-i ITERATIONS] [-t THINK] [-o DIR]
+# Usage: scripts/matrix.sh [-n SHARDS] [-m MODE] [-a AGENTS] [-i ITERATIONS] [-t THINK] [-o DIR]
 #   -n  shards (default 4)
+#   -m  how the shards learn their part: actions, k8s or both (default both)
 #   -a  agents over all shards (default 16)
 #   -i  calls per agent of TestAgentShift (default 6): exact counts, whatever the timing
 #   -t  mean talk time of a call (default 200ms)
@@ -23,11 +31,12 @@
 # Everything runs on 127.0.0.1; no Genesys credentials are used (they are unset).
 set -euo pipefail
 
-shards=4 agents=16 iterations=6 think=200ms out=""
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
-while getopts "n:a:i:t:o:h" opt; do
+shards=4 agents=16 iterations=6 think=200ms out="" mode=both
+usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+while getopts "n:m:a:i:t:o:h" opt; do
   case $opt in
     n) shards=$OPTARG ;;
+    m) mode=$OPTARG ;;
     a) agents=$OPTARG ;;
     i) iterations=$OPTARG ;;
     t) think=$OPTARG ;;
@@ -42,6 +51,12 @@ for v in shards agents iterations; do
     exit 2
   fi
 done
+case $mode in
+  actions) modes=(actions) ;;
+  k8s) modes=(k8s) ;;
+  both) modes=(actions k8s) ;;
+  *) echo "matrix.sh: -m $mode: want actions, k8s or both" >&2; exit 2 ;;
+esac
 if ((shards > agents)); then
   echo "matrix.sh: $shards shards for $agents agents: some shards would have no agent; use -a >= -n" >&2
   exit 2
@@ -49,8 +64,12 @@ fi
 
 cd "$(dirname "$0")/.."
 [[ -n $out ]] || out=$(mktemp -d "${TMPDIR:-/tmp}/cxload-matrix.XXXXXX")
-mkdir -p "$out/legs" "$out/single"
-rm -f "$out"/legs/*.json "$out"/single/*.json
+mkdir -p "$out/single"
+rm -f "$out"/single/*.json
+for m in "${modes[@]}"; do
+  mkdir -p "$out/$m/legs"
+  rm -f "$out/$m"/legs/*.json "$out/$m"/dropped/*.json
+done
 scenario=TestAgentShift
 run_id=$(date -u +%Y%m%dT%H%M%SZ)
 echo "matrix.sh: $shards shards of $scenario, $agents agents x $iterations calls; output in $out"
@@ -103,6 +122,7 @@ echo "matrix.sh: simulator at $url"
 load_env=(
   -u GENESYSCLOUD_REGION -u GENESYSCLOUD_OAUTHCLIENT_ID -u GENESYSCLOUD_OAUTHCLIENT_SECRET -u CXLOAD_CLIENTS_FILE
   -u CXLOAD_APPROVAL -u CXLOAD_REQUEST_BUDGET -u CXLOAD_TARGET
+  -u CXLOAD_SHARD -u JOB_COMPLETION_INDEX -u CXLOAD_SHARDS -u CXLOAD_RUN_ID
   CXLOAD_SIM_URL="$url" CXLOAD_PROFILE="$out/profile.json"
   CXLOAD_AGENTS="$agents" CXLOAD_ITERATIONS="$iterations" CXLOAD_THINK="$think" CXLOAD_RAMP=1s CXLOAD_SEED=1
 )
@@ -124,42 +144,81 @@ env "${load_env[@]}" CXLOAD_LABELS="scenario=$scenario,target=simulator" \
 stats "$out/single-stats.json"
 echo "matrix.sh: single-process go test exit status $status"
 
-echo "matrix.sh: $shards shards in parallel"
-reset_sim
-pids=()
-for ((i = 1; i <= shards; i++)); do
-  env "${load_env[@]}" CXLOAD_SHARD="$i/$shards" CXLOAD_LABELS="scenario=$scenario,shard=$i/$shards,target=simulator" \
-    go test -tags load -count=1 -timeout 20m -json -run "$pattern" ./loadtest >"$out/legs/leg-${scenario}-${i}of${shards}.json" &
-  pids+=($!)
-done
-failed=0
-for i in "${!pids[@]}"; do
-  if ! wait "${pids[$i]}"; then
-    echo "matrix.sh: shard $((i + 1))/$shards: go test failed (see $out/legs)" >&2
-    failed=1
-  fi
-done
-stats "$out/shards-stats.json"
+# run_shards MODE: the shards of one mode, in parallel, as its CI sets them;
+# their legs, the simulator's counters and the merge go to $out/MODE. The
+# merge must fail, naming shard 2, without shard 2's leg.
+run_shards() {
+  local m=$1 dir="$out/$1" id="matrix-$1-$run_id" i leg
+  echo "matrix.sh: $shards shards in parallel, shard set as by ${m}"
+  reset_sim
+  local pids=() legs=()
+  for ((i = 1; i <= shards; i++)); do
+    if [[ $m == k8s ]]; then
+      # As a Kubernetes Indexed Job: a 0-based index, the count from the manifest.
+      leg="$dir/legs/leg-$((i - 1)).json"
+      env "${load_env[@]}" JOB_COMPLETION_INDEX=$((i - 1)) CXLOAD_SHARDS="$shards" CXLOAD_RUN_ID="$id" \
+        CXLOAD_LABELS="scenario=$scenario,target=simulator" \
+        go test -tags load -count=1 -timeout 20m -json -run "$pattern" ./loadtest >"$leg" &
+    else
+      leg="$dir/legs/leg-${scenario}-${i}of${shards}.json"
+      env "${load_env[@]}" CXLOAD_SHARD="$i/$shards" CXLOAD_RUN_ID="$id" \
+        CXLOAD_LABELS="scenario=$scenario,shard=$i/$shards,target=simulator" \
+        go test -tags load -count=1 -timeout 20m -json -run "$pattern" ./loadtest >"$leg" &
+    fi
+    pids+=($!)
+    legs+=("$leg")
+  done
+  for i in "${!pids[@]}"; do
+    if ! wait "${pids[$i]}"; then
+      echo "matrix.sh: $m shard $((i + 1))/$shards: go test failed (see $dir/legs)" >&2
+      failed=1
+    fi
+  done
+  stats "$dir/shards-stats.json"
+  cp "$out/single.json" "$out/single-stats.json" "$dir/"
 
-# The merge job's command (loadtest.yml), on the shards' legs.
-echo "matrix.sh: merging the legs with scripts/report"
-merge=0
-CXLOAD_RUN_ID="matrix-$run_id" go run ./scripts/report -history "$out/history.jsonl" -html "$out/report.html" \
-  -json "$out/merged.json" -fail-on tests "$out"/legs/leg-*.json >"$out/report.md" || merge=$?
+  # The merge job's command (loadtest.yml, merge.yaml), on the shards' legs.
+  echo "matrix.sh: merging the $m legs with scripts/report"
+  local status=0
+  CXLOAD_RUN_ID="$id" go run ./scripts/report -history "$dir/history.jsonl" -html "$dir/report.html" \
+    -json "$dir/merged.json" -fail-on tests "${legs[@]}" >"$dir/report.md" || status=$?
+  if ((status != 0)); then
+    echo "matrix.sh: $m merge: scripts/report exit status $status" >&2
+    merge=1
+  fi
+  echo "$id" >"$dir/run-id"
+  # Without shard 2's leg the merge must fail and name it (TestMatrixCompare reads the verdict).
+  if ((shards >= 2)); then
+    status=0
+    CXLOAD_RUN_ID="$id" go run ./scripts/report -json "$dir/dropped.json" "${legs[0]}" "${legs[@]:2}" \
+      >/dev/null 2>"$dir/dropped.stderr" || status=$?
+    echo "$status" >"$dir/dropped.status"
+    echo "2/$shards" >"$dir/dropped.shard"
+    printf '%s\n' "${legs[1]}" >"$dir/dropped.leg"
+  fi
+}
+
+# The single-process report, which each mode's comparison reads.
 CXLOAD_RUN_ID="single-$run_id" go run ./scripts/report -json "$out/single.json" -fail-on tests \
   "$out/single/leg-single.json" >"$out/single.md" || true
+failed=0 merge=0
+for m in "${modes[@]}"; do
+  run_shards "$m"
+done
 stop_sim
 trap - EXIT
 
-echo "matrix.sh: comparing"
 compare=0
-env -u CXLOAD_SHARD CXLOAD_MATRIX_DIR="$out" go test -tags load -count=1 -v -run '^TestMatrixCompare$' ./loadtest \
-  | grep -v '^=== RUN' || compare=${PIPESTATUS[0]}
+for m in "${modes[@]}"; do
+  echo "matrix.sh: comparing the $m merge with the single process"
+  env -u CXLOAD_SHARD -u JOB_COMPLETION_INDEX -u CXLOAD_SHARDS CXLOAD_MATRIX_DIR="$out/$m" CXLOAD_MATRIX_MODE="$m" \
+    go test -tags load -count=1 -v -run '^TestMatrixCompare$' ./loadtest | grep -v '^=== RUN' || compare=${PIPESTATUS[0]}
+done
 
 echo
-echo "matrix.sh: report $out/report.md, HTML $out/report.html, single-process $out/single.md"
+echo "matrix.sh: reports $out/{$(IFS=,; echo "${modes[*]}")}/report.md (and .html), single-process $out/single.md"
 if ((status != 0 || failed != 0 || merge != 0 || compare != 0)); then
   echo "matrix.sh: FAIL (single run $status, shards $failed, merge $merge, comparison $compare)" >&2
   exit 1
 fi
-echo "matrix.sh: PASS: $shards shards merged equal one process, within the simulator's limits"
+echo "matrix.sh: PASS (${modes[*]}): $shards shards merged equal one process, within the simulator's limits; without a leg the merge fails naming it"
