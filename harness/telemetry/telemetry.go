@@ -336,7 +336,7 @@ func redact(msg string, headers map[string]string) string {
 type observer struct {
 	in              *instruments
 	scenario, shard string
-	sets            sync.Map // opOutcome → metric.MeasurementOption
+	sets            sync.Map // opOutcome → *options
 }
 
 type opOutcome struct {
@@ -344,18 +344,26 @@ type opOutcome struct {
 	outcome result.Outcome
 }
 
-func (o *observer) attrs(op string, out result.Outcome) metric.MeasurementOption {
+// options are one series' attributes as the instruments take them, made
+// once so that recording does not allocate.
+type options struct {
+	add    []metric.AddOption
+	record []metric.RecordOption
+}
+
+func (o *observer) options(op string, out result.Outcome) *options {
 	k := opOutcome{op, out}
 	if v, ok := o.sets.Load(k); ok {
-		return v.(metric.MeasurementOption)
+		return v.(*options)
 	}
-	v, _ := o.sets.LoadOrStore(k, metric.WithAttributeSet(attribute.NewSet(
+	set := metric.WithAttributeSet(attribute.NewSet(
 		attribute.String(AttrScenario, o.scenario),
 		attribute.String(AttrOperation, op),
 		attribute.String(AttrOutcome, out.String()),
 		attribute.String(AttrShard, o.shard),
-	)))
-	return v.(metric.MeasurementOption)
+	))
+	v, _ := o.sets.LoadOrStore(k, &options{add: []metric.AddOption{set}, record: []metric.RecordOption{set}})
+	return v.(*options)
 }
 
 // seconds is d as the result document records it (whole microseconds, at
@@ -364,30 +372,30 @@ func seconds(d time.Duration) float64 { return float64(result.Micros(d)) / 1e6 }
 
 func (o *observer) Observe(op string, out result.Outcome, res *metrics.Result) {
 	ctx := context.Background()
-	opt := o.attrs(op, out)
+	opt := o.options(op, out)
 	total := res.Total
 	if total <= 0 {
 		total = res.Latency
 	}
-	o.in.requests.Add(ctx, 1, opt)
-	o.in.latency.Record(ctx, seconds(res.Latency), opt)
-	o.in.total.Record(ctx, seconds(total), opt)
+	o.in.requests.Add(ctx, 1, opt.add...)
+	o.in.latency.Record(ctx, seconds(res.Latency), opt.record...)
+	o.in.total.Record(ctx, seconds(total), opt.record...)
 	if res.Attempts > 0 {
-		o.in.attempts.Add(ctx, int64(res.Attempts), opt)
+		o.in.attempts.Add(ctx, int64(res.Attempts), opt.add...)
 	}
 	if res.Status == 429 {
-		o.in.status429.Add(ctx, 1, opt)
+		o.in.status429.Add(ctx, 1, opt.add...)
 	}
 	if res.BytesIn > 0 {
-		o.in.bytesIn.Add(ctx, res.BytesIn, opt)
+		o.in.bytesIn.Add(ctx, res.BytesIn, opt.add...)
 	}
 	if res.BytesOut > 0 {
-		o.in.bytesOut.Add(ctx, res.BytesOut, opt)
+		o.in.bytesOut.Add(ctx, res.BytesOut, opt.add...)
 	}
 	if res.Connect > 0 {
-		o.in.conns.Add(ctx, 1, opt)
+		o.in.conns.Add(ctx, 1, opt.add...)
 	}
 	if res.RetryWait > 0 {
-		o.in.retryWait.Add(ctx, res.RetryWait.Seconds(), opt)
+		o.in.retryWait.Add(ctx, res.RetryWait.Seconds(), opt.add...)
 	}
 }
