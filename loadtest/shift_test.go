@@ -445,6 +445,7 @@ func TestAgentShift(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	layout := chans.describe() // before the agents leave their channels
 	stop()
 	if injectDone != nil {
 		injectDone()
@@ -540,7 +541,7 @@ func TestAgentShift(t *testing.T) {
 		summary = append(summary, line+".")
 		th = append(th, bound{fmt.Sprintf("p99(%s, service) < %v", op, p99), fmt.Sprintf("the platform's answer time as a desktop waits for it (%s); the client-side waits are the total time's, in the table", p99Words)})
 	}
-	summary = append(summary, "Channels: "+chans.describe()+"; "+matching(ns)+".")
+	summary = append(summary, "Channels: "+layout+"; "+matching(ns)+".")
 	summary = append(summary, fmt.Sprintf("Routing status from the agents' events: %s.", transitionWords(tr)))
 	offerWords := "no offer event carried its offer time"
 	if offerLat[0] > 0 || offerLat[1] > 0 {
