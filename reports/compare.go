@@ -54,7 +54,7 @@ type Rule struct {
 // DefaultRules are the minimum effects of scenario metrics by kind (the
 // metric name up to the first space for "p50 <op>" and "p99 <op>").
 var DefaultRules = map[string]Rule{
-	"p50":               {Rel: 0.10, Abs: 0.1}, // 10% and at least 0.1 ms
+	"p50":               {Rel: 0.10, Abs: 0.5}, // 10% and at least 0.5 ms
 	"p99":               {Rel: 0.10, Abs: 1},   // 10% and at least 1 ms
 	"throughput":        {Rel: 0.10},           // 10%
 	"429 rate":          {Abs: 1},              // one percentage point
@@ -67,6 +67,7 @@ func ruleFor(rules map[string]Rule, metric string) Rule {
 	if r, ok := rules[metric]; ok {
 		return r
 	}
+	metric = strings.TrimPrefix(metric, "service ") // "service p50 <op>": kind p50
 	kind, _, _ := strings.Cut(metric, " ")
 	if r, ok := rules[kind]; ok {
 		return r
@@ -320,19 +321,27 @@ func compareSamples(pkg, name, unit string, oldV, newV []float64, thr *benchmath
 	return d
 }
 
-// DistPercentiles are the latency percentiles compared from the recorded
-// histograms: the median, which a slower route moves, and the p99 that
-// trends follow.
-var DistPercentiles = []float64{50, 99}
-
-// latKey names one operation's latency in one scenario and cell.
-type latKey struct{ scenario, cell, op string }
+// latencyRows are the latency percentiles compared from the recorded
+// histograms, per operation: the service time's median, which a slower
+// route moves even where client-side waits make up the total time, the
+// service time's p99, and the total time's p99 that trends follow
+// (ScenarioMetric "p99 <op>").
+var latencyRows = []struct {
+	figure string // "service" (OpStats.Latency) or "total" (OpStats.Total)
+	q      float64
+	prefix string // of the metric's name
+}{
+	{"service", 50, "service p50 "},
+	{"service", 99, "service p99 "},
+	{"total", 99, "p99 "},
+}
 
 // pooled is what the baseline runs hold of one scenario and cell, all runs
-// together: latency histograms per operation, merged, and the totals the
-// rates are computed from.
+// together: latency histograms per figure and operation, merged, and each
+// run's own; and the totals the rates are computed from.
 type pooled struct {
-	lat                 map[string]*latencyDist // by operation
+	lat                 map[string]*latencyDist   // by figure + "\x00" + operation
+	perRun              map[string][]*latencyDist // the same, one per run
 	requests, throttled int64
 	seconds             float64
 	partial             bool // a run's document was compacted away
@@ -349,7 +358,7 @@ func poolBaseline(base []*Run) (map[[2]string]*pooled, []error) {
 			k := [2]string{s.Name, s.Cell()}
 			p := out[k]
 			if p == nil {
-				p = &pooled{lat: make(map[string]*latencyDist)}
+				p = &pooled{lat: make(map[string]*latencyDist), perRun: make(map[string][]*latencyDist)}
 				out[k] = p
 			}
 			if s.Doc == nil {
@@ -371,16 +380,27 @@ func (p *pooled) addDoc(d *result.Document) error {
 	for _, o := range d.Operations {
 		p.requests += o.Count
 		p.throttled += o.Outcome(result.Throttled)
-		if o.Total.Data == "" {
-			continue
-		}
-		ld := p.lat[o.Op]
-		if ld == nil {
-			ld = new(latencyDist)
-			p.lat[o.Op] = ld
-		}
-		if err := ld.add(o.Total); err != nil {
-			return fmt.Errorf("operations[%s].total: %w", o.Op, err)
+		for _, f := range []struct {
+			name string
+			h    result.Histogram
+		}{{"service", o.Latency}, {"total", o.Total}} {
+			if f.h.Data == "" {
+				continue
+			}
+			k := f.name + "\x00" + o.Op
+			one := new(latencyDist)
+			if err := one.add(f.h); err != nil {
+				return fmt.Errorf("operations[%s].%s: %w", o.Op, f.name, err)
+			}
+			p.perRun[k] = append(p.perRun[k], one)
+			ld := p.lat[k]
+			if ld == nil {
+				ld = new(latencyDist)
+				p.lat[k] = ld
+			}
+			if err := ld.add(f.h); err != nil {
+				return fmt.Errorf("operations[%s].%s: %w", o.Op, f.name, err)
+			}
 		}
 	}
 	return nil
@@ -434,16 +454,23 @@ func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, [
 		op, isLat := strings.CutPrefix(m.Metric, "p99 ")
 		o, c := pools(m)
 		switch {
-		case isLat && o != nil && o.lat[op].count() > 0 && c.lat[op].count() > 0:
-			for _, q := range DistPercentiles {
+		case isLat && o != nil && o.lat["total\x00"+op].count() > 0 && c.lat["total\x00"+op].count() > 0:
+			for _, row := range latencyRows {
+				k := row.figure + "\x00" + op
+				if o.lat[k].count() == 0 || c.lat[k].count() == 0 {
+					continue
+				}
 				dq := d
-				dq.Metric = PercentileName(q) + " " + op
+				dq.Metric = row.prefix + op
 				dq.Rule = ruleFor(opt.Rules, dq.Metric)
 				dq.Test = TestPercentileCI
-				oi, ni := o.lat[op].percentileCI(q, opt.Confidence), c.lat[op].percentileCI(q, opt.Confidence)
+				oi, ni := o.lat[k].percentileCI(row.q, opt.Confidence), c.lat[k].percentileCI(row.q, opt.Confidence)
 				dq.OldCI, dq.NewCI = &oi, &ni
 				dq.Old, dq.New = oi.Value, ni.Value
-				dq.Verdict, dq.Note = intervalVerdict(oi, ni, dq.Rule)
+				dq.Verdict, dq.Note = intervalVerdict(row.q, oi, ni, dq.Rule)
+				if dq.Verdict != NoChange {
+					dq.Verdict, dq.Note = withinRuns(dq.Verdict, ni.Value, o.perRun[k], row.q)
+				}
 				dq.DeltaPct = deltaPct(dq.Old, dq.New)
 				out = append(out, dq)
 			}

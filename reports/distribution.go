@@ -97,26 +97,58 @@ func (d *latencyDist) percentileCI(q, conf float64) Interval {
 // normalQuantile returns the standard normal quantile of probability p.
 func normalQuantile(p float64) float64 { return math.Sqrt2 * math.Erfinv(2*p-1) }
 
-// intervalVerdict judges a change of a percentile from old to new (lower is
-// better): worse or better only when the two confidence intervals are
-// disjoint (with open sides unbounded) and the change of the point values
+// MinTailSamples is the fewest samples beyond a percentile, in each run,
+// for a verdict on it: the order-statistic interval assumes independent
+// samples, and the slowest requests of a run are not (one stall of the
+// machine delays every request in flight), so a percentile is judged only
+// where several stalls' worth of samples lie beyond it. A p99 needs 2000
+// requests, a median 40.
+const MinTailSamples = 20
+
+// intervalVerdict judges a change of the q-th percentile from old to new
+// (lower is better): worse or better only when each side has
+// MinTailSamples beyond the percentile, the two confidence intervals are
+// disjoint (with open sides unbounded), and the change of the point values
 // is at least the rule's minimum effect; "~" otherwise, with the reason.
-func intervalVerdict(old, new Interval, rule Rule) (verdict, note string) {
+func intervalVerdict(q float64, old, new Interval, rule Rule) (verdict, note string) {
+	if n := min(old.N, new.N); float64(n)*(1-q/100) < MinTailSamples {
+		return NoChange, fmt.Sprintf("too few samples (%d and %d) for %s: a verdict needs %d beyond it", old.N, new.N, PercentileName(q), MinTailSamples)
+	}
 	switch {
-	case old.N == 0 || new.N == 0:
-		return NoChange, "no samples"
 	case new.Lo > old.Hi && !new.LoOpen && !old.HiOpen:
 		verdict = Worse
 	case new.Hi < old.Lo && !new.HiOpen && !old.LoOpen:
 		verdict = Better
 	case old.HiOpen || old.LoOpen || new.HiOpen || new.LoOpen:
-		return NoChange, fmt.Sprintf("too few samples (%d and %d) to bound this percentile", old.N, new.N)
+		return NoChange, fmt.Sprintf("too few samples (%d and %d) to bound %s", old.N, new.N, PercentileName(q))
 	default:
 		return NoChange, "confidence intervals overlap"
 	}
 	diff := math.Abs(new.Value - old.Value)
 	if diff < rule.Abs || (old.Value != 0 && diff/math.Abs(old.Value) < rule.Rel) {
 		return NoChange, "significant but under the minimum effect " + rule.String()
+	}
+	return verdict, ""
+}
+
+// withinRuns keeps a verdict on a percentile only when the new value also
+// lies outside the range of the baseline runs' own values of it (each
+// run's histogram alone): a change no larger than the runs of the baseline
+// differ among themselves is noise between runs (a busy machine, another
+// process), which the intervals of the pooled samples cannot see. With a
+// baseline of one run there is no range, and the verdict stands.
+func withinRuns(verdict string, v float64, runs []*latencyDist, q float64) (string, string) {
+	if len(runs) < 2 {
+		return verdict, ""
+	}
+	const scale = 1e-3
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, r := range runs {
+		x := float64(r.p.ValueAtPercentile(q)) * scale
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	if (verdict == Worse && v <= hi) || (verdict == Better && v >= lo) {
+		return NoChange, fmt.Sprintf("within the range of the %d baseline runs (%s to %s)", len(runs), fmtMs(lo), fmtMs(hi))
 	}
 	return verdict, ""
 }

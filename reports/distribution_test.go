@@ -37,7 +37,8 @@ func latencyRun(t testing.TB, id string, seed uint64, n int, medianMs, scale flo
 }
 
 // latencyVerdicts compares cur with base and returns the deltas of the
-// latency percentiles by metric ("p50 op", "p99 op").
+// latency percentiles by metric ("service p50 op", "service p99 op",
+// "p99 op").
 func latencyVerdicts(t testing.TB, base []*reports.Run, cur *reports.Run) map[string]reports.MetricDelta {
 	t.Helper()
 	c := reports.Compare(base, cur, reports.CompareOptions{})
@@ -48,7 +49,8 @@ func latencyVerdicts(t testing.TB, base []*reports.Run, cur *reports.Run) map[st
 			out[m.Metric] = m
 		}
 	}
-	require.Contains(t, out, "p50 op")
+	require.Contains(t, out, "service p50 op")
+	require.Contains(t, out, "service p99 op")
 	require.Contains(t, out, "p99 op")
 	return out
 }
@@ -89,7 +91,7 @@ func TestCompareSmallSamplesNoVerdict(t *testing.T) {
 	old := latencyRun(t, "a", 1, 20, 20, 1)
 	cur := latencyRun(t, "b", 2, 20, 20, 1.3)
 	v := latencyVerdicts(t, []*reports.Run{old}, cur)
-	assert.Equal(t, reports.NoChange, v["p50 op"].Verdict, "p50: %+v", v["p50 op"])
+	assert.Equal(t, reports.NoChange, v["service p50 op"].Verdict, "p50: %+v", v["service p50 op"])
 	assert.Equal(t, reports.NoChange, v["p99 op"].Verdict)
 	assert.Contains(t, v["p99 op"].Note, "too few samples")
 	assert.True(t, v["p99 op"].NewCI.HiOpen, "p99 of 20 samples: the upper bound is past the largest sample")
@@ -101,15 +103,15 @@ func TestCompareMinimumEffect(t *testing.T) {
 	old := latencyRun(t, "a", 1, 50000, 20, 1)
 	cur := latencyRun(t, "b", 2, 50000, 20, 1.05) // 5%: significant at this size
 	v := latencyVerdicts(t, []*reports.Run{old}, cur)
-	d := v["p50 op"]
+	d := v["service p50 op"]
 	assert.Equal(t, reports.NoChange, d.Verdict)
-	assert.Contains(t, d.Note, "under the minimum effect 10%+0.1")
+	assert.Contains(t, d.Note, "under the minimum effect 10%+0.5")
 	assert.Greater(t, d.NewCI.Lo, d.OldCI.Hi, "the intervals are disjoint")
 
 	rules := map[string]reports.Rule{"p50": {Rel: 0.02}}
 	c := reports.Compare([]*reports.Run{old}, cur, reports.CompareOptions{Rules: rules})
 	for _, m := range c.Metrics {
-		if m.Metric == "p50 op" {
+		if m.Metric == "service p50 op" {
 			assert.Equal(t, reports.Worse, m.Verdict, "with a 2%% minimum effect")
 		}
 	}
@@ -129,10 +131,13 @@ func TestComparePoolsBaseline(t *testing.T) {
 		merged.Merge(h)
 	}
 	cur := latencyRun(t, "d", 4, 5000, 10, 1)
-	d := latencyVerdicts(t, base, cur)["p50 op"]
+	d := latencyVerdicts(t, base, cur)["service p50 op"]
 	assert.Equal(t, int64(5000), d.OldCI.N, "pooled samples")
 	assert.InDelta(t, float64(merged.ValueAtPercentile(50))/1000, d.Old, 1e-9, "the median of all the baseline's samples")
-	assert.Equal(t, reports.Better, d.Verdict, "%+v", d)
+	// Significantly faster than the pooled samples, but no faster than
+	// the fast baseline runs: not a change.
+	assert.Greater(t, d.OldCI.Lo, d.NewCI.Hi)
+	assert.Equal(t, reports.NoChange, d.Verdict, "%+v", d)
 }
 
 // TestCompareCompactedBaselineUsesThresholds: without histograms (a
@@ -147,7 +152,7 @@ func TestCompareCompactedBaselineUsesThresholds(t *testing.T) {
 	c := reports.Compare([]*reports.Run{old}, cur, reports.CompareOptions{})
 	found := false
 	for _, m := range c.Metrics {
-		assert.NotEqual(t, "p50 op", m.Metric, "no p50 without the baseline's histograms")
+		assert.NotEqual(t, reports.TestPercentileCI, m.Test, "%s: no percentile intervals without the baseline's histograms", m.Metric)
 		if m.Metric == "p99 op" {
 			found = true
 			assert.Equal(t, reports.TestThreshold, m.Test)
@@ -155,4 +160,18 @@ func TestCompareCompactedBaselineUsesThresholds(t *testing.T) {
 		}
 	}
 	assert.True(t, found, fmt.Sprint(c.Metrics))
+}
+
+// TestCompareWithinBaselineRuns: with a baseline of several runs, a change
+// no larger than those runs differ among themselves is not a verdict,
+// however many samples make it significant.
+func TestCompareWithinBaselineRuns(t *testing.T) {
+	base := []*reports.Run{latencyRun(t, "a", 1, 5000, 16, 1), latencyRun(t, "b", 2, 5000, 20, 1), latencyRun(t, "c", 3, 5000, 30, 1)}
+	d := latencyVerdicts(t, base, latencyRun(t, "d", 4, 5000, 27, 1))["service p50 op"]
+	assert.Greater(t, d.NewCI.Lo, d.OldCI.Hi, "the intervals are disjoint")
+	assert.Equal(t, reports.NoChange, d.Verdict)
+	assert.Contains(t, d.Note, "within the range of the 3 baseline runs")
+
+	d = latencyVerdicts(t, base, latencyRun(t, "e", 5, 5000, 36, 1))["service p50 op"]
+	assert.Equal(t, reports.Worse, d.Verdict, "beyond the slowest baseline run: %+v", d)
 }

@@ -75,7 +75,7 @@ func TestCompareGolden(t *testing.T) {
 	for _, m := range c.Metrics {
 		verdicts[m.Scenario+" "+m.Metric] = m.Verdict
 	}
-	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token p50 recording.set"])
+	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token service p50 recording.set"])
 	assert.Equal(t, reports.NoChange, verdicts["TestRecordingBurst/shared-token p99 recording.set"])
 	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token 429 rate"])
 	assert.Equal(t, reports.Worse, verdicts["TestAgentsSharded websocket drops"])

@@ -8,12 +8,17 @@
 // It runs `go test -tags load -short -count=1 -json -run RUN ./loadtest`
 // -aa times on the working tree and compares every pair of those runs as
 // `report -baseline RUN_ID` would (A/A pairs: -aa·(-aa−1)/2), and each run
-// against all the others pooled (as `-baseline median:N`). Then it runs the
-// same tests -fault times with a simulator profile (CXLOAD_PROFILE) that
-// delays every request of one route family by a fixed -slower share of the
-// operation's median service time in the A/A runs, and compares each fault
-// run with each A/A run and with all of them pooled: a comparison detects
-// the fault when it calls a latency percentile of -op worse.
+// against all the others pooled (as `-baseline median:N`).
+//
+// Then it measures detection. The simulator answers in well under a
+// millisecond, below what its timers can add precisely, so the route is
+// first given a latency of its own: -aa more A/A runs with a simulator
+// profile (CXLOAD_PROFILE) that delays every request of one route family
+// by -base (also counted as A/A pairs), then -fault runs with the delay
+// -base·(1+-slower). Each fault run is compared with each of those A/A
+// runs and with all of them pooled: a comparison detects the fault when it
+// calls a latency percentile of -op worse. With -base 0, the fault is a
+// delay of -slower times -op's median service time in the first A/A runs.
 //
 // The captures are kept in -dir (default a new temporary directory); with
 // -reuse, the captures found there are read instead of run again.
@@ -52,6 +57,7 @@ type options struct {
 	run, op      string
 	family, dir  string
 	slower       float64
+	base         time.Duration
 	reuse        bool
 	pkg, timeout string
 }
@@ -65,7 +71,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.run, "run", "^TestRecordingBurst$", "go test -run `REGEXP`: the scenarios to run")
 	fs.StringVar(&o.op, "op", "recording.set", "the `operation` whose route is made slower")
 	fs.StringVar(&o.family, "family", "conversations.recordingstate", "the simulator's route `family` of -op")
-	fs.Float64Var(&o.slower, "slower", 0.3, "added latency, as a `share` of -op's median service time in the A/A runs")
+	fs.Float64Var(&o.slower, "slower", 0.3, "added latency, as a `share` of the route's latency")
+	fs.DurationVar(&o.base, "base", 10*time.Millisecond, "the route's own latency in the detection runs (`duration`; 0: none)")
 	fs.StringVar(&o.dir, "dir", "", "keep the captures in `DIR` (default: a new temporary directory)")
 	fs.BoolVar(&o.reuse, "reuse", false, "read the captures already in -dir instead of running again")
 	fs.StringVar(&o.pkg, "pkg", "./loadtest", "the `package` of the scenarios")
@@ -92,25 +99,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "A/A: %d runs of `go test -tags load -short -count=1 -json -run '%s' %s`\n", len(aa), o.run, o.pkg)
-	pairs, falsePairs, falseMetrics, compared := 0, 0, 0, 0
-	var examples []string
+	pairs, falsePairs, falseMetrics, compared := aaPairs(aa)
 	for i := range aa {
 		for j := i + 1; j < len(aa); j++ {
-			c := reports.Compare([]*reports.Run{aa[i]}, aa[j], reports.CompareOptions{})
-			pairs++
-			compared += countCompared(c)
-			if w := worse(c); len(w) > 0 {
-				falsePairs++
-				falseMetrics += len(w)
-				examples = append(examples, fmt.Sprintf("runs %d→%d: %s", i+1, j+1, strings.Join(w, "; ")))
+			if w := worse(reports.Compare([]*reports.Run{aa[i]}, aa[j], reports.CompareOptions{})); len(w) > 0 {
+				fmt.Fprintf(stdout, "    runs %d→%d: %s\n", i+1, j+1, strings.Join(w, "; "))
 			}
 		}
 	}
 	fmt.Fprintf(stdout, "  pairs (all %d·%d/2): %d; pairs with any false regression: %d (%.1f%%); false regressions: %d of %d metric comparisons\n",
 		len(aa), len(aa)-1, pairs, falsePairs, pct(falsePairs, pairs), falseMetrics, compared)
-	for _, e := range examples {
-		fmt.Fprintf(stdout, "    %s\n", e)
-	}
 	loo := 0
 	for j := range aa {
 		others := slices.Delete(slices.Clone(aa), j, j+1)
@@ -124,24 +122,48 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	}
 
-	median, err := serviceMedian(aa, o.op)
-	if err != nil {
-		return err
+	ref := aa
+	var delay time.Duration
+	if o.base > 0 {
+		baseProfile := filepath.Join(o.dir, "base-profile.json")
+		if err := writeProfile(baseProfile, o.family, o.base); err != nil {
+			return err
+		}
+		if ref, err = runs(ctx, o, "base", o.aa, []string{"CXLOAD_PROFILE=" + baseProfile}, stderr); err != nil {
+			return err
+		}
+		p, f, w, c := aaPairs(ref)
+		fmt.Fprintf(stdout, "A/A with the route at %v (profile %s): pairs: %d; pairs with any false regression: %d (%.1f%%); false regressions: %d of %d metric comparisons\n",
+			o.base, baseProfile, p, f, pct(f, p), w, c)
+		delay = time.Duration(float64(o.base) * (1 + o.slower))
+		fmt.Fprintf(stdout, "Fault: every request of %s (%s) delayed by %v instead of %v (+%.0f%%)\n", o.family, o.op, delay, o.base, o.slower*100)
+	} else {
+		median, err := serviceMedian(aa, o.op)
+		if err != nil {
+			return err
+		}
+		delay = time.Duration(o.slower * median * float64(time.Millisecond)).Round(time.Microsecond)
+		fmt.Fprintf(stdout, "Fault: %s (%s) median service time %.3fms in the A/A runs; every request of the family delayed by %v (%.0f%%)\n",
+			o.op, o.family, median, delay, o.slower*100)
 	}
-	delay := time.Duration(o.slower * median * float64(time.Millisecond)).Round(time.Microsecond)
 	profile := filepath.Join(o.dir, "fault-profile.json")
 	if err := writeProfile(profile, o.family, delay); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "Fault: %s (%s) median service time %.3fms in the A/A runs; every request of the family delayed by %v (%.0f%%), profile %s\n",
-		o.op, o.family, median, delay, o.slower*100, profile)
 	slow, err := runs(ctx, o, "fault", o.fault, []string{"CXLOAD_PROFILE=" + profile}, stderr)
 	if err != nil {
 		return err
 	}
+	for _, rs := range [][]*reports.Run{ref, slow} {
+		fmt.Fprintf(stdout, "  %s service p50 per run:", rs[0].ID[:strings.LastIndex(rs[0].ID, "-")])
+		for _, r := range rs {
+			fmt.Fprintf(stdout, " %s", strings.Join(servicePercentiles(r, o.op), "/"))
+		}
+		fmt.Fprintln(stdout)
+	}
 	n, hit, other := 0, 0, 0
 	for fi, f := range slow {
-		for _, a := range aa {
+		for _, a := range ref {
 			c := reports.Compare([]*reports.Run{a}, f, reports.CompareOptions{})
 			n++
 			if detects(c, o.op) {
@@ -149,11 +171,43 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			}
 			other += len(worse(c)) - len(opWorse(c, o.op))
 		}
-		c := reports.Compare(aa, f, reports.CompareOptions{})
-		fmt.Fprintf(stdout, "  fault run %d against the %d A/A runs pooled: detected %v (%s)\n", fi+1, len(aa), detects(c, o.op), strings.Join(opVerdicts(c, o.op), "; "))
+		c := reports.Compare(ref, f, reports.CompareOptions{})
+		fmt.Fprintf(stdout, "  fault run %d against the %d A/A runs pooled: detected %v (%s)\n", fi+1, len(ref), detects(c, o.op), strings.Join(opVerdicts(c, o.op), "; "))
 	}
 	fmt.Fprintf(stdout, "  fault × A/A pairs: %d; detected: %d (%.1f%%); other metrics called worse in them: %d\n", n, hit, pct(hit, n), other)
 	return nil
+}
+
+// aaPairs compares every pair of rs (the older as the baseline) and
+// returns the number of pairs, of pairs with any regression, of
+// regressions and of metrics compared.
+func aaPairs(rs []*reports.Run) (pairs, falsePairs, falseMetrics, compared int) {
+	for i := range rs {
+		for j := i + 1; j < len(rs); j++ {
+			c := reports.Compare([]*reports.Run{rs[i]}, rs[j], reports.CompareOptions{})
+			pairs++
+			compared += countCompared(c)
+			if w := worse(c); len(w) > 0 {
+				falsePairs++
+				falseMetrics += len(w)
+			}
+		}
+	}
+	return
+}
+
+// servicePercentiles returns the service p50 of op in each scenario of r.
+func servicePercentiles(r *reports.Run, op string) []string {
+	var out []string
+	for _, s := range r.Scenarios {
+		if s.Doc == nil {
+			continue
+		}
+		if st := s.Doc.Op(op); st != nil {
+			out = append(out, fmt.Sprintf("%.2f", st.Latency.Percentile(50).Seconds()*1e3))
+		}
+	}
+	return out
 }
 
 func pct(a, b int) float64 {
