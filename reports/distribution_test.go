@@ -175,3 +175,15 @@ func TestCompareWithinBaselineRuns(t *testing.T) {
 	d = latencyVerdicts(t, base, latencyRun(t, "e", 5, 5000, 36, 1))["service p50 op"]
 	assert.Equal(t, reports.Worse, d.Verdict, "beyond the slowest baseline run: %+v", d)
 }
+
+// TestCompareTailNeedsSamples: a p99 is judged only with MinTailSamples
+// beyond it in each run: 1500 requests (15 beyond the p99) 30% slower
+// move the median, not the p99's verdict.
+func TestCompareTailNeedsSamples(t *testing.T) {
+	v := latencyVerdicts(t, []*reports.Run{latencyRun(t, "a", 1, 1500, 20, 1)}, latencyRun(t, "b", 2, 1500, 20, 1.3))
+	assert.Equal(t, reports.Worse, v["service p50 op"].Verdict)
+	for _, m := range []string{"service p99 op", "p99 op"} {
+		assert.Equal(t, reports.NoChange, v[m].Verdict, m)
+		assert.Contains(t, v[m].Note, "a verdict needs 20 beyond it", m)
+	}
+}
