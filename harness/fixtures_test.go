@@ -92,9 +92,17 @@ func TestTenantRefusesWithoutUsers(t *testing.T) {
 	if _, err := harness.Open(t.Context(), harness.WithGetenv(env(e)), harness.WithLogf(t.Logf)); err == nil || !strings.Contains(err.Error(), harness.EnvUsers) {
 		t.Errorf("Open on eu-west-1 without %s = %v, want a refusal naming it", harness.EnvUsers, err)
 	}
-	ro := harness.NewTarget(t, harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim), harness.WithReadOnly())
+	var lines logLines
+	ro := harness.NewTarget(t, harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim), harness.WithReadOnly(), harness.WithLogf(lines.logf))
 	if ro.Guard == nil {
 		t.Fatal("read-only target on a tenant has no guard")
+	}
+	// A tenant run ends with a line saying what was restored, a read-only one too.
+	if err := ro.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if want := "cxload restore: a read-only scenario: nothing recorded, nothing to restore"; !strings.Contains(lines.String(), want) {
+		t.Errorf("log of a read-only tenant run:\n%s\nwant the line %q", lines.String(), want)
 	}
 }
 

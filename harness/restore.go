@@ -656,6 +656,9 @@ func (tg *Target) catchSignals() {
 // logs one line saying what it did.
 func (tg *Target) restore() error {
 	if tg.rec == nil {
+		if tg.Kind() == KindTenant {
+			tg.logf("cxload restore: a read-only scenario: nothing recorded, nothing to restore")
+		}
 		return nil
 	}
 	tg.rec.once.Do(func() { tg.rec.err = tg.restoreNow() })
