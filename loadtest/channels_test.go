@@ -27,20 +27,6 @@ func timingTweak(hb, grace time.Duration) func(p *gcsim.Profile) {
 	}
 }
 
-// channelTweak is timingTweak for a scenario that opens one channel per
-// agent with client-credentials tokens on purpose: it also raises the
-// simulator's 20 channels per OAuth client (two per agent: a socket_closing
-// switchover holds the old channel and the new one for a moment), which
-// Genesys does not. Such a scenario says so in its summary; the shared
-// channels of [rig.population] need no raise.
-func channelTweak(hb, grace time.Duration, agents int) func(p *gcsim.Profile) {
-	timing := timingTweak(hb, grace)
-	return func(p *gcsim.Profile) {
-		timing(p)
-		p.Notifications.MaxChannelsPerOwner = max(p.Notifications.MaxChannelsPerOwner, 2*agents+20)
-	}
-}
-
 // switchoversPerSecond is the pace of socket_closing switchovers the
 // scenarios plan for on the simulator. Each warned client makes two REST
 // calls, a WebSocket handshake and a close, all served on the machine that
@@ -78,19 +64,6 @@ func (r *rig) closingGrace() time.Duration {
 		return r.prof.Notifications.SocketClosingGrace.Std()
 	}
 	return 0
-}
-
-// expecting adapts a notify.Client to agent.Expecter: its Forget
-// withdraws the event expected for a request that failed, as
-// [channels.open] does, and counts it.
-type expecting struct {
-	*notify.Client
-	withdrawn *atomic.Int64
-}
-
-func (e expecting) Forget(correlationID, topic string) {
-	e.withdrawn.Add(1)
-	e.Client.Forget(correlationID, topic)
 }
 
 // channels opens notification channels for a population's agents, sharing
