@@ -387,12 +387,8 @@ type analyticsMetric struct {
 // session per participant with its segments, and for an agent who handled
 // the call the metrics tAlert, tTalk, tHeld, tAcw and tHandle (ms).
 func analyticsOf(cv *conversation) analyticsConversation {
-	dir := cv.Direction
-	if dir == "" {
-		dir = "outbound"
-	}
 	out := analyticsConversation{ConversationID: cv.ID, ConversationStart: isoOr(cv.Start), ConversationEnd: isoOr(cv.End),
-		OriginatingDirection: dir, DivisionIDs: []string{homeDivision.ID}}
+		OriginatingDirection: originatingDirection(cv), DivisionIDs: []string{homeDivision.ID}}
 	for _, p := range cv.parts {
 		sess := analyticsSession{SessionID: p.CallID, MediaType: "voice", Direction: p.Direction, Segments: []analyticsSegment{}}
 		sums := map[string]time.Duration{}

@@ -3,6 +3,7 @@ package gcsim
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -268,13 +269,13 @@ func (s *Server) postAnalyticsQuery(c *reqCtx) {
 			PageSize   int `json:"pageSize"`
 			PageNumber int `json:"pageNumber"`
 		} `json:"paging"`
-		Order               string `json:"order"`
-		OrderBy             string `json:"orderBy"`
-		SegmentFilters      []any  `json:"segmentFilters"`
-		ConversationFilters []any  `json:"conversationFilters"`
-		EvaluationFilters   []any  `json:"evaluationFilters"`
-		SurveyFilters       []any  `json:"surveyFilters"`
-		Aggregations        []any  `json:"aggregations"`
+		Order               string         `json:"order"`
+		OrderBy             string         `json:"orderBy"`
+		SegmentFilters      []detailFilter `json:"segmentFilters"`
+		ConversationFilters []detailFilter `json:"conversationFilters"`
+		EvaluationFilters   []any          `json:"evaluationFilters"`
+		SurveyFilters       []any          `json:"surveyFilters"`
+		Aggregations        []any          `json:"aggregations"`
 	}
 	if !s.readJSON(c, &body, false) {
 		return
@@ -292,6 +293,21 @@ func (s *Server) postAnalyticsQuery(c *reqCtx) {
 			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "invalid.value", FieldName: "interval"}}})
 		return
 	}
+	for _, err := range []error{checkFilters("conversationFilters", body.ConversationFilters, conversationDimensions),
+		checkFilters("segmentFilters", body.SegmentFilters, segmentDimensions)} {
+		if err != nil {
+			s.badRequest(c, "gcsim: "+err.Error())
+			return
+		}
+	}
+	switch {
+	case body.Order != "" && body.Order != "asc" && body.Order != "desc":
+		s.badRequest(c, fmt.Sprintf("order %q: want asc or desc", body.Order))
+		return
+	case body.OrderBy != "" && body.OrderBy != "conversationStart":
+		s.badRequest(c, fmt.Sprintf("gcsim: orderBy %q: the simulator orders by conversationStart only", body.OrderBy))
+		return
+	}
 	size, number := 25, 1
 	if body.Paging != nil {
 		if body.Paging.PageSize > 0 {
@@ -305,12 +321,15 @@ func (s *Server) postAnalyticsQuery(c *reqCtx) {
 	s.state.convMu.Lock()
 	for _, id := range s.state.convOrder {
 		cv := s.state.convs[id]
-		if cv.Start.Before(tf) || !cv.Start.Before(tt) {
+		if !inInterval(cv, tf, tt) || !matchesFilters(cv, body.ConversationFilters, body.SegmentFilters) {
 			continue
 		}
 		all = append(all, analyticsOf(cv))
 	}
 	s.state.convMu.Unlock()
+	if body.Order == "desc" {
+		slices.Reverse(all)
+	}
 	lo := min((number-1)*size, len(all))
 	hi := min(lo+size, len(all))
 	out := map[string]any{"totalHits": len(all)}
