@@ -597,8 +597,9 @@ func restoreFile(ctx context.Context, cfg Config, path string, st State) (Restor
 var exit = os.Exit
 
 // signalGrace is how long, after SIGINT or SIGTERM, the run has to end and
-// Close before the restore starts without it.
-const signalGrace = 5 * time.Second
+// Close before the restore starts without it (a variable for a test's helper
+// process).
+var signalGrace = 5 * time.Second
 
 // startRecording makes tg record what it changes, to restore it at Close:
 // always on a tenant (unless read-only), on a simulator when

@@ -288,23 +288,26 @@ func TestRestoreAfterGuardStop(t *testing.T) {
 	}
 }
 
-// interruptHelperEnv runs TestHelperInterruptedRun: the state directory.
+// interruptHelperEnv runs TestHelperInterruptedRun: "closes:" or
+// "stuck:", then the state directory.
 const interruptHelperEnv = "CXLOAD_INTERRUPT_HELPER"
 
 // TestHelperInterruptedRun is the run TestRestoreAfterSIGINT interrupts: a
 // tenant run on a stand-in of its own, recording into the state directory
 // of CXLOAD_INTERRUPT_HELPER, sets a fixture user's presence to On Queue,
 // prints "ready" and runs until SIGINT ends it. Then it closes the target,
-// as a scenario's cleanup does, and prints the user's presence before and
-// after and the code the harness exits with; every log line of the target
-// goes to its standard output.
+// as a scenario's cleanup does ("closes:"), or never does, as a scenario
+// stuck in a call that ignores its context ("stuck:"); it prints the user's
+// presence before and after and the code the harness exits with. Every log
+// line of the target goes to its standard output.
 func TestHelperInterruptedRun(t *testing.T) {
-	dir := os.Getenv(interruptHelperEnv)
+	mode, dir, _ := strings.Cut(os.Getenv(interruptHelperEnv), ":")
 	if dir == "" {
 		t.Skip("helper process of TestRestoreAfterSIGINT")
 	}
 	codes := make(chan int, 1)
 	harness.SetExit(func(code int) { codes <- code; select {} }) // the test exits, once it has looked
+	harness.SetSignalGrace(200 * time.Millisecond)
 	sim, e, users, before, _ := restoreRig(t, map[string]string{harness.EnvStateDir: dir})
 	logf := func(f string, a ...any) { fmt.Printf(strings.TrimSpace(f)+"\n", a...) }
 	tg, c, _ := openRun(t, sim, e, logf)
@@ -317,8 +320,10 @@ func TestHelperInterruptedRun(t *testing.T) {
 	fmt.Printf("before %s\nduring %s\nready\n", before[u].Presence, readUser(t, obs, u).Presence)
 	<-tg.Context().Done()
 	fmt.Printf("cause %v\n", context.Cause(tg.Context()))
-	if err := tg.Close(); err != nil {
-		fmt.Printf("close: %v\n", err)
+	if mode == "closes" {
+		if err := tg.Close(); err != nil {
+			fmt.Printf("close: %v\n", err)
+		}
 	}
 	select {
 	case code := <-codes:
@@ -331,16 +336,23 @@ func TestHelperInterruptedRun(t *testing.T) {
 }
 
 // A tenant run interrupted with SIGINT restores what it changed before the
-// process exits: the user's presence is back as before the run, the
+// process exits, whether the scenario then closes its target or never
+// does: the user's presence is back as before the run, the
 // "cxload restore:" line is printed, the state file is removed, and the
 // process exits with status 1.
 func TestRestoreAfterSIGINT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs a helper process")
 	}
+	for _, mode := range []string{"closes", "stuck"} {
+		t.Run(mode, func(t *testing.T) { interruptHelper(t, mode) })
+	}
+}
+
+func interruptHelper(t *testing.T, mode string) {
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperInterruptedRun$", "-test.count=1")
-	cmd.Env = append(os.Environ(), interruptHelperEnv+"="+dir)
+	cmd.Env = append(os.Environ(), interruptHelperEnv+"="+mode+":"+dir)
 	var stderr syncBuffer
 	cmd.Stderr = &stderr
 	out, err := cmd.StdoutPipe()
