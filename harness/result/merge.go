@@ -1,9 +1,11 @@
 package result
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -15,10 +17,18 @@ import (
 // Every threshold either document carries is judged again on the merged
 // document (see the package documentation). The series intervals must be
 // equal.
+//
+// The scenario's answer merges too: findings by key (one finding where the
+// shards agree, each shard's where they differ; see mergeFindings), the
+// headline lines of both in order, each once, and the evidence each side's
+// scenario wrote as its Summary (see mergeSummary).
 func (d *Document) Merge(other *Document) error {
 	if other == nil {
 		return nil
 	}
+	// Before anything changes: each side's shard and the evidence its
+	// scenario wrote (see mergeSummary).
+	selfShard, selfEvidence, otherEvidence := d.Shard, evidenceOf(d), evidenceOf(other)
 	if other.Schema != "" && other.Schema != SchemaVersion {
 		return fmt.Errorf("result: merge: schema %q is not supported: want %q", other.Schema, SchemaVersion)
 	}
@@ -132,9 +142,129 @@ func (d *Document) Merge(other *Document) error {
 		}
 	}
 	d.Thresholds = remergeThresholds(d, d.Thresholds, other.Thresholds)
-	d.Summary = Summarize(d)
+	d.Findings = mergeFindings(d.Findings, other.Findings, selfShard, other.Shard)
+	d.Headline = unionInOrder(d.Headline, other.Headline)
+	d.Summary = mergeSummary(d, selfShard, selfEvidence, other.Shard, otherEvidence)
 	return nil
 }
+
+// evidenceOf returns the summary a scenario wrote for d: a scenario that
+// answers writes a headline and its evidence together. Without a headline
+// or findings, d's summary is the generic one Snapshot writes (Summarize),
+// which the merge writes again from the merged totals; it returns "".
+func evidenceOf(d *Document) string {
+	if len(d.Headline) == 0 && len(d.Findings) == 0 {
+		return ""
+	}
+	return d.Summary
+}
+
+// mergeSummary returns the merged document's summary: the evidence each side's
+// scenario wrote, each once (a side's evidence the other already holds is not
+// repeated), prefixed "Shard i/n:" where the shard is known so that each
+// shard's figures read as its own; Summarize(d) when neither side wrote any.
+func mergeSummary(d *Document, selfShard, self, otherShard, other string) string {
+	switch {
+	case self == "" && other == "":
+		return Summarize(d)
+	case other == "" || strings.Contains(self, other):
+		return self
+	case self == "":
+		return other
+	}
+	label := func(shard, s string) string {
+		if shard == "" || strings.Contains(shard, "+") || strings.HasPrefix(s, "Shard ") {
+			return s // unknown, or merged before: already labeled where it could be
+		}
+		return "Shard " + shard + ": " + s
+	}
+	return label(selfShard, self) + " " + label(otherShard, other)
+}
+
+// unionInOrder returns a followed by the elements of b it lacks, each once.
+func unionInOrder(a, b []string) []string {
+	var out []string
+	for _, s := range slices.Concat(a, b) {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// sameFigure reports whether two findings give one answer: the same key,
+// figure (allowed per window), scope and visibility.
+func sameFigure(a, b *Finding) bool {
+	return a.Key == b.Key && a.Allowed == b.Allowed && a.WindowSeconds == b.WindowSeconds &&
+		a.Scope == b.Scope && a.Hidden == b.Hidden
+}
+
+// mergeFindings merges the findings of two documents of one scenario. Each
+// shard measures the same limits with its share of the load, so findings of
+// one key that give the same answer (sameFigure) are one finding: the first
+// side's wording, with the families and evidence of both, each once. Findings
+// of one key that disagree are both kept, in order, each with an evidence
+// sentence naming the shard that measured it: a reader sees the disagreement
+// rather than a figure no shard measured.
+func mergeFindings(a, b []Finding, aShard, bShard string) []Finding {
+	out := slices.Clone(a)
+	for i := range out {
+		out[i].Families = slices.Clone(out[i].Families)
+		out[i].Evidence = slices.Clone(out[i].Evidence)
+	}
+	for _, f := range b {
+		var agree *Finding
+		var others []int
+		for i := range out {
+			switch {
+			case out[i].Key != f.Key:
+			case sameFigure(&out[i], &f):
+				agree = &out[i]
+			default:
+				others = append(others, i)
+			}
+		}
+		if agree != nil {
+			agree.Families = unionInOrder(agree.Families, f.Families)
+			agree.Evidence = unionInOrder(agree.Evidence, f.Evidence)
+			agree.Namespace = cmp.Or(agree.Namespace, f.Namespace)
+			agree.WindowSource = cmp.Or(agree.WindowSource, f.WindowSource)
+			agree.Method = cmp.Or(agree.Method, f.Method)
+			agree.Advice = cmp.Or(agree.Advice, f.Advice)
+			if len(others) > 0 {
+				agree.Evidence = unionInOrder(agree.Evidence, []string{measuredBy(bShard)})
+			}
+			continue
+		}
+		f.Families = slices.Clone(f.Families)
+		f.Evidence = slices.Clone(f.Evidence)
+		if len(others) > 0 {
+			for _, i := range others {
+				if !slices.ContainsFunc(out[i].Evidence, isMeasuredBy) {
+					out[i].Evidence = append(out[i].Evidence, measuredBy(aShard))
+				}
+			}
+			if !slices.ContainsFunc(f.Evidence, isMeasuredBy) {
+				f.Evidence = append(f.Evidence, measuredBy(bShard))
+			}
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+const measuredPrefix = "measured by "
+
+// measuredBy is the evidence sentence naming who measured a finding that
+// another shard's disagrees with.
+func measuredBy(shard string) string {
+	if shard == "" {
+		return measuredPrefix + "a document without a shard"
+	}
+	return measuredPrefix + "shard " + shard
+}
+
+func isMeasuredBy(s string) bool { return strings.HasPrefix(s, measuredPrefix) }
 
 // shiftAdd adds src, shifted right by shift, into dst.
 func shiftAdd(dst, src []int64, shift int) []int64 {
