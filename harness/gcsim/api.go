@@ -49,7 +49,9 @@ type userState struct {
 	routingSinceText string
 }
 
-func newOrgState(d *directory, seed uint64) *orgState {
+// newOrgState is the organization as the simulator starts it at time
+// start: every user Offline and OFF_QUEUE since then.
+func newOrgState(d *directory, seed uint64, start time.Time) *orgState {
 	o := &orgState{users: make([]userState, len(d.users)), convs: map[string]*conversation{}, screens: map[string]string{},
 		chanToken: map[string]*token{}, acd: newACDState(d, seed)}
 	offline := ""
@@ -63,8 +65,9 @@ func newOrgState(d *directory, seed uint64) *orgState {
 	}
 	for i := range o.users {
 		o.users[i].presenceID = offline
+		o.users[i].presenceSince = start
 		o.users[i].routingStatus = "OFF_QUEUE"
-		o.users[i].routingSinceText = time.Unix(0, 0).UTC().Format(isoMillis)
+		o.users[i].routingSince, o.users[i].routingSinceText = start, start.UTC().Format(isoMillis)
 	}
 	return o
 }

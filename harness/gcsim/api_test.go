@@ -125,7 +125,7 @@ func TestErrors(t *testing.T) {
 		{"truncated JSON", "PATCH", presence, `{"presenceDefinition": {"id": "x"`, 400, "bad.request", "malformed syntax"},
 		{"wrong JSON type", "PATCH", presence, `{"presenceDefinition": "Available"}`, 400, "bad.request", "field presenceDefinition"},
 		{"empty body", "PATCH", presence, nil, 400, "bad.request", "empty"},
-		{"missing field", "PATCH", presence, `{}`, 400, "bad.request", "presenceDefinition.id is required"},
+		{"missing field", "PATCH", presence, `{}`, 400, "bad.request", "presenceDefinition.id, message or primary"},
 		{"unknown presence", "PATCH", presence, `{"presenceDefinition":{"id":"x"}}`, 400, "bad.request", "not a presence definition"},
 		{"bad routing status", "PUT", "/api/v2/users/" + gcsim.UserID(0) + "/routingstatus", `{"status":"ASLEEP"}`, 400, "bad.request", "ASLEEP"},
 		{"analytics without interval", "POST", "/api/v2/analytics/conversations/details/query", `{}`, 400, "bad.request", "interval"},

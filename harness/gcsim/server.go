@@ -92,7 +92,7 @@ func NewUnstartedServer(p *Profile) *Server {
 	}
 	s.router = newRouter(s.rules)
 	s.auth = newAuthState(s)
-	s.state = newOrgState(s.dir, p.Seed)
+	s.state = newOrgState(s.dir, p.Seed, now())
 	s.stats = newStatsState(s.router, s.rules)
 	s.faults.set(p.Faults, p.Seed)
 	n := p.Notifications

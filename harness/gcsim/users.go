@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
 	"github.com/cxload/cxload/harness/genesys"
 )
@@ -83,12 +82,8 @@ func (s *Server) presenceJSON(u *User, source string, st *userState) presenceJSO
 	if pd != nil {
 		def.SystemPresence = pd.Name
 	}
-	mod := st.presenceSince
-	if mod.IsZero() {
-		mod = time.Unix(0, 0)
-	}
 	return presenceJSON{ID: source, Name: source, Source: source, SourceID: source, Primary: true, Message: st.presenceMsg,
-		PresenceDefinition: def, ModifiedDate: mod.UTC().Format("2006-01-02T15:04:05.000Z"),
+		PresenceDefinition: def, ModifiedDate: st.presenceSince.UTC().Format(isoMillis),
 		SelfURI: "/api/v2/users/" + u.ID + "/presences/" + source}
 }
 
@@ -97,8 +92,12 @@ func (s *Server) getPresence(c *reqCtx) {
 	if u == nil {
 		return
 	}
+	if !strings.EqualFold(c.params[1], "purecloud") {
+		s.writeError(c, http.StatusNotFound, "not.found", "The presence source "+c.params[1]+" was not found; use purecloud.", nil)
+		return
+	}
 	st.mu.Lock()
-	p := s.presenceJSON(u, c.params[1], st)
+	p := s.presenceJSON(u, presenceSource, st)
 	st.mu.Unlock()
 	s.writeJSON(c, http.StatusOK, p)
 }
@@ -112,32 +111,53 @@ func (s *Server) patchPresence(c *reqCtx) {
 		s.writeError(c, http.StatusNotFound, "not.found", "The presence source "+c.params[1]+" was not found; use purecloud.", nil)
 		return
 	}
+	// Genesys documents three bodies, combinable: a presenceDefinition, a
+	// message alone, or primary (this source is the only one, always
+	// primary).
 	var body struct {
 		PresenceDefinition *struct {
 			ID string `json:"id"`
 		} `json:"presenceDefinition"`
 		Message *string `json:"message"`
+		Primary *bool   `json:"primary"`
 	}
 	if !s.readJSON(c, &body, false) {
 		return
 	}
-	if body.PresenceDefinition == nil || body.PresenceDefinition.ID == "" {
-		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id is required",
+	if body.PresenceDefinition == nil && body.Message == nil && body.Primary == nil {
+		s.writeError(c, http.StatusBadRequest, "bad.request", "the body needs presenceDefinition.id, message or primary",
 			&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "missing.field", FieldName: "presenceDefinition.id"}}})
 		return
 	}
-	pd := s.dir.presByID[body.PresenceDefinition.ID]
-	if pd == nil {
-		s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id "+body.PresenceDefinition.ID+" is not a presence definition of this organization (GET /api/v2/presencedefinitions lists them)", nil)
+	var pd *PresenceDefinition
+	if body.PresenceDefinition != nil {
+		if body.PresenceDefinition.ID == "" {
+			s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id is required in a presenceDefinition",
+				&errorExtra{details: []genesys.ErrorDetail{{ErrorCode: "missing.field", FieldName: "presenceDefinition.id"}}})
+			return
+		}
+		if pd = s.dir.presByID[body.PresenceDefinition.ID]; pd == nil {
+			s.writeError(c, http.StatusBadRequest, "bad.request", "presenceDefinition.id "+body.PresenceDefinition.ID+" is not a presence definition of this organization (GET /api/v2/presence/definitions lists them)", nil)
+			return
+		}
+	}
+	if body.Primary != nil && !*body.Primary {
+		s.badRequest(c, "primary false: PURECLOUD is the simulator's only presence source, so it stays primary")
 		return
 	}
 	st.mu.Lock()
-	st.presenceID = pd.ID
+	if pd != nil {
+		st.presenceID = pd.ID
+	} else if pd = s.dir.presByID[st.presenceID]; pd == nil {
+		st.mu.Unlock()
+		s.badRequest(c, "the user has no presence definition to keep; send presenceDefinition.id")
+		return
+	}
 	if body.Message != nil {
 		st.presenceMsg = *body.Message
 	}
 	st.presenceSince = c.nowTime
-	p := s.presenceJSON(u, "PURECLOUD", st)
+	p := s.presenceJSON(u, presenceSource, st)
 	st.mu.Unlock()
 	s.writeJSON(c, http.StatusOK, p)
 	s.hub.Publish("v2.users."+u.ID+".presence", map[string]any{
@@ -146,12 +166,18 @@ func (s *Server) patchPresence(c *reqCtx) {
 		"message":            p.Message,
 		"modifiedDate":       p.ModifiedDate,
 	}, s.eventCorr(c.corr))
+	if body.PresenceDefinition == nil {
+		return // a message or primary alone leaves the routing status as it is
+	}
 	// The system derives the routing status from the presence: On Queue is
 	// IDLE (or INTERACTING with calls), anything else OFF_QUEUE.
 	ev := &events{corr: c.corr}
 	s.setOnQueue(u.index, pd.SystemPresence == onQueuePresence, c.nowTime, ev)
 	s.publish(ev)
 }
+
+// presenceSource is the source of the presences the API sets.
+const presenceSource = "PURECLOUD"
 
 // onQueuePresence is the SystemPresence of the On Queue definition.
 const onQueuePresence = "ON_QUEUE"
@@ -175,7 +201,7 @@ func (s *Server) getRoutingStatus(c *reqCtx) {
 		status, since = st.routingStatus, st.routingSinceText
 		st.mu.Unlock()
 	} else if validUserID(id) {
-		status, since = "OFF_QUEUE", time.Unix(0, 0).UTC().Format(isoMillis)
+		status = "OFF_QUEUE" // no startTime: the user never was in it
 	} else {
 		s.badRequest(c, fmt.Sprintf("user id %q: not a user id (letters, digits and '-', at most 64)", id))
 		return
@@ -188,8 +214,10 @@ func (s *Server) getRoutingStatus(c *reqCtx) {
 	b = append(b, id...)
 	b = append(b, `","status":"`...)
 	b = append(b, status...)
-	b = append(b, `","startTime":"`...)
-	b = append(b, since...)
+	if since != "" {
+		b = append(b, `","startTime":"`...)
+		b = append(b, since...)
+	}
 	b = append(b, "\"}\n"...)
 	s.writeRaw(c, http.StatusOK, b)
 }
