@@ -243,6 +243,38 @@ func TestAlertTimeout(t *testing.T) {
 	})
 }
 
+// TestDeclineNotResponding: an agent that declines an offer (state
+// disconnected while alerting) is NOT_RESPONDING, as Genesys' help on
+// agent statuses says of a declined or unanswered interaction, and the call
+// re-enters the queue and goes to the next member.
+func TestDeclineNotResponding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newPipeServer(t, nil)
+		first, second := newDesk(t, s, 0), newDesk(t, s, 20) // both in queue 0
+		first.onQueue()
+		time.Sleep(time.Second) // the bubble's clock: first has been idle longer
+		second.onQueue()
+		conv := injectCalls(t, s, gcsim.QueueID(0), 1)[0]
+		if st := first.routing(); st != "INTERACTING" {
+			t.Fatalf("longest-idle agent on the offer: %s, want INTERACTING", st)
+		}
+		c, me := first.call()
+		if c.ID != conv || me.State != "alerting" {
+			t.Fatalf("offer to the longest-idle agent: %+v", me)
+		}
+		first.patch(conv, me.ID, `{"state":"disconnected"}`)
+		if st := first.routing(); st != "NOT_RESPONDING" {
+			t.Errorf("after declining: %s, want NOT_RESPONDING", st)
+		}
+		if st := second.routing(); st != "INTERACTING" {
+			t.Fatalf("next agent: %s, want INTERACTING (the declined call re-queued and offered)", st)
+		}
+		if c, me := second.call(); c.ID != conv || me.State != "alerting" {
+			t.Fatalf("re-offer: %+v", me)
+		}
+	})
+}
+
 // userParticipant returns the participant of user uid with purpose, or fails.
 func (d *desk) userCall(purpose string) (sdkCallEvent, sdkCallEventPartier) {
 	d.tb.Helper()

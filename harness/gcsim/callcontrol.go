@@ -195,6 +195,11 @@ func (s *Server) answerLocked(conv *conversation, p *participant, now time.Time,
 func (s *Server) hangUpLocked(conv *conversation, p *participant, now time.Time, ev *events) {
 	was := p.State
 	p.disconnect(now, "client")
+	if i := s.userIndex(p.UserID); i >= 0 && was == "alerting" && p.Purpose == "agent" {
+		// Declining an offer makes the agent NOT_RESPONDING, like an offer
+		// that timed out (Genesys' help on agent statuses).
+		s.state.acd.agents[i].notResponding = true
+	}
 	s.agentLeftLocked(conv, p, was, now, ev)
 	live := 0
 	for _, q := range conv.parts {
