@@ -95,6 +95,9 @@ type agentACD struct {
 	notResponding bool // an offer timed out; cleared by going On Queue again
 	acd           int  // ACD participants it holds: alerting, connected or in after-call work
 	direct        int  // non-ACD calls it is connected to
+	// lastHandled is when its last handled ACD call ended (after-call work
+	// included); zero if it handled none.
+	lastHandled time.Time
 }
 
 // acdState is the routing part of orgState, guarded by orgState.convMu.
@@ -207,12 +210,15 @@ func (s *Server) queueIndexOf(i int) int {
 	return i % len(s.dir.queues)
 }
 
-// dispatchLocked offers the waiting calls of queue q to its longest-idle
-// On Queue, IDLE, joined members, oldest call first.
+// dispatchLocked offers the waiting calls of queue q, oldest first, to its
+// On Queue, IDLE, joined members, the longest since handling a call first.
 func (s *Server) dispatchLocked(q int, now time.Time, ev *events) {
 	o := s.state
 	for len(o.acd.waiting[q]) > 0 {
-		best, bestSince := -1, time.Time{}
+		// Genesys offers to the agent that has gone the longest since
+		// handling an ACD interaction; status changes do not count. Among
+		// agents equal on that, the one IDLE the longest.
+		best, bestHandled, bestSince := -1, time.Time{}, time.Time{}
 		for i := q; i < len(s.dir.users); i += len(s.dir.queues) {
 			a := &o.acd.agents[i]
 			if !a.joined || routingStatusOf(a) != "IDLE" {
@@ -222,8 +228,8 @@ func (s *Server) dispatchLocked(q int, now time.Time, ev *events) {
 			st.mu.Lock()
 			since := st.routingSince
 			st.mu.Unlock()
-			if best < 0 || since.Before(bestSince) {
-				best, bestSince = i, since
+			if c := a.lastHandled.Compare(bestHandled); best < 0 || c < 0 || c == 0 && since.Before(bestSince) {
+				best, bestHandled, bestSince = i, a.lastHandled, since
 			}
 		}
 		if best < 0 {

@@ -275,6 +275,44 @@ func TestDeclineNotResponding(t *testing.T) {
 	})
 }
 
+// TestOfferLongestSinceHandled: a call goes to the member that has gone the
+// longest since handling an ACD call, not the one IDLE the longest: going
+// On Queue does not put an agent behind one that just handled a call
+// (Genesys' help, "Agent availability": status changes and on-queue
+// behavior do not affect agent selection).
+func TestOfferLongestSinceHandled(t *testing.T) {
+	s := newServer(t, nil)
+	a, b := newDesk(t, s, 0), newDesk(t, s, 20) // both in queue 0
+	a.onQueue()
+	conv, part, comm := injectCall(t, s, a.tok, gcsim.QueueID(0), a.uid)
+	a.patch(conv, part, `{"state":"connected"}`)
+	r := do(t, s, "POST", "/api/v2/conversations/calls/"+conv+"/participants/"+part+"/communications/"+comm+"/wrapup", a.tok,
+		map[string]string{"code": gcsim.WrapupCodeID(0)})
+	if r.Status != 202 {
+		t.Fatalf("POST wrapup: %d %s", r.Status, r.Body)
+	}
+	a.patch(conv, part, `{"state":"disconnected"}`) // wrapped up: IDLE at once
+	var rs sdkRoutingStatus
+	strict(t, "GET routingstatus", do(t, s, "GET", "/api/v2/users/"+a.uid+"/routingstatus", a.tok, nil).Body, &rs)
+	if rs.Status != "IDLE" {
+		t.Fatalf("agent a after its call: %s, want IDLE", rs.Status)
+	}
+	b.onQueue() // IDLE after a, and never handled a call
+
+	next := injectCalls(t, s, gcsim.QueueID(0), 1)[0]
+	var full sdkConversation
+	strict(t, "GET conversation", do(t, s, "GET", "/api/v2/conversations/"+next, a.tok, nil).Body, &full)
+	var offered []string
+	for _, p := range full.Participants {
+		if p.Purpose == "agent" {
+			offered = append(offered, p.UserID)
+		}
+	}
+	if len(offered) != 1 || offered[0] != b.uid {
+		t.Errorf("second call offered to %v, want agent b %s (a handled a call, b none)", offered, b.uid)
+	}
+}
+
 // userParticipant returns the participant of user uid with purpose, or fails.
 func (d *desk) userCall(purpose string) (sdkCallEvent, sdkCallEventPartier) {
 	d.tb.Helper()

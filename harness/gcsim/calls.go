@@ -160,6 +160,9 @@ func (s *Server) agentLeftLocked(conv *conversation, p *participant, was string,
 		return
 	default:
 		a.acd--
+		if was == "connected" {
+			a.lastHandled = now // wrapped up before hanging up: no after-call work
+		}
 	}
 	if s.refreshLocked(i, now, ev) {
 		if q := s.queueIndexOf(i); q >= 0 {
@@ -190,6 +193,7 @@ func (s *Server) endAcwLocked(conv *conversation, p *participant, now time.Time,
 	}
 	if i := s.userIndex(p.UserID); i >= 0 {
 		s.state.acd.agents[i].acd--
+		s.state.acd.agents[i].lastHandled = now
 		s.conversationEventsLocked(conv, ev)
 		if s.refreshLocked(i, now, ev) {
 			if q := s.queueIndexOf(i); q >= 0 {
