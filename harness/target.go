@@ -710,7 +710,7 @@ func (tg *Target) NewRecorder(opts ...metrics.Option) *metrics.Recorder {
 		base = append(base, metrics.WithLabels(tg.Config.Labels))
 	}
 	if tg.otel != nil {
-		base = append(base, metrics.WithObserver(tg.otel.Observer))
+		base = append(base, metrics.WithObserver(tg.otel.ObserverFor(tg.Config.RunID)))
 	}
 	return metrics.NewRecorder(append(base, opts...)...)
 }

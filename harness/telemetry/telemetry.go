@@ -21,7 +21,8 @@
 // Every result a Recorder records adds to these instruments, each with the
 // attributes cxload.scenario, cxload.operation, cxload.outcome and
 // cxload.shard ("i/n", "1/1" for an unsharded run), the names and classes
-// of the result document:
+// of the result document, and cxload.run, the run's id, when it is known
+// (ObserverFor):
 //
 //	cxload.requests            counter    requests (the document's outcome counts)
 //	cxload.request.latency     histogram  s, service time of the last attempt ("latency")
@@ -103,6 +104,10 @@ const (
 	AttrOperation = "cxload.operation"
 	AttrOutcome   = "cxload.outcome"
 	AttrShard     = "cxload.shard"
+	// AttrRun is the run's id (the result document's run): on every
+	// series rather than on the resource, so that a dashboard filters by
+	// it as by any other label.
+	AttrRun = "cxload.run"
 )
 
 // An Exporter exports what its observers see every few seconds, and once
@@ -247,15 +252,26 @@ func (in *instruments) create(m metric.Meter) error {
 // Observer returns the metrics.Observer of a recorder of scenario and
 // shard (as metrics.WithObserver passes them; "" is "1/1"), or nil for a
 // nil Exporter. Its method value is what metrics.WithObserver takes.
+// Its figures carry no run id: see ObserverFor.
 func (e *Exporter) Observer(scenario, shardName string) metrics.Observer {
-	if e == nil {
-		return nil
+	return e.ObserverFor("")(scenario, shardName)
+}
+
+// ObserverFor is Observer for the recorders of run id run (metrics.WithRun,
+// CXLOAD_RUN_ID): their figures also carry cxload.run, unless run is "".
+//
+//	metrics.WithRun(id), metrics.WithObserver(exp.ObserverFor(id))
+func (e *Exporter) ObserverFor(run string) func(scenario, shard string) metrics.Observer {
+	return func(scenario, shardName string) metrics.Observer {
+		if e == nil {
+			return nil
+		}
+		sh, err := shard.Parse(shardName)
+		if err == nil {
+			shardName = sh.String()
+		}
+		return &observer{in: &e.in, scenario: scenario, shard: shardName, run: run}
 	}
-	sh, err := shard.Parse(shardName)
-	if err == nil {
-		shardName = sh.String()
-	}
-	return &observer{in: &e.in, scenario: scenario, shard: shardName}
 }
 
 // Failed returns how many exports have failed so far.
@@ -332,11 +348,11 @@ func redact(msg string, headers map[string]string) string {
 }
 
 // observer adds each result to the instruments under its scenario, shard,
-// operation and outcome.
+// run, operation and outcome.
 type observer struct {
-	in              *instruments
-	scenario, shard string
-	sets            sync.Map // opOutcome → *options
+	in                   *instruments
+	scenario, shard, run string
+	sets                 sync.Map // opOutcome → *options
 }
 
 type opOutcome struct {
@@ -356,12 +372,16 @@ func (o *observer) options(op string, out result.Outcome) *options {
 	if v, ok := o.sets.Load(k); ok {
 		return v.(*options)
 	}
-	set := metric.WithAttributeSet(attribute.NewSet(
+	attrs := []attribute.KeyValue{
 		attribute.String(AttrScenario, o.scenario),
 		attribute.String(AttrOperation, op),
 		attribute.String(AttrOutcome, out.String()),
 		attribute.String(AttrShard, o.shard),
-	))
+	}
+	if o.run != "" {
+		attrs = append(attrs, attribute.String(AttrRun, o.run))
+	}
+	set := metric.WithAttributeSet(attribute.NewSet(attrs...))
 	v, _ := o.sets.LoadOrStore(k, &options{add: []metric.AddOption{set}, record: []metric.RecordOption{set}})
 	return v.(*options)
 }

@@ -44,6 +44,10 @@ func (l *logs) all() []string {
 
 const secret = "s3cret-api-key"
 
+// runID is a run id as harness derives it from GitHub's GITHUB_RUN_ID and
+// GITHUB_RUN_ATTEMPT.
+const runID = "4711-2"
+
 // inputs is what the test run recorded, per operation and outcome, to
 // check sums against.
 type inputs struct {
@@ -98,7 +102,9 @@ func run(rec *metrics.Recorder) *inputs {
 // What the receiver holds after a run equals the run's result document:
 // the counts per operation and outcome, the counters, the histograms'
 // counts and sums, and their quantiles within telemetry.QuantileError of
-// the document's HdrHistogram figures.
+// the document's HdrHistogram figures; every series names the document's
+// run. (TestPeriodicExportAndClose: a recorder without a run id exports no
+// cxload.run.)
 func TestExportEqualsResultDocument(t *testing.T) {
 	for _, gz := range []bool{false, true} {
 		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
@@ -125,7 +131,8 @@ func TestExportEqualsResultDocument(t *testing.T) {
 			if err != nil || exp == nil {
 				t.Fatalf("FromEnv = %v, %v; want an exporter", exp, err)
 			}
-			rec := metrics.NewRecorder(metrics.WithScenario("TestExport"), metrics.WithShard("2/4"), metrics.WithObserver(exp.Observer))
+			rec := metrics.NewRecorder(metrics.WithScenario("TestExport"), metrics.WithShard("2/4"), metrics.WithRun(runID),
+				metrics.WithObserver(exp.ObserverFor(runID)))
 			in := run(rec)
 			doc := rec.Snapshot()
 			exp.Close()
@@ -147,19 +154,27 @@ func TestExportEqualsResultDocument(t *testing.T) {
 			if res["service.name"] != "cxload" || res["deployment.environment"] != "loadtest" || res["team"] != "cx" {
 				t.Errorf("resource = %v, want service.name=cxload and the attributes of %s", res, telemetry.EnvResource)
 			}
-			checkDocument(t, rcv, doc, in, "TestExport", "2/4")
+			if doc.Run != runID {
+				t.Fatalf("document run = %q, want %q", doc.Run, runID)
+			}
+			checkDocument(t, rcv, doc, in, "TestExport", "2/4", doc.Run)
 		})
 	}
 }
 
-// checkDocument compares what rcv holds with doc.
-func checkDocument(t *testing.T, rcv *receiver, doc *result.Document, in *inputs, scenario, shard string) {
+// checkDocument compares what rcv holds with doc: every series carries
+// scenario, shard and, unless it is "", run.
+func checkDocument(t *testing.T, rcv *receiver, doc *result.Document, in *inputs, scenario, shard, run string) {
 	t.Helper()
 	key := func(op, outcome string) string {
-		return attrKey(map[string]string{
+		attrs := map[string]string{
 			telemetry.AttrScenario: scenario, telemetry.AttrShard: shard,
 			telemetry.AttrOperation: op, telemetry.AttrOutcome: outcome,
-		})
+		}
+		if run != "" {
+			attrs[telemetry.AttrRun] = run
+		}
+		return attrKey(attrs)
 	}
 	requests := rcv.series("cxload.requests")
 	var exported int
