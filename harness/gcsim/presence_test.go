@@ -1,6 +1,7 @@
 package gcsim_test
 
 import (
+	"net/url"
 	"testing"
 	"time"
 
@@ -94,5 +95,30 @@ func TestNeverSet(t *testing.T) {
 	strict(t, "GET routingstatus of an unknown user", r.Body, &unknown)
 	if r.Status != 200 || unknown.Status != "OFF_QUEUE" || unknown.StartTime != "" {
 		t.Errorf("unknown user: %d %s, want 200 OFF_QUEUE without startTime", r.Status, r.Body)
+	}
+}
+
+// TestQueueNameFilter: GET /api/v2/routing/queues?name= is the exact name,
+// with leading and trailing asterisks as wildcards (the Routing API's
+// documentation), not a prefix.
+func TestQueueNameFilter(t *testing.T) {
+	s := newServer(t, nil) // 20 queues, "Queue 001" .. "Queue 020"
+	cc := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	for _, tc := range []struct {
+		name string
+		want int
+	}{
+		{"Queue 001", 1},
+		{"queue 001", 1}, // case ignored (unconfirmed)
+		{"Queue 00", 0},  // not a prefix match
+		{"Queue 00*", 9},
+		{"*01", 1},
+		{"*ue 01*", 10},
+	} {
+		var l sdkmQueueentitylisting
+		strict(t, tc.name, do(t, s, "GET", "/api/v2/routing/queues?pageSize=100&name="+url.QueryEscape(tc.name), cc, nil).Body, &l)
+		if len(l.Entities) != tc.want || l.Total != int64(tc.want) {
+			t.Errorf("name=%q: %d queues (total %d), want %d", tc.name, len(l.Entities), l.Total, tc.want)
+		}
 	}
 }

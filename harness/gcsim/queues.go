@@ -64,10 +64,10 @@ func (s *Server) getQueues(c *reqCtx) {
 		s.badRequest(c, err.Error())
 		return
 	}
-	name := strings.ToLower(strings.TrimSuffix(q.Get("name"), "*"))
+	name := q.Get("name")
 	var match []*Queue
 	for i := range s.dir.queues {
-		if name == "" || strings.HasPrefix(strings.ToLower(s.dir.queues[i].Name), name) {
+		if name == "" || nameMatches(name, s.dir.queues[i].Name) {
 			match = append(match, &s.dir.queues[i])
 		}
 	}
@@ -89,4 +89,22 @@ func (s *Server) getQueue(c *reqCtx) {
 		return
 	}
 	s.writeJSON(c, http.StatusOK, s.queueJSON(qu))
+}
+
+// nameMatches applies a queue name filter as the Routing API documents it:
+// the exact name, with leading and trailing asterisks allowed as
+// wildcards. Case is ignored (Genesys does not say).
+func nameMatches(pattern, name string) bool {
+	p, n := strings.ToLower(pattern), strings.ToLower(name)
+	lead, trail := strings.HasPrefix(p, "*"), len(p) > 1 && strings.HasSuffix(p, "*")
+	core := strings.Trim(p, "*")
+	switch {
+	case lead && trail:
+		return strings.Contains(n, core)
+	case lead:
+		return strings.HasSuffix(n, core)
+	case trail:
+		return strings.HasPrefix(n, core)
+	}
+	return n == core
 }
