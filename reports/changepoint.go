@@ -182,9 +182,10 @@ type ChangePoint struct {
 	Verdict  string  `json:"verdict"` // better or worse
 }
 
-// ChangePoints searches every scenario metric of history (oldest first) for
-// change points, in the order of the metrics of the newest run that has
-// them; within a metric, oldest first.
+// ChangePoints searches every scenario metric of history (oldest first),
+// and the service time's median of each operation where the runs keep their
+// histograms, for change points: metric by metric in the order they first
+// appear; within a metric, oldest first.
 func ChangePoints(history []*Run, opt ChangePointOptions) []ChangePoint {
 	opt = opt.withDefaults()
 	off := max(len(history)-opt.MaxRuns, 0)
@@ -198,7 +199,7 @@ func ChangePoints(history []*Run, opt ChangePointOptions) []ChangePoint {
 	var order []string
 	for i, r := range history {
 		ms, _ := Metrics(r)
-		for _, m := range ms {
+		for _, m := range append(ms, serviceMedians(r)...) {
 			s := byKey[m.Key()]
 			if s == nil {
 				s = &series{}
@@ -277,4 +278,25 @@ func (r *Report) markdownChangePoints(w *limitWriter) {
 			mdCode(cp.RunID, false), cp.Index+1, len(r.History), mdEscape(fmtMetric(cp.Before, cp.Unit)), mdEscape(fmtMetric(cp.After, cp.Unit)), fmtPct(cp.DeltaPct), cp.P)
 	}
 	w.printf("\n")
+}
+
+// serviceMedians returns the median service time of each operation of r's
+// scenarios, as metrics "service p50 <op>"; none for a compacted run.
+func serviceMedians(r *Run) []ScenarioMetric {
+	var out []ScenarioMetric
+	for i := range r.Scenarios {
+		s := &r.Scenarios[i]
+		if s.Doc == nil {
+			continue
+		}
+		for _, o := range s.Doc.Operations {
+			q, err := o.Latency.Quantiles(50)
+			if err != nil || q.Count == 0 {
+				continue
+			}
+			out = append(out, ScenarioMetric{Scenario: s.Name, Cell: s.Cell(), Metric: "service p50 " + o.Op, Unit: "ms",
+				Value: float64(q.Values[0]) * 1e-3, Better: "lower"})
+		}
+	}
+	return out
 }

@@ -137,3 +137,26 @@ func TestChangePointsUnderMinimumEffect(t *testing.T) {
 	loose := map[string]reports.Rule{"p99": {Rel: 0.01}}
 	assert.Len(t, reports.ChangePoints(history, reports.ChangePointOptions{Rules: loose}), 1)
 }
+
+// TestChangePointsServiceMedian: the service time's median, read from the
+// runs' histograms, has its change points too: a route 30% slower from the
+// seventh of twelve runs.
+func TestChangePointsServiceMedian(t *testing.T) {
+	var history []*reports.Run
+	for i := range 12 {
+		scale := 1.0
+		if i >= 6 {
+			scale = 1.3
+		}
+		history = append(history, latencyRun(t, fmt.Sprintf("run-%02d", i), uint64(i+1), 2000, 20, scale))
+	}
+	var got []reports.ChangePoint
+	for _, cp := range reports.ChangePoints(history, reports.ChangePointOptions{}) {
+		if cp.Metric == "service p50 op" {
+			got = append(got, cp)
+		}
+	}
+	require.Len(t, got, 1)
+	assert.Equal(t, 6, got[0].Index)
+	assert.InDelta(t, 30, got[0].DeltaPct, 5)
+}
