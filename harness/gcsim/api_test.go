@@ -136,7 +136,7 @@ func TestErrors(t *testing.T) {
 		{"control of an unknown call", "PATCH", "/api/v2/conversations/calls/nope/participants/p", `{"state":"connected"}`, 404, "not.found", "conversation nope"},
 		{"routing status set by a client", "PUT", "/api/v2/users/" + gcsim.UserID(0) + "/routingstatus", `{"status":"IDLE"}`, 400, "bad.request", "set by the system"},
 		{"inject calls on no queue", "POST", "/admin/calls", `{"queueId":"nope","count":1}`, 400, "bad.request", "queue \"nope\" does not exist"},
-		{"body over request.bytes.max", "PATCH", presence, big, 413, "request.entity.too.large", "512000"},
+		{"body over request.bytes.max", "PATCH", presence, big, 413, "request.entity.too.large", "The request is over the size limit. Maximum bytes: 512000"},
 		{"bad paging", "GET", "/api/v2/routing/queues?pageSize=0", nil, 400, "bad.request", "pageSize"},
 		{"unknown limits namespace", "GET", "/api/v2/organizations/limits/namespaces/nope", nil, 404, "not.found", "nope"},
 	}

@@ -283,9 +283,15 @@ func (s *Server) serveToken(c *reqCtx) {
 			return
 		}
 	}
+	// The descriptions are those observed on Genesys; the status (400 or
+	// 401) is unconfirmed.
 	cl, known := s.auth.clients[id]
-	if !known || subtle.ConstantTimeCompare([]byte(cl.Secret), []byte(secret)) != 1 {
-		s.writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client authentication failed: unknown client id or wrong secret")
+	if !known {
+		s.writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "client not found")
+		return
+	}
+	if subtle.ConstantTimeCompare([]byte(cl.Secret), []byte(secret)) != 1 {
+		s.writeOAuthError(c, http.StatusUnauthorized, "invalid_client", "authentication failed")
 		return
 	}
 	if err := s.parseTokenForm(c); err != nil {

@@ -21,20 +21,22 @@ func TestTokenEndpointErrors(t *testing.T) {
 		ctype      string // "" = form
 		wantStatus int
 		wantError  string
+		wantDesc   string // "": any description
 	}{
-		{"ok", gcsim.DefaultClientID, gcsim.DefaultClientSecret, cc, "", 200, ""},
-		{"second client", gcsim.DefaultClientID2, gcsim.DefaultClientSecret2, cc, "", 200, ""},
-		{"unknown client", "nobody", "x", cc, "", 401, "invalid_client"},
-		{"wrong secret", gcsim.DefaultClientID, "wrong", cc, "", 401, "invalid_client"},
-		{"no client auth", "", "", cc, "", 401, "invalid_client"},
-		{"missing grant type", gcsim.DefaultClientID, gcsim.DefaultClientSecret, url.Values{}, "", 400, "invalid_request"},
-		{"wrong grant type", gcsim.DefaultClientID, gcsim.DefaultClientSecret, url.Values{"grant_type": {"authorization_code"}}, "", 400, "unsupported_grant_type"},
-		{"JSON body", gcsim.DefaultClientID, gcsim.DefaultClientSecret, cc, "application/json", 400, "invalid_request"},
-		{"malformed form", gcsim.DefaultClientID, gcsim.DefaultClientSecret, url.Values{"%zz": {"1"}}, "", 400, "invalid_request"},
+		{"ok", gcsim.DefaultClientID, gcsim.DefaultClientSecret, cc, "", 200, "", ""},
+		{"second client", gcsim.DefaultClientID2, gcsim.DefaultClientSecret2, cc, "", 200, "", ""},
+		// The descriptions Genesys was observed to give.
+		{"unknown client", "nobody", "x", cc, "", 401, "invalid_client", "client not found"},
+		{"wrong secret", gcsim.DefaultClientID, "wrong", cc, "", 401, "invalid_client", "authentication failed"},
+		{"no client auth", "", "", cc, "", 401, "invalid_client", ""},
+		{"missing grant type", gcsim.DefaultClientID, gcsim.DefaultClientSecret, url.Values{}, "", 400, "invalid_request", ""},
+		{"wrong grant type", gcsim.DefaultClientID, gcsim.DefaultClientSecret, url.Values{"grant_type": {"authorization_code"}}, "", 400, "unsupported_grant_type", ""},
+		{"JSON body", gcsim.DefaultClientID, gcsim.DefaultClientSecret, cc, "application/json", 400, "invalid_request", ""},
+		{"malformed form", gcsim.DefaultClientID, gcsim.DefaultClientSecret, url.Values{"%zz": {"1"}}, "", 400, "invalid_request", ""},
 		{"password grant bad password", gcsim.DefaultClientID, gcsim.DefaultClientSecret,
-			url.Values{"grant_type": {"password"}, "username": {"agent0001@sim-org.example"}, "password": {"nope"}}, "", 400, "invalid_grant"},
+			url.Values{"grant_type": {"password"}, "username": {"agent0001@sim-org.example"}, "password": {"nope"}}, "", 400, "invalid_grant", ""},
 		{"password grant", gcsim.DefaultClientID, gcsim.DefaultClientSecret,
-			url.Values{"grant_type": {"password"}, "username": {"agent0001@sim-org.example"}, "password": {gcsim.DefaultAgentPassword}}, "", 200, ""},
+			url.Values{"grant_type": {"password"}, "username": {"agent0001@sim-org.example"}, "password": {gcsim.DefaultAgentPassword}}, "", 200, "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -64,6 +66,9 @@ func TestTokenEndpointErrors(t *testing.T) {
 			}
 			if m["error"] != tt.wantError || m["description"] == "" || m["error_description"] != m["description"] {
 				t.Errorf("error body = %s, want error %q with description and error_description", r.Body, tt.wantError)
+			}
+			if tt.wantDesc != "" && m["description"] != tt.wantDesc {
+				t.Errorf("description %q, want %q", m["description"], tt.wantDesc)
 			}
 			if strings.Contains(string(r.Body), gcsim.DefaultClientSecret) {
 				t.Errorf("error body leaks the secret: %s", r.Body)

@@ -285,7 +285,7 @@ func (s *Server) writeError(c *reqCtx, status int, code, msg string, x *errorExt
 
 func (s *Server) writeTooLarge(c *reqCtx) {
 	s.writeError(c, http.StatusRequestEntityTooLarge, "request.entity.too.large",
-		fmt.Sprintf("The request is larger than request.bytes.max (%d bytes).", s.profile.RequestBytesMax), nil)
+		fmt.Sprintf("The request is over the size limit. Maximum bytes: %d", s.profile.RequestBytesMax), nil)
 }
 
 // writeJSON encodes v as the response body.
