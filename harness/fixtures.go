@@ -212,7 +212,7 @@ func (tg *Target) Users(ctx context.Context, c *api.Client, n int) ([]agent.User
 	}
 	fx := tg.Config.Guard.Fixtures
 	if fx.UsersFrom == "" {
-		return nil, fmt.Errorf("harness: %s is not set: a scenario that acts on users needs named test users on a tenant; %s", EnvUsers, usersHowTo)
+		return nil, errNoUsers
 	}
 	var users []agent.User
 	var err error
@@ -453,3 +453,20 @@ func isUUID(s string) bool {
 	}
 	return true
 }
+
+// UsersRequired is the refusal a run that changes users gets on a tenant
+// without CXLOAD_USERS, before anything is opened or sent; nil on a
+// simulator, in a rehearsal (which names its own test users), or when
+// CXLOAD_USERS is set. getenv is usually os.Getenv. A configuration that
+// does not resolve is not judged here: the target reports it.
+func UsersRequired(getenv func(string) string) error {
+	if strings.TrimSpace(getenv(EnvUsers)) != "" || strings.TrimSpace(getenv(EnvRehearse)) == "1" {
+		return nil
+	}
+	if cfg, err := ResolveTarget(getenv); err != nil || cfg.Kind != KindTenant {
+		return nil
+	}
+	return errNoUsers
+}
+
+var errNoUsers = fmt.Errorf("harness: %s is not set: a scenario that acts on users needs named test users on a tenant; %s", EnvUsers, usersHowTo)

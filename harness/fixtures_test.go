@@ -371,3 +371,33 @@ func TestResolveFixtures(t *testing.T) {
 		})
 	}
 }
+
+// A run that acts on users is refused on a tenant without CXLOAD_USERS,
+// naming it; a simulator, a rehearsal or a tenant with test users is not.
+func TestUsersRequired(t *testing.T) {
+	get := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	err := harness.UsersRequired(get(usersEnv(false)))
+	if err == nil || !strings.Contains(err.Error(), "CXLOAD_USERS is not set") {
+		t.Errorf("tenant without CXLOAD_USERS: %v, want a refusal naming CXLOAD_USERS", err)
+	}
+	for name, env := range map[string]map[string]string{
+		"tenant with users": usersEnv(true),
+		"simulator":         {},
+		"rehearsal":         {harness.EnvRehearse: "1"},
+	} {
+		if err := harness.UsersRequired(get(env)); err != nil {
+			t.Errorf("%s: %v, want nil", name, err)
+		}
+	}
+}
+
+func usersEnv(users bool) map[string]string {
+	m := map[string]string{
+		harness.EnvRegion: "eu-west-1", harness.EnvClientID: "client-a", harness.EnvClientSecret: "secret-a",
+		harness.EnvApproval: "CS-1", harness.EnvRequestBudget: "100",
+	}
+	if users {
+		m[harness.EnvUsers] = "group:test-users"
+	}
+	return m
+}

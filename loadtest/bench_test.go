@@ -59,7 +59,7 @@ func benchRigOp(b *testing.B, mk func(r *rig) func(ctx context.Context, a *agent
 	pool := r.tg.NewPool(auth.Config{Policy: auth.PerClient, TokensPerClient: max(1, agents/len(clients))})
 	setup := r.tg.NewClient(api.Config{Tokens: pool, Agents: agents})
 	ctx := r.ctx
-	users, err := agent.LoadUsers(ctx, setup, agents)
+	users, err := r.tg.Users(ctx, setup, agents) // on a tenant: the fixture users only
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,13 +3,18 @@
 package loadtest
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/cxload/cxload/harness"
 )
 
 // stampPath is a file every scenario opens and TestMain rewrites after the
@@ -34,7 +39,47 @@ func writeStamp() {
 	_ = os.WriteFile(stampPath, []byte(strconv.FormatInt(time.Now().UnixNano(), 10)+"\n"), 0o644)
 }
 
+// changeUsers are the scenarios that act on users: on a tenant they need
+// CXLOAD_USERS. Every benchmark does too. Discovery only reads.
+var changeUsers = []string{"TestRecordingBurst", "TestNotificationStability", "TestAgentShift"}
+
+// usersRefusal refuses, before any test runs and so before any request, a
+// tenant run that selects a scenario acting on users when CXLOAD_USERS is
+// unset, naming it; without it each such scenario would refuse in turn
+// while discovery, first in the package, had already spent budget. The
+// -run pattern is matched as go test matches a top-level name (its part
+// before the first slash).
+func usersRefusal() error {
+	err := harness.UsersRequired(os.Getenv)
+	if err == nil {
+		return nil
+	}
+	var picked []string
+	if f := flag.Lookup("test.run"); f != nil {
+		pat, _, _ := strings.Cut(f.Value.String(), "/")
+		re, rerr := regexp.Compile(pat)
+		for _, name := range changeUsers {
+			if rerr != nil || re.MatchString(name) {
+				picked = append(picked, name)
+			}
+		}
+	}
+	if f := flag.Lookup("test.bench"); f != nil && f.Value.String() != "" {
+		picked = append(picked, "the benchmarks (-bench)")
+	}
+	if len(picked) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w\n  (this run includes %s, which act on users; to run only discovery, which reads: go test -tags load -count=1 -run '^TestRateLimitDiscovery$' ./loadtest)",
+		err, strings.Join(picked, ", "))
+}
+
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if err := usersRefusal(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadtest:", err)
+		os.Exit(1)
+	}
 	writeStamp() // exists before the first test opens it
 	before := goleak.IgnoreCurrent()
 	code := m.Run()
