@@ -59,6 +59,7 @@ const (
 	EnvAbortAfter         = "CXLOAD_ABORT_AFTER"          // ... for this long
 	EnvTimezone           = "CXLOAD_TIMEZONE"             // IANA zone overriding the region's
 	EnvShard              = shard.Env                     // i/n: this machine's shard; splits the request budget
+	EnvShards             = shard.CountEnv                // n of a Kubernetes Indexed Job, whose pod is JOB_COMPLETION_INDEX+1
 )
 
 // Defaults of the guard's abort rules.
@@ -562,7 +563,7 @@ func parseRate(v string) (float64, error) {
 // reads, sorted (for documentation and for tests that clear them).
 func Variables() []string {
 	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvRunID, EnvApproval,
-		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard,
+		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard, EnvShards,
 		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm, EnvUserTokens, EnvRehearse}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
