@@ -122,3 +122,38 @@ func TestQueueNameFilter(t *testing.T) {
 		}
 	}
 }
+
+// TestUsersExpandAndID: GET /api/v2/users takes id (the users wanted) and
+// expand=presence,routingStatus, as the Users API documents, on the listing
+// and on one user.
+func TestUsersExpandAndID(t *testing.T) {
+	s := newServer(t, nil)
+	cc := token(t, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	d := newDesk(t, s, 2)
+	d.onQueue()
+	ids := []string{gcsim.UserID(1), gcsim.UserID(2)}
+	var l sdkmUserentitylisting
+	strict(t, "GET users", do(t, s, "GET", "/api/v2/users?id="+ids[0]+","+ids[1]+"&expand=presence,routingStatus", cc, nil).Body, &l)
+	if len(l.Entities) != 2 || l.Total != 2 {
+		t.Fatalf("GET users?id= two ids: %d users (total %d), want 2", len(l.Entities), l.Total)
+	}
+	for i, u := range l.Entities {
+		want := "OFF_QUEUE"
+		if u.Id == d.uid {
+			want = "IDLE"
+		}
+		if u.Id != ids[i] || u.Presence == nil || u.RoutingStatus == nil || string(u.RoutingStatus.Status) != want {
+			t.Errorf("user %d: %s with presence %v, routing status %v; want %s expanded, routing status %s", i, u.Id, u.Presence, u.RoutingStatus, ids[i], want)
+		}
+	}
+	var one sdkmUser
+	strict(t, "GET user", do(t, s, "GET", "/api/v2/users/"+d.uid+"?expand=routingStatus", cc, nil).Body, &one)
+	if one.RoutingStatus == nil || one.RoutingStatus.Status != "IDLE" || one.Presence != nil {
+		t.Errorf("GET user?expand=routingStatus: routing status %v, presence %v; want IDLE and no presence", one.RoutingStatus, one.Presence)
+	}
+	var plain sdkmUser
+	strict(t, "GET user", do(t, s, "GET", "/api/v2/users/"+d.uid, cc, nil).Body, &plain)
+	if plain.RoutingStatus != nil || plain.Presence != nil {
+		t.Errorf("GET user without expand: routing status %v, presence %v, want neither", plain.RoutingStatus, plain.Presence)
+	}
+}

@@ -3,6 +3,7 @@ package gcsim
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/cxload/cxload/harness/genesys"
@@ -23,6 +24,35 @@ type userJSON struct {
 	Version       int    `json:"version"`
 	AcdAutoAnswer bool   `json:"acdAutoAnswer"`
 	SelfURI       string `json:"selfUri"`
+	// With expand=presence and expand=routingStatus.
+	Presence      *presenceJSON      `json:"presence,omitempty"`
+	RoutingStatus *routingStatusJSON `json:"routingStatus,omitempty"`
+}
+
+// expandUser adds the parts of u that the query's expand asks for
+// (presence, routingStatus; other expansions are not modelled and left
+// out).
+func (s *Server) expandUser(out *userJSON, u *User, q url.Values) {
+	var presence, routing bool
+	for _, v := range q["expand"] {
+		for e := range strings.SplitSeq(v, ",") {
+			presence = presence || e == "presence"
+			routing = routing || e == "routingStatus"
+		}
+	}
+	if !presence && !routing {
+		return
+	}
+	st := &s.state.users[u.index]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if presence {
+		p := s.presenceJSON(u, presenceSource, st)
+		out.Presence = &p
+	}
+	if routing {
+		out.RoutingStatus = &routingStatusJSON{UserID: u.ID, Status: st.routingStatus, StartTime: st.routingSinceText}
+	}
 }
 
 func userJSONOf(u *User) userJSON {
@@ -37,14 +67,36 @@ func (s *Server) getUsers(c *reqCtx) {
 		s.badRequest(c, err.Error())
 		return
 	}
-	lo := min((number-1)*size, len(s.dir.users))
-	hi := min(lo+size, len(s.dir.users))
+	// id (repeated or comma-separated) lists the users wanted; unknown ids
+	// are left out.
+	var only []*User
+	for _, v := range q["id"] {
+		for id := range strings.SplitSeq(v, ",") {
+			if u := s.dir.byID[id]; u != nil {
+				only = append(only, u)
+			}
+		}
+	}
+	n := len(s.dir.users)
+	if q.Has("id") {
+		n = len(only)
+	}
+	at := func(i int) *User {
+		if q.Has("id") {
+			return only[i]
+		}
+		return &s.dir.users[i]
+	}
+	lo := min((number-1)*size, n)
+	hi := min(lo+size, n)
 	ents := make([]userJSON, 0, hi-lo)
 	for i := lo; i < hi; i++ {
-		ents = append(ents, userJSONOf(&s.dir.users[i]))
+		u := userJSONOf(at(i))
+		s.expandUser(&u, at(i), q)
+		ents = append(ents, u)
 	}
 	// Paging fields from a slice of empty structs: no per-user allocation.
-	l := page("/api/v2/users", q, make([]struct{}, len(s.dir.users)), size, number)
+	l := page("/api/v2/users", q, make([]struct{}, n), size, number)
 	s.writeJSON(c, http.StatusOK, listing[userJSON]{Entities: ents, PageSize: l.PageSize, PageNumber: l.PageNumber,
 		Total: l.Total, PageCount: l.PageCount, FirstURI: l.FirstURI, SelfURI: l.SelfURI, NextURI: l.NextURI,
 		PreviousURI: l.PreviousURI, LastURI: l.LastURI})
@@ -52,7 +104,9 @@ func (s *Server) getUsers(c *reqCtx) {
 
 func (s *Server) getUser(c *reqCtx) {
 	if u, _ := s.user(c); u != nil {
-		s.writeJSON(c, http.StatusOK, userJSONOf(u))
+		out := userJSONOf(u)
+		s.expandUser(&out, u, c.r.URL.Query())
+		s.writeJSON(c, http.StatusOK, out)
 	}
 }
 
