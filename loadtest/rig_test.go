@@ -234,7 +234,7 @@ func progress(t testing.TB, rec *metrics.Recorder, active func() int) (stop func
 
 // bound is a threshold and the reason for its bound. A bound is fixed from
 // the scenario's parameters (knobs, profile, plan) before the load runs,
-// never from the run's outcome: TestBoundsFixedInAdvance checks the
+// never from the run's outcome: TestBoundsFixedInAdvance (internal/repocheck) checks the
 // scenarios' sources for that.
 type bound struct{ expr, why string }
 
