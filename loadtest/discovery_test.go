@@ -3,7 +3,6 @@
 package loadtest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -91,7 +90,7 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	ctx := r.ctx
 
 	// What the organization declares.
-	declared, unread, err := declaredLimits(ctx, c)
+	declared, unread, err := discover.DeclaredLimits(ctx, c)
 	if err != nil {
 		t.Fatalf("reading the organization's limits: %v", err)
 	}
@@ -211,21 +210,6 @@ func discoveryFindings(res *discover.Result, clients int) []result.Finding {
 		out = append(out, f)
 	}
 	return out
-}
-
-// declaredLimits reads the organization's limits API. Its shape is not
-// pinned by Genesys' SDKs: when it cannot be read, the discovery goes on
-// from the rate-limit headers and 429s alone, and unread says so. Only a
-// canceled ctx is an error.
-func declaredLimits(ctx context.Context, c *api.Client) (declared []api.Bucket, unread string, err error) {
-	declared, err = api.FetchLimits(ctx, c)
-	switch {
-	case err == nil:
-		return declared, "", nil
-	case ctx.Err() != nil:
-		return nil, "", err
-	}
-	return nil, fmt.Sprintf("The organization's limits API could not be read (%v): the discovery fell back on rate-limit headers and 429s, and reports no limit as declared.", err), nil
 }
 
 func namespacesOf(bs []api.Bucket) map[string]bool {

@@ -1,6 +1,4 @@
-//go:build load
-
-package loadtest
+package discover_test
 
 import (
 	"context"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/discover"
 )
 
 type oneToken struct{}
@@ -22,7 +21,8 @@ func (oneToken) Token(context.Context, int) (*auth.Token, error) {
 func (oneToken) Invalidate(*auth.Token) {}
 
 // A limits API answering in a shape cxload does not read leaves the
-// discovery without declared limits, with a line saying so, not failed.
+// discovery without declared limits, with a sentence saying so, not failed;
+// a canceled context is an error.
 func TestDeclaredLimitsUnknownShape(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -34,11 +34,16 @@ func TestDeclaredLimitsUnknownShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	declared, unread, err := declaredLimits(t.Context(), c)
+	declared, unread, err := discover.DeclaredLimits(t.Context(), c)
 	if err != nil || declared != nil {
-		t.Fatalf("declaredLimits = %v, %v; want no limits and no error", declared, err)
+		t.Fatalf("DeclaredLimits = %v, %v; want no limits and no error", declared, err)
 	}
 	if !strings.Contains(unread, "fell back on rate-limit headers and 429s") {
 		t.Errorf("unread = %q, want the fallback said", unread)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if declared, unread, err := discover.DeclaredLimits(ctx, c); err == nil || declared != nil || unread != "" {
+		t.Errorf("DeclaredLimits(canceled) = %v, %q, %v; want an error only", declared, unread, err)
 	}
 }
