@@ -3,7 +3,6 @@
 package loadtest
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -163,9 +162,8 @@ func reportScenarios(t *testing.T, path string) map[string]*reports.Scenario {
 	return out
 }
 
-// legDocuments reads the result documents of a go test -json file, joining
-// the output events of each test until the newline (test2json may split a
-// long line), without the reports package.
+// legDocuments reads the result documents of a go test -json file with
+// result.ReadTestOutput, independently of the reports package.
 func legDocuments(t *testing.T, path string) map[string][]*result.Document {
 	t.Helper()
 	f, err := os.Open(path)
@@ -173,43 +171,11 @@ func legDocuments(t *testing.T, path string) map[string][]*result.Document {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	out := map[string][]*result.Document{}
-	pending := map[string]*strings.Builder{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	for sc.Scan() {
-		var ev struct {
-			Action, Test, Output string
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.Action != "output" {
-			continue
-		}
-		b := pending[ev.Test]
-		if b == nil {
-			b = &strings.Builder{}
-			pending[ev.Test] = b
-		}
-		b.WriteString(ev.Output)
-		if !strings.HasSuffix(ev.Output, "\n") {
-			continue
-		}
-		line := b.String()
-		b.Reset()
-		i := strings.Index(line, result.Prefix)
-		if i < 0 {
-			continue
-		}
-		doc, err := result.Decode([]byte(strings.TrimSpace(line[i+len(result.Prefix):])))
-		if err != nil {
-			t.Errorf("%s: result document of %s: %v", path, ev.Test, err)
-			continue
-		}
-		out[doc.Scenario] = append(out[doc.Scenario], doc)
-	}
-	if err := sc.Err(); err != nil {
+	docs, err := result.ReadTestOutput(f)
+	if err != nil {
 		t.Fatalf("%s: %v", path, err)
 	}
-	return out
+	return docs
 }
 
 // perProcess are the setup requests every process makes once (reading the
