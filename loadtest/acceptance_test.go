@@ -3,7 +3,6 @@
 package loadtest
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -135,85 +134,5 @@ func TestRateLimitDiscoveryHiddenLimit(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err != nil {
 		t.Error(err)
-	}
-}
-
-// fatalTB records Fatalf and stops the scenario there (with a panic that
-// refused recovers), so a test can check that a scenario refuses to start.
-type fatalTB struct {
-	testing.TB
-	msgs []string
-}
-
-type fatalStop struct{}
-
-func (f *fatalTB) Helper()                   {}
-func (f *fatalTB) Log(...any)                {}
-func (f *fatalTB) Logf(string, ...any)       {}
-func (f *fatalTB) Errorf(s string, a ...any) { f.msgs = append(f.msgs, fmt.Sprintf(s, a...)) }
-func (f *fatalTB) Fatalf(s string, a ...any) {
-	f.msgs = append(f.msgs, fmt.Sprintf(s, a...))
-	panic(fatalStop{})
-}
-
-// refused runs newRig with tb and returns what it refused with ("" if it
-// did not).
-func refused(t *testing.T) string {
-	f := &fatalTB{TB: t}
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(fatalStop); !ok {
-					panic(r)
-				}
-			}
-		}()
-		newRig(f, rigOptions{})
-	}()
-	return strings.Join(f.msgs, "\n")
-}
-
-// With tenant credentials the scenarios go through harness.NewTarget and
-// its guard: without an approval reference or a budget they refuse to
-// start, before any request, and an external simulator cannot stand in for
-// the tenant. (No test ever reaches a real host: each refusal happens while
-// reading the configuration.)
-func TestTenantGuardRefuses(t *testing.T) {
-	tenant := map[string]string{
-		"GENESYSCLOUD_REGION": "eu-west-1", "GENESYSCLOUD_OAUTHCLIENT_ID": "load-client", "GENESYSCLOUD_OAUTHCLIENT_SECRET": "not-a-real-secret",
-	}
-	tests := []struct {
-		name string
-		env  map[string]string
-		want []string
-	}{
-		{"no approval, no budget", nil, []string{harness.EnvApproval, harness.EnvRequestBudget}},
-		{"no budget", map[string]string{harness.EnvApproval: "CS-1"}, []string{harness.EnvRequestBudget}},
-		{"external simulator for a tenant", map[string]string{EnvSimURL: "http://127.0.0.1:1"}, []string{harness.EnvApproval}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			for _, v := range harness.Variables() {
-				t.Setenv(v, "")
-			}
-			for k, v := range tenant {
-				t.Setenv(k, v)
-			}
-			for k, v := range tt.env {
-				t.Setenv(k, v)
-			}
-			got := refused(t)
-			if got == "" {
-				t.Fatalf("the scenario started against a tenant configured with %v", tt.env)
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(got, w) {
-					t.Errorf("refusal does not name %s:\n%s", w, got)
-				}
-			}
-			if strings.Contains(got, "not-a-real-secret") {
-				t.Errorf("refusal shows the client secret:\n%s", got)
-			}
-		})
 	}
 }
