@@ -94,6 +94,7 @@ type agentACD struct {
 	joined        bool // joined its queue
 	notResponding bool // an offer timed out; cleared by going On Queue again
 	acd           int  // ACD participants it holds: alerting, connected or in after-call work
+	alerting      int  // of those, the offers alerting
 	direct        int  // non-ACD calls it is connected to
 	// lastHandled is when its last handled ACD call ended (after-call work
 	// included); zero if it handled none.
@@ -152,14 +153,20 @@ func (s *Server) eventCorr(corr string) string {
 	return newCorrelationID()
 }
 
-// routingStatusOf derives an agent's routing status as Genesys' system does.
-func routingStatusOf(a *agentACD) string {
+// routingStatusOf derives an agent's routing status as Genesys' system
+// does; atConnect is [Unconfirmed.InteractingAtConnect]: an alerting offer
+// leaves the agent IDLE.
+func routingStatusOf(a *agentACD, atConnect bool) string {
+	handling := a.acd
+	if atConnect {
+		handling -= a.alerting
+	}
 	switch {
 	case !a.onQueue:
 		return "OFF_QUEUE"
 	case a.notResponding:
 		return "NOT_RESPONDING"
-	case a.acd > 0:
+	case handling > 0:
 		return "INTERACTING"
 	case a.direct > 0:
 		return "COMMUNICATING"
@@ -167,11 +174,26 @@ func routingStatusOf(a *agentACD) string {
 	return "IDLE"
 }
 
+// routingStatus is routingStatusOf with the profile's switch.
+func (s *Server) routingStatus(a *agentACD) string {
+	return routingStatusOf(a, s.profile.Unconfirmed.InteractingAtConnect)
+}
+
+// routable reports whether routing may offer the agent a call: On Queue,
+// responding, and with no call, alerting ones included, whatever its
+// routing status says while an offer alerts.
+func routable(a *agentACD) bool {
+	return a.onQueue && !a.notResponding && a.acd == 0 && a.direct == 0
+}
+
 // refreshLocked sets user i's routing status from its ACD state and queues
 // the v2.users.{id}.routingStatus event when it changed. It reports whether
-// the agent became IDLE (and may take a call).
+// the agent may take a call (see routable); with
+// [Unconfirmed.InteractingAtConnect] an agent freed from an offer may be
+// IDLE all along.
 func (s *Server) refreshLocked(i int, now time.Time, ev *events) bool {
-	status := routingStatusOf(&s.state.acd.agents[i])
+	a := &s.state.acd.agents[i]
+	status := s.routingStatus(a)
 	st := &s.state.users[i]
 	st.mu.Lock()
 	changed := st.routingStatus != status
@@ -181,14 +203,14 @@ func (s *Server) refreshLocked(i int, now time.Time, ev *events) bool {
 	since := st.routingSinceText
 	st.mu.Unlock()
 	if !changed {
-		return false
+		return routable(a)
 	}
 	id := s.dir.users[i].ID
 	if q := s.queueIndexOf(i); q >= 0 {
 		s.observeLocked(s.dir.queues[q].ID)
 	}
 	ev.add("v2.users."+id+".routingStatus", routingStatusEvent{ID: id, RoutingStatus: routingStatusBody{Status: status, StartTime: since}})
-	return status == "IDLE"
+	return routable(a)
 }
 
 // routingStatusEvent is the SDK's UserRoutingStatusUserRoutingStatus.
@@ -211,7 +233,7 @@ func (s *Server) queueIndexOf(i int) int {
 }
 
 // dispatchLocked offers the waiting calls of queue q, oldest first, to its
-// On Queue, IDLE, joined members, the longest since handling a call first.
+// routable, joined members, the longest since handling a call first.
 func (s *Server) dispatchLocked(q int, now time.Time, ev *events) {
 	o := s.state
 	for len(o.acd.waiting[q]) > 0 {
@@ -221,7 +243,7 @@ func (s *Server) dispatchLocked(q int, now time.Time, ev *events) {
 		best, bestHandled, bestSince := -1, time.Time{}, time.Time{}
 		for i := q; i < len(s.dir.users); i += len(s.dir.queues) {
 			a := &o.acd.agents[i]
-			if !a.joined || routingStatusOf(a) != "IDLE" {
+			if !a.joined || !routable(a) {
 				continue
 			}
 			st := &o.users[i]
@@ -278,6 +300,7 @@ func (s *Server) offerLocked(conv *conversation, i int, now time.Time, ev *event
 	p.Direction, p.Alerting, p.AlertingTimeout = "inbound", now, s.profile.ACD.alertTimeout()
 	p.segment("alert", now)
 	s.state.acd.agents[i].acd++
+	s.state.acd.agents[i].alerting++
 	s.refreshLocked(i, now, ev)
 	id, pid := conv.ID, p.ID
 	p.timer = time.AfterFunc(p.AlertingTimeout, func() { s.alertTimedOut(id, pid) })
@@ -300,6 +323,7 @@ func (s *Server) alertTimedOut(convID, partID string) {
 	if i := s.userIndex(p.UserID); i >= 0 {
 		a := &s.state.acd.agents[i]
 		a.acd--
+		a.alerting--
 		a.notResponding = true
 		s.refreshLocked(i, now, ev)
 	}

@@ -2,6 +2,8 @@ package gcsim_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -668,4 +670,133 @@ func TestRequeueKeepsPlace(t *testing.T) {
 			t.Errorf("second offer %s (%s), want %s again: it keeps its place", c.ID, me.State, calls[0])
 		}
 	})
+}
+
+// TestInteractingAtConnect: Genesys' help does not say whether an alerting
+// offer makes an agent INTERACTING, so the simulator has a switch. Off (the
+// default), INTERACTING comes with the offer; on, the agent stays IDLE
+// while the offer alerts and becomes INTERACTING when it answers. Either
+// way routing offers an alerting agent no second call, and an agent whose
+// offer the caller abandoned takes the next waiting call.
+func TestInteractingAtConnect(t *testing.T) {
+	for _, tc := range []struct {
+		atConnect bool
+		// The events of agent 0, alone On Queue in queue 0, while two calls
+		// wait: "routing X" or "call A|B state".
+		offered, abandoned, answered []string
+		alertingStatus               string // GET routingstatus while A alerts
+	}{{
+		atConnect:      false,
+		offered:        []string{"routing INTERACTING", "call A alerting"},
+		abandoned:      []string{"routing IDLE", "routing INTERACTING", "call B alerting", "call A disconnected"},
+		answered:       []string{"call B connected"},
+		alertingStatus: "INTERACTING",
+	}, {
+		atConnect:      true,
+		offered:        []string{"call A alerting"},
+		abandoned:      []string{"call B alerting", "call A disconnected"},
+		answered:       []string{"routing INTERACTING", "call B connected"},
+		alertingStatus: "IDLE",
+	}} {
+		t.Run(fmt.Sprintf("interactingAtConnect=%v", tc.atConnect), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p, err := gcsim.ParseProfile(fmt.Appendf(nil, `{"unconfirmed":{"interactingAtConnect":%v}}`, tc.atConnect))
+				if err != nil || p.Unconfirmed.InteractingAtConnect != tc.atConnect {
+					t.Fatalf("ParseProfile: %+v, %v; want interactingAtConnect %v", p.Unconfirmed, err, tc.atConnect)
+				}
+				s := newPipeServer(t, p)
+				d := newDesk(t, s, 0)
+				d.onQueue()
+				ids := injectCalls(t, s, gcsim.QueueID(0), 2)
+				name := map[string]string{ids[0]: "A", ids[1]: "B"}
+				var customer, mine string // of call A; agent 0's participant of call B
+				read := func(n int) []string {
+					t.Helper()
+					var got []string
+					for range n {
+						e := next(t, d.ws)
+						switch e.TopicName {
+						case "v2.users." + d.uid + ".routingStatus":
+							var rs sdkRoutingStatusEvent
+							strict(t, e.TopicName, e.EventBody, &rs)
+							got = append(got, "routing "+rs.RoutingStatus.Status)
+						case "v2.users." + d.uid + ".conversations.calls":
+							var c sdkCallEvent
+							strict(t, e.TopicName, e.EventBody, &c)
+							for _, p := range c.Participants {
+								if p.Purpose == "customer" && name[c.ID] == "A" {
+									customer = p.ID
+								}
+								if p.Purpose == "agent" && p.User != nil && p.User.ID == d.uid {
+									got = append(got, "call "+name[c.ID]+" "+p.State)
+									if name[c.ID] == "B" {
+										mine = p.ID
+									}
+								}
+							}
+						default:
+							t.Fatalf("event on %s: %s", e.TopicName, e.EventBody)
+						}
+					}
+					return got
+				}
+				if got := read(len(tc.offered)); !slices.Equal(got, tc.offered) {
+					t.Fatalf("on the offer: events %q, want %q", got, tc.offered)
+				}
+				var rs sdkRoutingStatus
+				strict(t, "GET routingstatus", do(t, s, "GET", "/api/v2/users/"+d.uid+"/routingstatus", d.tok, nil).Body, &rs)
+				if rs.Status != tc.alertingStatus {
+					t.Errorf("GET routingstatus while alerting = %s, want %s", rs.Status, tc.alertingStatus)
+				}
+				// B waits: an alerting agent is not offered a second call.
+				if got := waitingIn(t, s, gcsim.QueueID(0)); got != 1 {
+					t.Errorf("oWaiting while A alerts = %d, want 1 (B not offered to the alerting agent)", got)
+				}
+				// The caller of A hangs up while it alerts: the agent is free and gets B.
+				d.patch(ids[0], customer, `{"state":"disconnected"}`)
+				if got := read(len(tc.abandoned)); !slices.Equal(got, tc.abandoned) {
+					t.Fatalf("after A's caller hung up: events %q, want %q", got, tc.abandoned)
+				}
+				d.patch(ids[1], mine, `{"state":"connected"}`)
+				if got := read(len(tc.answered)); !slices.Equal(got, tc.answered) {
+					t.Fatalf("on answering B: events %q, want %q", got, tc.answered)
+				}
+				if set := strings.Join(p.Settings(), "\n"); !strings.Contains(set, "unconfirmed: an agent offered an ACD call") ||
+					!strings.Contains(set, "unconfirmed.interactingAtConnect") {
+					t.Errorf("Settings() = %q, want the routing-status setting named as unconfirmed", set)
+				}
+			})
+		})
+	}
+}
+
+// waitingIn reads oWaiting of queue q from the observations query.
+func waitingIn(tb testing.TB, s *gcsim.Server, q string) int {
+	tb.Helper()
+	cc := token(tb, s, gcsim.DefaultClientID, gcsim.DefaultClientSecret)
+	r := do(tb, s, "POST", "/api/v2/analytics/queues/observations/query", cc,
+		map[string]any{"filter": map[string]any{"type": "or", "predicates": []map[string]string{{"dimension": "queueId", "value": q}}},
+			"metrics": []string{"oWaiting"}})
+	var out struct {
+		Results []struct {
+			Data []struct {
+				Metric string `json:"metric"`
+				Stats  struct {
+					Count int `json:"count"`
+				} `json:"stats"`
+			} `json:"data"`
+		} `json:"results"`
+	}
+	if r.Status != 200 || json.Unmarshal(r.Body, &out) != nil {
+		tb.Fatalf("observations query: %d %s", r.Status, r.Body)
+	}
+	for _, res := range out.Results {
+		for _, d := range res.Data {
+			if d.Metric == "oWaiting" {
+				return d.Stats.Count
+			}
+		}
+	}
+	tb.Fatalf("observations query: no oWaiting in %s", r.Body)
+	return 0
 }

@@ -176,6 +176,10 @@ func (s *Server) answerLocked(conv *conversation, p *participant, now time.Time,
 	p.segment("interact", now)
 	if p.Purpose == "agent" {
 		conv.answered = true
+		if i := s.userIndex(p.UserID); i >= 0 {
+			s.state.acd.agents[i].alerting--
+			s.refreshLocked(i, now, ev) // INTERACTING from now with unconfirmed.interactingAtConnect
+		}
 		if conv.patience != nil {
 			conv.patience.Stop()
 		}

@@ -160,6 +160,9 @@ func (s *Server) agentLeftLocked(conv *conversation, p *participant, was string,
 		return
 	default:
 		a.acd--
+		if was == "alerting" {
+			a.alerting--
+		}
 		if was == "connected" {
 			a.lastHandled = now // wrapped up before hanging up: no after-call work
 		}

@@ -37,7 +37,7 @@ func (s *Server) figuresLocked(queues []*Queue) []queueFigures {
 		at[q.ID] = k
 		for i := q.index; i < len(s.dir.users); i += len(s.dir.queues) {
 			if a := &s.state.acd.agents[i]; a.onQueue && a.joined {
-				out[k].onQueue[routingStatusOf(a)]++
+				out[k].onQueue[s.routingStatus(a)]++
 			}
 		}
 	}

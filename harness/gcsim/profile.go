@@ -261,6 +261,14 @@ type Unconfirmed struct {
 	// subscription") but not when a channel does; default false: channels
 	// share topics.
 	TopicTakeover bool `json:"topicTakeover,omitempty"`
+	// InteractingAtConnect says when an agent offered an ACD call becomes
+	// INTERACTING. Genesys' help defines INTERACTING as "handling an
+	// interaction with a customer or completing after-call work" and does
+	// not say whether an alerting offer counts. Default false: INTERACTING
+	// from the offer (alerting). True: the agent stays IDLE while the offer
+	// alerts and becomes INTERACTING when it answers. Either way routing
+	// offers an agent one ACD call at a time.
+	InteractingAtConnect bool `json:"interactingAtConnect,omitempty"`
 }
 
 // applyUnconfirmed makes p.Limits follow p.Unconfirmed; it is idempotent.
@@ -301,6 +309,11 @@ func (p *Profile) Settings() []string {
 	}
 	if p.Unconfirmed.TopicTakeover {
 		out = append(out, "unconfirmed: a channel subscription takes its topics from the owner's other channels (no_longer_subscribed, another_channel_subscribed; switch unconfirmed.topicTakeover)")
+	}
+	if p.Unconfirmed.InteractingAtConnect {
+		out = append(out, "unconfirmed: an agent offered an ACD call stays IDLE while it alerts, INTERACTING once connected (switch unconfirmed.interactingAtConnect)")
+	} else {
+		out = append(out, "unconfirmed: an agent offered an ACD call is INTERACTING from the alert (switch unconfirmed.interactingAtConnect=false)")
 	}
 	for _, l := range p.Limits {
 		if l.Hypothetical && !l.Disabled && l.Key != KeyTokenCreate {
@@ -392,7 +405,8 @@ const (
 // per organization × OAuth client × user per minute) and request.bytes.max
 // (512000). Where the documentation is silent it takes the choices of
 // [Unconfirmed]: org.app.user.rate.per.minute counts client-credentials
-// tokens; no token-creation limit. It has no per-resource limit (Genesys
+// tokens; no token-creation limit; an offered agent is INTERACTING from the
+// alert. It has no per-resource limit (Genesys
 // publishes none) and the current 429 form ("Retry the request in [N]
 // seconds"). Its directory has 1000 agents and 20 queues; tokens are valid
 // 86399 s; heartbeats come every 30 s.

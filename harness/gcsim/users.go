@@ -306,7 +306,7 @@ func (s *Server) putRoutingStatus(c *reqCtx) {
 	ev := &events{corr: c.corr}
 	s.state.convMu.Lock()
 	a := &s.state.acd.agents[u.index]
-	cur := routingStatusOf(a)
+	cur := s.routingStatus(a)
 	ok := body.Status == cur
 	if body.Status == "IDLE" && cur == "NOT_RESPONDING" && a.acd == 0 && a.direct == 0 {
 		a.notResponding, ok = false, true

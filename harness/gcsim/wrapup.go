@@ -159,7 +159,7 @@ func (s *Server) patchUserQueues(c *reqCtx) {
 		s.observeLocked(b.ID)
 		ev.add("v2.routing.queues."+b.ID+".users", queueUserEvent{ID: u.ID, User: idRef{ID: u.ID}, QueueID: b.ID, Joined: a.joined})
 	}
-	if len(body) > 0 && routingStatusOf(&s.state.acd.agents[u.index]) == "IDLE" {
+	if len(body) > 0 && routable(&s.state.acd.agents[u.index]) {
 		s.dispatchLocked(qi, c.nowTime, ev)
 	}
 	s.state.convMu.Unlock()
