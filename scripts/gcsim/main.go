@@ -206,7 +206,10 @@ func printBanner(w io.Writer, s *gcsim.Server, p *gcsim.Profile, custom bool) {
 	for _, set := range eff.Settings() {
 		fmt.Fprintf(&b, "  %-19s %s\n", "not documented:", set)
 	}
-	fmt.Fprintf(&b, "  admin:              GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke\n")
+	fmt.Fprintf(&b, "  admin:              GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke, POST /admin/calls\n")
+	if qs := s.Queues(); len(qs) > 0 {
+		fmt.Fprintf(&b, "  inbound calls:      curl -s -H 'Content-Type: application/json' -d '{\"queueId\": \"%s\", \"count\": 1}' %s/admin/calls\n", qs[0].ID, s.URL())
+	}
 	if len(p.Clients) > 0 && !custom {
 		fmt.Fprintf(&b, "  try:                curl -s -u %s:%s -d grant_type=client_credentials %s/oauth/token\n", p.Clients[0].ID, string(p.Clients[0].Secret), s.URL())
 	}

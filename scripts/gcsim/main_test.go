@@ -54,7 +54,9 @@ func TestRunServes(t *testing.T) {
 		"rate limits:        token.rate.per.minute 300 per 1m0s, scope token, password tokens",
 		"client.credentials.token.rate.per.minute 300 per 1m0s, scope token, client_credentials tokens",
 		"org.app.user.rate.per.minute 3000 per 1m0s, scope client-user\n",
-		"not documented:     unconfirmed: org.app.user.rate.per.minute counts client-credentials tokens"} {
+		"not documented:     unconfirmed: org.app.user.rate.per.minute counts client-credentials tokens",
+		"not documented:     unconfirmed: an agent offered an ACD call is INTERACTING from the alert (switch unconfirmed.interactingAtConnect=false)",
+		"admin:              GET /admin/stats, GET|PUT /admin/faults, POST /admin/reset, POST /admin/revoke, POST /admin/calls\n"} {
 		if !strings.Contains(text+"\n", want) {
 			t.Errorf("banner lacks %q:\n%s", want, text)
 		}
@@ -66,6 +68,21 @@ func TestRunServes(t *testing.T) {
 		t.Fatalf("no base URL in banner:\n%s", text)
 	}
 	client := &http.Client{Timeout: 10 * time.Second}
+	// The banner's call injection, as printed, queues a call.
+	_, inject, _ := strings.Cut(text, "inbound calls:      curl -s -H 'Content-Type: application/json' -d '")
+	body, target, _ := strings.Cut(inject, "' ")
+	target, _, _ = strings.Cut(target, "\n")
+	if want := `{"queueId": "` + gcsim.QueueID(0) + `", "count": 1}`; body != want || target != base+"/admin/calls" {
+		t.Errorf("banner's call injection: body %q to %q, want %q to %s/admin/calls:\n%s", body, target, want, base, text)
+	} else if resp, err := client.Post(target, "application/json", strings.NewReader(body)); err != nil {
+		t.Error(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(b), `"conversationIds":["`) {
+			t.Errorf("the banner's POST /admin/calls: %d %s, want 200 with one conversation id", resp.StatusCode, b)
+		}
+	}
 	resp, err := client.PostForm(base+"/oauth/token", url.Values{"grant_type": {"client_credentials"}, "client_id": {"sim-client"}, "client_secret": {"sim-secret"}})
 	if err != nil {
 		t.Fatal(err)
