@@ -101,7 +101,7 @@ func whileTalking(ctx context.Context, a *agent.Agent, rng *rand.Rand) error {
 // queryDetails queries the details of the agent's own conversations of
 // the last hour (one page of 25), as an agent's desktop does: on a tenant
 // it reads no call of a queue outside the fixture, since the agent takes
-// calls from those queues only (the simulator ignores the filter).
+// calls from those queues only.
 func queryDetails(ctx context.Context, a *agent.Agent) error {
 	now := time.Now().UTC()
 	body, _ := json.Marshal(map[string]any{
