@@ -534,7 +534,7 @@ func (s *Server) startTraffic() {
 		s.publish(ev)
 	}
 	o.convMu.Lock()
-	o.acd.traffic = o.acd.afterFunc(a.due.Sub(time.Now()), next)
+	o.acd.traffic = o.acd.afterFunc(time.Until(a.due), next)
 	o.convMu.Unlock()
 }
 

@@ -32,7 +32,7 @@ func TestTrafficKeepsRate(t *testing.T) {
 			return n
 		}
 		for _, at := range []time.Duration{10 * time.Second, 30 * time.Second, 60 * time.Second} {
-			time.Sleep(start.Add(at).Sub(time.Now()))
+			time.Sleep(time.Until(start.Add(at)))
 			s.state.convMu.Lock()
 			got := len(s.state.convs)
 			s.state.convMu.Unlock()
