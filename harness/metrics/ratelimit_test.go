@@ -60,14 +60,15 @@ func TestRateLimitObservations(t *testing.T) {
 		},
 		{
 			// The headers describe the visible client-user bucket (3000);
-			// the 429 body names the hidden bucket that rejected (40).
+			// the 429 body names the hidden bucket that rejected (40); the
+			// window is its Retry-After, not the headers' reset.
 			name: "hidden limit: the body's figure, not the headers'",
 			results: func() []*metrics.Result {
 				r := throttled("presence.set", "users.presences.rate.per.minute", "t1", "c1", t0)
 				r.RateLimit.Allowed, r.RateLimit.Count, r.RateLimit.Value = 3000, 41, 40
 				return []*metrics.Result{r}
 			}(),
-			key: "users.presences.rate.per.minute", scope: "undetermined", source: "server", allowed: 40, window: 60, winSource: "ratelimit-reset", rejected: 1,
+			key: "users.presences.rate.per.minute", scope: "undetermined", source: "server", allowed: 40, window: 20, winSource: "retry-after", rejected: 1,
 		},
 		{
 			name: "client-side limiter: its own scope",
@@ -182,4 +183,112 @@ func ok(op, tok, cli string, at time.Time) *metrics.Result {
 	r := mkResult(op, 200, at, time.Millisecond)
 	r.TokenID, r.ClientID = tok, cli
 	return r
+}
+
+// discoveryProbes records what the discovery scenario's probes of a hidden
+// limit of 40 per 20s per user and endpoint show: client c1 spends its 40 on
+// op a and is rejected; client c2 spends 1 on a and 39 on b (same bucket)
+// and is rejected on b. The 429s name the hidden limit (40) while their
+// inin-ratelimit-* headers describe the token's bucket (300, reset 60s).
+// secondAfter is how many requests c2 makes before its rejection.
+func discoveryProbes(rec *metrics.Recorder, secondAfter int) {
+	t0 := epoch
+	hidden := func(op, tok, cli string, at time.Time) *metrics.Result {
+		r := throttled(op, "hidden.presences.rate.per.minute", tok, cli, at)
+		r.RateLimit = metrics.RateLimitInfo{Count: 41, Allowed: 300, Reset: 60 * time.Second, Key: r.ThrottledBy, Namespace: "presence", Value: 40, RetryAfter: 20 * time.Second}
+		return r
+	}
+	at := t0
+	for range 40 {
+		at = at.Add(10 * time.Millisecond)
+		rec.Record(ok("a", "t1", "c1", at))
+	}
+	rec.Record(hidden("a", "t1", "c1", at.Add(time.Millisecond)))
+	for i := range secondAfter {
+		at = at.Add(10 * time.Millisecond)
+		op := "b"
+		if i == 0 {
+			op = "a"
+		}
+		rec.Record(ok(op, "t2", "c2", at))
+	}
+	r := hidden("b", "t2", "c2", at.Add(time.Millisecond))
+	r.RateLimit.RetryAfter = 19 * time.Second
+	rec.Record(r)
+}
+
+// The 429s of a limit found by discovery agree with the finding when they
+// carry no evidence against it, and still disagree when they do.
+func TestRateLimitObservationAgreesWithDiscovery(t *testing.T) {
+	finding := result.Finding{Key: "hidden.presences.rate.per.minute", Allowed: 40, WindowSeconds: 20, WindowSource: "Retry-After on the 429", Scope: "endpoint-user"}
+	tests := []struct {
+		name        string
+		secondAfter int    // requests of c2 before its rejection
+		scope       string // inferred
+		flags       string // "" = no disagreement
+	}{
+		// Each client spent its own 40: org or per client cannot be told apart.
+		{"each client spent its own allowance", 40, result.ScopeUndetermined, ""},
+		// c2 was rejected after 5 requests, fewer than 40: one bucket
+		// across clients, which the finding (per user) contradicts.
+		{"a client rejected before it could spend its own", 5, result.ScopeOrg, "the 429s suggest scope org"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.WithNow(newClock().Now))
+			discoveryProbes(rec, tt.secondAfter)
+			doc := rec.Snapshot()
+			rl := doc.RateLimit(finding.Key)
+			if rl == nil {
+				t.Fatalf("RateLimit(%q) = nil", finding.Key)
+			}
+			if rl.Scope != tt.scope {
+				t.Errorf("scope = %s (%s), want %s", rl.Scope, rl.ScopeReason, tt.scope)
+			}
+			// The window is the hidden bucket's own Retry-After, not the
+			// reset of the token's bucket the headers describe.
+			if rl.WindowSeconds != 20 || rl.WindowSource != "retry-after" {
+				t.Errorf("window = %gs (%s), want 20s (retry-after)", rl.WindowSeconds, rl.WindowSource)
+			}
+			doc.Findings = []result.Finding{finding}
+			got := strings.Join(doc.Limits()[0].Disagreements, "; ")
+			switch {
+			case tt.flags == "" && got != "":
+				t.Errorf("disagreements = %q, want none", got)
+			case tt.flags != "" && !strings.Contains(got, tt.flags):
+				t.Errorf("disagreements = %q, want one containing %q", got, tt.flags)
+			}
+		})
+	}
+}
+
+// A 429 whose headers describe its own bucket (the headers' allowance is the
+// body's limit.value) gives the window from its reset; one whose headers
+// describe another bucket does not, and without a Retry-After the window
+// stays unknown.
+func TestRateLimitWindowFromItsOwnBucket(t *testing.T) {
+	tests := []struct {
+		name      string
+		info      metrics.RateLimitInfo
+		window    float64
+		winSource string
+	}{
+		{"headers of the same bucket", metrics.RateLimitInfo{Allowed: 300, Value: 300, Reset: 61 * time.Second, RetryAfter: 20 * time.Second}, 60, "ratelimit-reset"},
+		{"headers of another bucket, Retry-After", metrics.RateLimitInfo{Allowed: 300, Value: 40, Reset: 61 * time.Second, RetryAfter: 20 * time.Second}, 20, "retry-after"},
+		{"headers of another bucket, no Retry-After", metrics.RateLimitInfo{Allowed: 300, Value: 40, Reset: 61 * time.Second}, 0, ""},
+		{"no limit in the body, Retry-After", metrics.RateLimitInfo{Allowed: 300, Reset: 61 * time.Second, RetryAfter: 7 * time.Second}, 7, "retry-after"},
+		{"no limit in the body, headers only", metrics.RateLimitInfo{Allowed: 300, Reset: 61 * time.Second}, 60, "ratelimit-reset"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.WithNow(newClock().Now))
+			r := throttled("a", "k", "t1", "c1", epoch)
+			r.RateLimit = tt.info
+			rec.Record(r)
+			rl := rec.Snapshot().RateLimit("k")
+			if rl.WindowSeconds != tt.window || rl.WindowSource != tt.winSource {
+				t.Errorf("window = %gs (%q), want %gs (%q)", rl.WindowSeconds, rl.WindowSource, tt.window, tt.winSource)
+			}
+		})
+	}
 }

@@ -155,6 +155,16 @@ func (r *Recorder) snapshot(encode bool) *result.Document {
 			Ops:      ops,
 			TokenIDs: capIDs(b.ids.tokens), ClientIDs: capIDs(b.ids.clients), UserIDs: capIDs(b.ids.users),
 		}
+		if obs.Allowed > 0 && !b.clientSide {
+			for _, n := range b.clientPrior {
+				if n < int64(obs.Allowed) {
+					if obs.Evidence.ClientsEarly == 0 || int(n) < obs.Evidence.FewestBefore {
+						obs.Evidence.FewestBefore = int(n)
+					}
+					obs.Evidence.ClientsEarly++
+				}
+			}
+		}
 		// Which other operations succeeded while this bucket rejected?
 		lo := int(b.first.Sub(r.start) / r.cfg.interval)
 		hi := int(b.last.Sub(r.start) / r.cfg.interval)

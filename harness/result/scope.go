@@ -17,7 +17,7 @@ const (
 	ScopeToken        = "token"        // one token among several was rejected while the others passed
 	ScopeUser         = "user"         // several tokens of one user were rejected while other users passed
 	ScopeClient       = "client"       // several tokens, all of one OAuth client, were rejected
-	ScopeOrg          = "org"          // requests of several OAuth clients were rejected
+	ScopeOrg          = "org"          // several OAuth clients were rejected, one before it could have spent a bucket of its own
 	ScopeEndpoint     = "endpoint"     // one operation was rejected while other operations succeeded
 	ScopeUndetermined = "undetermined" // the evidence cannot tell the scopes apart
 )
@@ -26,7 +26,11 @@ const (
 // pure function; the rules, first match wins:
 //
 //  1. no identities on the rejected requests: undetermined;
-//  2. rejected requests of two or more OAuth clients: org;
+//  2. rejected requests of two or more OAuth clients: org when one of them
+//     was rejected before it could have spent a bucket of its own
+//     (Evidence.ClientsEarly), otherwise undetermined, since one bucket
+//     per client (or per user, token or endpoint) rejects every client that
+//     spends it too;
 //  3. one token rejected while the run used others: token;
 //  4. one operation rejected while other operations succeeded meanwhile: endpoint;
 //  5. several tokens of one user rejected while the run had other users: user;
@@ -39,8 +43,10 @@ func InferScope(e Evidence) (scope, reason string) {
 	switch {
 	case e.Tokens == 0 && e.Clients == 0 && e.Users == 0:
 		return ScopeUndetermined, "the rejected requests carried no token, client or user identity"
+	case e.Clients >= 2 && e.ClientsEarly > 0:
+		return ScopeOrg, fmt.Sprintf("requests of %d OAuth clients were rejected, one after only %d requests of its own, fewer than the bucket allows: one bucket across clients", e.Clients, e.FewestBefore)
 	case e.Clients >= 2:
-		return ScopeOrg, fmt.Sprintf("requests of %d OAuth clients were rejected", e.Clients)
+		return ScopeUndetermined, fmt.Sprintf("requests of %d OAuth clients were rejected, none shown to be rejected before it could have spent a bucket of its own: org-wide or one bucket per client would look the same", e.Clients)
 	case e.Tokens == 1 && e.TokensSeen > 1:
 		return ScopeToken, fmt.Sprintf("1 of %d tokens was rejected while the others passed", e.TokensSeen)
 	case len(e.Ops) == 1 && len(e.OpsPassing) > 0:
