@@ -417,3 +417,76 @@ func interruptHelper(t *testing.T, mode string) {
 		t.Errorf("state files after the interrupted run: %v, want none", files)
 	}
 }
+
+// TestHelperTimedOutRun is the run TestRestoreBeforeTimeout starts with a
+// short -test.timeout: a tenant run of NewTarget on a stand-in of its own
+// sets a fixture user's presence to On Queue and waits for its context,
+// as a scenario does. It prints the presence before and during, and, after
+// its target is closed by the test's cleanup, after.
+func TestHelperTimedOutRun(t *testing.T) {
+	dir := os.Getenv(timeoutHelperEnv)
+	if dir == "" {
+		t.Skip("helper process of TestRestoreBeforeTimeout")
+	}
+	sim, e, users, before, _ := restoreRig(t, map[string]string{harness.EnvStateDir: dir})
+	obs := observer(t, sim) // registered before the target: its cleanup runs after the target's
+	t.Cleanup(func() { fmt.Printf("after %s\n", readUser(t, obs, users[0]).Presence) })
+	logf := func(f string, a ...any) { fmt.Printf(strings.TrimSpace(f)+"\n", a...) }
+	tg := harness.NewTarget(t, harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim), harness.WithLogf(logf))
+	tg.Start(harness.Plan{Agents: 2, Rate: 1, Duration: time.Minute})
+	c := tg.NewClient(api.Config{Tokens: tg.NewPool(auth.Config{}), Limits: tg.ObserveLimits()})
+	u := users[0]
+	if err := setUserPresence(tg.Context(), c, u, presenceID(t, sim, "On Queue")); err != nil {
+		t.Fatalf("On Queue: %v", err)
+	}
+	fmt.Printf("before %s\nduring %s\n", before[u].Presence, readUser(t, obs, u).Presence)
+	select {
+	case <-tg.Context().Done():
+	case <-time.After(time.Minute):
+	}
+}
+
+const timeoutHelperEnv = "CXLOAD_TIMEOUT_HELPER"
+
+// A test run with go test -timeout stops its run a reserve before the
+// deadline and restores what it changed, instead of being killed by the
+// timeout's panic with its users left as it changed them: the test fails,
+// naming -timeout, the user's presence is back and the state file gone.
+func TestRestoreBeforeTimeout(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a helper process")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperTimedOutRun$", "-test.count=1", "-test.v", "-test.timeout=8s")
+	cmd.Env = append(os.Environ(), timeoutHelperEnv+"="+dir)
+	out, err := cmd.CombinedOutput()
+	all := string(out)
+	t.Logf("the helper's output:\n%s", all)
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+		t.Errorf("the helper ended with %v, want exit status 1 (the test fails, naming -timeout)", err)
+	}
+	if strings.Contains(all, "panic: test timed out") {
+		t.Fatalf("the helper was killed by go test's timeout: nothing was restored")
+	}
+	got := map[string]string{}
+	for _, line := range strings.Split(all, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), " "); ok && (k == "before" || k == "during" || k == "after") {
+			got[k] = v
+		}
+	}
+	if got["during"] == "" || got["during"] == got["before"] {
+		t.Fatalf("the helper's change: before %q, during %q: the test would prove nothing", got["before"], got["during"])
+	}
+	if got["after"] != got["before"] {
+		t.Errorf("presence after the run = %q, want %q as before it", got["after"], got["before"])
+	}
+	for _, want := range []string{"go test -timeout is", "raise -timeout", "cxload restore: 1 users' presence"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("the helper's output lacks %q", want)
+		}
+	}
+	if files, _ := filepath.Glob(filepath.Join(dir, "*")); len(files) != 0 {
+		t.Errorf("state files after the run: %v, want none", files)
+	}
+}

@@ -236,12 +236,51 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 		t.Fatalf("%v", err)
 	}
 	tg.t = t
+	stop := tg.stopBeforeTimeout(t)
 	t.Cleanup(func() {
-		if err := tg.Close(); err != nil {
+		stop()
+		err := tg.Close()
+		if ts, ok := context.Cause(tg.ctx).(*timeoutStop); ok {
+			t.Errorf("%v", ts)
+		}
+		if err != nil {
 			t.Errorf("%v", err)
 		}
 	})
 	return tg
+}
+
+// timeoutStop is the cause of a run ended before go test's -timeout.
+type timeoutStop struct{ deadline, at time.Time }
+
+func (e *timeoutStop) Error() string {
+	return fmt.Sprintf("cxload target: go test -timeout ends the test at %s: the run was stopped %v before it, so that what it changed is restored before the test binary is killed; raise -timeout (e.g. -timeout 30m) for a run this long",
+		e.deadline.Format(time.TimeOnly), e.deadline.Sub(e.at).Round(time.Second))
+}
+
+// stopBeforeTimeout ends the run (the target's context, with a timeoutStop
+// cause) a reserve before t's deadline (go test -timeout), when t has one:
+// at the deadline the test binary panics and no cleanup runs, so a tenant
+// run would leave its users as it changed them. The reserve is the
+// restore's bound plus 5 s, or a quarter of the time left if that is less.
+// It returns what stops the timer.
+func (tg *Target) stopBeforeTimeout(t testing.TB) func() bool {
+	d, ok := t.(interface{ Deadline() (time.Time, bool) })
+	if !ok {
+		return func() bool { return false }
+	}
+	dl, ok := d.Deadline()
+	if !ok {
+		return func() bool { return false }
+	}
+	left := time.Until(dl)
+	reserve := min(CleanupTimeout+5*time.Second, left/4)
+	timer := time.AfterFunc(left-reserve, func() {
+		ts := &timeoutStop{deadline: dl, at: time.Now()}
+		tg.logf("cxload: go test -timeout is %v away: ending the run to restore what it changed", dl.Sub(ts.at).Round(time.Second))
+		tg.cancel(ts)
+	})
+	return timer.Stop
 }
 
 func (tg *Target) openTenant(o options) error {
