@@ -32,9 +32,9 @@ func TestSharedChannelsPerClientPool(t *testing.T) {
 			t.Fatalf("the simulator allows %d channels per OAuth client, want Genesys' %d", got, notify.MaxChannelsPerUser)
 		}
 		pool, err := auth.NewPool(auth.Config{
-			TokenURL:   srv.URL() + "/oauth/token",
-			Clients:    []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
-			Policy:     auth.PerClient, TokensPerClient: 2, Agents: n,
+			TokenURL: srv.URL() + "/oauth/token",
+			Clients:  []auth.Credentials{{ClientID: gcsim.DefaultClientID, Secret: gcsim.DefaultClientSecret}},
+			Policy:   auth.PerClient, TokensPerClient: 2, Agents: n,
 			HTTPClient: srv.Client(), CreateLimit: rate.Inf,
 		})
 		if err != nil {
