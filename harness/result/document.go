@@ -125,17 +125,17 @@ type Evidence struct {
 	TokensSeen  int      `json:"tokensSeen"`           // distinct tokens in the whole run
 	ClientsSeen int      `json:"clientsSeen"`          // distinct clients in the whole run
 	UsersSeen   int      `json:"usersSeen"`            // distinct non-empty users in the whole run
-	// ClientsEarly counts the rejected clients of which fewer requests than
-	// the bucket allows had completed in the run when it first rejected
-	// them: a bucket of their own could not have been spent yet.
-	// FewestBefore is the fewest requests one of them had made by then.
-	ClientsEarly int      `json:"clientsEarly,omitempty"`
-	FewestBefore int      `json:"fewestBefore,omitempty"`
-	Ops          []string `json:"ops,omitempty"`        // operations the bucket rejected
+	Ops         []string `json:"ops,omitempty"`        // operations the bucket rejected
 	OpsPassing  []string `json:"opsPassing,omitempty"` // other operations that succeeded while it rejected
 	TokenIDs    []string `json:"tokenIds,omitempty"`   // opaque ids, capped at 256
 	ClientIDs   []string `json:"clientIds,omitempty"`  // opaque ids, capped at 256
 	UserIDs     []string `json:"userIds,omitempty"`    // opaque ids, capped at 256
+	// ClientsEarly counts the rejected clients of which fewer requests than
+	// the bucket allows had completed in the run when it first rejected
+	// them: a bucket of their own could not have been spent yet.
+	// FewestBefore is the fewest requests one of them had made by then.
+	ClientsEarly int `json:"clientsEarly,omitempty"`
+	FewestBefore int `json:"fewestBefore,omitempty"`
 }
 
 // Series holds per-interval counts of completed requests, relative to
