@@ -125,18 +125,25 @@ func (d *Document) Limits() []LimitAnswer {
 
 // disagreements compares a finding with what the 429s of its key suggest.
 // Unknown figures (0, "undetermined") agree with anything; the window
-// agrees within 2 s or 5 %.
+// agrees within 2 s or 5 %. A window estimated from Retry-After or
+// inin-ratelimit-reset (the time left, at most the window) is a lower
+// bound: only a longer one disagrees.
 func disagreements(f *Finding, rl *RateLimitObservation) []string {
 	var out []string
 	if f.Allowed > 0 && rl.Allowed > 0 && f.Allowed != rl.Allowed {
 		out = append(out, fmt.Sprintf("the 429s suggest %d per window, the finding %d", rl.Allowed, f.Allowed))
 	}
-	if fw, ow := f.WindowSeconds, rl.WindowSeconds; fw > 0 && ow > 0 && math.Abs(fw-ow) > max(2, 0.05*fw) {
+	fw, ow := f.WindowSeconds, rl.WindowSeconds
+	diff, bound := math.Abs(fw-ow), ""
+	if rl.WindowSource != "profile" {
+		diff, bound = ow-fw, "at least "
+	}
+	if fw > 0 && ow > 0 && diff > max(2, 0.05*fw) {
 		src := ""
 		if rl.WindowSource != "" {
 			src = " (from " + rl.WindowSource + ")"
 		}
-		out = append(out, fmt.Sprintf("the 429s suggest a %ss window%s, the finding %ss", fmtFloat(ow), src, fmtFloat(fw)))
+		out = append(out, fmt.Sprintf("the 429s suggest a window of %s%ss%s, the finding %ss", bound, fmtFloat(ow), src, fmtFloat(fw)))
 	}
 	if f.Scope != "" && !ScopeFits(rl.Scope, f.Scope) {
 		out = append(out, fmt.Sprintf("the 429s suggest scope %s (%s), the finding %s", rl.Scope, rl.ScopeReason, f.Scope))

@@ -9,8 +9,9 @@ import (
 
 // hiddenLimit is what discovery finds of a hidden per-endpoint limit, and
 // what the run's 429s suggest of it: the scope questions rejected tokens of
-// several OAuth clients (so the 429s suggest org) and no header gave the
-// window (so they suggest a minute).
+// several OAuth clients, one before it could have spent its own bucket (so
+// the 429s suggest org), and a Retry-After of 60s came (so they suggest a
+// window of at least a minute).
 func hiddenLimit() *result.Document {
 	return &result.Document{
 		Schema: result.SchemaVersion,
@@ -41,7 +42,7 @@ func TestLimitsPreferFindings(t *testing.T) {
 		t.Errorf("row 0 observed = %+v, want the 429s of its key", f.Observed)
 	}
 	d := strings.Join(f.Disagreements, "; ")
-	for _, want := range []string{"60s window", "scope org", "finding endpoint-user"} {
+	for _, want := range []string{"window of at least 60s (from retry-after), the finding 20s", "scope org", "finding endpoint-user"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("disagreements %q do not mention %q", d, want)
 		}
@@ -60,6 +61,32 @@ func TestLimitsAgreeing(t *testing.T) {
 	doc.RateLimits[0].Scope = result.ScopeUndetermined
 	if d := doc.Limits()[0].Disagreements; len(d) != 0 {
 		t.Errorf("disagreements = %q, want none: a window within 2 s and an undetermined scope agree", d)
+	}
+}
+
+// A window estimated from the time left (Retry-After, inin-ratelimit-reset)
+// is at least that long: a shorter one than the finding's agrees, a longer
+// one does not; a window from the profile disagrees either way.
+func TestLimitsWindowLowerBound(t *testing.T) {
+	tests := []struct {
+		window   float64
+		source   string
+		disagree bool
+	}{
+		{12, "retry-after", false},     // rejected 8 s before the window's end
+		{12, "ratelimit-reset", false}, // likewise
+		{60, "retry-after", true},      // at least 60 s: not 20
+		{12, "profile", true},          // exactly 12 s: not 20
+		{60, "profile", true},
+	}
+	for _, tt := range tests {
+		doc := hiddenLimit()
+		doc.RateLimits[0].WindowSeconds, doc.RateLimits[0].WindowSource = tt.window, tt.source
+		doc.RateLimits[0].Scope = result.ScopeUndetermined
+		d := doc.Limits()[0].Disagreements
+		if got := len(d) > 0; got != tt.disagree {
+			t.Errorf("window %gs from %s against the finding's 20s: disagreements = %q, want disagreement %v", tt.window, tt.source, d, tt.disagree)
+		}
 	}
 }
 
