@@ -33,12 +33,14 @@
 // client-side limiter, whose Result.Scope reads "client-side:<scope>") gets a
 // result.RateLimitObservation: its allowed count (from
 // inin-ratelimit-allowed or the 429 body, else a KnownLimit), its window (a
-// KnownLimit, else estimated from inin-ratelimit-reset and Retry-After, see
-// result.EstimateWindow), how many requests it rejected, the first and last
-// rejection, and its scope inferred from evidence by result.InferScope: one
-// token among many rejected means a token limit; all tokens of one client, a
-// client limit; several clients, an org limit; one operation rejected while
-// others succeeded, an endpoint limit.
+// KnownLimit, else estimated from Retry-After and from inin-ratelimit-reset
+// when the headers describe that bucket, see result.EstimateWindow), how many
+// requests it rejected, the first and last rejection, and its scope inferred
+// from evidence by result.InferScope: one token among many rejected means a
+// token limit; all tokens of one client, a client limit; several clients, an
+// org limit only when one of them was rejected before it had sent as many
+// requests as the bucket allows; one operation rejected while others
+// succeeded, an endpoint limit.
 //
 // # The result document
 //

@@ -292,3 +292,42 @@ func TestRateLimitWindowFromItsOwnBucket(t *testing.T) {
 		})
 	}
 }
+
+// Requests of a client sent before its first rejection count toward what it
+// had spent even when they complete after the 429 (they were in flight):
+// a client whose 40 requests were all sent before its 429 is not rejected
+// early, one that had sent 5 is.
+func TestRateLimitClientInFlight(t *testing.T) {
+	tests := []struct {
+		name     string
+		inFlight int // requests of c2 sent before its 429, completed after it
+		scope    string
+	}{
+		{"40 in flight when the 429 came", 40, result.ScopeUndetermined},
+		{"5 in flight when the 429 came", 5, result.ScopeOrg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := metrics.NewRecorder(metrics.WithNow(newClock().Now))
+			hidden := func(cli, tok string, at time.Time) *metrics.Result {
+				r := throttled("a", "k", tok, cli, at)
+				r.RateLimit.Allowed, r.RateLimit.Value = 40, 40
+				return r
+			}
+			t0 := epoch
+			for i := range 40 {
+				rec.Record(ok("a", "t1", "c1", t0.Add(time.Duration(i)*time.Millisecond)))
+			}
+			rec.Record(hidden("c1", "t1", t0.Add(time.Second)))
+			sent := t0.Add(2 * time.Second)
+			rec.Record(hidden("c2", "t2", sent.Add(time.Second))) // a fast 429, recorded first
+			for range tt.inFlight {
+				rec.Record(ok("a", "t2", "c2", sent)) // slow successes, sent before it
+			}
+			rl := rec.Snapshot().RateLimit("k")
+			if rl.Scope != tt.scope {
+				t.Errorf("scope = %s (%s), want %s", rl.Scope, rl.ScopeReason, tt.scope)
+			}
+		})
+	}
+}

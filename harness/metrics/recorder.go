@@ -37,17 +37,13 @@ type Recorder struct {
 
 	obs Observer // WithObserver's, or nil
 
-	// clientReqs counts each OAuth client's requests over every operation,
-	// so that a bucket can tell how many requests a client had made when
-	// it first rejected it (bucketAgg.clientPrior). Replaced, never
-	// changed, when a client is added; clientsMu serialises adding.
-	clientReqs atomic.Pointer[map[string]*atomic.Int64]
-	clientsMu  sync.Mutex
+	// clients counts each OAuth client's requests over every operation, so
+	// that a bucket can tell how many a client had sent when it first
+	// rejected it. Replaced, never changed, when a client is added;
+	// clientsMu serialises adding.
+	clients   atomic.Pointer[map[string]*clientCount]
+	clientsMu sync.Mutex
 }
-
-// maxCountedClients bounds Recorder.clientReqs; a client beyond it is not
-// counted, and a bucket that rejected it cannot show a shared bucket.
-const maxCountedClients = 4096
 
 type opKey struct{ op, method, route string }
 
@@ -78,9 +74,9 @@ type aggregate struct {
 
 	ids identities // seen in all results
 
-	// the counter of the last result's client (Recorder.clientReqs), cached
-	cliCounter   *atomic.Int64
-	cliCounterID string
+	// the count of the last result's client (Recorder.clients), cached
+	cli   *clientCount
+	cliID string
 
 	buckets []*bucketAgg
 }
@@ -144,9 +140,6 @@ type bucketAgg struct {
 	maxRetryAfter         time.Duration
 	ids                   identities
 	samples               []string // first correlation ids of rejected requests
-	// clientPrior holds, by client, how many requests of that client had
-	// completed when the bucket first rejected it (fewest over operations).
-	clientPrior map[string]int64
 }
 
 // NewRecorder returns a Recorder whose clock starts now.
@@ -162,7 +155,7 @@ func NewRecorder(opts ...Option) *Recorder {
 	}
 	r.start = r.cfg.now()
 	r.ops.Store(new(map[opKey]*opEntry))
-	r.clientReqs.Store(new(map[string]*atomic.Int64))
+	r.clients.Store(new(map[string]*clientCount))
 	if r.cfg.newObserver != nil {
 		r.obs = r.cfg.newObserver(r.cfg.scenario, r.cfg.shard)
 	}
@@ -313,49 +306,28 @@ func (r *Recorder) recordLocked(s *aggregate, res *Result) result.Outcome {
 	}
 
 	s.ids.record(res)
-	prior := int64(-1) // the client's requests before this one; -1: not counted
+	at := res.Start
+	if at.IsZero() {
+		at = done
+	}
+	var cli *clientCount
+	var prior int64
 	if res.ClientID != "" {
-		if res.ClientID != s.cliCounterID {
-			s.cliCounter, s.cliCounterID = r.clientCounter(res.ClientID), res.ClientID
+		if res.ClientID != s.cliID {
+			s.cli, s.cliID = r.client(res.ClientID), res.ClientID
 		}
-		if s.cliCounter != nil {
-			prior = s.cliCounter.Add(1) - 1
+		if cli = s.cli; cli != nil {
+			prior = cli.completed(at)
 		}
 	}
 
 	if o == result.Throttled || res.ThrottledBy != "" {
-		at := res.Start
-		if at.IsZero() {
-			at = done
+		b := r.recordBucket(s, res, at, o != result.Throttled)
+		if cli != nil {
+			cli.rejected(b.key, b.clientSide, at, prior)
 		}
-		r.recordBucket(s, res, at, o != result.Throttled, prior)
 	}
 	return o
-}
-
-// clientCounter returns the request counter of client id, adding it unless
-// maxCountedClients are already counted (then nil).
-func (r *Recorder) clientCounter(id string) *atomic.Int64 {
-	if c, ok := (*r.clientReqs.Load())[id]; ok {
-		return c
-	}
-	r.clientsMu.Lock()
-	defer r.clientsMu.Unlock()
-	old := *r.clientReqs.Load()
-	if c, ok := old[id]; ok {
-		return c
-	}
-	if len(old) >= maxCountedClients {
-		return nil
-	}
-	m := maps.Clone(old)
-	if m == nil {
-		m = make(map[string]*atomic.Int64)
-	}
-	c := new(atomic.Int64)
-	m[strings.Clone(id)] = c
-	r.clientReqs.Store(&m)
-	return c
 }
 
 // bump adds one at index idx, growing the slice (amortised) when needed.
@@ -383,9 +355,8 @@ func addID(m map[string]struct{}, id string) map[string]struct{} {
 	return m
 }
 
-// recordBucket adds a rejection to its bucket; prior is how many requests
-// of the result's client had completed before it (-1: not counted).
-func (r *Recorder) recordBucket(s *aggregate, res *Result, at time.Time, recovered bool, prior int64) {
+// recordBucket adds a rejection to its bucket and returns the bucket.
+func (r *Recorder) recordBucket(s *aggregate, res *Result, at time.Time, recovered bool) *bucketAgg {
 	key := res.ThrottledBy
 	if key == "" {
 		key = res.RateLimit.Key
@@ -432,18 +403,7 @@ func (r *Recorder) recordBucket(s *aggregate, res *Result, at time.Time, recover
 	}
 	b.maxRetryAfter = max(b.maxRetryAfter, rl.RetryAfter)
 	b.ids.record(res)
-	if prior >= 0 {
-		if n, seen := b.clientPrior[res.ClientID]; !seen || prior < n {
-			if b.clientPrior == nil {
-				b.clientPrior = map[string]int64{}
-			}
-			if !seen {
-				b.clientPrior[strings.Clone(res.ClientID)] = prior
-			} else {
-				b.clientPrior[res.ClientID] = prior
-			}
-		}
-	}
+	return b
 }
 
 // resetDescribes reports whether a 429's inin-ratelimit-reset tells the
@@ -574,13 +534,5 @@ func mergeBucket(list []*bucketAgg, b *bucketAgg) []*bucketAgg {
 	d.maxReset = max(d.maxReset, b.maxReset)
 	d.maxRetryAfter = max(d.maxRetryAfter, b.maxRetryAfter)
 	d.ids.merge(&b.ids)
-	for c, n := range b.clientPrior {
-		if m, seen := d.clientPrior[c]; !seen || n < m {
-			if d.clientPrior == nil {
-				d.clientPrior = map[string]int64{}
-			}
-			d.clientPrior[c] = n
-		}
-	}
 	return list
 }

@@ -156,8 +156,13 @@ func (r *Recorder) snapshot(encode bool) *result.Document {
 			TokenIDs: capIDs(b.ids.tokens), ClientIDs: capIDs(b.ids.clients), UserIDs: capIDs(b.ids.users),
 		}
 		if obs.Allowed > 0 && !b.clientSide {
-			for _, n := range b.clientPrior {
-				if n < int64(obs.Allowed) {
+			clients := *r.clients.Load()
+			for id := range b.ids.clients {
+				c := clients[id]
+				if c == nil {
+					continue
+				}
+				if n, ok := c.sentBefore(b.key, b.clientSide); ok && n < int64(obs.Allowed) {
 					if obs.Evidence.ClientsEarly == 0 || int(n) < obs.Evidence.FewestBefore {
 						obs.Evidence.FewestBefore = int(n)
 					}

@@ -130,9 +130,9 @@ type Evidence struct {
 	TokenIDs    []string `json:"tokenIds,omitempty"`   // opaque ids, capped at 256
 	ClientIDs   []string `json:"clientIds,omitempty"`  // opaque ids, capped at 256
 	UserIDs     []string `json:"userIds,omitempty"`    // opaque ids, capped at 256
-	// ClientsEarly counts the rejected clients of which fewer requests than
-	// the bucket allows had completed in the run when it first rejected
-	// them: a bucket of their own could not have been spent yet.
+	// ClientsEarly counts the rejected clients of which the run had sent
+	// fewer requests than the bucket allows before it first rejected them:
+	// a bucket of their own could not have been spent yet.
 	// FewestBefore is the fewest requests one of them had made by then.
 	ClientsEarly int `json:"clientsEarly,omitempty"`
 	FewestBefore int `json:"fewestBefore,omitempty"`

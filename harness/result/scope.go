@@ -44,7 +44,7 @@ func InferScope(e Evidence) (scope, reason string) {
 	case e.Tokens == 0 && e.Clients == 0 && e.Users == 0:
 		return ScopeUndetermined, "the rejected requests carried no token, client or user identity"
 	case e.Clients >= 2 && e.ClientsEarly > 0:
-		return ScopeOrg, fmt.Sprintf("requests of %d OAuth clients were rejected, one after only %d requests of its own, fewer than the bucket allows: one bucket across clients", e.Clients, e.FewestBefore)
+		return ScopeOrg, fmt.Sprintf("requests of %d OAuth clients were rejected, one after only %d requests of its own had been sent, fewer than the bucket allows: one bucket across clients", e.Clients, e.FewestBefore)
 	case e.Clients >= 2:
 		return ScopeUndetermined, fmt.Sprintf("requests of %d OAuth clients were rejected, none shown to be rejected before it could have spent a bucket of its own: org-wide or one bucket per client would look the same", e.Clients)
 	case e.Tokens == 1 && e.TokensSeen > 1:
@@ -138,9 +138,11 @@ func Summarize(d *Document) string {
 }
 
 // EstimateWindow estimates a bucket's window from the largest
-// inin-ratelimit-reset and Retry-After the run saw: the larger of the two,
-// snapped to a whole minute when within 2 s of one (a 60 s window reports a
-// reset of up to 61 s). It returns 0 and "" when there is no evidence.
+// inin-ratelimit-reset and Retry-After the run saw of that bucket (pass 0
+// for a reset of headers that describe another bucket): the larger of the
+// two, snapped to a whole minute when within 2 s of one (a 60 s window
+// reports a reset of up to 61 s). Both are times left, so the estimate is a
+// lower bound. It returns 0 and "" when there is no evidence.
 func EstimateWindow(maxReset, maxRetryAfter time.Duration) (seconds float64, source string) {
 	switch {
 	case maxReset <= 0 && maxRetryAfter <= 0:

@@ -26,7 +26,7 @@ func TestInferScope(t *testing.T) {
 		{"several clients, each spent an allowance", result.Evidence{Tokens: 4, Clients: 2, TokensSeen: 4, ClientsSeen: 2}, result.ScopeUndetermined, "org-wide or one bucket per client would look the same"},
 		// One client was rejected after fewer requests than the bucket
 		// allows: it was spent by the other one.
-		{"several clients, one rejected early", result.Evidence{Tokens: 4, Clients: 2, TokensSeen: 4, ClientsSeen: 2, ClientsEarly: 1, FewestBefore: 3}, result.ScopeOrg, "one after only 3 requests of its own"},
+		{"several clients, one rejected early", result.Evidence{Tokens: 4, Clients: 2, TokensSeen: 4, ClientsSeen: 2, ClientsEarly: 1, FewestBefore: 3}, result.ScopeOrg, "one after only 3 requests of its own had been sent"},
 		{"one op while others pass, shared token", result.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, ClientsSeen: 1, Ops: []string{"recording.set"}, OpsPassing: []string{"presence.set"}}, result.ScopeEndpoint, "only recording.set was rejected while presence.set succeeded"},
 		{"one op while others pass, many tokens", result.Evidence{Tokens: 5, Clients: 1, TokensSeen: 5, Ops: []string{"recording.set"}, OpsPassing: []string{"presence.set", "queues.list"}}, result.ScopeEndpoint, "presence.set, queues.list"},
 		{"one op, nothing else passed", result.Evidence{Tokens: 1, Clients: 1, TokensSeen: 1, Ops: []string{"recording.set"}}, result.ScopeUndetermined, "only one token"},
