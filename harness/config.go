@@ -147,7 +147,10 @@ type Config struct {
 	// UserTokens are CXLOAD_USER_TOKENS' users and their tokens: with them,
 	// a per-agent pool (Target.Pool) becomes a per-user one (auth.PerUser).
 	UserTokens []auth.UserToken
-	Guard      GuardConfig
+	// SAMLAssertions is CXLOAD_SAML_ASSERTIONS (tenant only): the directory
+	// of the UserTokens users' SAML assertions, for the SAML2 bearer grant.
+	SAMLAssertions string
+	Guard          GuardConfig
 	// Why is one line saying which variables decided the target.
 	Why string
 }
@@ -239,7 +242,7 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 				bad("%s=%q: %v; point it at a gcsim profile JSON file (at most %s) or unset it", EnvProfile, cfg.Profile, errors.Unwrap(err), safefile.Size(gcsim.MaxProfileSize))
 			}
 		}
-		for _, v := range []string{EnvApproval, EnvRequestBudget, EnvAllowOutsideWindow, EnvTimezone, EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm} {
+		for _, v := range []string{EnvApproval, EnvRequestBudget, EnvAllowOutsideWindow, EnvTimezone, EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm, EnvSAMLAssertions} {
 			if getenv(v) != "" {
 				bad("%s is set but the target is the simulator (%s): set %s, %s and %s for a tenant, or unset %s",
 					v, cfg.Why, EnvRegion, EnvClientID, EnvClientSecret, v)
@@ -296,6 +299,9 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	g.Fixtures, ferrs = resolveFixtures(getenv)
 	errs = append(errs, ferrs...)
 	cfg.Guard = g
+	var serrs []error
+	cfg.SAMLAssertions, cfg.UserTokens, serrs = resolveSAML(getenv, g.Fixtures, cfg.UserTokens)
+	errs = append(errs, serrs...)
 	return cfg, errors.Join(errs...)
 }
 
@@ -564,7 +570,7 @@ func parseRate(v string) (float64, error) {
 func Variables() []string {
 	v := []string{EnvRegion, EnvClientID, EnvClientSecret, EnvClientsFile, EnvTarget, EnvProfile, EnvSimURL, EnvTimeScale, EnvLabels, EnvRunID, EnvApproval,
 		EnvAllowOutsideWindow, EnvRequestBudget, EnvAbort429Rate, EnvAbort5xxRate, EnvAbortAfter, EnvTimezone, EnvShard, EnvShards,
-		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm, EnvUserTokens, EnvRehearse}
+		EnvUsers, EnvQueues, EnvCallTargets, EnvAllowWrites, EnvAllowStorm, EnvUserTokens, EnvSAMLAssertions, EnvRehearse}
 	for n := 2; n <= maxClients; n++ {
 		v = append(v, fmt.Sprintf("%s_%d", EnvClientID, n), fmt.Sprintf("%s_%d", EnvClientSecret, n))
 	}

@@ -1,14 +1,12 @@
 package harness
 
 import (
-	"context"
 	"crypto/tls"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/cxload/cxload/harness/auth"
 	"github.com/cxload/cxload/harness/gcsim"
 )
 
@@ -96,12 +94,25 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		r.close()
 		return nil, fmt.Errorf("harness: %s=1: writing the fixture file: %v", EnvRehearse, err)
 	}
+	// The stand-in's identity provider: an assertion file per fixture user,
+	// read by the pool through CXLOAD_SAML_ASSERTIONS as a user's would be.
+	samlDir := filepath.Join(dir, "saml")
+	if err := os.Mkdir(samlDir, 0o700); err != nil {
+		r.close()
+		return nil, fmt.Errorf("harness: %s=1: making the assertions directory: %v", EnvRehearse, err)
+	}
+	for _, u := range r.users {
+		if err := os.WriteFile(filepath.Join(samlDir, u.ID+".saml"), []byte(gcsim.SAMLAssertion(u.ID)), 0o600); err != nil {
+			r.close()
+			return nil, fmt.Errorf("harness: %s=1: writing the assertion files: %v", EnvRehearse, err)
+		}
+	}
 	prof := sim.Profile()
 	r.env = map[string]string{
 		EnvTarget: KindTenant, EnvRegion: rehearsalRegionRule,
 		EnvClientID: prof.Clients[0].ID, EnvClientSecret: string(prof.Clients[0].Secret),
 		EnvClientID + "_2": prof.Clients[1].ID, EnvClientSecret + "_2": string(prof.Clients[1].Secret),
-		EnvClientsFile: "", EnvProfile: "", EnvSimURL: "", EnvTimeScale: "", EnvUserTokens: "",
+		EnvClientsFile: "", EnvProfile: "", EnvSimURL: "", EnvTimeScale: "", EnvUserTokens: "", EnvSAMLAssertions: samlDir,
 		EnvApproval: RehearsalApproval, EnvRequestBudget: fmt.Sprint(RehearsalBudget), EnvAllowOutsideWindow: "1",
 		EnvUsers: usersFile, EnvQueues: queuesFile, EnvCallTargets: "", EnvAllowWrites: RehearsalWrites, EnvAllowStorm: "",
 	}
@@ -114,34 +125,28 @@ func openRehearsal(getenv func(string) string, agents int) (*rehearsal, error) {
 		}
 		return getenv(k)
 	}
-	r.consent = fmt.Sprintf("%s=%s %s=%s %s=%s %s=%s (%d fixture users and their queues; %d directory users and queues outside them), user tokens by the SAML2 bearer grant; no %s",
-		EnvUsers, usersFile, EnvQueues, queuesFile, EnvAllowWrites, RehearsalWrites, EnvApproval, RehearsalApproval, n, RehearsalOutsiders, EnvAllowStorm)
+	r.consent = fmt.Sprintf("%s=%s %s=%s %s=%s %s=%s %s=%s (%d fixture users and their queues; %d directory users and queues outside them; user tokens by the SAML2 bearer grant); no %s",
+		EnvUsers, usersFile, EnvQueues, queuesFile, EnvSAMLAssertions, samlDir, EnvAllowWrites, RehearsalWrites, EnvApproval, RehearsalApproval, n, RehearsalOutsiders, EnvAllowStorm)
 	return r, nil
 }
 
 // apply makes cfg, resolved from the rehearsal's environment, point at
-// the stand-in: its domain and hosts, and user tokens for the fixture users
-// (their tokens come from Assertion).
+// the stand-in: its domain and hosts. The fixture users' tokens come from
+// the environment, as on a tenant (CXLOAD_SAML_ASSERTIONS).
 func (r *rehearsal) apply(cfg *Config) {
 	cfg.Region.Name = "rehearsal"
 	cfg.Region.Domain = r.sim.TenantDomain()
 	cfg.APIBase, cfg.LoginBase = r.sim.URL(), r.sim.LoginURL()
 	cfg.Why = EnvRehearse + "=1, tenant stand-in " + r.sim.TenantDomain()
-	cfg.UserTokens = make([]auth.UserToken, len(r.users))
-	for i, u := range r.users {
-		cfg.UserTokens[i] = auth.UserToken{UserID: u.ID}
+}
+
+// tlsConfig trusts a tenant stand-in's test CA (the rehearsal's, or one
+// given to WithTenantStandIn); nil for any other target.
+func (tg *Target) tlsConfig() *tls.Config {
+	if tg.dial == nil || tg.dial.Roots() == nil {
+		return nil
 	}
-}
-
-// assertion is the stand-in's identity provider: a SAML2 assertion for
-// any user.
-func (r *rehearsal) assertion(_ context.Context, u auth.UserToken) (string, error) {
-	return gcsim.SAMLAssertion(u.UserID), nil
-}
-
-// tlsConfig trusts the stand-in's test CA.
-func (r *rehearsal) tlsConfig() *tls.Config {
-	return &tls.Config{RootCAs: r.sim.Roots(), MinVersion: tls.VersionTLS12}
+	return &tls.Config{RootCAs: tg.dial.Roots(), MinVersion: tls.VersionTLS12}
 }
 
 func (r *rehearsal) close() {

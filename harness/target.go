@@ -540,8 +540,8 @@ func (tg *Target) transport(agents int) *http.Transport {
 	if tg.dial != nil || tg.Kind() == KindExternal {
 		tr.Proxy = nil
 	}
-	if tg.reh != nil {
-		tr.TLSClientConfig = tg.reh.tlsConfig()
+	if c := tg.tlsConfig(); c != nil {
+		tr.TLSClientConfig = c
 	}
 	tg.onClose(tr.CloseIdleConnections)
 	return tr
@@ -623,8 +623,8 @@ func (tg *Target) Pool(cfg auth.Config) (*auth.Pool, error) {
 		// CXLOAD_USER_TOKENS: agent k sends with user k's own token.
 		cfg.Policy, cfg.Users = auth.PerUser, tg.Config.UserTokens
 	}
-	if cfg.Policy == auth.PerUser && cfg.Assertion == nil && tg.reh != nil {
-		cfg.Assertion = tg.reh.assertion // the stand-in's identity provider
+	if cfg.Policy == auth.PerUser && cfg.Assertion == nil && tg.Config.SAMLAssertions != "" {
+		cfg.Assertion = auth.AssertionsFromDir(tg.Config.SAMLAssertions) // CXLOAD_SAML_ASSERTIONS
 	}
 	if cfg.CreateLimit == 0 && tg.profile != nil {
 		for _, l := range tg.profile.Limits {
@@ -769,8 +769,8 @@ func (tg *Target) Client(cfg api.Config) (*api.Client, error) {
 	if cfg.HTTPClient == nil && cfg.Dial == nil && tg.dial != nil {
 		cfg.Dial = tg.dial.DialContext // the simulator's listener (a pipe under synctest)
 	}
-	if cfg.TLSConfig == nil && tg.reh != nil {
-		cfg.TLSConfig = tg.reh.tlsConfig()
+	if cfg.TLSConfig == nil {
+		cfg.TLSConfig = tg.tlsConfig()
 	}
 	if p, ok := cfg.Tokens.(*auth.Pool); ok && cfg.Scrub == nil {
 		cfg.Scrub = p.Scrub

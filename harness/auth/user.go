@@ -11,7 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -89,22 +89,39 @@ type userTokenJSON struct {
 // may be called concurrently for different users.
 type AssertionSource func(ctx context.Context, user UserToken) (string, error)
 
+// MaxAssertionSize bounds an assertion file of [AssertionsFromDir]: a
+// signed SAML assertion is a few KiB of base64, so 1 MiB refuses only a
+// wrong file.
+const MaxAssertionSize = 1 << 20
+
+// AssertionFile returns the file of [AssertionsFromDir] that holds user's
+// assertion, dir/<user>.saml, user being an id or email; a name that is not
+// a usable file name is an error.
+func AssertionFile(dir, user string) (string, error) {
+	if user == "" || strings.ContainsAny(user, `/\`) || user == "." || user == ".." {
+		return "", fmt.Errorf("auth: assertion for user %q: not a usable file name", user)
+	}
+	return filepath.Join(dir, user+".saml"), nil
+}
+
 // AssertionsFromDir is an AssertionSource reading user u's assertion from
-// the file dir/<u.Name()>.saml (base64, surrounding space ignored), read
-// afresh each time so that an external tool can renew it.
+// the file dir/<u.Name()>.saml (base64, surrounding space ignored, at most
+// [MaxAssertionSize]), read afresh each time so that an external tool can
+// renew it.
 func AssertionsFromDir(dir string) AssertionSource {
 	return func(_ context.Context, u UserToken) (string, error) {
 		name := u.Name()
-		if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
-			return "", fmt.Errorf("auth: assertion for user %q: not a usable file name", name)
+		path, err := AssertionFile(dir, name)
+		if err != nil {
+			return "", err
 		}
-		data, err := safefile.Read(dir+string(os.PathSeparator)+name+".saml", 1<<20)
+		data, err := safefile.Read(path, MaxAssertionSize)
 		if err != nil {
 			return "", fmt.Errorf("auth: assertion for user %s: %w", name, err)
 		}
 		a := strings.TrimSpace(string(data))
 		if a == "" {
-			return "", fmt.Errorf("auth: assertion for user %s: file %s is empty: write the base64 SAML assertion in it", name, name+".saml")
+			return "", fmt.Errorf("auth: assertion for user %s: file %s is empty: write the base64 SAML assertion in it", name, path)
 		}
 		return a, nil
 	}
