@@ -45,7 +45,7 @@ func TestMarkdownShowsFindings(t *testing.T) {
 	require.NoError(t, reports.NewReport(discoveryRun(), nil, nil).Markdown(&buf))
 	md := buf.String()
 	row := lineWith(md, "| `users.presences.rate.per.minute` |")
-	for _, want := range []string{"| 40 / 20s |", "| endpoint-user |", "finding (found by experiment)", "⚠️", "60s window", "scope org"} {
+	for _, want := range []string{"| 40 / 20s |", "| endpoint-user |", "finding (found by experiment)", "⚠️", "window of at least 60s", "scope org"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("the finding's row %q lacks %q\n%s", row, want, md)
 		}
@@ -78,7 +78,7 @@ func TestHTMLShowsFindings(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0, "no row for the finding")
 	row := h[i:]
 	row = row[:strings.Index(row, "</tr>")]
-	for _, want := range []string{"<td>40 / 20s</td>", "endpoint-user", "finding (found by experiment)", "⚠", "60s window"} {
+	for _, want := range []string{"<td>40 / 20s</td>", "endpoint-user", "finding (found by experiment)", "⚠", "window of at least 60s"} {
 		if !strings.Contains(row, want) {
 			t.Errorf("the finding's HTML row lacks %q: %s", want, row)
 		}
