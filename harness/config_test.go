@@ -3,9 +3,11 @@ package harness_test
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -15,7 +17,17 @@ import (
 	"github.com/cxload/cxload/harness/genesys"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	// The runtime starts its signal-delivery goroutine at the process's
+	// first signal.Notify. A recording tenant run catches SIGINT; were the
+	// first such run inside a synctest bubble, that goroutine would belong
+	// to the bubble and the runtime would abort ("select on synctest
+	// channel from outside bubble"). Start it here, outside every bubble.
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGUSR2)
+	signal.Stop(c)
+	goleak.VerifyTestMain(m)
+}
 
 // env returns a getenv over a map.
 func env(kv map[string]string) func(string) string {

@@ -250,6 +250,22 @@ func NewTarget(t testing.TB, opts ...Option) *Target {
 	return tg
 }
 
+// testDeadline is t's deadline (go test -timeout), if t has one. Inside a
+// synctest bubble, where time is the bubble's and t.Deadline panics, there
+// is none to keep.
+func testDeadline(t testing.TB) (dl time.Time, ok bool) {
+	d, has := t.(interface{ Deadline() (time.Time, bool) })
+	if !has {
+		return time.Time{}, false
+	}
+	defer func() {
+		if recover() != nil {
+			dl, ok = time.Time{}, false
+		}
+	}()
+	return d.Deadline()
+}
+
 // timeoutStop is the cause of a run ended before go test's -timeout.
 type timeoutStop struct{ deadline, at time.Time }
 
@@ -265,11 +281,7 @@ func (e *timeoutStop) Error() string {
 // restore's bound plus 5 s, or a quarter of the time left if that is less.
 // It returns what stops the timer.
 func (tg *Target) stopBeforeTimeout(t testing.TB) func() bool {
-	d, ok := t.(interface{ Deadline() (time.Time, bool) })
-	if !ok {
-		return func() bool { return false }
-	}
-	dl, ok := d.Deadline()
+	dl, ok := testDeadline(t)
 	if !ok {
 		return func() bool { return false }
 	}

@@ -24,6 +24,15 @@ import (
 // thresholds, one paragraph each, not its progress lines.
 type quietTB struct{ testing.TB }
 
+// Deadline is the test's (go test -timeout), which the target keeps: it
+// ends the run in time to restore what it changed.
+func (q quietTB) Deadline() (time.Time, bool) {
+	if d, ok := q.TB.(interface{ Deadline() (time.Time, bool) }); ok {
+		return d.Deadline()
+	}
+	return time.Time{}, false
+}
+
 func (q quietTB) Log(args ...any) {
 	if testing.Verbose() {
 		q.TB.Helper()
