@@ -186,6 +186,17 @@ var perProcess = map[string]bool{
 	"GET /api/v2/users": true, "GET /api/v2/presencedefinitions": true, "GET " + routeWrapupCodes: true,
 }
 
+// channelLayout are the notification channel requests: agents share their
+// OAuth client's channels within a process, so how many channels and
+// subscription requests a run makes depends on how the agents are split
+// over processes, not on the load. They are not compared; each shard's
+// own thresholds judge its channels (no socket dropped, no event lost).
+var channelLayout = map[string]bool{
+	"channel.create": true, "channel.subscribe": true, "channel.topics.add": true,
+	"GET /channels/{id}": true, "POST /api/v2/notifications/channels": true,
+	"POST /api/v2/notifications/channels/{id}/subscriptions": true, "PUT /api/v2/notifications/channels/{id}/subscriptions": true,
+}
+
 func compareCounts(t *testing.T, name string, m, s *result.Document, shards int) {
 	t.Helper()
 	ops := map[string]bool{}
@@ -197,6 +208,10 @@ func compareCounts(t *testing.T, name string, m, s *result.Document, shards int)
 	}
 	for _, op := range sortedKeys(ops) {
 		mo, so := m.Op(op), s.Op(op)
+		if channelLayout[op] {
+			logf(t, "  %-26s not compared (channels are shared per OAuth client within a process)", op)
+			continue
+		}
 		switch {
 		case mo == nil:
 			t.Errorf("%s: operation %s: %d requests in the single-process run, none in the merged shards", name, op, so.Count)
@@ -323,8 +338,13 @@ func checkBudget(t *testing.T, singlePath, shardsPath string, n int) {
 		ks = append(ks, k)
 	}
 	sort.Strings(ks)
+	compared := 0
 	for _, k := range ks {
 		want := sc[k]
+		if channelLayout[k[:strings.LastIndexByte(k, ' ')]] {
+			continue
+		}
+		compared++
 		if perProcess[k[:strings.LastIndexByte(k, ' ')]] { // "METHOD route status"
 			want *= int64(n)
 		}
@@ -332,5 +352,5 @@ func checkBudget(t *testing.T, singlePath, shardsPath string, n int) {
 			t.Errorf("the simulator saw %s %d times during the single-process run and %d times during the sharded run (want %d)", k, sc[k], mc[k], want)
 		}
 	}
-	logf(t, "  simulator: %d route/status counts equal between the runs; tokens issued: single %v, shards %v", len(ks), single.Tokens, shards.Tokens)
+	logf(t, "  simulator: %d route/status counts equal between the runs (notification channel routes not compared); tokens issued: single %v, shards %v", compared, single.Tokens, shards.Tokens)
 }
