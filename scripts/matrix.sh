@@ -32,7 +32,8 @@
 set -euo pipefail
 
 shards=4 agents=16 iterations=6 think=200ms out="" mode=both
-usage() { sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; }
+# usage prints the comment block above (line 2 to the first line that is not a comment).
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; }
 while getopts "n:m:a:i:t:o:h" opt; do
   case $opt in
     n) shards=$OPTARG ;;
