@@ -24,6 +24,11 @@ type Plan struct {
 	Duration time.Duration // planned length
 	// Requests is the estimated total; zero means Rate × Duration.
 	Requests int64
+	// Sizing names the knobs that size Requests, and what each costs, for a
+	// plan not sized by its rate and duration (e.g. "CXLOAD_PROBE_MAX=1000:
+	// up to 1002 requests per route family, 9 families"). An over-budget
+	// refusal offers it instead of "lower the rate or duration".
+	Sizing string
 }
 
 // Estimate returns Requests, or Rate × Duration (rounded) when Requests is
@@ -79,7 +84,11 @@ func (p Plan) String() string {
 	if !(math.Abs(p.Rate) < 1e9) { // an absurd rate (refused by Start) in 7 characters, not 300
 		rate = fmt.Sprintf("%g", p.Rate)
 	}
-	return fmt.Sprintf("plan: %d agents, target %s req/s for %v, about %d requests", p.Agents, rate, p.Duration, p.Estimate())
+	agents := "agents"
+	if p.Agents == 1 {
+		agents = "agent"
+	}
+	return fmt.Sprintf("plan: %d %s, target %s req/s for %v, about %d requests", p.Agents, agents, rate, p.Duration, p.Estimate())
 }
 
 // ErrStopped is wrapped by the errors of a stopped guard; the message says why.
@@ -222,8 +231,12 @@ func (g *Guard) Start(p Plan) error {
 		if used > 0 {
 			left = fmt.Sprintf("; %d of it used by earlier scenarios of this run, %d left", used, g.cfg.Budget-used)
 		}
-		return fmt.Errorf("harness: guard: the plan needs about %d requests, over the budget of %d (%s%s): lower the rate or duration, run fewer scenarios, or raise the budget",
-			est, g.cfg.Budget, EnvRequestBudget, left)
+		lower := "lower the rate or duration"
+		if p.Sizing != "" {
+			lower = "lower " + p.Sizing
+		}
+		return fmt.Errorf("harness: guard: the plan needs about %d requests, over the budget of %d (%s%s): %s, run fewer scenarios, or raise the budget",
+			est, g.cfg.Budget, EnvRequestBudget, left, lower)
 	}
 	return nil
 }

@@ -99,6 +99,43 @@ func TestGuardStartPlan(t *testing.T) {
 	}
 }
 
+// TestGuardRefusalNamesSizing checks that an over-budget refusal names what
+// sizes the plan: its rate and duration by default, the plan's Sizing knobs
+// when it has them (a rate and duration that do not size it would be a fix
+// that changes nothing).
+func TestGuardRefusalNamesSizing(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		p         harness.Plan
+		want, not string
+	}{
+		// Sized by rate × duration: lower those.
+		{"rate and duration", harness.Plan{Agents: 1, Rate: 5, Duration: time.Hour}, "lower the rate or duration, run fewer scenarios, or raise the budget", ""},
+		// Sized by its own knob: name it, not the rate.
+		{"sizing knob", harness.Plan{Agents: 1, Rate: 50, Duration: time.Minute, Requests: 9068, Sizing: "CXLOAD_PROBE_MAX=1000 (each probe of a route family costs a request; 9 families)"},
+			"lower CXLOAD_PROBE_MAX=1000 (each probe of a route family costs a request; 9 families), run fewer scenarios, or raise the budget", "rate or duration"},
+	} {
+		g := harness.NewGuard(guardConfig(t), night(t).now, func(string, ...any) {})
+		err := g.Start(tc.p)
+		g.Close()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || tc.not != "" && strings.Contains(err.Error(), tc.not) {
+			t.Errorf("%s: Start = %v, want it to say %q and not %q", tc.name, err, tc.want, tc.not)
+		}
+	}
+}
+
+// TestPlanStringPlural checks the plan line's agent count reads right for one.
+func TestPlanStringPlural(t *testing.T) {
+	for _, tc := range []struct {
+		agents int
+		want   string
+	}{{0, "plan: 0 agents,"}, {1, "plan: 1 agent,"}, {2, "plan: 2 agents,"}} {
+		if got := (harness.Plan{Agents: tc.agents}).String(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("Plan{Agents: %d}.String() = %q, want prefix %q", tc.agents, got, tc.want)
+		}
+	}
+}
+
 func TestPlanEstimate(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -82,7 +82,12 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 	rec := r.recorder(t)
 	clients := r.tg.Config.Clients
 	probeMax := pick(k.ProbeMax, 1000, 1000)
-	r.tg.Start(plan(1, 50, time.Minute, int64(len(probes("", ""))*(probeMax+2)+50)))
+	families := len(probes("", ""))
+	p := plan(1, 50, time.Minute, int64(families*(probeMax+2)+50))
+	// Discovery's size is its probes', not its rate's or duration's.
+	p.Sizing = fmt.Sprintf("%s=%d (each of the %d route families' probes costs up to %s+2 requests, a fresh token's requests until its first 429)",
+		EnvProbeMax, probeMax, families, EnvProbeMax)
+	r.tg.Start(p)
 	// A token per experiment: the discovery takes fresh agents' tokens
 	// from len(clients) on; agent 0 serves the setup requests below.
 	pool := r.tg.NewPool(auth.Config{Policy: auth.PerAgent, Agents: 4096, CreateLimit: 0})
