@@ -274,7 +274,7 @@ func (r *Report) markdownChangePoints(w *limitWriter) {
 			w.printf("- … %d more in the JSON report\n", len(cps)-i)
 			break
 		}
-		w.printf("- %s %s %s: from run %s (%d of %d): %s → %s (%s, p=%.3g)\n", verdictMark(cp.Verdict), mdTitle(cp.Scenario, cp.Cell), mdEscape(cp.Metric),
+		w.printf("- %s %s %s: from run %s (%d of %d): %s → %s (%s, p=%.3g)\n", verdictMark(cp.Verdict), mdTitle(cp.Scenario, cp.Cell), mdEscape(MetricLabel(cp.Metric)),
 			mdCode(cp.RunID, false), cp.Index+1, len(r.History), mdEscape(fmtMetric(cp.Before, cp.Unit)), mdEscape(fmtMetric(cp.After, cp.Unit)), fmtPct(cp.DeltaPct), cp.P)
 	}
 	w.printf("\n")

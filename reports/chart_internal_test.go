@@ -183,10 +183,10 @@ func TestChangePointsMarked(t *testing.T) {
 	c := marked[0]
 	require.Len(t, c.Marks, 1)
 	m := c.Marks[0]
-	assert.Equal(t, "p99 latency per operation (ms)", c.Title)
+	assert.Equal(t, "total p99 latency per operation (ms)", c.Title)
 	assert.Equal(t, "mark cp worse", m.Class)
 	assert.Equal(t, "▲", m.Label)
-	assert.Contains(t, m.Title, "p99 op: change point at run #9")
+	assert.Contains(t, m.Title, "total p99 op: change point at run #9")
 	assert.Equal(t, c.scale(-0.5, 15.5, 0, 1).X(8), m.X, "marked at the ninth run")
 
 	var buf strings.Builder

@@ -52,7 +52,8 @@ type Rule struct {
 }
 
 // DefaultRules are the minimum effects of scenario metrics by kind (the
-// metric name up to the first space for "p50 <op>" and "p99 <op>").
+// metric name up to the first space, after the figure: kind p99 for
+// "total p99 <op>" and "service p99 <op>").
 var DefaultRules = map[string]Rule{
 	"p50":               {Rel: 0.10, Abs: 0.5}, // 10% and at least 0.5 ms
 	"p99":               {Rel: 0.10, Abs: 1},   // 10% and at least 1 ms
@@ -68,6 +69,7 @@ func ruleFor(rules map[string]Rule, metric string) Rule {
 		return r
 	}
 	metric = strings.TrimPrefix(metric, "service ") // "service p50 <op>": kind p50
+	metric = strings.TrimPrefix(metric, "total ")
 	kind, _, _ := strings.Cut(metric, " ")
 	if r, ok := rules[kind]; ok {
 		return r
@@ -129,7 +131,7 @@ type BenchDelta struct {
 type MetricDelta struct {
 	Scenario string  `json:"scenario"`
 	Cell     string  `json:"cell,omitempty"`
-	Metric   string  `json:"metric"`
+	Metric   string  `json:"metric"` // as MetricLabel names it: "total p99 <op>", "service p50 <op>", "throughput"
 	Unit     string  `json:"unit"`
 	Better   string  `json:"better"` // lower or higher
 	Old      float64 `json:"old"`
@@ -321,11 +323,22 @@ func compareSamples(pkg, name, unit string, oldV, newV []float64, thr *benchmath
 	return d
 }
 
+// MetricLabel names a scenario metric as reports show it: a latency
+// percentile always with its figure, as in the per-operation tables. The
+// total time's p99, stored as ScenarioMetric "p99 <op>", is "total p99 <op>";
+// "service p50 <op>" and other metrics are unchanged.
+func MetricLabel(metric string) string {
+	if strings.HasPrefix(metric, "p50 ") || strings.HasPrefix(metric, "p99 ") {
+		return "total " + metric
+	}
+	return metric
+}
+
 // latencyRows are the latency percentiles compared from the recorded
 // histograms, per operation: the service time's median, which a slower
 // route moves even where client-side waits make up the total time, the
 // service time's p99, and the total time's p99 that trends follow
-// (ScenarioMetric "p99 <op>").
+// (ScenarioMetric "p99 <op>", shown as MetricLabel's "total p99 <op>").
 var latencyRows = []struct {
 	figure string // "service" (OpStats.Latency) or "total" (OpStats.Total)
 	q      float64
@@ -333,7 +346,7 @@ var latencyRows = []struct {
 }{
 	{"service", 50, "service p50 "},
 	{"service", 99, "service p99 "},
-	{"total", 99, "p99 "},
+	{"total", 99, "total p99 "},
 }
 
 // pooled is what the baseline runs hold of one scenario and cell, all runs
@@ -442,7 +455,7 @@ func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, [
 	for _, m := range curM {
 		k := m.Key()
 		seen[k] = true
-		d := MetricDelta{Scenario: m.Scenario, Cell: m.Cell, Metric: m.Metric, Unit: m.Unit, Better: m.Better, New: m.Value, Rule: ruleFor(opt.Rules, m.Metric)}
+		d := MetricDelta{Scenario: m.Scenario, Cell: m.Cell, Metric: MetricLabel(m.Metric), Unit: m.Unit, Better: m.Better, New: m.Value, Rule: ruleFor(opt.Rules, m.Metric)}
 		ov, ok := vals[k]
 		if !ok {
 			d.Verdict = NewMetric
@@ -489,7 +502,7 @@ func compareMetrics(base []*Run, cur *Run, opt CompareOptions) ([]MetricDelta, [
 	for _, k := range order {
 		if !seen[k] {
 			m := meta[k]
-			out = append(out, MetricDelta{Scenario: m.Scenario, Cell: m.Cell, Metric: m.Metric, Unit: m.Unit, Better: m.Better, Old: median(vals[k]), Rule: ruleFor(opt.Rules, m.Metric), Verdict: Missing})
+			out = append(out, MetricDelta{Scenario: m.Scenario, Cell: m.Cell, Metric: MetricLabel(m.Metric), Unit: m.Unit, Better: m.Better, Old: median(vals[k]), Rule: ruleFor(opt.Rules, m.Metric), Verdict: Missing})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b MetricDelta) int { return cmp.Compare(verdictRank(a.Verdict), verdictRank(b.Verdict)) })

@@ -38,7 +38,7 @@ func latencyRun(t testing.TB, id string, seed uint64, n int, medianMs, scale flo
 
 // latencyVerdicts compares cur with base and returns the deltas of the
 // latency percentiles by metric ("service p50 op", "service p99 op",
-// "p99 op").
+// "total p99 op").
 func latencyVerdicts(t testing.TB, base []*reports.Run, cur *reports.Run) map[string]reports.MetricDelta {
 	t.Helper()
 	c := reports.Compare(base, cur, reports.CompareOptions{})
@@ -51,7 +51,7 @@ func latencyVerdicts(t testing.TB, base []*reports.Run, cur *reports.Run) map[st
 	}
 	require.Contains(t, out, "service p50 op")
 	require.Contains(t, out, "service p99 op")
-	require.Contains(t, out, "p99 op")
+	require.Contains(t, out, "total p99 op")
 	return out
 }
 
@@ -92,9 +92,9 @@ func TestCompareSmallSamplesNoVerdict(t *testing.T) {
 	cur := latencyRun(t, "b", 2, 20, 20, 1.3)
 	v := latencyVerdicts(t, []*reports.Run{old}, cur)
 	assert.Equal(t, reports.NoChange, v["service p50 op"].Verdict, "p50: %+v", v["service p50 op"])
-	assert.Equal(t, reports.NoChange, v["p99 op"].Verdict)
-	assert.Contains(t, v["p99 op"].Note, "too few samples")
-	assert.True(t, v["p99 op"].NewCI.HiOpen, "p99 of 20 samples: the upper bound is past the largest sample")
+	assert.Equal(t, reports.NoChange, v["total p99 op"].Verdict)
+	assert.Contains(t, v["total p99 op"].Note, "too few samples")
+	assert.True(t, v["total p99 op"].NewCI.HiOpen, "p99 of 20 samples: the upper bound is past the largest sample")
 }
 
 // TestCompareMinimumEffect: a significant change under the minimum effect
@@ -153,7 +153,7 @@ func TestCompareCompactedBaselineUsesThresholds(t *testing.T) {
 	found := false
 	for _, m := range c.Metrics {
 		assert.NotEqual(t, reports.TestPercentileCI, m.Test, "%s: no percentile intervals without the baseline's histograms", m.Metric)
-		if m.Metric == "p99 op" {
+		if m.Metric == "total p99 op" {
 			found = true
 			assert.Equal(t, reports.TestThreshold, m.Test)
 			assert.Equal(t, reports.Worse, m.Verdict)
@@ -182,7 +182,7 @@ func TestCompareWithinBaselineRuns(t *testing.T) {
 func TestCompareTailNeedsSamples(t *testing.T) {
 	v := latencyVerdicts(t, []*reports.Run{latencyRun(t, "a", 1, 1500, 20, 1)}, latencyRun(t, "b", 2, 1500, 20, 1.3))
 	assert.Equal(t, reports.Worse, v["service p50 op"].Verdict)
-	for _, m := range []string{"service p99 op", "p99 op"} {
+	for _, m := range []string{"service p99 op", "total p99 op"} {
 		assert.Equal(t, reports.NoChange, v[m].Verdict, m)
 		assert.Contains(t, v[m].Note, "a verdict needs 20 beyond it", m)
 	}

@@ -498,7 +498,7 @@ func (c *chart) markChanges(sc scale, cps []ChangePoint, scenario, cell, metric 
 			continue
 		}
 		c.markAt(sc, float64(cp.Index), "mark cp "+cp.Verdict, "▲",
-			fmt.Sprintf("%s: change point at run %s: median %s → %s (%s, %s; p=%.3g)", metric, labels[cp.Index],
+			fmt.Sprintf("%s: change point at run %s: median %s → %s (%s, %s; p=%.3g)", MetricLabel(metric), labels[cp.Index],
 				fmtMetric(cp.Before, cp.Unit), fmtMetric(cp.After, cp.Unit), fmtPct(cp.DeltaPct), cp.Verdict, cp.P))
 	}
 }
@@ -558,7 +558,7 @@ func scenarioTrends(history []*Run, cps []ChangePoint) []trendGroup {
 	for i, r := range history {
 		labels[i] = runLabel(r, i)
 	}
-	titles := map[string]string{"ms": "p99 latency per operation (ms)", "req/s": "Throughput (req/s)", "%": "429 rate (%)", "ws-count": "WebSocket drops and lost events", "gap": "WebSocket: longest gap between heartbeats (ms)", "count": "count"}
+	titles := map[string]string{"ms": "total p99 latency per operation (ms)", "req/s": "Throughput (req/s)", "%": "429 rate (%)", "ws-count": "WebSocket drops and lost events", "gap": "WebSocket: longest gap between heartbeats (ms)", "count": "count"}
 	var out []trendGroup
 	for gi, gk := range order {
 		g := groups[gk]
@@ -586,11 +586,11 @@ func scenarioTrends(history []*Run, cps []ChangePoint) []trendGroup {
 					}
 					xs, ys = append(xs, sc.X(float64(i))), append(ys, sc.Y(v))
 					if len(history) <= 120 {
-						c.Dots = append(c.Dots, dot{X: sc.X(float64(i)), Y: sc.Y(v), R: 2.5, Class: cls, Title: fmt.Sprintf("%s %s: %s", labels[i], s.metric, shortNum(v))})
+						c.Dots = append(c.Dots, dot{X: sc.X(float64(i)), Y: sc.Y(v), R: 2.5, Class: cls, Title: fmt.Sprintf("%s %s: %s", labels[i], MetricLabel(s.metric), shortNum(v))})
 					}
 				}
-				c.Lines = append(c.Lines, polyline{Class: cls, Points: points(xs, ys), Title: s.metric})
-				c.Legend = append(c.Legend, legendItem{cls, s.metric})
+				c.Lines = append(c.Lines, polyline{Class: cls, Points: points(xs, ys), Title: MetricLabel(s.metric)})
+				c.Legend = append(c.Legend, legendItem{cls, MetricLabel(s.metric)})
 				c.markChanges(sc, cps, s.scenario, s.cell, s.metric, labels)
 			}
 			if len(c.Marks) > 0 {

@@ -197,7 +197,7 @@ func (r *Report) markdownComparison(w *limitWriter, c *Comparison) {
 	if c.MinEffect > 0 {
 		w.printf(", minimum effect %g%%", c.MinEffect)
 	}
-	w.printf("; latency: p50 and p99 from the histograms, baseline runs pooled, a change only when the %g%% confidence intervals are disjoint and the change is at least the minimum effect; other scenario metrics: the minimum effect).\n\n", c.confidence()*100)
+	w.printf("; latency: service p50, service p99 and total p99 from the histograms, baseline runs pooled, a change only when the %g%% confidence intervals are disjoint and the change is at least the minimum effect; other scenario metrics: the minimum effect).\n\n", c.confidence()*100)
 	changed := func(v string) bool { return v == Worse || v == Better }
 	var rows int
 	for _, m := range c.Metrics {

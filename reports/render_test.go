@@ -76,7 +76,7 @@ func TestCompareGolden(t *testing.T) {
 		verdicts[m.Scenario+" "+m.Metric] = m.Verdict
 	}
 	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token service p50 recording.set"])
-	assert.Equal(t, reports.NoChange, verdicts["TestRecordingBurst/shared-token p99 recording.set"])
+	assert.Equal(t, reports.NoChange, verdicts["TestRecordingBurst/shared-token total p99 recording.set"])
 	assert.Equal(t, reports.Worse, verdicts["TestRecordingBurst/shared-token 429 rate"])
 	assert.Equal(t, reports.Worse, verdicts["TestAgentsSharded websocket drops"])
 	assert.Equal(t, reports.Worse, verdicts["TestAgentsSharded max heartbeat gap"])
@@ -306,4 +306,54 @@ func TestMarkdownEscapeLeadingMarkers(t *testing.T) {
 			t.Errorf("summary %q: Markdown has no line %q:\n%s", tc.summary, want, buf.String())
 		}
 	}
+}
+
+// TestComparisonNamesLatencyFigure: every latency row of a comparison names
+// its figure, as the per-operation tables do ("total p99", "service p50"),
+// in the comparison's data (and so its JSON), the text and the Markdown,
+// whether the percentiles came from the histograms or, for a compacted
+// baseline, from the stored numbers.
+func TestComparisonNamesLatencyFigure(t *testing.T) {
+	bare := regexp.MustCompile(`(^|[|\]]\s*|\s{2})p(50|99) `)
+	check := func(t *testing.T, c *reports.Comparison, want string) {
+		t.Helper()
+		var labels []string
+		for _, m := range c.Metrics {
+			labels = append(labels, m.Metric)
+			if strings.Contains(m.Metric, "p50 ") || strings.Contains(m.Metric, "p99 ") {
+				assert.Regexp(t, `^(total|service) p(50|99) `, m.Metric, "a latency row names its figure")
+			}
+		}
+		require.Contains(t, labels, want)
+		var text, js, md bytes.Buffer
+		require.NoError(t, c.Text(&text))
+		require.NoError(t, c.JSON(&js))
+		require.NoError(t, reports.NewReport(&reports.Run{ID: c.NewID}, c, nil).Markdown(&md))
+		assert.Contains(t, js.String(), `"metric": "`+want+`"`)
+		for name, out := range map[string]string{"text": text.String(), "markdown": md.String()} {
+			assert.Contains(t, out, want, name)
+			for _, line := range strings.Split(out, "\n") {
+				assert.NotRegexp(t, bare, line, "%s: a bare percentile", name)
+			}
+		}
+	}
+	t.Run("histograms", func(t *testing.T) {
+		old := readCapture(t, "scenario-old.json")
+		cur := readCapture(t, "scenario-new.json")
+		check(t, reports.Compare([]*reports.Run{old}, cur, reports.CompareOptions{}), "total p99 recording.set")
+	})
+	t.Run("compacted baseline", func(t *testing.T) {
+		old := readCapture(t, "scenario-old.json")
+		old.Metrics, _ = reports.Metrics(old)
+		for i := range old.Scenarios {
+			old.Scenarios[i].Doc = nil
+		}
+		old.Compacted = true
+		cur := readCapture(t, "scenario-new.json")
+		c := reports.Compare([]*reports.Run{old}, cur, reports.CompareOptions{})
+		for _, m := range c.Metrics {
+			require.NotEqual(t, reports.TestPercentileCI, m.Test, m.Metric)
+		}
+		check(t, c, "total p99 recording.set")
+	})
 }

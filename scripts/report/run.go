@@ -79,9 +79,9 @@ const usageCompare = `Usage:
   go run ./scripts/report compare [flags] OLD NEW
 
 Compares two runs, benchstat-style: benchmarks with the Mann-Whitney U test
-(verdict "~" when not significant), scenario metrics (p99 per operation,
-throughput, 429 rate, heartbeat gaps, drops) with thresholds. Regressions
-first. OLD and NEW are captures (go test -json files or plain go test -bench
+(verdict "~" when not significant), scenario metrics (per operation the
+service p50, service p99 and total p99; throughput, 429 rate, heartbeat gaps,
+drops) against minimum effects (-threshold). Regressions first. OLD and NEW are captures (go test -json files or plain go test -bench
 text) or run ids in the -history.
 
 Flags:

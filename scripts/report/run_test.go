@@ -243,11 +243,14 @@ func TestThresholdFlag(t *testing.T) {
 		} `json:"metrics"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &c))
+	judged := 0
 	for _, m := range c.Metrics {
-		if strings.HasPrefix(m.Metric, "p99 ") || m.Metric == "429 rate" {
+		if strings.HasPrefix(m.Metric, "total p99 ") || strings.HasPrefix(m.Metric, "service p99 ") || m.Metric == "429 rate" {
+			judged++
 			assert.Equal(t, "~", m.Verdict, m.Metric)
 		}
 	}
+	assert.NotZero(t, judged, "p99 and 429 rate rows: %+v", c.Metrics)
 	r = runCmd(t, "", "compare", "-threshold", "p95=1%", "a", "b")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, `unknown metric kind "p95"`)
