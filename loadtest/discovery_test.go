@@ -40,7 +40,7 @@ func probes(userID, conv string) []discover.Probe {
 	return []discover.Probe{
 		get(genesys.FamilyQueues, routeQueues, page1),
 		get(genesys.FamilyUsers, "/api/v2/users", page1),
-		get(genesys.FamilyPresenceDefinitions, "/api/v2/presencedefinitions", page1),
+		get(genesys.FamilyPresenceDefinitions, "/api/v2/presence/definitions", nil), // unpaged
 		get(genesys.FamilyPresence, "/api/v2/users/{id}/presences/{source}", nil, userID, "purecloud"),
 		get(genesys.FamilyRoutingStatus, "/api/v2/users/{id}/routingstatus", nil, userID),
 		get(genesys.FamilyNotifications, routeChannels, nil),

@@ -183,7 +183,7 @@ func legDocuments(t *testing.T, path string) map[string][]*result.Document {
 // them n times.
 var perProcess = map[string]bool{
 	"users.list": true, "presence.definitions": true, opWrapupCodes: true,
-	"GET /api/v2/users": true, "GET /api/v2/presencedefinitions": true, "GET " + routeWrapupCodes: true,
+	"GET /api/v2/users": true, "GET /api/v2/presence/definitions": true, "GET " + routeWrapupCodes: true,
 }
 
 // channelLayout are the notification channel requests: agents share their

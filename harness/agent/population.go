@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
-	"net/url"
 	"sort"
 	"strings"
 	"sync"
@@ -91,7 +90,7 @@ type Config struct {
 	Shard shard.Shard
 	// Presences maps presence names (system presence or label, any case,
 	// spaces or underscores) to presence definition ids. Nil: read once
-	// from GET /api/v2/presencedefinitions on first use.
+	// from GET /api/v2/presence/definitions on first use.
 	Presences map[string]string
 	// Channel opens agent a's notification channel subscribed to topics;
 	// it is called once per agent, on its first SubscribeTopics. Its ctx
@@ -250,36 +249,40 @@ func normalizePresences(m map[string]string) map[string]string {
 	return out
 }
 
+// loadPresences reads the organization's presence definitions from GET
+// /api/v2/presence/definitions (unpaged) and maps each one's system
+// presence ("OnQueue"), name and English label, normalized, to its id.
+// Deactivated definitions are left out.
 func loadPresences(ctx context.Context, c *api.Client) (map[string]string, error) {
+	var body struct {
+		Entities []struct {
+			ID             string            `json:"id"`
+			Name           string            `json:"name"`
+			SystemPresence string            `json:"systemPresence"`
+			LanguageLabels map[string]string `json:"languageLabels"`
+			Type           string            `json:"type"` // System or User
+			Deactivated    bool              `json:"deactivated"`
+		} `json:"entities"`
+	}
+	req := &api.Request{Op: OpPresenceDefinitions, Method: http.MethodGet, Route: "/api/v2/presence/definitions"}
+	if _, err := c.DoJSON(ctx, req, nil, &body); err != nil {
+		return nil, fmt.Errorf("agent: reading presence definitions: %w", err)
+	}
 	out := map[string]string{}
-	for page := 1; ; page++ {
-		var body struct {
-			Entities []struct {
-				ID             string `json:"id"`
-				Name           string `json:"name"`
-				SystemPresence string `json:"systemPresence"`
-				LanguageLabels map[string]string
-			} `json:"entities"`
-			PageCount int `json:"pageCount"`
+	for _, e := range body.Entities {
+		if e.Deactivated {
+			continue
 		}
-		req := &api.Request{Op: OpPresenceDefinitions, Method: http.MethodGet, Route: "/api/v2/presencedefinitions",
-			Query: url.Values{"pageSize": {"100"}, "pageNumber": {fmt.Sprint(page)}}}
-		if _, err := c.DoJSON(ctx, req, nil, &body); err != nil {
-			return nil, fmt.Errorf("agent: reading presence definitions: %w", err)
-		}
-		for _, e := range body.Entities {
-			for _, n := range []string{e.SystemPresence, e.Name, e.LanguageLabels["en_US"]} {
-				if n == "" {
-					continue
-				}
-				// A system presence wins over a custom label of the same name.
-				if _, taken := out[normalizePresence(n)]; !taken || n == e.SystemPresence {
-					out[normalizePresence(n)] = e.ID
-				}
+		for _, n := range []string{e.SystemPresence, e.Name, e.LanguageLabels["en_US"]} {
+			if n == "" {
+				continue
 			}
-		}
-		if len(body.Entities) == 0 || page >= body.PageCount {
-			break
+			// A system definition wins its system presence over a custom
+			// one named like it or based on it (a User definition's
+			// systemPresence is its base).
+			if _, taken := out[normalizePresence(n)]; !taken || n == e.SystemPresence && e.Type != "User" {
+				out[normalizePresence(n)] = e.ID
+			}
 		}
 	}
 	if len(out) == 0 {

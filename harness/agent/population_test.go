@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -455,6 +457,60 @@ func TestPresenceIDErrors(t *testing.T) {
 			t.Errorf("SubscribeTopics without Config.Channel: error %v", err)
 		}
 	})
+}
+
+// TestPresenceIDCurrentEndpoint checks that the definitions come from the
+// current GET /api/v2/presence/definitions (unpaged; a system definition's
+// systemPresence is "OnQueue", without the space the user presence body's
+// "On Queue" has), not the deprecated /api/v2/presencedefinitions, which
+// this server does not serve, and that "On Queue" still matches.
+func TestPresenceIDCurrentEndpoint(t *testing.T) {
+	var mu sync.Mutex
+	var routes []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		routes = append(routes, r.Method+" "+r.URL.Path)
+		mu.Unlock()
+		if r.Method != http.MethodGet || r.URL.Path != "/api/v2/presence/definitions" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"total":3,"selfUri":"/api/v2/presence/definitions","entities":[
+			{"id":"avail-id","type":"System","systemPresence":"Available","languageLabels":{"en_US":"Available"}},
+			{"id":"onq-id","type":"System","systemPresence":"OnQueue","languageLabels":{"en_US":"On Queue"}},
+			{"id":"lunch-id","type":"User","systemPresence":"Meal","languageLabels":{"en_US":"Lunch"}},
+			{"id":"old-id","type":"User","systemPresence":"Break","deactivated":true,"languageLabels":{"en_US":"Coffee"}}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	c, err := api.New(api.Config{BaseURL: srv.URL, HTTPClient: srv.Client(), Agents: 1, Retry: api.RetryPolicy{MaxAttempts: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	p, err := agent.NewPopulation(agent.Config{API: c, Users: []agent.User{{ID: "u1"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	for name, want := range map[string]string{
+		"On Queue": "onq-id", "ON_QUEUE": "onq-id", "OnQueue": "onq-id", // the user presence body's spelling and the definition's
+		"Available": "avail-id",
+		"Lunch":     "lunch-id", // a custom definition by its label
+		"Meal":      "lunch-id", // and by its base system presence
+	} {
+		if got, err := p.PresenceID(t.Context(), name); err != nil || got != want {
+			t.Errorf("PresenceID(%q) = %q, %v, want %q", name, got, err, want)
+		}
+	}
+	if _, err := p.PresenceID(t.Context(), "Coffee"); err == nil {
+		t.Errorf("PresenceID(Coffee) of a deactivated definition: no error")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if want := []string{"GET /api/v2/presence/definitions"}; !slices.Equal(routes, want) {
+		t.Errorf("requests %q, want %q (read once, from the current endpoint)", routes, want)
+	}
 }
 
 func TestReadUsers(t *testing.T) {
