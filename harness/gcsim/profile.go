@@ -508,7 +508,7 @@ func jsonError(what string, data []byte, err error) error {
 			cause = se.Err
 		}
 		if errors.Is(se.Err, jsonv2.ErrUnknownName) {
-			return fmt.Errorf("gcsim: %s: %s (line %d): unknown field; remove it or fix its spelling (see the Profile schema in the README)",
+			return fmt.Errorf("gcsim: %s: %s (line %d): unknown field; remove it or fix its spelling (see the Profile schema in docs/simulator.md)",
 				what, pointerPath(ptr), lineOf(data, offset))
 		}
 		if want := jsonKindWanted(se.GoType); want != "" && (se.Err == nil || errors.Is(se.Err, strconv.ErrSyntax) || errors.Is(se.Err, strconv.ErrRange)) {

@@ -165,7 +165,7 @@ func TestParseProfile(t *testing.T) {
 		{"empty object", `{}`, ""},
 		{"override a scalar", `{"requestBytesMax": 1000}`, ""},
 		{"sliding limit", `{"limits":[{"key":"a","namespace":"n","scope":"token","allowed":5,"window":"10s","windowMode":"sliding"}]}`, ""},
-		{"unknown top-level field", `{"requestByteMax": 1}`, "gcsim: profile: requestByteMax (line 1): unknown field"},
+		{"unknown top-level field", `{"requestByteMax": 1}`, "gcsim: profile: requestByteMax (line 1): unknown field; remove it or fix its spelling (see the Profile schema in docs/simulator.md)"},
 		{"unknown nested field", "{\n\"limits\": [{\"key\":\"a\",\"namespace\":\"n\",\"scope\":\"token\",\"allowed\":5,\"window\":\"1s\",\"windw\":1}]}", "limits[0].windw (line 2): unknown field"},
 		{"wrong type", `{"directory": {"agents": "many"}}`, "directory.agents"},
 		{"bad duration", `{"limits":[{"key":"a","namespace":"n","scope":"token","allowed":5,"window":"sixty"}]}`, `limits[0].window (line 1): want a duration such as "60s"`},

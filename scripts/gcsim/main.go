@@ -59,6 +59,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("gcsim: unexpected argument %q; flags only (see -h)", fs.Arg(0))
 	}
+	if env := os.Getenv(envProfile); env != "" && *profile == "" {
+		fmt.Fprintf(stderr, "gcsim: warning: %s=%s is ignored here (only go test's embedded simulator reads it); pass -profile %s to serve that profile\n", envProfile, env, env)
+	}
 	p := gcsim.DefaultProfile()
 	custom := *profile != ""
 	if custom {
@@ -101,6 +104,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	serve(ctx, sigs, s, stopGrace, stdout)
 	return nil
 }
+
+// envProfile is harness.EnvProfile, the embedded simulator's profile
+// variable: the command does not read it, and says so when it is set.
+const envProfile = "CXLOAD_PROFILE"
 
 // stopGrace is how long in-flight requests and sockets get to finish once
 // a stop is asked; then their connections are cut. Long enough for any

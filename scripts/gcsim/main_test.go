@@ -252,3 +252,28 @@ func TestBannerHypothetical(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvProfileWarning: CXLOAD_PROFILE configures only go test's embedded
+// simulator; the command names it and -profile when it is set without
+// -profile, and says nothing when -profile is given.
+func TestEnvProfileWarning(t *testing.T) {
+	t.Setenv(envProfile, "my.json")
+	var stderr strings.Builder
+	if err := run(context.Background(), []string{"-print-profile"}, io.Discard, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if want := "CXLOAD_PROFILE=my.json is ignored here (only go test's embedded simulator reads it); pass -profile my.json"; !strings.Contains(stderr.String(), want) {
+		t.Errorf("stderr = %q, want it to contain %q", stderr.String(), want)
+	}
+	prof := filepath.Join(t.TempDir(), "p.json")
+	if err := os.WriteFile(prof, []byte(`{}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stderr.Reset()
+	if err := run(context.Background(), []string{"-profile", prof, "-print-profile"}, io.Discard, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(stderr.String(), envProfile) {
+		t.Errorf("with -profile, stderr = %q, want no word of %s", stderr.String(), envProfile)
+	}
+}
