@@ -140,8 +140,9 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 
 	// The endpoint that does not exist: hit it once, show the 404.
 	screen := "Note: POST /api/v2/analytics/screenrecordings/{id}/start was not sent: on a tenant the guard sends no write cxload has no kind for, and the endpoint does not exist on Genesys Cloud (on the simulator this run shows its 404)."
+	var screenHead string // the headline's line for the 404, when sent
 	if !r.tenant() {
-		screen = screenRecordingStart(t, ctx, setup)
+		screen, screenHead = screenRecordingStart(t, ctx, setup)
 	}
 
 	var a, b, c burstResult
@@ -160,7 +161,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 			finding = rr.describeFinding(f, a.Doc)
 			stormWait = time.Duration(f.WindowSeconds * float64(time.Second))
 		}
-		head := []string{fmt.Sprintf("One shared client-credentials token, no client-side limiting, %d agents ramping to %d in %v, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
+		head := []string{fmt.Sprintf("One shared client-credentials token, no client-side limiting, %d agents, %d active at once after a %v ramp, toggling every %v: %d requests, %d answered 429 (%.0f%%).",
 			cfg.Agents, cfg.Concurrency, cfg.Ramp, cfg.Think, a.Doc.All().Count, a.Throttled, 100*float64(a.Throttled)/math.Max(1, float64(a.Doc.All().Count)))}
 		var summary []string
 		if ok {
@@ -193,7 +194,7 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		b = runBurstPhase(t, rr, cfg, cfg.Phase, pool, nil, api.RetryPolicy{}, calls, 0)
 		head := []string{fmt.Sprintf("The same load through the rate-aware client (one shared token): %d accepted, %d answered 429; %s. The limits allow %s with one token of one OAuth client, set by %s (%s): the total time includes the wait for the client-side limiter.",
 			b.OK, b.Throttled, rr.measured(b.Rate), capacity.RateWords(single.Rate), single.Bottleneck.Key, capacity.PerWindow(single.Bottleneck))}
-		summary := []string{fmt.Sprintf("Client-side limits %s; %v; %d requests were still waiting for the client-side limiter when the phase ended.",
+		summary := []string{fmt.Sprintf("Client-side limits %s. The phase took %v; %d requests were still waiting for the client-side limiter when it ended.",
 			bucketList(buckets), b.Doc.Duration().Round(time.Second), b.Waiting)}
 		finish(t, b.Doc, head, summary,
 			bound{"count(429) == 0", "the client paces below every known limit, so the server never refuses"},
@@ -237,6 +238,9 @@ func runRecordingBurst(t *testing.T, o rigOptions, found *burstFinding, stormOnl
 		sum = append(sum, fmt.Sprintf("%s would need %d OAuth clients (or user tokens) under %s.", capacity.RateWords(cfg.Rate), sized.NeedClients, sized.Reach.Bottleneck.Key))
 	}
 	head = append(head, "What to change: "+burstAdvice(finding, r.real)+".")
+	if screenHead != "" {
+		head = append(head, screenHead)
+	}
 	sum = append(sum, r.settingsNote()...)
 	sum = append(sum, screen)
 	doc := rec.Snapshot()
@@ -477,8 +481,9 @@ func bucketList(bs []api.Bucket) string {
 
 // screenRecordingStart sends POST /api/v2/analytics/screenrecordings/{id}/start
 // once: it does not exist on Genesys Cloud (nor on the simulator), so the
-// answer is 404, not 429. It returns the sentence for the summary.
-func screenRecordingStart(t *testing.T, ctx context.Context, c *api.Client) string {
+// answer is 404, not 429. It returns the sentence for the summary and a
+// short line for the headline, which explains the error it records.
+func screenRecordingStart(t *testing.T, ctx context.Context, c *api.Client) (note, head string) {
 	t.Helper()
 	req := &api.Request{Op: opScreenStart, Method: http.MethodPost, Route: routeScreenStart,
 		Params: []string{"00000000-0000-4000-8000-000000000001"}, Body: []byte("{}")}
@@ -494,6 +499,8 @@ func screenRecordingStart(t *testing.T, ctx context.Context, c *api.Client) stri
 		t.Errorf("POST %s answered %d (%s), want 404: this endpoint does not exist on Genesys Cloud; the target is not behaving like the platform",
 			routeScreenStart, resp.Status, eb.Code)
 	}
-	return fmt.Sprintf("Note: POST /api/v2/analytics/screenrecordings/{id}/start does not exist (this target answered %d %s %q, not 429). Recording is controlled by PATCH /api/v2/conversations/{id}/recordingstate (used here) and PUT /api/v2/conversations/screenshares/{id}/recordingstate; GET /api/v2/recordings/screensessions/details counts active screen recordings.",
+	note = fmt.Sprintf("Note: POST /api/v2/analytics/screenrecordings/{id}/start does not exist (this target answered %d %s %q, not 429). Recording is controlled by PATCH /api/v2/conversations/{id}/recordingstate (used here) and PUT /api/v2/conversations/screenshares/{id}/recordingstate; GET /api/v2/recordings/screensessions/details counts active screen recordings.",
 		resp.Status, http.StatusText(resp.Status), eb.Code)
+	head = fmt.Sprintf("The seed's endpoint POST /api/v2/analytics/screenrecordings/{id}/start does not exist: it answered %d, sent once on purpose (the 1 error in the table).", resp.Status)
+	return note, head
 }

@@ -176,8 +176,12 @@ func runDiscovery(t *testing.T, o rigOptions, check bool) map[string]*discover.L
 			triggered++
 		}
 	}
-	head := []string{fmt.Sprintf("Discovery on %s established %d limit(s) by experiment and listed %d more as declared only; each finding above gives its figure, window, scope and what to change.",
-		r.where(), triggered, len(res.Limits)-triggered)}
+	limits := "limits"
+	if triggered == 1 {
+		limits = "limit"
+	}
+	head := []string{fmt.Sprintf("Discovery on %s established %d %s by experiment and listed %d more as declared only; each finding above gives its figure, window, scope and what to change.",
+		r.where(), triggered, limits, len(res.Limits)-triggered)}
 	finish(t, doc, head, summary,
 		bound{"count(errors) == 0", "a probe that fails other than with a 429 answers no question"},
 		bound{"count(transport errors) == 0", "the target must be reachable for every probe"})
