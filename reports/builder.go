@@ -447,6 +447,7 @@ func (b *Builder) Run() *Run {
 	for _, k := range b.scenOrd {
 		r.Scenarios = append(r.Scenarios, *b.scen[k])
 	}
+	groupByTest(r)
 	var errs []error
 	r.Metrics, errs = scenarioMetrics(r)
 	for _, err := range errs {
@@ -455,4 +456,61 @@ func (b *Builder) Run() *Run {
 	r.ID = cmp.Or(b.env.Labels[runIDLabel], DefaultRunID(r.Env))
 	delete(r.Env.Labels, runIDLabel)
 	return r
+}
+
+// groupByTest orders r's tests and scenarios as go test nests its tests:
+// top-level tests in the order they started, each followed by its subtests
+// in the order they started. A parent comes before its subtests although
+// it finishes, and writes its scenario document, after them; parallel
+// tests' subtests do not interleave. Scenarios of one test keep their
+// order; those of a test r does not hold come last.
+func groupByTest(r *Run) {
+	started := make(map[testKey]int, len(r.Tests))
+	for i, t := range r.Tests {
+		if _, ok := started[testKey{t.Package, t.Name}]; !ok {
+			started[testKey{t.Package, t.Name}] = i
+		}
+	}
+	// path is the start positions of the test's ancestors and its own,
+	// top-level first; an ancestor r does not hold (a subtest name with a
+	// slash) takes the test's own position.
+	path := func(pkg, name string) []int {
+		self, ok := started[testKey{pkg, name}]
+		if !ok {
+			return []int{len(r.Tests)}
+		}
+		var p []int
+		for i, c := range name {
+			if c != '/' {
+				continue
+			}
+			if j, ok := started[testKey{pkg, name[:i]}]; ok {
+				p = append(p, j)
+			} else {
+				p = append(p, self)
+			}
+		}
+		return append(p, self)
+	}
+	r.Tests = sortByPath(r.Tests, func(t *Test) []int { return path(t.Package, t.Name) })
+	r.Scenarios = sortByPath(r.Scenarios, func(s *Scenario) []int { return path(s.Package, s.Test) })
+}
+
+// sortByPath returns s sorted stably by path, a parent's path before its
+// children's.
+func sortByPath[T any](s []T, path func(*T) []int) []T {
+	type keyed struct {
+		path []int
+		v    T
+	}
+	ks := make([]keyed, len(s))
+	for i := range s {
+		ks[i] = keyed{path(&s[i]), s[i]}
+	}
+	slices.SortStableFunc(ks, func(a, b keyed) int { return slices.Compare(a.path, b.path) })
+	out := make([]T, len(ks))
+	for i, k := range ks {
+		out[i] = k.v
+	}
+	return out
 }

@@ -143,6 +143,7 @@ func mergeRun(shards []*Run) (*Run, error) {
 		}
 		m.Problems = append(m.Problems, r.Problems...)
 	}
+	groupByTest(m)
 	// The merged documents give new percentiles: compute them again.
 	var merr []error
 	m.Metrics, merr = scenarioMetrics(m)

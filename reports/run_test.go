@@ -1,6 +1,7 @@
 package reports_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -196,4 +197,99 @@ func TestProblemString(t *testing.T) {
 			t.Errorf("%+v.String() = %q, want %q", tt.p, got, tt.want)
 		}
 	}
+}
+
+// TestScenariosGroupedByTest: parallel tests finish, and write their
+// documents, interleaved and a parent after its subtests; the reports list
+// each top-level test (in the order they started) followed by its subtests
+// (in the order they started), in the run, Markdown, HTML, JUnit and JSON.
+func TestScenariosGroupedByTest(t *testing.T) {
+	const (
+		burst, shared, aware, pool = "TestRecordingBurst", "TestRecordingBurst/shared-token", "TestRecordingBurst/rate-aware", "TestRecordingBurst/token-pool"
+		disc, probe                = "TestRateLimitDiscovery", "TestRateLimitDiscovery/probe"
+	)
+	doc := func(test string) string { return out(test, result.Prefix+docLine(t, test, "")+"\n") }
+	in := ev("run", burst) + ev("run", disc) +
+		ev("run", shared) + ev("run", probe) +
+		doc(shared) + ev("pass", shared) +
+		ev("pass", probe) + doc(disc) + ev("pass", disc) +
+		ev("run", aware) + doc(aware) + ev("pass", aware) +
+		ev("run", pool) + doc(pool) + ev("pass", pool) +
+		doc(burst) + ev("pass", burst) + ev("pass", "")
+	run := buildRun(t, in)
+	wantScen := []string{burst, shared, aware, pool, disc}
+	var gotScen, gotTests []string
+	for _, s := range run.Scenarios {
+		gotScen = append(gotScen, s.Name)
+	}
+	for _, tt := range run.Tests {
+		gotTests = append(gotTests, tt.Name)
+	}
+	require.Equal(t, wantScen, gotScen, "scenarios")
+	assert.Equal(t, []string{burst, shared, aware, pool, disc, probe}, gotTests, "tests")
+
+	// inOrder checks that the names appear in out in this order, each
+	// after the marker before it.
+	inOrder := func(name, out, format string) {
+		t.Helper()
+		pos := 0
+		for _, n := range wantScen {
+			i := strings.Index(out[pos:], fmt.Sprintf(format, n))
+			if !assert.GreaterOrEqual(t, i, 0, "%s: %q after position %d", name, fmt.Sprintf(format, n), pos) {
+				return
+			}
+			pos += i + 1
+		}
+	}
+	rep := reports.NewReport(run, nil, nil)
+	var md, html, junit, js bytes.Buffer
+	require.NoError(t, rep.Markdown(&md))
+	require.NoError(t, rep.HTML(&html))
+	require.NoError(t, rep.JUnit(&junit))
+	require.NoError(t, rep.JSON(&js))
+	inOrder("markdown table", md.String(), "| %s |")
+	inOrder("markdown sections", md.String(), "### %s\n")
+	inOrder("html sections", html.String(), "<h3>%s</h3>")
+	inOrder("junit suites", junit.String(), `<testsuite name="scenario %s"`)
+	var report struct {
+		Run struct {
+			Scenarios []struct{ Name string } `json:"scenarios"`
+		} `json:"run"`
+	}
+	require.NoError(t, json.Unmarshal(js.Bytes(), &report))
+	var jsScen []string
+	for _, s := range report.Run.Scenarios {
+		jsScen = append(jsScen, s.Name)
+	}
+	assert.Equal(t, wantScen, jsScen, "json")
+	var cases []string
+	for _, l := range strings.Split(junit.String(), "\n") {
+		if i := strings.Index(l, `<testcase name="Test`); i >= 0 {
+			name, _, _ := strings.Cut(l[i+len(`<testcase name="`):], `"`)
+			cases = append(cases, name)
+		}
+	}
+	assert.Equal(t, []string{burst, shared, aware, pool, disc, probe}, cases, "junit test cases")
+}
+
+// TestMergedShardsGroupedByTest: merging shards that ran different subtests
+// of one parent keeps the parent's subtests together.
+func TestMergedShardsGroupedByTest(t *testing.T) {
+	const burst, shared, aware, disc = "TestRecordingBurst", "TestRecordingBurst/shared-token", "TestRecordingBurst/rate-aware", "TestRateLimitDiscovery"
+	doc := func(test string) string { return out(test, result.Prefix+docLine(t, test, "")+"\n") }
+	a := buildRun(t, ev("run", burst)+ev("run", shared)+doc(shared)+ev("pass", shared)+ev("pass", burst)+ev("pass", ""))
+	b := buildRun(t, ev("run", disc)+doc(disc)+ev("pass", disc)+ev("run", burst)+ev("run", aware)+doc(aware)+ev("pass", aware)+ev("pass", burst)+ev("pass", ""))
+	a.ID, b.ID = "ci-7", "ci-7"
+	runs, errs := reports.MergeShards([]*reports.Run{a, b})
+	require.Empty(t, errs)
+	require.Len(t, runs, 1)
+	var scen, tests []string
+	for _, s := range runs[0].Scenarios {
+		scen = append(scen, s.Name)
+	}
+	for _, tt := range runs[0].Tests {
+		tests = append(tests, tt.Name)
+	}
+	assert.Equal(t, []string{shared, aware, disc}, scen, "scenarios")
+	assert.Equal(t, []string{burst, shared, aware, disc}, tests, "tests")
 }
