@@ -208,8 +208,8 @@ func discoveryFindings(res *discover.Result, clients int) []result.Finding {
 			method = "declared only: listed by the limits API, not reached by the probes"
 		}
 		ev := slices.Clone(l.Evidence)
-		if len(l.Filled) > 0 {
-			ev = append(ev, strings.Join(l.Filled, ", ")+": their fresh tokens filled this visible bucket (headers count = allowed) before any other limit")
+		if f := l.FilledEvidence(); f != "" {
+			ev = append(ev, f)
 		}
 		f := result.Finding{Key: l.Key, Namespace: l.Namespace, Allowed: l.Allowed, WindowSeconds: l.Window.Seconds(), WindowSource: string(l.WindowSource),
 			Scope: string(l.Scope), Families: l.Families, Method: method, Hidden: l.Hidden, Evidence: ev}

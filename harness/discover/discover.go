@@ -118,6 +118,10 @@ const (
 	WindowAssumed WindowSource = "assumed (no window in the 429 message, no headers, not timed)"
 	// WindowDeclaredOnly: a declared limit no probe reached; a minute is assumed.
 	WindowDeclaredOnly WindowSource = "limits API (window assumed 60s: not reached)"
+	// WindowDeclaredReset: a declared limit no probe reached, whose bucket
+	// a probe's first headers described (not fresh): the window is at least
+	// their largest inin-ratelimit-reset, and a minute if that is less.
+	WindowDeclaredReset WindowSource = "limits API and inin-ratelimit-reset (at least the reset seen; 60s assumed: not reached)"
 )
 
 // UnnamedNote says what a Limit without Key is, for a report that shows it
@@ -145,13 +149,23 @@ type Limit struct {
 	Filled []string
 }
 
+// FilledEvidence is the evidence sentence for Filled, "" when it is empty.
+func (l *Limit) FilledEvidence() string {
+	if len(l.Filled) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s: their fresh tokens filled this limit's bucket before any other limit answered (their inin-ratelimit-* headers, then describing this bucket, reached count = allowed %d)",
+		strings.Join(l.Filled, ", "), l.Allowed)
+}
+
 // Result is what a discovery found.
 type Result struct {
 	// Limits in the order established: by experiment, then the declared
 	// limits no experiment reached.
 	Limits []*Limit
 	// Headers says, by family, what the first response's
-	// inin-ratelimit-* headers said.
+	// inin-ratelimit-* headers said and which limit's bucket they describe
+	// (the headers do not name it: the limit of the same figure).
 	Headers map[string]string
 	// Skipped lists the families not established, each with the reason.
 	Skipped []string
@@ -192,7 +206,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.WindowStep <= 0 {
 		cfg.WindowStep = time.Second
 	}
-	d := &discovery{cfg: cfg, declared: map[string]api.Bucket{}, res: &Result{Headers: map[string]string{}}}
+	d := &discovery{cfg: cfg, declared: map[string]api.Bucket{}, seen: map[string]seenHeaders{}, res: &Result{Headers: map[string]string{}}}
 	for i := range cfg.Clients {
 		d.nextSlot = append(d.nextSlot, i+cfg.Clients) // slots 0..Clients-1 are the caller's
 	}
@@ -233,7 +247,91 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		}
 	}
 	d.declaredOnly()
+	d.labelHeaders()
 	return d.res, nil
+}
+
+// seenHeaders are the inin-ratelimit-* headers of a family's first response.
+type seenHeaders struct {
+	allowed, count int
+	reset          time.Duration
+}
+
+// bucketOf returns the limits whose bucket headers of allowed on family can
+// describe (the headers do not name it): a limit found by experiment on
+// family with that figure, else every limit with it.
+func (d *discovery) bucketOf(family string, allowed int) []*Limit {
+	var found, all []*Limit
+	for _, l := range d.res.Limits {
+		if l.Key == "" || l.Allowed != allowed {
+			continue
+		}
+		all = append(all, l)
+		if l.Triggered && (l.Families == nil || slices.Contains(l.Families, family)) {
+			found = append(found, l)
+		}
+	}
+	if len(found) > 0 {
+		return found
+	}
+	return all
+}
+
+// labelHeaders says in Result.Headers which limit's bucket each family's
+// first headers describe, and gives a declared-only limit identified by
+// them the window their inin-ratelimit-reset shows: whole when the bucket
+// was fresh (count 1), else at least the largest reset seen.
+func (d *discovery) labelHeaders() {
+	fams := make([]string, 0, len(d.seen))
+	for f := range d.seen {
+		fams = append(fams, f)
+	}
+	sort.Strings(fams)
+	type seen struct {
+		family string
+		seenHeaders
+	}
+	var order []*Limit
+	best := map[*Limit]seen{} // per declared-only limit identified: the headers that say most of its window
+	for _, fam := range fams {
+		h := d.seen[fam]
+		ls := d.bucketOf(fam, h.allowed)
+		var keys []string
+		for _, l := range ls {
+			keys = append(keys, l.Key)
+		}
+		label := fmt.Sprintf("a bucket of %d that no limit found or declared has", h.allowed)
+		switch {
+		case len(ls) == 1:
+			label = "the bucket of " + keys[0]
+		case len(ls) > 1:
+			label = fmt.Sprintf("the bucket of one of %s (each allows %d)", strings.Join(keys, ", "), h.allowed)
+		}
+		d.res.Headers[fam] = fmt.Sprintf("inin-ratelimit-allowed %d, count %d, reset %v, describing %s", h.allowed, h.count, h.reset, label)
+		if len(ls) != 1 || ls[0].Triggered || h.reset <= 0 {
+			continue
+		}
+		b, ok := best[ls[0]]
+		if !ok {
+			order = append(order, ls[0])
+		}
+		if !ok || h.count == 1 && b.count != 1 || b.count != 1 && h.reset > b.reset {
+			best[ls[0]] = seen{fam, h}
+		}
+	}
+	for _, l := range order {
+		b := best[l]
+		h := b.seenHeaders
+		switch {
+		case h.count == 1:
+			l.Window, l.WindowSource = h.reset.Round(time.Second), WindowFromFirstReset
+			l.Evidence = append(l.Evidence, fmt.Sprintf("window: the first headers of %s showed this bucket fresh (count 1 of %d) with inin-ratelimit-reset %v", b.family, h.allowed, h.reset))
+		case l.WindowSource == WindowDeclaredOnly:
+			at := h.reset.Round(time.Second)
+			l.Window, l.WindowSource = max(l.Window, at), WindowDeclaredReset
+			l.Evidence = append(l.Evidence, fmt.Sprintf("window at least %v: the first headers of %s described this bucket (count %d of %d) with inin-ratelimit-reset %v, the largest reset seen for it", at, b.family, h.count, h.allowed, h.reset))
+		}
+	}
 }
 
 // discovery is the state of one run.
@@ -242,6 +340,7 @@ type discovery struct {
 	probes   []Probe
 	nextSlot []int // per client: the next unused pool slot
 	declared map[string]api.Bucket
+	seen     map[string]seenHeaders // by family: its first response's headers
 	res      *Result
 }
 
@@ -325,6 +424,8 @@ func (d *discovery) exhaust(ctx context.Context, ci int, p Probe, visibleFull ma
 		if n == 0 {
 			first, firstAllowed, firstCount, firstReset = resp.Result.Start, rl.Allowed, rl.Count, rl.Reset
 			if rl.Allowed > 0 {
+				// Labelled with the bucket they describe once the limits are known.
+				d.seen[p.Family] = seenHeaders{rl.Allowed, rl.Count, rl.Reset}
 				d.res.Headers[p.Family] = fmt.Sprintf("inin-ratelimit-allowed %d, count %d, reset %v", rl.Allowed, rl.Count, rl.Reset)
 			} else {
 				d.res.Headers[p.Family] = "no inin-ratelimit headers"
@@ -597,8 +698,8 @@ func (r *Result) Summary() []string {
 			state = "declared only"
 		}
 		ev := l.Evidence
-		if len(l.Filled) > 0 {
-			ev = append(ev[:len(ev):len(ev)], fmt.Sprintf("%s: their fresh tokens filled this visible bucket (headers count = allowed) before any other limit", strings.Join(l.Filled, ", ")))
+		if f := l.FilledEvidence(); f != "" {
+			ev = append(ev[:len(ev):len(ev)], f)
 		}
 		if l.Key == "" {
 			out = append(out, fmt.Sprintf("Unnamed limit (%s): %d per %s (window from %s), scope unknown, on %s; %s. Evidence: %s.",

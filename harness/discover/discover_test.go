@@ -373,3 +373,46 @@ func TestRunRefusesBadConfig(t *testing.T) {
 		})
 	}
 }
+
+// The headers name no bucket: each family's are labelled with the limit of
+// their figure, and a declared limit no probe reached, whose bucket a
+// probe's headers described, takes its window from their reset (at least
+// it) instead of an assumption alone.
+func TestRunLabelsHeaders(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := gcsim.DefaultProfile()
+		// Every token of a client shares 100 per minute; each token 20.
+		client := gcsim.Limit{Key: genesys.KeyOrgAppUser, Namespace: genesys.NamespacePlatformAPI, Scope: genesys.ScopeClientUser,
+			Allowed: 100, Window: gcsim.Duration(time.Minute)}
+		p.Limits = []gcsim.Limit{tokenLimit, client}
+		_, c := serveProfile(t, p, nil, true)
+		ps := probes()
+		// A third family, on the first client again (probes alternate
+		// clients): its fresh token meets that client's bucket, already
+		// counting the queues probe's requests.
+		ps = append(ps, discover.Probe{Family: genesys.FamilyPresenceDefinitions, Request: func() *api.Request {
+			return &api.Request{Op: "probe presencedefinitions", Method: http.MethodGet, Route: "/api/v2/presence/definitions"}
+		}})
+		res, err := discover.Run(context.Background(), discover.Config{Client: c, Clients: 2, Probes: ps, Declared: declared(t, c)})
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		sum := strings.Join(res.Summary(), "\n")
+		for fam, want := range map[string]string{
+			genesys.FamilyQueues:              "count 1, reset 1m0s, describing the bucket of " + genesys.KeyClientCredentialsToken,
+			genesys.FamilyPresenceDefinitions: ", describing the bucket of " + genesys.KeyOrgAppUser,
+		} {
+			if !strings.Contains(res.Headers[fam], want) {
+				t.Errorf("Headers[%s] = %q, want it to contain %q; summary:\n%s", fam, res.Headers[fam], want, sum)
+			}
+		}
+		l, ok := res.Limit(genesys.KeyOrgAppUser)
+		if !ok || l.Triggered || l.WindowSource != discover.WindowDeclaredReset || l.Window != time.Minute ||
+			!strings.Contains(strings.Join(l.Evidence, "; "), "window at least 1m0s: the first headers of "+genesys.FamilyPresenceDefinitions+" described this bucket") {
+			t.Errorf("limit %s = %+v, want declared only, window 1m0s from %q with the headers as evidence; summary:\n%s", genesys.KeyOrgAppUser, l, discover.WindowDeclaredReset, sum)
+		}
+		if l, _ := res.Limit(genesys.KeyClientCredentialsToken); l == nil || !strings.Contains(l.FilledEvidence(), "filled this limit's bucket") || !strings.Contains(l.FilledEvidence(), "allowed 20") {
+			t.Errorf("Filled evidence of %s does not say which bucket was filled: %+v", genesys.KeyClientCredentialsToken, l)
+		}
+	})
+}
