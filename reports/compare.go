@@ -543,8 +543,9 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// ParseRule parses a scenario-metric threshold "KIND=RULE" as given on the
-// command line: KIND is a metric kind of DefaultRules ("p99", "throughput",
+// ParseRule parses a scenario metric's minimum effect "KIND=RULE" as given
+// to the -threshold flag: KIND is a metric kind of DefaultRules ("p50",
+// "p99" (each for the service and the total time), "throughput",
 // "429 rate", "max heartbeat gap", "websocket drops", "events lost") and
 // RULE a relative change "10%", an absolute change in the metric's unit
 // "2", or both "10%+2" (both must be crossed).

@@ -8,10 +8,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -80,9 +82,10 @@ const usageCompare = `Usage:
 
 Compares two runs, benchstat-style: benchmarks with the Mann-Whitney U test
 (verdict "~" when not significant), scenario metrics (per operation the
-service p50, service p99 and total p99; throughput, 429 rate, heartbeat gaps,
-drops) against minimum effects (-threshold). Regressions first. OLD and NEW are captures (go test -json files or plain go test -bench
-text) or run ids in the -history.
+service p50, service p99 and total p99; throughput, 429 rate, heartbeat
+gaps, drops) against minimum changes (-threshold). Regressions first. OLD
+and NEW are captures (go test -json files or plain go test -bench text) or
+run ids in the -history.
 
 Flags:
 `
@@ -114,7 +117,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	fs.StringVar(&o.failOn, "fail-on", "tests", "exit 1 on `WHAT`: tests (failed tests or builds), regressions (those and\nregressions against the baseline), none (exit 0 unless the input cannot be read at all)")
 	fs.StringVar(&o.labels, "labels", "", "matrix labels of this run, `k=v,k=v`, added to CXLOAD_LABELS")
 	fs.Float64Var(&o.alpha, "alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
-	fs.Float64Var(&o.minEffect, "min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
+	fs.Float64Var(&o.minEffect, "min-effect", 0, minEffectUsage)
 	fs.Var(&o.thresholds, "threshold", thresholdUsage)
 	fs.IntVar(&o.prune, "prune", 0, "after appending, keep only the newest `N` runs in -history (0 keeps all)")
 	fs.BoolVar(&o.partial, "partial", false, "merge even when a shard of a scenario's cell is missing or given twice (kept once);\nthe report says its totals are partial")
@@ -522,7 +525,7 @@ func runCompare(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	format := fs.String("format", "text", "output `format`: text (a table) or json")
 	history := fs.String("history", "", "history at `PATH` in which OLD and NEW may be run ids")
 	alpha := fs.Float64("alpha", reports.DefaultAlpha, "significance level of benchmark comparisons (Mann-Whitney U)")
-	minEffect := fs.Float64("min-effect", 0, "smallest benchmark change, in `percent`, that counts as better or worse")
+	minEffect := fs.Float64("min-effect", 0, minEffectUsage)
 	var thresholds ruleFlag
 	fs.Var(&thresholds, "threshold", thresholdUsage)
 	failOn := fs.String("fail-on", "none", "exit 1 on `WHAT`: regressions or none")
@@ -743,9 +746,65 @@ func isTerminal(r io.Reader) bool {
 	return err != nil || !os.SameFile(fi, null)
 }
 
-const thresholdUsage = "scenario-metric threshold `KIND=RULE` (repeatable): KIND is p99, throughput, \"429 rate\",\n" +
-	"\"max heartbeat gap\", \"websocket drops\" or \"events lost\"; RULE a relative change 5%,\n" +
-	"an absolute one in the metric's unit (ms, req/s, points, count) 2, or both 5%+2"
+// minEffectUsage is the usage of -min-effect.
+const minEffectUsage = "minimum change of a benchmark's center, in `percent`, that a comparison\n" +
+	"counts as better or worse; a smaller one is \"~\" even when significant.\n" +
+	"Not a pass/fail threshold"
+
+// thresholdUsage is the usage of -threshold, listing every kind of
+// reports.DefaultRules with its default.
+var thresholdUsage = func() string {
+	order := []string{"p50", "p99", "throughput", "429 rate", "max heartbeat gap", "websocket drops", "events lost"}
+	for _, k := range slices.Sorted(maps.Keys(reports.DefaultRules)) {
+		if !slices.Contains(order, k) {
+			order = append(order, k)
+		}
+	}
+	kinds := make([]string, 0, len(order))
+	for _, k := range order {
+		r, ok := reports.DefaultRules[k]
+		if !ok {
+			continue
+		}
+		if strings.Contains(k, " ") {
+			k = strconv.Quote(k)
+		}
+		kinds = append(kinds, k+" "+formatRule(r))
+	}
+	// Wrap the list between kinds, as flag indents each line.
+	var b strings.Builder
+	line := "KIND and its default: "
+	for i, k := range kinds {
+		if i < len(kinds)-1 {
+			k += ","
+		}
+		if len(line)+1+len(k) > 76 {
+			b.WriteString(strings.TrimSpace(line) + "\n")
+			line = ""
+		}
+		line += k + " "
+	}
+	b.WriteString(strings.TrimSpace(line))
+	return "minimum change of a scenario metric that a comparison counts as better or\n" +
+		"worse, `KIND=RULE` (repeatable); a smaller one is \"~\". Not a pass/fail\n" +
+		"threshold: those are the scenarios' own, as p99(recording.set, service) < 800ms.\n" +
+		b.String() + ";\n" +
+		"p50 and p99 apply to the service and the total time's percentiles alike.\n" +
+		"RULE: a relative change 5%, an absolute one in the metric's unit (ms,\n" +
+		"req/s, points, count) 2, or both 5%+2 (both must be crossed)"
+}()
+
+// formatRule formats r as -threshold takes it: "10%+0.5", "10%", "1".
+func formatRule(r reports.Rule) string {
+	var parts []string
+	if r.Rel > 0 {
+		parts = append(parts, strconv.FormatFloat(r.Rel*100, 'g', -1, 64)+"%")
+	}
+	if r.Abs > 0 || r.Rel == 0 {
+		parts = append(parts, strconv.FormatFloat(r.Abs, 'g', -1, 64))
+	}
+	return strings.Join(parts, "+")
+}
 
 // ruleFlag collects -threshold flags over the default rules.
 type ruleFlag map[string]reports.Rule

@@ -9,12 +9,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/cxload/cxload/reports"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -127,6 +131,37 @@ func TestHelp(t *testing.T) {
 	r = runCmd(t, "", "compare", "-h")
 	assert.Equal(t, 0, r.code)
 	assert.Contains(t, r.stderr, "-format")
+}
+
+// TestHelpMinimumChanges: -threshold and -min-effect say they are the
+// minimum changes a comparison counts, not pass/fail thresholds, and
+// -threshold lists every metric kind ParseRule accepts.
+func TestHelpMinimumChanges(t *testing.T) {
+	// flagHelp returns the help of flag name in usage: its line and the
+	// indented lines after it.
+	flagHelp := func(usage, name string) string {
+		_, rest, ok := strings.Cut(usage, "\n  -"+name+" ")
+		require.True(t, ok, "no -%s in:\n%s", name, usage)
+		help, _, _ := strings.Cut(rest, "\n  -")
+		return strings.Join(strings.Fields(help), " ")
+	}
+	for _, args := range [][]string{{"-h"}, {"compare", "-h"}} {
+		r := runCmd(t, "", args...)
+		require.Equal(t, 0, r.code)
+		th, me := flagHelp(r.stderr, "threshold"), flagHelp(r.stderr, "min-effect")
+		for _, h := range []string{th, me} {
+			assert.Contains(t, h, "minimum change", args)
+			assert.Contains(t, h, "Not a pass/fail threshold", args)
+		}
+		for kind := range reports.DefaultRules {
+			_, _, err := reports.ParseRule(kind + "=5%")
+			require.NoError(t, err, "the parser accepts %q", kind)
+			if strings.Contains(kind, " ") {
+				kind = strconv.Quote(kind)
+			}
+			assert.Regexp(t, `(: |, )`+regexp.QuoteMeta(kind)+` [0-9]`, th, "%v: kind %s", args, kind)
+		}
+	}
 }
 
 // TestHistoryFlow: two runs appended to a history; the second is compared
