@@ -262,7 +262,15 @@ func ResolveTarget(getenv func(string) string) (Config, error) {
 	cfg.SimURL, cfg.TimeScale = "", 0
 	switch {
 	case region == "":
-		bad("%s is not set: set it to a region name (e.g. eu-west-1) or domain (e.g. mypurecloud.ie), or unset the other GENESYSCLOUD_* variables to use the simulator", EnvRegion)
+		// Say what made the target a tenant, and what to unset to leave it.
+		why, unset := "", "the other GENESYSCLOUD_* variables"
+		if force == KindTenant {
+			why, unset = " ("+EnvTarget+"=tenant)", EnvTarget
+			if anyTenant {
+				unset += " and the other GENESYSCLOUD_* variables"
+			}
+		}
+		bad("%s is not set%s: set it to a region name (e.g. eu-west-1) or domain (e.g. mypurecloud.ie), or unset %s to use the simulator", EnvRegion, why, unset)
 	default:
 		r, ok := genesys.LookupRegion(region)
 		if !ok {

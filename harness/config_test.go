@@ -75,6 +75,7 @@ func TestResolveTarget(t *testing.T) {
 		api     string
 		clients []string
 		errs    []string // substrings every one of which the error must contain
+		not     []string // substrings the error must not contain
 	}{
 		// Nothing set: the simulator with its two clients.
 		{name: "empty", env: map[string]string{}, kind: "simulator", clients: []string{"sim-client", "sim-client-2"}},
@@ -101,6 +102,12 @@ func TestResolveTarget(t *testing.T) {
 		{name: "id only", env: map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "x"},
 			errs: []string{"GENESYSCLOUD_REGION is not set", "GENESYSCLOUD_OAUTHCLIENT_ID is set but GENESYSCLOUD_OAUTHCLIENT_SECRET is not"}},
 		{name: "secret only", env: tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID": "<unset>"}), errs: []string{"GENESYSCLOUD_OAUTHCLIENT_SECRET is set but GENESYSCLOUD_OAUTHCLIENT_ID is not"}},
+		// Forced to a tenant with nothing set: no "other" variables to unset.
+		{name: "forced tenant, nothing set", env: map[string]string{"CXLOAD_TARGET": "tenant"},
+			errs: []string{"GENESYSCLOUD_REGION is not set", "CXLOAD_TARGET=tenant", "unset CXLOAD_TARGET to use the simulator"}, not: []string{"other GENESYSCLOUD_"}},
+		// Forced, with a client set: both to unset.
+		{name: "forced tenant, id set", env: map[string]string{"CXLOAD_TARGET": "tenant", "GENESYSCLOUD_OAUTHCLIENT_ID": "x"},
+			errs: []string{"GENESYSCLOUD_REGION is not set", "unset CXLOAD_TARGET and the other GENESYSCLOUD_* variables to use the simulator"}},
 		{name: "numbered only", env: map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID_2": "b"}, errs: []string{"GENESYSCLOUD_REGION is not set", "GENESYSCLOUD_OAUTHCLIENT_SECRET_2 is not"}},
 		{name: "numbered gap", env: tenantEnv(map[string]string{"GENESYSCLOUD_OAUTHCLIENT_ID_3": "c", "GENESYSCLOUD_OAUTHCLIENT_SECRET_3": "s"}),
 			errs: []string{"GENESYSCLOUD_OAUTHCLIENT_ID_3 is set but GENESYSCLOUD_OAUTHCLIENT_ID_2 is not"}},
@@ -149,6 +156,11 @@ func TestResolveTarget(t *testing.T) {
 				for _, want := range tc.errs {
 					if !strings.Contains(err.Error(), want) {
 						t.Errorf("error lacks %q:\n%v", want, err)
+					}
+				}
+				for _, bad := range tc.not {
+					if strings.Contains(err.Error(), bad) {
+						t.Errorf("error has %q:\n%v", bad, err)
 					}
 				}
 				for _, s := range []string{"secret-a-XYZ", "fs-1-XYZ", "secret-b-XYZ"} {
