@@ -74,10 +74,16 @@ func requests(sim *gcsim.Server) int64 {
 func TestTenantRefusesWithoutUsers(t *testing.T) {
 	sim, _ := standIn(t, 5)
 	e := standInEnv(map[string]string{harness.EnvUsers: "<unset>"})
-	tg, err := harness.Open(t.Context(), harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim), harness.WithLogf(t.Logf))
+	var refused logLines
+	tg, err := harness.Open(t.Context(), harness.WithGetenv(env(e)), harness.WithTenantStandIn(sim), harness.WithLogf(refused.logf))
 	if err == nil {
 		tg.Close()
 		t.Fatal("Open on a tenant without CXLOAD_USERS: no error, want a refusal")
+	}
+	// A refused Open sent nothing and has nothing to restore: no restore
+	// line, which would print before the refusal the caller reports.
+	if strings.Contains(refused.String(), "cxload restore:") {
+		t.Errorf("log of a refused Open:\n%s\nwant no restore line", refused.String())
 	}
 	for _, want := range []string{harness.EnvUsers + " is not set", "one per line", "group:<groupId>"} {
 		if !strings.Contains(err.Error(), want) {

@@ -657,7 +657,7 @@ func (tg *Target) catchSignals() {
 // logs one line saying what it did.
 func (tg *Target) restore() error {
 	if tg.rec == nil {
-		if tg.Kind() == KindTenant {
+		if tg.Kind() == KindTenant && !tg.refused {
 			tg.logf("cxload restore: a read-only scenario: nothing recorded, nothing to restore")
 		}
 		return nil
@@ -675,7 +675,7 @@ func (tg *Target) restoreNow() error {
 		r.mu.Lock()
 		r.restored = true
 		r.mu.Unlock()
-		if tg.Kind() == KindTenant {
+		if tg.Kind() == KindTenant && !tg.refused {
 			tg.logf("cxload restore: the run changed nothing to restore")
 		}
 		return nil

@@ -55,6 +55,9 @@ type Target struct {
 	hc     *http.Client
 
 	rec *recorder // what the run changes, restored at Close; nil when not recording
+	// refused: Open refused the target, before any request; its Close
+	// says nothing of a restore, so the refusal is the run's first word.
+	refused bool
 
 	otel *telemetry.Exporter // live export of its recorders (OTEL_*); nil when not configured
 
@@ -216,6 +219,7 @@ func Open(ctx context.Context, opts ...Option) (*Target, error) {
 		tg.onClose(tg.otel.Close)                           // runs after the clients' closers: the last export holds their last results
 	}
 	if err != nil {
+		tg.refused = true
 		tg.Close()
 		return nil, err
 	}
