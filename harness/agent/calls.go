@@ -146,6 +146,23 @@ func (a *Agent) FindOffer(ctx context.Context, conv string) (Offer, error) {
 	return Offer{}, fmt.Errorf("agent: %v: not on conversation %s", a, conv)
 }
 
+// offerGone reports whether offer o's call is over for the agent (its
+// participant disconnected: the caller hung up, or the alert timed out),
+// reading the conversation (operation "call.get"). An answer refused while
+// the event saying so is still on its way is a call let go, not an error.
+func (a *Agent) offerGone(ctx context.Context, o Offer) bool {
+	c, err := a.conversation(ctx, o.ConversationID)
+	if err != nil {
+		return false
+	}
+	for _, p := range c.Participants {
+		if p.ID == o.ParticipantID {
+			return len(p.Calls) > 0 && p.Calls[0].State == "disconnected"
+		}
+	}
+	return false
+}
+
 func (a *Agent) conversation(ctx context.Context, conv string) (*conversationJSON, error) {
 	var c conversationJSON
 	req := &api.Request{Op: OpCallGet, Method: http.MethodGet, Route: "/api/v2/conversations/{id}", Params: []string{conv}}

@@ -457,7 +457,7 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 		return false, nil
 	}
 	if err := a.Answer(ctx, o); err != nil {
-		if d.isEnded(o) {
+		if d.isEnded(o) || a.offerGone(ctx, o) {
 			d.count(func(s *DesktopStats) { s.Missed++ })
 			return false, nil
 		}

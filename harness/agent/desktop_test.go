@@ -26,6 +26,13 @@ import (
 // notify) feed both the agents and d. For tests inside a synctest bubble.
 func desktopSim(t *testing.T, p *gcsim.Profile, n int, d *agent.Desktop) (*gcsim.Server, *agent.Population, *metrics.Recorder) {
 	t.Helper()
+	return desktopSimFiltered(t, p, n, d, nil)
+}
+
+// desktopSimFiltered is desktopSim whose desktop sees only the events keep
+// keeps (nil: all), as when an event is still on its way.
+func desktopSimFiltered(t *testing.T, p *gcsim.Profile, n int, d *agent.Desktop, keep func(notify.Event) bool) (*gcsim.Server, *agent.Population, *metrics.Recorder) {
+	t.Helper()
 	srv := gcsim.NewUnstartedServer(p)
 	srv.Listener.Close()
 	srv.Listener = gcsim.NewPipeListener()
@@ -55,7 +62,15 @@ func desktopSim(t *testing.T, p *gcsim.Profile, n int, d *agent.Desktop) (*gcsim
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := notify.Options{API: c, Recorder: rec, OnEvent: d.HandleEvent,
+	onEvent := d.HandleEvent
+	if keep != nil {
+		onEvent = func(ev notify.Event) {
+			if keep(ev) {
+				d.HandleEvent(ev)
+			}
+		}
+	}
+	opts := notify.Options{API: c, Recorder: rec, OnEvent: onEvent,
 		Dialer: &websocket.Dialer{NetDialContext: srv.DialContext, ReadBufferSize: 1024, WriteBufferSize: 1024}}
 	pop, err := agent.NewPopulation(agent.Config{API: c, Users: users, Channel: agent.NotifyChannels(opts)})
 	if err != nil {
@@ -232,6 +247,34 @@ func TestDesktopNotResponding(t *testing.T) {
 		// The last offer rang to 21 s; then off queue and a short wait for offers on their way.
 		if took := time.Since(start); took > 23*time.Second {
 			t.Errorf("Run took %v, want it to end after the last ring (21 s) and the drain", took)
+		}
+	})
+}
+
+// An answer refused because the call ended while the event saying so was
+// still on its way is an offer let go, not an error: the desktop reads the
+// conversation and finds its participant disconnected.
+func TestDesktopAnswerRacesEnd(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := gcsim.DefaultProfile()
+		p.ACD.AlertTimeout = gcsim.Duration(2 * time.Second)
+		d := &agent.Desktop{RingMin: 3 * time.Second, RingMax: 3 * time.Second,
+			WrapupCodes: []string{gcsim.WrapupCodeID(0)}, Until: time.Now().Add(5 * time.Second)}
+		// The desktop never sees a call's end: only offers and routing status.
+		keep := func(ev notify.Event) bool { return !strings.Contains(string(ev.EventBody), `"disconnected"`) }
+		srv, pop, rec := desktopSimFiltered(t, p, 1, d, keep)
+		if _, err := srv.InjectCalls(gcsim.QueueID(0), 1); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Run(t.Context(), pop.Agent(0)); err != nil {
+			t.Fatalf("Run: %v, want the refused answer counted as an offer let go", err)
+		}
+		synctest.Wait()
+		if st := d.Stats(); st.Missed < 1 || st.Answered != 0 {
+			t.Errorf("Stats = %d missed, %d answered; want the offer let go", st.Missed, st.Answered)
+		}
+		if got := opCount(rec.Snapshot().Op(agent.OpCallAnswer)); got < 1 {
+			t.Errorf("%d answers sent, want the refused one: the test would prove nothing", got)
 		}
 	})
 }
