@@ -520,9 +520,13 @@ func TestAgentShift(t *testing.T) {
 		answers, ds.Missed, ds.Held, ds.Transferred, ds.Breaks, ds.Requeues, asa.Round(time.Millisecond), aht.Round(time.Millisecond)))
 
 	all := doc.All()
-	head = append([]string{fmt.Sprintf("%d agents answered %d offers; average speed of answer %v, average handle time %v; %d requests, %d answered 429 (%.2f%%), %d errors.",
+	errWords := fmt.Sprintf("%d errors", all.Errors())
+	if ds.Refused > 0 {
+		errWords += fmt.Sprintf(" (%d of them answers refused because the caller had just hung up, before the event said so: offers let go, not failures)", ds.Refused)
+	}
+	head = append([]string{fmt.Sprintf("%d agents answered %d offers; average speed of answer %v, average handle time %v; %d requests, %d answered 429 (%.2f%%), %s.",
 		owned, answers, asa.Round(time.Millisecond), aht.Round(time.Millisecond), all.Count, all.Status429,
-		100*float64(all.Status429)/float64(max(all.Count, 1)), all.Errors())}, head...)
+		100*float64(all.Status429)/float64(max(all.Count, 1)), errWords)}, head...)
 	p99Words := "the default; CXLOAD_P99 sets it"
 	if k.P99 != 0 {
 		p99Words = "CXLOAD_P99"

@@ -104,10 +104,14 @@ type DesktopStats struct {
 	Answered      int // offers answered; a transferred call answered again counts twice
 	Conversations int // distinct conversations answered
 	Missed        int // offers let go: the caller hung up while the call rang
-	Held          int // calls put on hold
-	Transferred   int // calls transferred back to their queue
-	Breaks        int // breaks taken
-	Requeues      int // times an agent went On Queue again after NOT_RESPONDING
+	// Refused are the offers of Missed whose answer the platform refused
+	// because the call had just ended, before its event arrived: each is a
+	// failed call.answer request in the recorder, and not the agent's fault.
+	Refused     int
+	Held        int // calls put on hold
+	Transferred int // calls transferred back to their queue
+	Breaks      int // breaks taken
+	Requeues    int // times an agent went On Queue again after NOT_RESPONDING
 
 	// SpeedOfAnswer is, per conversation's first answer, the time from its
 	// caller coming in (the customer's startTime, server clock) to the
@@ -458,7 +462,7 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 	}
 	if err := a.Answer(ctx, o); err != nil {
 		if d.isEnded(o) || a.offerGone(ctx, o) {
-			d.count(func(s *DesktopStats) { s.Missed++ })
+			d.count(func(s *DesktopStats) { s.Missed++; s.Refused++ })
 			return false, nil
 		}
 		return false, err

@@ -270,8 +270,8 @@ func TestDesktopAnswerRacesEnd(t *testing.T) {
 			t.Fatalf("Run: %v, want the refused answer counted as an offer let go", err)
 		}
 		synctest.Wait()
-		if st := d.Stats(); st.Missed < 1 || st.Answered != 0 {
-			t.Errorf("Stats = %d missed, %d answered; want the offer let go", st.Missed, st.Answered)
+		if st := d.Stats(); st.Missed < 1 || st.Refused < 1 || st.Answered != 0 {
+			t.Errorf("Stats = %d missed (%d refused), %d answered; want the offer let go, its answer refused", st.Missed, st.Refused, st.Answered)
 		}
 		if got := opCount(rec.Snapshot().Op(agent.OpCallAnswer)); got < 1 {
 			t.Errorf("%d answers sent, want the refused one: the test would prove nothing", got)
