@@ -22,6 +22,7 @@ import (
 	"github.com/cxload/cxload/harness/agent"
 	"github.com/cxload/cxload/harness/api"
 	"github.com/cxload/cxload/harness/auth"
+	"github.com/cxload/cxload/harness/backoff"
 	"github.com/cxload/cxload/harness/capacity"
 	"github.com/cxload/cxload/harness/gcsim"
 	"github.com/cxload/cxload/harness/genesys"
@@ -67,18 +68,6 @@ type queueCallEvent struct {
 		State          string `json:"state"`
 		DisconnectType string `json:"disconnectType"`
 	} `json:"participants"`
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // whileTalking is what the agents do on their desktop during a call: list
@@ -396,7 +385,7 @@ func TestAgentShift(t *testing.T) {
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(r.k.Seed, 0xca11))
 			for {
-				if sleep(ictx, time.Duration(rng.ExpFloat64()/rate*float64(time.Second))) != nil {
+				if backoff.Sleep(ictx, time.Duration(rng.ExpFloat64()/rate*float64(time.Second))) != nil {
 					return
 				}
 				if err := r.queueCalls(ictx, list[rng.IntN(len(list))], 1); err != nil {
@@ -434,7 +423,7 @@ func TestAgentShift(t *testing.T) {
 	var wg sync.WaitGroup
 	for j, a := range as {
 		wg.Go(func() {
-			if sleep(hard, ramp*time.Duration(j)/time.Duration(len(as))) != nil {
+			if backoff.Sleep(hard, ramp*time.Duration(j)/time.Duration(len(as))) != nil {
 				return
 			}
 			active.Add(1)

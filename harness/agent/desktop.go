@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cxload/cxload/harness/backoff"
 	"github.com/cxload/cxload/harness/notify"
 )
 
@@ -453,7 +454,7 @@ func (d *Desktop) nextOffer(ctx context.Context, a *Agent, seen map[string]bool)
 // the call was transferred. A call whose caller hung up while it rang is
 // let go.
 func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o Offer, p callPlan) (transferred bool, err error) {
-	if err := sleep(ctx, p.ring); err != nil {
+	if err := backoff.Sleep(ctx, p.ring); err != nil {
 		return false, err
 	}
 	if d.isEnded(o) {
@@ -477,13 +478,13 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 	talk := max(0, p.talk-time.Since(answered))
 	if p.held {
 		d.count(func(s *DesktopStats) { s.Held++ })
-		if err := sleep(ctx, talk/2); err != nil {
+		if err := backoff.Sleep(ctx, talk/2); err != nil {
 			return false, err
 		}
 		if err := a.Hold(ctx, true); err != nil {
 			return false, err
 		}
-		if err := sleep(ctx, p.hold); err != nil {
+		if err := backoff.Sleep(ctx, p.hold); err != nil {
 			return false, err
 		}
 		if err := a.Hold(ctx, false); err != nil {
@@ -491,7 +492,7 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 		}
 		talk -= talk / 2
 	}
-	if err := sleep(ctx, talk); err != nil {
+	if err := backoff.Sleep(ctx, talk); err != nil {
 		return false, err
 	}
 	if q := d.queue(o.ConversationID); p.transfer && q != "" {
@@ -503,7 +504,7 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 	} else if err := a.Disconnect(ctx); err != nil {
 		return false, err
 	}
-	if err := sleep(ctx, p.acw); err != nil {
+	if err := backoff.Sleep(ctx, p.acw); err != nil {
 		return transferred, err
 	}
 	if p.brk { // the break starts in after-call work: no call is offered after the wrap-up
@@ -520,7 +521,7 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 	if p.brk {
 		// A break ends early when the shift does: the agent then goes off
 		// queue from it.
-		if sleep(shift, p.breakFor) != nil {
+		if backoff.Sleep(shift, p.breakFor) != nil {
 			return transferred, ctx.Err()
 		}
 		if err := a.SetPresence(ctx, PresenceOnQueue); err != nil {
@@ -528,16 +529,4 @@ func (d *Desktop) handle(ctx, shift context.Context, a *Agent, rng *rand.Rand, o
 		}
 	}
 	return transferred, nil
-}
-
-// sleep waits d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

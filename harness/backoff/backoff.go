@@ -4,7 +4,10 @@
 // (harness/notify).
 package backoff
 
-import "time"
+import (
+	"context"
+	"time"
+)
 
 // A Backoff is a capped exponential backoff: the wait before retry n
 // (0-based) grows from Min by Factor per retry, up to Max. Random numbers
@@ -47,4 +50,16 @@ func (b Backoff) Step(n int) time.Duration {
 func (b Backoff) Delay(n int, r float64) time.Duration {
 	d := b.Step(n)
 	return d/2 + time.Duration(r*float64(d/2))
+}
+
+// Sleep waits d, or until ctx ends, whose error it then returns.
+func Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
