@@ -410,11 +410,7 @@ func (s *Server) InjectUserCall(userID string) (string, error) {
 	ev := &events{corr: newCorrelationID()}
 	s.state.convMu.Lock()
 	now := s.now()
-	conv := &conversation{ID: s.newConversationID(), Direction: "inbound", RecordingState: "active", Start: now}
-	cust := s.addParticipant(conv, "customer", now)
-	cust.State, cust.Initial, cust.Direction, cust.Connected = "connected", "connected", "inbound", now
-	cust.Address, cust.Name = "tel:+15550100", "Customer"
-	cust.segment("interact", now)
+	conv := s.inboundCallLocked("", now)
 	p := s.addParticipant(conv, "user", now)
 	p.UserID, p.Name, p.State, p.Initial, p.Direction, p.Alerting = u.ID, u.Name, "alerting", "alerting", "inbound", now
 	p.segment("alert", now)
@@ -425,6 +421,17 @@ func (s *Server) InjectUserCall(userID string) (string, error) {
 	return conv.ID, nil
 }
 
+// inboundCallLocked starts an inbound call, of queue queueID ("" for a
+// call to a user's number), with its customer connected.
+func (s *Server) inboundCallLocked(queueID string, now time.Time) *conversation {
+	conv := &conversation{ID: s.newConversationID(), QueueID: queueID, Direction: "inbound", RecordingState: "active", Start: now}
+	cust := s.addParticipant(conv, "customer", now)
+	cust.State, cust.Initial, cust.Direction, cust.Connected = "connected", "connected", "inbound", now
+	cust.Address, cust.Name = "tel:+15550100", "Customer"
+	cust.segment("interact", now)
+	return conv
+}
+
 // maxInjectedCalls bounds one InjectCalls.
 const maxInjectedCalls = 10_000
 
@@ -432,11 +439,7 @@ const maxInjectedCalls = 10_000
 // and an acd participant, then queues it. patience > 0 makes the caller
 // abandon after that wait.
 func (s *Server) inboundLocked(qu *Queue, now time.Time, patience time.Duration, ev *events) string {
-	conv := &conversation{ID: s.newConversationID(), QueueID: qu.ID, Direction: "inbound", RecordingState: "active", Start: now}
-	cust := s.addParticipant(conv, "customer", now)
-	cust.State, cust.Initial, cust.Direction, cust.Connected = "connected", "connected", "inbound", now
-	cust.Address, cust.Name = "tel:+15550100", "Customer"
-	cust.segment("interact", now)
+	conv := s.inboundCallLocked(qu.ID, now)
 	acd := s.addParticipant(conv, "acd", now)
 	acd.QueueID, acd.Name, acd.State, acd.Initial, acd.Direction, acd.Connected = qu.ID, qu.Name, "connected", "connected", "inbound", now
 	acd.segment("interact", now)
