@@ -493,12 +493,10 @@ func resolveGuard(getenv func(string) string, region genesys.Region, sh shard.Sh
 	if g.Approval == "" {
 		bad("%s is not set: a load test of a Genesys Cloud tenant needs Genesys' prior approval; set it to the approval's support ticket reference (e.g. %s=CS-123456)", EnvApproval, EnvApproval)
 	}
-	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvAllowOutsideWindow))); v {
-	case "", "0", "false", "no":
-	case "1", "true", "yes":
-		g.AllowOutsideWindow = true
-	default:
-		bad("%s=%q: want 1 (allow) or 0", EnvAllowOutsideWindow, v)
+	if on, ok := envSwitch(getenv, EnvAllowOutsideWindow); ok {
+		g.AllowOutsideWindow = on
+	} else {
+		bad("%s=%q: want 1 (allow) or 0", EnvAllowOutsideWindow, getenv(EnvAllowOutsideWindow))
 	}
 	if v := strings.TrimSpace(getenv(EnvRequestBudget)); v == "" {
 		bad("%s is not set: set the most requests this run may make (e.g. %s=20000); they count against the organization's API allocation", EnvRequestBudget, EnvRequestBudget)
@@ -589,4 +587,16 @@ func Variables() []string {
 	}
 	sort.Strings(v)
 	return v
+}
+
+// envSwitch reads an on/off variable: 1, true or yes is on; unset, 0,
+// false or no is off (any case, spaces trimmed); ok is false otherwise.
+func envSwitch(getenv func(string) string, name string) (on, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(getenv(name))) {
+	case "", "0", "false", "no":
+		return false, true
+	case "1", "true", "yes":
+		return true, true
+	}
+	return false, false
 }

@@ -121,12 +121,10 @@ func resolveFixtures(getenv func(string) string) (Fixtures, []error) {
 		}
 		slices.SortFunc(f.Writes, func(a, b string) int { return slices.Index(WriteKinds(), a) - slices.Index(WriteKinds(), b) })
 	}
-	switch v := strings.ToLower(strings.TrimSpace(getenv(EnvAllowStorm))); v {
-	case "", "0", "false", "no":
-	case "1", "true", "yes":
-		f.Storm = true
-	default:
-		bad("%s=%q: want 1 (allow the deliberate 429 storm) or 0", EnvAllowStorm, v)
+	if on, ok := envSwitch(getenv, EnvAllowStorm); ok {
+		f.Storm = on
+	} else {
+		bad("%s=%q: want 1 (allow the deliberate 429 storm) or 0", EnvAllowStorm, getenv(EnvAllowStorm))
 	}
 	return f, errs
 }
